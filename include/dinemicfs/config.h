@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.h - the command line and -o options, parsed with one fuse_opt table.
+ *
+ * dfs_config_parse() consumes our own options and leaves the rest (FUSE's
+ * mount options such as allow_other or ro) in `fuse_args` for the session.
+ */
+#ifndef DINEMICFS_CONFIG_H
+#define DINEMICFS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <fuse_lowlevel.h>
+
+#define DFS_DEFAULT_MAX_VALUE (1u << 20)
+
+struct dfs_config {
+	char *state_dir;		/* malloc'ed */
+	char *mountpoint;		/* malloc'ed */
+	int foreground;
+	int debug;
+	int read_only;
+	int show_help;
+	int show_version;
+	size_t max_value;
+	int sync_strict;		/* 1: strict (fsync), 0: relaxed */
+	int log_level;
+	char *max_value_str;		/* raw option strings, malloc'ed by fuse_opt */
+	char *sync_str;
+	char *log_level_str;
+	char *extra_arg;		/* a third positional, reported as an error */
+	struct fuse_args fuse_args;	/* what is left for libfuse */
+};
+
+/** Sets the defaults. */
+void dfs_config_init(struct dfs_config *c);
+/** Frees everything the config owns. */
+void dfs_config_release(struct dfs_config *c);
+
+/**
+ * Parses argv. Returns 0, or -EINVAL after writing one line saying what is
+ * wrong into err (errlen bytes). Checks values too (dfs_config_check).
+ */
+int dfs_config_parse(struct dfs_config *c, int argc, char **argv, char *err, size_t errlen);
+
+/** Checks the parsed values; same contract as dfs_config_parse(). */
+int dfs_config_check(struct dfs_config *c, char *err, size_t errlen);
+
+/** Parses a size such as 1048576, 512K, 4M or 1G; returns 0 or -EINVAL. */
+int dfs_parse_size(const char *s, size_t *out);
+
+/** Prints usage and every -o option to stdout. */
+void dfs_config_usage(const char *prog);
+
+#endif

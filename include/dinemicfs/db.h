@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * db.h - the object database: models, objects, fields and their history.
+ *
+ * Every change, local or (later) remote, is one signed update that goes
+ * through dfs_db_apply(): decode, verify signature and chain, check the
+ * rules, then one atomic store batch. Local changes are built here: stamped
+ * with the clock, chained to the entity's head, and signed with the object's
+ * own key (or the node key for model-level changes).
+ *
+ * Errors are negative errnos that the filesystem passes to programs:
+ * -ENOENT, -EEXIST, -ENOTEMPTY, -EISDIR, -ENOTDIR, -EFBIG, -EPERM, -EIO.
+ *
+ * Threading: every function may be called from any thread. Changes are
+ * serialised while they are built and staged; waiting for durability
+ * happens outside that lock so concurrent writers share one sync.
+ */
+#ifndef DINEMICFS_DB_H
+#define DINEMICFS_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dinemicfs/keyring.h"
+#include "dinemicfs/records.h"
+#include "dinemicfs/store.h"
+#include "dinemicfs/update.h"
+
+struct dfs_db;
+
+struct dfs_db_stats {
+	uint64_t applied;	/* updates applied since start */
+	uint64_t refused;	/* updates refused since start */
+	uint64_t seq;		/* updates in the store */
+	uint64_t corrupt;	/* corrupt records met since start */
+};
+
+/**
+ * Opens the database on st, signing with kr. Borrows both, which must
+ * outlive it. max_value bounds a field's value. NULL with errno on failure.
+ */
+struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t max_value);
+void dfs_db_free(struct dfs_db *db);
+
+/** The model id of a model name (the entity of its model-level updates). */
+void dfs_db_model_id(const char *model, struct dfs_pubkey *id);
+
+/* Queries. Each returns 0, -ENOENT (absent or removed) or -EIO (corrupt). */
+int dfs_db_get_model(struct dfs_db *db, const char *model, struct dfs_model_rec *out);
+int dfs_db_get_object(struct dfs_db *db, const char *model, const char *name,
+		      struct dfs_pubkey *key, struct dfs_object_rec *out);
+int dfs_db_get_object_by_key(struct dfs_db *db, const struct dfs_pubkey *key,
+			     struct dfs_object_rec *out);
+/** path is FIELD or DICT/KEY. */
+int dfs_db_get_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		     struct dfs_field_rec *out);
+/** Reads a field's value into a malloc'ed buffer the caller frees. */
+int dfs_db_read_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		      uint8_t **val, size_t *len);
+
+/**
+ * Listing callbacks get a NUL-terminated name valid during the call; a
+ * non-zero return stops the walk and is returned (when negative).
+ */
+typedef int (*dfs_db_name_fn)(const char *name, void *ctx);
+int dfs_db_list_models(struct dfs_db *db, dfs_db_name_fn fn, void *ctx);
+int dfs_db_list_objects(struct dfs_db *db, const char *model, dfs_db_name_fn fn, void *ctx);
+/** Lists live fields and dicts of obj (dict NULL), or keys of one dict. */
+int dfs_db_list_fields(struct dfs_db *db, const struct dfs_pubkey *obj, const char *dict,
+		       dfs_db_name_fn fn, void *ctx);
+
+/**
+ * Calls fn with each update of an entity, oldest first, decoded; the update
+ * and its hash are valid during the call only. verified tells whether the
+ * signature, hash and link to the previous line check out.
+ */
+typedef int (*dfs_db_history_fn)(const struct dfs_update *u, const struct dfs_hash *hash,
+				 bool verified, void *ctx);
+int dfs_db_history(struct dfs_db *db, const struct dfs_pubkey *entity, dfs_db_history_fn fn,
+		   void *ctx);
+
+/* Local changes. Each returns once the update is durable, or an error. */
+int dfs_db_create_model(struct dfs_db *db, const char *model);
+int dfs_db_remove_model(struct dfs_db *db, const char *model);
+int dfs_db_create_object(struct dfs_db *db, const char *model, const char *name,
+			 struct dfs_pubkey *key);
+int dfs_db_remove_object(struct dfs_db *db, const struct dfs_pubkey *obj);
+int dfs_db_set_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		     const uint8_t *val, size_t len);
+int dfs_db_append_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+			const uint8_t *val, size_t len);
+int dfs_db_delete_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path);
+int dfs_db_create_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const char *dict);
+int dfs_db_delete_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const char *dict);
+
+/**
+ * Applies one encoded, signed update (from this node or another). Returns
+ * 0, -EALREADY when it was applied before, -EBADMSG when malformed or
+ * badly signed, -EPERM when its signer may not make it, or the rule errors
+ * above.
+ */
+int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len);
+
+void dfs_db_get_stats(struct dfs_db *db, struct dfs_db_stats *out);
+/** Counts a corrupt record met by a reader (logged by the caller). */
+void dfs_db_note_corrupt(struct dfs_db *db);
+
+#endif

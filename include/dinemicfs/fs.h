@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs.h - the FUSE low-level operations: the tree of DESIGN.md over dfs_db.
+ *
+ * struct dfs_fs is the session's userdata. It borrows the database, store
+ * and keyring, which must outlive it. This is the one place where negative
+ * errnos become FUSE replies.
+ */
+#ifndef DINEMICFS_FS_H
+#define DINEMICFS_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <fuse_lowlevel.h>
+
+#include "dinemicfs/db.h"
+#include "dinemicfs/keyring.h"
+#include "dinemicfs/store.h"
+
+struct dfs_fs;
+
+struct dfs_fs_opts {
+	const char *state_dir;		/* borrowed; for statfs */
+	bool read_only;
+	size_t max_value;
+	bool sync_strict;
+};
+
+/**
+ * Makes the userdata for a session before the database is open (so that
+ * FUSE options are checked first). NULL with errno on failure.
+ */
+struct dfs_fs *dfs_fs_new(const struct dfs_fs_opts *opts);
+/** Gives the filesystem what it serves, before the session's loop starts. */
+void dfs_fs_attach(struct dfs_fs *fs, struct dfs_db *db, struct dfs_store *st,
+		   struct dfs_keyring *kr, struct fuse_session *se);
+void dfs_fs_free(struct dfs_fs *fs);
+
+/** The operations table; pass the dfs_fs as userdata. */
+extern const struct fuse_lowlevel_ops dfs_fs_ops;
+
+#endif

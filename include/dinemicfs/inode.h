@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * inode.h - stable inode numbers for the entries of the tree.
+ *
+ * An inode stands for one entry: an entity (struct dfs_ent) reached by one
+ * name in one directory. Numbers are handed out from a counter and never
+ * reused while mounted, so they stay valid across changes and cache
+ * invalidation. An inode lives while the kernel holds lookups on it; a name
+ * maps to at most one inode, and unlinking or renaming detaches the name.
+ *
+ * The table also keeps two per-inode counters for fields whose state is
+ * not in the database yet: files created but not written (`pending_new`)
+ * and fields opened with O_TRUNC and not written (`pending_trunc`); both
+ * read as empty while non-zero.
+ *
+ * Threading: every function takes the table's lock.
+ */
+#ifndef DINEMICFS_INODE_H
+#define DINEMICFS_INODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <fuse_lowlevel.h>
+
+#include "dinemicfs/keys.h"
+#include "dinemicfs/update.h"
+
+enum dfs_kind {
+	DFS_K_ROOT = 1,
+	DFS_K_NODE_DIR,		/* .node */
+	DFS_K_NODE_FILE,	/* .node/id, stats, log */
+	DFS_K_MODEL,
+	DFS_K_OBJECT,
+	DFS_K_DICT,
+	DFS_K_FIELD,
+	DFS_K_META,		/* .id .owner .history */
+	DFS_K_SCRATCH,		/* node-local file (scratch.h) */
+};
+
+enum dfs_meta {
+	DFS_META_ID = 1,
+	DFS_META_OWNER,
+	DFS_META_HISTORY,
+	DFS_NODE_ID,
+	DFS_NODE_STATS,
+	DFS_NODE_LOG,
+};
+
+/* What an inode stands for. Plain data: copied freely. */
+struct dfs_ent {
+	int kind;			/* enum dfs_kind */
+	int meta;			/* enum dfs_meta, for META and NODE_FILE */
+	char model[256];		/* MODEL and below */
+	struct dfs_pubkey obj;		/* OBJECT and below */
+	char path[DFS_UPDATE_NAME_MAX + 1]; /* DICT: dict; FIELD: FIELD or DICT/KEY */
+	char dir[DFS_UPDATE_NAME_MAX + 80]; /* SCRATCH: scratch.h directory key */
+	char name[256];			/* SCRATCH: its name */
+};
+
+struct dfs_inodes;
+
+struct dfs_inodes *dfs_inodes_new(void);
+void dfs_inodes_free(struct dfs_inodes *t);
+
+/**
+ * Returns the inode for (parent, name) standing for ent, creating it or
+ * replacing a stale one, and counts one lookup on it. Returns 0 on ENOMEM.
+ */
+fuse_ino_t dfs_inodes_lookup(struct dfs_inodes *t, fuse_ino_t parent, const char *name,
+			     const struct dfs_ent *ent);
+/** Copies what ino stands for; returns 0 or -ENOENT (-ESTALE) for unknown ino. */
+int dfs_inodes_get(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out);
+/** Drops n lookups; frees the inode at zero. */
+void dfs_inodes_forget(struct dfs_inodes *t, fuse_ino_t ino, uint64_t n);
+/** Detaches (parent, name) from its inode, if any. */
+void dfs_inodes_unname(struct dfs_inodes *t, fuse_ino_t parent, const char *name);
+/**
+ * After rename: the inode at (parent, name) now stands for ent under
+ * (newparent, newname); whatever was at the new name is detached.
+ */
+void dfs_inodes_rename(struct dfs_inodes *t, fuse_ino_t parent, const char *name,
+		       fuse_ino_t newparent, const char *newname, const struct dfs_ent *ent);
+/** The inode now named (parent, name), or 0. Counts no lookup. */
+fuse_ino_t dfs_inodes_find(struct dfs_inodes *t, fuse_ino_t parent, const char *name);
+
+/** Adjusts a pending counter (see above) by delta; returns the new value. */
+int dfs_inodes_pending_new(struct dfs_inodes *t, fuse_ino_t ino, int delta);
+int dfs_inodes_pending_trunc(struct dfs_inodes *t, fuse_ino_t ino, int delta);
+
+/**
+ * Calls fn for each inode under parent with pending_new > 0 (created files
+ * not yet written), with its name. Used by readdir.
+ */
+void dfs_inodes_each_pending(struct dfs_inodes *t, fuse_ino_t parent,
+			     void (*fn)(const char *name, fuse_ino_t ino, void *ctx), void *ctx);
+
+#endif

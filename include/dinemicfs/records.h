@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * records.h - the store's key layout and its small state records (pure).
+ *
+ * Keys, each beginning with one tag byte:
+ *   'U' hash                 -> update record (update.h), every update kept
+ *   'H' entity seq(8)        -> hash: an entity's updates in apply order
+ *   'L' seq(8)               -> hash: every update in apply order
+ *   'M' model                -> struct dfs_model_rec
+ *   'N' model '\0' object    -> entity (32 bytes): live objects by name
+ *   'E' entity               -> struct dfs_object_rec
+ *   'F' entity path          -> struct dfs_field_rec (path: FIELD or DICT/KEY)
+ *   'V' entity path          -> the field's current value, raw bytes
+ *   'X' entity key           -> metadata value ("authorized", "encrypted", ...)
+ *   'S' "state"              -> struct dfs_state_rec
+ *
+ * Records start with a version byte, 1. Decoders never read past the input
+ * and reject any other length with -EBADMSG, so a corrupted record is
+ * reported, never trusted.
+ */
+#ifndef DINEMICFS_RECORDS_H
+#define DINEMICFS_RECORDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dinemicfs/buf.h"
+#include "dinemicfs/keys.h"
+
+#define DFS_REC_VERSION 1
+
+enum dfs_field_kind {
+	DFS_FIELD_VALUE = 1,
+	DFS_FIELD_DICT = 2,
+};
+
+struct dfs_model_rec {
+	bool alive;
+	struct dfs_hash head;
+	uint64_t mtime;			/* clock of the model's last update */
+	struct dfs_pubkey creator;
+};
+
+struct dfs_object_rec {
+	bool alive;
+	struct dfs_hash head;
+	uint64_t created;		/* clock of its create update */
+	uint64_t mtime;			/* clock of its last update */
+	char model[256];
+	char name[256];
+};
+
+struct dfs_field_rec {
+	uint8_t kind;			/* enum dfs_field_kind */
+	bool alive;			/* false: a tombstone that keeps its clock */
+	uint8_t flags;			/* DFS_UPDATE_FLAG_* of the winning update */
+	uint64_t clock;			/* (clock, signer) of the winning update */
+	struct dfs_pubkey signer;
+	uint64_t mtime;			/* clock of the last accepted update */
+	uint64_t size;
+};
+
+struct dfs_state_rec {
+	uint64_t seq;			/* last apply sequence number */
+	uint64_t clock;			/* highest clock applied */
+};
+
+int dfs_model_rec_encode(const struct dfs_model_rec *r, struct dfs_buf *out);
+int dfs_model_rec_decode(const uint8_t *p, size_t len, struct dfs_model_rec *r);
+int dfs_object_rec_encode(const struct dfs_object_rec *r, struct dfs_buf *out);
+int dfs_object_rec_decode(const uint8_t *p, size_t len, struct dfs_object_rec *r);
+int dfs_field_rec_encode(const struct dfs_field_rec *r, struct dfs_buf *out);
+int dfs_field_rec_decode(const uint8_t *p, size_t len, struct dfs_field_rec *r);
+int dfs_state_rec_encode(const struct dfs_state_rec *r, struct dfs_buf *out);
+int dfs_state_rec_decode(const uint8_t *p, size_t len, struct dfs_state_rec *r);
+
+/** Key builders: reset out and write the key. */
+void dfs_key_update(struct dfs_buf *out, const struct dfs_hash *h);
+void dfs_key_history(struct dfs_buf *out, const struct dfs_pubkey *entity, uint64_t seq);
+void dfs_key_log(struct dfs_buf *out, uint64_t seq);
+void dfs_key_model(struct dfs_buf *out, const char *model);
+void dfs_key_name(struct dfs_buf *out, const char *model, const char *object);
+void dfs_key_object(struct dfs_buf *out, const struct dfs_pubkey *entity);
+void dfs_key_field(struct dfs_buf *out, const struct dfs_pubkey *entity, const char *path,
+		   size_t plen);
+void dfs_key_value(struct dfs_buf *out, const struct dfs_pubkey *entity, const char *path,
+		   size_t plen);
+void dfs_key_meta(struct dfs_buf *out, const struct dfs_pubkey *entity, const char *key);
+void dfs_key_state(struct dfs_buf *out);
+
+#endif

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.h - durable key-value store on LevelDB, with group commit.
+ *
+ * Writers build a struct dfs_batch (puts and deletes, applied atomically),
+ * stage it, and wait for it. Staging makes the batch visible to
+ * dfs_store_get() at once, in staging order, through an in-memory overlay;
+ * waiting returns once it is in LevelDB and, under sync mode, on disk. One
+ * writer at a time writes every batch staged so far as one LevelDB write
+ * with one sync, so concurrent writers share the cost of the sync.
+ *
+ * dfs_store_scan() sees written batches only, not staged ones.
+ *
+ * Threading: every function may be called from any thread.
+ */
+#ifndef DINEMICFS_STORE_H
+#define DINEMICFS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct dfs_store;
+struct dfs_batch;
+
+struct dfs_store_opts {
+	int sync;		/* 1: fsync before a wait returns; 0: once in LevelDB's log */
+	size_t cache_bytes;	/* LevelDB block cache */
+};
+
+/**
+ * Opens (creating when missing) the LevelDB store in dir. Returns NULL and
+ * sets errno on failure, after logging LevelDB's message.
+ */
+struct dfs_store *dfs_store_open(const char *dir, const struct dfs_store_opts *opts);
+/** Writes whatever is staged, then closes. Accepts NULL. */
+void dfs_store_close(struct dfs_store *st);
+
+/**
+ * Looks up key. On success *val is a malloc'ed copy (NUL-terminated past
+ * *vlen) that the caller frees. Returns 0, -ENOENT or -EIO.
+ */
+int dfs_store_get(struct dfs_store *st, const void *key, size_t klen, uint8_t **val,
+		  size_t *vlen);
+
+/**
+ * Calls fn for every written key that begins with prefix, in key order,
+ * until fn returns non-zero. The pointers are valid during the call only.
+ * Returns 0, fn's negative return, or -EIO.
+ */
+int dfs_store_scan(struct dfs_store *st, const void *prefix, size_t plen,
+		   int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+			     void *ctx),
+		   void *ctx);
+
+/** Approximate bytes on disk. */
+uint64_t dfs_store_disk_bytes(struct dfs_store *st);
+
+/** Returns a new empty batch, or NULL with errno set. */
+struct dfs_batch *dfs_batch_new(void);
+/** Adds a put; copies key and value. Returns 0 or -ENOMEM. */
+int dfs_batch_put(struct dfs_batch *b, const void *key, size_t klen, const void *val,
+		  size_t vlen);
+/** Adds a delete; copies key. Returns 0 or -ENOMEM. */
+int dfs_batch_del(struct dfs_batch *b, const void *key, size_t klen);
+/** Frees a batch that was never staged. Accepts NULL. */
+void dfs_batch_free(struct dfs_batch *b);
+
+/**
+ * Stages b: visible to dfs_store_get() from now on. Takes b; the caller must
+ * pass it to dfs_store_wait() exactly once.
+ */
+void dfs_store_stage(struct dfs_store *st, struct dfs_batch *b);
+/**
+ * Waits until b is written (durable in sync mode), then frees it. Returns 0
+ * or -EIO; on -EIO the batch is no longer visible.
+ */
+int dfs_store_wait(struct dfs_store *st, struct dfs_batch *b);
+
+/** Makes everything written so far durable (for fsync under relaxed sync). */
+int dfs_store_sync(struct dfs_store *st);
+
+/** Stages and waits: the common case. */
+int dfs_store_commit(struct dfs_store *st, struct dfs_batch *b);
+
+#endif

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* util.h - hex encoding and the contract's name rules */
+#ifndef DINEMICFS_UTIL_H
+#define DINEMICFS_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DFS_NAME_MAX 255
+
+/** Writes 2*n lowercase hex digits and a NUL into out (2*n+1 bytes). */
+void dfs_hex_encode(char *out, const uint8_t *p, size_t n);
+/** Decodes exactly 2*n hex digits from s into out; returns 0 or -EINVAL. */
+int dfs_hex_decode(uint8_t *out, size_t n, const char *s, size_t slen);
+
+/**
+ * Checks a model, object, dict or field name: 1..255 bytes, no '/', no NUL,
+ * not "." or "..". Returns 0, -ENAMETOOLONG or -EINVAL.
+ */
+int dfs_name_check(const char *name, size_t len);
+
+/** True for names beginning with '.', reserved for the entries the contract names. */
+bool dfs_name_is_dot(const char *name);
+
+/**
+ * True for node-local scratch files: names beginning with '.', ending in
+ * '~', vim's probe "4913", and "sed" followed by exactly six letters or
+ * digits (GNU sed -i's temporary file).
+ */
+bool dfs_name_is_scratch(const char *name);
+
+#endif

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+/* records.c - the store's key layout and state records (pure, bounds-checked) */
+#include <errno.h>
+#include <string.h>
+
+#include "dinemicfs/records.h"
+
+static void add_str8(struct dfs_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	dfs_buf_add_u8(b, (uint8_t)n);
+	dfs_buf_add(b, s, n);
+}
+
+/* A u8-length string into a 256-byte array: no NUL inside, never empty. */
+static int get_str8(struct dfs_reader *r, char out[256])
+{
+	uint8_t n;
+	const uint8_t *v;
+
+	if (dfs_reader_get_u8(r, &n) < 0 || n == 0 || dfs_reader_get_view(r, &v, n) < 0)
+		return -EBADMSG;
+	if (memchr(v, '\0', n))
+		return -EBADMSG;
+	memcpy(out, v, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int get_bool(struct dfs_reader *r, bool *v)
+{
+	uint8_t b;
+
+	if (dfs_reader_get_u8(r, &b) < 0 || b > 1)
+		return -EBADMSG;
+	*v = b;
+	return 0;
+}
+
+static int get_version(struct dfs_reader *r)
+{
+	uint8_t v;
+
+	if (dfs_reader_get_u8(r, &v) < 0 || v != DFS_REC_VERSION)
+		return -EBADMSG;
+	return 0;
+}
+
+int dfs_model_rec_encode(const struct dfs_model_rec *r, struct dfs_buf *out)
+{
+	dfs_buf_add_u8(out, DFS_REC_VERSION);
+	dfs_buf_add_u8(out, r->alive);
+	dfs_buf_add(out, r->head.b, DFS_HASH_LEN);
+	dfs_buf_add_u64be(out, r->mtime);
+	dfs_buf_add(out, r->creator.b, DFS_PUBKEY_LEN);
+	return dfs_buf_ok(out);
+}
+
+int dfs_model_rec_decode(const uint8_t *p, size_t len, struct dfs_model_rec *r)
+{
+	struct dfs_reader rd;
+
+	dfs_reader_init(&rd, p, len);
+	if (get_version(&rd) < 0 || get_bool(&rd, &r->alive) < 0 ||
+	    dfs_reader_get_bytes(&rd, r->head.b, DFS_HASH_LEN) < 0 ||
+	    dfs_reader_get_u64be(&rd, &r->mtime) < 0 ||
+	    dfs_reader_get_bytes(&rd, r->creator.b, DFS_PUBKEY_LEN) < 0 || dfs_reader_left(&rd))
+		return -EBADMSG;
+	return 0;
+}
+
+int dfs_object_rec_encode(const struct dfs_object_rec *r, struct dfs_buf *out)
+{
+	dfs_buf_add_u8(out, DFS_REC_VERSION);
+	dfs_buf_add_u8(out, r->alive);
+	dfs_buf_add(out, r->head.b, DFS_HASH_LEN);
+	dfs_buf_add_u64be(out, r->created);
+	dfs_buf_add_u64be(out, r->mtime);
+	add_str8(out, r->model);
+	add_str8(out, r->name);
+	return dfs_buf_ok(out);
+}
+
+int dfs_object_rec_decode(const uint8_t *p, size_t len, struct dfs_object_rec *r)
+{
+	struct dfs_reader rd;
+
+	dfs_reader_init(&rd, p, len);
+	if (get_version(&rd) < 0 || get_bool(&rd, &r->alive) < 0 ||
+	    dfs_reader_get_bytes(&rd, r->head.b, DFS_HASH_LEN) < 0 ||
+	    dfs_reader_get_u64be(&rd, &r->created) < 0 ||
+	    dfs_reader_get_u64be(&rd, &r->mtime) < 0 || get_str8(&rd, r->model) < 0 ||
+	    get_str8(&rd, r->name) < 0 || dfs_reader_left(&rd))
+		return -EBADMSG;
+	return 0;
+}
+
+int dfs_field_rec_encode(const struct dfs_field_rec *r, struct dfs_buf *out)
+{
+	dfs_buf_add_u8(out, DFS_REC_VERSION);
+	dfs_buf_add_u8(out, r->kind);
+	dfs_buf_add_u8(out, r->alive);
+	dfs_buf_add_u8(out, r->flags);
+	dfs_buf_add_u64be(out, r->clock);
+	dfs_buf_add(out, r->signer.b, DFS_PUBKEY_LEN);
+	dfs_buf_add_u64be(out, r->mtime);
+	dfs_buf_add_u64be(out, r->size);
+	return dfs_buf_ok(out);
+}
+
+int dfs_field_rec_decode(const uint8_t *p, size_t len, struct dfs_field_rec *r)
+{
+	struct dfs_reader rd;
+
+	dfs_reader_init(&rd, p, len);
+	if (get_version(&rd) < 0 || dfs_reader_get_u8(&rd, &r->kind) < 0 ||
+	    (r->kind != DFS_FIELD_VALUE && r->kind != DFS_FIELD_DICT) ||
+	    get_bool(&rd, &r->alive) < 0 || dfs_reader_get_u8(&rd, &r->flags) < 0 ||
+	    dfs_reader_get_u64be(&rd, &r->clock) < 0 ||
+	    dfs_reader_get_bytes(&rd, r->signer.b, DFS_PUBKEY_LEN) < 0 ||
+	    dfs_reader_get_u64be(&rd, &r->mtime) < 0 || dfs_reader_get_u64be(&rd, &r->size) < 0 ||
+	    dfs_reader_left(&rd))
+		return -EBADMSG;
+	return 0;
+}
+
+int dfs_state_rec_encode(const struct dfs_state_rec *r, struct dfs_buf *out)
+{
+	dfs_buf_add_u8(out, DFS_REC_VERSION);
+	dfs_buf_add_u64be(out, r->seq);
+	dfs_buf_add_u64be(out, r->clock);
+	return dfs_buf_ok(out);
+}
+
+int dfs_state_rec_decode(const uint8_t *p, size_t len, struct dfs_state_rec *r)
+{
+	struct dfs_reader rd;
+
+	dfs_reader_init(&rd, p, len);
+	if (get_version(&rd) < 0 || dfs_reader_get_u64be(&rd, &r->seq) < 0 ||
+	    dfs_reader_get_u64be(&rd, &r->clock) < 0 || dfs_reader_left(&rd))
+		return -EBADMSG;
+	return 0;
+}
+
+void dfs_key_update(struct dfs_buf *out, const struct dfs_hash *h)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'U');
+	dfs_buf_add(out, h->b, DFS_HASH_LEN);
+}
+
+void dfs_key_history(struct dfs_buf *out, const struct dfs_pubkey *entity, uint64_t seq)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'H');
+	dfs_buf_add(out, entity->b, DFS_PUBKEY_LEN);
+	dfs_buf_add_u64be(out, seq);
+}
+
+void dfs_key_log(struct dfs_buf *out, uint64_t seq)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'L');
+	dfs_buf_add_u64be(out, seq);
+}
+
+void dfs_key_model(struct dfs_buf *out, const char *model)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'M');
+	dfs_buf_add(out, model, strlen(model));
+}
+
+void dfs_key_name(struct dfs_buf *out, const char *model, const char *object)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'N');
+	dfs_buf_add(out, model, strlen(model));
+	dfs_buf_add_u8(out, 0);
+	dfs_buf_add(out, object, strlen(object));
+}
+
+void dfs_key_object(struct dfs_buf *out, const struct dfs_pubkey *entity)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'E');
+	dfs_buf_add(out, entity->b, DFS_PUBKEY_LEN);
+}
+
+void dfs_key_field(struct dfs_buf *out, const struct dfs_pubkey *entity, const char *path,
+		   size_t plen)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'F');
+	dfs_buf_add(out, entity->b, DFS_PUBKEY_LEN);
+	dfs_buf_add(out, path, plen);
+}
+
+void dfs_key_value(struct dfs_buf *out, const struct dfs_pubkey *entity, const char *path,
+		   size_t plen)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'V');
+	dfs_buf_add(out, entity->b, DFS_PUBKEY_LEN);
+	dfs_buf_add(out, path, plen);
+}
+
+void dfs_key_meta(struct dfs_buf *out, const struct dfs_pubkey *entity, const char *key)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'X');
+	dfs_buf_add(out, entity->b, DFS_PUBKEY_LEN);
+	dfs_buf_add(out, key, strlen(key));
+}
+
+void dfs_key_state(struct dfs_buf *out)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'S');
+	dfs_buf_add(out, "state", 5);
+}

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+/* update.c - canonical encoding of signed update records (pure, bounds-checked) */
+#include <errno.h>
+#include <string.h>
+
+#include "dinemicfs/update.h"
+#include "dinemicfs/util.h"
+
+static int name_part_ok(const char *p, size_t len)
+{
+	if (dfs_name_check(p, len) < 0 || p[0] == '.')
+		return -EBADMSG;
+	return 0;
+}
+
+/* FIELD or DICT/KEY */
+static int path_ok(const char *p, size_t len)
+{
+	const char *slash = memchr(p, '/', len);
+
+	if (!slash)
+		return name_part_ok(p, len);
+	size_t head = (size_t)(slash - p);
+	if (name_part_ok(p, head) < 0)
+		return -EBADMSG;
+	return name_part_ok(slash + 1, len - head - 1);
+}
+
+static int meta_key_ok(const char *p, size_t len)
+{
+	if (len == 0 || len > 255 || memchr(p, '\0', len) || memchr(p, '/', len))
+		return -EBADMSG;
+	return 0;
+}
+
+/* The rules of the table in update.h, shared by encoder and decoder. */
+static int check_fields(const struct dfs_update *u)
+{
+	if (u->flags & ~DFS_UPDATE_FLAG_SEALED)
+		return -EBADMSG;
+	if (name_part_ok(u->model, u->model_len) < 0)
+		return -EBADMSG;
+	if (u->name_len > DFS_UPDATE_NAME_MAX || u->value_len > DFS_UPDATE_VALUE_MAX)
+		return -EBADMSG;
+
+	int empty_name = u->name_len == 0, empty_value = u->value_len == 0;
+	switch (u->op) {
+	case DFS_OP_MODEL_CREATE:
+	case DFS_OP_MODEL_REMOVE:
+	case DFS_OP_OBJECT_REMOVE:
+		return empty_name && empty_value ? 0 : -EBADMSG;
+	case DFS_OP_MODEL_META:
+	case DFS_OP_OBJECT_META:
+		return meta_key_ok(u->name, u->name_len);
+	case DFS_OP_OBJECT_CREATE:
+		if (!empty_value || name_part_ok(u->name, u->name_len) < 0)
+			return -EBADMSG;
+		return memcmp(u->entity.b, u->signer.b, DFS_PUBKEY_LEN) == 0 ? 0 : -EBADMSG;
+	case DFS_OP_FIELD_SET:
+	case DFS_OP_FIELD_APPEND:
+		return path_ok(u->name, u->name_len);
+	case DFS_OP_FIELD_DELETE:
+		return empty_value ? path_ok(u->name, u->name_len) : -EBADMSG;
+	case DFS_OP_DICT_CREATE:
+	case DFS_OP_DICT_DELETE:
+		if (!empty_value)
+			return -EBADMSG;
+		return name_part_ok(u->name, u->name_len);
+	default:
+		return -EBADMSG;
+	}
+}
+
+int dfs_update_encode(const struct dfs_update *u, struct dfs_buf *out)
+{
+	if (check_fields(u) < 0)
+		return -EINVAL;
+	dfs_buf_reserve(out, DFS_UPDATE_MIN_LEN + u->model_len + u->name_len + u->value_len);
+	dfs_buf_add_u8(out, DFS_UPDATE_VERSION);
+	dfs_buf_add_u8(out, DFS_UPDATE_ALG_ED25519);
+	dfs_buf_add_u8(out, u->op);
+	dfs_buf_add_u8(out, u->flags);
+	dfs_buf_add_u64be(out, u->clock);
+	dfs_buf_add(out, u->entity.b, DFS_PUBKEY_LEN);
+	dfs_buf_add(out, u->signer.b, DFS_PUBKEY_LEN);
+	dfs_buf_add(out, u->prev.b, DFS_HASH_LEN);
+	dfs_buf_add_u8(out, (uint8_t)u->model_len);
+	dfs_buf_add(out, u->model, u->model_len);
+	dfs_buf_add_u16be(out, (uint16_t)u->name_len);
+	dfs_buf_add(out, u->name, u->name_len);
+	dfs_buf_add_u32be(out, (uint32_t)u->value_len);
+	dfs_buf_add(out, u->value, u->value_len);
+	dfs_buf_add(out, u->sig, DFS_SIG_LEN);
+	return dfs_buf_ok(out);
+}
+
+int dfs_update_decode(const uint8_t *p, size_t len, struct dfs_update *u)
+{
+	struct dfs_reader r;
+	uint8_t version, alg, mlen;
+	uint16_t nlen;
+	uint32_t vlen;
+	const uint8_t *view;
+
+	if (len > DFS_UPDATE_MAX_LEN)
+		return -E2BIG;
+	memset(u, 0, sizeof(*u));
+	dfs_reader_init(&r, p, len);
+	if (dfs_reader_get_u8(&r, &version) < 0 || dfs_reader_get_u8(&r, &alg) < 0)
+		return -EBADMSG;
+	if (version != DFS_UPDATE_VERSION || alg != DFS_UPDATE_ALG_ED25519)
+		return -EPROTONOSUPPORT;
+	if (dfs_reader_get_u8(&r, &u->op) < 0 || dfs_reader_get_u8(&r, &u->flags) < 0 ||
+	    dfs_reader_get_u64be(&r, &u->clock) < 0 ||
+	    dfs_reader_get_bytes(&r, u->entity.b, DFS_PUBKEY_LEN) < 0 ||
+	    dfs_reader_get_bytes(&r, u->signer.b, DFS_PUBKEY_LEN) < 0 ||
+	    dfs_reader_get_bytes(&r, u->prev.b, DFS_HASH_LEN) < 0)
+		return -EBADMSG;
+	if (dfs_reader_get_u8(&r, &mlen) < 0 || dfs_reader_get_view(&r, &view, mlen) < 0)
+		return -EBADMSG;
+	u->model = (const char *)view;
+	u->model_len = mlen;
+	if (dfs_reader_get_u16be(&r, &nlen) < 0 || nlen > DFS_UPDATE_NAME_MAX ||
+	    dfs_reader_get_view(&r, &view, nlen) < 0)
+		return -EBADMSG;
+	u->name = (const char *)view;
+	u->name_len = nlen;
+	if (dfs_reader_get_u32be(&r, &vlen) < 0 || vlen > DFS_UPDATE_VALUE_MAX ||
+	    dfs_reader_get_view(&r, &u->value, vlen) < 0)
+		return -EBADMSG;
+	u->value_len = vlen;
+	if (dfs_reader_get_bytes(&r, u->sig, DFS_SIG_LEN) < 0 || dfs_reader_left(&r) != 0)
+		return -EBADMSG;
+	return check_fields(u);
+}
+
+const char *dfs_op_name(int op)
+{
+	static const char *const names[] = {
+		[DFS_OP_MODEL_CREATE] = "model-create", [DFS_OP_MODEL_REMOVE] = "model-remove",
+		[DFS_OP_MODEL_META] = "model-meta",	[DFS_OP_OBJECT_CREATE] = "create",
+		[DFS_OP_OBJECT_REMOVE] = "remove",	[DFS_OP_OBJECT_META] = "meta",
+		[DFS_OP_FIELD_SET] = "set",		[DFS_OP_FIELD_APPEND] = "append",
+		[DFS_OP_FIELD_DELETE] = "delete",	[DFS_OP_DICT_CREATE] = "dict-create",
+		[DFS_OP_DICT_DELETE] = "dict-delete",
+	};
+	if (op <= 0 || op >= (int)(sizeof(names) / sizeof(names[0])))
+		return "unknown";
+	return names[op];
+}

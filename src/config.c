@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+/* config.c - command line: one fuse_opt table into struct dfs_config, plus the positionals */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dinemicfs/config.h"
+#include "dinemicfs/log.h"
+#include "dinemicfs/update.h"
+
+enum {
+	KEY_HELP,
+	KEY_VERSION,
+	KEY_FOREGROUND,
+	KEY_DEBUG,
+	KEY_RO,
+};
+
+#define OPT(t, m) { t, offsetof(struct dfs_config, m), 1 }
+
+static const struct fuse_opt opts[] = {
+	OPT("max_value=%s", max_value_str),
+	OPT("sync=%s", sync_str),
+	OPT("log_level=%s", log_level_str),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_END
+};
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct dfs_config *c = data;
+
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (!c->state_dir) {
+			c->state_dir = strdup(arg);
+			return c->state_dir ? 0 : -1;
+		}
+		if (!c->mountpoint) {
+			c->mountpoint = strdup(arg);
+			return c->mountpoint ? 0 : -1;
+		}
+		free(c->extra_arg);
+		c->extra_arg = strdup(arg);
+		return -1;
+	case KEY_HELP:
+		c->show_help = 1;
+		return 0;
+	case KEY_VERSION:
+		c->show_version = 1;
+		return 0;
+	case KEY_FOREGROUND:
+		c->foreground = 1;
+		return 0;
+	case KEY_DEBUG:
+		c->debug = 1;
+		c->foreground = 1;
+		return 0;
+	case KEY_RO:
+		c->read_only = 1;
+		return 1;	/* the kernel enforces it too */
+	default:
+		return 1;	/* libfuse's to judge */
+	}
+}
+
+void dfs_config_init(struct dfs_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->max_value = DFS_DEFAULT_MAX_VALUE;
+	c->sync_strict = 1;
+	c->log_level = DFS_LOG_NOTICE;
+}
+
+void dfs_config_release(struct dfs_config *c)
+{
+	free(c->state_dir);
+	free(c->mountpoint);
+	free(c->max_value_str);
+	free(c->sync_str);
+	free(c->log_level_str);
+	free(c->extra_arg);
+	fuse_opt_free_args(&c->fuse_args);
+	memset(c, 0, sizeof(*c));
+}
+
+int dfs_parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v, mult = 1;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': mult = 1ull << 10; end++; break;
+	case 'm': case 'M': mult = 1ull << 20; end++; break;
+	case 'g': case 'G': mult = 1ull << 30; end++; break;
+	default: return -EINVAL;
+	}
+	if (*end != '\0' || v > SIZE_MAX / mult)
+		return -EINVAL;
+	*out = (size_t)(v * mult);
+	return 0;
+}
+
+int dfs_config_check(struct dfs_config *c, char *err, size_t errlen)
+{
+	if (c->max_value_str) {
+		size_t v;
+		if (dfs_parse_size(c->max_value_str, &v) < 0 || v == 0 ||
+		    v > DFS_UPDATE_VALUE_MAX) {
+			snprintf(err, errlen, "max_value must be a size from 1 to %uM, not '%s'",
+				 DFS_UPDATE_VALUE_MAX >> 20, c->max_value_str);
+			return -EINVAL;
+		}
+		c->max_value = v;
+	}
+	if (c->sync_str) {
+		if (strcmp(c->sync_str, "strict") == 0) {
+			c->sync_strict = 1;
+		} else if (strcmp(c->sync_str, "relaxed") == 0) {
+			c->sync_strict = 0;
+		} else {
+			snprintf(err, errlen, "sync must be strict or relaxed, not '%s'", c->sync_str);
+			return -EINVAL;
+		}
+	}
+	if (c->log_level_str) {
+		int lvl = dfs_log_parse_level(c->log_level_str);
+		if (lvl < 0) {
+			snprintf(err, errlen,
+				 "log_level must be err, warning, notice, info or debug, not '%s'",
+				 c->log_level_str);
+			return -EINVAL;
+		}
+		c->log_level = lvl;
+	}
+	if (c->debug)
+		c->log_level = DFS_LOG_DEBUG;
+	if (c->show_help || c->show_version)
+		return 0;
+	if (!c->state_dir || !c->mountpoint) {
+		snprintf(err, errlen, "missing %s (usage: dinemicfs [options] STATE_DIR MOUNTPOINT)",
+			 c->state_dir ? "MOUNTPOINT" : "STATE_DIR and MOUNTPOINT");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int dfs_config_parse(struct dfs_config *c, int argc, char **argv, char *err, size_t errlen)
+{
+	struct fuse_args work = FUSE_ARGS_INIT(0, NULL);
+
+	/* Parse a copy: fuse_opt_parse() rewrites its argument vector. */
+	for (int i = 0; i < argc; i++) {
+		if (fuse_opt_add_arg(&work, argv[i]) < 0) {
+			fuse_opt_free_args(&work);
+			return -ENOMEM;
+		}
+	}
+	if (fuse_opt_parse(&work, c, opts, opt_proc) < 0) {
+		if (c->extra_arg)
+			snprintf(err, errlen, "unexpected argument '%s'", c->extra_arg);
+		else
+			snprintf(err, errlen, "cannot parse the command line");
+		fuse_opt_free_args(&work);
+		return -EINVAL;
+	}
+	fuse_opt_free_args(&c->fuse_args);
+	c->fuse_args = work;
+	return dfs_config_check(c, err, errlen);
+}
+
+void dfs_config_usage(const char *prog)
+{
+	printf("usage: %s [options] STATE_DIR MOUNTPOINT\n"
+	       "\n"
+	       "Shows a replicated, signed object database as files.\n"
+	       "\n"
+	       "general options:\n"
+	       "    -h, --help             print this help and exit\n"
+	       "    -V, --version          print the version and exit\n"
+	       "    -f                     stay in the foreground\n"
+	       "    -d, -o debug           debug output (implies -f)\n"
+	       "    -o opt[,opt...]        mount options, below\n"
+	       "\n"
+	       "dinemicfs options:\n"
+	       "    -o max_value=SIZE      largest field value (default 1M; K, M, G suffixes)\n"
+	       "    -o sync=strict|relaxed acknowledge writes once on disk (strict, default)\n"
+	       "                           or once in the store's log (relaxed)\n"
+	       "    -o log_level=LEVEL     err, warning, notice (default), info or debug\n"
+	       "    -o ro                  mount read-only\n"
+	       "\n"
+	       "and the usual FUSE mount options, such as allow_other and default_permissions.\n",
+	       prog);
+}

@@ -1,0 +1,1486 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ops.c - FUSE low-level operations: the tree of DESIGN.md over dfs_db.
+ *
+ * Each callback resolves inode numbers to entities (inode.h), calls the
+ * database or the scratch table, and replies exactly once. Negative errnos
+ * from below become replies here and nowhere else.
+ *
+ * Field writes: a handle keeps the value as it knows it. Each write(2)
+ * commits the whole resulting value as one update (O_APPEND writes commit
+ * an append). Opening with O_TRUNC, creating a file and ftruncate(2) on a
+ * handle change only the handle's value: it is committed by the next
+ * write, or on release when no write was attempted after it. So `: > f`
+ * and `truncate -s 0 f` commit the empty value, and editors that truncate
+ * and then write commit one update.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dinemicfs/fs.h"
+#include "dinemicfs/hlc.h"
+#include "dinemicfs/inode.h"
+#include "dinemicfs/log.h"
+#include "dinemicfs/scratch.h"
+#include "dinemicfs/util.h"
+
+_Static_assert(sizeof(fuse_ino_t) >= sizeof(uint64_t), "64-bit inode numbers");
+
+#define ENTRY_TIMEOUT 1.0
+#define ATTR_TIMEOUT 1.0
+
+struct dfs_fs {
+	struct dfs_db *db;
+	struct dfs_store *st;
+	struct dfs_keyring *kr;
+	struct dfs_inodes *inodes;
+	struct dfs_scratch *scratch;
+	struct dfs_fs_opts opts;
+	struct fuse_session *se;
+	uid_t uid;
+	gid_t gid;
+	struct timespec started;
+	char node_hex[2 * DFS_PUBKEY_LEN + 1];
+};
+
+/* An open file. lock serialises the kernel's concurrent calls on one handle. */
+struct fh {
+	pthread_mutex_t lock;
+	fuse_ino_t ino;
+	struct dfs_ent ent;
+	bool append;		/* O_APPEND: each write commits an append */
+	bool replace;		/* O_TRUNC or ftruncate: the next write sets the whole value */
+	bool created;		/* created here */
+	bool pending_commit;	/* data must be committed on release unless a write comes */
+	bool wrote;		/* a write(2) was attempted */
+	bool committed;		/* an update from this handle was accepted */
+	bool trunc_counted;	/* holds a pending_trunc count on the inode */
+	bool new_counted;	/* holds a pending_new count on the inode */
+	bool loaded;		/* data holds the value */
+	struct dfs_buf data;
+};
+
+struct dirent_rec {
+	char *name;
+	fuse_ino_t ino;
+	bool is_dir;
+};
+
+struct dirh {
+	struct dirent_rec *v;
+	size_t n, cap;
+};
+
+static struct dfs_fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+struct dfs_fs *dfs_fs_new(const struct dfs_fs_opts *opts)
+{
+	struct dfs_fs *fs = calloc(1, sizeof(*fs));
+
+	if (!fs)
+		return NULL;
+	fs->opts = *opts;
+	fs->uid = getuid();
+	fs->gid = getgid();
+	clock_gettime(CLOCK_REALTIME, &fs->started);
+	fs->inodes = dfs_inodes_new();
+	fs->scratch = dfs_scratch_new();
+	if (!fs->inodes || !fs->scratch) {
+		dfs_fs_free(fs);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return fs;
+}
+
+void dfs_fs_attach(struct dfs_fs *fs, struct dfs_db *db, struct dfs_store *st,
+		   struct dfs_keyring *kr, struct fuse_session *se)
+{
+	fs->db = db;
+	fs->st = st;
+	fs->kr = kr;
+	fs->se = se;
+	dfs_hex_encode(fs->node_hex, dfs_keyring_node(kr)->b, DFS_PUBKEY_LEN);
+}
+
+void dfs_fs_free(struct dfs_fs *fs)
+{
+	if (!fs)
+		return;
+	dfs_inodes_free(fs->inodes);
+	dfs_scratch_free(fs->scratch);
+	free(fs);
+}
+
+/* ---- entities ---------------------------------------------------------------- */
+
+static int ent_of(struct dfs_fs *fs, fuse_ino_t ino, struct dfs_ent *ent)
+{
+	if (ino == FUSE_ROOT_ID) {
+		memset(ent, 0, sizeof(*ent));
+		ent->kind = DFS_K_ROOT;
+		return 0;
+	}
+	return dfs_inodes_get(fs->inodes, ino, ent);
+}
+
+static bool is_data_dir(const struct dfs_ent *e)
+{
+	return e->kind == DFS_K_ROOT || e->kind == DFS_K_MODEL || e->kind == DFS_K_OBJECT ||
+	       e->kind == DFS_K_DICT;
+}
+
+/* The scratch table's name for a data directory. */
+static void dir_key(const struct dfs_ent *e, char *out, size_t n)
+{
+	char hex[2 * DFS_PUBKEY_LEN + 1];
+
+	dfs_hex_encode(hex, e->obj.b, DFS_PUBKEY_LEN);
+	switch (e->kind) {
+	case DFS_K_MODEL:
+		snprintf(out, n, "M/%s", e->model);
+		break;
+	case DFS_K_OBJECT:
+		snprintf(out, n, "O/%s", hex);
+		break;
+	case DFS_K_DICT:
+		snprintf(out, n, "D/%s/%s", hex, e->path);
+		break;
+	default:
+		snprintf(out, n, "/");
+	}
+}
+
+static bool owned(struct dfs_fs *fs, const struct dfs_ent *e)
+{
+	return dfs_keyring_has(fs->kr, &e->obj);
+}
+
+/* A field's path from its container and name; -ENAMETOOLONG past the format's limit. */
+static int field_path(const struct dfs_ent *dir, const char *name, char *out, size_t n)
+{
+	int len = dir->kind == DFS_K_DICT ? snprintf(out, n, "%s/%s", dir->path, name)
+					  : snprintf(out, n, "%s", name);
+	return len < 0 || (size_t)len >= n || (size_t)len > DFS_UPDATE_NAME_MAX ? -ENAMETOOLONG : 0;
+}
+
+static const struct {
+	const char *name;
+	int meta;
+} object_meta[] = {
+	{ ".id", DFS_META_ID },
+	{ ".owner", DFS_META_OWNER },
+	{ ".history", DFS_META_HISTORY },
+}, node_files[] = {
+	{ "id", DFS_NODE_ID },
+	{ "stats", DFS_NODE_STATS },
+	{ "log", DFS_NODE_LOG },
+};
+
+/* Finds what (parent, name) stands for. */
+static int resolve(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *dir,
+		   const char *name, struct dfs_ent *out)
+{
+	struct dfs_object_rec o;
+	struct dfs_model_rec m;
+	struct dfs_field_rec f;
+	int rc;
+
+	if (strlen(name) > DFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	memset(out, 0, sizeof(*out));
+	strcpy(out->model, dir->model);
+	out->obj = dir->obj;
+
+	switch (dir->kind) {
+	case DFS_K_ROOT:
+		if (strcmp(name, ".node") == 0) {
+			out->kind = DFS_K_NODE_DIR;
+			return 0;
+		}
+		break;
+	case DFS_K_NODE_DIR:
+		for (size_t i = 0; i < sizeof(node_files) / sizeof(node_files[0]); i++) {
+			if (strcmp(name, node_files[i].name) == 0) {
+				out->kind = DFS_K_NODE_FILE;
+				out->meta = node_files[i].meta;
+				return 0;
+			}
+		}
+		return -ENOENT;
+	case DFS_K_OBJECT:
+		for (size_t i = 0; i < sizeof(object_meta) / sizeof(object_meta[0]); i++) {
+			if (strcmp(name, object_meta[i].name) == 0) {
+				out->kind = DFS_K_META;
+				out->meta = object_meta[i].meta;
+				return 0;
+			}
+		}
+		break;
+	case DFS_K_MODEL:
+	case DFS_K_DICT:
+		break;
+	default:
+		return -ENOTDIR;
+	}
+
+	if (dfs_name_is_scratch(name)) {
+		size_t size;
+		struct timespec mtime;
+		dir_key(dir, out->dir, sizeof(out->dir));
+		if (dfs_scratch_stat(fs->scratch, out->dir, name, &size, &mtime) == 0) {
+			out->kind = DFS_K_SCRATCH;
+			snprintf(out->name, sizeof(out->name), "%s", name);
+			return 0;
+		}
+		out->dir[0] = '\0';
+		if (dfs_name_is_dot(name))
+			return -ENOENT;
+	}
+	if (dfs_name_check(name, strlen(name)) < 0)
+		return -ENOENT;
+
+	switch (dir->kind) {
+	case DFS_K_ROOT:
+		rc = dfs_db_get_model(fs->db, name, &m);
+		if (rc == 0) {
+			out->kind = DFS_K_MODEL;
+			snprintf(out->model, sizeof(out->model), "%s", name);
+		}
+		return rc;
+	case DFS_K_MODEL:
+		rc = dfs_db_get_object(fs->db, dir->model, name, &out->obj, &o);
+		if (rc == 0)
+			out->kind = DFS_K_OBJECT;
+		return rc;
+	default: /* OBJECT or DICT */
+		rc = field_path(dir, name, out->path, sizeof(out->path));
+		if (rc < 0)
+			return rc;
+		rc = dfs_db_get_field(fs->db, &dir->obj, out->path, &f);
+		if (rc == 0) {
+			out->kind = f.kind == DFS_FIELD_DICT && dir->kind == DFS_K_OBJECT
+					    ? DFS_K_DICT
+					    : DFS_K_FIELD;
+			return 0;
+		}
+		if (rc == -ENOENT) {
+			/* A file created but not yet written exists only here. */
+			fuse_ino_t ino = dfs_inodes_find(fs->inodes, parent, name);
+			if (ino && dfs_inodes_pending_new(fs->inodes, ino, 0) > 0) {
+				out->kind = DFS_K_FIELD;
+				return 0;
+			}
+		}
+		return rc;
+	}
+}
+
+/* ---- generated files --------------------------------------------------------- */
+
+struct history_out {
+	struct dfs_buf *out;
+	bool all_ok;
+};
+
+static int history_line(const struct dfs_update *u, const struct dfs_hash *hash, bool ok,
+			void *ctx)
+{
+	struct history_out *h = ctx;
+	char hh[2 * DFS_HASH_LEN + 1], ph[2 * DFS_HASH_LEN + 1], sh[2 * DFS_PUBKEY_LEN + 1];
+
+	dfs_hex_encode(hh, hash->b, DFS_HASH_LEN);
+	dfs_hex_encode(ph, u->prev.b, DFS_HASH_LEN);
+	dfs_hex_encode(sh, u->signer.b, DFS_PUBKEY_LEN);
+	/* Six columns; "-" where an op names no field. */
+	bool named = u->name_len > 0 && u->op != DFS_OP_OBJECT_CREATE;
+	dfs_buf_printf(h->out, "%llu.%u %s %s %s %s %.*s%s\n",
+		       (unsigned long long)dfs_hlc_ms(u->clock), dfs_hlc_logical(u->clock), hh, ph,
+		       sh, dfs_op_name(u->op), named ? (int)u->name_len : 1,
+		       named ? u->name : "-", ok ? "" : " UNVERIFIED");
+	if (!ok)
+		h->all_ok = false;
+	return 0;
+}
+
+static int node_stats(struct dfs_fs *fs, struct dfs_buf *out)
+{
+	struct dfs_db_stats s;
+	struct timespec now;
+
+	dfs_db_get_stats(fs->db, &s);
+	clock_gettime(CLOCK_REALTIME, &now);
+	dfs_buf_printf(out, "node_id %s\n", fs->node_hex);
+	dfs_buf_printf(out, "updates_stored %llu\n", (unsigned long long)s.seq);
+	dfs_buf_printf(out, "updates_applied %llu\n", (unsigned long long)s.applied);
+	dfs_buf_printf(out, "updates_refused %llu\n", (unsigned long long)s.refused);
+	dfs_buf_printf(out, "corrupt_records %llu\n", (unsigned long long)s.corrupt);
+	dfs_buf_printf(out, "store_bytes %llu\n",
+		       (unsigned long long)dfs_store_disk_bytes(fs->st));
+	dfs_buf_printf(out, "sync %s\n", fs->opts.sync_strict ? "strict" : "relaxed");
+	dfs_buf_printf(out, "uptime_seconds %lld\n",
+		       (long long)(now.tv_sec - fs->started.tv_sec));
+	return dfs_buf_ok(out);
+}
+
+/* The content of a read-only generated file. */
+static int generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *out)
+{
+	char hex[2 * DFS_PUBKEY_LEN + 1];
+	struct dfs_object_rec o;
+	int rc;
+
+	dfs_hex_encode(hex, e->obj.b, DFS_PUBKEY_LEN);
+	switch (e->meta) {
+	case DFS_META_ID:
+		rc = dfs_db_get_object_by_key(fs->db, &e->obj, &o);
+		if (rc == 0)
+			dfs_buf_printf(out, "%s/%s %s\n", o.model, o.name, hex);
+		break;
+	case DFS_META_OWNER:
+		rc = dfs_db_get_object_by_key(fs->db, &e->obj, &o);
+		if (rc == 0)
+			dfs_buf_printf(out, "%s\n", hex);
+		break;
+	case DFS_META_HISTORY: {
+		struct history_out h = { out, true };
+		rc = dfs_db_history(fs->db, &e->obj, history_line, &h);
+		if (rc == 0 && !h.all_ok)
+			dfs_log(DFS_LOG_WARNING, "history of %s has unverified updates", hex);
+		break;
+	}
+	case DFS_NODE_ID:
+		dfs_buf_printf(out, "%s\n", fs->node_hex);
+		rc = 0;
+		break;
+	case DFS_NODE_STATS:
+		rc = node_stats(fs, out);
+		break;
+	case DFS_NODE_LOG: {
+		char *log;
+		long n = dfs_log_snapshot(&log);
+		if (n < 0)
+			return (int)n;
+		dfs_buf_add(out, log, (size_t)n);
+		free(log);
+		rc = 0;
+		break;
+	}
+	default:
+		rc = -ENOENT;
+	}
+	return rc < 0 ? rc : dfs_buf_ok(out);
+}
+
+/* ---- attributes --------------------------------------------------------------- */
+
+static void ts_of_clock(uint64_t clock, struct timespec *ts)
+{
+	uint64_t ms = dfs_hlc_ms(clock);
+
+	ts->tv_sec = (time_t)(ms / 1000);
+	ts->tv_nsec = (long)(ms % 1000) * 1000000;
+}
+
+static int stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, struct stat *st)
+{
+	struct dfs_object_rec o;
+	struct dfs_model_rec m;
+	struct dfs_field_rec f;
+	struct timespec mtime = fs->started;
+	int rc = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_blksize = 4096;
+
+	switch (e->kind) {
+	case DFS_K_ROOT:
+		st->st_mode = S_IFDIR | 0755;
+		break;
+	case DFS_K_NODE_DIR:
+		st->st_mode = S_IFDIR | 0555;
+		break;
+	case DFS_K_MODEL:
+		rc = dfs_db_get_model(fs->db, e->model, &m);
+		st->st_mode = S_IFDIR | 0755;
+		if (rc == 0)
+			ts_of_clock(m.mtime, &mtime);
+		break;
+	case DFS_K_OBJECT:
+		rc = dfs_db_get_object_by_key(fs->db, &e->obj, &o);
+		st->st_mode = S_IFDIR | (owned(fs, e) ? 0755 : 0555);
+		if (rc == 0)
+			ts_of_clock(o.mtime, &mtime);
+		break;
+	case DFS_K_DICT:
+		rc = dfs_db_get_field(fs->db, &e->obj, e->path, &f);
+		st->st_mode = S_IFDIR | (owned(fs, e) ? 0755 : 0555);
+		if (rc == 0)
+			ts_of_clock(f.mtime, &mtime);
+		break;
+	case DFS_K_FIELD:
+		st->st_mode = S_IFREG | (owned(fs, e) ? 0644 : 0444);
+		rc = dfs_db_get_field(fs->db, &e->obj, e->path, &f);
+		if (rc == 0) {
+			ts_of_clock(f.mtime, &mtime);
+			st->st_size = (off_t)f.size;
+		} else if (rc == -ENOENT && dfs_inodes_pending_new(fs->inodes, ino, 0) > 0) {
+			clock_gettime(CLOCK_REALTIME, &mtime);
+			rc = 0;
+		}
+		if (rc == 0 && dfs_inodes_pending_trunc(fs->inodes, ino, 0) > 0)
+			st->st_size = 0;
+		break;
+	case DFS_K_META:
+	case DFS_K_NODE_FILE: {
+		struct dfs_buf content;
+		dfs_buf_init(&content);
+		rc = generate(fs, e, &content);
+		st->st_mode = S_IFREG | 0444;
+		st->st_size = (off_t)content.len;
+		dfs_buf_release(&content);
+		if (rc == 0 && e->kind == DFS_K_META &&
+		    dfs_db_get_object_by_key(fs->db, &e->obj, &o) == 0)
+			ts_of_clock(o.mtime, &mtime);
+		else if (e->kind == DFS_K_NODE_FILE)
+			clock_gettime(CLOCK_REALTIME, &mtime);
+		break;
+	}
+	case DFS_K_SCRATCH: {
+		size_t size;
+		rc = dfs_scratch_stat(fs->scratch, e->dir, e->name, &size, &mtime);
+		st->st_mode = S_IFREG | 0644;
+		st->st_size = (off_t)size;
+		break;
+	}
+	default:
+		rc = -ENOENT;
+	}
+	if (rc < 0)
+		return rc;
+	if (fs->opts.read_only)
+		st->st_mode &= ~(mode_t)0222;
+	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
+	st->st_blocks = (st->st_size + 511) / 512;
+	st->st_mtim = mtime;
+	st->st_ctim = mtime;
+	st->st_atim = mtime;
+	return 0;
+}
+
+/* Looks (parent, name) up, counts the lookup, and fills e for a reply. */
+static int make_entry(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
+		      const struct dfs_ent *ent, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	fuse_ino_t ino = dfs_inodes_lookup(fs->inodes, parent, name, ent);
+	if (!ino)
+		return -ENOMEM;
+	int rc = stat_ent(fs, ino, ent, &e->attr);
+	if (rc < 0) {
+		dfs_inodes_forget(fs->inodes, ino, 1);
+		return rc;
+	}
+	e->ino = ino;
+	e->attr_timeout = ATTR_TIMEOUT;
+	e->entry_timeout = ENTRY_TIMEOUT;
+	return 0;
+}
+
+/* After a write that did not land, the kernel's idea of the size may be wrong. */
+static void forget_kernel_attrs(struct dfs_fs *fs, fuse_ino_t ino)
+{
+	if (fs->se)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
+/* ---- callbacks ---------------------------------------------------------------- */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Every write(2) must reach us to be judged: no writeback caching. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct dfs_ent dir, ent;
+	int rc = ent_of(fs, parent, &dir);
+
+	if (rc == 0)
+		rc = resolve(fs, parent, &dir, name, &ent);
+	if (rc == 0)
+		rc = make_entry(fs, parent, name, &ent, &e);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	dfs_inodes_forget(fs_of(req)->inodes, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct dfs_fs *fs = fs_of(req);
+
+	for (size_t i = 0; i < count; i++)
+		dfs_inodes_forget(fs->inodes, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct dfs_ent ent;
+	struct stat st;
+	int rc = ent_of(fs, ino, &ent);
+
+	if (rc == 0)
+		rc = stat_ent(fs, ino, &ent, &st);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+/* Reads the value a handle starts from; a truncating handle starts loaded. */
+static int fh_load(struct dfs_fs *fs, struct fh *h)
+{
+	uint8_t *val;
+	size_t len;
+
+	if (h->loaded)
+		return 0;
+	dfs_buf_reset(&h->data);
+	/* Another handle truncated it or created it and has not written yet. */
+	if (dfs_inodes_pending_trunc(fs->inodes, h->ino, 0) > 0 ||
+	    dfs_inodes_pending_new(fs->inodes, h->ino, 0) > 0) {
+		h->loaded = true;
+		return 0;
+	}
+	int rc = dfs_db_read_field(fs->db, &h->ent.obj, h->ent.path, &val, &len);
+	if (rc < 0)
+		return rc;
+	dfs_buf_add(&h->data, val, len);
+	free(val);
+	rc = dfs_buf_ok(&h->data);
+	if (rc == 0)
+		h->loaded = true;
+	return rc;
+}
+
+static void fh_free(struct fh *h)
+{
+	if (!h)
+		return;
+	dfs_buf_release(&h->data);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+static struct fh *fh_new(fuse_ino_t ino, const struct dfs_ent *ent)
+{
+	struct fh *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	pthread_mutex_init(&h->lock, NULL);
+	h->ino = ino;
+	h->ent = *ent;
+	dfs_buf_init(&h->data);
+	return h;
+}
+
+static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
+		   struct fuse_file_info *fi, bool created)
+{
+	int acc = fi->flags & O_ACCMODE;
+	bool writing = acc != O_RDONLY || (fi->flags & O_TRUNC);
+
+	switch (ent->kind) {
+	case DFS_K_FIELD:
+	case DFS_K_SCRATCH:
+		break;
+	case DFS_K_META:
+	case DFS_K_NODE_FILE:
+		if (writing)
+			return fs->opts.read_only ? -EROFS : -EPERM;
+		break;
+	default:
+		return -EISDIR;
+	}
+	if (writing && fs->opts.read_only)
+		return -EROFS;
+	if (writing && ent->kind == DFS_K_FIELD && !owned(fs, ent))
+		return -EACCES;
+
+	struct fh *h = fh_new(ino, ent);
+	if (!h)
+		return -ENOMEM;
+	if (ent->kind == DFS_K_META || ent->kind == DFS_K_NODE_FILE) {
+		int rc = generate(fs, ent, &h->data);
+		if (rc < 0) {
+			fh_free(h);
+			return rc;
+		}
+		h->loaded = true;
+		fi->direct_io = 1;
+	} else if (ent->kind == DFS_K_SCRATCH) {
+		if ((fi->flags & O_TRUNC) && acc != O_RDONLY)
+			dfs_scratch_truncate(fs->scratch, ent->dir, ent->name, 0, fs->opts.max_value);
+	} else {
+		h->append = fi->flags & O_APPEND;
+		h->created = created;
+		if (created) {
+			dfs_inodes_pending_new(fs->inodes, ino, 1);
+			h->new_counted = true;
+			h->pending_commit = true;
+			h->loaded = true;
+		}
+		if ((fi->flags & O_TRUNC) && acc != O_RDONLY) {
+			h->replace = true;
+			h->pending_commit = true;
+			h->loaded = true;
+			dfs_inodes_pending_trunc(fs->inodes, ino, 1);
+			h->trunc_counted = true;
+		}
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->keep_cache = 0;
+	return 0;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct dfs_ent ent;
+	int rc = ent_of(fs, ino, &ent);
+
+	if (rc == 0)
+		rc = fh_open(fs, ino, &ent, fi, false);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else if (fuse_reply_open(req, fi) == -ENOENT)
+		fh_free((struct fh *)(uintptr_t)fi->fh); /* interrupted: no release will come */
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->ent.kind == DFS_K_SCRATCH) {
+		rc = dfs_scratch_get(fs->scratch, h->ent.dir, h->ent.name, &data, &len);
+		if (rc == 0 && (size_t)off < len)
+			fuse_reply_buf(req, (const char *)data + off,
+				       len - (size_t)off < size ? len - (size_t)off : size);
+		else if (rc == 0)
+			fuse_reply_buf(req, NULL, 0);
+		free(data);
+	} else {
+		/* A read from the start sees the latest value, unless this handle changed it. */
+		if (h->ent.kind == DFS_K_FIELD && off == 0 && !h->wrote && !h->pending_commit)
+			h->loaded = false;
+		rc = fh_load(fs, h);
+		if (rc == 0) {
+			len = h->data.len;
+			if ((size_t)off < len)
+				fuse_reply_buf(req, (const char *)h->data.data + off,
+					       len - (size_t)off < size ? len - (size_t)off : size);
+			else
+				fuse_reply_buf(req, NULL, 0);
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+}
+
+/* One write(2) on a field: one update of the whole resulting value. */
+static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
+{
+	int rc;
+
+	if (h->trunc_counted) {
+		dfs_inodes_pending_trunc(fs->inodes, h->ino, -1);
+		h->trunc_counted = false;
+	}
+	h->wrote = true;
+	h->pending_commit = false;
+	if (h->append && !h->replace) {
+		rc = dfs_db_append_field(fs->db, &h->ent.obj, h->ent.path, (const uint8_t *)buf,
+					 size);
+		h->loaded = false;
+	} else {
+		rc = fh_load(fs, h);
+		if (rc < 0)
+			return rc;
+		if (off < 0 || (size_t)off > fs->opts.max_value ||
+		    size > fs->opts.max_value - (size_t)off)
+			return -EFBIG;
+		if (h->append)
+			off = (off_t)h->data.len;
+		size_t end = (size_t)off + size;
+		size_t newlen = end > h->data.len ? end : h->data.len;
+		uint8_t *v = calloc(1, newlen + 1);
+		if (!v)
+			return -ENOMEM;
+		memcpy(v, h->data.data, h->data.len);
+		memcpy(v + off, buf, size);
+		rc = dfs_db_set_field(fs->db, &h->ent.obj, h->ent.path, v, newlen);
+		if (rc == 0) {
+			dfs_buf_reset(&h->data);
+			dfs_buf_add(&h->data, v, newlen);
+			rc = dfs_buf_ok(&h->data);
+			if (rc < 0)
+				h->loaded = false;
+			rc = 0;
+		}
+		free(v);
+	}
+	if (rc == 0) {
+		h->committed = true;
+		h->replace = false;
+		if (h->new_counted) {
+			dfs_inodes_pending_new(fs->inodes, h->ino, -1);
+			h->new_counted = false;
+		}
+	}
+	return rc;
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	int rc;
+
+	if (fs->opts.read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (h->ent.kind == DFS_K_SCRATCH)
+		rc = dfs_scratch_write(fs->scratch, h->ent.dir, h->ent.name, off, buf, size,
+				       fs->opts.max_value);
+	else if (h->ent.kind == DFS_K_FIELD)
+		rc = write_field(fs, h, buf, size, off);
+	else
+		rc = -EPERM;
+	pthread_mutex_unlock(&h->lock);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		if (h->ent.kind == DFS_K_FIELD)
+			forget_kernel_attrs(fs, ino);
+	} else {
+		fuse_reply_write(req, size);
+	}
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+
+	if (h->ent.kind == DFS_K_FIELD) {
+		if (h->trunc_counted)
+			dfs_inodes_pending_trunc(fs->inodes, ino, -1);
+		/* `: > f`, `touch new`, `truncate -s 0 f`: no write came after. */
+		if (h->pending_commit) {
+			int rc = dfs_db_set_field(fs->db, &h->ent.obj, h->ent.path, h->data.data,
+						  h->data.len);
+			if (rc < 0)
+				dfs_log_errno(DFS_LOG_WARNING, -rc, "%s: %s: committing on close",
+					      h->ent.model, h->ent.path);
+			else
+				h->committed = true;
+		}
+		if (h->new_counted)
+			dfs_inodes_pending_new(fs->inodes, ino, -1);
+		if (!h->committed)
+			forget_kernel_attrs(fs, ino);
+	}
+	fh_free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	/* Updates are durable when write(2) returns, unless sync=relaxed. */
+	int rc = fs_of(req)->opts.sync_strict ? 0 : dfs_store_sync(fs_of(req)->st);
+
+	fuse_reply_err(req, -rc);
+}
+
+static int set_size(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent, struct fh *h,
+		    off_t size)
+{
+	uint8_t *val = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (size < 0)
+		return -EINVAL;
+	if ((uint64_t)size > fs->opts.max_value)
+		return -EFBIG;
+	if (ent->kind == DFS_K_SCRATCH)
+		return dfs_scratch_truncate(fs->scratch, ent->dir, ent->name, (size_t)size,
+					    fs->opts.max_value);
+	if (ent->kind != DFS_K_FIELD)
+		return ent->kind == DFS_K_META || ent->kind == DFS_K_NODE_FILE ? -EPERM : -EISDIR;
+	if (!owned(fs, ent))
+		return -EACCES;
+	if (h && h->ent.kind == DFS_K_FIELD) {
+		/* ftruncate(2): the handle's value changes; a write or release commits it. */
+		rc = fh_load(fs, h);
+		if (rc < 0)
+			return rc;
+		size_t old = h->data.len;
+		if ((size_t)size > old) {
+			rc = dfs_buf_reserve(&h->data, (size_t)size - old);
+			if (rc < 0)
+				return rc;
+			memset(h->data.data + old, 0, (size_t)size - old);
+		}
+		h->data.len = (size_t)size;
+		h->replace = true;
+		h->pending_commit = true;
+		return 0;
+	}
+	rc = dfs_db_read_field(fs->db, &ent->obj, ent->path, &val, &len);
+	if (rc < 0)
+		return rc;
+	if ((size_t)size == len) {
+		free(val);
+		return 0; /* nothing changes: no update */
+	}
+	uint8_t *v = calloc(1, (size_t)size + 1);
+	if (!v) {
+		free(val);
+		return -ENOMEM;
+	}
+	memcpy(v, val, len < (size_t)size ? len : (size_t)size);
+	free(val);
+	rc = dfs_db_set_field(fs->db, &ent->obj, ent->path, v, (size_t)size);
+	free(v);
+	return rc;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
+	struct dfs_ent ent;
+	struct stat st;
+	int rc = ent_of(fs, ino, &ent);
+
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
+		if (fs->opts.read_only) {
+			rc = -EROFS;
+		} else {
+			if (h)
+				pthread_mutex_lock(&h->lock);
+			rc = set_size(fs, ino, &ent, h, attr->st_size);
+			if (h)
+				pthread_mutex_unlock(&h->lock);
+		}
+	}
+	/* Mode, owner and times follow from the data: accepted and left as they are. */
+	if (rc == 0)
+		rc = stat_ent(fs, ino, &ent, &st);
+	if (rc == 0 && h && h->ent.kind == DFS_K_FIELD && h->pending_commit)
+		st.st_size = (off_t)h->data.len;
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+static int check_new_name(const char *name)
+{
+	int rc = dfs_name_check(name, strlen(name));
+
+	if (rc == 0 && dfs_name_is_dot(name))
+		rc = -EINVAL;
+	return rc;
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct dfs_ent dir, ent;
+	int rc = ent_of(fs, parent, &dir);
+
+	if (rc == 0)
+		rc = check_new_name(name);
+	if (rc == 0 && fs->opts.read_only)
+		rc = -EROFS;
+	if (rc < 0)
+		goto out;
+	memset(&ent, 0, sizeof(ent));
+	strcpy(ent.model, dir.model);
+	ent.obj = dir.obj;
+	switch (dir.kind) {
+	case DFS_K_ROOT:
+		rc = dfs_db_create_model(fs->db, name);
+		ent.kind = DFS_K_MODEL;
+		snprintf(ent.model, sizeof(ent.model), "%s", name);
+		break;
+	case DFS_K_MODEL:
+		rc = dfs_db_create_object(fs->db, dir.model, name, &ent.obj);
+		ent.kind = DFS_K_OBJECT;
+		break;
+	case DFS_K_OBJECT:
+		rc = owned(fs, &dir) ? dfs_db_create_dict(fs->db, &dir.obj, name) : -EACCES;
+		ent.kind = DFS_K_DICT;
+		snprintf(ent.path, sizeof(ent.path), "%s", name);
+		break;
+	case DFS_K_DICT:
+	case DFS_K_NODE_DIR:
+		rc = -EPERM;
+		break;
+	default:
+		rc = -ENOTDIR;
+	}
+	if (rc == 0)
+		rc = make_entry(fs, parent, name, &ent, &e);
+out:
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+/* A new regular file: a scratch file, or a field that exists once written. */
+static int new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, bool commit_now,
+		    struct dfs_ent *ent)
+{
+	struct dfs_ent dir;
+	int rc = ent_of(fs, parent, &dir);
+
+	if (rc == 0)
+		rc = dfs_name_check(name, strlen(name));
+	if (rc == 0 && fs->opts.read_only)
+		rc = -EROFS;
+	if (rc < 0)
+		return rc;
+	memset(ent, 0, sizeof(*ent));
+	strcpy(ent->model, dir.model);
+	ent->obj = dir.obj;
+	if (!is_data_dir(&dir))
+		return dir.kind == DFS_K_NODE_DIR ? -EPERM : -ENOTDIR;
+	if (dfs_name_is_scratch(name)) {
+		ent->kind = DFS_K_SCRATCH;
+		dir_key(&dir, ent->dir, sizeof(ent->dir));
+		snprintf(ent->name, sizeof(ent->name), "%s", name);
+		return dfs_scratch_create(fs->scratch, ent->dir, name);
+	}
+	if (dir.kind != DFS_K_OBJECT && dir.kind != DFS_K_DICT)
+		return -EPERM; /* only objects and dicts hold fields */
+	if (!owned(fs, &dir))
+		return -EACCES;
+	ent->kind = DFS_K_FIELD;
+	rc = field_path(&dir, name, ent->path, sizeof(ent->path));
+	if (rc == 0 && commit_now)
+		rc = dfs_db_set_field(fs->db, &dir.obj, ent->path, NULL, 0);
+	return rc;
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct dfs_ent ent;
+	int rc = new_file(fs, parent, name, false, &ent);
+
+	memset(&e, 0, sizeof(e));
+	if (rc == 0) {
+		e.ino = dfs_inodes_lookup(fs->inodes, parent, name, &ent);
+		rc = e.ino ? 0 : -ENOMEM;
+	}
+	/* Open first: a new field exists (pending) from here on, so it has attributes. */
+	if (rc == 0) {
+		rc = fh_open(fs, e.ino, &ent, fi, ent.kind == DFS_K_FIELD);
+		if (rc == 0) {
+			rc = stat_ent(fs, e.ino, &ent, &e.attr);
+			if (rc < 0)
+				fh_free((struct fh *)(uintptr_t)fi->fh);
+		}
+		if (rc < 0)
+			dfs_inodes_forget(fs->inodes, e.ino, 1);
+	}
+	if (rc < 0) {
+		if (rc != -EEXIST && ent.kind == DFS_K_SCRATCH)
+			dfs_scratch_remove(fs->scratch, ent.dir, ent.name);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	e.attr_timeout = ATTR_TIMEOUT;
+	e.entry_timeout = ENTRY_TIMEOUT;
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+		if (h->new_counted)
+			dfs_inodes_pending_new(fs->inodes, e.ino, -1);
+		fh_free(h);
+	}
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct dfs_ent ent;
+	int rc = S_ISREG(mode) ? new_file(fs, parent, name, true, &ent) : -EPERM;
+
+	if (rc == 0)
+		rc = make_entry(fs, parent, name, &ent, &e);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct dfs_ent dir, ent;
+	int rc = ent_of(fs, parent, &dir);
+
+	if (rc == 0)
+		rc = resolve(fs, parent, &dir, name, &ent);
+	if (rc == 0 && fs->opts.read_only)
+		rc = -EROFS;
+	if (rc < 0)
+		goto out;
+	switch (ent.kind) {
+	case DFS_K_FIELD:
+		rc = owned(fs, &ent) ? dfs_db_delete_field(fs->db, &ent.obj, ent.path) : -EACCES;
+		break;
+	case DFS_K_SCRATCH:
+		rc = dfs_scratch_remove(fs->scratch, ent.dir, ent.name);
+		break;
+	case DFS_K_MODEL:
+	case DFS_K_OBJECT:
+	case DFS_K_DICT:
+	case DFS_K_NODE_DIR:
+		rc = -EISDIR;
+		break;
+	default:
+		rc = -EPERM;
+	}
+	if (rc == 0)
+		dfs_inodes_unname(fs->inodes, parent, name);
+out:
+	fuse_reply_err(req, -rc);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct dfs_ent dir, ent;
+	char key[sizeof(ent.dir)];
+	int rc = ent_of(fs, parent, &dir);
+
+	if (rc == 0)
+		rc = resolve(fs, parent, &dir, name, &ent);
+	if (rc == 0 && fs->opts.read_only)
+		rc = -EROFS;
+	if (rc < 0)
+		goto out;
+	switch (ent.kind) {
+	case DFS_K_MODEL:
+		rc = dfs_db_remove_model(fs->db, ent.model);
+		break;
+	case DFS_K_OBJECT:
+		rc = owned(fs, &ent) ? dfs_db_remove_object(fs->db, &ent.obj) : -EACCES;
+		break;
+	case DFS_K_DICT:
+		rc = owned(fs, &ent) ? dfs_db_delete_dict(fs->db, &ent.obj, ent.path) : -EACCES;
+		break;
+	case DFS_K_NODE_DIR:
+		rc = -EPERM;
+		break;
+	default:
+		rc = -ENOTDIR;
+	}
+	if (rc == 0) {
+		dir_key(&ent, key, sizeof(key));
+		dfs_scratch_drop_dir(fs->scratch, key);
+		dfs_inodes_unname(fs->inodes, parent, name);
+	}
+out:
+	fuse_reply_err(req, -rc);
+}
+
+/* The value of a regular file: a field's or a scratch file's. */
+static int file_content(struct dfs_fs *fs, const struct dfs_ent *e, uint8_t **val, size_t *len)
+{
+	if (e->kind == DFS_K_SCRATCH)
+		return dfs_scratch_get(fs->scratch, e->dir, e->name, val, len);
+	return dfs_db_read_field(fs->db, &e->obj, e->path, val, len);
+}
+
+static int do_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
+		     fuse_ino_t newparent, const char *newname, unsigned int flags,
+		     struct dfs_ent *moved)
+{
+	struct dfs_ent dir, newdir, src, dst;
+	uint8_t *val = NULL;
+	size_t len = 0;
+	int rc = ent_of(fs, parent, &dir);
+
+	if (rc == 0)
+		rc = ent_of(fs, newparent, &newdir);
+	if (rc == 0)
+		rc = resolve(fs, parent, &dir, name, &src);
+	if (rc < 0)
+		return rc;
+	if (fs->opts.read_only)
+		return -EROFS;
+	if (flags & RENAME_EXCHANGE)
+		return -EINVAL;
+	rc = dfs_name_check(newname, strlen(newname));
+	if (rc < 0)
+		return rc;
+	int drc = resolve(fs, newparent, &newdir, newname, &dst);
+	if (drc == 0 && (flags & RENAME_NOREPLACE))
+		return -EEXIST;
+	if (drc == 0 && dst.kind != DFS_K_FIELD && dst.kind != DFS_K_SCRATCH)
+		return dst.kind == DFS_K_META || dst.kind == DFS_K_NODE_FILE ? -EPERM : -EISDIR;
+
+	switch (src.kind) {
+	case DFS_K_MODEL:
+	case DFS_K_OBJECT:
+	case DFS_K_DICT:
+		return -EXDEV; /* mv copies: a new object gets a new key */
+	case DFS_K_FIELD:
+	case DFS_K_SCRATCH:
+		break;
+	default:
+		return -EPERM;
+	}
+	if (!is_data_dir(&newdir))
+		return -EPERM;
+
+	memset(moved, 0, sizeof(*moved));
+	strcpy(moved->model, newdir.model);
+	moved->obj = newdir.obj;
+	if (dfs_name_is_scratch(newname)) {
+		/* Into a scratch file: local only. A field moved away is deleted. */
+		moved->kind = DFS_K_SCRATCH;
+		dir_key(&newdir, moved->dir, sizeof(moved->dir));
+		snprintf(moved->name, sizeof(moved->name), "%s", newname);
+		if (src.kind == DFS_K_SCRATCH)
+			return dfs_scratch_rename(fs->scratch, src.dir, src.name, moved->dir,
+						  newname);
+		if (!owned(fs, &src))
+			return -EACCES;
+		rc = file_content(fs, &src, &val, &len);
+		if (rc == 0)
+			rc = dfs_scratch_put(fs->scratch, moved->dir, newname, val, len);
+		if (rc == 0) {
+			rc = dfs_db_delete_field(fs->db, &src.obj, src.path);
+			if (rc < 0)
+				dfs_scratch_remove(fs->scratch, moved->dir, newname);
+		}
+		free(val);
+		return rc;
+	}
+	/* Over a field: one update of that field, within one object. */
+	if (newdir.kind != DFS_K_OBJECT && newdir.kind != DFS_K_DICT)
+		return -EPERM;
+	if (src.kind == DFS_K_FIELD && memcmp(src.obj.b, newdir.obj.b, DFS_PUBKEY_LEN) != 0)
+		return -EXDEV;
+	if (!owned(fs, &newdir))
+		return -EACCES;
+	moved->kind = DFS_K_FIELD;
+	rc = field_path(&newdir, newname, moved->path, sizeof(moved->path));
+	if (rc < 0)
+		return rc;
+	if (src.kind == DFS_K_FIELD && strcmp(src.path, moved->path) == 0)
+		return 0;
+	rc = file_content(fs, &src, &val, &len);
+	if (rc == 0 && len > fs->opts.max_value)
+		rc = -EFBIG;
+	if (rc == 0)
+		rc = dfs_db_set_field(fs->db, &newdir.obj, moved->path, val, len);
+	free(val);
+	if (rc < 0)
+		return rc;
+	if (src.kind == DFS_K_SCRATCH)
+		dfs_scratch_remove(fs->scratch, src.dir, src.name);
+	else
+		rc = dfs_db_delete_field(fs->db, &src.obj, src.path);
+	return rc;
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct dfs_ent moved;
+	int rc = do_rename(fs, parent, name, newparent, newname, flags, &moved);
+
+	if (rc == 0)
+		dfs_inodes_rename(fs->inodes, parent, name, newparent, newname, &moved);
+	fuse_reply_err(req, -rc);
+}
+
+/* ---- directories -------------------------------------------------------------- */
+
+static int dir_add(struct dirh *d, const char *name, fuse_ino_t ino, bool is_dir)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 32;
+		struct dirent_rec *v = realloc(d->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		d->v = v;
+		d->cap = cap;
+	}
+	d->v[d->n].name = strdup(name);
+	if (!d->v[d->n].name)
+		return -ENOMEM;
+	d->v[d->n].ino = ino;
+	d->v[d->n].is_dir = is_dir;
+	d->n++;
+	return 0;
+}
+
+struct fill_ctx {
+	struct dfs_fs *fs;
+	struct dirh *d;
+	fuse_ino_t parent;
+	bool dirs;		/* the names are directories */
+	const struct dfs_ent *dir;
+	int rc;
+};
+
+/* readdir reports an inode number; 0 would make some libcs skip the entry. */
+static fuse_ino_t listed_ino(struct fill_ctx *c, const char *name)
+{
+	fuse_ino_t ino = dfs_inodes_find(c->fs->inodes, c->parent, name);
+	uint64_t h = 1469598103934665603ull;
+
+	if (ino)
+		return ino;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return (fuse_ino_t)((h ^ c->parent) | (1ull << 62));
+}
+
+static int fill_name(const char *name, void *arg)
+{
+	struct fill_ctx *c = arg;
+	bool is_dir = c->dirs;
+
+	if (c->dir && c->dir->kind == DFS_K_OBJECT) {
+		struct dfs_field_rec f;
+		is_dir = dfs_db_get_field(c->fs->db, &c->dir->obj, name, &f) == 0 &&
+			 f.kind == DFS_FIELD_DICT;
+	}
+	c->rc = dir_add(c->d, name, listed_ino(c, name), is_dir);
+	return c->rc;
+}
+
+static void fill_scratch(const char *name, void *arg)
+{
+	struct fill_ctx *c = arg;
+
+	if (c->rc == 0)
+		c->rc = dir_add(c->d, name, listed_ino(c, name), false);
+}
+
+static void fill_pending(const char *name, fuse_ino_t ino, void *arg)
+{
+	struct fill_ctx *c = arg;
+
+	for (size_t i = 0; i < c->d->n; i++)
+		if (strcmp(c->d->v[i].name, name) == 0)
+			return;
+	if (c->rc == 0)
+		c->rc = dir_add(c->d, name, ino, false);
+}
+
+static void dirh_free(struct dirh *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n; i++)
+		free(d->v[i].name);
+	free(d->v);
+	free(d);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct dirh *d = calloc(1, sizeof(*d));
+	struct dfs_ent ent;
+	char key[sizeof(ent.dir)];
+	int rc = d ? ent_of(fs, ino, &ent) : -ENOMEM;
+	struct fill_ctx c = { fs, d, ino, false, NULL, 0 };
+
+	if (rc < 0)
+		goto out;
+	rc = dir_add(d, ".", ino, true);
+	if (rc == 0)
+		rc = dir_add(d, "..", FUSE_ROOT_ID, true);
+	if (rc < 0)
+		goto out;
+	switch (ent.kind) {
+	case DFS_K_ROOT:
+		c.dirs = true;
+		rc = dfs_db_list_models(fs->db, fill_name, &c);
+		break;
+	case DFS_K_MODEL:
+		c.dirs = true;
+		rc = dfs_db_list_objects(fs->db, ent.model, fill_name, &c);
+		break;
+	case DFS_K_OBJECT:
+		c.dir = &ent;
+		rc = dfs_db_list_fields(fs->db, &ent.obj, NULL, fill_name, &c);
+		break;
+	case DFS_K_DICT:
+		rc = dfs_db_list_fields(fs->db, &ent.obj, ent.path, fill_name, &c);
+		break;
+	case DFS_K_NODE_DIR:
+		for (size_t i = 0; rc == 0 && i < sizeof(node_files) / sizeof(node_files[0]); i++)
+			rc = fill_name(node_files[i].name, &c);
+		break;
+	default:
+		rc = -ENOTDIR;
+	}
+	if (rc == 0)
+		rc = c.rc;
+	if (rc == 0 && is_data_dir(&ent)) {
+		dir_key(&ent, key, sizeof(key));
+		dfs_scratch_list(fs->scratch, key, fill_scratch, &c);
+		dfs_inodes_each_pending(fs->inodes, ino, fill_pending, &c);
+		rc = c.rc;
+	}
+out:
+	if (rc < 0) {
+		dirh_free(d);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		dirh_free(d);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	char *buf = malloc(size);
+	size_t used = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = off < 0 ? 0 : (size_t)off; i < d->n; i++) {
+		struct stat st = { .st_ino = d->v[i].ino,
+				   .st_mode = d->v[i].is_dir ? S_IFDIR : S_IFREG };
+		size_t need = fuse_add_direntry(req, buf + used, size - used, d->v[i].name, &st,
+						(off_t)(i + 1));
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	dirh_free((struct dirh *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct statvfs sv;
+
+	/* Space is the state directory's; names follow the contract. */
+	if (!fs->opts.state_dir || statvfs(fs->opts.state_dir, &sv) < 0) {
+		memset(&sv, 0, sizeof(sv));
+		sv.f_bsize = 4096;
+		sv.f_frsize = 4096;
+	}
+	sv.f_namemax = DFS_NAME_MAX;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void op_destroy(void *userdata)
+{
+	(void)userdata;
+}
+
+const struct fuse_lowlevel_ops dfs_fs_ops = {
+	.init = op_init,
+	.destroy = op_destroy,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.mkdir = op_mkdir,
+	.mknod = op_mknod,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.rename = op_rename,
+	.create = op_create,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.releasedir = op_releasedir,
+	.statfs = op_statfs,
+};

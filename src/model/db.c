@@ -1,0 +1,1039 @@
+// SPDX-License-Identifier: MIT
+/* db.c - the object database: queries, local changes, and the one apply path */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dinemicfs/db.h"
+#include "dinemicfs/hlc.h"
+#include "dinemicfs/log.h"
+#include "dinemicfs/util.h"
+
+struct dfs_db {
+	struct dfs_store *st;
+	struct dfs_keyring *kr;
+	size_t max_value;
+	struct dfs_hlc hlc;
+	pthread_mutex_t apply_lock;
+	uint64_t seq;			/* protected by apply_lock */
+	atomic_uint_fast64_t applied, refused, corrupt;
+};
+
+static const struct dfs_hash zero_hash;
+
+static int corrupt(struct dfs_db *db, const char *what, const void *key, size_t klen)
+{
+	char hex[2 * 64 + 1];
+
+	dfs_hex_encode(hex, key, klen > 64 ? 64 : klen);
+	dfs_log(DFS_LOG_ERR, "store: corrupt %s record (key %s); skipping it", what, hex);
+	atomic_fetch_add(&db->corrupt, 1);
+	return -EIO;
+}
+
+/* Listing walks report a corrupt record and go on with the rest. */
+static int skip_corrupt(struct dfs_db *db, const char *what, const void *key, size_t klen)
+{
+	corrupt(db, what, key, klen);
+	return 0;
+}
+
+void dfs_db_note_corrupt(struct dfs_db *db)
+{
+	atomic_fetch_add(&db->corrupt, 1);
+}
+
+struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t max_value)
+{
+	struct dfs_db *db = calloc(1, sizeof(*db));
+	struct dfs_state_rec state = { 0 };
+	struct dfs_buf key;
+	uint8_t *val;
+	size_t len;
+
+	if (!db)
+		return NULL;
+	db->st = st;
+	db->kr = kr;
+	db->max_value = max_value;
+	dfs_buf_init(&key);
+	dfs_key_state(&key);
+	int rc = dfs_store_get(st, key.data, key.len, &val, &len);
+	if (rc == 0) {
+		rc = dfs_state_rec_decode(val, len, &state);
+		free(val);
+		if (rc < 0)
+			corrupt(db, "state", key.data, key.len);
+	}
+	dfs_buf_release(&key);
+	if (rc < 0 && rc != -ENOENT) {
+		free(db);
+		errno = EIO;
+		return NULL;
+	}
+	db->seq = state.seq;
+	dfs_hlc_init(&db->hlc, state.clock);
+	pthread_mutex_init(&db->apply_lock, NULL);
+	return db;
+}
+
+void dfs_db_free(struct dfs_db *db)
+{
+	if (!db)
+		return;
+	dfs_hlc_release(&db->hlc);
+	pthread_mutex_destroy(&db->apply_lock);
+	free(db);
+}
+
+void dfs_db_model_id(const char *model, struct dfs_pubkey *id)
+{
+	static const char tag[] = "dinemicfs-model";	/* hashed with its NUL */
+	struct dfs_hash h;
+
+	dfs_hash2(&h, tag, sizeof(tag), model, strlen(model));
+	memcpy(id->b, h.b, DFS_PUBKEY_LEN);
+}
+
+/* ---- queries ---------------------------------------------------------------- */
+
+/* Gets key and decodes it with dec; a decode failure is reported as corrupt. */
+static int get_rec(struct dfs_db *db, struct dfs_buf *key, const char *what,
+		   int (*dec)(const uint8_t *, size_t, void *), void *out)
+{
+	uint8_t *val;
+	size_t len;
+	int rc = dfs_buf_ok(key);
+
+	if (rc == 0)
+		rc = dfs_store_get(db->st, key->data, key->len, &val, &len);
+	if (rc < 0)
+		return rc;
+	rc = dec(val, len, out);
+	free(val);
+	if (rc < 0)
+		return corrupt(db, what, key->data, key->len);
+	return 0;
+}
+
+typedef int (*decoder)(const uint8_t *, size_t, void *);
+
+int dfs_db_get_model(struct dfs_db *db, const char *model, struct dfs_model_rec *out)
+{
+	struct dfs_buf key;
+
+	dfs_buf_init(&key);
+	dfs_key_model(&key, model);
+	int rc = get_rec(db, &key, "model", (decoder)dfs_model_rec_decode, out);
+	dfs_buf_release(&key);
+	if (rc == 0 && !out->alive)
+		rc = -ENOENT;
+	return rc;
+}
+
+int dfs_db_get_object_by_key(struct dfs_db *db, const struct dfs_pubkey *k,
+			     struct dfs_object_rec *out)
+{
+	struct dfs_buf key;
+
+	dfs_buf_init(&key);
+	dfs_key_object(&key, k);
+	int rc = get_rec(db, &key, "object", (decoder)dfs_object_rec_decode, out);
+	dfs_buf_release(&key);
+	if (rc == 0 && !out->alive)
+		rc = -ENOENT;
+	return rc;
+}
+
+int dfs_db_get_object(struct dfs_db *db, const char *model, const char *name,
+		      struct dfs_pubkey *k, struct dfs_object_rec *out)
+{
+	struct dfs_buf key;
+	uint8_t *val;
+	size_t len;
+
+	dfs_buf_init(&key);
+	dfs_key_name(&key, model, name);
+	int rc = dfs_buf_ok(&key);
+	if (rc == 0)
+		rc = dfs_store_get(db->st, key.data, key.len, &val, &len);
+	if (rc == 0) {
+		if (len == DFS_PUBKEY_LEN)
+			memcpy(k->b, val, DFS_PUBKEY_LEN);
+		else
+			rc = corrupt(db, "name", key.data, key.len);
+		free(val);
+	}
+	dfs_buf_release(&key);
+	if (rc == 0)
+		rc = dfs_db_get_object_by_key(db, k, out);
+	return rc;
+}
+
+static int get_field_any(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+			 size_t plen, struct dfs_field_rec *out)
+{
+	struct dfs_buf key;
+
+	dfs_buf_init(&key);
+	dfs_key_field(&key, obj, path, plen);
+	int rc = get_rec(db, &key, "field", (decoder)dfs_field_rec_decode, out);
+	dfs_buf_release(&key);
+	return rc;
+}
+
+int dfs_db_get_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		     struct dfs_field_rec *out)
+{
+	int rc = get_field_any(db, obj, path, strlen(path), out);
+
+	if (rc == 0 && !out->alive)
+		rc = -ENOENT;
+	return rc;
+}
+
+int dfs_db_read_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		      uint8_t **val, size_t *len)
+{
+	struct dfs_field_rec f;
+	struct dfs_buf key;
+	int rc = dfs_db_get_field(db, obj, path, &f);
+
+	if (rc < 0)
+		return rc;
+	if (f.kind != DFS_FIELD_VALUE)
+		return -EISDIR;
+	dfs_buf_init(&key);
+	dfs_key_value(&key, obj, path, strlen(path));
+	rc = dfs_buf_ok(&key);
+	if (rc == 0)
+		rc = dfs_store_get(db->st, key.data, key.len, val, len);
+	if (rc == -ENOENT || (rc == 0 && *len != f.size)) {
+		if (rc == 0)
+			free(*val);
+		rc = corrupt(db, "value", key.data, key.len);
+	}
+	dfs_buf_release(&key);
+	return rc;
+}
+
+struct list_ctx {
+	struct dfs_db *db;
+	dfs_db_name_fn fn;
+	void *ctx;
+	size_t skip;		/* key prefix length */
+	int kind;		/* 'M', 'N' or 'F' */
+	bool in_dict;
+};
+
+static int list_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg)
+{
+	struct list_ctx *lc = arg;
+	char name[DFS_NAME_MAX + 1];
+	size_t n = klen - lc->skip;
+	const char *p = (const char *)key + lc->skip;
+
+	if (n == 0 || n > DFS_NAME_MAX || memchr(p, '\0', n) || memchr(p, '/', n)) {
+		/* F keys of dict entries contain '/': not ours when listing an object. */
+		if (lc->kind == 'F' && !lc->in_dict && n > 0 && memchr(p, '/', n))
+			return 0;
+		return skip_corrupt(lc->db, "index", key, klen);
+	}
+	memcpy(name, p, n);
+	name[n] = '\0';
+	if (lc->kind == 'M') {
+		struct dfs_model_rec m;
+		if (dfs_model_rec_decode(val, vlen, &m) < 0)
+			return skip_corrupt(lc->db, "model", key, klen);
+		if (!m.alive)
+			return 0;
+	} else if (lc->kind == 'F') {
+		struct dfs_field_rec f;
+		if (dfs_field_rec_decode(val, vlen, &f) < 0)
+			return skip_corrupt(lc->db, "field", key, klen);
+		if (!f.alive)
+			return 0;
+	}
+	return lc->fn(name, lc->ctx);
+}
+
+int dfs_db_list_models(struct dfs_db *db, dfs_db_name_fn fn, void *ctx)
+{
+	struct list_ctx lc = { db, fn, ctx, 1, 'M', false };
+
+	return dfs_store_scan(db->st, "M", 1, list_one, &lc);
+}
+
+int dfs_db_list_objects(struct dfs_db *db, const char *model, dfs_db_name_fn fn, void *ctx)
+{
+	struct dfs_buf prefix;
+
+	dfs_buf_init(&prefix);
+	dfs_key_name(&prefix, model, "");
+	struct list_ctx lc = { db, fn, ctx, prefix.len, 'N', false };
+	int rc = dfs_buf_ok(&prefix);
+	if (rc == 0)
+		rc = dfs_store_scan(db->st, prefix.data, prefix.len, list_one, &lc);
+	dfs_buf_release(&prefix);
+	return rc;
+}
+
+int dfs_db_list_fields(struct dfs_db *db, const struct dfs_pubkey *obj, const char *dict,
+		       dfs_db_name_fn fn, void *ctx)
+{
+	struct dfs_buf prefix;
+
+	dfs_buf_init(&prefix);
+	dfs_key_field(&prefix, obj, "", 0);
+	if (dict) {
+		dfs_buf_add(&prefix, dict, strlen(dict));
+		dfs_buf_add_u8(&prefix, '/');
+	}
+	struct list_ctx lc = { db, fn, ctx, prefix.len, 'F', dict != NULL };
+	int rc = dfs_buf_ok(&prefix);
+	if (rc == 0)
+		rc = dfs_store_scan(db->st, prefix.data, prefix.len, list_one, &lc);
+	dfs_buf_release(&prefix);
+	return rc;
+}
+
+struct history_ctx {
+	struct dfs_db *db;
+	dfs_db_history_fn fn;
+	void *ctx;
+	struct dfs_hash prev;
+};
+
+static int history_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+		       void *arg)
+{
+	struct history_ctx *hc = arg;
+	struct dfs_update u;
+	struct dfs_hash want, got;
+	struct dfs_buf ukey;
+	uint8_t *rec;
+	size_t len;
+
+	if (vlen != DFS_HASH_LEN)
+		return skip_corrupt(hc->db, "history", key, klen);
+	memcpy(want.b, val, DFS_HASH_LEN);
+	dfs_buf_init(&ukey);
+	dfs_key_update(&ukey, &want);
+	int rc = dfs_buf_ok(&ukey);
+	if (rc == 0)
+		rc = dfs_store_get(hc->db->st, ukey.data, ukey.len, &rec, &len);
+	if (rc < 0) {
+		if (rc == -ENOENT)
+			corrupt(hc->db, "history link", ukey.data, ukey.len);
+		dfs_buf_release(&ukey);
+		return rc == -ENOENT ? 0 : rc;
+	}
+	if (dfs_update_decode(rec, len, &u) < 0) {
+		corrupt(hc->db, "update", ukey.data, ukey.len);
+		rc = 0;
+		goto out;
+	}
+	dfs_hash2(&got, rec, len, NULL, 0);
+	bool ok = memcmp(got.b, want.b, DFS_HASH_LEN) == 0 &&
+		  memcmp(u.prev.b, hc->prev.b, DFS_HASH_LEN) == 0 &&
+		  dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) == 0;
+	hc->prev = got;
+	rc = hc->fn(&u, &got, ok, hc->ctx);
+out:
+	free(rec);
+	dfs_buf_release(&ukey);
+	return rc;
+}
+
+int dfs_db_history(struct dfs_db *db, const struct dfs_pubkey *entity, dfs_db_history_fn fn,
+		   void *ctx)
+{
+	struct history_ctx hc = { db, fn, ctx, zero_hash };
+	uint8_t prefix[1 + DFS_PUBKEY_LEN] = { 'H' };
+
+	memcpy(prefix + 1, entity->b, DFS_PUBKEY_LEN);
+	return dfs_store_scan(db->st, prefix, sizeof(prefix), history_one, &hc);
+}
+
+/* ---- apply ------------------------------------------------------------------ */
+
+/* The state an update is applied to, read under the apply lock. */
+struct target {
+	bool exists;		/* the entity has a record */
+	struct dfs_model_rec model;
+	struct dfs_object_rec object;
+	struct dfs_hash head;
+};
+
+static int clock_cmp(uint64_t ca, const struct dfs_pubkey *sa, uint64_t cb,
+		     const struct dfs_pubkey *sb)
+{
+	if (ca != cb)
+		return ca < cb ? -1 : 1;
+	return memcmp(sa->b, sb->b, DFS_PUBKEY_LEN);
+}
+
+static int put_rec(struct dfs_batch *b, struct dfs_buf *key, struct dfs_buf *val, int rc)
+{
+	if (rc == 0)
+		rc = dfs_buf_ok(key);
+	if (rc == 0)
+		rc = dfs_batch_put(b, key->data, key->len, val->data, val->len);
+	return rc;
+}
+
+static int load_target(struct dfs_db *db, const struct dfs_update *u, struct target *t)
+{
+	struct dfs_buf key;
+	char model[256];
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	memcpy(model, u->model, u->model_len);
+	model[u->model_len] = '\0';
+	dfs_buf_init(&key);
+	if (dfs_op_is_model(u->op)) {
+		struct dfs_pubkey id;
+		dfs_db_model_id(model, &id);
+		if (memcmp(id.b, u->entity.b, DFS_PUBKEY_LEN) != 0) {
+			rc = -EBADMSG;
+			goto out;
+		}
+		dfs_key_model(&key, model);
+		rc = get_rec(db, &key, "model", (decoder)dfs_model_rec_decode, &t->model);
+		t->head = t->model.head;
+	} else {
+		dfs_key_object(&key, &u->entity);
+		rc = get_rec(db, &key, "object", (decoder)dfs_object_rec_decode, &t->object);
+		t->head = t->object.head;
+		if (rc == 0 && (strcmp(t->object.model, model) != 0))
+			rc = -EBADMSG;
+	}
+	if (rc == 0)
+		t->exists = true;
+	else if (rc == -ENOENT)
+		rc = 0;
+out:
+	dfs_buf_release(&key);
+	return rc;
+}
+
+/* prev must be the entity's head, or an earlier update of the same entity. */
+static int check_chain(struct dfs_db *db, const struct dfs_update *u, const struct target *t)
+{
+	if (!t->exists)
+		return memcmp(u->prev.b, zero_hash.b, DFS_HASH_LEN) == 0 ? 0 : -EBADMSG;
+	if (memcmp(u->prev.b, t->head.b, DFS_HASH_LEN) == 0)
+		return 0;
+
+	struct dfs_buf key;
+	struct dfs_update p;
+	uint8_t *rec;
+	size_t len;
+	dfs_buf_init(&key);
+	dfs_key_update(&key, &u->prev);
+	int rc = dfs_buf_ok(&key);
+	if (rc == 0)
+		rc = dfs_store_get(db->st, key.data, key.len, &rec, &len);
+	dfs_buf_release(&key);
+	if (rc < 0)
+		return rc == -ENOENT ? -EBADMSG : rc;
+	rc = dfs_update_decode(rec, len, &p);
+	if (rc == 0 && memcmp(p.entity.b, u->entity.b, DFS_PUBKEY_LEN) != 0)
+		rc = -EBADMSG;
+	free(rec);
+	return rc < 0 ? -EBADMSG : 0;
+}
+
+static int check_signer(const struct dfs_update *u, const struct target *t)
+{
+	switch (u->op) {
+	case DFS_OP_MODEL_CREATE:
+		return 0;
+	case DFS_OP_MODEL_REMOVE:
+	case DFS_OP_MODEL_META:
+		return memcmp(u->signer.b, t->model.creator.b, DFS_PUBKEY_LEN) == 0 ? 0 : -EPERM;
+	default:
+		/* An object is owned by its own key. */
+		return memcmp(u->signer.b, u->entity.b, DFS_PUBKEY_LEN) == 0 ? 0 : -EPERM;
+	}
+}
+
+static int has_live_children(struct dfs_db *db, const uint8_t *prefix, size_t plen, int kind);
+
+struct apply {
+	struct dfs_db *db;
+	const struct dfs_update *u;
+	struct target *t;
+	struct dfs_batch *b;
+	struct dfs_hash hash;	/* the update's, the entity's new head */
+	struct dfs_buf key, val;
+	char model[256];
+	char name[DFS_UPDATE_NAME_MAX + 1];
+};
+
+static int apply_model(struct apply *a)
+{
+	struct dfs_model_rec m = a->t->model;
+	const struct dfs_update *u = a->u;
+
+	switch (u->op) {
+	case DFS_OP_MODEL_CREATE:
+		if (a->t->exists && m.alive)
+			return -EEXIST;
+		m.alive = true;
+		m.creator = u->signer;
+		break;
+	case DFS_OP_MODEL_REMOVE: {
+		if (!a->t->exists || !m.alive)
+			return -ENOENT;
+		dfs_key_name(&a->key, a->model, "");
+		int rc = has_live_children(a->db, a->key.data, a->key.len, 'N');
+		if (rc)
+			return rc < 0 ? rc : -ENOTEMPTY;
+		m.alive = false;
+		break;
+	}
+	case DFS_OP_MODEL_META:
+		if (!a->t->exists || !m.alive)
+			return -ENOENT;
+		dfs_key_meta(&a->key, &u->entity, a->name);
+		int rc = dfs_buf_ok(&a->key);
+		if (rc == 0)
+			rc = dfs_batch_put(a->b, a->key.data, a->key.len, u->value, u->value_len);
+		if (rc < 0)
+			return rc;
+		break;
+	}
+	m.mtime = u->clock;
+	m.head = a->hash;
+	dfs_buf_reset(&a->val);
+	dfs_key_model(&a->key, a->model);
+	return put_rec(a->b, &a->key, &a->val, dfs_model_rec_encode(&m, &a->val));
+}
+
+/* Marks every field of a removed object dead, in the same batch. */
+static int bury_fields(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+		       void *arg)
+{
+	struct apply *a = arg;
+	struct dfs_field_rec f;
+	struct dfs_buf v;
+
+	if (dfs_field_rec_decode(val, vlen, &f) < 0 || !f.alive)
+		return 0;
+	f.alive = false;
+	f.size = 0;
+	dfs_buf_init(&v);
+	int rc = dfs_field_rec_encode(&f, &v);
+	if (rc == 0)
+		rc = dfs_batch_put(a->b, key, klen, v.data, v.len);
+	dfs_buf_release(&v);
+	if (rc == 0) {
+		uint8_t vkey[1 + DFS_PUBKEY_LEN + DFS_UPDATE_NAME_MAX];
+		if (klen > sizeof(vkey))
+			return 0;
+		memcpy(vkey, key, klen);
+		vkey[0] = 'V';
+		rc = dfs_batch_del(a->b, vkey, klen);
+	}
+	return rc;
+}
+
+static int apply_field(struct apply *a, struct dfs_object_rec *o)
+{
+	const struct dfs_update *u = a->u;
+	struct dfs_field_rec f = { 0 };
+	const char *slash = memchr(a->name, '/', u->name_len);
+	int rc = get_field_any(a->db, &u->entity, a->name, u->name_len, &f);
+	bool have = rc == 0;
+	uint8_t *joined = NULL;
+	const uint8_t *value = u->value;
+	size_t value_len = u->value_len;
+
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	if (slash) {
+		struct dfs_field_rec d;
+		rc = get_field_any(a->db, &u->entity, a->name, (size_t)(slash - a->name), &d);
+		if (rc == -ENOENT || (rc == 0 && !d.alive))
+			return -ENOENT;
+		if (rc < 0)
+			return rc;
+		if (d.kind != DFS_FIELD_DICT)
+			return -ENOTDIR;
+	}
+	if (have && f.alive && f.kind == DFS_FIELD_DICT)
+		return -EISDIR;
+
+	switch (u->op) {
+	case DFS_OP_FIELD_SET:
+		if (value_len > a->db->max_value)
+			return -EFBIG;
+		break;
+	case DFS_OP_FIELD_APPEND:
+		if (have && f.alive) {
+			if (f.size + value_len > a->db->max_value)
+				return -EFBIG;
+			uint8_t *old;
+			size_t oldlen;
+			rc = dfs_db_read_field(a->db, &u->entity, a->name, &old, &oldlen);
+			if (rc < 0)
+				return rc;
+			joined = realloc(old, oldlen + value_len + 1);
+			if (!joined) {
+				free(old);
+				return -ENOMEM;
+			}
+			if (value_len)
+				memcpy(joined + oldlen, value, value_len);
+			value = joined;
+			value_len += oldlen;
+		} else if (value_len > a->db->max_value) {
+			return -EFBIG;
+		}
+		break;
+	case DFS_OP_FIELD_DELETE:
+		if (!have || !f.alive)
+			return -ENOENT;
+		break;
+	}
+	/* Last writer wins: an older write than the stored one changes nothing. */
+	bool wins = !have || clock_cmp(u->clock, &u->signer, f.clock, &f.signer) > 0;
+	if (wins) {
+		f.kind = DFS_FIELD_VALUE;
+		f.alive = u->op != DFS_OP_FIELD_DELETE;
+		f.flags = u->flags;
+		f.clock = u->clock;
+		f.signer = u->signer;
+		f.mtime = u->clock;
+		f.size = f.alive ? value_len : 0;
+		dfs_buf_reset(&a->val);
+		dfs_key_field(&a->key, &u->entity, a->name, u->name_len);
+		rc = put_rec(a->b, &a->key, &a->val, dfs_field_rec_encode(&f, &a->val));
+		dfs_key_value(&a->key, &u->entity, a->name, u->name_len);
+		if (rc == 0)
+			rc = dfs_buf_ok(&a->key);
+		if (rc == 0 && f.alive)
+			rc = dfs_batch_put(a->b, a->key.data, a->key.len, value, value_len);
+		else if (rc == 0)
+			rc = dfs_batch_del(a->b, a->key.data, a->key.len);
+	}
+	free(joined);
+	(void)o;
+	return rc;
+}
+
+static int apply_dict(struct apply *a)
+{
+	const struct dfs_update *u = a->u;
+	struct dfs_field_rec f = { 0 };
+	int rc = get_field_any(a->db, &u->entity, a->name, u->name_len, &f);
+	bool have = rc == 0;
+
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	if (u->op == DFS_OP_DICT_CREATE) {
+		if (have && f.alive)
+			return -EEXIST;
+		f.alive = true;
+	} else {
+		if (!have || !f.alive)
+			return -ENOENT;
+		if (f.kind != DFS_FIELD_DICT)
+			return -ENOTDIR;
+		dfs_key_field(&a->key, &u->entity, a->name, u->name_len);
+		dfs_buf_add_u8(&a->key, '/');
+		rc = has_live_children(a->db, a->key.data, a->key.len, 'F');
+		if (rc)
+			return rc < 0 ? rc : -ENOTEMPTY;
+		f.alive = false;
+	}
+	f.kind = DFS_FIELD_DICT;
+	f.flags = 0;
+	f.clock = u->clock;
+	f.signer = u->signer;
+	f.mtime = u->clock;
+	f.size = 0;
+	dfs_buf_reset(&a->val);
+	dfs_key_field(&a->key, &u->entity, a->name, u->name_len);
+	return put_rec(a->b, &a->key, &a->val, dfs_field_rec_encode(&f, &a->val));
+}
+
+static int apply_object(struct apply *a)
+{
+	const struct dfs_update *u = a->u;
+	struct dfs_object_rec o = a->t->object;
+	int rc = 0;
+
+	if (u->op == DFS_OP_OBJECT_CREATE) {
+		struct dfs_model_rec m;
+		struct dfs_pubkey other;
+		struct dfs_object_rec orec;
+		if (a->t->exists)
+			return -EEXIST;
+		rc = dfs_db_get_model(a->db, a->model, &m);
+		if (rc < 0)
+			return rc;
+		rc = dfs_db_get_object(a->db, a->model, a->name, &other, &orec);
+		if (rc == 0)
+			return -EEXIST;
+		if (rc != -ENOENT)
+			return rc;
+		memset(&o, 0, sizeof(o));
+		o.alive = true;
+		o.created = u->clock;
+		strcpy(o.model, a->model);
+		strcpy(o.name, a->name);
+		dfs_key_name(&a->key, a->model, a->name);
+		rc = dfs_buf_ok(&a->key);
+		if (rc == 0)
+			rc = dfs_batch_put(a->b, a->key.data, a->key.len, u->entity.b, DFS_PUBKEY_LEN);
+	} else {
+		if (!a->t->exists || !o.alive)
+			return -ENOENT;
+		switch (u->op) {
+		case DFS_OP_OBJECT_REMOVE: {
+			o.alive = false;
+			dfs_key_name(&a->key, o.model, o.name);
+			rc = dfs_buf_ok(&a->key);
+			if (rc == 0)
+				rc = dfs_batch_del(a->b, a->key.data, a->key.len);
+			uint8_t prefix[1 + DFS_PUBKEY_LEN] = { 'F' };
+			memcpy(prefix + 1, u->entity.b, DFS_PUBKEY_LEN);
+			if (rc == 0)
+				rc = dfs_store_scan(a->db->st, prefix, sizeof(prefix), bury_fields, a);
+			break;
+		}
+		case DFS_OP_OBJECT_META:
+			dfs_key_meta(&a->key, &u->entity, a->name);
+			rc = dfs_buf_ok(&a->key);
+			if (rc == 0)
+				rc = dfs_batch_put(a->b, a->key.data, a->key.len, u->value,
+						   u->value_len);
+			break;
+		case DFS_OP_FIELD_SET:
+		case DFS_OP_FIELD_APPEND:
+		case DFS_OP_FIELD_DELETE:
+			rc = apply_field(a, &o);
+			break;
+		case DFS_OP_DICT_CREATE:
+		case DFS_OP_DICT_DELETE:
+			rc = apply_dict(a);
+			break;
+		default:
+			return -EBADMSG;
+		}
+	}
+	if (rc < 0)
+		return rc;
+	o.mtime = u->clock;
+	o.head = a->hash;
+	dfs_buf_reset(&a->val);
+	dfs_key_object(&a->key, &u->entity);
+	return put_rec(a->b, &a->key, &a->val, dfs_object_rec_encode(&o, &a->val));
+}
+
+struct child_ctx {
+	int kind;
+	int found;
+};
+
+static int child_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg)
+{
+	struct child_ctx *c = arg;
+	struct dfs_field_rec f;
+
+	if (c->kind == 'F' && (dfs_field_rec_decode(val, vlen, &f) < 0 || !f.alive))
+		return 0;
+	c->found = 1;
+	return 1;
+}
+
+static int has_live_children(struct dfs_db *db, const uint8_t *prefix, size_t plen, int kind)
+{
+	struct child_ctx c = { kind, 0 };
+	int rc = dfs_store_scan(db->st, prefix, plen, child_one, &c);
+
+	return rc < 0 ? rc : c.found;
+}
+
+/*
+ * The apply path: verify, check the rules, build the batch. Called with the
+ * apply lock held; on success *out is ready to stage and db->seq advanced.
+ */
+static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_batch **out)
+{
+	struct dfs_update u;
+	struct dfs_hash hash;
+	struct target t;
+	struct apply a = { .db = db, .u = &u, .t = &t };
+	uint8_t *dup;
+	size_t duplen;
+	int rc = dfs_update_decode(rec, len, &u);
+
+	if (rc < 0)
+		return rc == -E2BIG ? -EFBIG : -EBADMSG;
+	dfs_hash2(&hash, rec, len, NULL, 0);
+	a.hash = hash;
+	dfs_buf_init(&a.key);
+	dfs_buf_init(&a.val);
+	dfs_key_update(&a.key, &hash);
+	rc = dfs_buf_ok(&a.key);
+	if (rc == 0)
+		rc = dfs_store_get(db->st, a.key.data, a.key.len, &dup, &duplen);
+	if (rc == 0) {
+		free(dup);
+		rc = -EALREADY;
+		goto out;
+	}
+	if (rc != -ENOENT)
+		goto out;
+	if (dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	memcpy(a.model, u.model, u.model_len);
+	a.model[u.model_len] = '\0';
+	memcpy(a.name, u.name, u.name_len);
+	a.name[u.name_len] = '\0';
+	rc = load_target(db, &u, &t);
+	if (rc == 0)
+		rc = check_chain(db, &u, &t);
+	if (rc == 0)
+		rc = check_signer(&u, &t);
+	if (rc < 0)
+		goto out;
+
+	a.b = dfs_batch_new();
+	if (!a.b) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = dfs_op_is_model(u.op) ? apply_model(&a) : apply_object(&a);
+	if (rc < 0)
+		goto out_free_batch;
+
+	uint64_t seq = db->seq + 1;
+	struct dfs_state_rec state = { .seq = seq, .clock = u.clock };
+	dfs_hlc_observe(&db->hlc, u.clock);
+	dfs_key_update(&a.key, &hash);
+	rc = dfs_buf_ok(&a.key);
+	if (rc == 0)
+		rc = dfs_batch_put(a.b, a.key.data, a.key.len, rec, len);
+	dfs_key_history(&a.key, &u.entity, seq);
+	if (rc == 0)
+		rc = dfs_batch_put(a.b, a.key.data, a.key.len, hash.b, DFS_HASH_LEN);
+	dfs_key_log(&a.key, seq);
+	if (rc == 0)
+		rc = dfs_batch_put(a.b, a.key.data, a.key.len, hash.b, DFS_HASH_LEN);
+	dfs_buf_reset(&a.val);
+	dfs_key_state(&a.key);
+	if (rc == 0)
+		rc = put_rec(a.b, &a.key, &a.val, dfs_state_rec_encode(&state, &a.val));
+	if (rc < 0)
+		goto out_free_batch;
+	db->seq = seq;
+	*out = a.b;
+	a.b = NULL;
+out_free_batch:
+	dfs_batch_free(a.b);
+out:
+	dfs_buf_release(&a.key);
+	dfs_buf_release(&a.val);
+	return rc;
+}
+
+int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len)
+{
+	struct dfs_batch *b = NULL;
+
+	pthread_mutex_lock(&db->apply_lock);
+	int rc = apply_locked(db, rec, len, &b);
+	if (rc == 0)
+		dfs_store_stage(db->st, b);
+	pthread_mutex_unlock(&db->apply_lock);
+	if (rc == 0)
+		rc = dfs_store_wait(db->st, b);
+	if (rc == 0)
+		atomic_fetch_add(&db->applied, 1);
+	else if (rc != -EALREADY)
+		atomic_fetch_add(&db->refused, 1);
+	return rc;
+}
+
+/* ---- local changes ---------------------------------------------------------- */
+
+/*
+ * Builds, signs and applies one update made on this node: stamped with the
+ * clock, chained to the entity's head, signed as signer.
+ */
+static int local_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *entity,
+			const struct dfs_pubkey *signer, const char *model, const char *name,
+			const uint8_t *val, size_t vlen)
+{
+	struct dfs_update u = {
+		.op = op,
+		.entity = *entity,
+		.signer = *signer,
+		.model = model,
+		.model_len = strlen(model),
+		.name = name ? name : "",
+		.name_len = name ? strlen(name) : 0,
+		.value = val,
+		.value_len = vlen,
+	};
+	struct dfs_batch *b = NULL;
+	struct dfs_buf rec;
+	struct target t;
+
+	if (vlen > db->max_value)
+		return -EFBIG;
+	dfs_buf_init(&rec);
+	pthread_mutex_lock(&db->apply_lock);
+	int rc = load_target(db, &u, &t);
+	if (rc < 0)
+		goto out_unlock;
+	u.prev = t.exists ? t.head : zero_hash;
+	u.clock = dfs_hlc_now(&db->hlc);
+	rc = dfs_update_encode(&u, &rec);
+	if (rc < 0)
+		goto out_unlock;
+	rc = dfs_keyring_sign(db->kr, signer, rec.data, dfs_update_signed_len(rec.len),
+			      rec.data + dfs_update_signed_len(rec.len));
+	if (rc < 0)
+		goto out_unlock;
+	rc = apply_locked(db, rec.data, rec.len, &b);
+	if (rc == 0)
+		dfs_store_stage(db->st, b);
+out_unlock:
+	pthread_mutex_unlock(&db->apply_lock);
+	if (rc == 0)
+		rc = dfs_store_wait(db->st, b);
+	if (rc == 0)
+		atomic_fetch_add(&db->applied, 1);
+	dfs_buf_release(&rec);
+	return rc;
+}
+
+int dfs_db_create_model(struct dfs_db *db, const char *model)
+{
+	struct dfs_pubkey id;
+
+	dfs_db_model_id(model, &id);
+	return local_change(db, DFS_OP_MODEL_CREATE, &id, dfs_keyring_node(db->kr), model, NULL,
+			    NULL, 0);
+}
+
+int dfs_db_remove_model(struct dfs_db *db, const char *model)
+{
+	struct dfs_model_rec m;
+	struct dfs_pubkey id;
+	int rc = dfs_db_get_model(db, model, &m);
+
+	if (rc < 0)
+		return rc;
+	dfs_db_model_id(model, &id);
+	/* The model's creator signs; this node may hold that key or not. */
+	if (!dfs_keyring_has(db->kr, &m.creator))
+		return -EPERM;
+	return local_change(db, DFS_OP_MODEL_REMOVE, &id, &m.creator, model, NULL, NULL, 0);
+}
+
+int dfs_db_create_object(struct dfs_db *db, const char *model, const char *name,
+			 struct dfs_pubkey *key)
+{
+	struct dfs_object_rec o;
+	struct dfs_model_rec m;
+	int rc = dfs_db_get_model(db, model, &m);
+
+	if (rc < 0)
+		return rc;
+	rc = dfs_db_get_object(db, model, name, key, &o);
+	if (rc == 0)
+		return -EEXIST;
+	if (rc != -ENOENT)
+		return rc;
+	rc = dfs_keyring_create(db->kr, key);
+	if (rc < 0)
+		return rc;
+	rc = local_change(db, DFS_OP_OBJECT_CREATE, key, key, model, name, NULL, 0);
+	if (rc < 0)
+		dfs_keyring_discard(db->kr, key);
+	return rc;
+}
+
+/* Object changes are signed with the object's own key, which this node must hold. */
+static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *obj,
+			 const char *path, const uint8_t *val, size_t vlen)
+{
+	struct dfs_object_rec o;
+	int rc = dfs_db_get_object_by_key(db, obj, &o);
+
+	if (rc < 0)
+		return rc;
+	if (!dfs_keyring_has(db->kr, obj))
+		return -EPERM;
+	return local_change(db, op, obj, obj, o.model, path, val, vlen);
+}
+
+struct any_ctx {
+	int found;
+};
+
+static int any_one(const char *name, void *ctx)
+{
+	((struct any_ctx *)ctx)->found = 1;
+	return 1;
+}
+
+int dfs_db_remove_object(struct dfs_db *db, const struct dfs_pubkey *obj)
+{
+	struct any_ctx c = { 0 };
+	int rc = dfs_db_list_fields(db, obj, NULL, any_one, &c);
+
+	if (rc < 0)
+		return rc;
+	if (c.found)
+		return -ENOTEMPTY;
+	return object_change(db, DFS_OP_OBJECT_REMOVE, obj, NULL, NULL, 0);
+}
+
+int dfs_db_set_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		     const uint8_t *val, size_t len)
+{
+	return object_change(db, DFS_OP_FIELD_SET, obj, path, val, len);
+}
+
+int dfs_db_append_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+			const uint8_t *val, size_t len)
+{
+	return object_change(db, DFS_OP_FIELD_APPEND, obj, path, val, len);
+}
+
+int dfs_db_delete_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path)
+{
+	return object_change(db, DFS_OP_FIELD_DELETE, obj, path, NULL, 0);
+}
+
+int dfs_db_create_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const char *dict)
+{
+	return object_change(db, DFS_OP_DICT_CREATE, obj, dict, NULL, 0);
+}
+
+int dfs_db_delete_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const char *dict)
+{
+	return object_change(db, DFS_OP_DICT_DELETE, obj, dict, NULL, 0);
+}
+
+void dfs_db_get_stats(struct dfs_db *db, struct dfs_db_stats *out)
+{
+	out->applied = atomic_load(&db->applied);
+	out->refused = atomic_load(&db->refused);
+	out->corrupt = atomic_load(&db->corrupt);
+	pthread_mutex_lock(&db->apply_lock);
+	out->seq = db->seq;
+	pthread_mutex_unlock(&db->apply_lock);
+}

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: MIT
+/* node.c - wires the modules together and owns the start-up and shut-down order */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+
+#include "dinemicfs/db.h"
+#include "dinemicfs/fs.h"
+#include "dinemicfs/keyring.h"
+#include "dinemicfs/keys.h"
+#include "dinemicfs/log.h"
+#include "dinemicfs/node.h"
+#include "dinemicfs/store.h"
+
+/* Takes STATE_DIR/lock so that one state directory is mounted once. */
+static int lock_state(const char *dir, int *fd_out)
+{
+	char path[PATH_MAX];
+	char pid[32] = "";
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "dinemicfs: %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		if (err == EWOULDBLOCK)
+			fprintf(stderr,
+				"dinemicfs: %s is already in use by another dinemicfs%s%s%s\n",
+				dir, *pid ? " (pid " : "", pid, *pid ? ")" : "");
+		else
+			fprintf(stderr, "dinemicfs: %s: %s\n", path, strerror(err));
+		close(fd);
+		return -err;
+	}
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		dfs_log_errno(DFS_LOG_WARNING, errno, "%s", path);
+	*fd_out = fd;
+	return 0;
+}
+
+static int prepare_state_dir(struct dfs_config *cfg)
+{
+	char real[PATH_MAX];
+
+	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "dinemicfs: cannot create %s: %s\n", cfg->state_dir,
+			strerror(errno));
+		return -errno;
+	}
+	if (!realpath(cfg->state_dir, real)) {
+		fprintf(stderr, "dinemicfs: %s: %s\n", cfg->state_dir, strerror(errno));
+		return -errno;
+	}
+	char *copy = strdup(real);
+	if (!copy)
+		return -ENOMEM;
+	free(cfg->state_dir);
+	cfg->state_dir = copy;
+	return 0;
+}
+
+/* Detaches from the terminal once the mount is up. */
+static void signal_ready(struct dfs_config *cfg, int ready_fd)
+{
+	if (ready_fd < 0)
+		return;
+	int devnull = open("/dev/null", O_RDWR);
+	if (setsid() < 0)
+		dfs_log_errno(DFS_LOG_WARNING, errno, "setsid");
+	if (chdir("/") < 0)
+		dfs_log_errno(DFS_LOG_WARNING, errno, "chdir /");
+	dfs_log_use_syslog();
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		if (devnull > 2)
+			close(devnull);
+	}
+	char ok = 0;
+	if (write(ready_fd, &ok, 1) != 1)
+		dfs_log_errno(DFS_LOG_WARNING, errno, "telling the parent we are up");
+	close(ready_fd);
+	(void)cfg;
+}
+
+int dfs_node_run(struct dfs_config *cfg, int ready_fd)
+{
+	struct dfs_fs_opts fopts = {
+		.read_only = cfg->read_only,
+		.max_value = cfg->max_value,
+		.sync_strict = cfg->sync_strict,
+	};
+	struct dfs_store_opts sopts = { .sync = cfg->sync_strict };
+	struct fuse_loop_config *loop = NULL;
+	struct dfs_keyring *kr = NULL;
+	struct dfs_store *st = NULL;
+	struct dfs_db *db = NULL;
+	struct fuse_session *se;
+	struct dfs_fs *fs;
+	char dbdir[PATH_MAX];
+	int lock_fd = -1;
+	int status = 1;
+
+	if (dfs_crypto_init() < 0)
+		return 1;
+	if (prepare_state_dir(cfg) < 0)
+		return 1;
+	fopts.state_dir = cfg->state_dir;
+	fs = dfs_fs_new(&fopts);
+	if (!fs)
+		return 1;
+	/* The session checks the remaining (FUSE) options: unknown ones are a usage error. */
+	se = fuse_session_new(&cfg->fuse_args, &dfs_fs_ops, sizeof(dfs_fs_ops), fs);
+	if (!se) {
+		fprintf(stderr, "dinemicfs: bad mount options (see dinemicfs --help)\n");
+		status = 2;
+		goto out_free_fs;
+	}
+	if (lock_state(cfg->state_dir, &lock_fd) < 0)
+		goto out_destroy_session;
+	kr = dfs_keyring_open(cfg->state_dir);
+	if (!kr) {
+		fprintf(stderr, "dinemicfs: cannot open the keys in %s: %s\n", cfg->state_dir,
+			strerror(errno));
+		goto out_unlock;
+	}
+	snprintf(dbdir, sizeof(dbdir), "%s/db", cfg->state_dir);
+	st = dfs_store_open(dbdir, &sopts);
+	if (!st) {
+		fprintf(stderr, "dinemicfs: cannot open the store %s: %s\n", dbdir,
+			strerror(errno));
+		goto out_free_keyring;
+	}
+	db = dfs_db_open(st, kr, cfg->max_value);
+	if (!db) {
+		fprintf(stderr, "dinemicfs: cannot read the store %s: %s\n", dbdir,
+			strerror(errno));
+		goto out_close_store;
+	}
+	dfs_fs_attach(fs, db, st, kr, se);
+	if (fuse_set_signal_handlers(se) < 0)
+		goto out_free_db;
+	if (fuse_session_mount(se, cfg->mountpoint) < 0) {
+		fprintf(stderr, "dinemicfs: cannot mount on %s\n", cfg->mountpoint);
+		goto out_remove_handlers;
+	}
+	dfs_log(DFS_LOG_NOTICE, "mounted %s on %s", cfg->state_dir, cfg->mountpoint);
+	signal_ready(cfg, ready_fd);
+
+	loop = fuse_loop_cfg_create();
+	if (!loop)
+		goto out_unmount;
+	fuse_loop_cfg_set_clone_fd(loop, 0);
+	fuse_loop_cfg_set_max_threads(loop, 16);
+	fuse_loop_cfg_set_idle_threads(loop, 8);
+	status = fuse_session_loop_mt(se, loop) == 0 ? 0 : 1;
+	fuse_loop_cfg_destroy(loop);
+	dfs_log(DFS_LOG_NOTICE, "unmounting %s", cfg->mountpoint);
+out_unmount:
+	fuse_session_unmount(se);
+out_remove_handlers:
+	fuse_remove_signal_handlers(se);
+out_free_db:
+	dfs_db_free(db);
+out_close_store:
+	dfs_store_close(st);
+out_free_keyring:
+	dfs_keyring_free(kr);
+out_unlock:
+	close(lock_fd);
+out_destroy_session:
+	fuse_session_destroy(se);
+out_free_fs:
+	dfs_fs_free(fs);
+	return status;
+}

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: MIT
+/* store.c - durable key-value store on LevelDB with group commit; the only user of leveldb/c.h */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <leveldb/c.h>
+
+#include "dinemicfs/log.h"
+#include "dinemicfs/store.h"
+
+struct op {
+	uint8_t *key;
+	size_t klen;
+	uint8_t *val;
+	size_t vlen;
+	bool del;
+};
+
+struct dfs_batch {
+	struct op *ops;
+	size_t n, cap;
+	uint64_t seq;		/* set when staged */
+	bool done;		/* protected by store lock */
+	int result;		/* protected by store lock */
+	struct dfs_batch *next;	/* queue link, protected by store lock */
+};
+
+/* One key staged but not yet written. Points into its batch's memory. */
+struct pending {
+	struct pending *next;
+	const struct op *op;
+	uint64_t seq;
+};
+
+#define OVERLAY_BUCKETS 1024
+
+struct dfs_store {
+	leveldb_t *db;
+	leveldb_options_t *options;
+	leveldb_cache_t *cache;
+	leveldb_filterpolicy_t *filter;
+	leveldb_readoptions_t *ropts;
+	leveldb_writeoptions_t *wopts;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* Everything below is protected by lock. */
+	uint64_t staged_seq;
+	bool writing;			/* a writer is inside leveldb_write() */
+	struct dfs_batch *queue, **queue_tail;
+	struct pending *overlay[OVERLAY_BUCKETS];
+};
+
+static size_t bucket_of(const uint8_t *key, size_t klen)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < klen; i++)
+		h = (h ^ key[i]) * 1099511628211ull;
+	return (size_t)(h % OVERLAY_BUCKETS);
+}
+
+/* LevelDB reports failures as malloc'ed strings; turn one into -EIO. */
+static int leveldb_failed(char *err, const char *what)
+{
+	dfs_log(DFS_LOG_ERR, "store: %s: %s", what, err);
+	leveldb_free(err);
+	return -EIO;
+}
+
+struct dfs_store *dfs_store_open(const char *dir, const struct dfs_store_opts *opts)
+{
+	struct dfs_store *st = calloc(1, sizeof(*st));
+	char *err = NULL;
+
+	if (!st)
+		return NULL;
+	st->options = leveldb_options_create();
+	st->cache = leveldb_cache_create_lru(opts->cache_bytes ? opts->cache_bytes : 8 << 20);
+	st->filter = leveldb_filterpolicy_create_bloom(10);
+	leveldb_options_set_create_if_missing(st->options, 1);
+	leveldb_options_set_cache(st->options, st->cache);
+	leveldb_options_set_filter_policy(st->options, st->filter);
+	leveldb_options_set_max_open_files(st->options, 256);
+	st->ropts = leveldb_readoptions_create();
+	leveldb_readoptions_set_verify_checksums(st->ropts, 1);
+	st->wopts = leveldb_writeoptions_create();
+	leveldb_writeoptions_set_sync(st->wopts, opts->sync ? 1 : 0);
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_cond_init(&st->cond, NULL);
+	st->queue_tail = &st->queue;
+
+	st->db = leveldb_open(st->options, dir, &err);
+	if (err) {
+		const char *lockmsg = strstr(err, "lock");
+		leveldb_failed(err, "open");
+		dfs_store_close(st);
+		errno = lockmsg ? EBUSY : EIO;
+		return NULL;
+	}
+	return st;
+}
+
+static void write_queued(struct dfs_store *st);
+
+void dfs_store_close(struct dfs_store *st)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->lock);
+	while (st->writing)
+		pthread_cond_wait(&st->cond, &st->lock);
+	if (st->queue) {
+		st->writing = true;
+		write_queued(st);
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (st->db)
+		leveldb_close(st->db);
+	leveldb_writeoptions_destroy(st->wopts);
+	leveldb_readoptions_destroy(st->ropts);
+	leveldb_options_destroy(st->options);
+	leveldb_filterpolicy_destroy(st->filter);
+	leveldb_cache_destroy(st->cache);
+	pthread_cond_destroy(&st->cond);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+static uint8_t *copy0(const void *p, size_t n)
+{
+	uint8_t *c = malloc(n + 1);
+
+	if (!c)
+		return NULL;
+	if (n)
+		memcpy(c, p, n);
+	c[n] = '\0';
+	return c;
+}
+
+int dfs_store_get(struct dfs_store *st, const void *key, size_t klen, uint8_t **val,
+		  size_t *vlen)
+{
+	char *err = NULL;
+	size_t n = 0;
+
+	pthread_mutex_lock(&st->lock);
+	for (struct pending *p = st->overlay[bucket_of(key, klen)]; p; p = p->next) {
+		if (p->op->klen != klen || memcmp(p->op->key, key, klen) != 0)
+			continue;
+		int rc = 0;
+		if (p->op->del) {
+			rc = -ENOENT;
+		} else {
+			*val = copy0(p->op->val, p->op->vlen);
+			*vlen = p->op->vlen;
+			rc = *val ? 0 : -ENOMEM;
+		}
+		pthread_mutex_unlock(&st->lock);
+		return rc;
+	}
+	pthread_mutex_unlock(&st->lock);
+
+	char *v = leveldb_get(st->db, st->ropts, key, klen, &n, &err);
+	if (err)
+		return leveldb_failed(err, "get");
+	if (!v)
+		return -ENOENT;
+	*val = copy0(v, n);
+	leveldb_free(v);
+	if (!*val)
+		return -ENOMEM;
+	*vlen = n;
+	return 0;
+}
+
+int dfs_store_scan(struct dfs_store *st, const void *prefix, size_t plen,
+		   int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+			     void *ctx),
+		   void *ctx)
+{
+	leveldb_iterator_t *it = leveldb_create_iterator(st->db, st->ropts);
+	char *err = NULL;
+	int rc = 0;
+
+	for (leveldb_iter_seek(it, prefix, plen); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+		size_t klen, vlen;
+		const char *k = leveldb_iter_key(it, &klen);
+		if (klen < plen || memcmp(k, prefix, plen) != 0)
+			break;
+		const char *v = leveldb_iter_value(it, &vlen);
+		rc = fn((const uint8_t *)k, klen, (const uint8_t *)v, vlen, ctx);
+		if (rc != 0)
+			break;
+	}
+	leveldb_iter_get_error(it, &err);
+	leveldb_iter_destroy(it);
+	if (err)
+		return leveldb_failed(err, "scan");
+	return rc < 0 ? rc : 0;
+}
+
+uint64_t dfs_store_disk_bytes(struct dfs_store *st)
+{
+	const char *start = "";
+	const char *limit = "\xff\xff\xff\xff";
+	size_t slen = 0, llen = 4;
+	uint64_t size = 0;
+
+	leveldb_approximate_sizes(st->db, 1, &start, &slen, &limit, &llen, &size);
+	return size;
+}
+
+struct dfs_batch *dfs_batch_new(void)
+{
+	return calloc(1, sizeof(struct dfs_batch));
+}
+
+static int batch_add(struct dfs_batch *b, const void *key, size_t klen, const void *val,
+		     size_t vlen, bool del)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 8;
+		struct op *ops = realloc(b->ops, cap * sizeof(*ops));
+		if (!ops)
+			return -ENOMEM;
+		b->ops = ops;
+		b->cap = cap;
+	}
+	struct op *op = &b->ops[b->n];
+	op->key = copy0(key, klen);
+	op->val = del ? NULL : copy0(val, vlen);
+	if (!op->key || (!del && !op->val)) {
+		free(op->key);
+		free(op->val);
+		return -ENOMEM;
+	}
+	op->klen = klen;
+	op->vlen = del ? 0 : vlen;
+	op->del = del;
+	b->n++;
+	return 0;
+}
+
+int dfs_batch_put(struct dfs_batch *b, const void *key, size_t klen, const void *val,
+		  size_t vlen)
+{
+	return batch_add(b, key, klen, val, vlen, false);
+}
+
+int dfs_batch_del(struct dfs_batch *b, const void *key, size_t klen)
+{
+	return batch_add(b, key, klen, NULL, 0, true);
+}
+
+void dfs_batch_free(struct dfs_batch *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->ops[i].key);
+		free(b->ops[i].val);
+	}
+	free(b->ops);
+	free(b);
+}
+
+void dfs_store_stage(struct dfs_store *st, struct dfs_batch *b)
+{
+	pthread_mutex_lock(&st->lock);
+	b->seq = ++st->staged_seq;
+	b->done = false;
+	b->next = NULL;
+	/* A later stage of the same key shadows an earlier one: newest first. */
+	for (size_t i = 0; i < b->n; i++) {
+		struct pending *p = malloc(sizeof(*p));
+		if (!p)
+			continue; /* visible once written; durability is unaffected */
+		size_t h = bucket_of(b->ops[i].key, b->ops[i].klen);
+		p->op = &b->ops[i];
+		p->seq = b->seq;
+		p->next = st->overlay[h];
+		st->overlay[h] = p;
+	}
+	*st->queue_tail = b;
+	st->queue_tail = &b->next;
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Drops overlay entries of batches up to seq, which LevelDB now holds. */
+static void overlay_drop(struct dfs_store *st, uint64_t seq)
+{
+	for (size_t h = 0; h < OVERLAY_BUCKETS; h++) {
+		struct pending **pp = &st->overlay[h];
+		while (*pp) {
+			if ((*pp)->seq <= seq) {
+				struct pending *dead = *pp;
+				*pp = dead->next;
+				free(dead);
+			} else {
+				pp = &(*pp)->next;
+			}
+		}
+	}
+}
+
+/*
+ * Called with st->lock held and st->writing set by the caller. Writes every
+ * queued batch as one LevelDB write, then marks them done.
+ */
+static void write_queued(struct dfs_store *st)
+{
+	struct dfs_batch *group = st->queue;
+	uint64_t last = 0;
+	char *err = NULL;
+	int rc = 0;
+
+	st->queue = NULL;
+	st->queue_tail = &st->queue;
+	pthread_mutex_unlock(&st->lock);
+
+	leveldb_writebatch_t *wb = leveldb_writebatch_create();
+	for (struct dfs_batch *b = group; b; b = b->next) {
+		for (size_t i = 0; i < b->n; i++) {
+			const struct op *op = &b->ops[i];
+			if (op->del)
+				leveldb_writebatch_delete(wb, (const char *)op->key, op->klen);
+			else
+				leveldb_writebatch_put(wb, (const char *)op->key, op->klen,
+						       (const char *)op->val, op->vlen);
+		}
+		last = b->seq;
+	}
+	leveldb_write(st->db, st->wopts, wb, &err);
+	leveldb_writebatch_destroy(wb);
+	if (err)
+		rc = leveldb_failed(err, "write");
+
+	pthread_mutex_lock(&st->lock);
+	overlay_drop(st, last);
+	for (struct dfs_batch *b = group; b; b = b->next) {
+		b->done = true;
+		b->result = rc;
+	}
+	st->writing = false;
+	pthread_cond_broadcast(&st->cond);
+}
+
+int dfs_store_wait(struct dfs_store *st, struct dfs_batch *b)
+{
+	pthread_mutex_lock(&st->lock);
+	while (!b->done) {
+		if (!st->writing && st->queue) {
+			st->writing = true;
+			write_queued(st);
+		} else {
+			pthread_cond_wait(&st->cond, &st->lock);
+		}
+	}
+	int rc = b->result;
+	pthread_mutex_unlock(&st->lock);
+	dfs_batch_free(b);
+	return rc;
+}
+
+int dfs_store_commit(struct dfs_store *st, struct dfs_batch *b)
+{
+	dfs_store_stage(st, b);
+	return dfs_store_wait(st, b);
+}
+
+int dfs_store_sync(struct dfs_store *st)
+{
+	leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
+	leveldb_writebatch_t *wb = leveldb_writebatch_create();
+	char *err = NULL;
+	int rc = 0;
+
+	leveldb_writeoptions_set_sync(wo, 1);
+	leveldb_write(st->db, wo, wb, &err);
+	if (err)
+		rc = leveldb_failed(err, "sync");
+	leveldb_writebatch_destroy(wb);
+	leveldb_writeoptions_destroy(wo);
+	return rc;
+}
