@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* config.c - command line: one fuse_opt table into struct dfs_config, plus the positionals */
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -98,7 +99,7 @@ int dfs_parse_size(const char *s, size_t *out)
 	char *end;
 	unsigned long long v, mult = 1;
 
-	if (!s || !*s || *s == '-')
+	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);

@@ -76,6 +76,9 @@ void dfs_store_stage(struct dfs_store *st, struct dfs_batch *b);
  */
 int dfs_store_wait(struct dfs_store *st, struct dfs_batch *b);
 
+/** Waits until everything staged so far is written (and visible to scans). */
+int dfs_store_flush(struct dfs_store *st);
+
 /** Makes everything written so far durable (for fsync under relaxed sync). */
 int dfs_store_sync(struct dfs_store *st);
 

@@ -276,6 +276,11 @@ static int resolve(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *d
 					    : DFS_K_FIELD;
 			return 0;
 		}
+		if (rc == -EIO) {
+			/* Corrupt (and reported): reads fail, a new value or rm replaces it. */
+			out->kind = DFS_K_FIELD;
+			return 0;
+		}
 		if (rc == -ENOENT) {
 			/* A file created but not yet written exists only here. */
 			fuse_ino_t ino = dfs_inodes_find(fs->inodes, parent, name);
@@ -439,7 +444,8 @@ static int stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, 
 		if (rc == 0) {
 			ts_of_clock(f.mtime, &mtime);
 			st->st_size = (off_t)f.size;
-		} else if (rc == -ENOENT && dfs_inodes_pending_new(fs->inodes, ino, 0) > 0) {
+		} else if ((rc == -ENOENT && dfs_inodes_pending_new(fs->inodes, ino, 0) > 0) ||
+			   rc == -EIO) {
 			clock_gettime(CLOCK_REALTIME, &mtime);
 			rc = 0;
 		}
@@ -637,6 +643,12 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 		return -EROFS;
 	if (writing && ent->kind == DFS_K_FIELD && !owned(fs, ent))
 		return -EACCES;
+	if (ent->kind == DFS_K_FIELD && !created && !((fi->flags & O_TRUNC) && acc != O_RDONLY)) {
+		/* A corrupt value cannot be read or extended; it can be replaced. */
+		struct dfs_field_rec f;
+		if (dfs_db_get_field(fs->db, &ent->obj, ent->path, &f) == -EIO)
+			return -EIO;
+	}
 
 	struct fh *h = fh_new(ino, ent);
 	if (!h)

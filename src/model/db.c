@@ -18,6 +18,7 @@ struct dfs_db {
 	struct dfs_hlc hlc;
 	pthread_mutex_t apply_lock;
 	uint64_t seq;			/* protected by apply_lock */
+	uint64_t max_clock;		/* highest clock applied; protected by apply_lock */
 	atomic_uint_fast64_t applied, refused, corrupt;
 };
 
@@ -74,6 +75,7 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 		return NULL;
 	}
 	db->seq = state.seq;
+	db->max_clock = state.clock;
 	dfs_hlc_init(&db->hlc, state.clock);
 	pthread_mutex_init(&db->apply_lock, NULL);
 	return db;
@@ -469,6 +471,7 @@ struct apply {
 	struct target *t;
 	struct dfs_batch *b;
 	struct dfs_hash hash;	/* the update's, the entity's new head */
+	bool local;		/* made on this node: local-only rules apply */
 	struct dfs_buf key, val;
 	char model[256];
 	char name[DFS_UPDATE_NAME_MAX + 1];
@@ -553,6 +556,10 @@ static int apply_field(struct apply *a, struct dfs_object_rec *o)
 	const uint8_t *value = u->value;
 	size_t value_len = u->value_len;
 
+	/* A corrupt record (already reported) is replaced by a new value or a delete. */
+	bool corrupted = rc == -EIO && u->op != DFS_OP_FIELD_APPEND;
+	if (corrupted)
+		rc = -ENOENT;
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	if (slash) {
@@ -596,7 +603,7 @@ static int apply_field(struct apply *a, struct dfs_object_rec *o)
 		}
 		break;
 	case DFS_OP_FIELD_DELETE:
-		if (!have || !f.alive)
+		if (!corrupted && (!have || !f.alive))
 			return -ENOENT;
 		break;
 	}
@@ -703,6 +710,14 @@ static int apply_object(struct apply *a)
 				rc = dfs_batch_del(a->b, a->key.data, a->key.len);
 			uint8_t prefix[1 + DFS_PUBKEY_LEN] = { 'F' };
 			memcpy(prefix + 1, u->entity.b, DFS_PUBKEY_LEN);
+			if (rc == 0 && a->local) {
+				/* rmdir: only an empty object goes; rm -r empties it first. */
+				rc = has_live_children(a->db, prefix, sizeof(prefix), 'F');
+				if (rc)
+					return rc < 0 ? rc : -ENOTEMPTY;
+			}
+			if (rc == 0)
+				rc = dfs_store_flush(a->db->st);
 			if (rc == 0)
 				rc = dfs_store_scan(a->db->st, prefix, sizeof(prefix), bury_fields, a);
 			break;
@@ -752,10 +767,17 @@ static int child_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t
 	return 1;
 }
 
+/*
+ * Scans see written batches only: first wait for everything staged, which
+ * the apply lock (held by the caller) keeps from growing meanwhile.
+ */
 static int has_live_children(struct dfs_db *db, const uint8_t *prefix, size_t plen, int kind)
 {
 	struct child_ctx c = { kind, 0 };
-	int rc = dfs_store_scan(db->st, prefix, plen, child_one, &c);
+	int rc = dfs_store_flush(db->st);
+
+	if (rc == 0)
+		rc = dfs_store_scan(db->st, prefix, plen, child_one, &c);
 
 	return rc < 0 ? rc : c.found;
 }
@@ -764,12 +786,13 @@ static int has_live_children(struct dfs_db *db, const uint8_t *prefix, size_t pl
  * The apply path: verify, check the rules, build the batch. Called with the
  * apply lock held; on success *out is ready to stage and db->seq advanced.
  */
-static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_batch **out)
+static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len, bool local,
+			struct dfs_batch **out)
 {
 	struct dfs_update u;
 	struct dfs_hash hash;
 	struct target t;
-	struct apply a = { .db = db, .u = &u, .t = &t };
+	struct apply a = { .db = db, .u = &u, .t = &t, .local = local };
 	uint8_t *dup;
 	size_t duplen;
 	int rc = dfs_update_decode(rec, len, &u);
@@ -817,7 +840,8 @@ static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len, struc
 		goto out_free_batch;
 
 	uint64_t seq = db->seq + 1;
-	struct dfs_state_rec state = { .seq = seq, .clock = u.clock };
+	uint64_t max_clock = u.clock > db->max_clock ? u.clock : db->max_clock;
+	struct dfs_state_rec state = { .seq = seq, .clock = max_clock };
 	dfs_hlc_observe(&db->hlc, u.clock);
 	dfs_key_update(&a.key, &hash);
 	rc = dfs_buf_ok(&a.key);
@@ -836,6 +860,7 @@ static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len, struc
 	if (rc < 0)
 		goto out_free_batch;
 	db->seq = seq;
+	db->max_clock = max_clock;
 	*out = a.b;
 	a.b = NULL;
 out_free_batch:
@@ -851,7 +876,7 @@ int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len)
 	struct dfs_batch *b = NULL;
 
 	pthread_mutex_lock(&db->apply_lock);
-	int rc = apply_locked(db, rec, len, &b);
+	int rc = apply_locked(db, rec, len, false, &b);
 	if (rc == 0)
 		dfs_store_stage(db->st, b);
 	pthread_mutex_unlock(&db->apply_lock);
@@ -891,6 +916,10 @@ static int local_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *
 
 	if (vlen > db->max_value)
 		return -EFBIG;
+	if (dfs_name_check(model, u.model_len) < 0 || u.name_len > DFS_UPDATE_NAME_MAX)
+		return u.model_len > DFS_NAME_MAX || u.name_len > DFS_UPDATE_NAME_MAX
+			       ? -ENAMETOOLONG
+			       : -EINVAL;
 	dfs_buf_init(&rec);
 	pthread_mutex_lock(&db->apply_lock);
 	int rc = load_target(db, &u, &t);
@@ -905,7 +934,7 @@ static int local_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *
 			      rec.data + dfs_update_signed_len(rec.len));
 	if (rc < 0)
 		goto out_unlock;
-	rc = apply_locked(db, rec.data, rec.len, &b);
+	rc = apply_locked(db, rec.data, rec.len, true, &b);
 	if (rc == 0)
 		dfs_store_stage(db->st, b);
 out_unlock:
@@ -979,25 +1008,8 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 	return local_change(db, op, obj, obj, o.model, path, val, vlen);
 }
 
-struct any_ctx {
-	int found;
-};
-
-static int any_one(const char *name, void *ctx)
-{
-	((struct any_ctx *)ctx)->found = 1;
-	return 1;
-}
-
 int dfs_db_remove_object(struct dfs_db *db, const struct dfs_pubkey *obj)
 {
-	struct any_ctx c = { 0 };
-	int rc = dfs_db_list_fields(db, obj, NULL, any_one, &c);
-
-	if (rc < 0)
-		return rc;
-	if (c.found)
-		return -ENOTEMPTY;
 	return object_change(db, DFS_OP_OBJECT_REMOVE, obj, NULL, NULL, 0);
 }
 

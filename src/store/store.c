@@ -388,3 +388,13 @@ int dfs_store_sync(struct dfs_store *st)
 	leveldb_writeoptions_destroy(wo);
 	return rc;
 }
+
+int dfs_store_flush(struct dfs_store *st)
+{
+	struct dfs_batch *b = dfs_batch_new();
+
+	if (!b)
+		return -ENOMEM;
+	/* Groups are written in staging order: an empty batch waits for all before it. */
+	return dfs_store_commit(st, b);
+}

@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: MIT
+# cli.sh - the command line: help, version, bad options, one mount per state
+# directory, clean unmount, daemon mode.
+. "$(dirname "$0")/../lib.sh"
+
+out=$("$DINEMICFS" --help)
+check_eq "--help exits 0" $? 0
+for o in max_value sync log_level ro; do
+  check_eq "--help lists $o" "$(printf '%s\n' "$out" | grep -c -- "-o $o")" 1
+done
+check_eq "--version" "$("$DINEMICFS" --version | head -n 1 | cut -d' ' -f1)" dinemicfs
+
+mkdir -p "$T/m"
+exit_code() { "$@" >/dev/null 2>&1; echo $?; }
+check_eq "unknown option exits 2" "$(exit_code "$DINEMICFS" -f -o nosuchoption "$T/s" "$T/m")" 2
+check_fails "unknown option message" "option" "$DINEMICFS" -f -o nosuchoption "$T/s" "$T/m"
+check_eq "bad value exits 2" "$(exit_code "$DINEMICFS" -o sync=maybe "$T/s" "$T/m")" 2
+check_fails "bad value message" "sync must be strict or relaxed" \
+  "$DINEMICFS" -o sync=maybe "$T/s" "$T/m"
+check_eq "bad size exits 2" "$(exit_code "$DINEMICFS" -o max_value=lots "$T/s" "$T/m")" 2
+check_eq "missing mountpoint exits 2" "$(exit_code "$DINEMICFS" "$T/s")" 2
+check_eq "extra argument exits 2" "$(exit_code "$DINEMICFS" "$T/s" "$T/m" extra)" 2
+
+# first use creates the state directory with private keys
+start_node a
+check_eq "state dir mode" "$(stat -c %a "$T/a.state")" 700
+check_eq "node key mode" "$(stat -c %a "$T/a.state/node.key")" 600
+mkdir -p "$T/a/P/o"
+check_eq "object key mode" "$(stat -c %a "$T/a.state/keys/$(cat "$T/a/P/o/.owner").key")" 600
+check_eq "node id" "$(grep -cE '^[0-9a-f]{64}$' "$T/a/.node/id")" 1
+
+# a second mount of the same state directory is refused
+mkdir -p "$T/b"
+check_fails "second mount refused" "already in use" "$DINEMICFS" -f "$T/a.state" "$T/b"
+check_eq "second mount exits 1" "$(exit_code "$DINEMICFS" -f "$T/a.state" "$T/b")" 1
+check_ok "first mount still serves" test -d "$T/a/P/o"
+id=$(cat "$T/a/.node/id")
+stop_node a
+
+# daemon mode: returns once mounted; fusermount3 -u ends it
+check_ok "daemon start" "$DINEMICFS" "$T/a.state" "$T/a"
+check_ok "daemon mounted" mountpoint -q "$T/a"
+pid=$(head -n 1 "$T/a.state/lock")
+NODES+=(d)
+check_eq "same identity" "$(cat "$T/a/.node/id")" "$id"
+check_ok "daemon unmount" fusermount3 -u "$T/a"
+for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+check_fails "daemon exited" "" kill -0 "$pid"
+finish

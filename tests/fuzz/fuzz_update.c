@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+/* fuzz_update.c - dfs_update_decode on any bytes; whatever decodes must re-encode byte for byte */
+#include <errno.h>
+#include <string.h>
+
+#include "dinemicfs/update.h"
+#include "fuzz.h"
+
+/* True when [p, p + n) lies inside [base, base + size). */
+static int inside(const void *p, size_t n, const uint8_t *base, size_t size)
+{
+	const uint8_t *q = p;
+
+	return q >= base && n <= size && (size_t)(q - base) <= size - n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct dfs_update u;
+	struct dfs_buf out;
+	int rc = dfs_update_decode(data, size, &u);
+
+	FUZZ_CHECK(rc == 0 || rc == -EBADMSG || rc == -EPROTONOSUPPORT || rc == -E2BIG);
+	if (rc < 0)
+		return 0;
+
+	FUZZ_CHECK(size >= DFS_UPDATE_MIN_LEN && size <= DFS_UPDATE_MAX_LEN);
+	FUZZ_CHECK(strcmp(dfs_op_name(u.op), "unknown") != 0);
+	FUZZ_CHECK(inside(u.model, u.model_len, data, size));
+	FUZZ_CHECK(inside(u.name, u.name_len, data, size));
+	FUZZ_CHECK(inside(u.value, u.value_len, data, size));
+	FUZZ_CHECK(dfs_update_signed_len(size) + DFS_SIG_LEN == size);
+	FUZZ_CHECK(memcmp(u.sig, data + dfs_update_signed_len(size), DFS_SIG_LEN) == 0);
+
+	/* An update's identity is the hash of its bytes: one update, one encoding. */
+	dfs_buf_init(&out);
+	FUZZ_CHECK(dfs_update_encode(&u, &out) == 0);
+	FUZZ_CHECK(out.len == size && memcmp(out.data, data, size) == 0);
+	dfs_buf_release(&out);
+	return 0;
+}

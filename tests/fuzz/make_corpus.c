@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: MIT
+/* make_corpus.c - writes the seed corpora under tests/fuzz/corpus/ (run by hand, output checked in) */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dinemicfs/records.h"
+#include "dinemicfs/update.h"
+
+/*
+ * Usage: make_corpus DIR, normally tests/fuzz/corpus. Rewrites the seeds it
+ * knows and leaves any other files alone. Valid records come from the real
+ * encoders, so a format change shows up as a diff in the corpus; broken ones
+ * are valid ones with a few bytes changed. Signatures are filler: decoders
+ * check structure only.
+ */
+
+static const char *root;
+static int failed;
+
+static void put(const char *target, const char *name, const void *p, size_t n)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, target);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "make_corpus: %s: %s\n", path, strerror(errno));
+		failed = 1;
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s/%s", root, target, name);
+	f = fopen(path, "wb");
+	if (!f || (n && fwrite(p, 1, n, f) != n) || fclose(f) != 0) {
+		fprintf(stderr, "make_corpus: %s: %s\n", path, strerror(errno));
+		failed = 1;
+	}
+}
+
+/* ---- updates ---------------------------------------------------------- */
+
+static const char long_name[] =
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"; /* 255 bytes */
+
+static struct dfs_update base_update(uint8_t op, const char *name, const void *value, size_t vlen)
+{
+	struct dfs_update u;
+
+	memset(&u, 0, sizeof(u));
+	u.op = op;
+	u.clock = 0x0000019300000001ull;
+	memset(u.entity.b, 0xe1, sizeof(u.entity.b));
+	memset(u.signer.b, 0x51, sizeof(u.signer.b));
+	memset(u.prev.b, 0x9f, sizeof(u.prev.b));
+	u.model = "Person";
+	u.model_len = strlen(u.model);
+	u.name = name ? name : "";
+	u.name_len = strlen(u.name);
+	u.value = value;
+	u.value_len = vlen;
+	memset(u.sig, 0x5a, sizeof(u.sig));
+	return u;
+}
+
+/* Encodes u into b (reset first); a seed that does not encode is a bug here. */
+static void encode(const struct dfs_update *u, struct dfs_buf *b)
+{
+	dfs_buf_reset(b);
+	if (dfs_update_encode(u, b) < 0) {
+		fprintf(stderr, "make_corpus: cannot encode op %u\n", u->op);
+		exit(1);
+	}
+}
+
+/* Offset of the 2-byte name length in an encoded update. */
+static size_t name_len_off(const struct dfs_update *u)
+{
+	return DFS_UPDATE_HEADER_LEN + 1 + u->model_len;
+}
+
+static size_t value_len_off(const struct dfs_update *u)
+{
+	return name_len_off(u) + 2 + u->name_len;
+}
+
+static void update_seeds(void)
+{
+	static const char *const t = "fuzz_update";
+	struct dfs_buf b;
+	struct dfs_update u;
+	uint8_t key[32];
+	char path[512];
+
+	dfs_buf_init(&b);
+	memset(key, 0x4b, sizeof(key));
+
+	u = base_update(DFS_OP_MODEL_CREATE, NULL, NULL, 0);
+	encode(&u, &b);
+	put(t, "model-create", b.data, b.len);
+	u.op = DFS_OP_MODEL_REMOVE;
+	encode(&u, &b);
+	put(t, "model-remove", b.data, b.len);
+	u = base_update(DFS_OP_MODEL_META, "encrypted", "1", 1);
+	encode(&u, &b);
+	put(t, "model-meta", b.data, b.len);
+
+	u = base_update(DFS_OP_OBJECT_CREATE, "alice", NULL, 0);
+	u.signer = u.entity;
+	memset(u.prev.b, 0, sizeof(u.prev.b));
+	encode(&u, &b);
+	put(t, "object-create", b.data, b.len);
+	b.data[44] ^= 1; /* signer != entity */
+	put(t, "bad-object-create-signer", b.data, b.len);
+	u = base_update(DFS_OP_OBJECT_REMOVE, NULL, NULL, 0);
+	encode(&u, &b);
+	put(t, "object-remove", b.data, b.len);
+	u = base_update(DFS_OP_OBJECT_META, "authorized", key, sizeof(key));
+	encode(&u, &b);
+	put(t, "object-meta", b.data, b.len);
+
+	u = base_update(DFS_OP_FIELD_SET, "age", "42", 2);
+	encode(&u, &b);
+	put(t, "field-set", b.data, b.len);
+	/* Truncations: inside the header, before the model, before the signature, one short. */
+	put(t, "truncated-header", b.data, 40);
+	put(t, "truncated-model", b.data, DFS_UPDATE_HEADER_LEN + 3);
+	put(t, "truncated-sig", b.data, b.len - DFS_SIG_LEN);
+	put(t, "truncated-one", b.data, b.len - 1);
+	dfs_buf_add_u8(&b, 0);
+	put(t, "trailing-byte", b.data, b.len);
+	b.len--;
+	b.data[0] = 2;
+	put(t, "bad-version", b.data, b.len);
+	b.data[0] = DFS_UPDATE_VERSION;
+	b.data[1] = 2;
+	put(t, "bad-alg", b.data, b.len);
+	b.data[1] = DFS_UPDATE_ALG_ED25519;
+	b.data[2] = 12;
+	put(t, "bad-op", b.data, b.len);
+	b.data[2] = DFS_OP_FIELD_SET;
+	b.data[3] = 0x02;
+	put(t, "bad-flags", b.data, b.len);
+	b.data[3] = 0;
+	b.data[value_len_off(&u)] = 0xff; /* value length far past the end */
+	put(t, "bad-value-len", b.data, b.len);
+
+	u = base_update(DFS_OP_FIELD_SET, "tags/red", "\x00\xff\x01", 3);
+	u.flags = DFS_UPDATE_FLAG_SEALED;
+	encode(&u, &b);
+	put(t, "field-set-dict-sealed", b.data, b.len);
+	b.data[name_len_off(&u) + 2] = '.'; /* ".ags/red" */
+	put(t, "bad-dot-name", b.data, b.len);
+	b.data[name_len_off(&u) + 2] = '/'; /* "/ags/red" */
+	put(t, "bad-empty-part", b.data, b.len);
+
+	u = base_update(DFS_OP_FIELD_APPEND, "log", "line\n", 5);
+	encode(&u, &b);
+	put(t, "field-append", b.data, b.len);
+	u = base_update(DFS_OP_FIELD_DELETE, "age", NULL, 0);
+	encode(&u, &b);
+	put(t, "field-delete", b.data, b.len);
+	u = base_update(DFS_OP_DICT_CREATE, "tags", NULL, 0);
+	encode(&u, &b);
+	put(t, "dict-create", b.data, b.len);
+	u.op = DFS_OP_DICT_DELETE;
+	encode(&u, &b);
+	put(t, "dict-delete", b.data, b.len);
+
+	/* Longest names: a 255-byte model and a 255/255 dict path (511 bytes). */
+	snprintf(path, sizeof(path), "%s/%s", long_name, long_name);
+	u = base_update(DFS_OP_FIELD_SET, path, "v", 1);
+	u.model = long_name;
+	u.model_len = strlen(long_name);
+	encode(&u, &b);
+	put(t, "longest-names", b.data, b.len);
+	b.data[name_len_off(&u) + 1] = 0x00; /* name length 512 */
+	b.data[name_len_off(&u)] = 0x02;
+	put(t, "bad-name-len", b.data, b.len);
+
+	put(t, "empty", "", 0);
+	dfs_buf_release(&b);
+}
+
+/* ---- store records ---------------------------------------------------- */
+
+/* Writes selector byte `which` followed by the record in b. */
+static void put_rec(const char *name, uint8_t which, const struct dfs_buf *b, size_t len)
+{
+	uint8_t tmp[1024];
+
+	tmp[0] = which;
+	memcpy(tmp + 1, b->data, len);
+	put("fuzz_records", name, tmp, len + 1);
+}
+
+static void record_seeds(void)
+{
+	struct dfs_buf b;
+	struct dfs_model_rec m = { .alive = true, .mtime = 0x0000019300000007ull };
+	struct dfs_object_rec o = { .alive = true, .created = 5, .mtime = 9 };
+	struct dfs_field_rec f = { .kind = DFS_FIELD_VALUE, .alive = true, .clock = 77,
+				   .mtime = 78, .size = 4096 };
+	struct dfs_state_rec s = { .seq = 12345, .clock = 0x0000019300000009ull };
+
+	dfs_buf_init(&b);
+	memset(m.head.b, 0x11, sizeof(m.head.b));
+	memset(m.creator.b, 0x22, sizeof(m.creator.b));
+	memset(o.head.b, 0x33, sizeof(o.head.b));
+	memset(f.signer.b, 0x44, sizeof(f.signer.b));
+	strcpy(o.model, "Person");
+	strcpy(o.name, "alice");
+
+	dfs_model_rec_encode(&m, &b);
+	put_rec("model", 0, &b, b.len);
+	put_rec("model-truncated", 0, &b, b.len - 1);
+	b.data[1] = 2; /* alive must be 0 or 1 */
+	put_rec("model-bad-bool", 0, &b, b.len);
+	dfs_buf_reset(&b);
+	m.alive = false;
+	dfs_model_rec_encode(&m, &b);
+	put_rec("model-dead", 0, &b, b.len);
+
+	dfs_buf_reset(&b);
+	dfs_object_rec_encode(&o, &b);
+	put_rec("object", 1, &b, b.len);
+	put_rec("object-truncated", 1, &b, b.len - 2);
+	dfs_buf_add_u8(&b, 0);
+	put_rec("object-trailing", 1, &b, b.len);
+	b.data[b.len - 3] = '\0'; /* NUL inside the name */
+	put_rec("object-nul-name", 1, &b, b.len - 1);
+	dfs_buf_reset(&b);
+	strcpy(o.name, long_name);
+	o.alive = false;
+	dfs_object_rec_encode(&o, &b);
+	put_rec("object-long-name", 1, &b, b.len);
+	dfs_buf_reset(&b);
+	o.name[0] = '\0'; /* zero-length name */
+	dfs_object_rec_encode(&o, &b);
+	put_rec("object-empty-name", 1, &b, b.len);
+
+	dfs_buf_reset(&b);
+	dfs_field_rec_encode(&f, &b);
+	put_rec("field", 2, &b, b.len);
+	b.data[1] = 3; /* unknown kind */
+	put_rec("field-bad-kind", 2, &b, b.len);
+	dfs_buf_reset(&b);
+	f.kind = DFS_FIELD_DICT;
+	f.alive = false;
+	f.flags = DFS_UPDATE_FLAG_SEALED;
+	dfs_field_rec_encode(&f, &b);
+	put_rec("field-dict-tombstone", 2, &b, b.len);
+	b.data[0] = 2; /* unknown version */
+	put_rec("field-bad-version", 2, &b, b.len);
+
+	dfs_buf_reset(&b);
+	dfs_state_rec_encode(&s, &b);
+	put_rec("state", 3, &b, b.len);
+	put_rec("state-as-model", 0, &b, b.len);
+	put_rec("state-high-selector", 7, &b, b.len);
+	dfs_buf_add_u8(&b, 0xff);
+	put_rec("state-trailing", 3, &b, b.len);
+	put_rec("selector-only", 3, &b, 0);
+	dfs_buf_release(&b);
+}
+
+/* ---- command lines ---------------------------------------------------- */
+
+#define ARGS(name, s) put("fuzz_config", name, s, sizeof(s) - 1)
+
+static void config_seeds(void)
+{
+	ARGS("max-value", "st\0mnt\0-o\0max_value=4K");
+	ARGS("all-options", "-f\0-o\0max_value=16M,sync=relaxed,log_level=info\0st\0mnt");
+	ARGS("debug-ro", "-d\0-o\0ro,allow_other,default_permissions\0st\0mnt");
+	ARGS("joined-o", "st\0mnt\0-omax_value=1G,sync=strict");
+	ARGS("help", "-h");
+	ARGS("version", "--version");
+	ARGS("double-dash", "st\0--\0-mnt");
+	ARGS("repeated", "st\0mnt\0-o\0sync=strict\0-o\0sync=relaxed\0-o\0max_value=1\0-o\0max_value=2");
+	ARGS("no-args", "");
+	ARGS("empty-arg", "\0st\0mnt");
+	ARGS("missing-mountpoint", "st");
+	ARGS("extra-arg", "st\0mnt\0extra");
+	ARGS("o-without-arg", "st\0mnt\0-o");
+	ARGS("max-value-zero", "st\0mnt\0-o\0max_value=0");
+	ARGS("max-value-too-big", "st\0mnt\0-o\0max_value=17M");
+	ARGS("max-value-negative", "st\0mnt\0-o\0max_value=-1");
+	ARGS("max-value-overflow", "st\0mnt\0-o\0max_value=99999999999999999999G");
+	ARGS("max-value-suffix", "st\0mnt\0-o\0max_value=4KB");
+	ARGS("max-value-empty", "st\0mnt\0-o\0max_value=");
+	ARGS("bad-sync", "st\0mnt\0-o\0sync=sometimes");
+	ARGS("bad-log-level", "st\0mnt\0-o\0log_level=loud");
+	ARGS("unknown-option", "st\0mnt\0--frobnicate\0-x\0-o\0nosuchopt=1");
+	ARGS("empty-options", "st\0mnt\0-o\0,,,\0-o\0");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s tests/fuzz/corpus\n", argv[0]);
+		return 2;
+	}
+	root = argv[1];
+	update_seeds();
+	record_seeds();
+	config_seeds();
+	return failed;
+}

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+/* test_config.c - unit tests for the command line and -o options (config.c) */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "dinemicfs/config.h"
+#include "dinemicfs/log.h"
+#include "dinemicfs/update.h"
+
+static struct dfs_config c;
+static char err[256];
+
+static void setup(void)
+{
+	dfs_config_init(&c);
+	memset(err, 0, sizeof(err));
+}
+
+static void teardown(void)
+{
+	dfs_config_release(&c);
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+/* Parses the arguments up to a NULL, argv[0] first; dfs_config_parse() copies them. */
+static int parse(const char *arg0, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	va_list ap;
+
+	va_start(ap, arg0);
+	for (const char *a = arg0; a; a = va_arg(ap, const char *)) {
+		cr_assert_lt(argc, 31);
+		argv[argc++] = (char *)a;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	return dfs_config_parse(&c, argc, argv, err, sizeof(err));
+}
+
+#define PARSE(...) parse(__VA_ARGS__, NULL)
+
+/* True when some argument left for libfuse contains s. */
+static bool fuse_args_have(const char *s)
+{
+	for (int i = 0; i < c.fuse_args.argc; i++)
+		if (strstr(c.fuse_args.argv[i], s))
+			return true;
+	return false;
+}
+
+Test(config, defaults)
+{
+	cr_assert_eq(c.max_value, DFS_DEFAULT_MAX_VALUE);
+	cr_assert_eq(c.max_value, 1u << 20);
+	cr_assert_eq(c.sync_strict, 1);
+	cr_assert_eq(c.log_level, DFS_LOG_NOTICE);
+	cr_assert_eq(c.foreground, 0);
+	cr_assert_eq(c.debug, 0);
+	cr_assert_eq(c.read_only, 0);
+	cr_assert_null(c.state_dir);
+	cr_assert_null(c.mountpoint);
+
+	cr_assert_eq(PARSE("dinemicfs", "state", "mnt"), 0, "%s", err);
+	cr_assert_str_eq(c.state_dir, "state");
+	cr_assert_str_eq(c.mountpoint, "mnt");
+	cr_assert_eq(c.max_value, DFS_DEFAULT_MAX_VALUE);
+	cr_assert_eq(c.sync_strict, 1);
+	cr_assert_eq(c.log_level, DFS_LOG_NOTICE);
+	cr_assert_eq(c.fuse_args.argc, 1, "only the program name is left");
+	cr_assert_str_eq(c.fuse_args.argv[0], "dinemicfs");
+}
+
+Test(config, our_options)
+{
+	cr_assert_eq(PARSE("dinemicfs", "-o", "max_value=4K,sync=relaxed,log_level=debug", "state",
+			   "mnt"),
+		     0, "%s", err);
+	cr_assert_eq(c.max_value, 4096);
+	cr_assert_eq(c.sync_strict, 0);
+	cr_assert_eq(c.log_level, DFS_LOG_DEBUG);
+	cr_assert_not(fuse_args_have("max_value"), "ours are not passed on");
+	cr_assert_not(fuse_args_have("sync"));
+	cr_assert_not(fuse_args_have("log_level"));
+}
+
+Test(config, options_may_come_anywhere_and_repeat)
+{
+	cr_assert_eq(PARSE("dinemicfs", "state", "-o", "sync=relaxed", "mnt", "-o", "sync=strict",
+			   "-omax_value=16M", "-o", "log_level=warning"),
+		     0, "%s", err);
+	cr_assert_eq(c.sync_strict, 1, "the last one counts");
+	cr_assert_eq(c.max_value, DFS_UPDATE_VALUE_MAX, "16M is the largest allowed");
+	cr_assert_eq(c.log_level, DFS_LOG_WARNING);
+	cr_assert_str_eq(c.state_dir, "state");
+	cr_assert_str_eq(c.mountpoint, "mnt");
+}
+
+Test(config, bad_max_value)
+{
+	static const char *const bad[] = {
+		"max_value=abc", "max_value=0", "max_value=", "max_value=-1", "max_value=17M",
+		"max_value=1T", "max_value=4KB",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", bad[i], "state", "mnt"), -EINVAL,
+			     "%s", bad[i]);
+		cr_assert_not_null(strstr(err, "max_value"), "'%s' names the option: %s", bad[i],
+				   err);
+		cr_assert_not_null(strstr(err, strchr(bad[i], '=') + 1), "and the value: %s", err);
+		cr_assert_eq(c.max_value, DFS_DEFAULT_MAX_VALUE, "%s", bad[i]);
+	}
+}
+
+Test(config, bad_sync)
+{
+	cr_assert_eq(PARSE("dinemicfs", "-o", "sync=maybe", "state", "mnt"), -EINVAL);
+	cr_assert_not_null(strstr(err, "sync"), "%s", err);
+	cr_assert_not_null(strstr(err, "maybe"), "%s", err);
+}
+
+Test(config, bad_log_level)
+{
+	cr_assert_eq(PARSE("dinemicfs", "-o", "log_level=loud", "state", "mnt"), -EINVAL);
+	cr_assert_not_null(strstr(err, "log_level"), "%s", err);
+	cr_assert_not_null(strstr(err, "loud"), "%s", err);
+}
+
+Test(config, every_log_level)
+{
+	static const struct {
+		const char *opt;
+		int level;
+	} levels[] = {
+		{ "log_level=err", DFS_LOG_ERR },	  { "log_level=warning", DFS_LOG_WARNING },
+		{ "log_level=notice", DFS_LOG_NOTICE }, { "log_level=info", DFS_LOG_INFO },
+		{ "log_level=debug", DFS_LOG_DEBUG },
+	};
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", levels[i].opt, "s", "m"), 0, "%s",
+			     err);
+		cr_assert_eq(c.log_level, levels[i].level, "%s", levels[i].opt);
+	}
+}
+
+Test(config, third_positional_is_einval)
+{
+	cr_assert_eq(PARSE("dinemicfs", "state", "mnt", "extra"), -EINVAL);
+	cr_assert_not_null(strstr(err, "extra"), "%s", err);
+}
+
+Test(config, missing_positionals)
+{
+	cr_assert_eq(PARSE("dinemicfs", "state"), -EINVAL);
+	cr_assert_not_null(strstr(err, "MOUNTPOINT"), "%s", err);
+	dfs_config_release(&c);
+	setup();
+	cr_assert_eq(PARSE("dinemicfs"), -EINVAL);
+	cr_assert_not_null(strstr(err, "STATE_DIR"), "%s", err);
+}
+
+Test(config, help_and_version_need_no_positionals)
+{
+	cr_assert_eq(PARSE("dinemicfs", "--help"), 0, "%s", err);
+	cr_assert_eq(c.show_help, 1);
+	dfs_config_release(&c);
+	setup();
+	cr_assert_eq(PARSE("dinemicfs", "-h"), 0, "%s", err);
+	cr_assert_eq(c.show_help, 1);
+	dfs_config_release(&c);
+	setup();
+	cr_assert_eq(PARSE("dinemicfs", "-V"), 0, "%s", err);
+	cr_assert_eq(c.show_version, 1);
+	dfs_config_release(&c);
+	setup();
+	cr_assert_eq(PARSE("dinemicfs", "--version"), 0, "%s", err);
+	cr_assert_eq(c.show_version, 1);
+}
+
+Test(config, foreground_and_debug)
+{
+	cr_assert_eq(PARSE("dinemicfs", "-f", "state", "mnt"), 0, "%s", err);
+	cr_assert_eq(c.foreground, 1);
+	cr_assert_eq(c.debug, 0);
+	cr_assert_eq(c.log_level, DFS_LOG_NOTICE);
+	cr_assert_not(fuse_args_have("-f"), "-f is ours");
+
+	dfs_config_release(&c);
+	setup();
+	cr_assert_eq(PARSE("dinemicfs", "-d", "state", "mnt"), 0, "%s", err);
+	cr_assert_eq(c.debug, 1);
+	cr_assert_eq(c.foreground, 1, "-d implies -f");
+	cr_assert_eq(c.log_level, DFS_LOG_DEBUG);
+
+	dfs_config_release(&c);
+	setup();
+	cr_assert_eq(PARSE("dinemicfs", "-o", "debug,log_level=err", "state", "mnt"), 0, "%s", err);
+	cr_assert_eq(c.debug, 1);
+	cr_assert_eq(c.foreground, 1);
+	cr_assert_eq(c.log_level, DFS_LOG_DEBUG, "debug wins over log_level");
+}
+
+Test(config, unknown_options_are_left_for_fuse)
+{
+	cr_assert_eq(PARSE("dinemicfs", "-o", "allow_other,max_value=4K,foo=bar", "-o", "ro",
+			   "state", "mnt"),
+		     0, "%s", err);
+	cr_assert_eq(c.max_value, 4096);
+	cr_assert_eq(c.read_only, 1);
+	cr_assert(fuse_args_have("allow_other"));
+	cr_assert(fuse_args_have("foo=bar"));
+	cr_assert(fuse_args_have("ro"), "ro is enforced by the kernel too");
+	cr_assert_not(fuse_args_have("max_value"));
+	cr_assert_not(fuse_args_have("state"));
+	cr_assert_not(fuse_args_have("mnt"));
+}
+
+Test(config, argv_is_not_changed)
+{
+	char a0[] = "dinemicfs", a1[] = "-o", a2[] = "max_value=4K,allow_other", a3[] = "s",
+	     a4[] = "m";
+	char *argv[] = { a0, a1, a2, a3, a4, NULL };
+
+	cr_assert_eq(dfs_config_parse(&c, 5, argv, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(argv[2], a2);
+	cr_assert_str_eq(argv[2], "max_value=4K,allow_other");
+	cr_assert_null(argv[5]);
+}
+
+Test(config, release_then_init_again)
+{
+	cr_assert_eq(PARSE("dinemicfs", "-o", "sync=relaxed", "s", "m"), 0);
+	dfs_config_release(&c);
+	cr_assert_null(c.state_dir);
+	cr_assert_null(c.sync_str);
+	dfs_config_init(&c);
+	cr_assert_eq(c.sync_strict, 1);
+}
+
+/* ---- sizes ------------------------------------------------------------------ */
+
+static size_t size_of(const char *s)
+{
+	size_t v = 12345;
+
+	cr_assert_eq(dfs_parse_size(s, &v), 0, "'%s' is a size", s);
+	return v;
+}
+
+Test(parse_size, good)
+{
+	cr_assert_eq(size_of("0"), 0);
+	cr_assert_eq(size_of("1"), 1);
+	cr_assert_eq(size_of("1048576"), 1048576);
+	cr_assert_eq(size_of("512K"), 512 * 1024);
+	cr_assert_eq(size_of("512k"), 512 * 1024);
+	cr_assert_eq(size_of("4M"), 4u << 20);
+	cr_assert_eq(size_of("4m"), 4u << 20);
+	cr_assert_eq(size_of("1G"), 1u << 30);
+	cr_assert_eq(size_of("1g"), 1u << 30);
+	cr_assert_eq(size_of("16M"), DFS_UPDATE_VALUE_MAX);
+	cr_assert_eq(size_of("18446744073709551615"), SIZE_MAX);
+}
+
+Test(parse_size, bad)
+{
+	static const char *const bad[] = {
+		"", "abc", "-1", "-0", "K", "4X", "4KB", "4 K", "1.5M", "0x10", "4T",
+		"18446744073709551616", "17179869184G", "99999999999999999999999",
+	};
+	size_t v = 12345;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(dfs_parse_size(bad[i], &v), -EINVAL, "'%s'", bad[i]);
+		cr_assert_eq(v, 12345, "'%s' leaves the output alone", bad[i]);
+	}
+	cr_assert_eq(dfs_parse_size(NULL, &v), -EINVAL);
+}
+
+/*
+ * Regression (src/config.c, dfs_parse_size): the '-' check looks only at the
+ * first character, but strtoull() skips leading white space and then
+ * accepts a sign, so " -1" parses as SIZE_MAX. (max_value is then caught by
+ * the range check in dfs_config_check; other callers would not be.)
+ */
+Test(parse_size, negative_after_space)
+{
+	size_t v = 12345;
+
+	cr_assert_eq(dfs_parse_size(" -1", &v), -EINVAL, "' -1' gave %zu", v);
+	cr_assert_eq(dfs_parse_size("\t-5", &v), -EINVAL, "'\\t-5' gave %zu", v);
+}

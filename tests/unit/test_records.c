@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: MIT
+/* test_records.c - unit tests for the store's key layout and state records (codec/records.c) */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "dinemicfs/records.h"
+
+/*
+ * Each record type goes through the same checks, so the tests drive them
+ * through one table of encode/decode pairs.
+ */
+typedef int (*encode_fn)(const void *rec, struct dfs_buf *out);
+typedef int (*decode_fn)(const uint8_t *p, size_t len, void *rec);
+
+struct codec {
+	const char *name;
+	encode_fn enc;
+	decode_fn dec;
+	size_t size;
+};
+
+#define CODEC(type)                                                                \
+	static int enc_##type(const void *rec, struct dfs_buf *out)                \
+	{                                                                          \
+		return dfs_##type##_rec_encode(rec, out);                          \
+	}                                                                          \
+	static int dec_##type(const uint8_t *p, size_t len, void *rec)             \
+	{                                                                          \
+		return dfs_##type##_rec_decode(p, len, rec);                       \
+	}
+CODEC(model)
+CODEC(object)
+CODEC(field)
+CODEC(state)
+#undef CODEC
+
+static const struct codec codecs[] = {
+	{ "model", enc_model, dec_model, sizeof(struct dfs_model_rec) },
+	{ "object", enc_object, dec_object, sizeof(struct dfs_object_rec) },
+	{ "field", enc_field, dec_field, sizeof(struct dfs_field_rec) },
+	{ "state", enc_state, dec_state, sizeof(struct dfs_state_rec) },
+};
+#define N_CODECS (sizeof(codecs) / sizeof(codecs[0]))
+
+static struct dfs_model_rec sample_model(void)
+{
+	struct dfs_model_rec m = { .alive = true, .mtime = 0x1122334455667788ull };
+
+	memset(m.head.b, 0xaa, DFS_HASH_LEN);
+	memset(m.creator.b, 0xcc, DFS_PUBKEY_LEN);
+	return m;
+}
+
+static struct dfs_object_rec sample_object(void)
+{
+	struct dfs_object_rec o = { .alive = true, .created = 7, .mtime = UINT64_MAX };
+
+	memset(o.head.b, 0x0b, DFS_HASH_LEN);
+	strcpy(o.model, "notes");
+	strcpy(o.name, "shopping list");
+	return o;
+}
+
+static struct dfs_field_rec sample_field(void)
+{
+	struct dfs_field_rec f = {
+		.kind = DFS_FIELD_VALUE,
+		.alive = true,
+		.flags = 1,
+		.clock = 0x8000000000000001ull,
+		.mtime = 99,
+		.size = 1u << 20,
+	};
+
+	memset(f.signer.b, 0x5e, DFS_PUBKEY_LEN);
+	return f;
+}
+
+static struct dfs_state_rec sample_state(void)
+{
+	return (struct dfs_state_rec){ .seq = 123456789, .clock = 987654321 };
+}
+
+/* Encodes the sample record of codec c into out. */
+static void encode_sample(const struct codec *c, struct dfs_buf *out)
+{
+	struct dfs_model_rec m = sample_model();
+	struct dfs_object_rec o = sample_object();
+	struct dfs_field_rec f = sample_field();
+	struct dfs_state_rec s = sample_state();
+	const void *recs[] = { &m, &o, &f, &s };
+
+	dfs_buf_init(out);
+	cr_assert_eq(c->enc(recs[c - codecs], out), 0, "%s", c->name);
+}
+
+/* Decodes a private copy of exactly n bytes, so reading past n is a real overrun. */
+static int decode_exact(const struct codec *c, const uint8_t *p, size_t n)
+{
+	uint8_t *copy = malloc(n ? n : 1);
+	void *rec = malloc(c->size);
+
+	cr_assert_not_null(copy);
+	cr_assert_not_null(rec);
+	if (n)
+		memcpy(copy, p, n);
+	int rc = c->dec(copy, n, rec);
+	free(copy);
+	free(rec);
+	return rc;
+}
+
+Test(records, model_round_trip)
+{
+	struct dfs_model_rec m = sample_model(), d;
+	struct dfs_buf b;
+
+	dfs_buf_init(&b);
+	cr_assert_eq(dfs_model_rec_encode(&m, &b), 0);
+	cr_assert_eq(b.len, 1 + 1 + DFS_HASH_LEN + 8 + DFS_PUBKEY_LEN);
+	cr_assert_eq(b.data[0], DFS_REC_VERSION);
+	memset(&d, 0, sizeof(d));
+	cr_assert_eq(dfs_model_rec_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.alive, true);
+	cr_assert_arr_eq(d.head.b, m.head.b, DFS_HASH_LEN);
+	cr_assert_eq(d.mtime, m.mtime);
+	cr_assert_arr_eq(d.creator.b, m.creator.b, DFS_PUBKEY_LEN);
+
+	m.alive = false;
+	dfs_buf_reset(&b);
+	cr_assert_eq(dfs_model_rec_encode(&m, &b), 0);
+	cr_assert_eq(dfs_model_rec_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.alive, false);
+	dfs_buf_release(&b);
+}
+
+Test(records, object_round_trip)
+{
+	struct dfs_object_rec o = sample_object(), d;
+	struct dfs_buf b;
+
+	dfs_buf_init(&b);
+	cr_assert_eq(dfs_object_rec_encode(&o, &b), 0);
+	memset(&d, 0x77, sizeof(d));
+	cr_assert_eq(dfs_object_rec_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.alive, true);
+	cr_assert_arr_eq(d.head.b, o.head.b, DFS_HASH_LEN);
+	cr_assert_eq(d.created, 7);
+	cr_assert_eq(d.mtime, UINT64_MAX);
+	cr_assert_str_eq(d.model, "notes");
+	cr_assert_str_eq(d.name, "shopping list");
+	dfs_buf_release(&b);
+}
+
+Test(records, object_longest_names)
+{
+	struct dfs_object_rec o = sample_object(), d;
+	struct dfs_buf b;
+
+	memset(o.model, 'm', 255);
+	o.model[255] = '\0';
+	memset(o.name, 'n', 255);
+	o.name[255] = '\0';
+	dfs_buf_init(&b);
+	cr_assert_eq(dfs_object_rec_encode(&o, &b), 0);
+	cr_assert_eq(dfs_object_rec_decode(b.data, b.len, &d), 0);
+	cr_assert_str_eq(d.model, o.model);
+	cr_assert_str_eq(d.name, o.name);
+	dfs_buf_release(&b);
+}
+
+Test(records, field_round_trip)
+{
+	struct dfs_field_rec f = sample_field(), d;
+	struct dfs_buf b;
+
+	dfs_buf_init(&b);
+	cr_assert_eq(dfs_field_rec_encode(&f, &b), 0);
+	cr_assert_eq(dfs_field_rec_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.kind, DFS_FIELD_VALUE);
+	cr_assert_eq(d.alive, true);
+	cr_assert_eq(d.flags, 1);
+	cr_assert_eq(d.clock, f.clock);
+	cr_assert_arr_eq(d.signer.b, f.signer.b, DFS_PUBKEY_LEN);
+	cr_assert_eq(d.mtime, 99);
+	cr_assert_eq(d.size, 1u << 20);
+
+	f.kind = DFS_FIELD_DICT;
+	f.alive = false;
+	dfs_buf_reset(&b);
+	cr_assert_eq(dfs_field_rec_encode(&f, &b), 0);
+	cr_assert_eq(dfs_field_rec_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.kind, DFS_FIELD_DICT);
+	cr_assert_eq(d.alive, false, "a tombstone");
+	dfs_buf_release(&b);
+}
+
+Test(records, state_round_trip)
+{
+	struct dfs_state_rec s = sample_state(), d;
+	struct dfs_buf b;
+
+	dfs_buf_init(&b);
+	cr_assert_eq(dfs_state_rec_encode(&s, &b), 0);
+	cr_assert_eq(b.len, 17);
+	cr_assert_eq(dfs_state_rec_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.seq, 123456789);
+	cr_assert_eq(d.clock, 987654321);
+	dfs_buf_release(&b);
+}
+
+Test(records, every_truncation_is_badmsg)
+{
+	for (size_t i = 0; i < N_CODECS; i++) {
+		const struct codec *c = &codecs[i];
+		struct dfs_buf b;
+
+		encode_sample(c, &b);
+		cr_assert_eq(decode_exact(c, b.data, b.len), 0, "%s", c->name);
+		for (size_t n = 0; n < b.len; n++)
+			cr_assert_eq(decode_exact(c, b.data, n), -EBADMSG, "%s cut to %zu of %zu",
+				     c->name, n, b.len);
+		dfs_buf_release(&b);
+	}
+}
+
+Test(records, trailing_byte_is_badmsg)
+{
+	for (size_t i = 0; i < N_CODECS; i++) {
+		const struct codec *c = &codecs[i];
+		struct dfs_buf b;
+
+		encode_sample(c, &b);
+		dfs_buf_add_u8(&b, 0);
+		cr_assert_eq(decode_exact(c, b.data, b.len), -EBADMSG, "%s", c->name);
+		dfs_buf_release(&b);
+	}
+}
+
+Test(records, bad_version_is_badmsg)
+{
+	static const uint8_t versions[] = { 0, 2, 0xff };
+
+	for (size_t i = 0; i < N_CODECS; i++) {
+		const struct codec *c = &codecs[i];
+		struct dfs_buf b;
+
+		encode_sample(c, &b);
+		for (size_t v = 0; v < sizeof(versions); v++) {
+			b.data[0] = versions[v];
+			cr_assert_eq(decode_exact(c, b.data, b.len), -EBADMSG, "%s version %u",
+				     c->name, versions[v]);
+		}
+		dfs_buf_release(&b);
+	}
+}
+
+Test(records, bad_booleans_and_kinds)
+{
+	struct dfs_buf b;
+	struct dfs_model_rec m = sample_model();
+	struct dfs_object_rec o = sample_object();
+	struct dfs_field_rec f = sample_field();
+
+	dfs_buf_init(&b);
+	cr_assert_eq(dfs_model_rec_encode(&m, &b), 0);
+	b.data[1] = 2;
+	cr_assert_eq(decode_exact(&codecs[0], b.data, b.len), -EBADMSG, "model alive = 2");
+
+	dfs_buf_reset(&b);
+	cr_assert_eq(dfs_object_rec_encode(&o, &b), 0);
+	b.data[1] = 0xff;
+	cr_assert_eq(decode_exact(&codecs[1], b.data, b.len), -EBADMSG, "object alive = 255");
+
+	static const uint8_t kinds[] = { 0, 3, 0xff };
+	for (size_t i = 0; i < sizeof(kinds); i++) {
+		dfs_buf_reset(&b);
+		cr_assert_eq(dfs_field_rec_encode(&f, &b), 0);
+		b.data[1] = kinds[i];
+		cr_assert_eq(decode_exact(&codecs[2], b.data, b.len), -EBADMSG, "kind %u",
+			     kinds[i]);
+	}
+	dfs_buf_reset(&b);
+	cr_assert_eq(dfs_field_rec_encode(&f, &b), 0);
+	b.data[2] = 2;
+	cr_assert_eq(decode_exact(&codecs[2], b.data, b.len), -EBADMSG, "field alive = 2");
+	dfs_buf_release(&b);
+}
+
+Test(records, object_bad_strings)
+{
+	struct dfs_object_rec o = sample_object();
+	struct dfs_buf b;
+	size_t model_off = 1 + 1 + DFS_HASH_LEN + 8 + 8;
+
+	dfs_buf_init(&b);
+	cr_assert_eq(dfs_object_rec_encode(&o, &b), 0);
+	cr_assert_eq(b.data[model_off], 5);
+	b.data[model_off + 3] = '\0';
+	cr_assert_eq(decode_exact(&codecs[1], b.data, b.len), -EBADMSG, "NUL in the model");
+
+	/* An empty name: the length byte says 0 and the name's bytes are gone. */
+	o.name[0] = 'x';
+	o.name[1] = '\0';
+	dfs_buf_reset(&b);
+	cr_assert_eq(dfs_object_rec_encode(&o, &b), 0);
+	b.data[b.len - 2] = 0;
+	b.len--;
+	cr_assert_eq(decode_exact(&codecs[1], b.data, b.len), -EBADMSG, "empty name");
+
+	/* A length byte larger than what is left. */
+	dfs_buf_reset(&b);
+	cr_assert_eq(dfs_object_rec_encode(&o, &b), 0);
+	b.data[b.len - 2] = 200;
+	cr_assert_eq(decode_exact(&codecs[1], b.data, b.len), -EBADMSG, "name overruns");
+	dfs_buf_release(&b);
+}
+
+/* ---- keys ------------------------------------------------------------------- */
+
+Test(records, key_layout)
+{
+	struct dfs_buf k;
+	struct dfs_pubkey e;
+	struct dfs_hash h;
+
+	memset(e.b, 0xee, DFS_PUBKEY_LEN);
+	memset(h.b, 0x44, DFS_HASH_LEN);
+	dfs_buf_init(&k);
+
+	dfs_buf_add(&k, "stale", 5);
+	dfs_key_update(&k, &h);
+	cr_assert_eq(k.len, 1 + DFS_HASH_LEN, "builders reset the buffer first");
+	cr_assert_eq(k.data[0], 'U');
+	cr_assert_arr_eq(k.data + 1, h.b, DFS_HASH_LEN);
+
+	dfs_key_history(&k, &e, 0x0102);
+	cr_assert_eq(k.len, 1 + DFS_PUBKEY_LEN + 8);
+	cr_assert_eq(k.data[0], 'H');
+	cr_assert_arr_eq(k.data + 1, e.b, DFS_PUBKEY_LEN);
+	cr_assert_arr_eq(k.data + 33, ((uint8_t[]){ 0, 0, 0, 0, 0, 0, 1, 2 }), 8);
+
+	dfs_key_log(&k, 5);
+	cr_assert_eq(k.len, 9);
+	cr_assert_arr_eq(k.data, ((uint8_t[]){ 'L', 0, 0, 0, 0, 0, 0, 0, 5 }), 9);
+
+	dfs_key_model(&k, "notes");
+	cr_assert_eq(k.len, 6);
+	cr_assert_arr_eq(k.data, "Mnotes", 6);
+
+	dfs_key_name(&k, "notes", "list");
+	cr_assert_eq(k.len, 11);
+	cr_assert_arr_eq(k.data, "Nnotes\0list", 11);
+
+	dfs_key_object(&k, &e);
+	cr_assert_eq(k.len, 1 + DFS_PUBKEY_LEN);
+	cr_assert_eq(k.data[0], 'E');
+
+	dfs_key_field(&k, &e, "tags/food", 4);
+	cr_assert_eq(k.len, 1 + DFS_PUBKEY_LEN + 4, "only plen bytes of the path");
+	cr_assert_eq(k.data[0], 'F');
+	cr_assert_arr_eq(k.data + 33, "tags", 4);
+
+	dfs_key_value(&k, &e, "tags/food", 9);
+	cr_assert_eq(k.data[0], 'V');
+	cr_assert_arr_eq(k.data + 33, "tags/food", 9);
+
+	dfs_key_meta(&k, &e, "authorized");
+	cr_assert_eq(k.data[0], 'X');
+	cr_assert_arr_eq(k.data + 33, "authorized", 10);
+
+	dfs_key_state(&k);
+	cr_assert_eq(k.len, 6);
+	cr_assert_arr_eq(k.data, "Sstate", 6);
+	cr_assert_eq(dfs_buf_ok(&k), 0);
+	dfs_buf_release(&k);
+}
+
+/* History and log keys sort in apply order, because seq is big-endian. */
+Test(records, sequence_keys_sort_in_order)
+{
+	static const uint64_t seqs[] = { 0, 1, 255, 256, 65535, 65536, 1ull << 32, UINT64_MAX };
+	struct dfs_buf a, b;
+	struct dfs_pubkey e;
+
+	memset(e.b, 0x01, DFS_PUBKEY_LEN);
+	dfs_buf_init(&a);
+	dfs_buf_init(&b);
+	for (size_t i = 1; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+		dfs_key_history(&a, &e, seqs[i - 1]);
+		dfs_key_history(&b, &e, seqs[i]);
+		cr_assert_lt(memcmp(a.data, b.data, a.len), 0, "H %zu", i);
+		dfs_key_log(&a, seqs[i - 1]);
+		dfs_key_log(&b, seqs[i]);
+		cr_assert_lt(memcmp(a.data, b.data, a.len), 0, "L %zu", i);
+	}
+	dfs_buf_release(&a);
+	dfs_buf_release(&b);
+}
+
+/* A model's name keys share a prefix no other model's keys have. */
+Test(records, name_keys_separate_models)
+{
+	struct dfs_buf a, prefix;
+
+	dfs_buf_init(&a);
+	dfs_buf_init(&prefix);
+	dfs_key_name(&prefix, "note", "");
+	dfs_key_name(&a, "notes", "x");
+	cr_assert(a.len < prefix.len || memcmp(a.data, prefix.data, prefix.len) != 0,
+		  "'notes' objects are not listed under 'note'");
+	dfs_key_name(&a, "note", "x");
+	cr_assert_arr_eq(a.data, prefix.data, prefix.len);
+	dfs_buf_release(&a);
+	dfs_buf_release(&prefix);
+}
