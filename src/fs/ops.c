@@ -700,41 +700,46 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fh_free((struct fh *)(uintptr_t)fi->fh); /* interrupted: no release will come */
 }
 
+/*
+ * Replies happen after the handle's lock is released: once the kernel has a
+ * reply it may send the release that frees the handle.
+ */
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
-	uint8_t *data = NULL;
-	size_t len = 0;
+	uint8_t *data = NULL, *out = NULL;
+	size_t len = 0, n = 0;
 	int rc = 0;
 
 	pthread_mutex_lock(&h->lock);
 	if (h->ent.kind == DFS_K_SCRATCH) {
 		rc = dfs_scratch_get(fs->scratch, h->ent.dir, h->ent.name, &data, &len);
-		if (rc == 0 && (size_t)off < len)
-			fuse_reply_buf(req, (const char *)data + off,
-				       len - (size_t)off < size ? len - (size_t)off : size);
-		else if (rc == 0)
-			fuse_reply_buf(req, NULL, 0);
-		free(data);
 	} else {
 		/* A read from the start sees the latest value, unless this handle changed it. */
 		if (h->ent.kind == DFS_K_FIELD && off == 0 && !h->wrote && !h->pending_commit)
 			h->loaded = false;
 		rc = fh_load(fs, h);
-		if (rc == 0) {
-			len = h->data.len;
-			if ((size_t)off < len)
-				fuse_reply_buf(req, (const char *)h->data.data + off,
-					       len - (size_t)off < size ? len - (size_t)off : size);
-			else
-				fuse_reply_buf(req, NULL, 0);
-		}
+		data = h->data.data;
+		len = h->data.len;
 	}
+	if (rc == 0 && off >= 0 && (size_t)off < len) {
+		n = len - (size_t)off < size ? len - (size_t)off : size;
+		out = malloc(n);
+		if (out)
+			memcpy(out, data + off, n);
+		else
+			rc = -ENOMEM;
+	}
+	if (h->ent.kind == DFS_K_SCRATCH)
+		free(data);
 	pthread_mutex_unlock(&h->lock);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, (const char *)out, n);
+	free(out);
 }
 
 /* One write(2) on a field: one update of the whole resulting value. */
@@ -766,8 +771,10 @@ static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t 
 		uint8_t *v = calloc(1, newlen + 1);
 		if (!v)
 			return -ENOMEM;
-		memcpy(v, h->data.data, h->data.len);
-		memcpy(v + off, buf, size);
+		if (h->data.len)
+			memcpy(v, h->data.data, h->data.len);
+		if (size)
+			memcpy(v + off, buf, size);
 		rc = dfs_db_set_field(fs->db, &h->ent.obj, h->ent.path, v, newlen);
 		if (rc == 0) {
 			dfs_buf_reset(&h->data);
@@ -809,10 +816,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		rc = write_field(fs, h, buf, size, off);
 	else
 		rc = -EPERM;
+	bool field = h->ent.kind == DFS_K_FIELD;
 	pthread_mutex_unlock(&h->lock);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
-		if (h->ent.kind == DFS_K_FIELD)
+		if (field)
 			forget_kernel_attrs(fs, ino);
 	} else {
 		fuse_reply_write(req, size);

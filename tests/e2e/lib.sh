@@ -17,6 +17,10 @@ CHECKS=0
 cleanup() {
   local n
   for n in "${NODES[@]}"; do
+    if [ "$FAILS" -gt 0 ] && [ -s "$T/$n.log" ]; then
+      echo "--- log of node $n"
+      cat "$T/$n.log"
+    fi
     if mountpoint -q "$T/$n" 2>/dev/null; then
       fusermount3 -u -z "$T/$n" 2>/dev/null
     fi
