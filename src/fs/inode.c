@@ -26,6 +26,7 @@ struct inode {
 struct dfs_inodes {
 	pthread_mutex_t lock;
 	fuse_ino_t next_ino;			/* protected by lock */
+	long pending_new_total;			/* sum of pending_new; protected by lock */
 	struct inode *by_ino[BUCKETS];		/* protected by lock */
 	struct inode *by_name[BUCKETS];		/* protected by lock */
 };
@@ -98,6 +99,7 @@ static void unname(struct dfs_inodes *t, struct inode *n)
 
 static void drop(struct dfs_inodes *t, struct inode *n)
 {
+	t->pending_new_total -= n->pending_new;
 	unname(t, n);
 	struct inode **pp = &t->by_ino[n->ino % BUCKETS];
 	while (*pp != n)
@@ -229,10 +231,13 @@ static int adjust(struct dfs_inodes *t, fuse_ino_t ino, int delta, bool is_new)
 	struct inode *n = by_ino(t, ino);
 	if (n) {
 		int *c = is_new ? &n->pending_new : &n->pending_trunc;
+		int old = *c;
 		*c += delta;
 		if (*c < 0)
 			*c = 0;
 		v = *c;
+		if (is_new)
+			t->pending_new_total += v - old;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return v;
@@ -252,7 +257,8 @@ void dfs_inodes_each_pending(struct dfs_inodes *t, fuse_ino_t parent,
 			     void (*fn)(const char *name, fuse_ino_t ino, void *ctx), void *ctx)
 {
 	pthread_mutex_lock(&t->lock);
-	for (size_t i = 0; i < BUCKETS; i++)
+	/* Files are pending only between create and first write: usually none. */
+	for (size_t i = 0; t->pending_new_total > 0 && i < BUCKETS; i++)
 		for (struct inode *n = t->by_ino[i]; n; n = n->by_ino_next)
 			if (n->named && n->parent == parent && n->pending_new > 0)
 				fn(n->name, n->ino, ctx);
