@@ -3,7 +3,8 @@
  * inode.h - stable inode numbers for the entries of the tree.
  *
  * An inode stands for one entry: an entity (struct dfs_ent) reached by one
- * name in one directory. Numbers are handed out from a counter and never
+ * name in one directory. The table stores only kind, parent and name (and
+ * an object's key) and rebuilds the entity from the inode's ancestors. Numbers are handed out from a counter and never
  * reused while mounted, so they stay valid across changes and cache
  * invalidation. An inode lives while the kernel holds lookups on it; a name
  * maps to at most one inode, and unlinking or renaming detaches the name.
@@ -60,6 +61,9 @@ struct dfs_ent {
 
 struct dfs_inodes;
 
+/** The scratch table's key for a data directory (root, model, object or dict). */
+void dfs_ent_dir_key(const struct dfs_ent *dir, char *out, size_t n);
+
 struct dfs_inodes *dfs_inodes_new(void);
 void dfs_inodes_free(struct dfs_inodes *t);
 
@@ -69,7 +73,7 @@ void dfs_inodes_free(struct dfs_inodes *t);
  */
 fuse_ino_t dfs_inodes_lookup(struct dfs_inodes *t, fuse_ino_t parent, const char *name,
 			     const struct dfs_ent *ent);
-/** Copies what ino stands for; returns 0 or -ENOENT (-ESTALE) for unknown ino. */
+/** Fills in what ino stands for; returns 0, or -ESTALE for an unknown ino. */
 int dfs_inodes_get(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out);
 /** Drops n lookups; frees the inode at zero. */
 void dfs_inodes_forget(struct dfs_inodes *t, fuse_ino_t ino, uint64_t n);

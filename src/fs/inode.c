@@ -2,25 +2,35 @@
 /* inode.c - stable inode numbers: ino -> entity and (parent, name) -> ino */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dinemicfs/inode.h"
+#include "dinemicfs/util.h"
 
-#define BUCKETS 4096
+#define BUCKETS 65536
 #define FIRST_INO 16
 
+/*
+ * Kept small: the kernel holds a lookup on every file it has seen, so a
+ * node that created a million fields holds a million of these. An inode
+ * stores its kind, parent and name; the rest of its entity is derived from
+ * its ancestors, which the kernel keeps while it keeps a child. An object's
+ * key is the only identity stored.
+ */
 struct inode {
 	struct inode *by_ino_next;
 	struct inode *by_name_next;
 	fuse_ino_t ino;
-	uint64_t nlookup;
-	bool named;		/* linked into by_name */
 	fuse_ino_t parent;
-	char *name;
-	int pending_new;
-	int pending_trunc;
-	struct dfs_ent ent;
+	uint64_t nlookup;
+	int32_t pending_new;
+	int16_t pending_trunc;
+	uint8_t kind;
+	uint8_t meta;
+	bool named;		/* linked into by_name */
+	char name[];		/* NUL-terminated; an OBJECT's key follows the NUL */
 };
 
 struct dfs_inodes {
@@ -59,7 +69,6 @@ void dfs_inodes_free(struct dfs_inodes *t)
 		struct inode *n = t->by_ino[i];
 		while (n) {
 			struct inode *next = n->by_ino_next;
-			free(n->name);
 			free(n);
 			n = next;
 		}
@@ -81,7 +90,7 @@ static struct inode **by_name_slot(struct dfs_inodes *t, fuse_ino_t parent, cons
 {
 	struct inode **pp = &t->by_name[name_hash(parent, name)];
 
-	while (*pp && ((*pp)->parent != parent || strcmp((*pp)->name, name) != 0))
+	while (*pp && (!(*pp)->named || (*pp)->parent != parent || strcmp((*pp)->name, name) != 0))
 		pp = &(*pp)->by_name_next;
 	return pp;
 }
@@ -90,50 +99,143 @@ static void unname(struct dfs_inodes *t, struct inode *n)
 {
 	if (!n->named)
 		return;
-	struct inode **pp = by_name_slot(t, n->parent, n->name);
-	if (*pp == n)
+	struct inode **pp = &t->by_name[name_hash(n->parent, n->name)];
+	while (*pp && *pp != n)
+		pp = &(*pp)->by_name_next;
+	if (*pp)
 		*pp = n->by_name_next;
 	n->named = false;
 	n->by_name_next = NULL;
+}
+
+static void link_name(struct dfs_inodes *t, struct inode *n, fuse_ino_t parent)
+{
+	struct inode **pp = by_name_slot(t, parent, n->name);
+
+	if (*pp)
+		unname(t, *pp);
+	n->parent = parent;
+	pp = &t->by_name[name_hash(parent, n->name)];
+	n->by_name_next = *pp;
+	*pp = n;
+	n->named = true;
+}
+
+static struct inode **by_ino_slot(struct dfs_inodes *t, struct inode *n)
+{
+	struct inode **pp = &t->by_ino[n->ino % BUCKETS];
+
+	while (*pp != n)
+		pp = &(*pp)->by_ino_next;
+	return pp;
 }
 
 static void drop(struct dfs_inodes *t, struct inode *n)
 {
 	t->pending_new_total -= n->pending_new;
 	unname(t, n);
-	struct inode **pp = &t->by_ino[n->ino % BUCKETS];
-	while (*pp != n)
-		pp = &(*pp)->by_ino_next;
-	*pp = n->by_ino_next;
-	free(n->name);
+	*by_ino_slot(t, n) = n->by_ino_next;
 	free(n);
 }
 
-static bool same_ent(const struct dfs_ent *a, const struct dfs_ent *b)
+static uint8_t *obj_of(struct inode *n)
 {
-	return a->kind == b->kind && a->meta == b->meta && strcmp(a->model, b->model) == 0 &&
-	       memcmp(a->obj.b, b->obj.b, DFS_PUBKEY_LEN) == 0 && strcmp(a->path, b->path) == 0 &&
-	       strcmp(a->dir, b->dir) == 0 && strcmp(a->name, b->name) == 0;
+	return (uint8_t *)n->name + strlen(n->name) + 1;
 }
 
-static int set_name(struct dfs_inodes *t, struct inode *n, fuse_ino_t parent, const char *name)
+static struct inode *node_new(const char *name, const struct dfs_ent *ent)
 {
-	char *copy = strdup(name);
+	size_t len = strlen(name);
+	size_t extra = ent->kind == DFS_K_OBJECT ? DFS_PUBKEY_LEN : 0;
+	struct inode *n = calloc(1, sizeof(*n) + len + 1 + extra);
 
-	if (!copy)
-		return -ENOMEM;
-	unname(t, n);
-	struct inode **pp = by_name_slot(t, parent, name);
-	if (*pp)
-		unname(t, *pp);
-	free(n->name);
-	n->name = copy;
-	n->parent = parent;
-	pp = &t->by_name[name_hash(parent, name)];
-	n->by_name_next = *pp;
-	*pp = n;
-	n->named = true;
+	if (!n)
+		return NULL;
+	memcpy(n->name, name, len + 1);
+	n->kind = (uint8_t)ent->kind;
+	n->meta = (uint8_t)ent->meta;
+	if (extra)
+		memcpy(obj_of(n), ent->obj.b, DFS_PUBKEY_LEN);
+	return n;
+}
+
+void dfs_ent_dir_key(const struct dfs_ent *e, char *out, size_t n)
+{
+	char hex[2 * DFS_PUBKEY_LEN + 1];
+
+	dfs_hex_encode(hex, e->obj.b, DFS_PUBKEY_LEN);
+	switch (e->kind) {
+	case DFS_K_MODEL:
+		snprintf(out, n, "M/%s", e->model);
+		break;
+	case DFS_K_OBJECT:
+		snprintf(out, n, "O/%s", hex);
+		break;
+	case DFS_K_DICT:
+		snprintf(out, n, "D/%s/%s", hex, e->path);
+		break;
+	default:
+		snprintf(out, n, "/");
+	}
+}
+
+/* Rebuilds what ino stands for from its ancestors. Called with the lock held. */
+static int build_ent(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out, int depth)
+{
+	struct dfs_ent p;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (ino == FUSE_ROOT_ID) {
+		out->kind = DFS_K_ROOT;
+		return 0;
+	}
+	struct inode *n = by_ino(t, ino);
+	if (!n || depth > 4)
+		return -ESTALE;
+	out->kind = n->kind;
+	out->meta = n->meta;
+	if (n->kind == DFS_K_NODE_DIR || n->kind == DFS_K_NODE_FILE)
+		return 0;
+	if (n->kind == DFS_K_MODEL) {
+		snprintf(out->model, sizeof(out->model), "%s", n->name);
+		return 0;
+	}
+	rc = build_ent(t, n->parent, &p, depth + 1);
+	if (rc < 0)
+		return rc;
+	memcpy(out->model, p.model, sizeof(out->model));
+	out->obj = p.obj;
+	switch (n->kind) {
+	case DFS_K_OBJECT:
+		memcpy(out->obj.b, obj_of(n), DFS_PUBKEY_LEN);
+		break;
+	case DFS_K_DICT:
+		snprintf(out->path, sizeof(out->path), "%s", n->name);
+		break;
+	case DFS_K_FIELD:
+		rc = p.kind == DFS_K_DICT
+			     ? snprintf(out->path, sizeof(out->path), "%s/%s", p.path, n->name)
+			     : snprintf(out->path, sizeof(out->path), "%s", n->name);
+		if (rc < 0 || (size_t)rc >= sizeof(out->path))
+			return -ENAMETOOLONG;
+		break;
+	case DFS_K_SCRATCH:
+		dfs_ent_dir_key(&p, out->dir, sizeof(out->dir));
+		snprintf(out->name, sizeof(out->name), "%s", n->name);
+		break;
+	default: /* META: the object's */
+		break;
+	}
 	return 0;
+}
+
+/* With parent and name equal, kind and meta (and an object's key) say the rest. */
+static bool same_ent(struct inode *n, const struct dfs_ent *ent)
+{
+	if (n->kind != ent->kind || n->meta != ent->meta)
+		return false;
+	return n->kind != DFS_K_OBJECT || memcmp(obj_of(n), ent->obj.b, DFS_PUBKEY_LEN) == 0;
 }
 
 fuse_ino_t dfs_inodes_lookup(struct dfs_inodes *t, fuse_ino_t parent, const char *name,
@@ -143,20 +245,16 @@ fuse_ino_t dfs_inodes_lookup(struct dfs_inodes *t, fuse_ino_t parent, const char
 
 	pthread_mutex_lock(&t->lock);
 	struct inode *n = *by_name_slot(t, parent, name);
-	if (n && same_ent(&n->ent, ent)) {
+	if (n && same_ent(n, ent)) {
 		n->nlookup++;
 		ino = n->ino;
 		goto out;
 	}
-	n = calloc(1, sizeof(*n));
+	n = node_new(name, ent);
 	if (!n)
 		goto out;
 	n->ino = t->next_ino++;
-	n->ent = *ent;
-	if (set_name(t, n, parent, name) < 0) {
-		free(n);
-		goto out;
-	}
+	link_name(t, n, parent);
 	n->nlookup = 1;
 	n->by_ino_next = t->by_ino[n->ino % BUCKETS];
 	t->by_ino[n->ino % BUCKETS] = n;
@@ -169,11 +267,9 @@ out:
 int dfs_inodes_get(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out)
 {
 	pthread_mutex_lock(&t->lock);
-	struct inode *n = by_ino(t, ino);
-	if (n)
-		*out = n->ent;
+	int rc = build_ent(t, ino, out, 0);
 	pthread_mutex_unlock(&t->lock);
-	return n ? 0 : -ESTALE;
+	return rc;
 }
 
 void dfs_inodes_forget(struct dfs_inodes *t, fuse_ino_t ino, uint64_t count)
@@ -210,15 +306,26 @@ void dfs_inodes_rename(struct dfs_inodes *t, fuse_ino_t parent, const char *name
 		       fuse_ino_t newparent, const char *newname, const struct dfs_ent *ent)
 {
 	pthread_mutex_lock(&t->lock);
-	struct inode *n = *by_name_slot(t, parent, name);
+	struct inode *old = *by_name_slot(t, parent, name);
+	struct inode *n = old ? node_new(newname, ent) : NULL;
 	if (n) {
-		n->ent = *ent;
-		if (set_name(t, n, newparent, newname) < 0)
-			unname(t, n);
+		/* Same inode number under a new name and kind: swap the node in. */
+		n->ino = old->ino;
+		n->nlookup = old->nlookup;
+		n->pending_new = old->pending_new;
+		n->pending_trunc = old->pending_trunc;
+		unname(t, old);
+		struct inode **pp = by_ino_slot(t, old);
+		n->by_ino_next = old->by_ino_next;
+		*pp = n;
+		free(old);
+		link_name(t, n, newparent);
 	} else {
-		struct inode *old = *by_name_slot(t, newparent, newname);
 		if (old)
 			unname(t, old);
+		struct inode *gone = *by_name_slot(t, newparent, newname);
+		if (gone)
+			unname(t, gone);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -230,14 +337,14 @@ static int adjust(struct dfs_inodes *t, fuse_ino_t ino, int delta, bool is_new)
 	pthread_mutex_lock(&t->lock);
 	struct inode *n = by_ino(t, ino);
 	if (n) {
-		int *c = is_new ? &n->pending_new : &n->pending_trunc;
-		int old = *c;
-		*c += delta;
-		if (*c < 0)
-			*c = 0;
-		v = *c;
-		if (is_new)
+		int old = is_new ? n->pending_new : n->pending_trunc;
+		v = old + delta < 0 ? 0 : old + delta;
+		if (is_new) {
+			n->pending_new = v;
 			t->pending_new_total += v - old;
+		} else {
+			n->pending_trunc = (int16_t)v;
+		}
 	}
 	pthread_mutex_unlock(&t->lock);
 	return v;

@@ -142,27 +142,6 @@ static bool is_data_dir(const struct dfs_ent *e)
 	       e->kind == DFS_K_DICT;
 }
 
-/* The scratch table's name for a data directory. */
-static void dir_key(const struct dfs_ent *e, char *out, size_t n)
-{
-	char hex[2 * DFS_PUBKEY_LEN + 1];
-
-	dfs_hex_encode(hex, e->obj.b, DFS_PUBKEY_LEN);
-	switch (e->kind) {
-	case DFS_K_MODEL:
-		snprintf(out, n, "M/%s", e->model);
-		break;
-	case DFS_K_OBJECT:
-		snprintf(out, n, "O/%s", hex);
-		break;
-	case DFS_K_DICT:
-		snprintf(out, n, "D/%s/%s", hex, e->path);
-		break;
-	default:
-		snprintf(out, n, "/");
-	}
-}
-
 static bool owned(struct dfs_fs *fs, const struct dfs_ent *e)
 {
 	return dfs_keyring_has(fs->kr, &e->obj);
@@ -239,7 +218,7 @@ static int resolve(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *d
 	if (dfs_name_is_scratch(name)) {
 		size_t size;
 		struct timespec mtime;
-		dir_key(dir, out->dir, sizeof(out->dir));
+		dfs_ent_dir_key(dir, out->dir, sizeof(out->dir));
 		if (dfs_scratch_stat(fs->scratch, out->dir, name, &size, &mtime) == 0) {
 			out->kind = DFS_K_SCRATCH;
 			snprintf(out->name, sizeof(out->name), "%s", name);
@@ -827,11 +806,6 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	}
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	fuse_reply_err(req, 0);
-}
-
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dfs_fs *fs = fs_of(req);
@@ -852,7 +826,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		}
 		if (h->new_counted)
 			dfs_inodes_pending_new(fs->inodes, ino, -1);
-		if (!h->committed)
+		/* The kernel truncated its size at open; the value did not change after all. */
+		if ((h->replace || h->created) && !h->committed)
 			forget_kernel_attrs(fs, ino);
 	}
 	fh_free(h);
@@ -1028,7 +1003,7 @@ static int new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, bool
 		return dir.kind == DFS_K_NODE_DIR ? -EPERM : -ENOTDIR;
 	if (dfs_name_is_scratch(name)) {
 		ent->kind = DFS_K_SCRATCH;
-		dir_key(&dir, ent->dir, sizeof(ent->dir));
+		dfs_ent_dir_key(&dir, ent->dir, sizeof(ent->dir));
 		snprintf(ent->name, sizeof(ent->name), "%s", name);
 		return dfs_scratch_create(fs->scratch, ent->dir, name);
 	}
@@ -1163,7 +1138,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = -ENOTDIR;
 	}
 	if (rc == 0) {
-		dir_key(&ent, key, sizeof(key));
+		dfs_ent_dir_key(&ent, key, sizeof(key));
 		dfs_scratch_drop_dir(fs->scratch, key);
 		dfs_inodes_unname(fs->inodes, parent, name);
 	}
@@ -1227,7 +1202,7 @@ static int do_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 	if (dfs_name_is_scratch(newname)) {
 		/* Into a scratch file: local only. A field moved away is deleted. */
 		moved->kind = DFS_K_SCRATCH;
-		dir_key(&newdir, moved->dir, sizeof(moved->dir));
+		dfs_ent_dir_key(&newdir, moved->dir, sizeof(moved->dir));
 		snprintf(moved->name, sizeof(moved->name), "%s", newname);
 		if (src.kind == DFS_K_SCRATCH)
 			return dfs_scratch_rename(fs->scratch, src.dir, src.name, moved->dir,
@@ -1413,7 +1388,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (rc == 0)
 		rc = c.rc;
 	if (rc == 0 && is_data_dir(&ent)) {
-		dir_key(&ent, key, sizeof(key));
+		dfs_ent_dir_key(&ent, key, sizeof(key));
 		dfs_scratch_list(fs->scratch, key, fill_scratch, &c);
 		dfs_inodes_each_pending(fs->inodes, ino, fill_pending, &c);
 		rc = c.rc;
@@ -1496,7 +1471,6 @@ const struct fuse_lowlevel_ops dfs_fs_ops = {
 	.open = op_open,
 	.read = op_read,
 	.write = op_write,
-	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
 	.opendir = op_opendir,

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MIT
+/* fieldbench.c - load generator for scripts/bench: small-file writes, reads, fsyncs and fills */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define VALUE_LEN 32
+
+enum mode { M_WRITE, M_READ, M_FSYNC, M_FILL };
+
+struct bench {
+	enum mode mode;
+	const char *dir;
+	int threads;
+	long objects, fields;		/* fill mode */
+	pthread_barrier_t start;
+	atomic_bool stop;
+};
+
+struct worker {
+	struct bench *b;
+	pthread_t tid;
+	int id;
+	unsigned long ops;
+	int err;			/* errno of the first failure, 0 if none */
+	char what[PATH_MAX + 32];	/* what failed */
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A 32-byte value that differs on every call, so no layer can skip a write. */
+static void make_value(char *v, unsigned long n)
+{
+	snprintf(v, VALUE_LEN + 1, "%031lu\n", n);
+}
+
+static int fail(struct worker *w, const char *op, const char *path)
+{
+	w->err = errno ? errno : EIO;
+	snprintf(w->what, sizeof(w->what), "%s %s", op, path);
+	return -1;
+}
+
+/* One field write as a shell would do it: open with O_TRUNC, write, close. */
+static int write_file(struct worker *w, const char *path, const char *v, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0)
+		return fail(w, "open", path);
+	errno = 0;
+	if (write(fd, v, len) != (ssize_t)len) {
+		fail(w, "write", path);
+		close(fd);
+		return -1;
+	}
+	if (close(fd) < 0)
+		return fail(w, "close", path);
+	return 0;
+}
+
+static int read_file(struct worker *w, const char *path)
+{
+	char buf[2 * VALUE_LEN];
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return fail(w, "open", path);
+	errno = 0;
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n != VALUE_LEN) {
+		fail(w, "read", path);
+		close(fd);
+		return -1;
+	}
+	if (close(fd) < 0)
+		return fail(w, "close", path);
+	return 0;
+}
+
+static int fsync_loop(struct worker *w, const char *path)
+{
+	char v[VALUE_LEN + 1];
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+
+	if (fd < 0)
+		fail(w, "open", path);
+	pthread_barrier_wait(&w->b->start);
+	if (fd < 0)
+		return -1;
+	while (!atomic_load_explicit(&w->b->stop, memory_order_relaxed)) {
+		make_value(v, w->ops);
+		errno = 0;
+		if (pwrite(fd, v, VALUE_LEN, 0) != VALUE_LEN) {
+			fail(w, "pwrite", path);
+			break;
+		}
+		if (fdatasync(fd) < 0) {
+			fail(w, "fdatasync", path);
+			break;
+		}
+		w->ops++;
+	}
+	close(fd);
+	return w->err ? -1 : 0;
+}
+
+/* Fill mode: objects id, id + threads, ... each get `fields` fields. */
+static int fill_loop(struct worker *w)
+{
+	struct bench *b = w->b;
+	char path[PATH_MAX], v[VALUE_LEN + 1];
+
+	for (long o = w->id; o < b->objects; o += b->threads) {
+		snprintf(path, sizeof(path), "%s/o%ld", b->dir, o);
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return fail(w, "mkdir", path);
+		for (long f = 0; f < b->fields; f++) {
+			snprintf(path, sizeof(path), "%s/o%ld/f%ld", b->dir, o, f);
+			make_value(v, (unsigned long)(o * b->fields + f));
+			if (write_file(w, path, v, VALUE_LEN) < 0)
+				return -1;
+			w->ops++;
+		}
+	}
+	return 0;
+}
+
+static void *run(void *arg)
+{
+	struct worker *w = arg;
+	struct bench *b = w->b;
+	char path[PATH_MAX], v[VALUE_LEN + 1];
+
+	if (b->mode == M_FILL) {
+		pthread_barrier_wait(&b->start);
+		fill_loop(w);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/f%d", b->dir, w->id);
+	if (b->mode == M_FSYNC) {
+		fsync_loop(w, path);
+		return NULL;
+	}
+	/* Every file starts with a 32-byte value before the clock starts. */
+	make_value(v, 0);
+	int rc = write_file(w, path, v, VALUE_LEN);
+	pthread_barrier_wait(&b->start);
+	while (rc == 0 && !atomic_load_explicit(&b->stop, memory_order_relaxed)) {
+		if (b->mode == M_READ) {
+			rc = read_file(w, path);
+		} else {
+			make_value(v, w->ops + 1);
+			rc = write_file(w, path, v, VALUE_LEN);
+		}
+		if (rc == 0)
+			w->ops++;
+	}
+	return NULL;
+}
+
+static long number(const char *s, long min, long max)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno || end == s || *end || n < min || n > max)
+		return -1;
+	return n;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: fieldbench write|read|fsync DIR THREADS SECONDS\n"
+			"       fieldbench fill DIR OBJECTS FIELDS [THREADS]\n"
+			"Prints operations per second (fill: fields per second).\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct bench b = { 0 };
+	struct worker *ws;
+	double seconds = 0, t0, t1;
+	unsigned long total = 0;
+	int status = 0;
+
+	if (argc < 5) {
+		usage();
+		return 2;
+	}
+	if (strcmp(argv[1], "write") == 0)
+		b.mode = M_WRITE;
+	else if (strcmp(argv[1], "read") == 0)
+		b.mode = M_READ;
+	else if (strcmp(argv[1], "fsync") == 0)
+		b.mode = M_FSYNC;
+	else if (strcmp(argv[1], "fill") == 0)
+		b.mode = M_FILL;
+	else {
+		usage();
+		return 2;
+	}
+	b.dir = argv[2];
+	if (b.mode == M_FILL) {
+		b.objects = number(argv[3], 1, LONG_MAX / 2);
+		b.fields = number(argv[4], 1, LONG_MAX / 2);
+		b.threads = argc > 5 ? (int)number(argv[5], 1, 1024) : 8;
+		if (b.objects < 0 || b.fields < 0 || b.threads < 0 || argc > 6) {
+			usage();
+			return 2;
+		}
+	} else {
+		b.threads = (int)number(argv[3], 1, 1024);
+		seconds = (double)number(argv[4], 1, 86400);
+		if (b.threads < 0 || seconds < 0 || argc > 5) {
+			usage();
+			return 2;
+		}
+	}
+	ws = calloc((size_t)b.threads, sizeof(*ws));
+	if (!ws || pthread_barrier_init(&b.start, NULL, (unsigned)b.threads + 1) != 0) {
+		perror("fieldbench");
+		return 1;
+	}
+	for (int i = 0; i < b.threads; i++) {
+		ws[i].b = &b;
+		ws[i].id = i;
+		errno = pthread_create(&ws[i].tid, NULL, run, &ws[i]);
+		if (errno) {
+			perror("fieldbench: pthread_create");
+			return 1;
+		}
+	}
+	pthread_barrier_wait(&b.start);
+	t0 = now();
+	if (b.mode != M_FILL) {
+		struct timespec ts = { .tv_sec = (time_t)seconds };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		atomic_store(&b.stop, true);
+	}
+	for (int i = 0; i < b.threads; i++) {
+		pthread_join(ws[i].tid, NULL);
+		total += ws[i].ops;
+		if (ws[i].err) {
+			fprintf(stderr, "fieldbench: %s: %s\n", ws[i].what, strerror(ws[i].err));
+			status = 1;
+		}
+	}
+	t1 = now();
+	if (status == 0)
+		printf("%.0f\n", (double)total / (t1 - t0));
+	pthread_barrier_destroy(&b.start);
+	free(ws);
+	return status;
+}
