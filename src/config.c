@@ -65,7 +65,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_DEBUG:
 		c->debug = 1;
 		c->foreground = 1;
-		return 0;
+		return 1;	/* libfuse traces requests too */
 	case KEY_RO:
 		c->read_only = 1;
 		return 1;	/* the kernel enforces it too */

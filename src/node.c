@@ -120,19 +120,21 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 
 	if (dfs_crypto_init() < 0)
 		return 1;
-	if (prepare_state_dir(cfg) < 0)
-		return 1;
-	fopts.state_dir = cfg->state_dir;
 	fs = dfs_fs_new(&fopts);
 	if (!fs)
 		return 1;
-	/* The session checks the remaining (FUSE) options: unknown ones are a usage error. */
+	/*
+	 * The session checks the remaining (FUSE) options first: an unknown one
+	 * is a usage error and must leave nothing behind.
+	 */
 	se = fuse_session_new(&cfg->fuse_args, &dfs_fs_ops, sizeof(dfs_fs_ops), fs);
 	if (!se) {
 		fprintf(stderr, "dinemicfs: bad mount options (see dinemicfs --help)\n");
 		status = 2;
 		goto out_free_fs;
 	}
+	if (prepare_state_dir(cfg) < 0)
+		goto out_destroy_session;
 	if (lock_state(cfg->state_dir, &lock_fd) < 0)
 		goto out_destroy_session;
 	kr = dfs_keyring_open(cfg->state_dir);
@@ -154,7 +156,7 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 			strerror(errno));
 		goto out_close_store;
 	}
-	dfs_fs_attach(fs, db, st, kr, se);
+	dfs_fs_attach(fs, db, st, kr, se, cfg->state_dir);
 	if (fuse_set_signal_handlers(se) < 0)
 		goto out_free_db;
 	if (fuse_session_mount(se, cfg->mountpoint) < 0) {

@@ -21,7 +21,6 @@
 struct dfs_fs;
 
 struct dfs_fs_opts {
-	const char *state_dir;		/* borrowed; for statfs */
 	bool read_only;
 	size_t max_value;
 	bool sync_strict;
@@ -32,9 +31,12 @@ struct dfs_fs_opts {
  * FUSE options are checked first). NULL with errno on failure.
  */
 struct dfs_fs *dfs_fs_new(const struct dfs_fs_opts *opts);
-/** Gives the filesystem what it serves, before the session's loop starts. */
+/**
+ * Gives the filesystem what it serves, before the session's loop starts.
+ * Borrows everything; state_dir is used for statfs.
+ */
 void dfs_fs_attach(struct dfs_fs *fs, struct dfs_db *db, struct dfs_store *st,
-		   struct dfs_keyring *kr, struct fuse_session *se);
+		   struct dfs_keyring *kr, struct fuse_session *se, const char *state_dir);
 void dfs_fs_free(struct dfs_fs *fs);
 
 /** The operations table; pass the dfs_fs as userdata. */

@@ -45,6 +45,7 @@ struct dfs_fs {
 	struct dfs_inodes *inodes;
 	struct dfs_scratch *scratch;
 	struct dfs_fs_opts opts;
+	const char *state_dir;		/* borrowed; for statfs */
 	struct fuse_session *se;
 	uid_t uid;
 	gid_t gid;
@@ -106,8 +107,9 @@ struct dfs_fs *dfs_fs_new(const struct dfs_fs_opts *opts)
 }
 
 void dfs_fs_attach(struct dfs_fs *fs, struct dfs_db *db, struct dfs_store *st,
-		   struct dfs_keyring *kr, struct fuse_session *se)
+		   struct dfs_keyring *kr, struct fuse_session *se, const char *state_dir)
 {
+	fs->state_dir = state_dir;
 	fs->db = db;
 	fs->st = st;
 	fs->kr = kr;
@@ -1440,7 +1442,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs sv;
 
 	/* Space is the state directory's; names follow the contract. */
-	if (!fs->opts.state_dir || statvfs(fs->opts.state_dir, &sv) < 0) {
+	if (!fs->state_dir || statvfs(fs->state_dir, &sv) < 0) {
 		memset(&sv, 0, sizeof(sv));
 		sv.f_bsize = 4096;
 		sv.f_frsize = 4096;

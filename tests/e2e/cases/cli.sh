@@ -14,6 +14,7 @@ mkdir -p "$T/m"
 exit_code() { "$@" >/dev/null 2>&1; echo $?; }
 check_eq "unknown option exits 2" "$(exit_code "$DINEMICFS" -f -o nosuchoption "$T/s" "$T/m")" 2
 check_fails "unknown option message" "option" "$DINEMICFS" -f -o nosuchoption "$T/s" "$T/m"
+check_ok "a usage error leaves no state dir" test ! -e "$T/s"
 check_eq "bad value exits 2" "$(exit_code "$DINEMICFS" -o sync=maybe "$T/s" "$T/m")" 2
 check_fails "bad value message" "sync must be strict or relaxed" \
   "$DINEMICFS" -o sync=maybe "$T/s" "$T/m"
