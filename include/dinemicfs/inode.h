@@ -14,7 +14,8 @@
  * and fields opened with O_TRUNC and not written (`pending_trunc`); both
  * read as empty while non-zero.
  *
- * Threading: every function takes the table's lock.
+ * Threading: every function takes the table's lock (a read-write lock:
+ * lookups that change nothing share it).
  */
 #ifndef DINEMICFS_INODE_H
 #define DINEMICFS_INODE_H

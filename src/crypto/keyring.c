@@ -25,7 +25,7 @@ struct held {
 struct dfs_keyring {
 	char *dir;			/* STATE_DIR/keys */
 	struct dfs_pubkey node_pk;
-	pthread_mutex_t lock;
+	pthread_rwlock_t lock;
 	struct held *table[BUCKETS];	/* protected by lock */
 };
 
@@ -102,7 +102,7 @@ struct dfs_keyring *dfs_keyring_open(const char *state_dir)
 
 	if (!kr)
 		return NULL;
-	pthread_mutex_init(&kr->lock, NULL);
+	pthread_rwlock_init(&kr->lock, NULL);
 	if (asprintf(&kr->dir, "%s/keys", state_dir) < 0) {
 		kr->dir = NULL;
 		rc = -ENOMEM;
@@ -137,7 +137,7 @@ void dfs_keyring_free(struct dfs_keyring *kr)
 			h = next;
 		}
 	}
-	pthread_mutex_destroy(&kr->lock);
+	pthread_rwlock_destroy(&kr->lock);
 	free(kr->dir);
 	free(kr);
 }
@@ -158,9 +158,9 @@ int dfs_keyring_create(struct dfs_keyring *kr, struct dfs_pubkey *pk)
 	if (rc == 0)
 		rc = dfs_keyfile_write(path, &sk);
 	if (rc == 0) {
-		pthread_mutex_lock(&kr->lock);
+		pthread_rwlock_wrlock(&kr->lock);
 		rc = hold(kr, &sk, true, pk);
-		pthread_mutex_unlock(&kr->lock);
+		pthread_rwlock_unlock(&kr->lock);
 	}
 	dfs_seckey_wipe(&sk);
 	return rc;
@@ -170,7 +170,7 @@ void dfs_keyring_discard(struct dfs_keyring *kr, const struct dfs_pubkey *pk)
 {
 	char path[PATH_MAX];
 
-	pthread_mutex_lock(&kr->lock);
+	pthread_rwlock_wrlock(&kr->lock);
 	struct held **pp = slot(kr, pk);
 	struct held *h = *pp;
 	if (h) {
@@ -178,7 +178,7 @@ void dfs_keyring_discard(struct dfs_keyring *kr, const struct dfs_pubkey *pk)
 		dfs_wipe(h, sizeof(*h));
 		free(h);
 	}
-	pthread_mutex_unlock(&kr->lock);
+	pthread_rwlock_unlock(&kr->lock);
 	if (key_path(kr, pk, path, sizeof(path)) == 0)
 		unlink(path);
 }
@@ -203,21 +203,37 @@ static struct held *lookup(struct dfs_keyring *kr, const struct dfs_pubkey *pk)
 	return h && h->present ? h : NULL;
 }
 
+/* Finds pk under the shared lock; only a first look at the disk takes it exclusively. */
+static struct held *find(struct dfs_keyring *kr, const struct dfs_pubkey *pk, bool *exclusive)
+{
+	pthread_rwlock_rdlock(&kr->lock);
+	struct held *h = *slot(kr, pk);
+	*exclusive = false;
+	if (h)
+		return h->present ? h : NULL;
+	pthread_rwlock_unlock(&kr->lock);
+	pthread_rwlock_wrlock(&kr->lock);
+	*exclusive = true;
+	return lookup(kr, pk);
+}
+
 bool dfs_keyring_has(struct dfs_keyring *kr, const struct dfs_pubkey *pk)
 {
-	pthread_mutex_lock(&kr->lock);
-	bool has = lookup(kr, pk) != NULL;
-	pthread_mutex_unlock(&kr->lock);
+	bool exclusive;
+	bool has = find(kr, pk, &exclusive) != NULL;
+
+	pthread_rwlock_unlock(&kr->lock);
 	return has;
 }
 
 int dfs_keyring_sign(struct dfs_keyring *kr, const struct dfs_pubkey *pk, const uint8_t *msg,
 		     size_t len, uint8_t sig[DFS_SIG_LEN])
 {
-	pthread_mutex_lock(&kr->lock);
-	struct held *h = lookup(kr, pk);
+	bool exclusive;
+	struct held *h = find(kr, pk, &exclusive);
+
 	if (h)
 		dfs_sign(sig, msg, len, &h->sk);
-	pthread_mutex_unlock(&kr->lock);
+	pthread_rwlock_unlock(&kr->lock);
 	return h ? 0 : -ENOKEY;
 }

@@ -34,7 +34,7 @@ struct inode {
 };
 
 struct dfs_inodes {
-	pthread_mutex_t lock;
+	pthread_rwlock_t lock;
 	fuse_ino_t next_ino;			/* protected by lock */
 	long pending_new_total;			/* sum of pending_new; protected by lock */
 	struct inode *by_ino[BUCKETS];		/* protected by lock */
@@ -56,7 +56,7 @@ struct dfs_inodes *dfs_inodes_new(void)
 
 	if (!t)
 		return NULL;
-	pthread_mutex_init(&t->lock, NULL);
+	pthread_rwlock_init(&t->lock, NULL);
 	t->next_ino = FIRST_INO;
 	return t;
 }
@@ -73,7 +73,7 @@ void dfs_inodes_free(struct dfs_inodes *t)
 			n = next;
 		}
 	}
-	pthread_mutex_destroy(&t->lock);
+	pthread_rwlock_destroy(&t->lock);
 	free(t);
 }
 
@@ -243,7 +243,7 @@ fuse_ino_t dfs_inodes_lookup(struct dfs_inodes *t, fuse_ino_t parent, const char
 {
 	fuse_ino_t ino = 0;
 
-	pthread_mutex_lock(&t->lock);
+	pthread_rwlock_wrlock(&t->lock);
 	struct inode *n = *by_name_slot(t, parent, name);
 	if (n && same_ent(n, ent)) {
 		n->nlookup++;
@@ -260,52 +260,52 @@ fuse_ino_t dfs_inodes_lookup(struct dfs_inodes *t, fuse_ino_t parent, const char
 	t->by_ino[n->ino % BUCKETS] = n;
 	ino = n->ino;
 out:
-	pthread_mutex_unlock(&t->lock);
+	pthread_rwlock_unlock(&t->lock);
 	return ino;
 }
 
 int dfs_inodes_get(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out)
 {
-	pthread_mutex_lock(&t->lock);
+	pthread_rwlock_rdlock(&t->lock);
 	int rc = build_ent(t, ino, out, 0);
-	pthread_mutex_unlock(&t->lock);
+	pthread_rwlock_unlock(&t->lock);
 	return rc;
 }
 
 void dfs_inodes_forget(struct dfs_inodes *t, fuse_ino_t ino, uint64_t count)
 {
-	pthread_mutex_lock(&t->lock);
+	pthread_rwlock_wrlock(&t->lock);
 	struct inode *n = by_ino(t, ino);
 	if (n) {
 		n->nlookup = count >= n->nlookup ? 0 : n->nlookup - count;
 		if (n->nlookup == 0)
 			drop(t, n);
 	}
-	pthread_mutex_unlock(&t->lock);
+	pthread_rwlock_unlock(&t->lock);
 }
 
 void dfs_inodes_unname(struct dfs_inodes *t, fuse_ino_t parent, const char *name)
 {
-	pthread_mutex_lock(&t->lock);
+	pthread_rwlock_wrlock(&t->lock);
 	struct inode *n = *by_name_slot(t, parent, name);
 	if (n)
 		unname(t, n);
-	pthread_mutex_unlock(&t->lock);
+	pthread_rwlock_unlock(&t->lock);
 }
 
 fuse_ino_t dfs_inodes_find(struct dfs_inodes *t, fuse_ino_t parent, const char *name)
 {
-	pthread_mutex_lock(&t->lock);
+	pthread_rwlock_rdlock(&t->lock);
 	struct inode *n = *by_name_slot(t, parent, name);
 	fuse_ino_t ino = n ? n->ino : 0;
-	pthread_mutex_unlock(&t->lock);
+	pthread_rwlock_unlock(&t->lock);
 	return ino;
 }
 
 void dfs_inodes_rename(struct dfs_inodes *t, fuse_ino_t parent, const char *name,
 		       fuse_ino_t newparent, const char *newname, const struct dfs_ent *ent)
 {
-	pthread_mutex_lock(&t->lock);
+	pthread_rwlock_wrlock(&t->lock);
 	struct inode *old = *by_name_slot(t, parent, name);
 	struct inode *n = old ? node_new(newname, ent) : NULL;
 	if (n) {
@@ -327,16 +327,22 @@ void dfs_inodes_rename(struct dfs_inodes *t, fuse_ino_t parent, const char *name
 		if (gone)
 			unname(t, gone);
 	}
-	pthread_mutex_unlock(&t->lock);
+	pthread_rwlock_unlock(&t->lock);
 }
 
 static int adjust(struct dfs_inodes *t, fuse_ino_t ino, int delta, bool is_new)
 {
 	int v = 0;
 
-	pthread_mutex_lock(&t->lock);
+	/* delta 0 only reads. */
+	if (delta == 0)
+		pthread_rwlock_rdlock(&t->lock);
+	else
+		pthread_rwlock_wrlock(&t->lock);
 	struct inode *n = by_ino(t, ino);
-	if (n) {
+	if (n && delta == 0) {
+		v = is_new ? n->pending_new : n->pending_trunc;
+	} else if (n) {
 		int old = is_new ? n->pending_new : n->pending_trunc;
 		v = old + delta < 0 ? 0 : old + delta;
 		if (is_new) {
@@ -346,7 +352,7 @@ static int adjust(struct dfs_inodes *t, fuse_ino_t ino, int delta, bool is_new)
 			n->pending_trunc = (int16_t)v;
 		}
 	}
-	pthread_mutex_unlock(&t->lock);
+	pthread_rwlock_unlock(&t->lock);
 	return v;
 }
 
@@ -363,11 +369,11 @@ int dfs_inodes_pending_trunc(struct dfs_inodes *t, fuse_ino_t ino, int delta)
 void dfs_inodes_each_pending(struct dfs_inodes *t, fuse_ino_t parent,
 			     void (*fn)(const char *name, fuse_ino_t ino, void *ctx), void *ctx)
 {
-	pthread_mutex_lock(&t->lock);
+	pthread_rwlock_rdlock(&t->lock);
 	/* Files are pending only between create and first write: usually none. */
 	for (size_t i = 0; t->pending_new_total > 0 && i < BUCKETS; i++)
 		for (struct inode *n = t->by_ino[i]; n; n = n->by_ino_next)
 			if (n->named && n->parent == parent && n->pending_new > 0)
 				fn(n->name, n->ino, ctx);
-	pthread_mutex_unlock(&t->lock);
+	pthread_rwlock_unlock(&t->lock);
 }

@@ -2,6 +2,7 @@
 /* store.c - durable key-value store on LevelDB with group commit; the only user of leveldb/c.h */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ struct dfs_store {
 	pthread_cond_t cond;
 	/* Everything below is protected by lock. */
 	uint64_t staged_seq;
+	atomic_size_t npending;		/* overlay entries; read without the lock */
 	bool writing;			/* a writer is inside leveldb_write() */
 	struct dfs_batch *queue, **queue_tail;
 	struct pending *overlay[OVERLAY_BUCKETS];
@@ -148,6 +150,9 @@ int dfs_store_get(struct dfs_store *st, const void *key, size_t klen, uint8_t **
 	char *err = NULL;
 	size_t n = 0;
 
+	/* Nothing staged (the common case for readers): no lock needed. */
+	if (atomic_load(&st->npending) == 0)
+		goto from_db;
 	pthread_mutex_lock(&st->lock);
 	for (struct pending *p = st->overlay[bucket_of(key, klen)]; p; p = p->next) {
 		if (p->op->klen != klen || memcmp(p->op->key, key, klen) != 0)
@@ -164,7 +169,7 @@ int dfs_store_get(struct dfs_store *st, const void *key, size_t klen, uint8_t **
 		return rc;
 	}
 	pthread_mutex_unlock(&st->lock);
-
+from_db:;
 	char *v = leveldb_get(st->db, st->ropts, key, klen, &n, &err);
 	if (err)
 		return leveldb_failed(err, "get");
@@ -285,6 +290,7 @@ void dfs_store_stage(struct dfs_store *st, struct dfs_batch *b)
 		p->seq = b->seq;
 		p->next = st->overlay[h];
 		st->overlay[h] = p;
+		atomic_fetch_add(&st->npending, 1);
 	}
 	*st->queue_tail = b;
 	st->queue_tail = &b->next;
@@ -301,6 +307,7 @@ static void overlay_drop(struct dfs_store *st, uint64_t seq)
 				struct pending *dead = *pp;
 				*pp = dead->next;
 				free(dead);
+				atomic_fetch_sub(&st->npending, 1);
 			} else {
 				pp = &(*pp)->next;
 			}
