@@ -106,6 +106,7 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 		.read_only = cfg->read_only,
 		.max_value = cfg->max_value,
 		.sync_strict = cfg->sync_strict,
+		.inode_limit = 100000,
 	};
 	struct dfs_store_opts sopts = { .sync = cfg->sync_strict };
 	struct fuse_loop_config *loop = NULL;
@@ -165,6 +166,8 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 	}
 	dfs_log(DFS_LOG_NOTICE, "mounted %s on %s", cfg->state_dir, cfg->mountpoint);
 	signal_ready(cfg, ready_fd);
+	if (dfs_fs_start(fs) < 0)
+		dfs_log(DFS_LOG_WARNING, "cannot start the inode trimmer; memory may grow");
 
 	loop = fuse_loop_cfg_create();
 	if (!loop)
@@ -176,6 +179,7 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 	fuse_loop_cfg_destroy(loop);
 	dfs_log(DFS_LOG_NOTICE, "unmounting %s", cfg->mountpoint);
 out_unmount:
+	dfs_fs_stop(fs);
 	fuse_session_unmount(se);
 out_remove_handlers:
 	fuse_remove_signal_handlers(se);

@@ -24,6 +24,7 @@ struct dfs_fs_opts {
 	bool read_only;
 	size_t max_value;
 	bool sync_strict;
+	size_t inode_limit;		/* past it, idle entries are dropped; 0: never */
 };
 
 /**
@@ -37,6 +38,11 @@ struct dfs_fs *dfs_fs_new(const struct dfs_fs_opts *opts);
  */
 void dfs_fs_attach(struct dfs_fs *fs, struct dfs_db *db, struct dfs_store *st,
 		   struct dfs_keyring *kr, struct fuse_session *se, const char *state_dir);
+/** Starts the thread that keeps the inode table near inode_limit; 0 or -errno. */
+int dfs_fs_start(struct dfs_fs *fs);
+/** Stops that thread; call before the session ends. Idempotent. */
+void dfs_fs_stop(struct dfs_fs *fs);
+/** Stops, then frees. Accepts NULL. */
 void dfs_fs_free(struct dfs_fs *fs);
 
 /** The operations table; pass the dfs_fs as userdata. */

@@ -100,4 +100,19 @@ int dfs_inodes_pending_trunc(struct dfs_inodes *t, fuse_ino_t ino, int delta);
 void dfs_inodes_each_pending(struct dfs_inodes *t, fuse_ino_t parent,
 			     void (*fn)(const char *name, fuse_ino_t ino, void *ctx), void *ctx);
 
+/** How many inodes the table holds. */
+size_t dfs_inodes_count(struct dfs_inodes *t);
+
+struct dfs_inode_name {
+	fuse_ino_t parent;
+	char name[256];
+};
+
+/**
+ * Fills out with up to max named files (fields and metadata files) that no
+ * handle is creating or truncating, taking turns across calls. The caller
+ * asks the kernel to drop them; the kernel then forgets the inodes.
+ */
+size_t dfs_inodes_idle(struct dfs_inodes *t, struct dfs_inode_name *out, size_t max);
+
 #endif

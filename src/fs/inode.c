@@ -37,6 +37,8 @@ struct dfs_inodes {
 	pthread_rwlock_t lock;
 	fuse_ino_t next_ino;			/* protected by lock */
 	long pending_new_total;			/* sum of pending_new; protected by lock */
+	size_t count;				/* inodes; protected by lock */
+	size_t cursor;				/* next bucket for dfs_inodes_idle() */
 	struct inode *by_ino[BUCKETS];		/* protected by lock */
 	struct inode *by_name[BUCKETS];		/* protected by lock */
 };
@@ -135,6 +137,7 @@ static void drop(struct dfs_inodes *t, struct inode *n)
 	t->pending_new_total -= n->pending_new;
 	unname(t, n);
 	*by_ino_slot(t, n) = n->by_ino_next;
+	t->count--;
 	free(n);
 }
 
@@ -258,6 +261,7 @@ fuse_ino_t dfs_inodes_lookup(struct dfs_inodes *t, fuse_ino_t parent, const char
 	n->nlookup = 1;
 	n->by_ino_next = t->by_ino[n->ino % BUCKETS];
 	t->by_ino[n->ino % BUCKETS] = n;
+	t->count++;
 	ino = n->ino;
 out:
 	pthread_rwlock_unlock(&t->lock);
@@ -376,4 +380,34 @@ void dfs_inodes_each_pending(struct dfs_inodes *t, fuse_ino_t parent,
 			if (n->named && n->parent == parent && n->pending_new > 0)
 				fn(n->name, n->ino, ctx);
 	pthread_rwlock_unlock(&t->lock);
+}
+
+size_t dfs_inodes_count(struct dfs_inodes *t)
+{
+	pthread_rwlock_rdlock(&t->lock);
+	size_t n = t->count;
+	pthread_rwlock_unlock(&t->lock);
+	return n;
+}
+
+size_t dfs_inodes_idle(struct dfs_inodes *t, struct dfs_inode_name *out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_rwlock_wrlock(&t->lock);
+	/* Walk on from where the last call stopped, so every file gets its turn. */
+	for (size_t i = 0; i < BUCKETS && n < max; i++) {
+		size_t b = (t->cursor + i) % BUCKETS;
+		for (struct inode *x = t->by_ino[b]; x && n < max; x = x->by_ino_next) {
+			if (!x->named || x->pending_new || x->pending_trunc ||
+			    (x->kind != DFS_K_FIELD && x->kind != DFS_K_META))
+				continue;
+			out[n].parent = x->parent;
+			snprintf(out[n].name, sizeof(out[n].name), "%s", x->name);
+			n++;
+		}
+		t->cursor = (b + 1) % BUCKETS;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return n;
 }

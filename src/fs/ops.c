@@ -47,6 +47,10 @@ struct dfs_fs {
 	struct dfs_fs_opts opts;
 	const char *state_dir;		/* borrowed; for statfs */
 	struct fuse_session *se;
+	pthread_t trimmer;
+	bool trimming;			/* the trimmer runs; protected by trim_lock */
+	pthread_mutex_t trim_lock;
+	pthread_cond_t trim_cond;
 	uid_t uid;
 	gid_t gid;
 	struct timespec started;
@@ -96,6 +100,8 @@ struct dfs_fs *dfs_fs_new(const struct dfs_fs_opts *opts)
 	fs->uid = getuid();
 	fs->gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &fs->started);
+	pthread_mutex_init(&fs->trim_lock, NULL);
+	pthread_cond_init(&fs->trim_cond, NULL);
 	fs->inodes = dfs_inodes_new();
 	fs->scratch = dfs_scratch_new();
 	if (!fs->inodes || !fs->scratch) {
@@ -121,9 +127,81 @@ void dfs_fs_free(struct dfs_fs *fs)
 {
 	if (!fs)
 		return;
+	dfs_fs_stop(fs);
+	pthread_cond_destroy(&fs->trim_cond);
+	pthread_mutex_destroy(&fs->trim_lock);
 	dfs_inodes_free(fs->inodes);
 	dfs_scratch_free(fs->scratch);
 	free(fs);
+}
+
+/* ---- inode trimming ---------------------------------------------------------- */
+
+#define TRIM_BATCH 4096
+
+/*
+ * The kernel keeps a lookup on every file it has seen until memory runs
+ * short, and so would the inode table. Past the limit, this thread asks the
+ * kernel to drop idle entries (files nobody holds open are forgotten, and
+ * looked up again when needed), so the table stays near the limit.
+ */
+static void *trim_main(void *arg)
+{
+	struct dfs_fs *fs = arg;
+	struct dfs_inode_name *victims = malloc(TRIM_BATCH * sizeof(*victims));
+
+	pthread_mutex_lock(&fs->trim_lock);
+	while (fs->trimming) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&fs->trim_cond, &fs->trim_lock, &until);
+		if (!fs->trimming || !victims)
+			break;
+		pthread_mutex_unlock(&fs->trim_lock);
+		size_t count = dfs_inodes_count(fs->inodes);
+		size_t goal = fs->opts.inode_limit - fs->opts.inode_limit / 4;
+		if (count > fs->opts.inode_limit) {
+			size_t want = count - goal < TRIM_BATCH ? count - goal : TRIM_BATCH;
+			size_t n = dfs_inodes_idle(fs->inodes, victims, want);
+			for (size_t i = 0; i < n; i++)
+				fuse_lowlevel_notify_inval_entry(fs->se, victims[i].parent,
+								 victims[i].name,
+								 strlen(victims[i].name));
+		}
+		pthread_mutex_lock(&fs->trim_lock);
+	}
+	pthread_mutex_unlock(&fs->trim_lock);
+	free(victims);
+	return NULL;
+}
+
+int dfs_fs_start(struct dfs_fs *fs)
+{
+	if (!fs->opts.inode_limit)
+		return 0;
+	pthread_mutex_lock(&fs->trim_lock);
+	fs->trimming = true;
+	int rc = pthread_create(&fs->trimmer, NULL, trim_main, fs);
+	if (rc != 0)
+		fs->trimming = false;
+	pthread_mutex_unlock(&fs->trim_lock);
+	return -rc;
+}
+
+void dfs_fs_stop(struct dfs_fs *fs)
+{
+	pthread_mutex_lock(&fs->trim_lock);
+	bool running = fs->trimming;
+	fs->trimming = false;
+	pthread_cond_signal(&fs->trim_cond);
+	pthread_mutex_unlock(&fs->trim_lock);
+	if (running)
+		pthread_join(fs->trimmer, NULL);
 }
 
 /* ---- entities ---------------------------------------------------------------- */

@@ -196,26 +196,48 @@ int dfs_db_get_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char
 	return rc;
 }
 
+/*
+ * The field record and the value are two keys: a write may land between
+ * reading one and the other. A value whose length disagrees with its record
+ * is read again; it is corrupt only if the record did not change meanwhile.
+ */
 int dfs_db_read_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
 		      uint8_t **val, size_t *len)
 {
-	struct dfs_field_rec f;
+	struct dfs_field_rec f, again;
 	struct dfs_buf key;
-	int rc = dfs_db_get_field(db, obj, path, &f);
+	int rc = 0;
 
-	if (rc < 0)
-		return rc;
-	if (f.kind != DFS_FIELD_VALUE)
-		return -EISDIR;
 	dfs_buf_init(&key);
 	dfs_key_value(&key, obj, path, strlen(path));
-	rc = dfs_buf_ok(&key);
-	if (rc == 0)
-		rc = dfs_store_get(db->st, key.data, key.len, val, len);
-	if (rc == -ENOENT || (rc == 0 && *len != f.size)) {
+	for (int attempt = 0; attempt < 8; attempt++) {
+		rc = dfs_db_get_field(db, obj, path, &f);
+		if (rc < 0)
+			break;
+		if (f.kind != DFS_FIELD_VALUE) {
+			rc = -EISDIR;
+			break;
+		}
+		rc = dfs_buf_ok(&key);
+		if (rc == 0)
+			rc = dfs_store_get(db->st, key.data, key.len, val, len);
+		if (rc < 0 && rc != -ENOENT)
+			break;
+		if (rc == 0 && *len == f.size)
+			break;
 		if (rc == 0)
 			free(*val);
+		int again_rc = dfs_db_get_field(db, obj, path, &again);
+		if (again_rc == 0 && (again.clock != f.clock || again.size != f.size)) {
+			rc = -EAGAIN; /* changed under us: read again */
+			continue;
+		}
+		if (again_rc == -ENOENT) {
+			rc = -ENOENT;
+			break;
+		}
 		rc = corrupt(db, "value", key.data, key.len);
+		break;
 	}
 	dfs_buf_release(&key);
 	return rc;
