@@ -174,7 +174,7 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 		goto out_unmount;
 	fuse_loop_cfg_set_clone_fd(loop, 0);
 	fuse_loop_cfg_set_max_threads(loop, 16);
-	fuse_loop_cfg_set_idle_threads(loop, 8);
+	fuse_loop_cfg_set_idle_threads(loop, 16);
 	status = fuse_session_loop_mt(se, loop) == 0 ? 0 : 1;
 	fuse_loop_cfg_destroy(loop);
 	dfs_log(DFS_LOG_NOTICE, "unmounting %s", cfg->mountpoint);
