@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * actions.h - listener scripts: find them, run them, judge their exit.
+ *
+ * A listener is an executable file in ACTIONS_DIR (every model) or
+ * ACTIONS_DIR/MODEL (one model) named after a hook, optionally followed by
+ * '.' and any suffix ("on_update.10-quota"). For one hook the listeners of
+ * ACTIONS_DIR run first, then those of ACTIONS_DIR/MODEL, each set in name
+ * order. A file named like a hook that cannot be executed rejects (fail
+ * closed); other files are ignored.
+ *
+ * A listener gets the new value on stdin and DINEMIC_* variables in its
+ * environment; exit 0 accepts, anything else (a crash, a timeout) rejects,
+ * and the first line of its stderr is the reason. Its stdout is discarded
+ * and its stderr read up to a bound, so a flood cannot exhaust memory.
+ *
+ * Directory listings are cached and re-read only when a directory's mtime
+ * changes, so a hook without listeners costs two stat(2) calls and no fork.
+ *
+ * Threading: every function may be called from any thread; listeners of
+ * concurrent changes run concurrently.
+ */
+#ifndef DINEMICFS_ACTIONS_H
+#define DINEMICFS_ACTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum dfs_hook {
+	DFS_HOOK_ON_CREATE,
+	DFS_HOOK_ON_CREATED,
+	DFS_HOOK_ON_OWNED_CREATED,
+	DFS_HOOK_ON_UPDATE,
+	DFS_HOOK_ON_AUTHORIZED_UPDATE,
+	DFS_HOOK_ON_UNAUTHORIZED_UPDATE,
+	DFS_HOOK_ON_OWNED_UPDATE,
+	DFS_HOOK_ON_UPDATED,
+	DFS_HOOK_ON_AUTHORIZED_UPDATED,
+	DFS_HOOK_ON_UNAUTHORIZED_UPDATED,
+	DFS_HOOK_ON_OWNED_UPDATED,
+	DFS_HOOK_ON_DELETE,
+	DFS_HOOK_ON_AUTHORIZED_DELETE,
+	DFS_HOOK_ON_UNAUTHORIZED_DELETE,
+	DFS_HOOK_ON_OWNED_DELETE,
+	DFS_HOOK_ON_DELETED,
+	DFS_HOOK_ON_AUTHORIZED_DELETED,
+	DFS_HOOK_ON_UNAUTHORIZED_DELETED,
+	DFS_HOOK_ON_OWNED_DELETED,
+	DFS_HOOK_ON_REMOVE,
+	DFS_HOOK_ON_AUTHORIZED_REMOVE,
+	DFS_HOOK_ON_UNAUTHORIZED_REMOVE,
+	DFS_HOOK_ON_OWNED_REMOVE,
+	DFS_HOOK_COUNT
+};
+
+/** The hook's file name ("on_update"). */
+const char *dfs_hook_name(enum dfs_hook h);
+
+/**
+ * Parses a listener's file name: a hook name alone or followed by '.' and a
+ * suffix. Returns the hook, or -ENOENT for a name that is not a listener's.
+ */
+int dfs_hook_of_filename(const char *filename);
+
+/* What a listener is told. Pointers are borrowed for the call. */
+struct dfs_action_event {
+	const char *model;
+	const char *object;
+	const char *field;		/* NULL for object events */
+	const char *signer;		/* hex public key */
+	bool authorized;
+	bool owned;
+	bool remote;
+	const char *mount;
+	const uint8_t *old_value;	/* NULL when there is none */
+	size_t old_len;
+	const uint8_t *new_value;	/* NULL when there is none */
+	size_t new_len;
+};
+
+struct dfs_runner;
+
+/**
+ * Makes a runner for listeners under dir (which need not exist yet),
+ * killing a listener after timeout_ms. Borrows nothing. NULL with errno.
+ */
+struct dfs_runner *dfs_runner_new(const char *dir, int timeout_ms);
+/** Waits for queued after-listeners, then frees. Accepts NULL. */
+void dfs_runner_free(struct dfs_runner *r);
+
+/**
+ * Runs the before-listeners of hook for ev, in order, until one rejects.
+ * Returns 0 when all accept (or there are none), or -EPERM after writing
+ * "LISTENER: REASON" into why (whylen bytes) and logging it.
+ */
+int dfs_runner_before(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_action_event *ev,
+		      char *why, size_t whylen);
+
+/**
+ * Queues the after-listeners of hook for ev; a worker thread runs them in
+ * the order queued and logs failures. Copies ev. Returns 0 or -ENOMEM.
+ */
+int dfs_runner_after(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_action_event *ev);
+
+/** Waits until every queued after-listener has run. */
+void dfs_runner_drain(struct dfs_runner *r);
+
+/** True when hook has at least one listener for model (a cached lookup). */
+bool dfs_runner_has(struct dfs_runner *r, enum dfs_hook hook, const char *model);
+
+#endif

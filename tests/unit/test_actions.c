@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: MIT
+/* test_actions.c - listener runner: names, order, environment, stdin, timeouts, failures */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "dinemicfs/actions.h"
+#include "tmpdir.h"
+
+static char *dir;
+static struct dfs_runner *r;
+
+static void setup(void)
+{
+	dir = tmpdir_make("actions");
+	cr_assert_not_null(dir);
+	r = dfs_runner_new(dir, 1000);
+	cr_assert_not_null(r);
+}
+
+static void teardown(void)
+{
+	dfs_runner_free(r);
+	tmpdir_remove(dir);
+}
+
+/* Writes an executable script (mode 0755) at dir/rel. */
+static void script(const char *rel, const char *body, mode_t mode)
+{
+	char *path = tmpdir_path(dir, rel);
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s", path);
+	fputs(body, f);
+	fclose(f);
+	chmod(path, mode);
+	free(path);
+}
+
+static char *slurp(const char *rel)
+{
+	char *path = tmpdir_path(dir, rel);
+	FILE *f = fopen(path, "r");
+	static char buf[65536];
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	free(path);
+	return buf;
+}
+
+static struct dfs_action_event event(const char *value)
+{
+	struct dfs_action_event ev = {
+		.model = "Person",
+		.object = "bob",
+		.field = "salary",
+		.signer = "ab12",
+		.authorized = true,
+		.owned = true,
+		.remote = false,
+		.mount = "/mnt/x",
+		.new_value = (const uint8_t *)value,
+		.new_len = value ? strlen(value) : 0,
+	};
+	return ev;
+}
+
+Test(hooks, names)
+{
+	cr_assert_eq(dfs_hook_of_filename("on_update"), DFS_HOOK_ON_UPDATE);
+	cr_assert_eq(dfs_hook_of_filename("on_update.10-quota"), DFS_HOOK_ON_UPDATE);
+	cr_assert_eq(dfs_hook_of_filename("on_updated"), DFS_HOOK_ON_UPDATED);
+	cr_assert_eq(dfs_hook_of_filename("on_owned_remove.x"), DFS_HOOK_ON_OWNED_REMOVE);
+	cr_assert_eq(dfs_hook_of_filename("on_updatex"), -ENOENT);
+	cr_assert_eq(dfs_hook_of_filename("README"), -ENOENT);
+	cr_assert_eq(dfs_hook_of_filename(""), -ENOENT);
+	for (int h = 0; h < DFS_HOOK_COUNT; h++)
+		cr_assert_eq(dfs_hook_of_filename(dfs_hook_name(h)), h, "%s", dfs_hook_name(h));
+	cr_assert_eq(DFS_HOOK_COUNT, 23);
+}
+
+TestSuite(runner, .init = setup, .fini = teardown, .timeout = 30);
+
+Test(runner, no_listener_accepts)
+{
+	struct dfs_action_event ev = event("5\n");
+	char why[256] = "";
+
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0);
+	cr_assert_not(dfs_runner_has(r, DFS_HOOK_ON_UPDATE, "Person"));
+}
+
+Test(runner, accept_and_reject_with_reason)
+{
+	struct dfs_action_event ev = event("999999\n");
+	char why[256] = "";
+
+	script("on_update.10-ok", "#!/bin/sh\nexit 0\n", 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0);
+	script("on_update.20-budget",
+	       "#!/bin/sh\n[ \"$(cat)\" -le 100000 ] || { echo 'salary over budget' >&2; "
+	       "echo more >&2; exit 1; }\n",
+	       0755);
+	cr_assert(dfs_runner_has(r, DFS_HOOK_ON_UPDATE, "Person"));
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	cr_assert_str_eq(why, "on_update.20-budget: salary over budget");
+	ev = event("5000\n");
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0);
+	/* other hooks are not affected, and README files are ignored */
+	script("README", "not a listener\n", 0644);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_DELETE, &ev, why, sizeof(why)), 0);
+}
+
+Test(runner, order_common_then_model_by_name)
+{
+	struct dfs_action_event ev = event("x");
+	char why[256];
+	char *log = tmpdir_path(dir, "order.log");
+	char body[512];
+
+	char *mdir = tmpdir_path(dir, "Person");
+	cr_assert_eq(mkdir(mdir, 0755), 0);
+	free(mdir);
+	snprintf(body, sizeof(body), "#!/bin/sh\necho \"$0\" >> %s\n", log);
+	script("Person/on_update.05-model", body, 0755);
+	script("on_update.20-b", body, 0755);
+	script("on_update.10-a", body, 0755);
+	script("on_update", body, 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0);
+	char want[2048];
+	snprintf(want, sizeof(want), "%s/on_update\n%s/on_update.10-a\n%s/on_update.20-b\n"
+		 "%s/Person/on_update.05-model\n", dir, dir, dir, dir);
+	cr_assert_str_eq(slurp("order.log"), want);
+	/* another model runs the common listeners only */
+	ev.model = "Other";
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0);
+	int lines = 0;
+	for (const char *p = slurp("order.log"); *p; p++)
+		lines += *p == '\n';
+	cr_assert_eq(lines, 4 + 3);
+	free(log);
+}
+
+Test(runner, environment_and_stdin)
+{
+	struct dfs_action_event ev = event("new value\n");
+	char why[256];
+	char body[1024];
+	char *out = tmpdir_path(dir, "env.out");
+
+	ev.old_value = (const uint8_t *)"old";
+	ev.old_len = 3;
+	snprintf(body, sizeof(body),
+		 "#!/bin/sh\n{ echo \"$DINEMIC_HOOK|$DINEMIC_MODEL|$DINEMIC_OBJECT|$DINEMIC_FIELD|"
+		 "$DINEMIC_SIGNER|$DINEMIC_AUTHORIZED|$DINEMIC_OWNED|$DINEMIC_ORIGIN|"
+		 "$DINEMIC_MOUNT|$DINEMIC_OLD|$DINEMIC_NEW\"; cat; } > %s\n",
+		 out);
+	script("on_owned_update", body, 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_OWNED_UPDATE, &ev, why, sizeof(why)), 0,
+		     "%s", why);
+	cr_assert_str_eq(slurp("env.out"), "on_owned_update|Person|bob|salary|ab12|1|1|local|"
+					   "/mnt/x|old|new value\n\nnew value\n");
+	free(out);
+}
+
+Test(runner, big_values_skip_the_environment)
+{
+	char *big = malloc(1 << 20);
+	char why[256];
+	char body[512];
+	char *out = tmpdir_path(dir, "big.out");
+
+	memset(big, 'v', (1 << 20) - 1);
+	big[(1 << 20) - 1] = '\0';
+	struct dfs_action_event ev = event(big);
+	snprintf(body, sizeof(body),
+		 "#!/bin/sh\necho \"${DINEMIC_NEW-unset}\" > %s; wc -c >> %s\n", out, out);
+	script("on_update", body, 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0, "%s", why);
+	cr_assert_str_eq(slurp("big.out"), "unset\n1048575\n");
+	/* a listener that ignores a large stdin does not hang */
+	script("on_update", "#!/bin/sh\nexit 0\n", 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0, "%s", why);
+	free(out);
+	free(big);
+}
+
+Test(runner, timeout_rejects)
+{
+	struct dfs_action_event ev = event("1");
+	char why[256];
+	struct timespec a, b;
+
+	script("on_update", "#!/bin/sh\nsleep 20\n", 0755);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	cr_assert_str_eq(why, "on_update: timed out after 1000 ms");
+	cr_assert_lt(b.tv_sec - a.tv_sec, 5);
+}
+
+Test(runner, fail_closed)
+{
+	struct dfs_action_event ev = event("1");
+	char why[256];
+
+	script("on_delete", "#!/bin/sh\nexit 0\n", 0644);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_DELETE, &ev, why, sizeof(why)), -EPERM);
+	cr_assert_str_eq(why, "on_delete: cannot run: not executable");
+	script("on_remove", "#!/nonexistent/interpreter\nexit 0\n", 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_REMOVE, &ev, why, sizeof(why)), -EPERM);
+	cr_assert_str_eq(why, "on_remove: cannot run: the file or its interpreter is missing");
+	script("on_create", "#!/bin/sh\nkill -9 $$\n", 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_CREATE, &ev, why, sizeof(why)), -EPERM);
+	cr_assert_str_eq(why, "on_create: killed by signal 9");
+	script("on_update", "#!/bin/sh\nexit 3\n", 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	cr_assert_str_eq(why, "on_update: exit status 3");
+}
+
+Test(runner, flood_is_bounded)
+{
+	struct dfs_action_event ev = event("1");
+	char why[256];
+
+	script("on_update",
+	       "#!/bin/sh\necho first line >&2\nhead -c 20000000 /dev/zero >&2\n"
+	       "head -c 20000000 /dev/zero\nexit 1\n",
+	       0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	cr_assert_str_eq(why, "on_update: first line");
+}
+
+Test(runner, after_listeners_run_in_order)
+{
+	char body[512];
+	char *log = tmpdir_path(dir, "after.log");
+
+	snprintf(body, sizeof(body), "#!/bin/sh\nsleep 0.05; echo \"$DINEMIC_FIELD=$(cat)\" >> %s\n",
+		 log);
+	script("on_updated.audit", body, 0755);
+	script("on_deleted", "#!/bin/sh\nexit 1\n", 0755); /* a failure is only logged */
+	for (int i = 0; i < 5; i++) {
+		char field[16], value[16];
+		snprintf(field, sizeof(field), "f%d", i);
+		snprintf(value, sizeof(value), "v%d", i);
+		struct dfs_action_event ev = event(value);
+		ev.field = field;
+		cr_assert_eq(dfs_runner_after(r, DFS_HOOK_ON_UPDATED, &ev), 0);
+		cr_assert_eq(dfs_runner_after(r, DFS_HOOK_ON_DELETED, &ev), 0);
+	}
+	dfs_runner_drain(r);
+	cr_assert_str_eq(slurp("after.log"), "f0=v0\nf1=v1\nf2=v2\nf3=v3\nf4=v4\n");
+	free(log);
+}
+
+Test(runner, new_listener_takes_effect_without_restart)
+{
+	struct dfs_action_event ev = event("1");
+	char why[256];
+
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0);
+	script("on_update", "#!/bin/sh\necho no >&2; exit 1\n", 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	char *p = tmpdir_path(dir, "on_update");
+	unlink(p);
+	free(p);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0);
+}
