@@ -1154,16 +1154,26 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_entry(req, &e);
 }
 
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* What (parent, name) stands for, when this mount may change it. */
+static int resolve_to_change(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
+			     struct dfs_ent *ent)
 {
-	struct dfs_fs *fs = fs_of(req);
-	struct dfs_ent dir, ent;
+	struct dfs_ent dir;
 	int rc = ent_of(fs, parent, &dir);
 
 	if (rc == 0)
-		rc = resolve(fs, parent, &dir, name, &ent);
+		rc = resolve(fs, parent, &dir, name, ent);
 	if (rc == 0 && fs->opts.read_only)
 		rc = -EROFS;
+	return rc;
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct dfs_ent ent;
+	int rc = resolve_to_change(fs, parent, name, &ent);
+
 	if (rc < 0)
 		goto out;
 	switch (ent.kind) {
@@ -1191,14 +1201,10 @@ out:
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct dfs_fs *fs = fs_of(req);
-	struct dfs_ent dir, ent;
+	struct dfs_ent ent;
 	char key[sizeof(ent.dir)];
-	int rc = ent_of(fs, parent, &dir);
+	int rc = resolve_to_change(fs, parent, name, &ent);
 
-	if (rc == 0)
-		rc = resolve(fs, parent, &dir, name, &ent);
-	if (rc == 0 && fs->opts.read_only)
-		rc = -EROFS;
 	if (rc < 0)
 		goto out;
 	switch (ent.kind) {
