@@ -25,6 +25,7 @@ static const struct fuse_opt opts[] = {
 	OPT("max_value=%s", max_value_str),
 	OPT("sync=%s", sync_str),
 	OPT("log_level=%s", log_level_str),
+	OPT("action_timeout=%s", action_timeout_str),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -80,6 +81,7 @@ void dfs_config_init(struct dfs_config *c)
 	c->max_value = DFS_DEFAULT_MAX_VALUE;
 	c->sync_strict = 1;
 	c->log_level = DFS_LOG_NOTICE;
+	c->action_timeout_ms = 5000;
 }
 
 void dfs_config_release(struct dfs_config *c)
@@ -89,6 +91,7 @@ void dfs_config_release(struct dfs_config *c)
 	free(c->max_value_str);
 	free(c->sync_str);
 	free(c->log_level_str);
+	free(c->action_timeout_str);
 	free(c->extra_arg);
 	fuse_opt_free_args(&c->fuse_args);
 	memset(c, 0, sizeof(*c));
@@ -150,6 +153,18 @@ int dfs_config_check(struct dfs_config *c, char *err, size_t errlen)
 		}
 		c->log_level = lvl;
 	}
+	if (c->action_timeout_str) {
+		char *end;
+		errno = 0;
+		double secs = strtod(c->action_timeout_str, &end);
+		if (errno || end == c->action_timeout_str || *end || !(secs > 0) || secs > 3600) {
+			snprintf(err, errlen,
+				 "action_timeout must be seconds from 0.001 to 3600, not '%s'",
+				 c->action_timeout_str);
+			return -EINVAL;
+		}
+		c->action_timeout_ms = secs * 1000 < 1 ? 1 : (int)(secs * 1000);
+	}
 	if (c->debug)
 		c->log_level = DFS_LOG_DEBUG;
 	if (c->show_help || c->show_version)
@@ -204,6 +219,7 @@ void dfs_config_usage(const char *prog)
 	       "    -o sync=strict|relaxed acknowledge writes once on disk (strict, default)\n"
 	       "                           or once in the store's log (relaxed)\n"
 	       "    -o log_level=LEVEL     err, warning, notice (default), info or debug\n"
+	       "    -o action_timeout=SECS kill a listener after SECS seconds (default 5)\n"
 	       "    -o ro                  mount read-only\n"
 	       "\n"
 	       "and the usual FUSE mount options, such as allow_other and default_permissions.\n",

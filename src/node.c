@@ -12,6 +12,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "dinemicfs/actions.h"
 #include "dinemicfs/db.h"
 #include "dinemicfs/fs.h"
 #include "dinemicfs/keyring.h"
@@ -19,6 +20,31 @@
 #include "dinemicfs/log.h"
 #include "dinemicfs/node.h"
 #include "dinemicfs/store.h"
+
+/* Listeners judge every change the database makes; see actions.h. */
+struct judge {
+	struct dfs_runner *runner;
+	char mount[PATH_MAX];
+};
+
+static bool judge_wants(void *ctx, enum dfs_event event, const char *model)
+{
+	return dfs_runner_wants(((struct judge *)ctx)->runner, event, model);
+}
+
+static int judge_before(void *ctx, const struct dfs_change *c)
+{
+	struct judge *j = ctx;
+
+	return dfs_runner_judge(j->runner, c, j->mount);
+}
+
+static void judge_after(void *ctx, const struct dfs_change *c)
+{
+	struct judge *j = ctx;
+
+	dfs_runner_notify(j->runner, c, j->mount);
+}
 
 /* Takes STATE_DIR/lock so that one state directory is mounted once. */
 static int lock_state(const char *dir, int *fd_out)
@@ -113,6 +139,7 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 	struct dfs_keyring *kr = NULL;
 	struct dfs_store *st = NULL;
 	struct dfs_db *db = NULL;
+	struct judge judge = { 0 };
 	struct fuse_session *se;
 	struct dfs_fs *fs;
 	char dbdir[PATH_MAX];
@@ -157,6 +184,27 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 			strerror(errno));
 		goto out_close_store;
 	}
+	char actions[PATH_MAX];
+	snprintf(actions, sizeof(actions), "%s/actions", cfg->state_dir);
+	if (mkdir(actions, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "dinemicfs: cannot create %s: %s\n", actions, strerror(errno));
+		goto out_free_db;
+	}
+	judge.runner = dfs_runner_new(actions, cfg->action_timeout_ms);
+	if (!judge.runner) {
+		fprintf(stderr, "dinemicfs: cannot start the listener runner: %s\n",
+			strerror(errno));
+		goto out_free_db;
+	}
+	if (!realpath(cfg->mountpoint, judge.mount))
+		snprintf(judge.mount, sizeof(judge.mount), "%s", cfg->mountpoint);
+	struct dfs_db_listener listener = {
+		.wants = judge_wants,
+		.before = judge_before,
+		.after = judge_after,
+		.ctx = &judge,
+	};
+	dfs_db_set_listener(db, &listener);
 	dfs_fs_attach(fs, db, st, kr, se, cfg->state_dir);
 	if (fuse_set_signal_handlers(se) < 0)
 		goto out_free_db;
@@ -173,7 +221,8 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 	if (!loop)
 		goto out_unmount;
 	fuse_loop_cfg_set_clone_fd(loop, 0);
-	fuse_loop_cfg_set_max_threads(loop, 16);
+	/* Writers wait on listeners that may read the mount: keep threads to spare. */
+	fuse_loop_cfg_set_max_threads(loop, 48);
 	fuse_loop_cfg_set_idle_threads(loop, 16);
 	status = fuse_session_loop_mt(se, loop) == 0 ? 0 : 1;
 	fuse_loop_cfg_destroy(loop);
@@ -184,6 +233,7 @@ out_unmount:
 out_remove_handlers:
 	fuse_remove_signal_handlers(se);
 out_free_db:
+	dfs_runner_free(judge.runner); /* runs what after-listeners are queued */
 	dfs_db_free(db);
 out_close_store:
 	dfs_store_close(st);

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dinemicfs/db.h"
+
 enum dfs_hook {
 	DFS_HOOK_ON_CREATE,
 	DFS_HOOK_ON_CREATED,
@@ -108,5 +110,20 @@ void dfs_runner_drain(struct dfs_runner *r);
 
 /** True when hook has at least one listener for model (a cached lookup). */
 bool dfs_runner_has(struct dfs_runner *r, enum dfs_hook hook, const char *model);
+
+/*
+ * A database change, mapped to the hook table of DESIGN.md: before a
+ * change run its plain hook, then the authorized or the unauthorized one,
+ * then the owned one where this node owns the object; after it, the same
+ * in the past tense (a create tells on_created and on_owned_created; a
+ * remove tells nobody).
+ */
+
+/** True when any hook of event has a listener for model. */
+bool dfs_runner_wants(struct dfs_runner *r, enum dfs_event event, const char *model);
+/** Runs the before-hooks of c in order; 0, or -EPERM at the first rejection. */
+int dfs_runner_judge(struct dfs_runner *r, const struct dfs_change *c, const char *mount);
+/** Queues the after-hooks of c. */
+void dfs_runner_notify(struct dfs_runner *r, const struct dfs_change *c, const char *mount);
 
 #endif

@@ -26,9 +26,11 @@ struct dfs_config {
 	size_t max_value;
 	int sync_strict;		/* 1: strict (fsync), 0: relaxed */
 	int log_level;
+	int action_timeout_ms;		/* a listener running longer is killed */
 	char *max_value_str;		/* raw option strings, malloc'ed by fuse_opt */
 	char *sync_str;
 	char *log_level_str;
+	char *action_timeout_str;
 	char *extra_arg;		/* a third positional, reported as an error */
 	struct fuse_args fuse_args;	/* what is left for libfuse */
 };

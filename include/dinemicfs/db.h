@@ -29,6 +29,44 @@
 
 struct dfs_db;
 
+/* The changes that listeners judge (DESIGN.md, "Listeners"). */
+enum dfs_event {
+	DFS_EVENT_CREATE,	/* an object is created */
+	DFS_EVENT_UPDATE,	/* a field is set or appended to */
+	DFS_EVENT_DELETE,	/* a field is deleted */
+	DFS_EVENT_REMOVE,	/* an object is removed */
+};
+
+/* One change as listeners see it. Pointers are borrowed for the call. */
+struct dfs_change {
+	enum dfs_event event;
+	const char *model;
+	const char *object;
+	const char *field;		/* NULL for CREATE and REMOVE */
+	struct dfs_pubkey signer;
+	bool authorized;		/* the signer is the owner or listed in .authorized */
+	bool owned;			/* this node holds the object's key */
+	bool remote;
+	const uint8_t *old_value;	/* the value before; NULL when there is none */
+	size_t old_len;
+	const uint8_t *new_value;	/* the whole value after; NULL when there is none */
+	size_t new_len;
+};
+
+/*
+ * Who judges changes. wants() says whether any listener cares about an
+ * event in a model (so a node without listeners reads no old values);
+ * before() accepts (0) or rejects (-EPERM) a change before it is applied;
+ * after() is told once it is durable. Called without database locks held,
+ * so a listener may read the mount.
+ */
+struct dfs_db_listener {
+	bool (*wants)(void *ctx, enum dfs_event event, const char *model);
+	int (*before)(void *ctx, const struct dfs_change *c);
+	void (*after)(void *ctx, const struct dfs_change *c);
+	void *ctx;
+};
+
 struct dfs_db_stats {
 	uint64_t applied;	/* updates applied since start */
 	uint64_t refused;	/* updates refused since start */
@@ -101,6 +139,9 @@ int dfs_db_delete_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const ch
  * above.
  */
 int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len);
+
+/** Sets who judges changes; copies l. Call before any change. */
+void dfs_db_set_listener(struct dfs_db *db, const struct dfs_db_listener *l);
 
 void dfs_db_get_stats(struct dfs_db *db, struct dfs_db_stats *out);
 /** Counts a corrupt record met by a reader (logged by the caller). */

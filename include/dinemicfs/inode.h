@@ -38,6 +38,7 @@ enum dfs_kind {
 	DFS_K_FIELD,
 	DFS_K_META,		/* .id .owner .history */
 	DFS_K_SCRATCH,		/* node-local file (scratch.h) */
+	DFS_K_ACTIONS,		/* .actions and below: a real directory (path) */
 };
 
 enum dfs_meta {
@@ -55,7 +56,8 @@ struct dfs_ent {
 	int meta;			/* enum dfs_meta, for META and NODE_FILE */
 	char model[256];		/* MODEL and below */
 	struct dfs_pubkey obj;		/* OBJECT and below */
-	char path[DFS_UPDATE_NAME_MAX + 1]; /* DICT: dict; FIELD: FIELD or DICT/KEY */
+	char path[DFS_UPDATE_NAME_MAX + 1]; /* DICT: dict; FIELD: FIELD or DICT/KEY;
+					       ACTIONS: path below .actions ("" for it) */
 	char dir[DFS_UPDATE_NAME_MAX + 80]; /* SCRATCH: scratch.h directory key */
 	char name[256];			/* SCRATCH: its name */
 };

@@ -194,7 +194,7 @@ static int build_ent(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out, 
 		return 0;
 	}
 	struct inode *n = by_ino(t, ino);
-	if (!n || depth > 4)
+	if (!n || depth > 8)
 		return -ESTALE;
 	out->kind = n->kind;
 	out->meta = n->meta;
@@ -207,6 +207,13 @@ static int build_ent(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out, 
 	rc = build_ent(t, n->parent, &p, depth + 1);
 	if (rc < 0)
 		return rc;
+	if (n->kind == DFS_K_ACTIONS) {
+		if (p.kind != DFS_K_ACTIONS) /* .actions itself */
+			return 0;
+		rc = p.path[0] ? snprintf(out->path, sizeof(out->path), "%s/%s", p.path, n->name)
+			       : snprintf(out->path, sizeof(out->path), "%s", n->name);
+		return rc < 0 || (size_t)rc >= sizeof(out->path) ? -ENAMETOOLONG : 0;
+	}
 	memcpy(out->model, p.model, sizeof(out->model));
 	out->obj = p.obj;
 	switch (n->kind) {

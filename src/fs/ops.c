@@ -14,8 +14,10 @@
  * and `truncate -s 0 f` commit the empty value, and editors that truncate
  * and then write commit one update.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -46,6 +48,7 @@ struct dfs_fs {
 	struct dfs_scratch *scratch;
 	struct dfs_fs_opts opts;
 	const char *state_dir;		/* borrowed; for statfs */
+	char *actions_dir;		/* STATE_DIR/actions: what .actions shows */
 	struct fuse_session *se;
 	pthread_t trimmer;
 	bool trimming;			/* the trimmer runs; protected by trim_lock */
@@ -72,6 +75,7 @@ struct fh {
 	bool new_counted;	/* holds a pending_new count on the inode */
 	bool loaded;		/* data holds the value */
 	struct dfs_buf data;
+	int fd;			/* ACTIONS: the real file */
 };
 
 struct dirent_rec {
@@ -116,6 +120,8 @@ void dfs_fs_attach(struct dfs_fs *fs, struct dfs_db *db, struct dfs_store *st,
 		   struct dfs_keyring *kr, struct fuse_session *se, const char *state_dir)
 {
 	fs->state_dir = state_dir;
+	if (asprintf(&fs->actions_dir, "%s/actions", state_dir) < 0)
+		fs->actions_dir = NULL;
 	fs->db = db;
 	fs->st = st;
 	fs->kr = kr;
@@ -128,6 +134,7 @@ void dfs_fs_free(struct dfs_fs *fs)
 	if (!fs)
 		return;
 	dfs_fs_stop(fs);
+	free(fs->actions_dir);
 	pthread_cond_destroy(&fs->trim_cond);
 	pthread_mutex_destroy(&fs->trim_lock);
 	dfs_inodes_free(fs->inodes);
@@ -235,6 +242,46 @@ static int field_path(const struct dfs_ent *dir, const char *name, char *out, si
 	return len < 0 || (size_t)len >= n || (size_t)len > DFS_UPDATE_NAME_MAX ? -ENAMETOOLONG : 0;
 }
 
+/* ---- .actions: a real directory under the state directory ----------------------- */
+
+/* The real path of an .actions entry, or of name inside it. */
+static int act_path(struct dfs_fs *fs, const struct dfs_ent *e, const char *name, char *out,
+		    size_t n)
+{
+	int len;
+
+	if (!fs->actions_dir)
+		return -ENOMEM;
+	if (name)
+		len = e->path[0] ? snprintf(out, n, "%s/%s/%s", fs->actions_dir, e->path, name)
+				 : snprintf(out, n, "%s/%s", fs->actions_dir, name);
+	else
+		len = e->path[0] ? snprintf(out, n, "%s/%s", fs->actions_dir, e->path)
+				 : snprintf(out, n, "%s", fs->actions_dir);
+	return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
+}
+
+/* The entry for name inside the .actions directory dir. */
+static int act_child(const struct dfs_ent *dir, const char *name, struct dfs_ent *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = DFS_K_ACTIONS;
+	int len = dir->path[0] ? snprintf(out->path, sizeof(out->path), "%s/%s", dir->path, name)
+			       : snprintf(out->path, sizeof(out->path), "%s", name);
+	return len < 0 || (size_t)len >= sizeof(out->path) ? -ENAMETOOLONG : 0;
+}
+
+/* .actions holds listeners and one level of per-model directories. */
+static bool act_depth_ok(const struct dfs_ent *dir)
+{
+	return strchr(dir->path, '/') == NULL;
+}
+
+static int act_errno(int rc)
+{
+	return rc < 0 ? -errno : 0;
+}
+
 static const struct {
 	const char *name;
 	int meta;
@@ -269,7 +316,22 @@ static int resolve(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *d
 			out->kind = DFS_K_NODE_DIR;
 			return 0;
 		}
+		if (strcmp(name, ".actions") == 0) {
+			out->kind = DFS_K_ACTIONS;
+			out->path[0] = '\0';
+			return 0;
+		}
 		break;
+	case DFS_K_ACTIONS: {
+		char real[PATH_MAX];
+		struct stat st;
+		int rc = act_path(fs, dir, name, real, sizeof(real));
+		if (rc == 0)
+			rc = act_errno(lstat(real, &st));
+		if (rc == 0)
+			rc = act_child(dir, name, out);
+		return rc;
+	}
 	case DFS_K_NODE_DIR:
 		for (size_t i = 0; i < sizeof(node_files) / sizeof(node_files[0]); i++) {
 			if (strcmp(name, node_files[i].name) == 0) {
@@ -526,6 +588,18 @@ static int stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, 
 			clock_gettime(CLOCK_REALTIME, &mtime);
 		break;
 	}
+	case DFS_K_ACTIONS: {
+		char real[PATH_MAX];
+		rc = act_path(fs, e, NULL, real, sizeof(real));
+		if (rc == 0)
+			rc = act_errno(lstat(real, st));
+		if (rc < 0)
+			return rc;
+		st->st_ino = ino;
+		if (fs->opts.read_only)
+			st->st_mode &= ~(mode_t)0222;
+		return 0;
+	}
 	case DFS_K_SCRATCH: {
 		size_t size;
 		rc = dfs_scratch_stat(fs->scratch, e->dir, e->name, &size, &mtime);
@@ -663,6 +737,8 @@ static void fh_free(struct fh *h)
 	if (!h)
 		return;
 	dfs_buf_release(&h->data);
+	if (h->fd >= 0)
+		close(h->fd);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
@@ -676,6 +752,7 @@ static struct fh *fh_new(fuse_ino_t ino, const struct dfs_ent *ent)
 	pthread_mutex_init(&h->lock, NULL);
 	h->ino = ino;
 	h->ent = *ent;
+	h->fd = -1;
 	dfs_buf_init(&h->data);
 	return h;
 }
@@ -686,6 +763,31 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 	int acc = fi->flags & O_ACCMODE;
 	bool writing = acc != O_RDONLY || (fi->flags & O_TRUNC);
 
+	if (ent->kind == DFS_K_ACTIONS) {
+		char real[PATH_MAX];
+		struct stat st;
+		int rc = act_path(fs, ent, NULL, real, sizeof(real));
+		if (rc == 0 && writing && fs->opts.read_only)
+			rc = -EROFS;
+		if (rc == 0)
+			rc = act_errno(lstat(real, &st));
+		if (rc == 0 && S_ISDIR(st.st_mode))
+			rc = -EISDIR;
+		if (rc < 0)
+			return rc;
+		struct fh *h = fh_new(ino, ent);
+		if (!h)
+			return -ENOMEM;
+		h->fd = open(real, (fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC |
+					   O_NOFOLLOW);
+		if (h->fd < 0) {
+			rc = -errno;
+			fh_free(h);
+			return rc;
+		}
+		fi->fh = (uint64_t)(uintptr_t)h;
+		return 0;
+	}
 	switch (ent->kind) {
 	case DFS_K_FIELD:
 	case DFS_K_SCRATCH:
@@ -724,6 +826,13 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 		if ((fi->flags & O_TRUNC) && acc != O_RDONLY)
 			dfs_scratch_truncate(fs->scratch, ent->dir, ent->name, 0, fs->opts.max_value);
 	} else {
+		/*
+		 * A write waits for the listeners, which may read this very field.
+		 * Through the page cache the kernel would hold the written pages
+		 * locked and those reads would wait for the write: write around it.
+		 */
+		if (writing)
+			fi->direct_io = 1;
 		h->append = fi->flags & O_APPEND;
 		h->created = created;
 		if (created) {
@@ -772,6 +881,16 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t len = 0, n = 0;
 	int rc = 0;
 
+	if (h->ent.kind == DFS_K_ACTIONS) {
+		out = malloc(size ? size : 1);
+		ssize_t got = out ? pread(h->fd, out, size, off) : -1;
+		if (got < 0)
+			fuse_reply_err(req, out ? errno : ENOMEM);
+		else
+			fuse_reply_buf(req, (const char *)out, (size_t)got);
+		free(out);
+		return;
+	}
 	pthread_mutex_lock(&h->lock);
 	if (h->ent.kind == DFS_K_SCRATCH) {
 		rc = dfs_scratch_get(fs->scratch, h->ent.dir, h->ent.name, &data, &len);
@@ -867,6 +986,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, EROFS);
 		return;
 	}
+	if (h->ent.kind == DFS_K_ACTIONS) {
+		ssize_t w = pwrite(h->fd, buf, size, off);
+		if (w < 0)
+			fuse_reply_err(req, errno);
+		else
+			fuse_reply_write(req, (size_t)w);
+		return;
+	}
 	pthread_mutex_lock(&h->lock);
 	if (h->ent.kind == DFS_K_SCRATCH)
 		rc = dfs_scratch_write(fs->scratch, h->ent.dir, h->ent.name, off, buf, size,
@@ -916,6 +1043,12 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
+
+	if (h && h->ent.kind == DFS_K_ACTIONS) {
+		fuse_reply_err(req, (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? errno : 0);
+		return;
+	}
 	/* Updates are durable when write(2) returns, unless sync=relaxed. */
 	int rc = fs_of(req)->opts.sync_strict ? 0 : dfs_store_sync(fs_of(req)->st);
 
@@ -976,6 +1109,32 @@ static int set_size(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent
 	return rc;
 }
 
+/* chmod, truncate and utimes of a file in .actions; owners are left alone. */
+static int act_setattr(struct dfs_fs *fs, const struct dfs_ent *e, struct fh *h,
+		       const struct stat *attr, int to_set)
+{
+	char real[PATH_MAX];
+	int rc = act_path(fs, e, NULL, real, sizeof(real));
+
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE))
+		rc = act_errno(chmod(real, attr->st_mode & 07777));
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
+		rc = act_errno(h ? ftruncate(h->fd, attr->st_size) : truncate(real, attr->st_size));
+	if (rc == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
+		struct timespec tv[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+			tv[0].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_ATIME)
+			tv[0] = attr->st_atim;
+		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+			tv[1].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_MTIME)
+			tv[1] = attr->st_mtim;
+		rc = act_errno(utimensat(AT_FDCWD, real, tv, AT_SYMLINK_NOFOLLOW));
+	}
+	return rc;
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
@@ -985,7 +1144,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct stat st;
 	int rc = ent_of(fs, ino, &ent);
 
-	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
+	if (rc == 0 && ent.kind == DFS_K_ACTIONS) {
+		rc = fs->opts.read_only ? -EROFS : act_setattr(fs, &ent, h, attr, to_set);
+	} else if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
 		if (fs->opts.read_only) {
 			rc = -EROFS;
 		} else {
@@ -1023,6 +1184,21 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct dfs_ent dir, ent;
 	int rc = ent_of(fs, parent, &dir);
 
+	if (rc == 0 && dir.kind == DFS_K_ACTIONS) {
+		char real[PATH_MAX];
+		rc = fs->opts.read_only ? -EROFS : act_depth_ok(&dir) ? 0 : -EPERM;
+		if (rc == 0)
+			rc = dfs_name_check(name, strlen(name));
+		if (rc == 0)
+			rc = act_path(fs, &dir, name, real, sizeof(real));
+		if (rc == 0)
+			rc = act_errno(mkdir(real, mode & 07777));
+		if (rc == 0)
+			rc = act_child(&dir, name, &ent);
+		if (rc == 0)
+			rc = make_entry(fs, parent, name, &ent, &e);
+		goto out;
+	}
 	if (rc == 0)
 		rc = check_new_name(name);
 	if (rc == 0 && fs->opts.read_only)
@@ -1064,8 +1240,8 @@ out:
 }
 
 /* A new regular file: a scratch file, or a field that exists once written. */
-static int new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, bool commit_now,
-		    struct dfs_ent *ent)
+static int new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, mode_t mode,
+		    bool commit_now, struct dfs_ent *ent)
 {
 	struct dfs_ent dir;
 	int rc = ent_of(fs, parent, &dir);
@@ -1076,6 +1252,20 @@ static int new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, bool
 		rc = -EROFS;
 	if (rc < 0)
 		return rc;
+	if (dir.kind == DFS_K_ACTIONS) {
+		char real[PATH_MAX];
+		rc = act_child(&dir, name, ent);
+		if (rc == 0)
+			rc = act_path(fs, &dir, name, real, sizeof(real));
+		int fd = rc == 0 ? open(real, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+					mode & 07777)
+				 : -1;
+		if (rc == 0 && fd < 0)
+			rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	memset(ent, 0, sizeof(*ent));
 	strcpy(ent->model, dir.model);
 	ent->obj = dir.obj;
@@ -1104,7 +1294,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct dfs_fs *fs = fs_of(req);
 	struct fuse_entry_param e;
 	struct dfs_ent ent;
-	int rc = new_file(fs, parent, name, false, &ent);
+	int rc = new_file(fs, parent, name, mode, false, &ent);
 
 	memset(&e, 0, sizeof(e));
 	if (rc == 0) {
@@ -1144,7 +1334,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct dfs_fs *fs = fs_of(req);
 	struct fuse_entry_param e;
 	struct dfs_ent ent;
-	int rc = S_ISREG(mode) ? new_file(fs, parent, name, true, &ent) : -EPERM;
+	int rc = S_ISREG(mode) ? new_file(fs, parent, name, mode, true, &ent) : -EPERM;
 
 	if (rc == 0)
 		rc = make_entry(fs, parent, name, &ent, &e);
@@ -1177,6 +1367,13 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc < 0)
 		goto out;
 	switch (ent.kind) {
+	case DFS_K_ACTIONS: {
+		char real[PATH_MAX];
+		rc = act_path(fs, &ent, NULL, real, sizeof(real));
+		if (rc == 0)
+			rc = act_errno(unlink(real));
+		break;
+	}
 	case DFS_K_FIELD:
 		rc = owned(fs, &ent) ? dfs_db_delete_field(fs->db, &ent.obj, ent.path) : -EACCES;
 		break;
@@ -1208,6 +1405,13 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc < 0)
 		goto out;
 	switch (ent.kind) {
+	case DFS_K_ACTIONS: {
+		char real[PATH_MAX];
+		rc = ent.path[0] ? act_path(fs, &ent, NULL, real, sizeof(real)) : -EPERM;
+		if (rc == 0)
+			rc = act_errno(rmdir(real));
+		break;
+	}
 	case DFS_K_MODEL:
 		rc = dfs_db_remove_model(fs->db, ent.model);
 		break;
@@ -1262,6 +1466,19 @@ static int do_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 	rc = dfs_name_check(newname, strlen(newname));
 	if (rc < 0)
 		return rc;
+	if (src.kind == DFS_K_ACTIONS || newdir.kind == DFS_K_ACTIONS) {
+		char from[PATH_MAX], to[PATH_MAX];
+		if (src.kind != DFS_K_ACTIONS || newdir.kind != DFS_K_ACTIONS || !src.path[0])
+			return -EXDEV;
+		rc = act_path(fs, &src, NULL, from, sizeof(from));
+		if (rc == 0)
+			rc = act_path(fs, &newdir, newname, to, sizeof(to));
+		if (rc == 0)
+			rc = act_errno(renameat2(AT_FDCWD, from, AT_FDCWD, to, flags));
+		if (rc == 0)
+			rc = act_child(&newdir, newname, moved);
+		return rc;
+	}
 	int drc = resolve(fs, newparent, &newdir, newname, &dst);
 	if (drc == 0 && (flags & RENAME_NOREPLACE))
 		return -EEXIST;
@@ -1422,6 +1639,27 @@ static void fill_pending(const char *name, fuse_ino_t ino, void *arg)
 		c->rc = dir_add(c->d, name, ino, false);
 }
 
+/* The entries of a real directory under .actions. */
+static int act_list(struct dfs_fs *fs, const struct dfs_ent *e, struct fill_ctx *c)
+{
+	char real[PATH_MAX];
+	int rc = act_path(fs, e, NULL, real, sizeof(real));
+	DIR *dir = rc == 0 ? opendir(real) : NULL;
+	struct dirent *de;
+
+	if (rc < 0)
+		return rc;
+	if (!dir)
+		return -errno;
+	while (rc == 0 && (de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		rc = dir_add(c->d, de->d_name, listed_ino(c, de->d_name), de->d_type == DT_DIR);
+	}
+	closedir(dir);
+	return rc;
+}
+
 static void dirh_free(struct dirh *d)
 {
 	if (!d)
@@ -1467,6 +1705,9 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	case DFS_K_NODE_DIR:
 		for (size_t i = 0; rc == 0 && i < sizeof(node_files) / sizeof(node_files[0]); i++)
 			rc = fill_name(node_files[i].name, &c);
+		break;
+	case DFS_K_ACTIONS:
+		rc = act_list(fs, &ent, &c);
 		break;
 	default:
 		rc = -ENOTDIR;

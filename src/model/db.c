@@ -20,6 +20,7 @@ struct dfs_db {
 	uint64_t seq;			/* protected by apply_lock */
 	uint64_t max_clock;		/* highest clock applied; protected by apply_lock */
 	atomic_uint_fast64_t applied, refused, corrupt;
+	struct dfs_db_listener listener;	/* set before use; read-only after */
 };
 
 static const struct dfs_hash zero_hash;
@@ -994,11 +995,36 @@ int dfs_db_remove_model(struct dfs_db *db, const char *model)
 	return local_change(db, DFS_OP_MODEL_REMOVE, &id, &m.creator, model, NULL, NULL, 0);
 }
 
+void dfs_db_set_listener(struct dfs_db *db, const struct dfs_db_listener *l)
+{
+	db->listener = *l;
+}
+
+static bool wanted(struct dfs_db *db, enum dfs_event event, const char *model)
+{
+	return db->listener.wants && db->listener.wants(db->listener.ctx, event, model);
+}
+
+/* A local change as listeners see it; the caller fills the values. */
+static void local_event(struct dfs_change *c, enum dfs_event event, const char *model,
+			const char *object, const char *field, const struct dfs_pubkey *signer)
+{
+	memset(c, 0, sizeof(*c));
+	c->event = event;
+	c->model = model;
+	c->object = object;
+	c->field = field;
+	c->signer = *signer;
+	c->authorized = true;	/* local changes are signed by the owner's key */
+	c->owned = true;
+}
+
 int dfs_db_create_object(struct dfs_db *db, const char *model, const char *name,
 			 struct dfs_pubkey *key)
 {
 	struct dfs_object_rec o;
 	struct dfs_model_rec m;
+	struct dfs_change c;
 	int rc = dfs_db_get_model(db, model, &m);
 
 	if (rc < 0)
@@ -1011,24 +1037,84 @@ int dfs_db_create_object(struct dfs_db *db, const char *model, const char *name,
 	rc = dfs_keyring_create(db->kr, key);
 	if (rc < 0)
 		return rc;
-	rc = local_change(db, DFS_OP_OBJECT_CREATE, key, key, model, name, NULL, 0);
+	bool judged = wanted(db, DFS_EVENT_CREATE, model);
+	local_event(&c, DFS_EVENT_CREATE, model, name, NULL, key);
+	if (judged)
+		rc = db->listener.before(db->listener.ctx, &c);
+	if (rc == 0)
+		rc = local_change(db, DFS_OP_OBJECT_CREATE, key, key, model, name, NULL, 0);
 	if (rc < 0)
 		dfs_keyring_discard(db->kr, key);
+	else if (judged)
+		db->listener.after(db->listener.ctx, &c);
 	return rc;
 }
 
-/* Object changes are signed with the object's own key, which this node must hold. */
+/*
+ * Object changes are signed with the object's own key, which this node must
+ * hold. Listeners judge the whole value that results: for an append, the
+ * old value followed by the new bytes.
+ */
 static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *obj,
 			 const char *path, const uint8_t *val, size_t vlen)
 {
 	struct dfs_object_rec o;
+	struct dfs_change c;
+	uint8_t *old = NULL, *joined = NULL;
+	size_t oldlen = 0;
 	int rc = dfs_db_get_object_by_key(db, obj, &o);
 
 	if (rc < 0)
 		return rc;
 	if (!dfs_keyring_has(db->kr, obj))
 		return -EPERM;
-	return local_change(db, op, obj, obj, o.model, path, val, vlen);
+	enum dfs_event event = op == DFS_OP_OBJECT_REMOVE   ? DFS_EVENT_REMOVE
+			       : op == DFS_OP_FIELD_DELETE  ? DFS_EVENT_DELETE
+							    : DFS_EVENT_UPDATE;
+	bool judged = (op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND ||
+		       op == DFS_OP_FIELD_DELETE || op == DFS_OP_OBJECT_REMOVE) &&
+		      wanted(db, event, o.model);
+	if (!judged)
+		return local_change(db, op, obj, obj, o.model, path, val, vlen);
+
+	local_event(&c, event, o.model, o.name, event == DFS_EVENT_REMOVE ? NULL : path, obj);
+	if (path && event != DFS_EVENT_REMOVE) {
+		rc = dfs_db_read_field(db, obj, path, &old, &oldlen);
+		if (rc == 0) {
+			c.old_value = old;
+			c.old_len = oldlen;
+		} else if (rc != -ENOENT) {
+			return rc;
+		}
+	}
+	if (op == DFS_OP_FIELD_SET) {
+		c.new_value = val ? val : (const uint8_t *)"";
+		c.new_len = vlen;
+	} else if (op == DFS_OP_FIELD_APPEND) {
+		if (oldlen + vlen > db->max_value) {
+			free(old);
+			return -EFBIG;
+		}
+		joined = malloc(oldlen + vlen + 1);
+		if (!joined) {
+			free(old);
+			return -ENOMEM;
+		}
+		if (oldlen)
+			memcpy(joined, old, oldlen);
+		if (vlen)
+			memcpy(joined + oldlen, val, vlen);
+		c.new_value = joined;
+		c.new_len = oldlen + vlen;
+	}
+	rc = db->listener.before(db->listener.ctx, &c);
+	if (rc == 0)
+		rc = local_change(db, op, obj, obj, o.model, path, val, vlen);
+	if (rc == 0)
+		db->listener.after(db->listener.ctx, &c);
+	free(old);
+	free(joined);
+	return rc;
 }
 
 int dfs_db_remove_object(struct dfs_db *db, const struct dfs_pubkey *obj)
