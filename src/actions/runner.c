@@ -137,7 +137,8 @@ static void rescan(struct listing *l, const struct stat *st)
 			l->n++;
 	}
 	closedir(d);
-	qsort(l->names, l->n, sizeof(*l->names), cmp_names);
+	if (l->n > 1)
+		qsort(l->names, l->n, sizeof(*l->names), cmp_names);
 }
 
 static bool same_stamp(const struct listing *l, const struct stat *st)
