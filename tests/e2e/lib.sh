@@ -8,6 +8,8 @@
 set -u
 
 : "${DINEMICFS:?DINEMICFS must name the daemon binary}"
+# Where the cases live, taken before a case changes directory.
+CASES=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d /tmp/dfs-e2e.XXXXXX)
 NODES=()
 declare -A NODE_PID

@@ -173,6 +173,20 @@ sleep 0.3
 check_eq "audit trail" "$(tr '\n' ' ' < "$T/audit")" "a=1 a=2 a=3 a=4 "
 rm "$A/on_updated.audit" "$A/on_update.limit"
 
+# the examples in contrib/actions work as documented
+C=$(cd "$CASES/../../../contrib/actions" && pwd)
+cp "$C/on_update.10-range" "$C/on_update.00-strict-owner" "$A/Person/"
+sed "s|^AUDIT_FILE=.*|AUDIT_FILE=$T/contrib-audit|" "$C/on_updated.50-audit" > "$A/on_updated.50-audit"
+chmod +x "$A/on_updated.50-audit"
+check_ok "range accepts" bash -c "echo 42 > Person/bob/salary"
+check_fails "range rejects" "Operation not permitted" bash -c "echo 100001 > Person/bob/salary"
+check_fails "range rejects text" "Operation not permitted" bash -c "echo lots > Person/bob/salary"
+check_ok "range reason logged" grep -q "salary must be a whole number, not 'lots'" .node/log
+for i in $(seq 1 50); do [ -s "$T/contrib-audit" ] && break; sleep 0.1; done
+check_eq "audit line" "$(awk '{print $2, $3, $5, $6}' "$T/contrib-audit")" \
+  "on_updated Person/bob/salary origin=local bytes=3"
+rm -r "$A/Person" "$A/on_updated.50-audit"
+
 cd "$T" || exit 1
 stop_node a
 finish
