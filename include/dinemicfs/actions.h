@@ -101,7 +101,8 @@ int dfs_runner_before(struct dfs_runner *r, enum dfs_hook hook, const struct dfs
 
 /**
  * Queues the after-listeners of hook for ev; a worker thread runs them in
- * the order queued and logs failures. Copies ev. Returns 0 or -ENOMEM.
+ * the order queued and logs failures. The queue is bounded: when it is
+ * full, this waits for room. Copies ev. Returns 0 or -ENOMEM.
  */
 int dfs_runner_after(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_action_event *ev);
 

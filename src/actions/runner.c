@@ -23,6 +23,7 @@ extern char **environ;
 
 #define STDERR_KEEP 4096	/* bytes of a listener's stderr kept; the rest is drained */
 #define ENV_VALUE_MAX 4096	/* DINEMIC_OLD/NEW only for values up to this size */
+#define QUEUE_MAX 1024		/* after-listener jobs waiting; more makes writers wait */
 
 static const char *const hook_names[DFS_HOOK_COUNT] = {
 	"on_create",		   "on_created",
@@ -86,6 +87,7 @@ struct dfs_runner {
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
 	struct job *head, **tail;	/* protected by qlock */
+	size_t queued;			/* jobs in the list; protected by qlock */
 	bool busy;			/* the worker runs a job; protected by qlock */
 	bool stopping;			/* protected by qlock */
 	pthread_t worker;
@@ -582,6 +584,7 @@ static void *worker_main(void *arg)
 		r->head = j->next;
 		if (!r->head)
 			r->tail = &r->head;
+		r->queued--;
 		r->busy = true;
 		pthread_mutex_unlock(&r->qlock);
 		run_job(r, j);
@@ -622,8 +625,12 @@ int dfs_runner_after(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&r->qlock);
+	/* Bounded: when listeners fall behind, writers wait rather than memory grow. */
+	while (r->queued >= QUEUE_MAX && !r->stopping)
+		pthread_cond_wait(&r->qcond, &r->qlock);
 	*r->tail = j;
 	r->tail = &j->next;
+	r->queued++;
 	pthread_cond_broadcast(&r->qcond);
 	pthread_mutex_unlock(&r->qlock);
 	return 0;
