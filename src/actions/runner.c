@@ -24,6 +24,7 @@ extern char **environ;
 #define STDERR_KEEP 4096	/* bytes of a listener's stderr kept; the rest is drained */
 #define ENV_VALUE_MAX 4096	/* DINEMIC_OLD/NEW only for values up to this size */
 #define QUEUE_MAX 1024		/* after-listener jobs waiting; more makes writers wait */
+_Static_assert(DFS_HOOK_COUNT <= 32, "hooks fit a 32-bit mask");
 
 static const char *const hook_names[DFS_HOOK_COUNT] = {
 	"on_create",		   "on_created",
@@ -151,18 +152,15 @@ static bool same_stamp(const struct listing *l, const struct stat *st)
 }
 
 /*
- * Appends to *out the full paths of path's listeners for hook, in name
- * order. Costs one stat(2) when the directory did not change.
+ * Finds path's listing, re-reading it when the directory changed (one
+ * stat(2) when it did not). Called with r->lock held; NULL on ENOMEM.
  */
-static int collect(struct dfs_runner *r, const char *path, enum dfs_hook hook, char ***out,
-		   size_t *n)
+static struct listing *listing_of(struct dfs_runner *r, const char *path)
 {
 	struct stat st;
 	bool present = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-	int rc = 0;
-
-	pthread_mutex_lock(&r->lock);
 	struct listing *l = r->listings;
+
 	while (l && strcmp(l->path, path) != 0)
 		l = l->next;
 	if (!l) {
@@ -170,10 +168,8 @@ static int collect(struct dfs_runner *r, const char *path, enum dfs_hook hook, c
 		if (l)
 			l->path = strdup(path);
 		if (!l || !l->path) {
-			if (l)
-				free(l);
-			pthread_mutex_unlock(&r->lock);
-			return -ENOMEM;
+			free(l);
+			return NULL;
 		}
 		l->next = r->listings;
 		r->listings = l;
@@ -184,7 +180,20 @@ static int collect(struct dfs_runner *r, const char *path, enum dfs_hook hook, c
 	} else if (!same_stamp(l, &st)) {
 		rescan(l, &st);
 	}
-	for (size_t i = 0; i < l->n && rc == 0; i++) {
+	return l;
+}
+
+/* Appends to *out the full paths of path's listeners for hook, in name order. */
+static int collect(struct dfs_runner *r, const char *path, enum dfs_hook hook, char ***out,
+		   size_t *n)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&r->lock);
+	struct listing *l = listing_of(r, path);
+	if (!l)
+		rc = -ENOMEM;
+	for (size_t i = 0; l && i < l->n && rc == 0; i++) {
 		if (dfs_hook_of_filename(l->names[i]) != (int)hook)
 			continue;
 		char **v = realloc(*out, (*n + 1) * sizeof(*v));
@@ -201,6 +210,39 @@ static int collect(struct dfs_runner *r, const char *path, enum dfs_hook hook, c
 	}
 	pthread_mutex_unlock(&r->lock);
 	return rc;
+}
+
+/* True when path holds a listener for any hook in mask (bit h for hook h). */
+static bool dir_has_any(struct dfs_runner *r, const char *path, uint32_t mask)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&r->lock);
+	struct listing *l = listing_of(r, path);
+	if (!l)
+		found = true; /* cannot tell: let the caller run (and fail closed) */
+	for (size_t i = 0; l && i < l->n && !found; i++) {
+		int h = dfs_hook_of_filename(l->names[i]);
+		found = h >= 0 && (mask & (1u << h));
+	}
+	pthread_mutex_unlock(&r->lock);
+	return found;
+}
+
+/* The common directory, then the model's. */
+static bool has_any(struct dfs_runner *r, uint32_t mask, const char *model)
+{
+	char *mdir;
+
+	if (dir_has_any(r, r->dir, mask))
+		return true;
+	if (!model || !*model)
+		return false;
+	if (asprintf(&mdir, "%s/%s", r->dir, model) < 0)
+		return true;
+	bool found = dir_has_any(r, mdir, mask);
+	free(mdir);
+	return found;
 }
 
 static void free_list(char **v, size_t n)
@@ -235,13 +277,7 @@ static int listeners(struct dfs_runner *r, enum dfs_hook hook, const char *model
 
 bool dfs_runner_has(struct dfs_runner *r, enum dfs_hook hook, const char *model)
 {
-	char **v;
-	size_t n;
-
-	if (listeners(r, hook, model, &v, &n) < 0)
-		return true; /* cannot tell: let the caller run (and fail closed) */
-	free_list(v, n);
-	return n > 0;
+	return has_any(r, 1u << hook, model);
 }
 
 /* ---- running one listener ------------------------------------------------------ */
@@ -760,17 +796,17 @@ static void event_of(const struct dfs_change *c, const char *mount, char *signer
 bool dfs_runner_wants(struct dfs_runner *r, enum dfs_event event, const char *model)
 {
 	enum dfs_hook hooks[3];
+	uint32_t mask = 0;
 
+	/* Every variant: whether a change is authorized is known later. */
 	for (int after = 0; after < 2; after++) {
-		/* Every variant: whether a change is authorized is known later. */
 		for (int auth = 0; auth < 2; auth++) {
 			size_t n = hooks_of(event, after, auth, true, hooks);
 			for (size_t i = 0; i < n; i++)
-				if (dfs_runner_has(r, hooks[i], model))
-					return true;
+				mask |= 1u << hooks[i];
 		}
 	}
-	return false;
+	return has_any(r, mask, model);
 }
 
 int dfs_runner_judge(struct dfs_runner *r, const struct dfs_change *c, const char *mount)
