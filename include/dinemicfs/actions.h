@@ -109,6 +109,15 @@ int dfs_runner_after(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_
 /** Waits until every queued after-listener has run. */
 void dfs_runner_drain(struct dfs_runner *r);
 
+/**
+ * The reason a listener gave: the first line of what it wrote to stderr
+ * (err, errlen bytes, not NUL-terminated), at most 1 KiB, control
+ * characters replaced; or how it ended (status from waitpid(2), or a
+ * timeout). Writes a NUL-terminated line into why.
+ */
+void dfs_listener_reason(char *why, size_t whylen, const char *err, size_t errlen, int status,
+			 bool timed_out, int timeout_ms);
+
 /** True when hook has at least one listener for model (a cached lookup). */
 bool dfs_runner_has(struct dfs_runner *r, enum dfs_hook hook, const char *model);
 

@@ -349,24 +349,31 @@ static long ms_until(const struct timespec *deadline)
 	return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
 }
 
-/* The first line of what the listener wrote to stderr, or a description of its end. */
-static void reason_of(char *why, size_t whylen, const char *err, size_t errlen, int status,
-		      bool timed_out, int timeout_ms)
+void dfs_listener_reason(char *why, size_t whylen, const char *err, size_t errlen, int status,
+			 bool timed_out, int timeout_ms)
 {
-	size_t line = strcspn(err, "\n");
+	const char *nl = memchr(err, '\n', errlen);
+	size_t line = nl ? (size_t)(nl - err) : errlen;
+	const char *nul = memchr(err, '\0', line);
 
-	if (line > errlen)
-		line = errlen;
+	if (nul)
+		line = (size_t)(nul - err);
+	if (whylen == 0)
+		return;
 	if (timed_out)
 		snprintf(why, whylen, "timed out after %d ms", timeout_ms);
 	else if (line > 0)
-		snprintf(why, whylen, "%.*s", (int)line, err);
+		snprintf(why, whylen, "%.*s", line > 1024 ? 1024 : (int)line, err);
 	else if (WIFEXITED(status))
 		snprintf(why, whylen, "exit status %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
 		snprintf(why, whylen, "killed by signal %d", WTERMSIG(status));
 	else
 		snprintf(why, whylen, "failed");
+	/* One line for the log: no control characters from the listener. */
+	for (char *c = why; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 }
 
 /*
@@ -500,7 +507,7 @@ static int run_one(struct dfs_runner *r, const char *path, enum dfs_hook hook,
 	if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		rc = 0;
 	} else {
-		reason_of(why, whylen, errbuf, errlen, status, timed_out, r->timeout_ms);
+		dfs_listener_reason(why, whylen, errbuf, errlen, status, timed_out, r->timeout_ms);
 		rc = -EPERM;
 	}
 out:
