@@ -4,7 +4,7 @@
 # listener reading the mount, concurrent writers, the audit trail).
 . "$(dirname "$0")/../lib.sh"
 
-start_node a -o action_timeout=1
+start_node a -o action_timeout=2
 M=$T/a
 A=$M/.actions
 cd "$M" || exit 1
@@ -53,7 +53,8 @@ mkdir Person/alice
 echo 1 > Person/alice/f
 rm Person/alice/f
 rmdir Person/alice
-sleep 0.5
+# after-listeners run behind the writer: wait for all 18 lines
+for i in $(seq 1 100); do [ "$(wc -l < "$T/hooks")" -ge 18 ] && break; sleep 0.1; done
 # Before-listeners run in the writer, after-listeners on their own queue:
 # each sequence keeps its order; the two may interleave.
 after='_(created|updated|deleted) '
@@ -127,13 +128,13 @@ check_fails "missing interpreter rejects" "Operation not permitted" bash -c "ech
 check_ok "both logged" grep -q "interpreter is missing" .node/log
 rm "$A/on_update"
 
-# timeout (-o action_timeout=1)
+# timeout (-o action_timeout=2)
 printf '#!/bin/sh\nsleep 30\n' > "$A/on_update"
 chmod +x "$A/on_update"
 start=$(date +%s)
 check_fails "hung listener rejects" "Operation not permitted" bash -c "echo 1 > Person/bob/n"
-check_ok "within the timeout" test $(($(date +%s) - start)) -lt 5
-check_ok "timeout logged" grep -q "timed out after 1000 ms" .node/log
+check_ok "within the timeout" test $(($(date +%s) - start)) -lt 6
+check_ok "timeout logged" grep -q "timed out after 2000 ms" .node/log
 rm "$A/on_update"
 
 # a listener reads the mount (it sees the old value), with 8 concurrent writers
