@@ -8,8 +8,10 @@
 #ifndef DINEMICFS_FS_INTERNAL_H
 #define DINEMICFS_FS_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -43,5 +45,24 @@ struct dfs_fs {
  * .node/id, stats, log) into out. Returns 0 or a negative errno.
  */
 int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *out);
+
+/* .actions (actdir.c): entries stand for the real files of actions_dir. */
+
+/** The real path of an .actions entry, or of name inside it (name may be NULL). */
+int dfs_act_path(struct dfs_fs *fs, const struct dfs_ent *e, const char *name, char *out,
+		 size_t n);
+/** The entry for name inside the .actions directory dir. */
+int dfs_act_child(const struct dfs_ent *dir, const char *name, struct dfs_ent *out);
+/** .actions holds listeners and one level of per-model directories. */
+bool dfs_act_depth_ok(const struct dfs_ent *dir);
+/** chmod, truncate (through fd when >= 0) and utimes; owners are left alone. */
+int dfs_act_setattr(struct dfs_fs *fs, const struct dfs_ent *e, int fd, const struct stat *attr,
+		    int to_set);
+
+/** 0 for a syscall's success, -errno for its failure. */
+static inline int dfs_act_errno(int rc)
+{
+	return rc < 0 ? -errno : 0;
+}
 
 #endif

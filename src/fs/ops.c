@@ -223,46 +223,6 @@ static int field_path(const struct dfs_ent *dir, const char *name, char *out, si
 	return len < 0 || (size_t)len >= n || (size_t)len > DFS_UPDATE_NAME_MAX ? -ENAMETOOLONG : 0;
 }
 
-/* ---- .actions: a real directory under the state directory ----------------------- */
-
-/* The real path of an .actions entry, or of name inside it. */
-static int act_path(struct dfs_fs *fs, const struct dfs_ent *e, const char *name, char *out,
-		    size_t n)
-{
-	int len;
-
-	if (!fs->actions_dir)
-		return -ENOMEM;
-	if (name)
-		len = e->path[0] ? snprintf(out, n, "%s/%s/%s", fs->actions_dir, e->path, name)
-				 : snprintf(out, n, "%s/%s", fs->actions_dir, name);
-	else
-		len = e->path[0] ? snprintf(out, n, "%s/%s", fs->actions_dir, e->path)
-				 : snprintf(out, n, "%s", fs->actions_dir);
-	return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
-}
-
-/* The entry for name inside the .actions directory dir. */
-static int act_child(const struct dfs_ent *dir, const char *name, struct dfs_ent *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->kind = DFS_K_ACTIONS;
-	int len = dir->path[0] ? snprintf(out->path, sizeof(out->path), "%s/%s", dir->path, name)
-			       : snprintf(out->path, sizeof(out->path), "%s", name);
-	return len < 0 || (size_t)len >= sizeof(out->path) ? -ENAMETOOLONG : 0;
-}
-
-/* .actions holds listeners and one level of per-model directories. */
-static bool act_depth_ok(const struct dfs_ent *dir)
-{
-	return strchr(dir->path, '/') == NULL;
-}
-
-static int act_errno(int rc)
-{
-	return rc < 0 ? -errno : 0;
-}
-
 static const struct {
 	const char *name;
 	int meta;
@@ -306,11 +266,11 @@ static int resolve(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *d
 	case DFS_K_ACTIONS: {
 		char real[PATH_MAX];
 		struct stat st;
-		int rc = act_path(fs, dir, name, real, sizeof(real));
+		int rc = dfs_act_path(fs, dir, name, real, sizeof(real));
 		if (rc == 0)
-			rc = act_errno(lstat(real, &st));
+			rc = dfs_act_errno(lstat(real, &st));
 		if (rc == 0)
-			rc = act_child(dir, name, out);
+			rc = dfs_act_child(dir, name, out);
 		return rc;
 	}
 	case DFS_K_NODE_DIR:
@@ -475,9 +435,9 @@ static int stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, 
 	}
 	case DFS_K_ACTIONS: {
 		char real[PATH_MAX];
-		rc = act_path(fs, e, NULL, real, sizeof(real));
+		rc = dfs_act_path(fs, e, NULL, real, sizeof(real));
 		if (rc == 0)
-			rc = act_errno(lstat(real, st));
+			rc = dfs_act_errno(lstat(real, st));
 		if (rc < 0)
 			return rc;
 		st->st_ino = ino;
@@ -651,11 +611,11 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 	if (ent->kind == DFS_K_ACTIONS) {
 		char real[PATH_MAX];
 		struct stat st;
-		int rc = act_path(fs, ent, NULL, real, sizeof(real));
+		int rc = dfs_act_path(fs, ent, NULL, real, sizeof(real));
 		if (rc == 0 && writing && fs->opts.read_only)
 			rc = -EROFS;
 		if (rc == 0)
-			rc = act_errno(lstat(real, &st));
+			rc = dfs_act_errno(lstat(real, &st));
 		if (rc == 0 && S_ISDIR(st.st_mode))
 			rc = -EISDIR;
 		if (rc < 0)
@@ -994,32 +954,6 @@ static int set_size(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent
 	return rc;
 }
 
-/* chmod, truncate and utimes of a file in .actions; owners are left alone. */
-static int act_setattr(struct dfs_fs *fs, const struct dfs_ent *e, struct fh *h,
-		       const struct stat *attr, int to_set)
-{
-	char real[PATH_MAX];
-	int rc = act_path(fs, e, NULL, real, sizeof(real));
-
-	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE))
-		rc = act_errno(chmod(real, attr->st_mode & 07777));
-	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
-		rc = act_errno(h ? ftruncate(h->fd, attr->st_size) : truncate(real, attr->st_size));
-	if (rc == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
-		struct timespec tv[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
-		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
-			tv[0].tv_nsec = UTIME_NOW;
-		else if (to_set & FUSE_SET_ATTR_ATIME)
-			tv[0] = attr->st_atim;
-		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
-			tv[1].tv_nsec = UTIME_NOW;
-		else if (to_set & FUSE_SET_ATTR_MTIME)
-			tv[1] = attr->st_mtim;
-		rc = act_errno(utimensat(AT_FDCWD, real, tv, AT_SYMLINK_NOFOLLOW));
-	}
-	return rc;
-}
-
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
@@ -1030,7 +964,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	int rc = ent_of(fs, ino, &ent);
 
 	if (rc == 0 && ent.kind == DFS_K_ACTIONS) {
-		rc = fs->opts.read_only ? -EROFS : act_setattr(fs, &ent, h, attr, to_set);
+		rc = fs->opts.read_only ? -EROFS : dfs_act_setattr(fs, &ent, h ? h->fd : -1, attr, to_set);
 	} else if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
 		if (fs->opts.read_only) {
 			rc = -EROFS;
@@ -1071,15 +1005,15 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 	if (rc == 0 && dir.kind == DFS_K_ACTIONS) {
 		char real[PATH_MAX];
-		rc = fs->opts.read_only ? -EROFS : act_depth_ok(&dir) ? 0 : -EPERM;
+		rc = fs->opts.read_only ? -EROFS : dfs_act_depth_ok(&dir) ? 0 : -EPERM;
 		if (rc == 0)
 			rc = dfs_name_check(name, strlen(name));
 		if (rc == 0)
-			rc = act_path(fs, &dir, name, real, sizeof(real));
+			rc = dfs_act_path(fs, &dir, name, real, sizeof(real));
 		if (rc == 0)
-			rc = act_errno(mkdir(real, mode & 07777));
+			rc = dfs_act_errno(mkdir(real, mode & 07777));
 		if (rc == 0)
-			rc = act_child(&dir, name, &ent);
+			rc = dfs_act_child(&dir, name, &ent);
 		if (rc == 0)
 			rc = make_entry(fs, parent, name, &ent, &e);
 		goto out;
@@ -1139,9 +1073,9 @@ static int new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, mode
 		return rc;
 	if (dir.kind == DFS_K_ACTIONS) {
 		char real[PATH_MAX];
-		rc = act_child(&dir, name, ent);
+		rc = dfs_act_child(&dir, name, ent);
 		if (rc == 0)
-			rc = act_path(fs, &dir, name, real, sizeof(real));
+			rc = dfs_act_path(fs, &dir, name, real, sizeof(real));
 		int fd = rc == 0 ? open(real, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
 					mode & 07777)
 				 : -1;
@@ -1254,9 +1188,9 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	switch (ent.kind) {
 	case DFS_K_ACTIONS: {
 		char real[PATH_MAX];
-		rc = act_path(fs, &ent, NULL, real, sizeof(real));
+		rc = dfs_act_path(fs, &ent, NULL, real, sizeof(real));
 		if (rc == 0)
-			rc = act_errno(unlink(real));
+			rc = dfs_act_errno(unlink(real));
 		break;
 	}
 	case DFS_K_FIELD:
@@ -1292,9 +1226,9 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	switch (ent.kind) {
 	case DFS_K_ACTIONS: {
 		char real[PATH_MAX];
-		rc = ent.path[0] ? act_path(fs, &ent, NULL, real, sizeof(real)) : -EPERM;
+		rc = ent.path[0] ? dfs_act_path(fs, &ent, NULL, real, sizeof(real)) : -EPERM;
 		if (rc == 0)
-			rc = act_errno(rmdir(real));
+			rc = dfs_act_errno(rmdir(real));
 		break;
 	}
 	case DFS_K_MODEL:
@@ -1355,13 +1289,13 @@ static int do_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 		char from[PATH_MAX], to[PATH_MAX];
 		if (src.kind != DFS_K_ACTIONS || newdir.kind != DFS_K_ACTIONS || !src.path[0])
 			return -EXDEV;
-		rc = act_path(fs, &src, NULL, from, sizeof(from));
+		rc = dfs_act_path(fs, &src, NULL, from, sizeof(from));
 		if (rc == 0)
-			rc = act_path(fs, &newdir, newname, to, sizeof(to));
+			rc = dfs_act_path(fs, &newdir, newname, to, sizeof(to));
 		if (rc == 0)
-			rc = act_errno(renameat2(AT_FDCWD, from, AT_FDCWD, to, flags));
+			rc = dfs_act_errno(renameat2(AT_FDCWD, from, AT_FDCWD, to, flags));
 		if (rc == 0)
-			rc = act_child(&newdir, newname, moved);
+			rc = dfs_act_child(&newdir, newname, moved);
 		return rc;
 	}
 	int drc = resolve(fs, newparent, &newdir, newname, &dst);
@@ -1528,7 +1462,7 @@ static void fill_pending(const char *name, fuse_ino_t ino, void *arg)
 static int act_list(struct dfs_fs *fs, const struct dfs_ent *e, struct fill_ctx *c)
 {
 	char real[PATH_MAX];
-	int rc = act_path(fs, e, NULL, real, sizeof(real));
+	int rc = dfs_act_path(fs, e, NULL, real, sizeof(real));
 	DIR *dir = rc == 0 ? opendir(real) : NULL;
 	struct dirent *de;
 
