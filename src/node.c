@@ -155,6 +155,12 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 	 * The session checks the remaining (FUSE) options first: an unknown one
 	 * is a usage error and must leave nothing behind.
 	 */
+	/*
+	 * The kernel checks the mode bits we report: with allow_other, other
+	 * users must not write fields, or install listeners that run as us.
+	 */
+	if (fuse_opt_add_arg(&cfg->fuse_args, "-odefault_permissions") < 0)
+		goto out_free_fs;
 	se = fuse_session_new(&cfg->fuse_args, &dfs_fs_ops, sizeof(dfs_fs_ops), fs);
 	if (!se) {
 		fprintf(stderr, "dinemicfs: bad mount options (see dinemicfs --help)\n");

@@ -102,6 +102,10 @@ int dfs_inodes_pending_trunc(struct dfs_inodes *t, fuse_ino_t ino, int delta);
 void dfs_inodes_each_pending(struct dfs_inodes *t, fuse_ino_t parent,
 			     void (*fn)(const char *name, fuse_ino_t ino, void *ctx), void *ctx);
 
+/** The (parent, name) ino is reached by; -ENOENT when it has none. */
+int dfs_inodes_name_of(struct dfs_inodes *t, fuse_ino_t ino, fuse_ino_t *parent, char *name,
+		       size_t n);
+
 /** How many inodes the table holds. */
 size_t dfs_inodes_count(struct dfs_inodes *t);
 

@@ -418,3 +418,19 @@ size_t dfs_inodes_idle(struct dfs_inodes *t, struct dfs_inode_name *out, size_t 
 	pthread_rwlock_unlock(&t->lock);
 	return n;
 }
+
+int dfs_inodes_name_of(struct dfs_inodes *t, fuse_ino_t ino, fuse_ino_t *parent, char *name,
+		       size_t n)
+{
+	int rc = -ENOENT;
+
+	pthread_rwlock_rdlock(&t->lock);
+	struct inode *x = by_ino(t, ino);
+	if (x && x->named) {
+		*parent = x->parent;
+		snprintf(name, n, "%s", x->name);
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}

@@ -649,11 +649,19 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 		return -EROFS;
 	if (writing && ent->kind == DFS_K_FIELD && !owned(fs, ent))
 		return -EACCES;
-	if (ent->kind == DFS_K_FIELD && !created && !((fi->flags & O_TRUNC) && acc != O_RDONLY)) {
-		/* A corrupt value cannot be read or extended; it can be replaced. */
+	if (ent->kind == DFS_K_FIELD && !created) {
 		struct dfs_field_rec f;
-		if (dfs_db_get_field(fs->db, &ent->obj, ent->path, &f) == -EIO)
+		int frc = dfs_db_get_field(fs->db, &ent->obj, ent->path, &f);
+		/* A corrupt value cannot be read or extended; it can be replaced. */
+		if (frc == -EIO && !((fi->flags & O_TRUNC) && acc != O_RDONLY))
 			return -EIO;
+		/*
+		 * Writing a field that is not stored (yet): another handle created
+		 * it and has not written, or its creation was refused a moment
+		 * ago. This handle creates it, as O_CREAT asked.
+		 */
+		if (frc == -ENOENT && writing)
+			created = true;
 	}
 
 	struct fh *h = fh_new(ino, ent);
@@ -862,6 +870,9 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	char name[DFS_NAME_MAX + 1];
+	fuse_ino_t parent = 0;
+	bool dropped = false;
 
 	if (h->ent.kind == DFS_K_FIELD) {
 		if (h->trunc_counted)
@@ -881,9 +892,16 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		/* The kernel truncated its size at open; the value did not change after all. */
 		if ((h->replace || h->created) && !h->committed)
 			forget_kernel_attrs(fs, ino);
+		/* A file created here whose writes were all refused never existed. */
+		dropped = h->created && !h->committed &&
+			  dfs_inodes_name_of(fs->inodes, ino, &parent, name, sizeof(name)) == 0;
+		if (dropped)
+			dfs_inodes_unname(fs->inodes, parent, name);
 	}
 	fh_free(h);
 	fuse_reply_err(req, 0);
+	if (dropped && fs->se)
+		fuse_lowlevel_notify_inval_entry(fs->se, parent, name, strlen(name));
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
