@@ -102,7 +102,7 @@ static int prepare_state_dir(struct dfs_config *cfg)
 }
 
 /* Detaches from the terminal once the mount is up. */
-static void signal_ready(struct dfs_config *cfg, int ready_fd)
+static void signal_ready(int ready_fd)
 {
 	if (ready_fd < 0)
 		return;
@@ -123,7 +123,6 @@ static void signal_ready(struct dfs_config *cfg, int ready_fd)
 	if (write(ready_fd, &ok, 1) != 1)
 		dfs_log_errno(DFS_LOG_WARNING, errno, "telling the parent we are up");
 	close(ready_fd);
-	(void)cfg;
 }
 
 int dfs_node_run(struct dfs_config *cfg, int ready_fd)
@@ -219,7 +218,7 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 		goto out_remove_handlers;
 	}
 	dfs_log(DFS_LOG_NOTICE, "mounted %s on %s", cfg->state_dir, cfg->mountpoint);
-	signal_ready(cfg, ready_fd);
+	signal_ready(ready_fd);
 	if (dfs_fs_start(fs) < 0)
 		dfs_log(DFS_LOG_WARNING, "cannot start the inode trimmer; memory may grow");
 

@@ -144,7 +144,5 @@ int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len);
 void dfs_db_set_listener(struct dfs_db *db, const struct dfs_db_listener *l);
 
 void dfs_db_get_stats(struct dfs_db *db, struct dfs_db_stats *out);
-/** Counts a corrupt record met by a reader (logged by the caller). */
-void dfs_db_note_corrupt(struct dfs_db *db);
 
 #endif

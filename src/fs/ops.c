@@ -799,23 +799,23 @@ static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t 
 			off = (off_t)h->data.len;
 		size_t end = (size_t)off + size;
 		size_t newlen = end > h->data.len ? end : h->data.len;
-		uint8_t *v = calloc(1, newlen + 1);
-		if (!v)
+		/* The value after this write; it replaces the handle's once accepted. */
+		struct dfs_buf next;
+		dfs_buf_init(&next);
+		if (dfs_buf_reserve(&next, newlen) < 0)
 			return -ENOMEM;
-		if (h->data.len)
-			memcpy(v, h->data.data, h->data.len);
+		dfs_buf_add(&next, h->data.data, h->data.len);
+		memset(next.data + next.len, 0, newlen - next.len);
+		next.len = newlen;
 		if (size)
-			memcpy(v + off, buf, size);
-		rc = dfs_db_set_field(fs->db, &h->ent.obj, h->ent.path, v, newlen);
+			memcpy(next.data + off, buf, size);
+		rc = dfs_db_set_field(fs->db, &h->ent.obj, h->ent.path, next.data, newlen);
 		if (rc == 0) {
-			dfs_buf_reset(&h->data);
-			dfs_buf_add(&h->data, v, newlen);
-			rc = dfs_buf_ok(&h->data);
-			if (rc < 0)
-				h->loaded = false;
-			rc = 0;
+			dfs_buf_release(&h->data);
+			h->data = next;
+		} else {
+			dfs_buf_release(&next);
 		}
-		free(v);
 	}
 	if (rc == 0) {
 		h->committed = true;

@@ -42,11 +42,6 @@ static int skip_corrupt(struct dfs_db *db, const char *what, const void *key, si
 	return 0;
 }
 
-void dfs_db_note_corrupt(struct dfs_db *db)
-{
-	atomic_fetch_add(&db->corrupt, 1);
-}
-
 struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t max_value)
 {
 	struct dfs_db *db = calloc(1, sizeof(*db));
@@ -568,7 +563,7 @@ static int bury_fields(const uint8_t *key, size_t klen, const uint8_t *val, size
 	return rc;
 }
 
-static int apply_field(struct apply *a, struct dfs_object_rec *o)
+static int apply_field(struct apply *a)
 {
 	const struct dfs_update *u = a->u;
 	struct dfs_field_rec f = { 0 };
@@ -652,7 +647,6 @@ static int apply_field(struct apply *a, struct dfs_object_rec *o)
 			rc = dfs_batch_del(a->b, a->key.data, a->key.len);
 	}
 	free(joined);
-	(void)o;
 	return rc;
 }
 
@@ -755,7 +749,7 @@ static int apply_object(struct apply *a)
 		case DFS_OP_FIELD_SET:
 		case DFS_OP_FIELD_APPEND:
 		case DFS_OP_FIELD_DELETE:
-			rc = apply_field(a, &o);
+			rc = apply_field(a);
 			break;
 		case DFS_OP_DICT_CREATE:
 		case DFS_OP_DICT_DELETE:
