@@ -67,6 +67,22 @@ struct dfs_db_listener {
 	void *ctx;
 };
 
+/* An update now durable in this node's log, told to the observer. */
+struct dfs_db_event {
+	uint64_t seq;			/* its place in this node's log */
+	bool remote;
+	bool applied;			/* false: held (rejected here), kept to relay */
+	uint8_t op;			/* enum dfs_op */
+	const char *model;
+	const char *object;		/* as listed; NULL for model updates */
+	const char *path;		/* FIELD or DICT/KEY for field and dict updates */
+	const char *renamed_from;	/* another object of the model now listed */
+	const char *renamed_to;		/* under a new name; both NULL if none */
+};
+
+/* Called after every update is durable, on the thread that made or received it. */
+typedef void (*dfs_db_observer_fn)(void *ctx, const struct dfs_db_event *ev);
+
 struct dfs_db_stats {
 	uint64_t applied;	/* updates applied since start */
 	uint64_t refused;	/* updates refused since start */
@@ -133,12 +149,40 @@ int dfs_db_create_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const ch
 int dfs_db_delete_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const char *dict);
 
 /**
- * Applies one encoded, signed update (from this node or another). Returns
- * 0, -EALREADY when it was applied before, -EBADMSG when malformed or
- * badly signed, -EPERM when its signer may not make it, or the rule errors
- * above.
+ * Takes one encoded, signed update from a peer. It is verified, checked
+ * against the policy and judged by the listeners like a local change, then
+ * applied; an update that this node rejects (listener, policy or a rule its
+ * state breaks) is held: kept and logged for peers but not applied.
+ * Returns 0 (applied), -EALREADY (held or applied before), -EBADMSG
+ * (malformed, badly signed, broken chain: dropped), -EAGAIN (what it builds
+ * on has not arrived; *missing, when not NULL, gets the update hash or
+ * model id to wait for), -EPERM (held: rejected by policy or a listener),
+ * another rule errno (held), or -EIO/-ENOMEM.
  */
+int dfs_db_receive(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_hash *missing);
+/** dfs_db_receive() without a missing hash. */
 int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len);
+
+/** Policy for unauthorized remote updates: false (strict) holds them, true lets listeners judge. */
+void dfs_db_set_policy(struct dfs_db *db, bool open);
+/** Sets the observer of durable updates; call before any change. */
+void dfs_db_set_observer(struct dfs_db *db, dfs_db_observer_fn fn, void *ctx);
+
+/* The log: every update this node keeps, in the order it kept them. */
+
+/** The sequence number of the last update logged. */
+uint64_t dfs_db_log_head(struct dfs_db *db);
+typedef int (*dfs_db_log_fn)(uint64_t seq, const uint8_t *rec, size_t len, void *ctx);
+/**
+ * Calls fn for the written log entries after seq, in order, until about
+ * max_bytes of records were passed or fn returns non-zero. Returns the
+ * number of entries passed, or a negative errno.
+ */
+int dfs_db_log_read(struct dfs_db *db, uint64_t after, size_t max_bytes, dfs_db_log_fn fn,
+		    void *ctx);
+/** How far this node got in peer's log (0 when never); kept across restarts. */
+int dfs_db_cursor_get(struct dfs_db *db, const struct dfs_pubkey *peer, uint64_t *seq);
+int dfs_db_cursor_put(struct dfs_db *db, const struct dfs_pubkey *peer, uint64_t seq);
 
 /** Sets who judges changes; copies l. Call before any change. */
 void dfs_db_set_listener(struct dfs_db *db, const struct dfs_db_listener *l);

@@ -55,6 +55,14 @@ int dfs_verify(const uint8_t sig[DFS_SIG_LEN], const uint8_t *msg, size_t len,
 /** BLAKE2b-256 of (a, alen) followed by (b, blen); b may be NULL with blen 0. */
 void dfs_hash2(struct dfs_hash *out, const void *a, size_t alen, const void *b, size_t blen);
 
+#define DFS_MAC_KEY_LEN 32
+
+/** Fills out with n random bytes. */
+void dfs_random(void *out, size_t n);
+/** Keyed BLAKE2b-256 of msg: proves knowledge of a shared key. */
+void dfs_mac(uint8_t out[DFS_HASH_LEN], const uint8_t key[DFS_MAC_KEY_LEN], const void *msg,
+	     size_t len);
+
 /** Constant-time equality of two byte strings of length n. */
 bool dfs_mem_equal(const void *a, const void *b, size_t n);
 

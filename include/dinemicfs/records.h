@@ -12,9 +12,15 @@
  *   'F' entity path          -> struct dfs_field_rec (path: FIELD or DICT/KEY)
  *   'V' entity path          -> the field's current value, raw bytes
  *   'X' entity key           -> metadata value ("authorized", "encrypted", ...)
+ *   'C' model '\0' name '\0' created(8) entity
+ *                            -> empty: live objects contending for one name;
+ *                               the first in key order shows under the name
+ *   'R' hash                 -> empty: a remote update held but not applied
+ *                               (rejected here), kept to relay and dedupe
+ *   'P' node id              -> seq(8): how far this node got in a peer's log
  *   'S' "state"              -> struct dfs_state_rec
  *
- * Records start with a version byte, 1. Decoders never read past the input
+ * Records start with a version byte, 2. Decoders never read past the input
  * and reject any other length with -EBADMSG, so a corrupted record is
  * reported, never trusted.
  */
@@ -28,7 +34,7 @@
 #include "dinemicfs/buf.h"
 #include "dinemicfs/keys.h"
 
-#define DFS_REC_VERSION 1
+#define DFS_REC_VERSION 2
 
 enum dfs_field_kind {
 	DFS_FIELD_VALUE = 1,
@@ -39,6 +45,7 @@ struct dfs_model_rec {
 	bool alive;
 	struct dfs_hash head;
 	uint64_t mtime;			/* clock of the model's last update */
+	uint64_t created;		/* (created, creator): the earliest create */
 	struct dfs_pubkey creator;
 };
 
@@ -48,15 +55,19 @@ struct dfs_object_rec {
 	uint64_t created;		/* clock of its create update */
 	uint64_t mtime;			/* clock of its last update */
 	char model[256];
-	char name[256];
+	char name[256];			/* as created and signed */
+	char shown[256];		/* as listed: name, or name~XXXXXXXX when another
+					   object created earlier holds name */
 };
 
 struct dfs_field_rec {
 	uint8_t kind;			/* enum dfs_field_kind */
 	bool alive;			/* false: a tombstone that keeps its clock */
 	uint8_t flags;			/* DFS_UPDATE_FLAG_* of the winning update */
-	uint64_t clock;			/* (clock, signer) of the winning update */
+	uint64_t clock;			/* (clock, signer) of the latest update in the value */
 	struct dfs_pubkey signer;
+	uint64_t base_clock;		/* (base_clock, base_signer): the set or delete that */
+	struct dfs_pubkey base_signer;	/* the value starts from; appends follow it */
 	uint64_t mtime;			/* clock of the last accepted update */
 	uint64_t size;
 };
@@ -87,6 +98,11 @@ void dfs_key_field(struct dfs_buf *out, const struct dfs_pubkey *entity, const c
 void dfs_key_value(struct dfs_buf *out, const struct dfs_pubkey *entity, const char *path,
 		   size_t plen);
 void dfs_key_meta(struct dfs_buf *out, const struct dfs_pubkey *entity, const char *key);
+/** With entity NULL: the prefix of every contender for (model, name). */
+void dfs_key_contender(struct dfs_buf *out, const char *model, const char *name,
+		       uint64_t created, const struct dfs_pubkey *entity);
+void dfs_key_rejected(struct dfs_buf *out, const struct dfs_hash *h);
+void dfs_key_cursor(struct dfs_buf *out, const struct dfs_pubkey *node);
 void dfs_key_state(struct dfs_buf *out);
 
 #endif

@@ -52,6 +52,13 @@ int dfs_store_scan(struct dfs_store *st, const void *prefix, size_t plen,
 			     void *ctx),
 		   void *ctx);
 
+/** Like dfs_store_scan(), starting at the first key >= start. */
+int dfs_store_scan_from(struct dfs_store *st, const void *prefix, size_t plen, const void *start,
+			size_t slen,
+			int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+				  void *ctx),
+			void *ctx);
+
 /** Approximate bytes on disk. */
 uint64_t dfs_store_disk_bytes(struct dfs_store *st);
 

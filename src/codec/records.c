@@ -53,6 +53,7 @@ int dfs_model_rec_encode(const struct dfs_model_rec *r, struct dfs_buf *out)
 	dfs_buf_add_u8(out, r->alive);
 	dfs_buf_add(out, r->head.b, DFS_HASH_LEN);
 	dfs_buf_add_u64be(out, r->mtime);
+	dfs_buf_add_u64be(out, r->created);
 	dfs_buf_add(out, r->creator.b, DFS_PUBKEY_LEN);
 	return dfs_buf_ok(out);
 }
@@ -64,7 +65,7 @@ int dfs_model_rec_decode(const uint8_t *p, size_t len, struct dfs_model_rec *r)
 	dfs_reader_init(&rd, p, len);
 	if (get_version(&rd) < 0 || get_bool(&rd, &r->alive) < 0 ||
 	    dfs_reader_get_bytes(&rd, r->head.b, DFS_HASH_LEN) < 0 ||
-	    dfs_reader_get_u64be(&rd, &r->mtime) < 0 ||
+	    dfs_reader_get_u64be(&rd, &r->mtime) < 0 || dfs_reader_get_u64be(&rd, &r->created) < 0 ||
 	    dfs_reader_get_bytes(&rd, r->creator.b, DFS_PUBKEY_LEN) < 0 || dfs_reader_left(&rd))
 		return -EBADMSG;
 	return 0;
@@ -79,6 +80,7 @@ int dfs_object_rec_encode(const struct dfs_object_rec *r, struct dfs_buf *out)
 	dfs_buf_add_u64be(out, r->mtime);
 	add_str8(out, r->model);
 	add_str8(out, r->name);
+	add_str8(out, r->shown);
 	return dfs_buf_ok(out);
 }
 
@@ -91,7 +93,7 @@ int dfs_object_rec_decode(const uint8_t *p, size_t len, struct dfs_object_rec *r
 	    dfs_reader_get_bytes(&rd, r->head.b, DFS_HASH_LEN) < 0 ||
 	    dfs_reader_get_u64be(&rd, &r->created) < 0 ||
 	    dfs_reader_get_u64be(&rd, &r->mtime) < 0 || get_str8(&rd, r->model) < 0 ||
-	    get_str8(&rd, r->name) < 0 || dfs_reader_left(&rd))
+	    get_str8(&rd, r->name) < 0 || get_str8(&rd, r->shown) < 0 || dfs_reader_left(&rd))
 		return -EBADMSG;
 	return 0;
 }
@@ -104,6 +106,8 @@ int dfs_field_rec_encode(const struct dfs_field_rec *r, struct dfs_buf *out)
 	dfs_buf_add_u8(out, r->flags);
 	dfs_buf_add_u64be(out, r->clock);
 	dfs_buf_add(out, r->signer.b, DFS_PUBKEY_LEN);
+	dfs_buf_add_u64be(out, r->base_clock);
+	dfs_buf_add(out, r->base_signer.b, DFS_PUBKEY_LEN);
 	dfs_buf_add_u64be(out, r->mtime);
 	dfs_buf_add_u64be(out, r->size);
 	return dfs_buf_ok(out);
@@ -119,6 +123,8 @@ int dfs_field_rec_decode(const uint8_t *p, size_t len, struct dfs_field_rec *r)
 	    get_bool(&rd, &r->alive) < 0 || dfs_reader_get_u8(&rd, &r->flags) < 0 ||
 	    dfs_reader_get_u64be(&rd, &r->clock) < 0 ||
 	    dfs_reader_get_bytes(&rd, r->signer.b, DFS_PUBKEY_LEN) < 0 ||
+	    dfs_reader_get_u64be(&rd, &r->base_clock) < 0 ||
+	    dfs_reader_get_bytes(&rd, r->base_signer.b, DFS_PUBKEY_LEN) < 0 ||
 	    dfs_reader_get_u64be(&rd, &r->mtime) < 0 || dfs_reader_get_u64be(&rd, &r->size) < 0 ||
 	    dfs_reader_left(&rd))
 		return -EBADMSG;
@@ -213,6 +219,33 @@ void dfs_key_meta(struct dfs_buf *out, const struct dfs_pubkey *entity, const ch
 	dfs_buf_add_u8(out, 'X');
 	dfs_buf_add(out, entity->b, DFS_PUBKEY_LEN);
 	dfs_buf_add(out, key, strlen(key));
+}
+
+void dfs_key_contender(struct dfs_buf *out, const char *model, const char *name,
+		       uint64_t created, const struct dfs_pubkey *entity)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'C');
+	dfs_buf_add(out, model, strlen(model) + 1);
+	dfs_buf_add(out, name, strlen(name) + 1);
+	if (entity) {
+		dfs_buf_add_u64be(out, created);
+		dfs_buf_add(out, entity->b, DFS_PUBKEY_LEN);
+	}
+}
+
+void dfs_key_rejected(struct dfs_buf *out, const struct dfs_hash *h)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'R');
+	dfs_buf_add(out, h->b, DFS_HASH_LEN);
+}
+
+void dfs_key_cursor(struct dfs_buf *out, const struct dfs_pubkey *node)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'P');
+	dfs_buf_add(out, node->b, DFS_PUBKEY_LEN);
 }
 
 void dfs_key_state(struct dfs_buf *out)

@@ -73,6 +73,17 @@ void dfs_hash2(struct dfs_hash *out, const void *a, size_t alen, const void *b, 
 	crypto_generichash_final(&st, out->b, DFS_HASH_LEN);
 }
 
+void dfs_random(void *out, size_t n)
+{
+	randombytes_buf(out, n);
+}
+
+void dfs_mac(uint8_t out[DFS_HASH_LEN], const uint8_t key[DFS_MAC_KEY_LEN], const void *msg,
+	     size_t len)
+{
+	crypto_generichash(out, DFS_HASH_LEN, msg, len, key, DFS_MAC_KEY_LEN);
+}
+
 bool dfs_mem_equal(const void *a, const void *b, size_t n)
 {
 	return sodium_memcmp(a, b, n) == 0;

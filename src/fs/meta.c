@@ -66,7 +66,7 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 	case DFS_META_ID:
 		rc = dfs_db_get_object_by_key(fs->db, &e->obj, &o);
 		if (rc == 0)
-			dfs_buf_printf(out, "%s/%s %s\n", o.model, o.name, hex);
+			dfs_buf_printf(out, "%s/%s %s\n", o.model, o.shown, hex);
 		break;
 	case DFS_META_OWNER:
 		rc = dfs_db_get_object_by_key(fs->db, &e->obj, &o);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,18 @@ struct dfs_db {
 	uint64_t max_clock;		/* highest clock applied; protected by apply_lock */
 	atomic_uint_fast64_t applied, refused, corrupt;
 	struct dfs_db_listener listener;	/* set before use; read-only after */
+	bool open_policy;			/* likewise */
+	dfs_db_observer_fn observer;		/* likewise */
+	void *observer_ctx;
+};
+
+/* What the observer is told of one update, with room for its names. */
+struct applied {
+	struct dfs_db_event ev;
+	char model[256];
+	char object[256];
+	char path[DFS_UPDATE_NAME_MAX + 1];
+	char from[256], to[256];
 };
 
 static const struct dfs_hash zero_hash;
@@ -377,6 +390,16 @@ int dfs_db_history(struct dfs_db *db, const struct dfs_pubkey *entity, dfs_db_hi
 	return dfs_store_scan(db->st, prefix, sizeof(prefix), history_one, &hc);
 }
 
+void dfs_db_set_listener(struct dfs_db *db, const struct dfs_db_listener *l)
+{
+	db->listener = *l;
+}
+
+static bool wanted(struct dfs_db *db, enum dfs_event event, const char *model)
+{
+	return db->listener.wants && db->listener.wants(db->listener.ctx, event, model);
+}
+
 /* ---- apply ------------------------------------------------------------------ */
 
 /* The state an update is applied to, read under the apply lock. */
@@ -401,6 +424,24 @@ static int put_rec(struct dfs_batch *b, struct dfs_buf *key, struct dfs_buf *val
 		rc = dfs_buf_ok(key);
 	if (rc == 0)
 		rc = dfs_batch_put(b, key->data, key->len, val->data, val->len);
+	return rc;
+}
+
+static int put_key(struct dfs_batch *b, struct dfs_buf *key, const void *val, size_t vlen)
+{
+	int rc = dfs_buf_ok(key);
+
+	if (rc == 0)
+		rc = dfs_batch_put(b, key->data, key->len, val, vlen);
+	return rc;
+}
+
+static int del_key(struct dfs_batch *b, struct dfs_buf *key)
+{
+	int rc = dfs_buf_ok(key);
+
+	if (rc == 0)
+		rc = dfs_batch_del(b, key->data, key->len);
 	return rc;
 }
 
@@ -440,26 +481,45 @@ out:
 	return rc;
 }
 
-/* prev must be the entity's head, or an earlier update of the same entity. */
-static int check_chain(struct dfs_db *db, const struct dfs_update *u, const struct target *t)
+static int get_update(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec, size_t *len)
 {
-	if (!t->exists)
-		return memcmp(u->prev.b, zero_hash.b, DFS_HASH_LEN) == 0 ? 0 : -EBADMSG;
-	if (memcmp(u->prev.b, t->head.b, DFS_HASH_LEN) == 0)
+	struct dfs_buf key;
+
+	dfs_buf_init(&key);
+	dfs_key_update(&key, h);
+	int rc = dfs_buf_ok(&key);
+	if (rc == 0)
+		rc = dfs_store_get(db->st, key.data, key.len, rec, len);
+	dfs_buf_release(&key);
+	return rc;
+}
+
+/*
+ * prev must be the entity's head or an earlier update of the same entity:
+ * concurrent updates fork the chain, and last writer wins settles the fork.
+ * A prev not seen yet gives -EAGAIN and *missing: the update waits for it.
+ */
+static int check_chain(struct dfs_db *db, const struct dfs_update *u, const struct target *t,
+		       struct dfs_hash *missing)
+{
+	if (memcmp(u->prev.b, zero_hash.b, DFS_HASH_LEN) == 0) {
+		/* Nodes that each create a model of one name create one entity. */
+		return !t->exists || u->op == DFS_OP_MODEL_CREATE ? 0 : -EBADMSG;
+	}
+	if (t->exists && memcmp(u->prev.b, t->head.b, DFS_HASH_LEN) == 0)
 		return 0;
 
-	struct dfs_buf key;
 	struct dfs_update p;
 	uint8_t *rec;
 	size_t len;
-	dfs_buf_init(&key);
-	dfs_key_update(&key, &u->prev);
-	int rc = dfs_buf_ok(&key);
-	if (rc == 0)
-		rc = dfs_store_get(db->st, key.data, key.len, &rec, &len);
-	dfs_buf_release(&key);
+	int rc = get_update(db, &u->prev, &rec, &len);
+	if (rc == -ENOENT) {
+		if (missing)
+			*missing = u->prev;
+		return -EAGAIN;
+	}
 	if (rc < 0)
-		return rc == -ENOENT ? -EBADMSG : rc;
+		return rc;
 	rc = dfs_update_decode(rec, len, &p);
 	if (rc == 0 && memcmp(p.entity.b, u->entity.b, DFS_PUBKEY_LEN) != 0)
 		rc = -EBADMSG;
@@ -467,6 +527,7 @@ static int check_chain(struct dfs_db *db, const struct dfs_update *u, const stru
 	return rc < 0 ? -EBADMSG : 0;
 }
 
+/* 0 when the signer may make u (it is authorized), else -EPERM. */
 static int check_signer(const struct dfs_update *u, const struct target *t)
 {
 	switch (u->op) {
@@ -486,44 +547,55 @@ static int has_live_children(struct dfs_db *db, const uint8_t *prefix, size_t pl
 struct apply {
 	struct dfs_db *db;
 	const struct dfs_update *u;
+	const uint8_t *rec;	/* the update's bytes */
+	size_t len;
 	struct target *t;
 	struct dfs_batch *b;
 	struct dfs_hash hash;	/* the update's, the entity's new head */
 	bool local;		/* made on this node: local-only rules apply */
+	struct dfs_hash *missing;
 	struct dfs_buf key, val;
 	char model[256];
 	char name[DFS_UPDATE_NAME_MAX + 1];
+	struct applied *note;	/* filled for the observer */
 };
 
 static int apply_model(struct apply *a)
 {
 	struct dfs_model_rec m = a->t->model;
 	const struct dfs_update *u = a->u;
+	int rc;
 
 	switch (u->op) {
 	case DFS_OP_MODEL_CREATE:
-		if (a->t->exists && m.alive)
-			return -EEXIST;
-		m.alive = true;
-		m.creator = u->signer;
+		if (a->t->exists && m.alive) {
+			if (a->local)
+				return -EEXIST;
+			/* Created on several nodes: the earliest create names the creator. */
+			if (clock_cmp(u->clock, &u->signer, m.created, &m.creator) < 0) {
+				m.created = u->clock;
+				m.creator = u->signer;
+			}
+		} else {
+			m.alive = true;
+			m.created = u->clock;
+			m.creator = u->signer;
+		}
 		break;
-	case DFS_OP_MODEL_REMOVE: {
+	case DFS_OP_MODEL_REMOVE:
 		if (!a->t->exists || !m.alive)
 			return -ENOENT;
 		dfs_key_name(&a->key, a->model, "");
-		int rc = has_live_children(a->db, a->key.data, a->key.len, 'N');
+		rc = has_live_children(a->db, a->key.data, a->key.len, 'N');
 		if (rc)
 			return rc < 0 ? rc : -ENOTEMPTY;
 		m.alive = false;
 		break;
-	}
 	case DFS_OP_MODEL_META:
 		if (!a->t->exists || !m.alive)
 			return -ENOENT;
 		dfs_key_meta(&a->key, &u->entity, a->name);
-		int rc = dfs_buf_ok(&a->key);
-		if (rc == 0)
-			rc = dfs_batch_put(a->b, a->key.data, a->key.len, u->value, u->value_len);
+		rc = put_key(a->b, &a->key, u->value, u->value_len);
 		if (rc < 0)
 			return rc;
 		break;
@@ -563,6 +635,148 @@ static int bury_fields(const uint8_t *key, size_t klen, const uint8_t *val, size
 	return rc;
 }
 
+/*
+ * Merging a field from its history, for an update that arrives after a
+ * later one: the value is the latest set (or delete) followed by every
+ * append made after it, in (clock, signer, hash) order. Every node holding
+ * the same updates computes the same bytes.
+ */
+struct merge_item {
+	uint64_t clock;
+	struct dfs_pubkey signer;
+	struct dfs_hash hash;
+	uint8_t op;
+	uint8_t flags;
+	uint8_t *value;
+	size_t len;
+};
+
+struct merge {
+	struct dfs_db *db;
+	const char *path;
+	size_t plen;
+	struct merge_item *items;
+	size_t n, cap;
+};
+
+static int merge_item_cmp(const void *x, const void *y)
+{
+	const struct merge_item *a = x, *b = y;
+	int c = clock_cmp(a->clock, &a->signer, b->clock, &b->signer);
+
+	return c ? c : memcmp(a->hash.b, b->hash.b, DFS_HASH_LEN);
+}
+
+static int merge_add(struct merge *m, const struct dfs_update *u, const struct dfs_hash *h)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 16;
+		struct merge_item *p = realloc(m->items, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		m->items = p;
+		m->cap = cap;
+	}
+	struct merge_item *it = &m->items[m->n];
+	it->value = malloc(u->value_len + 1);
+	if (!it->value)
+		return -ENOMEM;
+	if (u->value_len)
+		memcpy(it->value, u->value, u->value_len);
+	it->len = u->value_len;
+	it->clock = u->clock;
+	it->signer = u->signer;
+	it->hash = *h;
+	it->op = u->op;
+	it->flags = u->flags;
+	m->n++;
+	return 0;
+}
+
+static int merge_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg)
+{
+	struct merge *m = arg;
+	struct dfs_update u;
+	struct dfs_hash h;
+	uint8_t *rec;
+	size_t len;
+
+	if (vlen != DFS_HASH_LEN)
+		return skip_corrupt(m->db, "history", key, klen);
+	memcpy(h.b, val, DFS_HASH_LEN);
+	int rc = get_update(m->db, &h, &rec, &len);
+	if (rc < 0)
+		return rc == -ENOENT ? skip_corrupt(m->db, "history link", key, klen) : rc;
+	if (dfs_update_decode(rec, len, &u) == 0 &&
+	    (u.op == DFS_OP_FIELD_SET || u.op == DFS_OP_FIELD_APPEND ||
+	     u.op == DFS_OP_FIELD_DELETE) &&
+	    u.name_len == m->plen && memcmp(u.name, m->path, m->plen) == 0)
+		rc = merge_add(m, &u, &h);
+	free(rec);
+	return rc;
+}
+
+/* Rebuilds f and the value of a->name from the history plus a->u. */
+static int remerge_field(struct apply *a, struct dfs_field_rec *f, uint8_t **value, size_t *len)
+{
+	struct merge m = { a->db, a->name, a->u->name_len, NULL, 0, 0 };
+	uint8_t prefix[1 + DFS_PUBKEY_LEN] = { 'H' };
+	int rc = dfs_store_flush(a->db->st);
+
+	memcpy(prefix + 1, a->u->entity.b, DFS_PUBKEY_LEN);
+	if (rc == 0)
+		rc = dfs_store_scan(a->db->st, prefix, sizeof(prefix), merge_one, &m);
+	if (rc == 0)
+		rc = merge_add(&m, a->u, &a->hash);
+	if (rc < 0)
+		goto out;
+	qsort(m.items, m.n, sizeof(*m.items), merge_item_cmp);
+	size_t base = m.n;	/* the latest set or delete, if any */
+	for (size_t i = m.n; i-- > 0;) {
+		if (m.items[i].op != DFS_OP_FIELD_APPEND) {
+			base = i;
+			break;
+		}
+	}
+	size_t total = 0;
+	for (size_t i = base == m.n ? 0 : base; i < m.n; i++)
+		if (m.items[i].op != DFS_OP_FIELD_DELETE)
+			total += m.items[i].len;
+	uint8_t *out = malloc(total + 1);
+	if (!out) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	size_t off = 0;
+	for (size_t i = base == m.n ? 0 : base; i < m.n; i++) {
+		if (m.items[i].op != DFS_OP_FIELD_DELETE && m.items[i].len) {
+			memcpy(out + off, m.items[i].value, m.items[i].len);
+			off += m.items[i].len;
+		}
+	}
+	const struct merge_item *last = &m.items[m.n - 1];
+	f->kind = DFS_FIELD_VALUE;
+	f->alive = last->op != DFS_OP_FIELD_DELETE;
+	f->flags = last->flags;
+	f->clock = last->clock;
+	f->signer = last->signer;
+	if (base == m.n) {
+		f->base_clock = 0;
+		memset(f->base_signer.b, 0, DFS_PUBKEY_LEN);
+	} else {
+		f->base_clock = m.items[base].clock;
+		f->base_signer = m.items[base].signer;
+	}
+	f->size = f->alive ? off : 0;
+	*value = out;
+	*len = off;
+out:
+	for (size_t i = 0; i < m.n; i++)
+		free(m.items[i].value);
+	free(m.items);
+	return rc;
+}
+
 static int apply_field(struct apply *a)
 {
 	const struct dfs_update *u = a->u;
@@ -573,6 +787,7 @@ static int apply_field(struct apply *a)
 	uint8_t *joined = NULL;
 	const uint8_t *value = u->value;
 	size_t value_len = u->value_len;
+	size_t limit = a->local ? a->db->max_value : DFS_UPDATE_VALUE_MAX;
 
 	/* A corrupt record (already reported) is replaced by a new value or a delete. */
 	bool corrupted = rc == -EIO && u->op != DFS_OP_FIELD_APPEND;
@@ -590,17 +805,28 @@ static int apply_field(struct apply *a)
 		if (d.kind != DFS_FIELD_DICT)
 			return -ENOTDIR;
 	}
-	if (have && f.alive && f.kind == DFS_FIELD_DICT)
-		return -EISDIR;
+	if (have && f.kind == DFS_FIELD_DICT) {
+		if (f.alive)
+			return -EISDIR;
+		have = false;	/* a dead dict's name is free for a field */
+	}
+	if (value_len > limit)
+		return -EFBIG;
+	if (a->local && u->op == DFS_OP_FIELD_DELETE && !corrupted && (!have || !f.alive))
+		return -ENOENT;
 
-	switch (u->op) {
-	case DFS_OP_FIELD_SET:
-		if (value_len > a->db->max_value)
-			return -EFBIG;
-		break;
-	case DFS_OP_FIELD_APPEND:
-		if (have && f.alive) {
-			if (f.size + value_len > a->db->max_value)
+	/* Last writer wins, and appends follow the set they were made after. */
+	if (have && clock_cmp(u->clock, &u->signer, f.clock, &f.signer) < 0) {
+		if (u->op != DFS_OP_FIELD_APPEND &&
+		    clock_cmp(u->clock, &u->signer, f.base_clock, &f.base_signer) < 0)
+			return 0;	/* superseded: kept in the history only */
+		rc = remerge_field(a, &f, &joined, &value_len);
+		if (rc < 0)
+			return rc;
+		value = joined;
+	} else {
+		if (u->op == DFS_OP_FIELD_APPEND && have && f.alive) {
+			if (a->local && f.size + value_len > limit)
 				return -EFBIG;
 			uint8_t *old;
 			size_t oldlen;
@@ -616,36 +842,26 @@ static int apply_field(struct apply *a)
 				memcpy(joined + oldlen, value, value_len);
 			value = joined;
 			value_len += oldlen;
-		} else if (value_len > a->db->max_value) {
-			return -EFBIG;
+		} else if (u->op != DFS_OP_FIELD_APPEND) {
+			f.base_clock = u->clock;
+			f.base_signer = u->signer;
 		}
-		break;
-	case DFS_OP_FIELD_DELETE:
-		if (!corrupted && (!have || !f.alive))
-			return -ENOENT;
-		break;
-	}
-	/* Last writer wins: an older write than the stored one changes nothing. */
-	bool wins = !have || clock_cmp(u->clock, &u->signer, f.clock, &f.signer) > 0;
-	if (wins) {
 		f.kind = DFS_FIELD_VALUE;
 		f.alive = u->op != DFS_OP_FIELD_DELETE;
 		f.flags = u->flags;
 		f.clock = u->clock;
 		f.signer = u->signer;
-		f.mtime = u->clock;
 		f.size = f.alive ? value_len : 0;
-		dfs_buf_reset(&a->val);
-		dfs_key_field(&a->key, &u->entity, a->name, u->name_len);
-		rc = put_rec(a->b, &a->key, &a->val, dfs_field_rec_encode(&f, &a->val));
-		dfs_key_value(&a->key, &u->entity, a->name, u->name_len);
-		if (rc == 0)
-			rc = dfs_buf_ok(&a->key);
-		if (rc == 0 && f.alive)
-			rc = dfs_batch_put(a->b, a->key.data, a->key.len, value, value_len);
-		else if (rc == 0)
-			rc = dfs_batch_del(a->b, a->key.data, a->key.len);
 	}
+	f.mtime = u->clock > f.mtime ? u->clock : f.mtime;
+	dfs_buf_reset(&a->val);
+	dfs_key_field(&a->key, &u->entity, a->name, u->name_len);
+	rc = put_rec(a->b, &a->key, &a->val, dfs_field_rec_encode(&f, &a->val));
+	dfs_key_value(&a->key, &u->entity, a->name, u->name_len);
+	if (rc == 0 && f.alive)
+		rc = put_key(a->b, &a->key, value, value_len);
+	else if (rc == 0)
+		rc = del_key(a->b, &a->key);
 	free(joined);
 	return rc;
 }
@@ -660,7 +876,7 @@ static int apply_dict(struct apply *a)
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	if (u->op == DFS_OP_DICT_CREATE) {
-		if (have && f.alive)
+		if (have && f.alive && (a->local || f.kind != DFS_FIELD_DICT))
 			return -EEXIST;
 		f.alive = true;
 	} else {
@@ -677,13 +893,181 @@ static int apply_dict(struct apply *a)
 	}
 	f.kind = DFS_FIELD_DICT;
 	f.flags = 0;
-	f.clock = u->clock;
-	f.signer = u->signer;
+	f.clock = f.base_clock = u->clock;
+	f.signer = f.base_signer = u->signer;
 	f.mtime = u->clock;
 	f.size = 0;
 	dfs_buf_reset(&a->val);
 	dfs_key_field(&a->key, &u->entity, a->name, u->name_len);
 	return put_rec(a->b, &a->key, &a->val, dfs_field_rec_encode(&f, &a->val));
+}
+
+/* name~XXXXXXXX: how an object shows when an earlier one holds its name. */
+static void tilde_name(char out[256], const char *name, const struct dfs_pubkey *k)
+{
+	char hex[9];
+	size_t n = strlen(name);
+
+	dfs_hex_encode(hex, k->b, 4);
+	if (n > 255 - 9)
+		n = 255 - 9;
+	snprintf(out, 256, "%.*s~%s", (int)n, name, hex);
+}
+
+struct contender {
+	const struct dfs_pubkey *skip;
+	bool found;
+	struct dfs_pubkey key;
+};
+
+static int first_contender(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+			   void *arg)
+{
+	struct contender *c = arg;
+
+	if (klen < DFS_PUBKEY_LEN)
+		return 0;
+	const uint8_t *k = key + klen - DFS_PUBKEY_LEN;
+	if (c->skip && memcmp(k, c->skip->b, DFS_PUBKEY_LEN) == 0)
+		return 0;
+	memcpy(c->key.b, k, DFS_PUBKEY_LEN);
+	c->found = true;
+	return 1;
+}
+
+/* The live object, other than skip, created first under (model, name). */
+static int name_holder(struct apply *a, const char *name, const struct dfs_pubkey *skip,
+		       struct contender *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->skip = skip;
+	dfs_key_contender(&a->key, a->model, name, 0, NULL);
+	int rc = dfs_buf_ok(&a->key);
+	if (rc == 0)
+		rc = dfs_store_flush(a->db->st);
+	if (rc == 0)
+		rc = dfs_store_scan(a->db->st, a->key.data, a->key.len, first_contender, c);
+	return rc;
+}
+
+/* Shows another object under a new name: its index entry and its record. */
+static int reshow(struct apply *a, const struct dfs_pubkey *k, const char *shown)
+{
+	struct dfs_object_rec o;
+	int rc;
+
+	dfs_key_object(&a->key, k);
+	rc = get_rec(a->db, &a->key, "object", (decoder)dfs_object_rec_decode, &o);
+	if (rc < 0)
+		return rc;
+	snprintf(a->note->from, sizeof(a->note->from), "%s", o.shown);
+	snprintf(a->note->to, sizeof(a->note->to), "%s", shown);
+	dfs_key_name(&a->key, o.model, o.shown);
+	rc = del_key(a->b, &a->key);
+	dfs_key_name(&a->key, o.model, shown);
+	if (rc == 0)
+		rc = put_key(a->b, &a->key, k->b, DFS_PUBKEY_LEN);
+	snprintf(o.shown, sizeof(o.shown), "%s", shown);
+	dfs_buf_reset(&a->val);
+	dfs_key_object(&a->key, k);
+	if (rc == 0)
+		rc = put_rec(a->b, &a->key, &a->val, dfs_object_rec_encode(&o, &a->val));
+	return rc;
+}
+
+/*
+ * Objects created concurrently under one name all live: the one created
+ * first (by clock, then key) shows under the name, the others as
+ * name~XXXXXXXX, identically on every node.
+ */
+static int create_object(struct apply *a, struct dfs_object_rec *o)
+{
+	const struct dfs_update *u = a->u;
+	struct dfs_model_rec m;
+	struct contender holder;
+	struct dfs_object_rec other;
+	int rc;
+
+	if (a->t->exists)
+		return -EEXIST;
+	dfs_key_model(&a->key, a->model);
+	rc = get_rec(a->db, &a->key, "model", (decoder)dfs_model_rec_decode, &m);
+	if (rc == -ENOENT && !a->local) {
+		struct dfs_pubkey id;
+		dfs_db_model_id(a->model, &id);
+		if (a->missing)
+			memcpy(a->missing->b, id.b, DFS_HASH_LEN);
+		return -EAGAIN;	/* wait for the model's create */
+	}
+	if (rc == 0 && !m.alive)
+		rc = -ENOENT;
+	if (rc < 0)
+		return rc;
+	memset(o, 0, sizeof(*o));
+	o->alive = true;
+	o->created = u->clock;
+	strcpy(o->model, a->model);
+	strcpy(o->name, a->name);
+	strcpy(o->shown, a->name);
+	rc = name_holder(a, a->name, NULL, &holder);
+	if (rc < 0)
+		return rc;
+	if (holder.found) {
+		if (a->local)
+			return -EEXIST;
+		dfs_key_object(&a->key, &holder.key);
+		rc = get_rec(a->db, &a->key, "object", (decoder)dfs_object_rec_decode, &other);
+		if (rc < 0)
+			return rc;
+		if (clock_cmp(u->clock, &u->entity, other.created, &holder.key) < 0) {
+			char demoted[256];
+			tilde_name(demoted, other.name, &holder.key);
+			rc = reshow(a, &holder.key, demoted);
+		} else {
+			tilde_name(o->shown, a->name, &u->entity);
+		}
+		if (rc < 0)
+			return rc;
+	}
+	dfs_key_name(&a->key, a->model, o->shown);
+	rc = put_key(a->b, &a->key, u->entity.b, DFS_PUBKEY_LEN);
+	dfs_key_contender(&a->key, a->model, a->name, o->created, &u->entity);
+	if (rc == 0)
+		rc = put_key(a->b, &a->key, "", 0);
+	return rc;
+}
+
+static int remove_object(struct apply *a, struct dfs_object_rec *o)
+{
+	const struct dfs_update *u = a->u;
+	uint8_t prefix[1 + DFS_PUBKEY_LEN] = { 'F' };
+	struct contender next;
+	int rc;
+
+	memcpy(prefix + 1, u->entity.b, DFS_PUBKEY_LEN);
+	if (a->local) {
+		/* rmdir: only an empty object goes; rm -r empties it first. */
+		rc = has_live_children(a->db, prefix, sizeof(prefix), 'F');
+		if (rc)
+			return rc < 0 ? rc : -ENOTEMPTY;
+	}
+	o->alive = false;
+	dfs_key_name(&a->key, o->model, o->shown);
+	rc = del_key(a->b, &a->key);
+	dfs_key_contender(&a->key, o->model, o->name, o->created, &u->entity);
+	if (rc == 0)
+		rc = del_key(a->b, &a->key);
+	if (rc == 0 && strcmp(o->shown, o->name) == 0) {
+		/* The name passes to the next object created under it. */
+		rc = name_holder(a, o->name, &u->entity, &next);
+		if (rc == 0 && next.found)
+			rc = reshow(a, &next.key, o->name);
+	}
+	if (rc == 0)
+		rc = dfs_store_flush(a->db->st);
+	if (rc == 0)
+		rc = dfs_store_scan(a->db->st, prefix, sizeof(prefix), bury_fields, a);
+	return rc;
 }
 
 static int apply_object(struct apply *a)
@@ -693,58 +1077,17 @@ static int apply_object(struct apply *a)
 	int rc = 0;
 
 	if (u->op == DFS_OP_OBJECT_CREATE) {
-		struct dfs_model_rec m;
-		struct dfs_pubkey other;
-		struct dfs_object_rec orec;
-		if (a->t->exists)
-			return -EEXIST;
-		rc = dfs_db_get_model(a->db, a->model, &m);
-		if (rc < 0)
-			return rc;
-		rc = dfs_db_get_object(a->db, a->model, a->name, &other, &orec);
-		if (rc == 0)
-			return -EEXIST;
-		if (rc != -ENOENT)
-			return rc;
-		memset(&o, 0, sizeof(o));
-		o.alive = true;
-		o.created = u->clock;
-		strcpy(o.model, a->model);
-		strcpy(o.name, a->name);
-		dfs_key_name(&a->key, a->model, a->name);
-		rc = dfs_buf_ok(&a->key);
-		if (rc == 0)
-			rc = dfs_batch_put(a->b, a->key.data, a->key.len, u->entity.b, DFS_PUBKEY_LEN);
+		rc = create_object(a, &o);
 	} else {
 		if (!a->t->exists || !o.alive)
 			return -ENOENT;
 		switch (u->op) {
-		case DFS_OP_OBJECT_REMOVE: {
-			o.alive = false;
-			dfs_key_name(&a->key, o.model, o.name);
-			rc = dfs_buf_ok(&a->key);
-			if (rc == 0)
-				rc = dfs_batch_del(a->b, a->key.data, a->key.len);
-			uint8_t prefix[1 + DFS_PUBKEY_LEN] = { 'F' };
-			memcpy(prefix + 1, u->entity.b, DFS_PUBKEY_LEN);
-			if (rc == 0 && a->local) {
-				/* rmdir: only an empty object goes; rm -r empties it first. */
-				rc = has_live_children(a->db, prefix, sizeof(prefix), 'F');
-				if (rc)
-					return rc < 0 ? rc : -ENOTEMPTY;
-			}
-			if (rc == 0)
-				rc = dfs_store_flush(a->db->st);
-			if (rc == 0)
-				rc = dfs_store_scan(a->db->st, prefix, sizeof(prefix), bury_fields, a);
+		case DFS_OP_OBJECT_REMOVE:
+			rc = remove_object(a, &o);
 			break;
-		}
 		case DFS_OP_OBJECT_META:
 			dfs_key_meta(&a->key, &u->entity, a->name);
-			rc = dfs_buf_ok(&a->key);
-			if (rc == 0)
-				rc = dfs_batch_put(a->b, a->key.data, a->key.len, u->value,
-						   u->value_len);
+			rc = put_key(a->b, &a->key, u->value, u->value_len);
 			break;
 		case DFS_OP_FIELD_SET:
 		case DFS_OP_FIELD_APPEND:
@@ -761,7 +1104,8 @@ static int apply_object(struct apply *a)
 	}
 	if (rc < 0)
 		return rc;
-	o.mtime = u->clock;
+	snprintf(a->note->object, sizeof(a->note->object), "%s", o.shown);
+	o.mtime = u->clock > o.mtime ? u->clock : o.mtime;
 	o.head = a->hash;
 	dfs_buf_reset(&a->val);
 	dfs_key_object(&a->key, &u->entity);
@@ -800,30 +1144,74 @@ static int has_live_children(struct dfs_db *db, const uint8_t *prefix, size_t pl
 }
 
 /*
+ * Every update this node keeps, applied or held, is in the log (so peers
+ * get it) under the next sequence number; the state record follows.
+ */
+static int log_locked(struct dfs_db *db, struct apply *a, bool applied)
+{
+	uint64_t seq = db->seq + 1;
+	uint64_t max_clock = a->u->clock > db->max_clock ? a->u->clock : db->max_clock;
+	struct dfs_state_rec state = { .seq = seq, .clock = max_clock };
+	int rc;
+
+	dfs_hlc_observe(&db->hlc, a->u->clock);
+	dfs_key_update(&a->key, &a->hash);
+	rc = put_key(a->b, &a->key, a->rec, a->len);
+	if (applied)
+		dfs_key_history(&a->key, &a->u->entity, seq);
+	else
+		dfs_key_rejected(&a->key, &a->hash);
+	if (rc == 0)
+		rc = applied ? put_key(a->b, &a->key, a->hash.b, DFS_HASH_LEN)
+			     : put_key(a->b, &a->key, "", 0);
+	dfs_key_log(&a->key, seq);
+	if (rc == 0)
+		rc = put_key(a->b, &a->key, a->hash.b, DFS_HASH_LEN);
+	dfs_buf_reset(&a->val);
+	dfs_key_state(&a->key);
+	if (rc == 0)
+		rc = put_rec(a->b, &a->key, &a->val, dfs_state_rec_encode(&state, &a->val));
+	if (rc == 0) {
+		db->seq = seq;
+		db->max_clock = max_clock;
+		a->note->ev.seq = seq;
+		a->note->ev.applied = applied;
+	}
+	return rc;
+}
+
+/* Rule failures of a remote update: it is held (kept and relayed), not applied. */
+static bool holdable(int rc)
+{
+	return rc == -EPERM || rc == -ENOENT || rc == -EEXIST || rc == -ENOTEMPTY ||
+	       rc == -EISDIR || rc == -ENOTDIR || rc == -EFBIG;
+}
+
+/*
  * The apply path: verify, check the rules, build the batch. Called with the
  * apply lock held; on success *out is ready to stage and db->seq advanced.
+ * A remote update that breaks a rule, or that hold_reason (non-zero) says
+ * this node rejected, is held instead: *out logs it without applying it,
+ * and the reason is returned.
  */
 static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len, bool local,
-			struct dfs_batch **out)
+			int hold_reason, bool unauthorized_ok, struct dfs_hash *missing,
+			struct applied *note, struct dfs_batch **out)
 {
 	struct dfs_update u;
-	struct dfs_hash hash;
 	struct target t;
-	struct apply a = { .db = db, .u = &u, .t = &t, .local = local };
+	struct apply a = { .db = db, .u = &u, .rec = rec, .len = len, .t = &t, .local = local,
+			   .missing = missing, .note = note };
 	uint8_t *dup;
 	size_t duplen;
 	int rc = dfs_update_decode(rec, len, &u);
 
 	if (rc < 0)
-		return rc == -E2BIG ? -EFBIG : -EBADMSG;
-	dfs_hash2(&hash, rec, len, NULL, 0);
-	a.hash = hash;
+		return rc == -E2BIG && local ? -EFBIG : -EBADMSG;
+	dfs_hash2(&a.hash, rec, len, NULL, 0);
 	dfs_buf_init(&a.key);
 	dfs_buf_init(&a.val);
-	dfs_key_update(&a.key, &hash);
-	rc = dfs_buf_ok(&a.key);
-	if (rc == 0)
-		rc = dfs_store_get(db->st, a.key.data, a.key.len, &dup, &duplen);
+	rc = get_update(db, &a.hash, &dup, &duplen);
 	if (rc == 0) {
 		free(dup);
 		rc = -EALREADY;
@@ -831,54 +1219,54 @@ static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len, bool 
 	}
 	if (rc != -ENOENT)
 		goto out;
-	/* A local update was signed a moment ago by this process: no need to re-verify. */
-	if (!local && dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0) {
-		rc = -EBADMSG;
-		goto out;
-	}
 	memcpy(a.model, u.model, u.model_len);
 	a.model[u.model_len] = '\0';
 	memcpy(a.name, u.name, u.name_len);
 	a.name[u.name_len] = '\0';
+	memset(note, 0, sizeof(*note));
+	note->ev.op = u.op;
+	note->ev.remote = !local;
+	snprintf(note->model, sizeof(note->model), "%s", a.model);
+	if (u.op >= DFS_OP_FIELD_SET)
+		snprintf(note->path, sizeof(note->path), "%s", a.name);
 	rc = load_target(db, &u, &t);
 	if (rc == 0)
-		rc = check_chain(db, &u, &t);
-	if (rc == 0)
-		rc = check_signer(&u, &t);
+		rc = check_chain(db, &u, &t, missing);
 	if (rc < 0)
 		goto out;
+	if (t.exists && !dfs_op_is_model(u.op))
+		snprintf(note->object, sizeof(note->object), "%s", t.object.shown);
 
 	a.b = dfs_batch_new();
 	if (!a.b) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = dfs_op_is_model(u.op) ? apply_model(&a) : apply_object(&a);
+	rc = hold_reason;
+	if (rc == 0) {
+		rc = check_signer(&u, &t);
+		if (rc == -EPERM && unauthorized_ok)
+			rc = 0;
+	}
+	if (rc == 0)
+		rc = dfs_op_is_model(u.op) ? apply_model(&a) : apply_object(&a);
+	if (rc == 0) {
+		rc = log_locked(db, &a, true);
+	} else if (!local && holdable(rc)) {
+		int why = rc;
+		/* Start again: the batch may hold part of the rejected change. */
+		dfs_batch_free(a.b);
+		a.b = dfs_batch_new();
+		rc = a.b ? log_locked(db, &a, false) : -ENOMEM;
+		if (rc == 0) {
+			*out = a.b;
+			a.b = NULL;
+			rc = why;
+		}
+		goto out_free_batch;
+	}
 	if (rc < 0)
 		goto out_free_batch;
-
-	uint64_t seq = db->seq + 1;
-	uint64_t max_clock = u.clock > db->max_clock ? u.clock : db->max_clock;
-	struct dfs_state_rec state = { .seq = seq, .clock = max_clock };
-	dfs_hlc_observe(&db->hlc, u.clock);
-	dfs_key_update(&a.key, &hash);
-	rc = dfs_buf_ok(&a.key);
-	if (rc == 0)
-		rc = dfs_batch_put(a.b, a.key.data, a.key.len, rec, len);
-	dfs_key_history(&a.key, &u.entity, seq);
-	if (rc == 0)
-		rc = dfs_batch_put(a.b, a.key.data, a.key.len, hash.b, DFS_HASH_LEN);
-	dfs_key_log(&a.key, seq);
-	if (rc == 0)
-		rc = dfs_batch_put(a.b, a.key.data, a.key.len, hash.b, DFS_HASH_LEN);
-	dfs_buf_reset(&a.val);
-	dfs_key_state(&a.key);
-	if (rc == 0)
-		rc = put_rec(a.b, &a.key, &a.val, dfs_state_rec_encode(&state, &a.val));
-	if (rc < 0)
-		goto out_free_batch;
-	db->seq = seq;
-	db->max_clock = max_clock;
 	*out = a.b;
 	a.b = NULL;
 out_free_batch:
@@ -889,22 +1277,188 @@ out:
 	return rc;
 }
 
-int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len)
+/* Tells the observer about an update now durable, applied or held. */
+static void observe(struct dfs_db *db, struct applied *note)
 {
-	struct dfs_batch *b = NULL;
+	note->ev.model = note->model;
+	note->ev.object = note->object[0] ? note->object : NULL;
+	note->ev.path = note->path[0] ? note->path : NULL;
+	note->ev.renamed_from = note->from[0] ? note->from : NULL;
+	note->ev.renamed_to = note->to[0] ? note->to : NULL;
+	if (db->observer)
+		db->observer(db->observer_ctx, &note->ev);
+}
 
-	pthread_mutex_lock(&db->apply_lock);
-	int rc = apply_locked(db, rec, len, false, &b);
-	if (rc == 0)
+/* Stages b under the lock, waits for it outside, then tells the observer. */
+static int finish(struct dfs_db *db, struct dfs_batch *b, int rc, struct applied *note)
+{
+	if (b)
 		dfs_store_stage(db->st, b);
 	pthread_mutex_unlock(&db->apply_lock);
-	if (rc == 0)
-		rc = dfs_store_wait(db->st, b);
-	if (rc == 0)
-		atomic_fetch_add(&db->applied, 1);
-	else if (rc != -EALREADY)
-		atomic_fetch_add(&db->refused, 1);
+	if (!b)
+		return rc;
+	int wrc = dfs_store_wait(db->st, b);
+	if (wrc < 0)
+		return wrc;
+	observe(db, note);
 	return rc;
+}
+
+/* The change listeners judge for a remote update, read before it is applied. */
+struct judgement {
+	bool judged;
+	bool authorized;
+	struct dfs_change c;
+	char model[256];
+	char object[256];
+	char path[DFS_UPDATE_NAME_MAX + 1];
+	uint8_t *old, *joined;
+};
+
+static void judgement_release(struct judgement *j)
+{
+	free(j->old);
+	free(j->joined);
+}
+
+static int judge_prepare(struct dfs_db *db, const struct dfs_update *u, struct judgement *j)
+{
+	struct dfs_object_rec o;
+	enum dfs_event event;
+	int rc;
+
+	memset(j, 0, sizeof(*j));
+	j->authorized = true;
+	switch (u->op) {
+	case DFS_OP_OBJECT_CREATE: event = DFS_EVENT_CREATE; break;
+	case DFS_OP_OBJECT_REMOVE: event = DFS_EVENT_REMOVE; break;
+	case DFS_OP_FIELD_SET:
+	case DFS_OP_FIELD_APPEND: event = DFS_EVENT_UPDATE; break;
+	case DFS_OP_FIELD_DELETE: event = DFS_EVENT_DELETE; break;
+	default:
+		return 0;	/* models, dicts and metadata: the owner's rules only */
+	}
+	j->authorized = memcmp(u->signer.b, u->entity.b, DFS_PUBKEY_LEN) == 0;
+	memcpy(j->model, u->model, u->model_len);
+	j->model[u->model_len] = '\0';
+	if (!wanted(db, event, j->model))
+		return 0;
+	j->judged = true;
+	j->c.event = event;
+	j->c.model = j->model;
+	j->c.signer = u->signer;
+	j->c.authorized = j->authorized;
+	j->c.owned = dfs_keyring_has(db->kr, &u->entity);
+	j->c.remote = true;
+	if (event == DFS_EVENT_CREATE) {
+		memcpy(j->object, u->name, u->name_len);
+		j->object[u->name_len] = '\0';
+	} else {
+		rc = dfs_db_get_object_by_key(db, &u->entity, &o);
+		if (rc < 0)
+			return rc == -ENOENT ? 0 : rc;	/* held by the rules anyway */
+		memcpy(j->object, o.shown, sizeof(j->object));
+	}
+	memcpy(j->path, u->name, u->name_len);
+	j->path[u->name_len] = '\0';
+	j->c.object = j->object;
+	j->c.field = event == DFS_EVENT_UPDATE || event == DFS_EVENT_DELETE ? j->path : NULL;
+	if (j->c.field) {
+		size_t oldlen = 0;
+		rc = dfs_db_read_field(db, &u->entity, j->path, &j->old, &oldlen);
+		if (rc == 0) {
+			j->c.old_value = j->old;
+			j->c.old_len = oldlen;
+		} else if (rc != -ENOENT && rc != -EISDIR) {
+			return rc;
+		}
+	}
+	if (u->op == DFS_OP_FIELD_SET) {
+		j->c.new_value = u->value_len ? u->value : (const uint8_t *)"";
+		j->c.new_len = u->value_len;
+	} else if (u->op == DFS_OP_FIELD_APPEND) {
+		j->joined = malloc(j->c.old_len + u->value_len + 1);
+		if (!j->joined)
+			return -ENOMEM;
+		if (j->c.old_len)
+			memcpy(j->joined, j->old, j->c.old_len);
+		if (u->value_len)
+			memcpy(j->joined + j->c.old_len, u->value, u->value_len);
+		j->c.new_value = j->joined;
+		j->c.new_len = j->c.old_len + u->value_len;
+	}
+	return 0;
+}
+
+static const char *short_hex(char out[17], const struct dfs_hash *h)
+{
+	dfs_hex_encode(out, h->b, 8);
+	return out;
+}
+
+int dfs_db_receive(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_hash *missing)
+{
+	struct dfs_update u;
+	struct dfs_hash hash;
+	struct judgement j;
+	struct applied note;
+	struct dfs_batch *b = NULL;
+	char hex[17];
+	uint8_t *dup;
+	size_t duplen;
+	int rc = dfs_update_decode(rec, len, &u);
+
+	if (rc == 0 && dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0)
+		rc = -EBADMSG;
+	if (rc < 0) {
+		atomic_fetch_add(&db->refused, 1);
+		return -EBADMSG;
+	}
+	dfs_hash2(&hash, rec, len, NULL, 0);
+	rc = get_update(db, &hash, &dup, &duplen);
+	if (rc == 0) {
+		free(dup);
+		return -EALREADY;
+	}
+	rc = judge_prepare(db, &u, &j);
+	if (rc < 0) {
+		judgement_release(&j);
+		return rc;
+	}
+	int hold = 0;
+	bool by_policy = !j.authorized && !db->open_policy;
+	if (by_policy)
+		hold = -EPERM;
+	else if (j.judged)
+		hold = db->listener.before(db->listener.ctx, &j.c);
+	pthread_mutex_lock(&db->apply_lock);
+	rc = apply_locked(db, rec, len, false, hold, !j.authorized, missing, &note, &b);
+	rc = finish(db, b, rc, &note);
+	if (rc == 0) {
+		atomic_fetch_add(&db->applied, 1);
+		if (j.judged)
+			db->listener.after(db->listener.ctx, &j.c);
+	} else if (rc != -EALREADY && rc != -EAGAIN) {
+		/* Listeners log their own rejections; the rest is logged here. */
+		atomic_fetch_add(&db->refused, 1);
+		if (!b)
+			dfs_log(DFS_LOG_WARNING, "remote update %s in %.*s dropped: %s",
+				short_hex(hex, &hash), (int)u.model_len, u.model, strerror(-rc));
+		else if (by_policy || (rc == -EPERM && hold == 0))
+			dfs_log(DFS_LOG_WARNING,
+				"rejected remote update %s in %.*s: signer not authorized",
+				short_hex(hex, &hash), (int)u.model_len, u.model);
+		else if (hold == 0)
+			dfs_log(DFS_LOG_INFO, "remote update %s in %.*s not applied: %s",
+				short_hex(hex, &hash), (int)u.model_len, u.model, strerror(-rc));
+	}
+	judgement_release(&j);
+	return rc;
+}
+
+int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len)
+{
+	return dfs_db_receive(db, rec, len, NULL);
 }
 
 /* ---- local changes ---------------------------------------------------------- */
@@ -931,6 +1485,7 @@ static int local_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *
 	struct dfs_batch *b = NULL;
 	struct dfs_buf rec;
 	struct target t;
+	struct applied note;
 
 	if (vlen > db->max_value)
 		return -EFBIG;
@@ -941,24 +1496,17 @@ static int local_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *
 	dfs_buf_init(&rec);
 	pthread_mutex_lock(&db->apply_lock);
 	int rc = load_target(db, &u, &t);
-	if (rc < 0)
-		goto out_unlock;
-	u.prev = t.exists ? t.head : zero_hash;
-	u.clock = dfs_hlc_now(&db->hlc);
-	rc = dfs_update_encode(&u, &rec);
-	if (rc < 0)
-		goto out_unlock;
-	rc = dfs_keyring_sign(db->kr, signer, rec.data, dfs_update_signed_len(rec.len),
-			      rec.data + dfs_update_signed_len(rec.len));
-	if (rc < 0)
-		goto out_unlock;
-	rc = apply_locked(db, rec.data, rec.len, true, &b);
+	if (rc == 0) {
+		u.prev = t.exists ? t.head : zero_hash;
+		u.clock = dfs_hlc_now(&db->hlc);
+		rc = dfs_update_encode(&u, &rec);
+	}
 	if (rc == 0)
-		dfs_store_stage(db->st, b);
-out_unlock:
-	pthread_mutex_unlock(&db->apply_lock);
+		rc = dfs_keyring_sign(db->kr, signer, rec.data, dfs_update_signed_len(rec.len),
+				      rec.data + dfs_update_signed_len(rec.len));
 	if (rc == 0)
-		rc = dfs_store_wait(db->st, b);
+		rc = apply_locked(db, rec.data, rec.len, true, 0, false, NULL, &note, &b);
+	rc = finish(db, rc == 0 ? b : NULL, rc, &note);
 	if (rc == 0)
 		atomic_fetch_add(&db->applied, 1);
 	dfs_buf_release(&rec);
@@ -987,16 +1535,6 @@ int dfs_db_remove_model(struct dfs_db *db, const char *model)
 	if (!dfs_keyring_has(db->kr, &m.creator))
 		return -EPERM;
 	return local_change(db, DFS_OP_MODEL_REMOVE, &id, &m.creator, model, NULL, NULL, 0);
-}
-
-void dfs_db_set_listener(struct dfs_db *db, const struct dfs_db_listener *l)
-{
-	db->listener = *l;
-}
-
-static bool wanted(struct dfs_db *db, enum dfs_event event, const char *model)
-{
-	return db->listener.wants && db->listener.wants(db->listener.ctx, event, model);
 }
 
 /* A local change as listeners see it; the caller fills the values. */
@@ -1071,7 +1609,7 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 	if (!judged)
 		return local_change(db, op, obj, obj, o.model, path, val, vlen);
 
-	local_event(&c, event, o.model, o.name, event == DFS_EVENT_REMOVE ? NULL : path, obj);
+	local_event(&c, event, o.model, o.shown, event == DFS_EVENT_REMOVE ? NULL : path, obj);
 	if (path && event != DFS_EVENT_REMOVE) {
 		rc = dfs_db_read_field(db, obj, path, &old, &oldlen);
 		if (rc == 0) {
@@ -1151,4 +1689,117 @@ void dfs_db_get_stats(struct dfs_db *db, struct dfs_db_stats *out)
 	pthread_mutex_lock(&db->apply_lock);
 	out->seq = db->seq;
 	pthread_mutex_unlock(&db->apply_lock);
+}
+
+void dfs_db_set_policy(struct dfs_db *db, bool open)
+{
+	db->open_policy = open;
+}
+
+void dfs_db_set_observer(struct dfs_db *db, dfs_db_observer_fn fn, void *ctx)
+{
+	db->observer = fn;
+	db->observer_ctx = ctx;
+}
+
+/* ---- the log, for peers ------------------------------------------------------ */
+
+uint64_t dfs_db_log_head(struct dfs_db *db)
+{
+	pthread_mutex_lock(&db->apply_lock);
+	uint64_t seq = db->seq;
+	pthread_mutex_unlock(&db->apply_lock);
+	return seq;
+}
+
+struct log_ctx {
+	struct dfs_db *db;
+	dfs_db_log_fn fn;
+	void *ctx;
+	size_t max_bytes, bytes;
+	int count;
+};
+
+static int log_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg)
+{
+	struct log_ctx *lc = arg;
+	struct dfs_hash h;
+	uint8_t *rec;
+	size_t len;
+	uint64_t seq = 0;
+
+	if (klen != 9 || vlen != DFS_HASH_LEN)
+		return skip_corrupt(lc->db, "log", key, klen);
+	for (int i = 1; i < 9; i++)
+		seq = seq << 8 | key[i];
+	memcpy(h.b, val, DFS_HASH_LEN);
+	int rc = get_update(lc->db, &h, &rec, &len);
+	if (rc < 0)
+		return rc == -ENOENT ? skip_corrupt(lc->db, "log link", key, klen) : rc;
+	rc = lc->fn(seq, rec, len, lc->ctx);
+	free(rec);
+	if (rc != 0)
+		return rc;
+	lc->count++;
+	lc->bytes += len;
+	return lc->bytes >= lc->max_bytes ? 1 : 0;
+}
+
+int dfs_db_log_read(struct dfs_db *db, uint64_t after, size_t max_bytes, dfs_db_log_fn fn,
+		    void *ctx)
+{
+	struct log_ctx lc = { db, fn, ctx, max_bytes, 0, 0 };
+	struct dfs_buf start;
+
+	dfs_buf_init(&start);
+	dfs_key_log(&start, after + 1);
+	int rc = dfs_buf_ok(&start);
+	if (rc == 0)
+		rc = dfs_store_scan_from(db->st, "L", 1, start.data, start.len, log_one, &lc);
+	dfs_buf_release(&start);
+	return rc < 0 ? rc : lc.count;
+}
+
+int dfs_db_cursor_get(struct dfs_db *db, const struct dfs_pubkey *peer, uint64_t *seq)
+{
+	struct dfs_buf key;
+	struct dfs_reader r;
+	uint8_t *val;
+	size_t len;
+
+	*seq = 0;
+	dfs_buf_init(&key);
+	dfs_key_cursor(&key, peer);
+	int rc = dfs_buf_ok(&key);
+	if (rc == 0)
+		rc = dfs_store_get(db->st, key.data, key.len, &val, &len);
+	if (rc == 0) {
+		dfs_reader_init(&r, val, len);
+		if (len != 8 || dfs_reader_get_u64be(&r, seq) < 0)
+			rc = corrupt(db, "cursor", key.data, key.len);
+		free(val);
+	}
+	dfs_buf_release(&key);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+int dfs_db_cursor_put(struct dfs_db *db, const struct dfs_pubkey *peer, uint64_t seq)
+{
+	struct dfs_buf key, val;
+	struct dfs_batch *b = dfs_batch_new();
+
+	if (!b)
+		return -ENOMEM;
+	dfs_buf_init(&key);
+	dfs_buf_init(&val);
+	dfs_key_cursor(&key, peer);
+	dfs_buf_add_u64be(&val, seq);
+	int rc = put_rec(b, &key, &val, dfs_buf_ok(&val));
+	if (rc == 0)
+		rc = dfs_store_commit(db->st, b);
+	else
+		dfs_batch_free(b);
+	dfs_buf_release(&key);
+	dfs_buf_release(&val);
+	return rc;
 }

@@ -189,11 +189,20 @@ int dfs_store_scan(struct dfs_store *st, const void *prefix, size_t plen,
 			     void *ctx),
 		   void *ctx)
 {
+	return dfs_store_scan_from(st, prefix, plen, prefix, plen, fn, ctx);
+}
+
+int dfs_store_scan_from(struct dfs_store *st, const void *prefix, size_t plen, const void *start,
+			size_t slen,
+			int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+				  void *ctx),
+			void *ctx)
+{
 	leveldb_iterator_t *it = leveldb_create_iterator(st->db, st->ropts);
 	char *err = NULL;
 	int rc = 0;
 
-	for (leveldb_iter_seek(it, prefix, plen); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+	for (leveldb_iter_seek(it, start, slen); leveldb_iter_valid(it); leveldb_iter_next(it)) {
 		size_t klen, vlen;
 		const char *k = leveldb_iter_key(it, &klen);
 		if (klen < plen || memcmp(k, prefix, plen) != 0)

@@ -8,6 +8,7 @@
 
 #include "dinemicfs/records.h"
 #include "dinemicfs/update.h"
+#include "dinemicfs/wire.h"
 
 /*
  * Usage: make_corpus DIR, normally tests/fuzz/corpus. Rewrites the seeds it
@@ -267,6 +268,85 @@ static void record_seeds(void)
 	dfs_buf_release(&b);
 }
 
+/* ---- replication messages -------------------------------------------- */
+
+static void encode_msg(const struct dfs_msg *m, struct dfs_buf *b)
+{
+	if (dfs_msg_encode(m, b) < 0) {
+		fprintf(stderr, "make_corpus: cannot encode message '%c'\n", m->type);
+		exit(1);
+	}
+}
+
+static void wire_seeds(void)
+{
+	static const char *const t = "fuzz_wire";
+	struct dfs_buf b, r1, r2;
+	struct dfs_update u;
+	struct dfs_msg m;
+
+	dfs_buf_init(&b);
+	dfs_buf_init(&r1);
+	dfs_buf_init(&r2);
+
+	memset(&m, 0, sizeof(m));
+	m.type = DFS_MSG_HELLO;
+	memset(m.node.b, 0x51, sizeof(m.node.b));
+	memset(m.nonce, 0x6e, sizeof(m.nonce));
+	m.seq = 41;
+	encode_msg(&m, &b);
+	put(t, "hello", b.data, b.len);
+	put(t, "hello-truncated", b.data, b.len - 1);
+	b.data[1] = 2;
+	put(t, "hello-version-2", b.data, b.len);
+	m.flags = DFS_WIRE_FLAG_NETKEY;
+	encode_msg(&m, &b);
+	put(t, "hello-netkey", b.data, b.len);
+	b.data[2] = 0x02;
+	put(t, "hello-bad-flags", b.data, b.len);
+
+	memset(&m, 0, sizeof(m));
+	m.type = DFS_MSG_AUTH;
+	memset(m.sig, 0x5a, sizeof(m.sig));
+	memset(m.mac, 0x3c, sizeof(m.mac));
+	encode_msg(&m, &b);
+	put(t, "auth", b.data, b.len);
+	dfs_buf_add_u8(&b, 0);
+	put(t, "auth-trailing", b.data, b.len);
+
+	memset(&m, 0, sizeof(m));
+	m.type = DFS_MSG_WANT;
+	m.seq = 17;
+	encode_msg(&m, &b);
+	put(t, "want", b.data, b.len);
+	b.data[0] = 'w';
+	put(t, "bad-type", b.data, b.len);
+
+	/* Two real update records, framed as the sender's log entries 17 and 18. */
+	u = base_update(DFS_OP_FIELD_SET, "age", "42", 2);
+	encode(&u, &r1);
+	u = base_update(DFS_OP_FIELD_APPEND, "log", "line\n", 5);
+	encode(&u, &r2);
+	dfs_msg_updates_begin(&b, 18);
+	dfs_msg_updates_add(&b, 17, r1.data, r1.len);
+	dfs_msg_updates_add(&b, 18, r2.data, r2.len);
+	put(t, "updates", b.data, b.len);
+	put(t, "updates-truncated", b.data, b.len - 1);
+	b.data[1 + 8 + 12 + r1.len + 7] = 17; /* the second item repeats seq 17 */
+	put(t, "updates-seq-repeat", b.data, b.len);
+	b.data[1 + 8 + 8] = 0x7f; /* the first item's length far past the end */
+	put(t, "updates-bad-len", b.data, b.len);
+	dfs_msg_updates_begin(&b, 0);
+	put(t, "updates-empty", b.data, b.len);
+	dfs_msg_updates_add(&b, 1, (const uint8_t *)"not a record", 12);
+	put(t, "updates-junk-record", b.data, b.len);
+
+	put(t, "empty", "", 0);
+	dfs_buf_release(&r2);
+	dfs_buf_release(&r1);
+	dfs_buf_release(&b);
+}
+
 /* ---- command lines ---------------------------------------------------- */
 
 #define ARGS(name, s) put("fuzz_config", name, s, sizeof(s) - 1)
@@ -308,5 +388,6 @@ int main(int argc, char **argv)
 	update_seeds();
 	record_seeds();
 	config_seeds();
+	wire_seeds();
 	return failed;
 }

@@ -654,7 +654,7 @@ Test(db, broken_chain_is_refused)
 	make_object("notes", "list", &key);
 	memset(prev.b, 0x42, DFS_HASH_LEN);
 	craft(&rec, DFS_OP_FIELD_SET, &key, &key, "title", "x", (wall_ms() + 1) << 16, &prev);
-	cr_assert_eq(dfs_db_apply(db, rec.data, rec.len), -EBADMSG, "unknown prev");
+	cr_assert_eq(dfs_db_apply(db, rec.data, rec.len), -EAGAIN, "unknown prev: waits");
 	dfs_buf_release(&rec);
 
 	memset(prev.b, 0, DFS_HASH_LEN);

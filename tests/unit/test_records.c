@@ -47,7 +47,7 @@ static const struct codec codecs[] = {
 
 static struct dfs_model_rec sample_model(void)
 {
-	struct dfs_model_rec m = { .alive = true, .mtime = 0x1122334455667788ull };
+	struct dfs_model_rec m = { .alive = true, .mtime = 0x1122334455667788ull, .created = 42 };
 
 	memset(m.head.b, 0xaa, DFS_HASH_LEN);
 	memset(m.creator.b, 0xcc, DFS_PUBKEY_LEN);
@@ -61,6 +61,7 @@ static struct dfs_object_rec sample_object(void)
 	memset(o.head.b, 0x0b, DFS_HASH_LEN);
 	strcpy(o.model, "notes");
 	strcpy(o.name, "shopping list");
+	strcpy(o.shown, "shopping list~0b0b0b0b");
 	return o;
 }
 
@@ -71,11 +72,13 @@ static struct dfs_field_rec sample_field(void)
 		.alive = true,
 		.flags = 1,
 		.clock = 0x8000000000000001ull,
+		.base_clock = 0x7000000000000001ull,
 		.mtime = 99,
 		.size = 1u << 20,
 	};
 
 	memset(f.signer.b, 0x5e, DFS_PUBKEY_LEN);
+	memset(f.base_signer.b, 0xba, DFS_PUBKEY_LEN);
 	return f;
 }
 
@@ -120,13 +123,14 @@ Test(records, model_round_trip)
 
 	dfs_buf_init(&b);
 	cr_assert_eq(dfs_model_rec_encode(&m, &b), 0);
-	cr_assert_eq(b.len, 1 + 1 + DFS_HASH_LEN + 8 + DFS_PUBKEY_LEN);
+	cr_assert_eq(b.len, 1 + 1 + DFS_HASH_LEN + 8 + 8 + DFS_PUBKEY_LEN);
 	cr_assert_eq(b.data[0], DFS_REC_VERSION);
 	memset(&d, 0, sizeof(d));
 	cr_assert_eq(dfs_model_rec_decode(b.data, b.len, &d), 0);
 	cr_assert_eq(d.alive, true);
 	cr_assert_arr_eq(d.head.b, m.head.b, DFS_HASH_LEN);
 	cr_assert_eq(d.mtime, m.mtime);
+	cr_assert_eq(d.created, m.created);
 	cr_assert_arr_eq(d.creator.b, m.creator.b, DFS_PUBKEY_LEN);
 
 	m.alive = false;
@@ -152,6 +156,7 @@ Test(records, object_round_trip)
 	cr_assert_eq(d.mtime, UINT64_MAX);
 	cr_assert_str_eq(d.model, "notes");
 	cr_assert_str_eq(d.name, "shopping list");
+	cr_assert_str_eq(d.shown, "shopping list~0b0b0b0b");
 	dfs_buf_release(&b);
 }
 
@@ -164,11 +169,14 @@ Test(records, object_longest_names)
 	o.model[255] = '\0';
 	memset(o.name, 'n', 255);
 	o.name[255] = '\0';
+	memset(o.shown, 's', 255);
+	o.shown[255] = '\0';
 	dfs_buf_init(&b);
 	cr_assert_eq(dfs_object_rec_encode(&o, &b), 0);
 	cr_assert_eq(dfs_object_rec_decode(b.data, b.len, &d), 0);
 	cr_assert_str_eq(d.model, o.model);
 	cr_assert_str_eq(d.name, o.name);
+	cr_assert_str_eq(d.shown, o.shown);
 	dfs_buf_release(&b);
 }
 
@@ -185,6 +193,8 @@ Test(records, field_round_trip)
 	cr_assert_eq(d.flags, 1);
 	cr_assert_eq(d.clock, f.clock);
 	cr_assert_arr_eq(d.signer.b, f.signer.b, DFS_PUBKEY_LEN);
+	cr_assert_eq(d.base_clock, f.base_clock);
+	cr_assert_arr_eq(d.base_signer.b, f.base_signer.b, DFS_PUBKEY_LEN);
 	cr_assert_eq(d.mtime, 99);
 	cr_assert_eq(d.size, 1u << 20);
 
@@ -242,7 +252,7 @@ Test(records, trailing_byte_is_badmsg)
 
 Test(records, bad_version_is_badmsg)
 {
-	static const uint8_t versions[] = { 0, 2, 0xff };
+	static const uint8_t versions[] = { 0, 1, 3, 0xff };
 
 	for (size_t i = 0; i < N_CODECS; i++) {
 		const struct codec *c = &codecs[i];
@@ -302,20 +312,19 @@ Test(records, object_bad_strings)
 	b.data[model_off + 3] = '\0';
 	cr_assert_eq(decode_exact(&codecs[1], b.data, b.len), -EBADMSG, "NUL in the model");
 
-	/* An empty name: the length byte says 0 and the name's bytes are gone. */
-	o.name[0] = 'x';
-	o.name[1] = '\0';
+	/* An empty shown name (the last string): its length byte says 0. */
+	strcpy(o.shown, "x");
 	dfs_buf_reset(&b);
 	cr_assert_eq(dfs_object_rec_encode(&o, &b), 0);
 	b.data[b.len - 2] = 0;
 	b.len--;
-	cr_assert_eq(decode_exact(&codecs[1], b.data, b.len), -EBADMSG, "empty name");
+	cr_assert_eq(decode_exact(&codecs[1], b.data, b.len), -EBADMSG, "empty shown name");
 
 	/* A length byte larger than what is left. */
 	dfs_buf_reset(&b);
 	cr_assert_eq(dfs_object_rec_encode(&o, &b), 0);
 	b.data[b.len - 2] = 200;
-	cr_assert_eq(decode_exact(&codecs[1], b.data, b.len), -EBADMSG, "name overruns");
+	cr_assert_eq(decode_exact(&codecs[1], b.data, b.len), -EBADMSG, "shown name overruns");
 	dfs_buf_release(&b);
 }
 

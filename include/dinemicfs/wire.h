@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wire.h - the replication protocol's messages (pure, bounds-checked).
+ *
+ * Nodes talk over one WebSocket per link, subprotocol "dinemicfs.1". Every
+ * WebSocket message is binary and holds exactly one protocol message: a
+ * type byte, then its body. Integers are big-endian.
+ *
+ *   HELLO  'H'  version(1) = 1, flags(1), node id(32), nonce(32), head(8)
+ *               flags bit 0: the sender uses a network key; others must be 0.
+ *               head: the last sequence number of the sender's update log.
+ *   AUTH   'A'  signature(64), mac(32)
+ *               signature: Ed25519 by the sender's node key over
+ *               dfs_wire_proof() of the receiver's nonce and the sender's id;
+ *               mac: keyed BLAKE2b-256 of the same bytes under the network
+ *               key, or zeros without one.
+ *   WANT   'W'  from(8): send me your log's updates after sequence from.
+ *   UPDATES 'U' head(8), then 1..DFS_WIRE_BATCH_MAX items of
+ *               seq(8), length(4), one update record (update.h)
+ *               seq: the item's place in the sender's log, increasing.
+ *
+ * A link: both sides send HELLO; each answers the other's HELLO with AUTH;
+ * once a side has checked the other's AUTH it sends WANT with how far it
+ * got in the other's log last time; each side then streams its log from
+ * there and goes on streaming as the log grows, relays included. Receivers
+ * drop updates they already hold (by hash). Anything else is a protocol
+ * error that ends the link.
+ */
+#ifndef DINEMICFS_WIRE_H
+#define DINEMICFS_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dinemicfs/buf.h"
+#include "dinemicfs/keys.h"
+#include "dinemicfs/update.h"
+
+#define DFS_WIRE_PROTOCOL "dinemicfs.1"
+#define DFS_WIRE_VERSION 1
+#define DFS_WIRE_FLAG_NETKEY 0x01
+#define DFS_WIRE_NONCE_LEN 32
+#define DFS_WIRE_MAC_LEN 32
+#define DFS_WIRE_BATCH_MAX 1024
+/* A batch is cut once it passes this many bytes; one record may exceed it. */
+#define DFS_WIRE_BATCH_BYTES (256u * 1024)
+#define DFS_WIRE_MSG_MAX (1 + 8 + 12 + DFS_UPDATE_MAX_LEN + DFS_WIRE_BATCH_BYTES)
+
+enum dfs_msg_type {
+	DFS_MSG_HELLO = 'H',
+	DFS_MSG_AUTH = 'A',
+	DFS_MSG_WANT = 'W',
+	DFS_MSG_UPDATES = 'U',
+};
+
+/* A decoded message; for UPDATES, items points into the decoded bytes. */
+struct dfs_msg {
+	uint8_t type;
+	uint8_t version;			/* HELLO */
+	uint8_t flags;				/* HELLO */
+	struct dfs_pubkey node;			/* HELLO */
+	uint8_t nonce[DFS_WIRE_NONCE_LEN];	/* HELLO */
+	uint64_t seq;				/* HELLO, UPDATES: head; WANT: from */
+	uint8_t sig[DFS_SIG_LEN];		/* AUTH */
+	uint8_t mac[DFS_WIRE_MAC_LEN];		/* AUTH */
+	const uint8_t *items;			/* UPDATES: the items, checked */
+	size_t items_len;
+	size_t count;				/* UPDATES: number of items */
+};
+
+/** Encodes a HELLO, AUTH or WANT message (not UPDATES) into out, reset first. */
+int dfs_msg_encode(const struct dfs_msg *m, struct dfs_buf *out);
+
+/** Starts an UPDATES message with the sender's head, resetting out. */
+void dfs_msg_updates_begin(struct dfs_buf *out, uint64_t head);
+/** Adds one item to an UPDATES message. */
+void dfs_msg_updates_add(struct dfs_buf *out, uint64_t seq, const uint8_t *rec, size_t len);
+
+/**
+ * Parses one message. Returns 0, -EBADMSG (unknown type, wrong length, bad
+ * flags, an UPDATES message with no items, too many, or sequence numbers
+ * not increasing), -EPROTONOSUPPORT (a HELLO of another version) or -E2BIG.
+ * Update records inside are only framed here; dfs_update_decode() and the
+ * database check them.
+ */
+int dfs_msg_decode(const uint8_t *p, size_t len, struct dfs_msg *m);
+
+/** Iterates the items of a decoded UPDATES message; *off starts at 0. */
+bool dfs_msg_next_item(const struct dfs_msg *m, size_t *off, uint64_t *seq, const uint8_t **rec,
+		       size_t *len);
+
+#define DFS_WIRE_PROOF_LEN (16 + DFS_WIRE_NONCE_LEN + DFS_PUBKEY_LEN)
+/** The bytes an AUTH proves: a tag, the nonce it answers, the prover's id. */
+void dfs_wire_proof(uint8_t out[DFS_WIRE_PROOF_LEN], const uint8_t nonce[DFS_WIRE_NONCE_LEN],
+		    const struct dfs_pubkey *prover);
+
+#endif

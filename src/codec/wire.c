@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+/* wire.c - replication protocol messages (pure, bounds-checked); see wire.h */
+#include <errno.h>
+#include <string.h>
+
+#include "dinemicfs/wire.h"
+
+int dfs_msg_encode(const struct dfs_msg *m, struct dfs_buf *out)
+{
+	dfs_buf_reset(out);
+	switch (m->type) {
+	case DFS_MSG_HELLO:
+		if (m->flags & ~DFS_WIRE_FLAG_NETKEY)
+			return -EINVAL;
+		dfs_buf_add_u8(out, DFS_MSG_HELLO);
+		dfs_buf_add_u8(out, DFS_WIRE_VERSION);
+		dfs_buf_add_u8(out, m->flags);
+		dfs_buf_add(out, m->node.b, DFS_PUBKEY_LEN);
+		dfs_buf_add(out, m->nonce, DFS_WIRE_NONCE_LEN);
+		dfs_buf_add_u64be(out, m->seq);
+		break;
+	case DFS_MSG_AUTH:
+		dfs_buf_add_u8(out, DFS_MSG_AUTH);
+		dfs_buf_add(out, m->sig, DFS_SIG_LEN);
+		dfs_buf_add(out, m->mac, DFS_WIRE_MAC_LEN);
+		break;
+	case DFS_MSG_WANT:
+		dfs_buf_add_u8(out, DFS_MSG_WANT);
+		dfs_buf_add_u64be(out, m->seq);
+		break;
+	default:
+		return -EINVAL;
+	}
+	return dfs_buf_ok(out);
+}
+
+void dfs_msg_updates_begin(struct dfs_buf *out, uint64_t head)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, DFS_MSG_UPDATES);
+	dfs_buf_add_u64be(out, head);
+}
+
+void dfs_msg_updates_add(struct dfs_buf *out, uint64_t seq, const uint8_t *rec, size_t len)
+{
+	dfs_buf_add_u64be(out, seq);
+	dfs_buf_add_u32be(out, (uint32_t)len);
+	dfs_buf_add(out, rec, len);
+}
+
+static int decode_items(struct dfs_reader *r, struct dfs_msg *m)
+{
+	uint64_t last = 0;
+
+	m->items = r->p + r->off;
+	m->items_len = dfs_reader_left(r);
+	while (dfs_reader_left(r) > 0) {
+		uint64_t seq;
+		uint32_t len;
+		const uint8_t *rec;
+		if (++m->count > DFS_WIRE_BATCH_MAX)
+			return -EBADMSG;
+		if (dfs_reader_get_u64be(r, &seq) < 0 || dfs_reader_get_u32be(r, &len) < 0 ||
+		    len > DFS_UPDATE_MAX_LEN || dfs_reader_get_view(r, &rec, len) < 0)
+			return -EBADMSG;
+		if (seq == 0 || seq <= last)
+			return -EBADMSG;
+		last = seq;
+	}
+	return m->count ? 0 : -EBADMSG;
+}
+
+int dfs_msg_decode(const uint8_t *p, size_t len, struct dfs_msg *m)
+{
+	struct dfs_reader r;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	if (len > DFS_WIRE_MSG_MAX)
+		return -E2BIG;
+	dfs_reader_init(&r, p, len);
+	if (dfs_reader_get_u8(&r, &m->type) < 0)
+		return -EBADMSG;
+	switch (m->type) {
+	case DFS_MSG_HELLO:
+		if (dfs_reader_get_u8(&r, &m->version) < 0)
+			return -EBADMSG;
+		if (m->version != DFS_WIRE_VERSION)
+			return -EPROTONOSUPPORT;
+		rc = dfs_reader_get_u8(&r, &m->flags);
+		if (rc == 0)
+			rc = dfs_reader_get_bytes(&r, m->node.b, DFS_PUBKEY_LEN);
+		if (rc == 0)
+			rc = dfs_reader_get_bytes(&r, m->nonce, DFS_WIRE_NONCE_LEN);
+		if (rc == 0)
+			rc = dfs_reader_get_u64be(&r, &m->seq);
+		if (rc < 0 || (m->flags & ~DFS_WIRE_FLAG_NETKEY))
+			return -EBADMSG;
+		break;
+	case DFS_MSG_AUTH:
+		rc = dfs_reader_get_bytes(&r, m->sig, DFS_SIG_LEN);
+		if (rc == 0)
+			rc = dfs_reader_get_bytes(&r, m->mac, DFS_WIRE_MAC_LEN);
+		if (rc < 0)
+			return -EBADMSG;
+		break;
+	case DFS_MSG_WANT:
+		if (dfs_reader_get_u64be(&r, &m->seq) < 0)
+			return -EBADMSG;
+		break;
+	case DFS_MSG_UPDATES:
+		if (dfs_reader_get_u64be(&r, &m->seq) < 0)
+			return -EBADMSG;
+		return decode_items(&r, m);
+	default:
+		return -EBADMSG;
+	}
+	return dfs_reader_left(&r) == 0 ? 0 : -EBADMSG;
+}
+
+bool dfs_msg_next_item(const struct dfs_msg *m, size_t *off, uint64_t *seq, const uint8_t **rec,
+		       size_t *len)
+{
+	struct dfs_reader r;
+	uint32_t n;
+
+	if (m->type != DFS_MSG_UPDATES || *off >= m->items_len)
+		return false;
+	dfs_reader_init(&r, m->items, m->items_len);
+	r.off = *off;
+	/* decode_items() checked every item: these cannot fail. */
+	if (dfs_reader_get_u64be(&r, seq) < 0 || dfs_reader_get_u32be(&r, &n) < 0 ||
+	    dfs_reader_get_view(&r, rec, n) < 0)
+		return false;
+	*len = n;
+	*off = r.off;
+	return true;
+}
+
+void dfs_wire_proof(uint8_t out[DFS_WIRE_PROOF_LEN], const uint8_t nonce[DFS_WIRE_NONCE_LEN],
+		    const struct dfs_pubkey *prover)
+{
+	static const char tag[16] = "dinemicfs-link1";	/* 15 chars and a NUL */
+
+	memcpy(out, tag, 16);
+	memcpy(out + 16, nonce, DFS_WIRE_NONCE_LEN);
+	memcpy(out + 16 + DFS_WIRE_NONCE_LEN, prover->b, DFS_PUBKEY_LEN);
+}
