@@ -9,6 +9,7 @@
 
 #include "dinemicfs/config.h"
 #include "dinemicfs/log.h"
+#include "dinemicfs/repl.h"
 #include "dinemicfs/update.h"
 
 enum {
@@ -17,6 +18,7 @@ enum {
 	KEY_FOREGROUND,
 	KEY_DEBUG,
 	KEY_RO,
+	KEY_PEER,
 };
 
 #define OPT(t, m) { t, offsetof(struct dfs_config, m), 1 }
@@ -26,6 +28,10 @@ static const struct fuse_opt opts[] = {
 	OPT("sync=%s", sync_str),
 	OPT("log_level=%s", log_level_str),
 	OPT("action_timeout=%s", action_timeout_str),
+	OPT("listen=%s", listen),
+	OPT("network_key=%s", network_key_file),
+	OPT("policy=%s", policy_str),
+	FUSE_OPT_KEY("peer=", KEY_PEER),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -70,6 +76,18 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_RO:
 		c->read_only = 1;
 		return 1;	/* the kernel enforces it too */
+	case KEY_PEER: {
+		/* Repeatable: every peer= adds one. */
+		char **peers = realloc(c->peers, (c->npeers + 1) * sizeof(*peers));
+		if (!peers)
+			return -1;
+		c->peers = peers;
+		c->peers[c->npeers] = strdup(arg + strlen("peer="));
+		if (!c->peers[c->npeers])
+			return -1;
+		c->npeers++;
+		return 0;
+	}
 	default:
 		return 1;	/* libfuse's to judge */
 	}
@@ -93,6 +111,12 @@ void dfs_config_release(struct dfs_config *c)
 	free(c->log_level_str);
 	free(c->action_timeout_str);
 	free(c->extra_arg);
+	free(c->listen);
+	free(c->network_key_file);
+	free(c->policy_str);
+	for (size_t i = 0; i < c->npeers; i++)
+		free(c->peers[i]);
+	free(c->peers);
 	fuse_opt_free_args(&c->fuse_args);
 	memset(c, 0, sizeof(*c));
 }
@@ -165,6 +189,37 @@ int dfs_config_check(struct dfs_config *c, char *err, size_t errlen)
 		}
 		c->action_timeout_ms = secs * 1000 < 1 ? 1 : (int)(secs * 1000);
 	}
+	if (c->policy_str) {
+		if (strcmp(c->policy_str, "strict") == 0) {
+			c->policy_open = 0;
+		} else if (strcmp(c->policy_str, "open") == 0) {
+			c->policy_open = 1;
+		} else {
+			snprintf(err, errlen, "policy must be strict or open, not '%s'", c->policy_str);
+			return -EINVAL;
+		}
+	}
+	if (c->listen) {
+		char host[128];
+		int port;
+		if (dfs_parse_listen(c->listen, host, sizeof(host), &port) < 0) {
+			snprintf(err, errlen, "listen must be HOST:PORT, not '%s'", c->listen);
+			return -EINVAL;
+		}
+	}
+	for (size_t i = 0; i < c->npeers; i++) {
+		char host[128], path[128];
+		int port;
+		if (dfs_parse_peer_url(c->peers[i], host, sizeof(host), &port, path,
+				       sizeof(path)) < 0) {
+			snprintf(err, errlen, "peer must be ws://HOST:PORT, not '%s'", c->peers[i]);
+			return -EINVAL;
+		}
+	}
+	if (c->network_key_file && !c->network_key_file[0]) {
+		snprintf(err, errlen, "network_key needs a file name");
+		return -EINVAL;
+	}
 	if (c->debug)
 		c->log_level = DFS_LOG_DEBUG;
 	if (c->show_help || c->show_version)
@@ -220,6 +275,11 @@ void dfs_config_usage(const char *prog)
 	       "                           or once in the store's log (relaxed)\n"
 	       "    -o log_level=LEVEL     err, warning, notice (default), info or debug\n"
 	       "    -o action_timeout=SECS kill a listener after SECS seconds (default 5)\n"
+	       "    -o policy=strict|open  hold unauthorized remote updates (strict, default)\n"
+	       "                           or let listeners judge them (open)\n"
+	       "    -o listen=HOST:PORT    serve peers on this address\n"
+	       "    -o peer=ws://HOST:PORT connect to a peer (repeatable)\n"
+	       "    -o network_key=FILE    admit only peers holding the same 32-byte key\n"
 	       "    -o ro                  mount read-only\n"
 	       "\n"
 	       "and the usual FUSE mount options, such as allow_other and default_permissions.\n",

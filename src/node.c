@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <stdbool.h>
 
 #include <fuse_lowlevel.h>
 
@@ -19,7 +20,9 @@
 #include "dinemicfs/keys.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/node.h"
+#include "dinemicfs/repl.h"
 #include "dinemicfs/store.h"
+#include "dinemicfs/util.h"
 
 /* Listeners judge every change the database makes; see actions.h. */
 struct judge {
@@ -44,6 +47,77 @@ static void judge_after(void *ctx, const struct dfs_change *c)
 	struct judge *j = ctx;
 
 	dfs_runner_notify(j->runner, c, j->mount);
+}
+
+/* Durable updates: peers are told the log grew, the mount shows remote changes. */
+struct wiring {
+	struct dfs_fs *fs;
+	struct dfs_repl *repl;	/* set before any peer can deliver */
+};
+
+static void on_update(void *ctx, const struct dfs_db_event *ev)
+{
+	struct wiring *w = ctx;
+
+	dfs_repl_log_grew(w->repl);
+	if (ev->remote || ev->renamed_from)
+		dfs_fs_remote_change(w->fs, ev);
+}
+
+static int peers_text(void *ctx, struct dfs_buf *out)
+{
+	return dfs_repl_peers_text(((struct wiring *)ctx)->repl, out);
+}
+
+static int repl_stats(void *ctx, struct dfs_buf *out)
+{
+	struct dfs_repl_stats s;
+
+	dfs_repl_get_stats(((struct wiring *)ctx)->repl, &s);
+	dfs_buf_printf(out, "updates_received %llu\n", (unsigned long long)s.received);
+	dfs_buf_printf(out, "updates_sent %llu\n", (unsigned long long)s.sent);
+	dfs_buf_printf(out, "updates_waiting %llu\n", (unsigned long long)s.parked);
+	dfs_buf_printf(out, "bytes_in %llu\n", (unsigned long long)s.bytes_in);
+	dfs_buf_printf(out, "bytes_out %llu\n", (unsigned long long)s.bytes_out);
+	dfs_buf_printf(out, "frames_dropped %llu\n", (unsigned long long)s.bad_frames);
+	dfs_buf_printf(out, "peers_up %u\n", s.peers_up);
+	return dfs_buf_ok(out);
+}
+
+/* The network key: 32 bytes, raw or as 64 hex digits, readable by us only. */
+static int load_network_key(const char *path, uint8_t key[DFS_MAC_KEY_LEN])
+{
+	char buf[160];
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		fprintf(stderr, "dinemicfs: network_key %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (sb.st_mode & 077) {
+		fprintf(stderr, "dinemicfs: network_key %s is readable by others; chmod 600 it\n",
+			path);
+		close(fd);
+		return -1;
+	}
+	ssize_t n = read(fd, buf, sizeof(buf));
+	close(fd);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n == DFS_MAC_KEY_LEN) {
+		memcpy(key, buf, DFS_MAC_KEY_LEN);
+	} else if (n != 2 * DFS_MAC_KEY_LEN ||
+		   dfs_hex_decode(key, DFS_MAC_KEY_LEN, buf, (size_t)n) < 0) {
+		fprintf(stderr, "dinemicfs: network_key %s must hold 32 bytes or 64 hex digits\n",
+			path);
+		dfs_wipe(buf, sizeof(buf));
+		return -1;
+	}
+	dfs_wipe(buf, sizeof(buf));
+	return 0;
 }
 
 /* Takes STATE_DIR/lock so that one state directory is mounted once. */
@@ -139,6 +213,9 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 	struct dfs_store *st = NULL;
 	struct dfs_db *db = NULL;
 	struct judge judge = { 0 };
+	struct wiring wiring = { 0 };
+	uint8_t netkey[DFS_MAC_KEY_LEN];
+	bool has_netkey = false;
 	struct fuse_session *se;
 	struct dfs_fs *fs;
 	char dbdir[PATH_MAX];
@@ -147,6 +224,11 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 
 	if (dfs_crypto_init() < 0)
 		return 1;
+	if (cfg->network_key_file) {
+		if (load_network_key(cfg->network_key_file, netkey) < 0)
+			return 1;
+		has_netkey = true;
+	}
 	fs = dfs_fs_new(&fopts);
 	if (!fs)
 		return 1;
@@ -210,6 +292,9 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 		.ctx = &judge,
 	};
 	dfs_db_set_listener(db, &listener);
+	dfs_db_set_policy(db, cfg->policy_open);
+	wiring.fs = fs;
+	dfs_db_set_observer(db, on_update, &wiring);
 	dfs_fs_attach(fs, db, st, kr, se, cfg->state_dir);
 	if (fuse_set_signal_handlers(se) < 0)
 		goto out_free_db;
@@ -217,6 +302,28 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 		fprintf(stderr, "dinemicfs: cannot mount on %s\n", cfg->mountpoint);
 		goto out_remove_handlers;
 	}
+	if (cfg->listen || cfg->npeers) {
+		if (dfs_fs_mirror_start(fs, judge.mount) < 0)
+			dfs_log(DFS_LOG_WARNING, "cannot start the mirror: remote changes make no "
+				"inotify events");
+		struct dfs_repl_opts ropts = {
+			.listen = cfg->listen,
+			.peers = cfg->peers,
+			.npeers = cfg->npeers,
+			.network_key = has_netkey ? netkey : NULL,
+		};
+		wiring.repl = dfs_repl_start(db, kr, &ropts);
+		if (!wiring.repl) {
+			fprintf(stderr, "dinemicfs: cannot start replication%s%s: %s\n",
+				cfg->listen ? " on " : "", cfg->listen ? cfg->listen : "",
+				strerror(errno));
+			goto out_unmount;
+		}
+		struct dfs_fs_hooks hooks = { peers_text, repl_stats, &wiring };
+		dfs_fs_set_hooks(fs, &hooks);
+
+	}
+	dfs_wipe(netkey, sizeof(netkey));
 	dfs_log(DFS_LOG_NOTICE, "mounted %s on %s", cfg->state_dir, cfg->mountpoint);
 	signal_ready(ready_fd);
 	if (dfs_fs_start(fs) < 0)
@@ -233,6 +340,8 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 	fuse_loop_cfg_destroy(loop);
 	dfs_log(DFS_LOG_NOTICE, "unmounting %s", cfg->mountpoint);
 out_unmount:
+	dfs_repl_stop(wiring.repl);
+	wiring.repl = NULL;
 	dfs_fs_stop(fs);
 	fuse_session_unmount(se);
 out_remove_handlers:

@@ -31,6 +31,12 @@ struct dfs_config {
 	char *sync_str;
 	char *log_level_str;
 	char *action_timeout_str;
+	int policy_open;		/* 1: listeners judge unauthorized updates */
+	char *listen;			/* HOST:PORT, malloc'ed */
+	char **peers;			/* ws://HOST:PORT, each malloc'ed */
+	size_t npeers;
+	char *network_key_file;
+	char *policy_str;
 	char *extra_arg;		/* a third positional, reported as an error */
 	struct fuse_args fuse_args;	/* what is left for libfuse */
 };

@@ -73,6 +73,7 @@ struct dfs_db_event {
 	bool remote;
 	bool applied;			/* false: held (rejected here), kept to relay */
 	uint8_t op;			/* enum dfs_op */
+	bool created;			/* it made its field, object or model appear */
 	const char *model;
 	const char *object;		/* as listed; NULL for model updates */
 	const char *path;		/* FIELD or DICT/KEY for field and dict updates */

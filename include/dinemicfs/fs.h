@@ -14,6 +14,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "dinemicfs/buf.h"
 #include "dinemicfs/db.h"
 #include "dinemicfs/keyring.h"
 #include "dinemicfs/store.h"
@@ -39,7 +40,22 @@ struct dfs_fs *dfs_fs_new(const struct dfs_fs_opts *opts);
 void dfs_fs_attach(struct dfs_fs *fs, struct dfs_db *db, struct dfs_store *st,
 		   struct dfs_keyring *kr, struct fuse_session *se, const char *state_dir);
 /** Starts the thread that keeps the inode table near inode_limit; 0 or -errno. */
+/* What other modules add to .node/: each writes its text into out. */
+struct dfs_fs_hooks {
+	int (*peers)(void *ctx, struct dfs_buf *out);	/* .node/peers */
+	int (*stats)(void *ctx, struct dfs_buf *out);	/* more .node/stats lines */
+	void *ctx;
+};
+
+/** Sets the hooks; call before the session loop starts. */
+void dfs_fs_set_hooks(struct dfs_fs *fs, const struct dfs_fs_hooks *h);
 int dfs_fs_start(struct dfs_fs *fs);
+
+/** Starts repeating remote changes through the mount at mountpoint (mirror.c). */
+int dfs_fs_mirror_start(struct dfs_fs *fs, const char *mountpoint);
+void dfs_fs_mirror_stop(struct dfs_fs *fs);
+/** Shows a durable remote change to the kernel and its watchers; any thread. */
+void dfs_fs_remote_change(struct dfs_fs *fs, const struct dfs_db_event *ev);
 /** Stops that thread; call before the session ends. Idempotent. */
 void dfs_fs_stop(struct dfs_fs *fs);
 /** Stops, then frees. Accepts NULL. */

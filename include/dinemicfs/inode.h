@@ -48,6 +48,7 @@ enum dfs_meta {
 	DFS_NODE_ID,
 	DFS_NODE_STATS,
 	DFS_NODE_LOG,
+	DFS_NODE_PEERS,
 };
 
 /* What an inode stands for. Plain data: copied freely. */

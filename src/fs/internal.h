@@ -9,6 +9,8 @@
 #define DINEMICFS_FS_INTERNAL_H
 
 #include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/stat.h>
@@ -38,7 +40,26 @@ struct dfs_fs {
 	gid_t gid;
 	struct timespec started;
 	char node_hex[2 * DFS_PUBKEY_LEN + 1];
+	struct dfs_fs_hooks hooks;	/* set before the loop starts */
+
+	/* mirror.c: remote changes repeated through the mount. */
+	char mountpoint[PATH_MAX];
+	pthread_t mirror;
+	bool mirror_running;
+	atomic_int mirror_tid;		/* its thread id, once running */
+	pthread_mutex_t mirror_lock;	/* the queue and the current job */
+	pthread_cond_t mirror_cond;
+	struct mirror_job *mirror_head, *mirror_tail;
+	size_t mirror_len;
+	bool mirror_stop;
+	char mirror_name[DFS_UPDATE_NAME_MAX + 1];	/* the name the current job acts on */
+	bool mirror_ghost;		/* it is gone (delete) or new (create) */
+	uint8_t mirror_op;
 };
+
+/* mirror.c */
+bool dfs_fs_is_mirror(struct dfs_fs *fs, fuse_req_t req);
+int dfs_fs_mirror_lookup(struct dfs_fs *fs, const char *name, uint8_t *op);
 
 /**
  * Writes the content of a generated read-only file (.id, .owner, .history,

@@ -51,6 +51,8 @@ static int node_stats(struct dfs_fs *fs, struct dfs_buf *out)
 	dfs_buf_printf(out, "sync %s\n", fs->opts.sync_strict ? "strict" : "relaxed");
 	dfs_buf_printf(out, "uptime_seconds %lld\n",
 		       (long long)(now.tv_sec - fs->started.tv_sec));
+	if (fs->hooks.stats)
+		return fs->hooks.stats(fs->hooks.ctx, out);
 	return dfs_buf_ok(out);
 }
 
@@ -97,6 +99,13 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 		rc = 0;
 		break;
 	}
+	case DFS_NODE_PEERS:
+		rc = 0;
+		if (fs->hooks.peers)
+			rc = fs->hooks.peers(fs->hooks.ctx, out);
+		else
+			dfs_buf_printf(out, "no peers: mounted without listen= or peer=\n");
+		break;
 	default:
 		rc = -ENOENT;
 	}

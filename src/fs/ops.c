@@ -55,6 +55,7 @@ struct fh {
 	bool trunc_counted;	/* holds a pending_trunc count on the inode */
 	bool new_counted;	/* holds a pending_new count on the inode */
 	bool loaded;		/* data holds the value */
+	bool echo;		/* the mirror's: writes change nothing (mirror.c) */
 	struct dfs_buf data;
 	int fd;			/* ACTIONS: the real file */
 };
@@ -87,6 +88,8 @@ struct dfs_fs *dfs_fs_new(const struct dfs_fs_opts *opts)
 	clock_gettime(CLOCK_REALTIME, &fs->started);
 	pthread_mutex_init(&fs->trim_lock, NULL);
 	pthread_cond_init(&fs->trim_cond, NULL);
+	pthread_mutex_init(&fs->mirror_lock, NULL);
+	pthread_cond_init(&fs->mirror_cond, NULL);
 	fs->inodes = dfs_inodes_new();
 	fs->scratch = dfs_scratch_new();
 	if (!fs->inodes || !fs->scratch) {
@@ -110,6 +113,11 @@ void dfs_fs_attach(struct dfs_fs *fs, struct dfs_db *db, struct dfs_store *st,
 	dfs_hex_encode(fs->node_hex, dfs_keyring_node(kr)->b, DFS_PUBKEY_LEN);
 }
 
+void dfs_fs_set_hooks(struct dfs_fs *fs, const struct dfs_fs_hooks *h)
+{
+	fs->hooks = *h;
+}
+
 void dfs_fs_free(struct dfs_fs *fs)
 {
 	if (!fs)
@@ -118,6 +126,8 @@ void dfs_fs_free(struct dfs_fs *fs)
 	free(fs->actions_dir);
 	pthread_cond_destroy(&fs->trim_cond);
 	pthread_mutex_destroy(&fs->trim_lock);
+	pthread_cond_destroy(&fs->mirror_cond);
+	pthread_mutex_destroy(&fs->mirror_lock);
 	dfs_inodes_free(fs->inodes);
 	dfs_scratch_free(fs->scratch);
 	free(fs);
@@ -190,6 +200,7 @@ void dfs_fs_stop(struct dfs_fs *fs)
 	pthread_mutex_unlock(&fs->trim_lock);
 	if (running)
 		pthread_join(fs->trimmer, NULL);
+	dfs_fs_mirror_stop(fs);
 }
 
 /* ---- entities ---------------------------------------------------------------- */
@@ -234,6 +245,7 @@ static const struct {
 	{ "id", DFS_NODE_ID },
 	{ "stats", DFS_NODE_STATS },
 	{ "log", DFS_NODE_LOG },
+	{ "peers", DFS_NODE_PEERS },
 };
 
 /* Finds what (parent, name) stands for. */
@@ -504,6 +516,35 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 }
 
+/*
+ * The mirror thread deletes what is already gone: it looks up a ghost, an
+ * entry with no data that lives until the kernel forgets it.
+ */
+static int ghost_entry(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *dir,
+		       const char *name, uint8_t op, struct fuse_entry_param *e)
+{
+	struct dfs_ent ent = *dir;
+
+	memset(e, 0, sizeof(*e));
+	if (op == DFS_OP_OBJECT_REMOVE) {
+		ent.kind = DFS_K_OBJECT;
+		memset(ent.obj.b, 0, DFS_PUBKEY_LEN);
+	} else {
+		ent.kind = DFS_K_FIELD;
+		if (field_path(dir, name, ent.path, sizeof(ent.path)) < 0)
+			return -ENAMETOOLONG;
+	}
+	e->ino = dfs_inodes_lookup(fs->inodes, parent, name, &ent);
+	if (!e->ino)
+		return -ENOMEM;
+	e->attr.st_ino = e->ino;
+	e->attr.st_mode = ent.kind == DFS_K_OBJECT ? S_IFDIR | 0755 : S_IFREG | 0644;
+	e->attr.st_nlink = 1;
+	e->attr.st_uid = fs->uid;
+	e->attr.st_gid = fs->gid;
+	return 0;
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct dfs_fs *fs = fs_of(req);
@@ -511,6 +552,22 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct dfs_ent dir, ent;
 	int rc = ent_of(fs, parent, &dir);
 
+	if (rc == 0 && dfs_fs_is_mirror(fs, req)) {
+		uint8_t op = 0;
+		int how = dfs_fs_mirror_lookup(fs, name, &op);
+		if (how < 0) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		if (how > 0) {
+			rc = ghost_entry(fs, parent, &dir, name, op, &e);
+			if (rc < 0)
+				fuse_reply_err(req, -rc);
+			else
+				fuse_reply_entry(req, &e);
+			return;
+		}
+	}
 	if (rc == 0)
 		rc = resolve(fs, parent, &dir, name, &ent);
 	if (rc == 0)
@@ -707,13 +764,29 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 	return 0;
 }
 
+/* The mirror's handle: it writes to make the kernel's events, nothing more. */
+static int echo_open(fuse_ino_t ino, const struct dfs_ent *ent, struct fuse_file_info *fi)
+{
+	struct fh *h = fh_new(ino, ent);
+
+	if (!h)
+		return -ENOMEM;
+	h->echo = true;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	return 0;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct dfs_ent ent;
 	int rc = ent_of(fs, ino, &ent);
 
-	if (rc == 0)
+	if (rc == 0 && dfs_fs_is_mirror(fs, req))
+		rc = echo_open(ino, &ent, fi);
+	else if (rc == 0)
 		rc = fh_open(fs, ino, &ent, fi, false);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
@@ -835,6 +908,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
 	int rc;
 
+	if (h->echo) {
+		fuse_reply_write(req, size);
+		return;
+	}
 	if (fs->opts.read_only) {
 		fuse_reply_err(req, EROFS);
 		return;
@@ -874,7 +951,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_ino_t parent = 0;
 	bool dropped = false;
 
-	if (h->ent.kind == DFS_K_FIELD) {
+	if (h->ent.kind == DFS_K_FIELD && !h->echo) {
 		if (h->trunc_counted)
 			dfs_inodes_pending_trunc(fs->inodes, ino, -1);
 		/* `: > f`, `touch new`, `truncate -s 0 f`: no write came after. */
@@ -1036,6 +1113,13 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 			rc = make_entry(fs, parent, name, &ent, &e);
 		goto out;
 	}
+	if (rc == 0 && dfs_fs_is_mirror(fs, req)) {
+		/* Already made: answer with what is there. */
+		rc = resolve(fs, parent, &dir, name, &ent);
+		if (rc == 0)
+			rc = make_entry(fs, parent, name, &ent, &e);
+		goto out;
+	}
 	if (rc == 0)
 		rc = check_new_name(name);
 	if (rc == 0 && fs->opts.read_only)
@@ -1125,12 +1209,41 @@ static int new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, mode
 	return rc;
 }
 
+static void echo_create(struct dfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,
+			struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e;
+	struct dfs_ent dir, ent;
+	int rc = ent_of(fs, parent, &dir);
+
+	if (rc == 0)
+		rc = resolve(fs, parent, &dir, name, &ent);
+	if (rc == 0)
+		rc = make_entry(fs, parent, name, &ent, &e);
+	if (rc == 0) {
+		rc = echo_open(e.ino, &ent, fi);
+		if (rc < 0)
+			dfs_inodes_forget(fs->inodes, e.ino, 1);
+	}
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+		fh_free((struct fh *)(uintptr_t)fi->fh);
+}
+
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct fuse_entry_param e;
 	struct dfs_ent ent;
+
+	if (dfs_fs_is_mirror(fs, req)) {
+		echo_create(fs, req, parent, name, fi);
+		return;
+	}
 	int rc = new_file(fs, parent, name, mode, false, &ent);
 
 	memset(&e, 0, sizeof(e));
@@ -1199,6 +1312,13 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct dfs_ent ent;
+
+	if (dfs_fs_is_mirror(fs, req)) {
+		/* Already deleted: the kernel is told of a ghost. */
+		dfs_inodes_unname(fs->inodes, parent, name);
+		fuse_reply_err(req, 0);
+		return;
+	}
 	int rc = resolve_to_change(fs, parent, name, &ent);
 
 	if (rc < 0)
@@ -1237,6 +1357,12 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct dfs_fs *fs = fs_of(req);
 	struct dfs_ent ent;
 	char key[sizeof(ent.dir)];
+
+	if (dfs_fs_is_mirror(fs, req)) {
+		dfs_inodes_unname(fs->inodes, parent, name);
+		fuse_reply_err(req, 0);
+		return;
+	}
 	int rc = resolve_to_change(fs, parent, name, &ent);
 
 	if (rc < 0)

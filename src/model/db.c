@@ -580,6 +580,7 @@ static int apply_model(struct apply *a)
 			m.alive = true;
 			m.created = u->clock;
 			m.creator = u->signer;
+			a->note->ev.created = true;
 		}
 		break;
 	case DFS_OP_MODEL_REMOVE:
@@ -814,6 +815,7 @@ static int apply_field(struct apply *a)
 		return -EFBIG;
 	if (a->local && u->op == DFS_OP_FIELD_DELETE && !corrupted && (!have || !f.alive))
 		return -ENOENT;
+	bool was_alive = have && f.alive;
 
 	/* Last writer wins, and appends follow the set they were made after. */
 	if (have && clock_cmp(u->clock, &u->signer, f.clock, &f.signer) < 0) {
@@ -854,6 +856,7 @@ static int apply_field(struct apply *a)
 		f.size = f.alive ? value_len : 0;
 	}
 	f.mtime = u->clock > f.mtime ? u->clock : f.mtime;
+	a->note->ev.created = !was_alive && f.alive;
 	dfs_buf_reset(&a->val);
 	dfs_key_field(&a->key, &u->entity, a->name, u->name_len);
 	rc = put_rec(a->b, &a->key, &a->val, dfs_field_rec_encode(&f, &a->val));
@@ -1078,6 +1081,7 @@ static int apply_object(struct apply *a)
 
 	if (u->op == DFS_OP_OBJECT_CREATE) {
 		rc = create_object(a, &o);
+		a->note->ev.created = true;
 	} else {
 		if (!a->t->exists || !o.alive)
 			return -ENOENT;

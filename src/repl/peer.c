@@ -1,0 +1,1045 @@
+// SPDX-License-Identifier: MIT
+/* peer.c - links to peers over libwebsockets, and the applier; see repl.h */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libwebsockets.h>
+
+#include "dinemicfs/log.h"
+#include "dinemicfs/repl.h"
+#include "dinemicfs/util.h"
+#include "dinemicfs/wire.h"
+
+#define LINK_QUEUE_MAX (8u << 20)	/* received bytes a link may have queued */
+#define PARK_BYTES_MAX (64u << 20)	/* updates waiting for a predecessor */
+#define PARK_BUCKETS 1024
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define CURSOR_SAVE_MS 1000
+
+enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_HANDSHAKE, LINK_UP };
+
+static const char *const state_names[] = { "down", "connecting", "handshake", "up" };
+
+/* Control messages a link still has to send, in this order. */
+enum { SEND_HELLO = 1, SEND_AUTH = 2, SEND_WANT = 4 };
+
+struct link {
+	struct dfs_repl *r;
+	struct link *next;		/* r->links */
+	struct lws *wsi;		/* NULL while down */
+	int refs;			/* the list, the connection, queued messages */
+	bool outgoing;			/* a configured peer: kept and reconnected */
+	char addr[160];
+	char host[128], path[128];
+	int port;
+	enum link_state state;
+	int backoff_ms;
+	lws_sorted_usec_list_t sul;	/* reconnect timer */
+	char last_error[96];
+
+	/* Handshake. */
+	unsigned to_send;
+	uint8_t nonce[DFS_WIRE_NONCE_LEN];
+	uint8_t peer_nonce[DFS_WIRE_NONCE_LEN];
+	bool got_hello, authed;
+	struct dfs_pubkey peer;
+
+	/* Streams; counters shown in .node/peers under r->lock. */
+	bool sending;			/* the peer sent WANT */
+	uint64_t sent_upto;		/* our log, sent up to here */
+	uint64_t peer_head;		/* its log, as it last said */
+	uint64_t recv_upto;		/* its log, processed up to here */
+	bool recv_stuck;		/* something parked: do not save the cursor */
+	time_t last_contact;
+
+	/* Receiving: one message, reassembled from fragments. */
+	struct dfs_buf rx;
+	bool rx_drop;			/* oversized: swallow the rest */
+	size_t queued;			/* bytes waiting for the applier */
+	bool rx_paused;
+};
+
+struct inmsg {
+	struct inmsg *next;
+	struct link *link;
+	size_t len;
+	uint8_t data[];
+};
+
+struct parked {
+	struct parked *next;
+	struct dfs_hash wait;
+	size_t len;
+	uint8_t rec[];
+};
+
+struct dfs_repl {
+	struct dfs_db *db;
+	struct dfs_keyring *kr;
+	bool has_netkey;
+	uint8_t netkey[DFS_MAC_KEY_LEN];
+	struct lws_context *ctx;
+	pthread_t service, applier;
+	atomic_bool stopping;
+	atomic_bool log_grew;
+	atomic_bool rx_wake;		/* the applier freed queue room */
+
+	pthread_mutex_t lock;		/* links' shown state, the queue, stats */
+	pthread_cond_t queue_cond;
+	struct link *links;
+	struct inmsg *qhead, *qtail;
+
+	struct parked *park[PARK_BUCKETS];	/* applier thread only */
+	size_t park_bytes;
+
+	struct dfs_repl_stats stats;	/* under lock */
+	struct dfs_buf tx;		/* service thread only */
+};
+
+static struct dfs_repl *the_repl;	/* for libwebsockets' callback */
+
+static void link_put(struct link *l)
+{
+	if (--l->refs > 0)
+		return;
+	dfs_buf_release(&l->rx);
+	free(l);
+}
+
+static void set_error(struct link *l, const char *fmt, const char *arg)
+{
+	snprintf(l->last_error, sizeof(l->last_error), fmt, arg ? arg : "");
+}
+
+static const char *peer_hex(const struct link *l, char out[17])
+{
+	dfs_hex_encode(out, l->peer.b, 8);
+	return out;
+}
+
+/* ---- applier ------------------------------------------------------------------ */
+
+static size_t bucket_of(const struct dfs_hash *h)
+{
+	return ((size_t)h->b[0] << 8 | h->b[1]) % PARK_BUCKETS;
+}
+
+static bool park(struct dfs_repl *r, const struct dfs_hash *wait, const uint8_t *rec, size_t len)
+{
+	if (r->park_bytes + len > PARK_BYTES_MAX)
+		return false;
+	struct parked *p = malloc(sizeof(*p) + len);
+	if (!p)
+		return false;
+	p->wait = *wait;
+	p->len = len;
+	memcpy(p->rec, rec, len);
+	size_t b = bucket_of(wait);
+	p->next = r->park[b];
+	r->park[b] = p;
+	r->park_bytes += len;
+	return true;
+}
+
+/* Takes the parked updates waiting for key off the table, as a list. */
+static struct parked *unpark(struct dfs_repl *r, const struct dfs_hash *key)
+{
+	struct parked **pp = &r->park[bucket_of(key)], *out = NULL;
+
+	while (*pp) {
+		struct parked *p = *pp;
+		if (memcmp(p->wait.b, key->b, DFS_HASH_LEN) == 0) {
+			*pp = p->next;
+			r->park_bytes -= p->len;
+			p->next = out;
+			out = p;
+		} else {
+			pp = &p->next;
+		}
+	}
+	return out;
+}
+
+static size_t parked_count(struct dfs_repl *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < PARK_BUCKETS; i++)
+		for (struct parked *p = r->park[i]; p; p = p->next)
+			n++;
+	return n;
+}
+
+/*
+ * Receives one update and whatever was waiting for it. Returns false when
+ * it could not be kept (parked without room, or a store error): the cursor
+ * must then not move past it, so it is asked for again next time.
+ */
+static bool receive(struct dfs_repl *r, const uint8_t *rec, size_t len)
+{
+	struct dfs_hash missing, hash, entity;
+	struct parked *work = NULL;
+	bool kept = true;
+	int rc = dfs_db_receive(r->db, rec, len, &missing);
+
+	if (rc == -EAGAIN)
+		return park(r, &missing, rec, len);
+	if (rc == -EIO || rc == -ENOMEM)
+		return false;
+	if (rc == -EBADMSG)
+		return true;	/* dropped and logged; nothing to wait for */
+	/* Applied, held or known: what waited for it, or for its model, may go. */
+	dfs_hash2(&hash, rec, len, NULL, 0);
+	work = unpark(r, &hash);
+	if (len > 12 + DFS_HASH_LEN) {
+		memcpy(entity.b, rec + 12, DFS_HASH_LEN);	/* update.h: entity at 12 */
+		struct parked *more = unpark(r, &entity);
+		while (more) {
+			struct parked *p = more;
+			more = p->next;
+			p->next = work;
+			work = p;
+		}
+	}
+	while (work) {
+		struct parked *p = work;
+		work = p->next;
+		rc = dfs_db_receive(r->db, p->rec, p->len, &missing);
+		if (rc == -EAGAIN) {
+			if (!park(r, &missing, p->rec, p->len))
+				kept = false;
+		} else if (rc != -EBADMSG && rc != -EIO && rc != -ENOMEM) {
+			struct parked *more;
+			dfs_hash2(&hash, p->rec, p->len, NULL, 0);
+			more = unpark(r, &hash);
+			memcpy(entity.b, p->rec + 12, DFS_HASH_LEN);
+			struct parked *more2 = unpark(r, &entity);
+			for (struct parked *lists[2] = { more, more2 }, **lp = lists; lp < lists + 2;
+			     lp++) {
+				while (*lp) {
+					struct parked *q = *lp;
+					*lp = q->next;
+					q->next = work;
+					work = q;
+				}
+			}
+		} else if (rc != -EBADMSG) {
+			kept = false;
+		}
+		free(p);
+	}
+	return kept;
+}
+
+static void save_cursors(struct dfs_repl *r)
+{
+	struct {
+		struct dfs_pubkey peer;
+		uint64_t seq;
+	} saves[64];
+	size_t n = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (struct link *l = r->links; l && n < 64; l = l->next) {
+		if (l->authed && !l->recv_stuck && l->recv_upto) {
+			saves[n].peer = l->peer;
+			saves[n].seq = l->recv_upto;
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	for (size_t i = 0; i < n; i++) {
+		int rc = dfs_db_cursor_put(r->db, &saves[i].peer, saves[i].seq);
+		if (rc < 0)
+			dfs_log_errno(DFS_LOG_WARNING, -rc, "replication: cannot save a peer cursor");
+	}
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void apply_message(struct dfs_repl *r, struct inmsg *m)
+{
+	struct dfs_msg msg;
+	uint64_t seq, last = 0;
+	const uint8_t *rec;
+	size_t len, off = 0, n = 0;
+	bool stuck = false;
+
+	if (dfs_msg_decode(m->data, m->len, &msg) < 0)
+		return;	/* checked on arrival */
+	while (dfs_msg_next_item(&msg, &off, &seq, &rec, &len)) {
+		if (!receive(r, rec, len))
+			stuck = true;
+		last = seq;
+		n++;
+	}
+	pthread_mutex_lock(&r->lock);
+	r->stats.received += n;
+	r->stats.parked = parked_count(r);
+	if (last > m->link->recv_upto)
+		m->link->recv_upto = last;
+	if (stuck)
+		m->link->recv_stuck = true;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void *applier_main(void *arg)
+{
+	struct dfs_repl *r = arg;
+	uint64_t saved = now_ms();
+
+	for (;;) {
+		pthread_mutex_lock(&r->lock);
+		while (!r->qhead && !atomic_load(&r->stopping)) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&r->queue_cond, &r->lock, &ts);
+			if (!r->qhead)
+				break;
+		}
+		struct inmsg *m = r->qhead;
+		if (m) {
+			r->qhead = m->next;
+			if (!r->qhead)
+				r->qtail = NULL;
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (m) {
+			apply_message(r, m);
+			pthread_mutex_lock(&r->lock);
+			m->link->queued -= m->len;
+			link_put(m->link);
+			pthread_mutex_unlock(&r->lock);
+			free(m);
+			atomic_store(&r->rx_wake, true);
+			lws_cancel_service(r->ctx);
+		}
+		if (now_ms() - saved >= CURSOR_SAVE_MS || (!m && atomic_load(&r->stopping))) {
+			save_cursors(r);
+			saved = now_ms();
+		}
+		if (!m && atomic_load(&r->stopping))
+			break;
+	}
+	return NULL;
+}
+
+/* ---- links ---------------------------------------------------------------------- */
+
+static void link_reset(struct link *l)
+{
+	l->to_send = 0;
+	l->got_hello = l->authed = l->sending = false;
+	l->recv_stuck = false;
+	l->rx_drop = false;
+	l->rx_paused = false;
+	dfs_buf_reset(&l->rx);
+}
+
+static void link_up(struct link *l, struct lws *wsi)
+{
+	pthread_mutex_lock(&l->r->lock);
+	l->wsi = wsi;
+	l->state = LINK_HANDSHAKE;
+	link_reset(l);
+	l->refs++;	/* the connection's */
+	pthread_mutex_unlock(&l->r->lock);
+	dfs_random(l->nonce, sizeof(l->nonce));
+	l->to_send = SEND_HELLO;
+	lws_callback_on_writable(wsi);
+}
+
+static void schedule_connect(struct link *l);
+
+/* The connection is gone: forget it, and for a configured peer try again. */
+static void link_down(struct link *l, const char *why)
+{
+	struct dfs_repl *r = l->r;
+	bool was_up = l->state == LINK_UP;
+	char hex[17];
+
+	pthread_mutex_lock(&r->lock);
+	bool had_wsi = l->wsi != NULL;
+	l->wsi = NULL;
+	l->state = LINK_DOWN;
+	if (why)
+		set_error(l, "%s", why);
+	if (was_up && r->stats.peers_up)
+		r->stats.peers_up--;
+	l->last_contact = l->last_contact ? l->last_contact : 0;
+	if (!l->outgoing) {
+		/* Inbound links leave the list when they close. */
+		for (struct link **pp = &r->links; *pp; pp = &(*pp)->next) {
+			if (*pp == l) {
+				*pp = l->next;
+				l->refs--;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (was_up)
+		dfs_log(DFS_LOG_NOTICE, "replication: link to %s (%s) down%s%s", l->addr,
+			peer_hex(l, hex), why ? ": " : "", why ? why : "");
+	if (l->outgoing && !atomic_load(&r->stopping))
+		schedule_connect(l);
+	pthread_mutex_lock(&r->lock);
+	if (had_wsi)
+		link_put(l);	/* the connection's reference */
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void connect_now(lws_sorted_usec_list_t *sul)
+{
+	struct link *l = lws_container_of(sul, struct link, sul);
+	struct dfs_repl *r = l->r;
+	struct lws_client_connect_info ci;
+	static const lws_retry_bo_t idle = {
+		.secs_since_valid_ping = 3,
+		.secs_since_valid_hangup = 10,
+	};
+
+	if (atomic_load(&r->stopping) || l->wsi)
+		return;
+	memset(&ci, 0, sizeof(ci));
+	ci.context = r->ctx;
+	ci.address = l->host;
+	ci.port = l->port;
+	ci.path = l->path;
+	ci.host = l->host;
+	ci.origin = l->host;
+	ci.protocol = DFS_WIRE_PROTOCOL;
+	ci.opaque_user_data = l;
+	ci.retry_and_idle_policy = &idle;
+	pthread_mutex_lock(&r->lock);
+	l->state = LINK_CONNECTING;
+	pthread_mutex_unlock(&r->lock);
+	if (!lws_client_connect_via_info(&ci)) {
+		/* Failed at once; CLIENT_CONNECTION_ERROR may or may not have come. */
+		if (l->state == LINK_CONNECTING) {
+			pthread_mutex_lock(&r->lock);
+			l->state = LINK_DOWN;
+			set_error(l, "%s", "cannot connect");
+			pthread_mutex_unlock(&r->lock);
+			schedule_connect(l);
+		}
+	}
+}
+
+static void schedule_connect(struct link *l)
+{
+	int ms = l->backoff_ms ? l->backoff_ms : BACKOFF_MIN_MS;
+
+	l->backoff_ms = ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms * 2;
+	lws_sul_schedule(l->r->ctx, 0, &l->sul, connect_now, (lws_usec_t)ms * 1000);
+}
+
+/* Sends one message from r->tx (LWS_PRE bytes of headroom, then the message). */
+static int send_msg(struct link *l, struct dfs_buf *msg)
+{
+	struct dfs_repl *r = l->r;
+
+	dfs_buf_reset(&r->tx);
+	dfs_buf_reserve(&r->tx, LWS_PRE + msg->len);
+	if (dfs_buf_ok(&r->tx) < 0)
+		return -ENOMEM;
+	memset(r->tx.data, 0, LWS_PRE);
+	memcpy(r->tx.data + LWS_PRE, msg->data, msg->len);
+	int n = lws_write(l->wsi, r->tx.data + LWS_PRE, msg->len, LWS_WRITE_BINARY);
+	if (n < (int)msg->len)
+		return -EIO;
+	pthread_mutex_lock(&r->lock);
+	r->stats.bytes_out += msg->len;
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+static int send_control(struct link *l)
+{
+	struct dfs_repl *r = l->r;
+	struct dfs_msg m = { 0 };
+	struct dfs_buf out;
+	int rc;
+
+	if (l->to_send & SEND_HELLO) {
+		l->to_send &= ~SEND_HELLO;
+		m.type = DFS_MSG_HELLO;
+		m.flags = r->has_netkey ? DFS_WIRE_FLAG_NETKEY : 0;
+		m.node = *dfs_keyring_node(r->kr);
+		memcpy(m.nonce, l->nonce, sizeof(m.nonce));
+		m.seq = dfs_db_log_head(r->db);
+	} else if (l->to_send & SEND_AUTH) {
+		uint8_t proof[DFS_WIRE_PROOF_LEN];
+		l->to_send &= ~SEND_AUTH;
+		m.type = DFS_MSG_AUTH;
+		dfs_wire_proof(proof, l->peer_nonce, dfs_keyring_node(r->kr));
+		rc = dfs_keyring_sign(r->kr, dfs_keyring_node(r->kr), proof, sizeof(proof), m.sig);
+		if (rc < 0)
+			return rc;
+		if (r->has_netkey)
+			dfs_mac(m.mac, r->netkey, proof, sizeof(proof));
+	} else {
+		l->to_send &= ~SEND_WANT;
+		m.type = DFS_MSG_WANT;
+		m.seq = l->recv_upto;
+	}
+	dfs_buf_init(&out);
+	rc = dfs_msg_encode(&m, &out);
+	if (rc == 0)
+		rc = send_msg(l, &out);
+	dfs_buf_release(&out);
+	return rc;
+}
+
+struct batch_ctx {
+	struct dfs_buf *msg;
+	uint64_t last;
+	size_t n;
+};
+
+static int batch_add(uint64_t seq, const uint8_t *rec, size_t len, void *arg)
+{
+	struct batch_ctx *b = arg;
+
+	dfs_msg_updates_add(b->msg, seq, rec, len);
+	b->last = seq;
+	return ++b->n >= DFS_WIRE_BATCH_MAX ? 1 : 0;
+}
+
+/* Sends the next batch of our log; returns 1 if there may be more. */
+static int send_log(struct link *l)
+{
+	struct dfs_repl *r = l->r;
+	struct dfs_buf msg;
+	struct batch_ctx b = { &msg, 0, 0 };
+
+	dfs_buf_init(&msg);
+	dfs_msg_updates_begin(&msg, dfs_db_log_head(r->db));
+	int rc = dfs_db_log_read(r->db, l->sent_upto, DFS_WIRE_BATCH_BYTES, batch_add, &b);
+	if (rc > 0 && b.n > 0) {
+		rc = send_msg(l, &msg);
+		if (rc == 0) {
+			pthread_mutex_lock(&r->lock);
+			l->sent_upto = b.last;
+			r->stats.sent += b.n;
+			pthread_mutex_unlock(&r->lock);
+			rc = 1;
+		}
+	}
+	dfs_buf_release(&msg);
+	return rc;
+}
+
+static int on_writable(struct link *l)
+{
+	int rc;
+
+	if (l->to_send) {
+		rc = send_control(l);
+		if (rc == 0)
+			lws_callback_on_writable(l->wsi);
+		return rc;
+	}
+	if (!l->sending)
+		return 0;
+	rc = send_log(l);
+	if (rc > 0)
+		lws_callback_on_writable(l->wsi);
+	return rc < 0 ? rc : 0;
+}
+
+static void bad_frame(struct link *l, const char *what)
+{
+	char hex[17];
+
+	pthread_mutex_lock(&l->r->lock);
+	l->r->stats.bad_frames++;
+	pthread_mutex_unlock(&l->r->lock);
+	dfs_log(DFS_LOG_WARNING, "replication: from %s (%s): %s; dropped", l->addr,
+		l->got_hello ? peer_hex(l, hex) : "?", what);
+}
+
+/* Returns -1 to close the link (a failed handshake), else 0. */
+static int on_message(struct link *l, const uint8_t *p, size_t len)
+{
+	struct dfs_repl *r = l->r;
+	struct dfs_msg m;
+	char hex[17];
+	int rc = dfs_msg_decode(p, len, &m);
+
+	if (rc < 0) {
+		bad_frame(l, rc == -EPROTONOSUPPORT ? "unsupported protocol version"
+						    : "malformed message");
+		return rc == -EPROTONOSUPPORT || !l->authed ? -1 : 0;
+	}
+	switch (m.type) {
+	case DFS_MSG_HELLO:
+		if (l->got_hello) {
+			bad_frame(l, "second HELLO");
+			return 0;
+		}
+		if (memcmp(m.node.b, dfs_keyring_node(r->kr)->b, DFS_PUBKEY_LEN) == 0) {
+			set_error(l, "%s", "this is our own node");
+			return -1;
+		}
+		if (r->has_netkey && !(m.flags & DFS_WIRE_FLAG_NETKEY)) {
+			set_error(l, "%s", "peer has no network key");
+			dfs_log(DFS_LOG_WARNING, "replication: %s refused: it has no network key",
+				l->addr);
+			return -1;
+		}
+		l->got_hello = true;
+		l->peer = m.node;
+		memcpy(l->peer_nonce, m.nonce, sizeof(l->peer_nonce));
+		pthread_mutex_lock(&r->lock);
+		l->peer_head = m.seq;
+		pthread_mutex_unlock(&r->lock);
+		l->to_send |= SEND_AUTH;
+		lws_callback_on_writable(l->wsi);
+		return 0;
+	case DFS_MSG_AUTH: {
+		uint8_t proof[DFS_WIRE_PROOF_LEN], mac[DFS_WIRE_MAC_LEN];
+		if (!l->got_hello || l->authed) {
+			bad_frame(l, "unexpected AUTH");
+			return -1;
+		}
+		dfs_wire_proof(proof, l->nonce, &l->peer);
+		bool ok = dfs_verify(m.sig, proof, sizeof(proof), &l->peer) == 0;
+		if (ok && r->has_netkey) {
+			dfs_mac(mac, r->netkey, proof, sizeof(proof));
+			ok = dfs_mem_equal(mac, m.mac, sizeof(mac));
+		}
+		if (!ok) {
+			set_error(l, "%s", r->has_netkey ? "wrong network key" : "bad node signature");
+			dfs_log(DFS_LOG_WARNING, "replication: %s (%s) refused at the handshake: %s",
+				l->addr, peer_hex(l, hex), l->last_error);
+			return -1;
+		}
+		uint64_t cursor;
+		if (dfs_db_cursor_get(r->db, &l->peer, &cursor) < 0)
+			cursor = 0;
+		if (cursor > l->peer_head)
+			cursor = 0;	/* its log started again: take it all */
+		pthread_mutex_lock(&r->lock);
+		l->authed = true;
+		l->recv_upto = cursor;
+		l->state = LINK_UP;
+		l->backoff_ms = 0;
+		l->last_error[0] = '\0';
+		r->stats.peers_up++;
+		pthread_mutex_unlock(&r->lock);
+		dfs_log(DFS_LOG_NOTICE, "replication: link to %s (%s) up", l->addr,
+			peer_hex(l, hex));
+		l->to_send |= SEND_WANT;
+		lws_callback_on_writable(l->wsi);
+		return 0;
+	}
+	case DFS_MSG_WANT:
+		if (!l->authed) {
+			bad_frame(l, "WANT before the handshake");
+			return -1;
+		}
+		pthread_mutex_lock(&r->lock);
+		l->sending = true;
+		/* Asked for more than we have: our log started again, send it all. */
+		l->sent_upto = m.seq > dfs_db_log_head(r->db) ? 0 : m.seq;
+		pthread_mutex_unlock(&r->lock);
+		lws_callback_on_writable(l->wsi);
+		return 0;
+	case DFS_MSG_UPDATES: {
+		if (!l->authed) {
+			bad_frame(l, "updates before the handshake");
+			return -1;
+		}
+		struct inmsg *q = malloc(sizeof(*q) + len);
+		if (!q) {
+			bad_frame(l, "out of memory");
+			return 0;
+		}
+		memcpy(q->data, p, len);
+		q->len = len;
+		q->link = l;
+		q->next = NULL;
+		pthread_mutex_lock(&r->lock);
+		if (m.seq > l->peer_head)
+			l->peer_head = m.seq;
+		l->refs++;
+		l->queued += len;
+		if (r->qtail)
+			r->qtail->next = q;
+		else
+			r->qhead = q;
+		r->qtail = q;
+		bool full = l->queued > LINK_QUEUE_MAX;
+		pthread_cond_signal(&r->queue_cond);
+		pthread_mutex_unlock(&r->lock);
+		if (full && !l->rx_paused) {
+			l->rx_paused = true;
+			lws_rx_flow_control(l->wsi, 0);
+		}
+		return 0;
+	}
+	}
+	return 0;
+}
+
+static int on_receive(struct link *l, struct lws *wsi, const uint8_t *in, size_t len)
+{
+	struct dfs_repl *r = l->r;
+
+	pthread_mutex_lock(&r->lock);
+	r->stats.bytes_in += len;
+	l->last_contact = time(NULL);
+	pthread_mutex_unlock(&r->lock);
+	if (lws_is_first_fragment(wsi)) {
+		dfs_buf_reset(&l->rx);
+		l->rx_drop = false;
+	}
+	if (!l->rx_drop) {
+		if (l->rx.len + len > DFS_WIRE_MSG_MAX) {
+			l->rx_drop = true;
+			dfs_buf_reset(&l->rx);
+		} else {
+			dfs_buf_add(&l->rx, in, len);
+			if (dfs_buf_ok(&l->rx) < 0) {
+				l->rx_drop = true;
+				dfs_buf_reset(&l->rx);
+			}
+		}
+	}
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
+		return 0;
+	if (l->rx_drop) {
+		bad_frame(l, "oversized message");
+		l->rx_drop = false;
+		return 0;
+	}
+	int rc = on_message(l, l->rx.data, l->rx.len);
+	dfs_buf_reset(&l->rx);
+	return rc;
+}
+
+/* On the service thread, after a wake-up: push new log entries, resume reading. */
+static void service_wake(struct dfs_repl *r)
+{
+	bool grew = atomic_exchange(&r->log_grew, false);
+	bool room = atomic_exchange(&r->rx_wake, false);
+
+	for (struct link *l = r->links; l; l = l->next) {
+		if (!l->wsi)
+			continue;
+		if (grew && l->sending)
+			lws_callback_on_writable(l->wsi);
+		if (room && l->rx_paused) {
+			pthread_mutex_lock(&r->lock);
+			bool below = l->queued < LINK_QUEUE_MAX / 2;
+			pthread_mutex_unlock(&r->lock);
+			if (below) {
+				l->rx_paused = false;
+				lws_rx_flow_control(l->wsi, 1);
+			}
+		}
+	}
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len)
+{
+	struct dfs_repl *r = the_repl;
+	struct link *l = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED: {
+		l = calloc(1, sizeof(*l));
+		if (!l)
+			return -1;
+		l->r = r;
+		l->refs = 1;	/* the list's */
+		dfs_buf_init(&l->rx);
+		char ip[64] = "?";
+		lws_get_peer_simple(wsi, ip, sizeof(ip));
+		snprintf(l->addr, sizeof(l->addr), "%s (in)", ip);
+		lws_set_opaque_user_data(wsi, l);
+		pthread_mutex_lock(&r->lock);
+		l->next = r->links;
+		r->links = l;
+		pthread_mutex_unlock(&r->lock);
+		link_up(l, wsi);
+		return 0;
+	}
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		if (l)
+			link_up(l, wsi);
+		return 0;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (l && l->state != LINK_DOWN) {
+			pthread_mutex_lock(&r->lock);
+			set_error(l, "%s", in ? (const char *)in : "connection failed");
+			l->state = LINK_DOWN;
+			pthread_mutex_unlock(&r->lock);
+			if (l->wsi)
+				link_down(l, NULL);
+			else if (!atomic_load(&r->stopping))
+				schedule_connect(l);
+		}
+		return 0;
+	case LWS_CALLBACK_CLOSED:
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (l && l->wsi == wsi)
+			link_down(l, l->last_error[0] ? l->last_error : "closed");
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (!l || l->wsi != wsi)
+			return -1;
+		return on_receive(l, wsi, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		if (!l || l->wsi != wsi)
+			return 0;
+		return on_writable(l) < 0 ? -1 : 0;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		if (r)
+			service_wake(r);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{ DFS_WIRE_PROTOCOL, callback, 0, 64 * 1024, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static void *service_main(void *arg)
+{
+	struct dfs_repl *r = arg;
+
+	while (!atomic_load(&r->stopping))
+		lws_service(r->ctx, 0);
+	return NULL;
+}
+
+static void lws_to_log(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	dfs_log(level == LLL_ERR ? DFS_LOG_ERR : DFS_LOG_INFO, "libwebsockets: %.*s", (int)n,
+		line);
+}
+
+/* ---- start and stop -------------------------------------------------------------- */
+
+static int add_peer(struct dfs_repl *r, const char *url)
+{
+	struct link *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	if (dfs_parse_peer_url(url, l->host, sizeof(l->host), &l->port, l->path,
+			       sizeof(l->path)) < 0) {
+		free(l);
+		dfs_log(DFS_LOG_ERR, "replication: bad peer address '%s' (want ws://HOST:PORT)",
+			url);
+		return -EINVAL;
+	}
+	l->r = r;
+	l->refs = 1;
+	l->outgoing = true;
+	dfs_buf_init(&l->rx);
+	snprintf(l->addr, sizeof(l->addr), "%s", url);
+	l->next = r->links;
+	r->links = l;
+	return 0;
+}
+
+struct dfs_repl *dfs_repl_start(struct dfs_db *db, struct dfs_keyring *kr,
+				const struct dfs_repl_opts *o)
+{
+	struct dfs_repl *r = calloc(1, sizeof(*r));
+	struct lws_context_creation_info info;
+	static const lws_retry_bo_t idle = {
+		.secs_since_valid_ping = 3,
+		.secs_since_valid_hangup = 10,
+	};
+	char host[128] = "";
+	int port = CONTEXT_PORT_NO_LISTEN;
+	int rc = 0;
+
+	if (!r) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	r->db = db;
+	r->kr = kr;
+	if (o->network_key) {
+		r->has_netkey = true;
+		memcpy(r->netkey, o->network_key, DFS_MAC_KEY_LEN);
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->queue_cond, NULL);
+	dfs_buf_init(&r->tx);
+	if (o->listen && dfs_parse_listen(o->listen, host, sizeof(host), &port) < 0) {
+		dfs_log(DFS_LOG_ERR, "replication: bad listen address '%s' (want HOST:PORT)",
+			o->listen);
+		rc = -EINVAL;
+	}
+	for (size_t i = 0; rc == 0 && i < o->npeers; i++)
+		rc = add_peer(r, o->peers[i]);
+	if (rc < 0)
+		goto fail;
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_to_log);
+	memset(&info, 0, sizeof(info));
+	info.port = port;
+	info.iface = host[0] ? host : NULL;
+	info.protocols = protocols;
+	info.gid = (gid_t)-1;
+	info.uid = (uid_t)-1;
+	info.retry_and_idle_policy = &idle;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * 0;
+	the_repl = r;
+	r->ctx = lws_create_context(&info);
+	if (!r->ctx) {
+		dfs_log(DFS_LOG_ERR, "replication: cannot listen on %s", o->listen ? o->listen : "-");
+		rc = -EADDRINUSE;
+		goto fail;
+	}
+	for (struct link *l = r->links; l; l = l->next)
+		lws_sul_schedule(r->ctx, 0, &l->sul, connect_now, 1);
+	if (pthread_create(&r->applier, NULL, applier_main, r) != 0) {
+		rc = -EAGAIN;
+		goto fail_ctx;
+	}
+	if (pthread_create(&r->service, NULL, service_main, r) != 0) {
+		atomic_store(&r->stopping, true);
+		pthread_cond_signal(&r->queue_cond);
+		pthread_join(r->applier, NULL);
+		rc = -EAGAIN;
+		goto fail_ctx;
+	}
+	if (o->listen)
+		dfs_log(DFS_LOG_INFO, "replication: serving peers on %s", o->listen);
+	return r;
+
+fail_ctx:
+	lws_context_destroy(r->ctx);
+fail:
+	while (r->links) {
+		struct link *l = r->links;
+		r->links = l->next;
+		link_put(l);
+	}
+	the_repl = NULL;
+	dfs_buf_release(&r->tx);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->queue_cond);
+	free(r);
+	errno = -rc;
+	return NULL;
+}
+
+void dfs_repl_stop(struct dfs_repl *r)
+{
+	if (!r)
+		return;
+	atomic_store(&r->stopping, true);
+	lws_cancel_service(r->ctx);
+	pthread_join(r->service, NULL);
+	pthread_mutex_lock(&r->lock);
+	pthread_cond_signal(&r->queue_cond);
+	pthread_mutex_unlock(&r->lock);
+	pthread_join(r->applier, NULL);
+	/* Closes every connection; their CLOSED callbacks run here. */
+	lws_context_destroy(r->ctx);
+	while (r->qhead) {
+		struct inmsg *m = r->qhead;
+		r->qhead = m->next;
+		link_put(m->link);
+		free(m);
+	}
+	while (r->links) {
+		struct link *l = r->links;
+		r->links = l->next;
+		l->refs = 1;
+		link_put(l);
+	}
+	for (size_t i = 0; i < PARK_BUCKETS; i++) {
+		while (r->park[i]) {
+			struct parked *p = r->park[i];
+			r->park[i] = p->next;
+			free(p);
+		}
+	}
+	the_repl = NULL;
+	dfs_buf_release(&r->tx);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->queue_cond);
+	free(r);
+}
+
+void dfs_repl_log_grew(struct dfs_repl *r)
+{
+	if (!r)
+		return;
+	atomic_store(&r->log_grew, true);
+	lws_cancel_service(r->ctx);
+}
+
+static void format_age(char *out, size_t n, time_t t)
+{
+	if (!t) {
+		snprintf(out, n, "never");
+		return;
+	}
+	long s = (long)(time(NULL) - t);
+	snprintf(out, n, "%lds ago", s < 0 ? 0 : s);
+}
+
+int dfs_repl_peers_text(struct dfs_repl *r, struct dfs_buf *out)
+{
+	uint64_t head = dfs_db_log_head(r->db);
+
+	dfs_buf_printf(out, "%-32s %-10s %-16s %-10s %8s %8s %s\n", "peer", "state", "node",
+		       "contact", "behind", "ahead", "error");
+	pthread_mutex_lock(&r->lock);
+	for (struct link *l = r->links; l; l = l->next) {
+		char hex[17] = "-", age[32];
+		if (l->got_hello || l->authed)
+			dfs_hex_encode(hex, l->peer.b, 8);
+		format_age(age, sizeof(age), l->last_contact);
+		uint64_t behind = l->sending && head > l->sent_upto ? head - l->sent_upto : 0;
+		uint64_t ahead = l->peer_head > l->recv_upto ? l->peer_head - l->recv_upto : 0;
+		if (!l->sending && l->state != LINK_UP)
+			behind = head;
+		dfs_buf_printf(out, "%-32s %-10s %-16s %-10s %8llu %8llu %s\n", l->addr,
+			       state_names[l->state], hex, age, (unsigned long long)behind,
+			       (unsigned long long)ahead, l->last_error[0] ? l->last_error : "-");
+	}
+	pthread_mutex_unlock(&r->lock);
+	return dfs_buf_ok(out);
+}
+
+void dfs_repl_get_stats(struct dfs_repl *r, struct dfs_repl_stats *out)
+{
+	pthread_mutex_lock(&r->lock);
+	*out = r->stats;
+	pthread_mutex_unlock(&r->lock);
+}
