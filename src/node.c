@@ -205,6 +205,7 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 		.read_only = cfg->read_only,
 		.max_value = cfg->max_value,
 		.sync_strict = cfg->sync_strict,
+		.open_policy = cfg->policy_open,
 		.inode_limit = 100000,
 	};
 	struct dfs_store_opts sopts = { .sync = cfg->sync_strict };

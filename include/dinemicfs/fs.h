@@ -25,6 +25,7 @@ struct dfs_fs_opts {
 	bool read_only;
 	size_t max_value;
 	bool sync_strict;
+	bool open_policy;		/* unowned objects may be written, as the node */
 	size_t inode_limit;		/* past it, idle entries are dropped; 0: never */
 };
 

@@ -221,9 +221,13 @@ static bool is_data_dir(const struct dfs_ent *e)
 	       e->kind == DFS_K_DICT;
 }
 
+/*
+ * Whether this node may change the object: it holds the object's key, or
+ * the open policy lets it sign as the node and leaves the rest to listeners.
+ */
 static bool owned(struct dfs_fs *fs, const struct dfs_ent *e)
 {
-	return dfs_keyring_has(fs->kr, &e->obj);
+	return fs->opts.open_policy || dfs_keyring_has(fs->kr, &e->obj);
 }
 
 /* A field's path from its container and name; -ENAMETOOLONG past the format's limit. */

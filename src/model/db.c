@@ -1508,8 +1508,9 @@ static int local_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *
 	if (rc == 0)
 		rc = dfs_keyring_sign(db->kr, signer, rec.data, dfs_update_signed_len(rec.len),
 				      rec.data + dfs_update_signed_len(rec.len));
+	/* Under the open policy this node may sign for objects it does not own. */
 	if (rc == 0)
-		rc = apply_locked(db, rec.data, rec.len, true, 0, false, NULL, &note, &b);
+		rc = apply_locked(db, rec.data, rec.len, true, 0, db->open_policy, NULL, &note, &b);
 	rc = finish(db, rc == 0 ? b : NULL, rc, &note);
 	if (rc == 0)
 		atomic_fetch_add(&db->applied, 1);
@@ -1602,7 +1603,10 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 
 	if (rc < 0)
 		return rc;
-	if (!dfs_keyring_has(db->kr, obj))
+	/* Signed as the object where this node holds its key, else as the node. */
+	bool own = dfs_keyring_has(db->kr, obj);
+	const struct dfs_pubkey *signer = own ? obj : dfs_keyring_node(db->kr);
+	if (!own && !db->open_policy)
 		return -EPERM;
 	enum dfs_event event = op == DFS_OP_OBJECT_REMOVE   ? DFS_EVENT_REMOVE
 			       : op == DFS_OP_FIELD_DELETE  ? DFS_EVENT_DELETE
@@ -1611,9 +1615,10 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 		       op == DFS_OP_FIELD_DELETE || op == DFS_OP_OBJECT_REMOVE) &&
 		      wanted(db, event, o.model);
 	if (!judged)
-		return local_change(db, op, obj, obj, o.model, path, val, vlen);
+		return local_change(db, op, obj, signer, o.model, path, val, vlen);
 
-	local_event(&c, event, o.model, o.shown, event == DFS_EVENT_REMOVE ? NULL : path, obj);
+	local_event(&c, event, o.model, o.shown, event == DFS_EVENT_REMOVE ? NULL : path, signer);
+	c.authorized = c.owned = own;
 	if (path && event != DFS_EVENT_REMOVE) {
 		rc = dfs_db_read_field(db, obj, path, &old, &oldlen);
 		if (rc == 0) {
@@ -1645,7 +1650,7 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 	}
 	rc = db->listener.before(db->listener.ctx, &c);
 	if (rc == 0)
-		rc = local_change(db, op, obj, obj, o.model, path, val, vlen);
+		rc = local_change(db, op, obj, signer, o.model, path, val, vlen);
 	if (rc == 0)
 		db->listener.after(db->listener.ctx, &c);
 	free(old);

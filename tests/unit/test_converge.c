@@ -22,6 +22,7 @@
 #include <criterion/criterion.h>
 
 #include "dinemicfs/db.h"
+#include "dinemicfs/hlc.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/util.h"
 #include "tmpdir.h"
@@ -747,4 +748,757 @@ static uint64_t last_clock(struct node *n)
 	uint64_t c = rs.r[rs.n - 1].clock;
 	recs_release(&rs);
 	return c;
+}
+
+/* What every node must show for one field. */
+struct expect_field {
+	const struct dfs_pubkey *obj;
+	const char *path;
+	const char *value;		/* NULL: deleted */
+	uint64_t clock;			/* of the latest update in the value */
+	const struct dfs_pubkey *signer;
+	uint64_t base_clock;		/* 0: not checked */
+	bool all_applied;
+	int nrecs;
+};
+
+static void check_field(struct node *b, const struct outcome *out, const char *desc, void *ctx)
+{
+	struct expect_field *e = ctx;
+	struct dfs_field_rec f;
+	uint8_t *val;
+	size_t len;
+
+	if (e->all_applied)
+		expect_all_applied(out, e->nrecs, desc);
+	if (e->value) {
+		expect_value(b, e->obj, e->path, e->value, desc);
+		cr_assert_eq(dfs_db_get_field(b->db, e->obj, e->path, &f), 0);
+	} else {
+		cr_assert_eq(dfs_db_get_field(b->db, e->obj, e->path, &f), -ENOENT,
+			     "%s: %s is deleted", desc, e->path);
+		cr_assert_eq(dfs_db_read_field(b->db, e->obj, e->path, &val, &len), -ENOENT,
+			     "%s", desc);
+		struct names ns = list_fields(b, e->obj, NULL);
+		for (int i = 0; i < ns.n; i++)
+			cr_assert_str_neq(ns.v[i], e->path, "%s: a deleted field is not listed",
+					  desc);
+		cr_assert_eq(raw_field(b, e->obj, e->path, &f), 0, "%s: the tombstone", desc);
+		cr_assert_not(f.alive, "%s", desc);
+		cr_assert_eq(f.size, 0, "%s", desc);
+	}
+	cr_assert_eq(f.clock, e->clock, "%s: %s clock %llu, want %llu", desc, e->path,
+		     (unsigned long long)f.clock, (unsigned long long)e->clock);
+	if (e->signer)
+		cr_assert_arr_eq(f.signer.b, e->signer->b, DFS_PUBKEY_LEN, "%s: signer", desc);
+	if (e->base_clock)
+		cr_assert_eq(f.base_clock, e->base_clock, "%s: base clock", desc);
+}
+
+/* ---- 1. last writer wins ---------------------------------------------------- */
+
+/* Two sets made on two forks (the same prev): the later clock wins everywhere. */
+Test(converge, concurrent_sets_last_writer_wins)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	craft_field(&rs, "one", DFS_OP_FIELD_SET, &k, "title", "one", c + ms(10), cr);
+	const struct rec *two =
+		craft_field(&rs, "two", DFS_OP_FIELD_SET, &k, "title", "two", c + ms(20), cr);
+	struct expect_field e = { &k, "title", "two", two->clock, &k, two->clock, true, rs.n };
+	converge(&rs, NULL, false, check_field, &e);
+	recs_release(&rs);
+}
+
+/*
+ * Equal clocks: the signer breaks the tie (open policy, so the node key may
+ * write the object). An older set from the owner loses to both.
+ */
+Test(converge, equal_clock_sets_tie_broken_by_signer)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	const struct dfs_pubkey *node = dfs_keyring_node(a.kr);
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	craft(&rs, "owner", a.kr, DFS_OP_FIELD_SET, &k, &k, "notes", "title", "owner",
+	      c + ms(10), &cr->hash);
+	craft(&rs, "node", a.kr, DFS_OP_FIELD_SET, &k, node, "notes", "title", "node", c + ms(10),
+	      &cr->hash);
+	craft(&rs, "older", a.kr, DFS_OP_FIELD_SET, &k, &k, "notes", "title", "older", c + ms(5),
+	      &cr->hash);
+	bool node_wins = memcmp(node->b, k.b, DFS_PUBKEY_LEN) > 0;
+	struct expect_field e = { &k, "title", node_wins ? "node" : "owner", c + ms(10),
+				  node_wins ? node : &k, c + ms(10), true, rs.n };
+	converge(&rs, NULL, true, check_field, &e);
+	recs_release(&rs);
+}
+
+/*
+ * Two updates with the same (clock, signer) and different bytes can only
+ * come from one key used on two nodes, but they must still converge: the
+ * hash decides, as it does for appends.
+ */
+Test(converge, equal_clock_and_signer_sets_converge)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	craft_field(&rs, "p", DFS_OP_FIELD_SET, &k, "title", "p", c + ms(10), cr);
+	craft_field(&rs, "q", DFS_OP_FIELD_SET, &k, "title", "q", c + ms(10), cr);
+	converge(&rs, NULL, false, NULL, NULL);
+	recs_release(&rs);
+}
+
+/* ---- 2. appends ------------------------------------------------------------- */
+
+/*
+ * Appends made on A and on a concurrent fork (crafted, received by A out of
+ * order), then a later set on the fork followed by appends on both sides:
+ * the value is the latest set followed by every append made after it, in
+ * (clock, signer, hash) order, on A and on every node whatever the order.
+ */
+Test(converge, concurrent_appends_then_set)
+{
+	struct recs rs = { 0 }, fork = { 0 }, all = { 0 };
+	struct dfs_pubkey k;
+	const struct rec *b1, *b3, *s, *b, *old;
+
+	cr_assert_eq(dfs_db_create_model(a.db, "notes"), 0);
+	cr_assert_eq(dfs_db_create_object(a.db, "notes", "list", &k), 0);
+	cr_assert_eq(dfs_db_set_field(a.db, &k, "items", (const uint8_t *)"S0;", 3), 0);
+	sleep_ms(3);
+	cr_assert_eq(dfs_db_append_field(a.db, &k, "items", (const uint8_t *)"a1;", 3), 0);
+	sleep_ms(3);
+	cr_assert_eq(dfs_db_append_field(a.db, &k, "items", (const uint8_t *)"a2;", 3), 0);
+	cr_assert_eq(log_to_recs(&a, 0, &rs), 5);
+	const struct rec *s0 = &rs.r[2], *a1 = &rs.r[3], *a2 = &rs.r[4];
+	cr_assert_gt(a1->clock, s0->clock + 1);
+	cr_assert_gt(a2->clock, a1->clock + 1);
+
+	/* The fork: appends made after S0, interleaved in time with A's. */
+	b1 = craft_field(&fork, "b1", DFS_OP_FIELD_APPEND, &k, "items", "b1;", s0->clock + 1, s0);
+	b3 = craft_field(&fork, "b3", DFS_OP_FIELD_APPEND, &k, "items", "b3;", a1->clock + 1, b1);
+	cr_assert_eq(dfs_db_receive(a.db, b1->data, b1->len, NULL), 0);
+	cr_assert_eq(dfs_db_receive(a.db, b3->data, b3->len, NULL), 0);
+	expect_value(&a, &k, "items", "S0;b1;a1;b3;a2;", "node A");
+
+	cr_assert_eq(log_to_recs(&a, 0, &all), 7);
+	char *want = dump(&a);
+	struct expect_field e = { &k, "items", "S0;b1;a1;b3;a2;", a2->clock, &k, s0->clock,
+				  true, all.n };
+	converge(&all, want, false, check_field, &e);
+	free(want);
+	recs_release(&all);
+
+	/* A later set on the fork, appends after it on both sides, and an old append. */
+	sleep_ms(3);
+	cr_assert_eq(dfs_db_append_field(a.db, &k, "items", (const uint8_t *)"a4;", 3), 0);
+	uint64_t a4 = last_clock(&a);
+	cr_assert_gt(a4, a2->clock + 2);
+	s = craft_field(&fork, "S", DFS_OP_FIELD_SET, &k, "items", "S;", a2->clock + 1, b3);
+	b = craft_field(&fork, "b", DFS_OP_FIELD_APPEND, &k, "items", "b;", a2->clock + 2, s);
+	old = craft_field(&fork, "old", DFS_OP_FIELD_APPEND, &k, "items", "old;", a1->clock + 2,
+			  b3);
+	cr_assert_eq(dfs_db_receive(a.db, s->data, s->len, NULL), 0);
+	expect_value(&a, &k, "items", "S;a4;", "node A, after the late set");
+	cr_assert_eq(dfs_db_receive(a.db, b->data, b->len, NULL), 0);
+	cr_assert_eq(dfs_db_receive(a.db, old->data, old->len, NULL), 0);
+	expect_value(&a, &k, "items", "S;b;a4;", "node A");
+
+	cr_assert_eq(log_to_recs(&a, 0, &all), 11);
+	want = dump(&a);
+	struct expect_field e2 = { &k, "items", "S;b;a4;", a4, &k, a2->clock + 1, true, all.n };
+	converge(&all, want, false, check_field, &e2);
+	free(want);
+	recs_release(&all);
+	recs_release(&fork);
+	recs_release(&rs);
+}
+
+/* Appends with equal (clock, signer) are ordered by their hashes, in every order. */
+Test(converge, equal_clock_and_signer_appends_sort_by_hash)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+	char want[16];
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *s = craft_field(&rs, "S", DFS_OP_FIELD_SET, &k, "log", "S;", c + ms(1),
+					  cr);
+	const struct rec *x = craft_field(&rs, "x", DFS_OP_FIELD_APPEND, &k, "log", "x;",
+					  c + ms(5), s);
+	const struct rec *y = craft_field(&rs, "y", DFS_OP_FIELD_APPEND, &k, "log", "y;",
+					  c + ms(5), s);
+	bool x_first = memcmp(x->hash.b, y->hash.b, DFS_HASH_LEN) < 0;
+	snprintf(want, sizeof(want), "S;%s", x_first ? "x;y;" : "y;x;");
+	struct expect_field e = { &k, "log", want, c + ms(5), &k, s->clock, true, rs.n };
+	converge(&rs, NULL, false, check_field, &e);
+	recs_release(&rs);
+}
+
+/* Appends with equal clocks by two signers are ordered by signer (open policy). */
+Test(converge, equal_clock_appends_sort_by_signer)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	const struct dfs_pubkey *node = dfs_keyring_node(a.kr);
+	uint64_t c = base_clock();
+	char want[16];
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *s = craft_field(&rs, "S", DFS_OP_FIELD_SET, &k, "log", "S;", c + ms(1),
+					  cr);
+	craft(&rs, "owner", a.kr, DFS_OP_FIELD_APPEND, &k, &k, "notes", "log", "o;", c + ms(5),
+	      &s->hash);
+	craft(&rs, "node", a.kr, DFS_OP_FIELD_APPEND, &k, node, "notes", "log", "n;", c + ms(5),
+	      &s->hash);
+	bool owner_first = memcmp(k.b, node->b, DFS_PUBKEY_LEN) < 0;
+	snprintf(want, sizeof(want), "S;%s", owner_first ? "o;n;" : "n;o;");
+	struct expect_field e = { &k, "log", want, c + ms(5), owner_first ? node : &k, s->clock,
+				  true, rs.n };
+	converge(&rs, NULL, true, check_field, &e);
+	recs_release(&rs);
+}
+
+/* ---- 3. deletes ------------------------------------------------------------- */
+
+/* A delete, and an older set from another fork arriving later: the field stays deleted. */
+Test(converge, delete_beats_older_set)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *v1 = craft_field(&rs, "v1", DFS_OP_FIELD_SET, &k, "title", "v1",
+					   c + ms(10), cr);
+	const struct rec *del = craft_field(&rs, "del", DFS_OP_FIELD_DELETE, &k, "title", NULL,
+					    c + ms(30), v1);
+	craft_field(&rs, "v2", DFS_OP_FIELD_SET, &k, "title", "v2", c + ms(20), cr);
+	struct expect_field e = { &k, "title", NULL, del->clock, &k, del->clock, true, rs.n };
+	converge(&rs, NULL, false, check_field, &e);
+	recs_release(&rs);
+}
+
+/* After a tombstone, an older append stays out and a newer one starts afresh. */
+Test(converge, appends_around_a_delete)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *v1 = craft_field(&rs, "v1", DFS_OP_FIELD_SET, &k, "log", "v1;",
+					   c + ms(10), cr);
+	const struct rec *del = craft_field(&rs, "del", DFS_OP_FIELD_DELETE, &k, "log", NULL,
+					    c + ms(30), v1);
+	craft_field(&rs, "old", DFS_OP_FIELD_APPEND, &k, "log", "old;", c + ms(20), v1);
+	struct expect_field e = { &k, "log", NULL, del->clock, &k, del->clock, true, rs.n };
+	converge(&rs, NULL, false, check_field, &e);
+
+	const struct rec *nw = craft_field(&rs, "new", DFS_OP_FIELD_APPEND, &k, "log", "new;",
+					   c + ms(40), del);
+	struct expect_field e2 = { &k, "log", "new;", nw->clock, &k, del->clock, true, rs.n };
+	converge(&rs, NULL, false, check_field, &e2);
+	recs_release(&rs);
+}
+
+/* ---- 4. one name, several objects --------------------------------------------- */
+
+struct expect_names {
+	int n;
+	const char *shown[4];
+	const struct dfs_pubkey *key[4];
+	const struct dfs_pubkey *gone;	/* removed, or NULL */
+	int nrecs;
+};
+
+static void check_names(struct node *b, const struct outcome *out, const char *desc, void *ctx)
+{
+	struct expect_names *e = ctx;
+	struct names ns = list_objects(b, "notes");
+	struct dfs_object_rec o;
+	struct dfs_pubkey k;
+
+	expect_all_applied(out, e->nrecs, desc);
+	cr_assert_eq(ns.n, e->n, "%s: %d objects listed, want %d", desc, ns.n, e->n);
+	for (int i = 0; i < e->n; i++) {
+		cr_assert_eq(dfs_db_get_object(b->db, "notes", e->shown[i], &k, &o), 0, "%s: %s",
+			     desc, e->shown[i]);
+		cr_assert_arr_eq(k.b, e->key[i]->b, DFS_PUBKEY_LEN, "%s: %s is the wrong object",
+				 desc, e->shown[i]);
+		cr_assert_str_eq(o.shown, e->shown[i], "%s", desc);
+		cr_assert_str_eq(o.name, "doc", "%s: the name as signed stays", desc);
+		bool listed = false;
+		for (int j = 0; j < ns.n; j++)
+			listed |= strcmp(ns.v[j], e->shown[i]) == 0;
+		cr_assert(listed, "%s: %s not listed", desc, e->shown[i]);
+	}
+	if (e->gone)
+		cr_assert_eq(dfs_db_get_object_by_key(b->db, e->gone, &o), -ENOENT, "%s", desc);
+}
+
+/* "doc~XXXXXXXX" for key k. */
+static void tilde(char out[16], const struct dfs_pubkey *k)
+{
+	char h[9];
+
+	hex8(h, k);
+	snprintf(out, 16, "doc~%s", h);
+}
+
+Test(converge, concurrent_creates_of_one_name)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k1, k2;
+	char t2[16];
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	craft_object(&rs, "k1", "notes", "doc", c + ms(10), &k1);
+	craft_object(&rs, "k2", "notes", "doc", c + ms(20), &k2);
+	tilde(t2, &k2);
+	cr_assert_eq(strlen(t2), 12);
+	struct expect_names e = { 2, { "doc", t2 }, { &k1, &k2 }, NULL, rs.n };
+	converge(&rs, NULL, false, check_names, &e);
+	recs_release(&rs);
+}
+
+Test(converge, removing_the_holder_promotes_the_next)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k1, k2;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *c1 = craft_object(&rs, "k1", "notes", "doc", c + ms(10), &k1);
+	craft_object(&rs, "k2", "notes", "doc", c + ms(20), &k2);
+	craft(&rs, "rm1", a.kr, DFS_OP_OBJECT_REMOVE, &k1, &k1, "notes", "", NULL, c + ms(30),
+	      &c1->hash);
+	struct expect_names e = { 1, { "doc" }, { &k2 }, &k1, rs.n };
+	converge(&rs, NULL, false, check_names, &e);
+	recs_release(&rs);
+}
+
+/* Three contenders, two created at the same clock: the key breaks the tie. */
+Test(converge, creates_at_one_clock_ordered_by_key)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k1, k2, k3;
+	char t2[16], t3[16];
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *c1 = craft_object(&rs, "k1", "notes", "doc", c + ms(10), &k1);
+	craft_object(&rs, "k2", "notes", "doc", c + ms(20), &k2);
+	craft_object(&rs, "k3", "notes", "doc", c + ms(20), &k3);
+	tilde(t2, &k2);
+	tilde(t3, &k3);
+	bool k2_first = memcmp(k2.b, k3.b, DFS_PUBKEY_LEN) < 0;
+	struct expect_names e = { 3, { "doc", t2, t3 }, { &k1, &k2, &k3 }, NULL, rs.n };
+	converge(&rs, NULL, false, check_names, &e);
+
+	craft(&rs, "rm1", a.kr, DFS_OP_OBJECT_REMOVE, &k1, &k1, "notes", "", NULL, c + ms(30),
+	      &c1->hash);
+	struct expect_names e2 = { 2,
+				   { "doc", k2_first ? t3 : t2 },
+				   { k2_first ? &k2 : &k3, k2_first ? &k3 : &k2 },
+				   &k1,
+				   rs.n };
+	converge(&rs, NULL, false, check_names, &e2);
+	recs_release(&rs);
+}
+
+static void expect_event(const struct seen_event *e, uint64_t seq, uint8_t op, const char *object,
+			 const char *path, const char *from, const char *to)
+{
+	cr_assert_eq(e->seq, seq, "event seq %llu, want %llu", (unsigned long long)e->seq,
+		     (unsigned long long)seq);
+	cr_assert(e->remote, "seq %llu", (unsigned long long)seq);
+	cr_assert(e->applied, "seq %llu", (unsigned long long)seq);
+	cr_assert_eq(e->op, op, "seq %llu", (unsigned long long)seq);
+	cr_assert_str_eq(e->model, "notes");
+	cr_assert_str_eq(e->object, object, "seq %llu: object", (unsigned long long)seq);
+	cr_assert_str_eq(e->path, path, "seq %llu: path", (unsigned long long)seq);
+	cr_assert_str_eq(e->from, from, "seq %llu: renamed_from", (unsigned long long)seq);
+	cr_assert_str_eq(e->to, to, "seq %llu: renamed_to", (unsigned long long)seq);
+}
+
+/* The observer names the object that moves to a new name, both ways. */
+Test(converge, observer_tells_renames)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k1, k2;
+	struct outcome out;
+	struct seen seen = { 0 };
+	struct node b;
+	char t2[16];
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *c1 = craft_object(&rs, "k1", "notes", "doc", c + ms(10), &k1);
+	craft_object(&rs, "k2", "notes", "doc", c + ms(20), &k2);
+	craft(&rs, "rm1", a.kr, DFS_OP_OBJECT_REMOVE, &k1, &k1, "notes", "", NULL, c + ms(30),
+	      &c1->hash);
+	tilde(t2, &k2);
+
+	/* The later object arrives first: it takes the name, then yields it, then gets it back. */
+	node_make(&b, "b");
+	dfs_db_set_observer(b.db, observe, &seen);
+	static const int later_first[] = { 0, 2, 1, 3 };
+	feed(&b, &rs, later_first, &out, "later first");
+	expect_all_applied(&out, rs.n, "later first");
+	cr_assert_eq(seen.n, 4);
+	expect_event(&seen.e[0], 1, DFS_OP_MODEL_CREATE, "-", "-", "-", "-");
+	expect_event(&seen.e[1], 2, DFS_OP_OBJECT_CREATE, "doc", "-", "-", "-");
+	expect_event(&seen.e[2], 3, DFS_OP_OBJECT_CREATE, "doc", "-", "doc", t2);
+	expect_event(&seen.e[3], 4, DFS_OP_OBJECT_REMOVE, "doc", "-", t2, "doc");
+	node_destroy(&b);
+
+	/* In creation order: the later one shows with its suffix at once. */
+	node_make(&b, "b");
+	memset(&seen, 0, sizeof(seen));
+	dfs_db_set_observer(b.db, observe, &seen);
+	static const int in_order[] = { 0, 1, 2 };
+	rs.n = 3;	/* without the remove */
+	feed(&b, &rs, in_order, &out, "in order");
+	rs.n = 4;
+	cr_assert_eq(seen.n, 3);
+	expect_event(&seen.e[1], 2, DFS_OP_OBJECT_CREATE, "doc", "-", "-", "-");
+	expect_event(&seen.e[2], 3, DFS_OP_OBJECT_CREATE, t2, "-", "-", "-");
+	node_destroy(&b);
+	recs_release(&rs);
+}
+
+/* ---- 5. waiting for what an update builds on ---------------------------------- */
+
+Test(converge, unknown_prev_waits)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k, id;
+	struct dfs_hash missing;
+	struct dfs_db_stats stats;
+	struct node b;
+	uint64_t c = base_clock();
+
+	const struct rec *m = craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *s1 = craft_field(&rs, "s1", DFS_OP_FIELD_SET, &k, "title", "one",
+					   c + ms(10), cr);
+	const struct rec *s2 = craft_field(&rs, "s2", DFS_OP_FIELD_SET, &k, "title", "two",
+					   c + ms(20), s1);
+	dfs_db_model_id("notes", &id);
+
+	node_make(&b, "b");
+	cr_assert_eq(dfs_db_receive(b.db, s2->data, s2->len, &missing), -EAGAIN);
+	cr_assert_arr_eq(missing.b, s1->hash.b, DFS_HASH_LEN, "s2 waits for s1");
+	cr_assert_eq(dfs_db_apply(b.db, s2->data, s2->len), -EAGAIN, "no missing pointer");
+	cr_assert_eq(dfs_db_receive(b.db, s1->data, s1->len, &missing), -EAGAIN);
+	cr_assert_arr_eq(missing.b, cr->hash.b, DFS_HASH_LEN, "s1 waits for the create");
+	cr_assert_eq(dfs_db_receive(b.db, cr->data, cr->len, &missing), -EAGAIN);
+	cr_assert_arr_eq(missing.b, id.b, DFS_HASH_LEN, "the create waits for the model id");
+	cr_assert_eq(dfs_db_log_head(b.db), 0, "nothing waiting is logged");
+	dfs_db_get_stats(b.db, &stats);
+	cr_assert_eq(stats.refused, 0, "waiting is not refusing");
+	cr_assert_eq(stats.seq, 0);
+
+	cr_assert_eq(dfs_db_receive(b.db, m->data, m->len, &missing), 0);
+	cr_assert_eq(dfs_db_receive(b.db, cr->data, cr->len, &missing), 0);
+	cr_assert_eq(dfs_db_receive(b.db, s2->data, s2->len, &missing), -EAGAIN, "still waits");
+	cr_assert_arr_eq(missing.b, s1->hash.b, DFS_HASH_LEN);
+	cr_assert_eq(dfs_db_receive(b.db, s1->data, s1->len, &missing), 0);
+	cr_assert_eq(dfs_db_receive(b.db, s2->data, s2->len, &missing), 0);
+	expect_value(&b, &k, "title", "two", "node B");
+	cr_assert_eq(dfs_db_receive(b.db, s2->data, s2->len, &missing), -EALREADY);
+	cr_assert_eq(dfs_db_log_head(b.db), 4);
+	node_destroy(&b);
+	recs_release(&rs);
+}
+
+/* ---- 6. one model created on two nodes ----------------------------------------- */
+
+struct expect_model {
+	uint64_t created, mtime;
+	const struct dfs_pubkey *creator;
+};
+
+static void check_model(struct node *b, const struct outcome *out, const char *desc, void *ctx)
+{
+	struct expect_model *e = ctx;
+	struct dfs_model_rec m;
+	struct dfs_pubkey id;
+	int n = 0;
+
+	expect_all_applied(out, 2, desc);
+	cr_assert_eq(dfs_db_get_model(b->db, "notes", &m), 0, "%s", desc);
+	cr_assert(m.alive, "%s", desc);
+	cr_assert_eq(m.created, e->created, "%s: created", desc);
+	cr_assert_arr_eq(m.creator.b, e->creator->b, DFS_PUBKEY_LEN,
+			 "%s: the earlier create names the creator", desc);
+	cr_assert_eq(m.mtime, e->mtime, "%s: model mtime %llu, want the latest clock %llu", desc,
+		     (unsigned long long)m.mtime, (unsigned long long)e->mtime);
+	dfs_db_model_id("notes", &id);
+	struct names ns = { 0 };
+	cr_assert_eq(dfs_db_list_models(b->db, collect_name, &ns), 0);
+	cr_assert_eq(ns.n, 1, "%s", desc);
+	cr_assert_str_eq(ns.v[0], "notes");
+	(void)n;
+}
+
+Test(converge, model_created_on_both_nodes)
+{
+	struct recs rs = { 0 };
+	struct node n2;
+	uint64_t c = base_clock();
+
+	node_make(&n2, "n2");
+	craft_model(&rs, "on-a", a.kr, "notes", c + ms(10));
+	craft_model(&rs, "on-b", n2.kr, "notes", c + ms(5));
+	struct expect_model e = { c + ms(5), c + ms(10), dfs_keyring_node(n2.kr) };
+	converge(&rs, NULL, false, check_model, &e);
+	recs_release(&rs);
+	node_destroy(&n2);
+}
+
+Test(converge, model_created_on_both_nodes_at_one_clock)
+{
+	struct recs rs = { 0 };
+	struct node n2;
+	uint64_t c = base_clock();
+
+	node_make(&n2, "n2");
+	craft_model(&rs, "on-a", a.kr, "notes", c);
+	craft_model(&rs, "on-b", n2.kr, "notes", c);
+	const struct dfs_pubkey *ka = dfs_keyring_node(a.kr), *kb = dfs_keyring_node(n2.kr);
+	struct expect_model e = { c, c, memcmp(ka->b, kb->b, DFS_PUBKEY_LEN) < 0 ? ka : kb };
+	converge(&rs, NULL, false, check_model, &e);
+	recs_release(&rs);
+	node_destroy(&n2);
+}
+
+/* ---- 7. the log and held updates ---------------------------------------------- */
+
+Test(converge, log_read_and_held_updates)
+{
+	struct recs rs = { 0 }, tail = { 0 }, paged = { 0 };
+	struct seen seen = { 0 };
+	struct dfs_pubkey k;
+	struct outcome out;
+	struct node b;
+
+	dfs_db_set_observer(a.db, observe, &seen);
+	cr_assert_eq(dfs_db_create_model(a.db, "notes"), 0);
+	cr_assert_eq(dfs_db_create_object(a.db, "notes", "list", &k), 0);
+	cr_assert_eq(dfs_db_set_field(a.db, &k, "title", (const uint8_t *)"mine", 4), 0);
+	cr_assert_eq(log_to_recs(&a, 0, &rs), 3);
+	cr_assert_eq(seen.n, 3);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(seen.e[i].seq, (uint64_t)i + 1);
+		cr_assert_not(seen.e[i].remote);
+		cr_assert(seen.e[i].applied);
+	}
+	cr_assert_str_eq(seen.e[2].object, "list");
+	cr_assert_str_eq(seen.e[2].path, "title");
+
+	/* A genuine signature by the node key, which does not own the object. */
+	struct dfs_hash head = head_of(&a, &k);
+	const struct rec *forged = craft(&rs, "forged", a.kr, DFS_OP_FIELD_SET, &k,
+					 dfs_keyring_node(a.kr), "notes", "title", "forged",
+					 base_clock() + ms(10), &head);
+	cr_assert_eq(dfs_db_receive(a.db, forged->data, forged->len, NULL), -EPERM);
+	expect_value(&a, &k, "title", "mine", "node A");
+	struct dfs_hash still = head_of(&a, &k);
+	cr_assert_arr_eq(still.b, head.b, DFS_HASH_LEN, "a held update does not move the head");
+	cr_assert_eq(dfs_db_log_head(a.db), 4, "the held update is logged");
+	cr_assert_eq(seen.n, 4, "the observer is told of the held update");
+	cr_assert_eq(seen.e[3].seq, 4);
+	cr_assert(seen.e[3].remote);
+	cr_assert_not(seen.e[3].applied);
+	cr_assert_eq(seen.e[3].op, DFS_OP_FIELD_SET);
+	cr_assert_str_eq(seen.e[3].object, "list");
+	cr_assert_str_eq(seen.e[3].path, "title");
+
+	cr_assert_eq(log_to_recs(&a, 3, &tail), 1);
+	cr_assert_eq(tail.r[0].len, forged->len);
+	cr_assert_arr_eq(tail.r[0].data, forged->data, forged->len, "the held record, as received");
+	cr_assert_eq(dfs_db_receive(a.db, forged->data, forged->len, NULL), -EALREADY);
+	cr_assert_eq(dfs_db_log_head(a.db), 4);
+	cr_assert_eq(seen.n, 4);
+
+	/* Reading from any seq, and in pages of about max_bytes. */
+	struct recs full = { 0 };
+	cr_assert_eq(log_to_recs(&a, 0, &full), 4);
+	for (int i = 0; i < 3; i++)
+		cr_assert_arr_eq(full.r[i].hash.b, rs.r[i].hash.b, DFS_HASH_LEN);
+	cr_assert_arr_eq(full.r[3].hash.b, forged->hash.b, DFS_HASH_LEN);
+	struct recs from2 = { 0 };
+	cr_assert_eq(log_to_recs(&a, 2, &from2), 2);
+	cr_assert_arr_eq(from2.r[0].hash.b, rs.r[2].hash.b, DFS_HASH_LEN);
+	struct logged none = { 0 };
+	cr_assert_eq(dfs_db_log_read(a.db, 4, SIZE_MAX, collect_log, &none), 0);
+	uint64_t after = 0;
+	for (int pages = 0; pages < 10; pages++) {
+		struct logged lg = { .rs = &paged };
+		int n = dfs_db_log_read(a.db, after, 1, collect_log, &lg);
+		cr_assert_geq(n, 0);
+		if (n == 0)
+			break;
+		cr_assert_eq(n, 1, "max_bytes 1: one entry a page");
+		cr_assert_eq(lg.seq[0], after + 1);
+		after = lg.seq[0];
+	}
+	cr_assert_eq(paged.n, 4);
+	for (int i = 0; i < 4; i++)
+		cr_assert_arr_eq(paged.r[i].hash.b, full.r[i].hash.b, DFS_HASH_LEN);
+
+	/* Held stays held, even when the policy opens later. */
+	dfs_db_set_policy(a.db, true);
+	cr_assert_eq(dfs_db_receive(a.db, forged->data, forged->len, NULL), -EALREADY);
+	expect_value(&a, &k, "title", "mine", "node A");
+
+	/* A strict node holds it too, logs it, and ends like A. */
+	static const int in_order[] = { 0, 1, 2, 3 };
+	node_make(&b, "b");
+	feed(&b, &full, in_order, &out, "strict");
+	cr_assert_eq(out.rc[0], 0);
+	cr_assert_eq(out.rc[1], 0);
+	cr_assert_eq(out.rc[2], 0);
+	cr_assert_eq(out.rc[3], -EPERM);
+	expect_value(&b, &k, "title", "mine", "strict node");
+	struct recs blog = { 0 };
+	cr_assert_eq(log_to_recs(&b, 0, &blog), 4);
+	cr_assert_arr_eq(blog.r[3].hash.b, forged->hash.b, DFS_HASH_LEN);
+	cr_assert_eq(dfs_db_receive(b.db, forged->data, forged->len, NULL), -EALREADY);
+	char *want = dump(&a), *got = dump(&b);
+	expect_same(want, got, "strict node B against A");
+	free(want);
+	free(got);
+	recs_release(&blog);
+	node_destroy(&b);
+
+	/* An open node without listeners applies it. */
+	node_make(&b, "b");
+	dfs_db_set_policy(b.db, true);
+	feed(&b, &full, in_order, &out, "open");
+	expect_all_applied(&out, 4, "open");
+	expect_value(&b, &k, "title", "forged", "open node");
+	node_destroy(&b);
+
+	recs_release(&paged);
+	recs_release(&from2);
+	recs_release(&full);
+	recs_release(&tail);
+	recs_release(&rs);
+}
+
+/* ---- 8. cursors --------------------------------------------------------------- */
+
+Test(converge, cursors_round_trip_and_survive_reopen)
+{
+	struct dfs_pubkey p1, p2, p3;
+	uint64_t seq = 99;
+
+	memset(p1.b, 0x11, DFS_PUBKEY_LEN);
+	memset(p2.b, 0x22, DFS_PUBKEY_LEN);
+	memset(p3.b, 0x33, DFS_PUBKEY_LEN);
+	cr_assert_eq(dfs_db_cursor_get(a.db, &p1, &seq), 0);
+	cr_assert_eq(seq, 0, "never seen: 0");
+	cr_assert_eq(dfs_db_cursor_put(a.db, &p1, 42), 0);
+	cr_assert_eq(dfs_db_cursor_put(a.db, &p2, 7), 0);
+	cr_assert_eq(dfs_db_cursor_get(a.db, &p1, &seq), 0);
+	cr_assert_eq(seq, 42);
+	cr_assert_eq(dfs_db_cursor_put(a.db, &p1, 100), 0);
+	cr_assert_eq(dfs_db_cursor_put(a.db, &p3, UINT64_MAX), 0);
+	cr_assert_eq(dfs_db_cursor_get(a.db, &p1, &seq), 0);
+	cr_assert_eq(seq, 100);
+
+	node_close(&a);
+	node_open(&a);
+	cr_assert_eq(dfs_db_cursor_get(a.db, &p1, &seq), 0);
+	cr_assert_eq(seq, 100, "kept across a reopen");
+	cr_assert_eq(dfs_db_cursor_get(a.db, &p2, &seq), 0);
+	cr_assert_eq(seq, 7);
+	cr_assert_eq(dfs_db_cursor_get(a.db, &p3, &seq), 0);
+	cr_assert_eq(seq, UINT64_MAX);
+	cr_assert_eq(dfs_db_log_head(a.db), 0, "cursors are not updates");
+}
+
+/* ---- more concurrent changes that must converge --------------------------------- */
+
+/* A dict deleted on one fork while a key is set in it on another. */
+Test(converge, dict_delete_vs_concurrent_key_set)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *d = craft_field(&rs, "mkdict", DFS_OP_DICT_CREATE, &k, "d", NULL,
+					  c + ms(10), cr);
+	craft_field(&rs, "setkey", DFS_OP_FIELD_SET, &k, "d/k", "v", c + ms(20), d);
+	craft_field(&rs, "rmdict", DFS_OP_DICT_DELETE, &k, "d", NULL, c + ms(30), d);
+	converge(&rs, NULL, false, NULL, NULL);
+	recs_release(&rs);
+}
+
+/* A model removed on one node while an object is created in it on another. */
+Test(converge, model_remove_vs_concurrent_object_create)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k, id;
+	uint64_t c = base_clock();
+
+	dfs_db_model_id("notes", &id);
+	const struct rec *m = craft_model(&rs, "model", a.kr, "notes", c);
+	craft_object(&rs, "create", "notes", "doc", c + ms(10), &k);
+	craft(&rs, "rmmodel", a.kr, DFS_OP_MODEL_REMOVE, &id, dfs_keyring_node(a.kr), "notes", "",
+	      NULL, c + ms(20), &m->hash);
+	converge(&rs, NULL, false, NULL, NULL);
+	recs_release(&rs);
+}
+
+/* A field set on one fork while a dict of the same name is created on another. */
+Test(converge, field_vs_dict_of_one_name)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	craft_field(&rs, "set", DFS_OP_FIELD_SET, &k, "x", "v", c + ms(10), cr);
+	craft_field(&rs, "mkdict", DFS_OP_DICT_CREATE, &k, "x", NULL, c + ms(20), cr);
+	converge(&rs, NULL, false, NULL, NULL);
+	recs_release(&rs);
+}
+
+/* One dict created on two forks: one record, the same everywhere. */
+Test(converge, dict_created_on_two_forks)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	craft_field(&rs, "mk1", DFS_OP_DICT_CREATE, &k, "d", NULL, c + ms(10), cr);
+	craft_field(&rs, "mk2", DFS_OP_DICT_CREATE, &k, "d", NULL, c + ms(20), cr);
+	converge(&rs, NULL, false, NULL, NULL);
+	recs_release(&rs);
 }
