@@ -339,6 +339,30 @@ struct history_ctx {
 	struct dfs_hash prev;
 };
 
+static int get_update(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec, size_t *len);
+
+/*
+ * A line links to the one before it, or, where nodes wrote concurrently
+ * and the chain forked, to an earlier update of the same entity.
+ */
+static bool prev_ok(struct history_ctx *hc, const struct dfs_update *u)
+{
+	struct dfs_update p;
+	uint8_t *rec;
+	size_t len;
+
+	if (memcmp(u->prev.b, hc->prev.b, DFS_HASH_LEN) == 0)
+		return true;
+	if (memcmp(u->prev.b, zero_hash.b, DFS_HASH_LEN) == 0)
+		return u->op == DFS_OP_MODEL_CREATE;
+	if (get_update(hc->db, &u->prev, &rec, &len) < 0)
+		return false;
+	bool ok = dfs_update_decode(rec, len, &p) == 0 &&
+		  memcmp(p.entity.b, u->entity.b, DFS_PUBKEY_LEN) == 0 && p.clock <= u->clock;
+	free(rec);
+	return ok;
+}
+
 static int history_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
 		       void *arg)
 {
@@ -370,8 +394,8 @@ static int history_one(const uint8_t *key, size_t klen, const uint8_t *val, size
 	}
 	dfs_hash2(&got, rec, len, NULL, 0);
 	bool ok = memcmp(got.b, want.b, DFS_HASH_LEN) == 0 &&
-		  memcmp(u.prev.b, hc->prev.b, DFS_HASH_LEN) == 0 &&
-		  dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) == 0;
+		  dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) == 0 &&
+		  prev_ok(hc, &u);
 	hc->prev = got;
 	rc = hc->fn(&u, &got, ok, hc->ctx);
 out:
@@ -586,8 +610,9 @@ static int apply_model(struct apply *a)
 	case DFS_OP_MODEL_REMOVE:
 		if (!a->t->exists || !m.alive)
 			return -ENOENT;
+		/* Locally only an empty model goes; a remote remove wins over creates. */
 		dfs_key_name(&a->key, a->model, "");
-		rc = has_live_children(a->db, a->key.data, a->key.len, 'N');
+		rc = a->local ? has_live_children(a->db, a->key.data, a->key.len, 'N') : 0;
 		if (rc)
 			return rc < 0 ? rc : -ENOTEMPTY;
 		m.alive = false;
@@ -601,7 +626,7 @@ static int apply_model(struct apply *a)
 			return rc;
 		break;
 	}
-	m.mtime = u->clock;
+	m.mtime = u->clock > m.mtime ? u->clock : m.mtime;
 	m.head = a->hash;
 	dfs_buf_reset(&a->val);
 	dfs_key_model(&a->key, a->model);
@@ -778,6 +803,23 @@ out:
 	return rc;
 }
 
+/* Marks every key of a dict dead, in the same batch. */
+static int bury_dict(struct apply *a, const char *dict, size_t dlen)
+{
+	struct dfs_buf prefix;
+
+	dfs_buf_init(&prefix);
+	dfs_key_field(&prefix, &a->u->entity, dict, dlen);
+	dfs_buf_add_u8(&prefix, '/');
+	int rc = dfs_buf_ok(&prefix);
+	if (rc == 0)
+		rc = dfs_store_flush(a->db->st);
+	if (rc == 0)
+		rc = dfs_store_scan(a->db->st, prefix.data, prefix.len, bury_fields, a);
+	dfs_buf_release(&prefix);
+	return rc;
+}
+
 static int apply_field(struct apply *a)
 {
 	const struct dfs_update *u = a->u;
@@ -807,9 +849,15 @@ static int apply_field(struct apply *a)
 			return -ENOTDIR;
 	}
 	if (have && f.kind == DFS_FIELD_DICT) {
-		if (f.alive)
+		if (f.alive && a->local)
 			return -EISDIR;
+		/* A field and a dict made under one name on two nodes: the later wins. */
+		if (f.alive && clock_cmp(u->clock, &u->signer, f.clock, &f.signer) < 0)
+			return 0;
+		if (f.alive && (rc = bury_dict(a, a->name, u->name_len)) < 0)
+			return rc;
 		have = false;	/* a dead dict's name is free for a field */
+		memset(&f, 0, sizeof(f));
 	}
 	if (value_len > limit)
 		return -EFBIG;
@@ -817,8 +865,11 @@ static int apply_field(struct apply *a)
 		return -ENOENT;
 	bool was_alive = have && f.alive;
 
-	/* Last writer wins, and appends follow the set they were made after. */
-	if (have && clock_cmp(u->clock, &u->signer, f.clock, &f.signer) < 0) {
+	/*
+	 * Last writer wins, and appends follow the set they were made after;
+	 * a tie in (clock, signer) is settled by hash, from the history.
+	 */
+	if (have && clock_cmp(u->clock, &u->signer, f.clock, &f.signer) <= 0) {
 		if (u->op != DFS_OP_FIELD_APPEND &&
 		    clock_cmp(u->clock, &u->signer, f.base_clock, &f.base_signer) < 0)
 			return 0;	/* superseded: kept in the history only */
@@ -879,26 +930,43 @@ static int apply_dict(struct apply *a)
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	if (u->op == DFS_OP_DICT_CREATE) {
-		if (have && f.alive && (a->local || f.kind != DFS_FIELD_DICT))
+		if (have && f.alive && a->local)
 			return -EEXIST;
+		if (have && f.alive && f.kind != DFS_FIELD_DICT) {
+			/* A field and a dict made under one name on two nodes: the later wins. */
+			if (clock_cmp(u->clock, &u->signer, f.clock, &f.signer) < 0)
+				return 0;
+			dfs_key_value(&a->key, &u->entity, a->name, u->name_len);
+			if ((rc = del_key(a->b, &a->key)) < 0)
+				return rc;
+			memset(&f, 0, sizeof(f));
+			have = false;
+		}
 		f.alive = true;
 	} else {
 		if (!have || !f.alive)
 			return -ENOENT;
 		if (f.kind != DFS_FIELD_DICT)
 			return -ENOTDIR;
+		/* Locally only an empty dict goes; a remote delete takes its keys along. */
 		dfs_key_field(&a->key, &u->entity, a->name, u->name_len);
 		dfs_buf_add_u8(&a->key, '/');
-		rc = has_live_children(a->db, a->key.data, a->key.len, 'F');
+		rc = a->local ? has_live_children(a->db, a->key.data, a->key.len, 'F')
+			      : bury_dict(a, a->name, u->name_len);
 		if (rc)
 			return rc < 0 ? rc : -ENOTEMPTY;
 		f.alive = false;
 	}
+	/* Created on two nodes: the dict keeps the latest (clock, signer). */
+	bool newer = !have || f.kind != DFS_FIELD_DICT ||
+		     clock_cmp(u->clock, &u->signer, f.clock, &f.signer) > 0;
 	f.kind = DFS_FIELD_DICT;
 	f.flags = 0;
-	f.clock = f.base_clock = u->clock;
-	f.signer = f.base_signer = u->signer;
-	f.mtime = u->clock;
+	if (newer) {
+		f.clock = f.base_clock = u->clock;
+		f.signer = f.base_signer = u->signer;
+	}
+	f.mtime = have && f.mtime > u->clock ? f.mtime : u->clock;
 	f.size = 0;
 	dfs_buf_reset(&a->val);
 	dfs_key_field(&a->key, &u->entity, a->name, u->name_len);

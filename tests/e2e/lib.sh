@@ -13,11 +13,16 @@ CASES=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d /tmp/dfs-e2e.XXXXXX)
 NODES=()
 declare -A NODE_PID
+HELPER_PIDS=()
 FAILS=0
 CHECKS=0
 
 cleanup() {
-  local n
+  local n p
+  # helpers started by the case (track_pid), e.g. inotifywait on a mount
+  for p in "${HELPER_PIDS[@]}"; do
+    kill "$p" 2>/dev/null
+  done
   for n in "${NODES[@]}"; do
     if [ "$FAILS" -gt 0 ] && [ -s "$T/$n.log" ]; then
       echo "--- log of node $n"
@@ -131,6 +136,88 @@ verify_history() {
        $3 != prev { print "broken chain at line " NR; bad = 1 }
        { prev = $2 }
        END { exit bad }' "$1"
+}
+
+# track_pid PID: a helper process the case started; cleanup kills it by PID
+track_pid() { HELPER_PIDS+=("$1"); }
+
+# port_base N: the first of N consecutive TCP ports free on 127.0.0.1,
+# starting from 20000 + PID % 20000 so that concurrent cases differ.
+port_base() {
+  local n=$1 base=$((20000 + ($$ % 20000))) i try busy
+  for try in $(seq 1 50); do
+    busy=0
+    if command -v ss >/dev/null; then
+      for ((i = 0; i < n; i++)); do
+        if [ -n "$(ss -Hltn "sport = :$((base + i))" 2>/dev/null)" ]; then busy=1; break; fi
+      done
+    fi
+    if [ $busy -eq 0 ]; then echo "$base"; return 0; fi
+    base=$((base + n))
+    [ $((base + n)) -lt 60000 ] || base=20000
+  done
+  echo "$base"
+}
+
+# wait_for TIMEOUT_S CMD...: polls CMD every 0.05 s until it succeeds;
+# status 0 when it did within TIMEOUT_S seconds, else 1.
+wait_for() {
+  local int=${1%.*} frac=000000 t0=${EPOCHREALTIME/./}
+  [[ $1 == *.* ]] && frac=${1#*.}000000
+  local limit=$(( 10#${int:-0} * 1000000 + 10#${frac:0:6} ))
+  shift
+  while :; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    # EPOCHREALTIME: seconds with microseconds; compare in microseconds
+    [ $(( ${EPOCHREALTIME/./} - t0 )) -lt "$limit" ] || return 1
+    sleep 0.05
+  done
+}
+
+# tree_dump DIR: every directory and file under DIR, one line each, sorted by
+# relative path: "d PATH" for a directory, "f PATH SHA256" for a file (by
+# content, so that equal dumps mean byte-for-byte equal trees). Names
+# starting with "." are hidden by readdir already; find sees what ls sees.
+tree_dump() {
+  (
+    cd "$1" || exit 1
+    find . -mindepth 1 -type d -printf 'd %P\n'
+    find . -mindepth 1 ! -type d ! -type f -printf 'o %P\n'
+    # sha256sum prints "HASH  ./PATH"; a file it cannot read is missing here
+    find . -type f -exec sha256sum -- {} + | sed -E 's|^\\?([0-9a-f]{64})  \./(.*)$|f \2 \1|'
+  ) | LC_ALL=C sort
+}
+
+# check_same_trees WHAT DIR1 DIR2...: every DIR's tree_dump equals DIR1's;
+# on a difference, reports the first differing line.
+check_same_trees() {
+  local what=$1 first=$2 d ref got diff
+  shift 2
+  ref=$(tree_dump "$first")
+  for d in "$@"; do
+    got=$(tree_dump "$d")
+    if [ "$got" != "$ref" ]; then
+      diff=$(diff <(printf '%s\n' "$ref") <(printf '%s\n' "$got") | grep '^[<>]' | head -2)
+      fail "$what: $d differs from $first: ${diff//$'\n'/ | }"
+      return
+    fi
+  done
+  pass
+}
+
+# same_trees DIR1 DIR2...: status 0 when every tree equals DIR1's (for wait_for)
+same_trees() {
+  local ref d
+  ref=$(tree_dump "$1") || return 1
+  shift
+  for d in "$@"; do
+    [ "$(tree_dump "$d")" == "$ref" ] || return 1
+  done
+}
+
+# stat_of NODE KEY: one counter from the node's .node/stats
+stat_of() {
+  awk -v k="$2" '$1 == k { print $2 }' "$T/$1/.node/stats"
 }
 
 # finish: prints the case's tally; exit status 1 on any failure

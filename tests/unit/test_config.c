@@ -9,6 +9,7 @@
 
 #include "dinemicfs/config.h"
 #include "dinemicfs/log.h"
+#include "dinemicfs/repl.h"
 #include "dinemicfs/update.h"
 
 static struct dfs_config c;
@@ -301,4 +302,78 @@ Test(parse_size, negative_after_space)
 
 	cr_assert_eq(dfs_parse_size(" -1", &v), -EINVAL, "' -1' gave %zu", v);
 	cr_assert_eq(dfs_parse_size("\t-5", &v), -EINVAL, "'\\t-5' gave %zu", v);
+}
+
+/* ---- replication options (config.c, repl/addr.c) ---------------------------- */
+
+Test(config, replication_options)
+{
+	cr_assert_eq(parse("dinemicfs", "-o", "listen=127.0.0.1:7401,peer=ws://127.0.0.1:7402",
+			   "-o", "peer=ws://[::1]:7403/x,policy=open,network_key=/k", "s", "m",
+			   NULL),
+		     0, "%s", err);
+	cr_assert_str_eq(c.listen, "127.0.0.1:7401");
+	cr_assert_eq(c.npeers, 2);
+	cr_assert_str_eq(c.peers[0], "ws://127.0.0.1:7402");
+	cr_assert_str_eq(c.peers[1], "ws://[::1]:7403/x");
+	cr_assert_eq(c.policy_open, 1);
+	cr_assert_str_eq(c.network_key_file, "/k");
+}
+
+Test(config, bad_replication_options)
+{
+	cr_assert_eq(parse("dinemicfs", "-o", "policy=lax", "s", "m", NULL), -EINVAL);
+	cr_assert(strstr(err, "policy"));
+	dfs_config_release(&c);
+	dfs_config_init(&c);
+	cr_assert_eq(parse("dinemicfs", "-o", "listen=7401", "s", "m", NULL), -EINVAL);
+	cr_assert(strstr(err, "listen"));
+	dfs_config_release(&c);
+	dfs_config_init(&c);
+	cr_assert_eq(parse("dinemicfs", "-o", "peer=http://h:1", "s", "m", NULL), -EINVAL);
+	cr_assert(strstr(err, "peer"));
+}
+
+Test(addr, peer_urls)
+{
+	char host[64], path[64];
+	int port;
+
+	cr_assert_eq(dfs_parse_peer_url("ws://127.0.0.1:7401", host, sizeof(host), &port, path,
+					sizeof(path)), 0);
+	cr_assert_str_eq(host, "127.0.0.1");
+	cr_assert_eq(port, 7401);
+	cr_assert_str_eq(path, "/");
+	cr_assert_eq(dfs_parse_peer_url("ws://[::1]:1/a/b", host, sizeof(host), &port, path,
+					sizeof(path)), 0);
+	cr_assert_str_eq(host, "::1");
+	cr_assert_str_eq(path, "/a/b");
+	static const char *const bad[] = {
+		"", "ws://", "ws://h", "ws://h:", "ws://:80", "ws://h:0", "ws://h:65536",
+		"ws://h:12x", "wss://h:1", "ws://::1:80", "ws://[::1:80", "ws://h:1/a b",
+		"ws://h:123456",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(dfs_parse_peer_url(bad[i], host, sizeof(host), &port, path,
+						sizeof(path)), -EINVAL, "%s", bad[i]);
+	/* Too long for the caller's buffers. */
+	cr_assert_eq(dfs_parse_peer_url("ws://averyveryverylonghostname:1", host, 8, &port, path,
+					sizeof(path)), -EINVAL);
+}
+
+Test(addr, listen)
+{
+	char host[64];
+	int port;
+
+	cr_assert_eq(dfs_parse_listen("127.0.0.1:7401", host, sizeof(host), &port), 0);
+	cr_assert_str_eq(host, "127.0.0.1");
+	cr_assert_eq(port, 7401);
+	cr_assert_eq(dfs_parse_listen(":80", host, sizeof(host), &port), 0);
+	cr_assert_str_eq(host, "");
+	cr_assert_eq(dfs_parse_listen("[::]:80", host, sizeof(host), &port), 0);
+	cr_assert_str_eq(host, "::");
+	cr_assert_eq(dfs_parse_listen("7401", host, sizeof(host), &port), -EINVAL);
+	cr_assert_eq(dfs_parse_listen("h:0", host, sizeof(host), &port), -EINVAL);
+	cr_assert_eq(dfs_parse_listen("h:-1", host, sizeof(host), &port), -EINVAL);
 }
