@@ -179,8 +179,8 @@ static size_t parked_count(struct dfs_repl *r)
 
 /*
  * Receives one update and whatever was waiting for it. Returns false when
- * it could not be kept (parked without room, or a store error): the cursor
- * must then not move past it, so it is asked for again next time.
+ * it is not in the store yet (parked, or a store error): the saved cursor
+ * must then not move past it, so that it is asked for again after a restart.
  */
 static bool receive(struct dfs_repl *r, const uint8_t *rec, size_t len)
 {
@@ -189,8 +189,10 @@ static bool receive(struct dfs_repl *r, const uint8_t *rec, size_t len)
 	bool kept = true;
 	int rc = dfs_db_receive(r->db, rec, len, &missing);
 
-	if (rc == -EAGAIN)
-		return park(r, &missing, rec, len);
+	if (rc == -EAGAIN) {
+		park(r, &missing, rec, len);
+		return false;
+	}
 	if (rc == -EIO || rc == -ENOMEM)
 		return false;
 	if (rc == -EBADMSG)
@@ -289,10 +291,10 @@ static void apply_message(struct dfs_repl *r, struct inmsg *m)
 	pthread_mutex_lock(&r->lock);
 	r->stats.received += n;
 	r->stats.parked = parked_count(r);
-	if (last > m->link->recv_upto)
-		m->link->recv_upto = last;
 	if (stuck)
 		m->link->recv_stuck = true;
+	else if (last > m->link->recv_upto && !m->link->recv_stuck)
+		m->link->recv_upto = last;
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -380,7 +382,6 @@ static void link_down(struct link *l, const char *why)
 		set_error(l, "%s", why);
 	if (was_up && r->stats.peers_up)
 		r->stats.peers_up--;
-	l->last_contact = l->last_contact ? l->last_contact : 0;
 	if (!l->outgoing) {
 		/* Inbound links leave the list when they close. */
 		for (struct link **pp = &r->links; *pp; pp = &(*pp)->next) {
@@ -799,8 +800,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return 0;
 	case LWS_CALLBACK_CLOSED:
 	case LWS_CALLBACK_CLIENT_CLOSED:
-		if (l && l->wsi == wsi)
+		if (l && l->wsi == wsi) {
+			/* An inbound link may be freed now: lws must not hand it back. */
+			lws_set_opaque_user_data(wsi, NULL);
 			link_down(l, l->last_error[0] ? l->last_error : "closed");
+		}
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 	case LWS_CALLBACK_CLIENT_RECEIVE:
