@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -187,6 +188,16 @@ static void *mirror_main(void *arg)
 {
 	struct dfs_fs *fs = arg;
 
+	/*
+	 * This thread waits on its own mount. If it shared the /dev/fuse
+	 * descriptor, a kill -9 would leave the process unable to die: the
+	 * kernel ends the connection only when the last copy is closed, and
+	 * this thread, waiting uninterruptibly, would hold one. Drop it.
+	 */
+	if (unshare(CLONE_FILES) == 0)
+		close(fuse_session_fd(fs->se));
+	else
+		dfs_log_errno(DFS_LOG_WARNING, errno, "mirror: unshare");
 	atomic_store(&fs->mirror_tid, (pid_t)syscall(SYS_gettid));
 	pthread_mutex_lock(&fs->mirror_lock);
 	for (;;) {

@@ -195,8 +195,18 @@ static bool receive(struct dfs_repl *r, const uint8_t *rec, size_t len)
 	}
 	if (rc == -EIO || rc == -ENOMEM)
 		return false;
-	if (rc == -EBADMSG)
-		return true;	/* dropped and logged; nothing to wait for */
+	if (rc == -EBADMSG) {
+		/* Malformed or forged: dropped, nothing to wait for. */
+		pthread_mutex_lock(&r->lock);
+		r->stats.bad_frames++;
+		pthread_mutex_unlock(&r->lock);
+		char hex[17];
+		dfs_hash2(&hash, rec, len, NULL, 0);
+		dfs_hex_encode(hex, hash.b, 8);
+		dfs_log(DFS_LOG_WARNING, "replication: update %s is malformed or badly signed; "
+			"dropped", hex);
+		return true;
+	}
 	/* Applied, held or known: what waited for it, or for its model, may go. */
 	dfs_hash2(&hash, rec, len, NULL, 0);
 	work = unpark(r, &hash);
@@ -378,7 +388,7 @@ static void link_down(struct link *l, const char *why)
 	bool had_wsi = l->wsi != NULL;
 	l->wsi = NULL;
 	l->state = LINK_DOWN;
-	if (why)
+	if (why && why != l->last_error)
 		set_error(l, "%s", why);
 	if (was_up && r->stats.peers_up)
 		r->stats.peers_up--;

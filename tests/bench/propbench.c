@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #define VALUE_LEN 32
+#define MAX_TIMEOUTS_IN_A_ROW 5	/* then the events are not coming: stop */
 
 static double now(void)
 {
@@ -162,7 +163,9 @@ static void usage(void)
 		"usage: propbench WRITE_PATH WATCH_DIR COUNT [TIMEOUT_MS]\n"
 		"Writes COUNT values to WRITE_PATH, one at a time, each time waiting for the\n"
 		"IN_CLOSE_WRITE of WATCH_DIR/basename(WRITE_PATH) (and for that file to hold\n"
-		"the value). Prints: p50_ms p99_ms max_ms timeouts events_seen\n");
+		"the value), at most TIMEOUT_MS (default 5000) each; stops after %d timeouts\n"
+		"in a row. Prints: p50_ms p99_ms max_ms timeouts events_seen writes\n",
+		MAX_TIMEOUTS_IN_A_ROW);
 }
 
 int main(int argc, char **argv)
@@ -170,6 +173,7 @@ int main(int argc, char **argv)
 	const char *wpath, *wdir, *name;
 	char watched[PATH_MAX], v[2 * VALUE_LEN];
 	long count, timeout_ms = 5000, timeouts = 0, seen = 0, ok = 0;
+	int in_a_row = 0;
 	double *lat;
 
 	if (argc < 4 || argc > 5) {
@@ -229,12 +233,19 @@ int main(int argc, char **argv)
 			/* Counted at the timeout, so that the percentiles show it. */
 			lat[ok++] = (double)timeout_ms / 1000.0;
 			timeouts++;
+			if (++in_a_row == MAX_TIMEOUTS_IN_A_ROW) {
+				fprintf(stderr, "propbench: %d timeouts in a row; stopping after "
+						"%ld writes\n", MAX_TIMEOUTS_IN_A_ROW, i + 1);
+				break;
+			}
+		} else {
+			in_a_row = 0;
 		}
 	}
 	close(ifd);
 	qsort(lat, (size_t)ok, sizeof(*lat), cmp_double);
-	printf("%.3f %.3f %.3f %ld %ld\n", pct(lat, ok, 50) * 1e3, pct(lat, ok, 99) * 1e3,
-	       lat[ok - 1] * 1e3, timeouts, seen);
+	printf("%.3f %.3f %.3f %ld %ld %ld\n", pct(lat, ok, 50) * 1e3, pct(lat, ok, 99) * 1e3,
+	       lat[ok - 1] * 1e3, timeouts, seen, ok);
 	free(lat);
 	return 0;
 }

@@ -28,16 +28,21 @@ cleanup() {
       echo "--- log of node $n"
       cat "$T/$n.log"
     fi
-    if mountpoint -q "$T/$n" 2>/dev/null; then
+    p=${NODE_PID[$n]:-}
+    if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
+      kill "$p" 2>/dev/null
+      wait_for 1 proc_ended "$p" || kill -9 "$p" 2>/dev/null
+      # still there: stuck on its own mount, which is still attached here
+      wait_for 2 proc_ended "$p" || unstick "$n"
+      proc_ended "$p" && wait "$p" 2>/dev/null
+    fi
+    if is_mounted "$T/$n"; then
       fusermount3 -u -z "$T/$n" 2>/dev/null
     fi
-    if [ -n "${NODE_PID[$n]:-}" ] && kill -0 "${NODE_PID[$n]}" 2>/dev/null; then
-      kill "${NODE_PID[$n]}" 2>/dev/null
-      sleep 0.2
-      kill -9 "${NODE_PID[$n]}" 2>/dev/null
-    fi
   done
-  wait 2>/dev/null
+  for p in "${HELPER_PIDS[@]}"; do
+    proc_ended "$p" && wait "$p" 2>/dev/null
+  done
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -109,24 +114,62 @@ stop_node() {
   local n=$1 i
   fusermount3 -u "$T/$n" || fail "fusermount3 -u $n"
   for i in $(seq 1 100); do
-    kill -0 "${NODE_PID[$n]}" 2>/dev/null || break
+    proc_ended "${NODE_PID[$n]}" && break
     sleep 0.05
   done
-  if kill -0 "${NODE_PID[$n]}" 2>/dev/null; then
+  if ! proc_ended "${NODE_PID[$n]}"; then
     fail "node $n still running after unmount"
-    kill -9 "${NODE_PID[$n]}"
+    kill_node "$n"
+    return
   fi
   wait "${NODE_PID[$n]}" 2>/dev/null
   NODE_PID[$n]=
+}
+
+# is_mounted DIR: DIR is a mount point (read from mountinfo: never touches a
+# mount whose daemon is gone, unlike mountpoint(1) or stat(1))
+is_mounted() {
+  awk -v d="$1" '$5 == d { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+# proc_ended PID: the process exited with all its threads (gone or a zombie)
+proc_ended() {
+  [ -d "/proc/$1" ] || return 0
+  [ "$(ls "/proc/$1/task" 2>/dev/null | wc -l)" -le 1 ] &&
+    [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" == Z ]
+}
+
+# unstick NAME: a node killed with -9 whose thread waits on its own mount
+# (a request to itself that no one will answer) never dies; forcing the
+# unmount aborts the FUSE connection and lets it go (root only).
+unstick() {
+  local n=$1 p=${NODE_PID[$1]}
+  proc_ended "$p" && return 0
+  umount -f "$T/$n" 2>/dev/null
+  wait_for 5 proc_ended "$p"
 }
 
 # kill_node NAME: kill -9, then drop the dead mount
 kill_node() {
   local n=$1
   kill -9 "${NODE_PID[$n]}"
-  wait "${NODE_PID[$n]}" 2>/dev/null
+  if ! wait_for 5 proc_ended "${NODE_PID[$n]}"; then
+    fail "node $n did not die within 5 s of kill -9: $(stuck_threads "${NODE_PID[$n]}")"
+    unstick "$n" || echo "node $n (pid ${NODE_PID[$n]}) is still stuck"
+  fi
+  proc_ended "${NODE_PID[$n]}" && wait "${NODE_PID[$n]}" 2>/dev/null
   NODE_PID[$n]=
   fusermount3 -u -z "$T/$n" 2>/dev/null
+}
+
+# stuck_threads PID: the threads of PID still alive, with their kernel stack tops
+stuck_threads() {
+  local t
+  for t in /proc/$1/task/*; do
+    [ "$(awk '{ print $3 }' "$t/stat" 2>/dev/null)" == Z ] && continue
+    printf '[thread %s %s in %s] ' "${t##*/}" "$(awk '{ print $3 }' "$t/stat" 2>/dev/null)" \
+      "$(head -4 "$t/stack" 2>/dev/null | sed 's/.*\] //' | tr '\n' ' ')"
+  done
 }
 
 # verify_history FILE: each line's previous hash is the line before's hash
@@ -214,6 +257,12 @@ same_trees() {
     [ "$(tree_dump "$d")" == "$ref" ] || return 1
   done
 }
+
+# file_is PATH WANT: the file holds exactly WANT (for wait_for)
+file_is() { [ "$(cat "$1" 2>/dev/null; printf x)" == "$2x" ]; }
+
+# links_up NODE N: the node's .node/peers shows exactly N links in state "up"
+links_up() { [ "$(grep -cE '\s+up\s+[0-9a-f]{16}\s' "$T/$1/.node/peers")" -eq "$2" ]; }
 
 # stat_of NODE KEY: one counter from the node's .node/stats
 stat_of() {

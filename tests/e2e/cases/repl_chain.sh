@@ -11,10 +11,6 @@ start_node b -o listen=127.0.0.1:$((P + 1)),peer=ws://127.0.0.1:$P,sync=relaxed
 start_node c -o listen=127.0.0.1:$((P + 2)),peer=ws://127.0.0.1:$((P + 1))
 A=$T/a B=$T/b C=$T/c
 
-# file_is PATH WANT: the file holds exactly WANT (for wait_for)
-file_is() { [ "$(cat "$1" 2>/dev/null; printf x)" == "$2x" ]; }
-# links_up NODE N: .node/peers shows N links in state "up"
-links_up() { [ "$(grep -cE '\s+up\s+[0-9a-f]{16}\s' "$T/$1/.node/peers")" -eq "$2" ]; }
 
 check_ok "B has two links up" wait_for 10 links_up b 2
 check_ok "C's link up" wait_for 10 links_up c 1
@@ -81,6 +77,11 @@ expect_event "rm -r object: DELETE,ISDIR" "DELETE,ISDIR $C/Note/two"
 check_fails "object gone right after the event" "No such file" ls "$C/Note/two"
 kill $IW 2>/dev/null
 wait $IW 2>/dev/null
+check_eq "the events, in order, and no others" "$(sed "s|$C/Note/||" "$T/events" | tr '\n' ';')" \
+"MODIFY one/title;CLOSE_WRITE,CLOSE one/title;\
+CREATE one/added;MODIFY one/added;CLOSE_WRITE,CLOSE one/added;DELETE one/added;\
+CREATE,ISDIR two;CREATE two/inside;MODIFY two/inside;CLOSE_WRITE,CLOSE two/inside;\
+DELETE two/inside;DELETE,ISDIR two;"
 check_ok "trees converge after the inotify part" wait_for 5 same_trees "$A" "$B" "$C"
 check_same_trees "A B C after the inotify part" "$A" "$B" "$C"
 

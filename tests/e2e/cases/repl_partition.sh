@@ -15,8 +15,6 @@ start_node b "${opts_b[@]}"
 start_node c "${opts_c[@]}"
 A=$T/a B=$T/b C=$T/c
 
-file_is() { [ "$(cat "$1" 2>/dev/null; printf x)" == "$2x" ]; }
-links_up() { [ "$(grep -cE '\s+up\s+[0-9a-f]{16}\s' "$T/$1/.node/peers")" -eq "$2" ]; }
 converged() { same_trees "$A" "$B" "$C"; }
 
 check_ok "links up" wait_for 10 links_up b 2
