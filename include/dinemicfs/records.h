@@ -56,7 +56,7 @@ struct dfs_object_rec {
 	uint64_t mtime;			/* clock of its last update */
 	char model[256];
 	char name[256];			/* as created and signed */
-	char shown[256];		/* as listed: name, or name~XXXXXXXX when another
+	char shown[256];		/* as listed: name, or name~ and 8 hex digits of the key when another
 					   object created earlier holds name */
 };
 

@@ -973,7 +973,7 @@ static int apply_dict(struct apply *a)
 	return put_rec(a->b, &a->key, &a->val, dfs_field_rec_encode(&f, &a->val));
 }
 
-/* name~XXXXXXXX: how an object shows when an earlier one holds its name. */
+/* name~ and 8 hex digits of its key: how an object shows when an earlier one holds its name. */
 static void tilde_name(char out[256], const char *name, const struct dfs_pubkey *k)
 {
 	char hex[9];
@@ -1049,7 +1049,7 @@ static int reshow(struct apply *a, const struct dfs_pubkey *k, const char *shown
 /*
  * Objects created concurrently under one name all live: the one created
  * first (by clock, then key) shows under the name, the others as
- * name~XXXXXXXX, identically on every node.
+ * name~ followed by 8 hex digits of their key, identically on every node.
  */
 static int create_object(struct apply *a, struct dfs_object_rec *o)
 {

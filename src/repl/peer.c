@@ -148,23 +148,35 @@ static bool park(struct dfs_repl *r, const struct dfs_hash *wait, const uint8_t 
 	return true;
 }
 
-/* Takes the parked updates waiting for key off the table, as a list. */
-static struct parked *unpark(struct dfs_repl *r, const struct dfs_hash *key)
+/* Moves the parked updates waiting for key off the table onto *work. */
+static void unpark(struct dfs_repl *r, const struct dfs_hash *key, struct parked **work)
 {
-	struct parked **pp = &r->park[bucket_of(key)], *out = NULL;
+	struct parked **pp = &r->park[bucket_of(key)];
 
 	while (*pp) {
 		struct parked *p = *pp;
 		if (memcmp(p->wait.b, key->b, DFS_HASH_LEN) == 0) {
 			*pp = p->next;
 			r->park_bytes -= p->len;
-			p->next = out;
-			out = p;
+			p->next = *work;
+			*work = p;
 		} else {
 			pp = &p->next;
 		}
 	}
-	return out;
+}
+
+/* An update is in the store: what waited for it, or for its model, may go. */
+static void take_waiters(struct dfs_repl *r, const uint8_t *rec, size_t len, struct parked **work)
+{
+	struct dfs_hash key;
+
+	dfs_hash2(&key, rec, len, NULL, 0);
+	unpark(r, &key, work);
+	if (len >= 12 + DFS_HASH_LEN) {
+		memcpy(key.b, rec + 12, DFS_HASH_LEN);	/* update.h: the entity at 12 */
+		unpark(r, &key, work);
+	}
 }
 
 static size_t parked_count(struct dfs_repl *r)
@@ -184,7 +196,7 @@ static size_t parked_count(struct dfs_repl *r)
  */
 static bool receive(struct dfs_repl *r, const uint8_t *rec, size_t len)
 {
-	struct dfs_hash missing, hash, entity;
+	struct dfs_hash missing, hash;
 	struct parked *work = NULL;
 	bool kept = true;
 	int rc = dfs_db_receive(r->db, rec, len, &missing);
@@ -197,54 +209,28 @@ static bool receive(struct dfs_repl *r, const uint8_t *rec, size_t len)
 		return false;
 	if (rc == -EBADMSG) {
 		/* Malformed or forged: dropped, nothing to wait for. */
+		char hex[17];
 		pthread_mutex_lock(&r->lock);
 		r->stats.bad_frames++;
 		pthread_mutex_unlock(&r->lock);
-		char hex[17];
 		dfs_hash2(&hash, rec, len, NULL, 0);
 		dfs_hex_encode(hex, hash.b, 8);
 		dfs_log(DFS_LOG_WARNING, "replication: update %s is malformed or badly signed; "
 			"dropped", hex);
 		return true;
 	}
-	/* Applied, held or known: what waited for it, or for its model, may go. */
-	dfs_hash2(&hash, rec, len, NULL, 0);
-	work = unpark(r, &hash);
-	if (len > 12 + DFS_HASH_LEN) {
-		memcpy(entity.b, rec + 12, DFS_HASH_LEN);	/* update.h: entity at 12 */
-		struct parked *more = unpark(r, &entity);
-		while (more) {
-			struct parked *p = more;
-			more = p->next;
-			p->next = work;
-			work = p;
-		}
-	}
+	/* Applied, held or known. */
+	take_waiters(r, rec, len, &work);
 	while (work) {
 		struct parked *p = work;
 		work = p->next;
 		rc = dfs_db_receive(r->db, p->rec, p->len, &missing);
-		if (rc == -EAGAIN) {
-			if (!park(r, &missing, p->rec, p->len))
-				kept = false;
-		} else if (rc != -EBADMSG && rc != -EIO && rc != -ENOMEM) {
-			struct parked *more;
-			dfs_hash2(&hash, p->rec, p->len, NULL, 0);
-			more = unpark(r, &hash);
-			memcpy(entity.b, p->rec + 12, DFS_HASH_LEN);
-			struct parked *more2 = unpark(r, &entity);
-			for (struct parked *lists[2] = { more, more2 }, **lp = lists; lp < lists + 2;
-			     lp++) {
-				while (*lp) {
-					struct parked *q = *lp;
-					*lp = q->next;
-					q->next = work;
-					work = q;
-				}
-			}
-		} else if (rc != -EBADMSG) {
+		if (rc == -EAGAIN)
+			kept = park(r, &missing, p->rec, p->len) && kept;
+		else if (rc == -EIO || rc == -ENOMEM)
 			kept = false;
-		}
+		else if (rc != -EBADMSG)
+			take_waiters(r, p->rec, p->len, &work);
 		free(p);
 	}
 	return kept;
