@@ -71,6 +71,7 @@ struct dfs_db_listener {
 struct dfs_db_event {
 	uint64_t seq;			/* its place in this node's log */
 	bool remote;
+	bool bulk;			/* one of a burst (a catch-up): show it, skip events */
 	bool applied;			/* false: held (rejected here), kept to relay */
 	uint8_t op;			/* enum dfs_op */
 	bool created;			/* it made its field, object or model appear */
@@ -163,6 +164,32 @@ int dfs_db_delete_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const ch
 int dfs_db_receive(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_hash *missing);
 /** dfs_db_receive() without a missing hash. */
 int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len);
+
+/*
+ * Receiving many updates at once (a peer's batch): each is judged and
+ * staged in turn, visible to the next at once, and all are made durable by
+ * one wait in dfs_db_group_end(), which then tells the observer and the
+ * after-listeners, in order. One thread uses a group.
+ */
+struct dfs_db_group;
+/** A new, empty group; NULL on ENOMEM. */
+struct dfs_db_group *dfs_db_group_new(struct dfs_db *db);
+/**
+ * dfs_db_receive() within g, except that the update is durable only once
+ * dfs_db_group_end() returns. checked: dfs_db_check() already passed it, so
+ * its signature is not verified again.
+ */
+int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len, bool checked,
+			 struct dfs_hash *missing);
+/** Marks g's updates as part of a burst (struct dfs_db_event.bulk). */
+void dfs_db_group_bulk(struct dfs_db_group *g);
+/** Makes g's updates durable, tells about them, frees g. Returns 0 or -EIO. */
+int dfs_db_group_end(struct dfs_db_group *g);
+/**
+ * Checks an update's framing and signature, without the store's lock: any
+ * thread may call it. Returns 0, -EALREADY (known already) or -EBADMSG.
+ */
+int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len);
 
 /** Policy for unauthorized remote updates: false (strict) holds them, true lets listeners judge. */
 void dfs_db_set_policy(struct dfs_db *db, bool open);

@@ -240,8 +240,8 @@ void dfs_fs_remote_change(struct dfs_fs *fs, const struct dfs_db_event *ev)
 		snprintf(j->to, sizeof(j->to), "%s", ev->renamed_to);
 	}
 	pthread_mutex_lock(&fs->mirror_lock);
-	if (fs->mirror_len >= MIRROR_QUEUE_MAX) {
-		/* Falling behind (a catch-up): show the change, skip the events. */
+	if (ev->bulk || fs->mirror_len >= MIRROR_QUEUE_MAX) {
+		/* A burst, or falling behind: show the change, skip the events. */
 		pthread_mutex_unlock(&fs->mirror_lock);
 		invalidate(fs, j);
 		free(j);

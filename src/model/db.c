@@ -1468,19 +1468,82 @@ static const char *short_hex(char out[17], const struct dfs_hash *h)
 	return out;
 }
 
-int dfs_db_receive(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_hash *missing)
+/* One received update staged in a group, told about once it is durable. */
+struct group_item {
+	struct dfs_batch *b;
+	int rc;				/* 0: applied; else held */
+	struct applied note;
+	struct judgement j;
+};
+
+struct dfs_db_group {
+	struct dfs_db *db;
+	struct group_item **items;
+	size_t n, cap;
+	bool bulk;
+};
+
+struct dfs_db_group *dfs_db_group_new(struct dfs_db *db)
+{
+	struct dfs_db_group *g = calloc(1, sizeof(*g));
+
+	if (g)
+		g->db = db;
+	return g;
+}
+
+int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len)
 {
 	struct dfs_update u;
 	struct dfs_hash hash;
-	struct judgement j;
-	struct applied note;
-	struct dfs_batch *b = NULL;
+	uint8_t *dup;
+	size_t duplen;
+
+	if (dfs_update_decode(rec, len, &u) < 0)
+		goto bad;
+	dfs_hash2(&hash, rec, len, NULL, 0);
+	if (get_update(db, &hash, &dup, &duplen) == 0) {
+		free(dup);
+		return -EALREADY;
+	}
+	if (dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0)
+		goto bad;
+	return 0;
+bad:
+	atomic_fetch_add(&db->refused, 1);
+	return -EBADMSG;
+}
+
+static void log_refusal(struct dfs_db *db, const struct dfs_update *u, const struct dfs_hash *hash,
+			int rc, bool staged, bool by_policy, int hold)
+{
 	char hex[17];
+
+	atomic_fetch_add(&db->refused, 1);
+	/* Listeners log their own rejections; the rest is logged here. */
+	if (!staged)
+		dfs_log(DFS_LOG_WARNING, "remote update %s in %.*s dropped: %s",
+			short_hex(hex, hash), (int)u->model_len, u->model, strerror(-rc));
+	else if (by_policy || (rc == -EPERM && hold == 0))
+		dfs_log(DFS_LOG_WARNING, "rejected remote update %s in %.*s: signer not authorized",
+			short_hex(hex, hash), (int)u->model_len, u->model);
+	else if (hold == 0)
+		dfs_log(DFS_LOG_INFO, "remote update %s in %.*s not applied: %s",
+			short_hex(hex, hash), (int)u->model_len, u->model, strerror(-rc));
+}
+
+int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len, bool checked,
+			 struct dfs_hash *missing)
+{
+	struct dfs_db *db = g->db;
+	struct dfs_update u;
+	struct dfs_hash hash;
 	uint8_t *dup;
 	size_t duplen;
 	int rc = dfs_update_decode(rec, len, &u);
 
-	if (rc == 0 && dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0)
+	if (rc == 0 && !checked &&
+	    dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0)
 		rc = -EBADMSG;
 	if (rc < 0) {
 		atomic_fetch_add(&db->refused, 1);
@@ -1492,40 +1555,89 @@ int dfs_db_receive(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs
 		free(dup);
 		return -EALREADY;
 	}
-	rc = judge_prepare(db, &u, &j);
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : 16;
+		struct group_item **items = realloc(g->items, cap * sizeof(*items));
+		if (!items)
+			return -ENOMEM;
+		g->items = items;
+		g->cap = cap;
+	}
+	/* On the heap: the judgement points into itself. */
+	struct group_item *it = calloc(1, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	rc = judge_prepare(db, &u, &it->j);
 	if (rc < 0) {
-		judgement_release(&j);
+		judgement_release(&it->j);
+		free(it);
 		return rc;
 	}
 	int hold = 0;
-	bool by_policy = !j.authorized && !db->open_policy;
+	bool by_policy = !it->j.authorized && !db->open_policy;
 	if (by_policy)
 		hold = -EPERM;
-	else if (j.judged)
-		hold = db->listener.before(db->listener.ctx, &j.c);
+	else if (it->j.judged)
+		hold = db->listener.before(db->listener.ctx, &it->j.c);
 	pthread_mutex_lock(&db->apply_lock);
-	rc = apply_locked(db, rec, len, false, hold, !j.authorized, missing, &note, &b);
-	rc = finish(db, b, rc, &note);
-	if (rc == 0) {
-		atomic_fetch_add(&db->applied, 1);
-		if (j.judged)
-			db->listener.after(db->listener.ctx, &j.c);
-	} else if (rc != -EALREADY && rc != -EAGAIN) {
-		/* Listeners log their own rejections; the rest is logged here. */
-		atomic_fetch_add(&db->refused, 1);
-		if (!b)
-			dfs_log(DFS_LOG_WARNING, "remote update %s in %.*s dropped: %s",
-				short_hex(hex, &hash), (int)u.model_len, u.model, strerror(-rc));
-		else if (by_policy || (rc == -EPERM && hold == 0))
-			dfs_log(DFS_LOG_WARNING,
-				"rejected remote update %s in %.*s: signer not authorized",
-				short_hex(hex, &hash), (int)u.model_len, u.model);
-		else if (hold == 0)
-			dfs_log(DFS_LOG_INFO, "remote update %s in %.*s not applied: %s",
-				short_hex(hex, &hash), (int)u.model_len, u.model, strerror(-rc));
+	rc = apply_locked(db, rec, len, false, hold, !it->j.authorized, missing, &it->note, &it->b);
+	if (it->b)
+		dfs_store_stage(db->st, it->b);
+	pthread_mutex_unlock(&db->apply_lock);
+	if (rc != 0 && rc != -EALREADY && rc != -EAGAIN)
+		log_refusal(db, &u, &hash, rc, it->b != NULL, by_policy, hold);
+	if (!it->b) {
+		judgement_release(&it->j);
+		free(it);
+		return rc;
 	}
-	judgement_release(&j);
+	it->rc = rc;
+	g->items[g->n++] = it;
 	return rc;
+}
+
+void dfs_db_group_bulk(struct dfs_db_group *g)
+{
+	g->bulk = true;
+}
+
+int dfs_db_group_end(struct dfs_db_group *g)
+{
+	struct dfs_db *db = g->db;
+	int ret = 0;
+
+	/* Batches are written in staging order: the first wait writes them all. */
+	for (size_t i = 0; i < g->n; i++) {
+		struct group_item *it = g->items[i];
+		int wrc = dfs_store_wait(db->st, it->b);
+		if (wrc < 0) {
+			ret = wrc;
+		} else {
+			it->note.ev.bulk = g->bulk;
+			observe(db, &it->note);
+			if (it->rc == 0) {
+				atomic_fetch_add(&db->applied, 1);
+				if (it->j.judged)
+					db->listener.after(db->listener.ctx, &it->j.c);
+			}
+		}
+		judgement_release(&it->j);
+		free(it);
+	}
+	free(g->items);
+	free(g);
+	return ret;
+}
+
+int dfs_db_receive(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_hash *missing)
+{
+	struct dfs_db_group *g = dfs_db_group_new(db);
+
+	if (!g)
+		return -ENOMEM;
+	int rc = dfs_db_group_receive(g, rec, len, false, missing);
+	int wrc = dfs_db_group_end(g);
+	return wrc < 0 ? wrc : rc;
 }
 
 int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
@@ -22,6 +23,9 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define CURSOR_SAVE_MS 1000
+#define MAX_CHECKERS 3			/* threads that verify signatures */
+#define BULK_BEHIND 256			/* a sender this far ahead is in a catch-up */
+#define BULK_QUEUED (256u << 10)	/* so is a link with this much more queued */
 
 enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_HANDSHAKE, LINK_UP };
 
@@ -66,9 +70,16 @@ struct link {
 	bool rx_paused;
 };
 
+/* Signatures of a message's updates are checked ahead of the applier. */
+enum { CHECK_QUEUED, CHECK_RUNNING, CHECK_DONE };
+enum { VERDICT_NEW, VERDICT_KNOWN, VERDICT_BAD };
+
 struct inmsg {
 	struct inmsg *next;
 	struct link *link;
+	int check;			/* CHECK_*, under r->lock */
+	size_t count;			/* updates in it */
+	uint8_t *verdict;		/* VERDICT_* per update, after data */
 	size_t len;
 	uint8_t data[];
 };
@@ -87,6 +98,8 @@ struct dfs_repl {
 	uint8_t netkey[DFS_MAC_KEY_LEN];
 	struct lws_context *ctx;
 	pthread_t service, applier;
+	pthread_t checkers[MAX_CHECKERS];
+	int ncheckers;
 	atomic_bool stopping;
 	atomic_bool log_grew;
 	atomic_bool rx_wake;		/* the applier freed queue room */
@@ -95,6 +108,7 @@ struct dfs_repl {
 	pthread_cond_t queue_cond;
 	struct link *links;
 	struct inmsg *qhead, *qtail;
+	struct inmsg *qcheck;		/* the first message not yet being checked */
 
 	struct parked *park[PARK_BUCKETS];	/* applier thread only */
 	size_t park_bytes;
@@ -194,12 +208,14 @@ static size_t parked_count(struct dfs_repl *r)
  * it is not in the store yet (parked, or a store error): the saved cursor
  * must then not move past it, so that it is asked for again after a restart.
  */
-static bool receive(struct dfs_repl *r, const uint8_t *rec, size_t len)
+static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *rec, size_t len,
+		    int verdict)
 {
 	struct dfs_hash missing, hash;
 	struct parked *work = NULL;
 	bool kept = true;
-	int rc = dfs_db_receive(r->db, rec, len, &missing);
+	int rc = verdict == VERDICT_BAD ? -EBADMSG
+					 : dfs_db_group_receive(g, rec, len, true, &missing);
 
 	if (rc == -EAGAIN) {
 		park(r, &missing, rec, len);
@@ -224,7 +240,7 @@ static bool receive(struct dfs_repl *r, const uint8_t *rec, size_t len)
 	while (work) {
 		struct parked *p = work;
 		work = p->next;
-		rc = dfs_db_receive(r->db, p->rec, p->len, &missing);
+		rc = dfs_db_group_receive(g, p->rec, p->len, true, &missing);
 		if (rc == -EAGAIN)
 			kept = park(r, &missing, p->rec, p->len) && kept;
 		else if (rc == -EIO || rc == -ENOMEM)
@@ -268,6 +284,22 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Verifies the signatures of m's updates; any thread, without r->lock. */
+static void check_message(struct dfs_repl *r, struct inmsg *m)
+{
+	struct dfs_msg msg;
+	uint64_t seq;
+	const uint8_t *rec;
+	size_t len, off = 0, n = 0;
+
+	if (dfs_msg_decode(m->data, m->len, &msg) < 0)
+		return;	/* checked on arrival */
+	while (n < m->count && dfs_msg_next_item(&msg, &off, &seq, &rec, &len)) {
+		int rc = dfs_db_check(r->db, rec, len);
+		m->verdict[n++] = rc == 0 ? VERDICT_NEW : rc == -EALREADY ? VERDICT_KNOWN : VERDICT_BAD;
+	}
+}
+
 static void apply_message(struct dfs_repl *r, struct inmsg *m)
 {
 	struct dfs_msg msg;
@@ -275,15 +307,33 @@ static void apply_message(struct dfs_repl *r, struct inmsg *m)
 	const uint8_t *rec;
 	size_t len, off = 0, n = 0;
 	bool stuck = false;
+	struct dfs_db_group *g;
 
 	if (dfs_msg_decode(m->data, m->len, &msg) < 0)
 		return;	/* checked on arrival */
-	while (dfs_msg_next_item(&msg, &off, &seq, &rec, &len)) {
-		if (!receive(r, rec, len))
+	g = dfs_db_group_new(r->db);
+	if (!g) {
+		stuck = true;	/* asked for again after a restart */
+		n = m->count;
+	}
+	while (g && n < m->count && dfs_msg_next_item(&msg, &off, &seq, &rec, &len)) {
+		if (!receive(r, g, rec, len, m->verdict[n]))
 			stuck = true;
 		last = seq;
 		n++;
 	}
+	/*
+	 * A catch-up, not a live change: the sender is far ahead, or much more
+	 * is queued. Watchers are not sent an event per update of a burst.
+	 */
+	pthread_mutex_lock(&r->lock);
+	bool bulk = msg.seq > last + BULK_BEHIND || m->link->queued - m->len > BULK_QUEUED;
+	pthread_mutex_unlock(&r->lock);
+	if (g && bulk)
+		dfs_db_group_bulk(g);
+	/* One wait makes the whole message durable. */
+	if (g && dfs_db_group_end(g) < 0)
+		stuck = true;
 	pthread_mutex_lock(&r->lock);
 	r->stats.received += n;
 	r->stats.parked = parked_count(r);
@@ -294,6 +344,53 @@ static void apply_message(struct dfs_repl *r, struct inmsg *m)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/*
+ * Takes the next message whose signatures are checked, or, while there is
+ * none, checks one itself: signature checks, not the store, bound catch-up,
+ * so every thread helps with them. Called and returns with r->lock held.
+ */
+static struct inmsg *next_checked(struct dfs_repl *r, bool applier)
+{
+	for (;;) {
+		struct inmsg *m = r->qhead;
+		if (applier && m && m->check == CHECK_DONE) {
+			r->qhead = m->next;
+			if (!r->qhead)
+				r->qtail = NULL;
+			return m;
+		}
+		if (r->qcheck) {
+			struct inmsg *c = r->qcheck;
+			r->qcheck = c->next;
+			c->check = CHECK_RUNNING;
+			pthread_mutex_unlock(&r->lock);
+			check_message(r, c);
+			pthread_mutex_lock(&r->lock);
+			c->check = CHECK_DONE;
+			pthread_cond_broadcast(&r->queue_cond);
+			continue;
+		}
+		if (atomic_load(&r->stopping))
+			return NULL;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		if (pthread_cond_timedwait(&r->queue_cond, &r->lock, &ts) == ETIMEDOUT && applier)
+			return NULL;	/* time to save the cursors */
+	}
+}
+
+static void *checker_main(void *arg)
+{
+	struct dfs_repl *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	while (!atomic_load(&r->stopping))
+		next_checked(r, false);
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
 static void *applier_main(void *arg)
 {
 	struct dfs_repl *r = arg;
@@ -301,20 +398,7 @@ static void *applier_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&r->lock);
-		while (!r->qhead && !atomic_load(&r->stopping)) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
-			pthread_cond_timedwait(&r->queue_cond, &r->lock, &ts);
-			if (!r->qhead)
-				break;
-		}
-		struct inmsg *m = r->qhead;
-		if (m) {
-			r->qhead = m->next;
-			if (!r->qhead)
-				r->qtail = NULL;
-		}
+		struct inmsg *m = next_checked(r, true);
 		pthread_mutex_unlock(&r->lock);
 		if (m) {
 			apply_message(r, m);
@@ -662,7 +746,7 @@ static int on_message(struct link *l, const uint8_t *p, size_t len)
 			bad_frame(l, "updates before the handshake");
 			return -1;
 		}
-		struct inmsg *q = malloc(sizeof(*q) + len);
+		struct inmsg *q = malloc(sizeof(*q) + len + m.count);
 		if (!q) {
 			bad_frame(l, "out of memory");
 			return 0;
@@ -671,6 +755,9 @@ static int on_message(struct link *l, const uint8_t *p, size_t len)
 		q->len = len;
 		q->link = l;
 		q->next = NULL;
+		q->check = CHECK_QUEUED;
+		q->count = m.count;
+		q->verdict = q->data + len;
 		pthread_mutex_lock(&r->lock);
 		if (m.seq > l->peer_head)
 			l->peer_head = m.seq;
@@ -681,8 +768,10 @@ static int on_message(struct link *l, const uint8_t *p, size_t len)
 		else
 			r->qhead = q;
 		r->qtail = q;
+		if (!r->qcheck)
+			r->qcheck = q;
 		bool full = l->queued > LINK_QUEUE_MAX;
-		pthread_cond_signal(&r->queue_cond);
+		pthread_cond_broadcast(&r->queue_cond);
 		pthread_mutex_unlock(&r->lock);
 		if (full && !l->rx_paused) {
 			l->rx_paused = true;
@@ -935,6 +1024,12 @@ struct dfs_repl *dfs_repl_start(struct dfs_db *db, struct dfs_keyring *kr,
 		rc = -EAGAIN;
 		goto fail_ctx;
 	}
+	/* One checker per spare CPU; the applier checks too when it would wait. */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int want = cpus > MAX_CHECKERS ? MAX_CHECKERS : cpus > 2 ? (int)cpus - 1 : 1;
+	while (r->ncheckers < want &&
+	       pthread_create(&r->checkers[r->ncheckers], NULL, checker_main, r) == 0)
+		r->ncheckers++;
 	if (o->listen)
 		dfs_log(DFS_LOG_INFO, "replication: serving peers on %s", o->listen);
 	return r;
@@ -964,8 +1059,10 @@ void dfs_repl_stop(struct dfs_repl *r)
 	lws_cancel_service(r->ctx);
 	pthread_join(r->service, NULL);
 	pthread_mutex_lock(&r->lock);
-	pthread_cond_signal(&r->queue_cond);
+	pthread_cond_broadcast(&r->queue_cond);
 	pthread_mutex_unlock(&r->lock);
+	for (int i = 0; i < r->ncheckers; i++)
+		pthread_join(r->checkers[i], NULL);
 	pthread_join(r->applier, NULL);
 	/* Closes every connection; their CLOSED callbacks run here. */
 	lws_context_destroy(r->ctx);

@@ -272,7 +272,7 @@ static int log_to_recs(struct node *n, uint64_t after, struct recs *rs)
 
 struct seen_event {
 	uint64_t seq;
-	bool remote, applied;
+	bool remote, applied, bulk;
 	uint8_t op;
 	char model[256];
 	char object[256], path[512], from[256], to[256];	/* "-" for NULL */
@@ -297,6 +297,7 @@ static void observe(void *ctx, const struct dfs_db_event *ev)
 	e->seq = ev->seq;
 	e->remote = ev->remote;
 	e->applied = ev->applied;
+	e->bulk = ev->bulk;
 	e->op = ev->op;
 	cr_assert_not_null(ev->model);
 	snprintf(e->model, sizeof(e->model), "%s", ev->model);
@@ -1507,5 +1508,69 @@ Test(converge, dict_created_on_two_forks)
 	craft_field(&rs, "mk1", DFS_OP_DICT_CREATE, &k, "d", NULL, c + ms(10), cr);
 	craft_field(&rs, "mk2", DFS_OP_DICT_CREATE, &k, "d", NULL, c + ms(20), cr);
 	converge(&rs, NULL, false, NULL, NULL);
+	recs_release(&rs);
+}
+
+/* ---- 8. a peer's batch received as one group ----------------------------------- */
+
+Test(converge, group_makes_a_batch_durable_then_tells)
+{
+	struct recs rs = { 0 };
+	struct seen seen = { 0 };
+	struct dfs_pubkey k;
+	struct node b;
+
+	cr_assert_eq(dfs_db_create_model(a.db, "notes"), 0);
+	cr_assert_eq(dfs_db_create_object(a.db, "notes", "list", &k), 0);
+	cr_assert_eq(dfs_db_set_field(a.db, &k, "title", (const uint8_t *)"one", 3), 0);
+	cr_assert_eq(dfs_db_append_field(a.db, &k, "items", (const uint8_t *)"x\n", 2), 0);
+	cr_assert_eq(log_to_recs(&a, 0, &rs), 4);
+
+	node_make(&b, "b");
+	dfs_db_set_observer(b.db, observe, &seen);
+	for (int i = 0; i < rs.n; i++)
+		cr_assert_eq(dfs_db_check(b.db, rs.r[i].data, rs.r[i].len), 0, "check %d", i);
+	/* A tampered copy fails the check; it counts as refused. */
+	uint8_t *bad = malloc(rs.r[2].len);
+	cr_assert_not_null(bad);
+	memcpy(bad, rs.r[2].data, rs.r[2].len);
+	bad[rs.r[2].len - 1] ^= 1;
+	cr_assert_eq(dfs_db_check(b.db, bad, rs.r[2].len), -EBADMSG);
+	free(bad);
+
+	struct dfs_db_group *g = dfs_db_group_new(b.db);
+	cr_assert_not_null(g);
+	dfs_db_group_bulk(g);
+	/* Each update builds on the one before it in the same group. */
+	for (int i = 0; i < rs.n; i++)
+		cr_assert_eq(dfs_db_group_receive(g, rs.r[i].data, rs.r[i].len, true, NULL), 0,
+			     "update %d", i);
+	cr_assert_eq(dfs_db_group_receive(g, rs.r[1].data, rs.r[1].len, true, NULL), -EALREADY);
+	cr_assert_eq(seen.n, 0, "told before the batch is durable");
+	cr_assert_eq(dfs_db_group_end(g), 0);
+	cr_assert_eq(seen.n, 4);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(seen.e[i].seq, (uint64_t)i + 1);
+		cr_assert(seen.e[i].remote && seen.e[i].applied && seen.e[i].bulk);
+	}
+	expect_value(&b, &k, "title", "one", "node B");
+	expect_value(&b, &k, "items", "x\n", "node B");
+	for (int i = 0; i < rs.n; i++)
+		cr_assert_eq(dfs_db_check(b.db, rs.r[i].data, rs.r[i].len), -EALREADY);
+	struct dfs_db_stats st;
+	dfs_db_get_stats(b.db, &st);
+	cr_assert_eq(st.applied, 4);
+	cr_assert_eq(st.refused, 1);
+
+	/* One at a time, as before: not part of a burst. */
+	cr_assert_eq(dfs_db_set_field(a.db, &k, "title", (const uint8_t *)"two", 3), 0);
+	struct recs more = { 0 };
+	cr_assert_eq(log_to_recs(&a, 4, &more), 1);
+	cr_assert_eq(dfs_db_receive(b.db, more.r[0].data, more.r[0].len, NULL), 0);
+	cr_assert_eq(seen.n, 5);
+	cr_assert_not(seen.e[4].bulk);
+	expect_value(&b, &k, "title", "two", "node B");
+	node_destroy(&b);
+	recs_release(&more);
 	recs_release(&rs);
 }
