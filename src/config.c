@@ -11,6 +11,7 @@
 #include "dinemicfs/log.h"
 #include "dinemicfs/repl.h"
 #include "dinemicfs/update.h"
+#include "dinemicfs/util.h"
 
 enum {
 	KEY_HELP,
@@ -31,6 +32,7 @@ static const struct fuse_opt opts[] = {
 	OPT("listen=%s", listen),
 	OPT("network_key=%s", network_key_file),
 	OPT("policy=%s", policy_str),
+	OPT("as=%s", as),
 	FUSE_OPT_KEY("peer=", KEY_PEER),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -114,6 +116,7 @@ void dfs_config_release(struct dfs_config *c)
 	free(c->listen);
 	free(c->network_key_file);
 	free(c->policy_str);
+	free(c->as);
 	for (size_t i = 0; i < c->npeers; i++)
 		free(c->peers[i]);
 	free(c->peers);
@@ -216,6 +219,14 @@ int dfs_config_check(struct dfs_config *c, char *err, size_t errlen)
 			return -EINVAL;
 		}
 	}
+	if (c->as) {
+		const char *slash = strchr(c->as, '/');
+		if (!slash || dfs_name_check(c->as, (size_t)(slash - c->as)) < 0 ||
+		    dfs_name_check(slash + 1, strlen(slash + 1)) < 0) {
+			snprintf(err, errlen, "as must be MODEL/OBJECT, not '%s'", c->as);
+			return -EINVAL;
+		}
+	}
 	if (c->network_key_file && !c->network_key_file[0]) {
 		snprintf(err, errlen, "network_key needs a file name");
 		return -EINVAL;
@@ -277,6 +288,8 @@ void dfs_config_usage(const char *prog)
 	       "    -o action_timeout=SECS kill a listener after SECS seconds (default 5)\n"
 	       "    -o policy=strict|open  hold unauthorized remote updates (strict, default)\n"
 	       "                           or let listeners judge them (open)\n"
+	       "    -o as=MODEL/OBJECT     sign changes of objects this node does not own\n"
+	       "                           as this object (its key must be here)\n"
 	       "    -o listen=HOST:PORT    serve peers on this address\n"
 	       "    -o peer=ws://HOST:PORT connect to a peer (repeatable)\n"
 	       "    -o network_key=FILE    admit only peers holding the same 32-byte key\n"

@@ -84,6 +84,28 @@ static int repl_stats(void *ctx, struct dfs_buf *out)
 	return dfs_buf_ok(out);
 }
 
+/* -o as=MODEL/OBJECT: an object whose key this node holds. */
+static int set_as(struct dfs_db *db, const char *as)
+{
+	char model[DFS_NAME_MAX + 1];
+	struct dfs_object_rec o;
+	struct dfs_pubkey k;
+	const char *slash = strchr(as, '/');
+	size_t mlen = (size_t)(slash - as);
+
+	memcpy(model, as, mlen);
+	model[mlen] = '\0';
+	int rc = dfs_db_get_object(db, model, slash + 1, &k, &o);
+	if (rc == 0)
+		rc = dfs_db_set_as(db, &k);
+	if (rc < 0)
+		fprintf(stderr, "dinemicfs: as=%s: %s\n", as,
+			rc == -ENOENT  ? "no such object"
+			: rc == -ENOKEY ? "this node does not hold its key"
+					: strerror(-rc));
+	return rc;
+}
+
 /* The network key: 32 bytes, raw or as 64 hex digits, readable by us only. */
 static int load_network_key(const char *path, uint8_t key[DFS_MAC_KEY_LEN])
 {
@@ -294,6 +316,8 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 	};
 	dfs_db_set_listener(db, &listener);
 	dfs_db_set_policy(db, cfg->policy_open);
+	if (cfg->as && set_as(db, cfg->as) < 0)
+		goto out_free_db;
 	wiring.fs = fs;
 	dfs_db_set_observer(db, on_update, &wiring);
 	dfs_fs_attach(fs, db, st, kr, se, cfg->state_dir);

@@ -37,6 +37,7 @@ struct dfs_config {
 	size_t npeers;
 	char *network_key_file;
 	char *policy_str;
+	char *as;			/* MODEL/OBJECT to sign as, malloc'ed */
 	char *extra_arg;		/* a third positional, reported as an error */
 	struct fuse_args fuse_args;	/* what is left for libfuse */
 };

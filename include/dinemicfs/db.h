@@ -191,6 +191,39 @@ int dfs_db_group_end(struct dfs_db_group *g);
  */
 int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len);
 
+/*
+ * Authorization. An update of an object is authorized when its signer is
+ * the object (its owner) or is listed in the object's .authorized; only the
+ * owner changes .authorized. Every node decides from the same replicated
+ * metadata.
+ */
+#define DFS_AUTHORIZED_MAX 256		/* keys one object's .authorized may list */
+
+/**
+ * Reads entity's metadata key ("authorized", "encrypted") into a malloc'ed,
+ * NUL-terminated copy. Returns 0, -ENOENT (never set), -EIO or -ENOMEM.
+ */
+int dfs_db_get_meta(struct dfs_db *db, const struct dfs_pubkey *entity, const char *key,
+		    uint8_t **val, size_t *len);
+/** Whether signer is obj's owner or listed in its .authorized. */
+bool dfs_db_is_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
+			  const struct dfs_pubkey *signer);
+/**
+ * Replaces obj's .authorized with keys (sorted, duplicates and the owner
+ * dropped), signed as obj: -EPERM where this node does not hold its key,
+ * -E2BIG past DFS_AUTHORIZED_MAX.
+ */
+int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
+			  const struct dfs_pubkey *keys, size_t n);
+/**
+ * Local changes of objects this node does not own are signed as `as`
+ * (NULL: as the node). Returns -ENOKEY where this node lacks its key.
+ */
+int dfs_db_set_as(struct dfs_db *db, const struct dfs_pubkey *as);
+bool dfs_db_get_as(struct dfs_db *db, struct dfs_pubkey *out);
+/** Whether a local change of obj would be accepted by the policy. */
+bool dfs_db_may_write(struct dfs_db *db, const struct dfs_pubkey *obj);
+
 /** Policy for unauthorized remote updates: false (strict) holds them, true lets listeners judge. */
 void dfs_db_set_policy(struct dfs_db *db, bool open);
 /** Sets the observer of durable updates; call before any change. */

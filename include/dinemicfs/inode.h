@@ -36,7 +36,7 @@ enum dfs_kind {
 	DFS_K_OBJECT,
 	DFS_K_DICT,
 	DFS_K_FIELD,
-	DFS_K_META,		/* .id .owner .history */
+	DFS_K_META,		/* .id .owner .history .authorized */
 	DFS_K_SCRATCH,		/* node-local file (scratch.h) */
 	DFS_K_ACTIONS,		/* .actions and below: a real directory (path) */
 };
@@ -45,10 +45,12 @@ enum dfs_meta {
 	DFS_META_ID = 1,
 	DFS_META_OWNER,
 	DFS_META_HISTORY,
+	DFS_META_AUTHORIZED,	/* writable by the owner */
 	DFS_NODE_ID,
 	DFS_NODE_STATS,
 	DFS_NODE_LOG,
 	DFS_NODE_PEERS,
+	DFS_NODE_AS,		/* writable */
 };
 
 /* What an inode stands for. Plain data: copied freely. */

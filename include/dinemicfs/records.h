@@ -11,7 +11,8 @@
  *   'E' entity               -> struct dfs_object_rec
  *   'F' entity path          -> struct dfs_field_rec (path: FIELD or DICT/KEY)
  *   'V' entity path          -> the field's current value, raw bytes
- *   'X' entity key           -> metadata value ("authorized", "encrypted", ...)
+ *   'X' entity key           -> struct dfs_meta_rec: a metadata value ("authorized",
+ *                               "encrypted", ...) and the update that set it
  *   'C' model '\0' name '\0' created(8) entity
  *                            -> empty: live objects contending for one name;
  *                               the first in key order shows under the name
@@ -72,6 +73,14 @@ struct dfs_field_rec {
 	uint64_t size;
 };
 
+/* Metadata keeps the latest (clock, signer) set, as fields do. */
+struct dfs_meta_rec {
+	uint64_t clock;
+	struct dfs_pubkey signer;
+	const uint8_t *value;		/* decoded: points into the record */
+	size_t len;
+};
+
 struct dfs_state_rec {
 	uint64_t seq;			/* last apply sequence number */
 	uint64_t clock;			/* highest clock applied */
@@ -83,6 +92,8 @@ int dfs_object_rec_encode(const struct dfs_object_rec *r, struct dfs_buf *out);
 int dfs_object_rec_decode(const uint8_t *p, size_t len, struct dfs_object_rec *r);
 int dfs_field_rec_encode(const struct dfs_field_rec *r, struct dfs_buf *out);
 int dfs_field_rec_decode(const uint8_t *p, size_t len, struct dfs_field_rec *r);
+int dfs_meta_rec_encode(const struct dfs_meta_rec *r, struct dfs_buf *out);
+int dfs_meta_rec_decode(const uint8_t *p, size_t len, struct dfs_meta_rec *r);
 int dfs_state_rec_encode(const struct dfs_state_rec *r, struct dfs_buf *out);
 int dfs_state_rec_decode(const uint8_t *p, size_t len, struct dfs_state_rec *r);
 

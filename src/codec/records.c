@@ -131,6 +131,28 @@ int dfs_field_rec_decode(const uint8_t *p, size_t len, struct dfs_field_rec *r)
 	return 0;
 }
 
+int dfs_meta_rec_encode(const struct dfs_meta_rec *r, struct dfs_buf *out)
+{
+	dfs_buf_add_u8(out, DFS_REC_VERSION);
+	dfs_buf_add_u64be(out, r->clock);
+	dfs_buf_add(out, r->signer.b, DFS_PUBKEY_LEN);
+	dfs_buf_add(out, r->value, r->len);
+	return dfs_buf_ok(out);
+}
+
+int dfs_meta_rec_decode(const uint8_t *p, size_t len, struct dfs_meta_rec *r)
+{
+	struct dfs_reader rd;
+
+	dfs_reader_init(&rd, p, len);
+	if (get_version(&rd) < 0 || dfs_reader_get_u64be(&rd, &r->clock) < 0 ||
+	    dfs_reader_get_bytes(&rd, r->signer.b, DFS_PUBKEY_LEN) < 0)
+		return -EBADMSG;
+	r->len = dfs_reader_left(&rd);
+	r->value = p + (len - r->len);
+	return 0;
+}
+
 int dfs_state_rec_encode(const struct dfs_state_rec *r, struct dfs_buf *out)
 {
 	dfs_buf_add_u8(out, DFS_REC_VERSION);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* meta.c - the generated read-only files: .id, .owner, .history and .node/ */
+/* meta.c - the generated files: .id, .owner, .history, .authorized and .node/ */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "dinemicfs/hlc.h"
@@ -56,7 +57,157 @@ static int node_stats(struct dfs_fs *fs, struct dfs_buf *out)
 	return dfs_buf_ok(out);
 }
 
-/* The content of a read-only generated file. */
+/* "MODEL/OBJECT" for a key, or its hex where no object of this node has it. */
+static int object_line(struct dfs_fs *fs, const struct dfs_pubkey *k, struct dfs_buf *out)
+{
+	char hex[2 * DFS_PUBKEY_LEN + 1];
+	struct dfs_object_rec o;
+	int rc = dfs_db_get_object_by_key(fs->db, k, &o);
+
+	if (rc == 0) {
+		dfs_buf_printf(out, "%s/%s\n", o.model, o.shown);
+		return 0;
+	}
+	if (rc != -ENOENT)
+		return rc;
+	dfs_hex_encode(hex, k->b, DFS_PUBKEY_LEN);
+	dfs_buf_printf(out, "%s\n", hex);
+	return 0;
+}
+
+static int authorized_text(struct dfs_fs *fs, const struct dfs_pubkey *obj, struct dfs_buf *out)
+{
+	struct dfs_pubkey k;
+	uint8_t *keys;
+	size_t len;
+	int rc = dfs_db_get_meta(fs->db, obj, "authorized", &keys, &len);
+
+	if (rc < 0)
+		return rc == -ENOENT ? 0 : rc;
+	for (size_t off = 0; rc == 0 && off + DFS_PUBKEY_LEN <= len; off += DFS_PUBKEY_LEN) {
+		memcpy(k.b, keys + off, DFS_PUBKEY_LEN);
+		rc = object_line(fs, &k, out);
+	}
+	free(keys);
+	return rc;
+}
+
+bool dfs_fs_meta_writable(struct dfs_fs *fs, const struct dfs_ent *e)
+{
+	if (fs->opts.read_only)
+		return false;
+	if (e->kind == DFS_K_META)
+		return e->meta == DFS_META_AUTHORIZED && dfs_keyring_has(fs->kr, &e->obj);
+	return e->kind == DFS_K_NODE_FILE && e->meta == DFS_NODE_AS;
+}
+
+/*
+ * One line naming an object: MODEL/OBJECT (as listed) or its key in hex.
+ * Returns 0, -ENOENT (no such object here) or -EINVAL.
+ */
+static int parse_object(struct dfs_fs *fs, const char *line, size_t n, struct dfs_pubkey *out)
+{
+	char model[DFS_NAME_MAX + 1], name[DFS_NAME_MAX + 1];
+	struct dfs_object_rec o;
+
+	if (n == 2 * DFS_PUBKEY_LEN && dfs_hex_decode(out->b, DFS_PUBKEY_LEN, line, n) == 0)
+		return 0;
+	const char *slash = memchr(line, '/', n);
+	if (!slash)
+		return -EINVAL;
+	size_t mlen = (size_t)(slash - line), olen = n - mlen - 1;
+	if (dfs_name_check(line, mlen) < 0 || dfs_name_check(slash + 1, olen) < 0)
+		return -EINVAL;
+	memcpy(model, line, mlen);
+	model[mlen] = '\0';
+	memcpy(name, slash + 1, olen);
+	name[olen] = '\0';
+	return dfs_db_get_object(fs->db, model, name, out, &o);
+}
+
+/* Calls fn for each line of val, without its newline and surrounding blanks. */
+static int each_line(const uint8_t *val, size_t len, int (*fn)(const char *, size_t, void *),
+		     void *ctx)
+{
+	const char *p = (const char *)val, *end = p + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *stop = nl ? nl : end;
+		const char *a = p, *b = stop;
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
+			b--;
+		if (b > a) {
+			int rc = fn(a, (size_t)(b - a), ctx);
+			if (rc < 0)
+				return rc;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return 0;
+}
+
+struct key_list {
+	struct dfs_fs *fs;
+	struct dfs_pubkey keys[DFS_AUTHORIZED_MAX];
+	size_t n;
+};
+
+static int add_key(const char *line, size_t n, void *ctx)
+{
+	struct key_list *l = ctx;
+
+	if (l->n == DFS_AUTHORIZED_MAX)
+		return -E2BIG;
+	int rc = parse_object(l->fs, line, n, &l->keys[l->n]);
+	if (rc < 0) {
+		dfs_log(DFS_LOG_WARNING, "%.*s: %s", (int)n, line,
+			rc == -ENOENT ? "no such object here" : "not MODEL/OBJECT or a key in hex");
+		return -EINVAL;
+	}
+	l->n++;
+	return 0;
+}
+
+int dfs_fs_meta_set(struct dfs_fs *fs, const struct dfs_ent *e, const uint8_t *val, size_t len)
+{
+	int rc;
+
+	if (!dfs_fs_meta_writable(fs, e))
+		return -EPERM;
+	if (e->meta == DFS_META_AUTHORIZED) {
+		struct key_list *l = calloc(1, sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		l->fs = fs;
+		rc = each_line(val, len, add_key, l);
+		if (rc == 0)
+			rc = dfs_db_set_authorized(fs->db, &e->obj, l->keys, l->n);
+		free(l);
+		return rc;
+	}
+	/* .node/as: one object, or nothing to sign as the node again. */
+	struct key_list *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->fs = fs;
+	rc = each_line(val, len, add_key, l);
+	if (rc == 0 && l->n > 1)
+		rc = -EINVAL;
+	if (rc == 0) {
+		rc = dfs_db_set_as(fs->db, l->n ? &l->keys[0] : NULL);
+		if (rc == -ENOKEY) {
+			dfs_log(DFS_LOG_WARNING, ".node/as: this node does not hold that object's key");
+			rc = -EPERM;
+		}
+	}
+	free(l);
+	return rc;
+}
+
+/* The content of a generated file. */
 int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *out)
 {
 	char hex[2 * DFS_PUBKEY_LEN + 1];
@@ -97,6 +248,16 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 		dfs_buf_add(out, log, (size_t)n);
 		free(log);
 		rc = 0;
+		break;
+	}
+	case DFS_META_AUTHORIZED:
+		rc = authorized_text(fs, &e->obj, out);
+		break;
+	case DFS_NODE_AS: {
+		struct dfs_pubkey as;
+		rc = 0;
+		if (dfs_db_get_as(fs->db, &as))
+			rc = object_line(fs, &as, out);
 		break;
 	}
 	case DFS_NODE_PEERS:

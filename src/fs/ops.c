@@ -222,12 +222,13 @@ static bool is_data_dir(const struct dfs_ent *e)
 }
 
 /*
- * Whether this node may change the object: it holds the object's key, or
- * the open policy lets it sign as the node and leaves the rest to listeners.
+ * Whether this node may change the object: it signs as an authorized key
+ * (the object's, or the as= object's), or the open policy lets it sign
+ * anyway and leaves the rest to listeners.
  */
 static bool owned(struct dfs_fs *fs, const struct dfs_ent *e)
 {
-	return fs->opts.open_policy || dfs_keyring_has(fs->kr, &e->obj);
+	return dfs_db_may_write(fs->db, &e->obj);
 }
 
 /* A field's path from its container and name; -ENAMETOOLONG past the format's limit. */
@@ -245,11 +246,13 @@ static const struct {
 	{ ".id", DFS_META_ID },
 	{ ".owner", DFS_META_OWNER },
 	{ ".history", DFS_META_HISTORY },
+	{ ".authorized", DFS_META_AUTHORIZED },
 }, node_files[] = {
 	{ "id", DFS_NODE_ID },
 	{ "stats", DFS_NODE_STATS },
 	{ "log", DFS_NODE_LOG },
 	{ "peers", DFS_NODE_PEERS },
+	{ "as", DFS_NODE_AS },
 };
 
 /* Finds what (parent, name) stands for. */
@@ -439,7 +442,7 @@ static int stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, 
 		struct dfs_buf content;
 		dfs_buf_init(&content);
 		rc = dfs_fs_generate(fs, e, &content);
-		st->st_mode = S_IFREG | 0444;
+		st->st_mode = S_IFREG | (dfs_fs_meta_writable(fs, e) ? 0644 : 0444);
 		st->st_size = (off_t)content.len;
 		dfs_buf_release(&content);
 		if (rc == 0 && e->kind == DFS_K_META &&
@@ -700,8 +703,10 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 		break;
 	case DFS_K_META:
 	case DFS_K_NODE_FILE:
-		if (writing)
-			return fs->opts.read_only ? -EROFS : -EPERM;
+		if (writing && fs->opts.read_only)
+			return -EROFS;
+		if (writing && !dfs_fs_meta_writable(fs, ent))
+			return ent->meta == DFS_META_AUTHORIZED ? -EACCES : -EPERM;
 		break;
 	default:
 		return -EISDIR;
@@ -729,12 +734,16 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 	if (!h)
 		return -ENOMEM;
 	if (ent->kind == DFS_K_META || ent->kind == DFS_K_NODE_FILE) {
-		int rc = dfs_fs_generate(fs, ent, &h->data);
+		/* Writable ones commit their whole content per write(2), as fields do. */
+		bool trunc = (fi->flags & O_TRUNC) && acc != O_RDONLY;
+		int rc = trunc ? 0 : dfs_fs_generate(fs, ent, &h->data);
 		if (rc < 0) {
 			fh_free(h);
 			return rc;
 		}
 		h->loaded = true;
+		h->append = fi->flags & O_APPEND;
+		h->pending_commit = trunc;
 		fi->direct_io = 1;
 	} else if (ent->kind == DFS_K_SCRATCH) {
 		if ((fi->flags & O_TRUNC) && acc != O_RDONLY)
@@ -905,6 +914,37 @@ static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t 
 	return rc;
 }
 
+/* One write(2) on .authorized or .node/as: the whole resulting content commits. */
+static int write_meta(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
+{
+	if (!dfs_fs_meta_writable(fs, &h->ent))
+		return -EPERM;
+	if (off < 0 || (size_t)off > fs->opts.max_value || size > fs->opts.max_value - (size_t)off)
+		return -EFBIG;
+	if (h->append)
+		off = (off_t)h->data.len;
+	size_t end = (size_t)off + size;
+	size_t newlen = end > h->data.len ? end : h->data.len;
+	struct dfs_buf next;
+	dfs_buf_init(&next);
+	if (dfs_buf_reserve(&next, newlen) < 0)
+		return -ENOMEM;
+	dfs_buf_add(&next, h->data.data, h->data.len);
+	memset(next.data + next.len, 0, newlen - next.len);
+	next.len = newlen;
+	if (size)
+		memcpy(next.data + off, buf, size);
+	h->pending_commit = false;
+	int rc = dfs_fs_meta_set(fs, &h->ent, next.data, next.len);
+	if (rc == 0) {
+		dfs_buf_release(&h->data);
+		h->data = next;
+	} else {
+		dfs_buf_release(&next);
+	}
+	return rc;
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -935,7 +975,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	else if (h->ent.kind == DFS_K_FIELD)
 		rc = write_field(fs, h, buf, size, off);
 	else
-		rc = -EPERM;
+		rc = write_meta(fs, h, buf, size, off);
 	bool field = h->ent.kind == DFS_K_FIELD;
 	pthread_mutex_unlock(&h->lock);
 	if (rc < 0) {
@@ -978,6 +1018,12 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			  dfs_inodes_name_of(fs->inodes, ino, &parent, name, sizeof(name)) == 0;
 		if (dropped)
 			dfs_inodes_unname(fs->inodes, parent, name);
+	}
+	if ((h->ent.kind == DFS_K_META || h->ent.kind == DFS_K_NODE_FILE) && h->pending_commit) {
+		int rc = dfs_fs_meta_set(fs, &h->ent, h->data.data, h->data.len);
+		if (rc < 0)
+			dfs_log_errno(DFS_LOG_WARNING, -rc, "committing %s on close",
+				      h->ent.kind == DFS_K_META ? ".authorized" : ".node/as");
 	}
 	fh_free(h);
 	fuse_reply_err(req, 0);
@@ -1449,6 +1495,19 @@ static int do_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 	int drc = resolve(fs, newparent, &newdir, newname, &dst);
 	if (drc == 0 && (flags & RENAME_NOREPLACE))
 		return -EEXIST;
+	/* sed -i and editors on .authorized or .node/as: the new content commits. */
+	if (drc == 0 && (dst.kind == DFS_K_META || dst.kind == DFS_K_NODE_FILE) &&
+	    src.kind == DFS_K_SCRATCH && dfs_fs_meta_writable(fs, &dst)) {
+		rc = file_content(fs, &src, &val, &len);
+		if (rc == 0)
+			rc = dfs_fs_meta_set(fs, &dst, val, len);
+		free(val);
+		if (rc == 0)
+			dfs_scratch_remove(fs->scratch, src.dir, src.name);
+		if (rc == 0)
+			*moved = dst;
+		return rc;
+	}
 	if (drc == 0 && dst.kind != DFS_K_FIELD && dst.kind != DFS_K_SCRATCH)
 		return dst.kind == DFS_K_META || dst.kind == DFS_K_NODE_FILE ? -EPERM : -EISDIR;
 

@@ -25,6 +25,9 @@ struct dfs_db {
 	bool open_policy;			/* likewise */
 	dfs_db_observer_fn observer;		/* likewise */
 	void *observer_ctx;
+	pthread_mutex_t as_lock;
+	bool has_as;				/* sign as this object where allowed */
+	struct dfs_pubkey as;
 };
 
 /* What the observer is told of one update, with room for its names. */
@@ -87,6 +90,7 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	db->max_clock = state.clock;
 	dfs_hlc_init(&db->hlc, state.clock);
 	pthread_mutex_init(&db->apply_lock, NULL);
+	pthread_mutex_init(&db->as_lock, NULL);
 	return db;
 }
 
@@ -96,6 +100,7 @@ void dfs_db_free(struct dfs_db *db)
 		return;
 	dfs_hlc_release(&db->hlc);
 	pthread_mutex_destroy(&db->apply_lock);
+	pthread_mutex_destroy(&db->as_lock);
 	free(db);
 }
 
@@ -552,7 +557,7 @@ static int check_chain(struct dfs_db *db, const struct dfs_update *u, const stru
 }
 
 /* 0 when the signer may make u (it is authorized), else -EPERM. */
-static int check_signer(const struct dfs_update *u, const struct target *t)
+static int check_signer(struct dfs_db *db, const struct dfs_update *u, const struct target *t)
 {
 	switch (u->op) {
 	case DFS_OP_MODEL_CREATE:
@@ -560,9 +565,12 @@ static int check_signer(const struct dfs_update *u, const struct target *t)
 	case DFS_OP_MODEL_REMOVE:
 	case DFS_OP_MODEL_META:
 		return memcmp(u->signer.b, t->model.creator.b, DFS_PUBKEY_LEN) == 0 ? 0 : -EPERM;
-	default:
-		/* An object is owned by its own key. */
+	case DFS_OP_OBJECT_CREATE:
+	case DFS_OP_OBJECT_META:
+		/* An object is owned by its own key; only the owner says who else may write. */
 		return memcmp(u->signer.b, u->entity.b, DFS_PUBKEY_LEN) == 0 ? 0 : -EPERM;
+	default:
+		return dfs_db_is_authorized(db, &u->entity, &u->signer) ? 0 : -EPERM;
 	}
 }
 
@@ -583,6 +591,49 @@ struct apply {
 	char name[DFS_UPDATE_NAME_MAX + 1];
 	struct applied *note;	/* filled for the observer */
 };
+
+/*
+ * Metadata: "encrypted" on a model (field names, one a line), "authorized"
+ * on an object (public keys, 32 bytes each). The latest (clock, signer)
+ * set wins, whatever order the sets arrive in.
+ */
+static int meta_check(const struct dfs_update *u)
+{
+	if (u->op == DFS_OP_MODEL_META)
+		return u->name_len == 9 && memcmp(u->name, "encrypted", 9) == 0 ? 0 : -EBADMSG;
+	if (u->name_len == 10 && memcmp(u->name, "authorized", 10) == 0)
+		return u->value_len % DFS_PUBKEY_LEN == 0 &&
+				       u->value_len <= DFS_AUTHORIZED_MAX * DFS_PUBKEY_LEN
+			       ? 0
+			       : -EBADMSG;
+	return -EBADMSG;
+}
+
+static int apply_meta(struct apply *a)
+{
+	const struct dfs_update *u = a->u;
+	struct dfs_meta_rec m = { u->clock, u->signer, u->value, u->value_len };
+	struct dfs_meta_rec old;
+	uint8_t *raw;
+	size_t rawlen;
+	int rc = meta_check(u);
+
+	if (rc < 0)
+		return rc;
+	dfs_key_meta(&a->key, &u->entity, a->name);
+	rc = dfs_store_get(a->db->st, a->key.data, a->key.len, &raw, &rawlen);
+	if (rc == 0) {
+		bool older = dfs_meta_rec_decode(raw, rawlen, &old) == 0 &&
+			     clock_cmp(u->clock, &u->signer, old.clock, &old.signer) < 0;
+		free(raw);
+		if (older)
+			return 0;	/* kept in the history, shown by nothing */
+	} else if (rc != -ENOENT) {
+		return rc;
+	}
+	dfs_buf_reset(&a->val);
+	return put_rec(a->b, &a->key, &a->val, dfs_meta_rec_encode(&m, &a->val));
+}
 
 static int apply_model(struct apply *a)
 {
@@ -620,8 +671,7 @@ static int apply_model(struct apply *a)
 	case DFS_OP_MODEL_META:
 		if (!a->t->exists || !m.alive)
 			return -ENOENT;
-		dfs_key_meta(&a->key, &u->entity, a->name);
-		rc = put_key(a->b, &a->key, u->value, u->value_len);
+		rc = apply_meta(a);
 		if (rc < 0)
 			return rc;
 		break;
@@ -1158,8 +1208,7 @@ static int apply_object(struct apply *a)
 			rc = remove_object(a, &o);
 			break;
 		case DFS_OP_OBJECT_META:
-			dfs_key_meta(&a->key, &u->entity, a->name);
-			rc = put_key(a->b, &a->key, u->value, u->value_len);
+			rc = apply_meta(a);
 			break;
 		case DFS_OP_FIELD_SET:
 		case DFS_OP_FIELD_APPEND:
@@ -1316,7 +1365,7 @@ static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len, bool 
 	}
 	rc = hold_reason;
 	if (rc == 0) {
-		rc = check_signer(&u, &t);
+		rc = check_signer(db, &u, &t);
 		if (rc == -EPERM && unauthorized_ok)
 			rc = 0;
 	}
@@ -1410,7 +1459,7 @@ static int judge_prepare(struct dfs_db *db, const struct dfs_update *u, struct j
 	default:
 		return 0;	/* models, dicts and metadata: the owner's rules only */
 	}
-	j->authorized = memcmp(u->signer.b, u->entity.b, DFS_PUBKEY_LEN) == 0;
+	j->authorized = dfs_db_is_authorized(db, &u->entity, &u->signer);
 	memcpy(j->model, u->model, u->model_len);
 	j->model[u->model_len] = '\0';
 	if (!wanted(db, event, j->model))
@@ -1772,6 +1821,8 @@ int dfs_db_create_object(struct dfs_db *db, const char *model, const char *name,
  * hold. Listeners judge the whole value that results: for an append, the
  * old value followed by the new bytes.
  */
+static bool local_signer(struct dfs_db *db, const struct dfs_pubkey *obj, struct dfs_pubkey *signer);
+
 static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *obj,
 			 const char *path, const uint8_t *val, size_t vlen)
 {
@@ -1783,10 +1834,10 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 
 	if (rc < 0)
 		return rc;
-	/* Signed as the object where this node holds its key, else as the node. */
-	bool own = dfs_keyring_has(db->kr, obj);
-	const struct dfs_pubkey *signer = own ? obj : dfs_keyring_node(db->kr);
-	if (!own && !db->open_policy)
+	struct dfs_pubkey signer_key;
+	bool authorized = local_signer(db, obj, &signer_key);
+	const struct dfs_pubkey *signer = &signer_key;
+	if (!authorized && !db->open_policy)
 		return -EPERM;
 	enum dfs_event event = op == DFS_OP_OBJECT_REMOVE   ? DFS_EVENT_REMOVE
 			       : op == DFS_OP_FIELD_DELETE  ? DFS_EVENT_DELETE
@@ -1798,7 +1849,8 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 		return local_change(db, op, obj, signer, o.model, path, val, vlen);
 
 	local_event(&c, event, o.model, o.shown, event == DFS_EVENT_REMOVE ? NULL : path, signer);
-	c.authorized = c.owned = own;
+	c.authorized = authorized;
+	c.owned = dfs_keyring_has(db->kr, obj);
 	if (path && event != DFS_EVENT_REMOVE) {
 		rc = dfs_db_read_field(db, obj, path, &old, &oldlen);
 		if (rc == 0) {
@@ -1889,6 +1941,135 @@ void dfs_db_set_observer(struct dfs_db *db, dfs_db_observer_fn fn, void *ctx)
 {
 	db->observer = fn;
 	db->observer_ctx = ctx;
+}
+
+/* ---- metadata and authorization --------------------------------------------- */
+
+int dfs_db_get_meta(struct dfs_db *db, const struct dfs_pubkey *entity, const char *key,
+		    uint8_t **val, size_t *len)
+{
+	struct dfs_meta_rec m;
+	struct dfs_buf k;
+	uint8_t *raw;
+	size_t rawlen;
+
+	dfs_buf_init(&k);
+	dfs_key_meta(&k, entity, key);
+	int rc = dfs_buf_ok(&k);
+	if (rc == 0)
+		rc = dfs_store_get(db->st, k.data, k.len, &raw, &rawlen);
+	if (rc == 0 && dfs_meta_rec_decode(raw, rawlen, &m) < 0) {
+		free(raw);
+		rc = corrupt(db, "metadata", k.data, k.len);
+	} else if (rc == 0) {
+		*val = malloc(m.len + 1);
+		if (*val) {
+			memcpy(*val, m.value, m.len);
+			(*val)[m.len] = '\0';
+			*len = m.len;
+		}
+		free(raw);
+		rc = *val ? 0 : -ENOMEM;
+	}
+	dfs_buf_release(&k);
+	return rc;
+}
+
+bool dfs_db_is_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
+			  const struct dfs_pubkey *signer)
+{
+	uint8_t *keys;
+	size_t len;
+	bool found = false;
+
+	if (memcmp(obj->b, signer->b, DFS_PUBKEY_LEN) == 0)
+		return true;
+	if (dfs_db_get_meta(db, obj, "authorized", &keys, &len) < 0)
+		return false;
+	for (size_t off = 0; off + DFS_PUBKEY_LEN <= len && !found; off += DFS_PUBKEY_LEN)
+		found = memcmp(keys + off, signer->b, DFS_PUBKEY_LEN) == 0;
+	free(keys);
+	return found;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, DFS_PUBKEY_LEN);
+}
+
+int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
+			  const struct dfs_pubkey *keys, size_t n)
+{
+	struct dfs_object_rec o;
+	int rc = dfs_db_get_object_by_key(db, obj, &o);
+
+	if (rc < 0)
+		return rc;
+	if (n > DFS_AUTHORIZED_MAX)
+		return -E2BIG;
+	/* Only the owner's key may sign it, on every node. */
+	if (!dfs_keyring_has(db->kr, obj))
+		return -EPERM;
+	struct dfs_pubkey *sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	if (n)
+		memcpy(sorted, keys, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), key_cmp);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(sorted[i].b, obj->b, DFS_PUBKEY_LEN) != 0 &&
+		    (m == 0 || memcmp(sorted[m - 1].b, sorted[i].b, DFS_PUBKEY_LEN) != 0))
+			sorted[m++] = sorted[i];
+	rc = local_change(db, DFS_OP_OBJECT_META, obj, obj, o.model, "authorized",
+			  (const uint8_t *)sorted, m * DFS_PUBKEY_LEN);
+	free(sorted);
+	return rc;
+}
+
+int dfs_db_set_as(struct dfs_db *db, const struct dfs_pubkey *as)
+{
+	if (as && !dfs_keyring_has(db->kr, as))
+		return -ENOKEY;
+	pthread_mutex_lock(&db->as_lock);
+	db->has_as = as != NULL;
+	if (as)
+		db->as = *as;
+	pthread_mutex_unlock(&db->as_lock);
+	return 0;
+}
+
+bool dfs_db_get_as(struct dfs_db *db, struct dfs_pubkey *out)
+{
+	pthread_mutex_lock(&db->as_lock);
+	bool has = db->has_as;
+	if (has)
+		*out = db->as;
+	pthread_mutex_unlock(&db->as_lock);
+	return has;
+}
+
+/*
+ * Who signs a local change of obj: the object where this node holds its
+ * key, else the as= object, else the node. Returns whether that signer is
+ * authorized for obj.
+ */
+static bool local_signer(struct dfs_db *db, const struct dfs_pubkey *obj, struct dfs_pubkey *signer)
+{
+	if (dfs_keyring_has(db->kr, obj)) {
+		*signer = *obj;
+		return true;
+	}
+	if (!dfs_db_get_as(db, signer))
+		*signer = *dfs_keyring_node(db->kr);
+	return dfs_db_is_authorized(db, obj, signer);
+}
+
+bool dfs_db_may_write(struct dfs_db *db, const struct dfs_pubkey *obj)
+{
+	struct dfs_pubkey signer;
+
+	return db->open_policy || local_signer(db, obj, &signer);
 }
 
 /* ---- the log, for peers ------------------------------------------------------ */

@@ -1574,3 +1574,150 @@ Test(converge, group_makes_a_batch_durable_then_tells)
 	recs_release(&more);
 	recs_release(&rs);
 }
+
+/* ---- 9. authorization: .authorized and signing as another object --------------- */
+
+/* A new key in a's keyring whose bytes hold no NUL: crafted values are C strings. */
+static void key_as_value(struct dfs_pubkey *k, char out[DFS_PUBKEY_LEN + 1])
+{
+	do {
+		cr_assert_eq(dfs_keyring_create(a.kr, k), 0);
+		memcpy(out, k->b, DFS_PUBKEY_LEN);
+		out[DFS_PUBKEY_LEN] = '\0';
+	} while (strlen(out) != DFS_PUBKEY_LEN);
+}
+
+Test(converge, a_listed_signer_is_authorized)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k, x;
+	struct node b;
+	char xs[DFS_PUBKEY_LEN + 1];
+	uint64_t c = base_clock();
+
+	key_as_value(&x, xs);
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *early = craft(&rs, "by x, early", a.kr, DFS_OP_FIELD_SET, &k, &x,
+					"notes", "f", "early", c + ms(10), &cr->hash);
+	const struct rec *grant = craft(&rs, "grant x", a.kr, DFS_OP_OBJECT_META, &k, &k, "notes",
+					"authorized", xs, c + ms(20), &early->hash);
+	craft(&rs, "by x, late", a.kr, DFS_OP_FIELD_SET, &k, &x, "notes", "f", "late",
+	      c + ms(30), &grant->hash);
+
+	node_make(&b, "b");
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(dfs_db_receive(b.db, rs.r[i].data, rs.r[i].len, NULL),
+			     i == 2 ? -EPERM : 0, "update %d", i);
+	cr_assert_not(dfs_db_is_authorized(b.db, &k, &x));
+	cr_assert_eq(dfs_db_receive(b.db, rs.r[3].data, rs.r[3].len, NULL), 0);
+	cr_assert(dfs_db_is_authorized(b.db, &k, &x));
+	cr_assert_eq(dfs_db_receive(b.db, rs.r[4].data, rs.r[4].len, NULL), 0);
+	expect_value(&b, &k, "f", "late", "node B");
+	/* A forged grant, signed by x for itself, is refused. */
+	struct recs more = { 0 };
+	craft(&more, "x grants x", a.kr, DFS_OP_OBJECT_META, &k, &x, "notes", "authorized", xs,
+	      c + ms(40), &rs.r[4].hash);
+	cr_assert_eq(dfs_db_receive(b.db, more.r[0].data, more.r[0].len, NULL), -EPERM);
+	/* A list that is not whole keys is malformed. */
+	craft(&more, "bad list", a.kr, DFS_OP_OBJECT_META, &k, &k, "notes", "authorized", "short",
+	      c + ms(50), &rs.r[4].hash);
+	cr_assert_eq(dfs_db_receive(b.db, more.r[1].data, more.r[1].len, NULL), -EBADMSG);
+	node_destroy(&b);
+	recs_release(&more);
+	recs_release(&rs);
+}
+
+Test(converge, concurrent_grants_last_writer_wins)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k, x, y;
+	char xs[DFS_PUBKEY_LEN + 1], ys[DFS_PUBKEY_LEN + 1];
+	uint64_t c = base_clock();
+
+	key_as_value(&x, xs);
+	key_as_value(&y, ys);
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	/* Two forks of the chain, as if the owner's key wrote on two nodes. */
+	craft(&rs, "grant x", a.kr, DFS_OP_OBJECT_META, &k, &k, "notes", "authorized", xs,
+	      c + ms(20), &cr->hash);
+	craft(&rs, "grant y", a.kr, DFS_OP_OBJECT_META, &k, &k, "notes", "authorized", ys,
+	      c + ms(10), &cr->hash);
+	converge(&rs, NULL, false, NULL, NULL);
+
+	struct node b;
+	struct outcome out;
+	static const int order[] = { 0, 1, 3, 2 };
+	node_make(&b, "b");
+	feed(&b, &rs, order, &out, "y last");
+	expect_all_applied(&out, rs.n, "y last");
+	cr_assert(dfs_db_is_authorized(b.db, &k, &x), "the later grant wins");
+	cr_assert_not(dfs_db_is_authorized(b.db, &k, &y));
+	node_destroy(&b);
+	recs_release(&rs);
+}
+
+Test(converge, signing_as_an_authorized_object)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k, chief, other;
+	struct node b;
+	uint8_t *val;
+	size_t len;
+
+	cr_assert_eq(dfs_db_create_model(a.db, "notes"), 0);
+	cr_assert_eq(dfs_db_create_object(a.db, "notes", "doc", &k), 0);
+	node_make(&b, "b");
+	cr_assert_eq(log_to_recs(&a, 0, &rs), 2);
+	for (int i = 0; i < rs.n; i++)
+		cr_assert_eq(dfs_db_receive(b.db, rs.r[i].data, rs.r[i].len, NULL), 0);
+	cr_assert_eq(dfs_db_create_object(b.db, "notes", "chief", &chief), 0);
+
+	/* B owns chief, not doc: under the strict policy it may not write doc. */
+	cr_assert_not(dfs_db_may_write(b.db, &k));
+	cr_assert_eq(dfs_db_set_field(b.db, &k, "f", (const uint8_t *)"no", 2), -EPERM);
+	cr_assert_eq(dfs_db_set_as(b.db, &k), -ENOKEY, "B does not hold doc's key");
+	cr_assert_eq(dfs_db_set_as(b.db, &chief), 0);
+	cr_assert_not(dfs_db_may_write(b.db, &k), "chief is not listed yet");
+	cr_assert_eq(dfs_db_set_authorized(b.db, &k, &chief, 1), -EPERM, "only the owner");
+
+	/* A lists chief (twice, and doc itself, which is dropped). */
+	struct dfs_pubkey list[3] = { chief, k, chief };
+	cr_assert_eq(dfs_db_set_authorized(a.db, &k, list, 3), 0);
+	cr_assert_eq(dfs_db_get_meta(a.db, &k, "authorized", &val, &len), 0);
+	cr_assert_eq(len, (size_t)DFS_PUBKEY_LEN);
+	cr_assert_eq(memcmp(val, chief.b, DFS_PUBKEY_LEN), 0);
+	free(val);
+	struct recs more = { 0 };
+	cr_assert_eq(log_to_recs(&a, 2, &more), 1);
+	cr_assert_eq(dfs_db_receive(b.db, more.r[0].data, more.r[0].len, NULL), 0);
+
+	cr_assert(dfs_db_may_write(b.db, &k));
+	cr_assert_eq(dfs_db_set_field(b.db, &k, "f", (const uint8_t *)"yes", 3), 0);
+	struct recs back = { 0 };
+	cr_assert_eq(log_to_recs(&b, dfs_db_log_head(b.db) - 1, &back), 1);
+	struct dfs_update u;
+	cr_assert_eq(dfs_update_decode(back.r[0].data, back.r[0].len, &u), 0);
+	cr_assert_eq(memcmp(u.signer.b, chief.b, DFS_PUBKEY_LEN), 0, "signed as chief");
+	cr_assert_eq(dfs_db_receive(a.db, back.r[0].data, back.r[0].len, NULL), 0,
+		     "A accepts chief's write");
+	expect_value(&a, &k, "f", "yes", "node A");
+
+	/* Revoked: B's writes are refused again, and A would hold them. */
+	cr_assert_eq(dfs_db_set_authorized(a.db, &k, NULL, 0), 0);
+	struct recs rev = { 0 };
+	cr_assert_eq(log_to_recs(&a, dfs_db_log_head(a.db) - 1, &rev), 1);
+	cr_assert_eq(dfs_db_receive(b.db, rev.r[0].data, rev.r[0].len, NULL), 0);
+	cr_assert_not(dfs_db_may_write(b.db, &k));
+	cr_assert_eq(dfs_db_set_field(b.db, &k, "f", (const uint8_t *)"late", 4), -EPERM);
+	cr_assert(dfs_db_get_as(b.db, &other));
+	cr_assert_eq(memcmp(other.b, chief.b, DFS_PUBKEY_LEN), 0);
+	cr_assert_eq(dfs_db_set_as(b.db, NULL), 0);
+	cr_assert_not(dfs_db_get_as(b.db, &other));
+	node_destroy(&b);
+	recs_release(&rev);
+	recs_release(&back);
+	recs_release(&more);
+	recs_release(&rs);
+}

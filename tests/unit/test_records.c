@@ -222,6 +222,30 @@ Test(records, state_round_trip)
 	dfs_buf_release(&b);
 }
 
+Test(records, meta_round_trip)
+{
+	struct dfs_meta_rec m = { .clock = 42, .value = (const uint8_t *)"salary\n", .len = 7 }, d;
+	struct dfs_buf b;
+
+	memset(m.signer.b, 0xab, DFS_PUBKEY_LEN);
+	dfs_buf_init(&b);
+	cr_assert_eq(dfs_meta_rec_encode(&m, &b), 0);
+	cr_assert_eq(b.len, 1 + 8 + DFS_PUBKEY_LEN + 7);
+	cr_assert_eq(dfs_meta_rec_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.clock, 42);
+	cr_assert_eq(memcmp(d.signer.b, m.signer.b, DFS_PUBKEY_LEN), 0);
+	cr_assert_eq(d.len, 7);
+	cr_assert_eq(memcmp(d.value, "salary\n", 7), 0);
+	/* An empty value is a value; anything shorter than the header is not a record. */
+	for (size_t n = 0; n < 1 + 8 + DFS_PUBKEY_LEN; n++)
+		cr_assert_eq(dfs_meta_rec_decode(b.data, n, &d), -EBADMSG, "length %zu", n);
+	cr_assert_eq(dfs_meta_rec_decode(b.data, 1 + 8 + DFS_PUBKEY_LEN, &d), 0);
+	cr_assert_eq(d.len, 0);
+	b.data[0] = 9;
+	cr_assert_eq(dfs_meta_rec_decode(b.data, b.len, &d), -EBADMSG, "another version");
+	dfs_buf_release(&b);
+}
+
 Test(records, every_truncation_is_badmsg)
 {
 	for (size_t i = 0; i < N_CODECS; i++) {
