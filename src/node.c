@@ -365,6 +365,7 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 	fuse_loop_cfg_destroy(loop);
 	dfs_log(DFS_LOG_NOTICE, "unmounting %s", cfg->mountpoint);
 out_unmount:
+	dfs_fs_unmounted(fs);
 	dfs_repl_stop(wiring.repl);
 	wiring.repl = NULL;
 	dfs_fs_stop(fs);

@@ -55,6 +55,8 @@ int dfs_fs_start(struct dfs_fs *fs);
 /** Starts repeating remote changes through the mount at mountpoint (mirror.c). */
 int dfs_fs_mirror_start(struct dfs_fs *fs, const char *mountpoint);
 void dfs_fs_mirror_stop(struct dfs_fs *fs);
+/** The mount is gone: remote changes are no longer shown to the kernel. */
+void dfs_fs_unmounted(struct dfs_fs *fs);
 /** Shows a durable remote change to the kernel and its watchers; any thread. */
 void dfs_fs_remote_change(struct dfs_fs *fs, const struct dfs_db_event *ev);
 /** Stops that thread; call before the session ends. Idempotent. */

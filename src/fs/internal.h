@@ -46,6 +46,7 @@ struct dfs_fs {
 	char mountpoint[PATH_MAX];
 	pthread_t mirror;
 	bool mirror_running;
+	atomic_bool unmounted;		/* the kernel is gone: tell it nothing more */
 	atomic_int mirror_tid;		/* its thread id, once running */
 	pthread_mutex_t mirror_lock;	/* the queue and the current job */
 	pthread_cond_t mirror_cond;

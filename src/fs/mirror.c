@@ -223,7 +223,7 @@ static void *mirror_main(void *arg)
 
 void dfs_fs_remote_change(struct dfs_fs *fs, const struct dfs_db_event *ev)
 {
-	if (!fs->se || !fs->mirror_running)
+	if (!fs->se || !fs->mirror_running || atomic_load(&fs->unmounted))
 		return;
 	if (!ev->applied && !ev->renamed_from)
 		return;
@@ -264,6 +264,11 @@ int dfs_fs_mirror_start(struct dfs_fs *fs, const char *mountpoint)
 		return -EAGAIN;
 	fs->mirror_running = true;
 	return 0;
+}
+
+void dfs_fs_unmounted(struct dfs_fs *fs)
+{
+	atomic_store(&fs->unmounted, true);
 }
 
 void dfs_fs_mirror_stop(struct dfs_fs *fs)
