@@ -4,8 +4,9 @@
  *
  * The kernel makes inotify events only for operations that pass through
  * its VFS, so invalidating its caches shows a remote change but tells no
- * watcher. For each remote change this file's thread first invalidates the
- * kernel's caches, then repeats the change through the mount itself:
+ * watcher. For each remote change the thread that applied it invalidates
+ * the kernel's caches, then this file's thread repeats the change through
+ * the mount itself:
  * open+write+close for a field written, creat for a new one, unlink, mkdir,
  * rmdir. The filesystem recognises those requests by the thread id they
  * come from (fuse_req_ctx()->pid is the caller's thread id) and answers
@@ -181,7 +182,6 @@ static void replay(struct dfs_fs *fs, const struct mirror_job *j)
 	set_current(fs, NULL, NULL, false);
 	if (rc < 0 && rc != -ENOENT && rc != -EEXIST)
 		dfs_log_errno(DFS_LOG_DEBUG, -rc, "mirroring a remote change to %s", path);
-	invalidate(fs, j);
 }
 
 static void *mirror_main(void *arg)
@@ -211,7 +211,6 @@ static void *mirror_main(void *arg)
 			fs->mirror_tail = NULL;
 		fs->mirror_len--;
 		pthread_mutex_unlock(&fs->mirror_lock);
-		invalidate(fs, j);
 		if (!fs->mirror_stop)
 			replay(fs, j);
 		free(j);
@@ -239,11 +238,15 @@ void dfs_fs_remote_change(struct dfs_fs *fs, const struct dfs_db_event *ev)
 		snprintf(j->from, sizeof(j->from), "%s", ev->renamed_from);
 		snprintf(j->to, sizeof(j->to), "%s", ev->renamed_to);
 	}
+	/*
+	 * Here, not on the mirror thread, which has no /dev/fuse descriptor
+	 * to tell the kernel with (see mirror_main).
+	 */
+	invalidate(fs, j);
 	pthread_mutex_lock(&fs->mirror_lock);
 	if (ev->bulk || fs->mirror_len >= MIRROR_QUEUE_MAX) {
-		/* A burst, or falling behind: show the change, skip the events. */
+		/* A burst, or falling behind: the change is shown, without events. */
 		pthread_mutex_unlock(&fs->mirror_lock);
-		invalidate(fs, j);
 		free(j);
 		return;
 	}
