@@ -6,7 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dinemicfs/keys.h"
 #include "dinemicfs/records.h"
+#include "dinemicfs/seal.h"
 #include "dinemicfs/update.h"
 #include "dinemicfs/wire.h"
 
@@ -378,6 +380,79 @@ static void config_seeds(void)
 	ARGS("empty-options", "st\0mnt\0-o\0,,,\0-o\0");
 }
 
+/* ---- keysets and sealed values ---------------------------------------- */
+
+/*
+ * The fuzz target's fixed reader, data key and ad (fuzz_keyset.c), so that
+ * the valid seeds open there. Sealing is randomised (ephemeral keys, nonces),
+ * so unlike the others these seeds change on every run.
+ */
+static const struct dfs_seckey fuzz_reader_sk = { {
+	0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff,
+	0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff,
+	0x68, 0xb0, 0x35, 0xf8, 0xe1, 0x61, 0x91, 0x2b, 0x76, 0x05, 0x7b, 0x0a, 0x59, 0x32, 0x78, 0xba,
+	0xe5, 0x64, 0xc6, 0xa3, 0x40, 0x07, 0x5a, 0xc8, 0xa1, 0xf6, 0x96, 0x46, 0x39, 0x85, 0x30, 0x2f,
+} };
+static const uint8_t fuzz_ad[] = "fuzz-object\0Person/secret";
+
+static void keyset_seeds(void)
+{
+	static const char *const t = "fuzz_keyset";
+	static const uint32_t epochs[] = { 1, 2 };
+	struct dfs_pubkey readers[2];
+	struct dfs_seckey other_sk;
+	struct dfs_datakey keys[2];
+	struct dfs_buf b;
+
+	dfs_buf_init(&b);
+	if (dfs_crypto_init() < 0 || dfs_keys_generate(&readers[1], &other_sk) < 0)
+		exit(1);
+	dfs_seckey_wipe(&other_sk);
+	dfs_seckey_public(&fuzz_reader_sk, &readers[0]);
+	memset(keys[0].b, 0x4b, sizeof(keys[0].b));
+	memset(keys[1].b, 0x4c, sizeof(keys[1].b));
+
+	/* Epochs 1 and 2, each sealed to the fixed reader and one other. */
+	if (dfs_keyset_build(keys, epochs, 2, readers, 2, &b) < 0) {
+		fprintf(stderr, "make_corpus: cannot build a keyset\n");
+		exit(1);
+	}
+	put(t, "keyset", b.data, b.len);
+	put(t, "keyset-truncated", b.data, b.len - 1);
+	dfs_buf_add_u8(&b, 0);
+	put(t, "keyset-trailing", b.data, b.len);
+	b.len--;
+	b.data[3 + 6 + 2 * DFS_KEYSET_ENTRY_LEN + 3] = 1; /* the second epoch repeats 1 */
+	put(t, "keyset-epoch-repeat", b.data, b.len);
+	b.data[0] = 2;
+	put(t, "keyset-bad-version", b.data, b.len);
+	dfs_buf_reset(&b);
+	if (dfs_keyset_build(keys, epochs, 1, &readers[1], 1, &b) < 0)
+		exit(1);
+	put(t, "keyset-other-reader", b.data, b.len);
+
+	/* Values under the epoch-1 key, as fuzz_keyset.c opens them. */
+	dfs_buf_reset(&b);
+	if (dfs_value_seal(&keys[0], 1, fuzz_ad, sizeof(fuzz_ad), (const uint8_t *)"42", 2, &b) < 0)
+		exit(1);
+	put(t, "value", b.data, b.len);
+	b.data[b.len - 1] ^= 0x01;
+	put(t, "value-bad-tag", b.data, b.len);
+	b.data[b.len - 1] ^= 0x01;
+	b.data[4] = 0;
+	put(t, "value-epoch-0", b.data, b.len);
+	put(t, "value-short", b.data, DFS_VALUE_OVERHEAD - 1);
+	dfs_buf_reset(&b);
+	if (dfs_value_seal(&keys[0], 7, fuzz_ad, sizeof(fuzz_ad), NULL, 0, &b) < 0)
+		exit(1);
+	put(t, "value-empty", b.data, b.len);
+
+	put(t, "empty", "", 0);
+	dfs_datakey_wipe(&keys[0]);
+	dfs_datakey_wipe(&keys[1]);
+	dfs_buf_release(&b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -389,5 +464,6 @@ int main(int argc, char **argv)
 	record_seeds();
 	config_seeds();
 	wire_seeds();
+	keyset_seeds();
 	return failed;
 }
