@@ -24,7 +24,7 @@
 #define BACKOFF_MAX_MS 5000
 #define CURSOR_SAVE_MS 1000
 #define MAX_CHECKERS 3			/* threads that verify signatures */
-#define BULK_BEHIND 256			/* a sender this far ahead is in a catch-up */
+#define BULK_BEHIND 256			/* a batch this big, or a sender this far ahead: a catch-up */
 #define BULK_QUEUED (256u << 10)	/* so is a link with this much more queued */
 
 enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_HANDSHAKE, LINK_UP };
@@ -323,11 +323,12 @@ static void apply_message(struct dfs_repl *r, struct inmsg *m)
 		n++;
 	}
 	/*
-	 * A catch-up, not a live change: the sender is far ahead, or much more
-	 * is queued. Watchers are not sent an event per update of a burst.
+	 * A catch-up, not a live change: a big batch, the sender far ahead, or
+	 * much more queued. Watchers are not sent an event per update of a burst.
 	 */
 	pthread_mutex_lock(&r->lock);
-	bool bulk = msg.seq > last + BULK_BEHIND || m->link->queued - m->len > BULK_QUEUED;
+	bool bulk = msg.count >= BULK_BEHIND || msg.seq > last + BULK_BEHIND ||
+		    m->link->queued - m->len > BULK_QUEUED;
 	pthread_mutex_unlock(&r->lock);
 	if (g && bulk)
 		dfs_db_group_bulk(g);
