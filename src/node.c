@@ -127,7 +127,8 @@ static int load_network_key(const char *path, uint8_t key[DFS_MAC_KEY_LEN])
 	}
 	ssize_t n = read(fd, buf, sizeof(buf));
 	close(fd);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+	/* Exactly 32 bytes are the raw key, whatever they are; hex may end in a newline. */
+	while (n != DFS_MAC_KEY_LEN && n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
 	if (n == DFS_MAC_KEY_LEN) {
 		memcpy(key, buf, DFS_MAC_KEY_LEN);

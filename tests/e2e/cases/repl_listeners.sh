@@ -8,7 +8,8 @@
 P=$(port_base 1)
 K1=$T/k1 K2=$T/k2
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$K1"   # 64 hex digits
-head -c 32 /dev/urandom > "$K2"                              # 32 raw bytes
+# 32 raw bytes; the last a newline, which must stay part of a raw key
+{ head -c 31 /dev/urandom; printf '\n'; } > "$K2"
 chmod 600 "$K1" "$K2"
 
 start_node a -o listen=127.0.0.1:$P,network_key=$K1
