@@ -859,6 +859,41 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(out);
 }
 
+/*
+ * The handle's content after writing (buf, size) at off (at the end when
+ * appending): a new buffer, which replaces the handle's once accepted.
+ */
+static int next_value(struct dfs_fs *fs, const struct fh *h, const char *buf, size_t size,
+		      off_t off, struct dfs_buf *next)
+{
+	if (off < 0 || (size_t)off > fs->opts.max_value || size > fs->opts.max_value - (size_t)off)
+		return -EFBIG;
+	if (h->append)
+		off = (off_t)h->data.len;
+	size_t end = (size_t)off + size;
+	size_t newlen = end > h->data.len ? end : h->data.len;
+	dfs_buf_init(next);
+	if (dfs_buf_reserve(next, newlen) < 0)
+		return -ENOMEM;
+	dfs_buf_add(next, h->data.data, h->data.len);
+	memset(next->data + next->len, 0, newlen - next->len);
+	next->len = newlen;
+	if (size)
+		memcpy(next->data + off, buf, size);
+	return 0;
+}
+
+/* An accepted value becomes the handle's; a refused one is dropped. */
+static void keep_if(int rc, struct fh *h, struct dfs_buf *next)
+{
+	if (rc == 0) {
+		dfs_buf_release(&h->data);
+		h->data = *next;
+	} else {
+		dfs_buf_release(next);
+	}
+}
+
 /* One write(2) on a field: one update of the whole resulting value. */
 static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
 {
@@ -875,33 +910,14 @@ static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t 
 					 size);
 		h->loaded = false;
 	} else {
+		struct dfs_buf next;
 		rc = fh_load(fs, h);
+		if (rc == 0)
+			rc = next_value(fs, h, buf, size, off, &next);
 		if (rc < 0)
 			return rc;
-		if (off < 0 || (size_t)off > fs->opts.max_value ||
-		    size > fs->opts.max_value - (size_t)off)
-			return -EFBIG;
-		if (h->append)
-			off = (off_t)h->data.len;
-		size_t end = (size_t)off + size;
-		size_t newlen = end > h->data.len ? end : h->data.len;
-		/* The value after this write; it replaces the handle's once accepted. */
-		struct dfs_buf next;
-		dfs_buf_init(&next);
-		if (dfs_buf_reserve(&next, newlen) < 0)
-			return -ENOMEM;
-		dfs_buf_add(&next, h->data.data, h->data.len);
-		memset(next.data + next.len, 0, newlen - next.len);
-		next.len = newlen;
-		if (size)
-			memcpy(next.data + off, buf, size);
-		rc = dfs_db_set_field(fs->db, &h->ent.obj, h->ent.path, next.data, newlen);
-		if (rc == 0) {
-			dfs_buf_release(&h->data);
-			h->data = next;
-		} else {
-			dfs_buf_release(&next);
-		}
+		rc = dfs_db_set_field(fs->db, &h->ent.obj, h->ent.path, next.data, next.len);
+		keep_if(rc, h, &next);
 	}
 	if (rc == 0) {
 		h->committed = true;
@@ -917,31 +933,16 @@ static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t 
 /* One write(2) on .authorized or .node/as: the whole resulting content commits. */
 static int write_meta(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
 {
+	struct dfs_buf next;
+
 	if (!dfs_fs_meta_writable(fs, &h->ent))
 		return -EPERM;
-	if (off < 0 || (size_t)off > fs->opts.max_value || size > fs->opts.max_value - (size_t)off)
-		return -EFBIG;
-	if (h->append)
-		off = (off_t)h->data.len;
-	size_t end = (size_t)off + size;
-	size_t newlen = end > h->data.len ? end : h->data.len;
-	struct dfs_buf next;
-	dfs_buf_init(&next);
-	if (dfs_buf_reserve(&next, newlen) < 0)
-		return -ENOMEM;
-	dfs_buf_add(&next, h->data.data, h->data.len);
-	memset(next.data + next.len, 0, newlen - next.len);
-	next.len = newlen;
-	if (size)
-		memcpy(next.data + off, buf, size);
+	int rc = next_value(fs, h, buf, size, off, &next);
+	if (rc < 0)
+		return rc;
 	h->pending_commit = false;
-	int rc = dfs_fs_meta_set(fs, &h->ent, next.data, next.len);
-	if (rc == 0) {
-		dfs_buf_release(&h->data);
-		h->data = next;
-	} else {
-		dfs_buf_release(&next);
-	}
+	rc = dfs_fs_meta_set(fs, &h->ent, next.data, next.len);
+	keep_if(rc, h, &next);
 	return rc;
 }
 
