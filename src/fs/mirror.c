@@ -4,13 +4,14 @@
  *
  * The kernel makes inotify events only for operations that pass through
  * its VFS, so invalidating its caches shows a remote change but tells no
- * watcher. For each remote change the thread that applied it invalidates
- * the kernel's caches, then this file's thread repeats the change through
- * the mount itself:
+ * watcher. So this file's thread repeats each remote change through the
+ * mount itself, which also updates the kernel's caches:
  * open+write+close for a field written, creat for a new one, unlink, mkdir,
  * rmdir. The filesystem recognises those requests by the thread id they
  * come from (fuse_req_ctx()->pid is the caller's thread id) and answers
- * them without changing anything: the change is already stored.
+ * them without changing anything: the change is already stored. A change
+ * that is not repeated (one of a burst) is shown by invalidating the
+ * kernel's caches instead, from the thread that applied it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,16 +57,31 @@ static void inval_inode(struct dfs_fs *fs, fuse_ino_t ino)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
 }
 
-/* Drops what the kernel caches about the names and files a change touched. */
-static void invalidate(struct dfs_fs *fs, const struct mirror_job *j)
+/* Another object of the model is listed under a new name: no repeat shows that. */
+static void invalidate_renamed(struct dfs_fs *fs, const struct mirror_job *j)
 {
 	fuse_ino_t model = child_ino(fs, FUSE_ROOT_ID, j->model);
-	fuse_ino_t object = child_ino(fs, model, j->object);
 
 	if (j->from[0]) {
 		inval_entry(fs, model, j->from);
 		inval_entry(fs, model, j->to);
 	}
+}
+
+/*
+ * Drops what the kernel caches about the names and files a change touched,
+ * for a change that is not repeated. One that is repeated leaves them: the
+ * repeat walks them (a delete inside an object removed since needs the
+ * object still cached, attributes included, as default_permissions checks
+ * them on the way), and its write, unlink, rmdir, creat or mkdir updates
+ * the kernel's view itself.
+ */
+static void invalidate(struct dfs_fs *fs, const struct mirror_job *j)
+{
+	fuse_ino_t model = child_ino(fs, FUSE_ROOT_ID, j->model);
+	fuse_ino_t object = child_ino(fs, model, j->object);
+
+	invalidate_renamed(fs, j);
 	switch (j->op) {
 	case DFS_OP_MODEL_CREATE:
 	case DFS_OP_MODEL_REMOVE:
@@ -242,14 +258,19 @@ void dfs_fs_remote_change(struct dfs_fs *fs, const struct dfs_db_event *ev)
 	 * Here, not on the mirror thread, which has no /dev/fuse descriptor
 	 * to tell the kernel with (see mirror_main).
 	 */
-	invalidate(fs, j);
 	pthread_mutex_lock(&fs->mirror_lock);
-	if (ev->bulk || fs->mirror_len >= MIRROR_QUEUE_MAX) {
+	bool repeat = !ev->bulk && fs->mirror_len < MIRROR_QUEUE_MAX && j->op;
+	pthread_mutex_unlock(&fs->mirror_lock);
+	if (repeat)
+		invalidate_renamed(fs, j);
+	else
+		invalidate(fs, j);
+	if (!repeat) {
 		/* A burst, or falling behind: the change is shown, without events. */
-		pthread_mutex_unlock(&fs->mirror_lock);
 		free(j);
 		return;
 	}
+	pthread_mutex_lock(&fs->mirror_lock);
 	if (fs->mirror_tail)
 		fs->mirror_tail->next = j;
 	else
