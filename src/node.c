@@ -87,15 +87,9 @@ static int repl_stats(void *ctx, struct dfs_buf *out)
 /* -o as=MODEL/OBJECT: an object whose key this node holds. */
 static int set_as(struct dfs_db *db, const char *as)
 {
-	char model[DFS_NAME_MAX + 1];
-	struct dfs_object_rec o;
 	struct dfs_pubkey k;
-	const char *slash = strchr(as, '/');
-	size_t mlen = (size_t)(slash - as);
+	int rc = dfs_db_find_object(db, as, strlen(as), &k);
 
-	memcpy(model, as, mlen);
-	model[mlen] = '\0';
-	int rc = dfs_db_get_object(db, model, slash + 1, &k, &o);
 	if (rc == 0)
 		rc = dfs_db_set_as(db, &k);
 	if (rc < 0)

@@ -108,6 +108,8 @@ int dfs_db_get_object(struct dfs_db *db, const char *model, const char *name,
 		      struct dfs_pubkey *key, struct dfs_object_rec *out);
 int dfs_db_get_object_by_key(struct dfs_db *db, const struct dfs_pubkey *key,
 			     struct dfs_object_rec *out);
+/** The key of the object named "MODEL/OBJECT" (n bytes, as listed); -EINVAL if malformed. */
+int dfs_db_find_object(struct dfs_db *db, const char *s, size_t n, struct dfs_pubkey *key);
 /** path is FIELD or DICT/KEY. */
 int dfs_db_get_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
 		     struct dfs_field_rec *out);

@@ -107,22 +107,9 @@ bool dfs_fs_meta_writable(struct dfs_fs *fs, const struct dfs_ent *e)
  */
 static int parse_object(struct dfs_fs *fs, const char *line, size_t n, struct dfs_pubkey *out)
 {
-	char model[DFS_NAME_MAX + 1], name[DFS_NAME_MAX + 1];
-	struct dfs_object_rec o;
-
 	if (n == 2 * DFS_PUBKEY_LEN && dfs_hex_decode(out->b, DFS_PUBKEY_LEN, line, n) == 0)
 		return 0;
-	const char *slash = memchr(line, '/', n);
-	if (!slash)
-		return -EINVAL;
-	size_t mlen = (size_t)(slash - line), olen = n - mlen - 1;
-	if (dfs_name_check(line, mlen) < 0 || dfs_name_check(slash + 1, olen) < 0)
-		return -EINVAL;
-	memcpy(model, line, mlen);
-	model[mlen] = '\0';
-	memcpy(name, slash + 1, olen);
-	name[olen] = '\0';
-	return dfs_db_get_object(fs->db, model, name, out, &o);
+	return dfs_db_find_object(fs->db, line, n, out);
 }
 
 /* Calls fn for each line of val, without its newline and surrounding blanks. */
@@ -173,30 +160,18 @@ static int add_key(const char *line, size_t n, void *ctx)
 
 int dfs_fs_meta_set(struct dfs_fs *fs, const struct dfs_ent *e, const uint8_t *val, size_t len)
 {
-	int rc;
-
 	if (!dfs_fs_meta_writable(fs, e))
 		return -EPERM;
-	if (e->meta == DFS_META_AUTHORIZED) {
-		struct key_list *l = calloc(1, sizeof(*l));
-		if (!l)
-			return -ENOMEM;
-		l->fs = fs;
-		rc = each_line(val, len, add_key, l);
-		if (rc == 0)
-			rc = dfs_db_set_authorized(fs->db, &e->obj, l->keys, l->n);
-		free(l);
-		return rc;
-	}
-	/* .node/as: one object, or nothing to sign as the node again. */
 	struct key_list *l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
 	l->fs = fs;
-	rc = each_line(val, len, add_key, l);
-	if (rc == 0 && l->n > 1)
-		rc = -EINVAL;
-	if (rc == 0) {
+	int rc = each_line(val, len, add_key, l);
+	if (rc == 0 && e->meta == DFS_META_AUTHORIZED) {
+		rc = dfs_db_set_authorized(fs->db, &e->obj, l->keys, l->n);
+	} else if (rc == 0 && l->n > 1) {
+		rc = -EINVAL;	/* .node/as: one object, or none to sign as the node */
+	} else if (rc == 0) {
 		rc = dfs_db_set_as(fs->db, l->n ? &l->keys[0] : NULL);
 		if (rc == -ENOKEY) {
 			dfs_log(DFS_LOG_WARNING, ".node/as: this node does not hold that object's key");

@@ -934,9 +934,6 @@ static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t 
 static int write_meta(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
 {
 	struct dfs_buf next;
-
-	if (!dfs_fs_meta_writable(fs, &h->ent))
-		return -EPERM;
 	int rc = next_value(fs, h, buf, size, off, &next);
 	if (rc < 0)
 		return rc;

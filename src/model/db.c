@@ -1945,6 +1945,24 @@ void dfs_db_set_observer(struct dfs_db *db, dfs_db_observer_fn fn, void *ctx)
 
 /* ---- metadata and authorization --------------------------------------------- */
 
+int dfs_db_find_object(struct dfs_db *db, const char *s, size_t n, struct dfs_pubkey *key)
+{
+	char model[DFS_NAME_MAX + 1], name[DFS_NAME_MAX + 1];
+	struct dfs_object_rec o;
+	const char *slash = memchr(s, '/', n);
+
+	if (!slash)
+		return -EINVAL;
+	size_t mlen = (size_t)(slash - s), olen = n - mlen - 1;
+	if (dfs_name_check(s, mlen) < 0 || dfs_name_check(slash + 1, olen) < 0)
+		return -EINVAL;
+	memcpy(model, s, mlen);
+	model[mlen] = '\0';
+	memcpy(name, slash + 1, olen);
+	name[olen] = '\0';
+	return dfs_db_get_object(db, model, name, key, &o);
+}
+
 int dfs_db_get_meta(struct dfs_db *db, const struct dfs_pubkey *entity, const char *key,
 		    uint8_t **val, size_t *len)
 {
