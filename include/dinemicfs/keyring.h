@@ -16,7 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dinemicfs/buf.h"
 #include "dinemicfs/keys.h"
+#include "dinemicfs/seal.h"
 
 struct dfs_keyring;
 
@@ -40,5 +42,26 @@ bool dfs_keyring_has(struct dfs_keyring *kr, const struct dfs_pubkey *pk);
 /** Signs msg as pk. Returns 0, or -ENOKEY when this node does not hold pk. */
 int dfs_keyring_sign(struct dfs_keyring *kr, const struct dfs_pubkey *pk, const uint8_t *msg,
 		     size_t len, uint8_t sig[DFS_SIG_LEN]);
+
+/*
+ * Encrypted fields (seal.h): the secret keys that open data keys stay here
+ * too. A data key handed out lives in the caller's struct dfs_datakey, which
+ * the caller wipes.
+ */
+
+/**
+ * Opens the data key of epoch in keyset with the key of any of that
+ * epoch's readers this node holds. Returns 0, -EACCES (no reader held here),
+ * -ENOENT (no such epoch) or -EBADMSG.
+ */
+int dfs_keyring_open_datakey(struct dfs_keyring *kr, const uint8_t *keyset, size_t len,
+			     uint32_t epoch, struct dfs_datakey *out);
+/**
+ * dfs_keyset_rotate() with the owner's secret key: -ENOKEY where this node
+ * does not hold owner.
+ */
+int dfs_keyring_rekey(struct dfs_keyring *kr, const struct dfs_pubkey *owner, const uint8_t *old,
+		      size_t oldlen, const struct dfs_pubkey *readers, size_t nreaders,
+		      bool new_epoch, struct dfs_buf *out);
 
 #endif

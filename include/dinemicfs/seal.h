@@ -39,6 +39,7 @@
 #ifndef DINEMICFS_SEAL_H
 #define DINEMICFS_SEAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -142,9 +143,9 @@ int dfs_keyset_readers(const uint8_t *p, size_t len, uint32_t epoch, struct dfs_
 /**
  * Appends to out the keyset that follows old (NULL, with oldlen 0, for an
  * object that has none): every epoch of old, opened with the owner's key,
- * plus epoch latest + 1 (or 1) with a fresh key, all sealed to exactly
- * readers. A reader added now can read old values; one left out gets no new
- * key. Returns 0, -EINVAL (owner not among readers, or as for build),
+ * plus, when new_epoch is set or old is NULL, epoch latest + 1 (or 1) with a
+ * fresh key, all sealed to exactly readers. A reader added now can read old
+ * values; one left out gets no new key, so removing a reader needs new_epoch. Returns 0, -EINVAL (owner not among readers, or as for build),
  * -EACCES (the owner cannot open an epoch of old), -EBADMSG (old is
  * malformed), -E2BIG (epochs or readers past the limits), -EOVERFLOW (epoch
  * numbers exhausted) or -ENOMEM; on error out keeps its length. Every key
@@ -152,6 +153,6 @@ int dfs_keyset_readers(const uint8_t *p, size_t len, uint32_t epoch, struct dfs_
  */
 int dfs_keyset_rotate(const uint8_t *old, size_t oldlen, const struct dfs_pubkey *owner_pk,
 		      const struct dfs_seckey *owner_sk, const struct dfs_pubkey *readers,
-		      size_t nreaders, struct dfs_buf *out);
+		      size_t nreaders, bool new_epoch, struct dfs_buf *out);
 
 #endif

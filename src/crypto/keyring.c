@@ -237,3 +237,37 @@ int dfs_keyring_sign(struct dfs_keyring *kr, const struct dfs_pubkey *pk, const 
 	pthread_rwlock_unlock(&kr->lock);
 	return h ? 0 : -ENOKEY;
 }
+
+int dfs_keyring_open_datakey(struct dfs_keyring *kr, const uint8_t *keyset, size_t len,
+			     uint32_t epoch, struct dfs_datakey *out)
+{
+	struct dfs_pubkey readers[DFS_KEYSET_MAX_READERS];
+	size_t n;
+	int rc = dfs_keyset_readers(keyset, len, epoch, readers, DFS_KEYSET_MAX_READERS, &n);
+
+	if (rc < 0)
+		return rc == -ERANGE ? -EBADMSG : rc;
+	rc = -EACCES;
+	for (size_t i = 0; i < n && rc == -EACCES; i++) {
+		bool exclusive;
+		struct held *h = find(kr, &readers[i], &exclusive);
+		if (h)
+			rc = dfs_keyset_open(keyset, len, epoch, &h->pk, &h->sk, out);
+		pthread_rwlock_unlock(&kr->lock);
+	}
+	return rc;
+}
+
+int dfs_keyring_rekey(struct dfs_keyring *kr, const struct dfs_pubkey *owner, const uint8_t *old,
+		      size_t oldlen, const struct dfs_pubkey *readers, size_t nreaders,
+		      bool new_epoch, struct dfs_buf *out)
+{
+	bool exclusive;
+	struct held *h = find(kr, owner, &exclusive);
+	int rc = h ? dfs_keyset_rotate(old, oldlen, &h->pk, &h->sk, readers, nreaders, new_epoch,
+				       out)
+		   : -ENOKEY;
+
+	pthread_rwlock_unlock(&kr->lock);
+	return rc;
+}

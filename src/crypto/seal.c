@@ -457,7 +457,7 @@ static int open_all(const struct ks_index *ix, const struct dfs_pubkey *owner_pk
 
 int dfs_keyset_rotate(const uint8_t *old, size_t oldlen, const struct dfs_pubkey *owner_pk,
 		      const struct dfs_seckey *owner_sk, const struct dfs_pubkey *readers,
-		      size_t nreaders, struct dfs_buf *out)
+		      size_t nreaders, bool new_epoch, struct dfs_buf *out)
 {
 	struct ks_index ix;
 	uint32_t epochs[DFS_KEYSET_MAX_EPOCHS];
@@ -474,9 +474,11 @@ int dfs_keyset_rotate(const uint8_t *old, size_t oldlen, const struct dfs_pubkey
 	} else if (oldlen) {
 		return -EINVAL;
 	}
-	if (ix.nepochs == DFS_KEYSET_MAX_EPOCHS)
+	if (ix.nepochs == 0)
+		new_epoch = true;	/* nothing to re-seal: the first key */
+	if (new_epoch && ix.nepochs == DFS_KEYSET_MAX_EPOCHS)
 		return -E2BIG;
-	if (ix.nepochs && ix.e[ix.nepochs - 1].epoch == UINT32_MAX)
+	if (new_epoch && ix.nepochs && ix.e[ix.nepochs - 1].epoch == UINT32_MAX)
 		return -EOVERFLOW;
 	/* Guarded, locked pages that sodium_free() wipes: they hold every key at once. */
 	keys = sodium_allocarray(ix.nepochs + 1, sizeof(*keys));
@@ -485,9 +487,11 @@ int dfs_keyset_rotate(const uint8_t *old, size_t oldlen, const struct dfs_pubkey
 	rc = open_all(&ix, owner_pk, owner_sk, keys, epochs);
 	if (rc < 0)
 		goto out_free_keys;
-	dfs_datakey_new(&keys[ix.nepochs]);
-	epochs[ix.nepochs] = ix.nepochs ? ix.e[ix.nepochs - 1].epoch + 1 : 1;
-	rc = dfs_keyset_build(keys, epochs, ix.nepochs + 1, readers, nreaders, out);
+	if (new_epoch) {
+		dfs_datakey_new(&keys[ix.nepochs]);
+		epochs[ix.nepochs] = ix.nepochs ? ix.e[ix.nepochs - 1].epoch + 1 : 1;
+	}
+	rc = dfs_keyset_build(keys, epochs, ix.nepochs + new_epoch, readers, nreaders, out);
 out_free_keys:
 	sodium_free(keys);
 	return rc;

@@ -499,7 +499,7 @@ Test(keyset, rotation)
 	readers[0] = a.pk;
 	readers[1] = owner.pk;
 	readers[2] = r.pk;
-	cr_assert_eq(dfs_keyset_rotate(NULL, 0, &owner.pk, &owner.sk, readers, 3, &ks1), 0);
+	cr_assert_eq(dfs_keyset_rotate(NULL, 0, &owner.pk, &owner.sk, readers, 3, true, &ks1), 0);
 	cr_assert_eq(dfs_keyset_latest(ks1.data, ks1.len, &latest), 0);
 	cr_assert_eq(latest, 1, "a new keyset starts at epoch 1");
 	cr_assert_eq(ks1.len, DFS_KEYSET_LEN(1, 3));
@@ -509,7 +509,7 @@ Test(keyset, rotation)
 	seal_ok(&k1, 1, msg, sizeof(msg), &value);
 
 	/* Remove R. */
-	cr_assert_eq(dfs_keyset_rotate(ks1.data, ks1.len, &owner.pk, &owner.sk, readers, 2, &ks2),
+	cr_assert_eq(dfs_keyset_rotate(ks1.data, ks1.len, &owner.pk, &owner.sk, readers, 2, true, &ks2),
 		     0);
 	cr_assert_eq(dfs_keyset_latest(ks2.data, ks2.len, &latest), 0);
 	cr_assert_eq(latest, 2);
@@ -524,9 +524,9 @@ Test(keyset, rotation)
 	assert_opens(&ks2, 1, &owner, &k1);
 
 	/* The owner rotates again, twice. */
-	cr_assert_eq(dfs_keyset_rotate(ks2.data, ks2.len, &owner.pk, &owner.sk, readers, 2, &ks3),
+	cr_assert_eq(dfs_keyset_rotate(ks2.data, ks2.len, &owner.pk, &owner.sk, readers, 2, true, &ks3),
 		     0);
-	cr_assert_eq(dfs_keyset_rotate(ks3.data, ks3.len, &owner.pk, &owner.sk, readers, 2, &ks4),
+	cr_assert_eq(dfs_keyset_rotate(ks3.data, ks3.len, &owner.pk, &owner.sk, readers, 2, true, &ks4),
 		     0);
 	cr_assert_eq(dfs_keyset_latest(ks4.data, ks4.len, &latest), 0);
 	cr_assert_eq(latest, 4);
@@ -544,7 +544,7 @@ Test(keyset, rotation)
 	/* Add a reader: it can read the value written under epoch 1. */
 	readers[2] = late.pk;
 	cr_assert_eq(open_rc(&ks4, 1, &late), -EACCES);
-	cr_assert_eq(dfs_keyset_rotate(ks4.data, ks4.len, &owner.pk, &owner.sk, readers, 3, &ks5),
+	cr_assert_eq(dfs_keyset_rotate(ks4.data, ks4.len, &owner.pk, &owner.sk, readers, 3, true, &ks5),
 		     0);
 	cr_assert_eq(dfs_keyset_open(ks5.data, ks5.len, 1, &late.pk, &late.sk, &got), 0);
 	dfs_buf_init(&clear);
@@ -552,6 +552,19 @@ Test(keyset, rotation)
 	cr_assert_arr_eq(clear.data, msg, sizeof(msg));
 	assert_opens(&ks5, 4, &late, &k4);
 	cr_assert_eq(open_rc(&ks5, 5, &r), -EACCES);
+
+	/* Adding a reader need not start an epoch: the same keys, re-sealed. */
+	struct dfs_buf ks6;
+	dfs_buf_init(&ks6);
+	readers[2] = r.pk;
+	cr_assert_eq(dfs_keyset_rotate(ks5.data, ks5.len, &owner.pk, &owner.sk, readers, 3, false,
+				       &ks6), 0);
+	cr_assert_eq(dfs_keyset_latest(ks6.data, ks6.len, &latest), 0);
+	cr_assert_eq(latest, 5, "no new epoch");
+	cr_assert_eq(ks6.len, DFS_KEYSET_LEN(5, 3));
+	assert_opens(&ks6, 4, &r, &k4);
+	cr_assert_eq(open_rc(&ks6, 1, &late), -EACCES, "left out of every epoch");
+	dfs_buf_release(&ks6);
 
 	dfs_datakey_wipe(&got);
 	dfs_datakey_wipe(&k1);
@@ -584,21 +597,21 @@ Test(keyset, rotate_refuses)
 	readers[1] = a.pk;
 	dfs_buf_init(&ks);
 	dfs_buf_init(&out);
-	cr_assert_eq(dfs_keyset_rotate(NULL, 0, &owner.pk, &owner.sk, readers, 2, &ks), 0);
+	cr_assert_eq(dfs_keyset_rotate(NULL, 0, &owner.pk, &owner.sk, readers, 2, true, &ks), 0);
 
-	cr_assert_eq(dfs_keyset_rotate(ks.data, ks.len, &owner.pk, &owner.sk, &readers[1], 1, &out),
+	cr_assert_eq(dfs_keyset_rotate(ks.data, ks.len, &owner.pk, &owner.sk, &readers[1], 1, true, &out),
 		     -EINVAL, "the owner must stay a reader");
-	cr_assert_eq(dfs_keyset_rotate(ks.data, ks.len, &owner.pk, &owner.sk, readers, 0, &out),
+	cr_assert_eq(dfs_keyset_rotate(ks.data, ks.len, &owner.pk, &owner.sk, readers, 0, true, &out),
 		     -EINVAL);
-	cr_assert_eq(dfs_keyset_rotate(ks.data, ks.len - 1, &owner.pk, &owner.sk, readers, 2, &out),
+	cr_assert_eq(dfs_keyset_rotate(ks.data, ks.len - 1, &owner.pk, &owner.sk, readers, 2, true, &out),
 		     -EBADMSG);
-	cr_assert_eq(dfs_keyset_rotate(NULL, 3, &owner.pk, &owner.sk, readers, 2, &out), -EINVAL);
+	cr_assert_eq(dfs_keyset_rotate(NULL, 3, &owner.pk, &owner.sk, readers, 2, true, &out), -EINVAL);
 	some[0] = stranger.pk;
 	some[1] = a.pk;
-	cr_assert_eq(dfs_keyset_rotate(ks.data, ks.len, &stranger.pk, &stranger.sk, some, 2, &out),
+	cr_assert_eq(dfs_keyset_rotate(ks.data, ks.len, &stranger.pk, &stranger.sk, some, 2, true, &out),
 		     -EACCES, "only a reader of every epoch can rotate");
 	/* The owner's public key with someone else's secret key. */
-	cr_assert_eq(dfs_keyset_rotate(ks.data, ks.len, &owner.pk, &a.sk, readers, 2, &out),
+	cr_assert_eq(dfs_keyset_rotate(ks.data, ks.len, &owner.pk, &a.sk, readers, 2, true, &out),
 		     -EACCES);
 	cr_assert_eq(out.len, 0, "nothing appended on error");
 	dfs_seckey_wipe(&owner.sk);
@@ -621,13 +634,13 @@ Test(keyset, rotate_at_the_limits)
 	build(keys, epochs, DFS_KEYSET_MAX_EPOCHS, &owner.pk, 1, &full);
 	dfs_buf_init(&out);
 	cr_assert_eq(dfs_keyset_rotate(full.data, full.len, &owner.pk, &owner.sk, &owner.pk, 1,
-				       &out), -E2BIG, "no room for another epoch");
+				       true, &out), -E2BIG, "no room for another epoch");
 	/* One epoch fewer leaves room for exactly one. */
 	dfs_buf_init(&last);
 	cr_assert_eq(dfs_keyset_build(keys, epochs, DFS_KEYSET_MAX_EPOCHS - 1, &owner.pk, 1, &last),
 		     0);
 	cr_assert_eq(dfs_keyset_rotate(last.data, last.len, &owner.pk, &owner.sk, &owner.pk, 1,
-				       &out), 0);
+				       true, &out), 0);
 	cr_assert_eq(out.len, full.len);
 	assert_opens(&out, 1, &owner, &keys[0]);
 	cr_assert_eq(dfs_keyset_open(out.data, out.len, DFS_KEYSET_MAX_EPOCHS, &owner.pk, &owner.sk,
@@ -638,7 +651,7 @@ Test(keyset, rotate_at_the_limits)
 	dfs_buf_reset(&out);
 	cr_assert_eq(dfs_keyset_build(keys, epochs, 1, &owner.pk, 1, &last), 0);
 	cr_assert_eq(dfs_keyset_rotate(last.data, last.len, &owner.pk, &owner.sk, &owner.pk, 1,
-				       &out), -EOVERFLOW);
+				       true, &out), -EOVERFLOW);
 	cr_assert_eq(out.len, 0);
 	dfs_seckey_wipe(&owner.sk);
 	dfs_buf_release(&full);
