@@ -79,6 +79,7 @@ struct dfs_action_event {
 	size_t old_len;
 	const uint8_t *new_value;	/* NULL when there is none */
 	size_t new_len;
+	bool sealed;			/* encrypted and not readable here: DINEMIC_SEALED=1 */
 };
 
 struct dfs_runner;

@@ -51,6 +51,7 @@ struct dfs_change {
 	size_t old_len;
 	const uint8_t *new_value;	/* the whole value after; NULL when there is none */
 	size_t new_len;
+	bool sealed;			/* encrypted, and this node cannot open it: no values */
 };
 
 /*
@@ -113,9 +114,19 @@ int dfs_db_find_object(struct dfs_db *db, const char *s, size_t n, struct dfs_pu
 /** path is FIELD or DICT/KEY. */
 int dfs_db_get_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
 		     struct dfs_field_rec *out);
-/** Reads a field's value into a malloc'ed buffer the caller frees. */
+/**
+ * Reads a field's value into a malloc'ed buffer the caller frees; an
+ * encrypted value is opened, or -EACCES where this node holds no key that
+ * opens it.
+ */
 int dfs_db_read_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
 		      uint8_t **val, size_t *len);
+/**
+ * dfs_db_get_field() plus what a file shows: size is the value's clear
+ * size, readable whether this node can open it (true for plain values).
+ */
+int dfs_db_stat_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		      struct dfs_field_rec *out, uint64_t *size, bool *readable);
 
 /**
  * Listing callbacks get a NUL-terminated name valid during the call; a
@@ -213,10 +224,22 @@ bool dfs_db_is_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 /**
  * Replaces obj's .authorized with keys (sorted, duplicates and the owner
  * dropped), signed as obj: -EPERM where this node does not hold its key,
- * -E2BIG past DFS_AUTHORIZED_MAX.
+ * -E2BIG past DFS_AUTHORIZED_MAX (or, once obj has a data key, past
+ * DFS_KEYSET_MAX_READERS - 1). Where obj has a data key, it is re-sealed to
+ * the new readers, and rotated when one is dropped.
  */
 int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 			  const struct dfs_pubkey *keys, size_t n);
+/**
+ * Sets model's encrypted fields (MODEL/.encrypted): values written from now
+ * on are sealed with each object's data key (seal.h), readable where a key
+ * of the owner or of an authorized object is held. Signed by the model's
+ * creator: -EPERM where this node does not hold its key; -EINVAL for a name
+ * that is not a field name, -E2BIG past 64 KiB.
+ */
+int dfs_db_set_encrypted(struct dfs_db *db, const char *model, const char *const *names,
+			 size_t n);
+
 /**
  * Local changes of objects this node does not own are signed as `as`
  * (NULL: as the node). Returns -ENOKEY where this node lacks its key.

@@ -36,7 +36,7 @@ enum dfs_kind {
 	DFS_K_OBJECT,
 	DFS_K_DICT,
 	DFS_K_FIELD,
-	DFS_K_META,		/* .id .owner .history .authorized */
+	DFS_K_META,		/* .id .owner .history .authorized; MODEL/.encrypted */
 	DFS_K_SCRATCH,		/* node-local file (scratch.h) */
 	DFS_K_ACTIONS,		/* .actions and below: a real directory (path) */
 };
@@ -51,6 +51,7 @@ enum dfs_meta {
 	DFS_NODE_LOG,
 	DFS_NODE_PEERS,
 	DFS_NODE_AS,		/* writable */
+	DFS_META_ENCRYPTED,	/* MODEL/.encrypted, writable by the model's creator */
 };
 
 /* What an inode stands for. Plain data: copied freely. */

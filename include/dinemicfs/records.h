@@ -10,7 +10,8 @@
  *   'N' model '\0' object    -> entity (32 bytes): live objects by name
  *   'E' entity               -> struct dfs_object_rec
  *   'F' entity path          -> struct dfs_field_rec (path: FIELD or DICT/KEY)
- *   'V' entity path          -> the field's current value, raw bytes
+ *   'V' entity path          -> the field's current value: raw bytes, or items
+ *                               (below) when its record has DFS_FIELD_FLAG_ITEMS
  *   'X' entity key           -> struct dfs_meta_rec: a metadata value ("authorized",
  *                               "encrypted", ...) and the update that set it
  *   'C' model '\0' name '\0' created(8) entity
@@ -61,10 +62,28 @@ struct dfs_object_rec {
 					   object created earlier holds name */
 };
 
+/*
+ * The value of a field that holds encrypted parts is a sequence of items,
+ * one per set or append that makes it, in order:
+ *   kind (1: DFS_ITEM_CLEAR or DFS_ITEM_SEALED) || len (4, BE) || len bytes
+ * A sealed item is a sealed value (seal.h); a clear one is bytes written by
+ * a node that did not seal them (before the field was listed encrypted).
+ */
+#define DFS_FIELD_FLAG_ITEMS 0x01
+#define DFS_ITEM_CLEAR 0
+#define DFS_ITEM_SEALED 1
+#define DFS_ITEM_HEADER_LEN 5
+
+struct dfs_item {
+	uint8_t kind;
+	const uint8_t *p;		/* points into the value */
+	size_t len;
+};
+
 struct dfs_field_rec {
 	uint8_t kind;			/* enum dfs_field_kind */
 	bool alive;			/* false: a tombstone that keeps its clock */
-	uint8_t flags;			/* DFS_UPDATE_FLAG_* of the winning update */
+	uint8_t flags;			/* DFS_FIELD_FLAG_* */
 	uint64_t clock;			/* (clock, signer) of the latest update in the value */
 	struct dfs_pubkey signer;
 	uint64_t base_clock;		/* (base_clock, base_signer): the set or delete that */
@@ -96,6 +115,14 @@ int dfs_meta_rec_encode(const struct dfs_meta_rec *r, struct dfs_buf *out);
 int dfs_meta_rec_decode(const uint8_t *p, size_t len, struct dfs_meta_rec *r);
 int dfs_state_rec_encode(const struct dfs_state_rec *r, struct dfs_buf *out);
 int dfs_state_rec_decode(const uint8_t *p, size_t len, struct dfs_state_rec *r);
+
+/**
+ * Reads the item at *off of an items value and moves *off past it. Returns
+ * 1 (an item), 0 (the end) or -EBADMSG (unknown kind, or cut short).
+ */
+int dfs_item_next(const uint8_t *v, size_t len, size_t *off, struct dfs_item *it);
+/** Appends one item to out. */
+int dfs_item_add(struct dfs_buf *out, uint8_t kind, const uint8_t *p, size_t len);
 
 /** Key builders: reset out and write the key. */
 void dfs_key_update(struct dfs_buf *out, const struct dfs_hash *h);

@@ -96,6 +96,9 @@ int dfs_value_epoch(const uint8_t *in, size_t len, uint32_t *epoch);
 int dfs_value_open(const struct dfs_datakey *k, const uint8_t *ad, size_t adlen,
 		   const uint8_t *in, size_t len, struct dfs_buf *out);
 
+/** Whether pk is an Ed25519 public key that keys can be sealed to. */
+bool dfs_pubkey_sealable(const struct dfs_pubkey *pk);
+
 /**
  * Seals k to reader, who alone can open it. Returns 0 or -EINVAL when reader
  * is not a usable Ed25519 public key.

@@ -73,7 +73,7 @@ struct job {
 	struct job *next;
 	enum dfs_hook hook;
 	char *model, *object, *field, *signer, *mount;
-	bool authorized, owned, remote;
+	bool authorized, owned, remote, sealed;
 	uint8_t *old_value, *new_value;
 	size_t old_len, new_len;
 	bool has_old, has_new;
@@ -331,7 +331,8 @@ static char **build_env(enum dfs_hook hook, const struct dfs_action_event *ev)
 	    add_env(&env, &n, "DINEMIC_AUTHORIZED", ev->authorized ? "1" : "0") < 0 ||
 	    add_env(&env, &n, "DINEMIC_OWNED", ev->owned ? "1" : "0") < 0 ||
 	    add_env(&env, &n, "DINEMIC_ORIGIN", ev->remote ? "remote" : "local") < 0 ||
-	    add_env(&env, &n, "DINEMIC_MOUNT", ev->mount) < 0)
+	    add_env(&env, &n, "DINEMIC_MOUNT", ev->mount) < 0 ||
+	    (ev->sealed && add_env(&env, &n, "DINEMIC_SEALED", "1") < 0))
 		goto fail;
 	add_value_env(&env, &n, "DINEMIC_OLD", ev->old_value, ev->old_len);
 	add_value_env(&env, &n, "DINEMIC_NEW", ev->new_value, ev->new_len);
@@ -598,6 +599,7 @@ static void run_job(struct dfs_runner *r, struct job *j)
 		.old_len = j->old_len,
 		.new_value = j->has_new ? j->new_value : NULL,
 		.new_len = j->new_len,
+		.sealed = j->sealed,
 	};
 	char reason[512];
 	char **v;
@@ -656,6 +658,7 @@ int dfs_runner_after(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_
 	j->authorized = ev->authorized;
 	j->owned = ev->owned;
 	j->remote = ev->remote;
+	j->sealed = ev->sealed;
 	j->has_old = ev->old_value != NULL;
 	j->has_new = ev->new_value != NULL;
 	j->old_len = ev->old_len;
@@ -797,6 +800,7 @@ static void event_of(const struct dfs_change *c, const char *mount, char *signer
 		.old_len = c->old_len,
 		.new_value = c->new_value,
 		.new_len = c->new_len,
+		.sealed = c->sealed,
 	};
 }
 

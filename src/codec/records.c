@@ -131,6 +131,32 @@ int dfs_field_rec_decode(const uint8_t *p, size_t len, struct dfs_field_rec *r)
 	return 0;
 }
 
+int dfs_item_next(const uint8_t *v, size_t len, size_t *off, struct dfs_item *it)
+{
+	struct dfs_reader rd;
+	uint32_t n;
+
+	if (*off >= len)
+		return *off == len ? 0 : -EBADMSG;
+	dfs_reader_init(&rd, v + *off, len - *off);
+	if (dfs_reader_get_u8(&rd, &it->kind) < 0 || it->kind > DFS_ITEM_SEALED ||
+	    dfs_reader_get_u32be(&rd, &n) < 0 || dfs_reader_get_view(&rd, &it->p, n) < 0)
+		return -EBADMSG;
+	it->len = n;
+	*off += DFS_ITEM_HEADER_LEN + n;
+	return 1;
+}
+
+int dfs_item_add(struct dfs_buf *out, uint8_t kind, const uint8_t *p, size_t len)
+{
+	if (len > UINT32_MAX)
+		return -E2BIG;
+	dfs_buf_add_u8(out, kind);
+	dfs_buf_add_u32be(out, (uint32_t)len);
+	dfs_buf_add(out, p, len);
+	return dfs_buf_ok(out);
+}
+
 int dfs_meta_rec_encode(const struct dfs_meta_rec *r, struct dfs_buf *out)
 {
 	dfs_buf_add_u8(out, DFS_REC_VERSION);

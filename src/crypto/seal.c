@@ -151,6 +151,13 @@ static int seal_to_x(const struct dfs_datakey *k, const uint8_t xpk[crypto_box_P
 	return crypto_box_seal(out, k->b, sizeof(k->b), xpk) == 0 ? 0 : -EINVAL;
 }
 
+bool dfs_pubkey_sealable(const struct dfs_pubkey *pk)
+{
+	uint8_t x[crypto_box_PUBLICKEYBYTES];
+
+	return crypto_sign_ed25519_pk_to_curve25519(x, pk->b) == 0;
+}
+
 int dfs_datakey_seal_to(const struct dfs_datakey *k, const struct dfs_pubkey *reader,
 			uint8_t out[DFS_SEALED_KEY_LEN])
 {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* meta.c - the generated files: .id, .owner, .history, .authorized and .node/ */
+/* meta.c - the generated files: .id, .owner, .history, .authorized, .encrypted and .node/ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,10 +92,20 @@ static int authorized_text(struct dfs_fs *fs, const struct dfs_pubkey *obj, stru
 	return rc;
 }
 
+/* Whether this node holds the key of the model's creator, who alone lists its encrypted fields. */
+static bool model_creator(struct dfs_fs *fs, const char *model)
+{
+	struct dfs_model_rec m;
+
+	return dfs_db_get_model(fs->db, model, &m) == 0 && dfs_keyring_has(fs->kr, &m.creator);
+}
+
 bool dfs_fs_meta_writable(struct dfs_fs *fs, const struct dfs_ent *e)
 {
 	if (fs->opts.read_only)
 		return false;
+	if (e->kind == DFS_K_META && e->meta == DFS_META_ENCRYPTED)
+		return model_creator(fs, e->model);
 	if (e->kind == DFS_K_META)
 		return e->meta == DFS_META_AUTHORIZED && dfs_keyring_has(fs->kr, &e->obj);
 	return e->kind == DFS_K_NODE_FILE && e->meta == DFS_NODE_AS;
@@ -158,10 +168,51 @@ static int add_key(const char *line, size_t n, void *ctx)
 	return 0;
 }
 
+/* Field names for .encrypted, one a line. */
+struct name_list {
+	char **names;
+	size_t n, cap;
+};
+
+static int add_name(const char *line, size_t n, void *ctx)
+{
+	struct name_list *l = ctx;
+
+	if (dfs_name_check(line, n) < 0 || line[0] == '.') {
+		dfs_log(DFS_LOG_WARNING, ".encrypted: %.*s: not a field name", (int)n, line);
+		return -EINVAL;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		char **p = realloc(l->names, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		l->names = p;
+		l->cap = cap;
+	}
+	l->names[l->n] = strndup(line, n);
+	return l->names[l->n++] ? 0 : -ENOMEM;
+}
+
+static int set_encrypted(struct dfs_fs *fs, const char *model, const uint8_t *val, size_t len)
+{
+	struct name_list l = { 0 };
+	int rc = each_line(val, len, add_name, &l);
+
+	if (rc == 0)
+		rc = dfs_db_set_encrypted(fs->db, model, (const char *const *)l.names, l.n);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.names[i]);
+	free(l.names);
+	return rc;
+}
+
 int dfs_fs_meta_set(struct dfs_fs *fs, const struct dfs_ent *e, const uint8_t *val, size_t len)
 {
 	if (!dfs_fs_meta_writable(fs, e))
 		return -EPERM;
+	if (e->meta == DFS_META_ENCRYPTED)
+		return set_encrypted(fs, e->model, val, len);
 	struct key_list *l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
@@ -187,6 +238,7 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 {
 	char hex[2 * DFS_PUBKEY_LEN + 1];
 	struct dfs_object_rec o;
+	struct dfs_model_rec m;
 	int rc;
 
 	dfs_hex_encode(hex, e->obj.b, DFS_PUBKEY_LEN);
@@ -228,6 +280,20 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 	case DFS_META_AUTHORIZED:
 		rc = authorized_text(fs, &e->obj, out);
 		break;
+	case DFS_META_ENCRYPTED: {
+		struct dfs_pubkey id;
+		uint8_t *list;
+		size_t len;
+		dfs_db_model_id(e->model, &id);
+		rc = dfs_db_get_meta(fs->db, &id, "encrypted", &list, &len);
+		if (rc == 0) {
+			dfs_buf_add(out, list, len);
+			free(list);
+		} else if (rc == -ENOENT) {
+			rc = dfs_db_get_model(fs->db, e->model, &m);
+		}
+		break;
+	}
 	case DFS_NODE_AS: {
 		struct dfs_pubkey as;
 		rc = 0;

@@ -311,6 +311,12 @@ static int resolve(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *d
 		}
 		break;
 	case DFS_K_MODEL:
+		if (strcmp(name, ".encrypted") == 0) {
+			out->kind = DFS_K_META;
+			out->meta = DFS_META_ENCRYPTED;
+			return 0;
+		}
+		break;
 	case DFS_K_DICT:
 		break;
 	default:
@@ -423,12 +429,17 @@ static int stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, 
 		if (rc == 0)
 			ts_of_clock(f.mtime, &mtime);
 		break;
-	case DFS_K_FIELD:
+	case DFS_K_FIELD: {
+		uint64_t size;
+		bool readable;
 		st->st_mode = S_IFREG | (owned(fs, e) ? 0644 : 0444);
-		rc = dfs_db_get_field(fs->db, &e->obj, e->path, &f);
+		rc = dfs_db_stat_field(fs->db, &e->obj, e->path, &f, &size, &readable);
 		if (rc == 0) {
 			ts_of_clock(f.mtime, &mtime);
-			st->st_size = (off_t)f.size;
+			st->st_size = (off_t)size;
+			/* An encrypted value this node cannot open: no r. */
+			if (!readable)
+				st->st_mode &= ~(mode_t)0444;
 		} else if ((rc == -ENOENT && dfs_inodes_pending_new(fs->inodes, ino, 0) > 0) ||
 			   rc == -EIO) {
 			clock_gettime(CLOCK_REALTIME, &mtime);
@@ -437,6 +448,7 @@ static int stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, 
 		if (rc == 0 && dfs_inodes_pending_trunc(fs->inodes, ino, 0) > 0)
 			st->st_size = 0;
 		break;
+	}
 	case DFS_K_META:
 	case DFS_K_NODE_FILE: {
 		struct dfs_buf content;
@@ -445,8 +457,11 @@ static int stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, 
 		st->st_mode = S_IFREG | (dfs_fs_meta_writable(fs, e) ? 0644 : 0444);
 		st->st_size = (off_t)content.len;
 		dfs_buf_release(&content);
-		if (rc == 0 && e->kind == DFS_K_META &&
-		    dfs_db_get_object_by_key(fs->db, &e->obj, &o) == 0)
+		if (rc == 0 && e->meta == DFS_META_ENCRYPTED &&
+		    dfs_db_get_model(fs->db, e->model, &m) == 0)
+			ts_of_clock(m.mtime, &mtime);
+		else if (rc == 0 && e->kind == DFS_K_META &&
+			 dfs_db_get_object_by_key(fs->db, &e->obj, &o) == 0)
 			ts_of_clock(o.mtime, &mtime);
 		else if (e->kind == DFS_K_NODE_FILE)
 			clock_gettime(CLOCK_REALTIME, &mtime);
@@ -706,7 +721,7 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 		if (writing && fs->opts.read_only)
 			return -EROFS;
 		if (writing && !dfs_fs_meta_writable(fs, ent))
-			return ent->meta == DFS_META_AUTHORIZED ? -EACCES : -EPERM;
+			return ent->kind == DFS_K_META ? -EACCES : -EPERM;
 		break;
 	default:
 		return -EISDIR;
@@ -728,6 +743,14 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 		 */
 		if (frc == -ENOENT && writing)
 			created = true;
+		/* An encrypted value this node cannot open is not read here. */
+		uint64_t size;
+		bool readable = true;
+		bool reading = acc != O_WRONLY && !(fi->flags & O_TRUNC);
+		if (frc == 0 && reading &&
+		    dfs_db_stat_field(fs->db, &ent->obj, ent->path, &f, &size, &readable) == 0 &&
+		    !readable)
+			return -EACCES;
 	}
 
 	struct fh *h = fh_new(ino, ent);
@@ -930,7 +953,7 @@ static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t 
 	return rc;
 }
 
-/* One write(2) on .authorized or .node/as: the whole resulting content commits. */
+/* One write(2) on .authorized, .encrypted or .node/as: the whole resulting content commits. */
 static int write_meta(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
 {
 	struct dfs_buf next;
@@ -1021,7 +1044,9 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		int rc = dfs_fs_meta_set(fs, &h->ent, h->data.data, h->data.len);
 		if (rc < 0)
 			dfs_log_errno(DFS_LOG_WARNING, -rc, "committing %s on close",
-				      h->ent.kind == DFS_K_META ? ".authorized" : ".node/as");
+				      h->ent.kind == DFS_K_NODE_FILE	       ? ".node/as"
+				      : h->ent.meta == DFS_META_ENCRYPTED ? ".encrypted"
+									   : ".authorized");
 	}
 	fh_free(h);
 	fuse_reply_err(req, 0);
@@ -1493,7 +1518,7 @@ static int do_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 	int drc = resolve(fs, newparent, &newdir, newname, &dst);
 	if (drc == 0 && (flags & RENAME_NOREPLACE))
 		return -EEXIST;
-	/* sed -i and editors on .authorized or .node/as: the new content commits. */
+	/* sed -i and editors on .authorized, .encrypted or .node/as: the new content commits. */
 	if (drc == 0 && (dst.kind == DFS_K_META || dst.kind == DFS_K_NODE_FILE) &&
 	    src.kind == DFS_K_SCRATCH && dfs_fs_meta_writable(fs, &dst)) {
 		rc = file_content(fs, &src, &val, &len);

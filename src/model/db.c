@@ -11,6 +11,7 @@
 #include "dinemicfs/hlc.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/util.h"
+#include "sealed.h"
 
 struct dfs_db {
 	struct dfs_store *st;
@@ -28,6 +29,8 @@ struct dfs_db {
 	pthread_mutex_t as_lock;
 	bool has_as;				/* sign as this object where allowed */
 	struct dfs_pubkey as;
+	struct dfs_keycache *kc;		/* data keys opened here */
+	pthread_rwlock_t key_lock;		/* sealing writes share it; keyset changes own it */
 };
 
 /* What the observer is told of one update, with room for its names. */
@@ -71,6 +74,12 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	db->st = st;
 	db->kr = kr;
 	db->max_value = max_value;
+	db->kc = dfs_keycache_new();
+	if (!db->kc) {
+		free(db);
+		errno = ENOMEM;
+		return NULL;
+	}
 	dfs_buf_init(&key);
 	dfs_key_state(&key);
 	int rc = dfs_store_get(st, key.data, key.len, &val, &len);
@@ -82,6 +91,7 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	}
 	dfs_buf_release(&key);
 	if (rc < 0 && rc != -ENOENT) {
+		dfs_keycache_free(db->kc);
 		free(db);
 		errno = EIO;
 		return NULL;
@@ -91,6 +101,7 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	dfs_hlc_init(&db->hlc, state.clock);
 	pthread_mutex_init(&db->apply_lock, NULL);
 	pthread_mutex_init(&db->as_lock, NULL);
+	pthread_rwlock_init(&db->key_lock, NULL);
 	return db;
 }
 
@@ -101,6 +112,8 @@ void dfs_db_free(struct dfs_db *db)
 	dfs_hlc_release(&db->hlc);
 	pthread_mutex_destroy(&db->apply_lock);
 	pthread_mutex_destroy(&db->as_lock);
+	pthread_rwlock_destroy(&db->key_lock);
+	dfs_keycache_free(db->kc);
 	free(db);
 }
 
@@ -215,8 +228,8 @@ int dfs_db_get_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char
  * reading one and the other. A value whose length disagrees with its record
  * is read again; it is corrupt only if the record did not change meanwhile.
  */
-int dfs_db_read_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
-		      uint8_t **val, size_t *len)
+static int read_raw(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		    uint8_t **val, size_t *len, struct dfs_field_rec *out)
 {
 	struct dfs_field_rec f, again;
 	struct dfs_buf key;
@@ -254,6 +267,62 @@ int dfs_db_read_field(struct dfs_db *db, const struct dfs_pubkey *obj, const cha
 		break;
 	}
 	dfs_buf_release(&key);
+	if (rc == 0)
+		*out = f;
+	return rc;
+}
+
+/* An encrypted value, opened: -EACCES where this node reads none of its keys. */
+static int open_value(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		      uint8_t **val, size_t *len)
+{
+	struct dfs_buf clear;
+
+	dfs_buf_init(&clear);
+	int rc = dfs_sealed_open_items(db, db->kr, db->kc, obj, path, *val, *len, &clear);
+	if (rc == -EIO) {
+		dfs_log(DFS_LOG_ERR, "store: malformed encrypted value of %s", path);
+		atomic_fetch_add(&db->corrupt, 1);
+	}
+	if (rc == 0)
+		rc = dfs_buf_reserve(&clear, 1);
+	free(*val);
+	*val = NULL;
+	if (rc < 0) {
+		dfs_buf_release(&clear);
+		return rc;
+	}
+	*val = dfs_buf_detach(&clear, len);
+	return 0;
+}
+
+int dfs_db_read_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		      uint8_t **val, size_t *len)
+{
+	struct dfs_field_rec f;
+	int rc = read_raw(db, obj, path, val, len, &f);
+
+	if (rc == 0 && (f.flags & DFS_FIELD_FLAG_ITEMS))
+		rc = open_value(db, obj, path, val, len);
+	return rc;
+}
+
+int dfs_db_stat_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		      struct dfs_field_rec *out, uint64_t *size, bool *readable)
+{
+	uint8_t *raw;
+	size_t len;
+	int rc = dfs_db_get_field(db, obj, path, out);
+
+	*size = rc == 0 ? out->size : 0;
+	*readable = true;
+	if (rc < 0 || !(out->flags & DFS_FIELD_FLAG_ITEMS))
+		return rc;
+	rc = read_raw(db, obj, path, &raw, &len, out);
+	if (rc == 0) {
+		rc = dfs_sealed_stat_items(db, db->kr, db->kc, obj, raw, len, size, readable);
+		free(raw);
+	}
 	return rc;
 }
 
@@ -594,16 +663,28 @@ struct apply {
 
 /*
  * Metadata: "encrypted" on a model (field names, one a line), "authorized"
- * on an object (public keys, 32 bytes each). The latest (clock, signer)
- * set wins, whatever order the sets arrive in.
+ * on an object (public keys, 32 bytes each), "datakey" on an object (its
+ * keyset, seal.h). The latest (clock, signer) set wins, whatever order the
+ * sets arrive in.
  */
+static bool meta_is(const struct dfs_update *u, const char *key)
+{
+	return u->name_len == strlen(key) && memcmp(u->name, key, u->name_len) == 0;
+}
+
 static int meta_check(const struct dfs_update *u)
 {
 	if (u->op == DFS_OP_MODEL_META)
-		return u->name_len == 9 && memcmp(u->name, "encrypted", 9) == 0 ? 0 : -EBADMSG;
-	if (u->name_len == 10 && memcmp(u->name, "authorized", 10) == 0)
+		return meta_is(u, "encrypted") ? dfs_sealed_check_list(u->value, u->value_len)
+					       : -EBADMSG;
+	if (meta_is(u, "authorized"))
 		return u->value_len % DFS_PUBKEY_LEN == 0 &&
 				       u->value_len <= DFS_AUTHORIZED_MAX * DFS_PUBKEY_LEN
+			       ? 0
+			       : -EBADMSG;
+	if (meta_is(u, "datakey"))
+		return u->value_len <= DFS_KEYSET_MAX_LEN &&
+				       dfs_keyset_check(u->value, u->value_len) == 0
 			       ? 0
 			       : -EBADMSG;
 	return -EBADMSG;
@@ -792,6 +873,20 @@ static int merge_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t
 	return rc;
 }
 
+/*
+ * Adds one update's bytes to a value being built: as they are, or as an
+ * item where the value holds items.
+ */
+static int add_part(struct dfs_buf *out, bool items, uint8_t flags, const uint8_t *p, size_t len)
+{
+	if (items)
+		return dfs_item_add(out, flags & DFS_UPDATE_FLAG_SEALED ? DFS_ITEM_SEALED
+									: DFS_ITEM_CLEAR,
+				    p, len);
+	dfs_buf_add(out, p, len);
+	return dfs_buf_ok(out);
+}
+
 /* Rebuilds f and the value of a->name from the history plus a->u. */
 static int remerge_field(struct apply *a, struct dfs_field_rec *f, uint8_t **value, size_t *len)
 {
@@ -814,26 +909,28 @@ static int remerge_field(struct apply *a, struct dfs_field_rec *f, uint8_t **val
 			break;
 		}
 	}
-	size_t total = 0;
+	/* Where any part is sealed, every part is an item (records.h). */
+	bool items = false;
 	for (size_t i = base == m.n ? 0 : base; i < m.n; i++)
 		if (m.items[i].op != DFS_OP_FIELD_DELETE)
-			total += m.items[i].len;
-	uint8_t *out = malloc(total + 1);
-	if (!out) {
-		rc = -ENOMEM;
+			items |= (m.items[i].flags & DFS_UPDATE_FLAG_SEALED) != 0;
+	struct dfs_buf nv;
+	dfs_buf_init(&nv);
+	for (size_t i = base == m.n ? 0 : base; i < m.n && rc == 0; i++)
+		if (m.items[i].op != DFS_OP_FIELD_DELETE)
+			rc = add_part(&nv, items, m.items[i].flags, m.items[i].value, m.items[i].len);
+	if (rc == 0)
+		rc = dfs_buf_reserve(&nv, 1);
+	if (rc < 0) {
+		dfs_buf_release(&nv);
 		goto out;
 	}
-	size_t off = 0;
-	for (size_t i = base == m.n ? 0 : base; i < m.n; i++) {
-		if (m.items[i].op != DFS_OP_FIELD_DELETE && m.items[i].len) {
-			memcpy(out + off, m.items[i].value, m.items[i].len);
-			off += m.items[i].len;
-		}
-	}
+	size_t off;
+	uint8_t *out = dfs_buf_detach(&nv, &off);
 	const struct merge_item *last = &m.items[m.n - 1];
 	f->kind = DFS_FIELD_VALUE;
 	f->alive = last->op != DFS_OP_FIELD_DELETE;
-	f->flags = last->flags;
+	f->flags = items && f->alive ? DFS_FIELD_FLAG_ITEMS : 0;
 	f->clock = last->clock;
 	f->signer = last->signer;
 	if (base == m.n) {
@@ -870,6 +967,44 @@ static int bury_dict(struct apply *a, const char *dict, size_t dlen)
 	return rc;
 }
 
+static int read_raw(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		    uint8_t **val, size_t *len, struct dfs_field_rec *f);
+
+/*
+ * The value after a->u: the stored one (old: NULL for none) followed by the
+ * update's bytes, as items where items says so (a clear old value becomes
+ * one item).
+ */
+static int append_value(struct apply *a, const struct dfs_field_rec *old, bool items,
+			uint8_t **out, size_t *len)
+{
+	const struct dfs_update *u = a->u;
+	struct dfs_field_rec f;
+	struct dfs_buf nv;
+	uint8_t *v = NULL;
+	size_t vlen = 0;
+	int rc = 0;
+
+	if (old)
+		rc = read_raw(a->db, &u->entity, a->name, &v, &vlen, &f);
+	if (rc < 0)
+		return rc;
+	dfs_buf_init(&nv);
+	if (old)
+		rc = add_part(&nv, items && !(f.flags & DFS_FIELD_FLAG_ITEMS), 0, v, vlen);
+	free(v);
+	if (rc == 0)
+		rc = add_part(&nv, items, u->flags, u->value, u->value_len);
+	if (rc == 0)
+		rc = dfs_buf_reserve(&nv, 1);
+	if (rc < 0) {
+		dfs_buf_release(&nv);
+		return rc;
+	}
+	*out = dfs_buf_detach(&nv, len);
+	return 0;
+}
+
 static int apply_field(struct apply *a)
 {
 	const struct dfs_update *u = a->u;
@@ -880,7 +1015,9 @@ static int apply_field(struct apply *a)
 	uint8_t *joined = NULL;
 	const uint8_t *value = u->value;
 	size_t value_len = u->value_len;
-	size_t limit = a->local ? a->db->max_value : DFS_UPDATE_VALUE_MAX;
+	bool sealed = u->flags & DFS_UPDATE_FLAG_SEALED;
+	/* A local write of an encrypted field was held to max_value in clear. */
+	size_t limit = a->local && !sealed ? a->db->max_value : DFS_UPDATE_VALUE_MAX;
 
 	/* A corrupt record (already reported) is replaced by a new value or a delete. */
 	bool corrupted = rc == -EIO && u->op != DFS_OP_FIELD_APPEND;
@@ -928,30 +1065,29 @@ static int apply_field(struct apply *a)
 			return rc;
 		value = joined;
 	} else {
+		bool items = sealed;
 		if (u->op == DFS_OP_FIELD_APPEND && have && f.alive) {
-			if (a->local && f.size + value_len > limit)
+			if (a->local && !sealed && !(f.flags & DFS_FIELD_FLAG_ITEMS) &&
+			    f.size + value_len > limit)
 				return -EFBIG;
-			uint8_t *old;
-			size_t oldlen;
-			rc = dfs_db_read_field(a->db, &u->entity, a->name, &old, &oldlen);
+			items |= (f.flags & DFS_FIELD_FLAG_ITEMS) != 0;
+			rc = append_value(a, &f, items, &joined, &value_len);
 			if (rc < 0)
 				return rc;
-			joined = realloc(old, oldlen + value_len + 1);
-			if (!joined) {
-				free(old);
-				return -ENOMEM;
-			}
-			if (value_len)
-				memcpy(joined + oldlen, value, value_len);
 			value = joined;
-			value_len += oldlen;
-		} else if (u->op != DFS_OP_FIELD_APPEND) {
+		} else if (items) {
+			rc = append_value(a, NULL, true, &joined, &value_len);
+			if (rc < 0)
+				return rc;
+			value = joined;
+		}
+		if (u->op != DFS_OP_FIELD_APPEND) {
 			f.base_clock = u->clock;
 			f.base_signer = u->signer;
 		}
 		f.kind = DFS_FIELD_VALUE;
 		f.alive = u->op != DFS_OP_FIELD_DELETE;
-		f.flags = u->flags;
+		f.flags = items && f.alive ? DFS_FIELD_FLAG_ITEMS : 0;
 		f.clock = u->clock;
 		f.signer = u->signer;
 		f.size = f.alive ? value_len : 0;
@@ -1329,6 +1465,13 @@ static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len, bool 
 
 	if (rc < 0)
 		return rc == -E2BIG && local ? -EFBIG : -EBADMSG;
+	/* Only values are sealed, and a sealed one must say which key opens it. */
+	uint32_t epoch;
+	if ((u.flags & DFS_UPDATE_FLAG_SEALED) &&
+	    ((u.op != DFS_OP_FIELD_SET && u.op != DFS_OP_FIELD_APPEND) ||
+	     dfs_value_epoch(u.value, u.value_len, &epoch) < 0 ||
+	     u.value_len < DFS_VALUE_OVERHEAD))
+		return -EBADMSG;
 	dfs_hash2(&a.hash, rec, len, NULL, 0);
 	dfs_buf_init(&a.key);
 	dfs_buf_init(&a.val);
@@ -1434,12 +1577,14 @@ struct judgement {
 	char object[256];
 	char path[DFS_UPDATE_NAME_MAX + 1];
 	uint8_t *old, *joined;
+	struct dfs_buf clear;	/* a sealed update's bytes, opened */
 };
 
 static void judgement_release(struct judgement *j)
 {
 	free(j->old);
 	free(j->joined);
+	dfs_buf_release(&j->clear);
 }
 
 static int judge_prepare(struct dfs_db *db, const struct dfs_update *u, struct judgement *j)
@@ -1449,6 +1594,7 @@ static int judge_prepare(struct dfs_db *db, const struct dfs_update *u, struct j
 	int rc;
 
 	memset(j, 0, sizeof(*j));
+	dfs_buf_init(&j->clear);
 	j->authorized = true;
 	switch (u->op) {
 	case DFS_OP_OBJECT_CREATE: event = DFS_EVENT_CREATE; break;
@@ -1490,23 +1636,43 @@ static int judge_prepare(struct dfs_db *db, const struct dfs_update *u, struct j
 		if (rc == 0) {
 			j->c.old_value = j->old;
 			j->c.old_len = oldlen;
+		} else if (rc == -EACCES) {
+			j->c.sealed = true;
 		} else if (rc != -ENOENT && rc != -EISDIR) {
 			return rc;
 		}
 	}
-	if (u->op == DFS_OP_FIELD_SET) {
-		j->c.new_value = u->value_len ? u->value : (const uint8_t *)"";
-		j->c.new_len = u->value_len;
+	const uint8_t *value = u->value;
+	size_t value_len = u->value_len;
+	if ((u->flags & DFS_UPDATE_FLAG_SEALED) && !j->c.sealed) {
+		/* Listeners see clear values only where this node can open them. */
+		rc = dfs_sealed_open(db, db->kr, db->kc, &u->entity, j->path, u->value,
+				     u->value_len, &j->clear);
+		if (rc == -EACCES)
+			j->c.sealed = true;
+		else if (rc < 0)
+			return rc == -EIO ? 0 : rc;	/* held by the rules anyway */
+		value = j->clear.data;
+		value_len = j->clear.len;
+	}
+	if (j->c.sealed) {
+		free(j->old);
+		j->old = NULL;
+		j->c.old_value = NULL;
+		j->c.old_len = 0;
+	} else if (u->op == DFS_OP_FIELD_SET) {
+		j->c.new_value = value_len ? value : (const uint8_t *)"";
+		j->c.new_len = value_len;
 	} else if (u->op == DFS_OP_FIELD_APPEND) {
-		j->joined = malloc(j->c.old_len + u->value_len + 1);
+		j->joined = malloc(j->c.old_len + value_len + 1);
 		if (!j->joined)
 			return -ENOMEM;
 		if (j->c.old_len)
 			memcpy(j->joined, j->old, j->c.old_len);
-		if (u->value_len)
-			memcpy(j->joined + j->c.old_len, u->value, u->value_len);
+		if (value_len)
+			memcpy(j->joined + j->c.old_len, value, value_len);
 		j->c.new_value = j->joined;
-		j->c.new_len = j->c.old_len + u->value_len;
+		j->c.new_len = j->c.old_len + value_len;
 	}
 	return 0;
 }
@@ -1700,12 +1866,13 @@ int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len)
  * Builds, signs and applies one update made on this node: stamped with the
  * clock, chained to the entity's head, signed as signer.
  */
-static int local_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *entity,
-			const struct dfs_pubkey *signer, const char *model, const char *name,
-			const uint8_t *val, size_t vlen)
+static int local_change(struct dfs_db *db, uint8_t op, uint8_t flags,
+			const struct dfs_pubkey *entity, const struct dfs_pubkey *signer,
+			const char *model, const char *name, const uint8_t *val, size_t vlen)
 {
 	struct dfs_update u = {
 		.op = op,
+		.flags = flags,
 		.entity = *entity,
 		.signer = *signer,
 		.model = model,
@@ -1720,7 +1887,7 @@ static int local_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *
 	struct target t;
 	struct applied note;
 
-	if (vlen > db->max_value)
+	if (vlen > db->max_value + (flags & DFS_UPDATE_FLAG_SEALED ? DFS_VALUE_OVERHEAD : 0))
 		return -EFBIG;
 	if (dfs_name_check(model, u.model_len) < 0 || u.name_len > DFS_UPDATE_NAME_MAX)
 		return u.model_len > DFS_NAME_MAX || u.name_len > DFS_UPDATE_NAME_MAX
@@ -1752,7 +1919,7 @@ int dfs_db_create_model(struct dfs_db *db, const char *model)
 	struct dfs_pubkey id;
 
 	dfs_db_model_id(model, &id);
-	return local_change(db, DFS_OP_MODEL_CREATE, &id, dfs_keyring_node(db->kr), model, NULL,
+	return local_change(db, DFS_OP_MODEL_CREATE, 0, &id, dfs_keyring_node(db->kr), model, NULL,
 			    NULL, 0);
 }
 
@@ -1768,7 +1935,7 @@ int dfs_db_remove_model(struct dfs_db *db, const char *model)
 	/* The model's creator signs; this node may hold that key or not. */
 	if (!dfs_keyring_has(db->kr, &m.creator))
 		return -EPERM;
-	return local_change(db, DFS_OP_MODEL_REMOVE, &id, &m.creator, model, NULL, NULL, 0);
+	return local_change(db, DFS_OP_MODEL_REMOVE, 0, &id, &m.creator, model, NULL, NULL, 0);
 }
 
 /* A local change as listeners see it; the caller fills the values. */
@@ -1808,7 +1975,7 @@ int dfs_db_create_object(struct dfs_db *db, const char *model, const char *name,
 	if (judged)
 		rc = db->listener.before(db->listener.ctx, &c);
 	if (rc == 0)
-		rc = local_change(db, DFS_OP_OBJECT_CREATE, key, key, model, name, NULL, 0);
+		rc = local_change(db, DFS_OP_OBJECT_CREATE, 0, key, key, model, name, NULL, 0);
 	if (rc < 0)
 		dfs_keyring_discard(db->kr, key);
 	else if (judged)
@@ -1816,10 +1983,52 @@ int dfs_db_create_object(struct dfs_db *db, const char *model, const char *name,
 	return rc;
 }
 
+static int rekey(struct dfs_db *db, const char *model, const struct dfs_pubkey *obj,
+		 bool new_epoch, bool if_missing);
+static int rekey_locked(struct dfs_db *db, const char *model, const struct dfs_pubkey *obj,
+			bool new_epoch);
+static int make_keyset(struct dfs_db *db, const struct dfs_pubkey *obj, const uint8_t *auth,
+		       size_t authlen, bool new_epoch, struct dfs_buf *ks);
+
+/*
+ * The update of a local write, signed and applied: a value of an encrypted
+ * field is sealed first, under the newest data key, while no keyset change
+ * can slip in between (key_lock). The owner makes the object's first keyset.
+ */
+static int write_change(struct dfs_db *db, uint8_t op, const struct dfs_object_rec *o,
+			const struct dfs_pubkey *obj, const struct dfs_pubkey *signer,
+			const char *path, const uint8_t *val, size_t vlen, bool secret)
+{
+	struct dfs_buf sealed;
+	int rc;
+
+	if (!secret)
+		return local_change(db, op, 0, obj, signer, o->model, path, val, vlen);
+	if (vlen > db->max_value)
+		return -EFBIG;
+	dfs_buf_init(&sealed);
+	pthread_rwlock_rdlock(&db->key_lock);
+	rc = dfs_sealed_seal(db, db->kr, db->kc, obj, path, val, vlen, &sealed);
+	if (rc == -EACCES && dfs_keyring_has(db->kr, obj)) {
+		pthread_rwlock_unlock(&db->key_lock);
+		rc = rekey(db, o->model, obj, false, true);
+		pthread_rwlock_rdlock(&db->key_lock);
+		if (rc == 0)
+			rc = dfs_sealed_seal(db, db->kr, db->kc, obj, path, val, vlen, &sealed);
+	}
+	if (rc == 0)
+		rc = local_change(db, op, DFS_UPDATE_FLAG_SEALED, obj, signer, o->model, path,
+				  sealed.data, sealed.len);
+	pthread_rwlock_unlock(&db->key_lock);
+	dfs_buf_release(&sealed);
+	return rc;
+}
+
 /*
  * Object changes are signed with the object's own key, which this node must
  * hold. Listeners judge the whole value that results: for an append, the
- * old value followed by the new bytes.
+ * old value followed by the new bytes; where this node cannot open an
+ * encrypted old value, they get no value (dfs_change.sealed).
  */
 static bool local_signer(struct dfs_db *db, const struct dfs_pubkey *obj, struct dfs_pubkey *signer);
 
@@ -1842,11 +2051,24 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 	enum dfs_event event = op == DFS_OP_OBJECT_REMOVE   ? DFS_EVENT_REMOVE
 			       : op == DFS_OP_FIELD_DELETE  ? DFS_EVENT_DELETE
 							    : DFS_EVENT_UPDATE;
+	bool secret = (op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND) &&
+		      dfs_sealed_field(db, o.model, path);
 	bool judged = (op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND ||
 		       op == DFS_OP_FIELD_DELETE || op == DFS_OP_OBJECT_REMOVE) &&
 		      wanted(db, event, o.model);
+	if (secret && op == DFS_OP_FIELD_APPEND) {
+		/* Held to max_value in clear, as a plain field is. */
+		struct dfs_field_rec f;
+		uint64_t size;
+		bool readable;
+		rc = dfs_db_stat_field(db, obj, path, &f, &size, &readable);
+		if (rc < 0 && rc != -ENOENT)
+			return rc;
+		if (rc == 0 && size + vlen > db->max_value)
+			return -EFBIG;
+	}
 	if (!judged)
-		return local_change(db, op, obj, signer, o.model, path, val, vlen);
+		return write_change(db, op, &o, obj, signer, path, val, vlen, secret);
 
 	local_event(&c, event, o.model, o.shown, event == DFS_EVENT_REMOVE ? NULL : path, signer);
 	c.authorized = authorized;
@@ -1856,11 +2078,15 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 		if (rc == 0) {
 			c.old_value = old;
 			c.old_len = oldlen;
+		} else if (rc == -EACCES) {
+			c.sealed = true;
 		} else if (rc != -ENOENT) {
 			return rc;
 		}
 	}
-	if (op == DFS_OP_FIELD_SET) {
+	if (c.sealed) {
+		/* Neither the old value nor the whole new one is known here. */
+	} else if (op == DFS_OP_FIELD_SET) {
 		c.new_value = val ? val : (const uint8_t *)"";
 		c.new_len = vlen;
 	} else if (op == DFS_OP_FIELD_APPEND) {
@@ -1882,7 +2108,7 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 	}
 	rc = db->listener.before(db->listener.ctx, &c);
 	if (rc == 0)
-		rc = local_change(db, op, obj, signer, o.model, path, val, vlen);
+		rc = write_change(db, op, &o, obj, signer, path, val, vlen, secret);
 	if (rc == 0)
 		db->listener.after(db->listener.ctx, &c);
 	free(old);
@@ -2015,10 +2241,21 @@ static int key_cmp(const void *a, const void *b)
 	return memcmp(a, b, DFS_PUBKEY_LEN);
 }
 
+/* Whether any key of old is missing from keys (sorted, m of them). */
+static bool any_dropped(const uint8_t *old, size_t oldlen, const struct dfs_pubkey *keys, size_t m)
+{
+	for (size_t off = 0; off + DFS_PUBKEY_LEN <= oldlen; off += DFS_PUBKEY_LEN)
+		if (!bsearch(old + off, keys, m, sizeof(*keys), key_cmp))
+			return true;
+	return false;
+}
+
 int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 			  const struct dfs_pubkey *keys, size_t n)
 {
 	struct dfs_object_rec o;
+	uint8_t *old = NULL, *ks = NULL;
+	size_t oldlen = 0, kslen;
 	int rc = dfs_db_get_object_by_key(db, obj, &o);
 
 	if (rc < 0)
@@ -2039,9 +2276,152 @@ int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 		if (memcmp(sorted[i].b, obj->b, DFS_PUBKEY_LEN) != 0 &&
 		    (m == 0 || memcmp(sorted[m - 1].b, sorted[i].b, DFS_PUBKEY_LEN) != 0))
 			sorted[m++] = sorted[i];
-	rc = local_change(db, DFS_OP_OBJECT_META, obj, obj, o.model, "authorized",
-			  (const uint8_t *)sorted, m * DFS_PUBKEY_LEN);
+
+	/*
+	 * Readers follow .authorized: with the list and the keyset changed
+	 * under one lock, no value is sealed between the two. A reader
+	 * removed gets no key for what is written from now on.
+	 */
+	struct dfs_buf next;
+	dfs_buf_init(&next);
+	pthread_rwlock_wrlock(&db->key_lock);
+	rc = dfs_db_get_meta(db, obj, "datakey", &ks, &kslen);
+	bool keyed = rc == 0;
+	free(ks);
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc == 0) {
+		rc = dfs_db_get_meta(db, obj, "authorized", &old, &oldlen);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
+	/* The next keyset is built first: a list it cannot seal to changes nothing. */
+	if (rc == 0 && keyed)
+		rc = make_keyset(db, obj, (const uint8_t *)sorted, m * DFS_PUBKEY_LEN,
+				 any_dropped(old, oldlen, sorted, m), &next);
+	if (rc == 0)
+		rc = local_change(db, DFS_OP_OBJECT_META, 0, obj, obj, o.model, "authorized",
+				  (const uint8_t *)sorted, m * DFS_PUBKEY_LEN);
+	if (rc == 0 && keyed)
+		rc = local_change(db, DFS_OP_OBJECT_META, 0, obj, obj, o.model, "datakey",
+				  next.data, next.len);
+	pthread_rwlock_unlock(&db->key_lock);
+	dfs_buf_release(&next);
+	free(old);
 	free(sorted);
+	return rc;
+}
+
+/*
+ * Builds obj's next keyset, sealed to its owner and each of auth (the
+ * .authorized list, authlen bytes): the same keys, plus a fresh one when
+ * new_epoch (or when it has none yet). Called with key_lock held for writing.
+ */
+static int make_keyset(struct dfs_db *db, const struct dfs_pubkey *obj, const uint8_t *auth,
+		       size_t authlen, bool new_epoch, struct dfs_buf *ks)
+{
+	struct dfs_pubkey readers[DFS_KEYSET_MAX_READERS];
+	uint8_t *old = NULL;
+	size_t oldlen = 0, n = 0;
+	int rc = dfs_db_get_meta(db, obj, "datakey", &old, &oldlen);
+
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	readers[n++] = *obj;
+	for (size_t off = 0; off + DFS_PUBKEY_LEN <= authlen; off += DFS_PUBKEY_LEN) {
+		if (n == DFS_KEYSET_MAX_READERS) {
+			free(old);
+			return -E2BIG;
+		}
+		memcpy(readers[n].b, auth + off, DFS_PUBKEY_LEN);
+		/* A listed key that is not a point may sign nothing, nor read. */
+		if (dfs_pubkey_sealable(&readers[n]))
+			n++;
+	}
+	rc = dfs_keyring_rekey(db->kr, obj, old, oldlen, readers, n, new_epoch, ks);
+	free(old);
+	return rc;
+}
+
+/* make_keyset() for obj's current .authorized, then the update that sets it. */
+static int rekey_locked(struct dfs_db *db, const char *model, const struct dfs_pubkey *obj,
+			bool new_epoch)
+{
+	uint8_t *auth = NULL;
+	size_t authlen = 0;
+	struct dfs_buf ks;
+	int rc = dfs_db_get_meta(db, obj, "authorized", &auth, &authlen);
+
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	dfs_buf_init(&ks);
+	rc = make_keyset(db, obj, auth, authlen, new_epoch, &ks);
+	if (rc == 0)
+		rc = local_change(db, DFS_OP_OBJECT_META, 0, obj, obj, model, "datakey", ks.data,
+				  ks.len);
+	dfs_buf_release(&ks);
+	free(auth);
+	return rc;
+}
+
+static int rekey(struct dfs_db *db, const char *model, const struct dfs_pubkey *obj,
+		 bool new_epoch, bool if_missing)
+{
+	uint8_t *ks;
+	size_t len;
+
+	pthread_rwlock_wrlock(&db->key_lock);
+	int rc = if_missing ? dfs_db_get_meta(db, obj, "datakey", &ks, &len) : -ENOENT;
+	if (rc == 0)
+		free(ks);	/* made meanwhile */
+	else if (rc == -ENOENT)
+		rc = rekey_locked(db, model, obj, new_epoch);
+	pthread_rwlock_unlock(&db->key_lock);
+	return rc;
+}
+
+static int names_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int dfs_db_set_encrypted(struct dfs_db *db, const char *model, const char *const *names,
+			 size_t n)
+{
+	struct dfs_model_rec m;
+	struct dfs_pubkey id;
+	struct dfs_buf list;
+	int rc = dfs_db_get_model(db, model, &m);
+
+	if (rc < 0)
+		return rc;
+	/* The model's creator decides, on every node. */
+	if (!dfs_keyring_has(db->kr, &m.creator))
+		return -EPERM;
+	const char **sorted = calloc(n ? n : 1, sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (dfs_name_check(names[i], strlen(names[i])) < 0 || names[i][0] == '.') {
+			free(sorted);
+			return -EINVAL;
+		}
+		sorted[i] = names[i];
+	}
+	qsort(sorted, n, sizeof(*sorted), names_cmp);
+	dfs_buf_init(&list);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || strcmp(sorted[i - 1], sorted[i]) != 0)
+			dfs_buf_printf(&list, "%s\n", sorted[i]);
+	free(sorted);
+	rc = dfs_buf_ok(&list);
+	if (rc == 0 && list.len > DFS_ENCRYPTED_MAX)
+		rc = -E2BIG;
+	dfs_db_model_id(model, &id);
+	if (rc == 0)
+		rc = local_change(db, DFS_OP_MODEL_META, 0, &id, &m.creator, model, "encrypted",
+				  list.data, list.len);
+	dfs_buf_release(&list);
 	return rc;
 }
 
