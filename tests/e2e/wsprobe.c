@@ -21,6 +21,7 @@
  *   badrecord MODEL NAME   OBJECT_CREATE of a new object, well framed and signed,
  *                          but with an unknown version byte
  *   valid MODEL NAME F V   OBJECT_CREATE of a new object, then F set to V
+ *   replay                 the last valid updates again, byte for byte
  *   echo                   wait (5 s) until the server streams back the last
  *                          valid update: it is applied and the link works
  *   open                   ping; wait (5 s) for the pong: the link works
@@ -69,6 +70,7 @@ static uint8_t server_nonce[DFS_WIRE_NONCE_LEN];
 static bool got_hello, got_auth, got_want;
 static uint64_t my_seq;		/* our pretend log */
 static struct dfs_hash awaited;	/* the last valid update sent */
+static struct dfs_buf last_create, last_set;	/* its bytes, for replay */
 static bool awaiting, echoed;
 static struct dfs_hash forged[8];
 static size_t nforged;
@@ -511,8 +513,23 @@ static int step_valid(const char *model, const char *name, const char *field, co
 	awaiting = true;
 	echoed = false;
 	printf("valid %s/%s: update %s\n", model, name, hex16(&awaited));
-	dfs_buf_release(&create);
-	dfs_buf_release(&set);
+	dfs_buf_release(&last_create);
+	dfs_buf_release(&last_set);
+	last_create = create;
+	last_set = set;
+	return rc;
+}
+
+static int step_replay(void)
+{
+	struct dfs_buf *v[] = { &last_create, &last_set };
+
+	if (!last_set.len) {
+		printf("replay: no valid update sent yet\n");
+		return -1;
+	}
+	int rc = send_updates(v, 2);
+	printf("replay: update %s sent again\n", hex16(&awaited));
 	return rc;
 }
 
@@ -538,6 +555,8 @@ int main(int argc, char **argv)
 	dfs_random(my_nonce, sizeof(my_nonce));
 	dfs_buf_init(&inbuf);
 	dfs_buf_init(&msg);
+	dfs_buf_init(&last_create);
+	dfs_buf_init(&last_set);
 	if (ws_connect(atoi(argv[1])) < 0)
 		return 1;
 
@@ -605,6 +624,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(s, "valid") == 0 && i + 4 < argc) {
 			rc = step_valid(argv[i + 1], argv[i + 2], argv[i + 3], argv[i + 4]);
 			i += 4;
+		} else if (strcmp(s, "replay") == 0) {
+			rc = step_replay();
 		} else if (strcmp(s, "echo") == 0) {
 			if (run_until(is_echoed, 5000)) {
 				printf("echo: the server streamed our update back\n");

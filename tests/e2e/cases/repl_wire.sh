@@ -94,6 +94,17 @@ check_ok "A logs the forged update ($forged)" \
   grep -qE "$forged|\($probe_id\).*(signature|forged)" "$A/.node/log"
 check_ok "A logs the undecodable update ($broken)" \
   grep -qE "$broken|\($probe_id\).*(record|update)" "$A/.node/log"
+# A replayed update is a no-op: known by its hash, stored once, applied once.
+stored_before=$(stat_of a updates_stored)
+history_before=$(cat "$A/Wire/good/.history")
+if probe replayer handshake valid Wire again f once echo replay open; then pass; else
+  fail "the replaying link: $(tr '\n' ';' < "$T/replayer.out")"
+fi
+check_ok "the replay was sent" grep -q "^replay: update" "$T/replayer.out"
+check_eq "the replay stored nothing new" "$(stat_of a updates_stored)" $((stored_before + 2))
+check_file "Wire/again holds its value" "$A/Wire/again/f" "once"
+check_eq "Wire/again has two lines of history" "$(wc -l < "$A/Wire/again/.history")" 2
+check_eq "Wire/good's history is unchanged" "$(cat "$A/Wire/good/.history")" "$history_before"
 check_eq "A's link to B stayed up throughout" "$(grep -c 'link to .* up' "$T/b.log")" 1
 check_ok "A still serves B" links_up a 1
 
