@@ -721,7 +721,9 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 		if (writing && fs->opts.read_only)
 			return -EROFS;
 		if (writing && !dfs_fs_meta_writable(fs, ent))
-			return ent->kind == DFS_K_META ? -EACCES : -EPERM;
+			return ent->meta == DFS_META_AUTHORIZED || ent->meta == DFS_META_ENCRYPTED
+				       ? -EACCES
+				       : -EPERM;
 		break;
 	default:
 		return -EISDIR;
@@ -747,7 +749,7 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 		uint64_t size;
 		bool readable = true;
 		bool reading = acc != O_WRONLY && !(fi->flags & O_TRUNC);
-		if (frc == 0 && reading &&
+		if (frc == 0 && reading && (f.flags & DFS_FIELD_FLAG_ITEMS) &&
 		    dfs_db_stat_field(fs->db, &ent->obj, ent->path, &f, &size, &readable) == 0 &&
 		    !readable)
 			return -EACCES;
