@@ -73,6 +73,9 @@ check_ok "C applied chief's write" wait_for 10 \
   bash -c "tail -n 1 '$C/Person/bob/.history' | grep -q ' $CHIEF set salary\$'"
 check_fails "C still cannot read" "Permission denied" cat "$C/Person/bob/salary"
 
+# C is down during the revocation; it catches up later.
+stop_node c
+
 # Revoke with sed -i: the data key rotates, B cannot read what comes next.
 sed -i '/chief/d' "$A/Person/bob/.authorized"
 check_file "A's list is empty" "$A/Person/bob/.authorized" ""
@@ -85,6 +88,11 @@ check_fails "B cannot read the value written after revocation" "Permission denie
   cat "$B/Person/bob/salary"
 check_fails "B's write after revocation" "Permission denied" \
   bash -c "echo 1700 > '$B/Person/bob/salary'"
+
+start_node c -o peer=ws://127.0.0.1:$P
+check_ok "C catches up with the revocation" wait_for 10 file_is "$C/Person/bob/.authorized" ""
+check_ok "C catches up with the 1600 update" wait_for 10 \
+  bash -c "cmp -s '$A/Person/bob/.history' '$C/Person/bob/.history'"
 
 # Appends to an encrypted field: sealed chunks, one clear value where readable.
 printf 'salary\nnotes\n' > "$A/Person/.encrypted"
