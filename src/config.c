@@ -270,6 +270,7 @@ int dfs_config_parse(struct dfs_config *c, int argc, char **argv, char *err, siz
 void dfs_config_usage(const char *prog)
 {
 	printf("usage: %s [options] STATE_DIR MOUNTPOINT\n"
+	       "       %s key export|import|list ...   (manage keys; see %s key --help)\n"
 	       "\n"
 	       "Shows a replicated, signed object database as files.\n"
 	       "\n"
@@ -296,5 +297,5 @@ void dfs_config_usage(const char *prog)
 	       "    -o ro                  mount read-only\n"
 	       "\n"
 	       "and the usual FUSE mount options, such as allow_other and default_permissions.\n",
-	       prog);
+	       prog, prog, prog);
 }

@@ -10,6 +10,7 @@
 #include <fuse_lowlevel.h>
 
 #include "dinemicfs/config.h"
+#include "dinemicfs/keycmd.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/node.h"
 
@@ -52,6 +53,9 @@ int main(int argc, char **argv)
 	int ready_fd = -1;
 	int status;
 
+	/* `dinemicfs key ...` manages keys; it mounts nothing. */
+	if (argc >= 2 && strcmp(argv[1], "key") == 0)
+		return dfs_keycmd_main(argc - 1, argv + 1);
 	dfs_config_init(&cfg);
 	if (dfs_config_parse(&cfg, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "dinemicfs: %s\n", err);

@@ -73,7 +73,8 @@ bool dfs_mem_equal(const void *a, const void *b, size_t n);
 int dfs_keyfile_write(const char *path, const struct dfs_seckey *sk);
 /**
  * Reads a key file. Returns 0, -ENOENT, -EPERM when the file is readable or
- * writable by group or others (it is not read), or -EBADMSG when malformed.
+ * writable by group or others (it is not read), or -EBADMSG when malformed
+ * (also when the secret key's public half does not belong to its seed).
  */
 int dfs_keyfile_read(const char *path, struct dfs_seckey *sk);
 

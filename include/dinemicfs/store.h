@@ -36,6 +36,15 @@ struct dfs_store *dfs_store_open(const char *dir, const struct dfs_store_opts *o
 void dfs_store_close(struct dfs_store *st);
 
 /**
+ * Tells, without opening it, whether the store in dir is open, in this
+ * process or another: LevelDB holds a lock on dir/LOCK while it is.
+ * Returns 0 when it is not (or there is no store in dir), -EBUSY when it
+ * is, or another -errno. Closing the probe drops the fcntl(2) locks this
+ * process holds on that file; LevelDB still refuses to open it twice here.
+ */
+int dfs_store_in_use(const char *dir);
+
+/**
  * Looks up key. On success *val is a malloc'ed copy (NUL-terminated past
  * *vlen) that the caller frees. Returns 0, -ENOENT or -EIO.
  */

@@ -144,7 +144,14 @@ int dfs_keyfile_read(const char *path, struct dfs_seckey *sk)
 		rc = -EBADMSG;
 		goto out_wipe;
 	}
-	memcpy(sk->b, rec + 6, DFS_SECKEY_LEN);
+	/* libsodium's form is seed then public key: both halves must belong together. */
+	uint8_t pk[DFS_PUBKEY_LEN], again[DFS_SECKEY_LEN];
+	if (crypto_sign_seed_keypair(pk, again, rec + 6) != 0 ||
+	    sodium_memcmp(pk, rec + 6 + crypto_sign_SEEDBYTES, DFS_PUBKEY_LEN) != 0)
+		rc = -EBADMSG;
+	else
+		memcpy(sk->b, rec + 6, DFS_SECKEY_LEN);
+	sodium_memzero(again, sizeof(again));
 out_wipe:
 	sodium_memzero(rec, sizeof(rec));
 out_close:

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 /* store.c - durable key-value store on LevelDB with group commit; the only user of leveldb/c.h */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <leveldb/c.h>
 
@@ -105,6 +109,22 @@ struct dfs_store *dfs_store_open(const char *dir, const struct dfs_store_opts *o
 		return NULL;
 	}
 	return st;
+}
+
+int dfs_store_in_use(const char *dir)
+{
+	char path[PATH_MAX];
+	/* An open file description lock conflicts with LevelDB's fcntl lock, also in this process. */
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	if (snprintf(path, sizeof(path), "%s/LOCK", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	int rc = fcntl(fd, F_OFD_GETLK, &fl) < 0 ? -errno : fl.l_type == F_UNLCK ? 0 : -EBUSY;
+	close(fd);
+	return rc;
 }
 
 static void write_queued(struct dfs_store *st);
