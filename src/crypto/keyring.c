@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "dinemicfs/keyring.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/util.h"
@@ -78,6 +80,12 @@ static int hold(struct dfs_keyring *kr, const struct dfs_seckey *sk, bool presen
 		h = calloc(1, sizeof(*h));
 		if (!h)
 			return -ENOMEM;
+		/*
+		 * Keep the secret key out of swap. Best effort: past
+		 * RLIMIT_MEMLOCK the key is held anyway. The pages stay locked
+		 * after free (munlock would unlock neighbours on the same page).
+		 */
+		sodium_mlock(&h->sk, sizeof(h->sk));
 		h->pk = *pk;
 		*pp = h;
 	}
