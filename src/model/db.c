@@ -2056,15 +2056,16 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 	bool judged = (op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND ||
 		       op == DFS_OP_FIELD_DELETE || op == DFS_OP_OBJECT_REMOVE) &&
 		      wanted(db, event, o.model);
-	if (secret && op == DFS_OP_FIELD_APPEND) {
-		/* Held to max_value in clear, as a plain field is. */
+	if (op == DFS_OP_FIELD_APPEND) {
+		/* A value with encrypted parts is held to max_value in clear, as a plain one is. */
 		struct dfs_field_rec f;
 		uint64_t size;
 		bool readable;
 		rc = dfs_db_stat_field(db, obj, path, &f, &size, &readable);
-		if (rc < 0 && rc != -ENOENT)
+		if (rc < 0 && rc != -ENOENT && rc != -EIO)
 			return rc;
-		if (rc == 0 && size + vlen > db->max_value)
+		if (rc == 0 && (secret || (f.flags & DFS_FIELD_FLAG_ITEMS)) &&
+		    size + vlen > db->max_value)
 			return -EFBIG;
 	}
 	if (!judged)

@@ -125,8 +125,11 @@ done
 stop_node c
 check_ok "C's store holds the plain value (grep works on it)" \
   grep -rqa PLAIN-MARKER-visible "$T/c.state"
-for v in CLEAR-MARKER-secret 1234 1500 1600 second; do
-  check_ok "C's store holds no clear '$v'" bash -c "! grep -rqa -- '$v' '$T/c.state'"
+check_ok "C's store holds no clear marker" bash -c "! grep -rqa CLEAR-MARKER-secret '$T/c.state'"
+# Short values: LevelDB's own text log (LOG) holds numbers of its own.
+for v in 1234 1500 1600 second; do
+  check_ok "C's store holds no clear '$v'" \
+    bash -c "! grep -rqa --exclude='LOG*' -- '$v' '$T/c.state'"
 done
 stop_node a
 check_ok "A's store holds no clear salary either" \
