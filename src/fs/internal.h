@@ -69,8 +69,12 @@ int dfs_fs_mirror_lookup(struct dfs_fs *fs, const char *name, uint8_t *op);
 int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *out);
 /** Whether a generated file takes writes here (.authorized where we own it, .node/as). */
 bool dfs_fs_meta_writable(struct dfs_fs *fs, const struct dfs_ent *e);
-/** Commits the whole new content of a writable generated file. */
-int dfs_fs_meta_set(struct dfs_fs *fs, const struct dfs_ent *e, const uint8_t *val, size_t len);
+/**
+ * Commits the whole new content of a writable generated file; with commit
+ * false, only checks it (names resolve, keys are held) and changes nothing.
+ */
+int dfs_fs_meta_set(struct dfs_fs *fs, const struct dfs_ent *e, const uint8_t *val, size_t len,
+		    bool commit);
 
 /* .actions (actdir.c): entries stand for the real files of actions_dir. */
 

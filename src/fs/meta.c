@@ -194,12 +194,13 @@ static int add_name(const char *line, size_t n, void *ctx)
 	return l->names[l->n++] ? 0 : -ENOMEM;
 }
 
-static int set_encrypted(struct dfs_fs *fs, const char *model, const uint8_t *val, size_t len)
+static int set_encrypted(struct dfs_fs *fs, const char *model, const uint8_t *val, size_t len,
+			 bool commit)
 {
 	struct name_list l = { 0 };
 	int rc = each_line(val, len, add_name, &l);
 
-	if (rc == 0)
+	if (rc == 0 && commit)
 		rc = dfs_db_set_encrypted(fs->db, model, (const char *const *)l.names, l.n);
 	for (size_t i = 0; i < l.n; i++)
 		free(l.names[i]);
@@ -207,23 +208,28 @@ static int set_encrypted(struct dfs_fs *fs, const char *model, const uint8_t *va
 	return rc;
 }
 
-int dfs_fs_meta_set(struct dfs_fs *fs, const struct dfs_ent *e, const uint8_t *val, size_t len)
+int dfs_fs_meta_set(struct dfs_fs *fs, const struct dfs_ent *e, const uint8_t *val, size_t len,
+		    bool commit)
 {
 	if (!dfs_fs_meta_writable(fs, e))
 		return -EPERM;
 	if (e->meta == DFS_META_ENCRYPTED)
-		return set_encrypted(fs, e->model, val, len);
+		return set_encrypted(fs, e->model, val, len, commit);
 	struct key_list *l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
 	l->fs = fs;
 	int rc = each_line(val, len, add_key, l);
 	if (rc == 0 && e->meta == DFS_META_AUTHORIZED) {
-		rc = dfs_db_set_authorized(fs->db, &e->obj, l->keys, l->n);
+		if (commit)
+			rc = dfs_db_set_authorized(fs->db, &e->obj, l->keys, l->n);
 	} else if (rc == 0 && l->n > 1) {
 		rc = -EINVAL;	/* .node/as: one object, or none to sign as the node */
 	} else if (rc == 0) {
-		rc = dfs_db_set_as(fs->db, l->n ? &l->keys[0] : NULL);
+		if (commit)
+			rc = dfs_db_set_as(fs->db, l->n ? &l->keys[0] : NULL);
+		else if (l->n && !dfs_keyring_has(fs->kr, &l->keys[0]))
+			rc = -ENOKEY;
 		if (rc == -ENOKEY) {
 			dfs_log(DFS_LOG_WARNING, ".node/as: this node does not hold that object's key");
 			rc = -EPERM;

@@ -710,6 +710,7 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 			return rc;
 		}
 		fi->fh = (uint64_t)(uintptr_t)h;
+		fi->noflush = 1;
 		return 0;
 	}
 	switch (ent->kind) {
@@ -798,6 +799,8 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 		}
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
+	/* Only generated files commit at close: spare every other close a round trip. */
+	fi->noflush = ent->kind != DFS_K_META && ent->kind != DFS_K_NODE_FILE;
 	fi->keep_cache = 0;
 	return 0;
 }
@@ -811,6 +814,7 @@ static int echo_open(fuse_ino_t ino, const struct dfs_ent *ent, struct fuse_file
 		return -ENOMEM;
 	h->echo = true;
 	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->noflush = 1;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
 	return 0;
@@ -955,17 +959,60 @@ static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t 
 	return rc;
 }
 
-/* One write(2) on .authorized, .encrypted or .node/as: the whole resulting content commits. */
+/*
+ * One write(2) on .authorized, .encrypted or .node/as: the content so far is
+ * checked now, so a bad line fails this write(2); it commits as one update
+ * when the file is closed (flush), however many writes made it. Committing
+ * each line of `printf 'a\nb\n' >` would drop b for a moment, and dropping
+ * a reader of encrypted fields starts a new data key.
+ */
 static int write_meta(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
 {
 	struct dfs_buf next;
 	int rc = next_value(fs, h, buf, size, off, &next);
 	if (rc < 0)
 		return rc;
-	h->pending_commit = false;
-	rc = dfs_fs_meta_set(fs, &h->ent, next.data, next.len);
+	rc = dfs_fs_meta_set(fs, &h->ent, next.data, next.len, false);
+	if (rc == 0)
+		h->pending_commit = h->wrote = true;
 	keep_if(rc, h, &next);
 	return rc;
+}
+
+/* Commits a generated file's pending content; the error reaches close(2). */
+static int commit_meta(struct dfs_fs *fs, struct fh *h)
+{
+	if (!h->pending_commit)
+		return 0;
+	h->pending_commit = false;
+	int rc = dfs_fs_meta_set(fs, &h->ent, h->data.data, h->data.len, true);
+	if (rc < 0)
+		dfs_log_errno(DFS_LOG_WARNING, -rc, "committing %s on close",
+			      h->ent.kind == DFS_K_NODE_FILE	     ? ".node/as"
+			      : h->ent.meta == DFS_META_ENCRYPTED ? ".encrypted"
+								   : ".authorized");
+	return rc;
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	int rc = 0;
+
+	(void)ino;
+	/*
+	 * Only once written: a shell's `>` closes a duplicate of the file before
+	 * printf writes, and an O_TRUNC alone must not commit an empty list
+	 * then. Truncation with no write commits at release.
+	 */
+	if (!h->echo && (h->ent.kind == DFS_K_META || h->ent.kind == DFS_K_NODE_FILE)) {
+		pthread_mutex_lock(&h->lock);
+		if (h->wrote)
+			rc = commit_meta(fs, h);
+		pthread_mutex_unlock(&h->lock);
+	}
+	fuse_reply_err(req, -rc);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -1042,14 +1089,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		if (dropped)
 			dfs_inodes_unname(fs->inodes, parent, name);
 	}
-	if ((h->ent.kind == DFS_K_META || h->ent.kind == DFS_K_NODE_FILE) && h->pending_commit) {
-		int rc = dfs_fs_meta_set(fs, &h->ent, h->data.data, h->data.len);
-		if (rc < 0)
-			dfs_log_errno(DFS_LOG_WARNING, -rc, "committing %s on close",
-				      h->ent.kind == DFS_K_NODE_FILE	       ? ".node/as"
-				      : h->ent.meta == DFS_META_ENCRYPTED ? ".encrypted"
-									   : ".authorized");
-	}
+	if (h->ent.kind == DFS_K_META || h->ent.kind == DFS_K_NODE_FILE)
+		commit_meta(fs, h);
 	fh_free(h);
 	fuse_reply_err(req, 0);
 	if (dropped && fs->se)
@@ -1525,7 +1566,7 @@ static int do_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 	    src.kind == DFS_K_SCRATCH && dfs_fs_meta_writable(fs, &dst)) {
 		rc = file_content(fs, &src, &val, &len);
 		if (rc == 0)
-			rc = dfs_fs_meta_set(fs, &dst, val, len);
+			rc = dfs_fs_meta_set(fs, &dst, val, len, true);
 		free(val);
 		if (rc == 0)
 			dfs_scratch_remove(fs->scratch, src.dir, src.name);
@@ -1849,6 +1890,7 @@ const struct fuse_lowlevel_ops dfs_fs_ops = {
 	.open = op_open,
 	.read = op_read,
 	.write = op_write,
+	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
 	.opendir = op_opendir,

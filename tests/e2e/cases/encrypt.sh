@@ -73,15 +73,25 @@ check_ok "C applied chief's write" wait_for 10 \
   bash -c "tail -n 1 '$C/Person/bob/.history' | grep -q ' $CHIEF set salary\$'"
 check_fails "C still cannot read" "Permission denied" cat "$C/Person/bob/salary"
 
+# A list written line by line (printf) commits once, at close: one list
+# update and one re-sealed keyset, never a moment without chief.
+mkdir "$A/Person/deputy"
+lines=$(wc -l < "$A/Person/bob/.history")
+printf 'Person/chief\nPerson/deputy\n' > "$A/Person/bob/.authorized"
+check_eq "two readers listed (in key order)" "$(sort "$A/Person/bob/.authorized")" \
+  $'Person/chief\nPerson/deputy'
+check_eq "one list update and one keyset" "$(wc -l < "$A/Person/bob/.history")" $((lines + 2))
+check_ok "B still reads salary" file_is "$B/Person/bob/salary" $'1500\n'
+
 # C is down during the revocation; it catches up later.
 stop_node c
 
 # Revoke with sed -i: the data key rotates, B cannot read what comes next.
 sed -i '/chief/d' "$A/Person/bob/.authorized"
-check_file "A's list is empty" "$A/Person/bob/.authorized" ""
+check_file "A's list holds deputy only" "$A/Person/bob/.authorized" $'Person/deputy\n'
 echo 1600 > "$A/Person/bob/salary"
 check_file "A reads 1600" "$A/Person/bob/salary" $'1600\n'
-check_ok "B has the revocation" wait_for 10 file_is "$B/Person/bob/.authorized" ""
+check_ok "B has the revocation" wait_for 10 file_is "$B/Person/bob/.authorized" $'Person/deputy\n'
 check_ok "B gets the 1600 update" wait_for 10 \
   bash -c "[ \"\$(stat -c %s '$B/Person/bob/salary')\" = 5 ] && ! cat '$B/Person/bob/salary'"
 check_fails "B cannot read the value written after revocation" "Permission denied" \
@@ -90,7 +100,8 @@ check_fails "B's write after revocation" "Permission denied" \
   bash -c "echo 1700 > '$B/Person/bob/salary'"
 
 start_node c -o peer=ws://127.0.0.1:$P
-check_ok "C catches up with the revocation" wait_for 10 file_is "$C/Person/bob/.authorized" ""
+check_ok "C catches up with the revocation" wait_for 10 file_is "$C/Person/bob/.authorized" \
+  $'Person/deputy\n'
 check_ok "C catches up with the 1600 update" wait_for 10 \
   bash -c "cmp -s '$A/Person/bob/.history' '$C/Person/bob/.history'"
 
