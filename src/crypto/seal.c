@@ -447,6 +447,58 @@ static int has_reader(const struct dfs_pubkey *readers, size_t n, const struct d
 	return 0;
 }
 
+/*
+ * dfs_keyset_build() that keeps what old (ix) already sealed: a reader
+ * listed in an epoch of ix keeps its sealed key, so only readers new to an
+ * epoch, and the new epoch, cost a sealing. Removing a reader seals nothing
+ * but the new epoch.
+ */
+static int rebuild(const struct ks_index *ix, const struct dfs_datakey *keys,
+		   const uint32_t *epochs, size_t nepochs, const struct dfs_pubkey *readers,
+		   size_t nreaders, struct dfs_buf *out)
+{
+	uint8_t sealed[DFS_SEALED_KEY_LEN];
+	struct ks_reader *rs;
+	size_t start = out->len;
+	int rc = check_epochs(epochs, nepochs);
+
+	if (rc < 0)
+		return rc;
+	if (nreaders == 0)
+		return -EINVAL;
+	if (nreaders > DFS_KEYSET_MAX_READERS)
+		return -E2BIG;
+	rs = prepare_readers(readers, nreaders, &rc);
+	if (!rs)
+		return rc;
+	rc = dfs_buf_reserve(out, DFS_KEYSET_LEN(nepochs, nreaders));
+	if (rc < 0)
+		goto out_free;
+	dfs_buf_add_u8(out, DFS_KEYSET_VERSION);
+	dfs_buf_add_u16be(out, (uint16_t)nepochs);
+	for (size_t i = 0; i < nepochs && rc == 0; i++) {
+		const struct ks_epoch *old = i < ix->nepochs ? &ix->e[i] : NULL;
+		dfs_buf_add_u32be(out, epochs[i]);
+		dfs_buf_add_u16be(out, (uint16_t)nreaders);
+		for (size_t j = 0; j < nreaders && rc == 0; j++) {
+			const uint8_t *kept = old ? find_sealed(old, &rs[j].pk) : NULL;
+			if (!kept) {
+				rc = seal_to_x(&keys[i], rs[j].xpk, sealed);
+				kept = sealed;
+			}
+			dfs_buf_add(out, rs[j].pk.b, DFS_PUBKEY_LEN);
+			dfs_buf_add(out, kept, DFS_SEALED_KEY_LEN);
+		}
+		if (rc == 0)
+			rc = dfs_buf_ok(out);
+	}
+	if (rc < 0)
+		out->len = start;
+out_free:
+	free(rs);
+	return rc;
+}
+
 /* Opens every epoch of ix with the owner's key into keys[], and their numbers into epochs[]. */
 static int open_all(const struct ks_index *ix, const struct dfs_pubkey *owner_pk,
 		    const struct dfs_seckey *owner_sk, struct dfs_datakey *keys, uint32_t *epochs)
@@ -498,7 +550,7 @@ int dfs_keyset_rotate(const uint8_t *old, size_t oldlen, const struct dfs_pubkey
 		dfs_datakey_new(&keys[ix.nepochs]);
 		epochs[ix.nepochs] = ix.nepochs ? ix.e[ix.nepochs - 1].epoch + 1 : 1;
 	}
-	rc = dfs_keyset_build(keys, epochs, ix.nepochs + new_epoch, readers, nreaders, out);
+	rc = rebuild(&ix, keys, epochs, ix.nepochs + new_epoch, readers, nreaders, out);
 out_free_keys:
 	sodium_free(keys);
 	return rc;

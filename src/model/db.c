@@ -13,6 +13,8 @@
 #include "dinemicfs/util.h"
 #include "sealed.h"
 
+#define KEY_LOCKS 64
+
 struct dfs_db {
 	struct dfs_store *st;
 	struct dfs_keyring *kr;
@@ -30,7 +32,8 @@ struct dfs_db {
 	bool has_as;				/* sign as this object where allowed */
 	struct dfs_pubkey as;
 	struct dfs_keycache *kc;		/* data keys opened here */
-	pthread_rwlock_t key_lock;		/* sealing writes share it; keyset changes own it */
+	/* Per object (striped): sealing writes share one; keyset changes own it. */
+	pthread_rwlock_t key_locks[KEY_LOCKS];
 };
 
 /* What the observer is told of one update, with room for its names. */
@@ -101,7 +104,8 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	dfs_hlc_init(&db->hlc, state.clock);
 	pthread_mutex_init(&db->apply_lock, NULL);
 	pthread_mutex_init(&db->as_lock, NULL);
-	pthread_rwlock_init(&db->key_lock, NULL);
+	for (size_t i = 0; i < KEY_LOCKS; i++)
+		pthread_rwlock_init(&db->key_locks[i], NULL);
 	return db;
 }
 
@@ -112,7 +116,8 @@ void dfs_db_free(struct dfs_db *db)
 	dfs_hlc_release(&db->hlc);
 	pthread_mutex_destroy(&db->apply_lock);
 	pthread_mutex_destroy(&db->as_lock);
-	pthread_rwlock_destroy(&db->key_lock);
+	for (size_t i = 0; i < KEY_LOCKS; i++)
+		pthread_rwlock_destroy(&db->key_locks[i]);
 	dfs_keycache_free(db->kc);
 	free(db);
 }
@@ -1985,6 +1990,12 @@ int dfs_db_create_object(struct dfs_db *db, const char *model, const char *name,
 
 static int rekey(struct dfs_db *db, const char *model, const struct dfs_pubkey *obj,
 		 bool new_epoch, bool if_missing);
+
+/* The lock of obj's keyset: object keys are random, so their first byte spreads them. */
+static pthread_rwlock_t *key_lock(struct dfs_db *db, const struct dfs_pubkey *obj)
+{
+	return &db->key_locks[obj->b[0] % KEY_LOCKS];
+}
 static int rekey_locked(struct dfs_db *db, const char *model, const struct dfs_pubkey *obj,
 			bool new_epoch);
 static int make_keyset(struct dfs_db *db, const struct dfs_pubkey *obj, const uint8_t *auth,
@@ -1993,7 +2004,7 @@ static int make_keyset(struct dfs_db *db, const struct dfs_pubkey *obj, const ui
 /*
  * The update of a local write, signed and applied: a value of an encrypted
  * field is sealed first, under the newest data key, while no keyset change
- * can slip in between (key_lock). The owner makes the object's first keyset.
+ * can slip in between (key_lock()). The owner makes the object's first keyset.
  */
 static int write_change(struct dfs_db *db, uint8_t op, const struct dfs_object_rec *o,
 			const struct dfs_pubkey *obj, const struct dfs_pubkey *signer,
@@ -2007,19 +2018,19 @@ static int write_change(struct dfs_db *db, uint8_t op, const struct dfs_object_r
 	if (vlen > db->max_value)
 		return -EFBIG;
 	dfs_buf_init(&sealed);
-	pthread_rwlock_rdlock(&db->key_lock);
+	pthread_rwlock_rdlock(key_lock(db, obj));
 	rc = dfs_sealed_seal(db, db->kr, db->kc, obj, path, val, vlen, &sealed);
 	if (rc == -EACCES && dfs_keyring_has(db->kr, obj)) {
-		pthread_rwlock_unlock(&db->key_lock);
+		pthread_rwlock_unlock(key_lock(db, obj));
 		rc = rekey(db, o->model, obj, false, true);
-		pthread_rwlock_rdlock(&db->key_lock);
+		pthread_rwlock_rdlock(key_lock(db, obj));
 		if (rc == 0)
 			rc = dfs_sealed_seal(db, db->kr, db->kc, obj, path, val, vlen, &sealed);
 	}
 	if (rc == 0)
 		rc = local_change(db, op, DFS_UPDATE_FLAG_SEALED, obj, signer, o->model, path,
 				  sealed.data, sealed.len);
-	pthread_rwlock_unlock(&db->key_lock);
+	pthread_rwlock_unlock(key_lock(db, obj));
 	dfs_buf_release(&sealed);
 	return rc;
 }
@@ -2285,7 +2296,7 @@ int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 	 */
 	struct dfs_buf next;
 	dfs_buf_init(&next);
-	pthread_rwlock_wrlock(&db->key_lock);
+	pthread_rwlock_wrlock(key_lock(db, obj));
 	rc = dfs_db_get_meta(db, obj, "datakey", &ks, &kslen);
 	bool keyed = rc == 0;
 	free(ks);
@@ -2306,7 +2317,7 @@ int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 	if (rc == 0 && keyed)
 		rc = local_change(db, DFS_OP_OBJECT_META, 0, obj, obj, o.model, "datakey",
 				  next.data, next.len);
-	pthread_rwlock_unlock(&db->key_lock);
+	pthread_rwlock_unlock(key_lock(db, obj));
 	dfs_buf_release(&next);
 	free(old);
 	free(sorted);
@@ -2316,7 +2327,7 @@ int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 /*
  * Builds obj's next keyset, sealed to its owner and each of auth (the
  * .authorized list, authlen bytes): the same keys, plus a fresh one when
- * new_epoch (or when it has none yet). Called with key_lock held for writing.
+ * new_epoch (or when it has none yet). Called with key_lock(db, obj) held for writing.
  */
 static int make_keyset(struct dfs_db *db, const struct dfs_pubkey *obj, const uint8_t *auth,
 		       size_t authlen, bool new_epoch, struct dfs_buf *ks)
@@ -2371,13 +2382,13 @@ static int rekey(struct dfs_db *db, const char *model, const struct dfs_pubkey *
 	uint8_t *ks;
 	size_t len;
 
-	pthread_rwlock_wrlock(&db->key_lock);
+	pthread_rwlock_wrlock(key_lock(db, obj));
 	int rc = if_missing ? dfs_db_get_meta(db, obj, "datakey", &ks, &len) : -ENOENT;
 	if (rc == 0)
 		free(ks);	/* made meanwhile */
 	else if (rc == -ENOENT)
 		rc = rekey_locked(db, model, obj, new_epoch);
-	pthread_rwlock_unlock(&db->key_lock);
+	pthread_rwlock_unlock(key_lock(db, obj));
 	return rc;
 }
 

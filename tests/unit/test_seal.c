@@ -900,3 +900,46 @@ Test(keyset_decode, full_keyset_fits_one_mib)
 	assert_bad(b.data, b.len, "one byte past the most");
 	dfs_buf_release(&b);
 }
+
+/* Re-keying seals only what is new: readers already listed keep their sealed bytes. */
+Test(keyset, rotation_keeps_sealed_entries)
+{
+	struct who owner, a, r;
+	struct dfs_pubkey readers[3] = { 0 };
+	struct dfs_buf ks1, ks2, ks3;
+
+	who_new(&owner);
+	who_new(&a);
+	who_new(&r);
+	dfs_buf_init(&ks1);
+	dfs_buf_init(&ks2);
+	dfs_buf_init(&ks3);
+	readers[0] = owner.pk;
+	readers[1] = a.pk;
+	readers[2] = r.pk;
+	cr_assert_eq(dfs_keyset_rotate(NULL, 0, &owner.pk, &owner.sk, readers, 3, true, &ks1), 0);
+	/* Drop R: epoch 1 keeps the owner's and A's entries byte for byte. */
+	cr_assert_eq(dfs_keyset_rotate(ks1.data, ks1.len, &owner.pk, &owner.sk, readers, 2, true,
+				       &ks2), 0);
+	for (size_t i = 0; i < 2; i++) {
+		const uint8_t *pk = readers[i].b;
+		const uint8_t *p1 = memmem(ks1.data, ks1.len, pk, DFS_PUBKEY_LEN);
+		const uint8_t *p2 = memmem(ks2.data, ks2.len, pk, DFS_PUBKEY_LEN);
+		cr_assert(p1 && p2);
+		cr_assert_arr_eq(p1, p2, DFS_KEYSET_ENTRY_LEN, "reader %zu re-sealed", i);
+	}
+	cr_assert_null(memmem(ks2.data, ks2.len, r.pk.b, DFS_PUBKEY_LEN), "R is gone");
+	/* Add R back without a new epoch: it gets fresh entries in both epochs. */
+	cr_assert_eq(dfs_keyset_rotate(ks2.data, ks2.len, &owner.pk, &owner.sk, readers, 3, false,
+				       &ks3), 0);
+	cr_assert_eq(ks3.len, DFS_KEYSET_LEN(2, 3));
+	for (uint32_t e = 1; e <= 2; e++) {
+		struct dfs_datakey want;
+		cr_assert_eq(dfs_keyset_open(ks3.data, ks3.len, e, &owner.pk, &owner.sk, &want), 0);
+		assert_opens(&ks3, e, &r, &want);
+		dfs_datakey_wipe(&want);
+	}
+	dfs_buf_release(&ks1);
+	dfs_buf_release(&ks2);
+	dfs_buf_release(&ks3);
+}
