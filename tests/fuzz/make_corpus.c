@@ -10,23 +10,40 @@
 #include "dinemicfs/records.h"
 #include "dinemicfs/seal.h"
 #include "dinemicfs/update.h"
+#include "dinemicfs/util.h"
 #include "dinemicfs/wire.h"
 
 /*
- * Usage: make_corpus DIR, normally tests/fuzz/corpus. Rewrites the seeds it
- * knows and leaves any other files alone. Valid records come from the real
+ * Usage: make_corpus DIR [TARGET...], normally tests/fuzz/corpus. Rewrites
+ * the seeds it knows (of the named targets only, when any are named: the
+ * sealed seeds of fuzz_keyset and fuzz_items change on every run) and
+ * leaves any other files alone. Valid records come from the real
  * encoders, so a format change shows up as a diff in the corpus; broken ones
  * are valid ones with a few bytes changed. Signatures are filler: decoders
  * check structure only.
  */
 
 static const char *root;
+static char **only;	/* the targets to write, NULL-terminated; NULL: all */
 static int failed;
+
+static int wanted(const char *target)
+{
+	if (!only)
+		return 1;
+	for (char **t = only; *t; t++)
+		if (strcmp(*t, target) == 0)
+			return 1;
+	return 0;
+}
 
 static void put(const char *target, const char *name, const void *p, size_t n)
 {
 	char path[4096];
 	FILE *f;
+
+	if (!wanted(target))
+		return;
 
 	snprintf(path, sizeof(path), "%s/%s", root, target);
 	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
@@ -453,17 +470,121 @@ static void keyset_seeds(void)
 	dfs_buf_release(&b);
 }
 
+/* ---- items values ------------------------------------------------------ */
+
+/* One sealed value of clear under fuzz_ad, with the data key of byte kb, appended as an item. */
+static void add_sealed_item(struct dfs_buf *b, uint8_t kb, uint32_t epoch, const char *clear)
+{
+	struct dfs_datakey k;
+	struct dfs_buf v;
+
+	memset(k.b, kb, sizeof(k.b));
+	dfs_buf_init(&v);
+	if (dfs_value_seal(&k, epoch, fuzz_ad, sizeof(fuzz_ad), (const uint8_t *)clear,
+			   strlen(clear), &v) < 0 ||
+	    dfs_item_add(b, DFS_ITEM_SEALED, v.data, v.len) < 0) {
+		fprintf(stderr, "make_corpus: cannot seal an item\n");
+		exit(1);
+	}
+	dfs_datakey_wipe(&k);
+	dfs_buf_release(&v);
+}
+
+static void add_clear_item(struct dfs_buf *b, const char *clear)
+{
+	dfs_item_add(b, DFS_ITEM_CLEAR, (const uint8_t *)clear, strlen(clear));
+}
+
+/*
+ * Values of fields that hold encrypted parts, as the store keeps them;
+ * sealed items under fuzz_items.c's fixed key (that of fuzz_keyset.c), so
+ * they open there. Random nonces: these seeds change on every run too.
+ */
+static void items_seeds(void)
+{
+	static const char *const t = "fuzz_items";
+	struct dfs_buf b;
+
+	dfs_buf_init(&b);
+	put(t, "empty", "", 0);
+	add_clear_item(&b, "plain-start\n");
+	put(t, "clear", b.data, b.len);
+	dfs_buf_reset(&b);
+	add_sealed_item(&b, 0x4b, 1, "hunter2\n");
+	put(t, "sealed", b.data, b.len);
+	put(t, "sealed-truncated", b.data, b.len - 1);
+	b.data[0] = 2; /* unknown kind */
+	put(t, "bad-kind", b.data, b.len);
+	b.data[0] = DFS_ITEM_SEALED;
+	b.data[DFS_ITEM_HEADER_LEN + 4] = 0; /* epoch 0 */
+	put(t, "sealed-epoch-0", b.data, b.len);
+	dfs_buf_reset(&b);
+	add_clear_item(&b, "plain-start\n");
+	add_sealed_item(&b, 0x4b, 1, "sealed-part\n");
+	add_sealed_item(&b, 0x4b, 2, "");
+	add_clear_item(&b, "plain-end\n");
+	put(t, "clear-sealed-empty-clear", b.data, b.len);
+	dfs_buf_reset(&b);
+	add_sealed_item(&b, 0x4c, 2, "another key\n");
+	add_sealed_item(&b, 0x4b, 1, "this key\n");
+	put(t, "sealed-two-keys", b.data, b.len);
+	dfs_buf_reset(&b);
+	dfs_item_add(&b, DFS_ITEM_SEALED, (const uint8_t *)"\x01\x00\x00\x00\x01short", 10);
+	put(t, "sealed-short", b.data, b.len);
+	put(t, "header-cut", b.data, 3);
+	dfs_buf_reset(&b);
+	dfs_buf_add_u8(&b, DFS_ITEM_CLEAR);
+	dfs_buf_add_u32be(&b, 0xffffffffu); /* far past the end */
+	dfs_buf_add(&b, "abc", 3);
+	put(t, "len-huge", b.data, b.len);
+	dfs_buf_release(&b);
+}
+
+/* ---- encrypted field lists --------------------------------------------- */
+
+#define LIST(name, s) put("fuzz_encrypted", name, s, sizeof(s) - 1)
+
+static void encrypted_seeds(void)
+{
+	char name[DFS_NAME_MAX + 2];
+
+	LIST("empty", "");
+	LIST("one", "secret\n");
+	LIST("sorted", "a\nab\nb\nlog\nsecret\n");
+	LIST("utf8", "caf\xc3\xa9\nna\xc3\xafve\n");
+	LIST("unsorted", "secret\nlog\n");
+	LIST("duplicate", "log\nlog\n");
+	LIST("prefix-after", "logs\nlog\n");
+	LIST("dot-name", ".hidden\nlog\n");
+	LIST("dotdot", "..\n");
+	LIST("no-final-newline", "log\nsecret");
+	LIST("empty-name", "log\n\nsecret\n");
+	LIST("slash", "a/b\n");
+	LIST("nul", "a\0b\n");
+	memset(name, 'n', sizeof(name));
+	name[DFS_NAME_MAX] = '\n';
+	put("fuzz_encrypted", "longest-name", name, DFS_NAME_MAX + 1);
+	name[DFS_NAME_MAX] = 'n';
+	name[DFS_NAME_MAX + 1] = '\n';
+	put("fuzz_encrypted", "name-too-long", name, DFS_NAME_MAX + 2);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s tests/fuzz/corpus\n", argv[0]);
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s tests/fuzz/corpus [TARGET...]\n", argv[0]);
 		return 2;
 	}
 	root = argv[1];
+	only = argc > 2 ? argv + 2 : NULL;
+	if (dfs_crypto_init() < 0)
+		return 1;
 	update_seeds();
 	record_seeds();
 	config_seeds();
 	wire_seeds();
 	keyset_seeds();
+	items_seeds();
+	encrypted_seeds();
 	return failed;
 }
