@@ -11,8 +11,9 @@
  * replayed into another field or object. A keyset says nothing about who made
  * it: anyone can seal a key to a public key. Its authority is the owner's
  * signature on the update that carries it, checked before it is applied.
- * Removing a reader rotates: later values use a key it never received, while
- * what it could read before stays readable to it. Traffic analysis (sizes,
+ * Removing a reader rotates: later values use a key it never received, and
+ * the new keyset lists it for no epoch; the old keysets it kept still open
+ * what it could read before (revocation cannot take back what was read). Traffic analysis (sizes,
  * timing, who writes) is out of scope.
  *
  * Sealed value (DFS_VALUE_OVERHEAD bytes more than the clear value):

@@ -19,6 +19,7 @@ struct slot {
 
 struct dfs_keycache {
 	pthread_mutex_t lock;
+	uint64_t gen;		/* counts forget() calls */
 	struct slot *slots;	/* sodium_malloc'ed: locked, guarded, wiped on free */
 };
 
@@ -62,26 +63,40 @@ static bool holds(const struct slot *s, const struct dfs_pubkey *obj, uint32_t e
 }
 
 bool dfs_keycache_get(struct dfs_keycache *c, const struct dfs_pubkey *obj, uint32_t epoch,
-		      struct dfs_datakey *out)
+		      struct dfs_datakey *out, uint64_t *gen)
 {
 	pthread_mutex_lock(&c->lock);
 	struct slot *s = slot_of(c, obj, epoch);
 	bool hit = holds(s, obj, epoch);
 	if (hit)
 		*out = s->key;
+	if (gen)
+		*gen = c->gen;
 	pthread_mutex_unlock(&c->lock);
 	return hit;
 }
 
 void dfs_keycache_put(struct dfs_keycache *c, const struct dfs_pubkey *obj, uint32_t epoch,
-		      const struct dfs_datakey *k)
+		      const struct dfs_datakey *k, uint64_t gen)
 {
 	pthread_mutex_lock(&c->lock);
-	struct slot *s = slot_of(c, obj, epoch);
-	s->used = true;
-	s->epoch = epoch;
-	s->obj = *obj;
-	s->key = *k;
+	if (gen == c->gen) {
+		struct slot *s = slot_of(c, obj, epoch);
+		s->used = true;
+		s->epoch = epoch;
+		s->obj = *obj;
+		s->key = *k;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void dfs_keycache_forget(struct dfs_keycache *c, const struct dfs_pubkey *obj)
+{
+	pthread_mutex_lock(&c->lock);
+	c->gen++;
+	for (size_t i = 0; i < SLOTS; i++)
+		if (c->slots[i].used && memcmp(c->slots[i].obj.b, obj->b, DFS_PUBKEY_LEN) == 0)
+			sodium_memzero(&c->slots[i], sizeof(c->slots[i]));
 	pthread_mutex_unlock(&c->lock);
 }
 

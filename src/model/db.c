@@ -39,6 +39,7 @@ struct dfs_db {
 /* What the observer is told of one update, with room for its names. */
 struct applied {
 	struct dfs_db_event ev;
+	struct dfs_pubkey entity;
 	char model[256];
 	char object[256];
 	char path[DFS_UPDATE_NAME_MAX + 1];
@@ -1494,6 +1495,7 @@ static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len, bool 
 	a.name[u.name_len] = '\0';
 	memset(note, 0, sizeof(*note));
 	note->ev.op = u.op;
+	note->entity = u.entity;
 	note->ev.remote = !local;
 	snprintf(note->model, sizeof(note->model), "%s", a.model);
 	if (u.op >= DFS_OP_FIELD_SET)
@@ -1554,6 +1556,9 @@ static void observe(struct dfs_db *db, struct applied *note)
 	note->ev.path = note->path[0] ? note->path : NULL;
 	note->ev.renamed_from = note->from[0] ? note->from : NULL;
 	note->ev.renamed_to = note->to[0] ? note->to : NULL;
+	/* Who may read follows the keyset now stored, not keys opened before. */
+	if (note->ev.op == DFS_OP_OBJECT_META && note->ev.applied)
+		dfs_keycache_forget(db->kc, &note->entity);
 	if (db->observer)
 		db->observer(db->observer_ctx, &note->ev);
 }
@@ -2414,7 +2419,9 @@ int dfs_db_set_encrypted(struct dfs_db *db, const char *model, const char *const
 	if (!sorted)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		if (dfs_name_check(names[i], strlen(names[i])) < 0 || names[i][0] == '.') {
+		/* A newline would split the name: the list is one name a line. */
+		if (dfs_name_check(names[i], strlen(names[i])) < 0 || names[i][0] == '.' ||
+		    strchr(names[i], '\n')) {
 			free(sorted);
 			return -EINVAL;
 		}

@@ -70,8 +70,9 @@ int dfs_sealed_key(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_keycach
 {
 	uint8_t *ks;
 	size_t len;
+	uint64_t gen;
 
-	if (dfs_keycache_get(kc, obj, epoch, out))
+	if (dfs_keycache_get(kc, obj, epoch, out, &gen))
 		return 0;
 	int rc = dfs_db_get_meta(db, obj, "datakey", &ks, &len);
 	if (rc < 0)
@@ -79,7 +80,7 @@ int dfs_sealed_key(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_keycach
 	rc = dfs_keyring_open_datakey(kr, ks, len, epoch, out);
 	free(ks);
 	if (rc == 0)
-		dfs_keycache_put(kc, obj, epoch, out);
+		dfs_keycache_put(kc, obj, epoch, out, gen);
 	else if (rc == -ENOENT || rc == -EBADMSG || rc == -EINVAL)
 		rc = -EACCES;	/* an epoch not here yet, or a keyset the owner got wrong */
 	return rc;
