@@ -13,6 +13,7 @@
 #include "dinemicfs/keycmd.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/node.h"
+#include "dinemicfs/status.h"
 
 /*
  * Forks before any thread exists. The parent waits for the child's
@@ -56,6 +57,9 @@ int main(int argc, char **argv)
 	/* `dinemicfs key ...` manages keys; it mounts nothing. */
 	if (argc >= 2 && strcmp(argv[1], "key") == 0)
 		return dfs_keycmd_main(argc - 1, argv + 1);
+	/* `dinemicfs status MOUNTPOINT` reads a running node's .node/ files. */
+	if (argc >= 2 && strcmp(argv[1], "status") == 0)
+		return dfs_status_main(argc - 1, argv + 1);
 	dfs_config_init(&cfg);
 	if (dfs_config_parse(&cfg, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "dinemicfs: %s\n", err);
@@ -75,10 +79,18 @@ int main(int argc, char **argv)
 	}
 	dfs_log_set_level(cfg.log_level);
 	dfs_log_bridge_fuse();
-	if (!cfg.foreground && daemonize(&ready_fd) < 0) {
-		fprintf(stderr, "dinemicfs: cannot daemonize: %s\n", strerror(errno));
-		dfs_config_release(&cfg);
-		return 1;
+	if (!cfg.foreground) {
+		if (daemonize(&ready_fd) < 0) {
+			fprintf(stderr, "dinemicfs: cannot daemonize: %s\n", strerror(errno));
+			dfs_config_release(&cfg);
+			return 1;
+		}
+		/*
+		 * The daemon logs to syslog (libfuse's messages too, through the
+		 * bridge); until it is mounted and detached, its warnings and
+		 * errors also reach the terminal that started it.
+		 */
+		dfs_log_use_syslog(DFS_LOG_WARNING);
 	}
 	status = dfs_node_run(&cfg, ready_fd);
 	dfs_config_release(&cfg);

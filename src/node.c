@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,17 @@
 #include "dinemicfs/store.h"
 #include "dinemicfs/util.h"
 
+/* Counters for .node/stats that the wiring sees first: atomics, no lock. */
+struct counters {
+	atomic_ullong applied_local, applied_remote;
+	atomic_ullong held;		/* remote updates kept, not applied */
+	atomic_ullong rejected_local;	/* local changes a listener rejected */
+};
+
 /* Listeners judge every change the database makes; see actions.h. */
 struct judge {
 	struct dfs_runner *runner;
+	struct counters *counts;
 	char mount[PATH_MAX];
 };
 
@@ -38,8 +47,12 @@ static bool judge_wants(void *ctx, enum dfs_event event, const char *model)
 static int judge_before(void *ctx, const struct dfs_change *c)
 {
 	struct judge *j = ctx;
+	int rc = dfs_runner_judge(j->runner, c, j->mount);
 
-	return dfs_runner_judge(j->runner, c, j->mount);
+	/* A remote update turned down is counted as held once it is stored. */
+	if (rc != 0 && !c->remote)
+		atomic_fetch_add(&j->counts->rejected_local, 1);
+	return rc;
 }
 
 static void judge_after(void *ctx, const struct dfs_change *c)
@@ -52,13 +65,19 @@ static void judge_after(void *ctx, const struct dfs_change *c)
 /* Durable updates: peers are told the log grew, the mount shows remote changes. */
 struct wiring {
 	struct dfs_fs *fs;
-	struct dfs_repl *repl;	/* set before any peer can deliver */
+	struct dfs_repl *repl;	/* set before any peer can deliver; NULL without peers */
+	struct counters counts;
 };
 
 static void on_update(void *ctx, const struct dfs_db_event *ev)
 {
 	struct wiring *w = ctx;
 
+	if (ev->applied)
+		atomic_fetch_add(ev->remote ? &w->counts.applied_remote : &w->counts.applied_local,
+				 1);
+	else if (ev->remote)
+		atomic_fetch_add(&w->counts.held, 1);
 	dfs_repl_log_grew(w->repl);
 	if (ev->remote || ev->renamed_from)
 		dfs_fs_remote_change(w->fs, ev);
@@ -69,18 +88,32 @@ static int peers_text(void *ctx, struct dfs_buf *out)
 	return dfs_repl_peers_text(((struct wiring *)ctx)->repl, out);
 }
 
-static int repl_stats(void *ctx, struct dfs_buf *out)
+/* The .node/stats lines from the wiring and replication; meta.c documents them. */
+static int node_stats(void *ctx, struct dfs_buf *out)
 {
-	struct dfs_repl_stats s;
+	struct wiring *w = ctx;
+	struct dfs_repl_stats s = { 0 };
+	unsigned long long held = atomic_load(&w->counts.held);
 
-	dfs_repl_get_stats(((struct wiring *)ctx)->repl, &s);
+	if (w->repl)
+		dfs_repl_get_stats(w->repl, &s);
+	dfs_buf_printf(out, "updates_applied_local %llu\n",
+		       (unsigned long long)atomic_load(&w->counts.applied_local));
+	dfs_buf_printf(out, "updates_applied_remote %llu\n",
+		       (unsigned long long)atomic_load(&w->counts.applied_remote));
+	dfs_buf_printf(out, "updates_rejected %llu\n",
+		       (unsigned long long)atomic_load(&w->counts.rejected_local) + held);
+	dfs_buf_printf(out, "updates_held %llu\n", held);
+	dfs_buf_printf(out, "updates_dropped %llu\n", (unsigned long long)s.dropped);
+	dfs_buf_printf(out, "peers_configured %u\n", s.peers_configured);
+	dfs_buf_printf(out, "peers_up %u\n", s.peers_up);
 	dfs_buf_printf(out, "updates_received %llu\n", (unsigned long long)s.received);
 	dfs_buf_printf(out, "updates_sent %llu\n", (unsigned long long)s.sent);
+	dfs_buf_printf(out, "updates_relayed %llu\n", (unsigned long long)s.sent);
 	dfs_buf_printf(out, "updates_waiting %llu\n", (unsigned long long)s.parked);
 	dfs_buf_printf(out, "bytes_in %llu\n", (unsigned long long)s.bytes_in);
 	dfs_buf_printf(out, "bytes_out %llu\n", (unsigned long long)s.bytes_out);
 	dfs_buf_printf(out, "frames_dropped %llu\n", (unsigned long long)s.bad_frames);
-	dfs_buf_printf(out, "peers_up %u\n", s.peers_up);
 	return dfs_buf_ok(out);
 }
 
@@ -202,7 +235,7 @@ static void signal_ready(int ready_fd)
 		dfs_log_errno(DFS_LOG_WARNING, errno, "setsid");
 	if (chdir("/") < 0)
 		dfs_log_errno(DFS_LOG_WARNING, errno, "chdir /");
-	dfs_log_use_syslog();
+	dfs_log_detach();	/* syslog only from now on (main.c chose it) */
 	if (devnull >= 0) {
 		dup2(devnull, 0);
 		dup2(devnull, 1);
@@ -295,6 +328,7 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 		fprintf(stderr, "dinemicfs: cannot create %s: %s\n", actions, strerror(errno));
 		goto out_free_db;
 	}
+	judge.counts = &wiring.counts;
 	judge.runner = dfs_runner_new(actions, cfg->action_timeout_ms);
 	if (!judge.runner) {
 		fprintf(stderr, "dinemicfs: cannot start the listener runner: %s\n",
@@ -339,10 +373,9 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 				strerror(errno));
 			goto out_unmount;
 		}
-		struct dfs_fs_hooks hooks = { peers_text, repl_stats, &wiring };
-		dfs_fs_set_hooks(fs, &hooks);
-
 	}
+	struct dfs_fs_hooks hooks = { wiring.repl ? peers_text : NULL, node_stats, &wiring };
+	dfs_fs_set_hooks(fs, &hooks);
 	dfs_wipe(netkey, sizeof(netkey));
 	dfs_log(DFS_LOG_NOTICE, "mounted %s on %s", cfg->state_dir, cfg->mountpoint);
 	signal_ready(ready_fd);

@@ -3,9 +3,16 @@
  * log.h - one logging sink for the daemon, libfuse and the tests.
  *
  * Messages carry a syslog level and a "[file:line]" prefix. A message below
- * the current level costs one integer compare. The sink defaults to stderr;
- * a daemon may switch it to syslog. Every message at DFS_LOG_WARNING or more
- * severe is also kept in a bounded in-memory ring that `.node/log` reads.
+ * the current level costs one integer compare. The sink defaults to stderr
+ * (a node in the foreground, or under systemd, which files stderr in the
+ * journal); a daemon switches it to syslog. Every message at
+ * DFS_LOG_WARNING or more severe is also kept in a bounded in-memory ring
+ * that `.node/log` reads, and the last error-level one is kept apart for
+ * `.node/stats`. Control characters in a message are shown as spaces, so
+ * that one message is one line in every sink.
+ *
+ * Never pass a field value (clear or sealed), a secret key or the network
+ * key to these functions: public keys, hashes, names and paths only.
  */
 #ifndef DINEMICFS_LOG_H
 #define DINEMICFS_LOG_H
@@ -46,8 +53,16 @@ void dfs_log_set_level(int level);
 /** Parses "err", "warning", "notice", "info" or "debug"; returns -EINVAL otherwise. */
 int dfs_log_parse_level(const char *s);
 
-/** Sends messages to syslog (ident "dinemicfs") instead of stderr. */
-void dfs_log_use_syslog(void);
+/**
+ * Sends messages to syslog (ident "dinemicfs", facility LOG_DAEMON, with the
+ * pid) instead of stderr. Until dfs_log_detach(), messages at stderr_level
+ * or more severe are printed on stderr too, so that a daemon still starting
+ * reports its problems where it was started; -1 prints none there.
+ */
+void dfs_log_use_syslog(int stderr_level);
+
+/** Stops the copies on stderr (the daemon is about to close it); any thread. */
+void dfs_log_detach(void);
 
 /** Routes libfuse's own messages through this sink. */
 void dfs_log_bridge_fuse(void);
@@ -57,5 +72,13 @@ void dfs_log_bridge_fuse(void);
  * buffer the caller frees. Returns its length, or -ENOMEM.
  */
 long dfs_log_snapshot(char **out);
+
+/**
+ * Returns how many error-level messages were logged since start, and copies
+ * the last one into last (n bytes, truncated to fit, NUL-terminated): the
+ * line `.node/log` shows for it, time first, without a newline; "" when
+ * there was none. Any thread.
+ */
+unsigned long long dfs_log_errors(char *last, size_t n);
 
 #endif

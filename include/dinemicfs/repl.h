@@ -34,13 +34,16 @@ struct dfs_repl_opts {
 	const uint8_t *network_key;	/* DFS_MAC_KEY_LEN bytes, or NULL */
 };
 
+/* Counters since start; each is kept in an atomic and read without a lock. */
 struct dfs_repl_stats {
-	uint64_t received;		/* updates received from peers */
-	uint64_t sent;			/* updates sent to peers */
+	uint64_t received;		/* updates received from peers (known ones too) */
+	uint64_t sent;			/* updates sent to peers, once per peer */
 	uint64_t bytes_in, bytes_out;	/* WebSocket payload bytes */
 	uint64_t parked;		/* updates waiting for a predecessor now */
-	uint64_t bad_frames;		/* malformed or refused messages dropped */
-	unsigned peers_up;
+	uint64_t bad_frames;		/* malformed or refused messages and updates dropped */
+	uint64_t dropped;		/* of those, updates: malformed or badly signed */
+	unsigned peers_up;		/* links up now, outgoing and incoming */
+	unsigned peers_configured;	/* -o peer= addresses */
 };
 
 /**
@@ -57,6 +60,7 @@ void dfs_repl_log_grew(struct dfs_repl *r);
 
 /** Writes the .node/peers table: one line per link. */
 int dfs_repl_peers_text(struct dfs_repl *r, struct dfs_buf *out);
+/** Reads the counters; any thread, takes no lock. */
 void dfs_repl_get_stats(struct dfs_repl *r, struct dfs_repl_stats *out);
 
 /**

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dinemicfs/hlc.h"
 #include "dinemicfs/log.h"
@@ -35,26 +36,76 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
 	return 0;
 }
 
+/*
+ * .node/stats: one "key value" line per counter, for monitoring scripts
+ * (awk '$1 == "peers_up" { print $2 }'). Keys are stable: lowercase with
+ * underscores, never renamed or removed; new ones may be added anywhere.
+ * Values are decimal integers unless said otherwise. Counters count since
+ * the node started, except updates_stored; a restart sets them to 0.
+ *
+ *   node_id                 this node's public key (hex), as in .node/id
+ *   pid                     the daemon's process id (to signal or watch it)
+ *   uptime_seconds          seconds since the node started
+ *   sync                    strict or relaxed (-o sync=)
+ *   updates_stored          updates in this node's log, applied or held, ever
+ *   updates_applied         updates applied, local and remote
+ *   updates_refused         remote updates not applied: held or dropped
+ *   corrupt_records         corrupt records met in the store
+ *   store_bytes             the store's size on disk
+ * From the node (node.c, through fs->hooks.stats):
+ *   updates_applied_local   changes made on this mount, applied
+ *   updates_applied_remote  updates received from peers, applied
+ *   updates_rejected        changes turned down here: local ones a listener
+ *                           rejected (the writer got EPERM), plus updates_held
+ *   updates_held            remote updates stored and relayed but not applied
+ *                           here: rejected by the policy or a listener, or
+ *                           breaking a rule of this node's state
+ *   updates_dropped         remote updates neither stored nor applied:
+ *                           malformed or badly signed
+ *   peers_configured        -o peer= addresses
+ *   peers_up                links up now, outgoing and incoming
+ *   updates_received        updates received from peers, known ones included
+ *   updates_sent            updates sent to peers, counted once per peer
+ *   updates_relayed         the same count as updates_sent, under the name
+ *                           the monitoring notes use
+ *   updates_waiting         received updates waiting for a predecessor now
+ *   bytes_in, bytes_out     WebSocket payload bytes received and sent
+ *   frames_dropped          malformed, oversized or forged messages and
+ *                           updates dropped (updates_dropped among them)
+ * From the log sink:
+ *   errors_logged           error-level log messages
+ *   last_error              the last of them, as .node/log shows it (time,
+ *                           "error", [file:line], message): the value is the
+ *                           rest of the line; "-" when there was none
+ *
+ * The replication keys are 0 on a node without listen= or peer=.
+ */
 static int node_stats(struct dfs_fs *fs, struct dfs_buf *out)
 {
 	struct dfs_db_stats s;
 	struct timespec now;
+	char last[512];
+	int rc = 0;
 
 	dfs_db_get_stats(fs->db, &s);
 	clock_gettime(CLOCK_REALTIME, &now);
 	dfs_buf_printf(out, "node_id %s\n", fs->node_hex);
+	dfs_buf_printf(out, "pid %ld\n", (long)getpid());
+	dfs_buf_printf(out, "uptime_seconds %lld\n",
+		       (long long)(now.tv_sec - fs->started.tv_sec));
+	dfs_buf_printf(out, "sync %s\n", fs->opts.sync_strict ? "strict" : "relaxed");
 	dfs_buf_printf(out, "updates_stored %llu\n", (unsigned long long)s.seq);
 	dfs_buf_printf(out, "updates_applied %llu\n", (unsigned long long)s.applied);
 	dfs_buf_printf(out, "updates_refused %llu\n", (unsigned long long)s.refused);
 	dfs_buf_printf(out, "corrupt_records %llu\n", (unsigned long long)s.corrupt);
 	dfs_buf_printf(out, "store_bytes %llu\n",
 		       (unsigned long long)dfs_store_disk_bytes(fs->st));
-	dfs_buf_printf(out, "sync %s\n", fs->opts.sync_strict ? "strict" : "relaxed");
-	dfs_buf_printf(out, "uptime_seconds %lld\n",
-		       (long long)(now.tv_sec - fs->started.tv_sec));
 	if (fs->hooks.stats)
-		return fs->hooks.stats(fs->hooks.ctx, out);
-	return dfs_buf_ok(out);
+		rc = fs->hooks.stats(fs->hooks.ctx, out);
+	unsigned long long errors = dfs_log_errors(last, sizeof(last));
+	dfs_buf_printf(out, "errors_logged %llu\n", errors);
+	dfs_buf_printf(out, "last_error %s\n", last[0] ? last : "-");
+	return rc < 0 ? rc : dfs_buf_ok(out);
 }
 
 /* "MODEL/OBJECT" for a key, or its hex where no object of this node has it. */

@@ -61,7 +61,7 @@ struct link {
 	uint64_t peer_head;		/* its log, as it last said */
 	uint64_t recv_upto;		/* its log, processed up to here */
 	bool recv_stuck;		/* something parked: do not save the cursor */
-	time_t last_contact;
+	atomic_llong last_contact;	/* time(NULL) of the last bytes received; 0: never */
 
 	/* Receiving: one message, reassembled from fragments. */
 	struct dfs_buf rx;
@@ -111,9 +111,13 @@ struct dfs_repl {
 	struct inmsg *qcheck;		/* the first message not yet being checked */
 
 	struct parked *park[PARK_BUCKETS];	/* applier thread only */
-	size_t park_bytes;
+	size_t park_bytes, park_count;
 
-	struct dfs_repl_stats stats;	/* under lock */
+	/* Counters for .node/stats: atomics, so that no lock is taken to count. */
+	atomic_ullong received, sent, bytes_in, bytes_out, parked, bad_frames, dropped;
+	atomic_uint peers_up;
+	unsigned peers_configured;	/* set before the threads start */
+
 	struct dfs_buf tx;		/* service thread only */
 };
 
@@ -159,6 +163,7 @@ static bool park(struct dfs_repl *r, const struct dfs_hash *wait, const uint8_t 
 	p->next = r->park[b];
 	r->park[b] = p;
 	r->park_bytes += len;
+	r->park_count++;
 	return true;
 }
 
@@ -172,6 +177,7 @@ static void unpark(struct dfs_repl *r, const struct dfs_hash *key, struct parked
 		if (memcmp(p->wait.b, key->b, DFS_HASH_LEN) == 0) {
 			*pp = p->next;
 			r->park_bytes -= p->len;
+			r->park_count--;
 			p->next = *work;
 			*work = p;
 		} else {
@@ -191,16 +197,6 @@ static void take_waiters(struct dfs_repl *r, const uint8_t *rec, size_t len, str
 		memcpy(key.b, rec + 12, DFS_HASH_LEN);	/* update.h: the entity at 12 */
 		unpark(r, &key, work);
 	}
-}
-
-static size_t parked_count(struct dfs_repl *r)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < PARK_BUCKETS; i++)
-		for (struct parked *p = r->park[i]; p; p = p->next)
-			n++;
-	return n;
 }
 
 /*
@@ -226,9 +222,8 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 	if (rc == -EBADMSG) {
 		/* Malformed or forged: dropped, nothing to wait for. */
 		char hex[17];
-		pthread_mutex_lock(&r->lock);
-		r->stats.bad_frames++;
-		pthread_mutex_unlock(&r->lock);
+		atomic_fetch_add(&r->bad_frames, 1);
+		atomic_fetch_add(&r->dropped, 1);
 		dfs_hash2(&hash, rec, len, NULL, 0);
 		dfs_hex_encode(hex, hash.b, 8);
 		dfs_log(DFS_LOG_WARNING, "replication: update %s is malformed or badly signed; "
@@ -245,7 +240,9 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 			kept = park(r, &missing, p->rec, p->len) && kept;
 		else if (rc == -EIO || rc == -ENOMEM)
 			kept = false;
-		else if (rc != -EBADMSG)
+		else if (rc == -EBADMSG)
+			atomic_fetch_add(&r->dropped, 1);
+		else
 			take_waiters(r, p->rec, p->len, &work);
 		free(p);
 	}
@@ -335,9 +332,9 @@ static void apply_message(struct dfs_repl *r, struct inmsg *m)
 	/* One wait makes the whole message durable. */
 	if (g && dfs_db_group_end(g) < 0)
 		stuck = true;
+	atomic_fetch_add(&r->received, n);
+	atomic_store(&r->parked, r->park_count);
 	pthread_mutex_lock(&r->lock);
-	r->stats.received += n;
-	r->stats.parked = parked_count(r);
 	if (stuck)
 		m->link->recv_stuck = true;
 	else if (last > m->link->recv_upto && !m->link->recv_stuck)
@@ -461,8 +458,8 @@ static void link_down(struct link *l, const char *why)
 	l->state = LINK_DOWN;
 	if (why && why != l->last_error)
 		set_error(l, "%s", why);
-	if (was_up && r->stats.peers_up)
-		r->stats.peers_up--;
+	if (was_up)
+		atomic_fetch_sub(&r->peers_up, 1);
 	if (!l->outgoing) {
 		/* Inbound links leave the list when they close. */
 		for (struct link **pp = &r->links; *pp; pp = &(*pp)->next) {
@@ -544,9 +541,7 @@ static int send_msg(struct link *l, struct dfs_buf *msg)
 	int n = lws_write(l->wsi, r->tx.data + LWS_PRE, msg->len, LWS_WRITE_BINARY);
 	if (n < (int)msg->len)
 		return -EIO;
-	pthread_mutex_lock(&r->lock);
-	r->stats.bytes_out += msg->len;
-	pthread_mutex_unlock(&r->lock);
+	atomic_fetch_add(&r->bytes_out, msg->len);
 	return 0;
 }
 
@@ -617,8 +612,8 @@ static int send_log(struct link *l)
 		if (rc == 0) {
 			pthread_mutex_lock(&r->lock);
 			l->sent_upto = b.last;
-			r->stats.sent += b.n;
 			pthread_mutex_unlock(&r->lock);
+			atomic_fetch_add(&r->sent, b.n);
 			rc = 1;
 		}
 	}
@@ -648,9 +643,7 @@ static void bad_frame(struct link *l, const char *what)
 {
 	char hex[17];
 
-	pthread_mutex_lock(&l->r->lock);
-	l->r->stats.bad_frames++;
-	pthread_mutex_unlock(&l->r->lock);
+	atomic_fetch_add(&l->r->bad_frames, 1);
 	dfs_log(DFS_LOG_WARNING, "replication: from %s (%s): %s; dropped", l->addr,
 		l->got_hello ? peer_hex(l, hex) : "?", what);
 }
@@ -722,8 +715,8 @@ static int on_message(struct link *l, const uint8_t *p, size_t len)
 		l->state = LINK_UP;
 		l->backoff_ms = 0;
 		l->last_error[0] = '\0';
-		r->stats.peers_up++;
 		pthread_mutex_unlock(&r->lock);
+		atomic_fetch_add(&r->peers_up, 1);
 		dfs_log(DFS_LOG_NOTICE, "replication: link to %s (%s) up", l->addr,
 			peer_hex(l, hex));
 		l->to_send |= SEND_WANT;
@@ -788,10 +781,8 @@ static int on_receive(struct link *l, struct lws *wsi, const uint8_t *in, size_t
 {
 	struct dfs_repl *r = l->r;
 
-	pthread_mutex_lock(&r->lock);
-	r->stats.bytes_in += len;
-	l->last_contact = time(NULL);
-	pthread_mutex_unlock(&r->lock);
+	atomic_fetch_add(&r->bytes_in, len);
+	atomic_store(&l->last_contact, (long long)time(NULL));
 	if (lws_is_first_fragment(wsi)) {
 		dfs_buf_reset(&l->rx);
 		l->rx_drop = false;
@@ -957,6 +948,7 @@ static int add_peer(struct dfs_repl *r, const char *url)
 	snprintf(l->addr, sizeof(l->addr), "%s", url);
 	l->next = r->links;
 	r->links = l;
+	r->peers_configured++;
 	return 0;
 }
 
@@ -1122,7 +1114,7 @@ int dfs_repl_peers_text(struct dfs_repl *r, struct dfs_buf *out)
 		char hex[17] = "-", age[32];
 		if (l->got_hello || l->authed)
 			dfs_hex_encode(hex, l->peer.b, 8);
-		format_age(age, sizeof(age), l->last_contact);
+		format_age(age, sizeof(age), (time_t)atomic_load(&l->last_contact));
 		uint64_t behind = l->sending && head > l->sent_upto ? head - l->sent_upto : 0;
 		uint64_t ahead = l->peer_head > l->recv_upto ? l->peer_head - l->recv_upto : 0;
 		if (!l->sending && l->state != LINK_UP)
@@ -1137,7 +1129,13 @@ int dfs_repl_peers_text(struct dfs_repl *r, struct dfs_buf *out)
 
 void dfs_repl_get_stats(struct dfs_repl *r, struct dfs_repl_stats *out)
 {
-	pthread_mutex_lock(&r->lock);
-	*out = r->stats;
-	pthread_mutex_unlock(&r->lock);
+	out->received = atomic_load(&r->received);
+	out->sent = atomic_load(&r->sent);
+	out->bytes_in = atomic_load(&r->bytes_in);
+	out->bytes_out = atomic_load(&r->bytes_out);
+	out->parked = atomic_load(&r->parked);
+	out->bad_frames = atomic_load(&r->bad_frames);
+	out->dropped = atomic_load(&r->dropped);
+	out->peers_up = atomic_load(&r->peers_up);
+	out->peers_configured = r->peers_configured;
 }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-/* log.c - logging sink with levels, [file:line] prefixes and a ring for .node/log */
+/* log.c - logging sink: levels, [file:line] prefixes, stderr or syslog, a ring for .node/log */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +18,17 @@
 int dfs_log_level_current = DFS_LOG_NOTICE;
 
 #define RING_BYTES (64 * 1024)
+#define LAST_ERROR_BYTES 512
 
 /* The ring keeps whole lines; when full, the oldest lines are dropped. */
 static struct {
 	pthread_mutex_t lock;
 	char buf[RING_BYTES];
-	size_t len; /* protected by lock */
-	int use_syslog;
+	size_t len;			/* protected by lock */
+	char last_error[LAST_ERROR_BYTES];	/* protected by lock */
+	atomic_ullong errors;
+	atomic_bool use_syslog;
+	atomic_int stderr_level;	/* with syslog: also printed on stderr up to here */
 } sink = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static const char *level_name(int level)
@@ -55,13 +61,33 @@ static void ring_add(const char *line, size_t n)
 	pthread_mutex_unlock(&sink.lock);
 }
 
-static void emit(int level, const char *file, int line, const char *msg)
+/* One message is one line: newlines and other control bytes become spaces. */
+static void flatten(char *msg)
+{
+	for (unsigned char *p = (unsigned char *)msg; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+}
+
+static void keep_error(const char *line, size_t n)
+{
+	if (n >= LAST_ERROR_BYTES)
+		n = LAST_ERROR_BYTES - 1;
+	pthread_mutex_lock(&sink.lock);
+	memcpy(sink.last_error, line, n);
+	sink.last_error[n] = '\0';
+	pthread_mutex_unlock(&sink.lock);
+	atomic_fetch_add(&sink.errors, 1);
+}
+
+static void emit(int level, const char *file, int line, char *msg)
 {
 	char stamp[32];
 	char out[1200];
 	struct timespec ts;
 	struct tm tm;
 
+	flatten(msg);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -73,9 +99,12 @@ static void emit(int level, const char *file, int line, const char *msg)
 		n = sizeof(out) - 1;
 	if (level <= DFS_LOG_WARNING)
 		ring_add(out, (size_t)n);
-	if (sink.use_syslog)
+	if (level <= DFS_LOG_ERR)
+		keep_error(out, (size_t)n);
+	bool use_syslog = atomic_load(&sink.use_syslog);
+	if (use_syslog)
 		syslog(level, "[%s:%d] %s", file, line, msg);
-	else
+	if (!use_syslog || level <= atomic_load(&sink.stderr_level))
 		fprintf(stderr, "dinemicfs: %s\n", out);
 }
 
@@ -125,10 +154,16 @@ int dfs_log_parse_level(const char *s)
 	return -EINVAL;
 }
 
-void dfs_log_use_syslog(void)
+void dfs_log_use_syslog(int stderr_level)
 {
 	openlog("dinemicfs", LOG_PID, LOG_DAEMON);
-	sink.use_syslog = 1;
+	atomic_store(&sink.stderr_level, stderr_level);
+	atomic_store(&sink.use_syslog, true);
+}
+
+void dfs_log_detach(void)
+{
+	atomic_store(&sink.stderr_level, -1);
 }
 
 static void fuse_bridge(enum fuse_log_level level, const char *fmt, va_list ap)
@@ -164,4 +199,14 @@ long dfs_log_snapshot(char **out)
 	copy[n] = '\0';
 	*out = copy;
 	return n;
+}
+
+unsigned long long dfs_log_errors(char *last, size_t n)
+{
+	if (n > 0) {
+		pthread_mutex_lock(&sink.lock);
+		snprintf(last, n, "%s", sink.last_error);
+		pthread_mutex_unlock(&sink.lock);
+	}
+	return atomic_load(&sink.errors);
 }
