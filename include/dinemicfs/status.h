@@ -4,16 +4,21 @@
  * node for people, read from MOUNTPOINT/.node/id, .node/stats and
  * .node/peers (the files scripts read; see meta.c for the stats keys):
  *
- *   node     8a7e097d5f8f42ad...  (the whole id)
+ *   node     061de3e2d41f1472539a5f902ff3ce2637d65770ac231f75dbb1ab9a808715ea
+ *   pid      25387
  *   uptime   2h 03m 12s
  *   updates  1204 stored, 1190 applied (900 local, 290 remote), 3 rejected, 0 dropped
  *   store    1.2 MiB
- *   peers    1 of 1 configured up, 2 links up
+ *   traffic  1200 updates sent, 300 received; 2.0 MiB out, 300 KiB in
  *   errors   none
+ *   peers    1 of 2 links up, 2 peers configured
  *
- *   PEER                 STATE  NODE              LAST CONTACT  LAG      ERROR
- *   ws://127.0.0.1:7401  up     5ff6f1d6a1b2c3d4  3 s ago       in sync  -
+ *   PEER                  STATE  NODE              LAST CONTACT  LAG        ERROR
+ *   ws://127.0.0.1:29999  down   -                 never         5 to send  Unable to connect
+ *   ws://127.0.0.1:29911  up     fadf6134ca3e2fe3  4 s ago       in sync    -
  *
+ * The traffic line is left out until something was sent; a node without
+ * listen= or peer= shows "peers    none (...)" and no table.
  * It needs no state directory and no key: it reads the mount only.
  */
 #ifndef DINEMICFS_STATUS_H
