@@ -80,6 +80,7 @@ struct dfs_action_event {
 	const uint8_t *new_value;	/* NULL when there is none */
 	size_t new_len;
 	bool sealed;			/* encrypted and not readable here: DINEMIC_SEALED=1 */
+	bool secret;			/* encrypted: reasons must not repeat the values */
 };
 
 struct dfs_runner;

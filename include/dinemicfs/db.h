@@ -52,6 +52,7 @@ struct dfs_change {
 	const uint8_t *new_value;	/* the whole value after; NULL when there is none */
 	size_t new_len;
 	bool sealed;			/* encrypted, and this node cannot open it: no values */
+	bool secret;			/* the field's value is encrypted (sealed or not) */
 };
 
 /*

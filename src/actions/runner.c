@@ -73,7 +73,7 @@ struct job {
 	struct job *next;
 	enum dfs_hook hook;
 	char *model, *object, *field, *signer, *mount;
-	bool authorized, owned, remote, sealed;
+	bool authorized, owned, remote, sealed, secret;
 	uint8_t *old_value, *new_value;
 	size_t old_len, new_len;
 	bool has_old, has_new;
@@ -381,6 +381,42 @@ void dfs_listener_reason(char *why, size_t whylen, const char *err, size_t errle
  * Runs one listener with ev's value on stdin. Returns 0 when it exits 0,
  * -EPERM otherwise, with the reason in why.
  */
+/*
+ * A reason is logged, and logs must not hold encrypted values: every line
+ * of the value (without its newline) that the reason repeats becomes "...".
+ */
+static void redact_one(char *why, size_t whylen, const char *v, size_t n)
+{
+	char out[1024];
+	size_t o = 0, len = strlen(why);
+
+	if (n == 0 || whylen > sizeof(out))
+		return;
+	for (size_t i = 0; i < len && o + 1 < whylen;) {
+		if (i + n <= len && memcmp(why + i, v, n) == 0) {
+			for (size_t k = 0; k < 3 && o + 1 < whylen; k++)
+				out[o++] = '.';
+			i += n;
+		} else {
+			out[o++] = why[i++];
+		}
+	}
+	out[o] = '\0';
+	memcpy(why, out, o + 1);
+}
+
+static void redact(char *why, size_t whylen, const uint8_t *val, size_t len)
+{
+	const char *p = (const char *)val, *end = p + (val ? len : 0);
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((nl ? nl : end) - p);
+		redact_one(why, whylen, p, n);
+		p += n + 1;
+	}
+}
+
 static int run_one(struct dfs_runner *r, const char *path, enum dfs_hook hook,
 		   const struct dfs_action_event *ev, char *why, size_t whylen)
 {
@@ -509,6 +545,10 @@ static int run_one(struct dfs_runner *r, const char *path, enum dfs_hook hook,
 		rc = 0;
 	} else {
 		dfs_listener_reason(why, whylen, errbuf, errlen, status, timed_out, r->timeout_ms);
+		if (ev->secret) {
+			redact(why, whylen, ev->new_value, ev->new_len);
+			redact(why, whylen, ev->old_value, ev->old_len);
+		}
 		rc = -EPERM;
 	}
 out:
@@ -600,6 +640,7 @@ static void run_job(struct dfs_runner *r, struct job *j)
 		.new_value = j->has_new ? j->new_value : NULL,
 		.new_len = j->new_len,
 		.sealed = j->sealed,
+		.secret = j->secret,
 	};
 	char reason[512];
 	char **v;
@@ -659,6 +700,7 @@ int dfs_runner_after(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_
 	j->owned = ev->owned;
 	j->remote = ev->remote;
 	j->sealed = ev->sealed;
+	j->secret = ev->secret;
 	j->has_old = ev->old_value != NULL;
 	j->has_new = ev->new_value != NULL;
 	j->old_len = ev->old_len;
@@ -801,6 +843,7 @@ static void event_of(const struct dfs_change *c, const char *mount, char *signer
 		.new_value = c->new_value,
 		.new_len = c->new_len,
 		.sealed = c->sealed,
+		.secret = c->secret,
 	};
 }
 

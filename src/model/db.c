@@ -1665,6 +1665,8 @@ static int judge_prepare(struct dfs_db *db, const struct dfs_update *u, struct j
 		value = j->clear.data;
 		value_len = j->clear.len;
 	}
+	j->c.secret = j->c.sealed || (u->flags & DFS_UPDATE_FLAG_SEALED) ||
+		      dfs_sealed_field(db, j->model, j->path);
 	if (j->c.sealed) {
 		free(j->old);
 		j->old = NULL;
@@ -2101,6 +2103,7 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 			return rc;
 		}
 	}
+	c.secret = secret || c.sealed;
 	if (c.sealed) {
 		/* Neither the old value nor the whole new one is known here. */
 	} else if (op == DFS_OP_FIELD_SET) {

@@ -127,6 +127,22 @@ check_ok "C's listener saw the plain name" grep -q '^name sealed=0 new=Bob env=B
 check_ok "C's listener never saw a salary" \
   bash -c "! grep -E '1234|1500|1600|CLEAR-MARKER' '$T/c-seen'"
 
+# A listener's reason is logged, but never an encrypted value it repeats.
+cat > "$A/.actions/on_update.50-cap" <<'EOF'
+#!/bin/sh
+v=$(cat)
+if [ "$DINEMIC_FIELD" = salary ] && [ "$v" = 99999 ]; then
+  echo "salary $v over the cap" >&2
+  exit 1
+fi
+EOF
+chmod +x "$A/.actions/on_update.50-cap"
+check_fails "A's listener rejects 99999" "Operation not permitted" \
+  bash -c "echo 99999 > '$A/Person/bob/salary'"
+check_ok "the reason is logged" grep -q "salary \.\.\. over the cap" "$A/.node/log"
+check_ok "without the value" bash -c "! grep -q 99999 '$A/.node/log'"
+rm "$A/.actions/on_update.50-cap"
+
 # Every node holds the same history of bob.
 for n in b c; do
   check_ok "$n has bob's whole history" wait_for 10 \
