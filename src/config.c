@@ -271,15 +271,16 @@ void dfs_config_usage(const char *prog)
 {
 	printf("usage: %s [options] STATE_DIR MOUNTPOINT\n"
 	       "       %s key export|import|list ...   (manage keys; see %s key --help)\n"
+	       "       %s status MOUNTPOINT            (a running node's peers and counters)\n"
 	       "\n"
-	       "Shows a replicated, signed object database as files.\n"
+	       "Shows a replicated, signed object database as files. See dinemicfs(1).\n"
 	       "\n"
 	       "general options:\n"
 	       "    -h, --help             print this help and exit\n"
 	       "    -V, --version          print the version and exit\n"
 	       "    -f                     stay in the foreground\n"
 	       "    -d, -o debug           debug output (implies -f)\n"
-	       "    -o opt[,opt...]        mount options, below\n"
+	       "    -o OPT[,OPT...]        mount options, below (also after the operands)\n"
 	       "\n"
 	       "dinemicfs options:\n"
 	       "    -o max_value=SIZE      largest field value (default 1M; K, M, G suffixes)\n"
@@ -296,6 +297,9 @@ void dfs_config_usage(const char *prog)
 	       "    -o network_key=FILE    admit only peers holding the same 32-byte key\n"
 	       "    -o ro                  mount read-only\n"
 	       "\n"
-	       "and the usual FUSE mount options, such as allow_other and default_permissions.\n",
-	       prog, prog, prog);
+	       "FUSE options (others: see mount.fuse3(8); default_permissions is always on):\n"
+	       "    -o allow_other         let other users use the mount\n"
+	       "\n"
+	       "In /etc/fstab: STATE_DIR MOUNTPOINT fuse.dinemicfs OPT[,OPT...] 0 0\n",
+	       prog, prog, prog, prog);
 }
