@@ -249,6 +249,37 @@ static void signal_ready(int ready_fd)
 	close(ready_fd);
 }
 
+/*
+ * The mount shows as STATE_DIR on type fuse.dinemicfs, so that mount(8) and
+ * `mount -a` recognise an fstab line as mounted. Commas and backslashes in
+ * the path are escaped for the option parser.
+ */
+static int add_names(struct dfs_config *cfg)
+{
+	char real[PATH_MAX], opt[2 * PATH_MAX + 16];
+	size_t o = 0;
+
+	char cwd[PATH_MAX];
+	/* Not made yet on a first start: absolute from here. */
+	if (!realpath(cfg->state_dir, real)) {
+		int n = -1;
+		if (cfg->state_dir[0] != '/' && getcwd(cwd, sizeof(cwd)))
+			n = snprintf(real, sizeof(real), "%s/%s", cwd, cfg->state_dir);
+		if (n < 0 || (size_t)n >= sizeof(real))
+			snprintf(real, sizeof(real), "%s", cfg->state_dir);
+	}
+	o += (size_t)snprintf(opt, sizeof(opt), "-ofsname=");
+	for (const char *p = real; *p && o + 3 < sizeof(opt); p++) {
+		if (*p == ',' || *p == '\\')
+			opt[o++] = '\\';
+		opt[o++] = *p;
+	}
+	opt[o] = '\0';
+	if (fuse_opt_add_arg(&cfg->fuse_args, "-osubtype=dinemicfs") < 0)
+		return -1;
+	return fuse_opt_add_arg(&cfg->fuse_args, opt);
+}
+
 int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 {
 	struct dfs_fs_opts fopts = {
@@ -291,7 +322,8 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 	 * The kernel checks the mode bits we report: with allow_other, other
 	 * users must not write fields, or install listeners that run as us.
 	 */
-	if (fuse_opt_add_arg(&cfg->fuse_args, "-odefault_permissions") < 0)
+	if (fuse_opt_add_arg(&cfg->fuse_args, "-odefault_permissions") < 0 ||
+	    add_names(cfg) < 0)
 		goto out_free_fs;
 	se = fuse_session_new(&cfg->fuse_args, &dfs_fs_ops, sizeof(dfs_fs_ops), fs);
 	if (!se) {
@@ -352,7 +384,8 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 	dfs_fs_attach(fs, db, st, kr, se, cfg->state_dir);
 	if (fuse_set_signal_handlers(se) < 0)
 		goto out_free_db;
-	if (fuse_session_mount(se, cfg->mountpoint) < 0) {
+	/* By its absolute path: the daemon leaves for "/" once ready, and unmounts from there. */
+	if (fuse_session_mount(se, judge.mount) < 0) {
 		fprintf(stderr, "dinemicfs: cannot mount on %s\n", cfg->mountpoint);
 		goto out_remove_handlers;
 	}
@@ -389,7 +422,9 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 	/* Writers wait on listeners that may read the mount: keep threads to spare. */
 	fuse_loop_cfg_set_max_threads(loop, 48);
 	fuse_loop_cfg_set_idle_threads(loop, 16);
-	status = fuse_session_loop_mt(se, loop) == 0 ? 0 : 1;
+	/* A stop by signal (SIGTERM from systemd, ^C) is a clean stop, as unmounting is. */
+	int lrc = fuse_session_loop_mt(se, loop);
+	status = lrc >= 0 ? 0 : 1;
 	fuse_loop_cfg_destroy(loop);
 	dfs_log(DFS_LOG_NOTICE, "unmounting %s", cfg->mountpoint);
 out_unmount:

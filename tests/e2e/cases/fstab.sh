@@ -124,7 +124,7 @@ mounted_by b || finish
 
 # mount -a must see the fstab line as mounted, which libmount decides from
 # the source and type in mountinfo: the daemon has to name itself
-# (fsname=STATE_DIR, subtype=dinemicfs). Checked once it does.
+# (fsname=STATE_DIR, subtype=dinemicfs).
 shown=$(awk -v d="$T/b" '$5 == d { for (i = 7; $i != "-"; i++); print $(i + 1), $(i + 2) }' \
   /proc/self/mountinfo)
 if [ "$shown" == "fuse.dinemicfs $T/b.state" ]; then
@@ -134,8 +134,8 @@ if [ "$shown" == "fuse.dinemicfs $T/b.state" ]; then
     check_eq "mount -a with b mounted: status and output" "$? $out" "0 "
   fi
 else
-  echo "note: the mount shows as [$shown], not [fuse.dinemicfs $T/b.state], so" \
-    "mount -a would start a second daemon on it (refused: state in use)"
+  fail "the mount shows as [$shown], not [fuse.dinemicfs $T/b.state]: mount -a would" \
+    "start a second daemon on it"
 fi
 
 # The mounts work and replicate; each node lists the other's link as up.
