@@ -68,7 +68,7 @@ int dfs_store_scan_from(struct dfs_store *st, const void *prefix, size_t plen, c
 				  void *ctx),
 			void *ctx);
 
-/** Approximate bytes on disk. */
+/** Bytes on disk: the sizes of the files in the store's directory, its log included. */
 uint64_t dfs_store_disk_bytes(struct dfs_store *st);
 
 /** Returns a new empty batch, or NULL with errno set. */
