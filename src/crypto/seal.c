@@ -390,55 +390,6 @@ static int check_epochs(const uint32_t *epochs, size_t n)
 	return 0;
 }
 
-/* Appends one epoch: every reader with key k sealed to it. */
-static int add_epoch(struct dfs_buf *out, uint32_t epoch, const struct dfs_datakey *k,
-		     const struct ks_reader *rs, size_t n)
-{
-	uint8_t sealed[DFS_SEALED_KEY_LEN];
-	int rc;
-
-	dfs_buf_add_u32be(out, epoch);
-	dfs_buf_add_u16be(out, (uint16_t)n);
-	for (size_t i = 0; i < n; i++) {
-		rc = seal_to_x(k, rs[i].xpk, sealed);
-		if (rc < 0)
-			return rc;
-		dfs_buf_add(out, rs[i].pk.b, DFS_PUBKEY_LEN);
-		dfs_buf_add(out, sealed, sizeof(sealed));
-	}
-	return dfs_buf_ok(out);
-}
-
-int dfs_keyset_build(const struct dfs_datakey *keys, const uint32_t *epochs, size_t nepochs,
-		     const struct dfs_pubkey *readers, size_t nreaders, struct dfs_buf *out)
-{
-	struct ks_reader *rs;
-	size_t start = out->len;
-	int rc = check_epochs(epochs, nepochs);
-
-	if (rc < 0)
-		return rc;
-	if (nreaders == 0)
-		return -EINVAL;
-	if (nreaders > DFS_KEYSET_MAX_READERS)
-		return -E2BIG;
-	rs = prepare_readers(readers, nreaders, &rc);
-	if (!rs)
-		return rc;
-	rc = dfs_buf_reserve(out, DFS_KEYSET_LEN(nepochs, nreaders));
-	if (rc < 0)
-		goto out_free;
-	dfs_buf_add_u8(out, DFS_KEYSET_VERSION);
-	dfs_buf_add_u16be(out, (uint16_t)nepochs);
-	for (size_t i = 0; i < nepochs && rc == 0; i++)
-		rc = add_epoch(out, epochs[i], &keys[i], rs, nreaders);
-	if (rc < 0)
-		out->len = start;
-out_free:
-	free(rs);
-	return rc;
-}
-
 static int has_reader(const struct dfs_pubkey *readers, size_t n, const struct dfs_pubkey *pk)
 {
 	for (size_t i = 0; i < n; i++)
@@ -448,10 +399,10 @@ static int has_reader(const struct dfs_pubkey *readers, size_t n, const struct d
 }
 
 /*
- * dfs_keyset_build() that keeps what old (ix) already sealed: a reader
- * listed in an epoch of ix keeps its sealed key, so only readers new to an
- * epoch, and the new epoch, cost a sealing. Removing a reader seals nothing
- * but the new epoch.
+ * A keyset as dfs_keyset_build() describes it, keeping what old (ix)
+ * already sealed: a reader listed in an epoch of ix keeps its sealed key,
+ * so only readers new to an epoch, and a new epoch, cost a sealing.
+ * Removing a reader seals nothing but the new epoch.
  */
 static int rebuild(const struct ks_index *ix, const struct dfs_datakey *keys,
 		   const uint32_t *epochs, size_t nepochs, const struct dfs_pubkey *readers,
@@ -497,6 +448,14 @@ static int rebuild(const struct ks_index *ix, const struct dfs_datakey *keys,
 out_free:
 	free(rs);
 	return rc;
+}
+
+int dfs_keyset_build(const struct dfs_datakey *keys, const uint32_t *epochs, size_t nepochs,
+		     const struct dfs_pubkey *readers, size_t nreaders, struct dfs_buf *out)
+{
+	static const struct ks_index none;	/* nothing sealed yet */
+
+	return rebuild(&none, keys, epochs, nepochs, readers, nreaders, out);
 }
 
 /* Opens every epoch of ix with the owner's key into keys[], and their numbers into epochs[]. */
