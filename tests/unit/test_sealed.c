@@ -27,63 +27,16 @@
 #include "dinemicfs/seal.h"
 #include "dinemicfs/util.h"
 #include "tmpdir.h"
+#include "nodes.h"
 
-#define MAX_VALUE 4096
+#define MAX_VALUE NODE_MAX_VALUE
 #define MAX_RECS 128
 #define MODEL "Person"
 
 /* ---- nodes ------------------------------------------------------------------ */
 
-struct node {
-	char *dir;
-	struct dfs_store *st;
-	struct dfs_keyring *kr;
-	struct dfs_db *db;
-};
-
-static struct dfs_store_opts opts = { .sync = 0 };
 static struct node na, nb, nc;
 static struct dfs_pubkey doc, chief;
-
-static void node_open(struct node *n)
-{
-	char *store_dir = tmpdir_path(n->dir, "db");
-
-	cr_assert_not_null(store_dir);
-	n->st = dfs_store_open(store_dir, &opts);
-	cr_assert_not_null(n->st, "store: %s", strerror(errno));
-	n->kr = dfs_keyring_open(n->dir);
-	cr_assert_not_null(n->kr, "keyring: %s", strerror(errno));
-	n->db = dfs_db_open(n->st, n->kr, MAX_VALUE);
-	cr_assert_not_null(n->db, "db: %s", strerror(errno));
-	free(store_dir);
-}
-
-static void node_close(struct node *n)
-{
-	dfs_db_free(n->db);
-	dfs_store_close(n->st);
-	dfs_keyring_free(n->kr);
-	n->db = NULL;
-	n->st = NULL;
-	n->kr = NULL;
-}
-
-static void node_make(struct node *n, const char *tag)
-{
-	memset(n, 0, sizeof(*n));
-	n->dir = tmpdir_make(tag);
-	cr_assert_not_null(n->dir);
-	node_open(n);
-}
-
-static void node_destroy(struct node *n)
-{
-	if (n->db)
-		node_close(n);
-	tmpdir_remove(n->dir);
-	n->dir = NULL;
-}
 
 static void setup(void)
 {
