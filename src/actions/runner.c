@@ -660,6 +660,7 @@ static void *worker_main(void *arg)
 {
 	struct dfs_runner *r = arg;
 
+	pthread_setname_np(pthread_self(), "dfs-listen");
 	pthread_mutex_lock(&r->qlock);
 	for (;;) {
 		while (!r->head && !r->stopping)

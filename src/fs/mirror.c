@@ -204,6 +204,8 @@ static void *mirror_main(void *arg)
 {
 	struct dfs_fs *fs = arg;
 
+	pthread_setname_np(pthread_self(), "dfs-mirror");
+
 	/*
 	 * This thread waits on its own mount. If it shared the /dev/fuse
 	 * descriptor, a kill -9 would leave the process unable to die: the

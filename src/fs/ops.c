@@ -148,6 +148,8 @@ static void *trim_main(void *arg)
 	struct dfs_fs *fs = arg;
 	struct dfs_inode_name *victims = malloc(TRIM_BATCH * sizeof(*victims));
 
+	pthread_setname_np(pthread_self(), "dfs-trim");
+
 	pthread_mutex_lock(&fs->trim_lock);
 	while (fs->trimming) {
 		struct timespec until;

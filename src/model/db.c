@@ -598,6 +598,18 @@ static int get_update(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec
 	return rc;
 }
 
+/* Whether the update is stored; a read error says no, and the apply lock decides. */
+static bool known(struct dfs_db *db, const struct dfs_hash *h)
+{
+	uint8_t *rec;
+	size_t len;
+
+	if (get_update(db, h, &rec, &len) < 0)
+		return false;
+	free(rec);
+	return true;
+}
+
 /*
  * prev must be the entity's head or an earlier update of the same entity:
  * concurrent updates fork the chain, and last writer wins settles the fork.
@@ -1578,6 +1590,40 @@ static int finish(struct dfs_db *db, struct dfs_batch *b, int rc, struct applied
 	return rc;
 }
 
+#define GROUP_WANTS 8
+
+struct dfs_db_group {
+	struct dfs_db *db;
+	struct group_item **items;	/* struct group_item is below */
+	size_t n, cap;
+	bool bulk;
+	/*
+	 * Whether listeners want an event of a model, asked once per group:
+	 * a group is one message, received at once.
+	 */
+	struct {
+		enum dfs_event event;
+		bool yes;
+		char model[DFS_NAME_MAX + 1];
+	} wants[GROUP_WANTS];
+	size_t nwants;
+};
+
+static bool group_wanted(struct dfs_db_group *g, enum dfs_event event, const char *model)
+{
+	for (size_t i = 0; i < g->nwants; i++)
+		if (g->wants[i].event == event && strcmp(g->wants[i].model, model) == 0)
+			return g->wants[i].yes;
+	bool yes = wanted(g->db, event, model);
+	if (g->nwants < GROUP_WANTS && strlen(model) <= DFS_NAME_MAX) {
+		g->wants[g->nwants].event = event;
+		g->wants[g->nwants].yes = yes;
+		strcpy(g->wants[g->nwants].model, model);
+		g->nwants++;
+	}
+	return yes;
+}
+
 /* The change listeners judge for a remote update, read before it is applied. */
 struct judgement {
 	bool judged;
@@ -1597,8 +1643,9 @@ static void judgement_release(struct judgement *j)
 	dfs_buf_release(&j->clear);
 }
 
-static int judge_prepare(struct dfs_db *db, const struct dfs_update *u, struct judgement *j)
+static int judge_prepare(struct dfs_db_group *g, const struct dfs_update *u, struct judgement *j)
 {
+	struct dfs_db *db = g->db;
 	struct dfs_object_rec o;
 	enum dfs_event event;
 	int rc;
@@ -1618,7 +1665,7 @@ static int judge_prepare(struct dfs_db *db, const struct dfs_update *u, struct j
 	j->authorized = dfs_db_is_authorized(db, &u->entity, &u->signer);
 	memcpy(j->model, u->model, u->model_len);
 	j->model[u->model_len] = '\0';
-	if (!wanted(db, event, j->model))
+	if (!group_wanted(g, event, j->model))
 		return 0;
 	j->judged = true;
 	j->c.event = event;
@@ -1703,13 +1750,6 @@ struct group_item {
 	struct judgement j;
 };
 
-struct dfs_db_group {
-	struct dfs_db *db;
-	struct group_item **items;
-	size_t n, cap;
-	bool bulk;
-};
-
 struct dfs_db_group *dfs_db_group_new(struct dfs_db *db)
 {
 	struct dfs_db_group *g = calloc(1, sizeof(*g));
@@ -1723,16 +1763,12 @@ int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len)
 {
 	struct dfs_update u;
 	struct dfs_hash hash;
-	uint8_t *dup;
-	size_t duplen;
 
 	if (dfs_update_decode(rec, len, &u) < 0)
 		goto bad;
 	dfs_hash2(&hash, rec, len, NULL, 0);
-	if (get_update(db, &hash, &dup, &duplen) == 0) {
-		free(dup);
+	if (known(db, &hash))
 		return -EALREADY;
-	}
 	if (dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0)
 		goto bad;
 	return 0;
@@ -1765,8 +1801,6 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 	struct dfs_db *db = g->db;
 	struct dfs_update u;
 	struct dfs_hash hash;
-	uint8_t *dup;
-	size_t duplen;
 	int rc = dfs_update_decode(rec, len, &u);
 
 	if (rc == 0 && !checked &&
@@ -1777,11 +1811,9 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 		return -EBADMSG;
 	}
 	dfs_hash2(&hash, rec, len, NULL, 0);
-	rc = get_update(db, &hash, &dup, &duplen);
-	if (rc == 0) {
-		free(dup);
+	/* Checked: it was not stored then, and the apply lock decides for certain. */
+	if (!checked && known(db, &hash))
 		return -EALREADY;
-	}
 	if (g->n == g->cap) {
 		size_t cap = g->cap ? 2 * g->cap : 16;
 		struct group_item **items = realloc(g->items, cap * sizeof(*items));
@@ -1794,7 +1826,10 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 	struct group_item *it = calloc(1, sizeof(*it));
 	if (!it)
 		return -ENOMEM;
-	rc = judge_prepare(db, &u, &it->j);
+	rc = judge_prepare(g, &u, &it->j);
+	/* Listeners are not asked about an update that came in twice meanwhile. */
+	if (rc == 0 && it->j.judged && checked && known(db, &hash))
+		rc = -EALREADY;
 	if (rc < 0) {
 		judgement_release(&it->j);
 		free(it);

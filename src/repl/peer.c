@@ -210,8 +210,9 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 	struct dfs_hash missing, hash;
 	struct parked *work = NULL;
 	bool kept = true;
-	int rc = verdict == VERDICT_BAD ? -EBADMSG
-					 : dfs_db_group_receive(g, rec, len, true, &missing);
+	int rc = verdict == VERDICT_BAD	  ? -EBADMSG
+		 : verdict == VERDICT_KNOWN ? -EALREADY
+					    : dfs_db_group_receive(g, rec, len, true, &missing);
 
 	if (rc == -EAGAIN) {
 		park(r, &missing, rec, len);
@@ -382,6 +383,7 @@ static void *checker_main(void *arg)
 {
 	struct dfs_repl *r = arg;
 
+	pthread_setname_np(pthread_self(), "dfs-verify");
 	pthread_mutex_lock(&r->lock);
 	while (!atomic_load(&r->stopping))
 		next_checked(r, false);
@@ -393,6 +395,8 @@ static void *applier_main(void *arg)
 {
 	struct dfs_repl *r = arg;
 	uint64_t saved = now_ms();
+
+	pthread_setname_np(pthread_self(), "dfs-apply");
 
 	for (;;) {
 		pthread_mutex_lock(&r->lock);
@@ -911,6 +915,7 @@ static void *service_main(void *arg)
 {
 	struct dfs_repl *r = arg;
 
+	pthread_setname_np(pthread_self(), "dfs-net");
 	while (!atomic_load(&r->stopping))
 		lws_service(r->ctx, 0);
 	return NULL;
