@@ -191,10 +191,11 @@ struct dfs_db_group *dfs_db_group_new(struct dfs_db *db);
 /**
  * dfs_db_receive() within g, except that the update is durable only once
  * dfs_db_group_end() returns. checked: dfs_db_check() already passed it, so
- * its signature is not verified again.
+ * its signature is not verified again. *seq, when not NULL, gets the log
+ * sequence number the update was logged at (applied or held), else 0.
  */
 int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len, bool checked,
-			 struct dfs_hash *missing);
+			 struct dfs_hash *missing, uint64_t *seq);
 /** Marks g's updates as part of a burst (struct dfs_db_event.bulk). */
 void dfs_db_group_bulk(struct dfs_db_group *g);
 /** Makes g's updates durable, tells about them, frees g. Returns 0 or -EIO. */
@@ -260,16 +261,32 @@ void dfs_db_set_observer(struct dfs_db *db, dfs_db_observer_fn fn, void *ctx);
 /** The sequence number of the last update logged. */
 uint64_t dfs_db_log_head(struct dfs_db *db);
 typedef int (*dfs_db_log_fn)(uint64_t seq, const uint8_t *rec, size_t len, void *ctx);
+/** Whether the log entry at seq is left out of a read. */
+typedef bool (*dfs_db_log_skip_fn)(uint64_t seq, void *ctx);
 /**
  * Calls fn for the written log entries after seq, in order, until about
- * max_bytes of records were passed or fn returns non-zero. Returns the
- * number of entries passed, or a negative errno.
+ * max_bytes of records were passed, DFS_DB_LOG_SCAN_MAX entries were
+ * looked at, or fn returns non-zero: > 0 to stop after this entry, < 0 an
+ * error to return. Entries that skip (when not NULL) names are passed over
+ * unread. *upto (when not NULL) gets the last entry passed or passed over,
+ * or after when none. Returns the number of entries passed, or a negative
+ * errno.
  */
-int dfs_db_log_read(struct dfs_db *db, uint64_t after, size_t max_bytes, dfs_db_log_fn fn,
-		    void *ctx);
-/** How far this node got in peer's log (0 when never); kept across restarts. */
-int dfs_db_cursor_get(struct dfs_db *db, const struct dfs_pubkey *peer, uint64_t *seq);
-int dfs_db_cursor_put(struct dfs_db *db, const struct dfs_pubkey *peer, uint64_t seq);
+#define DFS_DB_LOG_SCAN_MAX 8192
+int dfs_db_log_read(struct dfs_db *db, uint64_t after, size_t max_bytes, dfs_db_log_skip_fn skip,
+		    dfs_db_log_fn fn, void *ctx, uint64_t *upto);
+
+/* A log's name: random, made with the store; another store, another log. */
+#define DFS_DB_LOG_ID_LEN 16
+void dfs_db_log_id(struct dfs_db *db, uint8_t out[DFS_DB_LOG_ID_LEN]);
+/**
+ * How far this node got in peer's log named log_id: 0 when never, or when
+ * what was saved is for another log of that peer. Kept across restarts.
+ */
+int dfs_db_cursor_get(struct dfs_db *db, const struct dfs_pubkey *peer,
+		      const uint8_t log_id[DFS_DB_LOG_ID_LEN], uint64_t *seq);
+int dfs_db_cursor_put(struct dfs_db *db, const struct dfs_pubkey *peer,
+		      const uint8_t log_id[DFS_DB_LOG_ID_LEN], uint64_t seq);
 
 /** Sets who judges changes; copies l. Call before any change. */
 void dfs_db_set_listener(struct dfs_db *db, const struct dfs_db_listener *l);

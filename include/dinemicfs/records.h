@@ -19,7 +19,10 @@
  *                               the first in key order shows under the name
  *   'R' hash                 -> empty: a remote update held but not applied
  *                               (rejected here), kept to relay and dedupe
- *   'P' node id              -> seq(8): how far this node got in a peer's log
+ *   'P' node id              -> seq(8) log id(16): how far this node got in a
+ *                               peer's log, and which log that is
+ *   'I' "log"                -> log id(16): this store's log, named at random
+ *                               when the store was made
  *   'S' "state"              -> struct dfs_state_rec
  *
  * Records start with a version byte, 2. Decoders never read past the input
@@ -142,5 +145,6 @@ void dfs_key_contender(struct dfs_buf *out, const char *model, const char *name,
 void dfs_key_rejected(struct dfs_buf *out, const struct dfs_hash *h);
 void dfs_key_cursor(struct dfs_buf *out, const struct dfs_pubkey *node);
 void dfs_key_state(struct dfs_buf *out);
+void dfs_key_log_id(struct dfs_buf *out);
 
 #endif

@@ -2,29 +2,38 @@
 /*
  * wire.h - the replication protocol's messages (pure, bounds-checked).
  *
- * Nodes talk over one WebSocket per link, subprotocol "dinemicfs.1". Every
+ * Nodes talk over one WebSocket per link, subprotocol "dinemicfs.2". Every
  * WebSocket message is binary and holds exactly one protocol message: a
  * type byte, then its body. Integers are big-endian.
  *
- *   HELLO  'H'  version(1) = 1, flags(1), node id(32), nonce(32), head(8)
+ *   HELLO  'H'  version(1) = 2, flags(1), node id(32), nonce(32), head(8),
+ *               log id(16)
  *               flags bit 0: the sender uses a network key; others must be 0.
  *               head: the last sequence number of the sender's update log.
+ *               log id: random, named when the sender's store was made; a
+ *               node whose log starts again (a new store, even under the
+ *               same node id) has another, so a peer's saved place in the
+ *               old log is not used for the new one.
  *   AUTH   'A'  signature(64), mac(32)
  *               signature: Ed25519 by the sender's node key over
  *               dfs_wire_proof() of the receiver's nonce and the sender's id;
  *               mac: keyed BLAKE2b-256 of the same bytes under the network
  *               key, or zeros without one.
  *   WANT   'W'  from(8): send me your log's updates after sequence from.
- *   UPDATES 'U' head(8), then 1..DFS_WIRE_BATCH_MAX items of
+ *   UPDATES 'U' head(8), upto(8), then 0..DFS_WIRE_BATCH_MAX items of
  *               seq(8), length(4), one update record (update.h)
  *               seq: the item's place in the sender's log, increasing.
+ *               upto: the sender's log is sent up to here (>= every seq;
+ *               > 0). The sender leaves out updates that came to it over
+ *               this same connection, so a message may have no items:
+ *               it then only moves the receiver's place on.
  *
  * A link: both sides send HELLO; each answers the other's HELLO with AUTH;
  * once a side has checked the other's AUTH it sends WANT with how far it
- * got in the other's log last time; each side then streams its log from
- * there and goes on streaming as the log grows, relays included. Receivers
- * drop updates they already hold (by hash). Anything else is a protocol
- * error that ends the link.
+ * got in the other's log last time (0 when the log id differs); each side
+ * then streams its log from there and goes on streaming as the log grows,
+ * relays included. Receivers drop updates they already hold (by hash).
+ * Anything else is a protocol error that ends the link.
  */
 #ifndef DINEMICFS_WIRE_H
 #define DINEMICFS_WIRE_H
@@ -37,15 +46,16 @@
 #include "dinemicfs/keys.h"
 #include "dinemicfs/update.h"
 
-#define DFS_WIRE_PROTOCOL "dinemicfs.1"
-#define DFS_WIRE_VERSION 1
+#define DFS_WIRE_PROTOCOL "dinemicfs.2"
+#define DFS_WIRE_VERSION 2
+#define DFS_WIRE_LOG_ID_LEN 16
 #define DFS_WIRE_FLAG_NETKEY 0x01
 #define DFS_WIRE_NONCE_LEN 32
 #define DFS_WIRE_MAC_LEN 32
 #define DFS_WIRE_BATCH_MAX 1024
 /* A batch is cut once it passes this many bytes; one record may exceed it. */
 #define DFS_WIRE_BATCH_BYTES (256u * 1024)
-#define DFS_WIRE_MSG_MAX (1 + 8 + 12 + DFS_UPDATE_MAX_LEN + DFS_WIRE_BATCH_BYTES)
+#define DFS_WIRE_MSG_MAX (1 + 16 + 12 + DFS_UPDATE_MAX_LEN + DFS_WIRE_BATCH_BYTES)
 
 enum dfs_msg_type {
 	DFS_MSG_HELLO = 'H',
@@ -61,7 +71,9 @@ struct dfs_msg {
 	uint8_t flags;				/* HELLO */
 	struct dfs_pubkey node;			/* HELLO */
 	uint8_t nonce[DFS_WIRE_NONCE_LEN];	/* HELLO */
+	uint8_t log_id[DFS_WIRE_LOG_ID_LEN];	/* HELLO */
 	uint64_t seq;				/* HELLO, UPDATES: head; WANT: from */
+	uint64_t upto;				/* UPDATES */
 	uint8_t sig[DFS_SIG_LEN];		/* AUTH */
 	uint8_t mac[DFS_WIRE_MAC_LEN];		/* AUTH */
 	const uint8_t *items;			/* UPDATES: the items, checked */
@@ -76,11 +88,14 @@ int dfs_msg_encode(const struct dfs_msg *m, struct dfs_buf *out);
 void dfs_msg_updates_begin(struct dfs_buf *out, uint64_t head);
 /** Adds one item to an UPDATES message. */
 void dfs_msg_updates_add(struct dfs_buf *out, uint64_t seq, const uint8_t *rec, size_t len);
+/** Sets how far the message covers the sender's log; call before sending. */
+void dfs_msg_updates_end(struct dfs_buf *out, uint64_t upto);
 
 /**
  * Parses one message. Returns 0, -EBADMSG (unknown type, wrong length, bad
- * flags, an UPDATES message with no items, too many, or sequence numbers
- * not increasing), -EPROTONOSUPPORT (a HELLO of another version) or -E2BIG.
+ * flags, an UPDATES message with too many items, sequence numbers not
+ * increasing or past upto, or upto 0), -EPROTONOSUPPORT (a HELLO of
+ * another version) or -E2BIG.
  * Update records inside are only framed here; dfs_update_decode() and the
  * database check them.
  */

@@ -296,6 +296,13 @@ void dfs_key_cursor(struct dfs_buf *out, const struct dfs_pubkey *node)
 	dfs_buf_add(out, node->b, DFS_PUBKEY_LEN);
 }
 
+void dfs_key_log_id(struct dfs_buf *out)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'I');
+	dfs_buf_add(out, "log", 3);
+}
+
 void dfs_key_state(struct dfs_buf *out)
 {
 	dfs_buf_reset(out);

@@ -18,6 +18,7 @@ int dfs_msg_encode(const struct dfs_msg *m, struct dfs_buf *out)
 		dfs_buf_add(out, m->node.b, DFS_PUBKEY_LEN);
 		dfs_buf_add(out, m->nonce, DFS_WIRE_NONCE_LEN);
 		dfs_buf_add_u64be(out, m->seq);
+		dfs_buf_add(out, m->log_id, DFS_WIRE_LOG_ID_LEN);
 		break;
 	case DFS_MSG_AUTH:
 		dfs_buf_add_u8(out, DFS_MSG_AUTH);
@@ -39,6 +40,7 @@ void dfs_msg_updates_begin(struct dfs_buf *out, uint64_t head)
 	dfs_buf_reset(out);
 	dfs_buf_add_u8(out, DFS_MSG_UPDATES);
 	dfs_buf_add_u64be(out, head);
+	dfs_buf_add_u64be(out, 0);	/* upto: dfs_msg_updates_end() */
 }
 
 void dfs_msg_updates_add(struct dfs_buf *out, uint64_t seq, const uint8_t *rec, size_t len)
@@ -46,6 +48,14 @@ void dfs_msg_updates_add(struct dfs_buf *out, uint64_t seq, const uint8_t *rec, 
 	dfs_buf_add_u64be(out, seq);
 	dfs_buf_add_u32be(out, (uint32_t)len);
 	dfs_buf_add(out, rec, len);
+}
+
+void dfs_msg_updates_end(struct dfs_buf *out, uint64_t upto)
+{
+	if (dfs_buf_ok(out) < 0 || out->len < 17)
+		return;
+	for (int i = 0; i < 8; i++)
+		out->data[9 + i] = (uint8_t)(upto >> (56 - 8 * i));
 }
 
 static int decode_items(struct dfs_reader *r, struct dfs_msg *m)
@@ -63,11 +73,11 @@ static int decode_items(struct dfs_reader *r, struct dfs_msg *m)
 		if (dfs_reader_get_u64be(r, &seq) < 0 || dfs_reader_get_u32be(r, &len) < 0 ||
 		    len > DFS_UPDATE_MAX_LEN || dfs_reader_get_view(r, &rec, len) < 0)
 			return -EBADMSG;
-		if (seq == 0 || seq <= last)
+		if (seq == 0 || seq <= last || seq > m->upto)
 			return -EBADMSG;
 		last = seq;
 	}
-	return m->count ? 0 : -EBADMSG;
+	return m->upto ? 0 : -EBADMSG;
 }
 
 int dfs_msg_decode(const uint8_t *p, size_t len, struct dfs_msg *m)
@@ -94,6 +104,8 @@ int dfs_msg_decode(const uint8_t *p, size_t len, struct dfs_msg *m)
 			rc = dfs_reader_get_bytes(&r, m->nonce, DFS_WIRE_NONCE_LEN);
 		if (rc == 0)
 			rc = dfs_reader_get_u64be(&r, &m->seq);
+		if (rc == 0)
+			rc = dfs_reader_get_bytes(&r, m->log_id, DFS_WIRE_LOG_ID_LEN);
 		if (rc < 0 || (m->flags & ~DFS_WIRE_FLAG_NETKEY))
 			return -EBADMSG;
 		break;
@@ -109,7 +121,7 @@ int dfs_msg_decode(const uint8_t *p, size_t len, struct dfs_msg *m)
 			return -EBADMSG;
 		break;
 	case DFS_MSG_UPDATES:
-		if (dfs_reader_get_u64be(&r, &m->seq) < 0)
+		if (dfs_reader_get_u64be(&r, &m->seq) < 0 || dfs_reader_get_u64be(&r, &m->upto) < 0)
 			return -EBADMSG;
 		return decode_items(&r, m);
 	default:

@@ -32,6 +32,7 @@ struct dfs_db {
 	bool has_as;				/* sign as this object where allowed */
 	struct dfs_pubkey as;
 	struct dfs_keycache *kc;		/* data keys opened here */
+	uint8_t log_id[DFS_DB_LOG_ID_LEN];	/* set at open */
 	/* Per object (striped): sealing writes share one; keyset changes own it. */
 	pthread_rwlock_t key_locks[KEY_LOCKS];
 };
@@ -65,6 +66,41 @@ static int skip_corrupt(struct dfs_db *db, const char *what, const void *key, si
 	return 0;
 }
 
+/* Reads the log's name, or names a log that has none (a new store). */
+static int load_log_id(struct dfs_db *db)
+{
+	struct dfs_buf key;
+	uint8_t *val;
+	size_t len;
+	int rc;
+
+	dfs_buf_init(&key);
+	dfs_key_log_id(&key);
+	rc = dfs_buf_ok(&key);
+	if (rc == 0)
+		rc = dfs_store_get(db->st, key.data, key.len, &val, &len);
+	if (rc == 0) {
+		if (len == DFS_DB_LOG_ID_LEN)
+			memcpy(db->log_id, val, len);
+		else
+			rc = corrupt(db, "log id", key.data, key.len);
+		free(val);
+	}
+	if (rc == -ENOENT || rc == -EIO) {
+		/* A new name costs peers one full resend, and is never wrong. */
+		struct dfs_batch *b = dfs_batch_new();
+		dfs_random(db->log_id, sizeof(db->log_id));
+		rc = b ? dfs_batch_put(b, key.data, key.len, db->log_id, sizeof(db->log_id))
+		       : -ENOMEM;
+		if (rc == 0)
+			rc = dfs_store_commit(db->st, b);
+		else
+			dfs_batch_free(b);
+	}
+	dfs_buf_release(&key);
+	return rc;
+}
+
 struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t max_value)
 {
 	struct dfs_db *db = calloc(1, sizeof(*db));
@@ -95,6 +131,12 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	}
 	dfs_buf_release(&key);
 	if (rc < 0 && rc != -ENOENT) {
+		dfs_keycache_free(db->kc);
+		free(db);
+		errno = EIO;
+		return NULL;
+	}
+	if (load_log_id(db) < 0) {
 		dfs_keycache_free(db->kc);
 		free(db);
 		errno = EIO;
@@ -1796,13 +1838,15 @@ static void log_refusal(struct dfs_db *db, const struct dfs_update *u, const str
 }
 
 int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len, bool checked,
-			 struct dfs_hash *missing)
+			 struct dfs_hash *missing, uint64_t *seq)
 {
 	struct dfs_db *db = g->db;
 	struct dfs_update u;
 	struct dfs_hash hash;
 	int rc = dfs_update_decode(rec, len, &u);
 
+	if (seq)
+		*seq = 0;
 	if (rc == 0 && !checked &&
 	    dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0)
 		rc = -EBADMSG;
@@ -1855,6 +1899,8 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 	}
 	it->rc = rc;
 	g->items[g->n++] = it;
+	if (seq)
+		*seq = it->note.ev.seq;
 	return rc;
 }
 
@@ -1897,7 +1943,7 @@ int dfs_db_receive(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs
 
 	if (!g)
 		return -ENOMEM;
-	int rc = dfs_db_group_receive(g, rec, len, false, missing);
+	int rc = dfs_db_group_receive(g, rec, len, false, missing, NULL);
 	int wrc = dfs_db_group_end(g);
 	return wrc < 0 ? wrc : rc;
 }
@@ -2539,10 +2585,13 @@ uint64_t dfs_db_log_head(struct dfs_db *db)
 
 struct log_ctx {
 	struct dfs_db *db;
+	dfs_db_log_skip_fn skip;
 	dfs_db_log_fn fn;
 	void *ctx;
 	size_t max_bytes, bytes;
+	size_t seen;
 	int count;
+	uint64_t upto;
 };
 
 static int log_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg)
@@ -2557,23 +2606,29 @@ static int log_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t v
 		return skip_corrupt(lc->db, "log", key, klen);
 	for (int i = 1; i < 9; i++)
 		seq = seq << 8 | key[i];
+	if (lc->skip && lc->skip(seq, lc->ctx)) {
+		lc->upto = seq;
+		return ++lc->seen >= DFS_DB_LOG_SCAN_MAX ? 1 : 0;
+	}
 	memcpy(h.b, val, DFS_HASH_LEN);
 	int rc = get_update(lc->db, &h, &rec, &len);
 	if (rc < 0)
 		return rc == -ENOENT ? skip_corrupt(lc->db, "log link", key, klen) : rc;
 	rc = lc->fn(seq, rec, len, lc->ctx);
 	free(rec);
-	if (rc != 0)
+	if (rc < 0)
 		return rc;
+	lc->upto = seq;
 	lc->count++;
 	lc->bytes += len;
-	return lc->bytes >= lc->max_bytes ? 1 : 0;
+	return rc > 0 || lc->bytes >= lc->max_bytes || ++lc->seen >= DFS_DB_LOG_SCAN_MAX ? 1 : 0;
 }
 
-int dfs_db_log_read(struct dfs_db *db, uint64_t after, size_t max_bytes, dfs_db_log_fn fn,
-		    void *ctx)
+int dfs_db_log_read(struct dfs_db *db, uint64_t after, size_t max_bytes, dfs_db_log_skip_fn skip,
+		    dfs_db_log_fn fn, void *ctx, uint64_t *upto)
 {
-	struct log_ctx lc = { db, fn, ctx, max_bytes, 0, 0 };
+	struct log_ctx lc = { .db = db, .skip = skip, .fn = fn, .ctx = ctx,
+			      .max_bytes = max_bytes, .upto = after };
 	struct dfs_buf start;
 
 	dfs_buf_init(&start);
@@ -2582,10 +2637,18 @@ int dfs_db_log_read(struct dfs_db *db, uint64_t after, size_t max_bytes, dfs_db_
 	if (rc == 0)
 		rc = dfs_store_scan_from(db->st, "L", 1, start.data, start.len, log_one, &lc);
 	dfs_buf_release(&start);
+	if (upto)
+		*upto = lc.upto;
 	return rc < 0 ? rc : lc.count;
 }
 
-int dfs_db_cursor_get(struct dfs_db *db, const struct dfs_pubkey *peer, uint64_t *seq)
+void dfs_db_log_id(struct dfs_db *db, uint8_t out[DFS_DB_LOG_ID_LEN])
+{
+	memcpy(out, db->log_id, DFS_DB_LOG_ID_LEN);
+}
+
+int dfs_db_cursor_get(struct dfs_db *db, const struct dfs_pubkey *peer,
+		      const uint8_t log_id[DFS_DB_LOG_ID_LEN], uint64_t *seq)
 {
 	struct dfs_buf key;
 	struct dfs_reader r;
@@ -2600,15 +2663,21 @@ int dfs_db_cursor_get(struct dfs_db *db, const struct dfs_pubkey *peer, uint64_t
 		rc = dfs_store_get(db->st, key.data, key.len, &val, &len);
 	if (rc == 0) {
 		dfs_reader_init(&r, val, len);
-		if (len != 8 || dfs_reader_get_u64be(&r, seq) < 0)
+		/* 8 bytes: saved before logs had names; which log it was is unknown. */
+		if (len == 8 + DFS_DB_LOG_ID_LEN && dfs_reader_get_u64be(&r, seq) == 0) {
+			if (!dfs_mem_equal(val + 8, log_id, DFS_DB_LOG_ID_LEN))
+				*seq = 0;
+		} else if (len != 8) {
 			rc = corrupt(db, "cursor", key.data, key.len);
+		}
 		free(val);
 	}
 	dfs_buf_release(&key);
 	return rc == -ENOENT ? 0 : rc;
 }
 
-int dfs_db_cursor_put(struct dfs_db *db, const struct dfs_pubkey *peer, uint64_t seq)
+int dfs_db_cursor_put(struct dfs_db *db, const struct dfs_pubkey *peer,
+		      const uint8_t log_id[DFS_DB_LOG_ID_LEN], uint64_t seq)
 {
 	struct dfs_buf key, val;
 	struct dfs_batch *b = dfs_batch_new();
@@ -2619,6 +2688,7 @@ int dfs_db_cursor_put(struct dfs_db *db, const struct dfs_pubkey *peer, uint64_t
 	dfs_buf_init(&val);
 	dfs_key_cursor(&key, peer);
 	dfs_buf_add_u64be(&val, seq);
+	dfs_buf_add(&val, log_id, DFS_DB_LOG_ID_LEN);
 	int rc = put_rec(b, &key, &val, dfs_buf_ok(&val));
 	if (rc == 0)
 		rc = dfs_store_commit(db->st, b);

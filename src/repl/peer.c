@@ -26,6 +26,9 @@
 #define MAX_CHECKERS 3			/* threads that verify signatures */
 #define BULK_BEHIND 256			/* a batch this big, or a sender this far ahead: a catch-up */
 #define BULK_QUEUED (256u << 10)	/* so is a link with this much more queued */
+#define RUNS_MAX 4096			/* runs of log entries whose connection is known */
+
+_Static_assert(DFS_WIRE_LOG_ID_LEN == DFS_DB_LOG_ID_LEN, "a log id is a log id");
 
 enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_HANDSHAKE, LINK_UP };
 
@@ -44,6 +47,7 @@ struct link {
 	char host[128], path[128];
 	int port;
 	enum link_state state;
+	uint32_t session;		/* this connection; under r->lock */
 	int backoff_ms;
 	lws_sorted_usec_list_t sul;	/* reconnect timer */
 	char last_error[96];
@@ -54,6 +58,7 @@ struct link {
 	uint8_t peer_nonce[DFS_WIRE_NONCE_LEN];
 	bool got_hello, authed;
 	struct dfs_pubkey peer;
+	uint8_t peer_log[DFS_WIRE_LOG_ID_LEN];
 
 	/* Streams; counters shown in .node/peers under r->lock. */
 	bool sending;			/* the peer sent WANT */
@@ -84,6 +89,15 @@ struct inmsg {
 	uint8_t data[];
 };
 
+/*
+ * Log entries that came in over one connection, a run of sequence numbers.
+ * They are not sent back over it: the peer has them.
+ */
+struct run {
+	uint64_t first, last;
+	uint32_t session;
+};
+
 struct parked {
 	struct parked *next;
 	struct dfs_hash wait;
@@ -112,6 +126,12 @@ struct dfs_repl {
 
 	struct parked *park[PARK_BUCKETS];	/* applier thread only */
 	size_t park_bytes, park_count;
+	uint32_t sessions;			/* under lock */
+
+	/* The latest RUNS_MAX runs, oldest first, in a ring. */
+	pthread_mutex_t runs_lock;
+	struct run runs[RUNS_MAX];
+	size_t runs_start, runs_n;
 
 	/* Counters for .node/stats: atomics, so that no lock is taken to count. */
 	atomic_ullong received, sent, bytes_in, bytes_out, parked, bad_frames, dropped;
@@ -199,20 +219,66 @@ static void take_waiters(struct dfs_repl *r, const uint8_t *rec, size_t len, str
 	}
 }
 
+/* Notes that the entry logged at seq came in over connection session. */
+static void note_source(struct dfs_repl *r, uint64_t seq, uint32_t session)
+{
+	pthread_mutex_lock(&r->runs_lock);
+	struct run *last = r->runs_n ? &r->runs[(r->runs_start + r->runs_n - 1) % RUNS_MAX] : NULL;
+	if (last && last->session == session && last->last + 1 == seq) {
+		last->last = seq;
+	} else if (!last || seq > last->last) {
+		if (r->runs_n == RUNS_MAX) {
+			r->runs_start = (r->runs_start + 1) % RUNS_MAX;
+			r->runs_n--;
+		}
+		struct run *n = &r->runs[(r->runs_start + r->runs_n++) % RUNS_MAX];
+		n->first = n->last = seq;
+		n->session = session;
+	}
+	pthread_mutex_unlock(&r->runs_lock);
+}
+
+/* Whether the entry at seq came in over connection session; runs are in order. */
+static bool came_over(struct dfs_repl *r, uint64_t seq, uint32_t session)
+{
+	bool yes = false;
+
+	pthread_mutex_lock(&r->runs_lock);
+	size_t lo = 0, hi = r->runs_n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct run *x = &r->runs[(r->runs_start + mid) % RUNS_MAX];
+		if (seq < x->first) {
+			hi = mid;
+		} else if (seq > x->last) {
+			lo = mid + 1;
+		} else {
+			yes = x->session == session;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->runs_lock);
+	return yes;
+}
+
 /*
  * Receives one update and whatever was waiting for it. Returns false when
  * it is not in the store yet (parked, or a store error): the saved cursor
  * must then not move past it, so that it is asked for again after a restart.
  */
 static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *rec, size_t len,
-		    int verdict)
+		    int verdict, uint32_t session)
 {
 	struct dfs_hash missing, hash;
 	struct parked *work = NULL;
 	bool kept = true;
+	uint64_t seq = 0;
 	int rc = verdict == VERDICT_BAD	  ? -EBADMSG
 		 : verdict == VERDICT_KNOWN ? -EALREADY
-					    : dfs_db_group_receive(g, rec, len, true, &missing);
+					    : dfs_db_group_receive(g, rec, len, true, &missing, &seq);
+
+	if (seq)
+		note_source(r, seq, session);
 
 	if (rc == -EAGAIN) {
 		park(r, &missing, rec, len);
@@ -236,7 +302,8 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 	while (work) {
 		struct parked *p = work;
 		work = p->next;
-		rc = dfs_db_group_receive(g, p->rec, p->len, true, &missing);
+		/* Parked: which connection it came over is not kept. */
+		rc = dfs_db_group_receive(g, p->rec, p->len, true, &missing, NULL);
 		if (rc == -EAGAIN)
 			kept = park(r, &missing, p->rec, p->len) && kept;
 		else if (rc == -EIO || rc == -ENOMEM)
@@ -250,28 +317,43 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 	return kept;
 }
 
-static void save_cursors(struct dfs_repl *r)
-{
-	struct {
-		struct dfs_pubkey peer;
-		uint64_t seq;
-	} saves[64];
-	size_t n = 0;
+struct cursor_save {
+	struct dfs_pubkey peer;
+	uint8_t log[DFS_WIRE_LOG_ID_LEN];
+	uint64_t seq;
+};
 
-	pthread_mutex_lock(&r->lock);
-	for (struct link *l = r->links; l && n < 64; l = l->next) {
-		if (l->authed && !l->recv_stuck && l->recv_upto) {
-			saves[n].peer = l->peer;
-			saves[n].seq = l->recv_upto;
-			n++;
-		}
-	}
-	pthread_mutex_unlock(&r->lock);
+/* Takes l's place in its peer's log, if there is one to keep; under r->lock. */
+static bool cursor_of(const struct link *l, struct cursor_save *c)
+{
+	if (!l->authed || l->recv_stuck || !l->recv_upto)
+		return false;
+	c->peer = l->peer;
+	memcpy(c->log, l->peer_log, sizeof(c->log));
+	c->seq = l->recv_upto;
+	return true;
+}
+
+static void put_cursors(struct dfs_repl *r, const struct cursor_save *c, size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
-		int rc = dfs_db_cursor_put(r->db, &saves[i].peer, saves[i].seq);
+		int rc = dfs_db_cursor_put(r->db, &c[i].peer, c[i].log, c[i].seq);
 		if (rc < 0)
 			dfs_log_errno(DFS_LOG_WARNING, -rc, "replication: cannot save a peer cursor");
 	}
+}
+
+static void save_cursors(struct dfs_repl *r)
+{
+	struct cursor_save saves[64];
+	size_t n = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (struct link *l = r->links; l && n < 64; l = l->next)
+		if (cursor_of(l, &saves[n]))
+			n++;
+	pthread_mutex_unlock(&r->lock);
+	put_cursors(r, saves, n);
 }
 
 static uint64_t now_ms(void)
@@ -301,33 +383,35 @@ static void check_message(struct dfs_repl *r, struct inmsg *m)
 static void apply_message(struct dfs_repl *r, struct inmsg *m)
 {
 	struct dfs_msg msg;
-	uint64_t seq, last = 0;
+	uint64_t seq;
 	const uint8_t *rec;
 	size_t len, off = 0, n = 0;
 	bool stuck = false;
-	struct dfs_db_group *g;
+	struct dfs_db_group *g = NULL;
 
 	if (dfs_msg_decode(m->data, m->len, &msg) < 0)
 		return;	/* checked on arrival */
-	g = dfs_db_group_new(r->db);
-	if (!g) {
-		stuck = true;	/* asked for again after a restart */
-		n = m->count;
-	}
-	while (g && n < m->count && dfs_msg_next_item(&msg, &off, &seq, &rec, &len)) {
-		if (!receive(r, g, rec, len, m->verdict[n]))
-			stuck = true;
-		last = seq;
-		n++;
-	}
+	pthread_mutex_lock(&r->lock);
+	uint32_t session = m->link->session;
 	/*
 	 * A catch-up, not a live change: a big batch, the sender far ahead, or
 	 * much more queued. Watchers are not sent an event per update of a burst.
 	 */
-	pthread_mutex_lock(&r->lock);
-	bool bulk = msg.count >= BULK_BEHIND || msg.seq > last + BULK_BEHIND ||
+	bool bulk = msg.count >= BULK_BEHIND || msg.seq > msg.upto + BULK_BEHIND ||
 		    m->link->queued - m->len > BULK_QUEUED;
 	pthread_mutex_unlock(&r->lock);
+	if (m->count) {
+		g = dfs_db_group_new(r->db);
+		if (!g) {
+			stuck = true;	/* asked for again after a restart */
+			n = m->count;
+		}
+	}
+	while (g && n < m->count && dfs_msg_next_item(&msg, &off, &seq, &rec, &len)) {
+		if (!receive(r, g, rec, len, m->verdict[n], session))
+			stuck = true;
+		n++;
+	}
 	if (g && bulk)
 		dfs_db_group_bulk(g);
 	/* One wait makes the whole message durable. */
@@ -338,8 +422,8 @@ static void apply_message(struct dfs_repl *r, struct inmsg *m)
 	pthread_mutex_lock(&r->lock);
 	if (stuck)
 		m->link->recv_stuck = true;
-	else if (last > m->link->recv_upto && !m->link->recv_stuck)
-		m->link->recv_upto = last;
+	else if (msg.upto > m->link->recv_upto && !m->link->recv_stuck)
+		m->link->recv_upto = msg.upto;
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -438,6 +522,7 @@ static void link_up(struct link *l, struct lws *wsi)
 {
 	pthread_mutex_lock(&l->r->lock);
 	l->wsi = wsi;
+	l->session = ++l->r->sessions;
 	l->state = LINK_HANDSHAKE;
 	link_reset(l);
 	l->refs++;	/* the connection's */
@@ -456,7 +541,11 @@ static void link_down(struct link *l, const char *why)
 	bool was_up = l->state == LINK_UP;
 	char hex[17];
 
+	struct cursor_save save;
+
 	pthread_mutex_lock(&r->lock);
+	/* Kept now: before the next save, this link may be gone or another. */
+	bool keep = was_up && cursor_of(l, &save);
 	bool had_wsi = l->wsi != NULL;
 	l->wsi = NULL;
 	l->state = LINK_DOWN;
@@ -475,6 +564,8 @@ static void link_down(struct link *l, const char *why)
 		}
 	}
 	pthread_mutex_unlock(&r->lock);
+	if (keep)
+		put_cursors(r, &save, 1);
 	if (was_up)
 		dfs_log(DFS_LOG_NOTICE, "replication: link to %s (%s) down%s%s", l->addr,
 			peer_hex(l, hex), why ? ": " : "", why ? why : "");
@@ -563,6 +654,7 @@ static int send_control(struct link *l)
 		m.node = *dfs_keyring_node(r->kr);
 		memcpy(m.nonce, l->nonce, sizeof(m.nonce));
 		m.seq = dfs_db_log_head(r->db);
+		dfs_db_log_id(r->db, m.log_id);
 	} else if (l->to_send & SEND_AUTH) {
 		uint8_t proof[DFS_WIRE_PROOF_LEN];
 		l->to_send &= ~SEND_AUTH;
@@ -587,8 +679,8 @@ static int send_control(struct link *l)
 }
 
 struct batch_ctx {
+	struct link *link;
 	struct dfs_buf *msg;
-	uint64_t last;
 	size_t n;
 };
 
@@ -597,29 +689,44 @@ static int batch_add(uint64_t seq, const uint8_t *rec, size_t len, void *arg)
 	struct batch_ctx *b = arg;
 
 	dfs_msg_updates_add(b->msg, seq, rec, len);
-	b->last = seq;
 	return ++b->n >= DFS_WIRE_BATCH_MAX ? 1 : 0;
 }
 
-/* Sends the next batch of our log; returns 1 if there may be more. */
+/* The peer sent it to us over this connection: it has it. */
+static bool is_echo(uint64_t seq, void *arg)
+{
+	struct batch_ctx *b = arg;
+
+	return came_over(b->link->r, seq, b->link->session);
+}
+
+/*
+ * Sends the next batch of our log; returns 1 if there may be more. A batch
+ * of echoes only is sent empty, to move the peer's place in our log on.
+ */
 static int send_log(struct link *l)
 {
 	struct dfs_repl *r = l->r;
 	struct dfs_buf msg;
-	struct batch_ctx b = { &msg, 0, 0 };
+	struct batch_ctx b = { l, &msg, 0 };
+	uint64_t upto;
 
 	dfs_buf_init(&msg);
 	dfs_msg_updates_begin(&msg, dfs_db_log_head(r->db));
-	int rc = dfs_db_log_read(r->db, l->sent_upto, DFS_WIRE_BATCH_BYTES, batch_add, &b);
-	if (rc > 0 && b.n > 0) {
+	int rc = dfs_db_log_read(r->db, l->sent_upto, DFS_WIRE_BATCH_BYTES, is_echo, batch_add, &b,
+				 &upto);
+	if (rc >= 0 && upto > l->sent_upto) {
+		dfs_msg_updates_end(&msg, upto);
 		rc = send_msg(l, &msg);
 		if (rc == 0) {
 			pthread_mutex_lock(&r->lock);
-			l->sent_upto = b.last;
+			l->sent_upto = upto;
 			pthread_mutex_unlock(&r->lock);
 			atomic_fetch_add(&r->sent, b.n);
 			rc = 1;
 		}
+	} else if (rc > 0) {
+		rc = 0;
 	}
 	dfs_buf_release(&msg);
 	return rc;
@@ -684,6 +791,7 @@ static int on_message(struct link *l, const uint8_t *p, size_t len)
 		l->got_hello = true;
 		l->peer = m.node;
 		memcpy(l->peer_nonce, m.nonce, sizeof(l->peer_nonce));
+		memcpy(l->peer_log, m.log_id, sizeof(l->peer_log));
 		pthread_mutex_lock(&r->lock);
 		l->peer_head = m.seq;
 		pthread_mutex_unlock(&r->lock);
@@ -709,10 +817,10 @@ static int on_message(struct link *l, const uint8_t *p, size_t len)
 			return -1;
 		}
 		uint64_t cursor;
-		if (dfs_db_cursor_get(r->db, &l->peer, &cursor) < 0)
+		if (dfs_db_cursor_get(r->db, &l->peer, l->peer_log, &cursor) < 0)
 			cursor = 0;
 		if (cursor > l->peer_head)
-			cursor = 0;	/* its log started again: take it all */
+			cursor = 0;	/* its log lost its end: take it all */
 		pthread_mutex_lock(&r->lock);
 		l->authed = true;
 		l->recv_upto = cursor;
@@ -759,6 +867,8 @@ static int on_message(struct link *l, const uint8_t *p, size_t len)
 		pthread_mutex_lock(&r->lock);
 		if (m.seq > l->peer_head)
 			l->peer_head = m.seq;
+		if (m.upto > l->peer_head)
+			l->peer_head = m.upto;
 		l->refs++;
 		l->queued += len;
 		if (r->qtail)
@@ -981,6 +1091,7 @@ struct dfs_repl *dfs_repl_start(struct dfs_db *db, struct dfs_keyring *kr,
 		memcpy(r->netkey, o->network_key, DFS_MAC_KEY_LEN);
 	}
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->runs_lock, NULL);
 	pthread_cond_init(&r->queue_cond, NULL);
 	dfs_buf_init(&r->tx);
 	if (o->listen && dfs_parse_listen(o->listen, host, sizeof(host), &port) < 0) {
@@ -1043,6 +1154,7 @@ fail:
 	the_repl = NULL;
 	dfs_buf_release(&r->tx);
 	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->runs_lock);
 	pthread_cond_destroy(&r->queue_cond);
 	free(r);
 	errno = -rc;
@@ -1086,6 +1198,7 @@ void dfs_repl_stop(struct dfs_repl *r)
 	the_repl = NULL;
 	dfs_buf_release(&r->tx);
 	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->runs_lock);
 	pthread_cond_destroy(&r->queue_cond);
 	free(r);
 }

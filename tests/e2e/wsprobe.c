@@ -3,7 +3,7 @@
  * wsprobe.c - test tool: a hostile replication peer.
  *
  * A minimal WebSocket client written by hand over one TCP socket (HTTP
- * upgrade with subprotocol dinemicfs.1, masked binary frames), so that it
+ * upgrade with subprotocol dinemicfs.2, masked binary frames), so that it
  * can send what libwebsockets never would. It speaks the protocol of wire.h
  * with a node key of its own, and runs the steps named on its command line
  * in order, printing one line per step:
@@ -22,8 +22,10 @@
  *                          but with an unknown version byte
  *   valid MODEL NAME F V   OBJECT_CREATE of a new object, then F set to V
  *   replay                 the last valid updates again, byte for byte
- *   echo                   wait (5 s) until the server streams back the last
- *                          valid update: it is applied and the link works
+ *   acked                  wait (5 s) until the server's place in its log, as
+ *                          it tells us, passes the last valid updates (they
+ *                          are logged there), and check they never came back:
+ *                          a server does not send a peer what it got from it
  *   open                   ping; wait (5 s) for the pong: the link works
  *   closed                 wait (5 s) until the server closes the link
  *   sleep MS               wait, answering pings
@@ -76,6 +78,8 @@ static struct dfs_hash forged[8];
 static size_t nforged;
 static bool forged_echoed;
 static uint64_t updates_in;
+static uint64_t server_head, server_upto;	/* as the server last said */
+static uint64_t acked_mark;			/* server_upto to pass, set by valid */
 
 static uint64_t now_ms(void)
 {
@@ -179,6 +183,7 @@ static void on_message(const uint8_t *p, size_t len)
 	switch (m.type) {
 	case DFS_MSG_HELLO:
 		got_hello = true;
+		server_head = m.seq;
 		server_id = m.node;
 		memcpy(server_nonce, m.nonce, sizeof(server_nonce));
 		break;
@@ -199,6 +204,10 @@ static void on_message(const uint8_t *p, size_t len)
 		uint64_t seq;
 		const uint8_t *rec;
 		struct dfs_hash h;
+		if (m.seq > server_head)
+			server_head = m.seq;
+		if (m.upto > server_upto)
+			server_upto = m.upto;
 		while (dfs_msg_next_item(&m, &off, &seq, &rec, &n)) {
 			updates_in++;
 			dfs_hash2(&h, rec, n, NULL, 0);
@@ -300,7 +309,7 @@ static bool run_until(bool (*done)(void), int timeout_ms)
 
 static bool is_authed(void) { return got_auth && got_want; }
 static bool is_hello(void) { return got_hello; }
-static bool is_echoed(void) { return echoed; }
+static bool is_acked(void) { return server_upto >= acked_mark; }
 static bool is_pong(void) { return got_pong; }
 static bool is_closed(void) { return closed; }
 
@@ -451,6 +460,7 @@ static int send_updates(struct dfs_buf *recs[], size_t n)
 	dfs_msg_updates_begin(&m, my_seq + n);
 	for (size_t i = 0; i < n; i++)
 		dfs_msg_updates_add(&m, ++my_seq, recs[i]->data, recs[i]->len);
+	dfs_msg_updates_end(&m, my_seq);
 	int rc = send_msg(&m);
 	dfs_buf_release(&m);
 	return rc;
@@ -512,6 +522,8 @@ static int step_valid(const char *model, const char *name, const char *field, co
 	dfs_hash2(&awaited, set.data, set.len, NULL, 0);
 	awaiting = true;
 	echoed = false;
+	/* Our two updates go after whatever the server logged before. */
+	acked_mark = (server_head > server_upto ? server_head : server_upto) + 2;
 	printf("valid %s/%s: update %s\n", model, name, hex16(&awaited));
 	dfs_buf_release(&last_create);
 	dfs_buf_release(&last_set);
@@ -599,6 +611,7 @@ int main(int argc, char **argv)
 				dfs_buf_add_u32be(&m, (uint32_t)rec.len + 100);
 				dfs_buf_add(&m, rec.data, rec.len);
 			}
+			dfs_msg_updates_end(&m, 2);
 			rc = dfs_buf_ok(&m) < 0 ? -1 : send_raw(s, m.data, m.len);
 			dfs_buf_release(&m);
 			dfs_buf_release(&rec);
@@ -626,11 +639,14 @@ int main(int argc, char **argv)
 			i += 4;
 		} else if (strcmp(s, "replay") == 0) {
 			rc = step_replay();
-		} else if (strcmp(s, "echo") == 0) {
-			if (run_until(is_echoed, 5000)) {
-				printf("echo: the server streamed our update back\n");
+		} else if (strcmp(s, "acked") == 0) {
+			bool acked = run_until(is_acked, 5000);
+			run_until(NULL, 300);	/* an echo would come with or just after */
+			if (acked && !echoed) {
+				printf("acked: the server logged our update and did not send it back\n");
 			} else {
-				printf("echo: not streamed back%s\n", closed ? " (link closed)" : "");
+				printf("acked: %s%s\n", echoed ? "our update came back" : "not logged",
+				       closed ? " (link closed)" : "");
 				rc = -1;
 			}
 		} else if (strcmp(s, "open") == 0) {

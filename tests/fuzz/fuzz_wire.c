@@ -23,16 +23,17 @@ static void check_items(const struct dfs_msg *m, const uint8_t *data, size_t siz
 	const uint8_t *rec;
 	size_t len;
 
-	FUZZ_CHECK(m->count >= 1 && m->count <= DFS_WIRE_BATCH_MAX);
+	FUZZ_CHECK(m->count <= DFS_WIRE_BATCH_MAX);
+	FUZZ_CHECK(m->upto > 0);
 	FUZZ_CHECK(inside(m->items, m->items_len, data, size));
-	FUZZ_CHECK(m->items == data + 1 + 8 && m->items_len == size - 1 - 8);
+	FUZZ_CHECK(m->items == data + 1 + 16 && m->items_len == size - 1 - 16);
 	dfs_msg_updates_begin(out, m->seq);
 	while (dfs_msg_next_item(m, &off, &seq, &rec, &len)) {
 		struct dfs_update u;
 		int rc;
 
 		FUZZ_CHECK(++n <= m->count);
-		FUZZ_CHECK(seq > last);
+		FUZZ_CHECK(seq > last && seq <= m->upto);
 		FUZZ_CHECK(len <= DFS_UPDATE_MAX_LEN);
 		FUZZ_CHECK(inside(rec, len, m->items, m->items_len));
 		FUZZ_CHECK(off <= m->items_len && m->items + off == rec + len);
@@ -43,6 +44,7 @@ static void check_items(const struct dfs_msg *m, const uint8_t *data, size_t siz
 	}
 	FUZZ_CHECK(n == m->count);
 	FUZZ_CHECK(off == m->items_len);
+	dfs_msg_updates_end(out, m->upto);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -313,11 +313,12 @@ static void wire_seeds(void)
 	memset(m.node.b, 0x51, sizeof(m.node.b));
 	memset(m.nonce, 0x6e, sizeof(m.nonce));
 	m.seq = 41;
+	memset(m.log_id, 0x1d, sizeof(m.log_id));
 	encode_msg(&m, &b);
 	put(t, "hello", b.data, b.len);
 	put(t, "hello-truncated", b.data, b.len - 1);
-	b.data[1] = 2;
-	put(t, "hello-version-2", b.data, b.len);
+	b.data[1] = 1;
+	put(t, "hello-version-1", b.data, b.len);
 	m.flags = DFS_WIRE_FLAG_NETKEY;
 	encode_msg(&m, &b);
 	put(t, "hello-netkey", b.data, b.len);
@@ -349,13 +350,16 @@ static void wire_seeds(void)
 	dfs_msg_updates_begin(&b, 18);
 	dfs_msg_updates_add(&b, 17, r1.data, r1.len);
 	dfs_msg_updates_add(&b, 18, r2.data, r2.len);
+	dfs_msg_updates_end(&b, 18);
 	put(t, "updates", b.data, b.len);
 	put(t, "updates-truncated", b.data, b.len - 1);
-	b.data[1 + 8 + 12 + r1.len + 7] = 17; /* the second item repeats seq 17 */
+	b.data[1 + 16 + 12 + r1.len + 7] = 17; /* the second item repeats seq 17 */
 	put(t, "updates-seq-repeat", b.data, b.len);
-	b.data[1 + 8 + 8] = 0x7f; /* the first item's length far past the end */
+	b.data[1 + 16 + 8] = 0x7f; /* the first item's length far past the end */
 	put(t, "updates-bad-len", b.data, b.len);
 	dfs_msg_updates_begin(&b, 0);
+	put(t, "updates-upto-0", b.data, b.len);
+	dfs_msg_updates_end(&b, 30);
 	put(t, "updates-empty", b.data, b.len);
 	dfs_msg_updates_add(&b, 1, (const uint8_t *)"not a record", 12);
 	put(t, "updates-junk-record", b.data, b.len);

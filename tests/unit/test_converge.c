@@ -209,11 +209,24 @@ static int collect_log(uint64_t seq, const uint8_t *rec, size_t len, void *ctx)
 	return 0;
 }
 
+static bool skip_even(uint64_t seq, void *ctx)
+{
+	(void)ctx;
+	return seq % 2 == 0;
+}
+
+static bool skip_all(uint64_t seq, void *ctx)
+{
+	(void)ctx;
+	(void)seq;
+	return true;
+}
+
 /* Adds the log entries of n after seq to rs; returns how many. */
 static int log_to_recs(struct node *n, uint64_t after, struct recs *rs)
 {
 	struct logged lg = { .rs = rs };
-	int rc = dfs_db_log_read(n->db, after, SIZE_MAX, collect_log, &lg);
+	int rc = dfs_db_log_read(n->db, after, SIZE_MAX, NULL, collect_log, &lg, NULL);
 
 	cr_assert_eq(rc, lg.n, "log_read returns the number of entries passed");
 	for (int i = 0; i < lg.n; i++)
@@ -1309,18 +1322,33 @@ Test(converge, log_read_and_held_updates)
 	cr_assert_eq(log_to_recs(&a, 2, &from2), 2);
 	cr_assert_arr_eq(from2.r[0].hash.b, rs.r[2].hash.b, DFS_HASH_LEN);
 	struct logged none = { 0 };
-	cr_assert_eq(dfs_db_log_read(a.db, 4, SIZE_MAX, collect_log, &none), 0);
+	uint64_t upto = 99;
+	cr_assert_eq(dfs_db_log_read(a.db, 4, SIZE_MAX, NULL, collect_log, &none, &upto), 0);
+	cr_assert_eq(upto, 4, "nothing after 4: upto stays at 4");
 	uint64_t after = 0;
 	for (int pages = 0; pages < 10; pages++) {
 		struct logged lg = { .rs = &paged };
-		int n = dfs_db_log_read(a.db, after, 1, collect_log, &lg);
+		int n = dfs_db_log_read(a.db, after, 1, NULL, collect_log, &lg, &upto);
 		cr_assert_geq(n, 0);
 		if (n == 0)
 			break;
 		cr_assert_eq(n, 1, "max_bytes 1: one entry a page");
 		cr_assert_eq(lg.seq[0], after + 1);
+		cr_assert_eq(upto, lg.seq[0]);
 		after = lg.seq[0];
 	}
+	/* Entries skip names are passed over unread, and upto covers them. */
+	struct logged odd = { 0 };
+	cr_assert_eq(dfs_db_log_read(a.db, 0, SIZE_MAX, skip_even, collect_log, &odd, &upto), 2);
+	cr_assert_eq(odd.n, 2);
+	cr_assert_eq(odd.seq[0], 1);
+	cr_assert_eq(odd.seq[1], 3);
+	cr_assert_eq(upto, 4, "the skipped last entry counts as read");
+	struct logged skipped = { 0 };
+	cr_assert_eq(dfs_db_log_read(a.db, 2, SIZE_MAX, skip_all, collect_log, &skipped, &upto),
+		     0);
+	cr_assert_eq(skipped.n, 0);
+	cr_assert_eq(upto, 4, "all skipped: upto still moves on");
 	cr_assert_eq(paged.n, 4);
 	for (int i = 0; i < 4; i++)
 		cr_assert_arr_eq(paged.r[i].hash.b, full.r[i].hash.b, DFS_HASH_LEN);
@@ -1370,31 +1398,77 @@ Test(converge, log_read_and_held_updates)
 Test(converge, cursors_round_trip_and_survive_reopen)
 {
 	struct dfs_pubkey p1, p2, p3;
+	uint8_t l1[DFS_DB_LOG_ID_LEN], l2[DFS_DB_LOG_ID_LEN], other[DFS_DB_LOG_ID_LEN];
 	uint64_t seq = 99;
 
 	memset(p1.b, 0x11, DFS_PUBKEY_LEN);
 	memset(p2.b, 0x22, DFS_PUBKEY_LEN);
 	memset(p3.b, 0x33, DFS_PUBKEY_LEN);
-	cr_assert_eq(dfs_db_cursor_get(a.db, &p1, &seq), 0);
+	memset(l1, 0x01, sizeof(l1));
+	memset(l2, 0x02, sizeof(l2));
+	memset(other, 0x03, sizeof(other));
+	cr_assert_eq(dfs_db_cursor_get(a.db, &p1, l1, &seq), 0);
 	cr_assert_eq(seq, 0, "never seen: 0");
-	cr_assert_eq(dfs_db_cursor_put(a.db, &p1, 42), 0);
-	cr_assert_eq(dfs_db_cursor_put(a.db, &p2, 7), 0);
-	cr_assert_eq(dfs_db_cursor_get(a.db, &p1, &seq), 0);
+	cr_assert_eq(dfs_db_cursor_put(a.db, &p1, l1, 42), 0);
+	cr_assert_eq(dfs_db_cursor_put(a.db, &p2, l2, 7), 0);
+	cr_assert_eq(dfs_db_cursor_get(a.db, &p1, l1, &seq), 0);
 	cr_assert_eq(seq, 42);
-	cr_assert_eq(dfs_db_cursor_put(a.db, &p1, 100), 0);
-	cr_assert_eq(dfs_db_cursor_put(a.db, &p3, UINT64_MAX), 0);
-	cr_assert_eq(dfs_db_cursor_get(a.db, &p1, &seq), 0);
+	cr_assert_eq(dfs_db_cursor_put(a.db, &p1, l1, 100), 0);
+	cr_assert_eq(dfs_db_cursor_put(a.db, &p3, l1, UINT64_MAX), 0);
+	cr_assert_eq(dfs_db_cursor_get(a.db, &p1, l1, &seq), 0);
 	cr_assert_eq(seq, 100);
+	seq = 99;
+	cr_assert_eq(dfs_db_cursor_get(a.db, &p1, other, &seq), 0);
+	cr_assert_eq(seq, 0, "the same node with another log (a new store): from the start");
 
 	node_close(&a);
 	node_open(&a);
-	cr_assert_eq(dfs_db_cursor_get(a.db, &p1, &seq), 0);
+	cr_assert_eq(dfs_db_cursor_get(a.db, &p1, l1, &seq), 0);
 	cr_assert_eq(seq, 100, "kept across a reopen");
-	cr_assert_eq(dfs_db_cursor_get(a.db, &p2, &seq), 0);
+	cr_assert_eq(dfs_db_cursor_get(a.db, &p2, l2, &seq), 0);
 	cr_assert_eq(seq, 7);
-	cr_assert_eq(dfs_db_cursor_get(a.db, &p3, &seq), 0);
+	cr_assert_eq(dfs_db_cursor_get(a.db, &p3, l1, &seq), 0);
 	cr_assert_eq(seq, UINT64_MAX);
 	cr_assert_eq(dfs_db_log_head(a.db), 0, "cursors are not updates");
+
+	/* A cursor saved before logs had ids (8 bytes) says nothing of which log. */
+	struct dfs_buf key, val;
+	struct dfs_batch *b = dfs_batch_new();
+	dfs_buf_init(&key);
+	dfs_buf_init(&val);
+	dfs_key_cursor(&key, &p2);
+	dfs_buf_add_u64be(&val, 5);
+	cr_assert_eq(dfs_batch_put(b, key.data, key.len, val.data, val.len), 0);
+	cr_assert_eq(dfs_store_commit(a.st, b), 0);
+	seq = 99;
+	cr_assert_eq(dfs_db_cursor_get(a.db, &p2, l2, &seq), 0);
+	cr_assert_eq(seq, 0);
+	/* A record of another length is corrupt. */
+	b = dfs_batch_new();
+	dfs_buf_add_u8(&val, 1);
+	cr_assert_eq(dfs_batch_put(b, key.data, key.len, val.data, val.len), 0);
+	cr_assert_eq(dfs_store_commit(a.st, b), 0);
+	cr_assert_eq(dfs_db_cursor_get(a.db, &p2, l2, &seq), -EIO);
+	dfs_buf_release(&key);
+	dfs_buf_release(&val);
+}
+
+Test(converge, a_log_is_named_once_per_store)
+{
+	uint8_t la[DFS_DB_LOG_ID_LEN], la2[DFS_DB_LOG_ID_LEN], lb[DFS_DB_LOG_ID_LEN];
+	static const uint8_t zero[DFS_DB_LOG_ID_LEN];
+	struct node b;
+
+	node_make(&b, "b");
+	dfs_db_log_id(a.db, la);
+	dfs_db_log_id(b.db, lb);
+	node_destroy(&b);
+	cr_assert(memcmp(la, zero, sizeof(la)) != 0, "named at random");
+	cr_assert(memcmp(la, lb, sizeof(la)) != 0, "two stores, two logs");
+	node_close(&a);
+	node_open(&a);
+	dfs_db_log_id(a.db, la2);
+	cr_assert_arr_eq(la2, la, sizeof(la), "kept across a reopen");
 }
 
 /* ---- more concurrent changes that must converge --------------------------------- */
@@ -1495,10 +1569,16 @@ Test(converge, group_makes_a_batch_durable_then_tells)
 	cr_assert_not_null(g);
 	dfs_db_group_bulk(g);
 	/* Each update builds on the one before it in the same group. */
-	for (int i = 0; i < rs.n; i++)
-		cr_assert_eq(dfs_db_group_receive(g, rs.r[i].data, rs.r[i].len, true, NULL), 0,
-			     "update %d", i);
-	cr_assert_eq(dfs_db_group_receive(g, rs.r[1].data, rs.r[1].len, true, NULL), -EALREADY);
+	for (int i = 0; i < rs.n; i++) {
+		uint64_t seq = 0;
+		cr_assert_eq(dfs_db_group_receive(g, rs.r[i].data, rs.r[i].len, true, NULL, &seq),
+			     0, "update %d", i);
+		cr_assert_eq(seq, (uint64_t)i + 1, "logged at");
+	}
+	uint64_t seq = 99;
+	cr_assert_eq(dfs_db_group_receive(g, rs.r[1].data, rs.r[1].len, true, NULL, &seq),
+		     -EALREADY);
+	cr_assert_eq(seq, 0, "not logged again");
 	cr_assert_eq(seen.n, 0, "told before the batch is durable");
 	cr_assert_eq(dfs_db_group_end(g), 0);
 	cr_assert_eq(seen.n, 4);

@@ -96,7 +96,7 @@ static int collect_log(uint64_t seq, const uint8_t *rec, size_t len, void *ctx)
 static int log_after(struct node *n, uint64_t after, struct recs *rs)
 {
 	int before = rs->n;
-	int rc = dfs_db_log_read(n->db, after, SIZE_MAX, collect_log, rs);
+	int rc = dfs_db_log_read(n->db, after, SIZE_MAX, NULL, collect_log, rs, NULL);
 
 	cr_assert_eq(rc, rs->n - before);
 	return rc;

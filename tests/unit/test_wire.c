@@ -8,10 +8,10 @@
 
 #include "dinemicfs/wire.h"
 
-#define HELLO_LEN (1 + 1 + 1 + DFS_PUBKEY_LEN + DFS_WIRE_NONCE_LEN + 8)
+#define HELLO_LEN (1 + 1 + 1 + DFS_PUBKEY_LEN + DFS_WIRE_NONCE_LEN + 8 + DFS_WIRE_LOG_ID_LEN)
 #define AUTH_LEN (1 + DFS_SIG_LEN + DFS_WIRE_MAC_LEN)
 #define WANT_LEN (1 + 8)
-#define UPDATES_HEAD_LEN (1 + 8)
+#define UPDATES_HEAD_LEN (1 + 8 + 8)
 #define ITEM_HEAD_LEN (8 + 4)
 
 static struct dfs_pubkey obj_pk, node_pk;
@@ -57,6 +57,7 @@ static void make_hello(struct dfs_msg *m, uint8_t flags)
 	m->node = node_pk;
 	dfs_random(m->nonce, sizeof(m->nonce));
 	m->seq = 0x0102030405060708ull;
+	dfs_random(m->log_id, sizeof(m->log_id));
 }
 
 static void make_auth(struct dfs_msg *m)
@@ -113,6 +114,7 @@ static void make_updates(struct dfs_buf *out, size_t n)
 		uint8_t rec[3] = { 'r', (uint8_t)(i >> 8), (uint8_t)i };
 		dfs_msg_updates_add(out, i + 1, rec, sizeof(rec));
 	}
+	dfs_msg_updates_end(out, n);
 	cr_assert_eq(dfs_buf_ok(out), 0);
 }
 
@@ -145,6 +147,7 @@ Test(wire, hello_round_trip)
 		cr_assert_arr_eq(b.data + 3 + DFS_PUBKEY_LEN, h.nonce, DFS_WIRE_NONCE_LEN);
 		cr_assert_arr_eq(b.data + 67, ((uint8_t[]){ 1, 2, 3, 4, 5, 6, 7, 8 }), 8,
 				 "head, big-endian");
+		cr_assert_arr_eq(b.data + 75, h.log_id, DFS_WIRE_LOG_ID_LEN);
 
 		cr_assert_eq(dfs_msg_decode(b.data, b.len, &d), 0, "flags %u", flags[i]);
 		cr_assert_eq(d.type, DFS_MSG_HELLO);
@@ -153,6 +156,7 @@ Test(wire, hello_round_trip)
 		cr_assert_arr_eq(d.node.b, node_pk.b, DFS_PUBKEY_LEN);
 		cr_assert_arr_eq(d.nonce, h.nonce, DFS_WIRE_NONCE_LEN);
 		cr_assert_eq(d.seq, h.seq);
+		cr_assert_arr_eq(d.log_id, h.log_id, DFS_WIRE_LOG_ID_LEN);
 		cr_assert_eq(d.count, 0);
 		dfs_buf_release(&b);
 	}
@@ -229,13 +233,15 @@ Test(wire, updates_of_real_records)
 	dfs_msg_updates_begin(&b, 42);
 	for (size_t i = 0; i < 3; i++)
 		dfs_msg_updates_add(&b, seqs[i], recs[i].data, recs[i].len);
+	dfs_msg_updates_end(&b, 12);
 	cr_assert_eq(dfs_buf_ok(&b), 0);
 	cr_assert_eq(b.len, UPDATES_HEAD_LEN + 3 * ITEM_HEAD_LEN + recs[0].len + recs[1].len +
 				    recs[2].len);
 	cr_assert_eq(b.data[0], 'U');
 	cr_assert_eq(get_u64be(b.data + 1), 42, "head, big-endian");
-	cr_assert_eq(get_u64be(b.data + 9), 5, "first seq, big-endian");
-	cr_assert_arr_eq(b.data + 17,
+	cr_assert_eq(get_u64be(b.data + 9), 12, "upto, big-endian");
+	cr_assert_eq(get_u64be(b.data + 17), 5, "first seq, big-endian");
+	cr_assert_arr_eq(b.data + 25,
 			 ((uint8_t[]){ 0, 0, (uint8_t)(recs[0].len >> 8), (uint8_t)recs[0].len }),
 			 4, "first length, big-endian");
 	cr_assert_arr_eq(b.data + UPDATES_HEAD_LEN + ITEM_HEAD_LEN, recs[0].data, recs[0].len);
@@ -243,6 +249,7 @@ Test(wire, updates_of_real_records)
 	cr_assert_eq(dfs_msg_decode(b.data, b.len, &d), 0);
 	cr_assert_eq(d.type, DFS_MSG_UPDATES);
 	cr_assert_eq(d.seq, 42);
+	cr_assert_eq(d.upto, 12);
 	cr_assert_eq(d.count, 3);
 	cr_assert_eq(d.items, b.data + UPDATES_HEAD_LEN, "items borrow the input");
 	cr_assert_eq(d.items_len, b.len - UPDATES_HEAD_LEN);
@@ -281,6 +288,7 @@ Test(wire, updates_items_are_only_framed)
 	dfs_msg_updates_begin(&b, 0);
 	dfs_msg_updates_add(&b, 1, junk, sizeof(junk));
 	dfs_msg_updates_add(&b, UINT64_MAX, junk, 3);
+	dfs_msg_updates_end(&b, UINT64_MAX);
 	cr_assert_eq(dfs_msg_decode(b.data, b.len, &d), 0);
 	cr_assert_eq(d.seq, 0, "a head of 0 is an empty log, not an error");
 	cr_assert_eq(d.count, 2);
@@ -369,7 +377,11 @@ Test(wire, every_truncation_is_badmsg)
 	dfs_buf_init(&b);
 	dfs_msg_updates_begin(&b, 9);
 	dfs_msg_updates_add(&b, 9, rec.data, rec.len);
-	assert_every_truncation(&b, "UPDATES of one item");
+	dfs_msg_updates_end(&b, 9);
+	/* Cut to its head, it is a whole message: no items, only how far. */
+	for (size_t n = 0; n < b.len; n++)
+		cr_assert_eq(decode_exact(b.data, n, NULL), n == UPDATES_HEAD_LEN ? 0 : -EBADMSG,
+			     "UPDATES of one item cut to %zu of %zu", n, b.len);
 	dfs_buf_release(&b);
 	dfs_buf_release(&rec);
 }
@@ -386,12 +398,13 @@ Test(wire, updates_cut_between_items_is_a_shorter_batch)
 	cr_assert_eq(ends[3], b.len);
 	for (size_t n = 0; n <= b.len; n++) {
 		size_t whole = 0;
+		bool head = n == UPDATES_HEAD_LEN;
 
 		for (size_t i = 0; i < 4; i++)
 			if (ends[i] == n)
 				whole = i + 1;
 		int rc = decode_exact(b.data, n, &count);
-		if (whole) {
+		if (whole || head) {
 			cr_assert_eq(rc, 0, "cut to %zu", n);
 			cr_assert_eq(count, whole, "cut to %zu", n);
 		} else {
@@ -449,7 +462,7 @@ Test(wire, hello_unknown_flags)
 
 Test(wire, hello_other_version)
 {
-	static const uint8_t versions[] = { 0, 2, 0xff };
+	static const uint8_t versions[] = { 0, 1, 3, 0xff };
 	struct dfs_msg m;
 	struct dfs_buf b;
 
@@ -460,8 +473,8 @@ Test(wire, hello_other_version)
 		cr_assert_eq(decode_exact(b.data, b.len, NULL), -EPROTONOSUPPORT, "version %u",
 			     versions[i]);
 	}
-	/* A later version may have another body: the version is judged first. */
-	b.data[1] = 2;
+	/* Another version may have another body: the version is judged first. */
+	b.data[1] = 1;
 	dfs_buf_add(&b, "a longer hello", 14);
 	cr_assert_eq(decode_exact(b.data, b.len, NULL), -EPROTONOSUPPORT);
 	cr_assert_eq(decode_exact(b.data, 2, NULL), -EPROTONOSUPPORT);
@@ -471,12 +484,35 @@ Test(wire, hello_other_version)
 Test(wire, updates_without_items)
 {
 	struct dfs_buf b;
+	struct dfs_msg d;
 
 	dfs_buf_init(&b);
 	dfs_msg_updates_begin(&b, 12);
 	cr_assert_eq(dfs_buf_ok(&b), 0);
 	cr_assert_eq(b.len, UPDATES_HEAD_LEN);
-	cr_assert_eq(decode_exact(b.data, b.len, NULL), -EBADMSG);
+	cr_assert_eq(decode_exact(b.data, b.len, NULL), -EBADMSG, "upto 0 says nothing");
+	dfs_msg_updates_end(&b, 12);
+	cr_assert_eq(dfs_msg_decode(b.data, b.len, &d), 0, "only moves the receiver's place on");
+	cr_assert_eq(d.count, 0);
+	cr_assert_eq(d.upto, 12);
+	cr_assert_eq(d.seq, 12);
+	dfs_buf_release(&b);
+}
+
+Test(wire, updates_items_stop_at_upto)
+{
+	struct dfs_buf b;
+
+	dfs_buf_init(&b);
+	dfs_msg_updates_begin(&b, 20);
+	dfs_msg_updates_add(&b, 4, (const uint8_t *)"rec", 3);
+	dfs_msg_updates_add(&b, 6, (const uint8_t *)"rec", 3);
+	dfs_msg_updates_end(&b, 6);
+	cr_assert_eq(decode_exact(b.data, b.len, NULL), 0, "upto is the last item");
+	dfs_msg_updates_end(&b, 9);
+	cr_assert_eq(decode_exact(b.data, b.len, NULL), 0, "or past it: items left out");
+	dfs_msg_updates_end(&b, 5);
+	cr_assert_eq(decode_exact(b.data, b.len, NULL), -EBADMSG, "an item past upto");
 	dfs_buf_release(&b);
 }
 
@@ -489,6 +525,7 @@ static int decode_seqs(const uint64_t *seqs, size_t n)
 	dfs_msg_updates_begin(&b, 100);
 	for (size_t i = 0; i < n; i++)
 		dfs_msg_updates_add(&b, seqs[i], (const uint8_t *)"rec", 3);
+	dfs_msg_updates_end(&b, UINT64_MAX);
 	int rc = decode_exact(b.data, b.len, NULL);
 	dfs_buf_release(&b);
 	return rc;
@@ -534,10 +571,12 @@ Test(wire, updates_record_longer_than_an_update)
 	dfs_buf_init(&b);
 	dfs_msg_updates_begin(&b, 1);
 	dfs_msg_updates_add(&b, 1, zeros, DFS_UPDATE_MAX_LEN);
+	dfs_msg_updates_end(&b, 1);
 	cr_assert_eq(dfs_buf_ok(&b), 0);
 	cr_assert_eq(dfs_msg_decode(b.data, b.len, &d), 0, "the largest record fits");
 	dfs_msg_updates_begin(&b, 1);
 	dfs_msg_updates_add(&b, 1, zeros, DFS_UPDATE_MAX_LEN + 1);
+	dfs_msg_updates_end(&b, 1);
 	cr_assert_eq(dfs_buf_ok(&b), 0);
 	cr_assert_lt(b.len, DFS_WIRE_MSG_MAX);
 	cr_assert_eq(dfs_msg_decode(b.data, b.len, &d), -EBADMSG, "no record is that long");
@@ -573,6 +612,7 @@ Test(wire, longer_than_msg_max_is_e2big)
 	dfs_msg_updates_begin(&b, 2);
 	dfs_msg_updates_add(&b, 1, zeros, rest);
 	dfs_msg_updates_add(&b, 2, zeros, DFS_UPDATE_MAX_LEN);
+	dfs_msg_updates_end(&b, 2);
 	cr_assert_eq(dfs_buf_ok(&b), 0);
 	cr_assert_eq(b.len, DFS_WIRE_MSG_MAX);
 	cr_assert_eq(dfs_msg_decode(b.data, b.len, &d), 0, "DFS_WIRE_MSG_MAX itself is fine");

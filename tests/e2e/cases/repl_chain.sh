@@ -87,6 +87,7 @@ check_same_trees "A B C after the inotify part" "$A" "$B" "$C"
 
 # Catch-up: C is down while A makes 10000 updates.
 stop_node c
+a_recv0=$(stat_of a updates_received)
 for o in 0 1 2 3; do mkdir "$A/Bulk$o" 2>/dev/null; mkdir "$A/Bulk$o/obj"; done
 t0=${EPOCHREALTIME/./}
 bulk_failed=0
@@ -97,6 +98,9 @@ ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
 echo "10000 writes on A took ${ms} ms"
 check_eq "every bulk write succeeded" $bulk_failed 0
 check_ok "B got the bulk" wait_for 30 same_trees "$A" "$B"
+# A node does not send a peer back what it got from that peer.
+check_eq "A got none of its own updates back from B" "$(stat_of a updates_received)" "$a_recv0"
+b_recv0=$(stat_of b updates_received)
 start_node c -o listen=127.0.0.1:$((P + 2)),peer=ws://127.0.0.1:$((P + 1))
 t0=${EPOCHREALTIME/./}
 check_ok "C catches up" wait_for 30 same_trees "$A" "$C"
@@ -115,6 +119,23 @@ fi
 check_eq "C holds every update" "$(stat_of c updates_stored)" "$(stat_of a updates_stored)"
 check_eq "C's frames_dropped" "$(stat_of c frames_dropped)" 0
 check_ok "B's link to C up again" wait_for 10 links_up b 2
+# A few may come back: what was still on its way when a link went down.
+back=$(($(stat_of b updates_received) - b_recv0))
+if [ "$back" -lt 50 ]; then pass; else fail "B got $back updates of the catch-up back from C"; fi
+
+# Both places survive a restart: C neither gets the bulk again nor sends
+# B back what it got from B (its place in C's log moved past those too).
+stop_node c
+start_node c -o listen=127.0.0.1:$((P + 2)),peer=ws://127.0.0.1:$((P + 1))
+check_ok "B's link to C up after C's restart" wait_for 10 links_up b 2
+echo after-restart > "$A/Bulk0/obj/f0"
+check_ok "C gets a new write after its restart" wait_for 10 file_is "$C/Bulk0/obj/f0" $'after-restart\n'
+recv=$(stat_of c updates_received)
+if [ "${recv:-0}" -lt 100 ]; then pass; else
+  fail "C's updates_received after its restart: $recv: B resent what C had"
+fi
+back=$(($(stat_of b updates_received) - b_recv0))
+if [ "$back" -lt 50 ]; then pass; else fail "B got $back updates back from C after C's restart"; fi
 
 stop_node c
 stop_node b
