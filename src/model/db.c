@@ -2602,18 +2602,28 @@ static int log_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t v
 	size_t len;
 	uint64_t seq = 0;
 
-	if (klen != 9 || vlen != DFS_HASH_LEN)
+	if (klen != 9)
 		return skip_corrupt(lc->db, "log", key, klen);
 	for (int i = 1; i < 9; i++)
 		seq = seq << 8 | key[i];
-	if (lc->skip && lc->skip(seq, lc->ctx)) {
-		lc->upto = seq;
-		return ++lc->seen >= DFS_DB_LOG_SCAN_MAX ? 1 : 0;
+	/*
+	 * An entry that cannot be sent is passed over like a skipped one, so
+	 * that the reader's place moves past it instead of stopping there.
+	 */
+	if (vlen != DFS_HASH_LEN) {
+		corrupt(lc->db, "log", key, klen);
+		goto pass;
 	}
+	if (lc->skip && lc->skip(seq, lc->ctx))
+		goto pass;
 	memcpy(h.b, val, DFS_HASH_LEN);
 	int rc = get_update(lc->db, &h, &rec, &len);
+	if (rc == -ENOENT) {
+		corrupt(lc->db, "log link", key, klen);
+		goto pass;
+	}
 	if (rc < 0)
-		return rc == -ENOENT ? skip_corrupt(lc->db, "log link", key, klen) : rc;
+		return rc;
 	rc = lc->fn(seq, rec, len, lc->ctx);
 	free(rec);
 	if (rc < 0)
@@ -2622,6 +2632,10 @@ static int log_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t v
 	lc->count++;
 	lc->bytes += len;
 	return rc > 0 || lc->bytes >= lc->max_bytes || ++lc->seen >= DFS_DB_LOG_SCAN_MAX ? 1 : 0;
+
+pass:
+	lc->upto = seq;
+	return ++lc->seen >= DFS_DB_LOG_SCAN_MAX ? 1 : 0;
 }
 
 int dfs_db_log_read(struct dfs_db *db, uint64_t after, size_t max_bytes, dfs_db_log_skip_fn skip,

@@ -1353,6 +1353,33 @@ Test(converge, log_read_and_held_updates)
 	for (int i = 0; i < 4; i++)
 		cr_assert_arr_eq(paged.r[i].hash.b, full.r[i].hash.b, DFS_HASH_LEN);
 
+	/*
+	 * Corrupt entries at the end of the log (a bad link, a link to nothing)
+	 * are reported and passed over: a sender's place must move past them,
+	 * or it would ask for them again forever.
+	 */
+	struct dfs_db_stats st0, st1;
+	struct dfs_buf lkey;
+	struct dfs_batch *lb = dfs_batch_new();
+	static const uint8_t nowhere[DFS_HASH_LEN] = { 0x5a };
+	dfs_db_get_stats(a.db, &st0);
+	dfs_buf_init(&lkey);
+	dfs_key_log(&lkey, 5);
+	cr_assert_eq(dfs_batch_put(lb, lkey.data, lkey.len, "short", 5), 0);
+	dfs_buf_reset(&lkey);
+	dfs_key_log(&lkey, 6);
+	cr_assert_eq(dfs_batch_put(lb, lkey.data, lkey.len, nowhere, sizeof(nowhere)), 0);
+	cr_assert_eq(dfs_store_commit(a.st, lb), 0);
+	dfs_buf_release(&lkey);
+	struct logged bad = { 0 };
+	cr_assert_eq(dfs_db_log_read(a.db, 3, SIZE_MAX, NULL, collect_log, &bad, &upto), 1);
+	cr_assert_eq(bad.seq[0], 4, "the good entry before them is read");
+	cr_assert_eq(upto, 6, "upto moves past corrupt entries");
+	cr_assert_eq(dfs_db_log_read(a.db, 6, SIZE_MAX, NULL, collect_log, &bad, &upto), 0);
+	cr_assert_eq(upto, 6);
+	dfs_db_get_stats(a.db, &st1);
+	cr_assert_eq(st1.corrupt - st0.corrupt, 2, "each corrupt entry is counted");
+
 	/* Held stays held, even when the policy opens later. */
 	dfs_db_set_policy(a.db, true);
 	cr_assert_eq(dfs_db_receive(a.db, forged->data, forged->len, NULL), -EALREADY);
