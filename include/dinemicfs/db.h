@@ -196,7 +196,10 @@ struct dfs_db_group *dfs_db_group_new(struct dfs_db *db);
  */
 int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len, bool checked,
 			 struct dfs_hash *missing, uint64_t *seq);
-/** Marks g's updates as part of a burst (struct dfs_db_event.bulk). */
+/**
+ * Marks g's updates as part of a burst (struct dfs_db_event.bulk), and the
+ * store as in a bulk load (dfs_store_bulk()).
+ */
 void dfs_db_group_bulk(struct dfs_db_group *g);
 /** Makes g's updates durable, tells about them, frees g. Returns 0 or -EIO. */
 int dfs_db_group_end(struct dfs_db_group *g);

@@ -25,6 +25,15 @@ struct dfs_batch;
 struct dfs_store_opts {
 	int sync;		/* 1: fsync before a wait returns; 0: once in LevelDB's log */
 	size_t cache_bytes;	/* LevelDB block cache */
+	/*
+	 * The write buffer (LevelDB's memtable) is written out to a table once
+	 * it holds buffer_bytes, or bulk_buffer_bytes during a bulk load
+	 * (dfs_store_bulk()), which thus costs fewer and larger compactions.
+	 * 0 picks the defaults, 4 MiB and 64 MiB; bulk_ms (default 2000) is
+	 * how long a bulk load lasts after the last call that announced it.
+	 */
+	size_t buffer_bytes, bulk_buffer_bytes;
+	unsigned bulk_ms;
 };
 
 /**
@@ -34,6 +43,18 @@ struct dfs_store_opts {
 struct dfs_store *dfs_store_open(const char *dir, const struct dfs_store_opts *opts);
 /** Writes whatever is staged, then closes. Accepts NULL. */
 void dfs_store_close(struct dfs_store *st);
+
+/**
+ * Says a bulk load is under way (a peer's catch-up): for the next bulk_ms,
+ * the write buffer may grow to bulk_buffer_bytes before it is written out.
+ */
+void dfs_store_bulk(struct dfs_store *st);
+
+struct dfs_store_stats {
+	uint64_t buffered;	/* bytes written since the buffer was last written out */
+	uint64_t buffer_flushes;	/* times this store wrote its buffer out early */
+};
+void dfs_store_get_stats(struct dfs_store *st, struct dfs_store_stats *out);
 
 /**
  * Tells, without opening it, whether the store in dir is open, in this

@@ -1907,6 +1907,7 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 void dfs_db_group_bulk(struct dfs_db_group *g)
 {
 	g->bulk = true;
+	dfs_store_bulk(g->db->st);
 }
 
 int dfs_db_group_end(struct dfs_db_group *g)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <leveldb/c.h>
@@ -44,6 +46,12 @@ struct pending {
 
 #define OVERLAY_BUCKETS 1024
 
+#define BUFFER_DEFAULT (4u << 20)
+#define BULK_BUFFER_DEFAULT (64u << 20)
+#define BULK_MS_DEFAULT 2000
+/* LevelDB's bookkeeping per entry of its write buffer, roughly. */
+#define ENTRY_OVERHEAD 32
+
 struct dfs_store {
 	char *dir;
 	leveldb_t *db;
@@ -61,7 +69,24 @@ struct dfs_store {
 	bool writing;			/* a writer is inside leveldb_write() */
 	struct dfs_batch *queue, **queue_tail;
 	struct pending *overlay[OVERLAY_BUCKETS];
+
+	/* The write buffer: see flush_main(). Under lock but bulk_until. */
+	size_t buffer_bytes, bulk_buffer_bytes;
+	unsigned bulk_ms;
+	_Atomic uint64_t bulk_until;	/* monotonic ms */
+	uint64_t buffered, flushes;
+	bool closing, flusher_started;
+	pthread_cond_t flush_cond;
+	pthread_t flusher;
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static size_t bucket_of(const uint8_t *key, size_t klen)
 {
@@ -80,6 +105,71 @@ static int leveldb_failed(char *err, const char *what)
 	return -EIO;
 }
 
+static bool in_bulk(struct dfs_store *st)
+{
+	return now_ms() < atomic_load(&st->bulk_until);
+}
+
+/* Makes LevelDB write its buffer out to a table now, and waits for it. */
+static void flush_buffer(struct dfs_store *st)
+{
+	/*
+	 * A manual compaction writes the buffer out first. Its range is past
+	 * every key the store holds (no key begins with 0xff), so that is all
+	 * it does.
+	 */
+	static const char past_all[8] = "\xff\xff\xff\xff\xff\xff\xff\xff";
+	leveldb_compact_range(st->db, past_all, sizeof(past_all), past_all, sizeof(past_all));
+}
+
+/*
+ * LevelDB writes its buffer out when it reaches one fixed size. This thread
+ * keeps it at buffer_bytes, except during a bulk load, when LevelDB's own
+ * limit (bulk_buffer_bytes) applies: fewer, larger tables, so much less
+ * rewriting by compactions, for a bounded amount of memory.
+ */
+static void *flush_main(void *arg)
+{
+	struct dfs_store *st = arg;
+
+	pthread_setname_np(pthread_self(), "dfs-flush");
+	pthread_mutex_lock(&st->lock);
+	while (!st->closing) {
+		if (st->buffered < st->buffer_bytes || in_bulk(st)) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&st->flush_cond, &st->lock, &ts);
+			continue;
+		}
+		/* What comes in meanwhile may be in the next buffer: it still counts. */
+		uint64_t had = st->buffered;
+		pthread_mutex_unlock(&st->lock);
+		flush_buffer(st);
+		/* The memory of a large buffer goes back to the system. */
+		if (had >= 2 * (uint64_t)st->buffer_bytes)
+			malloc_trim(0);
+		pthread_mutex_lock(&st->lock);
+		st->buffered -= had < st->buffered ? had : st->buffered;
+		st->flushes++;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return NULL;
+}
+
+void dfs_store_bulk(struct dfs_store *st)
+{
+	atomic_store(&st->bulk_until, now_ms() + st->bulk_ms);
+}
+
+void dfs_store_get_stats(struct dfs_store *st, struct dfs_store_stats *out)
+{
+	pthread_mutex_lock(&st->lock);
+	out->buffered = st->buffered;
+	out->buffer_flushes = st->flushes;
+	pthread_mutex_unlock(&st->lock);
+}
+
 struct dfs_store *dfs_store_open(const char *dir, const struct dfs_store_opts *opts)
 {
 	struct dfs_store *st = calloc(1, sizeof(*st));
@@ -95,12 +185,21 @@ struct dfs_store *dfs_store_open(const char *dir, const struct dfs_store_opts *o
 	leveldb_options_set_filter_policy(st->options, st->filter);
 	/* Each open table file is memory-mapped: few open files keep the resident size down. */
 	leveldb_options_set_max_open_files(st->options, 80);
+	st->buffer_bytes = opts->buffer_bytes ? opts->buffer_bytes : BUFFER_DEFAULT;
+	st->bulk_buffer_bytes = opts->bulk_buffer_bytes ? opts->bulk_buffer_bytes
+							: BULK_BUFFER_DEFAULT;
+	if (st->bulk_buffer_bytes < st->buffer_bytes)
+		st->bulk_buffer_bytes = st->buffer_bytes;
+	st->bulk_ms = opts->bulk_ms ? opts->bulk_ms : BULK_MS_DEFAULT;
+	/* LevelDB's own limit is the bulk one; below it, the flusher decides. */
+	leveldb_options_set_write_buffer_size(st->options, st->bulk_buffer_bytes);
 	st->ropts = leveldb_readoptions_create();
 	leveldb_readoptions_set_verify_checksums(st->ropts, 1);
 	st->wopts = leveldb_writeoptions_create();
 	leveldb_writeoptions_set_sync(st->wopts, opts->sync ? 1 : 0);
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->cond, NULL);
+	pthread_cond_init(&st->flush_cond, NULL);
 	st->queue_tail = &st->queue;
 
 	st->dir = strdup(dir);
@@ -117,6 +216,12 @@ struct dfs_store *dfs_store_open(const char *dir, const struct dfs_store_opts *o
 		errno = lockmsg ? EBUSY : EIO;
 		return NULL;
 	}
+	if (pthread_create(&st->flusher, NULL, flush_main, st) != 0) {
+		dfs_store_close(st);
+		errno = EAGAIN;
+		return NULL;
+	}
+	st->flusher_started = true;
 	return st;
 }
 
@@ -143,6 +248,12 @@ void dfs_store_close(struct dfs_store *st)
 	if (!st)
 		return;
 	pthread_mutex_lock(&st->lock);
+	st->closing = true;
+	pthread_cond_signal(&st->flush_cond);
+	pthread_mutex_unlock(&st->lock);
+	if (st->flusher_started)
+		pthread_join(st->flusher, NULL);
+	pthread_mutex_lock(&st->lock);
 	while (st->writing)
 		pthread_cond_wait(&st->cond, &st->lock);
 	if (st->queue) {
@@ -158,6 +269,7 @@ void dfs_store_close(struct dfs_store *st)
 	leveldb_filterpolicy_destroy(st->filter);
 	leveldb_cache_destroy(st->cache);
 	pthread_cond_destroy(&st->cond);
+	pthread_cond_destroy(&st->flush_cond);
 	pthread_mutex_destroy(&st->lock);
 	free(st->dir);
 	free(st);
@@ -369,7 +481,7 @@ static void overlay_drop(struct dfs_store *st, uint64_t seq)
 static void write_queued(struct dfs_store *st)
 {
 	struct dfs_batch *group = st->queue;
-	uint64_t last = 0;
+	uint64_t last = 0, bytes = 0;
 	char *err = NULL;
 	int rc = 0;
 
@@ -386,6 +498,7 @@ static void write_queued(struct dfs_store *st)
 			else
 				leveldb_writebatch_put(wb, (const char *)op->key, op->klen,
 						       (const char *)op->val, op->vlen);
+			bytes += op->klen + op->vlen + ENTRY_OVERHEAD;
 		}
 		last = b->seq;
 	}
@@ -396,6 +509,12 @@ static void write_queued(struct dfs_store *st)
 
 	pthread_mutex_lock(&st->lock);
 	overlay_drop(st, last);
+	st->buffered += bytes;
+	/* Past its own limit LevelDB wrote the buffer out already. */
+	if (st->buffered >= st->bulk_buffer_bytes)
+		st->buffered -= st->bulk_buffer_bytes;
+	if (st->buffered >= st->buffer_bytes && !in_bulk(st))
+		pthread_cond_signal(&st->flush_cond);
 	for (struct dfs_batch *b = group; b; b = b->next) {
 		b->done = true;
 		b->result = rc;

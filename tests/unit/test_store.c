@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -394,4 +395,81 @@ Test(store, free_and_close_accept_null)
 	dfs_batch_free(b);
 	expect("never", NULL);
 	(void)dfs_store_disk_bytes(st);
+}
+
+static void wait_stats(struct dfs_store *s, struct dfs_store_stats *ss, uint64_t min_flushes,
+		       uint64_t max_buffered)
+{
+	for (int i = 0; i < 1000; i++) {
+		dfs_store_get_stats(s, ss);
+		if (ss->buffer_flushes >= min_flushes && ss->buffered < max_buffered)
+			return;
+		usleep(10000);
+	}
+	cr_assert_fail("after 10 s: %llu flushes (want %llu), %llu bytes buffered (want < %llu)",
+		       (unsigned long long)ss->buffer_flushes, (unsigned long long)min_flushes,
+		       (unsigned long long)ss->buffered, (unsigned long long)max_buffered);
+}
+
+static void put_numbered(struct dfs_store *s, int from, int to, bool bulk)
+{
+	char key[32], val[4096];
+
+	for (int i = from; i < to; i++) {
+		snprintf(key, sizeof(key), "k%06d", i);
+		memset(val, 'a' + i % 26, sizeof(val));
+		struct dfs_batch *b = dfs_batch_new();
+		cr_assert_not_null(b);
+		cr_assert_eq(dfs_batch_put(b, key, strlen(key), val, sizeof(val)), 0);
+		if (bulk)
+			dfs_store_bulk(s);
+		cr_assert_eq(dfs_store_commit(s, b), 0);
+	}
+}
+
+/*
+ * The write buffer is written out at buffer_bytes, but grows to the bulk
+ * size during a bulk load, and is written out once the load is over.
+ */
+Test(store, write_buffer_grows_only_for_a_bulk_load)
+{
+	const struct dfs_store_opts small = { .buffer_bytes = 64 << 10,
+					      .bulk_buffer_bytes = 1 << 20, .bulk_ms = 500 };
+	struct dfs_store_stats ss;
+	char *d = tmpdir_make("buffer");
+	cr_assert_not_null(d);
+	struct dfs_store *s = dfs_store_open(d, &small);
+	cr_assert_not_null(s, "open: %s", strerror(errno));
+
+	dfs_store_get_stats(s, &ss);
+	cr_assert_eq(ss.buffer_flushes, 0);
+	cr_assert_eq(ss.buffered, 0);
+	/* 100 values of 4 KiB, 6 times the buffer: written out (writes go on meanwhile). */
+	put_numbered(s, 0, 100, false);
+	wait_stats(s, &ss, 1, 64 << 10);
+	uint64_t before = ss.buffer_flushes;
+
+	/* 150 more in a bulk load: kept in the buffer while the load lasts. */
+	put_numbered(s, 100, 250, true);
+	dfs_store_get_stats(s, &ss);
+	cr_assert_eq(ss.buffer_flushes, before, "no early write-out during a bulk load");
+	cr_assert_geq(ss.buffered, 150 * 4096, "the buffer holds the bulk load");
+	wait_stats(s, &ss, before + 1, 64 << 10);
+	cr_assert_eq(ss.buffer_flushes, before + 1, "written out once, after the load");
+
+	dfs_store_close(s);
+	s = dfs_store_open(d, &small);
+	cr_assert_not_null(s);
+	for (int i = 0; i < 250; i += 49) {
+		char key[32];
+		uint8_t *v;
+		size_t n;
+		snprintf(key, sizeof(key), "k%06d", i);
+		cr_assert_eq(dfs_store_get(s, key, strlen(key), &v, &n), 0, "%s", key);
+		cr_assert_eq(n, 4096);
+		cr_assert_eq(v[0], 'a' + i % 26);
+		free(v);
+	}
+	dfs_store_close(s);
+	tmpdir_remove(d);
 }
