@@ -88,13 +88,18 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static size_t bucket_of(const uint8_t *key, size_t klen)
+static uint64_t hash_key(const uint8_t *key, size_t klen)
 {
 	uint64_t h = 1469598103934665603ull;
 
 	for (size_t i = 0; i < klen; i++)
 		h = (h ^ key[i]) * 1099511628211ull;
-	return (size_t)(h % OVERLAY_BUCKETS);
+	return h;
+}
+
+static size_t bucket_of(const uint8_t *key, size_t klen)
+{
+	return (size_t)(hash_key(key, klen) % OVERLAY_BUCKETS);
 }
 
 /* LevelDB reports failures as malloc'ed strings; turn one into -EIO. */
@@ -475,6 +480,47 @@ static void overlay_drop(struct dfs_store *st, uint64_t seq)
 }
 
 /*
+ * Marks, in ops[0..n), each op whose key a later op writes again: only the
+ * last one need reach LevelDB. Groups of many updates rewrite a few keys
+ * (the store's state, an object's record) once per update. Returns false
+ * when there is no memory to find out, and every op is then written.
+ */
+static bool mark_rewritten(const struct op **ops, size_t n, bool *rewritten)
+{
+	size_t size = 16;
+
+	while (size < 2 * n)
+		size *= 2;
+	const struct op **table = calloc(size, sizeof(*table));
+	if (!table)
+		return false;
+	for (size_t i = n; i-- > 0;) {
+		size_t at = (size_t)hash_key(ops[i]->key, ops[i]->klen) & (size - 1);
+		rewritten[i] = false;
+		for (; table[at]; at = (at + 1) & (size - 1)) {
+			if (table[at]->klen == ops[i]->klen &&
+			    memcmp(table[at]->key, ops[i]->key, ops[i]->klen) == 0) {
+				rewritten[i] = true;
+				break;
+			}
+		}
+		if (!rewritten[i])
+			table[at] = ops[i];
+	}
+	free(table);
+	return true;
+}
+
+static void batch_op(leveldb_writebatch_t *wb, const struct op *op)
+{
+	if (op->del)
+		leveldb_writebatch_delete(wb, (const char *)op->key, op->klen);
+	else
+		leveldb_writebatch_put(wb, (const char *)op->key, op->klen, (const char *)op->val,
+				       op->vlen);
+}
+
+/*
  * Called with st->lock held and st->writing set by the caller. Writes every
  * queued batch as one LevelDB write, then marks them done.
  */
@@ -482,6 +528,7 @@ static void write_queued(struct dfs_store *st)
 {
 	struct dfs_batch *group = st->queue;
 	uint64_t last = 0, bytes = 0;
+	size_t n = 0;
 	char *err = NULL;
 	int rc = 0;
 
@@ -489,19 +536,36 @@ static void write_queued(struct dfs_store *st)
 	st->queue_tail = &st->queue;
 	pthread_mutex_unlock(&st->lock);
 
+	for (struct dfs_batch *b = group; b; b = b->next)
+		n += b->n;
+	const struct op **ops = n > 1 ? malloc(n * sizeof(*ops)) : NULL;
+	bool *rewritten = ops ? malloc(n * sizeof(*rewritten)) : NULL;
 	leveldb_writebatch_t *wb = leveldb_writebatch_create();
-	for (struct dfs_batch *b = group; b; b = b->next) {
-		for (size_t i = 0; i < b->n; i++) {
-			const struct op *op = &b->ops[i];
-			if (op->del)
-				leveldb_writebatch_delete(wb, (const char *)op->key, op->klen);
-			else
-				leveldb_writebatch_put(wb, (const char *)op->key, op->klen,
-						       (const char *)op->val, op->vlen);
-			bytes += op->klen + op->vlen + ENTRY_OVERHEAD;
-		}
-		last = b->seq;
+	if (rewritten) {
+		size_t i = 0;
+		for (struct dfs_batch *b = group; b; b = b->next)
+			for (size_t j = 0; j < b->n; j++)
+				ops[i++] = &b->ops[j];
 	}
+	if (rewritten && mark_rewritten(ops, n, rewritten)) {
+		for (size_t i = 0; i < n; i++) {
+			if (rewritten[i])
+				continue;
+			batch_op(wb, ops[i]);
+			bytes += ops[i]->klen + ops[i]->vlen + ENTRY_OVERHEAD;
+		}
+	} else {
+		for (struct dfs_batch *b = group; b; b = b->next) {
+			for (size_t i = 0; i < b->n; i++) {
+				batch_op(wb, &b->ops[i]);
+				bytes += b->ops[i].klen + b->ops[i].vlen + ENTRY_OVERHEAD;
+			}
+		}
+	}
+	free(ops);
+	free(rewritten);
+	for (struct dfs_batch *b = group; b; b = b->next)
+		last = b->seq;
 	leveldb_write(st->db, st->wopts, wb, &err);
 	leveldb_writebatch_destroy(wb);
 	if (err)

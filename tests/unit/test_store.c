@@ -149,6 +149,46 @@ Test(store, later_op_in_a_batch_wins)
 	expect("gone", NULL);
 }
 
+/* A key written by several batches of one group is written once, with its last value. */
+Test(store, a_group_writes_a_rewritten_key_once)
+{
+	char big[1000];
+	struct dfs_batch *b[3];
+	struct dfs_store_stats ss;
+
+	for (int i = 0; i < 3; i++) {
+		b[i] = dfs_batch_new();
+		cr_assert_not_null(b[i]);
+		memset(big, 'a' + i, sizeof(big));
+		cr_assert_eq(dfs_batch_put(b[i], "state", 5, big, sizeof(big)), 0);
+	}
+	cr_assert_eq(dfs_batch_put(b[0], "x1", 2, "1", 1), 0);
+	cr_assert_eq(dfs_batch_del(b[1], "x1", 2), 0);
+	cr_assert_eq(dfs_batch_put(b[2], "x2", 2, "2", 1), 0);
+	cr_assert_eq(dfs_batch_del(b[0], "x3", 2), 0);
+	cr_assert_eq(dfs_batch_put(b[2], "x3", 2, "3", 1), 0);
+	for (int i = 0; i < 3; i++)
+		dfs_store_stage(st, b[i]);
+	cr_assert_eq(dfs_store_wait(st, b[2]), 0, "the last wait writes the whole group");
+	cr_assert_eq(dfs_store_wait(st, b[0]), 0);
+	cr_assert_eq(dfs_store_wait(st, b[1]), 0);
+	dfs_store_get_stats(st, &ss);
+	cr_assert_lt(ss.buffered, 2 * sizeof(big), "one of the three big values was written");
+	memset(big, 'c', sizeof(big));
+	for (int round = 0; round < 2; round++) {
+		uint8_t *v;
+		size_t n;
+		cr_assert_eq(dfs_store_get(st, "state", 5, &v, &n), 0);
+		cr_assert_eq(n, sizeof(big));
+		cr_assert_arr_eq(v, big, sizeof(big), "the last value wins");
+		free(v);
+		expect("x1", NULL);
+		expect("x2", "2");
+		expect("x3", "3");
+		reopen();
+	}
+}
+
 Test(store, staged_batch_visible_before_wait)
 {
 	put("old", "written");
