@@ -463,6 +463,9 @@ static struct inmsg *next_checked(struct dfs_repl *r, bool applier)
 	}
 }
 
+/* Set on the applier's thread: see dfs_repl_log_grew(). */
+static _Thread_local bool applier_thread;
+
 static void *checker_main(void *arg)
 {
 	struct dfs_repl *r = arg;
@@ -481,6 +484,7 @@ static void *applier_main(void *arg)
 	uint64_t saved = now_ms();
 
 	pthread_setname_np(pthread_self(), "dfs-apply");
+	applier_thread = true;
 
 	for (;;) {
 		pthread_mutex_lock(&r->lock);
@@ -493,6 +497,7 @@ static void *applier_main(void *arg)
 			link_put(m->link);
 			pthread_mutex_unlock(&r->lock);
 			free(m);
+			/* Room to read, and perhaps updates to relay. */
 			atomic_store(&r->rx_wake, true);
 			lws_cancel_service(r->ctx);
 		}
@@ -1112,6 +1117,8 @@ struct dfs_repl *dfs_repl_start(struct dfs_db *db, struct dfs_keyring *kr,
 	info.gid = (gid_t)-1;
 	info.uid = (uid_t)-1;
 	info.retry_and_idle_policy = &idle;
+	/* Socket reads go through this buffer: 4 KiB by default, a wake-up per 4 KiB. */
+	info.pt_serv_buf_size = 128 * 1024;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * 0;
 	the_repl = r;
 	r->ctx = lws_create_context(&info);
@@ -1207,8 +1214,12 @@ void dfs_repl_log_grew(struct dfs_repl *r)
 {
 	if (!r)
 		return;
-	atomic_store(&r->log_grew, true);
-	lws_cancel_service(r->ctx);
+	/*
+	 * One wake-up at a time: the service thread reads the whole log anyway.
+	 * The applier wakes it once per message, after the message.
+	 */
+	if (!atomic_exchange(&r->log_grew, true) && !applier_thread)
+		lws_cancel_service(r->ctx);
 }
 
 static void format_age(char *out, size_t n, time_t t)
