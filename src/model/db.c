@@ -1509,11 +1509,12 @@ static bool holdable(int rc)
  * apply lock held; on success *out is ready to stage and db->seq advanced.
  * A remote update that breaks a rule, or that hold_reason (non-zero) says
  * this node rejected, is held instead: *out logs it without applying it,
- * and the reason is returned.
+ * and the reason is returned. hash is the update's, when the caller has it.
  */
-static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len, bool local,
-			int hold_reason, bool unauthorized_ok, struct dfs_hash *missing,
-			struct applied *note, struct dfs_batch **out)
+static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
+			const struct dfs_hash *hash, bool local, int hold_reason,
+			bool unauthorized_ok, struct dfs_hash *missing, struct applied *note,
+			struct dfs_batch **out)
 {
 	struct dfs_update u;
 	struct target t;
@@ -1532,7 +1533,10 @@ static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len, bool 
 	     dfs_value_epoch(u.value, u.value_len, &epoch) < 0 ||
 	     u.value_len < DFS_VALUE_OVERHEAD))
 		return -EBADMSG;
-	dfs_hash2(&a.hash, rec, len, NULL, 0);
+	if (hash)
+		a.hash = *hash;
+	else
+		dfs_hash2(&a.hash, rec, len, NULL, 0);
 	dfs_buf_init(&a.key);
 	dfs_buf_init(&a.val);
 	rc = get_update(db, &a.hash, &dup, &duplen);
@@ -1886,7 +1890,8 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 	else if (it->j.judged)
 		hold = db->listener.before(db->listener.ctx, &it->j.c);
 	pthread_mutex_lock(&db->apply_lock);
-	rc = apply_locked(db, rec, len, false, hold, !it->j.authorized, missing, &it->note, &it->b);
+	rc = apply_locked(db, rec, len, &hash, false, hold, !it->j.authorized, missing, &it->note,
+			  &it->b);
 	if (it->b)
 		dfs_store_stage(db->st, it->b);
 	pthread_mutex_unlock(&db->apply_lock);
@@ -2000,7 +2005,8 @@ static int local_change(struct dfs_db *db, uint8_t op, uint8_t flags,
 				      rec.data + dfs_update_signed_len(rec.len));
 	/* Under the open policy this node may sign for objects it does not own. */
 	if (rc == 0)
-		rc = apply_locked(db, rec.data, rec.len, true, 0, db->open_policy, NULL, &note, &b);
+		rc = apply_locked(db, rec.data, rec.len, NULL, true, 0, db->open_policy, NULL, &note,
+				  &b);
 	rc = finish(db, rc == 0 ? b : NULL, rc, &note);
 	if (rc == 0)
 		atomic_fetch_add(&db->applied, 1);
