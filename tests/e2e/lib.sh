@@ -14,8 +14,8 @@ T=$(mktemp -d /tmp/dfs-e2e.XXXXXX)
 NODES=()
 declare -A NODE_PID
 HELPER_PIDS=()
-FAILS=0
-CHECKS=0
+
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 cleanup() {
   local n p
@@ -47,49 +47,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-skip() { echo "SKIP: $*"; exit 77; }
-
 if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
   skip "no /dev/fuse or fusermount3"
 fi
-
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-pass() { CHECKS=$((CHECKS + 1)); }
-
-# check_eq WHAT GOT WANT
-check_eq() {
-  if [ "$2" == "$3" ]; then pass; else fail "$1: got [$2], want [$3]"; fi
-}
-
-# check_file WHAT PATH WANT: the file's exact content (printf %s WANT)
-check_file() {
-  local got
-  got=$(cat "$2" 2>&1; printf x)
-  got=${got%x}
-  check_eq "$1" "$got" "$3"
-}
-
-# check_fails WHAT MESSAGE CMD...: CMD must fail and print MESSAGE (strerror text)
-check_fails() {
-  local what=$1 msg=$2 out rc
-  shift 2
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ $rc -eq 0 ]; then
-    fail "$what: succeeded, wanted failure with '$msg'"
-  elif [[ "$out" != *"$msg"* ]]; then
-    fail "$what: failed with [$out], wanted '$msg'"
-  else
-    pass
-  fi
-}
-
-# check_ok WHAT CMD...: CMD must succeed
-check_ok() {
-  local what=$1 out
-  shift
-  if out=$("$@" 2>&1); then pass; else fail "$what: [$out]"; fi
-}
 
 # start_node NAME [daemon options...]: mounts $T/NAME from $T/NAME.state
 start_node() {
@@ -267,11 +227,4 @@ links_up() { [ "$(grep -cE '\s+up\s+[0-9a-f]{16}\s' "$T/$1/.node/peers")" -eq "$
 # stat_of NODE KEY: one counter from the node's .node/stats
 stat_of() {
   awk -v k="$2" '$1 == k { print $2 }' "$T/$1/.node/stats"
-}
-
-# finish: prints the case's tally; exit status 1 on any failure
-finish() {
-  echo "$CHECKS passed, $FAILS failed"
-  [ "$FAILS" -eq 0 ]
-  exit $?
 }

@@ -11,18 +11,12 @@ set -u
 : "${MESON_BUILD_ROOT:?MESON_BUILD_ROOT must name the build directory}"
 : "${MESON_SOURCE_ROOT:?MESON_SOURCE_ROOT must name the source directory}"
 
-skip() { echo "SKIP: $*"; exit 77; }
+. "$(dirname "$0")/../checks.sh"
 command -v meson >/dev/null || skip "no meson"
 command -v python3 >/dev/null || skip "no python3"
 
 T=$(mktemp -d /tmp/dfs-install.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-FAILS=0
-CHECKS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-pass() { CHECKS=$((CHECKS + 1)); }
-check_eq() { if [ "$2" == "$3" ]; then pass; else fail "$1: got [$2], want [$3]"; fi; }
-finish() { echo "$CHECKS passed, $FAILS failed"; [ "$FAILS" -eq 0 ]; exit $?; }
 
 # Everything is older than this; a file outside DESTDIR newer than it,
 # at a path we install to, was written by the install.

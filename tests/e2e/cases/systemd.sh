@@ -8,18 +8,12 @@ set -u
 : "${MESON_BUILD_ROOT:?MESON_BUILD_ROOT must name the build directory}"
 : "${MESON_SOURCE_ROOT:?MESON_SOURCE_ROOT must name the source directory}"
 
-skip() { echo "SKIP: $*"; exit 77; }
+. "$(dirname "$0")/../checks.sh"
 command -v systemd-analyze >/dev/null || skip "no systemd-analyze"
 command -v systemd-escape >/dev/null || skip "no systemd-escape"
 
 T=$(mktemp -d /tmp/dfs-systemd.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-FAILS=0
-CHECKS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-pass() { CHECKS=$((CHECKS + 1)); }
-check_eq() { if [ "$2" == "$3" ]; then pass; else fail "$1: got [$2], want [$3]"; fi; }
-finish() { echo "$CHECKS passed, $FAILS failed"; [ "$FAILS" -eq 0 ]; exit $?; }
 
 service=$MESON_BUILD_ROOT/contrib/dinemicfs@.service	# configured: @bindir@ filled in
 watch=$MESON_SOURCE_ROOT/contrib/systemd/dinemicfs-watch@
