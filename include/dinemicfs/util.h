@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* util.h - hex encoding and the contract's name rules */
+/* util.h - hex encoding, the contract's name rules, the monotonic clock */
 #ifndef DINEMICFS_UTIL_H
 #define DINEMICFS_UTIL_H
 
@@ -29,5 +29,8 @@ bool dfs_name_is_dot(const char *name);
  * digits (GNU sed -i's temporary file).
  */
 bool dfs_name_is_scratch(const char *name);
+
+/** Milliseconds of CLOCK_MONOTONIC: for intervals, never for dates. */
+uint64_t dfs_monotonic_ms(void);
 
 #endif

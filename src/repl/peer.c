@@ -356,14 +356,6 @@ static void save_cursors(struct dfs_repl *r)
 	put_cursors(r, saves, n);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Verifies the signatures of m's updates; any thread, without r->lock. */
 static void check_message(struct dfs_repl *r, struct inmsg *m)
 {
@@ -481,7 +473,7 @@ static void *checker_main(void *arg)
 static void *applier_main(void *arg)
 {
 	struct dfs_repl *r = arg;
-	uint64_t saved = now_ms();
+	uint64_t saved = dfs_monotonic_ms();
 
 	pthread_setname_np(pthread_self(), "dfs-apply");
 	applier_thread = true;
@@ -501,9 +493,9 @@ static void *applier_main(void *arg)
 			atomic_store(&r->rx_wake, true);
 			lws_cancel_service(r->ctx);
 		}
-		if (now_ms() - saved >= CURSOR_SAVE_MS || (!m && atomic_load(&r->stopping))) {
+		if (dfs_monotonic_ms() - saved >= CURSOR_SAVE_MS || (!m && atomic_load(&r->stopping))) {
 			save_cursors(r);
-			saved = now_ms();
+			saved = dfs_monotonic_ms();
 		}
 		if (!m && atomic_load(&r->stopping))
 			break;

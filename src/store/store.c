@@ -19,6 +19,7 @@
 
 #include "dinemicfs/log.h"
 #include "dinemicfs/store.h"
+#include "dinemicfs/util.h"
 
 struct op {
 	uint8_t *key;
@@ -80,14 +81,6 @@ struct dfs_store {
 	pthread_t flusher;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A word at a time: a catch-up hashes several keys of 40 bytes per update. */
 static uint64_t hash_key(const uint8_t *key, size_t klen)
 {
@@ -119,7 +112,7 @@ static int leveldb_failed(char *err, const char *what)
 
 static bool in_bulk(struct dfs_store *st)
 {
-	return now_ms() < atomic_load(&st->bulk_until);
+	return dfs_monotonic_ms() < atomic_load(&st->bulk_until);
 }
 
 /* Makes LevelDB write its buffer out to a table now, and waits for it. */
@@ -171,7 +164,7 @@ static void *flush_main(void *arg)
 
 void dfs_store_bulk(struct dfs_store *st)
 {
-	atomic_store(&st->bulk_until, now_ms() + st->bulk_ms);
+	atomic_store(&st->bulk_until, dfs_monotonic_ms() + st->bulk_ms);
 }
 
 void dfs_store_get_stats(struct dfs_store *st, struct dfs_store_stats *out)
