@@ -188,14 +188,28 @@ int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len);
 struct dfs_db_group;
 /** A new, empty group; NULL on ENOMEM. */
 struct dfs_db_group *dfs_db_group_new(struct dfs_db *db);
+/*
+ * What dfs_db_check() found out about an update, so that the applier need
+ * not find it out again.
+ */
+struct dfs_db_checked {
+	struct dfs_hash hash;	/* the update's */
+	bool fresh;		/* not stored when checked, as of stamp */
+	uint64_t stamp;		/* how much of the log was in the store then */
+};
+
 /**
  * dfs_db_receive() within g, except that the update is durable only once
- * dfs_db_group_end() returns. checked: dfs_db_check() already passed it, so
- * its signature is not verified again. *seq, when not NULL, gets the log
- * sequence number the update was logged at (applied or held), else 0.
+ * dfs_db_group_end() returns. checked, when not NULL, is what
+ * dfs_db_check() said of it (with its hash and fresh set by hand for an
+ * update checked earlier): its signature is not verified again, and a
+ * fresh one is not looked up again unless the store may have it since.
+ * *seq, when not NULL, gets the log sequence number the update was logged
+ * at (applied or held), else 0.
  */
-int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len, bool checked,
-			 struct dfs_hash *missing, uint64_t *seq);
+int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
+			 const struct dfs_db_checked *checked, struct dfs_hash *missing,
+			 uint64_t *seq);
 /**
  * Marks g's updates as part of a burst (struct dfs_db_event.bulk), and the
  * store as in a bulk load (dfs_store_bulk()).
@@ -205,9 +219,10 @@ void dfs_db_group_bulk(struct dfs_db_group *g);
 int dfs_db_group_end(struct dfs_db_group *g);
 /**
  * Checks an update's framing and signature, without the store's lock: any
- * thread may call it. Returns 0, -EALREADY (known already) or -EBADMSG.
+ * thread may call it. Returns 0, -EALREADY (known already) or -EBADMSG;
+ * out, when not NULL, is filled in on 0 and -EALREADY.
  */
-int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len);
+int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_db_checked *out);
 
 /*
  * Authorization. An update of an object is authorized when its signer is

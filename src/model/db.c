@@ -14,6 +14,7 @@
 #include "sealed.h"
 
 #define KEY_LOCKS 64
+#define RECENT_SLOTS (1u << 16)
 
 struct dfs_db {
 	struct dfs_store *st;
@@ -35,6 +36,14 @@ struct dfs_db {
 	uint8_t log_id[DFS_DB_LOG_ID_LEN];	/* set at open */
 	/* Per object (striped): sealing writes share one; keyset changes own it. */
 	pthread_rwlock_t key_locks[KEY_LOCKS];
+	/*
+	 * Whether an update was stored since dfs_db_check() found it new: per
+	 * slot (by hash), the sequence number, counted from recent_base, of
+	 * the last update logged there. Under apply_lock.
+	 */
+	uint32_t *recent;
+	uint64_t recent_base;
+	atomic_uint_fast64_t visible;	/* db->seq, once what it logged is staged */
 };
 
 /* What the observer is told of one update, with room for its names. */
@@ -108,6 +117,7 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	struct dfs_buf key;
 	uint8_t *val;
 	size_t len;
+	int err = ENOMEM;
 
 	if (!db)
 		return NULL;
@@ -115,11 +125,10 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	db->kr = kr;
 	db->max_value = max_value;
 	db->kc = dfs_keycache_new();
-	if (!db->kc) {
-		free(db);
-		errno = ENOMEM;
-		return NULL;
-	}
+	db->recent = calloc(RECENT_SLOTS, sizeof(*db->recent));
+	if (!db->kc || !db->recent)
+		goto fail;
+	err = EIO;
 	dfs_buf_init(&key);
 	dfs_key_state(&key);
 	int rc = dfs_store_get(st, key.data, key.len, &val, &len);
@@ -130,19 +139,11 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 			corrupt(db, "state", key.data, key.len);
 	}
 	dfs_buf_release(&key);
-	if (rc < 0 && rc != -ENOENT) {
-		dfs_keycache_free(db->kc);
-		free(db);
-		errno = EIO;
-		return NULL;
-	}
-	if (load_log_id(db) < 0) {
-		dfs_keycache_free(db->kc);
-		free(db);
-		errno = EIO;
-		return NULL;
-	}
+	if ((rc < 0 && rc != -ENOENT) || load_log_id(db) < 0)
+		goto fail;
 	db->seq = state.seq;
+	db->recent_base = state.seq;
+	atomic_init(&db->visible, state.seq);
 	db->max_clock = state.clock;
 	dfs_hlc_init(&db->hlc, state.clock);
 	pthread_mutex_init(&db->apply_lock, NULL);
@@ -150,6 +151,12 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	for (size_t i = 0; i < KEY_LOCKS; i++)
 		pthread_rwlock_init(&db->key_locks[i], NULL);
 	return db;
+fail:
+	dfs_keycache_free(db->kc);
+	free(db->recent);
+	free(db);
+	errno = err;
+	return NULL;
 }
 
 void dfs_db_free(struct dfs_db *db)
@@ -162,6 +169,7 @@ void dfs_db_free(struct dfs_db *db)
 	for (size_t i = 0; i < KEY_LOCKS; i++)
 		pthread_rwlock_destroy(&db->key_locks[i]);
 	dfs_keycache_free(db->kc);
+	free(db->recent);
 	free(db);
 }
 
@@ -650,6 +658,28 @@ static bool known(struct dfs_db *db, const struct dfs_hash *h)
 		return false;
 	free(rec);
 	return true;
+}
+
+static size_t recent_slot(const struct dfs_hash *h)
+{
+	return ((size_t)h->b[0] | (size_t)h->b[1] << 8) & (RECENT_SLOTS - 1);
+}
+
+/* Whether an update logged since c was checked may be c's. Under apply_lock. */
+static bool maybe_stored_since(struct dfs_db *db, const struct dfs_db_checked *c)
+{
+	uint32_t last = db->recent[recent_slot(&c->hash)];
+	uint32_t then = (uint32_t)(c->stamp - db->recent_base);
+
+	/* A difference, so that the counts may wrap; a slot untouched for 2^31 updates reads as "maybe". */
+	return (int32_t)(last - then) > 0;
+}
+
+/* Stages b and says so to dfs_db_check(). Under apply_lock. */
+static void stage_locked(struct dfs_db *db, struct dfs_batch *b)
+{
+	dfs_store_stage(db->st, b);
+	atomic_store_explicit(&db->visible, db->seq, memory_order_release);
 }
 
 /*
@@ -1490,6 +1520,7 @@ static int log_locked(struct dfs_db *db, struct apply *a, bool applied)
 		rc = put_rec(a->b, &a->key, &a->val, dfs_state_rec_encode(&state, &a->val));
 	if (rc == 0) {
 		db->seq = seq;
+		db->recent[recent_slot(&a->hash)] = (uint32_t)(seq - db->recent_base);
 		db->max_clock = max_clock;
 		a->note->ev.seq = seq;
 		a->note->ev.applied = applied;
@@ -1509,10 +1540,11 @@ static bool holdable(int rc)
  * apply lock held; on success *out is ready to stage and db->seq advanced.
  * A remote update that breaks a rule, or that hold_reason (non-zero) says
  * this node rejected, is held instead: *out logs it without applying it,
- * and the reason is returned. hash is the update's, when the caller has it.
+ * and the reason is returned. checked, when not NULL, is what dfs_db_check()
+ * found out about the update.
  */
 static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
-			const struct dfs_hash *hash, bool local, int hold_reason,
+			const struct dfs_db_checked *checked, bool local, int hold_reason,
 			bool unauthorized_ok, struct dfs_hash *missing, struct applied *note,
 			struct dfs_batch **out)
 {
@@ -1533,13 +1565,17 @@ static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 	     dfs_value_epoch(u.value, u.value_len, &epoch) < 0 ||
 	     u.value_len < DFS_VALUE_OVERHEAD))
 		return -EBADMSG;
-	if (hash)
-		a.hash = *hash;
+	if (checked)
+		a.hash = checked->hash;
 	else
 		dfs_hash2(&a.hash, rec, len, NULL, 0);
 	dfs_buf_init(&a.key);
 	dfs_buf_init(&a.val);
-	rc = get_update(db, &a.hash, &dup, &duplen);
+	/* New when checked, and nothing that may be it logged since: no second look. */
+	if (checked && checked->fresh && !maybe_stored_since(db, checked))
+		rc = -ENOENT;
+	else
+		rc = get_update(db, &a.hash, &dup, &duplen);
 	if (rc == 0) {
 		free(dup);
 		rc = -EALREADY;
@@ -1625,7 +1661,7 @@ static void observe(struct dfs_db *db, struct applied *note)
 static int finish(struct dfs_db *db, struct dfs_batch *b, int rc, struct applied *note)
 {
 	if (b)
-		dfs_store_stage(db->st, b);
+		stage_locked(db, b);
 	pthread_mutex_unlock(&db->apply_lock);
 	if (!b)
 		return rc;
@@ -1805,15 +1841,20 @@ struct dfs_db_group *dfs_db_group_new(struct dfs_db *db)
 	return g;
 }
 
-int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len)
+int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_db_checked *out)
 {
 	struct dfs_update u;
-	struct dfs_hash hash;
+	struct dfs_db_checked c;
 
 	if (dfs_update_decode(rec, len, &u) < 0)
 		goto bad;
-	dfs_hash2(&hash, rec, len, NULL, 0);
-	if (known(db, &hash))
+	/* First: what was logged up to the stamp is in the store for known(). */
+	c.stamp = atomic_load_explicit(&db->visible, memory_order_acquire);
+	dfs_hash2(&c.hash, rec, len, NULL, 0);
+	c.fresh = !known(db, &c.hash);
+	if (out)
+		*out = c;
+	if (!c.fresh)
 		return -EALREADY;
 	if (dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0)
 		goto bad;
@@ -1841,12 +1882,14 @@ static void log_refusal(struct dfs_db *db, const struct dfs_update *u, const str
 			short_hex(hex, hash), (int)u->model_len, u->model, strerror(-rc));
 }
 
-int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len, bool checked,
-			 struct dfs_hash *missing, uint64_t *seq)
+int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
+			 const struct dfs_db_checked *checked, struct dfs_hash *missing,
+			 uint64_t *seq)
 {
 	struct dfs_db *db = g->db;
 	struct dfs_update u;
-	struct dfs_hash hash;
+	struct dfs_db_checked own = { .fresh = false };
+	const struct dfs_db_checked *c = checked ? checked : &own;
 	int rc = dfs_update_decode(rec, len, &u);
 
 	if (seq)
@@ -1858,10 +1901,12 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 		atomic_fetch_add(&db->refused, 1);
 		return -EBADMSG;
 	}
-	dfs_hash2(&hash, rec, len, NULL, 0);
 	/* Checked: it was not stored then, and the apply lock decides for certain. */
-	if (!checked && known(db, &hash))
-		return -EALREADY;
+	if (!checked) {
+		dfs_hash2(&own.hash, rec, len, NULL, 0);
+		if (known(db, &own.hash))
+			return -EALREADY;
+	}
 	if (g->n == g->cap) {
 		size_t cap = g->cap ? 2 * g->cap : 16;
 		struct group_item **items = realloc(g->items, cap * sizeof(*items));
@@ -1876,7 +1921,7 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 		return -ENOMEM;
 	rc = judge_prepare(g, &u, &it->j);
 	/* Listeners are not asked about an update that came in twice meanwhile. */
-	if (rc == 0 && it->j.judged && checked && known(db, &hash))
+	if (rc == 0 && it->j.judged && checked && known(db, &c->hash))
 		rc = -EALREADY;
 	if (rc < 0) {
 		judgement_release(&it->j);
@@ -1890,13 +1935,13 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 	else if (it->j.judged)
 		hold = db->listener.before(db->listener.ctx, &it->j.c);
 	pthread_mutex_lock(&db->apply_lock);
-	rc = apply_locked(db, rec, len, &hash, false, hold, !it->j.authorized, missing, &it->note,
+	rc = apply_locked(db, rec, len, c, false, hold, !it->j.authorized, missing, &it->note,
 			  &it->b);
 	if (it->b)
-		dfs_store_stage(db->st, it->b);
+		stage_locked(db, it->b);
 	pthread_mutex_unlock(&db->apply_lock);
 	if (rc != 0 && rc != -EALREADY && rc != -EAGAIN)
-		log_refusal(db, &u, &hash, rc, it->b != NULL, by_policy, hold);
+		log_refusal(db, &u, &c->hash, rc, it->b != NULL, by_policy, hold);
 	if (!it->b) {
 		judgement_release(&it->j);
 		free(it);
@@ -1949,7 +1994,7 @@ int dfs_db_receive(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs
 
 	if (!g)
 		return -ENOMEM;
-	int rc = dfs_db_group_receive(g, rec, len, false, missing, NULL);
+	int rc = dfs_db_group_receive(g, rec, len, NULL, missing, NULL);
 	int wrc = dfs_db_group_end(g);
 	return wrc < 0 ? wrc : rc;
 }

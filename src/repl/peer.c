@@ -24,6 +24,7 @@
 #define BACKOFF_MAX_MS 5000
 #define CURSOR_SAVE_MS 1000
 #define MAX_CHECKERS 3			/* threads that verify signatures */
+#define CHECK_AHEAD 8			/* messages checked ahead of the applier, at most */
 #define BULK_BEHIND 256			/* a batch this big, or a sender this far ahead: a catch-up */
 #define BULK_QUEUED (256u << 10)	/* so is a link with this much more queued */
 #define RUNS_MAX 4096			/* runs of log entries whose connection is known */
@@ -79,12 +80,17 @@ struct link {
 enum { CHECK_QUEUED, CHECK_RUNNING, CHECK_DONE };
 enum { VERDICT_NEW, VERDICT_KNOWN, VERDICT_BAD };
 
+struct checked {
+	uint8_t verdict;		/* VERDICT_* */
+	struct dfs_db_checked c;	/* for VERDICT_NEW */
+};
+
 struct inmsg {
 	struct inmsg *next;
 	struct link *link;
 	int check;			/* CHECK_*, under r->lock */
 	size_t count;			/* updates in it */
-	uint8_t *verdict;		/* VERDICT_* per update, after data */
+	struct checked *checked;	/* per update */
 	size_t len;
 	uint8_t data[];
 };
@@ -123,6 +129,7 @@ struct dfs_repl {
 	struct link *links;
 	struct inmsg *qhead, *qtail;
 	struct inmsg *qcheck;		/* the first message not yet being checked */
+	unsigned ahead;			/* messages checked or being checked, not yet taken */
 
 	struct parked *park[PARK_BUCKETS];	/* applier thread only */
 	size_t park_bytes, park_count;
@@ -206,13 +213,15 @@ static void unpark(struct dfs_repl *r, const struct dfs_hash *key, struct parked
 	}
 }
 
-/* An update is in the store: what waited for it, or for its model, may go. */
-static void take_waiters(struct dfs_repl *r, const uint8_t *rec, size_t len, struct parked **work)
+/* An update (of hash h) is in the store: what waited for it, or for its model, may go. */
+static void take_waiters(struct dfs_repl *r, const struct dfs_hash *h, const uint8_t *rec,
+			 size_t len, struct parked **work)
 {
 	struct dfs_hash key;
 
-	dfs_hash2(&key, rec, len, NULL, 0);
-	unpark(r, &key, work);
+	if (!r->park_count)
+		return;
+	unpark(r, h, work);
 	if (len >= 12 + DFS_HASH_LEN) {
 		memcpy(key.b, rec + 12, DFS_HASH_LEN);	/* update.h: the entity at 12 */
 		unpark(r, &key, work);
@@ -267,15 +276,15 @@ static bool came_over(struct dfs_repl *r, uint64_t seq, uint32_t session)
  * must then not move past it, so that it is asked for again after a restart.
  */
 static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *rec, size_t len,
-		    int verdict, uint32_t session)
+		    const struct checked *ck, uint32_t session)
 {
-	struct dfs_hash missing, hash;
+	struct dfs_hash missing;
 	struct parked *work = NULL;
 	bool kept = true;
 	uint64_t seq = 0;
-	int rc = verdict == VERDICT_BAD	  ? -EBADMSG
-		 : verdict == VERDICT_KNOWN ? -EALREADY
-					    : dfs_db_group_receive(g, rec, len, true, &missing, &seq);
+	int rc = ck->verdict == VERDICT_BAD   ? -EBADMSG
+		 : ck->verdict == VERDICT_KNOWN ? -EALREADY
+						: dfs_db_group_receive(g, rec, len, &ck->c, &missing, &seq);
 
 	if (seq)
 		note_source(r, seq, session);
@@ -289,6 +298,7 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 	if (rc == -EBADMSG) {
 		/* Malformed or forged: dropped, nothing to wait for. */
 		char hex[17];
+		struct dfs_hash hash;
 		atomic_fetch_add(&r->bad_frames, 1);
 		atomic_fetch_add(&r->dropped, 1);
 		dfs_hash2(&hash, rec, len, NULL, 0);
@@ -298,12 +308,22 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 		return true;
 	}
 	/* Applied, held or known. */
-	take_waiters(r, rec, len, &work);
+	if (r->park_count) {
+		struct dfs_hash hash;
+		if (ck->verdict == VERDICT_NEW)
+			hash = ck->c.hash;
+		else
+			dfs_hash2(&hash, rec, len, NULL, 0);
+		take_waiters(r, &hash, rec, len, &work);
+	}
 	while (work) {
 		struct parked *p = work;
+		/* Checked before it was parked; whether it is stored is looked up. */
+		struct dfs_db_checked pc = { .fresh = false };
 		work = p->next;
+		dfs_hash2(&pc.hash, p->rec, p->len, NULL, 0);
 		/* Parked: which connection it came over is not kept. */
-		rc = dfs_db_group_receive(g, p->rec, p->len, true, &missing, NULL);
+		rc = dfs_db_group_receive(g, p->rec, p->len, &pc, &missing, NULL);
 		if (rc == -EAGAIN)
 			kept = park(r, &missing, p->rec, p->len) && kept;
 		else if (rc == -EIO || rc == -ENOMEM)
@@ -311,7 +331,7 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 		else if (rc == -EBADMSG)
 			atomic_fetch_add(&r->dropped, 1);
 		else
-			take_waiters(r, p->rec, p->len, &work);
+			take_waiters(r, &pc.hash, p->rec, p->len, &work);
 		free(p);
 	}
 	return kept;
@@ -367,8 +387,9 @@ static void check_message(struct dfs_repl *r, struct inmsg *m)
 	if (dfs_msg_decode(m->data, m->len, &msg) < 0)
 		return;	/* checked on arrival */
 	while (n < m->count && dfs_msg_next_item(&msg, &off, &seq, &rec, &len)) {
-		int rc = dfs_db_check(r->db, rec, len);
-		m->verdict[n++] = rc == 0 ? VERDICT_NEW : rc == -EALREADY ? VERDICT_KNOWN : VERDICT_BAD;
+		struct checked *ck = &m->checked[n++];
+		int rc = dfs_db_check(r->db, rec, len, &ck->c);
+		ck->verdict = rc == 0 ? VERDICT_NEW : rc == -EALREADY ? VERDICT_KNOWN : VERDICT_BAD;
 	}
 }
 
@@ -400,7 +421,7 @@ static void apply_message(struct dfs_repl *r, struct inmsg *m)
 		}
 	}
 	while (g && n < m->count && dfs_msg_next_item(&msg, &off, &seq, &rec, &len)) {
-		if (!receive(r, g, rec, len, m->verdict[n], session))
+		if (!receive(r, g, rec, len, &m->checked[n], session))
 			stuck = true;
 		n++;
 	}
@@ -432,11 +453,18 @@ static struct inmsg *next_checked(struct dfs_repl *r, bool applier)
 			r->qhead = m->next;
 			if (!r->qhead)
 				r->qtail = NULL;
+			r->ahead--;
+			pthread_cond_broadcast(&r->queue_cond);	/* room to check ahead */
 			return m;
 		}
-		if (r->qcheck) {
+		/*
+		 * Not too far ahead: the applier trusts a check's "not stored"
+		 * only while few updates were stored since (dfs_db_checked).
+		 */
+		if (r->qcheck && r->ahead < CHECK_AHEAD) {
 			struct inmsg *c = r->qcheck;
 			r->qcheck = c->next;
+			r->ahead++;
 			c->check = CHECK_RUNNING;
 			pthread_mutex_unlock(&r->lock);
 			check_message(r, c);
@@ -488,6 +516,7 @@ static void *applier_main(void *arg)
 			m->link->queued -= m->len;
 			link_put(m->link);
 			pthread_mutex_unlock(&r->lock);
+			free(m->checked);
 			free(m);
 			/* Room to read, and perhaps updates to relay. */
 			atomic_store(&r->rx_wake, true);
@@ -849,8 +878,11 @@ static int on_message(struct link *l, const uint8_t *p, size_t len)
 			bad_frame(l, "updates before the handshake");
 			return -1;
 		}
-		struct inmsg *q = malloc(sizeof(*q) + len + m.count);
-		if (!q) {
+		struct inmsg *q = malloc(sizeof(*q) + len);
+		struct checked *ck = m.count ? calloc(m.count, sizeof(*ck)) : NULL;
+		if (!q || (m.count && !ck)) {
+			free(q);
+			free(ck);
 			bad_frame(l, "out of memory");
 			return 0;
 		}
@@ -860,7 +892,7 @@ static int on_message(struct link *l, const uint8_t *p, size_t len)
 		q->next = NULL;
 		q->check = CHECK_QUEUED;
 		q->count = m.count;
-		q->verdict = q->data + len;
+		q->checked = ck;
 		pthread_mutex_lock(&r->lock);
 		if (m.seq > l->peer_head)
 			l->peer_head = m.seq;
@@ -1179,6 +1211,7 @@ void dfs_repl_stop(struct dfs_repl *r)
 		struct inmsg *m = r->qhead;
 		r->qhead = m->next;
 		link_put(m->link);
+		free(m->checked);
 		free(m);
 	}
 	while (r->links) {

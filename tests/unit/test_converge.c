@@ -1582,14 +1582,18 @@ Test(converge, group_makes_a_batch_durable_then_tells)
 
 	node_make(&b, "b");
 	dfs_db_set_observer(b.db, observe, &seen);
-	for (int i = 0; i < rs.n; i++)
-		cr_assert_eq(dfs_db_check(b.db, rs.r[i].data, rs.r[i].len), 0, "check %d", i);
+	struct dfs_db_checked ck[4];
+	for (int i = 0; i < rs.n; i++) {
+		cr_assert_eq(dfs_db_check(b.db, rs.r[i].data, rs.r[i].len, &ck[i]), 0, "check %d", i);
+		cr_assert(ck[i].fresh);
+		cr_assert_eq(memcmp(ck[i].hash.b, rs.r[i].hash.b, DFS_HASH_LEN), 0);
+	}
 	/* A tampered copy fails the check; it counts as refused. */
 	uint8_t *bad = malloc(rs.r[2].len);
 	cr_assert_not_null(bad);
 	memcpy(bad, rs.r[2].data, rs.r[2].len);
 	bad[rs.r[2].len - 1] ^= 1;
-	cr_assert_eq(dfs_db_check(b.db, bad, rs.r[2].len), -EBADMSG);
+	cr_assert_eq(dfs_db_check(b.db, bad, rs.r[2].len, NULL), -EBADMSG);
 	free(bad);
 
 	struct dfs_db_group *g = dfs_db_group_new(b.db);
@@ -1598,12 +1602,13 @@ Test(converge, group_makes_a_batch_durable_then_tells)
 	/* Each update builds on the one before it in the same group. */
 	for (int i = 0; i < rs.n; i++) {
 		uint64_t seq = 0;
-		cr_assert_eq(dfs_db_group_receive(g, rs.r[i].data, rs.r[i].len, true, NULL, &seq),
+		cr_assert_eq(dfs_db_group_receive(g, rs.r[i].data, rs.r[i].len, &ck[i], NULL, &seq),
 			     0, "update %d", i);
 		cr_assert_eq(seq, (uint64_t)i + 1, "logged at");
 	}
 	uint64_t seq = 99;
-	cr_assert_eq(dfs_db_group_receive(g, rs.r[1].data, rs.r[1].len, true, NULL, &seq),
+	/* Checked fresh, but stored since: the applier looks again. */
+	cr_assert_eq(dfs_db_group_receive(g, rs.r[1].data, rs.r[1].len, &ck[1], NULL, &seq),
 		     -EALREADY);
 	cr_assert_eq(seq, 0, "not logged again");
 	cr_assert_eq(seen.n, 0, "told before the batch is durable");
@@ -1615,8 +1620,11 @@ Test(converge, group_makes_a_batch_durable_then_tells)
 	}
 	expect_value(&b, &k, "title", "one", "node B");
 	expect_value(&b, &k, "items", "x\n", "node B");
-	for (int i = 0; i < rs.n; i++)
-		cr_assert_eq(dfs_db_check(b.db, rs.r[i].data, rs.r[i].len), -EALREADY);
+	for (int i = 0; i < rs.n; i++) {
+		struct dfs_db_checked again;
+		cr_assert_eq(dfs_db_check(b.db, rs.r[i].data, rs.r[i].len, &again), -EALREADY);
+		cr_assert_not(again.fresh);
+	}
 	struct dfs_db_stats st;
 	dfs_db_get_stats(b.db, &st);
 	cr_assert_eq(st.applied, 4);
@@ -1632,6 +1640,59 @@ Test(converge, group_makes_a_batch_durable_then_tells)
 	expect_value(&b, &k, "title", "two", "node B");
 	node_destroy(&b);
 	recs_release(&more);
+	recs_release(&rs);
+}
+
+/*
+ * A check says "new" of an update as of a point in the log. Whatever path
+ * stores it after that point (another peer's copy, parked and let go), the
+ * applier must not apply it twice, however many updates came between.
+ */
+Test(converge, a_stale_check_never_applies_an_update_twice)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	struct node b;
+	enum { N = MAX_RECS - 2 };
+	struct dfs_db_checked ck[MAX_RECS];
+
+	cr_assert_eq(dfs_db_create_model(a.db, "notes"), 0);
+	cr_assert_eq(dfs_db_create_object(a.db, "notes", "list", &k), 0);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(dfs_db_append_field(a.db, &k, "items", (const uint8_t *)"x\n", 2), 0);
+	cr_assert_eq(log_to_recs(&a, 0, &rs), N + 2);
+
+	node_make(&b, "b");
+	/* Every update is checked first: all fresh. */
+	for (int i = 0; i < rs.n; i++)
+		cr_assert_eq(dfs_db_check(b.db, rs.r[i].data, rs.r[i].len, &ck[i]), 0);
+	/* Then the first half arrives by another way, unchecked. */
+	for (int i = 0; i < rs.n / 2; i++)
+		cr_assert_eq(dfs_db_receive(b.db, rs.r[i].data, rs.r[i].len, NULL), 0, "%d", i);
+	/* The checked copies of all: the first half are known, the rest applied once. */
+	struct dfs_db_group *g = dfs_db_group_new(b.db);
+	cr_assert_not_null(g);
+	for (int i = 0; i < rs.n; i++)
+		cr_assert_eq(dfs_db_group_receive(g, rs.r[i].data, rs.r[i].len, &ck[i], NULL, NULL),
+			     i < rs.n / 2 ? -EALREADY : 0, "update %d", i);
+	cr_assert_eq(dfs_db_group_end(g), 0);
+	/* And once more, all stale now. */
+	g = dfs_db_group_new(b.db);
+	cr_assert_not_null(g);
+	for (int i = 0; i < rs.n; i++)
+		cr_assert_eq(dfs_db_group_receive(g, rs.r[i].data, rs.r[i].len, &ck[i], NULL, NULL),
+			     -EALREADY, "update %d again", i);
+	cr_assert_eq(dfs_db_group_end(g), 0);
+
+	struct dfs_db_stats st;
+	dfs_db_get_stats(b.db, &st);
+	cr_assert_eq(st.seq, (uint64_t)rs.n, "each logged once");
+	uint8_t *v;
+	size_t n;
+	cr_assert_eq(dfs_db_read_field(b.db, &k, "items", &v, &n), 0);
+	cr_assert_eq(n, 2 * N, "each append applied once");
+	free(v);
+	node_destroy(&b);
 	recs_release(&rs);
 }
 
