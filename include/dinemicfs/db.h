@@ -217,12 +217,26 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 void dfs_db_group_bulk(struct dfs_db_group *g);
 /** Makes g's updates durable, tells about them, frees g. Returns 0 or -EIO. */
 int dfs_db_group_end(struct dfs_db_group *g);
+/*
+ * A run of checks of updates received in order (one message). An update
+ * that builds on one the run found new is new too, since nothing is stored
+ * before what it builds on; it is not looked up.
+ */
+struct dfs_db_run {
+	struct dfs_db_checked *tab;	/* the run's new updates, by hash */
+	size_t size, n;
+};
+/** Makes room for count updates; without memory, the run only looks up. */
+void dfs_db_run_init(struct dfs_db_run *run, size_t count);
+void dfs_db_run_release(struct dfs_db_run *run);
+
 /**
  * Checks an update's framing and signature, without the store's lock: any
  * thread may call it. Returns 0, -EALREADY (known already) or -EBADMSG;
- * out, when not NULL, is filled in on 0 and -EALREADY.
+ * out, when not NULL, is filled in on 0 and -EALREADY. run may be NULL.
  */
-int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_db_checked *out);
+int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_db_run *run,
+		 struct dfs_db_checked *out);
 
 /*
  * Authorization. An update of an object is authorized when its signer is

@@ -1841,23 +1841,71 @@ struct dfs_db_group *dfs_db_group_new(struct dfs_db *db)
 	return g;
 }
 
-int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_db_checked *out)
+void dfs_db_run_init(struct dfs_db_run *run, size_t count)
+{
+	size_t size = 16;
+
+	while (size < 2 * count)
+		size *= 2;
+	run->n = 0;
+	run->tab = calloc(size, sizeof(*run->tab));
+	run->size = run->tab ? size : 0;
+}
+
+void dfs_db_run_release(struct dfs_db_run *run)
+{
+	free(run->tab);
+	run->tab = NULL;
+	run->size = run->n = 0;
+}
+
+/* The run's entry for h, or the free slot where it would go; NULL if the run has no table. */
+static struct dfs_db_checked *run_slot(struct dfs_db_run *run, const struct dfs_hash *h)
+{
+	if (!run || !run->size)
+		return NULL;
+	size_t at;
+	memcpy(&at, h->b, sizeof(at));
+	for (at &= run->size - 1;; at = (at + 1) & (run->size - 1)) {
+		struct dfs_db_checked *e = &run->tab[at];
+		if (!e->fresh || memcmp(e->hash.b, h->b, DFS_HASH_LEN) == 0)
+			return e;
+	}
+}
+
+int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_db_run *run,
+		 struct dfs_db_checked *out)
 {
 	struct dfs_update u;
-	struct dfs_db_checked c;
+	struct dfs_db_checked c = { .fresh = false };
+	struct dfs_db_checked *before;
 
+	if (out)
+		*out = c;
 	if (dfs_update_decode(rec, len, &u) < 0)
 		goto bad;
-	/* First: what was logged up to the stamp is in the store for known(). */
-	c.stamp = atomic_load_explicit(&db->visible, memory_order_acquire);
 	dfs_hash2(&c.hash, rec, len, NULL, 0);
-	c.fresh = !known(db, &c.hash);
+	before = memcmp(u.prev.b, zero_hash.b, DFS_HASH_LEN) != 0 ? run_slot(run, &u.prev) : NULL;
+	if (before && before->fresh) {
+		/* Not stored when its predecessor was not: new as of then. */
+		c.stamp = before->stamp;
+		c.fresh = true;
+	} else {
+		/* First: what was logged up to the stamp is in the store for known(). */
+		c.stamp = atomic_load_explicit(&db->visible, memory_order_acquire);
+		c.fresh = !known(db, &c.hash);
+	}
 	if (out)
 		*out = c;
 	if (!c.fresh)
 		return -EALREADY;
 	if (dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0)
 		goto bad;
+	struct dfs_db_checked *slot = run_slot(run, &c.hash);
+	if (slot && !slot->fresh && 2 * (run->n + 1) <= run->size) {
+		*slot = c;
+		run->n++;
+	}
 	return 0;
 bad:
 	atomic_fetch_add(&db->refused, 1);

@@ -386,11 +386,14 @@ static void check_message(struct dfs_repl *r, struct inmsg *m)
 
 	if (dfs_msg_decode(m->data, m->len, &msg) < 0)
 		return;	/* checked on arrival */
+	struct dfs_db_run run;
+	dfs_db_run_init(&run, m->count);
 	while (n < m->count && dfs_msg_next_item(&msg, &off, &seq, &rec, &len)) {
 		struct checked *ck = &m->checked[n++];
-		int rc = dfs_db_check(r->db, rec, len, &ck->c);
+		int rc = dfs_db_check(r->db, rec, len, &run, &ck->c);
 		ck->verdict = rc == 0 ? VERDICT_NEW : rc == -EALREADY ? VERDICT_KNOWN : VERDICT_BAD;
 	}
+	dfs_db_run_release(&run);
 }
 
 static void apply_message(struct dfs_repl *r, struct inmsg *m)

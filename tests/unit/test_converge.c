@@ -1584,7 +1584,7 @@ Test(converge, group_makes_a_batch_durable_then_tells)
 	dfs_db_set_observer(b.db, observe, &seen);
 	struct dfs_db_checked ck[4];
 	for (int i = 0; i < rs.n; i++) {
-		cr_assert_eq(dfs_db_check(b.db, rs.r[i].data, rs.r[i].len, &ck[i]), 0, "check %d", i);
+		cr_assert_eq(dfs_db_check(b.db, rs.r[i].data, rs.r[i].len, NULL, &ck[i]), 0, "check %d", i);
 		cr_assert(ck[i].fresh);
 		cr_assert_eq(memcmp(ck[i].hash.b, rs.r[i].hash.b, DFS_HASH_LEN), 0);
 	}
@@ -1593,7 +1593,7 @@ Test(converge, group_makes_a_batch_durable_then_tells)
 	cr_assert_not_null(bad);
 	memcpy(bad, rs.r[2].data, rs.r[2].len);
 	bad[rs.r[2].len - 1] ^= 1;
-	cr_assert_eq(dfs_db_check(b.db, bad, rs.r[2].len, NULL), -EBADMSG);
+	cr_assert_eq(dfs_db_check(b.db, bad, rs.r[2].len, NULL, NULL), -EBADMSG);
 	free(bad);
 
 	struct dfs_db_group *g = dfs_db_group_new(b.db);
@@ -1622,7 +1622,7 @@ Test(converge, group_makes_a_batch_durable_then_tells)
 	expect_value(&b, &k, "items", "x\n", "node B");
 	for (int i = 0; i < rs.n; i++) {
 		struct dfs_db_checked again;
-		cr_assert_eq(dfs_db_check(b.db, rs.r[i].data, rs.r[i].len, &again), -EALREADY);
+		cr_assert_eq(dfs_db_check(b.db, rs.r[i].data, rs.r[i].len, NULL, &again), -EALREADY);
 		cr_assert_not(again.fresh);
 	}
 	struct dfs_db_stats st;
@@ -1663,9 +1663,12 @@ Test(converge, a_stale_check_never_applies_an_update_twice)
 	cr_assert_eq(log_to_recs(&a, 0, &rs), N + 2);
 
 	node_make(&b, "b");
-	/* Every update is checked first: all fresh. */
+	/* Every update is checked first, as one run: all fresh. */
+	struct dfs_db_run run;
+	dfs_db_run_init(&run, rs.n);
 	for (int i = 0; i < rs.n; i++)
-		cr_assert_eq(dfs_db_check(b.db, rs.r[i].data, rs.r[i].len, &ck[i]), 0);
+		cr_assert_eq(dfs_db_check(b.db, rs.r[i].data, rs.r[i].len, &run, &ck[i]), 0);
+	dfs_db_run_release(&run);
 	/* Then the first half arrives by another way, unchecked. */
 	for (int i = 0; i < rs.n / 2; i++)
 		cr_assert_eq(dfs_db_receive(b.db, rs.r[i].data, rs.r[i].len, NULL), 0, "%d", i);
@@ -1691,6 +1694,54 @@ Test(converge, a_stale_check_never_applies_an_update_twice)
 	size_t n;
 	cr_assert_eq(dfs_db_read_field(b.db, &k, "items", &v, &n), 0);
 	cr_assert_eq(n, 2 * N, "each append applied once");
+	free(v);
+	node_destroy(&b);
+	recs_release(&rs);
+}
+
+/*
+ * Within a run, an update whose predecessor the run found new is new as of
+ * that check, without a look: even when both were stored since, which the
+ * applier then finds out.
+ */
+Test(converge, a_run_infers_new_from_the_predecessor)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	struct node b;
+	struct dfs_db_checked ck[5], late;
+	struct dfs_db_run run;
+
+	cr_assert_eq(dfs_db_create_model(a.db, "notes"), 0);
+	cr_assert_eq(dfs_db_create_object(a.db, "notes", "list", &k), 0);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(dfs_db_append_field(a.db, &k, "items", (const uint8_t *)"x\n", 2), 0);
+	cr_assert_eq(log_to_recs(&a, 0, &rs), 5);
+
+	node_make(&b, "b");
+	dfs_db_run_init(&run, 5);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(dfs_db_check(b.db, rs.r[i].data, rs.r[i].len, &run, &ck[i]), 0);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(dfs_db_receive(b.db, rs.r[i].data, rs.r[i].len, NULL), 0, "%d", i);
+	/* Stored now; looked up, it is known. */
+	cr_assert_eq(dfs_db_check(b.db, rs.r[4].data, rs.r[4].len, NULL, &late), -EALREADY);
+	/* In the run it follows one found new, so it is new as of that check. */
+	cr_assert_eq(dfs_db_check(b.db, rs.r[4].data, rs.r[4].len, &run, &ck[4]), 0);
+	cr_assert(ck[4].fresh);
+	cr_assert_eq(ck[4].stamp, ck[3].stamp);
+	dfs_db_run_release(&run);
+
+	struct dfs_db_group *g = dfs_db_group_new(b.db);
+	cr_assert_not_null(g);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(dfs_db_group_receive(g, rs.r[i].data, rs.r[i].len, &ck[i], NULL, NULL),
+			     -EALREADY, "update %d", i);
+	cr_assert_eq(dfs_db_group_end(g), 0);
+	uint8_t *v;
+	size_t n;
+	cr_assert_eq(dfs_db_read_field(b.db, &k, "items", &v, &n), 0);
+	cr_assert_eq(n, 6, "each append applied once");
 	free(v);
 	node_destroy(&b);
 	recs_release(&rs);
