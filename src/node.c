@@ -170,11 +170,30 @@ static int load_network_key(const char *path, uint8_t key[DFS_MAC_KEY_LEN])
 	return 0;
 }
 
+/*
+ * STATE_DIR/lock holds its holder's pid on its first line, and a second
+ * line, "stopping", once the holder is unmounted and on its way out
+ * (after-listeners may still run): a new mount waits for that one instead
+ * of failing.
+ */
+#define STOP_WAIT_MS 60000
+
+static void read_holder(int fd, char pid[32], bool *stopping)
+{
+	ssize_t n = pread(fd, pid, 31, 0);
+
+	pid[n > 0 ? n : 0] = '\0';
+	*stopping = strstr(pid, "\nstopping\n") != NULL;
+	pid[strcspn(pid, "\n")] = '\0';
+}
+
 /* Takes STATE_DIR/lock so that one state directory is mounted once. */
 static int lock_state(const char *dir, int *fd_out)
 {
 	char path[PATH_MAX];
 	char pid[32] = "";
+	bool stopping = false, told = false;
+	uint64_t start = dfs_monotonic_ms();
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/lock", dir);
@@ -183,11 +202,19 @@ static int lock_state(const char *dir, int *fd_out)
 		fprintf(stderr, "dinemicfs: %s: %s\n", path, strerror(errno));
 		return -errno;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int err = errno;
-		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
+		if (err == EWOULDBLOCK)
+			read_holder(fd, pid, &stopping);
+		if (err == EWOULDBLOCK && stopping && dfs_monotonic_ms() - start < STOP_WAIT_MS) {
+			if (!told && dfs_monotonic_ms() - start >= 1000) {
+				fprintf(stderr, "dinemicfs: waiting for the dinemicfs that had %s "
+					"(pid %s) to finish stopping\n", dir, pid);
+				told = true;
+			}
+			usleep(20 * 1000);
+			continue;
+		}
 		if (err == EWOULDBLOCK)
 			fprintf(stderr,
 				"dinemicfs: %s is already in use by another dinemicfs%s%s%s\n",
@@ -202,6 +229,17 @@ static int lock_state(const char *dir, int *fd_out)
 		dfs_log_errno(DFS_LOG_WARNING, errno, "%s", path);
 	*fd_out = fd;
 	return 0;
+}
+
+/* Unmounted: says so in the lock, so that a new mount waits for this one to end. */
+static void mark_stopping(int fd)
+{
+	char line[48];
+	int n = snprintf(line, sizeof(line), "%ld\nstopping\n", (long)getpid());
+
+	/* The same first line, and longer: one write, no truncation. */
+	if (pwrite(fd, line, (size_t)n, 0) != n)
+		dfs_log_errno(DFS_LOG_WARNING, errno, "cannot mark the state directory's lock");
 }
 
 static int prepare_state_dir(struct dfs_config *cfg)
@@ -428,6 +466,7 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 	fuse_loop_cfg_destroy(loop);
 	dfs_log(DFS_LOG_NOTICE, "unmounting %s", cfg->mountpoint);
 out_unmount:
+	mark_stopping(lock_fd);
 	dfs_fs_unmounted(fs);
 	dfs_repl_stop(wiring.repl);
 	wiring.repl = NULL;

@@ -48,4 +48,21 @@ check_eq "same identity" "$(cat "$T/a/.node/id")" "$id"
 check_ok "daemon unmount" fusermount3 -u "$T/a"
 for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 check_fails "daemon exited" "" kill -0 "$pid"
+
+# unmounted while an after-listener still runs, the old daemon is stopping:
+# a new mount of the same state directory waits for it instead of failing
+start_node a
+printf '#!/bin/sh\nsleep 2\n' >"$T/a/.actions/on_updated"
+chmod +x "$T/a/.actions/on_updated"
+mkdir -p "$T/a/P/q" && echo x >"$T/a/P/q/f"
+old=${NODE_PID[a]}
+check_ok "unmount" fusermount3 -u "$T/a"
+check_ok "the old daemon is still stopping" kill -0 "$old"
+check_eq "its lock says so" "$(sed -n 2p "$T/a.state/lock")" stopping
+start_node a
+check_ok "the old daemon ended first" proc_ended "$old"
+wait "$old" 2>/dev/null
+check_eq "the lock names the new daemon" "$(cat "$T/a.state/lock")" "${NODE_PID[a]}"
+check_eq "the new daemon serves" "$(cat "$T/a/P/q/f")" x
+stop_node a
 finish
