@@ -53,6 +53,7 @@ void dfs_store_bulk(struct dfs_store *st);
 struct dfs_store_stats {
 	uint64_t buffered;	/* bytes written since the buffer was last written out */
 	uint64_t buffer_flushes;	/* times this store wrote its buffer out early */
+	uint64_t writes;	/* LevelDB writes: each writes every batch staged before it */
 };
 void dfs_store_get_stats(struct dfs_store *st, struct dfs_store_stats *out);
 

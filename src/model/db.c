@@ -1286,10 +1286,31 @@ static int first_contender(const uint8_t *key, size_t klen, const uint8_t *val, 
 static int name_holder(struct apply *a, const char *name, const struct dfs_pubkey *skip,
 		       struct contender *c)
 {
+	uint8_t *shown;
+	size_t len;
+	int rc;
+
 	memset(c, 0, sizeof(*c));
 	c->skip = skip;
+	if (!skip) {
+		/*
+		 * While any object lives under a name, one shows under it: with
+		 * none shown, there is no holder, and no need for the scan,
+		 * which must first write out everything staged.
+		 */
+		dfs_key_name(&a->key, a->model, name);
+		rc = dfs_buf_ok(&a->key);
+		if (rc == 0)
+			rc = dfs_store_get(a->db->st, a->key.data, a->key.len, &shown, &len);
+		if (rc == 0)
+			free(shown);
+		if (rc == -ENOENT)
+			return 0;
+		if (rc < 0 && rc != -EIO)
+			return rc;
+	}
 	dfs_key_contender(&a->key, a->model, name, 0, NULL);
-	int rc = dfs_buf_ok(&a->key);
+	rc = dfs_buf_ok(&a->key);
 	if (rc == 0)
 		rc = dfs_store_flush(a->db->st);
 	if (rc == 0)

@@ -75,7 +75,7 @@ struct dfs_store {
 	size_t buffer_bytes, bulk_buffer_bytes;
 	unsigned bulk_ms;
 	_Atomic uint64_t bulk_until;	/* monotonic ms */
-	uint64_t buffered, flushes;
+	uint64_t buffered, flushes, writes;
 	bool closing, flusher_started;
 	pthread_cond_t flush_cond;
 	pthread_t flusher;
@@ -172,6 +172,7 @@ void dfs_store_get_stats(struct dfs_store *st, struct dfs_store_stats *out)
 	pthread_mutex_lock(&st->lock);
 	out->buffered = st->buffered;
 	out->buffer_flushes = st->flushes;
+	out->writes = st->writes;
 	pthread_mutex_unlock(&st->lock);
 }
 
@@ -573,6 +574,7 @@ static void write_queued(struct dfs_store *st)
 
 	pthread_mutex_lock(&st->lock);
 	overlay_drop(st, last);
+	st->writes++;
 	st->buffered += bytes;
 	/* Past its own limit LevelDB wrote the buffer out already. */
 	if (st->buffered >= st->bulk_buffer_bytes)

@@ -1055,6 +1055,57 @@ Test(converge, concurrent_creates_of_one_name)
 	recs_release(&rs);
 }
 
+/*
+ * A create under a name nobody shows needs no scan for a holder, so a batch
+ * of creates is still one write; a name in use is still settled.
+ */
+Test(converge, creates_of_new_names_stay_one_write)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k[6];
+	struct node b;
+	char name[8], t5[16];
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), i ? "doc%d" : "doc", i);
+		craft_object(&rs, "create", "notes", name, c + ms(10 + i), &k[i]);
+	}
+	craft_object(&rs, "same name, later", "notes", "doc", c + ms(20), &k[5]);
+
+	node_make(&b, "b");
+	struct dfs_store_stats before, after;
+	dfs_store_get_stats(b.st, &before);
+	struct dfs_db_group *g = dfs_db_group_new(b.db);
+	cr_assert_not_null(g);
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(dfs_db_group_receive(g, rs.r[i].data, rs.r[i].len, NULL, NULL, NULL), 0,
+			     "update %d", i);
+	dfs_store_get_stats(b.st, &after);
+	cr_assert_eq(after.writes, before.writes, "nothing written before the group ends");
+	/* The name in use: what is staged is written out to find its holder. */
+	cr_assert_eq(dfs_db_group_receive(g, rs.r[6].data, rs.r[6].len, NULL, NULL, NULL), 0);
+	dfs_store_get_stats(b.st, &after);
+	cr_assert_eq(after.writes, before.writes + 1);
+	cr_assert_eq(dfs_db_group_end(g), 0);
+	dfs_store_get_stats(b.st, &after);
+	cr_assert_eq(after.writes, before.writes + 2);
+
+	struct dfs_pubkey got;
+	struct dfs_object_rec o;
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), i ? "doc%d" : "doc", i);
+		cr_assert_eq(dfs_db_get_object(b.db, "notes", name, &got, &o), 0, "%s", name);
+		cr_assert_eq(memcmp(got.b, k[i].b, DFS_PUBKEY_LEN), 0, "%s", name);
+	}
+	tilde(t5, &k[5]);
+	cr_assert_eq(dfs_db_get_object(b.db, "notes", t5, &got, &o), 0);
+	cr_assert_eq(memcmp(got.b, k[5].b, DFS_PUBKEY_LEN), 0);
+	node_destroy(&b);
+	recs_release(&rs);
+}
+
 Test(converge, removing_the_holder_promotes_the_next)
 {
 	struct recs rs = { 0 };
