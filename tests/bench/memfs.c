@@ -2,10 +2,11 @@
 /* memfs.c - minimal in-memory FUSE filesystem: the FUSE-overhead baseline for scripts/bench */
 
 /*
- * The fuse_loop_cfg_*() object is the 3.12 API: with the project's
- * FUSE_USE_VERSION 35, fuse_session_loop_mt() is fuse_session_loop_mt_32(),
- * which reads that object as the old two-field struct. --like-daemon makes
- * that same call, to measure what it costs (see scripts/bench).
+ * The fuse_loop_cfg_*() object is the 3.12 API: built with FUSE_USE_VERSION
+ * 35, as the daemon once was, fuse_session_loop_mt() is
+ * fuse_session_loop_mt_32(), which reads that object as the old two-field
+ * struct and so ignores the thread settings. --old-loop makes that call, to
+ * show what it cost (see scripts/bench); the daemon now builds with 312.
  */
 #undef FUSE_USE_VERSION
 #define FUSE_USE_VERSION 312
@@ -426,7 +427,7 @@ int fuse_session_loop_mt_32(struct fuse_session *se, struct fuse_loop_config *co
 
 int main(int argc, char **argv)
 {
-	bool like_daemon = argc > 1 && strcmp(argv[1], "--like-daemon") == 0;
+	bool old_loop = argc > 1 && strcmp(argv[1], "--old-loop") == 0;
 	struct fuse_args args;
 	struct fuse_cmdline_opts opts;
 	struct fuse_loop_config *loop;
@@ -434,7 +435,7 @@ int main(int argc, char **argv)
 	struct memfs m = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	int status = 1;
 
-	if (like_daemon) {
+	if (old_loop) {
 		argv[1] = argv[0];
 		argc--;
 		argv++;
@@ -443,7 +444,7 @@ int main(int argc, char **argv)
 	if (fuse_parse_cmdline(&args, &opts) != 0)
 		return 2;
 	if (opts.show_help || !opts.mountpoint) {
-		printf("usage: %s [--like-daemon] [-f] MOUNTPOINT\n", argv[0]);
+		printf("usage: %s [--old-loop] [-f] MOUNTPOINT\n", argv[0]);
 		status = opts.show_help ? 0 : 2;
 		goto out_free_args;
 	}
@@ -461,7 +462,7 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_set_clone_fd(loop, 0);
 	fuse_loop_cfg_set_max_threads(loop, 16);
 	fuse_loop_cfg_set_idle_threads(loop, 8);
-	if (like_daemon)
+	if (old_loop)
 		status = fuse_session_loop_mt_32(se, loop) == 0 ? 0 : 1;
 	else
 		status = fuse_session_loop_mt(se, loop) == 0 ? 0 : 1;
