@@ -90,7 +90,7 @@ struct inmsg {
 	struct link *link;
 	int check;			/* CHECK_*, under r->lock */
 	size_t count;			/* updates in it */
-	struct checked *checked;	/* per update */
+	struct checked *checked;	/* per update, once checked; NULL: not checked (no memory) */
 	size_t len;
 	uint8_t data[];
 };
@@ -219,8 +219,6 @@ static void take_waiters(struct dfs_repl *r, const struct dfs_hash *h, const uin
 {
 	struct dfs_hash key;
 
-	if (!r->park_count)
-		return;
 	unpark(r, h, work);
 	if (len >= 12 + DFS_HASH_LEN) {
 		memcpy(key.b, rec + 12, DFS_HASH_LEN);	/* update.h: the entity at 12 */
@@ -271,9 +269,10 @@ static bool came_over(struct dfs_repl *r, uint64_t seq, uint32_t session)
 }
 
 /*
- * Receives one update and whatever was waiting for it. Returns false when
- * it is not in the store yet (parked, or a store error): the saved cursor
- * must then not move past it, so that it is asked for again after a restart.
+ * Receives one update, given what its check found (NULL: not checked), and
+ * whatever was waiting for it. Returns false when it is not in the store
+ * yet (parked, or a store error): the saved cursor must then not move past
+ * it, so that it is asked for again after a restart.
  */
 static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *rec, size_t len,
 		    const struct checked *ck, uint32_t session)
@@ -282,7 +281,8 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 	struct parked *work = NULL;
 	bool kept = true;
 	uint64_t seq = 0;
-	int rc = ck->verdict == VERDICT_BAD   ? -EBADMSG
+	int rc = !ck				? dfs_db_group_receive(g, rec, len, NULL, &missing, &seq)
+		 : ck->verdict == VERDICT_BAD	? -EBADMSG
 		 : ck->verdict == VERDICT_KNOWN ? -EALREADY
 						: dfs_db_group_receive(g, rec, len, &ck->c, &missing, &seq);
 
@@ -310,7 +310,7 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 	/* Applied, held or known. */
 	if (r->park_count) {
 		struct dfs_hash hash;
-		if (ck->verdict == VERDICT_NEW)
+		if (ck && ck->verdict == VERDICT_NEW)
 			hash = ck->c.hash;
 		else
 			dfs_hash2(&hash, rec, len, NULL, 0);
@@ -386,6 +386,10 @@ static void check_message(struct dfs_repl *r, struct inmsg *m)
 
 	if (dfs_msg_decode(m->data, m->len, &msg) < 0)
 		return;	/* checked on arrival */
+	/* Only while checked ahead: at most CHECK_AHEAD messages hold one. */
+	m->checked = m->count ? calloc(m->count, sizeof(*m->checked)) : NULL;
+	if (!m->checked)
+		return;	/* the applier verifies them itself */
 	struct dfs_db_run run;
 	dfs_db_run_init(&run, m->count);
 	while (n < m->count && dfs_msg_next_item(&msg, &off, &seq, &rec, &len)) {
@@ -424,7 +428,7 @@ static void apply_message(struct dfs_repl *r, struct inmsg *m)
 		}
 	}
 	while (g && n < m->count && dfs_msg_next_item(&msg, &off, &seq, &rec, &len)) {
-		if (!receive(r, g, rec, len, &m->checked[n], session))
+		if (!receive(r, g, rec, len, m->checked ? &m->checked[n] : NULL, session))
 			stuck = true;
 		n++;
 	}
@@ -882,10 +886,7 @@ static int on_message(struct link *l, const uint8_t *p, size_t len)
 			return -1;
 		}
 		struct inmsg *q = malloc(sizeof(*q) + len);
-		struct checked *ck = m.count ? calloc(m.count, sizeof(*ck)) : NULL;
-		if (!q || (m.count && !ck)) {
-			free(q);
-			free(ck);
+		if (!q) {
 			bad_frame(l, "out of memory");
 			return 0;
 		}
@@ -895,7 +896,7 @@ static int on_message(struct link *l, const uint8_t *p, size_t len)
 		q->next = NULL;
 		q->check = CHECK_QUEUED;
 		q->count = m.count;
-		q->checked = ck;
+		q->checked = NULL;
 		pthread_mutex_lock(&r->lock);
 		if (m.seq > l->peer_head)
 			l->peer_head = m.seq;
