@@ -671,7 +671,7 @@ static bool maybe_stored_since(struct dfs_db *db, const struct dfs_db_checked *c
 	uint32_t last = db->recent[recent_slot(&c->hash)];
 	uint32_t then = (uint32_t)(c->stamp - db->recent_base);
 
-	/* A difference, so that the counts may wrap; a slot untouched for 2^31 updates reads as "maybe". */
+	/* A difference, so that counts may wrap; a slot untouched for 2^31 updates says "maybe". */
 	return (int32_t)(last - then) > 0;
 }
 
