@@ -22,27 +22,33 @@
 #include "dinemicfs/util.h"
 
 struct op {
-	uint8_t *key;
+	uint8_t *key;		/* in the batch's chunks */
 	size_t klen;
-	uint8_t *val;
+	uint8_t *val;		/* likewise; NULL for a delete */
 	size_t vlen;
 	bool del;
+	/* Once staged: the overlay's chain, newest first, under the store lock. */
+	struct op *pending_next;
+	uint64_t seq;
 };
+
+/* Where a batch keeps its keys and values: a few allocations, not two per op. */
+struct chunk {
+	struct chunk *next;
+	size_t used, cap;
+	uint8_t data[];
+};
+
+#define CHUNK_MIN 1024
 
 struct dfs_batch {
 	struct op *ops;
 	size_t n, cap;
+	struct chunk *chunks;	/* the newest first */
 	uint64_t seq;		/* set when staged */
 	bool done;		/* protected by store lock */
 	int result;		/* protected by store lock */
 	struct dfs_batch *next;	/* queue link, protected by store lock */
-};
-
-/* One key staged but not yet written. Points into its batch's memory. */
-struct pending {
-	struct pending *next;
-	const struct op *op;
-	uint64_t seq;
 };
 
 #define OVERLAY_BUCKETS 1024
@@ -66,10 +72,10 @@ struct dfs_store {
 	pthread_cond_t cond;
 	/* Everything below is protected by lock. */
 	uint64_t staged_seq;
-	atomic_size_t npending;		/* overlay entries; read without the lock */
+	atomic_size_t npending;		/* ops in the overlay; read without the lock */
 	bool writing;			/* a writer is inside leveldb_write() */
 	struct dfs_batch *queue, **queue_tail;
-	struct pending *overlay[OVERLAY_BUCKETS];
+	struct op *overlay[OVERLAY_BUCKETS];	/* staged ops not yet written, by key */
 
 	/* The write buffer: see flush_main(). Under lock but bulk_until. */
 	size_t buffer_bytes, bulk_buffer_bytes;
@@ -303,15 +309,15 @@ int dfs_store_get(struct dfs_store *st, const void *key, size_t klen, uint8_t **
 	if (atomic_load(&st->npending) == 0)
 		goto from_db;
 	pthread_mutex_lock(&st->lock);
-	for (struct pending *p = st->overlay[bucket_of(key, klen)]; p; p = p->next) {
-		if (p->op->klen != klen || memcmp(p->op->key, key, klen) != 0)
+	for (struct op *p = st->overlay[bucket_of(key, klen)]; p; p = p->pending_next) {
+		if (p->klen != klen || memcmp(p->key, key, klen) != 0)
 			continue;
 		int rc = 0;
-		if (p->op->del) {
+		if (p->del) {
 			rc = -ENOENT;
 		} else {
-			*val = copy0(p->op->val, p->op->vlen);
-			*vlen = p->op->vlen;
+			*val = copy0(p->val, p->vlen);
+			*vlen = p->vlen;
 			rc = *val ? 0 : -ENOMEM;
 		}
 		pthread_mutex_unlock(&st->lock);
@@ -401,17 +407,30 @@ static int batch_add(struct dfs_batch *b, const void *key, size_t klen, const vo
 		b->ops = ops;
 		b->cap = cap;
 	}
-	struct op *op = &b->ops[b->n];
-	op->key = copy0(key, klen);
-	op->val = del ? NULL : copy0(val, vlen);
-	if (!op->key || (!del && !op->val)) {
-		free(op->key);
-		free(op->val);
-		return -ENOMEM;
+	size_t need = klen + (del ? 0 : vlen);
+	struct chunk *c = b->chunks;
+	if (!c || c->cap - c->used < need) {
+		size_t cap = need > CHUNK_MIN ? need : CHUNK_MIN;
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return -ENOMEM;
+		c->used = 0;
+		c->cap = cap;
+		c->next = b->chunks;
+		b->chunks = c;
 	}
+	struct op *op = &b->ops[b->n];
+	op->key = c->data + c->used;
+	if (klen)
+		memcpy(op->key, key, klen);
+	op->val = del ? NULL : op->key + klen;
+	if (!del && vlen)
+		memcpy(op->val, val, vlen);
+	c->used += need;
 	op->klen = klen;
 	op->vlen = del ? 0 : vlen;
 	op->del = del;
+	op->pending_next = NULL;
 	b->n++;
 	return 0;
 }
@@ -431,9 +450,10 @@ void dfs_batch_free(struct dfs_batch *b)
 {
 	if (!b)
 		return;
-	for (size_t i = 0; i < b->n; i++) {
-		free(b->ops[i].key);
-		free(b->ops[i].val);
+	while (b->chunks) {
+		struct chunk *c = b->chunks;
+		b->chunks = c->next;
+		free(c);
 	}
 	free(b->ops);
 	free(b);
@@ -447,37 +467,31 @@ void dfs_store_stage(struct dfs_store *st, struct dfs_batch *b)
 	b->next = NULL;
 	/* A later stage of the same key shadows an earlier one: newest first. */
 	for (size_t i = 0; i < b->n; i++) {
-		struct pending *p = malloc(sizeof(*p));
-		if (!p)
-			continue; /* visible once written; durability is unaffected */
-		size_t h = bucket_of(b->ops[i].key, b->ops[i].klen);
-		p->op = &b->ops[i];
-		p->seq = b->seq;
-		p->next = st->overlay[h];
-		st->overlay[h] = p;
-		atomic_fetch_add(&st->npending, 1);
+		struct op *op = &b->ops[i];
+		size_t h = bucket_of(op->key, op->klen);
+		op->seq = b->seq;
+		op->pending_next = st->overlay[h];
+		st->overlay[h] = op;
 	}
+	atomic_fetch_add(&st->npending, b->n);
 	*st->queue_tail = b;
 	st->queue_tail = &b->next;
 	pthread_mutex_unlock(&st->lock);
 }
 
-/* Drops overlay entries of batches up to seq, which LevelDB now holds. */
-static void overlay_drop(struct dfs_store *st, uint64_t seq)
+/*
+ * Drops from the overlay the n ops of batches up to seq, which LevelDB now
+ * holds. Chains are newest first: each ends with the ops to drop.
+ */
+static void overlay_drop(struct dfs_store *st, uint64_t seq, size_t n)
 {
 	for (size_t h = 0; h < OVERLAY_BUCKETS; h++) {
-		struct pending **pp = &st->overlay[h];
-		while (*pp) {
-			if ((*pp)->seq <= seq) {
-				struct pending *dead = *pp;
-				*pp = dead->next;
-				free(dead);
-				atomic_fetch_sub(&st->npending, 1);
-			} else {
-				pp = &(*pp)->next;
-			}
-		}
+		struct op **pp = &st->overlay[h];
+		while (*pp && (*pp)->seq > seq)
+			pp = &(*pp)->pending_next;
+		*pp = NULL;
 	}
+	atomic_fetch_sub(&st->npending, n);
 }
 
 /*
@@ -573,7 +587,7 @@ static void write_queued(struct dfs_store *st)
 		rc = leveldb_failed(err, "write");
 
 	pthread_mutex_lock(&st->lock);
-	overlay_drop(st, last);
+	overlay_drop(st, last, n);
 	st->writes++;
 	st->buffered += bytes;
 	/* Past its own limit LevelDB wrote the buffer out already. */
