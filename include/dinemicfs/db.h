@@ -194,7 +194,7 @@ struct dfs_db_group *dfs_db_group_new(struct dfs_db *db);
  */
 struct dfs_db_checked {
 	struct dfs_hash hash;	/* the update's */
-	bool fresh;		/* not stored when checked, as of stamp */
+	bool fresh;		/* not stored when checked, as of stamp; false: unknown */
 	uint64_t stamp;		/* how much of the log was in the store then */
 };
 
@@ -233,7 +233,8 @@ void dfs_db_run_release(struct dfs_db_run *run);
 /**
  * Checks an update's framing and signature, without the store's lock: any
  * thread may call it. Returns 0, -EALREADY (known already) or -EBADMSG;
- * out, when not NULL, is filled in on 0 and -EALREADY. run may be NULL.
+ * out, when not NULL, is filled in on 0 and -EALREADY (with fresh false
+ * on 0 when the store could not be read). run may be NULL.
  */
 int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_db_run *run,
 		 struct dfs_db_checked *out);

@@ -648,16 +648,22 @@ static int get_update(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec
 	return rc;
 }
 
-/* Whether the update is stored; a read error says no, and the apply lock decides. */
-static bool known(struct dfs_db *db, const struct dfs_hash *h)
+/* 1 when the update is stored, 0 when it is not, or -EIO or -ENOMEM. */
+static int stored(struct dfs_db *db, const struct dfs_hash *h)
 {
 	uint8_t *rec;
 	size_t len;
+	int rc = get_update(db, h, &rec, &len);
 
-	if (get_update(db, h, &rec, &len) < 0)
-		return false;
-	free(rec);
-	return true;
+	if (rc == 0)
+		free(rec);
+	return rc == 0 ? 1 : rc == -ENOENT ? 0 : rc;
+}
+
+/* Whether the update is stored; a read error says no, and the apply lock decides. */
+static bool known(struct dfs_db *db, const struct dfs_hash *h)
+{
+	return stored(db, h) == 1;
 }
 
 static size_t recent_slot(const struct dfs_hash *h)
@@ -1912,17 +1918,22 @@ int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_d
 		c.stamp = before->stamp;
 		c.fresh = true;
 	} else {
-		/* First: what was logged up to the stamp is in the store for known(). */
+		/* First: what was logged up to the stamp is in the store for the lookup. */
 		c.stamp = atomic_load_explicit(&db->visible, memory_order_acquire);
-		c.fresh = !known(db, &c.hash);
+		int rc = stored(db, &c.hash);
+		if (rc == 1) {
+			if (out)
+				*out = c;
+			return -EALREADY;
+		}
+		/* A failed lookup says nothing: the applier looks again. */
+		c.fresh = rc == 0;
 	}
 	if (out)
 		*out = c;
-	if (!c.fresh)
-		return -EALREADY;
 	if (dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0)
 		goto bad;
-	struct dfs_db_checked *slot = run_slot(run, &c.hash);
+	struct dfs_db_checked *slot = c.fresh ? run_slot(run, &c.hash) : NULL;
 	if (slot && !slot->fresh && 2 * (run->n + 1) <= run->size) {
 		*slot = c;
 		run->n++;

@@ -78,7 +78,8 @@ struct link {
 
 /* Signatures of a message's updates are checked ahead of the applier. */
 enum { CHECK_QUEUED, CHECK_RUNNING, CHECK_DONE };
-enum { VERDICT_NEW, VERDICT_KNOWN, VERDICT_BAD };
+/* Zeroed results are VERDICT_NONE: not checked, so the applier verifies them. */
+enum { VERDICT_NONE, VERDICT_NEW, VERDICT_KNOWN, VERDICT_BAD };
 
 struct checked {
 	uint8_t verdict;		/* VERDICT_* */
@@ -281,6 +282,8 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 	struct parked *work = NULL;
 	bool kept = true;
 	uint64_t seq = 0;
+	if (ck && ck->verdict == VERDICT_NONE)
+		ck = NULL;
 	int rc = !ck				? dfs_db_group_receive(g, rec, len, NULL, &missing, &seq)
 		 : ck->verdict == VERDICT_BAD	? -EBADMSG
 		 : ck->verdict == VERDICT_KNOWN ? -EALREADY
@@ -465,8 +468,8 @@ static struct inmsg *next_checked(struct dfs_repl *r, bool applier)
 			return m;
 		}
 		/*
-		 * Not too far ahead: the applier trusts a check's "not stored"
-		 * only while few updates were stored since (dfs_db_checked).
+		 * Not too far ahead: results take memory, and the more stored
+		 * since a check, the likelier the applier must look again.
 		 */
 		if (r->qcheck && r->ahead < CHECK_AHEAD) {
 			struct inmsg *c = r->qcheck;

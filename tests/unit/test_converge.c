@@ -33,6 +33,29 @@
 #define MAX_ORDERS 130
 #define SAMPLED_ORDERS 40
 
+/* ---- a store that fails on demand ----------------------------------------------- */
+
+/*
+ * This binary is linked with --wrap=dfs_store_get (meson.build): a test sets
+ * failing_gets, and that many reads of the store fail with -EIO.
+ */
+int __real_dfs_store_get(struct dfs_store *st, const void *key, size_t klen, uint8_t **val,
+			 size_t *vlen);
+int __wrap_dfs_store_get(struct dfs_store *st, const void *key, size_t klen, uint8_t **val,
+			 size_t *vlen);
+
+static int failing_gets;
+
+int __wrap_dfs_store_get(struct dfs_store *st, const void *key, size_t klen, uint8_t **val,
+			 size_t *vlen)
+{
+	if (failing_gets > 0) {
+		failing_gets--;
+		return -EIO;
+	}
+	return __real_dfs_store_get(st, key, klen, val, vlen);
+}
+
 /* ---- nodes ------------------------------------------------------------------ */
 
 static struct node a;	/* where local changes are made; its keyring signs crafted ones */
@@ -1697,7 +1720,7 @@ Test(converge, group_makes_a_batch_durable_then_tells)
 /*
  * A check says "new" of an update as of a point in the log. Whatever path
  * stores it after that point (another peer's copy, parked and let go), the
- * applier must not apply it twice, however many updates came between.
+ * applier must not apply it twice.
  */
 Test(converge, a_stale_check_never_applies_an_update_twice)
 {
@@ -1745,6 +1768,58 @@ Test(converge, a_stale_check_never_applies_an_update_twice)
 	size_t n;
 	cr_assert_eq(dfs_db_read_field(b.db, &k, "items", &v, &n), 0);
 	cr_assert_eq(n, 2 * N, "each append applied once");
+	free(v);
+	node_destroy(&b);
+	recs_release(&rs);
+}
+
+/*
+ * A check whose lookup fails does not say "new": the applier looks again,
+ * and an update stored already is not applied twice.
+ */
+Test(converge, a_check_that_cannot_read_the_store_says_nothing)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	struct node b;
+	struct dfs_db_checked ck;
+	struct dfs_db_run run;
+
+	cr_assert_eq(dfs_db_create_model(a.db, "notes"), 0);
+	cr_assert_eq(dfs_db_create_object(a.db, "notes", "list", &k), 0);
+	cr_assert_eq(dfs_db_append_field(a.db, &k, "items", (const uint8_t *)"x\n", 2), 0);
+	cr_assert_eq(dfs_db_append_field(a.db, &k, "items", (const uint8_t *)"y\n", 2), 0);
+	cr_assert_eq(log_to_recs(&a, 0, &rs), 4);
+
+	node_make(&b, "b");
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(dfs_db_receive(b.db, rs.r[i].data, rs.r[i].len, NULL), 0, "%d", i);
+	dfs_db_run_init(&run, 2);
+	failing_gets = 1;
+	cr_assert_eq(dfs_db_check(b.db, rs.r[2].data, rs.r[2].len, &run, &ck), 0);
+	cr_assert_eq(failing_gets, 0, "the check read the store");
+	cr_assert_not(ck.fresh, "a failed lookup is no answer");
+	/* Nor does the next update inherit anything from it. */
+	struct dfs_db_checked next;
+	cr_assert_eq(dfs_db_check(b.db, rs.r[3].data, rs.r[3].len, &run, &next), 0);
+	cr_assert(next.fresh);
+	cr_assert_eq(next.stamp, 3, "looked up itself, as of the log then");
+	dfs_db_run_release(&run);
+
+	struct dfs_db_group *g = dfs_db_group_new(b.db);
+	cr_assert_not_null(g);
+	cr_assert_eq(dfs_db_group_receive(g, rs.r[2].data, rs.r[2].len, &ck, NULL, NULL),
+		     -EALREADY);
+	cr_assert_eq(dfs_db_group_receive(g, rs.r[3].data, rs.r[3].len, &next, NULL, NULL), 0);
+	cr_assert_eq(dfs_db_group_end(g), 0);
+	struct dfs_db_stats st;
+	dfs_db_get_stats(b.db, &st);
+	cr_assert_eq(st.seq, 4, "each logged once");
+	uint8_t *v;
+	size_t n;
+	cr_assert_eq(dfs_db_read_field(b.db, &k, "items", &v, &n), 0);
+	cr_assert_eq(n, 4);
+	cr_assert_eq(memcmp(v, "x\ny\n", 4), 0);
 	free(v);
 	node_destroy(&b);
 	recs_release(&rs);
