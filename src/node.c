@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,14 +178,22 @@ static int load_network_key(const char *path, uint8_t key[DFS_MAC_KEY_LEN])
  * of failing.
  */
 #define STOP_WAIT_MS 60000
+/* A node unmounted a moment ago may not have said so yet. */
+#define STOP_GRACE_MS 2000
 
+/* Reads the lock's holder; stopping only if that pid says so and still runs. */
 static void read_holder(int fd, char pid[32], bool *stopping)
 {
 	ssize_t n = pread(fd, pid, 31, 0);
+	char *end;
 
 	pid[n > 0 ? n : 0] = '\0';
 	*stopping = strstr(pid, "\nstopping\n") != NULL;
 	pid[strcspn(pid, "\n")] = '\0';
+	long p = strtol(pid, &end, 10);
+	/* A line left by one that ended (another now holds the lock): not it. */
+	if (*stopping && (end == pid || *end || p <= 0 || (kill((pid_t)p, 0) < 0 && errno == ESRCH)))
+		*stopping = false;
 }
 
 /* Takes STATE_DIR/lock so that one state directory is mounted once. */
@@ -206,8 +215,9 @@ static int lock_state(const char *dir, int *fd_out)
 		int err = errno;
 		if (err == EWOULDBLOCK)
 			read_holder(fd, pid, &stopping);
-		if (err == EWOULDBLOCK && stopping && dfs_monotonic_ms() - start < STOP_WAIT_MS) {
-			if (!told && dfs_monotonic_ms() - start >= 1000) {
+		uint64_t waited = dfs_monotonic_ms() - start;
+		if (err == EWOULDBLOCK && (stopping ? waited < STOP_WAIT_MS : waited < STOP_GRACE_MS)) {
+			if (stopping && !told && waited >= 1000) {
 				fprintf(stderr, "dinemicfs: waiting for the dinemicfs that had %s "
 					"(pid %s) to finish stopping\n", dir, pid);
 				told = true;
@@ -482,6 +492,9 @@ out_close_store:
 out_free_keyring:
 	dfs_keyring_free(kr);
 out_unlock:
+	/* Stopped: no line is left for the next mount to wait on. */
+	if (lock_fd >= 0 && ftruncate(lock_fd, 0) < 0)
+		dfs_log_errno(DFS_LOG_WARNING, errno, "cannot clear the state directory's lock");
 	close(lock_fd);
 out_destroy_session:
 	fuse_session_destroy(se);

@@ -58,11 +58,33 @@ mkdir -p "$T/a/P/q" && echo x >"$T/a/P/q/f"
 old=${NODE_PID[a]}
 check_ok "unmount" fusermount3 -u "$T/a"
 check_ok "the old daemon is still stopping" kill -0 "$old"
-check_eq "its lock says so" "$(sed -n 2p "$T/a.state/lock")" stopping
+check_ok "its lock says so" wait_for 5 sh -c "[ \"\$(sed -n 2p '$T/a.state/lock')\" = stopping ]"
 start_node a
 check_ok "the old daemon ended first" proc_ended "$old"
 wait "$old" 2>/dev/null
 check_eq "the lock names the new daemon" "$(cat "$T/a.state/lock")" "${NODE_PID[a]}"
 check_eq "the new daemon serves" "$(cat "$T/a/P/q/f")" x
 stop_node a
+check_eq "the lock is emptied when the daemon ends" "$(cat "$T/a.state/lock")" ""
+
+# a "stopping" line whose pid is gone is not waited for: the lock's holder
+# is something else (here flock(1)), and the mount is refused at once
+sh -c 'exit 0' &
+dead=$!
+wait "$dead"
+printf '%s\nstopping\n' "$dead" >"$T/a.state/lock"
+(
+  exec 9>>"$T/a.state/lock"
+  flock -x 9
+  exec sleep 30
+) >/dev/null 2>&1 &
+holder=$!
+track_pid "$holder"
+check_ok "the lock is held" wait_for 5 sh -c "! flock -n '$T/a.state/lock' true"
+t0=$(date +%s)
+check_fails "refused while another holds the lock" "already in use" \
+  timeout 20 "$DINEMICFS" -f "$T/a.state" "$T/b"
+check_ok "refused at once, not after waiting" test $(($(date +%s) - t0)) -lt 5
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
 finish
