@@ -1312,7 +1312,7 @@ static int name_holder(struct apply *a, const char *name, const struct dfs_pubke
 			free(shown);
 		if (rc == -ENOENT)
 			return 0;
-		if (rc < 0 && rc != -EIO)
+		if (rc < 0 && rc != -EIO)	/* a corrupt entry: the scan decides */
 			return rc;
 	}
 	dfs_key_contender(&a->key, a->model, name, 0, NULL);
@@ -1906,6 +1906,7 @@ int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_d
 	struct dfs_update u;
 	struct dfs_db_checked c = { .fresh = false };
 	struct dfs_db_checked *before;
+	int have = 0;
 
 	if (out)
 		*out = c;
@@ -1920,17 +1921,14 @@ int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_d
 	} else {
 		/* First: what was logged up to the stamp is in the store for the lookup. */
 		c.stamp = atomic_load_explicit(&db->visible, memory_order_acquire);
-		int rc = stored(db, &c.hash);
-		if (rc == 1) {
-			if (out)
-				*out = c;
-			return -EALREADY;
-		}
-		/* A failed lookup says nothing: the applier looks again. */
-		c.fresh = rc == 0;
+		have = stored(db, &c.hash);
+		/* A failed lookup (< 0) says nothing: the applier looks again. */
+		c.fresh = have == 0;
 	}
 	if (out)
 		*out = c;
+	if (have == 1)
+		return -EALREADY;
 	if (dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0)
 		goto bad;
 	struct dfs_db_checked *slot = c.fresh ? run_slot(run, &c.hash) : NULL;

@@ -430,7 +430,6 @@ static int batch_add(struct dfs_batch *b, const void *key, size_t klen, const vo
 	op->klen = klen;
 	op->vlen = del ? 0 : vlen;
 	op->del = del;
-	op->pending_next = NULL;
 	b->n++;
 	return 0;
 }
