@@ -478,6 +478,7 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 out_unmount:
 	mark_stopping(lock_fd);
 	dfs_fs_unmounted(fs);
+	dfs_fs_close_open(fs);
 	dfs_repl_stop(wiring.repl);
 	wiring.repl = NULL;
 	dfs_fs_stop(fs);

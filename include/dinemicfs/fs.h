@@ -57,6 +57,12 @@ int dfs_fs_mirror_start(struct dfs_fs *fs, const char *mountpoint);
 void dfs_fs_mirror_stop(struct dfs_fs *fs);
 /** The mount is gone: remote changes are no longer shown to the kernel. */
 void dfs_fs_unmounted(struct dfs_fs *fs);
+/**
+ * Closes the handles the kernel never released (it drops releases still
+ * queued when it unmounts), committing what they hold. Call after the
+ * session loop, while the database is open.
+ */
+void dfs_fs_close_open(struct dfs_fs *fs);
 /** Shows a durable remote change to the kernel and its watchers; any thread. */
 void dfs_fs_remote_change(struct dfs_fs *fs, const struct dfs_db_event *ev);
 /** Stops that thread; call before the session ends. Idempotent. */

@@ -22,6 +22,8 @@
 #include "dinemicfs/inode.h"
 #include "dinemicfs/scratch.h"
 
+struct open_link;
+
 struct dfs_fs {
 	struct dfs_db *db;
 	struct dfs_store *st;
@@ -41,6 +43,8 @@ struct dfs_fs {
 	struct timespec started;
 	char node_hex[2 * DFS_PUBKEY_LEN + 1];
 	struct dfs_fs_hooks hooks;	/* set before the loop starts */
+	pthread_mutex_t open_lock;
+	struct open_link *open;		/* open handles (ops.c) */
 
 	/* mirror.c: remote changes repeated through the mount. */
 	char mountpoint[PATH_MAX];

@@ -41,8 +41,18 @@ _Static_assert(sizeof(fuse_ino_t) >= sizeof(uint64_t), "64-bit inode numbers");
 #define ATTR_TIMEOUT 1.0
 
 
+/*
+ * Every open handle is on fs->open: the kernel drops releases still queued
+ * when it unmounts, and those handles are closed by dfs_fs_close_open().
+ */
+struct open_link {
+	struct open_link *prev, *next;
+	bool dir;		/* a struct dirh, else a struct fh */
+};
+
 /* An open file. lock serialises the kernel's concurrent calls on one handle. */
 struct fh {
+	struct open_link link;	/* first: a link is its handle */
 	pthread_mutex_t lock;
 	fuse_ino_t ino;
 	struct dfs_ent ent;
@@ -67,9 +77,12 @@ struct dirent_rec {
 };
 
 struct dirh {
+	struct open_link link;	/* first */
 	struct dirent_rec *v;
 	size_t n, cap;
 };
+
+static size_t close_all(struct dfs_fs *fs, bool commit);
 
 static struct dfs_fs *fs_of(fuse_req_t req)
 {
@@ -88,6 +101,7 @@ struct dfs_fs *dfs_fs_new(const struct dfs_fs_opts *opts)
 	clock_gettime(CLOCK_REALTIME, &fs->started);
 	pthread_mutex_init(&fs->trim_lock, NULL);
 	pthread_cond_init(&fs->trim_cond, NULL);
+	pthread_mutex_init(&fs->open_lock, NULL);
 	pthread_mutex_init(&fs->mirror_lock, NULL);
 	pthread_cond_init(&fs->mirror_cond, NULL);
 	fs->inodes = dfs_inodes_new();
@@ -128,6 +142,8 @@ void dfs_fs_free(struct dfs_fs *fs)
 	pthread_mutex_destroy(&fs->trim_lock);
 	pthread_cond_destroy(&fs->mirror_cond);
 	pthread_mutex_destroy(&fs->mirror_lock);
+	close_all(fs, false);
+	pthread_mutex_destroy(&fs->open_lock);
 	dfs_inodes_free(fs->inodes);
 	dfs_scratch_free(fs->scratch);
 	free(fs);
@@ -658,10 +674,35 @@ static int fh_load(struct dfs_fs *fs, struct fh *h)
 	return rc;
 }
 
-static void fh_free(struct fh *h)
+static void open_track(struct dfs_fs *fs, struct open_link *l, bool dir)
+{
+	l->dir = dir;
+	l->prev = NULL;
+	pthread_mutex_lock(&fs->open_lock);
+	l->next = fs->open;
+	if (l->next)
+		l->next->prev = l;
+	fs->open = l;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
+static void open_untrack(struct dfs_fs *fs, struct open_link *l)
+{
+	pthread_mutex_lock(&fs->open_lock);
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		fs->open = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
+static void fh_free(struct dfs_fs *fs, struct fh *h)
 {
 	if (!h)
 		return;
+	open_untrack(fs, &h->link);
 	dfs_buf_release(&h->data);
 	if (h->fd >= 0)
 		close(h->fd);
@@ -669,7 +710,7 @@ static void fh_free(struct fh *h)
 	free(h);
 }
 
-static struct fh *fh_new(fuse_ino_t ino, const struct dfs_ent *ent)
+static struct fh *fh_new(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent)
 {
 	struct fh *h = calloc(1, sizeof(*h));
 
@@ -680,6 +721,7 @@ static struct fh *fh_new(fuse_ino_t ino, const struct dfs_ent *ent)
 	h->ent = *ent;
 	h->fd = -1;
 	dfs_buf_init(&h->data);
+	open_track(fs, &h->link, false);
 	return h;
 }
 
@@ -701,14 +743,14 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 			rc = -EISDIR;
 		if (rc < 0)
 			return rc;
-		struct fh *h = fh_new(ino, ent);
+		struct fh *h = fh_new(fs, ino, ent);
 		if (!h)
 			return -ENOMEM;
 		h->fd = open(real, (fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC |
 					   O_NOFOLLOW);
 		if (h->fd < 0) {
 			rc = -errno;
-			fh_free(h);
+			fh_free(fs, h);
 			return rc;
 		}
 		fi->fh = (uint64_t)(uintptr_t)h;
@@ -755,7 +797,7 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 		 */
 	}
 
-	struct fh *h = fh_new(ino, ent);
+	struct fh *h = fh_new(fs, ino, ent);
 	if (!h)
 		return -ENOMEM;
 	if (ent->kind == DFS_K_META || ent->kind == DFS_K_NODE_FILE) {
@@ -763,7 +805,7 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 		bool trunc = (fi->flags & O_TRUNC) && acc != O_RDONLY;
 		int rc = trunc ? 0 : dfs_fs_generate(fs, ent, &h->data);
 		if (rc < 0) {
-			fh_free(h);
+			fh_free(fs, h);
 			return rc;
 		}
 		h->loaded = true;
@@ -805,9 +847,10 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 }
 
 /* The mirror's handle: it writes to make the kernel's events, nothing more. */
-static int echo_open(fuse_ino_t ino, const struct dfs_ent *ent, struct fuse_file_info *fi)
+static int echo_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
+		     struct fuse_file_info *fi)
 {
-	struct fh *h = fh_new(ino, ent);
+	struct fh *h = fh_new(fs, ino, ent);
 
 	if (!h)
 		return -ENOMEM;
@@ -826,13 +869,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc = ent_of(fs, ino, &ent);
 
 	if (rc == 0 && dfs_fs_is_mirror(fs, req))
-		rc = echo_open(ino, &ent, fi);
+		rc = echo_open(fs, ino, &ent, fi);
 	else if (rc == 0)
 		rc = fh_open(fs, ino, &ent, fi, false);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else if (fuse_reply_open(req, fi) == -ENOENT)
-		fh_free((struct fh *)(uintptr_t)fi->fh); /* interrupted: no release will come */
+		fh_free(fs, (struct fh *)(uintptr_t)fi->fh); /* interrupted: no release will come */
 }
 
 /*
@@ -1056,12 +1099,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	}
 }
 
-static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/*
+ * What closing h does: commit what is pending and free it. Returns whether
+ * a file created through h was dropped, naming it in parent and name.
+ */
+static bool fh_close(struct dfs_fs *fs, struct fh *h, fuse_ino_t *parent, char *name,
+		     size_t size)
 {
-	struct dfs_fs *fs = fs_of(req);
-	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
-	char name[DFS_NAME_MAX + 1];
-	fuse_ino_t parent = 0;
+	fuse_ino_t ino = h->ino;
 	bool dropped = false;
 
 	if (h->ent.kind == DFS_K_FIELD && !h->echo) {
@@ -1084,13 +1129,24 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			forget_kernel_attrs(fs, ino);
 		/* A file created here whose writes were all refused never existed. */
 		dropped = h->created && !h->committed &&
-			  dfs_inodes_name_of(fs->inodes, ino, &parent, name, sizeof(name)) == 0;
+			  dfs_inodes_name_of(fs->inodes, ino, parent, name, size) == 0;
 		if (dropped)
-			dfs_inodes_unname(fs->inodes, parent, name);
+			dfs_inodes_unname(fs->inodes, *parent, name);
 	}
 	if (h->ent.kind == DFS_K_META || h->ent.kind == DFS_K_NODE_FILE)
 		commit_meta(fs, h);
-	fh_free(h);
+	fh_free(fs, h);
+	return dropped;
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dfs_fs *fs = fs_of(req);
+	char name[DFS_NAME_MAX + 1];
+	fuse_ino_t parent = 0;
+	bool dropped = fh_close(fs, (struct fh *)(uintptr_t)fi->fh, &parent, name, sizeof(name));
+
+	(void)ino;
 	fuse_reply_err(req, 0);
 	if (dropped && fs->se)
 		fuse_lowlevel_notify_inval_entry(fs->se, parent, name, strlen(name));
@@ -1336,7 +1392,7 @@ static void echo_create(struct dfs_fs *fs, fuse_req_t req, fuse_ino_t parent, co
 	if (rc == 0)
 		rc = make_entry(fs, parent, name, &ent, &e);
 	if (rc == 0) {
-		rc = echo_open(e.ino, &ent, fi);
+		rc = echo_open(fs, e.ino, &ent, fi);
 		if (rc < 0)
 			dfs_inodes_forget(fs->inodes, e.ino, 1);
 	}
@@ -1345,7 +1401,7 @@ static void echo_create(struct dfs_fs *fs, fuse_req_t req, fuse_ino_t parent, co
 		return;
 	}
 	if (fuse_reply_create(req, &e, fi) == -ENOENT)
-		fh_free((struct fh *)(uintptr_t)fi->fh);
+		fh_free(fs, (struct fh *)(uintptr_t)fi->fh);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -1372,7 +1428,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		if (rc == 0) {
 			rc = stat_ent(fs, e.ino, &ent, &e.attr);
 			if (rc < 0)
-				fh_free((struct fh *)(uintptr_t)fi->fh);
+				fh_free(fs, (struct fh *)(uintptr_t)fi->fh);
 		}
 		if (rc < 0)
 			dfs_inodes_forget(fs->inodes, e.ino, 1);
@@ -1389,7 +1445,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		struct fh *h = (struct fh *)(uintptr_t)fi->fh;
 		if (h->new_counted)
 			dfs_inodes_pending_new(fs->inodes, e.ino, -1);
-		fh_free(h);
+		fh_free(fs, h);
 	}
 }
 
@@ -1751,10 +1807,11 @@ static int act_list(struct dfs_fs *fs, const struct dfs_ent *e, struct fill_ctx 
 	return rc;
 }
 
-static void dirh_free(struct dirh *d)
+static void dirh_free(struct dfs_fs *fs, struct dirh *d)
 {
 	if (!d)
 		return;
+	open_untrack(fs, &d->link);
 	for (size_t i = 0; i < d->n; i++)
 		free(d->v[i].name);
 	free(d->v);
@@ -1770,6 +1827,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int rc = d ? ent_of(fs, ino, &ent) : -ENOMEM;
 	struct fill_ctx c = { fs, d, ino, false, NULL, 0 };
 
+	if (d)
+		open_track(fs, &d->link, true);
 	if (rc < 0)
 		goto out;
 	rc = dir_add(d, ".", ino, true);
@@ -1813,13 +1872,13 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 out:
 	if (rc < 0) {
-		dirh_free(d);
+		dirh_free(fs, d);
 		fuse_reply_err(req, -rc);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)d;
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		dirh_free(d);
+		dirh_free(fs, d);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -1848,8 +1907,42 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	dirh_free((struct dirh *)(uintptr_t)fi->fh);
+	dirh_free(fs_of(req), (struct dirh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
+}
+
+/* commit: as a release would; else only free (the database may be gone). */
+static size_t close_all(struct dfs_fs *fs, bool commit)
+{
+	char name[DFS_NAME_MAX + 1];
+	fuse_ino_t parent;
+	size_t files = 0;
+
+	for (;;) {
+		pthread_mutex_lock(&fs->open_lock);
+		struct open_link *l = fs->open;
+		pthread_mutex_unlock(&fs->open_lock);
+		if (!l)
+			break;
+		if (l->dir) {
+			dirh_free(fs, (struct dirh *)l);
+		} else if (commit) {
+			fh_close(fs, (struct fh *)l, &parent, name, sizeof(name));
+			files++;
+		} else {
+			fh_free(fs, (struct fh *)l);
+		}
+	}
+	return files;
+}
+
+void dfs_fs_close_open(struct dfs_fs *fs)
+{
+	size_t files = close_all(fs, true);
+
+	if (files)
+		dfs_log(DFS_LOG_INFO, "closed %zu file%s the kernel did not release", files,
+			files == 1 ? "" : "s");
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

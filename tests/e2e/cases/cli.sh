@@ -52,7 +52,7 @@ check_fails "daemon exited" "" kill -0 "$pid"
 # unmounted while an after-listener still runs, the old daemon is stopping:
 # a new mount of the same state directory waits for it instead of failing
 start_node a
-printf '#!/bin/sh\nsleep 2\n' >"$T/a/.actions/on_updated"
+printf '#!/bin/sh\nsleep 2\ntouch "%s/listened"\n' "$T" >"$T/a/.actions/on_updated"
 chmod +x "$T/a/.actions/on_updated"
 mkdir -p "$T/a/P/q" && echo x >"$T/a/P/q/f"
 old=${NODE_PID[a]}
@@ -60,10 +60,24 @@ check_ok "unmount" fusermount3 -u "$T/a"
 check_ok "the old daemon is still stopping" kill -0 "$old"
 check_ok "its lock says so" wait_for 5 sh -c "[ \"\$(sed -n 2p '$T/a.state/lock')\" = stopping ]"
 start_node a
-check_ok "the old daemon ended first" proc_ended "$old"
+check_ok "the old daemon's listener finished first" test -e "$T/listened"
+check_ok "the old daemon ends" wait_for 10 proc_ended "$old"
 wait "$old" 2>/dev/null
+rm -f "$T/a/.actions/on_updated"
 check_eq "the lock names the new daemon" "$(cat "$T/a.state/lock")" "${NODE_PID[a]}"
 check_eq "the new daemon serves" "$(cat "$T/a/P/q/f")" x
+
+# stopped by a signal while a file it created is still open: the kernel never
+# sends that file's release, and the daemon commits it on the way out
+exec 3>"$T/a/P/q/new"
+check_ok "stopped by SIGTERM" kill -TERM "${NODE_PID[a]}"
+check_ok "the daemon ends with the file open" wait_for 10 proc_ended "${NODE_PID[a]}"
+wait "${NODE_PID[a]}"
+check_eq "it exits 0" "$?" 0
+exec 3>&-
+is_mounted "$T/a" && fusermount3 -u -z "$T/a"
+start_node a
+check_eq "the file it had open was kept" "$(ls "$T/a/P/q")" "$(printf 'f\nnew')"
 stop_node a
 check_eq "the lock is emptied when the daemon ends" "$(cat "$T/a.state/lock")" ""
 
