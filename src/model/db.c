@@ -1255,21 +1255,24 @@ static int apply_dict(struct apply *a)
 	return put_rec(a->b, &a->key, &a->val, dfs_field_rec_encode(&f, &a->val));
 }
 
-/* name~ and 8 hex digits of its key: how an object shows when an earlier one holds its name. */
-static void tilde_name(char out[256], const char *name, const struct dfs_pubkey *k)
+/* name~ and the first bytes of k in hex (4 or 8 bytes), within 255 bytes. */
+static void tilde_name(char out[256], const char *name, const struct dfs_pubkey *k,
+		       size_t bytes)
 {
-	char hex[9];
+	char hex[17];
 	size_t n = strlen(name);
 
-	dfs_hex_encode(hex, k->b, 4);
-	if (n > 255 - 9)
-		n = 255 - 9;
+	dfs_hex_encode(hex, k->b, bytes);
+	if (n > 255 - 1 - 2 * bytes)
+		n = 255 - 1 - 2 * bytes;
 	snprintf(out, 256, "%.*s~%s", (int)n, name, hex);
 }
 
 struct contender {
 	const struct dfs_pubkey *skip;
 	bool found;
+	bool shown;		/* some object shows under the name (set without skip) */
+	struct dfs_pubkey shown_by;	/* which, where shown */
 	struct dfs_pubkey key;
 };
 
@@ -1308,8 +1311,12 @@ static int name_holder(struct apply *a, const char *name, const struct dfs_pubke
 		rc = dfs_buf_ok(&a->key);
 		if (rc == 0)
 			rc = dfs_store_get(a->db->st, a->key.data, a->key.len, &shown, &len);
-		if (rc == 0)
+		if (rc == 0) {
+			c->shown = len == DFS_PUBKEY_LEN;
+			if (c->shown)
+				memcpy(c->shown_by.b, shown, DFS_PUBKEY_LEN);
 			free(shown);
+		}
 		if (rc == -ENOENT)
 			return 0;
 		if (rc < 0 && rc != -EIO)	/* a corrupt entry: the scan decides */
@@ -1350,6 +1357,96 @@ static int reshow(struct apply *a, const struct dfs_pubkey *k, const char *shown
 }
 
 /*
+ * How object k, not first under name, shows: name~ and 8 hex digits of its
+ * key, or 16 where a live object is literally named that. A literal name
+ * beats a demoted one whichever arrives first, so every node agrees.
+ */
+static int demoted_name(struct apply *a, const char *name, const struct dfs_pubkey *k,
+			char out[256])
+{
+	struct contender literal;
+	int rc;
+
+	tilde_name(out, name, k, 4);
+	rc = name_holder(a, out, NULL, &literal);
+	if (rc == 0 && literal.found)
+		tilde_name(out, name, k, 8);
+	return rc;
+}
+
+/* A literal name arrives that a demoted object shows under: it moves aside. */
+static int make_way(struct apply *a, const struct dfs_pubkey *k)
+{
+	struct dfs_object_rec o;
+	char longer[256];
+	int rc;
+
+	dfs_key_object(&a->key, k);
+	rc = get_rec(a->db, &a->key, "object", (decoder)dfs_object_rec_decode, &o);
+	if (rc < 0 || !o.alive || strcmp(o.shown, o.name) == 0)
+		return rc;
+	tilde_name(longer, o.name, k, 8);
+	return reshow(a, k, longer);
+}
+
+struct short_form {
+	const char *want;	/* base~XXXXXXXX */
+	const char *base;
+	bool found;
+	struct dfs_pubkey key;
+};
+
+static int short_form_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+			  void *arg)
+{
+	struct short_form *sf = arg;
+	char name[256];
+
+	(void)val;
+	(void)vlen;
+	if (klen < DFS_PUBKEY_LEN)
+		return 0;
+	memcpy(sf->key.b, key + klen - DFS_PUBKEY_LEN, DFS_PUBKEY_LEN);
+	tilde_name(name, sf->base, &sf->key, 4);
+	sf->found = strcmp(name, sf->want) == 0;
+	return sf->found;
+}
+
+/*
+ * The last object literally named `name` is gone: a demoted object that
+ * moved aside for it (make_way) takes its short form again.
+ */
+static int give_back(struct apply *a, const char *model, const char *name)
+{
+	size_t n = strlen(name);
+	struct short_form sf = { name, NULL, false, { { 0 } } };
+	struct dfs_object_rec o;
+	char base[256], longer[256];
+	int rc;
+
+	if (n < 10 || name[n - 9] != '~')
+		return 0;
+	snprintf(base, sizeof(base), "%.*s", (int)(n - 9), name);
+	sf.base = base;
+	dfs_key_contender(&a->key, model, base, 0, NULL);
+	rc = dfs_buf_ok(&a->key);
+	if (rc == 0)
+		rc = dfs_store_flush(a->db->st);
+	if (rc == 0)
+		rc = dfs_store_scan(a->db->st, a->key.data, a->key.len, short_form_one, &sf);
+	if (rc < 0 || !sf.found)
+		return rc;
+	dfs_key_object(&a->key, &sf.key);
+	rc = get_rec(a->db, &a->key, "object", (decoder)dfs_object_rec_decode, &o);
+	if (rc < 0)
+		return rc == -ENOENT ? 0 : rc;
+	tilde_name(longer, o.name, &sf.key, 8);
+	if (!o.alive || strcmp(o.shown, longer) != 0)
+		return 0;
+	return reshow(a, &sf.key, name);
+}
+
+/*
  * Objects created concurrently under one name all live: the one created
  * first (by clock, then key) shows under the name, the others as
  * name~ followed by 8 hex digits of their key, identically on every node.
@@ -1386,19 +1483,25 @@ static int create_object(struct apply *a, struct dfs_object_rec *o)
 	rc = name_holder(a, a->name, NULL, &holder);
 	if (rc < 0)
 		return rc;
+	/* Also a name shown by another object's demotion: mkdir of what ls shows. */
+	if (a->local && (holder.found || holder.shown))
+		return -EEXIST;
+	if (!holder.found && holder.shown)
+		rc = make_way(a, &holder.shown_by);
+	if (rc < 0)
+		return rc;
 	if (holder.found) {
-		if (a->local)
-			return -EEXIST;
 		dfs_key_object(&a->key, &holder.key);
 		rc = get_rec(a->db, &a->key, "object", (decoder)dfs_object_rec_decode, &other);
 		if (rc < 0)
 			return rc;
 		if (clock_cmp(u->clock, &u->entity, other.created, &holder.key) < 0) {
 			char demoted[256];
-			tilde_name(demoted, other.name, &holder.key);
-			rc = reshow(a, &holder.key, demoted);
+			rc = demoted_name(a, other.name, &holder.key, demoted);
+			if (rc == 0)
+				rc = reshow(a, &holder.key, demoted);
 		} else {
-			tilde_name(o->shown, a->name, &u->entity);
+			rc = demoted_name(a, a->name, &u->entity, o->shown);
 		}
 		if (rc < 0)
 			return rc;
@@ -1436,6 +1539,8 @@ static int remove_object(struct apply *a, struct dfs_object_rec *o)
 		rc = name_holder(a, o->name, &u->entity, &next);
 		if (rc == 0 && next.found)
 			rc = reshow(a, &next.key, o->name);
+		else if (rc == 0)
+			rc = give_back(a, o->model, o->name);
 	}
 	if (rc == 0)
 		rc = dfs_store_flush(a->db->st);

@@ -1025,6 +1025,7 @@ struct expect_names {
 	const struct dfs_pubkey *key[4];
 	const struct dfs_pubkey *gone;	/* removed, or NULL */
 	int nrecs;
+	const char *name[4];	/* the name each was created under; NULL: "doc" */
 };
 
 static void check_names(struct node *b, const struct outcome *out, const char *desc, void *ctx)
@@ -1042,7 +1043,8 @@ static void check_names(struct node *b, const struct outcome *out, const char *d
 		cr_assert_arr_eq(k.b, e->key[i]->b, DFS_PUBKEY_LEN, "%s: %s is the wrong object",
 				 desc, e->shown[i]);
 		cr_assert_str_eq(o.shown, e->shown[i], "%s", desc);
-		cr_assert_str_eq(o.name, "doc", "%s: the name as signed stays", desc);
+		cr_assert_str_eq(o.name, e->name[i] ? e->name[i] : "doc",
+				 "%s: the name as signed stays", desc);
 		bool listed = false;
 		for (int j = 0; j < ns.n; j++)
 			listed |= strcmp(ns.v[j], e->shown[i]) == 0;
@@ -1073,7 +1075,7 @@ Test(converge, concurrent_creates_of_one_name)
 	craft_object(&rs, "k2", "notes", "doc", c + ms(20), &k2);
 	tilde(t2, &k2);
 	cr_assert_eq(strlen(t2), 12);
-	struct expect_names e = { 2, { "doc", t2 }, { &k1, &k2 }, NULL, rs.n };
+	struct expect_names e = { 2, { "doc", t2 }, { &k1, &k2 }, NULL, rs.n, { NULL } };
 	converge(&rs, NULL, false, check_names, &e);
 	recs_release(&rs);
 }
@@ -1129,6 +1131,60 @@ Test(converge, creates_of_new_names_stay_one_write)
 	recs_release(&rs);
 }
 
+/*
+ * An object literally named as another's demoted form: the literal name
+ * wins and the demoted one shows with 16 hex digits, in every order; once
+ * the literal one is removed, the short form comes back.
+ */
+Test(converge, a_literal_name_beats_a_demoted_one)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k1, k2, k3;
+	char t2[16], h16[17], long2[32];
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	craft_object(&rs, "k1", "notes", "doc", c + ms(10), &k1);
+	craft_object(&rs, "k2", "notes", "doc", c + ms(20), &k2);
+	tilde(t2, &k2);
+	const struct rec *c3 = craft_object(&rs, "k3", "notes", t2, c + ms(30), &k3);
+	dfs_hex_encode(h16, k2.b, 8);
+	snprintf(long2, sizeof(long2), "doc~%s", h16);
+	struct expect_names e = { 3, { "doc", t2, long2 }, { &k1, &k3, &k2 }, NULL, rs.n,
+				  { NULL, t2, NULL } };
+	converge(&rs, NULL, false, check_names, &e);
+
+	craft(&rs, "rm3", a.kr, DFS_OP_OBJECT_REMOVE, &k3, &k3, "notes", "", NULL, c + ms(40),
+	      &c3->hash);
+	struct expect_names back = { 2, { "doc", t2 }, { &k1, &k2 }, &k3, rs.n, { NULL } };
+	converge(&rs, NULL, false, check_names, &back);
+	recs_release(&rs);
+}
+
+/* mkdir of the name ls shows for a demoted object is refused, as any shown name is. */
+Test(converge, a_local_create_of_a_demoted_name_is_refused)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k1, k2, k3, got;
+	struct dfs_object_rec o;
+	struct node b;
+	char t2[16];
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	craft_object(&rs, "k1", "notes", "doc", c + ms(10), &k1);
+	craft_object(&rs, "k2", "notes", "doc", c + ms(20), &k2);
+	node_make(&b, "b");
+	for (int i = 0; i < rs.n; i++)
+		cr_assert_eq(dfs_db_receive(b.db, rs.r[i].data, rs.r[i].len, NULL), 0);
+	tilde(t2, &k2);
+	cr_assert_eq(dfs_db_create_object(b.db, "notes", t2, &k3), -EEXIST);
+	cr_assert_eq(dfs_db_get_object(b.db, "notes", t2, &got, &o), 0);
+	cr_assert_arr_eq(got.b, k2.b, DFS_PUBKEY_LEN, "%s still shows k2", t2);
+	node_destroy(&b);
+	recs_release(&rs);
+}
+
 Test(converge, removing_the_holder_promotes_the_next)
 {
 	struct recs rs = { 0 };
@@ -1140,7 +1196,7 @@ Test(converge, removing_the_holder_promotes_the_next)
 	craft_object(&rs, "k2", "notes", "doc", c + ms(20), &k2);
 	craft(&rs, "rm1", a.kr, DFS_OP_OBJECT_REMOVE, &k1, &k1, "notes", "", NULL, c + ms(30),
 	      &c1->hash);
-	struct expect_names e = { 1, { "doc" }, { &k2 }, &k1, rs.n };
+	struct expect_names e = { 1, { "doc" }, { &k2 }, &k1, rs.n, { NULL } };
 	converge(&rs, NULL, false, check_names, &e);
 	recs_release(&rs);
 }
@@ -1160,7 +1216,7 @@ Test(converge, creates_at_one_clock_ordered_by_key)
 	tilde(t2, &k2);
 	tilde(t3, &k3);
 	bool k2_first = memcmp(k2.b, k3.b, DFS_PUBKEY_LEN) < 0;
-	struct expect_names e = { 3, { "doc", t2, t3 }, { &k1, &k2, &k3 }, NULL, rs.n };
+	struct expect_names e = { 3, { "doc", t2, t3 }, { &k1, &k2, &k3 }, NULL, rs.n, { NULL } };
 	converge(&rs, NULL, false, check_names, &e);
 
 	craft(&rs, "rm1", a.kr, DFS_OP_OBJECT_REMOVE, &k1, &k1, "notes", "", NULL, c + ms(30),
@@ -1169,7 +1225,7 @@ Test(converge, creates_at_one_clock_ordered_by_key)
 				   { "doc", k2_first ? t3 : t2 },
 				   { k2_first ? &k2 : &k3, k2_first ? &k3 : &k2 },
 				   &k1,
-				   rs.n };
+				   rs.n, { NULL } };
 	converge(&rs, NULL, false, check_names, &e2);
 	recs_release(&rs);
 }
