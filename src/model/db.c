@@ -2631,14 +2631,19 @@ int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 		if (rc == -ENOENT)
 			rc = 0;
 	}
-	/* The next keyset is built first: a list it cannot seal to changes nothing. */
-	if (rc == 0 && keyed)
+	/*
+	 * The next keyset is built first: a list it cannot seal to changes
+	 * nothing. The first list makes the first keyset, so that the objects
+	 * it names can write encrypted values before the owner ever has.
+	 */
+	bool rekeyed = keyed || m > 0;
+	if (rc == 0 && rekeyed)
 		rc = make_keyset(db, obj, (const uint8_t *)sorted, m * DFS_PUBKEY_LEN,
-				 any_dropped(old, oldlen, sorted, m), &next);
+				 keyed && any_dropped(old, oldlen, sorted, m), &next);
 	if (rc == 0)
 		rc = local_change(db, DFS_OP_OBJECT_META, 0, obj, obj, o.model, "authorized",
 				  (const uint8_t *)sorted, m * DFS_PUBKEY_LEN);
-	if (rc == 0 && keyed)
+	if (rc == 0 && rekeyed)
 		rc = local_change(db, DFS_OP_OBJECT_META, 0, obj, obj, o.model, "datakey",
 				  next.data, next.len);
 	pthread_rwlock_unlock(key_lock(db, obj));

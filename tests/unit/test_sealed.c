@@ -860,8 +860,8 @@ Test(sealed, plain_value_then_sealed_append)
 	world();
 	cr_assert_eq(dfs_db_set_authorized(na.db, &doc, &chief, 1), 0);
 	cr_assert_eq(set_str(&na, &doc, "notes", "plain-start\n"), 0);
-	cr_assert_eq(ship(&na, &nb), 2);
-	cr_assert_eq(ship(&na, &nc), 2);
+	cr_assert_eq(ship(&na, &nb), 3);
+	cr_assert_eq(ship(&na, &nc), 3);
 	expect_value(&nc, &doc, "notes", "plain-start\n", "C, not yet listed");
 
 	set_list(&na, three, 3);
@@ -875,8 +875,8 @@ Test(sealed, plain_value_then_sealed_append)
 	expect_value(&na, &doc, "notes", "plain-start\nsealed-part\n", "owner");
 
 	/* On every node: one clear item, then one sealed item. */
-	cr_assert_eq(ship(&na, &nb), 3);
-	cr_assert_eq(ship(&na, &nc), 3);
+	cr_assert_eq(ship(&na, &nb), 2);
+	cr_assert_eq(ship(&na, &nc), 2);
 	expect_value(&nb, &doc, "notes", "plain-start\nsealed-part\n", "B, a reader");
 	expect_read_rc(&nc, &doc, "notes", -EACCES, "C");
 	expect_stat(&nc, &doc, "notes", strlen("plain-start\nsealed-part\n"), false, "C");
@@ -1289,6 +1289,32 @@ Test(sealed, listener_on_a_keyless_node_gets_no_values)
 	cr_assert_eq(s.after, 6);
 }
 
+/*
+ * The first .authorized list comes with the first keyset: an object it
+ * names writes encrypted values before the owner has written any.
+ */
+Test(sealed, a_grant_keys_the_object_for_its_writers)
+{
+	struct blob ks;
+	uint32_t epoch;
+
+	world();
+	cr_assert_eq(dfs_db_set_authorized(na.db, &doc, &chief, 1), 0);
+	ks = meta(&na, &doc, "datakey");
+	cr_assert_eq(dfs_keyset_latest(ks.data, ks.len, &epoch), 0);
+	cr_assert_eq(epoch, 1);
+	free(ks.data);
+	cr_assert_eq(ship(&na, &nb), 2);
+	cr_assert_eq(dfs_db_set_as(nb.db, &chief), 0);
+	cr_assert_eq(set_str(&nb, &doc, "secret", "first-from-chief"), 0);
+	cr_assert_eq(ship(&nb, &na), 1);
+	expect_value(&na, &doc, "secret", "first-from-chief", "A, the owner");
+	expect_value(&nb, &doc, "secret", "first-from-chief", "B, the writer");
+	cr_assert_eq(ship(&nb, &nc), 3);
+	expect_read_rc(&nc, &doc, "secret", -EACCES, "C, no reader");
+	cr_assert_eq(store_count(&nc, "first-from-chief"), 0);
+}
+
 Test(sealed, listener_on_a_reader_node_gets_clear_values)
 {
 	struct seen sb = { 0 }, sa = { 0 };
@@ -1299,14 +1325,14 @@ Test(sealed, listener_on_a_reader_node_gets_clear_values)
 	dfs_db_set_listener(na.db, &la);
 	world();
 	cr_assert_eq(dfs_db_set_authorized(na.db, &doc, &chief, 1), 0);
-	cr_assert_eq(ship(&na, &nb), 1);
+	cr_assert_eq(ship(&na, &nb), 2, "the list, and the first keyset with it");
 	sa.n = sa.after = sb.n = sb.after = 0;
 	cr_assert_eq(set_str(&na, &doc, "secret", "one"), 0);
 	cr_assert_eq(set_str(&na, &doc, "secret", "two"), 0);
 	cr_assert_eq(append_str(&na, &doc, "log", "x\n"), 0);
 	cr_assert_eq(append_str(&na, &doc, "log", "y\n"), 0);
 	cr_assert_eq(dfs_db_delete_field(na.db, &doc, "secret"), 0);
-	cr_assert_eq(ship(&na, &nb), 6);
+	cr_assert_eq(ship(&na, &nb), 5);
 
 	for (int side = 0; side < 2; side++) {
 		const struct seen *s = side ? &sb : &sa;

@@ -73,6 +73,16 @@ check_ok "C applied chief's write" wait_for 10 \
   bash -c "tail -n 1 '$C/Person/bob/.history' | grep -q ' $CHIEF set salary\$'"
 check_fails "C still cannot read" "Permission denied" cat "$C/Person/bob/salary"
 
+# A grant comes with the object's first data key: chief writes carol's
+# salary before carol's owner ever wrote an encrypted value.
+mkdir "$A/Person/carol"
+echo Person/chief > "$A/Person/carol/.authorized"
+check_ok "B has carol's grant and key" wait_for 10 \
+  bash -c "cmp -s '$A/Person/carol/.history' '$B/Person/carol/.history'"
+echo 900 > "$B/Person/carol/salary"
+check_file "B wrote carol's 900" "$B/Person/carol/salary" $'900\n'
+check_ok "A reads chief's 900" wait_for 10 file_is "$A/Person/carol/salary" $'900\n'
+
 # A list written line by line (printf) commits once, at close: one list
 # update and one re-sealed keyset, never a moment without chief.
 mkdir "$A/Person/deputy"
