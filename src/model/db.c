@@ -2633,10 +2633,11 @@ int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 	}
 	/*
 	 * The next keyset is built first: a list it cannot seal to changes
-	 * nothing. The first list makes the first keyset, so that the objects
-	 * it names can write encrypted values before the owner ever has.
+	 * nothing. In a model with encrypted fields, the first list makes the
+	 * first keyset, so that the objects it names can write encrypted
+	 * values before the owner ever has.
 	 */
-	bool rekeyed = keyed || m > 0;
+	bool rekeyed = keyed || (m > 0 && dfs_sealed_model(db, o.model));
 	if (rc == 0 && rekeyed)
 		rc = make_keyset(db, obj, (const uint8_t *)sorted, m * DFS_PUBKEY_LEN,
 				 keyed && any_dropped(old, oldlen, sorted, m), &next);

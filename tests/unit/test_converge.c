@@ -2044,9 +2044,8 @@ Test(converge, signing_as_an_authorized_object)
 	cr_assert_eq(memcmp(val, chief.b, DFS_PUBKEY_LEN), 0);
 	free(val);
 	struct recs more = { 0 };
-	cr_assert_eq(log_to_recs(&a, 2, &more), 2, "the list, and the first keyset with it");
-	for (int i = 0; i < more.n; i++)
-		cr_assert_eq(dfs_db_receive(b.db, more.r[i].data, more.r[i].len, NULL), 0);
+	cr_assert_eq(log_to_recs(&a, 2, &more), 1);
+	cr_assert_eq(dfs_db_receive(b.db, more.r[0].data, more.r[0].len, NULL), 0);
 
 	cr_assert(dfs_db_may_write(b.db, &k));
 	cr_assert_eq(dfs_db_set_field(b.db, &k, "f", (const uint8_t *)"yes", 3), 0);
@@ -2062,9 +2061,8 @@ Test(converge, signing_as_an_authorized_object)
 	/* Revoked: B's writes are refused again, and A would hold them. */
 	cr_assert_eq(dfs_db_set_authorized(a.db, &k, NULL, 0), 0);
 	struct recs rev = { 0 };
-	cr_assert_eq(log_to_recs(&a, dfs_db_log_head(a.db) - 2, &rev), 2, "list and keyset");
-	for (int i = 0; i < rev.n; i++)
-		cr_assert_eq(dfs_db_receive(b.db, rev.r[i].data, rev.r[i].len, NULL), 0);
+	cr_assert_eq(log_to_recs(&a, dfs_db_log_head(a.db) - 1, &rev), 1);
+	cr_assert_eq(dfs_db_receive(b.db, rev.r[0].data, rev.r[0].len, NULL), 0);
 	cr_assert_not(dfs_db_may_write(b.db, &k));
 	cr_assert_eq(dfs_db_set_field(b.db, &k, "f", (const uint8_t *)"late", 4), -EPERM);
 	cr_assert(dfs_db_get_as(b.db, &other));
