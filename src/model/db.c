@@ -1390,7 +1390,7 @@ static int make_way(struct apply *a, const struct dfs_pubkey *k)
 }
 
 struct short_form {
-	const char *want;	/* base~XXXXXXXX */
+	const char *want;	/* base~ and 8 hex digits */
 	const char *base;
 	bool found;
 	struct dfs_pubkey key;
@@ -2637,7 +2637,7 @@ int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 	 * first keyset, so that the objects it names can write encrypted
 	 * values before the owner ever has.
 	 */
-	bool rekeyed = keyed || (m > 0 && dfs_sealed_model(db, o.model));
+	bool rekeyed = keyed || (m > 0 && dfs_sealed_field(db, o.model, NULL));
 	if (rc == 0 && rekeyed)
 		rc = make_keyset(db, obj, (const uint8_t *)sorted, m * DFS_PUBKEY_LEN,
 				 keyed && any_dropped(old, oldlen, sorted, m), &next);

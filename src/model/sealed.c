@@ -60,22 +60,9 @@ bool dfs_sealed_field(struct dfs_db *db, const char *model, const char *path)
 	dfs_db_model_id(model, &id);
 	if (dfs_db_get_meta(db, &id, "encrypted", &list, &len) < 0)
 		return false;
-	bool listed = dfs_sealed_listed(list, len, path);
+	bool listed = path ? dfs_sealed_listed(list, len, path) : len > 0;
 	free(list);
 	return listed;
-}
-
-bool dfs_sealed_model(struct dfs_db *db, const char *model)
-{
-	struct dfs_pubkey id;
-	uint8_t *list;
-	size_t len;
-
-	dfs_db_model_id(model, &id);
-	if (dfs_db_get_meta(db, &id, "encrypted", &list, &len) < 0)
-		return false;
-	free(list);
-	return len > 0;
 }
 
 int dfs_sealed_key(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_keycache *kc,

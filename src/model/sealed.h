@@ -27,10 +27,8 @@
 int dfs_sealed_check_list(const uint8_t *v, size_t len);
 /** Whether path (FIELD or DICT/KEY) is in list: a dict is listed by its name. */
 bool dfs_sealed_listed(const uint8_t *list, size_t len, const char *path);
-/** Whether model encrypts path. */
+/** Whether model encrypts path; with path NULL, whether it encrypts any field. */
 bool dfs_sealed_field(struct dfs_db *db, const char *model, const char *path);
-/** Whether model lists any field in .encrypted. */
-bool dfs_sealed_model(struct dfs_db *db, const char *model);
 
 /**
  * Opens obj's data key of epoch: from the cache, else from its keyset with
