@@ -10,10 +10,10 @@
  * (listing.c), qlock the after-queue (runner.c). Listeners run with
  * neither held, so a slow listener never blocks a lookup.
  *
- * The files call downwards only: listing.c (hook names, cached
- * directories) and spawn.c (one listener process) use nothing else here;
- * runner.c runs listeners and queues them; hooks.c maps a database change
- * to hooks and calls the runner.
+ * The files call downwards only. listing.c (hook names, cached
+ * directories) and spawn.c (one listener process) call no other file of
+ * the folder; runner.c calls both; hooks.c maps a database change to hooks
+ * and calls runner.c and listing.c.
  */
 #ifndef DINEMICFS_ACTIONS_INTERNAL_H
 #define DINEMICFS_ACTIONS_INTERNAL_H
