@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - what the files of src/actions share: the runner's state.
+ *
+ * struct dfs_runner is the opaque runner of actions.h. It owns dir, its
+ * listings and its queued jobs, and one worker thread that runs the
+ * after-listeners; dfs_runner_free() stops the worker before freeing.
+ *
+ * Two locks, never held together: lock guards the listing cache
+ * (listing.c), qlock the after-queue (runner.c). Listeners run with
+ * neither held, so a slow listener never blocks a lookup.
+ *
+ * The files call downwards only. listing.c (hook names, cached
+ * directories) and spawn.c (one listener process) call no other file of
+ * the folder; runner.c calls both; hooks.c maps a database change to hooks
+ * and calls runner.c and listing.c.
+ */
+#ifndef DINEMICFS_ACTIONS_INTERNAL_H
+#define DINEMICFS_ACTIONS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "dinemicfs/actions.h"
+
+_Static_assert(DFS_HOOK_COUNT <= 32, "hooks fit a 32-bit mask");
+
+/* The hook-named files of one directory, sorted, as of its last change. */
+struct listing {
+	struct listing *next;
+	char *path;
+	bool exists;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime, ctime;
+	char **names;
+	size_t n;
+};
+
+struct job;
+
+struct dfs_runner {
+	char *dir;
+	int timeout_ms;
+	pthread_mutex_t lock;
+	struct listing *listings;	/* protected by lock */
+
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct job *head, **tail;	/* protected by qlock */
+	size_t queued;			/* jobs in the list; protected by qlock */
+	bool busy;			/* the worker runs a job; protected by qlock */
+	bool stopping;			/* protected by qlock */
+	pthread_t worker;
+};
+
+/* Frees n malloc'ed strings and the array that holds them. */
+static inline void runner_free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* listing.c */
+
+/*
+ * Every listener of hook for model: the common directory's, then the
+ * model's, as malloc'ed full paths in name order (free them with
+ * runner_free_list). 0 or -ENOMEM.
+ */
+int runner_listeners(struct dfs_runner *r, enum dfs_hook hook, const char *model, char ***out,
+		     size_t *n);
+/* True when the common directory or model's holds a listener for any hook in mask. */
+bool runner_has_any(struct dfs_runner *r, uint32_t mask, const char *model);
+/* Frees every cached listing. The caller alone uses r. */
+void runner_listings_free(struct dfs_runner *r);
+
+/* spawn.c */
+
+/*
+ * Runs one listener with ev's value on stdin, told hook_name, within
+ * r->timeout_ms. Returns 0 when it exits 0, -EPERM otherwise, with the
+ * reason in why.
+ */
+int runner_run_one(struct dfs_runner *r, const char *path, const char *hook_name,
+		   const struct dfs_action_event *ev, char *why, size_t whylen);
+
+#endif
