@@ -72,6 +72,37 @@ static void take_waiters(struct dfs_repl *r, const struct dfs_hash *h, const uin
 }
 
 /*
+ * Receives the parked updates on work, and in turn whatever waited for
+ * them. Returns false when one of them is not in the store yet.
+ */
+static bool receive_parked(struct dfs_repl *r, struct dfs_db_group *g, struct parked *work)
+{
+	struct dfs_hash missing;
+	bool kept = true;
+	int rc;
+
+	while (work) {
+		struct parked *p = work;
+		/* Checked before it was parked; whether it is stored is looked up. */
+		struct dfs_db_checked pc = { .fresh = false };
+		work = p->next;
+		dfs_hash2(&pc.hash, p->rec, p->len, NULL, 0);
+		/* Parked: which connection it came over is not kept. */
+		rc = dfs_db_group_receive(g, p->rec, p->len, &pc, &missing, NULL);
+		if (rc == -EAGAIN)
+			kept = park(r, &missing, p->rec, p->len) && kept;
+		else if (rc == -EIO || rc == -ENOMEM)
+			kept = false;
+		else if (rc == -EBADMSG)
+			atomic_fetch_add(&r->dropped, 1);
+		else
+			take_waiters(r, &pc.hash, p->rec, p->len, &work);
+		free(p);
+	}
+	return kept;
+}
+
+/*
  * Receives one update, given what its check found (NULL: not checked), and
  * whatever was waiting for it. Returns false when it is not in the store
  * yet (parked, or a store error): the saved cursor must then not move past
@@ -82,7 +113,6 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 {
 	struct dfs_hash missing;
 	struct parked *work = NULL;
-	bool kept = true;
 	uint64_t seq = 0;
 	if (ck && ck->verdict == VERDICT_NONE)
 		ck = NULL;
@@ -121,25 +151,7 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 			dfs_hash2(&hash, rec, len, NULL, 0);
 		take_waiters(r, &hash, rec, len, &work);
 	}
-	while (work) {
-		struct parked *p = work;
-		/* Checked before it was parked; whether it is stored is looked up. */
-		struct dfs_db_checked pc = { .fresh = false };
-		work = p->next;
-		dfs_hash2(&pc.hash, p->rec, p->len, NULL, 0);
-		/* Parked: which connection it came over is not kept. */
-		rc = dfs_db_group_receive(g, p->rec, p->len, &pc, &missing, NULL);
-		if (rc == -EAGAIN)
-			kept = park(r, &missing, p->rec, p->len) && kept;
-		else if (rc == -EIO || rc == -ENOMEM)
-			kept = false;
-		else if (rc == -EBADMSG)
-			atomic_fetch_add(&r->dropped, 1);
-		else
-			take_waiters(r, &pc.hash, p->rec, p->len, &work);
-		free(p);
-	}
-	return kept;
+	return receive_parked(r, g, work);
 }
 
 /* Takes l's place in its peer's log, if there is one to keep; under r->lock. */
