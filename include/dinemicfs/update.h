@@ -58,6 +58,7 @@
 #define DFS_UPDATE_NAME_MAX 511
 #define DFS_UPDATE_VALUE_MAX (16u * 1024 * 1024)
 #define DFS_UPDATE_HEADER_LEN 108
+#define DFS_UPDATE_ENTITY_OFF 12
 #define DFS_UPDATE_MIN_LEN (DFS_UPDATE_HEADER_LEN + 1 + 1 + 2 + 4 + DFS_SIG_LEN)
 #define DFS_UPDATE_MAX_LEN \
 	(DFS_UPDATE_HEADER_LEN + 1 + 255 + 2 + DFS_UPDATE_NAME_MAX + 4 + DFS_UPDATE_VALUE_MAX + DFS_SIG_LEN)
@@ -110,6 +111,14 @@ int dfs_update_encode(const struct dfs_update *u, struct dfs_buf *out);
  * only: signature and chain are the model's job.
  */
 int dfs_update_decode(const uint8_t *p, size_t len, struct dfs_update *u);
+
+/**
+ * Copies the entity (the 32 bytes at offset 12) of the record p out to
+ * *entity, reading nothing else: it neither decodes nor checks the record.
+ * Returns 0, or -EBADMSG when len is too short to hold an entity
+ * (len < DFS_UPDATE_ENTITY_OFF + DFS_PUBKEY_LEN), leaving *entity untouched.
+ */
+int dfs_update_entity(const uint8_t *p, size_t len, struct dfs_pubkey *entity);
 
 /** The number of leading bytes that the signature covers. */
 static inline size_t dfs_update_signed_len(size_t record_len)

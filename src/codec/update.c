@@ -134,6 +134,14 @@ int dfs_update_decode(const uint8_t *p, size_t len, struct dfs_update *u)
 	return check_fields(u);
 }
 
+int dfs_update_entity(const uint8_t *p, size_t len, struct dfs_pubkey *entity)
+{
+	if (len < DFS_UPDATE_ENTITY_OFF + DFS_PUBKEY_LEN)
+		return -EBADMSG;
+	memcpy(entity->b, p + DFS_UPDATE_ENTITY_OFF, DFS_PUBKEY_LEN);
+	return 0;
+}
+
 const char *dfs_op_name(int op)
 {
 	static const char *const names[] = {

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - what the files of src/repl share: the replicator's state,
+ * one link per connection, the receive queue, and the calls between files.
+ *
+ * The files, bottom first; each calls only the ones before it:
+ *
+ *   net.c     the only includer of libwebsockets.h: the context, its
+ *             callback and service thread, connect and backoff, fragment
+ *             reassembly, and repl_net_* for the files above. It calls up
+ *             into link.c only through r->on, the table of handlers that
+ *             repl.c fills in (the Redis ae.c pattern), so the folder stays
+ *             a DAG. Nothing here exposes a libwebsockets type: struct lws
+ *             and struct lws_context are only named, and the reconnect
+ *             timer is net.c's own struct repl_net_timer.
+ *   outbox.c  our log to a peer: batches, and the runs of entries that came
+ *             in over a connection, which are not echoed back over it.
+ *   inbox.c   a peer's updates into the model: queue, checker threads,
+ *             applier thread, parking, cursors.
+ *   link.c    one connection's protocol: HELLO, AUTH, WANT, UPDATES; link
+ *             up and down. Its repl_link_* are the handlers of r->on.
+ *   repl.c    start and stop, .node/peers and .node/stats.
+ *
+ * Threads: the service thread (net.c's repl_net_service_main) owns every
+ * libwebsockets object, so every handler of r->on and everything in link.c
+ * runs on it, as do a link's handshake and receive fields. The applier
+ * thread (inbox.c) owns the parking table. Checker threads only verify
+ * signatures. Fields that more than one thread reads say what protects them:
+ * r->lock guards the links' shown state, the queue and the sessions;
+ * r->runs_lock the runs; counters are atomics, read without a lock.
+ */
+#ifndef DINEMICFS_REPL_INTERNAL_H
+#define DINEMICFS_REPL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "dinemicfs/buf.h"
+#include "dinemicfs/db.h"
+#include "dinemicfs/keys.h"
+#include "dinemicfs/repl.h"
+#include "dinemicfs/wire.h"
+
+#define LINK_QUEUE_MAX (8u << 20)	/* received bytes a link may have queued */
+#define PARK_BYTES_MAX (64u << 20)	/* updates waiting for a predecessor */
+#define PARK_BUCKETS 1024
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define CURSOR_SAVE_MS 1000
+#define MAX_CHECKERS 3			/* threads that verify signatures */
+#define CHECK_AHEAD 8			/* messages checked ahead of the applier, at most */
+#define BULK_BEHIND 256			/* a batch this big, or a sender this far ahead: a catch-up */
+#define BULK_QUEUED (256u << 10)	/* so is a link with this much more queued */
+#define RUNS_MAX 4096			/* runs of log entries whose connection is known */
+
+_Static_assert(DFS_WIRE_LOG_ID_LEN == DFS_DB_LOG_ID_LEN, "a log id is a log id");
+
+/* libwebsockets' types, named only: net.c alone sees inside them. */
+struct lws;
+struct lws_context;
+/* A link's reconnect timer, net.c's. */
+struct repl_net_timer;
+
+enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_HANDSHAKE, LINK_UP };
+
+/* Control messages a link still has to send, in this order. */
+enum { SEND_HELLO = 1, SEND_AUTH = 2, SEND_WANT = 4 };
+
+struct link {
+	struct dfs_repl *r;
+	struct link *next;		/* r->links */
+	struct lws *wsi;		/* NULL while down */
+	int refs;			/* the list, the connection, queued messages */
+	bool outgoing;			/* a configured peer: kept and reconnected */
+	char addr[160];
+	char host[128], path[128];
+	int port;
+	enum link_state state;
+	uint32_t session;		/* this connection; under r->lock */
+	int backoff_ms;
+	struct repl_net_timer *timer;	/* reconnect timer; outgoing links only, else NULL */
+	char last_error[96];
+
+	/* Handshake. */
+	unsigned to_send;
+	uint8_t nonce[DFS_WIRE_NONCE_LEN];
+	uint8_t peer_nonce[DFS_WIRE_NONCE_LEN];
+	bool got_hello, authed;
+	struct dfs_pubkey peer;
+	uint8_t peer_log[DFS_WIRE_LOG_ID_LEN];
+
+	/* Streams; counters shown in .node/peers under r->lock. */
+	bool sending;			/* the peer sent WANT */
+	uint64_t sent_upto;		/* our log, sent up to here */
+	uint64_t peer_head;		/* its log, as it last said */
+	uint64_t recv_upto;		/* its log, processed up to here */
+	bool recv_stuck;		/* something parked: do not save the cursor */
+	atomic_llong last_contact;	/* time(NULL) of the last bytes received; 0: never */
+
+	/* Receiving: one message, reassembled from fragments. */
+	struct dfs_buf rx;
+	bool rx_drop;			/* oversized: swallow the rest */
+	size_t queued;			/* bytes waiting for the applier */
+	bool rx_paused;
+};
+
+/* Signatures of a message's updates are checked ahead of the applier. */
+enum { CHECK_QUEUED, CHECK_RUNNING, CHECK_DONE };
+/* Zeroed results are VERDICT_NONE: not checked, so the applier verifies them. */
+enum { VERDICT_NONE, VERDICT_NEW, VERDICT_KNOWN, VERDICT_BAD };
+
+struct checked {
+	uint8_t verdict;		/* VERDICT_* */
+	struct dfs_db_checked c;	/* for VERDICT_NEW */
+};
+
+struct inmsg {
+	struct inmsg *next;
+	struct link *link;
+	int check;			/* CHECK_*, under r->lock */
+	size_t count;			/* updates in it */
+	struct checked *checked;	/* per update, once checked; NULL: not checked (no memory) */
+	size_t len;
+	uint8_t data[];
+};
+
+/*
+ * Log entries that came in over one connection, a run of sequence numbers.
+ * They are not sent back over it: the peer has them.
+ */
+struct run {
+	uint64_t first, last;
+	uint32_t session;
+};
+
+struct parked {
+	struct parked *next;
+	struct dfs_hash wait;
+	size_t len;
+	uint8_t rec[];
+};
+
+/*
+ * What net.c calls up into, on the service thread; repl.c fills it in with
+ * link.c's handlers. A link passed in is one net.c was handed: an outgoing
+ * link's own, or one that accepted returned.
+ */
+struct repl_net_handlers {
+	/* A peer connected to us, from ip: its new link, up; NULL closes it. */
+	struct link *(*accepted)(struct dfs_repl *r, struct lws *wsi, const char *ip);
+	/* Our connection to l's peer is open. */
+	void (*up)(struct link *l, struct lws *wsi);
+	/* Our connection to l's peer failed; why may be NULL. */
+	void (*failed)(struct link *l, const char *why);
+	/* l's connection closed; lws hands l back no more. */
+	void (*closed)(struct link *l);
+	/* l may write one message; < 0 closes the connection. */
+	int (*writable)(struct link *l);
+	/* A whole message from l's peer; < 0 closes the connection. */
+	int (*message)(struct link *l, const uint8_t *p, size_t len);
+	/* A message from l's peer was dropped (what says why). */
+	void (*bad_frame)(struct link *l, const char *what);
+};
+
+struct dfs_repl {
+	struct dfs_db *db;
+	struct dfs_keyring *kr;
+	bool has_netkey;
+	uint8_t netkey[DFS_MAC_KEY_LEN];
+	struct lws_context *ctx;
+	const struct repl_net_handlers *on;	/* set before the context exists */
+	pthread_t service, applier;
+	pthread_t checkers[MAX_CHECKERS];
+	int ncheckers;
+	atomic_bool stopping;
+	atomic_bool log_grew;
+	atomic_bool rx_wake;		/* the applier freed queue room */
+
+	pthread_mutex_t lock;		/* links' shown state, the queue, stats */
+	pthread_cond_t queue_cond;
+	struct link *links;
+	struct inmsg *qhead, *qtail;
+	struct inmsg *qcheck;		/* the first message not yet being checked */
+	unsigned ahead;			/* messages checked or being checked, not yet taken */
+
+	struct parked *park[PARK_BUCKETS];	/* applier thread only */
+	size_t park_bytes, park_count;
+	uint32_t sessions;			/* under lock */
+
+	/* The latest RUNS_MAX runs, oldest first, in a ring. */
+	pthread_mutex_t runs_lock;
+	struct run runs[RUNS_MAX];
+	size_t runs_start, runs_n;
+
+	/* Counters for .node/stats: atomics, so that no lock is taken to count. */
+	atomic_ullong received, sent, bytes_in, bytes_out, parked, bad_frames, dropped;
+	atomic_uint peers_up;
+	unsigned peers_configured;	/* set before the threads start */
+
+	struct dfs_buf tx;		/* service thread only */
+};
+
+/* A peer's place in its log, as saved; see inbox.c. */
+struct cursor_save {
+	struct dfs_pubkey peer;
+	uint8_t log[DFS_WIRE_LOG_ID_LEN];
+	uint64_t seq;
+};
+
+/* ---- net.c: libwebsockets ---------------------------------------------------------- */
+
+/* A reconnect timer for the outgoing link l, or NULL (no memory). */
+struct repl_net_timer *repl_net_timer_new(struct link *l);
+/* Accepts NULL. Only once the context is gone, or the timer never ran. */
+void repl_net_timer_free(struct repl_net_timer *t);
+/*
+ * Creates r->ctx, listening on iface:port when listen is set, and schedules
+ * the first connect of every link on r->links. Returns 0 or -1.
+ */
+int repl_net_open(struct dfs_repl *r, bool listen, const char *iface, int port);
+/* Destroys r->ctx; every connection's CLOSED callback runs here. */
+void repl_net_close(struct dfs_repl *r);
+/* The service thread: runs r->ctx until r->stopping. */
+void *repl_net_service_main(void *arg);
+/* Wakes the service thread; any thread. */
+void repl_net_wake(struct dfs_repl *r);
+/* Tries l's connection again after its backoff. */
+void repl_net_schedule_connect(struct link *l);
+/* Asks for a writable callback on wsi. */
+void repl_net_want_write(struct lws *wsi);
+/* Stops reading from wsi until the applier frees room. */
+void repl_net_pause(struct lws *wsi);
+/* Sends one message over l's connection; 0, -ENOMEM or -EIO. */
+int repl_net_write(struct link *l, const struct dfs_buf *msg);
+
+/* ---- outbox.c: our log to a peer --------------------------------------------------- */
+
+/* Notes that the entry logged at seq came in over connection session. */
+void repl_note_source(struct dfs_repl *r, uint64_t seq, uint32_t session);
+/* Sends l the next batch of our log; 1 if there may be more, 0, or < 0. */
+int repl_send_log(struct link *l);
+
+/* ---- inbox.c: a peer's updates into the model -------------------------------------- */
+
+/* Set on the applier's thread: see dfs_repl_log_grew(). */
+extern _Thread_local bool repl_applier_thread;
+
+/* Takes l's place in its peer's log, if there is one to keep; under r->lock. */
+bool repl_cursor_of(const struct link *l, struct cursor_save *c);
+void repl_put_cursors(struct dfs_repl *r, const struct cursor_save *c, size_t n);
+void *repl_checker_main(void *arg);
+void *repl_applier_main(void *arg);
+
+/* ---- link.c: one connection's protocol, the handlers of r->on ---------------------- */
+
+struct link *repl_link_accepted(struct dfs_repl *r, struct lws *wsi, const char *ip);
+void repl_link_up(struct link *l, struct lws *wsi);
+void repl_link_failed(struct link *l, const char *why);
+void repl_link_closed(struct link *l);
+int repl_link_writable(struct link *l);
+int repl_link_message(struct link *l, const uint8_t *p, size_t len);
+void repl_link_bad_frame(struct link *l, const char *what);
+
+/* ---- shared helpers ---------------------------------------------------------------- */
+
+/* Drops a reference to l; the last one frees it. Under r->lock once shared. */
+static inline void link_put(struct link *l)
+{
+	if (--l->refs > 0)
+		return;
+	dfs_buf_release(&l->rx);
+	repl_net_timer_free(l->timer);
+	free(l);
+}
+
+static inline void set_error(struct link *l, const char *fmt, const char *arg)
+{
+	snprintf(l->last_error, sizeof(l->last_error), fmt, arg ? arg : "");
+}
+
+#endif

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT
+/* link.c - one connection's protocol: the handshake, WANT and UPDATES; link up and down */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dinemicfs/log.h"
+#include "dinemicfs/util.h"
+#include "internal.h"
+
+static const char *peer_hex(const struct link *l, char out[17])
+{
+	dfs_hex_encode(out, l->peer.b, 8);
+	return out;
+}
+
+static void link_reset(struct link *l)
+{
+	l->to_send = 0;
+	l->got_hello = l->authed = l->sending = false;
+	l->recv_stuck = false;
+	l->rx_drop = false;
+	l->rx_paused = false;
+	dfs_buf_reset(&l->rx);
+}
+
+void repl_link_up(struct link *l, struct lws *wsi)
+{
+	pthread_mutex_lock(&l->r->lock);
+	l->wsi = wsi;
+	l->session = ++l->r->sessions;
+	l->state = LINK_HANDSHAKE;
+	link_reset(l);
+	l->refs++;	/* the connection's */
+	pthread_mutex_unlock(&l->r->lock);
+	dfs_random(l->nonce, sizeof(l->nonce));
+	l->to_send = SEND_HELLO;
+	repl_net_want_write(wsi);
+}
+
+/* The connection is gone: forget it, and for a configured peer try again. */
+static void link_down(struct link *l, const char *why)
+{
+	struct dfs_repl *r = l->r;
+	bool was_up = l->state == LINK_UP;
+	char hex[17];
+
+	struct cursor_save save;
+
+	pthread_mutex_lock(&r->lock);
+	/* Kept now: before the next save, this link may be gone or another. */
+	bool keep = was_up && repl_cursor_of(l, &save);
+	bool had_wsi = l->wsi != NULL;
+	l->wsi = NULL;
+	l->state = LINK_DOWN;
+	if (why && why != l->last_error)
+		set_error(l, "%s", why);
+	if (was_up)
+		atomic_fetch_sub(&r->peers_up, 1);
+	if (!l->outgoing) {
+		/* Inbound links leave the list when they close. */
+		for (struct link **pp = &r->links; *pp; pp = &(*pp)->next) {
+			if (*pp == l) {
+				*pp = l->next;
+				l->refs--;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (keep)
+		repl_put_cursors(r, &save, 1);
+	if (was_up)
+		dfs_log(DFS_LOG_NOTICE, "replication: link to %s (%s) down%s%s", l->addr,
+			peer_hex(l, hex), why ? ": " : "", why ? why : "");
+	if (l->outgoing && !atomic_load(&r->stopping))
+		repl_net_schedule_connect(l);
+	pthread_mutex_lock(&r->lock);
+	if (had_wsi)
+		link_put(l);	/* the connection's reference */
+	pthread_mutex_unlock(&r->lock);
+}
+
+struct link *repl_link_accepted(struct dfs_repl *r, struct lws *wsi, const char *ip)
+{
+	struct link *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->r = r;
+	l->refs = 1;	/* the list's */
+	dfs_buf_init(&l->rx);
+	snprintf(l->addr, sizeof(l->addr), "%s (in)", ip);
+	pthread_mutex_lock(&r->lock);
+	l->next = r->links;
+	r->links = l;
+	pthread_mutex_unlock(&r->lock);
+	repl_link_up(l, wsi);
+	return l;
+}
+
+void repl_link_failed(struct link *l, const char *why)
+{
+	struct dfs_repl *r = l->r;
+
+	if (l->state == LINK_DOWN)
+		return;
+	pthread_mutex_lock(&r->lock);
+	set_error(l, "%s", why ? why : "connection failed");
+	l->state = LINK_DOWN;
+	pthread_mutex_unlock(&r->lock);
+	if (l->wsi)
+		link_down(l, NULL);
+	else if (!atomic_load(&r->stopping))
+		repl_net_schedule_connect(l);
+}
+
+void repl_link_closed(struct link *l)
+{
+	link_down(l, l->last_error[0] ? l->last_error : "closed");
+}
+
+static int send_control(struct link *l)
+{
+	struct dfs_repl *r = l->r;
+	struct dfs_msg m = { 0 };
+	struct dfs_buf out;
+	int rc;
+
+	if (l->to_send & SEND_HELLO) {
+		l->to_send &= ~SEND_HELLO;
+		m.type = DFS_MSG_HELLO;
+		m.flags = r->has_netkey ? DFS_WIRE_FLAG_NETKEY : 0;
+		m.node = *dfs_keyring_node(r->kr);
+		memcpy(m.nonce, l->nonce, sizeof(m.nonce));
+		m.seq = dfs_db_log_head(r->db);
+		dfs_db_log_id(r->db, m.log_id);
+	} else if (l->to_send & SEND_AUTH) {
+		uint8_t proof[DFS_WIRE_PROOF_LEN];
+		l->to_send &= ~SEND_AUTH;
+		m.type = DFS_MSG_AUTH;
+		dfs_wire_proof(proof, l->peer_nonce, dfs_keyring_node(r->kr));
+		rc = dfs_keyring_sign(r->kr, dfs_keyring_node(r->kr), proof, sizeof(proof), m.sig);
+		if (rc < 0)
+			return rc;
+		if (r->has_netkey)
+			dfs_mac(m.mac, r->netkey, proof, sizeof(proof));
+	} else {
+		l->to_send &= ~SEND_WANT;
+		m.type = DFS_MSG_WANT;
+		m.seq = l->recv_upto;
+	}
+	dfs_buf_init(&out);
+	rc = dfs_msg_encode(&m, &out);
+	if (rc == 0)
+		rc = repl_net_write(l, &out);
+	dfs_buf_release(&out);
+	return rc;
+}
+
+int repl_link_writable(struct link *l)
+{
+	int rc;
+
+	if (l->to_send) {
+		rc = send_control(l);
+		if (rc == 0)
+			repl_net_want_write(l->wsi);
+		return rc;
+	}
+	if (!l->sending)
+		return 0;
+	rc = repl_send_log(l);
+	if (rc > 0)
+		repl_net_want_write(l->wsi);
+	return rc < 0 ? rc : 0;
+}
+
+void repl_link_bad_frame(struct link *l, const char *what)
+{
+	char hex[17];
+
+	atomic_fetch_add(&l->r->bad_frames, 1);
+	dfs_log(DFS_LOG_WARNING, "replication: from %s (%s): %s; dropped", l->addr,
+		l->got_hello ? peer_hex(l, hex) : "?", what);
+}
+
+static int on_hello(struct link *l, const struct dfs_msg *m)
+{
+	struct dfs_repl *r = l->r;
+
+	if (l->got_hello) {
+		repl_link_bad_frame(l, "second HELLO");
+		return 0;
+	}
+	if (memcmp(m->node.b, dfs_keyring_node(r->kr)->b, DFS_PUBKEY_LEN) == 0) {
+		set_error(l, "%s", "this is our own node");
+		return -1;
+	}
+	if (r->has_netkey && !(m->flags & DFS_WIRE_FLAG_NETKEY)) {
+		set_error(l, "%s", "peer has no network key");
+		dfs_log(DFS_LOG_WARNING, "replication: %s refused: it has no network key",
+			l->addr);
+		return -1;
+	}
+	l->got_hello = true;
+	l->peer = m->node;
+	memcpy(l->peer_nonce, m->nonce, sizeof(l->peer_nonce));
+	memcpy(l->peer_log, m->log_id, sizeof(l->peer_log));
+	pthread_mutex_lock(&r->lock);
+	l->peer_head = m->seq;
+	pthread_mutex_unlock(&r->lock);
+	l->to_send |= SEND_AUTH;
+	repl_net_want_write(l->wsi);
+	return 0;
+}
+
+static int on_auth(struct link *l, const struct dfs_msg *m)
+{
+	struct dfs_repl *r = l->r;
+	char hex[17];
+	uint8_t proof[DFS_WIRE_PROOF_LEN], mac[DFS_WIRE_MAC_LEN];
+
+	if (!l->got_hello || l->authed) {
+		repl_link_bad_frame(l, "unexpected AUTH");
+		return -1;
+	}
+	dfs_wire_proof(proof, l->nonce, &l->peer);
+	bool ok = dfs_verify(m->sig, proof, sizeof(proof), &l->peer) == 0;
+	if (ok && r->has_netkey) {
+		dfs_mac(mac, r->netkey, proof, sizeof(proof));
+		ok = dfs_mem_equal(mac, m->mac, sizeof(mac));
+	}
+	if (!ok) {
+		set_error(l, "%s", r->has_netkey ? "wrong network key" : "bad node signature");
+		dfs_log(DFS_LOG_WARNING, "replication: %s (%s) refused at the handshake: %s",
+			l->addr, peer_hex(l, hex), l->last_error);
+		return -1;
+	}
+	uint64_t cursor;
+	if (dfs_db_cursor_get(r->db, &l->peer, l->peer_log, &cursor) < 0)
+		cursor = 0;
+	if (cursor > l->peer_head)
+		cursor = 0;	/* its log lost its end: take it all */
+	pthread_mutex_lock(&r->lock);
+	l->authed = true;
+	l->recv_upto = cursor;
+	l->state = LINK_UP;
+	l->backoff_ms = 0;
+	l->last_error[0] = '\0';
+	pthread_mutex_unlock(&r->lock);
+	atomic_fetch_add(&r->peers_up, 1);
+	dfs_log(DFS_LOG_NOTICE, "replication: link to %s (%s) up", l->addr,
+		peer_hex(l, hex));
+	l->to_send |= SEND_WANT;
+	repl_net_want_write(l->wsi);
+	return 0;
+}
+
+static int on_want(struct link *l, const struct dfs_msg *m)
+{
+	struct dfs_repl *r = l->r;
+
+	if (!l->authed) {
+		repl_link_bad_frame(l, "WANT before the handshake");
+		return -1;
+	}
+	pthread_mutex_lock(&r->lock);
+	l->sending = true;
+	/* Asked for more than we have: our log started again, send it all. */
+	l->sent_upto = m->seq > dfs_db_log_head(r->db) ? 0 : m->seq;
+	pthread_mutex_unlock(&r->lock);
+	repl_net_want_write(l->wsi);
+	return 0;
+}
+
+/* Queues the message p, of len bytes, for the checkers and the applier. */
+static int on_updates(struct link *l, const struct dfs_msg *m, const uint8_t *p, size_t len)
+{
+	struct dfs_repl *r = l->r;
+
+	if (!l->authed) {
+		repl_link_bad_frame(l, "updates before the handshake");
+		return -1;
+	}
+	struct inmsg *q = malloc(sizeof(*q) + len);
+	if (!q) {
+		repl_link_bad_frame(l, "out of memory");
+		return 0;
+	}
+	memcpy(q->data, p, len);
+	q->len = len;
+	q->link = l;
+	q->next = NULL;
+	q->check = CHECK_QUEUED;
+	q->count = m->count;
+	q->checked = NULL;
+	pthread_mutex_lock(&r->lock);
+	if (m->seq > l->peer_head)
+		l->peer_head = m->seq;
+	if (m->upto > l->peer_head)
+		l->peer_head = m->upto;
+	l->refs++;
+	l->queued += len;
+	if (r->qtail)
+		r->qtail->next = q;
+	else
+		r->qhead = q;
+	r->qtail = q;
+	if (!r->qcheck)
+		r->qcheck = q;
+	bool full = l->queued > LINK_QUEUE_MAX;
+	pthread_cond_broadcast(&r->queue_cond);
+	pthread_mutex_unlock(&r->lock);
+	if (full && !l->rx_paused) {
+		l->rx_paused = true;
+		repl_net_pause(l->wsi);
+	}
+	return 0;
+}
+
+/* Returns -1 to close the link (a failed handshake), else 0. */
+int repl_link_message(struct link *l, const uint8_t *p, size_t len)
+{
+	struct dfs_msg m;
+	int rc = dfs_msg_decode(p, len, &m);
+
+	if (rc < 0) {
+		repl_link_bad_frame(l, rc == -EPROTONOSUPPORT ? "unsupported protocol version"
+							      : "malformed message");
+		return rc == -EPROTONOSUPPORT || !l->authed ? -1 : 0;
+	}
+	switch (m.type) {
+	case DFS_MSG_HELLO:
+		return on_hello(l, &m);
+	case DFS_MSG_AUTH:
+		return on_auth(l, &m);
+	case DFS_MSG_WANT:
+		return on_want(l, &m);
+	case DFS_MSG_UPDATES:
+		return on_updates(l, &m, p, len);
+	}
+	return 0;
+}

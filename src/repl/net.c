@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: MIT
+/* net.c - libwebsockets for the links: context, callback, service thread, connects */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libwebsockets.h>
+
+#include "dinemicfs/log.h"
+#include "internal.h"
+
+/* Pings an idle connection, and hangs up on one silent too long. */
+static const lws_retry_bo_t idle = {
+	.secs_since_valid_ping = 3,
+	.secs_since_valid_hangup = 10,
+};
+
+struct repl_net_timer {
+	lws_sorted_usec_list_t sul;
+	struct link *link;
+};
+
+struct repl_net_timer *repl_net_timer_new(struct link *l)
+{
+	struct repl_net_timer *t = calloc(1, sizeof(*t));
+
+	if (t)
+		t->link = l;
+	return t;
+}
+
+void repl_net_timer_free(struct repl_net_timer *t)
+{
+	free(t);
+}
+
+/*
+ * The repl of any callback's wsi, from the context's user pointer. The
+ * callbacks that are not about one connection, EVENT_WAIT_CANCELLED among
+ * them, come with a placeholder wsi whose context is set (lws 4.1's
+ * lws_broadcast), so this holds for them too.
+ */
+static struct dfs_repl *repl_of(struct lws *wsi)
+{
+	return wsi ? lws_context_user(lws_get_context(wsi)) : NULL;
+}
+
+static void connect_now(lws_sorted_usec_list_t *sul)
+{
+	struct repl_net_timer *t = lws_container_of(sul, struct repl_net_timer, sul);
+	struct link *l = t->link;
+	struct dfs_repl *r = l->r;
+	struct lws_client_connect_info ci;
+
+	if (atomic_load(&r->stopping) || l->wsi)
+		return;
+	memset(&ci, 0, sizeof(ci));
+	ci.context = r->ctx;
+	ci.address = l->host;
+	ci.port = l->port;
+	ci.path = l->path;
+	ci.host = l->host;
+	ci.origin = l->host;
+	ci.protocol = DFS_WIRE_PROTOCOL;
+	ci.opaque_user_data = l;
+	ci.retry_and_idle_policy = &idle;
+	pthread_mutex_lock(&r->lock);
+	l->state = LINK_CONNECTING;
+	pthread_mutex_unlock(&r->lock);
+	if (!lws_client_connect_via_info(&ci)) {
+		/* Failed at once; CLIENT_CONNECTION_ERROR may or may not have come. */
+		if (l->state == LINK_CONNECTING) {
+			pthread_mutex_lock(&r->lock);
+			l->state = LINK_DOWN;
+			set_error(l, "%s", "cannot connect");
+			pthread_mutex_unlock(&r->lock);
+			repl_net_schedule_connect(l);
+		}
+	}
+}
+
+void repl_net_schedule_connect(struct link *l)
+{
+	int ms = l->backoff_ms ? l->backoff_ms : BACKOFF_MIN_MS;
+
+	l->backoff_ms = ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms * 2;
+	lws_sul_schedule(l->r->ctx, 0, &l->timer->sul, connect_now, (lws_usec_t)ms * 1000);
+}
+
+/* Sends one message from r->tx (LWS_PRE bytes of headroom, then the message). */
+int repl_net_write(struct link *l, const struct dfs_buf *msg)
+{
+	struct dfs_repl *r = l->r;
+
+	dfs_buf_reset(&r->tx);
+	dfs_buf_reserve(&r->tx, LWS_PRE + msg->len);
+	if (dfs_buf_ok(&r->tx) < 0)
+		return -ENOMEM;
+	memset(r->tx.data, 0, LWS_PRE);
+	memcpy(r->tx.data + LWS_PRE, msg->data, msg->len);
+	int n = lws_write(l->wsi, r->tx.data + LWS_PRE, msg->len, LWS_WRITE_BINARY);
+	if (n < (int)msg->len)
+		return -EIO;
+	atomic_fetch_add(&r->bytes_out, msg->len);
+	return 0;
+}
+
+void repl_net_want_write(struct lws *wsi)
+{
+	lws_callback_on_writable(wsi);
+}
+
+void repl_net_pause(struct lws *wsi)
+{
+	lws_rx_flow_control(wsi, 0);
+}
+
+void repl_net_wake(struct dfs_repl *r)
+{
+	lws_cancel_service(r->ctx);
+}
+
+static int on_receive(struct link *l, struct lws *wsi, const uint8_t *in, size_t len)
+{
+	struct dfs_repl *r = l->r;
+
+	atomic_fetch_add(&r->bytes_in, len);
+	atomic_store(&l->last_contact, (long long)time(NULL));
+	if (lws_is_first_fragment(wsi)) {
+		dfs_buf_reset(&l->rx);
+		l->rx_drop = false;
+	}
+	if (!l->rx_drop) {
+		if (l->rx.len + len > DFS_WIRE_MSG_MAX) {
+			l->rx_drop = true;
+			dfs_buf_reset(&l->rx);
+		} else {
+			dfs_buf_add(&l->rx, in, len);
+			if (dfs_buf_ok(&l->rx) < 0) {
+				l->rx_drop = true;
+				dfs_buf_reset(&l->rx);
+			}
+		}
+	}
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
+		return 0;
+	if (l->rx_drop) {
+		r->on->bad_frame(l, "oversized message");
+		l->rx_drop = false;
+		return 0;
+	}
+	int rc = r->on->message(l, l->rx.data, l->rx.len);
+	dfs_buf_reset(&l->rx);
+	return rc;
+}
+
+/* On the service thread, after a wake-up: push new log entries, resume reading. */
+static void service_wake(struct dfs_repl *r)
+{
+	bool grew = atomic_exchange(&r->log_grew, false);
+	bool room = atomic_exchange(&r->rx_wake, false);
+
+	for (struct link *l = r->links; l; l = l->next) {
+		if (!l->wsi)
+			continue;
+		if (grew && l->sending)
+			lws_callback_on_writable(l->wsi);
+		if (room && l->rx_paused) {
+			pthread_mutex_lock(&r->lock);
+			bool below = l->queued < LINK_QUEUE_MAX / 2;
+			pthread_mutex_unlock(&r->lock);
+			if (below) {
+				l->rx_paused = false;
+				lws_rx_flow_control(l->wsi, 1);
+			}
+		}
+	}
+}
+
+static int accepted(struct dfs_repl *r, struct lws *wsi)
+{
+	char ip[64] = "?";
+
+	lws_get_peer_simple(wsi, ip, sizeof(ip));
+	struct link *l = r->on->accepted(r, wsi, ip);
+	if (!l)
+		return -1;
+	lws_set_opaque_user_data(wsi, l);
+	return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len)
+{
+	struct dfs_repl *r = repl_of(wsi);
+	struct link *l = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		return accepted(r, wsi);
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		if (l)
+			r->on->up(l, wsi);
+		return 0;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (l)
+			r->on->failed(l, in);
+		return 0;
+	case LWS_CALLBACK_CLOSED:
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (l && l->wsi == wsi) {
+			/* An inbound link may be freed now: lws must not hand it back. */
+			lws_set_opaque_user_data(wsi, NULL);
+			r->on->closed(l);
+		}
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (!l || l->wsi != wsi)
+			return -1;
+		return on_receive(l, wsi, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		if (!l || l->wsi != wsi)
+			return 0;
+		return r->on->writable(l) < 0 ? -1 : 0;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		if (r)
+			service_wake(r);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{ DFS_WIRE_PROTOCOL, callback, 0, 64 * 1024, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+void *repl_net_service_main(void *arg)
+{
+	struct dfs_repl *r = arg;
+
+	pthread_setname_np(pthread_self(), "dfs-net");
+	while (!atomic_load(&r->stopping))
+		lws_service(r->ctx, 0);
+	return NULL;
+}
+
+static void lws_to_log(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	dfs_log(level == LLL_ERR ? DFS_LOG_ERR : DFS_LOG_INFO, "libwebsockets: %.*s", (int)n,
+		line);
+}
+
+int repl_net_open(struct dfs_repl *r, bool listen, const char *iface, int port)
+{
+	struct lws_context_creation_info info;
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_to_log);
+	memset(&info, 0, sizeof(info));
+	info.port = listen ? port : CONTEXT_PORT_NO_LISTEN;
+	info.iface = iface[0] ? iface : NULL;
+	info.protocols = protocols;
+	info.gid = (gid_t)-1;
+	info.uid = (uid_t)-1;
+	info.retry_and_idle_policy = &idle;
+	/* Socket reads go through this buffer: 4 KiB by default, a wake-up per 4 KiB. */
+	info.pt_serv_buf_size = 128 * 1024;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * 0;
+	/* The callback finds r here: lws_context_user(lws_get_context(wsi)). */
+	info.user = r;
+	r->ctx = lws_create_context(&info);
+	if (!r->ctx)
+		return -1;
+	for (struct link *l = r->links; l; l = l->next)
+		lws_sul_schedule(r->ctx, 0, &l->timer->sul, connect_now, 1);
+	return 0;
+}
+
+void repl_net_close(struct dfs_repl *r)
+{
+	lws_context_destroy(r->ctx);
+}
