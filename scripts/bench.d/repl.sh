@@ -1,0 +1,150 @@
+# shellcheck shell=bash disable=SC2004,SC2034,SC2154 # names shared with scripts/bench
+# SPDX-License-Identifier: MIT
+# bench.d/repl.sh - replication between nodes on 127.0.0.1: propagation
+# latency, replicated writes/s, a fresh node's catch-up. Sourced by scripts/bench.
+
+# ---- replication ---------------------------------------------------------------
+
+# Nodes on 127.0.0.1, all sync=relaxed: A <- B <- C (B has peer=A, C has
+# peer=B), and later a fresh D with peer=A. Every one is a start_dfs mount,
+# so cleanup stops it by PID like the others.
+
+
+# Notes the death of any of our replication nodes still registered.
+repl_alive() {
+  local n
+
+  for n in "$@"; do
+    [[ -n ${mnt_pid[$work/$n]+x} ]] || continue
+    if ! ours "${mnt_pid[$work/$n]}" "$work/$n"; then
+      crashes[$n]=$((${crashes[$n]:-0} + 1))
+      progress "replication: dinemicfs ($n) died"
+      return 1
+    fi
+  done
+  return 0
+}
+
+
+repl_notes=()
+
+# A <- B <- C, then D <- A; sets repl_done.
+run_repl() {
+  repl_t0=$(usec)
+  for m in "$work/strict" "$work/relaxed" "$work/memfs" "$work/memfs1"; do
+    [[ -n ${mnt_pid[$m]+x} ]] && stop_mount "$m"
+  done
+  pick_ports || die "replication: no three free ports on 127.0.0.1 from $repl_port"
+  pa=$repl_port pb=$((repl_port + 1)) pc=$((repl_port + 2))
+  ra=$work/repl_a rb=$work/repl_b rc=$work/repl_c rd=$work/repl_d
+  progress "replication: A <- B <- C on 127.0.0.1:$pa,$pb,$pc (sync=relaxed)"
+  start_dfs repl_a relaxed "" "listen=127.0.0.1:$pa"
+  start_dfs repl_b relaxed "" "listen=127.0.0.1:$pb,peer=ws://127.0.0.1:$pa"
+  start_dfs repl_c relaxed "" "listen=127.0.0.1:$pc,peer=ws://127.0.0.1:$pb"
+  if ! wait_until 10 peers_up_at_least "$rb" 2 || ! wait_until 10 peers_up_at_least "$rc" 1; then
+    die "replication: the links did not come up: $(cat "$rb/.node/peers" 2>&1)"
+  fi
+
+  # 1. Propagation latency: a write on A to the IN_CLOSE_WRITE on C, one at a
+  # time; the floor is the same on one tmpfs directory.
+  if ! mkdir -p "$ra/R/p" || ! printf 'start\n' >"$ra/R/p/lat"; then
+    die "replication: cannot write on A"
+  fi
+  wait_until 10 test -f "$rc/R/p/lat" || die "replication: R/p/lat did not reach C"
+  if ! mkdir -p "$shm/lat" || ! printf 'start\n' >"$shm/lat/lat"; then
+    die "cannot write to $shm"
+  fi
+  progress "replication: $repl_writes writes, each waiting for its event (tmpfs, then A -> C)"
+  lat_tmpfs=$("$PB" "$shm/lat/lat" "$shm/lat" "$repl_writes" 5000 2>>"$work/propbench.log")
+  lat_repl=$("$PB" "$ra/R/p/lat" "$rc/R/p" "$repl_writes" 5000 2>>"$work/propbench.log") ||
+    progress "replication: propbench failed: $(tail -n 1 "$work/propbench.log")"
+  read -r l_p50 l_p99 l_max _ l_ev l_n <<<"${lat_repl:-}"
+  read -r t_p50 t_p99 t_max _ <<<"${lat_tmpfs:-}"
+  repl_alive repl_a repl_b repl_c
+
+  # 2. Replicated writes/s: fieldbench writers on A for $secs s, then the time
+  # until C has stored as many updates as A.
+  mkdir -p "$ra/R/w" || die "replication: cannot create R/w on A"
+  for ((r = 1; r <= rounds; r++)); do
+    printf 'bench: replication round %d/%d: ' "$r" "$rounds" >&2
+    for t in 1 8; do
+      repl_alive repl_a repl_b repl_c || break 2
+      a0=$(stat_of "$ra" updates_stored)
+      t0=$(usec)
+      out=$("$FB" write "$ra/R/w" "$t" "$secs" 2>>"$work/fieldbench.log")
+      st=$?
+      t1=$(usec)
+      a1=$(stat_of "$ra" updates_stored)
+      if ((st != 0)) || [[ ! $out =~ ^[0-9]+$ || ! $a0 =~ ^[0-9]+$ || ! $a1 =~ ^[0-9]+$ ]]; then
+        fails[w$t.repl_a]=$((${fails[w$t.repl_a]:-0} + 1))
+        printf 'w%s=failed (%s) ' "$t" "$(tail -n 1 "$work/fieldbench.log")" >&2
+        continue
+      fi
+      results[w$t.repl_a]+=" $out"
+      if wait_stored "$rc" "$a1" 60; then
+        e2e=$(awk -v n=$((a1 - a0)) -v us=$((got_at - t0)) \
+          'BEGIN { printf "%.0f", n * 1e6 / us }')
+        results[w$t.repl_e2e]+=" $e2e"
+        results[w$t.repl_lag]+=" $(secs_between "$t1" "$got_at")"
+        printf 'w%s: A %s/s, on C %s/s ' "$t" "$out" "$e2e" >&2
+      else
+        fails[w$t.repl_e2e]=$((${fails[w$t.repl_e2e]:-0} + 1))
+        repl_notes+=("round $r, $t writer(s): C stopped at $got of $a1 updates \
+(A wrote $((a1 - a0)); gave up $(secs_between "$t1" "$(usec)") s after the writers stopped)")
+        printf 'w%s: A %s/s, C stuck at %s of %s ' "$t" "$out" "$got" "$a1" >&2
+      fi
+    done
+    echo >&2
+  done
+  for id in w1.repl_a w8.repl_a w1.repl_e2e w8.repl_e2e w1.repl_lag w8.repl_lag; do
+    # shellcheck disable=SC2086 # the list is space-separated numbers
+    med[$id]=$(median ${results[$id]:-})
+  done
+  repl_alive repl_a repl_b repl_c
+
+  # 3. Catch-up: A grows to $repl_catchup updates (B and C stopped, so the
+  # fill has the CPUs), then a fresh D with peer=A fetches them all.
+  stop_mount "$rc"
+  stop_mount "$rb"
+  have=$(stat_of "$ra" updates_stored) || have=0
+  need=$((repl_catchup - have))
+  fill_note=" (A had them already)"
+  if ((need > 0)); then
+    fields=$((need < 1000 ? need : 1000))
+    objects=$(((need + fields) / (fields + 1)))
+    progress "replication: writing $need more updates on A ($objects objects x $fields fields)"
+    t0=$(usec)
+    if ! mkdir -p "$ra/K" || ! "$FB" fill "$ra/K" "$objects" "$fields" 8 >/dev/null \
+      2>>"$work/fieldbench.log"; then
+      progress "replication: the fill failed: $(tail -n 1 "$work/fieldbench.log")"
+    fi
+    fill_note=" ($need of them written by fieldbench fill in \
+$(secs_between "$t0" "$(usec)") s)"
+  fi
+  cu_total=$(stat_of "$ra" updates_stored) || cu_total=""
+  cu_rate="" cu_secs="" cu_got=""
+  if repl_alive repl_a && [[ $cu_total =~ ^[0-9]+$ ]]; then
+    progress "replication: fresh node D <- A, catching up on $cu_total updates"
+    t0=$(usec)
+    start_dfs repl_d relaxed "" "peer=ws://127.0.0.1:$pa"
+    if wait_stored "$rd" "$cu_total" 150; then
+      cu_done=1
+    else
+      cu_done=0
+      repl_notes+=("catch-up: D stopped at $got of $cu_total updates after \
+$(secs_between "$t0" "$(usec)") s (no growth for $repl_stall s, or the 150 s cap)")
+    fi
+    cu_got=$got
+    cu_secs=$(secs_between "$t0" "$got_at")
+    if ((cu_got > 0)); then
+      cu_rate=$(awk -v n="$cu_got" -v s="$cu_secs" 'BEGIN { printf "%.0f", n / s }')
+    fi
+    ((cu_done)) || cu_rate=""
+    repl_alive repl_a repl_d
+    stop_mount "$rd"
+  fi
+  stop_mount "$ra"
+  repl_secs=$(secs_between "$repl_t0" "$(usec)")
+  progress "replication: done in $repl_secs s"
+  repl_done=1
+}

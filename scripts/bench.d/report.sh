@@ -1,0 +1,267 @@
+# shellcheck shell=bash disable=SC2004,SC2034,SC2154 # names shared with scripts/bench
+# SPDX-License-Identifier: MIT
+# bench.d/report.sh - the table: one block per section that ran, then the
+# notes on failed runs and dead daemons. Sourced by scripts/bench.
+
+# ---- table ---------------------------------------------------------------------
+
+cellfmt() {
+  local v=${med[$1]:-} f=${fails[$1]:-0}
+
+  if [[ -z $v ]]; then
+    printf '%11s' "failed"
+  elif ((f > 0)); then
+    printf '%10.0f*' "$v"
+  else
+    printf '%11.0f' "$v"
+  fi
+}
+
+ratio() {
+  awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b == 0) print ""; else printf "%.2f", a / b }'
+}
+
+row() {
+  printf '  %-28s %s %s  %s\n' "$1" "$(cellfmt "w1.$2")" \
+    "$(cellfmt "w8.$2")" "$(ratio "${med[w8.$2]:-}" "${med[w1.$2]:-}")"
+}
+
+rrow() {
+  printf '  %-28s %s %s  %s\n' "$1" "$(cellfmt "r1.$2")" "$(cellfmt "r8.$2")" \
+    "$(ratio "${med[r8.$2]:-}" "${med[r1.$2]:-}")"
+}
+
+# check LABEL VALUE OP TARGET
+check() {
+  local verdict
+
+  if [[ -z $2 ]]; then
+    verdict="n/a"
+  elif awk -v v="$2" -v t="$4" -v op="$3" 'BEGIN { exit !(op == ">=" ? v >= t : v < t) }'; then
+    verdict=PASS
+  else
+    verdict=MISS
+  fi
+  printf '  %-44s %8s   %s %-6s %s\n' "$1" "${2:-n/a}" "$3" "$4" "$verdict"
+}
+
+# msfmt MS: milliseconds, or "failed" where there are none.
+msfmt() {
+  if [[ -z ${1:-} ]]; then
+    printf '%8s' "failed"
+  else
+    printf '%8.2f' "$1"
+  fi
+}
+# rotrow LABEL ID: the median, first and last of the repetitions (ms); the
+# first and last show how the cost grows with the number of data keys.
+rotrow() {
+  local all=${results[$2]:-} first
+
+  read -r first _ <<<"$all"
+  printf '  %-44s %s %s %s\n' "$1" "$(msfmt "${med[$2]:-}")" "$(msfmt "$first")" \
+    "$(msfmt "${all##* }")"
+}
+
+# latrow LABEL "p50 p99 max timeouts ..." (propbench's output, in ms)
+latrow() {
+  local p50 p99 max to
+
+  read -r p50 p99 max to _ <<<"${2:-}"
+  printf '  %-36s %8s %8s %8s %8s\n' "$1" "${p50:-failed}" "${p99:-}" "${max:-}" "${to:-}"
+}
+lagfmt() {
+  if [[ -z ${med[$1]:-} ]]; then
+    printf '%11s' "failed"
+  else
+    printf '%11.2f' "${med[$1]}"
+  fi
+}
+factor_of() {
+  awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b == 0) print ""
+    else printf "%.0fx", a / b }'
+}
+
+# The field rows against memfs, tmpfs and the disk, and their targets.
+report_fields() {
+  echo
+  printf '  %-28s %11s %11s  %s\n' "field writes/s" "1 thread" "8 threads" "8/1"
+  row "dinemicfs sync=strict" strict
+  row "dinemicfs sync=relaxed" relaxed
+  row "memfs (FUSE, in memory)" memfs
+  row "memfs, pre-3.12 loop call" memfs1
+  row "tmpfs" tmpfs
+  row "write+fdatasync (disk floor)" fsync
+  echo
+  printf '  %-28s %11s %11s  %s\n' "field reads/s" "1 thread" "8 threads" "8/1"
+  rrow "dinemicfs" dfs
+  rrow "memfs (FUSE, in memory)" memfs
+  rrow "memfs, pre-3.12 loop call" memfs1
+  rrow "tmpfs" tmpfs
+  echo
+  printf '  %-36s %11s  %s\n' "listeners, sync=relaxed, 1 writer" "writes/s" "vs none"
+  for l in "no listener:w1.relaxed" "/bin/true before-listener:l1.before" \
+    "/bin/true after-listener:l1.after"; do
+    printf '  %-36s %11s  %s\n' "${l%%:*}" "${med[${l#*:}]:-n/a}" \
+      "$(ratio "${med[${l#*:}]:-}" "${med[w1.relaxed]:-}")"
+  done
+  echo
+  printf '  %-44s %8s   %s\n' "ratio" "value" "target"
+  check "strict 1 writer / fdatasync floor" \
+    "$(ratio "${med[w1.strict]:-}" "${med[w1.fsync]:-}")" ">=" 0.70
+  check "strict 8 writers / strict 1 writer" \
+    "$(ratio "${med[w8.strict]:-}" "${med[w1.strict]:-}")" ">=" 3
+  check "relaxed / memfs, 1 writer" "$(ratio "${med[w1.relaxed]:-}" "${med[w1.memfs]:-}")" ">=" 0.5
+  check "relaxed / memfs, 8 writers" "$(ratio "${med[w8.relaxed]:-}" "${med[w8.memfs]:-}")" ">=" 0.5
+  check "reads / memfs, 1 reader" "$(ratio "${med[r1.dfs]:-}" "${med[r1.memfs]:-}")" ">=" 0.8
+  check "reads / memfs, 8 readers" "$(ratio "${med[r8.dfs]:-}" "${med[r8.memfs]:-}")" ">=" 0.8
+}
+
+# Encrypted against plain fields, and the data-key rotations.
+report_crypt() {
+  echo
+  printf '  %-28s %11s %11s  %s\n' "encrypted fields, relaxed" "1 thread" "8 threads" "8/1"
+  row "plain field writes/s" cplain
+  row "encrypted field writes/s" csealed
+  printf '  %-28s %11s %11s\n' "encrypted / plain" \
+    "$(ratio "${med[w1.csealed]:-}" "${med[w1.cplain]:-}")" \
+    "$(ratio "${med[w8.csealed]:-}" "${med[w8.cplain]:-}")"
+  rrow "plain field reads/s" cplain
+  rrow "encrypted field reads/s" csealed
+  printf '  %-28s %11s %11s\n' "encrypted / plain" \
+    "$(ratio "${med[r1.csealed]:-}" "${med[r1.cplain]:-}")" \
+    "$(ratio "${med[r8.csealed]:-}" "${med[r8.cplain]:-}")"
+  echo
+  printf '  %-44s %8s %8s %8s\n' \
+    "data key, 1,000 fields, 20 readers, ${crypt_rotations}x" "median" "first" "last"
+  rotrow "remove a reader: new data key (ms)" rot.E.remove
+  rotrow "add it back: keys re-sealed (ms)" rot.E.add
+  rotrow "same, plain fields: remove a reader (ms)" rot.P.remove
+  rotrow "same, plain fields: add it back (ms)" rot.P.add
+  printf '  %-44s %8s\n' "rotation / plain removal" \
+    "$(ratio "${med[rot.E.remove]:-}" "${med[rot.P.remove]:-}")"
+  printf '  %-44s %8s\n' "re-seal / plain addition" \
+    "$(ratio "${med[rot.E.add]:-}" "${med[rot.P.add]:-}")"
+  echo
+  printf '  %-44s %8s   %s\n' "encrypted fields" "value" "target"
+  check "encrypted / plain writes, 1 writer" \
+    "$(ratio "${med[w1.csealed]:-}" "${med[w1.cplain]:-}")" ">=" 0.80
+  check "encrypted / plain writes, 8 writers" \
+    "$(ratio "${med[w8.csealed]:-}" "${med[w8.cplain]:-}")" ">=" 0.80
+  check "encrypted / plain reads, 1 reader" \
+    "$(ratio "${med[r1.csealed]:-}" "${med[r1.cplain]:-}")" ">=" 0.80
+  check "encrypted / plain reads, 8 readers" \
+    "$(ratio "${med[r8.csealed]:-}" "${med[r8.cplain]:-}")" ">=" 0.80
+}
+
+# A million fields: RSS and remount.
+report_memory() {
+  echo
+  printf '  memory: %d fields (%d objects x %d), sync=relaxed, filled in %s s (%s fields/s)\n' \
+    "$nfields" "$mem_objects" "$mem_fields" "$fill_secs" "$fill_rate"
+  if [[ -n ${rss_cat:-} ]]; then
+    check "daemon VmRSS after fill + cat of $mem_sample fields (MiB)" "$(mib "$rss_cat")" "<" 100
+  else
+    check "VmRSS after fill (the cat crashed it) (MiB)" "$(mib "${rss_fill:-}")" "<" 100
+  fi
+  printf '  %-44s %8s   (RssAnon %s)\n' "  VmRSS after fill + cat (MiB)" "$(mib "${rss_cat:-}")" \
+    "$(mib "${anon_cat:-}")"
+  printf '  %-44s %8s   (RssAnon %s)\n' "  VmRSS after fill, before any read (MiB)" \
+    "$(mib "${rss_fill:-}")" "$(mib "${anon_fill:-}")"
+  printf '  %-44s %8s\n' "  peak VmHWM through fill + cat (MiB)" "$(mib "${hwm_cat:-}")"
+  printf '  %-44s %8s\n' "  remount: time to mount (s)" "$mount_secs"
+  printf '  %-44s %8s   (RssAnon %s)\n' "  remount: VmRSS once mounted (MiB)" \
+    "$(mib "${rss_mount:-}")" "$(mib "${anon_mount:-}")"
+  printf '  %-44s %8s   (RssAnon %s)\n' "  remount: VmRSS after cat (MiB)" \
+    "$(mib "${rss_cold:-}")" "$(mib "${anon_cold:-}")"
+  printf '  %-44s %8s\n' "  state dir on disk (MiB)" "$disk_mib"
+}
+
+# Propagation latency, replicated writes/s, catch-up.
+report_repl() {
+  echo
+  printf '  %-36s %8s %8s %8s %8s\n' "propagation, $repl_writes writes, serial" \
+    "p50 ms" "p99 ms" "max ms" "timeouts"
+  latrow "write on A -> IN_CLOSE_WRITE on C" "$lat_repl"
+  latrow "tmpfs write -> IN_CLOSE_WRITE" "$lat_tmpfs"
+  printf '  %-36s %8s %8s %8s\n' "A -> B -> C / tmpfs" "$(factor_of "${l_p50:-}" "${t_p50:-}")" \
+    "$(factor_of "${l_p99:-}" "${t_p99:-}")" "$(factor_of "${l_max:-}" "${t_max:-}")"
+  if [[ -n ${l_n:-} ]] && ((l_n != repl_writes || l_ev != l_n)); then
+    printf '  %-36s %s\n' "" "($l_n writes made, $l_ev matching events seen on C)"
+  fi
+  echo
+  printf '  %-28s %11s %11s  %s\n' "replicated writes/s, relaxed" "1 thread" "8 threads" "8/1"
+  ((fields_done)) && row "single node (cells above)" relaxed
+  row "A <- B <- C: writes on A" repl_a
+  row "A <- B <- C: stored on C" repl_e2e
+  ((fields_done)) && printf '  %-28s %11s %11s\n' "stored on C / single node" \
+    "$(ratio "${med[w1.repl_e2e]:-}" "${med[w1.relaxed]:-}")" \
+    "$(ratio "${med[w8.repl_e2e]:-}" "${med[w8.relaxed]:-}")"
+  printf '  %-28s %s %s\n' "C done after A's writers (s)" "$(lagfmt w1.repl_lag)" \
+    "$(lagfmt w8.repl_lag)"
+  echo
+  printf '  catch-up: fresh node D <- A, %s updates%s\n' "${cu_total:-?}" "$fill_note"
+  echo
+  printf '  %-44s %8s   %s\n' "replication" "value" "target"
+  check "p99 write on A -> event on C via B (ms)" "${l_p99:-}" "<" 5
+  if [[ -n $cu_rate || -z $cu_got ]]; then
+    check "catch-up of a fresh node (updates/s)" "$cu_rate" ">=" 30000
+  else
+    printf '  %-44s %8s   %s %-6s %s\n' "catch-up of a fresh node (updates/s)" \
+      "stuck" ">=" 30000 "MISS"
+  fi
+  printf '  %-44s %8s\n' "  catch-up: seconds to the last update" "${cu_secs:-n/a}"
+  printf '  %-44s %8s\n' "  replication section: seconds in all" "$repl_secs"
+}
+
+# Failed runs, replication and encrypted-field notes, daemons that died.
+report_notes() {
+  notes=0
+  for id in "${cells[@]}"; do
+    if ((${fails[$id]:-0} > 0)); then
+      ((notes++)) || echo
+      printf '  * %s: %d run(s) failed (%d rounds; a failed dinemicfs run is retried once)\n' \
+        "$id" "${fails[$id]}" "$rounds"
+    fi
+  done
+  for id in w1.repl_a w8.repl_a w1.repl_e2e w8.repl_e2e; do
+    if ((${fails[$id]:-0} > 0)); then
+      ((notes++)) || echo
+      printf '  * %s: %d run(s) failed\n' "$id" "${fails[$id]}"
+    fi
+  done
+  for n in "${repl_notes[@]}"; do
+    ((notes++)) || echo
+    printf '  ! replication: %s\n' "$n"
+  done
+  for n in "${crypt_notes[@]}"; do
+    ((notes++)) || echo
+    printf '  ! encrypted fields: %s\n' "$n"
+  done
+  for name in "${!crashes[@]}"; do
+    ((notes++)) || echo
+    printf '  ! dinemicfs (%s) died %d time(s) during the run\n' \
+      "$name" "${crashes[$name]}"
+  done
+}
+
+# The whole table, on stdout.
+print_report() {
+  echo
+  printf 'dinemicfs bench: median of %d rounds x %d s, ops/s; %s CPUs; state dir on %s (%s)\n' \
+    "$rounds" "$secs" "$(nproc)" "$(findmnt -no SOURCE -T "$work" 2>/dev/null)" \
+    "$(findmnt -no FSTYPE -T "$work" 2>/dev/null)"
+  if ((fields_done)); then
+    report_fields
+  fi
+  if ((crypt_done)); then
+    report_crypt
+  fi
+  if ((mem_done)); then
+    report_memory
+  fi
+  if ((repl_done)); then
+    report_repl
+  fi
+  report_notes
+}
