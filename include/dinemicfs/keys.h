@@ -9,6 +9,9 @@
  * Key file format (70 bytes): "DFSK", version 1, algorithm 1 (Ed25519), the
  * 64-byte secret key. Files are created with O_EXCL|O_NOFOLLOW and mode 0600;
  * a key file that others can read or write is refused.
+ *
+ * The network key file (dfs_netkey_read) holds the 32-byte key that proves
+ * membership to peers: raw, or as 64 hex digits; it must be mode 0600 too.
  */
 #ifndef DINEMICFS_KEYS_H
 #define DINEMICFS_KEYS_H
@@ -77,5 +80,15 @@ int dfs_keyfile_write(const char *path, const struct dfs_seckey *sk);
  * (also when the secret key's public half does not belong to its seed).
  */
 int dfs_keyfile_read(const char *path, struct dfs_seckey *sk);
+
+/**
+ * Reads the network key (-o network_key=FILE) into key: a file of exactly
+ * 32 bytes is the raw key, whatever they are; otherwise it must hold 64 hex
+ * digits, optionally followed by line ends. A file that group or others can
+ * access is refused. Returns 0, or -1 after printing one line on stderr
+ * ("dinemicfs: network_key FILE ..."). The bytes read are wiped on every
+ * path, and key too when -1 is returned; the caller wipes key after use.
+ */
+int dfs_netkey_read(const char *path, uint8_t key[DFS_MAC_KEY_LEN]);
 
 #endif

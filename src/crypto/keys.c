@@ -2,6 +2,7 @@
 /* keys.c - key pairs, signatures, hashes and key files; the only user of libsodium */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 
 #include "dinemicfs/keys.h"
 #include "dinemicfs/log.h"
+#include "dinemicfs/util.h"
 
 _Static_assert(crypto_sign_PUBLICKEYBYTES == DFS_PUBKEY_LEN, "public key size");
 _Static_assert(crypto_sign_SECRETKEYBYTES == DFS_SECKEY_LEN, "secret key size");
@@ -157,4 +159,44 @@ out_wipe:
 out_close:
 	close(fd);
 	return rc;
+}
+
+/* The network key: 32 bytes, raw or as 64 hex digits, readable by us only. */
+int dfs_netkey_read(const char *path, uint8_t key[DFS_MAC_KEY_LEN])
+{
+	char buf[160];
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		fprintf(stderr, "dinemicfs: network_key %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		dfs_wipe(key, DFS_MAC_KEY_LEN);
+		return -1;
+	}
+	if (sb.st_mode & 077) {
+		fprintf(stderr, "dinemicfs: network_key %s is readable by others; chmod 600 it\n",
+			path);
+		close(fd);
+		dfs_wipe(key, DFS_MAC_KEY_LEN);
+		return -1;
+	}
+	ssize_t n = read(fd, buf, sizeof(buf));
+	close(fd);
+	/* Exactly 32 bytes are the raw key, whatever they are; hex may end in a newline. */
+	while (n != DFS_MAC_KEY_LEN && n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n == DFS_MAC_KEY_LEN) {
+		memcpy(key, buf, DFS_MAC_KEY_LEN);
+	} else if (n != 2 * DFS_MAC_KEY_LEN ||
+		   dfs_hex_decode(key, DFS_MAC_KEY_LEN, buf, (size_t)n) < 0) {
+		fprintf(stderr, "dinemicfs: network_key %s must hold 32 bytes or 64 hex digits\n",
+			path);
+		dfs_wipe(buf, sizeof(buf));
+		dfs_wipe(key, DFS_MAC_KEY_LEN);
+		return -1;
+	}
+	dfs_wipe(buf, sizeof(buf));
+	return 0;
 }

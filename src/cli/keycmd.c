@@ -6,7 +6,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include "dinemicfs/keyring.h"
 #include "dinemicfs/keys.h"
 #include "dinemicfs/log.h"
+#include "dinemicfs/statedir.h"
 #include "dinemicfs/store.h"
 #include "dinemicfs/util.h"
 
@@ -205,15 +205,16 @@ static int node_of(void *ctx, const char *path, bool node, const struct dfs_pubk
 /*
  * Makes sure no node runs on state_dir while its node key is replaced, and
  * none starts meanwhile: takes the node's own lock (STATE_DIR/lock, taken by
- * a running node, see node.c) for as long as *fd stays open, and checks that
+ * a running node, see statedir.h) for as long as *fd stays open, and checks that
  * nothing holds the store (STATE_DIR/db) open.
  */
 static int lock_state_dir(const char *state_dir, int *fd)
 {
-	char path[PATH_MAX], db[PATH_MAX], pid[32] = "";
+	char path[PATH_MAX], db[PATH_MAX];
+	struct dfs_statedir_lock lk;
 
-	if (snprintf(path, sizeof(path), "%s/lock", state_dir) >= (int)sizeof(path) ||
-	    snprintf(db, sizeof(db), "%s/db", state_dir) >= (int)sizeof(db)) {
+	if (dfs_statedir_lock_path(state_dir, path, sizeof(path)) < 0 ||
+	    dfs_statedir_db_path(state_dir, db, sizeof(db)) < 0) {
 		fprintf(stderr, "dinemicfs: %s: %s\n", state_dir, strerror(ENAMETOOLONG));
 		return -1;
 	}
@@ -221,25 +222,19 @@ static int lock_state_dir(const char *state_dir, int *fd)
 		fprintf(stderr, "dinemicfs: cannot create %s: %s\n", state_dir, strerror(errno));
 		return -1;
 	}
-	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (*fd < 0) {
-		fprintf(stderr, "dinemicfs: %s: %s\n", path, strerror(errno));
+	int rc = dfs_statedir_lock(state_dir, DFS_STATEDIR_LOCK_TRY, &lk);
+	*fd = lk.fd;
+	if (rc == -EWOULDBLOCK) {
+		fprintf(stderr, "dinemicfs: a node is running on %s%s%s%s; unmount it "
+			"before replacing its node key\n", state_dir, *lk.holder ? " (pid " : "",
+			lk.holder, *lk.holder ? ")" : "");
 		return -1;
 	}
-	if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
-		int err = errno;
-		ssize_t n = pread(*fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		if (err == EWOULDBLOCK)
-			fprintf(stderr, "dinemicfs: a node is running on %s%s%s%s; unmount it "
-				"before replacing its node key\n", state_dir, *pid ? " (pid " : "",
-				pid, *pid ? ")" : "");
-		else
-			fprintf(stderr, "dinemicfs: %s: %s\n", path, strerror(err));
-		goto out_close;
+	if (rc < 0) {
+		fprintf(stderr, "dinemicfs: %s: %s\n", lk.path, strerror(-rc));
+		return -1;
 	}
-	int rc = dfs_store_in_use(db);
+	rc = dfs_store_in_use(db);
 	if (rc == -EBUSY) {
 		fprintf(stderr, "dinemicfs: the store %s is open (a node is running on %s); "
 			"unmount it before replacing its node key\n", db, state_dir);
