@@ -53,14 +53,14 @@ for cmd in key status; do
 done
 
 # every hook name and DINEMIC_ variable of the listener runner is documented
-runner=$MESON_SOURCE_ROOT/src/actions/runner.c
-hooks=$(grep -oE '"on_[a-z_]+"' "$runner" | tr -d '"' | LC_ALL=C sort -u)
-vars=$(grep -oE '"DINEMIC_[A-Z_]+"' "$runner" | tr -d '"' | LC_ALL=C sort -u)
+runner=$MESON_SOURCE_ROOT/src/actions
+hooks=$(cat "$runner"/*.c | grep -oE '"on_[a-z_]+"' | tr -d '"' | LC_ALL=C sort -u)
+vars=$(cat "$runner"/*.c | grep -oE '"DINEMIC_[A-Z_]+"' | tr -d '"' | LC_ALL=C sort -u)
 [ "$(printf '%s\n' "$hooks" | wc -l)" -ge 23 ] || fail "found only $(printf '%s\n' "$hooks" | wc -l) hooks in $runner"
 [ -n "$vars" ] || fail "found no DINEMIC_ variable in $runner"
 for w in $hooks $vars; do
   if tr -d '\\' <"$SRC" | grep -qw -- "$w"; then pass; else
-    fail "$w (from src/actions/runner.c) is not in dinemicfs(1)"
+    fail "$w (from src/actions/) is not in dinemicfs(1)"
   fi
 done
 
