@@ -37,51 +37,6 @@
 
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uint64_t), "64-bit inode numbers");
 
-#define ENTRY_TIMEOUT 1.0
-#define ATTR_TIMEOUT 1.0
-
-
-/*
- * Every open handle is on fs->open: the kernel drops releases still queued
- * when it unmounts, and those handles are closed by dfs_fs_close_open().
- */
-struct open_link {
-	struct open_link *prev, *next;
-	bool dir;		/* a struct dirh, else a struct fh */
-};
-
-/* An open file. lock serialises the kernel's concurrent calls on one handle. */
-struct fh {
-	struct open_link link;	/* first: a link is its handle */
-	pthread_mutex_t lock;
-	fuse_ino_t ino;
-	struct dfs_ent ent;
-	bool append;		/* O_APPEND: each write commits an append */
-	bool replace;		/* O_TRUNC or ftruncate: the next write sets the whole value */
-	bool created;		/* created here */
-	bool pending_commit;	/* data must be committed on release unless a write comes */
-	bool wrote;		/* a write(2) was attempted */
-	bool committed;		/* an update from this handle was accepted */
-	bool trunc_counted;	/* holds a pending_trunc count on the inode */
-	bool new_counted;	/* holds a pending_new count on the inode */
-	bool loaded;		/* data holds the value */
-	bool echo;		/* the mirror's: writes change nothing (mirror.c) */
-	struct dfs_buf data;
-	int fd;			/* ACTIONS: the real file */
-};
-
-struct dirent_rec {
-	char *name;
-	fuse_ino_t ino;
-	bool is_dir;
-};
-
-struct dirh {
-	struct open_link link;	/* first */
-	struct dirent_rec *v;
-	size_t n, cap;
-};
-
 static size_t close_all(struct dfs_fs *fs, bool commit);
 
 static struct dfs_fs *fs_of(fuse_req_t req)
@@ -99,14 +54,12 @@ struct dfs_fs *dfs_fs_new(const struct dfs_fs_opts *opts)
 	fs->uid = getuid();
 	fs->gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &fs->started);
-	pthread_mutex_init(&fs->trim_lock, NULL);
-	pthread_cond_init(&fs->trim_cond, NULL);
 	pthread_mutex_init(&fs->open_lock, NULL);
-	pthread_mutex_init(&fs->mirror_lock, NULL);
-	pthread_cond_init(&fs->mirror_cond, NULL);
+	fs->trim = fs_trim_new();
+	fs->mirror = fs_mirror_new();
 	fs->inodes = dfs_inodes_new();
 	fs->scratch = dfs_scratch_new();
-	if (!fs->inodes || !fs->scratch) {
+	if (!fs->trim || !fs->mirror || !fs->inodes || !fs->scratch) {
 		dfs_fs_free(fs);
 		errno = ENOMEM;
 		return NULL;
@@ -138,10 +91,8 @@ void dfs_fs_free(struct dfs_fs *fs)
 		return;
 	dfs_fs_stop(fs);
 	free(fs->actions_dir);
-	pthread_cond_destroy(&fs->trim_cond);
-	pthread_mutex_destroy(&fs->trim_lock);
-	pthread_cond_destroy(&fs->mirror_cond);
-	pthread_mutex_destroy(&fs->mirror_lock);
+	fs_trim_free(fs->trim);
+	fs_mirror_free(fs->mirror);
 	close_all(fs, false);
 	pthread_mutex_destroy(&fs->open_lock);
 	dfs_inodes_free(fs->inodes);
@@ -149,108 +100,21 @@ void dfs_fs_free(struct dfs_fs *fs)
 	free(fs);
 }
 
-/* ---- inode trimming ---------------------------------------------------------- */
-
-#define TRIM_BATCH 4096
-
-/*
- * The kernel keeps a lookup on every file it has seen until memory runs
- * short, and so would the inode table. Past the limit, this thread asks the
- * kernel to drop idle entries (files nobody holds open are forgotten, and
- * looked up again when needed), so the table stays near the limit.
- */
-static void *trim_main(void *arg)
-{
-	struct dfs_fs *fs = arg;
-	struct dfs_inode_name *victims = malloc(TRIM_BATCH * sizeof(*victims));
-
-	pthread_setname_np(pthread_self(), "dfs-trim");
-
-	pthread_mutex_lock(&fs->trim_lock);
-	while (fs->trimming) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 200 * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&fs->trim_cond, &fs->trim_lock, &until);
-		if (!fs->trimming || !victims)
-			break;
-		pthread_mutex_unlock(&fs->trim_lock);
-		size_t count = dfs_inodes_count(fs->inodes);
-		size_t goal = fs->opts.inode_limit - fs->opts.inode_limit / 4;
-		if (count > fs->opts.inode_limit) {
-			size_t want = count - goal < TRIM_BATCH ? count - goal : TRIM_BATCH;
-			size_t n = dfs_inodes_idle(fs->inodes, victims, want);
-			for (size_t i = 0; i < n; i++)
-				fuse_lowlevel_notify_inval_entry(fs->se, victims[i].parent,
-								 victims[i].name,
-								 strlen(victims[i].name));
-		}
-		pthread_mutex_lock(&fs->trim_lock);
-	}
-	pthread_mutex_unlock(&fs->trim_lock);
-	free(victims);
-	return NULL;
-}
-
 int dfs_fs_start(struct dfs_fs *fs)
 {
-	if (!fs->opts.inode_limit)
-		return 0;
-	pthread_mutex_lock(&fs->trim_lock);
-	fs->trimming = true;
-	int rc = pthread_create(&fs->trimmer, NULL, trim_main, fs);
-	if (rc != 0)
-		fs->trimming = false;
-	pthread_mutex_unlock(&fs->trim_lock);
-	return -rc;
+	return fs_trim_start(fs);
 }
 
 void dfs_fs_stop(struct dfs_fs *fs)
 {
-	pthread_mutex_lock(&fs->trim_lock);
-	bool running = fs->trimming;
-	fs->trimming = false;
-	pthread_cond_signal(&fs->trim_cond);
-	pthread_mutex_unlock(&fs->trim_lock);
-	if (running)
-		pthread_join(fs->trimmer, NULL);
+	fs_trim_stop(fs);
 	dfs_fs_mirror_stop(fs);
 }
 
 /* ---- entities ---------------------------------------------------------------- */
 
-static int ent_of(struct dfs_fs *fs, fuse_ino_t ino, struct dfs_ent *ent)
-{
-	if (ino == FUSE_ROOT_ID) {
-		memset(ent, 0, sizeof(*ent));
-		ent->kind = DFS_K_ROOT;
-		return 0;
-	}
-	return dfs_inodes_get(fs->inodes, ino, ent);
-}
-
-static bool is_data_dir(const struct dfs_ent *e)
-{
-	return e->kind == DFS_K_ROOT || e->kind == DFS_K_MODEL || e->kind == DFS_K_OBJECT ||
-	       e->kind == DFS_K_DICT;
-}
-
-/*
- * Whether this node may change the object: it signs as an authorized key
- * (the object's, or the as= object's), or the open policy lets it sign
- * anyway and leaves the rest to listeners.
- */
-static bool owned(struct dfs_fs *fs, const struct dfs_ent *e)
-{
-	return dfs_db_may_write(fs->db, &e->obj);
-}
-
 /* A field's path from its container and name; -ENAMETOOLONG past the format's limit. */
-static int field_path(const struct dfs_ent *dir, const char *name, char *out, size_t n)
+int fs_field_path(const struct dfs_ent *dir, const char *name, char *out, size_t n)
 {
 	int len = dir->kind == DFS_K_DICT ? snprintf(out, n, "%s/%s", dir->path, name)
 					  : snprintf(out, n, "%s", name);
@@ -274,7 +138,7 @@ static const struct {
 };
 
 /* Finds what (parent, name) stands for. */
-static int resolve(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *dir,
+int fs_resolve(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *dir,
 		   const char *name, struct dfs_ent *out)
 {
 	struct dfs_object_rec o;
@@ -300,16 +164,8 @@ static int resolve(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *d
 			return 0;
 		}
 		break;
-	case DFS_K_ACTIONS: {
-		char real[PATH_MAX];
-		struct stat st;
-		int rc = dfs_act_path(fs, dir, name, real, sizeof(real));
-		if (rc == 0)
-			rc = dfs_act_errno(lstat(real, &st));
-		if (rc == 0)
-			rc = dfs_act_child(dir, name, out);
-		return rc;
-	}
+	case DFS_K_ACTIONS:
+		return act_lookup(fs, dir, name, out);
 	case DFS_K_NODE_DIR:
 		for (size_t i = 0; i < sizeof(node_files) / sizeof(node_files[0]); i++) {
 			if (strcmp(name, node_files[i].name) == 0) {
@@ -371,7 +227,7 @@ static int resolve(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *d
 			out->kind = DFS_K_OBJECT;
 		return rc;
 	default: /* OBJECT or DICT */
-		rc = field_path(dir, name, out->path, sizeof(out->path));
+		rc = fs_field_path(dir, name, out->path, sizeof(out->path));
 		if (rc < 0)
 			return rc;
 		rc = dfs_db_get_field(fs->db, &dir->obj, out->path, &f);
@@ -437,20 +293,20 @@ static int stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, 
 		break;
 	case DFS_K_OBJECT:
 		rc = dfs_db_get_object_by_key(fs->db, &e->obj, &o);
-		st->st_mode = S_IFDIR | (owned(fs, e) ? 0755 : 0555);
+		st->st_mode = S_IFDIR | (fs_owned(fs, e) ? 0755 : 0555);
 		if (rc == 0)
 			ts_of_clock(o.mtime, &mtime);
 		break;
 	case DFS_K_DICT:
 		rc = dfs_db_get_field(fs->db, &e->obj, e->path, &f);
-		st->st_mode = S_IFDIR | (owned(fs, e) ? 0755 : 0555);
+		st->st_mode = S_IFDIR | (fs_owned(fs, e) ? 0755 : 0555);
 		if (rc == 0)
 			ts_of_clock(f.mtime, &mtime);
 		break;
 	case DFS_K_FIELD: {
 		uint64_t size;
 		bool readable;
-		st->st_mode = S_IFREG | (owned(fs, e) ? 0644 : 0444);
+		st->st_mode = S_IFREG | (fs_owned(fs, e) ? 0644 : 0444);
 		rc = dfs_db_stat_field(fs->db, &e->obj, e->path, &f, &size, &readable);
 		if (rc == 0) {
 			ts_of_clock(f.mtime, &mtime);
@@ -485,18 +341,8 @@ static int stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, 
 			clock_gettime(CLOCK_REALTIME, &mtime);
 		break;
 	}
-	case DFS_K_ACTIONS: {
-		char real[PATH_MAX];
-		rc = dfs_act_path(fs, e, NULL, real, sizeof(real));
-		if (rc == 0)
-			rc = dfs_act_errno(lstat(real, st));
-		if (rc < 0)
-			return rc;
-		st->st_ino = ino;
-		if (fs->opts.read_only)
-			st->st_mode &= ~(mode_t)0222;
-		return 0;
-	}
+	case DFS_K_ACTIONS:
+		return act_stat(fs, ino, e, st);
 	case DFS_K_SCRATCH: {
 		size_t size;
 		rc = dfs_scratch_stat(fs->scratch, e->dir, e->name, &size, &mtime);
@@ -520,7 +366,7 @@ static int stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, 
 }
 
 /* Looks (parent, name) up, counts the lookup, and fills e for a reply. */
-static int make_entry(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
+int fs_make_entry(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 		      const struct dfs_ent *ent, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -538,13 +384,6 @@ static int make_entry(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 	return 0;
 }
 
-/* After a write that did not land, the kernel's idea of the size may be wrong. */
-static void forget_kernel_attrs(struct dfs_fs *fs, fuse_ino_t ino)
-{
-	if (fs->se)
-		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
-}
-
 /* ---- callbacks ---------------------------------------------------------------- */
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -556,62 +395,26 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 }
 
-/*
- * The mirror thread deletes what is already gone: it looks up a ghost, an
- * entry with no data that lives until the kernel forgets it.
- */
-static int ghost_entry(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *dir,
-		       const char *name, uint8_t op, struct fuse_entry_param *e)
-{
-	struct dfs_ent ent = *dir;
-
-	memset(e, 0, sizeof(*e));
-	if (op == DFS_OP_OBJECT_REMOVE) {
-		ent.kind = DFS_K_OBJECT;
-		memset(ent.obj.b, 0, DFS_PUBKEY_LEN);
-	} else {
-		ent.kind = DFS_K_FIELD;
-		if (field_path(dir, name, ent.path, sizeof(ent.path)) < 0)
-			return -ENAMETOOLONG;
-	}
-	e->ino = dfs_inodes_lookup(fs->inodes, parent, name, &ent);
-	if (!e->ino)
-		return -ENOMEM;
-	e->attr.st_ino = e->ino;
-	e->attr.st_mode = ent.kind == DFS_K_OBJECT ? S_IFDIR | 0755 : S_IFREG | 0644;
-	e->attr.st_nlink = 1;
-	e->attr.st_uid = fs->uid;
-	e->attr.st_gid = fs->gid;
-	return 0;
-}
-
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct fuse_entry_param e;
 	struct dfs_ent dir, ent;
-	int rc = ent_of(fs, parent, &dir);
+	int rc = fs_ent_of(fs, parent, &dir);
 
-	if (rc == 0 && dfs_fs_is_mirror(fs, req)) {
-		uint8_t op = 0;
-		int how = dfs_fs_mirror_lookup(fs, name, &op);
-		if (how < 0) {
-			fuse_reply_err(req, ENOENT);
+	if (rc == 0 && fs_is_mirror(fs, req)) {
+		rc = fs_echo_lookup(fs, parent, &dir, name, &e);
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else if (rc > 0)
+			fuse_reply_entry(req, &e);
+		if (rc != 0)
 			return;
-		}
-		if (how > 0) {
-			rc = ghost_entry(fs, parent, &dir, name, op, &e);
-			if (rc < 0)
-				fuse_reply_err(req, -rc);
-			else
-				fuse_reply_entry(req, &e);
-			return;
-		}
 	}
 	if (rc == 0)
-		rc = resolve(fs, parent, &dir, name, &ent);
+		rc = fs_resolve(fs, parent, &dir, name, &ent);
 	if (rc == 0)
-		rc = make_entry(fs, parent, name, &ent, &e);
+		rc = fs_make_entry(fs, parent, name, &ent, &e);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -638,7 +441,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct dfs_fs *fs = fs_of(req);
 	struct dfs_ent ent;
 	struct stat st;
-	int rc = ent_of(fs, ino, &ent);
+	int rc = fs_ent_of(fs, ino, &ent);
 
 	if (rc == 0)
 		rc = stat_ent(fs, ino, &ent, &st);
@@ -698,7 +501,7 @@ static void open_untrack(struct dfs_fs *fs, struct open_link *l)
 	pthread_mutex_unlock(&fs->open_lock);
 }
 
-static void fh_free(struct dfs_fs *fs, struct fh *h)
+void fs_fh_free(struct dfs_fs *fs, struct fh *h)
 {
 	if (!h)
 		return;
@@ -710,7 +513,7 @@ static void fh_free(struct dfs_fs *fs, struct fh *h)
 	free(h);
 }
 
-static struct fh *fh_new(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent)
+struct fh *fs_fh_new(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent)
 {
 	struct fh *h = calloc(1, sizeof(*h));
 
@@ -725,38 +528,28 @@ static struct fh *fh_new(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent
 	return h;
 }
 
+/* An .actions file: a handle on the real file. */
+static int open_actions(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
+			struct fuse_file_info *fi, bool writing)
+{
+	struct fh *h = fs_fh_new(fs, ino, ent);
+
+	if (!h)
+		return -ENOMEM;
+	int rc = act_open(fs, ent, fi, writing, h);
+	if (rc < 0)
+		fs_fh_free(fs, h);
+	return rc;
+}
+
 static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 		   struct fuse_file_info *fi, bool created)
 {
 	int acc = fi->flags & O_ACCMODE;
 	bool writing = acc != O_RDONLY || (fi->flags & O_TRUNC);
 
-	if (ent->kind == DFS_K_ACTIONS) {
-		char real[PATH_MAX];
-		struct stat st;
-		int rc = dfs_act_path(fs, ent, NULL, real, sizeof(real));
-		if (rc == 0 && writing && fs->opts.read_only)
-			rc = -EROFS;
-		if (rc == 0)
-			rc = dfs_act_errno(lstat(real, &st));
-		if (rc == 0 && S_ISDIR(st.st_mode))
-			rc = -EISDIR;
-		if (rc < 0)
-			return rc;
-		struct fh *h = fh_new(fs, ino, ent);
-		if (!h)
-			return -ENOMEM;
-		h->fd = open(real, (fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC |
-					   O_NOFOLLOW);
-		if (h->fd < 0) {
-			rc = -errno;
-			fh_free(fs, h);
-			return rc;
-		}
-		fi->fh = (uint64_t)(uintptr_t)h;
-		fi->noflush = 1;
-		return 0;
-	}
+	if (ent->kind == DFS_K_ACTIONS)
+		return open_actions(fs, ino, ent, fi, writing);
 	switch (ent->kind) {
 	case DFS_K_FIELD:
 	case DFS_K_SCRATCH:
@@ -775,7 +568,7 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 	}
 	if (writing && fs->opts.read_only)
 		return -EROFS;
-	if (writing && ent->kind == DFS_K_FIELD && !owned(fs, ent))
+	if (writing && ent->kind == DFS_K_FIELD && !fs_owned(fs, ent))
 		return -EACCES;
 	if (ent->kind == DFS_K_FIELD && !created) {
 		struct dfs_field_rec f;
@@ -797,7 +590,7 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 		 */
 	}
 
-	struct fh *h = fh_new(fs, ino, ent);
+	struct fh *h = fs_fh_new(fs, ino, ent);
 	if (!h)
 		return -ENOMEM;
 	if (ent->kind == DFS_K_META || ent->kind == DFS_K_NODE_FILE) {
@@ -805,7 +598,7 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 		bool trunc = (fi->flags & O_TRUNC) && acc != O_RDONLY;
 		int rc = trunc ? 0 : dfs_fs_generate(fs, ent, &h->data);
 		if (rc < 0) {
-			fh_free(fs, h);
+			fs_fh_free(fs, h);
 			return rc;
 		}
 		h->loaded = true;
@@ -846,36 +639,20 @@ static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 	return 0;
 }
 
-/* The mirror's handle: it writes to make the kernel's events, nothing more. */
-static int echo_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
-		     struct fuse_file_info *fi)
-{
-	struct fh *h = fh_new(fs, ino, ent);
-
-	if (!h)
-		return -ENOMEM;
-	h->echo = true;
-	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->noflush = 1;
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
-	return 0;
-}
-
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct dfs_ent ent;
-	int rc = ent_of(fs, ino, &ent);
+	int rc = fs_ent_of(fs, ino, &ent);
 
-	if (rc == 0 && dfs_fs_is_mirror(fs, req))
-		rc = echo_open(fs, ino, &ent, fi);
+	if (rc == 0 && fs_is_mirror(fs, req))
+		rc = fs_echo_open(fs, ino, &ent, fi);
 	else if (rc == 0)
 		rc = fh_open(fs, ino, &ent, fi, false);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else if (fuse_reply_open(req, fi) == -ENOENT)
-		fh_free(fs, (struct fh *)(uintptr_t)fi->fh); /* interrupted: no release will come */
+		fs_fh_free(fs, (struct fh *)(uintptr_t)fi->fh); /* interrupted: no release will come */
 }
 
 /*
@@ -892,10 +669,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int rc = 0;
 
 	if (h->ent.kind == DFS_K_ACTIONS) {
-		out = malloc(size ? size : 1);
-		ssize_t got = out ? pread(h->fd, out, size, off) : -1;
+		ssize_t got = act_read(h, size, off, &out);
 		if (got < 0)
-			fuse_reply_err(req, out ? errno : ENOMEM);
+			fuse_reply_err(req, (int)-got);
 		else
 			fuse_reply_buf(req, (const char *)out, (size_t)got);
 		free(out);
@@ -1073,9 +849,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	if (h->ent.kind == DFS_K_ACTIONS) {
-		ssize_t w = pwrite(h->fd, buf, size, off);
+		ssize_t w = act_write(h, buf, size, off);
 		if (w < 0)
-			fuse_reply_err(req, errno);
+			fuse_reply_err(req, (int)-w);
 		else
 			fuse_reply_write(req, (size_t)w);
 		return;
@@ -1093,7 +869,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		if (field)
-			forget_kernel_attrs(fs, ino);
+			fs_forget_kernel_attrs(fs, ino);
 	} else {
 		fuse_reply_write(req, size);
 	}
@@ -1126,7 +902,7 @@ static bool fh_close(struct dfs_fs *fs, struct fh *h, fuse_ino_t *parent, char *
 			dfs_inodes_pending_new(fs->inodes, ino, -1);
 		/* The kernel truncated its size at open; the value did not change after all. */
 		if ((h->replace || h->created) && !h->committed)
-			forget_kernel_attrs(fs, ino);
+			fs_forget_kernel_attrs(fs, ino);
 		/* A file created here whose writes were all refused never existed. */
 		dropped = h->created && !h->committed &&
 			  dfs_inodes_name_of(fs->inodes, ino, parent, name, size) == 0;
@@ -1135,7 +911,7 @@ static bool fh_close(struct dfs_fs *fs, struct fh *h, fuse_ino_t *parent, char *
 	}
 	if (h->ent.kind == DFS_K_META || h->ent.kind == DFS_K_NODE_FILE)
 		commit_meta(fs, h);
-	fh_free(fs, h);
+	fs_fh_free(fs, h);
 	return dropped;
 }
 
@@ -1157,7 +933,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
 
 	if (h && h->ent.kind == DFS_K_ACTIONS) {
-		fuse_reply_err(req, (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? errno : 0);
+		fuse_reply_err(req, -act_fsync(h, datasync));
 		return;
 	}
 	/* Updates are durable when write(2) returns, unless sync=relaxed. */
@@ -1182,7 +958,7 @@ static int set_size(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent
 					    fs->opts.max_value);
 	if (ent->kind != DFS_K_FIELD)
 		return ent->kind == DFS_K_META || ent->kind == DFS_K_NODE_FILE ? -EPERM : -EISDIR;
-	if (!owned(fs, ent))
+	if (!fs_owned(fs, ent))
 		return -EACCES;
 	if (h && h->ent.kind == DFS_K_FIELD) {
 		/* ftruncate(2): the handle's value changes; a write or release commits it. */
@@ -1227,10 +1003,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
 	struct dfs_ent ent;
 	struct stat st;
-	int rc = ent_of(fs, ino, &ent);
+	int rc = fs_ent_of(fs, ino, &ent);
 
 	if (rc == 0 && ent.kind == DFS_K_ACTIONS) {
-		rc = fs->opts.read_only ? -EROFS : dfs_act_setattr(fs, &ent, h ? h->fd : -1, attr, to_set);
+		rc = fs->opts.read_only ? -EROFS : act_setattr(fs, &ent, h ? h->fd : -1, attr, to_set);
 	} else if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
 		if (fs->opts.read_only) {
 			rc = -EROFS;
@@ -1267,28 +1043,19 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct dfs_fs *fs = fs_of(req);
 	struct fuse_entry_param e;
 	struct dfs_ent dir, ent;
-	int rc = ent_of(fs, parent, &dir);
+	int rc = fs_ent_of(fs, parent, &dir);
 
 	if (rc == 0 && dir.kind == DFS_K_ACTIONS) {
-		char real[PATH_MAX];
-		rc = fs->opts.read_only ? -EROFS : dfs_act_depth_ok(&dir) ? 0 : -EPERM;
+		rc = act_mkdir(fs, &dir, name, mode, &ent);
 		if (rc == 0)
-			rc = dfs_name_check(name, strlen(name));
-		if (rc == 0)
-			rc = dfs_act_path(fs, &dir, name, real, sizeof(real));
-		if (rc == 0)
-			rc = dfs_act_errno(mkdir(real, mode & 07777));
-		if (rc == 0)
-			rc = dfs_act_child(&dir, name, &ent);
-		if (rc == 0)
-			rc = make_entry(fs, parent, name, &ent, &e);
+			rc = fs_make_entry(fs, parent, name, &ent, &e);
 		goto out;
 	}
-	if (rc == 0 && dfs_fs_is_mirror(fs, req)) {
+	if (rc == 0 && fs_is_mirror(fs, req)) {
 		/* Already made: answer with what is there. */
-		rc = resolve(fs, parent, &dir, name, &ent);
+		rc = fs_resolve(fs, parent, &dir, name, &ent);
 		if (rc == 0)
-			rc = make_entry(fs, parent, name, &ent, &e);
+			rc = fs_make_entry(fs, parent, name, &ent, &e);
 		goto out;
 	}
 	if (rc == 0)
@@ -1311,7 +1078,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		ent.kind = DFS_K_OBJECT;
 		break;
 	case DFS_K_OBJECT:
-		rc = owned(fs, &dir) ? dfs_db_create_dict(fs->db, &dir.obj, name) : -EACCES;
+		rc = fs_owned(fs, &dir) ? dfs_db_create_dict(fs->db, &dir.obj, name) : -EACCES;
 		ent.kind = DFS_K_DICT;
 		snprintf(ent.path, sizeof(ent.path), "%s", name);
 		break;
@@ -1323,7 +1090,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		rc = -ENOTDIR;
 	}
 	if (rc == 0)
-		rc = make_entry(fs, parent, name, &ent, &e);
+		rc = fs_make_entry(fs, parent, name, &ent, &e);
 out:
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
@@ -1336,7 +1103,7 @@ static int new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, mode
 		    bool commit_now, struct dfs_ent *ent)
 {
 	struct dfs_ent dir;
-	int rc = ent_of(fs, parent, &dir);
+	int rc = fs_ent_of(fs, parent, &dir);
 
 	if (rc == 0)
 		rc = dfs_name_check(name, strlen(name));
@@ -1344,24 +1111,12 @@ static int new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, mode
 		rc = -EROFS;
 	if (rc < 0)
 		return rc;
-	if (dir.kind == DFS_K_ACTIONS) {
-		char real[PATH_MAX];
-		rc = dfs_act_child(&dir, name, ent);
-		if (rc == 0)
-			rc = dfs_act_path(fs, &dir, name, real, sizeof(real));
-		int fd = rc == 0 ? open(real, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
-					mode & 07777)
-				 : -1;
-		if (rc == 0 && fd < 0)
-			rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
+	if (dir.kind == DFS_K_ACTIONS)
+		return act_create(fs, &dir, name, mode, ent);
 	memset(ent, 0, sizeof(*ent));
 	strcpy(ent->model, dir.model);
 	ent->obj = dir.obj;
-	if (!is_data_dir(&dir))
+	if (!fs_is_data_dir(&dir))
 		return dir.kind == DFS_K_NODE_DIR ? -EPERM : -ENOTDIR;
 	if (dfs_name_is_scratch(name)) {
 		ent->kind = DFS_K_SCRATCH;
@@ -1371,37 +1126,13 @@ static int new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, mode
 	}
 	if (dir.kind != DFS_K_OBJECT && dir.kind != DFS_K_DICT)
 		return -EPERM; /* only objects and dicts hold fields */
-	if (!owned(fs, &dir))
+	if (!fs_owned(fs, &dir))
 		return -EACCES;
 	ent->kind = DFS_K_FIELD;
-	rc = field_path(&dir, name, ent->path, sizeof(ent->path));
+	rc = fs_field_path(&dir, name, ent->path, sizeof(ent->path));
 	if (rc == 0 && commit_now)
 		rc = dfs_db_set_field(fs->db, &dir.obj, ent->path, NULL, 0);
 	return rc;
-}
-
-static void echo_create(struct dfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,
-			struct fuse_file_info *fi)
-{
-	struct fuse_entry_param e;
-	struct dfs_ent dir, ent;
-	int rc = ent_of(fs, parent, &dir);
-
-	if (rc == 0)
-		rc = resolve(fs, parent, &dir, name, &ent);
-	if (rc == 0)
-		rc = make_entry(fs, parent, name, &ent, &e);
-	if (rc == 0) {
-		rc = echo_open(fs, e.ino, &ent, fi);
-		if (rc < 0)
-			dfs_inodes_forget(fs->inodes, e.ino, 1);
-	}
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	if (fuse_reply_create(req, &e, fi) == -ENOENT)
-		fh_free(fs, (struct fh *)(uintptr_t)fi->fh);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -1411,8 +1142,12 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fuse_entry_param e;
 	struct dfs_ent ent;
 
-	if (dfs_fs_is_mirror(fs, req)) {
-		echo_create(fs, req, parent, name, fi);
+	if (fs_is_mirror(fs, req)) {
+		int erc = fs_echo_create(fs, parent, name, fi, &e);
+		if (erc < 0)
+			fuse_reply_err(req, -erc);
+		else if (fuse_reply_create(req, &e, fi) == -ENOENT)
+			fs_fh_free(fs, (struct fh *)(uintptr_t)fi->fh);
 		return;
 	}
 	int rc = new_file(fs, parent, name, mode, false, &ent);
@@ -1428,7 +1163,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		if (rc == 0) {
 			rc = stat_ent(fs, e.ino, &ent, &e.attr);
 			if (rc < 0)
-				fh_free(fs, (struct fh *)(uintptr_t)fi->fh);
+				fs_fh_free(fs, (struct fh *)(uintptr_t)fi->fh);
 		}
 		if (rc < 0)
 			dfs_inodes_forget(fs->inodes, e.ino, 1);
@@ -1445,7 +1180,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		struct fh *h = (struct fh *)(uintptr_t)fi->fh;
 		if (h->new_counted)
 			dfs_inodes_pending_new(fs->inodes, e.ino, -1);
-		fh_free(fs, h);
+		fs_fh_free(fs, h);
 	}
 }
 
@@ -1458,7 +1193,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	int rc = S_ISREG(mode) ? new_file(fs, parent, name, mode, true, &ent) : -EPERM;
 
 	if (rc == 0)
-		rc = make_entry(fs, parent, name, &ent, &e);
+		rc = fs_make_entry(fs, parent, name, &ent, &e);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -1470,10 +1205,10 @@ static int resolve_to_change(struct dfs_fs *fs, fuse_ino_t parent, const char *n
 			     struct dfs_ent *ent)
 {
 	struct dfs_ent dir;
-	int rc = ent_of(fs, parent, &dir);
+	int rc = fs_ent_of(fs, parent, &dir);
 
 	if (rc == 0)
-		rc = resolve(fs, parent, &dir, name, ent);
+		rc = fs_resolve(fs, parent, &dir, name, ent);
 	if (rc == 0 && fs->opts.read_only)
 		rc = -EROFS;
 	return rc;
@@ -1484,7 +1219,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct dfs_fs *fs = fs_of(req);
 	struct dfs_ent ent;
 
-	if (dfs_fs_is_mirror(fs, req)) {
+	if (fs_is_mirror(fs, req)) {
 		/* Already deleted: the kernel is told of a ghost. */
 		dfs_inodes_unname(fs->inodes, parent, name);
 		fuse_reply_err(req, 0);
@@ -1495,15 +1230,11 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc < 0)
 		goto out;
 	switch (ent.kind) {
-	case DFS_K_ACTIONS: {
-		char real[PATH_MAX];
-		rc = dfs_act_path(fs, &ent, NULL, real, sizeof(real));
-		if (rc == 0)
-			rc = dfs_act_errno(unlink(real));
+	case DFS_K_ACTIONS:
+		rc = act_unlink(fs, &ent);
 		break;
-	}
 	case DFS_K_FIELD:
-		rc = owned(fs, &ent) ? dfs_db_delete_field(fs->db, &ent.obj, ent.path) : -EACCES;
+		rc = fs_owned(fs, &ent) ? dfs_db_delete_field(fs->db, &ent.obj, ent.path) : -EACCES;
 		break;
 	case DFS_K_SCRATCH:
 		rc = dfs_scratch_remove(fs->scratch, ent.dir, ent.name);
@@ -1529,7 +1260,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct dfs_ent ent;
 	char key[sizeof(ent.dir)];
 
-	if (dfs_fs_is_mirror(fs, req)) {
+	if (fs_is_mirror(fs, req)) {
 		dfs_inodes_unname(fs->inodes, parent, name);
 		fuse_reply_err(req, 0);
 		return;
@@ -1539,21 +1270,17 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc < 0)
 		goto out;
 	switch (ent.kind) {
-	case DFS_K_ACTIONS: {
-		char real[PATH_MAX];
-		rc = ent.path[0] ? dfs_act_path(fs, &ent, NULL, real, sizeof(real)) : -EPERM;
-		if (rc == 0)
-			rc = dfs_act_errno(rmdir(real));
+	case DFS_K_ACTIONS:
+		rc = act_rmdir(fs, &ent);
 		break;
-	}
 	case DFS_K_MODEL:
 		rc = dfs_db_remove_model(fs->db, ent.model);
 		break;
 	case DFS_K_OBJECT:
-		rc = owned(fs, &ent) ? dfs_db_remove_object(fs->db, &ent.obj) : -EACCES;
+		rc = fs_owned(fs, &ent) ? dfs_db_remove_object(fs->db, &ent.obj) : -EACCES;
 		break;
 	case DFS_K_DICT:
-		rc = owned(fs, &ent) ? dfs_db_delete_dict(fs->db, &ent.obj, ent.path) : -EACCES;
+		rc = fs_owned(fs, &ent) ? dfs_db_delete_dict(fs->db, &ent.obj, ent.path) : -EACCES;
 		break;
 	case DFS_K_NODE_DIR:
 		rc = -EPERM;
@@ -1585,12 +1312,12 @@ static int do_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 	struct dfs_ent dir, newdir, src, dst;
 	uint8_t *val = NULL;
 	size_t len = 0;
-	int rc = ent_of(fs, parent, &dir);
+	int rc = fs_ent_of(fs, parent, &dir);
 
 	if (rc == 0)
-		rc = ent_of(fs, newparent, &newdir);
+		rc = fs_ent_of(fs, newparent, &newdir);
 	if (rc == 0)
-		rc = resolve(fs, parent, &dir, name, &src);
+		rc = fs_resolve(fs, parent, &dir, name, &src);
 	if (rc < 0)
 		return rc;
 	if (fs->opts.read_only)
@@ -1600,20 +1327,9 @@ static int do_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 	rc = dfs_name_check(newname, strlen(newname));
 	if (rc < 0)
 		return rc;
-	if (src.kind == DFS_K_ACTIONS || newdir.kind == DFS_K_ACTIONS) {
-		char from[PATH_MAX], to[PATH_MAX];
-		if (src.kind != DFS_K_ACTIONS || newdir.kind != DFS_K_ACTIONS || !src.path[0])
-			return -EXDEV;
-		rc = dfs_act_path(fs, &src, NULL, from, sizeof(from));
-		if (rc == 0)
-			rc = dfs_act_path(fs, &newdir, newname, to, sizeof(to));
-		if (rc == 0)
-			rc = dfs_act_errno(renameat2(AT_FDCWD, from, AT_FDCWD, to, flags));
-		if (rc == 0)
-			rc = dfs_act_child(&newdir, newname, moved);
-		return rc;
-	}
-	int drc = resolve(fs, newparent, &newdir, newname, &dst);
+	if (src.kind == DFS_K_ACTIONS || newdir.kind == DFS_K_ACTIONS)
+		return act_rename(fs, &src, &newdir, newname, flags, moved);
+	int drc = fs_resolve(fs, newparent, &newdir, newname, &dst);
 	if (drc == 0 && (flags & RENAME_NOREPLACE))
 		return -EEXIST;
 	/* sed -i and editors on .authorized, .encrypted or .node/as: the new content commits. */
@@ -1643,7 +1359,7 @@ static int do_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 	default:
 		return -EPERM;
 	}
-	if (!is_data_dir(&newdir))
+	if (!fs_is_data_dir(&newdir))
 		return -EPERM;
 
 	memset(moved, 0, sizeof(*moved));
@@ -1657,7 +1373,7 @@ static int do_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 		if (src.kind == DFS_K_SCRATCH)
 			return dfs_scratch_rename(fs->scratch, src.dir, src.name, moved->dir,
 						  newname);
-		if (!owned(fs, &src))
+		if (!fs_owned(fs, &src))
 			return -EACCES;
 		rc = file_content(fs, &src, &val, &len);
 		if (rc == 0)
@@ -1675,10 +1391,10 @@ static int do_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 		return -EPERM;
 	if (src.kind == DFS_K_FIELD && memcmp(src.obj.b, newdir.obj.b, DFS_PUBKEY_LEN) != 0)
 		return -EXDEV;
-	if (!owned(fs, &newdir))
+	if (!fs_owned(fs, &newdir))
 		return -EACCES;
 	moved->kind = DFS_K_FIELD;
-	rc = field_path(&newdir, newname, moved->path, sizeof(moved->path));
+	rc = fs_field_path(&newdir, newname, moved->path, sizeof(moved->path));
 	if (rc < 0)
 		return rc;
 	if (src.kind == DFS_K_FIELD && strcmp(src.path, moved->path) == 0)
@@ -1786,25 +1502,12 @@ static void fill_pending(const char *name, fuse_ino_t ino, void *arg)
 		c->rc = dir_add(c->d, name, ino, false);
 }
 
-/* The entries of a real directory under .actions. */
-static int act_list(struct dfs_fs *fs, const struct dfs_ent *e, struct fill_ctx *c)
+/* An entry of a real directory under .actions. */
+static int fill_act(const char *name, bool is_dir, void *arg)
 {
-	char real[PATH_MAX];
-	int rc = dfs_act_path(fs, e, NULL, real, sizeof(real));
-	DIR *dir = rc == 0 ? opendir(real) : NULL;
-	struct dirent *de;
+	struct fill_ctx *c = arg;
 
-	if (rc < 0)
-		return rc;
-	if (!dir)
-		return -errno;
-	while (rc == 0 && (de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		rc = dir_add(c->d, de->d_name, listed_ino(c, de->d_name), de->d_type == DT_DIR);
-	}
-	closedir(dir);
-	return rc;
+	return dir_add(c->d, name, listed_ino(c, name), is_dir);
 }
 
 static void dirh_free(struct dfs_fs *fs, struct dirh *d)
@@ -1824,7 +1527,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct dirh *d = calloc(1, sizeof(*d));
 	struct dfs_ent ent;
 	char key[sizeof(ent.dir)];
-	int rc = d ? ent_of(fs, ino, &ent) : -ENOMEM;
+	int rc = d ? fs_ent_of(fs, ino, &ent) : -ENOMEM;
 	struct fill_ctx c = { fs, d, ino, false, NULL, 0 };
 
 	if (d)
@@ -1857,14 +1560,14 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			rc = fill_name(node_files[i].name, &c);
 		break;
 	case DFS_K_ACTIONS:
-		rc = act_list(fs, &ent, &c);
+		rc = act_list(fs, &ent, fill_act, &c);
 		break;
 	default:
 		rc = -ENOTDIR;
 	}
 	if (rc == 0)
 		rc = c.rc;
-	if (rc == 0 && is_data_dir(&ent)) {
+	if (rc == 0 && fs_is_data_dir(&ent)) {
 		dfs_ent_dir_key(&ent, key, sizeof(key));
 		dfs_scratch_list(fs->scratch, key, fill_scratch, &c);
 		dfs_inodes_each_pending(fs->inodes, ino, fill_pending, &c);
@@ -1930,7 +1633,7 @@ static size_t close_all(struct dfs_fs *fs, bool commit)
 			fh_close(fs, (struct fh *)l, &parent, name, sizeof(name));
 			files++;
 		} else {
-			fh_free(fs, (struct fh *)l);
+			fs_fh_free(fs, (struct fh *)l);
 		}
 	}
 	return files;
