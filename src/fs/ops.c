@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include "dinemicfs/fs.h"
-#include "dinemicfs/hlc.h"
 #include "dinemicfs/inode.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/scratch.h"
@@ -111,279 +110,6 @@ void dfs_fs_stop(struct dfs_fs *fs)
 	dfs_fs_mirror_stop(fs);
 }
 
-/* ---- entities ---------------------------------------------------------------- */
-
-/* A field's path from its container and name; -ENAMETOOLONG past the format's limit. */
-int fs_field_path(const struct dfs_ent *dir, const char *name, char *out, size_t n)
-{
-	int len = dir->kind == DFS_K_DICT ? snprintf(out, n, "%s/%s", dir->path, name)
-					  : snprintf(out, n, "%s", name);
-	return len < 0 || (size_t)len >= n || (size_t)len > DFS_UPDATE_NAME_MAX ? -ENAMETOOLONG : 0;
-}
-
-static const struct {
-	const char *name;
-	int meta;
-} object_meta[] = {
-	{ ".id", DFS_META_ID },
-	{ ".owner", DFS_META_OWNER },
-	{ ".history", DFS_META_HISTORY },
-	{ ".authorized", DFS_META_AUTHORIZED },
-}, node_files[] = {
-	{ "id", DFS_NODE_ID },
-	{ "stats", DFS_NODE_STATS },
-	{ "log", DFS_NODE_LOG },
-	{ "peers", DFS_NODE_PEERS },
-	{ "as", DFS_NODE_AS },
-};
-
-/* Finds what (parent, name) stands for. */
-int fs_resolve(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *dir,
-		   const char *name, struct dfs_ent *out)
-{
-	struct dfs_object_rec o;
-	struct dfs_model_rec m;
-	struct dfs_field_rec f;
-	int rc;
-
-	if (strlen(name) > DFS_NAME_MAX)
-		return -ENAMETOOLONG;
-	memset(out, 0, sizeof(*out));
-	strcpy(out->model, dir->model);
-	out->obj = dir->obj;
-
-	switch (dir->kind) {
-	case DFS_K_ROOT:
-		if (strcmp(name, ".node") == 0) {
-			out->kind = DFS_K_NODE_DIR;
-			return 0;
-		}
-		if (strcmp(name, ".actions") == 0) {
-			out->kind = DFS_K_ACTIONS;
-			out->path[0] = '\0';
-			return 0;
-		}
-		break;
-	case DFS_K_ACTIONS:
-		return act_lookup(fs, dir, name, out);
-	case DFS_K_NODE_DIR:
-		for (size_t i = 0; i < sizeof(node_files) / sizeof(node_files[0]); i++) {
-			if (strcmp(name, node_files[i].name) == 0) {
-				out->kind = DFS_K_NODE_FILE;
-				out->meta = node_files[i].meta;
-				return 0;
-			}
-		}
-		return -ENOENT;
-	case DFS_K_OBJECT:
-		for (size_t i = 0; i < sizeof(object_meta) / sizeof(object_meta[0]); i++) {
-			if (strcmp(name, object_meta[i].name) == 0) {
-				out->kind = DFS_K_META;
-				out->meta = object_meta[i].meta;
-				return 0;
-			}
-		}
-		break;
-	case DFS_K_MODEL:
-		if (strcmp(name, ".encrypted") == 0) {
-			out->kind = DFS_K_META;
-			out->meta = DFS_META_ENCRYPTED;
-			return 0;
-		}
-		break;
-	case DFS_K_DICT:
-		break;
-	default:
-		return -ENOTDIR;
-	}
-
-	if (dfs_name_is_scratch(name)) {
-		size_t size;
-		struct timespec mtime;
-		dfs_ent_dir_key(dir, out->dir, sizeof(out->dir));
-		if (dfs_scratch_stat(fs->scratch, out->dir, name, &size, &mtime) == 0) {
-			out->kind = DFS_K_SCRATCH;
-			snprintf(out->name, sizeof(out->name), "%s", name);
-			return 0;
-		}
-		out->dir[0] = '\0';
-		if (dfs_name_is_dot(name))
-			return -ENOENT;
-	}
-	if (dfs_name_check(name, strlen(name)) < 0)
-		return -ENOENT;
-
-	switch (dir->kind) {
-	case DFS_K_ROOT:
-		rc = dfs_db_get_model(fs->db, name, &m);
-		if (rc == 0) {
-			out->kind = DFS_K_MODEL;
-			snprintf(out->model, sizeof(out->model), "%s", name);
-		}
-		return rc;
-	case DFS_K_MODEL:
-		rc = dfs_db_get_object(fs->db, dir->model, name, &out->obj, &o);
-		if (rc == 0)
-			out->kind = DFS_K_OBJECT;
-		return rc;
-	default: /* OBJECT or DICT */
-		rc = fs_field_path(dir, name, out->path, sizeof(out->path));
-		if (rc < 0)
-			return rc;
-		rc = dfs_db_get_field(fs->db, &dir->obj, out->path, &f);
-		if (rc == 0) {
-			out->kind = f.kind == DFS_FIELD_DICT && dir->kind == DFS_K_OBJECT
-					    ? DFS_K_DICT
-					    : DFS_K_FIELD;
-			return 0;
-		}
-		if (rc == -EIO) {
-			/* Corrupt (and reported): reads fail, a new value or rm replaces it. */
-			out->kind = DFS_K_FIELD;
-			return 0;
-		}
-		if (rc == -ENOENT) {
-			/* A file created but not yet written exists only here. */
-			fuse_ino_t ino = dfs_inodes_find(fs->inodes, parent, name);
-			if (ino && dfs_inodes_pending_new(fs->inodes, ino, 0) > 0) {
-				out->kind = DFS_K_FIELD;
-				return 0;
-			}
-		}
-		return rc;
-	}
-}
-
-/* ---- attributes --------------------------------------------------------------- */
-
-static void ts_of_clock(uint64_t clock, struct timespec *ts)
-{
-	uint64_t ms = dfs_hlc_ms(clock);
-
-	ts->tv_sec = (time_t)(ms / 1000);
-	ts->tv_nsec = (long)(ms % 1000) * 1000000;
-}
-
-static int stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, struct stat *st)
-{
-	struct dfs_object_rec o;
-	struct dfs_model_rec m;
-	struct dfs_field_rec f;
-	struct timespec mtime = fs->started;
-	int rc = 0;
-
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
-	st->st_blksize = 4096;
-
-	switch (e->kind) {
-	case DFS_K_ROOT:
-		st->st_mode = S_IFDIR | 0755;
-		break;
-	case DFS_K_NODE_DIR:
-		st->st_mode = S_IFDIR | 0555;
-		break;
-	case DFS_K_MODEL:
-		rc = dfs_db_get_model(fs->db, e->model, &m);
-		st->st_mode = S_IFDIR | 0755;
-		if (rc == 0)
-			ts_of_clock(m.mtime, &mtime);
-		break;
-	case DFS_K_OBJECT:
-		rc = dfs_db_get_object_by_key(fs->db, &e->obj, &o);
-		st->st_mode = S_IFDIR | (fs_owned(fs, e) ? 0755 : 0555);
-		if (rc == 0)
-			ts_of_clock(o.mtime, &mtime);
-		break;
-	case DFS_K_DICT:
-		rc = dfs_db_get_field(fs->db, &e->obj, e->path, &f);
-		st->st_mode = S_IFDIR | (fs_owned(fs, e) ? 0755 : 0555);
-		if (rc == 0)
-			ts_of_clock(f.mtime, &mtime);
-		break;
-	case DFS_K_FIELD: {
-		uint64_t size;
-		bool readable;
-		st->st_mode = S_IFREG | (fs_owned(fs, e) ? 0644 : 0444);
-		rc = dfs_db_stat_field(fs->db, &e->obj, e->path, &f, &size, &readable);
-		if (rc == 0) {
-			ts_of_clock(f.mtime, &mtime);
-			st->st_size = (off_t)size;
-			/* An encrypted value this node cannot open: no r. */
-			if (!readable)
-				st->st_mode &= ~(mode_t)0444;
-		} else if ((rc == -ENOENT && dfs_inodes_pending_new(fs->inodes, ino, 0) > 0) ||
-			   rc == -EIO) {
-			clock_gettime(CLOCK_REALTIME, &mtime);
-			rc = 0;
-		}
-		if (rc == 0 && dfs_inodes_pending_trunc(fs->inodes, ino, 0) > 0)
-			st->st_size = 0;
-		break;
-	}
-	case DFS_K_META:
-	case DFS_K_NODE_FILE: {
-		struct dfs_buf content;
-		dfs_buf_init(&content);
-		rc = dfs_fs_generate(fs, e, &content);
-		st->st_mode = S_IFREG | (dfs_fs_meta_writable(fs, e) ? 0644 : 0444);
-		st->st_size = (off_t)content.len;
-		dfs_buf_release(&content);
-		if (rc == 0 && e->meta == DFS_META_ENCRYPTED &&
-		    dfs_db_get_model(fs->db, e->model, &m) == 0)
-			ts_of_clock(m.mtime, &mtime);
-		else if (rc == 0 && e->kind == DFS_K_META &&
-			 dfs_db_get_object_by_key(fs->db, &e->obj, &o) == 0)
-			ts_of_clock(o.mtime, &mtime);
-		else if (e->kind == DFS_K_NODE_FILE)
-			clock_gettime(CLOCK_REALTIME, &mtime);
-		break;
-	}
-	case DFS_K_ACTIONS:
-		return act_stat(fs, ino, e, st);
-	case DFS_K_SCRATCH: {
-		size_t size;
-		rc = dfs_scratch_stat(fs->scratch, e->dir, e->name, &size, &mtime);
-		st->st_mode = S_IFREG | 0644;
-		st->st_size = (off_t)size;
-		break;
-	}
-	default:
-		rc = -ENOENT;
-	}
-	if (rc < 0)
-		return rc;
-	if (fs->opts.read_only)
-		st->st_mode &= ~(mode_t)0222;
-	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
-	st->st_blocks = (st->st_size + 511) / 512;
-	st->st_mtim = mtime;
-	st->st_ctim = mtime;
-	st->st_atim = mtime;
-	return 0;
-}
-
-/* Looks (parent, name) up, counts the lookup, and fills e for a reply. */
-int fs_make_entry(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
-		      const struct dfs_ent *ent, struct fuse_entry_param *e)
-{
-	memset(e, 0, sizeof(*e));
-	fuse_ino_t ino = dfs_inodes_lookup(fs->inodes, parent, name, ent);
-	if (!ino)
-		return -ENOMEM;
-	int rc = stat_ent(fs, ino, ent, &e->attr);
-	if (rc < 0) {
-		dfs_inodes_forget(fs->inodes, ino, 1);
-		return rc;
-	}
-	e->ino = ino;
-	e->attr_timeout = ATTR_TIMEOUT;
-	e->entry_timeout = ENTRY_TIMEOUT;
-	return 0;
-}
-
 /* ---- callbacks ---------------------------------------------------------------- */
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -444,7 +170,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int rc = fs_ent_of(fs, ino, &ent);
 
 	if (rc == 0)
-		rc = stat_ent(fs, ino, &ent, &st);
+		rc = fs_stat_ent(fs, ino, &ent, &st);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -1020,22 +746,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 	/* Mode, owner and times follow from the data: accepted and left as they are. */
 	if (rc == 0)
-		rc = stat_ent(fs, ino, &ent, &st);
+		rc = fs_stat_ent(fs, ino, &ent, &st);
 	if (rc == 0 && h && h->ent.kind == DFS_K_FIELD && h->pending_commit)
 		st.st_size = (off_t)h->data.len;
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
-}
-
-static int check_new_name(const char *name)
-{
-	int rc = dfs_name_check(name, strlen(name));
-
-	if (rc == 0 && dfs_name_is_dot(name))
-		rc = -EINVAL;
-	return rc;
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -1059,7 +776,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		goto out;
 	}
 	if (rc == 0)
-		rc = check_new_name(name);
+		rc = fs_check_new_name(name);
 	if (rc == 0 && fs->opts.read_only)
 		rc = -EROFS;
 	if (rc < 0)
@@ -1098,43 +815,6 @@ out:
 		fuse_reply_entry(req, &e);
 }
 
-/* A new regular file: a scratch file, or a field that exists once written. */
-static int new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, mode_t mode,
-		    bool commit_now, struct dfs_ent *ent)
-{
-	struct dfs_ent dir;
-	int rc = fs_ent_of(fs, parent, &dir);
-
-	if (rc == 0)
-		rc = dfs_name_check(name, strlen(name));
-	if (rc == 0 && fs->opts.read_only)
-		rc = -EROFS;
-	if (rc < 0)
-		return rc;
-	if (dir.kind == DFS_K_ACTIONS)
-		return act_create(fs, &dir, name, mode, ent);
-	memset(ent, 0, sizeof(*ent));
-	strcpy(ent->model, dir.model);
-	ent->obj = dir.obj;
-	if (!fs_is_data_dir(&dir))
-		return dir.kind == DFS_K_NODE_DIR ? -EPERM : -ENOTDIR;
-	if (dfs_name_is_scratch(name)) {
-		ent->kind = DFS_K_SCRATCH;
-		dfs_ent_dir_key(&dir, ent->dir, sizeof(ent->dir));
-		snprintf(ent->name, sizeof(ent->name), "%s", name);
-		return dfs_scratch_create(fs->scratch, ent->dir, name);
-	}
-	if (dir.kind != DFS_K_OBJECT && dir.kind != DFS_K_DICT)
-		return -EPERM; /* only objects and dicts hold fields */
-	if (!fs_owned(fs, &dir))
-		return -EACCES;
-	ent->kind = DFS_K_FIELD;
-	rc = fs_field_path(&dir, name, ent->path, sizeof(ent->path));
-	if (rc == 0 && commit_now)
-		rc = dfs_db_set_field(fs->db, &dir.obj, ent->path, NULL, 0);
-	return rc;
-}
-
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
@@ -1150,7 +830,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 			fs_fh_free(fs, (struct fh *)(uintptr_t)fi->fh);
 		return;
 	}
-	int rc = new_file(fs, parent, name, mode, false, &ent);
+	int rc = fs_new_file(fs, parent, name, mode, false, &ent);
 
 	memset(&e, 0, sizeof(e));
 	if (rc == 0) {
@@ -1161,7 +841,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (rc == 0) {
 		rc = fh_open(fs, e.ino, &ent, fi, ent.kind == DFS_K_FIELD);
 		if (rc == 0) {
-			rc = stat_ent(fs, e.ino, &ent, &e.attr);
+			rc = fs_stat_ent(fs, e.ino, &ent, &e.attr);
 			if (rc < 0)
 				fs_fh_free(fs, (struct fh *)(uintptr_t)fi->fh);
 		}
@@ -1190,7 +870,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct dfs_fs *fs = fs_of(req);
 	struct fuse_entry_param e;
 	struct dfs_ent ent;
-	int rc = S_ISREG(mode) ? new_file(fs, parent, name, mode, true, &ent) : -EPERM;
+	int rc = S_ISREG(mode) ? fs_new_file(fs, parent, name, mode, true, &ent) : -EPERM;
 
 	if (rc == 0)
 		rc = fs_make_entry(fs, parent, name, &ent, &e);
@@ -1198,20 +878,6 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_entry(req, &e);
-}
-
-/* What (parent, name) stands for, when this mount may change it. */
-static int resolve_to_change(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
-			     struct dfs_ent *ent)
-{
-	struct dfs_ent dir;
-	int rc = fs_ent_of(fs, parent, &dir);
-
-	if (rc == 0)
-		rc = fs_resolve(fs, parent, &dir, name, ent);
-	if (rc == 0 && fs->opts.read_only)
-		rc = -EROFS;
-	return rc;
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -1225,7 +891,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, 0);
 		return;
 	}
-	int rc = resolve_to_change(fs, parent, name, &ent);
+	int rc = fs_resolve_to_change(fs, parent, name, &ent);
 
 	if (rc < 0)
 		goto out;
@@ -1265,7 +931,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, 0);
 		return;
 	}
-	int rc = resolve_to_change(fs, parent, name, &ent);
+	int rc = fs_resolve_to_change(fs, parent, name, &ent);
 
 	if (rc < 0)
 		goto out;
@@ -1556,8 +1222,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		rc = dfs_db_list_fields(fs->db, &ent.obj, ent.path, fill_name, &c);
 		break;
 	case DFS_K_NODE_DIR:
-		for (size_t i = 0; rc == 0 && i < sizeof(node_files) / sizeof(node_files[0]); i++)
-			rc = fill_name(node_files[i].name, &c);
+		rc = fs_each_node_file(fill_name, &c);
 		break;
 	case DFS_K_ACTIONS:
 		rc = act_list(fs, &ent, fill_act, &c);
