@@ -575,228 +575,16 @@ out:
 	fuse_reply_err(req, -rc);
 }
 
-/* The value of a regular file: a field's or a scratch file's. */
-static int file_content(struct dfs_fs *fs, const struct dfs_ent *e, uint8_t **val, size_t *len)
-{
-	if (e->kind == DFS_K_SCRATCH)
-		return dfs_scratch_get(fs->scratch, e->dir, e->name, val, len);
-	return dfs_db_read_field(fs->db, &e->obj, e->path, val, len);
-}
-
-static int do_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
-		     fuse_ino_t newparent, const char *newname, unsigned int flags,
-		     struct dfs_ent *moved)
-{
-	struct dfs_ent dir, newdir, src, dst;
-	uint8_t *val = NULL;
-	size_t len = 0;
-	int rc = fs_ent_of(fs, parent, &dir);
-
-	if (rc == 0)
-		rc = fs_ent_of(fs, newparent, &newdir);
-	if (rc == 0)
-		rc = fs_resolve(fs, parent, &dir, name, &src);
-	if (rc < 0)
-		return rc;
-	if (fs->opts.read_only)
-		return -EROFS;
-	if (flags & RENAME_EXCHANGE)
-		return -EINVAL;
-	rc = dfs_name_check(newname, strlen(newname));
-	if (rc < 0)
-		return rc;
-	if (src.kind == DFS_K_ACTIONS || newdir.kind == DFS_K_ACTIONS)
-		return act_rename(fs, &src, &newdir, newname, flags, moved);
-	int drc = fs_resolve(fs, newparent, &newdir, newname, &dst);
-	if (drc == 0 && (flags & RENAME_NOREPLACE))
-		return -EEXIST;
-	/* sed -i and editors on .authorized, .encrypted or .node/as: the new content commits. */
-	if (drc == 0 && (dst.kind == DFS_K_META || dst.kind == DFS_K_NODE_FILE) &&
-	    src.kind == DFS_K_SCRATCH && dfs_fs_meta_writable(fs, &dst)) {
-		rc = file_content(fs, &src, &val, &len);
-		if (rc == 0)
-			rc = dfs_fs_meta_set(fs, &dst, val, len, true);
-		free(val);
-		if (rc == 0)
-			dfs_scratch_remove(fs->scratch, src.dir, src.name);
-		if (rc == 0)
-			*moved = dst;
-		return rc;
-	}
-	if (drc == 0 && dst.kind != DFS_K_FIELD && dst.kind != DFS_K_SCRATCH)
-		return dst.kind == DFS_K_META || dst.kind == DFS_K_NODE_FILE ? -EPERM : -EISDIR;
-
-	switch (src.kind) {
-	case DFS_K_MODEL:
-	case DFS_K_OBJECT:
-	case DFS_K_DICT:
-		return -EXDEV; /* mv copies: a new object gets a new key */
-	case DFS_K_FIELD:
-	case DFS_K_SCRATCH:
-		break;
-	default:
-		return -EPERM;
-	}
-	if (!fs_is_data_dir(&newdir))
-		return -EPERM;
-
-	memset(moved, 0, sizeof(*moved));
-	strcpy(moved->model, newdir.model);
-	moved->obj = newdir.obj;
-	if (dfs_name_is_scratch(newname)) {
-		/* Into a scratch file: local only. A field moved away is deleted. */
-		moved->kind = DFS_K_SCRATCH;
-		dfs_ent_dir_key(&newdir, moved->dir, sizeof(moved->dir));
-		snprintf(moved->name, sizeof(moved->name), "%s", newname);
-		if (src.kind == DFS_K_SCRATCH)
-			return dfs_scratch_rename(fs->scratch, src.dir, src.name, moved->dir,
-						  newname);
-		if (!fs_owned(fs, &src))
-			return -EACCES;
-		rc = file_content(fs, &src, &val, &len);
-		if (rc == 0)
-			rc = dfs_scratch_put(fs->scratch, moved->dir, newname, val, len);
-		if (rc == 0) {
-			rc = dfs_db_delete_field(fs->db, &src.obj, src.path);
-			if (rc < 0)
-				dfs_scratch_remove(fs->scratch, moved->dir, newname);
-		}
-		free(val);
-		return rc;
-	}
-	/* Over a field: one update of that field, within one object. */
-	if (newdir.kind != DFS_K_OBJECT && newdir.kind != DFS_K_DICT)
-		return -EPERM;
-	if (src.kind == DFS_K_FIELD && memcmp(src.obj.b, newdir.obj.b, DFS_PUBKEY_LEN) != 0)
-		return -EXDEV;
-	if (!fs_owned(fs, &newdir))
-		return -EACCES;
-	moved->kind = DFS_K_FIELD;
-	rc = fs_field_path(&newdir, newname, moved->path, sizeof(moved->path));
-	if (rc < 0)
-		return rc;
-	if (src.kind == DFS_K_FIELD && strcmp(src.path, moved->path) == 0)
-		return 0;
-	rc = file_content(fs, &src, &val, &len);
-	if (rc == 0 && len > fs->opts.max_value)
-		rc = -EFBIG;
-	if (rc == 0)
-		rc = dfs_db_set_field(fs->db, &newdir.obj, moved->path, val, len);
-	free(val);
-	if (rc < 0)
-		return rc;
-	if (src.kind == DFS_K_SCRATCH)
-		dfs_scratch_remove(fs->scratch, src.dir, src.name);
-	else
-		rc = dfs_db_delete_field(fs->db, &src.obj, src.path);
-	return rc;
-}
-
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct dfs_ent moved;
-	int rc = do_rename(fs, parent, name, newparent, newname, flags, &moved);
+	int rc = fs_rename(fs, parent, name, newparent, newname, flags, &moved);
 
 	if (rc == 0)
 		dfs_inodes_rename(fs->inodes, parent, name, newparent, newname, &moved);
 	fuse_reply_err(req, -rc);
-}
-
-/* ---- directories -------------------------------------------------------------- */
-
-static int dir_add(struct dirh *d, const char *name, fuse_ino_t ino, bool is_dir)
-{
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 32;
-		struct dirent_rec *v = realloc(d->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		d->v = v;
-		d->cap = cap;
-	}
-	d->v[d->n].name = strdup(name);
-	if (!d->v[d->n].name)
-		return -ENOMEM;
-	d->v[d->n].ino = ino;
-	d->v[d->n].is_dir = is_dir;
-	d->n++;
-	return 0;
-}
-
-struct fill_ctx {
-	struct dfs_fs *fs;
-	struct dirh *d;
-	fuse_ino_t parent;
-	bool dirs;		/* the names are directories */
-	const struct dfs_ent *dir;
-	int rc;
-};
-
-/* readdir reports an inode number; 0 would make some libcs skip the entry. */
-static fuse_ino_t listed_ino(struct fill_ctx *c, const char *name)
-{
-	fuse_ino_t ino = dfs_inodes_find(c->fs->inodes, c->parent, name);
-	uint64_t h = 1469598103934665603ull;
-
-	if (ino)
-		return ino;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	return (fuse_ino_t)((h ^ c->parent) | (1ull << 62));
-}
-
-static int fill_name(const char *name, void *arg)
-{
-	struct fill_ctx *c = arg;
-	bool is_dir = c->dirs;
-
-	if (c->dir && c->dir->kind == DFS_K_OBJECT) {
-		struct dfs_field_rec f;
-		is_dir = dfs_db_get_field(c->fs->db, &c->dir->obj, name, &f) == 0 &&
-			 f.kind == DFS_FIELD_DICT;
-	}
-	c->rc = dir_add(c->d, name, listed_ino(c, name), is_dir);
-	return c->rc;
-}
-
-static void fill_scratch(const char *name, void *arg)
-{
-	struct fill_ctx *c = arg;
-
-	if (c->rc == 0)
-		c->rc = dir_add(c->d, name, listed_ino(c, name), false);
-}
-
-static void fill_pending(const char *name, fuse_ino_t ino, void *arg)
-{
-	struct fill_ctx *c = arg;
-
-	for (size_t i = 0; i < c->d->n; i++)
-		if (strcmp(c->d->v[i].name, name) == 0)
-			return;
-	if (c->rc == 0)
-		c->rc = dir_add(c->d, name, ino, false);
-}
-
-/* An entry of a real directory under .actions. */
-static int fill_act(const char *name, bool is_dir, void *arg)
-{
-	struct fill_ctx *c = arg;
-
-	return dir_add(c->d, name, listed_ino(c, name), is_dir);
-}
-
-static void dirh_free(struct dfs_fs *fs, struct dirh *d)
-{
-	if (!d)
-		return;
-	fs_open_untrack(fs, &d->link);
-	for (size_t i = 0; i < d->n; i++)
-		free(d->v[i].name);
-	free(d->v);
-	free(d);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -804,61 +592,20 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct dfs_fs *fs = fs_of(req);
 	struct dirh *d = calloc(1, sizeof(*d));
 	struct dfs_ent ent;
-	char key[sizeof(ent.dir)];
 	int rc = d ? fs_ent_of(fs, ino, &ent) : -ENOMEM;
-	struct fill_ctx c = { fs, d, ino, false, NULL, 0 };
 
 	if (d)
 		fs_open_track(fs, &d->link, true);
-	if (rc < 0)
-		goto out;
-	rc = dir_add(d, ".", ino, true);
 	if (rc == 0)
-		rc = dir_add(d, "..", FUSE_ROOT_ID, true);
-	if (rc < 0)
-		goto out;
-	switch (ent.kind) {
-	case DFS_K_ROOT:
-		c.dirs = true;
-		rc = dfs_db_list_models(fs->db, fill_name, &c);
-		break;
-	case DFS_K_MODEL:
-		c.dirs = true;
-		rc = dfs_db_list_objects(fs->db, ent.model, fill_name, &c);
-		break;
-	case DFS_K_OBJECT:
-		c.dir = &ent;
-		rc = dfs_db_list_fields(fs->db, &ent.obj, NULL, fill_name, &c);
-		break;
-	case DFS_K_DICT:
-		rc = dfs_db_list_fields(fs->db, &ent.obj, ent.path, fill_name, &c);
-		break;
-	case DFS_K_NODE_DIR:
-		rc = fs_each_node_file(fill_name, &c);
-		break;
-	case DFS_K_ACTIONS:
-		rc = act_list(fs, &ent, fill_act, &c);
-		break;
-	default:
-		rc = -ENOTDIR;
-	}
-	if (rc == 0)
-		rc = c.rc;
-	if (rc == 0 && fs_is_data_dir(&ent)) {
-		dfs_ent_dir_key(&ent, key, sizeof(key));
-		dfs_scratch_list(fs->scratch, key, fill_scratch, &c);
-		dfs_inodes_each_pending(fs->inodes, ino, fill_pending, &c);
-		rc = c.rc;
-	}
-out:
+		rc = fs_dir_fill(fs, d, ino, &ent);
 	if (rc < 0) {
-		dirh_free(fs, d);
+		fs_dirh_free(fs, d);
 		fuse_reply_err(req, -rc);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)d;
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		dirh_free(fs, d);
+		fs_dirh_free(fs, d);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -887,7 +634,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	dirh_free(fs_of(req), (struct dirh *)(uintptr_t)fi->fh);
+	fs_dirh_free(fs_of(req), (struct dirh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -905,7 +652,7 @@ static size_t close_all(struct dfs_fs *fs, bool commit)
 		if (!l)
 			break;
 		if (l->dir) {
-			dirh_free(fs, (struct dirh *)l);
+			fs_dirh_free(fs, (struct dirh *)l);
 		} else if (commit) {
 			fs_fh_close(fs, (struct fh *)l, &parent, name, sizeof(name));
 			files++;
