@@ -281,7 +281,7 @@ static void keep_if(int rc, struct fh *h, struct dfs_buf *next)
 }
 
 /* One write(2) on a field: one update of the whole resulting value. */
-int fs_write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
+static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
 {
 	int rc;
 
@@ -323,7 +323,7 @@ int fs_write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size
  * each line of `printf 'a\nb\n' >` would drop b for a moment, and dropping
  * a reader of encrypted fields starts a new data key.
  */
-int fs_write_meta(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
+static int write_meta(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
 {
 	struct dfs_buf next;
 	int rc = next_value(fs, h, buf, size, off, &next);
@@ -333,6 +333,60 @@ int fs_write_meta(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size,
 	if (rc == 0)
 		h->pending_commit = h->wrote = true;
 	keep_if(rc, h, &next);
+	return rc;
+}
+
+/*
+ * One read(2): a copy of the bytes at off, in *out (malloc'ed, or NULL when
+ * none), their count in *n.
+ */
+int fs_fh_read(struct dfs_fs *fs, struct fh *h, size_t size, off_t off, uint8_t **out, size_t *n)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->ent.kind == DFS_K_SCRATCH) {
+		rc = dfs_scratch_get(fs->scratch, h->ent.dir, h->ent.name, &data, &len);
+	} else {
+		/* A read from the start sees the latest value, unless this handle changed it. */
+		if (h->ent.kind == DFS_K_FIELD && off == 0 && !h->wrote && !h->pending_commit)
+			h->loaded = false;
+		rc = fs_fh_load(fs, h);
+		data = h->data.data;
+		len = h->data.len;
+	}
+	if (rc == 0 && off >= 0 && (size_t)off < len) {
+		*n = len - (size_t)off < size ? len - (size_t)off : size;
+		*out = malloc(*n);
+		if (*out)
+			memcpy(*out, data + off, *n);
+		else
+			rc = -ENOMEM;
+	}
+	if (h->ent.kind == DFS_K_SCRATCH)
+		free(data);
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+/* One write(2) on a scratch file, a field or a generated file; *field: it was a field. */
+int fs_fh_write(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off,
+		bool *field)
+{
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->ent.kind == DFS_K_SCRATCH)
+		rc = dfs_scratch_write(fs->scratch, h->ent.dir, h->ent.name, off, buf, size,
+				       fs->opts.max_value);
+	else if (h->ent.kind == DFS_K_FIELD)
+		rc = write_field(fs, h, buf, size, off);
+	else
+		rc = write_meta(fs, h, buf, size, off);
+	*field = h->ent.kind == DFS_K_FIELD;
+	pthread_mutex_unlock(&h->lock);
 	return rc;
 }
 

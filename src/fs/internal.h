@@ -173,10 +173,18 @@ int fs_fh_load(struct dfs_fs *fs, struct fh *h);
 /** Opens ent for fi->flags and sets fi->fh; created: a field created by this open. */
 int fs_fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 	       struct fuse_file_info *fi, bool created);
-/** One write(2) on a field: one update of the whole resulting value. h locked. */
-int fs_write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off);
-/** One write(2) on a writable generated file: checked now, committed at close. h locked. */
-int fs_write_meta(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off);
+/**
+ * One read(2) of h: a copy of the bytes at off in *out (malloc'ed, or left
+ * NULL when there are none; the caller frees it), their count in *n.
+ */
+int fs_fh_read(struct dfs_fs *fs, struct fh *h, size_t size, off_t off, uint8_t **out, size_t *n);
+/**
+ * One write(2) on h: a scratch file's bytes, a field's update of its whole
+ * value, or a generated file's content, checked now and committed at close.
+ * *field: h is a field's.
+ */
+int fs_fh_write(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off,
+		bool *field);
 /** Commits a generated file's pending content; the error reaches close(2). h locked. */
 int fs_commit_meta(struct dfs_fs *fs, struct fh *h);
 /**

@@ -2,112 +2,33 @@
 /*
  * ops.c - FUSE low-level operations: the tree of DESIGN.md over dfs_db.
  *
- * Each callback resolves inode numbers to entities (inode.h), calls the
- * database or the scratch table, and replies exactly once. Negative errnos
- * from below become replies here and nowhere else.
- *
- * Field writes: a handle keeps the value as it knows it. Each write(2)
- * commits the whole resulting value as one update (O_APPEND writes commit
- * an append). Opening with O_TRUNC, creating a file and ftruncate(2) on a
- * handle change only the handle's value: it is committed by the next
- * write, or on release when no write was attempted after it. So `: > f`
- * and `truncate -s 0 f` commit the empty value, and editors that truncate
- * and then write commit one update.
+ * Each callback resolves inode numbers to entities (tree.c), calls the
+ * file that does the work, and replies exactly once. Negative errnos
+ * from below become replies here and nowhere else. A callback looks up
+ * the entry; if the mirror's thread is calling, it answers through
+ * mirror.c (fs_echo_*); if the entry is in .actions, through actdir.c
+ * (act_*); otherwise it takes the data path: tree.c, attr.c, handle.c,
+ * dir.c, rename.c. Open files follow the write rules of handle.c.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "dinemicfs/fs.h"
 #include "dinemicfs/inode.h"
-#include "dinemicfs/log.h"
 #include "dinemicfs/scratch.h"
 #include "dinemicfs/util.h"
 #include "internal.h"
 
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uint64_t), "64-bit inode numbers");
 
-static size_t close_all(struct dfs_fs *fs, bool commit);
-
 static struct dfs_fs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
-}
-
-struct dfs_fs *dfs_fs_new(const struct dfs_fs_opts *opts)
-{
-	struct dfs_fs *fs = calloc(1, sizeof(*fs));
-
-	if (!fs)
-		return NULL;
-	fs->opts = *opts;
-	fs->uid = getuid();
-	fs->gid = getgid();
-	clock_gettime(CLOCK_REALTIME, &fs->started);
-	pthread_mutex_init(&fs->open_lock, NULL);
-	fs->trim = fs_trim_new();
-	fs->mirror = fs_mirror_new();
-	fs->inodes = dfs_inodes_new();
-	fs->scratch = dfs_scratch_new();
-	if (!fs->trim || !fs->mirror || !fs->inodes || !fs->scratch) {
-		dfs_fs_free(fs);
-		errno = ENOMEM;
-		return NULL;
-	}
-	return fs;
-}
-
-void dfs_fs_attach(struct dfs_fs *fs, struct dfs_db *db, struct dfs_store *st,
-		   struct dfs_keyring *kr, struct fuse_session *se, const char *state_dir)
-{
-	fs->state_dir = state_dir;
-	if (asprintf(&fs->actions_dir, "%s/actions", state_dir) < 0)
-		fs->actions_dir = NULL;
-	fs->db = db;
-	fs->st = st;
-	fs->kr = kr;
-	fs->se = se;
-	dfs_hex_encode(fs->node_hex, dfs_keyring_node(kr)->b, DFS_PUBKEY_LEN);
-}
-
-void dfs_fs_set_hooks(struct dfs_fs *fs, const struct dfs_fs_hooks *h)
-{
-	fs->hooks = *h;
-}
-
-void dfs_fs_free(struct dfs_fs *fs)
-{
-	if (!fs)
-		return;
-	dfs_fs_stop(fs);
-	free(fs->actions_dir);
-	fs_trim_free(fs->trim);
-	fs_mirror_free(fs->mirror);
-	close_all(fs, false);
-	pthread_mutex_destroy(&fs->open_lock);
-	dfs_inodes_free(fs->inodes);
-	dfs_scratch_free(fs->scratch);
-	free(fs);
-}
-
-int dfs_fs_start(struct dfs_fs *fs)
-{
-	return fs_trim_start(fs);
-}
-
-void dfs_fs_stop(struct dfs_fs *fs)
-{
-	fs_trim_stop(fs);
-	dfs_fs_mirror_stop(fs);
 }
 
 /* ---- callbacks ---------------------------------------------------------------- */
@@ -202,9 +123,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
-	uint8_t *data = NULL, *out = NULL;
-	size_t len = 0, n = 0;
-	int rc = 0;
+	uint8_t *out = NULL;
+	size_t n = 0;
 
 	if (h->ent.kind == DFS_K_ACTIONS) {
 		ssize_t got = act_read(h, size, off, &out);
@@ -215,28 +135,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		free(out);
 		return;
 	}
-	pthread_mutex_lock(&h->lock);
-	if (h->ent.kind == DFS_K_SCRATCH) {
-		rc = dfs_scratch_get(fs->scratch, h->ent.dir, h->ent.name, &data, &len);
-	} else {
-		/* A read from the start sees the latest value, unless this handle changed it. */
-		if (h->ent.kind == DFS_K_FIELD && off == 0 && !h->wrote && !h->pending_commit)
-			h->loaded = false;
-		rc = fs_fh_load(fs, h);
-		data = h->data.data;
-		len = h->data.len;
-	}
-	if (rc == 0 && off >= 0 && (size_t)off < len) {
-		n = len - (size_t)off < size ? len - (size_t)off : size;
-		out = malloc(n);
-		if (out)
-			memcpy(out, data + off, n);
-		else
-			rc = -ENOMEM;
-	}
-	if (h->ent.kind == DFS_K_SCRATCH)
-		free(data);
-	pthread_mutex_unlock(&h->lock);
+	int rc = fs_fh_read(fs, h, size, off, &out, &n);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -270,6 +169,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	bool field;
 	int rc;
 
 	if (h->echo) {
@@ -288,16 +188,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 			fuse_reply_write(req, (size_t)w);
 		return;
 	}
-	pthread_mutex_lock(&h->lock);
-	if (h->ent.kind == DFS_K_SCRATCH)
-		rc = dfs_scratch_write(fs->scratch, h->ent.dir, h->ent.name, off, buf, size,
-				       fs->opts.max_value);
-	else if (h->ent.kind == DFS_K_FIELD)
-		rc = fs_write_field(fs, h, buf, size, off);
-	else
-		rc = fs_write_meta(fs, h, buf, size, off);
-	bool field = h->ent.kind == DFS_K_FIELD;
-	pthread_mutex_unlock(&h->lock);
+	rc = fs_fh_write(fs, h, buf, size, off, &field);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		if (field)
@@ -367,6 +258,40 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
 }
 
+/* A new model, object or dict in dir, by the name name. */
+static int make_dir(struct dfs_fs *fs, const struct dfs_ent *dir, const char *name,
+		    struct dfs_ent *ent)
+{
+	int rc;
+
+	memset(ent, 0, sizeof(*ent));
+	strcpy(ent->model, dir->model);
+	ent->obj = dir->obj;
+	switch (dir->kind) {
+	case DFS_K_ROOT:
+		rc = dfs_db_create_model(fs->db, name);
+		ent->kind = DFS_K_MODEL;
+		snprintf(ent->model, sizeof(ent->model), "%s", name);
+		break;
+	case DFS_K_MODEL:
+		rc = dfs_db_create_object(fs->db, dir->model, name, &ent->obj);
+		ent->kind = DFS_K_OBJECT;
+		break;
+	case DFS_K_OBJECT:
+		rc = fs_owned(fs, dir) ? dfs_db_create_dict(fs->db, &dir->obj, name) : -EACCES;
+		ent->kind = DFS_K_DICT;
+		snprintf(ent->path, sizeof(ent->path), "%s", name);
+		break;
+	case DFS_K_DICT:
+	case DFS_K_NODE_DIR:
+		rc = -EPERM;
+		break;
+	default:
+		rc = -ENOTDIR;
+	}
+	return rc;
+}
+
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct dfs_fs *fs = fs_of(req);
@@ -391,33 +316,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		rc = fs_check_new_name(name);
 	if (rc == 0 && fs->opts.read_only)
 		rc = -EROFS;
-	if (rc < 0)
-		goto out;
-	memset(&ent, 0, sizeof(ent));
-	strcpy(ent.model, dir.model);
-	ent.obj = dir.obj;
-	switch (dir.kind) {
-	case DFS_K_ROOT:
-		rc = dfs_db_create_model(fs->db, name);
-		ent.kind = DFS_K_MODEL;
-		snprintf(ent.model, sizeof(ent.model), "%s", name);
-		break;
-	case DFS_K_MODEL:
-		rc = dfs_db_create_object(fs->db, dir.model, name, &ent.obj);
-		ent.kind = DFS_K_OBJECT;
-		break;
-	case DFS_K_OBJECT:
-		rc = fs_owned(fs, &dir) ? dfs_db_create_dict(fs->db, &dir.obj, name) : -EACCES;
-		ent.kind = DFS_K_DICT;
-		snprintf(ent.path, sizeof(ent.path), "%s", name);
-		break;
-	case DFS_K_DICT:
-	case DFS_K_NODE_DIR:
-		rc = -EPERM;
-		break;
-	default:
-		rc = -ENOTDIR;
-	}
+	if (rc == 0)
+		rc = make_dir(fs, &dir, name, &ent);
 	if (rc == 0)
 		rc = fs_make_entry(fs, parent, name, &ent, &e);
 out:
@@ -636,40 +536,6 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 {
 	fs_dirh_free(fs_of(req), (struct dirh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
-}
-
-/* commit: as a release would; else only free (the database may be gone). */
-static size_t close_all(struct dfs_fs *fs, bool commit)
-{
-	char name[DFS_NAME_MAX + 1];
-	fuse_ino_t parent;
-	size_t files = 0;
-
-	for (;;) {
-		pthread_mutex_lock(&fs->open_lock);
-		struct open_link *l = fs->open;
-		pthread_mutex_unlock(&fs->open_lock);
-		if (!l)
-			break;
-		if (l->dir) {
-			fs_dirh_free(fs, (struct dirh *)l);
-		} else if (commit) {
-			fs_fh_close(fs, (struct fh *)l, &parent, name, sizeof(name));
-			files++;
-		} else {
-			fs_fh_free(fs, (struct fh *)l);
-		}
-	}
-	return files;
-}
-
-void dfs_fs_close_open(struct dfs_fs *fs)
-{
-	size_t files = close_all(fs, true);
-
-	if (files)
-		dfs_log(DFS_LOG_INFO, "closed %zu file%s the kernel did not release", files,
-			files == 1 ? "" : "s");
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
