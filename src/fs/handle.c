@@ -22,7 +22,7 @@
 #include "internal.h"
 
 /* Reads the value a handle starts from; a truncating handle starts loaded. */
-int fs_fh_load(struct dfs_fs *fs, struct fh *h)
+static int fh_load(struct dfs_fs *fs, struct fh *h)
 {
 	uint8_t *val;
 	size_t len;
@@ -297,7 +297,7 @@ static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t 
 		h->loaded = false;
 	} else {
 		struct dfs_buf next;
-		rc = fs_fh_load(fs, h);
+		rc = fh_load(fs, h);
 		if (rc == 0)
 			rc = next_value(fs, h, buf, size, off, &next);
 		if (rc < 0)
@@ -353,7 +353,7 @@ int fs_fh_read(struct dfs_fs *fs, struct fh *h, size_t size, off_t off, uint8_t 
 		/* A read from the start sees the latest value, unless this handle changed it. */
 		if (h->ent.kind == DFS_K_FIELD && off == 0 && !h->wrote && !h->pending_commit)
 			h->loaded = false;
-		rc = fs_fh_load(fs, h);
+		rc = fh_load(fs, h);
 		data = h->data.data;
 		len = h->data.len;
 	}
@@ -467,7 +467,7 @@ int fs_set_size(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent, st
 		return -EACCES;
 	if (h && h->ent.kind == DFS_K_FIELD) {
 		/* ftruncate(2): the handle's value changes; a write or release commits it. */
-		rc = fs_fh_load(fs, h);
+		rc = fh_load(fs, h);
 		if (rc < 0)
 			return rc;
 		size_t old = h->data.len;

@@ -168,8 +168,6 @@ void fs_open_untrack(struct dfs_fs *fs, struct open_link *l);
 /** A new handle on ino, tracked; NULL on ENOMEM. fs_fh_free accepts NULL. */
 struct fh *fs_fh_new(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent);
 void fs_fh_free(struct dfs_fs *fs, struct fh *h);
-/** Reads the value a handle starts from; a truncating handle starts loaded. */
-int fs_fh_load(struct dfs_fs *fs, struct fh *h);
 /** Opens ent for fi->flags and sets fi->fh; created: a field created by this open. */
 int fs_fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 	       struct fuse_file_info *fi, bool created);
