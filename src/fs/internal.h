@@ -1,9 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * internal.h - what the files of src/fs share: the filesystem's state.
+ * internal.h - what the files of src/fs share: the filesystem's state, the
+ * open handles, and the functions one file calls in another.
  *
  * struct dfs_fs is the session's userdata (fs.h). Everything it points to
- * is borrowed except inodes, scratch and actions_dir, which it owns.
+ * is borrowed except inodes, scratch, actions_dir, the mirror's state
+ * (mirror.c) and the trimmer's (notify.c), which it owns.
+ *
+ * One error currency: every function here returns 0 (or a count) or a
+ * negative errno, and fills structs for a reply. Only ops.c replies to the
+ * kernel (fuse_reply_*), exactly once per request.
+ *
+ * The files call each other in one direction only, lowest first:
+ * inode.c, scratch.c; notify.c; actdir.c, meta.c; tree.c; attr.c;
+ * handle.c; dir.c, rename.c; mirror.c; ops.c, fs.c.
+ *
+ * Threading: the kernel calls the ops from several threads. An open file's
+ * fields are protected by its lock (struct fh), the list of open handles by
+ * fs->open_lock, the mirror's queue by its own lock (mirror.c) and the
+ * trimmer's flag by its own (notify.c).
  */
 #ifndef DINEMICFS_FS_INTERNAL_H
 #define DINEMICFS_FS_INTERNAL_H
@@ -13,6 +28,8 @@
 #include <stdatomic.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -22,7 +39,11 @@
 #include "dinemicfs/inode.h"
 #include "dinemicfs/scratch.h"
 
-struct open_link;
+#define ENTRY_TIMEOUT 1.0
+#define ATTR_TIMEOUT 1.0
+
+struct fs_mirror;
+struct fs_trim;
 
 struct dfs_fs {
 	struct dfs_db *db;
@@ -34,37 +55,201 @@ struct dfs_fs {
 	const char *state_dir;		/* borrowed; for statfs */
 	char *actions_dir;		/* STATE_DIR/actions: what .actions shows */
 	struct fuse_session *se;
-	pthread_t trimmer;
-	bool trimming;			/* the trimmer runs; protected by trim_lock */
-	pthread_mutex_t trim_lock;
-	pthread_cond_t trim_cond;
+	struct fs_trim *trim;		/* the inode trimmer (notify.c) */
 	uid_t uid;
 	gid_t gid;
 	struct timespec started;
 	char node_hex[2 * DFS_PUBKEY_LEN + 1];
 	struct dfs_fs_hooks hooks;	/* set before the loop starts */
 	pthread_mutex_t open_lock;
-	struct open_link *open;		/* open handles (ops.c) */
-
-	/* mirror.c: remote changes repeated through the mount. */
-	char mountpoint[PATH_MAX];
-	pthread_t mirror;
-	bool mirror_running;
-	atomic_bool unmounted;		/* the kernel is gone: tell it nothing more */
-	atomic_int mirror_tid;		/* its thread id, once running */
-	pthread_mutex_t mirror_lock;	/* the queue and the current job */
-	pthread_cond_t mirror_cond;
-	struct mirror_job *mirror_head, *mirror_tail;
-	size_t mirror_len;
-	bool mirror_stop;
-	char mirror_name[DFS_UPDATE_NAME_MAX + 1];	/* the name the current job acts on */
-	bool mirror_ghost;		/* it is gone (delete) or new (create) */
-	uint8_t mirror_op;
+	struct open_link *open;		/* open handles (handle.c) */
+	struct fs_mirror *mirror;	/* remote changes repeated through the mount (mirror.c) */
 };
 
-/* mirror.c */
-bool dfs_fs_is_mirror(struct dfs_fs *fs, fuse_req_t req);
-int dfs_fs_mirror_lookup(struct dfs_fs *fs, const char *name, uint8_t *op);
+/*
+ * Every open handle is on fs->open: the kernel drops releases still queued
+ * when it unmounts, and those handles are closed by dfs_fs_close_open().
+ */
+struct open_link {
+	struct open_link *prev, *next;
+	bool dir;		/* a struct dirh, else a struct fh */
+};
+
+/* An open file. lock serialises the kernel's concurrent calls on one handle. */
+struct fh {
+	struct open_link link;	/* first: a link is its handle */
+	pthread_mutex_t lock;
+	fuse_ino_t ino;
+	struct dfs_ent ent;
+	bool append;		/* O_APPEND: each write commits an append */
+	bool replace;		/* O_TRUNC or ftruncate: the next write sets the whole value */
+	bool created;		/* created here */
+	bool pending_commit;	/* data must be committed on release unless a write comes */
+	bool wrote;		/* a write(2) was attempted */
+	bool committed;		/* an update from this handle was accepted */
+	bool trunc_counted;	/* holds a pending_trunc count on the inode */
+	bool new_counted;	/* holds a pending_new count on the inode */
+	bool loaded;		/* data holds the value */
+	bool echo;		/* the mirror's: writes change nothing (mirror.c) */
+	struct dfs_buf data;
+	int fd;			/* ACTIONS: the real file */
+};
+
+struct dirent_rec {
+	char *name;
+	fuse_ino_t ino;
+	bool is_dir;
+};
+
+/* An open directory: its entries, listed once at opendir. */
+struct dirh {
+	struct open_link link;	/* first */
+	struct dirent_rec *v;
+	size_t n, cap;
+};
+
+/* ---- tree.c: names to entities --------------------------------------------- */
+
+static inline int fs_ent_of(struct dfs_fs *fs, fuse_ino_t ino, struct dfs_ent *ent)
+{
+	if (ino == FUSE_ROOT_ID) {
+		memset(ent, 0, sizeof(*ent));
+		ent->kind = DFS_K_ROOT;
+		return 0;
+	}
+	return dfs_inodes_get(fs->inodes, ino, ent);
+}
+
+static inline bool fs_is_data_dir(const struct dfs_ent *e)
+{
+	return e->kind == DFS_K_ROOT || e->kind == DFS_K_MODEL || e->kind == DFS_K_OBJECT ||
+	       e->kind == DFS_K_DICT;
+}
+
+/*
+ * Whether this node may change the object: it signs as an authorized key
+ * (the object's, or the as= object's), or the open policy lets it sign
+ * anyway and leaves the rest to listeners.
+ */
+static inline bool fs_owned(struct dfs_fs *fs, const struct dfs_ent *e)
+{
+	return dfs_db_may_write(fs->db, &e->obj);
+}
+
+/** A field's path from its container and name; -ENAMETOOLONG past the format's limit. */
+int fs_field_path(const struct dfs_ent *dir, const char *name, char *out, size_t n);
+/** Finds what (parent, name) stands for. */
+int fs_resolve(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *dir, const char *name,
+	       struct dfs_ent *out);
+/** What (parent, name) stands for, when this mount may change it. */
+int fs_resolve_to_change(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
+			 struct dfs_ent *ent);
+/** A name a new model, object or dict may take: a valid name, not a dot-name. */
+int fs_check_new_name(const char *name);
+/** A new regular file: a scratch file, or a field that exists once written. */
+int fs_new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, mode_t mode,
+		bool commit_now, struct dfs_ent *ent);
+/** Calls fn with each name in .node, in order, until it returns non-zero; returns that. */
+int fs_each_node_file(int (*fn)(const char *name, void *arg), void *arg);
+
+/* ---- attr.c: attributes ---------------------------------------------------- */
+
+/** The attributes of e, at inode ino. */
+int fs_stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, struct stat *st);
+/** Looks (parent, name) up, counts the lookup, and fills e for a reply. */
+int fs_make_entry(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
+		  const struct dfs_ent *ent, struct fuse_entry_param *e);
+
+/* ---- handle.c: open files -------------------------------------------------- */
+
+/** Puts l on fs->open (dir: it is a struct dirh); fs_open_untrack takes it off. */
+void fs_open_track(struct dfs_fs *fs, struct open_link *l, bool dir);
+void fs_open_untrack(struct dfs_fs *fs, struct open_link *l);
+/** A new handle on ino, tracked; NULL on ENOMEM. fs_fh_free accepts NULL. */
+struct fh *fs_fh_new(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent);
+void fs_fh_free(struct dfs_fs *fs, struct fh *h);
+/** Opens ent for fi->flags and sets fi->fh; created: a field created by this open. */
+int fs_fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
+	       struct fuse_file_info *fi, bool created);
+/**
+ * One read(2) of h: a copy of the bytes at off in *out (malloc'ed, or left
+ * NULL when there are none; the caller frees it), their count in *n.
+ */
+int fs_fh_read(struct dfs_fs *fs, struct fh *h, size_t size, off_t off, uint8_t **out, size_t *n);
+/**
+ * One write(2) on h: a scratch file's bytes, a field's update of its whole
+ * value, or a generated file's content, checked now and committed at close.
+ * *field: h is a field's.
+ */
+int fs_fh_write(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off,
+		bool *field);
+/** Commits a generated file's pending content; the error reaches close(2). h locked. */
+int fs_commit_meta(struct dfs_fs *fs, struct fh *h);
+/**
+ * What closing h does: commit what is pending and free it. Returns whether
+ * a file created through h was dropped, naming it in parent and name.
+ */
+bool fs_fh_close(struct dfs_fs *fs, struct fh *h, fuse_ino_t *parent, char *name, size_t size);
+/** truncate(2) or ftruncate(2) (h, locked, or NULL) to size. */
+int fs_set_size(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent, struct fh *h,
+		off_t size);
+
+/* ---- dir.c: directory handles ---------------------------------------------- */
+
+/** Lists the directory ent, at inode ino, into d. */
+int fs_dir_fill(struct dfs_fs *fs, struct dirh *d, fuse_ino_t ino, const struct dfs_ent *ent);
+/** Untracks and frees d; accepts NULL. */
+void fs_dirh_free(struct dfs_fs *fs, struct dirh *d);
+
+/* ---- rename.c -------------------------------------------------------------- */
+
+/** rename(2) of (parent, name) to (newparent, newname); moved: what it now stands for. */
+int fs_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+	      const char *newname, unsigned int flags, struct dfs_ent *moved);
+
+/* ---- notify.c: telling the kernel ------------------------------------------ */
+
+/** The trimmer's state; NULL on ENOMEM. fs_trim_free accepts NULL. */
+struct fs_trim *fs_trim_new(void);
+void fs_trim_free(struct fs_trim *t);
+/** Starts the thread that keeps the inode table near inode_limit; 0 or -errno. */
+int fs_trim_start(struct dfs_fs *fs);
+/** Stops it; idempotent. */
+void fs_trim_stop(struct dfs_fs *fs);
+/** After a write that did not land, the kernel's idea of the size may be wrong. */
+void fs_forget_kernel_attrs(struct dfs_fs *fs, fuse_ino_t ino);
+/** Another object of model is listed under a new name (from, to): no repeat shows that. */
+void fs_invalidate_renamed(struct dfs_fs *fs, const char *model, const char *from,
+			   const char *to);
+/**
+ * Drops what the kernel caches about the names and files a change (op on
+ * model/object/path, and a rename from -> to) touched, for a change that is
+ * not repeated.
+ */
+void fs_invalidate(struct dfs_fs *fs, uint8_t op, const char *model, const char *object,
+		   const char *path, const char *from, const char *to);
+
+/* ---- mirror.c: the mirror thread's requests -------------------------------- */
+
+/** The mirror's state; NULL on ENOMEM. fs_mirror_free accepts NULL. */
+struct fs_mirror *fs_mirror_new(void);
+void fs_mirror_free(struct fs_mirror *m);
+/** Whether req comes from the mirror thread. */
+bool fs_is_mirror(struct dfs_fs *fs, fuse_req_t req);
+/**
+ * The mirror thread's lookup: 0 to resolve it as usual, 1 when e holds a
+ * ghost of what was deleted, or the negative errno to reply.
+ */
+int fs_echo_lookup(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *dir,
+		   const char *name, struct fuse_entry_param *e);
+/** The mirror's handle: it writes to make the kernel's events, nothing more. */
+int fs_echo_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
+		 struct fuse_file_info *fi);
+/** The mirror's creat: what is there already, opened as an echo. */
+int fs_echo_create(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
+		   struct fuse_file_info *fi, struct fuse_entry_param *e);
+
+/* ---- meta.c: the generated files ------------------------------------------- */
 
 /**
  * Writes the content of a generated read-only file (.id, .owner, .history,
@@ -80,23 +265,37 @@ bool dfs_fs_meta_writable(struct dfs_fs *fs, const struct dfs_ent *e);
 int dfs_fs_meta_set(struct dfs_fs *fs, const struct dfs_ent *e, const uint8_t *val, size_t len,
 		    bool commit);
 
-/* .actions (actdir.c): entries stand for the real files of actions_dir. */
+/* ---- actdir.c: .actions, a real directory ---------------------------------- */
 
-/** The real path of an .actions entry, or of name inside it (name may be NULL). */
-int dfs_act_path(struct dfs_fs *fs, const struct dfs_ent *e, const char *name, char *out,
-		 size_t n);
-/** The entry for name inside the .actions directory dir. */
-int dfs_act_child(const struct dfs_ent *dir, const char *name, struct dfs_ent *out);
-/** .actions holds listeners and one level of per-model directories. */
-bool dfs_act_depth_ok(const struct dfs_ent *dir);
+/*
+ * Entries under .actions stand for the real files of actions_dir. Each
+ * act_* does one operation on them and returns 0 (or a count) or a
+ * negative errno; ops.c replies.
+ */
+int act_lookup(struct dfs_fs *fs, const struct dfs_ent *dir, const char *name,
+	       struct dfs_ent *out);
+int act_stat(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, struct stat *st);
+/** Opens the real file into h (fresh from fs_fh_new) and sets fi->fh. */
+int act_open(struct dfs_fs *fs, const struct dfs_ent *ent, struct fuse_file_info *fi,
+	     bool writing, struct fh *h);
+/** Reads into *out (malloc'ed, the caller frees it even on failure); the count or -errno. */
+ssize_t act_read(const struct fh *h, size_t size, off_t off, uint8_t **out);
+ssize_t act_write(const struct fh *h, const char *buf, size_t size, off_t off);
+int act_fsync(const struct fh *h, int datasync);
+int act_mkdir(struct dfs_fs *fs, const struct dfs_ent *dir, const char *name, mode_t mode,
+	      struct dfs_ent *ent);
+int act_create(struct dfs_fs *fs, const struct dfs_ent *dir, const char *name, mode_t mode,
+	       struct dfs_ent *ent);
+int act_unlink(struct dfs_fs *fs, const struct dfs_ent *ent);
+int act_rmdir(struct dfs_fs *fs, const struct dfs_ent *ent);
+/** Within .actions only: -EXDEV across its edge. */
+int act_rename(struct dfs_fs *fs, const struct dfs_ent *src, const struct dfs_ent *newdir,
+	       const char *newname, unsigned int flags, struct dfs_ent *moved);
+/** Calls add with each entry of the real directory e, until it returns non-zero. */
+int act_list(struct dfs_fs *fs, const struct dfs_ent *e,
+	     int (*add)(const char *name, bool is_dir, void *arg), void *arg);
 /** chmod, truncate (through fd when >= 0) and utimes; owners are left alone. */
-int dfs_act_setattr(struct dfs_fs *fs, const struct dfs_ent *e, int fd, const struct stat *attr,
-		    int to_set);
-
-/** 0 for a syscall's success, -errno for its failure. */
-static inline int dfs_act_errno(int rc)
-{
-	return rc < 0 ? -errno : 0;
-}
+int act_setattr(struct dfs_fs *fs, const struct dfs_ent *e, int fd, const struct stat *attr,
+		int to_set);
 
 #endif

@@ -40,87 +40,46 @@ struct mirror_job {
 	char from[256], to[256];
 };
 
-static fuse_ino_t child_ino(struct dfs_fs *fs, fuse_ino_t parent, const char *name)
+struct fs_mirror {
+	char mountpoint[PATH_MAX];
+	pthread_t thread;
+	bool running;
+	atomic_bool unmounted;		/* the kernel is gone: tell it nothing more */
+	atomic_int tid;			/* its thread id, once running */
+	pthread_mutex_t lock;		/* the queue and the current job */
+	pthread_cond_t cond;
+	struct mirror_job *head, *tail;
+	size_t len;
+	bool stop;
+	char name[DFS_UPDATE_NAME_MAX + 1];	/* the name the current job acts on */
+	bool ghost;			/* it is gone (delete) or new (create) */
+	uint8_t op;
+};
+
+struct fs_mirror *fs_mirror_new(void)
 {
-	return parent && name && name[0] ? dfs_inodes_find(fs->inodes, parent, name) : 0;
+	struct fs_mirror *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->cond, NULL);
+	return m;
 }
 
-static void inval_entry(struct dfs_fs *fs, fuse_ino_t parent, const char *name)
+void fs_mirror_free(struct fs_mirror *m)
 {
-	if (parent && name && name[0])
-		fuse_lowlevel_notify_inval_entry(fs->se, parent, name, strlen(name));
-}
-
-static void inval_inode(struct dfs_fs *fs, fuse_ino_t ino)
-{
-	if (ino)
-		fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
-}
-
-/* Another object of the model is listed under a new name: no repeat shows that. */
-static void invalidate_renamed(struct dfs_fs *fs, const struct mirror_job *j)
-{
-	fuse_ino_t model = child_ino(fs, FUSE_ROOT_ID, j->model);
-
-	if (j->from[0]) {
-		inval_entry(fs, model, j->from);
-		inval_entry(fs, model, j->to);
-	}
-}
-
-/*
- * Drops what the kernel caches about the names and files a change touched,
- * for a change that is not repeated. One that is repeated leaves them: the
- * repeat walks them (a delete inside an object removed since needs the
- * object still cached, attributes included, as default_permissions checks
- * them on the way), and its write, unlink, rmdir, creat or mkdir updates
- * the kernel's view itself.
- */
-static void invalidate(struct dfs_fs *fs, const struct mirror_job *j)
-{
-	fuse_ino_t model = child_ino(fs, FUSE_ROOT_ID, j->model);
-	fuse_ino_t object = child_ino(fs, model, j->object);
-
-	invalidate_renamed(fs, j);
-	switch (j->op) {
-	case DFS_OP_MODEL_CREATE:
-	case DFS_OP_MODEL_REMOVE:
-		inval_entry(fs, FUSE_ROOT_ID, j->model);
-		inval_inode(fs, FUSE_ROOT_ID);
-		break;
-	case DFS_OP_OBJECT_CREATE:
-	case DFS_OP_OBJECT_REMOVE:
-		inval_entry(fs, model, j->object);
-		inval_inode(fs, model);
-		break;
-	case DFS_OP_FIELD_SET:
-	case DFS_OP_FIELD_APPEND:
-	case DFS_OP_FIELD_DELETE:
-	case DFS_OP_DICT_CREATE:
-	case DFS_OP_DICT_DELETE: {
-		char dict[DFS_UPDATE_NAME_MAX + 1];
-		const char *name = j->path;
-		fuse_ino_t dir = object;
-		const char *slash = strchr(j->path, '/');
-		if (slash) {
-			snprintf(dict, sizeof(dict), "%.*s", (int)(slash - j->path), j->path);
-			dir = child_ino(fs, object, dict);
-			name = slash + 1;
-		}
-		inval_inode(fs, child_ino(fs, dir, name));
-		inval_entry(fs, dir, name);
-		inval_inode(fs, dir);
-		break;
-	}
-	default:
-		break;
-	}
+	if (!m)
+		return;
+	pthread_cond_destroy(&m->cond);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
 }
 
 static int mount_path(struct dfs_fs *fs, const struct mirror_job *j, bool with_object,
 		      bool with_path, char *out, size_t n)
 {
-	int len = snprintf(out, n, "%s/%s%s%s%s%s", fs->mountpoint, j->model,
+	int len = snprintf(out, n, "%s/%s%s%s%s%s", fs->mirror->mountpoint, j->model,
 			   with_object ? "/" : "", with_object ? j->object : "",
 			   with_path ? "/" : "", with_path ? j->path : "");
 	return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
@@ -130,11 +89,13 @@ static int mount_path(struct dfs_fs *fs, const struct mirror_job *j, bool with_o
 static void set_current(struct dfs_fs *fs, const struct mirror_job *j, const char *name,
 			bool ghost)
 {
-	pthread_mutex_lock(&fs->mirror_lock);
-	snprintf(fs->mirror_name, sizeof(fs->mirror_name), "%s", name ? name : "");
-	fs->mirror_ghost = ghost;
-	fs->mirror_op = j ? j->op : 0;
-	pthread_mutex_unlock(&fs->mirror_lock);
+	struct fs_mirror *m = fs->mirror;
+
+	pthread_mutex_lock(&m->lock);
+	snprintf(m->name, sizeof(m->name), "%s", name ? name : "");
+	m->ghost = ghost;
+	m->op = j ? j->op : 0;
+	pthread_mutex_unlock(&m->lock);
 }
 
 static const char *last_part(const char *path)
@@ -203,6 +164,7 @@ static void replay(struct dfs_fs *fs, const struct mirror_job *j)
 static void *mirror_main(void *arg)
 {
 	struct dfs_fs *fs = arg;
+	struct fs_mirror *m = fs->mirror;
 
 	pthread_setname_np(pthread_self(), "dfs-mirror");
 
@@ -216,31 +178,33 @@ static void *mirror_main(void *arg)
 		close(fuse_session_fd(fs->se));
 	else
 		dfs_log_errno(DFS_LOG_WARNING, errno, "mirror: unshare");
-	atomic_store(&fs->mirror_tid, (pid_t)syscall(SYS_gettid));
-	pthread_mutex_lock(&fs->mirror_lock);
+	atomic_store(&m->tid, (pid_t)syscall(SYS_gettid));
+	pthread_mutex_lock(&m->lock);
 	for (;;) {
-		while (!fs->mirror_head && !fs->mirror_stop)
-			pthread_cond_wait(&fs->mirror_cond, &fs->mirror_lock);
-		struct mirror_job *j = fs->mirror_head;
+		while (!m->head && !m->stop)
+			pthread_cond_wait(&m->cond, &m->lock);
+		struct mirror_job *j = m->head;
 		if (!j)
 			break;
-		fs->mirror_head = j->next;
-		if (!fs->mirror_head)
-			fs->mirror_tail = NULL;
-		fs->mirror_len--;
-		pthread_mutex_unlock(&fs->mirror_lock);
-		if (!fs->mirror_stop)
+		m->head = j->next;
+		if (!m->head)
+			m->tail = NULL;
+		m->len--;
+		pthread_mutex_unlock(&m->lock);
+		if (!m->stop)
 			replay(fs, j);
 		free(j);
-		pthread_mutex_lock(&fs->mirror_lock);
+		pthread_mutex_lock(&m->lock);
 	}
-	pthread_mutex_unlock(&fs->mirror_lock);
+	pthread_mutex_unlock(&m->lock);
 	return NULL;
 }
 
 void dfs_fs_remote_change(struct dfs_fs *fs, const struct dfs_db_event *ev)
 {
-	if (!fs->se || !fs->mirror_running || atomic_load(&fs->unmounted))
+	struct fs_mirror *m = fs->mirror;
+
+	if (!fs->se || !m->running || atomic_load(&m->unmounted))
 		return;
 	if (!ev->applied && !ev->renamed_from)
 		return;
@@ -260,66 +224,72 @@ void dfs_fs_remote_change(struct dfs_fs *fs, const struct dfs_db_event *ev)
 	 * Here, not on the mirror thread, which has no /dev/fuse descriptor
 	 * to tell the kernel with (see mirror_main).
 	 */
-	pthread_mutex_lock(&fs->mirror_lock);
-	bool repeat = !ev->bulk && fs->mirror_len < MIRROR_QUEUE_MAX && j->op;
-	pthread_mutex_unlock(&fs->mirror_lock);
+	pthread_mutex_lock(&m->lock);
+	bool repeat = !ev->bulk && m->len < MIRROR_QUEUE_MAX && j->op;
+	pthread_mutex_unlock(&m->lock);
 	if (repeat)
-		invalidate_renamed(fs, j);
+		fs_invalidate_renamed(fs, j->model, j->from, j->to);
 	else
-		invalidate(fs, j);
+		fs_invalidate(fs, j->op, j->model, j->object, j->path, j->from, j->to);
 	if (!repeat) {
 		/* A burst, or falling behind: the change is shown, without events. */
 		free(j);
 		return;
 	}
-	pthread_mutex_lock(&fs->mirror_lock);
-	if (fs->mirror_tail)
-		fs->mirror_tail->next = j;
+	pthread_mutex_lock(&m->lock);
+	if (m->tail)
+		m->tail->next = j;
 	else
-		fs->mirror_head = j;
-	fs->mirror_tail = j;
-	fs->mirror_len++;
-	pthread_cond_signal(&fs->mirror_cond);
-	pthread_mutex_unlock(&fs->mirror_lock);
+		m->head = j;
+	m->tail = j;
+	m->len++;
+	pthread_cond_signal(&m->cond);
+	pthread_mutex_unlock(&m->lock);
 }
 
 int dfs_fs_mirror_start(struct dfs_fs *fs, const char *mountpoint)
 {
-	snprintf(fs->mountpoint, sizeof(fs->mountpoint), "%s", mountpoint);
-	if (pthread_create(&fs->mirror, NULL, mirror_main, fs) != 0)
+	struct fs_mirror *m = fs->mirror;
+
+	snprintf(m->mountpoint, sizeof(m->mountpoint), "%s", mountpoint);
+	if (pthread_create(&m->thread, NULL, mirror_main, fs) != 0)
 		return -EAGAIN;
-	fs->mirror_running = true;
+	m->running = true;
 	return 0;
 }
 
 void dfs_fs_unmounted(struct dfs_fs *fs)
 {
-	atomic_store(&fs->unmounted, true);
+	atomic_store(&fs->mirror->unmounted, true);
 }
 
 void dfs_fs_mirror_stop(struct dfs_fs *fs)
 {
-	if (!fs->mirror_running)
+	struct fs_mirror *m = fs->mirror;
+
+	if (!m || !m->running)
 		return;
-	pthread_mutex_lock(&fs->mirror_lock);
-	fs->mirror_stop = true;
+	pthread_mutex_lock(&m->lock);
+	m->stop = true;
 	/* Jobs not yet run are dropped: the mount is going away. */
-	while (fs->mirror_head) {
-		struct mirror_job *j = fs->mirror_head;
-		fs->mirror_head = j->next;
+	while (m->head) {
+		struct mirror_job *j = m->head;
+		m->head = j->next;
 		free(j);
 	}
-	fs->mirror_tail = NULL;
-	fs->mirror_len = 0;
-	pthread_cond_signal(&fs->mirror_cond);
-	pthread_mutex_unlock(&fs->mirror_lock);
-	pthread_join(fs->mirror, NULL);
-	fs->mirror_running = false;
+	m->tail = NULL;
+	m->len = 0;
+	pthread_cond_signal(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->thread, NULL);
+	m->running = false;
 }
 
-bool dfs_fs_is_mirror(struct dfs_fs *fs, fuse_req_t req)
+/* ---- the mirror thread's requests, answered without changing anything -------- */
+
+bool fs_is_mirror(struct dfs_fs *fs, fuse_req_t req)
 {
-	pid_t tid = atomic_load(&fs->mirror_tid);
+	pid_t tid = atomic_load(&fs->mirror->tid);
 
 	return tid != 0 && fuse_req_ctx(req)->pid == tid;
 }
@@ -329,22 +299,100 @@ bool dfs_fs_is_mirror(struct dfs_fs *fs, fuse_req_t req)
  * of what was deleted), -1 when it must look absent (so that creat/mkdir
  * reach us), 0 to resolve it as usual.
  */
-int dfs_fs_mirror_lookup(struct dfs_fs *fs, const char *name, uint8_t *op)
+static int mirror_lookup(struct dfs_fs *fs, const char *name, uint8_t *op)
 {
+	struct fs_mirror *m = fs->mirror;
 	int rc = 0;
 
-	pthread_mutex_lock(&fs->mirror_lock);
-	if (fs->mirror_name[0] && strcmp(fs->mirror_name, name) == 0) {
-		*op = fs->mirror_op;
-		bool creates = fs->mirror_op == DFS_OP_MODEL_CREATE ||
-			       fs->mirror_op == DFS_OP_OBJECT_CREATE ||
-			       ((fs->mirror_op == DFS_OP_FIELD_SET ||
-				 fs->mirror_op == DFS_OP_FIELD_APPEND) && fs->mirror_ghost);
+	pthread_mutex_lock(&m->lock);
+	if (m->name[0] && strcmp(m->name, name) == 0) {
+		*op = m->op;
+		bool creates = m->op == DFS_OP_MODEL_CREATE ||
+			       m->op == DFS_OP_OBJECT_CREATE ||
+			       ((m->op == DFS_OP_FIELD_SET ||
+				 m->op == DFS_OP_FIELD_APPEND) && m->ghost);
 		if (creates)
 			rc = -1;
-		else if (fs->mirror_ghost)
+		else if (m->ghost)
 			rc = 1;
 	}
-	pthread_mutex_unlock(&fs->mirror_lock);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+/*
+ * The mirror thread deletes what is already gone: it looks up a ghost, an
+ * entry with no data that lives until the kernel forgets it.
+ */
+static int ghost_entry(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *dir,
+		       const char *name, uint8_t op, struct fuse_entry_param *e)
+{
+	struct dfs_ent ent = *dir;
+
+	memset(e, 0, sizeof(*e));
+	if (op == DFS_OP_OBJECT_REMOVE) {
+		ent.kind = DFS_K_OBJECT;
+		memset(ent.obj.b, 0, DFS_PUBKEY_LEN);
+	} else {
+		ent.kind = DFS_K_FIELD;
+		if (fs_field_path(dir, name, ent.path, sizeof(ent.path)) < 0)
+			return -ENAMETOOLONG;
+	}
+	e->ino = dfs_inodes_lookup(fs->inodes, parent, name, &ent);
+	if (!e->ino)
+		return -ENOMEM;
+	e->attr.st_ino = e->ino;
+	e->attr.st_mode = ent.kind == DFS_K_OBJECT ? S_IFDIR | 0755 : S_IFREG | 0644;
+	e->attr.st_nlink = 1;
+	e->attr.st_uid = fs->uid;
+	e->attr.st_gid = fs->gid;
+	return 0;
+}
+
+int fs_echo_lookup(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *dir,
+		   const char *name, struct fuse_entry_param *e)
+{
+	uint8_t op = 0;
+	int how = mirror_lookup(fs, name, &op);
+
+	if (how < 0)
+		return -ENOENT;
+	if (how == 0)
+		return 0;
+	int rc = ghost_entry(fs, parent, dir, name, op, e);
+	return rc < 0 ? rc : 1;
+}
+
+/* The mirror's handle: it writes to make the kernel's events, nothing more. */
+int fs_echo_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
+		 struct fuse_file_info *fi)
+{
+	struct fh *h = fs_fh_new(fs, ino, ent);
+
+	if (!h)
+		return -ENOMEM;
+	h->echo = true;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->noflush = 1;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	return 0;
+}
+
+int fs_echo_create(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
+		   struct fuse_file_info *fi, struct fuse_entry_param *e)
+{
+	struct dfs_ent dir, ent;
+	int rc = fs_ent_of(fs, parent, &dir);
+
+	if (rc == 0)
+		rc = fs_resolve(fs, parent, &dir, name, &ent);
+	if (rc == 0)
+		rc = fs_make_entry(fs, parent, name, &ent, e);
+	if (rc == 0) {
+		rc = fs_echo_open(fs, e->ino, &ent, fi);
+		if (rc < 0)
+			dfs_inodes_forget(fs->inodes, e->ino, 1);
+	}
 	return rc;
 }

@@ -2,547 +2,33 @@
 /*
  * ops.c - FUSE low-level operations: the tree of DESIGN.md over dfs_db.
  *
- * Each callback resolves inode numbers to entities (inode.h), calls the
- * database or the scratch table, and replies exactly once. Negative errnos
- * from below become replies here and nowhere else.
- *
- * Field writes: a handle keeps the value as it knows it. Each write(2)
- * commits the whole resulting value as one update (O_APPEND writes commit
- * an append). Opening with O_TRUNC, creating a file and ftruncate(2) on a
- * handle change only the handle's value: it is committed by the next
- * write, or on release when no write was attempted after it. So `: > f`
- * and `truncate -s 0 f` commit the empty value, and editors that truncate
- * and then write commit one update.
+ * Each callback resolves inode numbers to entities (tree.c), calls the
+ * file that does the work, and replies exactly once. Negative errnos
+ * from below become replies here and nowhere else. A callback looks up
+ * the entry; if the mirror's thread is calling, it answers through
+ * mirror.c (fs_echo_*); if the entry is in .actions, through actdir.c
+ * (act_*); otherwise it takes the data path: tree.c, attr.c, handle.c,
+ * dir.c, rename.c. Open files follow the write rules of handle.c.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "dinemicfs/fs.h"
-#include "dinemicfs/hlc.h"
 #include "dinemicfs/inode.h"
-#include "dinemicfs/log.h"
 #include "dinemicfs/scratch.h"
 #include "dinemicfs/util.h"
 #include "internal.h"
 
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uint64_t), "64-bit inode numbers");
 
-#define ENTRY_TIMEOUT 1.0
-#define ATTR_TIMEOUT 1.0
-
-
-/*
- * Every open handle is on fs->open: the kernel drops releases still queued
- * when it unmounts, and those handles are closed by dfs_fs_close_open().
- */
-struct open_link {
-	struct open_link *prev, *next;
-	bool dir;		/* a struct dirh, else a struct fh */
-};
-
-/* An open file. lock serialises the kernel's concurrent calls on one handle. */
-struct fh {
-	struct open_link link;	/* first: a link is its handle */
-	pthread_mutex_t lock;
-	fuse_ino_t ino;
-	struct dfs_ent ent;
-	bool append;		/* O_APPEND: each write commits an append */
-	bool replace;		/* O_TRUNC or ftruncate: the next write sets the whole value */
-	bool created;		/* created here */
-	bool pending_commit;	/* data must be committed on release unless a write comes */
-	bool wrote;		/* a write(2) was attempted */
-	bool committed;		/* an update from this handle was accepted */
-	bool trunc_counted;	/* holds a pending_trunc count on the inode */
-	bool new_counted;	/* holds a pending_new count on the inode */
-	bool loaded;		/* data holds the value */
-	bool echo;		/* the mirror's: writes change nothing (mirror.c) */
-	struct dfs_buf data;
-	int fd;			/* ACTIONS: the real file */
-};
-
-struct dirent_rec {
-	char *name;
-	fuse_ino_t ino;
-	bool is_dir;
-};
-
-struct dirh {
-	struct open_link link;	/* first */
-	struct dirent_rec *v;
-	size_t n, cap;
-};
-
-static size_t close_all(struct dfs_fs *fs, bool commit);
-
 static struct dfs_fs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
-}
-
-struct dfs_fs *dfs_fs_new(const struct dfs_fs_opts *opts)
-{
-	struct dfs_fs *fs = calloc(1, sizeof(*fs));
-
-	if (!fs)
-		return NULL;
-	fs->opts = *opts;
-	fs->uid = getuid();
-	fs->gid = getgid();
-	clock_gettime(CLOCK_REALTIME, &fs->started);
-	pthread_mutex_init(&fs->trim_lock, NULL);
-	pthread_cond_init(&fs->trim_cond, NULL);
-	pthread_mutex_init(&fs->open_lock, NULL);
-	pthread_mutex_init(&fs->mirror_lock, NULL);
-	pthread_cond_init(&fs->mirror_cond, NULL);
-	fs->inodes = dfs_inodes_new();
-	fs->scratch = dfs_scratch_new();
-	if (!fs->inodes || !fs->scratch) {
-		dfs_fs_free(fs);
-		errno = ENOMEM;
-		return NULL;
-	}
-	return fs;
-}
-
-void dfs_fs_attach(struct dfs_fs *fs, struct dfs_db *db, struct dfs_store *st,
-		   struct dfs_keyring *kr, struct fuse_session *se, const char *state_dir)
-{
-	fs->state_dir = state_dir;
-	if (asprintf(&fs->actions_dir, "%s/actions", state_dir) < 0)
-		fs->actions_dir = NULL;
-	fs->db = db;
-	fs->st = st;
-	fs->kr = kr;
-	fs->se = se;
-	dfs_hex_encode(fs->node_hex, dfs_keyring_node(kr)->b, DFS_PUBKEY_LEN);
-}
-
-void dfs_fs_set_hooks(struct dfs_fs *fs, const struct dfs_fs_hooks *h)
-{
-	fs->hooks = *h;
-}
-
-void dfs_fs_free(struct dfs_fs *fs)
-{
-	if (!fs)
-		return;
-	dfs_fs_stop(fs);
-	free(fs->actions_dir);
-	pthread_cond_destroy(&fs->trim_cond);
-	pthread_mutex_destroy(&fs->trim_lock);
-	pthread_cond_destroy(&fs->mirror_cond);
-	pthread_mutex_destroy(&fs->mirror_lock);
-	close_all(fs, false);
-	pthread_mutex_destroy(&fs->open_lock);
-	dfs_inodes_free(fs->inodes);
-	dfs_scratch_free(fs->scratch);
-	free(fs);
-}
-
-/* ---- inode trimming ---------------------------------------------------------- */
-
-#define TRIM_BATCH 4096
-
-/*
- * The kernel keeps a lookup on every file it has seen until memory runs
- * short, and so would the inode table. Past the limit, this thread asks the
- * kernel to drop idle entries (files nobody holds open are forgotten, and
- * looked up again when needed), so the table stays near the limit.
- */
-static void *trim_main(void *arg)
-{
-	struct dfs_fs *fs = arg;
-	struct dfs_inode_name *victims = malloc(TRIM_BATCH * sizeof(*victims));
-
-	pthread_setname_np(pthread_self(), "dfs-trim");
-
-	pthread_mutex_lock(&fs->trim_lock);
-	while (fs->trimming) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 200 * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&fs->trim_cond, &fs->trim_lock, &until);
-		if (!fs->trimming || !victims)
-			break;
-		pthread_mutex_unlock(&fs->trim_lock);
-		size_t count = dfs_inodes_count(fs->inodes);
-		size_t goal = fs->opts.inode_limit - fs->opts.inode_limit / 4;
-		if (count > fs->opts.inode_limit) {
-			size_t want = count - goal < TRIM_BATCH ? count - goal : TRIM_BATCH;
-			size_t n = dfs_inodes_idle(fs->inodes, victims, want);
-			for (size_t i = 0; i < n; i++)
-				fuse_lowlevel_notify_inval_entry(fs->se, victims[i].parent,
-								 victims[i].name,
-								 strlen(victims[i].name));
-		}
-		pthread_mutex_lock(&fs->trim_lock);
-	}
-	pthread_mutex_unlock(&fs->trim_lock);
-	free(victims);
-	return NULL;
-}
-
-int dfs_fs_start(struct dfs_fs *fs)
-{
-	if (!fs->opts.inode_limit)
-		return 0;
-	pthread_mutex_lock(&fs->trim_lock);
-	fs->trimming = true;
-	int rc = pthread_create(&fs->trimmer, NULL, trim_main, fs);
-	if (rc != 0)
-		fs->trimming = false;
-	pthread_mutex_unlock(&fs->trim_lock);
-	return -rc;
-}
-
-void dfs_fs_stop(struct dfs_fs *fs)
-{
-	pthread_mutex_lock(&fs->trim_lock);
-	bool running = fs->trimming;
-	fs->trimming = false;
-	pthread_cond_signal(&fs->trim_cond);
-	pthread_mutex_unlock(&fs->trim_lock);
-	if (running)
-		pthread_join(fs->trimmer, NULL);
-	dfs_fs_mirror_stop(fs);
-}
-
-/* ---- entities ---------------------------------------------------------------- */
-
-static int ent_of(struct dfs_fs *fs, fuse_ino_t ino, struct dfs_ent *ent)
-{
-	if (ino == FUSE_ROOT_ID) {
-		memset(ent, 0, sizeof(*ent));
-		ent->kind = DFS_K_ROOT;
-		return 0;
-	}
-	return dfs_inodes_get(fs->inodes, ino, ent);
-}
-
-static bool is_data_dir(const struct dfs_ent *e)
-{
-	return e->kind == DFS_K_ROOT || e->kind == DFS_K_MODEL || e->kind == DFS_K_OBJECT ||
-	       e->kind == DFS_K_DICT;
-}
-
-/*
- * Whether this node may change the object: it signs as an authorized key
- * (the object's, or the as= object's), or the open policy lets it sign
- * anyway and leaves the rest to listeners.
- */
-static bool owned(struct dfs_fs *fs, const struct dfs_ent *e)
-{
-	return dfs_db_may_write(fs->db, &e->obj);
-}
-
-/* A field's path from its container and name; -ENAMETOOLONG past the format's limit. */
-static int field_path(const struct dfs_ent *dir, const char *name, char *out, size_t n)
-{
-	int len = dir->kind == DFS_K_DICT ? snprintf(out, n, "%s/%s", dir->path, name)
-					  : snprintf(out, n, "%s", name);
-	return len < 0 || (size_t)len >= n || (size_t)len > DFS_UPDATE_NAME_MAX ? -ENAMETOOLONG : 0;
-}
-
-static const struct {
-	const char *name;
-	int meta;
-} object_meta[] = {
-	{ ".id", DFS_META_ID },
-	{ ".owner", DFS_META_OWNER },
-	{ ".history", DFS_META_HISTORY },
-	{ ".authorized", DFS_META_AUTHORIZED },
-}, node_files[] = {
-	{ "id", DFS_NODE_ID },
-	{ "stats", DFS_NODE_STATS },
-	{ "log", DFS_NODE_LOG },
-	{ "peers", DFS_NODE_PEERS },
-	{ "as", DFS_NODE_AS },
-};
-
-/* Finds what (parent, name) stands for. */
-static int resolve(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *dir,
-		   const char *name, struct dfs_ent *out)
-{
-	struct dfs_object_rec o;
-	struct dfs_model_rec m;
-	struct dfs_field_rec f;
-	int rc;
-
-	if (strlen(name) > DFS_NAME_MAX)
-		return -ENAMETOOLONG;
-	memset(out, 0, sizeof(*out));
-	strcpy(out->model, dir->model);
-	out->obj = dir->obj;
-
-	switch (dir->kind) {
-	case DFS_K_ROOT:
-		if (strcmp(name, ".node") == 0) {
-			out->kind = DFS_K_NODE_DIR;
-			return 0;
-		}
-		if (strcmp(name, ".actions") == 0) {
-			out->kind = DFS_K_ACTIONS;
-			out->path[0] = '\0';
-			return 0;
-		}
-		break;
-	case DFS_K_ACTIONS: {
-		char real[PATH_MAX];
-		struct stat st;
-		int rc = dfs_act_path(fs, dir, name, real, sizeof(real));
-		if (rc == 0)
-			rc = dfs_act_errno(lstat(real, &st));
-		if (rc == 0)
-			rc = dfs_act_child(dir, name, out);
-		return rc;
-	}
-	case DFS_K_NODE_DIR:
-		for (size_t i = 0; i < sizeof(node_files) / sizeof(node_files[0]); i++) {
-			if (strcmp(name, node_files[i].name) == 0) {
-				out->kind = DFS_K_NODE_FILE;
-				out->meta = node_files[i].meta;
-				return 0;
-			}
-		}
-		return -ENOENT;
-	case DFS_K_OBJECT:
-		for (size_t i = 0; i < sizeof(object_meta) / sizeof(object_meta[0]); i++) {
-			if (strcmp(name, object_meta[i].name) == 0) {
-				out->kind = DFS_K_META;
-				out->meta = object_meta[i].meta;
-				return 0;
-			}
-		}
-		break;
-	case DFS_K_MODEL:
-		if (strcmp(name, ".encrypted") == 0) {
-			out->kind = DFS_K_META;
-			out->meta = DFS_META_ENCRYPTED;
-			return 0;
-		}
-		break;
-	case DFS_K_DICT:
-		break;
-	default:
-		return -ENOTDIR;
-	}
-
-	if (dfs_name_is_scratch(name)) {
-		size_t size;
-		struct timespec mtime;
-		dfs_ent_dir_key(dir, out->dir, sizeof(out->dir));
-		if (dfs_scratch_stat(fs->scratch, out->dir, name, &size, &mtime) == 0) {
-			out->kind = DFS_K_SCRATCH;
-			snprintf(out->name, sizeof(out->name), "%s", name);
-			return 0;
-		}
-		out->dir[0] = '\0';
-		if (dfs_name_is_dot(name))
-			return -ENOENT;
-	}
-	if (dfs_name_check(name, strlen(name)) < 0)
-		return -ENOENT;
-
-	switch (dir->kind) {
-	case DFS_K_ROOT:
-		rc = dfs_db_get_model(fs->db, name, &m);
-		if (rc == 0) {
-			out->kind = DFS_K_MODEL;
-			snprintf(out->model, sizeof(out->model), "%s", name);
-		}
-		return rc;
-	case DFS_K_MODEL:
-		rc = dfs_db_get_object(fs->db, dir->model, name, &out->obj, &o);
-		if (rc == 0)
-			out->kind = DFS_K_OBJECT;
-		return rc;
-	default: /* OBJECT or DICT */
-		rc = field_path(dir, name, out->path, sizeof(out->path));
-		if (rc < 0)
-			return rc;
-		rc = dfs_db_get_field(fs->db, &dir->obj, out->path, &f);
-		if (rc == 0) {
-			out->kind = f.kind == DFS_FIELD_DICT && dir->kind == DFS_K_OBJECT
-					    ? DFS_K_DICT
-					    : DFS_K_FIELD;
-			return 0;
-		}
-		if (rc == -EIO) {
-			/* Corrupt (and reported): reads fail, a new value or rm replaces it. */
-			out->kind = DFS_K_FIELD;
-			return 0;
-		}
-		if (rc == -ENOENT) {
-			/* A file created but not yet written exists only here. */
-			fuse_ino_t ino = dfs_inodes_find(fs->inodes, parent, name);
-			if (ino && dfs_inodes_pending_new(fs->inodes, ino, 0) > 0) {
-				out->kind = DFS_K_FIELD;
-				return 0;
-			}
-		}
-		return rc;
-	}
-}
-
-/* ---- attributes --------------------------------------------------------------- */
-
-static void ts_of_clock(uint64_t clock, struct timespec *ts)
-{
-	uint64_t ms = dfs_hlc_ms(clock);
-
-	ts->tv_sec = (time_t)(ms / 1000);
-	ts->tv_nsec = (long)(ms % 1000) * 1000000;
-}
-
-static int stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, struct stat *st)
-{
-	struct dfs_object_rec o;
-	struct dfs_model_rec m;
-	struct dfs_field_rec f;
-	struct timespec mtime = fs->started;
-	int rc = 0;
-
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
-	st->st_blksize = 4096;
-
-	switch (e->kind) {
-	case DFS_K_ROOT:
-		st->st_mode = S_IFDIR | 0755;
-		break;
-	case DFS_K_NODE_DIR:
-		st->st_mode = S_IFDIR | 0555;
-		break;
-	case DFS_K_MODEL:
-		rc = dfs_db_get_model(fs->db, e->model, &m);
-		st->st_mode = S_IFDIR | 0755;
-		if (rc == 0)
-			ts_of_clock(m.mtime, &mtime);
-		break;
-	case DFS_K_OBJECT:
-		rc = dfs_db_get_object_by_key(fs->db, &e->obj, &o);
-		st->st_mode = S_IFDIR | (owned(fs, e) ? 0755 : 0555);
-		if (rc == 0)
-			ts_of_clock(o.mtime, &mtime);
-		break;
-	case DFS_K_DICT:
-		rc = dfs_db_get_field(fs->db, &e->obj, e->path, &f);
-		st->st_mode = S_IFDIR | (owned(fs, e) ? 0755 : 0555);
-		if (rc == 0)
-			ts_of_clock(f.mtime, &mtime);
-		break;
-	case DFS_K_FIELD: {
-		uint64_t size;
-		bool readable;
-		st->st_mode = S_IFREG | (owned(fs, e) ? 0644 : 0444);
-		rc = dfs_db_stat_field(fs->db, &e->obj, e->path, &f, &size, &readable);
-		if (rc == 0) {
-			ts_of_clock(f.mtime, &mtime);
-			st->st_size = (off_t)size;
-			/* An encrypted value this node cannot open: no r. */
-			if (!readable)
-				st->st_mode &= ~(mode_t)0444;
-		} else if ((rc == -ENOENT && dfs_inodes_pending_new(fs->inodes, ino, 0) > 0) ||
-			   rc == -EIO) {
-			clock_gettime(CLOCK_REALTIME, &mtime);
-			rc = 0;
-		}
-		if (rc == 0 && dfs_inodes_pending_trunc(fs->inodes, ino, 0) > 0)
-			st->st_size = 0;
-		break;
-	}
-	case DFS_K_META:
-	case DFS_K_NODE_FILE: {
-		struct dfs_buf content;
-		dfs_buf_init(&content);
-		rc = dfs_fs_generate(fs, e, &content);
-		st->st_mode = S_IFREG | (dfs_fs_meta_writable(fs, e) ? 0644 : 0444);
-		st->st_size = (off_t)content.len;
-		dfs_buf_release(&content);
-		if (rc == 0 && e->meta == DFS_META_ENCRYPTED &&
-		    dfs_db_get_model(fs->db, e->model, &m) == 0)
-			ts_of_clock(m.mtime, &mtime);
-		else if (rc == 0 && e->kind == DFS_K_META &&
-			 dfs_db_get_object_by_key(fs->db, &e->obj, &o) == 0)
-			ts_of_clock(o.mtime, &mtime);
-		else if (e->kind == DFS_K_NODE_FILE)
-			clock_gettime(CLOCK_REALTIME, &mtime);
-		break;
-	}
-	case DFS_K_ACTIONS: {
-		char real[PATH_MAX];
-		rc = dfs_act_path(fs, e, NULL, real, sizeof(real));
-		if (rc == 0)
-			rc = dfs_act_errno(lstat(real, st));
-		if (rc < 0)
-			return rc;
-		st->st_ino = ino;
-		if (fs->opts.read_only)
-			st->st_mode &= ~(mode_t)0222;
-		return 0;
-	}
-	case DFS_K_SCRATCH: {
-		size_t size;
-		rc = dfs_scratch_stat(fs->scratch, e->dir, e->name, &size, &mtime);
-		st->st_mode = S_IFREG | 0644;
-		st->st_size = (off_t)size;
-		break;
-	}
-	default:
-		rc = -ENOENT;
-	}
-	if (rc < 0)
-		return rc;
-	if (fs->opts.read_only)
-		st->st_mode &= ~(mode_t)0222;
-	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
-	st->st_blocks = (st->st_size + 511) / 512;
-	st->st_mtim = mtime;
-	st->st_ctim = mtime;
-	st->st_atim = mtime;
-	return 0;
-}
-
-/* Looks (parent, name) up, counts the lookup, and fills e for a reply. */
-static int make_entry(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
-		      const struct dfs_ent *ent, struct fuse_entry_param *e)
-{
-	memset(e, 0, sizeof(*e));
-	fuse_ino_t ino = dfs_inodes_lookup(fs->inodes, parent, name, ent);
-	if (!ino)
-		return -ENOMEM;
-	int rc = stat_ent(fs, ino, ent, &e->attr);
-	if (rc < 0) {
-		dfs_inodes_forget(fs->inodes, ino, 1);
-		return rc;
-	}
-	e->ino = ino;
-	e->attr_timeout = ATTR_TIMEOUT;
-	e->entry_timeout = ENTRY_TIMEOUT;
-	return 0;
-}
-
-/* After a write that did not land, the kernel's idea of the size may be wrong. */
-static void forget_kernel_attrs(struct dfs_fs *fs, fuse_ino_t ino)
-{
-	if (fs->se)
-		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 /* ---- callbacks ---------------------------------------------------------------- */
@@ -556,62 +42,26 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 }
 
-/*
- * The mirror thread deletes what is already gone: it looks up a ghost, an
- * entry with no data that lives until the kernel forgets it.
- */
-static int ghost_entry(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *dir,
-		       const char *name, uint8_t op, struct fuse_entry_param *e)
-{
-	struct dfs_ent ent = *dir;
-
-	memset(e, 0, sizeof(*e));
-	if (op == DFS_OP_OBJECT_REMOVE) {
-		ent.kind = DFS_K_OBJECT;
-		memset(ent.obj.b, 0, DFS_PUBKEY_LEN);
-	} else {
-		ent.kind = DFS_K_FIELD;
-		if (field_path(dir, name, ent.path, sizeof(ent.path)) < 0)
-			return -ENAMETOOLONG;
-	}
-	e->ino = dfs_inodes_lookup(fs->inodes, parent, name, &ent);
-	if (!e->ino)
-		return -ENOMEM;
-	e->attr.st_ino = e->ino;
-	e->attr.st_mode = ent.kind == DFS_K_OBJECT ? S_IFDIR | 0755 : S_IFREG | 0644;
-	e->attr.st_nlink = 1;
-	e->attr.st_uid = fs->uid;
-	e->attr.st_gid = fs->gid;
-	return 0;
-}
-
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct fuse_entry_param e;
 	struct dfs_ent dir, ent;
-	int rc = ent_of(fs, parent, &dir);
+	int rc = fs_ent_of(fs, parent, &dir);
 
-	if (rc == 0 && dfs_fs_is_mirror(fs, req)) {
-		uint8_t op = 0;
-		int how = dfs_fs_mirror_lookup(fs, name, &op);
-		if (how < 0) {
-			fuse_reply_err(req, ENOENT);
+	if (rc == 0 && fs_is_mirror(fs, req)) {
+		rc = fs_echo_lookup(fs, parent, &dir, name, &e);
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else if (rc > 0)
+			fuse_reply_entry(req, &e);
+		if (rc != 0)
 			return;
-		}
-		if (how > 0) {
-			rc = ghost_entry(fs, parent, &dir, name, op, &e);
-			if (rc < 0)
-				fuse_reply_err(req, -rc);
-			else
-				fuse_reply_entry(req, &e);
-			return;
-		}
 	}
 	if (rc == 0)
-		rc = resolve(fs, parent, &dir, name, &ent);
+		rc = fs_resolve(fs, parent, &dir, name, &ent);
 	if (rc == 0)
-		rc = make_entry(fs, parent, name, &ent, &e);
+		rc = fs_make_entry(fs, parent, name, &ent, &e);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -638,244 +88,30 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct dfs_fs *fs = fs_of(req);
 	struct dfs_ent ent;
 	struct stat st;
-	int rc = ent_of(fs, ino, &ent);
+	int rc = fs_ent_of(fs, ino, &ent);
 
 	if (rc == 0)
-		rc = stat_ent(fs, ino, &ent, &st);
+		rc = fs_stat_ent(fs, ino, &ent, &st);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
 }
 
-/* Reads the value a handle starts from; a truncating handle starts loaded. */
-static int fh_load(struct dfs_fs *fs, struct fh *h)
-{
-	uint8_t *val;
-	size_t len;
-
-	if (h->loaded)
-		return 0;
-	dfs_buf_reset(&h->data);
-	/* Another handle truncated it or created it and has not written yet. */
-	if (dfs_inodes_pending_trunc(fs->inodes, h->ino, 0) > 0 ||
-	    dfs_inodes_pending_new(fs->inodes, h->ino, 0) > 0) {
-		h->loaded = true;
-		return 0;
-	}
-	int rc = dfs_db_read_field(fs->db, &h->ent.obj, h->ent.path, &val, &len);
-	if (rc < 0)
-		return rc;
-	dfs_buf_add(&h->data, val, len);
-	free(val);
-	rc = dfs_buf_ok(&h->data);
-	if (rc == 0)
-		h->loaded = true;
-	return rc;
-}
-
-static void open_track(struct dfs_fs *fs, struct open_link *l, bool dir)
-{
-	l->dir = dir;
-	l->prev = NULL;
-	pthread_mutex_lock(&fs->open_lock);
-	l->next = fs->open;
-	if (l->next)
-		l->next->prev = l;
-	fs->open = l;
-	pthread_mutex_unlock(&fs->open_lock);
-}
-
-static void open_untrack(struct dfs_fs *fs, struct open_link *l)
-{
-	pthread_mutex_lock(&fs->open_lock);
-	if (l->prev)
-		l->prev->next = l->next;
-	else
-		fs->open = l->next;
-	if (l->next)
-		l->next->prev = l->prev;
-	pthread_mutex_unlock(&fs->open_lock);
-}
-
-static void fh_free(struct dfs_fs *fs, struct fh *h)
-{
-	if (!h)
-		return;
-	open_untrack(fs, &h->link);
-	dfs_buf_release(&h->data);
-	if (h->fd >= 0)
-		close(h->fd);
-	pthread_mutex_destroy(&h->lock);
-	free(h);
-}
-
-static struct fh *fh_new(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent)
-{
-	struct fh *h = calloc(1, sizeof(*h));
-
-	if (!h)
-		return NULL;
-	pthread_mutex_init(&h->lock, NULL);
-	h->ino = ino;
-	h->ent = *ent;
-	h->fd = -1;
-	dfs_buf_init(&h->data);
-	open_track(fs, &h->link, false);
-	return h;
-}
-
-static int fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
-		   struct fuse_file_info *fi, bool created)
-{
-	int acc = fi->flags & O_ACCMODE;
-	bool writing = acc != O_RDONLY || (fi->flags & O_TRUNC);
-
-	if (ent->kind == DFS_K_ACTIONS) {
-		char real[PATH_MAX];
-		struct stat st;
-		int rc = dfs_act_path(fs, ent, NULL, real, sizeof(real));
-		if (rc == 0 && writing && fs->opts.read_only)
-			rc = -EROFS;
-		if (rc == 0)
-			rc = dfs_act_errno(lstat(real, &st));
-		if (rc == 0 && S_ISDIR(st.st_mode))
-			rc = -EISDIR;
-		if (rc < 0)
-			return rc;
-		struct fh *h = fh_new(fs, ino, ent);
-		if (!h)
-			return -ENOMEM;
-		h->fd = open(real, (fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC |
-					   O_NOFOLLOW);
-		if (h->fd < 0) {
-			rc = -errno;
-			fh_free(fs, h);
-			return rc;
-		}
-		fi->fh = (uint64_t)(uintptr_t)h;
-		fi->noflush = 1;
-		return 0;
-	}
-	switch (ent->kind) {
-	case DFS_K_FIELD:
-	case DFS_K_SCRATCH:
-		break;
-	case DFS_K_META:
-	case DFS_K_NODE_FILE:
-		if (writing && fs->opts.read_only)
-			return -EROFS;
-		if (writing && !dfs_fs_meta_writable(fs, ent))
-			return ent->meta == DFS_META_AUTHORIZED || ent->meta == DFS_META_ENCRYPTED
-				       ? -EACCES
-				       : -EPERM;
-		break;
-	default:
-		return -EISDIR;
-	}
-	if (writing && fs->opts.read_only)
-		return -EROFS;
-	if (writing && ent->kind == DFS_K_FIELD && !owned(fs, ent))
-		return -EACCES;
-	if (ent->kind == DFS_K_FIELD && !created) {
-		struct dfs_field_rec f;
-		int frc = dfs_db_get_field(fs->db, &ent->obj, ent->path, &f);
-		/* A corrupt value cannot be read or extended; it can be replaced. */
-		if (frc == -EIO && !((fi->flags & O_TRUNC) && acc != O_RDONLY))
-			return -EIO;
-		/*
-		 * Writing a field that is not stored (yet): another handle created
-		 * it and has not written, or its creation was refused a moment
-		 * ago. This handle creates it, as O_CREAT asked.
-		 */
-		if (frc == -ENOENT && writing)
-			created = true;
-		/*
-		 * An encrypted value this node cannot open: its mode has no r, so
-		 * the kernel refuses the open to anyone but root; root's read(2)
-		 * fails with EACCES.
-		 */
-	}
-
-	struct fh *h = fh_new(fs, ino, ent);
-	if (!h)
-		return -ENOMEM;
-	if (ent->kind == DFS_K_META || ent->kind == DFS_K_NODE_FILE) {
-		/* Writable ones commit their whole content per write(2), as fields do. */
-		bool trunc = (fi->flags & O_TRUNC) && acc != O_RDONLY;
-		int rc = trunc ? 0 : dfs_fs_generate(fs, ent, &h->data);
-		if (rc < 0) {
-			fh_free(fs, h);
-			return rc;
-		}
-		h->loaded = true;
-		h->append = fi->flags & O_APPEND;
-		h->pending_commit = trunc;
-		fi->direct_io = 1;
-	} else if (ent->kind == DFS_K_SCRATCH) {
-		if ((fi->flags & O_TRUNC) && acc != O_RDONLY)
-			dfs_scratch_truncate(fs->scratch, ent->dir, ent->name, 0, fs->opts.max_value);
-	} else {
-		/*
-		 * A write waits for the listeners, which may read this very field.
-		 * Through the page cache the kernel would hold the written pages
-		 * locked and those reads would wait for the write: write around it.
-		 */
-		if (writing)
-			fi->direct_io = 1;
-		h->append = fi->flags & O_APPEND;
-		h->created = created;
-		if (created) {
-			dfs_inodes_pending_new(fs->inodes, ino, 1);
-			h->new_counted = true;
-			h->pending_commit = true;
-			h->loaded = true;
-		}
-		if ((fi->flags & O_TRUNC) && acc != O_RDONLY) {
-			h->replace = true;
-			h->pending_commit = true;
-			h->loaded = true;
-			dfs_inodes_pending_trunc(fs->inodes, ino, 1);
-			h->trunc_counted = true;
-		}
-	}
-	fi->fh = (uint64_t)(uintptr_t)h;
-	/* Only generated files commit at close: spare every other close a round trip. */
-	fi->noflush = ent->kind != DFS_K_META && ent->kind != DFS_K_NODE_FILE;
-	fi->keep_cache = 0;
-	return 0;
-}
-
-/* The mirror's handle: it writes to make the kernel's events, nothing more. */
-static int echo_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
-		     struct fuse_file_info *fi)
-{
-	struct fh *h = fh_new(fs, ino, ent);
-
-	if (!h)
-		return -ENOMEM;
-	h->echo = true;
-	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->noflush = 1;
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
-	return 0;
-}
-
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct dfs_ent ent;
-	int rc = ent_of(fs, ino, &ent);
+	int rc = fs_ent_of(fs, ino, &ent);
 
-	if (rc == 0 && dfs_fs_is_mirror(fs, req))
-		rc = echo_open(fs, ino, &ent, fi);
+	if (rc == 0 && fs_is_mirror(fs, req))
+		rc = fs_echo_open(fs, ino, &ent, fi);
 	else if (rc == 0)
-		rc = fh_open(fs, ino, &ent, fi, false);
+		rc = fs_fh_open(fs, ino, &ent, fi, false);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else if (fuse_reply_open(req, fi) == -ENOENT)
-		fh_free(fs, (struct fh *)(uintptr_t)fi->fh); /* interrupted: no release will come */
+		fs_fh_free(fs, (struct fh *)(uintptr_t)fi->fh); /* interrupted: no release will come */
 }
 
 /*
@@ -887,153 +123,24 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
-	uint8_t *data = NULL, *out = NULL;
-	size_t len = 0, n = 0;
-	int rc = 0;
+	uint8_t *out = NULL;
+	size_t n = 0;
 
 	if (h->ent.kind == DFS_K_ACTIONS) {
-		out = malloc(size ? size : 1);
-		ssize_t got = out ? pread(h->fd, out, size, off) : -1;
+		ssize_t got = act_read(h, size, off, &out);
 		if (got < 0)
-			fuse_reply_err(req, out ? errno : ENOMEM);
+			fuse_reply_err(req, (int)-got);
 		else
 			fuse_reply_buf(req, (const char *)out, (size_t)got);
 		free(out);
 		return;
 	}
-	pthread_mutex_lock(&h->lock);
-	if (h->ent.kind == DFS_K_SCRATCH) {
-		rc = dfs_scratch_get(fs->scratch, h->ent.dir, h->ent.name, &data, &len);
-	} else {
-		/* A read from the start sees the latest value, unless this handle changed it. */
-		if (h->ent.kind == DFS_K_FIELD && off == 0 && !h->wrote && !h->pending_commit)
-			h->loaded = false;
-		rc = fh_load(fs, h);
-		data = h->data.data;
-		len = h->data.len;
-	}
-	if (rc == 0 && off >= 0 && (size_t)off < len) {
-		n = len - (size_t)off < size ? len - (size_t)off : size;
-		out = malloc(n);
-		if (out)
-			memcpy(out, data + off, n);
-		else
-			rc = -ENOMEM;
-	}
-	if (h->ent.kind == DFS_K_SCRATCH)
-		free(data);
-	pthread_mutex_unlock(&h->lock);
+	int rc = fs_fh_read(fs, h, size, off, &out, &n);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_buf(req, (const char *)out, n);
 	free(out);
-}
-
-/*
- * The handle's content after writing (buf, size) at off (at the end when
- * appending): a new buffer, which replaces the handle's once accepted.
- */
-static int next_value(struct dfs_fs *fs, const struct fh *h, const char *buf, size_t size,
-		      off_t off, struct dfs_buf *next)
-{
-	if (off < 0 || (size_t)off > fs->opts.max_value || size > fs->opts.max_value - (size_t)off)
-		return -EFBIG;
-	if (h->append)
-		off = (off_t)h->data.len;
-	size_t end = (size_t)off + size;
-	size_t newlen = end > h->data.len ? end : h->data.len;
-	dfs_buf_init(next);
-	if (dfs_buf_reserve(next, newlen) < 0)
-		return -ENOMEM;
-	dfs_buf_add(next, h->data.data, h->data.len);
-	memset(next->data + next->len, 0, newlen - next->len);
-	next->len = newlen;
-	if (size)
-		memcpy(next->data + off, buf, size);
-	return 0;
-}
-
-/* An accepted value becomes the handle's; a refused one is dropped. */
-static void keep_if(int rc, struct fh *h, struct dfs_buf *next)
-{
-	if (rc == 0) {
-		dfs_buf_release(&h->data);
-		h->data = *next;
-	} else {
-		dfs_buf_release(next);
-	}
-}
-
-/* One write(2) on a field: one update of the whole resulting value. */
-static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
-{
-	int rc;
-
-	if (h->trunc_counted) {
-		dfs_inodes_pending_trunc(fs->inodes, h->ino, -1);
-		h->trunc_counted = false;
-	}
-	h->wrote = true;
-	h->pending_commit = false;
-	if (h->append && !h->replace) {
-		rc = dfs_db_append_field(fs->db, &h->ent.obj, h->ent.path, (const uint8_t *)buf,
-					 size);
-		h->loaded = false;
-	} else {
-		struct dfs_buf next;
-		rc = fh_load(fs, h);
-		if (rc == 0)
-			rc = next_value(fs, h, buf, size, off, &next);
-		if (rc < 0)
-			return rc;
-		rc = dfs_db_set_field(fs->db, &h->ent.obj, h->ent.path, next.data, next.len);
-		keep_if(rc, h, &next);
-	}
-	if (rc == 0) {
-		h->committed = true;
-		h->replace = false;
-		if (h->new_counted) {
-			dfs_inodes_pending_new(fs->inodes, h->ino, -1);
-			h->new_counted = false;
-		}
-	}
-	return rc;
-}
-
-/*
- * One write(2) on .authorized, .encrypted or .node/as: the content so far is
- * checked now, so a bad line fails this write(2); it commits as one update
- * when the file is closed (flush), however many writes made it. Committing
- * each line of `printf 'a\nb\n' >` would drop b for a moment, and dropping
- * a reader of encrypted fields starts a new data key.
- */
-static int write_meta(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
-{
-	struct dfs_buf next;
-	int rc = next_value(fs, h, buf, size, off, &next);
-	if (rc < 0)
-		return rc;
-	rc = dfs_fs_meta_set(fs, &h->ent, next.data, next.len, false);
-	if (rc == 0)
-		h->pending_commit = h->wrote = true;
-	keep_if(rc, h, &next);
-	return rc;
-}
-
-/* Commits a generated file's pending content; the error reaches close(2). */
-static int commit_meta(struct dfs_fs *fs, struct fh *h)
-{
-	if (!h->pending_commit)
-		return 0;
-	h->pending_commit = false;
-	int rc = dfs_fs_meta_set(fs, &h->ent, h->data.data, h->data.len, true);
-	if (rc < 0)
-		dfs_log_errno(DFS_LOG_WARNING, -rc, "committing %s on close",
-			      h->ent.kind == DFS_K_NODE_FILE	     ? ".node/as"
-			      : h->ent.meta == DFS_META_ENCRYPTED ? ".encrypted"
-								   : ".authorized");
-	return rc;
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1051,7 +158,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!h->echo && (h->ent.kind == DFS_K_META || h->ent.kind == DFS_K_NODE_FILE)) {
 		pthread_mutex_lock(&h->lock);
 		if (h->wrote)
-			rc = commit_meta(fs, h);
+			rc = fs_commit_meta(fs, h);
 		pthread_mutex_unlock(&h->lock);
 	}
 	fuse_reply_err(req, -rc);
@@ -1062,6 +169,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	bool field;
 	int rc;
 
 	if (h->echo) {
@@ -1073,70 +181,21 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	if (h->ent.kind == DFS_K_ACTIONS) {
-		ssize_t w = pwrite(h->fd, buf, size, off);
+		ssize_t w = act_write(h, buf, size, off);
 		if (w < 0)
-			fuse_reply_err(req, errno);
+			fuse_reply_err(req, (int)-w);
 		else
 			fuse_reply_write(req, (size_t)w);
 		return;
 	}
-	pthread_mutex_lock(&h->lock);
-	if (h->ent.kind == DFS_K_SCRATCH)
-		rc = dfs_scratch_write(fs->scratch, h->ent.dir, h->ent.name, off, buf, size,
-				       fs->opts.max_value);
-	else if (h->ent.kind == DFS_K_FIELD)
-		rc = write_field(fs, h, buf, size, off);
-	else
-		rc = write_meta(fs, h, buf, size, off);
-	bool field = h->ent.kind == DFS_K_FIELD;
-	pthread_mutex_unlock(&h->lock);
+	rc = fs_fh_write(fs, h, buf, size, off, &field);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		if (field)
-			forget_kernel_attrs(fs, ino);
+			fs_forget_kernel_attrs(fs, ino);
 	} else {
 		fuse_reply_write(req, size);
 	}
-}
-
-/*
- * What closing h does: commit what is pending and free it. Returns whether
- * a file created through h was dropped, naming it in parent and name.
- */
-static bool fh_close(struct dfs_fs *fs, struct fh *h, fuse_ino_t *parent, char *name,
-		     size_t size)
-{
-	fuse_ino_t ino = h->ino;
-	bool dropped = false;
-
-	if (h->ent.kind == DFS_K_FIELD && !h->echo) {
-		if (h->trunc_counted)
-			dfs_inodes_pending_trunc(fs->inodes, ino, -1);
-		/* `: > f`, `touch new`, `truncate -s 0 f`: no write came after. */
-		if (h->pending_commit) {
-			int rc = dfs_db_set_field(fs->db, &h->ent.obj, h->ent.path, h->data.data,
-						  h->data.len);
-			if (rc < 0)
-				dfs_log_errno(DFS_LOG_WARNING, -rc, "%s: %s: committing on close",
-					      h->ent.model, h->ent.path);
-			else
-				h->committed = true;
-		}
-		if (h->new_counted)
-			dfs_inodes_pending_new(fs->inodes, ino, -1);
-		/* The kernel truncated its size at open; the value did not change after all. */
-		if ((h->replace || h->created) && !h->committed)
-			forget_kernel_attrs(fs, ino);
-		/* A file created here whose writes were all refused never existed. */
-		dropped = h->created && !h->committed &&
-			  dfs_inodes_name_of(fs->inodes, ino, parent, name, size) == 0;
-		if (dropped)
-			dfs_inodes_unname(fs->inodes, *parent, name);
-	}
-	if (h->ent.kind == DFS_K_META || h->ent.kind == DFS_K_NODE_FILE)
-		commit_meta(fs, h);
-	fh_free(fs, h);
-	return dropped;
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1144,7 +203,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct dfs_fs *fs = fs_of(req);
 	char name[DFS_NAME_MAX + 1];
 	fuse_ino_t parent = 0;
-	bool dropped = fh_close(fs, (struct fh *)(uintptr_t)fi->fh, &parent, name, sizeof(name));
+	bool dropped = fs_fh_close(fs, (struct fh *)(uintptr_t)fi->fh, &parent, name, sizeof(name));
 
 	(void)ino;
 	fuse_reply_err(req, 0);
@@ -1157,67 +216,13 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
 
 	if (h && h->ent.kind == DFS_K_ACTIONS) {
-		fuse_reply_err(req, (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? errno : 0);
+		fuse_reply_err(req, -act_fsync(h, datasync));
 		return;
 	}
 	/* Updates are durable when write(2) returns, unless sync=relaxed. */
 	int rc = fs_of(req)->opts.sync_strict ? 0 : dfs_store_sync(fs_of(req)->st);
 
 	fuse_reply_err(req, -rc);
-}
-
-static int set_size(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent, struct fh *h,
-		    off_t size)
-{
-	uint8_t *val = NULL;
-	size_t len = 0;
-	int rc;
-
-	if (size < 0)
-		return -EINVAL;
-	if ((uint64_t)size > fs->opts.max_value)
-		return -EFBIG;
-	if (ent->kind == DFS_K_SCRATCH)
-		return dfs_scratch_truncate(fs->scratch, ent->dir, ent->name, (size_t)size,
-					    fs->opts.max_value);
-	if (ent->kind != DFS_K_FIELD)
-		return ent->kind == DFS_K_META || ent->kind == DFS_K_NODE_FILE ? -EPERM : -EISDIR;
-	if (!owned(fs, ent))
-		return -EACCES;
-	if (h && h->ent.kind == DFS_K_FIELD) {
-		/* ftruncate(2): the handle's value changes; a write or release commits it. */
-		rc = fh_load(fs, h);
-		if (rc < 0)
-			return rc;
-		size_t old = h->data.len;
-		if ((size_t)size > old) {
-			rc = dfs_buf_reserve(&h->data, (size_t)size - old);
-			if (rc < 0)
-				return rc;
-			memset(h->data.data + old, 0, (size_t)size - old);
-		}
-		h->data.len = (size_t)size;
-		h->replace = true;
-		h->pending_commit = true;
-		return 0;
-	}
-	rc = dfs_db_read_field(fs->db, &ent->obj, ent->path, &val, &len);
-	if (rc < 0)
-		return rc;
-	if ((size_t)size == len) {
-		free(val);
-		return 0; /* nothing changes: no update */
-	}
-	uint8_t *v = calloc(1, (size_t)size + 1);
-	if (!v) {
-		free(val);
-		return -ENOMEM;
-	}
-	memcpy(v, val, len < (size_t)size ? len : (size_t)size);
-	free(val);
-	rc = dfs_db_set_field(fs->db, &ent->obj, ent->path, v, (size_t)size);
-	free(v);
-	return rc;
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -1227,24 +232,24 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
 	struct dfs_ent ent;
 	struct stat st;
-	int rc = ent_of(fs, ino, &ent);
+	int rc = fs_ent_of(fs, ino, &ent);
 
 	if (rc == 0 && ent.kind == DFS_K_ACTIONS) {
-		rc = fs->opts.read_only ? -EROFS : dfs_act_setattr(fs, &ent, h ? h->fd : -1, attr, to_set);
+		rc = fs->opts.read_only ? -EROFS : act_setattr(fs, &ent, h ? h->fd : -1, attr, to_set);
 	} else if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
 		if (fs->opts.read_only) {
 			rc = -EROFS;
 		} else {
 			if (h)
 				pthread_mutex_lock(&h->lock);
-			rc = set_size(fs, ino, &ent, h, attr->st_size);
+			rc = fs_set_size(fs, ino, &ent, h, attr->st_size);
 			if (h)
 				pthread_mutex_unlock(&h->lock);
 		}
 	}
 	/* Mode, owner and times follow from the data: accepted and left as they are. */
 	if (rc == 0)
-		rc = stat_ent(fs, ino, &ent, &st);
+		rc = fs_stat_ent(fs, ino, &ent, &st);
 	if (rc == 0 && h && h->ent.kind == DFS_K_FIELD && h->pending_commit)
 		st.st_size = (off_t)h->data.len;
 	if (rc < 0)
@@ -1253,67 +258,29 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
 }
 
-static int check_new_name(const char *name)
+/* A new model, object or dict in dir, by the name name. */
+static int make_dir(struct dfs_fs *fs, const struct dfs_ent *dir, const char *name,
+		    struct dfs_ent *ent)
 {
-	int rc = dfs_name_check(name, strlen(name));
+	int rc;
 
-	if (rc == 0 && dfs_name_is_dot(name))
-		rc = -EINVAL;
-	return rc;
-}
-
-static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
-{
-	struct dfs_fs *fs = fs_of(req);
-	struct fuse_entry_param e;
-	struct dfs_ent dir, ent;
-	int rc = ent_of(fs, parent, &dir);
-
-	if (rc == 0 && dir.kind == DFS_K_ACTIONS) {
-		char real[PATH_MAX];
-		rc = fs->opts.read_only ? -EROFS : dfs_act_depth_ok(&dir) ? 0 : -EPERM;
-		if (rc == 0)
-			rc = dfs_name_check(name, strlen(name));
-		if (rc == 0)
-			rc = dfs_act_path(fs, &dir, name, real, sizeof(real));
-		if (rc == 0)
-			rc = dfs_act_errno(mkdir(real, mode & 07777));
-		if (rc == 0)
-			rc = dfs_act_child(&dir, name, &ent);
-		if (rc == 0)
-			rc = make_entry(fs, parent, name, &ent, &e);
-		goto out;
-	}
-	if (rc == 0 && dfs_fs_is_mirror(fs, req)) {
-		/* Already made: answer with what is there. */
-		rc = resolve(fs, parent, &dir, name, &ent);
-		if (rc == 0)
-			rc = make_entry(fs, parent, name, &ent, &e);
-		goto out;
-	}
-	if (rc == 0)
-		rc = check_new_name(name);
-	if (rc == 0 && fs->opts.read_only)
-		rc = -EROFS;
-	if (rc < 0)
-		goto out;
-	memset(&ent, 0, sizeof(ent));
-	strcpy(ent.model, dir.model);
-	ent.obj = dir.obj;
-	switch (dir.kind) {
+	memset(ent, 0, sizeof(*ent));
+	strcpy(ent->model, dir->model);
+	ent->obj = dir->obj;
+	switch (dir->kind) {
 	case DFS_K_ROOT:
 		rc = dfs_db_create_model(fs->db, name);
-		ent.kind = DFS_K_MODEL;
-		snprintf(ent.model, sizeof(ent.model), "%s", name);
+		ent->kind = DFS_K_MODEL;
+		snprintf(ent->model, sizeof(ent->model), "%s", name);
 		break;
 	case DFS_K_MODEL:
-		rc = dfs_db_create_object(fs->db, dir.model, name, &ent.obj);
-		ent.kind = DFS_K_OBJECT;
+		rc = dfs_db_create_object(fs->db, dir->model, name, &ent->obj);
+		ent->kind = DFS_K_OBJECT;
 		break;
 	case DFS_K_OBJECT:
-		rc = owned(fs, &dir) ? dfs_db_create_dict(fs->db, &dir.obj, name) : -EACCES;
-		ent.kind = DFS_K_DICT;
-		snprintf(ent.path, sizeof(ent.path), "%s", name);
+		rc = fs_owned(fs, dir) ? dfs_db_create_dict(fs->db, &dir->obj, name) : -EACCES;
+		ent->kind = DFS_K_DICT;
+		snprintf(ent->path, sizeof(ent->path), "%s", name);
 		break;
 	case DFS_K_DICT:
 	case DFS_K_NODE_DIR:
@@ -1322,86 +289,42 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	default:
 		rc = -ENOTDIR;
 	}
+	return rc;
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct dfs_fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct dfs_ent dir, ent;
+	int rc = fs_ent_of(fs, parent, &dir);
+
+	if (rc == 0 && dir.kind == DFS_K_ACTIONS) {
+		rc = act_mkdir(fs, &dir, name, mode, &ent);
+		if (rc == 0)
+			rc = fs_make_entry(fs, parent, name, &ent, &e);
+		goto out;
+	}
+	if (rc == 0 && fs_is_mirror(fs, req)) {
+		/* Already made: answer with what is there. */
+		rc = fs_resolve(fs, parent, &dir, name, &ent);
+		if (rc == 0)
+			rc = fs_make_entry(fs, parent, name, &ent, &e);
+		goto out;
+	}
 	if (rc == 0)
-		rc = make_entry(fs, parent, name, &ent, &e);
+		rc = fs_check_new_name(name);
+	if (rc == 0 && fs->opts.read_only)
+		rc = -EROFS;
+	if (rc == 0)
+		rc = make_dir(fs, &dir, name, &ent);
+	if (rc == 0)
+		rc = fs_make_entry(fs, parent, name, &ent, &e);
 out:
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_entry(req, &e);
-}
-
-/* A new regular file: a scratch file, or a field that exists once written. */
-static int new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, mode_t mode,
-		    bool commit_now, struct dfs_ent *ent)
-{
-	struct dfs_ent dir;
-	int rc = ent_of(fs, parent, &dir);
-
-	if (rc == 0)
-		rc = dfs_name_check(name, strlen(name));
-	if (rc == 0 && fs->opts.read_only)
-		rc = -EROFS;
-	if (rc < 0)
-		return rc;
-	if (dir.kind == DFS_K_ACTIONS) {
-		char real[PATH_MAX];
-		rc = dfs_act_child(&dir, name, ent);
-		if (rc == 0)
-			rc = dfs_act_path(fs, &dir, name, real, sizeof(real));
-		int fd = rc == 0 ? open(real, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
-					mode & 07777)
-				 : -1;
-		if (rc == 0 && fd < 0)
-			rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	memset(ent, 0, sizeof(*ent));
-	strcpy(ent->model, dir.model);
-	ent->obj = dir.obj;
-	if (!is_data_dir(&dir))
-		return dir.kind == DFS_K_NODE_DIR ? -EPERM : -ENOTDIR;
-	if (dfs_name_is_scratch(name)) {
-		ent->kind = DFS_K_SCRATCH;
-		dfs_ent_dir_key(&dir, ent->dir, sizeof(ent->dir));
-		snprintf(ent->name, sizeof(ent->name), "%s", name);
-		return dfs_scratch_create(fs->scratch, ent->dir, name);
-	}
-	if (dir.kind != DFS_K_OBJECT && dir.kind != DFS_K_DICT)
-		return -EPERM; /* only objects and dicts hold fields */
-	if (!owned(fs, &dir))
-		return -EACCES;
-	ent->kind = DFS_K_FIELD;
-	rc = field_path(&dir, name, ent->path, sizeof(ent->path));
-	if (rc == 0 && commit_now)
-		rc = dfs_db_set_field(fs->db, &dir.obj, ent->path, NULL, 0);
-	return rc;
-}
-
-static void echo_create(struct dfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,
-			struct fuse_file_info *fi)
-{
-	struct fuse_entry_param e;
-	struct dfs_ent dir, ent;
-	int rc = ent_of(fs, parent, &dir);
-
-	if (rc == 0)
-		rc = resolve(fs, parent, &dir, name, &ent);
-	if (rc == 0)
-		rc = make_entry(fs, parent, name, &ent, &e);
-	if (rc == 0) {
-		rc = echo_open(fs, e.ino, &ent, fi);
-		if (rc < 0)
-			dfs_inodes_forget(fs->inodes, e.ino, 1);
-	}
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	if (fuse_reply_create(req, &e, fi) == -ENOENT)
-		fh_free(fs, (struct fh *)(uintptr_t)fi->fh);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -1411,11 +334,15 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fuse_entry_param e;
 	struct dfs_ent ent;
 
-	if (dfs_fs_is_mirror(fs, req)) {
-		echo_create(fs, req, parent, name, fi);
+	if (fs_is_mirror(fs, req)) {
+		int erc = fs_echo_create(fs, parent, name, fi, &e);
+		if (erc < 0)
+			fuse_reply_err(req, -erc);
+		else if (fuse_reply_create(req, &e, fi) == -ENOENT)
+			fs_fh_free(fs, (struct fh *)(uintptr_t)fi->fh);
 		return;
 	}
-	int rc = new_file(fs, parent, name, mode, false, &ent);
+	int rc = fs_new_file(fs, parent, name, mode, false, &ent);
 
 	memset(&e, 0, sizeof(e));
 	if (rc == 0) {
@@ -1424,11 +351,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	/* Open first: a new field exists (pending) from here on, so it has attributes. */
 	if (rc == 0) {
-		rc = fh_open(fs, e.ino, &ent, fi, ent.kind == DFS_K_FIELD);
+		rc = fs_fh_open(fs, e.ino, &ent, fi, ent.kind == DFS_K_FIELD);
 		if (rc == 0) {
-			rc = stat_ent(fs, e.ino, &ent, &e.attr);
+			rc = fs_stat_ent(fs, e.ino, &ent, &e.attr);
 			if (rc < 0)
-				fh_free(fs, (struct fh *)(uintptr_t)fi->fh);
+				fs_fh_free(fs, (struct fh *)(uintptr_t)fi->fh);
 		}
 		if (rc < 0)
 			dfs_inodes_forget(fs->inodes, e.ino, 1);
@@ -1445,7 +372,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		struct fh *h = (struct fh *)(uintptr_t)fi->fh;
 		if (h->new_counted)
 			dfs_inodes_pending_new(fs->inodes, e.ino, -1);
-		fh_free(fs, h);
+		fs_fh_free(fs, h);
 	}
 }
 
@@ -1455,28 +382,14 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct dfs_fs *fs = fs_of(req);
 	struct fuse_entry_param e;
 	struct dfs_ent ent;
-	int rc = S_ISREG(mode) ? new_file(fs, parent, name, mode, true, &ent) : -EPERM;
+	int rc = S_ISREG(mode) ? fs_new_file(fs, parent, name, mode, true, &ent) : -EPERM;
 
 	if (rc == 0)
-		rc = make_entry(fs, parent, name, &ent, &e);
+		rc = fs_make_entry(fs, parent, name, &ent, &e);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_entry(req, &e);
-}
-
-/* What (parent, name) stands for, when this mount may change it. */
-static int resolve_to_change(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
-			     struct dfs_ent *ent)
-{
-	struct dfs_ent dir;
-	int rc = ent_of(fs, parent, &dir);
-
-	if (rc == 0)
-		rc = resolve(fs, parent, &dir, name, ent);
-	if (rc == 0 && fs->opts.read_only)
-		rc = -EROFS;
-	return rc;
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -1484,26 +397,22 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct dfs_fs *fs = fs_of(req);
 	struct dfs_ent ent;
 
-	if (dfs_fs_is_mirror(fs, req)) {
+	if (fs_is_mirror(fs, req)) {
 		/* Already deleted: the kernel is told of a ghost. */
 		dfs_inodes_unname(fs->inodes, parent, name);
 		fuse_reply_err(req, 0);
 		return;
 	}
-	int rc = resolve_to_change(fs, parent, name, &ent);
+	int rc = fs_resolve_to_change(fs, parent, name, &ent);
 
 	if (rc < 0)
 		goto out;
 	switch (ent.kind) {
-	case DFS_K_ACTIONS: {
-		char real[PATH_MAX];
-		rc = dfs_act_path(fs, &ent, NULL, real, sizeof(real));
-		if (rc == 0)
-			rc = dfs_act_errno(unlink(real));
+	case DFS_K_ACTIONS:
+		rc = act_unlink(fs, &ent);
 		break;
-	}
 	case DFS_K_FIELD:
-		rc = owned(fs, &ent) ? dfs_db_delete_field(fs->db, &ent.obj, ent.path) : -EACCES;
+		rc = fs_owned(fs, &ent) ? dfs_db_delete_field(fs->db, &ent.obj, ent.path) : -EACCES;
 		break;
 	case DFS_K_SCRATCH:
 		rc = dfs_scratch_remove(fs->scratch, ent.dir, ent.name);
@@ -1529,31 +438,27 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct dfs_ent ent;
 	char key[sizeof(ent.dir)];
 
-	if (dfs_fs_is_mirror(fs, req)) {
+	if (fs_is_mirror(fs, req)) {
 		dfs_inodes_unname(fs->inodes, parent, name);
 		fuse_reply_err(req, 0);
 		return;
 	}
-	int rc = resolve_to_change(fs, parent, name, &ent);
+	int rc = fs_resolve_to_change(fs, parent, name, &ent);
 
 	if (rc < 0)
 		goto out;
 	switch (ent.kind) {
-	case DFS_K_ACTIONS: {
-		char real[PATH_MAX];
-		rc = ent.path[0] ? dfs_act_path(fs, &ent, NULL, real, sizeof(real)) : -EPERM;
-		if (rc == 0)
-			rc = dfs_act_errno(rmdir(real));
+	case DFS_K_ACTIONS:
+		rc = act_rmdir(fs, &ent);
 		break;
-	}
 	case DFS_K_MODEL:
 		rc = dfs_db_remove_model(fs->db, ent.model);
 		break;
 	case DFS_K_OBJECT:
-		rc = owned(fs, &ent) ? dfs_db_remove_object(fs->db, &ent.obj) : -EACCES;
+		rc = fs_owned(fs, &ent) ? dfs_db_remove_object(fs->db, &ent.obj) : -EACCES;
 		break;
 	case DFS_K_DICT:
-		rc = owned(fs, &ent) ? dfs_db_delete_dict(fs->db, &ent.obj, ent.path) : -EACCES;
+		rc = fs_owned(fs, &ent) ? dfs_db_delete_dict(fs->db, &ent.obj, ent.path) : -EACCES;
 		break;
 	case DFS_K_NODE_DIR:
 		rc = -EPERM;
@@ -1570,252 +475,16 @@ out:
 	fuse_reply_err(req, -rc);
 }
 
-/* The value of a regular file: a field's or a scratch file's. */
-static int file_content(struct dfs_fs *fs, const struct dfs_ent *e, uint8_t **val, size_t *len)
-{
-	if (e->kind == DFS_K_SCRATCH)
-		return dfs_scratch_get(fs->scratch, e->dir, e->name, val, len);
-	return dfs_db_read_field(fs->db, &e->obj, e->path, val, len);
-}
-
-static int do_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
-		     fuse_ino_t newparent, const char *newname, unsigned int flags,
-		     struct dfs_ent *moved)
-{
-	struct dfs_ent dir, newdir, src, dst;
-	uint8_t *val = NULL;
-	size_t len = 0;
-	int rc = ent_of(fs, parent, &dir);
-
-	if (rc == 0)
-		rc = ent_of(fs, newparent, &newdir);
-	if (rc == 0)
-		rc = resolve(fs, parent, &dir, name, &src);
-	if (rc < 0)
-		return rc;
-	if (fs->opts.read_only)
-		return -EROFS;
-	if (flags & RENAME_EXCHANGE)
-		return -EINVAL;
-	rc = dfs_name_check(newname, strlen(newname));
-	if (rc < 0)
-		return rc;
-	if (src.kind == DFS_K_ACTIONS || newdir.kind == DFS_K_ACTIONS) {
-		char from[PATH_MAX], to[PATH_MAX];
-		if (src.kind != DFS_K_ACTIONS || newdir.kind != DFS_K_ACTIONS || !src.path[0])
-			return -EXDEV;
-		rc = dfs_act_path(fs, &src, NULL, from, sizeof(from));
-		if (rc == 0)
-			rc = dfs_act_path(fs, &newdir, newname, to, sizeof(to));
-		if (rc == 0)
-			rc = dfs_act_errno(renameat2(AT_FDCWD, from, AT_FDCWD, to, flags));
-		if (rc == 0)
-			rc = dfs_act_child(&newdir, newname, moved);
-		return rc;
-	}
-	int drc = resolve(fs, newparent, &newdir, newname, &dst);
-	if (drc == 0 && (flags & RENAME_NOREPLACE))
-		return -EEXIST;
-	/* sed -i and editors on .authorized, .encrypted or .node/as: the new content commits. */
-	if (drc == 0 && (dst.kind == DFS_K_META || dst.kind == DFS_K_NODE_FILE) &&
-	    src.kind == DFS_K_SCRATCH && dfs_fs_meta_writable(fs, &dst)) {
-		rc = file_content(fs, &src, &val, &len);
-		if (rc == 0)
-			rc = dfs_fs_meta_set(fs, &dst, val, len, true);
-		free(val);
-		if (rc == 0)
-			dfs_scratch_remove(fs->scratch, src.dir, src.name);
-		if (rc == 0)
-			*moved = dst;
-		return rc;
-	}
-	if (drc == 0 && dst.kind != DFS_K_FIELD && dst.kind != DFS_K_SCRATCH)
-		return dst.kind == DFS_K_META || dst.kind == DFS_K_NODE_FILE ? -EPERM : -EISDIR;
-
-	switch (src.kind) {
-	case DFS_K_MODEL:
-	case DFS_K_OBJECT:
-	case DFS_K_DICT:
-		return -EXDEV; /* mv copies: a new object gets a new key */
-	case DFS_K_FIELD:
-	case DFS_K_SCRATCH:
-		break;
-	default:
-		return -EPERM;
-	}
-	if (!is_data_dir(&newdir))
-		return -EPERM;
-
-	memset(moved, 0, sizeof(*moved));
-	strcpy(moved->model, newdir.model);
-	moved->obj = newdir.obj;
-	if (dfs_name_is_scratch(newname)) {
-		/* Into a scratch file: local only. A field moved away is deleted. */
-		moved->kind = DFS_K_SCRATCH;
-		dfs_ent_dir_key(&newdir, moved->dir, sizeof(moved->dir));
-		snprintf(moved->name, sizeof(moved->name), "%s", newname);
-		if (src.kind == DFS_K_SCRATCH)
-			return dfs_scratch_rename(fs->scratch, src.dir, src.name, moved->dir,
-						  newname);
-		if (!owned(fs, &src))
-			return -EACCES;
-		rc = file_content(fs, &src, &val, &len);
-		if (rc == 0)
-			rc = dfs_scratch_put(fs->scratch, moved->dir, newname, val, len);
-		if (rc == 0) {
-			rc = dfs_db_delete_field(fs->db, &src.obj, src.path);
-			if (rc < 0)
-				dfs_scratch_remove(fs->scratch, moved->dir, newname);
-		}
-		free(val);
-		return rc;
-	}
-	/* Over a field: one update of that field, within one object. */
-	if (newdir.kind != DFS_K_OBJECT && newdir.kind != DFS_K_DICT)
-		return -EPERM;
-	if (src.kind == DFS_K_FIELD && memcmp(src.obj.b, newdir.obj.b, DFS_PUBKEY_LEN) != 0)
-		return -EXDEV;
-	if (!owned(fs, &newdir))
-		return -EACCES;
-	moved->kind = DFS_K_FIELD;
-	rc = field_path(&newdir, newname, moved->path, sizeof(moved->path));
-	if (rc < 0)
-		return rc;
-	if (src.kind == DFS_K_FIELD && strcmp(src.path, moved->path) == 0)
-		return 0;
-	rc = file_content(fs, &src, &val, &len);
-	if (rc == 0 && len > fs->opts.max_value)
-		rc = -EFBIG;
-	if (rc == 0)
-		rc = dfs_db_set_field(fs->db, &newdir.obj, moved->path, val, len);
-	free(val);
-	if (rc < 0)
-		return rc;
-	if (src.kind == DFS_K_SCRATCH)
-		dfs_scratch_remove(fs->scratch, src.dir, src.name);
-	else
-		rc = dfs_db_delete_field(fs->db, &src.obj, src.path);
-	return rc;
-}
-
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct dfs_ent moved;
-	int rc = do_rename(fs, parent, name, newparent, newname, flags, &moved);
+	int rc = fs_rename(fs, parent, name, newparent, newname, flags, &moved);
 
 	if (rc == 0)
 		dfs_inodes_rename(fs->inodes, parent, name, newparent, newname, &moved);
 	fuse_reply_err(req, -rc);
-}
-
-/* ---- directories -------------------------------------------------------------- */
-
-static int dir_add(struct dirh *d, const char *name, fuse_ino_t ino, bool is_dir)
-{
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 32;
-		struct dirent_rec *v = realloc(d->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		d->v = v;
-		d->cap = cap;
-	}
-	d->v[d->n].name = strdup(name);
-	if (!d->v[d->n].name)
-		return -ENOMEM;
-	d->v[d->n].ino = ino;
-	d->v[d->n].is_dir = is_dir;
-	d->n++;
-	return 0;
-}
-
-struct fill_ctx {
-	struct dfs_fs *fs;
-	struct dirh *d;
-	fuse_ino_t parent;
-	bool dirs;		/* the names are directories */
-	const struct dfs_ent *dir;
-	int rc;
-};
-
-/* readdir reports an inode number; 0 would make some libcs skip the entry. */
-static fuse_ino_t listed_ino(struct fill_ctx *c, const char *name)
-{
-	fuse_ino_t ino = dfs_inodes_find(c->fs->inodes, c->parent, name);
-	uint64_t h = 1469598103934665603ull;
-
-	if (ino)
-		return ino;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	return (fuse_ino_t)((h ^ c->parent) | (1ull << 62));
-}
-
-static int fill_name(const char *name, void *arg)
-{
-	struct fill_ctx *c = arg;
-	bool is_dir = c->dirs;
-
-	if (c->dir && c->dir->kind == DFS_K_OBJECT) {
-		struct dfs_field_rec f;
-		is_dir = dfs_db_get_field(c->fs->db, &c->dir->obj, name, &f) == 0 &&
-			 f.kind == DFS_FIELD_DICT;
-	}
-	c->rc = dir_add(c->d, name, listed_ino(c, name), is_dir);
-	return c->rc;
-}
-
-static void fill_scratch(const char *name, void *arg)
-{
-	struct fill_ctx *c = arg;
-
-	if (c->rc == 0)
-		c->rc = dir_add(c->d, name, listed_ino(c, name), false);
-}
-
-static void fill_pending(const char *name, fuse_ino_t ino, void *arg)
-{
-	struct fill_ctx *c = arg;
-
-	for (size_t i = 0; i < c->d->n; i++)
-		if (strcmp(c->d->v[i].name, name) == 0)
-			return;
-	if (c->rc == 0)
-		c->rc = dir_add(c->d, name, ino, false);
-}
-
-/* The entries of a real directory under .actions. */
-static int act_list(struct dfs_fs *fs, const struct dfs_ent *e, struct fill_ctx *c)
-{
-	char real[PATH_MAX];
-	int rc = dfs_act_path(fs, e, NULL, real, sizeof(real));
-	DIR *dir = rc == 0 ? opendir(real) : NULL;
-	struct dirent *de;
-
-	if (rc < 0)
-		return rc;
-	if (!dir)
-		return -errno;
-	while (rc == 0 && (de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		rc = dir_add(c->d, de->d_name, listed_ino(c, de->d_name), de->d_type == DT_DIR);
-	}
-	closedir(dir);
-	return rc;
-}
-
-static void dirh_free(struct dfs_fs *fs, struct dirh *d)
-{
-	if (!d)
-		return;
-	open_untrack(fs, &d->link);
-	for (size_t i = 0; i < d->n; i++)
-		free(d->v[i].name);
-	free(d->v);
-	free(d);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1823,62 +492,20 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct dfs_fs *fs = fs_of(req);
 	struct dirh *d = calloc(1, sizeof(*d));
 	struct dfs_ent ent;
-	char key[sizeof(ent.dir)];
-	int rc = d ? ent_of(fs, ino, &ent) : -ENOMEM;
-	struct fill_ctx c = { fs, d, ino, false, NULL, 0 };
+	int rc = d ? fs_ent_of(fs, ino, &ent) : -ENOMEM;
 
 	if (d)
-		open_track(fs, &d->link, true);
-	if (rc < 0)
-		goto out;
-	rc = dir_add(d, ".", ino, true);
+		fs_open_track(fs, &d->link, true);
 	if (rc == 0)
-		rc = dir_add(d, "..", FUSE_ROOT_ID, true);
-	if (rc < 0)
-		goto out;
-	switch (ent.kind) {
-	case DFS_K_ROOT:
-		c.dirs = true;
-		rc = dfs_db_list_models(fs->db, fill_name, &c);
-		break;
-	case DFS_K_MODEL:
-		c.dirs = true;
-		rc = dfs_db_list_objects(fs->db, ent.model, fill_name, &c);
-		break;
-	case DFS_K_OBJECT:
-		c.dir = &ent;
-		rc = dfs_db_list_fields(fs->db, &ent.obj, NULL, fill_name, &c);
-		break;
-	case DFS_K_DICT:
-		rc = dfs_db_list_fields(fs->db, &ent.obj, ent.path, fill_name, &c);
-		break;
-	case DFS_K_NODE_DIR:
-		for (size_t i = 0; rc == 0 && i < sizeof(node_files) / sizeof(node_files[0]); i++)
-			rc = fill_name(node_files[i].name, &c);
-		break;
-	case DFS_K_ACTIONS:
-		rc = act_list(fs, &ent, &c);
-		break;
-	default:
-		rc = -ENOTDIR;
-	}
-	if (rc == 0)
-		rc = c.rc;
-	if (rc == 0 && is_data_dir(&ent)) {
-		dfs_ent_dir_key(&ent, key, sizeof(key));
-		dfs_scratch_list(fs->scratch, key, fill_scratch, &c);
-		dfs_inodes_each_pending(fs->inodes, ino, fill_pending, &c);
-		rc = c.rc;
-	}
-out:
+		rc = fs_dir_fill(fs, d, ino, &ent);
 	if (rc < 0) {
-		dirh_free(fs, d);
+		fs_dirh_free(fs, d);
 		fuse_reply_err(req, -rc);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)d;
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		dirh_free(fs, d);
+		fs_dirh_free(fs, d);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -1907,42 +534,8 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	dirh_free(fs_of(req), (struct dirh *)(uintptr_t)fi->fh);
+	fs_dirh_free(fs_of(req), (struct dirh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
-}
-
-/* commit: as a release would; else only free (the database may be gone). */
-static size_t close_all(struct dfs_fs *fs, bool commit)
-{
-	char name[DFS_NAME_MAX + 1];
-	fuse_ino_t parent;
-	size_t files = 0;
-
-	for (;;) {
-		pthread_mutex_lock(&fs->open_lock);
-		struct open_link *l = fs->open;
-		pthread_mutex_unlock(&fs->open_lock);
-		if (!l)
-			break;
-		if (l->dir) {
-			dirh_free(fs, (struct dirh *)l);
-		} else if (commit) {
-			fh_close(fs, (struct fh *)l, &parent, name, sizeof(name));
-			files++;
-		} else {
-			fh_free(fs, (struct fh *)l);
-		}
-	}
-	return files;
-}
-
-void dfs_fs_close_open(struct dfs_fs *fs)
-{
-	size_t files = close_all(fs, true);
-
-	if (files)
-		dfs_log(DFS_LOG_INFO, "closed %zu file%s the kernel did not release", files,
-			files == 1 ? "" : "s");
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

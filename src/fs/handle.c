@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: MIT
+/*
+ * handle.c - open files: what a handle holds, how its writes commit, and
+ * what closing it does.
+ *
+ * Field writes: a handle keeps the value as it knows it. Each write(2)
+ * commits the whole resulting value as one update (O_APPEND writes commit
+ * an append). Opening with O_TRUNC, creating a file and ftruncate(2) on a
+ * handle change only the handle's value: it is committed by the next
+ * write, or on release when no write was attempted after it. So `: > f`
+ * and `truncate -s 0 f` commit the empty value, and editors that truncate
+ * and then write commit one update.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dinemicfs/log.h"
+#include "internal.h"
+
+/* Reads the value a handle starts from; a truncating handle starts loaded. */
+static int fh_load(struct dfs_fs *fs, struct fh *h)
+{
+	uint8_t *val;
+	size_t len;
+
+	if (h->loaded)
+		return 0;
+	dfs_buf_reset(&h->data);
+	/* Another handle truncated it or created it and has not written yet. */
+	if (dfs_inodes_pending_trunc(fs->inodes, h->ino, 0) > 0 ||
+	    dfs_inodes_pending_new(fs->inodes, h->ino, 0) > 0) {
+		h->loaded = true;
+		return 0;
+	}
+	int rc = dfs_db_read_field(fs->db, &h->ent.obj, h->ent.path, &val, &len);
+	if (rc < 0)
+		return rc;
+	dfs_buf_add(&h->data, val, len);
+	free(val);
+	rc = dfs_buf_ok(&h->data);
+	if (rc == 0)
+		h->loaded = true;
+	return rc;
+}
+
+void fs_open_track(struct dfs_fs *fs, struct open_link *l, bool dir)
+{
+	l->dir = dir;
+	l->prev = NULL;
+	pthread_mutex_lock(&fs->open_lock);
+	l->next = fs->open;
+	if (l->next)
+		l->next->prev = l;
+	fs->open = l;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
+void fs_open_untrack(struct dfs_fs *fs, struct open_link *l)
+{
+	pthread_mutex_lock(&fs->open_lock);
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		fs->open = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
+void fs_fh_free(struct dfs_fs *fs, struct fh *h)
+{
+	if (!h)
+		return;
+	fs_open_untrack(fs, &h->link);
+	dfs_buf_release(&h->data);
+	if (h->fd >= 0)
+		close(h->fd);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+struct fh *fs_fh_new(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent)
+{
+	struct fh *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	pthread_mutex_init(&h->lock, NULL);
+	h->ino = ino;
+	h->ent = *ent;
+	h->fd = -1;
+	dfs_buf_init(&h->data);
+	fs_open_track(fs, &h->link, false);
+	return h;
+}
+
+/* An .actions file: a handle on the real file. */
+static int open_actions(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
+			struct fuse_file_info *fi, bool writing)
+{
+	struct fh *h = fs_fh_new(fs, ino, ent);
+
+	if (!h)
+		return -ENOMEM;
+	int rc = act_open(fs, ent, fi, writing, h);
+	if (rc < 0)
+		fs_fh_free(fs, h);
+	return rc;
+}
+
+/*
+ * Whether ent may be opened for fi->flags: a field or scratch file, or a
+ * generated file that takes writes here. For a field, *created turns true
+ * when the open will create it.
+ */
+static int open_check(struct dfs_fs *fs, const struct dfs_ent *ent, struct fuse_file_info *fi,
+		      bool writing, bool *created)
+{
+	int acc = fi->flags & O_ACCMODE;
+
+	switch (ent->kind) {
+	case DFS_K_FIELD:
+	case DFS_K_SCRATCH:
+		break;
+	case DFS_K_META:
+	case DFS_K_NODE_FILE:
+		if (writing && fs->opts.read_only)
+			return -EROFS;
+		if (writing && !dfs_fs_meta_writable(fs, ent))
+			return ent->meta == DFS_META_AUTHORIZED || ent->meta == DFS_META_ENCRYPTED
+				       ? -EACCES
+				       : -EPERM;
+		break;
+	default:
+		return -EISDIR;
+	}
+	if (writing && fs->opts.read_only)
+		return -EROFS;
+	if (writing && ent->kind == DFS_K_FIELD && !fs_owned(fs, ent))
+		return -EACCES;
+	if (ent->kind == DFS_K_FIELD && !*created) {
+		struct dfs_field_rec f;
+		int frc = dfs_db_get_field(fs->db, &ent->obj, ent->path, &f);
+		/* A corrupt value cannot be read or extended; it can be replaced. */
+		if (frc == -EIO && !((fi->flags & O_TRUNC) && acc != O_RDONLY))
+			return -EIO;
+		/*
+		 * Writing a field that is not stored (yet): another handle created
+		 * it and has not written, or its creation was refused a moment
+		 * ago. This handle creates it, as O_CREAT asked.
+		 */
+		if (frc == -ENOENT && writing)
+			*created = true;
+		/*
+		 * An encrypted value this node cannot open: its mode has no r, so
+		 * the kernel refuses the open to anyone but root; root's read(2)
+		 * fails with EACCES.
+		 */
+	}
+	return 0;
+}
+
+/* Writable generated files commit their whole content per write(2), as fields do. */
+static int open_generated(struct dfs_fs *fs, const struct dfs_ent *ent, struct fuse_file_info *fi,
+			  struct fh *h)
+{
+	int acc = fi->flags & O_ACCMODE;
+	bool trunc = (fi->flags & O_TRUNC) && acc != O_RDONLY;
+	int rc = trunc ? 0 : dfs_fs_generate(fs, ent, &h->data);
+
+	if (rc < 0)
+		return rc;
+	h->loaded = true;
+	h->append = fi->flags & O_APPEND;
+	h->pending_commit = trunc;
+	fi->direct_io = 1;
+	return 0;
+}
+
+static void open_field(struct dfs_fs *fs, fuse_ino_t ino, struct fuse_file_info *fi,
+		       struct fh *h, bool writing, bool created)
+{
+	int acc = fi->flags & O_ACCMODE;
+
+	/*
+	 * A write waits for the listeners, which may read this very field.
+	 * Through the page cache the kernel would hold the written pages
+	 * locked and those reads would wait for the write: write around it.
+	 */
+	if (writing)
+		fi->direct_io = 1;
+	h->append = fi->flags & O_APPEND;
+	h->created = created;
+	if (created) {
+		dfs_inodes_pending_new(fs->inodes, ino, 1);
+		h->new_counted = true;
+		h->pending_commit = true;
+		h->loaded = true;
+	}
+	if ((fi->flags & O_TRUNC) && acc != O_RDONLY) {
+		h->replace = true;
+		h->pending_commit = true;
+		h->loaded = true;
+		dfs_inodes_pending_trunc(fs->inodes, ino, 1);
+		h->trunc_counted = true;
+	}
+}
+
+int fs_fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
+	       struct fuse_file_info *fi, bool created)
+{
+	int acc = fi->flags & O_ACCMODE;
+	bool writing = acc != O_RDONLY || (fi->flags & O_TRUNC);
+
+	if (ent->kind == DFS_K_ACTIONS)
+		return open_actions(fs, ino, ent, fi, writing);
+	int rc = open_check(fs, ent, fi, writing, &created);
+	if (rc < 0)
+		return rc;
+
+	struct fh *h = fs_fh_new(fs, ino, ent);
+	if (!h)
+		return -ENOMEM;
+	if (ent->kind == DFS_K_META || ent->kind == DFS_K_NODE_FILE) {
+		rc = open_generated(fs, ent, fi, h);
+		if (rc < 0) {
+			fs_fh_free(fs, h);
+			return rc;
+		}
+	} else if (ent->kind == DFS_K_SCRATCH) {
+		if ((fi->flags & O_TRUNC) && acc != O_RDONLY)
+			dfs_scratch_truncate(fs->scratch, ent->dir, ent->name, 0, fs->opts.max_value);
+	} else {
+		open_field(fs, ino, fi, h, writing, created);
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	/* Only generated files commit at close: spare every other close a round trip. */
+	fi->noflush = ent->kind != DFS_K_META && ent->kind != DFS_K_NODE_FILE;
+	fi->keep_cache = 0;
+	return 0;
+}
+
+
+/*
+ * The handle's content after writing (buf, size) at off (at the end when
+ * appending): a new buffer, which replaces the handle's once accepted.
+ */
+static int next_value(struct dfs_fs *fs, const struct fh *h, const char *buf, size_t size,
+		      off_t off, struct dfs_buf *next)
+{
+	if (off < 0 || (size_t)off > fs->opts.max_value || size > fs->opts.max_value - (size_t)off)
+		return -EFBIG;
+	if (h->append)
+		off = (off_t)h->data.len;
+	size_t end = (size_t)off + size;
+	size_t newlen = end > h->data.len ? end : h->data.len;
+	dfs_buf_init(next);
+	if (dfs_buf_reserve(next, newlen) < 0)
+		return -ENOMEM;
+	dfs_buf_add(next, h->data.data, h->data.len);
+	memset(next->data + next->len, 0, newlen - next->len);
+	next->len = newlen;
+	if (size)
+		memcpy(next->data + off, buf, size);
+	return 0;
+}
+
+/* An accepted value becomes the handle's; a refused one is dropped. */
+static void keep_if(int rc, struct fh *h, struct dfs_buf *next)
+{
+	if (rc == 0) {
+		dfs_buf_release(&h->data);
+		h->data = *next;
+	} else {
+		dfs_buf_release(next);
+	}
+}
+
+/* One write(2) on a field: one update of the whole resulting value. */
+static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
+{
+	int rc;
+
+	if (h->trunc_counted) {
+		dfs_inodes_pending_trunc(fs->inodes, h->ino, -1);
+		h->trunc_counted = false;
+	}
+	h->wrote = true;
+	h->pending_commit = false;
+	if (h->append && !h->replace) {
+		rc = dfs_db_append_field(fs->db, &h->ent.obj, h->ent.path, (const uint8_t *)buf,
+					 size);
+		h->loaded = false;
+	} else {
+		struct dfs_buf next;
+		rc = fh_load(fs, h);
+		if (rc == 0)
+			rc = next_value(fs, h, buf, size, off, &next);
+		if (rc < 0)
+			return rc;
+		rc = dfs_db_set_field(fs->db, &h->ent.obj, h->ent.path, next.data, next.len);
+		keep_if(rc, h, &next);
+	}
+	if (rc == 0) {
+		h->committed = true;
+		h->replace = false;
+		if (h->new_counted) {
+			dfs_inodes_pending_new(fs->inodes, h->ino, -1);
+			h->new_counted = false;
+		}
+	}
+	return rc;
+}
+
+/*
+ * One write(2) on .authorized, .encrypted or .node/as: the content so far is
+ * checked now, so a bad line fails this write(2); it commits as one update
+ * when the file is closed (flush), however many writes made it. Committing
+ * each line of `printf 'a\nb\n' >` would drop b for a moment, and dropping
+ * a reader of encrypted fields starts a new data key.
+ */
+static int write_meta(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
+{
+	struct dfs_buf next;
+	int rc = next_value(fs, h, buf, size, off, &next);
+	if (rc < 0)
+		return rc;
+	rc = dfs_fs_meta_set(fs, &h->ent, next.data, next.len, false);
+	if (rc == 0)
+		h->pending_commit = h->wrote = true;
+	keep_if(rc, h, &next);
+	return rc;
+}
+
+/*
+ * One read(2): a copy of the bytes at off, in *out (malloc'ed, or NULL when
+ * none), their count in *n.
+ */
+int fs_fh_read(struct dfs_fs *fs, struct fh *h, size_t size, off_t off, uint8_t **out, size_t *n)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->ent.kind == DFS_K_SCRATCH) {
+		rc = dfs_scratch_get(fs->scratch, h->ent.dir, h->ent.name, &data, &len);
+	} else {
+		/* A read from the start sees the latest value, unless this handle changed it. */
+		if (h->ent.kind == DFS_K_FIELD && off == 0 && !h->wrote && !h->pending_commit)
+			h->loaded = false;
+		rc = fh_load(fs, h);
+		data = h->data.data;
+		len = h->data.len;
+	}
+	if (rc == 0 && off >= 0 && (size_t)off < len) {
+		*n = len - (size_t)off < size ? len - (size_t)off : size;
+		*out = malloc(*n);
+		if (*out)
+			memcpy(*out, data + off, *n);
+		else
+			rc = -ENOMEM;
+	}
+	if (h->ent.kind == DFS_K_SCRATCH)
+		free(data);
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+/* One write(2) on a scratch file, a field or a generated file; *field: it was a field. */
+int fs_fh_write(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off,
+		bool *field)
+{
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->ent.kind == DFS_K_SCRATCH)
+		rc = dfs_scratch_write(fs->scratch, h->ent.dir, h->ent.name, off, buf, size,
+				       fs->opts.max_value);
+	else if (h->ent.kind == DFS_K_FIELD)
+		rc = write_field(fs, h, buf, size, off);
+	else
+		rc = write_meta(fs, h, buf, size, off);
+	*field = h->ent.kind == DFS_K_FIELD;
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+/* Commits a generated file's pending content; the error reaches close(2). */
+int fs_commit_meta(struct dfs_fs *fs, struct fh *h)
+{
+	if (!h->pending_commit)
+		return 0;
+	h->pending_commit = false;
+	int rc = dfs_fs_meta_set(fs, &h->ent, h->data.data, h->data.len, true);
+	if (rc < 0)
+		dfs_log_errno(DFS_LOG_WARNING, -rc, "committing %s on close",
+			      h->ent.kind == DFS_K_NODE_FILE	     ? ".node/as"
+			      : h->ent.meta == DFS_META_ENCRYPTED ? ".encrypted"
+								   : ".authorized");
+	return rc;
+}
+
+
+/*
+ * What closing h does: commit what is pending and free it. Returns whether
+ * a file created through h was dropped, naming it in parent and name.
+ */
+bool fs_fh_close(struct dfs_fs *fs, struct fh *h, fuse_ino_t *parent, char *name,
+		     size_t size)
+{
+	fuse_ino_t ino = h->ino;
+	bool dropped = false;
+
+	if (h->ent.kind == DFS_K_FIELD && !h->echo) {
+		if (h->trunc_counted)
+			dfs_inodes_pending_trunc(fs->inodes, ino, -1);
+		/* `: > f`, `touch new`, `truncate -s 0 f`: no write came after. */
+		if (h->pending_commit) {
+			int rc = dfs_db_set_field(fs->db, &h->ent.obj, h->ent.path, h->data.data,
+						  h->data.len);
+			if (rc < 0)
+				dfs_log_errno(DFS_LOG_WARNING, -rc, "%s: %s: committing on close",
+					      h->ent.model, h->ent.path);
+			else
+				h->committed = true;
+		}
+		if (h->new_counted)
+			dfs_inodes_pending_new(fs->inodes, ino, -1);
+		/* The kernel truncated its size at open; the value did not change after all. */
+		if ((h->replace || h->created) && !h->committed)
+			fs_forget_kernel_attrs(fs, ino);
+		/* A file created here whose writes were all refused never existed. */
+		dropped = h->created && !h->committed &&
+			  dfs_inodes_name_of(fs->inodes, ino, parent, name, size) == 0;
+		if (dropped)
+			dfs_inodes_unname(fs->inodes, *parent, name);
+	}
+	if (h->ent.kind == DFS_K_META || h->ent.kind == DFS_K_NODE_FILE)
+		fs_commit_meta(fs, h);
+	fs_fh_free(fs, h);
+	return dropped;
+}
+
+
+int fs_set_size(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent, struct fh *h,
+		    off_t size)
+{
+	uint8_t *val = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (size < 0)
+		return -EINVAL;
+	if ((uint64_t)size > fs->opts.max_value)
+		return -EFBIG;
+	if (ent->kind == DFS_K_SCRATCH)
+		return dfs_scratch_truncate(fs->scratch, ent->dir, ent->name, (size_t)size,
+					    fs->opts.max_value);
+	if (ent->kind != DFS_K_FIELD)
+		return ent->kind == DFS_K_META || ent->kind == DFS_K_NODE_FILE ? -EPERM : -EISDIR;
+	if (!fs_owned(fs, ent))
+		return -EACCES;
+	if (h && h->ent.kind == DFS_K_FIELD) {
+		/* ftruncate(2): the handle's value changes; a write or release commits it. */
+		rc = fh_load(fs, h);
+		if (rc < 0)
+			return rc;
+		size_t old = h->data.len;
+		if ((size_t)size > old) {
+			rc = dfs_buf_reserve(&h->data, (size_t)size - old);
+			if (rc < 0)
+				return rc;
+			memset(h->data.data + old, 0, (size_t)size - old);
+		}
+		h->data.len = (size_t)size;
+		h->replace = true;
+		h->pending_commit = true;
+		return 0;
+	}
+	rc = dfs_db_read_field(fs->db, &ent->obj, ent->path, &val, &len);
+	if (rc < 0)
+		return rc;
+	if ((size_t)size == len) {
+		free(val);
+		return 0; /* nothing changes: no update */
+	}
+	uint8_t *v = calloc(1, (size_t)size + 1);
+	if (!v) {
+		free(val);
+		return -ENOMEM;
+	}
+	memcpy(v, val, len < (size_t)size ? len : (size_t)size);
+	free(val);
+	rc = dfs_db_set_field(fs->db, &ent->obj, ent->path, v, (size_t)size);
+	free(v);
+	return rc;
+}
+
