@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* db.c - the object database: queries, local changes, and the one apply path */
+/* db.c - the object database: what is not yet in its own file */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -7,73 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dinemicfs/db.h"
 #include "dinemicfs/hlc.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/util.h"
-#include "sealed.h"
-
-#define KEY_LOCKS 64
-#define RECENT_SLOTS (1u << 16)
-
-struct dfs_db {
-	struct dfs_store *st;
-	struct dfs_keyring *kr;
-	size_t max_value;
-	struct dfs_hlc hlc;
-	pthread_mutex_t apply_lock;
-	uint64_t seq;			/* protected by apply_lock */
-	uint64_t max_clock;		/* highest clock applied; protected by apply_lock */
-	atomic_uint_fast64_t applied, refused, corrupt;
-	struct dfs_db_listener listener;	/* set before use; read-only after */
-	bool open_policy;			/* likewise */
-	dfs_db_observer_fn observer;		/* likewise */
-	void *observer_ctx;
-	pthread_mutex_t as_lock;
-	bool has_as;				/* sign as this object where allowed */
-	struct dfs_pubkey as;
-	struct dfs_keycache *kc;		/* data keys opened here */
-	uint8_t log_id[DFS_DB_LOG_ID_LEN];	/* set at open */
-	/* Per object (striped): sealing writes share one; keyset changes own it. */
-	pthread_rwlock_t key_locks[KEY_LOCKS];
-	/*
-	 * Whether an update was stored since dfs_db_check() found it new: per
-	 * slot (by hash), the sequence number, counted from recent_base, of
-	 * the last update logged there. Under apply_lock.
-	 */
-	uint32_t *recent;
-	uint64_t recent_base;
-	atomic_uint_fast64_t visible;	/* db->seq, once what it logged is staged */
-};
-
-/* What the observer is told of one update, with room for its names. */
-struct applied {
-	struct dfs_db_event ev;
-	struct dfs_pubkey entity;
-	char model[256];
-	char object[256];
-	char path[DFS_UPDATE_NAME_MAX + 1];
-	char from[256], to[256];
-};
-
-static const struct dfs_hash zero_hash;
-
-static int corrupt(struct dfs_db *db, const char *what, const void *key, size_t klen)
-{
-	char hex[2 * 64 + 1];
-
-	dfs_hex_encode(hex, key, klen > 64 ? 64 : klen);
-	dfs_log(DFS_LOG_ERR, "store: corrupt %s record (key %s); skipping it", what, hex);
-	atomic_fetch_add(&db->corrupt, 1);
-	return -EIO;
-}
-
-/* Listing walks report a corrupt record and go on with the rest. */
-static int skip_corrupt(struct dfs_db *db, const char *what, const void *key, size_t klen)
-{
-	corrupt(db, what, key, klen);
-	return 0;
-}
+#include "internal.h"
 
 /* Reads the log's name, or names a log that has none (a new store). */
 static int load_log_id(struct dfs_db *db)
@@ -92,7 +29,7 @@ static int load_log_id(struct dfs_db *db)
 		if (len == DFS_DB_LOG_ID_LEN)
 			memcpy(db->log_id, val, len);
 		else
-			rc = corrupt(db, "log id", key.data, key.len);
+			rc = db_corrupt(db, "log id", key.data, key.len);
 		free(val);
 	}
 	if (rc == -ENOENT || rc == -EIO) {
@@ -136,7 +73,7 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 		rc = dfs_state_rec_decode(val, len, &state);
 		free(val);
 		if (rc < 0)
-			corrupt(db, "state", key.data, key.len);
+			db_corrupt(db, "state", key.data, key.len);
 	}
 	dfs_buf_release(&key);
 	if ((rc < 0 && rc != -ENOENT) || load_log_id(db) < 0)
@@ -173,119 +110,13 @@ void dfs_db_free(struct dfs_db *db)
 	free(db);
 }
 
-void dfs_db_model_id(const char *model, struct dfs_pubkey *id)
-{
-	static const char tag[] = "dinemicfs-model";	/* hashed with its NUL */
-	struct dfs_hash h;
-
-	dfs_hash2(&h, tag, sizeof(tag), model, strlen(model));
-	memcpy(id->b, h.b, DFS_PUBKEY_LEN);
-}
-
-/* ---- queries ---------------------------------------------------------------- */
-
-/* Gets key and decodes it with dec; a decode failure is reported as corrupt. */
-static int get_rec(struct dfs_db *db, struct dfs_buf *key, const char *what,
-		   int (*dec)(const uint8_t *, size_t, void *), void *out)
-{
-	uint8_t *val;
-	size_t len;
-	int rc = dfs_buf_ok(key);
-
-	if (rc == 0)
-		rc = dfs_store_get(db->st, key->data, key->len, &val, &len);
-	if (rc < 0)
-		return rc;
-	rc = dec(val, len, out);
-	free(val);
-	if (rc < 0)
-		return corrupt(db, what, key->data, key->len);
-	return 0;
-}
-
-typedef int (*decoder)(const uint8_t *, size_t, void *);
-
-int dfs_db_get_model(struct dfs_db *db, const char *model, struct dfs_model_rec *out)
-{
-	struct dfs_buf key;
-
-	dfs_buf_init(&key);
-	dfs_key_model(&key, model);
-	int rc = get_rec(db, &key, "model", (decoder)dfs_model_rec_decode, out);
-	dfs_buf_release(&key);
-	if (rc == 0 && !out->alive)
-		rc = -ENOENT;
-	return rc;
-}
-
-int dfs_db_get_object_by_key(struct dfs_db *db, const struct dfs_pubkey *k,
-			     struct dfs_object_rec *out)
-{
-	struct dfs_buf key;
-
-	dfs_buf_init(&key);
-	dfs_key_object(&key, k);
-	int rc = get_rec(db, &key, "object", (decoder)dfs_object_rec_decode, out);
-	dfs_buf_release(&key);
-	if (rc == 0 && !out->alive)
-		rc = -ENOENT;
-	return rc;
-}
-
-int dfs_db_get_object(struct dfs_db *db, const char *model, const char *name,
-		      struct dfs_pubkey *k, struct dfs_object_rec *out)
-{
-	struct dfs_buf key;
-	uint8_t *val;
-	size_t len;
-
-	dfs_buf_init(&key);
-	dfs_key_name(&key, model, name);
-	int rc = dfs_buf_ok(&key);
-	if (rc == 0)
-		rc = dfs_store_get(db->st, key.data, key.len, &val, &len);
-	if (rc == 0) {
-		if (len == DFS_PUBKEY_LEN)
-			memcpy(k->b, val, DFS_PUBKEY_LEN);
-		else
-			rc = corrupt(db, "name", key.data, key.len);
-		free(val);
-	}
-	dfs_buf_release(&key);
-	if (rc == 0)
-		rc = dfs_db_get_object_by_key(db, k, out);
-	return rc;
-}
-
-static int get_field_any(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
-			 size_t plen, struct dfs_field_rec *out)
-{
-	struct dfs_buf key;
-
-	dfs_buf_init(&key);
-	dfs_key_field(&key, obj, path, plen);
-	int rc = get_rec(db, &key, "field", (decoder)dfs_field_rec_decode, out);
-	dfs_buf_release(&key);
-	return rc;
-}
-
-int dfs_db_get_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
-		     struct dfs_field_rec *out)
-{
-	int rc = get_field_any(db, obj, path, strlen(path), out);
-
-	if (rc == 0 && !out->alive)
-		rc = -ENOENT;
-	return rc;
-}
-
 /*
  * The field record and the value are two keys: a write may land between
  * reading one and the other. A value whose length disagrees with its record
  * is read again; it is corrupt only if the record did not change meanwhile.
  */
-static int read_raw(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
-		    uint8_t **val, size_t *len, struct dfs_field_rec *out)
+int db_read_raw(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		uint8_t **val, size_t *len, struct dfs_field_rec *out)
 {
 	struct dfs_field_rec f, again;
 	struct dfs_buf key;
@@ -319,7 +150,7 @@ static int read_raw(struct dfs_db *db, const struct dfs_pubkey *obj, const char 
 			rc = -ENOENT;
 			break;
 		}
-		rc = corrupt(db, "value", key.data, key.len);
+		rc = db_corrupt(db, "value", key.data, key.len);
 		break;
 	}
 	dfs_buf_release(&key);
@@ -335,7 +166,7 @@ static int open_value(struct dfs_db *db, const struct dfs_pubkey *obj, const cha
 	struct dfs_buf clear;
 
 	dfs_buf_init(&clear);
-	int rc = dfs_sealed_open_items(db, db->kr, db->kc, obj, path, *val, *len, &clear);
+	int rc = dfs_sealed_open_items(db, obj, path, *val, *len, &clear);
 	if (rc == -EIO) {
 		dfs_log(DFS_LOG_ERR, "store: malformed encrypted value of %s", path);
 		atomic_fetch_add(&db->corrupt, 1);
@@ -356,7 +187,7 @@ int dfs_db_read_field(struct dfs_db *db, const struct dfs_pubkey *obj, const cha
 		      uint8_t **val, size_t *len)
 {
 	struct dfs_field_rec f;
-	int rc = read_raw(db, obj, path, val, len, &f);
+	int rc = db_read_raw(db, obj, path, val, len, &f);
 
 	if (rc == 0 && (f.flags & DFS_FIELD_FLAG_ITEMS))
 		rc = open_value(db, obj, path, val, len);
@@ -374,9 +205,9 @@ int dfs_db_stat_field(struct dfs_db *db, const struct dfs_pubkey *obj, const cha
 	*readable = true;
 	if (rc < 0 || !(out->flags & DFS_FIELD_FLAG_ITEMS))
 		return rc;
-	rc = read_raw(db, obj, path, &raw, &len, out);
+	rc = db_read_raw(db, obj, path, &raw, &len, out);
 	if (rc == 0) {
-		rc = dfs_sealed_stat_items(db, db->kr, db->kc, obj, raw, len, size, readable);
+		rc = dfs_sealed_stat_items(db, obj, raw, len, size, readable);
 		free(raw);
 	}
 	return rc;
@@ -402,20 +233,20 @@ static int list_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t 
 		/* F keys of dict entries contain '/': not ours when listing an object. */
 		if (lc->kind == 'F' && !lc->in_dict && n > 0 && memchr(p, '/', n))
 			return 0;
-		return skip_corrupt(lc->db, "index", key, klen);
+		return db_skip_corrupt(lc->db, "index", key, klen);
 	}
 	memcpy(name, p, n);
 	name[n] = '\0';
 	if (lc->kind == 'M') {
 		struct dfs_model_rec m;
 		if (dfs_model_rec_decode(val, vlen, &m) < 0)
-			return skip_corrupt(lc->db, "model", key, klen);
+			return db_skip_corrupt(lc->db, "model", key, klen);
 		if (!m.alive)
 			return 0;
 	} else if (lc->kind == 'F') {
 		struct dfs_field_rec f;
 		if (dfs_field_rec_decode(val, vlen, &f) < 0)
-			return skip_corrupt(lc->db, "field", key, klen);
+			return db_skip_corrupt(lc->db, "field", key, klen);
 		if (!f.alive)
 			return 0;
 	}
@@ -424,9 +255,11 @@ static int list_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t 
 
 int dfs_db_list_models(struct dfs_db *db, dfs_db_name_fn fn, void *ctx)
 {
-	struct list_ctx lc = { db, fn, ctx, 1, 'M', false };
+	uint8_t prefix[DFS_KEY_TAG_LEN];
+	struct list_ctx lc = { db, fn, ctx, sizeof(prefix), 'M', false };
 
-	return dfs_store_scan(db->st, "M", 1, list_one, &lc);
+	dfs_key_models_prefix(prefix);
+	return dfs_store_scan(db->st, prefix, sizeof(prefix), list_one, &lc);
 }
 
 int dfs_db_list_objects(struct dfs_db *db, const char *model, dfs_db_name_fn fn, void *ctx)
@@ -469,8 +302,6 @@ struct history_ctx {
 	struct dfs_hash prev;
 };
 
-static int get_update(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec, size_t *len);
-
 /*
  * A line links to the one before it, or, where nodes wrote concurrently
  * and the chain forked, to an earlier update of the same entity.
@@ -485,7 +316,7 @@ static bool prev_ok(struct history_ctx *hc, const struct dfs_update *u)
 		return true;
 	if (memcmp(u->prev.b, zero_hash.b, DFS_HASH_LEN) == 0)
 		return u->op == DFS_OP_MODEL_CREATE;
-	if (get_update(hc->db, &u->prev, &rec, &len) < 0)
+	if (db_get_update(hc->db, &u->prev, &rec, &len) < 0)
 		return false;
 	bool ok = dfs_update_decode(rec, len, &p) == 0 &&
 		  memcmp(p.entity.b, u->entity.b, DFS_PUBKEY_LEN) == 0 && p.clock <= u->clock;
@@ -504,7 +335,7 @@ static int history_one(const uint8_t *key, size_t klen, const uint8_t *val, size
 	size_t len;
 
 	if (vlen != DFS_HASH_LEN)
-		return skip_corrupt(hc->db, "history", key, klen);
+		return db_skip_corrupt(hc->db, "history", key, klen);
 	memcpy(want.b, val, DFS_HASH_LEN);
 	dfs_buf_init(&ukey);
 	dfs_key_update(&ukey, &want);
@@ -513,12 +344,12 @@ static int history_one(const uint8_t *key, size_t klen, const uint8_t *val, size
 		rc = dfs_store_get(hc->db->st, ukey.data, ukey.len, &rec, &len);
 	if (rc < 0) {
 		if (rc == -ENOENT)
-			corrupt(hc->db, "history link", ukey.data, ukey.len);
+			db_corrupt(hc->db, "history link", ukey.data, ukey.len);
 		dfs_buf_release(&ukey);
 		return rc == -ENOENT ? 0 : rc;
 	}
 	if (dfs_update_decode(rec, len, &u) < 0) {
-		corrupt(hc->db, "update", ukey.data, ukey.len);
+		db_corrupt(hc->db, "update", ukey.data, ukey.len);
 		rc = 0;
 		goto out;
 	}
@@ -538,9 +369,9 @@ int dfs_db_history(struct dfs_db *db, const struct dfs_pubkey *entity, dfs_db_hi
 		   void *ctx)
 {
 	struct history_ctx hc = { db, fn, ctx, zero_hash };
-	uint8_t prefix[1 + DFS_PUBKEY_LEN] = { 'H' };
+	uint8_t prefix[DFS_KEY_ENTITY_LEN];
 
-	memcpy(prefix + 1, entity->b, DFS_PUBKEY_LEN);
+	dfs_key_history_prefix(prefix, entity);
 	return dfs_store_scan(db->st, prefix, sizeof(prefix), history_one, &hc);
 }
 
@@ -549,126 +380,9 @@ void dfs_db_set_listener(struct dfs_db *db, const struct dfs_db_listener *l)
 	db->listener = *l;
 }
 
-static bool wanted(struct dfs_db *db, enum dfs_event event, const char *model)
+bool db_wanted(struct dfs_db *db, enum dfs_event event, const char *model)
 {
 	return db->listener.wants && db->listener.wants(db->listener.ctx, event, model);
-}
-
-/* ---- apply ------------------------------------------------------------------ */
-
-/* The state an update is applied to, read under the apply lock. */
-struct target {
-	bool exists;		/* the entity has a record */
-	struct dfs_model_rec model;
-	struct dfs_object_rec object;
-	struct dfs_hash head;
-};
-
-static int clock_cmp(uint64_t ca, const struct dfs_pubkey *sa, uint64_t cb,
-		     const struct dfs_pubkey *sb)
-{
-	if (ca != cb)
-		return ca < cb ? -1 : 1;
-	return memcmp(sa->b, sb->b, DFS_PUBKEY_LEN);
-}
-
-static int put_rec(struct dfs_batch *b, struct dfs_buf *key, struct dfs_buf *val, int rc)
-{
-	if (rc == 0)
-		rc = dfs_buf_ok(key);
-	if (rc == 0)
-		rc = dfs_batch_put(b, key->data, key->len, val->data, val->len);
-	return rc;
-}
-
-static int put_key(struct dfs_batch *b, struct dfs_buf *key, const void *val, size_t vlen)
-{
-	int rc = dfs_buf_ok(key);
-
-	if (rc == 0)
-		rc = dfs_batch_put(b, key->data, key->len, val, vlen);
-	return rc;
-}
-
-static int del_key(struct dfs_batch *b, struct dfs_buf *key)
-{
-	int rc = dfs_buf_ok(key);
-
-	if (rc == 0)
-		rc = dfs_batch_del(b, key->data, key->len);
-	return rc;
-}
-
-static int load_target(struct dfs_db *db, const struct dfs_update *u, struct target *t)
-{
-	struct dfs_buf key;
-	char model[256];
-	int rc;
-
-	memset(t, 0, sizeof(*t));
-	memcpy(model, u->model, u->model_len);
-	model[u->model_len] = '\0';
-	dfs_buf_init(&key);
-	if (dfs_op_is_model(u->op)) {
-		struct dfs_pubkey id;
-		dfs_db_model_id(model, &id);
-		if (memcmp(id.b, u->entity.b, DFS_PUBKEY_LEN) != 0) {
-			rc = -EBADMSG;
-			goto out;
-		}
-		dfs_key_model(&key, model);
-		rc = get_rec(db, &key, "model", (decoder)dfs_model_rec_decode, &t->model);
-		t->head = t->model.head;
-	} else {
-		dfs_key_object(&key, &u->entity);
-		rc = get_rec(db, &key, "object", (decoder)dfs_object_rec_decode, &t->object);
-		t->head = t->object.head;
-		if (rc == 0 && (strcmp(t->object.model, model) != 0))
-			rc = -EBADMSG;
-	}
-	if (rc == 0)
-		t->exists = true;
-	else if (rc == -ENOENT)
-		rc = 0;
-out:
-	dfs_buf_release(&key);
-	return rc;
-}
-
-static int get_update(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec, size_t *len)
-{
-	struct dfs_buf key;
-
-	dfs_buf_init(&key);
-	dfs_key_update(&key, h);
-	int rc = dfs_buf_ok(&key);
-	if (rc == 0)
-		rc = dfs_store_get(db->st, key.data, key.len, rec, len);
-	dfs_buf_release(&key);
-	return rc;
-}
-
-/* 1 when the update is stored, 0 when it is not, or -EIO or -ENOMEM. */
-static int stored(struct dfs_db *db, const struct dfs_hash *h)
-{
-	uint8_t *rec;
-	size_t len;
-	int rc = get_update(db, h, &rec, &len);
-
-	if (rc == 0)
-		free(rec);
-	return rc == 0 ? 1 : rc == -ENOENT ? 0 : rc;
-}
-
-/* Whether the update is stored; a read error says no, and the apply lock decides. */
-static bool known(struct dfs_db *db, const struct dfs_hash *h)
-{
-	return stored(db, h) == 1;
-}
-
-static size_t recent_slot(const struct dfs_hash *h)
-{
-	return ((size_t)h->b[0] | (size_t)h->b[1] << 8) & (RECENT_SLOTS - 1);
 }
 
 /* Whether an update logged since c was checked may be c's. Under apply_lock. */
@@ -682,7 +396,7 @@ static bool maybe_stored_since(struct dfs_db *db, const struct dfs_db_checked *c
 }
 
 /* Stages b and says so to dfs_db_check(). Under apply_lock. */
-static void stage_locked(struct dfs_db *db, struct dfs_batch *b)
+void db_stage_locked(struct dfs_db *db, struct dfs_batch *b)
 {
 	dfs_store_stage(db->st, b);
 	atomic_store_explicit(&db->visible, db->seq, memory_order_release);
@@ -706,7 +420,7 @@ static int check_chain(struct dfs_db *db, const struct dfs_update *u, const stru
 	struct dfs_update p;
 	uint8_t *rec;
 	size_t len;
-	int rc = get_update(db, &u->prev, &rec, &len);
+	int rc = db_get_update(db, &u->prev, &rec, &len);
 	if (rc == -ENOENT) {
 		if (missing)
 			*missing = u->prev;
@@ -738,24 +452,6 @@ static int check_signer(struct dfs_db *db, const struct dfs_update *u, const str
 		return dfs_db_is_authorized(db, &u->entity, &u->signer) ? 0 : -EPERM;
 	}
 }
-
-static int has_live_children(struct dfs_db *db, const uint8_t *prefix, size_t plen, int kind);
-
-struct apply {
-	struct dfs_db *db;
-	const struct dfs_update *u;
-	const uint8_t *rec;	/* the update's bytes */
-	size_t len;
-	struct target *t;
-	struct dfs_batch *b;
-	struct dfs_hash hash;	/* the update's, the entity's new head */
-	bool local;		/* made on this node: local-only rules apply */
-	struct dfs_hash *missing;
-	struct dfs_buf key, val;
-	char model[256];
-	char name[DFS_UPDATE_NAME_MAX + 1];
-	struct applied *note;	/* filled for the observer */
-};
 
 /*
  * Metadata: "encrypted" on a model (field names, one a line), "authorized"
@@ -840,7 +536,7 @@ static int apply_model(struct apply *a)
 			return -ENOENT;
 		/* Locally only an empty model goes; a remote remove wins over creates. */
 		dfs_key_name(&a->key, a->model, "");
-		rc = a->local ? has_live_children(a->db, a->key.data, a->key.len, 'N') : 0;
+		rc = a->local ? db_has_live_children(a->db, a->key.data, a->key.len, 'N') : 0;
 		if (rc)
 			return rc < 0 ? rc : -ENOTEMPTY;
 		m.alive = false;
@@ -861,8 +557,8 @@ static int apply_model(struct apply *a)
 }
 
 /* Marks every field of a removed object dead, in the same batch. */
-static int bury_fields(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
-		       void *arg)
+int db_bury_fields(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+		   void *arg)
 {
 	struct apply *a = arg;
 	struct dfs_field_rec f;
@@ -878,11 +574,11 @@ static int bury_fields(const uint8_t *key, size_t klen, const uint8_t *val, size
 		rc = dfs_batch_put(a->b, key, klen, v.data, v.len);
 	dfs_buf_release(&v);
 	if (rc == 0) {
-		uint8_t vkey[1 + DFS_PUBKEY_LEN + DFS_UPDATE_NAME_MAX];
+		uint8_t vkey[DFS_KEY_ENTITY_LEN + DFS_UPDATE_NAME_MAX];
 		if (klen > sizeof(vkey))
 			return 0;
 		memcpy(vkey, key, klen);
-		vkey[0] = 'V';
+		dfs_key_field_to_value(vkey);
 		rc = dfs_batch_del(a->b, vkey, klen);
 	}
 	return rc;
@@ -955,11 +651,11 @@ static int merge_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t
 	size_t len;
 
 	if (vlen != DFS_HASH_LEN)
-		return skip_corrupt(m->db, "history", key, klen);
+		return db_skip_corrupt(m->db, "history", key, klen);
 	memcpy(h.b, val, DFS_HASH_LEN);
-	int rc = get_update(m->db, &h, &rec, &len);
+	int rc = db_get_update(m->db, &h, &rec, &len);
 	if (rc < 0)
-		return rc == -ENOENT ? skip_corrupt(m->db, "history link", key, klen) : rc;
+		return rc == -ENOENT ? db_skip_corrupt(m->db, "history link", key, klen) : rc;
 	if (dfs_update_decode(rec, len, &u) == 0 &&
 	    (u.op == DFS_OP_FIELD_SET || u.op == DFS_OP_FIELD_APPEND ||
 	     u.op == DFS_OP_FIELD_DELETE) &&
@@ -987,12 +683,10 @@ static int add_part(struct dfs_buf *out, bool items, uint8_t flags, const uint8_
 static int remerge_field(struct apply *a, struct dfs_field_rec *f, uint8_t **value, size_t *len)
 {
 	struct merge m = { a->db, a->name, a->u->name_len, NULL, 0, 0 };
-	uint8_t prefix[1 + DFS_PUBKEY_LEN] = { 'H' };
-	int rc = dfs_store_flush(a->db->st);
+	uint8_t prefix[DFS_KEY_ENTITY_LEN];
 
-	memcpy(prefix + 1, a->u->entity.b, DFS_PUBKEY_LEN);
-	if (rc == 0)
-		rc = dfs_store_scan(a->db->st, prefix, sizeof(prefix), merge_one, &m);
+	dfs_key_history_prefix(prefix, &a->u->entity);
+	int rc = db_scan_written(a->db, prefix, sizeof(prefix), merge_one, &m);
 	if (rc == 0)
 		rc = merge_add(&m, a->u, &a->hash);
 	if (rc < 0)
@@ -1056,15 +750,10 @@ static int bury_dict(struct apply *a, const char *dict, size_t dlen)
 	dfs_buf_add_u8(&prefix, '/');
 	int rc = dfs_buf_ok(&prefix);
 	if (rc == 0)
-		rc = dfs_store_flush(a->db->st);
-	if (rc == 0)
-		rc = dfs_store_scan(a->db->st, prefix.data, prefix.len, bury_fields, a);
+		rc = db_scan_written(a->db, prefix.data, prefix.len, db_bury_fields, a);
 	dfs_buf_release(&prefix);
 	return rc;
 }
-
-static int read_raw(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
-		    uint8_t **val, size_t *len, struct dfs_field_rec *f);
 
 /*
  * The value after a->u: the stored one (old: NULL for none) followed by the
@@ -1082,7 +771,7 @@ static int append_value(struct apply *a, const struct dfs_field_rec *old, bool i
 	int rc = 0;
 
 	if (old)
-		rc = read_raw(a->db, &u->entity, a->name, &v, &vlen, &f);
+		rc = db_read_raw(a->db, &u->entity, a->name, &v, &vlen, &f);
 	if (rc < 0)
 		return rc;
 	dfs_buf_init(&nv);
@@ -1101,12 +790,12 @@ static int append_value(struct apply *a, const struct dfs_field_rec *old, bool i
 	return 0;
 }
 
-static int apply_field(struct apply *a)
+int db_apply_field(struct apply *a)
 {
 	const struct dfs_update *u = a->u;
 	struct dfs_field_rec f = { 0 };
 	const char *slash = memchr(a->name, '/', u->name_len);
-	int rc = get_field_any(a->db, &u->entity, a->name, u->name_len, &f);
+	int rc = db_get_field_any(a->db, &u->entity, a->name, u->name_len, &f);
 	bool have = rc == 0;
 	uint8_t *joined = NULL;
 	const uint8_t *value = u->value;
@@ -1123,7 +812,7 @@ static int apply_field(struct apply *a)
 		return rc;
 	if (slash) {
 		struct dfs_field_rec d;
-		rc = get_field_any(a->db, &u->entity, a->name, (size_t)(slash - a->name), &d);
+		rc = db_get_field_any(a->db, &u->entity, a->name, (size_t)(slash - a->name), &d);
 		if (rc == -ENOENT || (rc == 0 && !d.alive))
 			return -ENOENT;
 		if (rc < 0)
@@ -1202,11 +891,11 @@ static int apply_field(struct apply *a)
 	return rc;
 }
 
-static int apply_dict(struct apply *a)
+int db_apply_dict(struct apply *a)
 {
 	const struct dfs_update *u = a->u;
 	struct dfs_field_rec f = { 0 };
-	int rc = get_field_any(a->db, &u->entity, a->name, u->name_len, &f);
+	int rc = db_get_field_any(a->db, &u->entity, a->name, u->name_len, &f);
 	bool have = rc == 0;
 
 	if (rc < 0 && rc != -ENOENT)
@@ -1233,7 +922,7 @@ static int apply_dict(struct apply *a)
 		/* Locally only an empty dict goes; a remote delete takes its keys along. */
 		dfs_key_field(&a->key, &u->entity, a->name, u->name_len);
 		dfs_buf_add_u8(&a->key, '/');
-		rc = a->local ? has_live_children(a->db, a->key.data, a->key.len, 'F')
+		rc = a->local ? db_has_live_children(a->db, a->key.data, a->key.len, 'F')
 			      : bury_dict(a, a->name, u->name_len);
 		if (rc)
 			return rc < 0 ? rc : -ENOTEMPTY;
@@ -1325,9 +1014,7 @@ static int name_holder(struct apply *a, const char *name, const struct dfs_pubke
 	dfs_key_contender(&a->key, a->model, name, 0, NULL);
 	rc = dfs_buf_ok(&a->key);
 	if (rc == 0)
-		rc = dfs_store_flush(a->db->st);
-	if (rc == 0)
-		rc = dfs_store_scan(a->db->st, a->key.data, a->key.len, first_contender, c);
+		rc = db_scan_written(a->db, a->key.data, a->key.len, first_contender, c);
 	return rc;
 }
 
@@ -1338,7 +1025,7 @@ static int reshow(struct apply *a, const struct dfs_pubkey *k, const char *shown
 	int rc;
 
 	dfs_key_object(&a->key, k);
-	rc = get_rec(a->db, &a->key, "object", (decoder)dfs_object_rec_decode, &o);
+	rc = db_get_rec(a->db, &a->key, "object", (db_decoder)dfs_object_rec_decode, &o);
 	if (rc < 0)
 		return rc;
 	snprintf(a->note->from, sizeof(a->note->from), "%s", o.shown);
@@ -1382,7 +1069,7 @@ static int make_way(struct apply *a, const struct dfs_pubkey *k)
 	int rc;
 
 	dfs_key_object(&a->key, k);
-	rc = get_rec(a->db, &a->key, "object", (decoder)dfs_object_rec_decode, &o);
+	rc = db_get_rec(a->db, &a->key, "object", (db_decoder)dfs_object_rec_decode, &o);
 	if (rc < 0 || !o.alive || strcmp(o.shown, o.name) == 0)
 		return rc;
 	tilde_name(longer, o.name, k, 8);
@@ -1431,13 +1118,11 @@ static int give_back(struct apply *a, const char *model, const char *name)
 	dfs_key_contender(&a->key, model, base, 0, NULL);
 	rc = dfs_buf_ok(&a->key);
 	if (rc == 0)
-		rc = dfs_store_flush(a->db->st);
-	if (rc == 0)
-		rc = dfs_store_scan(a->db->st, a->key.data, a->key.len, short_form_one, &sf);
+		rc = db_scan_written(a->db, a->key.data, a->key.len, short_form_one, &sf);
 	if (rc < 0 || !sf.found)
 		return rc;
 	dfs_key_object(&a->key, &sf.key);
-	rc = get_rec(a->db, &a->key, "object", (decoder)dfs_object_rec_decode, &o);
+	rc = db_get_rec(a->db, &a->key, "object", (db_decoder)dfs_object_rec_decode, &o);
 	if (rc < 0)
 		return rc == -ENOENT ? 0 : rc;
 	tilde_name(longer, o.name, &sf.key, 8);
@@ -1451,7 +1136,7 @@ static int give_back(struct apply *a, const char *model, const char *name)
  * first (by clock, then key) shows under the name, the others as
  * name~ followed by 8 hex digits of their key, identically on every node.
  */
-static int create_object(struct apply *a, struct dfs_object_rec *o)
+int db_object_create(struct apply *a, struct dfs_object_rec *o)
 {
 	const struct dfs_update *u = a->u;
 	struct dfs_model_rec m;
@@ -1462,7 +1147,7 @@ static int create_object(struct apply *a, struct dfs_object_rec *o)
 	if (a->t->exists)
 		return -EEXIST;
 	dfs_key_model(&a->key, a->model);
-	rc = get_rec(a->db, &a->key, "model", (decoder)dfs_model_rec_decode, &m);
+	rc = db_get_rec(a->db, &a->key, "model", (db_decoder)dfs_model_rec_decode, &m);
 	if (rc == -ENOENT && !a->local) {
 		struct dfs_pubkey id;
 		dfs_db_model_id(a->model, &id);
@@ -1492,7 +1177,7 @@ static int create_object(struct apply *a, struct dfs_object_rec *o)
 		return rc;
 	if (holder.found) {
 		dfs_key_object(&a->key, &holder.key);
-		rc = get_rec(a->db, &a->key, "object", (decoder)dfs_object_rec_decode, &other);
+		rc = db_get_rec(a->db, &a->key, "object", (db_decoder)dfs_object_rec_decode, &other);
 		if (rc < 0)
 			return rc;
 		if (clock_cmp(u->clock, &u->entity, other.created, &holder.key) < 0) {
@@ -1514,17 +1199,17 @@ static int create_object(struct apply *a, struct dfs_object_rec *o)
 	return rc;
 }
 
-static int remove_object(struct apply *a, struct dfs_object_rec *o)
+int db_object_remove(struct apply *a, struct dfs_object_rec *o)
 {
 	const struct dfs_update *u = a->u;
-	uint8_t prefix[1 + DFS_PUBKEY_LEN] = { 'F' };
+	uint8_t prefix[DFS_KEY_ENTITY_LEN];
 	struct contender next;
 	int rc;
 
-	memcpy(prefix + 1, u->entity.b, DFS_PUBKEY_LEN);
+	dfs_key_fields_prefix(prefix, &u->entity);
 	if (a->local) {
 		/* rmdir: only an empty object goes; rm -r empties it first. */
-		rc = has_live_children(a->db, prefix, sizeof(prefix), 'F');
+		rc = db_has_live_children(a->db, prefix, sizeof(prefix), 'F');
 		if (rc)
 			return rc < 0 ? rc : -ENOTEMPTY;
 	}
@@ -1543,9 +1228,7 @@ static int remove_object(struct apply *a, struct dfs_object_rec *o)
 			rc = give_back(a, o->model, o->name);
 	}
 	if (rc == 0)
-		rc = dfs_store_flush(a->db->st);
-	if (rc == 0)
-		rc = dfs_store_scan(a->db->st, prefix, sizeof(prefix), bury_fields, a);
+		rc = db_scan_written(a->db, prefix, sizeof(prefix), db_bury_fields, a);
 	return rc;
 }
 
@@ -1556,14 +1239,14 @@ static int apply_object(struct apply *a)
 	int rc = 0;
 
 	if (u->op == DFS_OP_OBJECT_CREATE) {
-		rc = create_object(a, &o);
+		rc = db_object_create(a, &o);
 		a->note->ev.created = true;
 	} else {
 		if (!a->t->exists || !o.alive)
 			return -ENOENT;
 		switch (u->op) {
 		case DFS_OP_OBJECT_REMOVE:
-			rc = remove_object(a, &o);
+			rc = db_object_remove(a, &o);
 			break;
 		case DFS_OP_OBJECT_META:
 			rc = apply_meta(a);
@@ -1571,11 +1254,11 @@ static int apply_object(struct apply *a)
 		case DFS_OP_FIELD_SET:
 		case DFS_OP_FIELD_APPEND:
 		case DFS_OP_FIELD_DELETE:
-			rc = apply_field(a);
+			rc = db_apply_field(a);
 			break;
 		case DFS_OP_DICT_CREATE:
 		case DFS_OP_DICT_DELETE:
-			rc = apply_dict(a);
+			rc = db_apply_dict(a);
 			break;
 		default:
 			return -EBADMSG;
@@ -1589,37 +1272,6 @@ static int apply_object(struct apply *a)
 	dfs_buf_reset(&a->val);
 	dfs_key_object(&a->key, &u->entity);
 	return put_rec(a->b, &a->key, &a->val, dfs_object_rec_encode(&o, &a->val));
-}
-
-struct child_ctx {
-	int kind;
-	int found;
-};
-
-static int child_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg)
-{
-	struct child_ctx *c = arg;
-	struct dfs_field_rec f;
-
-	if (c->kind == 'F' && (dfs_field_rec_decode(val, vlen, &f) < 0 || !f.alive))
-		return 0;
-	c->found = 1;
-	return 1;
-}
-
-/*
- * Scans see written batches only: first wait for everything staged, which
- * the apply lock (held by the caller) keeps from growing meanwhile.
- */
-static int has_live_children(struct dfs_db *db, const uint8_t *prefix, size_t plen, int kind)
-{
-	struct child_ctx c = { kind, 0 };
-	int rc = dfs_store_flush(db->st);
-
-	if (rc == 0)
-		rc = dfs_store_scan(db->st, prefix, plen, child_one, &c);
-
-	return rc < 0 ? rc : c.found;
 }
 
 /*
@@ -1675,10 +1327,10 @@ static bool holdable(int rc)
  * and the reason is returned. checked, when not NULL, is what dfs_db_check()
  * found out about the update.
  */
-static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
-			const struct dfs_db_checked *checked, bool local, int hold_reason,
-			bool unauthorized_ok, struct dfs_hash *missing, struct applied *note,
-			struct dfs_batch **out)
+int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
+		    const struct dfs_db_checked *checked, bool local, int hold_reason,
+		    bool unauthorized_ok, struct dfs_hash *missing, struct applied *note,
+		    struct dfs_batch **out)
 {
 	struct dfs_update u;
 	struct target t;
@@ -1707,7 +1359,7 @@ static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 	if (checked && checked->fresh && !maybe_stored_since(db, checked))
 		rc = -ENOENT;
 	else
-		rc = get_update(db, &a.hash, &dup, &duplen);
+		rc = db_get_update(db, &a.hash, &dup, &duplen);
 	if (rc == 0) {
 		free(dup);
 		rc = -EALREADY;
@@ -1726,7 +1378,7 @@ static int apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 	snprintf(note->model, sizeof(note->model), "%s", a.model);
 	if (u.op >= DFS_OP_FIELD_SET)
 		snprintf(note->path, sizeof(note->path), "%s", a.name);
-	rc = load_target(db, &u, &t);
+	rc = db_load_target(db, &u, &t);
 	if (rc == 0)
 		rc = check_chain(db, &u, &t, missing);
 	if (rc < 0)
@@ -1775,7 +1427,7 @@ out:
 }
 
 /* Tells the observer about an update now durable, applied or held. */
-static void observe(struct dfs_db *db, struct applied *note)
+void db_observe(struct dfs_db *db, struct applied *note)
 {
 	note->ev.model = note->model;
 	note->ev.object = note->object[0] ? note->object : NULL;
@@ -1790,45 +1442,26 @@ static void observe(struct dfs_db *db, struct applied *note)
 }
 
 /* Stages b under the lock, waits for it outside, then tells the observer. */
-static int finish(struct dfs_db *db, struct dfs_batch *b, int rc, struct applied *note)
+int db_finish(struct dfs_db *db, struct dfs_batch *b, int rc, struct applied *note)
 {
 	if (b)
-		stage_locked(db, b);
+		db_stage_locked(db, b);
 	pthread_mutex_unlock(&db->apply_lock);
 	if (!b)
 		return rc;
 	int wrc = dfs_store_wait(db->st, b);
 	if (wrc < 0)
 		return wrc;
-	observe(db, note);
+	db_observe(db, note);
 	return rc;
 }
-
-#define GROUP_WANTS 8
-
-struct dfs_db_group {
-	struct dfs_db *db;
-	struct group_item **items;	/* struct group_item is below */
-	size_t n, cap;
-	bool bulk;
-	/*
-	 * Whether listeners want an event of a model, asked once per group:
-	 * a group is one message, received at once.
-	 */
-	struct {
-		enum dfs_event event;
-		bool yes;
-		char model[DFS_NAME_MAX + 1];
-	} wants[GROUP_WANTS];
-	size_t nwants;
-};
 
 static bool group_wanted(struct dfs_db_group *g, enum dfs_event event, const char *model)
 {
 	for (size_t i = 0; i < g->nwants; i++)
 		if (g->wants[i].event == event && strcmp(g->wants[i].model, model) == 0)
 			return g->wants[i].yes;
-	bool yes = wanted(g->db, event, model);
+	bool yes = db_wanted(g->db, event, model);
 	if (g->nwants < GROUP_WANTS && strlen(model) <= DFS_NAME_MAX) {
 		g->wants[g->nwants].event = event;
 		g->wants[g->nwants].yes = yes;
@@ -1838,26 +1471,14 @@ static bool group_wanted(struct dfs_db_group *g, enum dfs_event event, const cha
 	return yes;
 }
 
-/* The change listeners judge for a remote update, read before it is applied. */
-struct judgement {
-	bool judged;
-	bool authorized;
-	struct dfs_change c;
-	char model[256];
-	char object[256];
-	char path[DFS_UPDATE_NAME_MAX + 1];
-	uint8_t *old, *joined;
-	struct dfs_buf clear;	/* a sealed update's bytes, opened */
-};
-
-static void judgement_release(struct judgement *j)
+void db_judgement_release(struct judgement *j)
 {
 	free(j->old);
 	free(j->joined);
 	dfs_buf_release(&j->clear);
 }
 
-static int judge_prepare(struct dfs_db_group *g, const struct dfs_update *u, struct judgement *j)
+int db_judge_prepare(struct dfs_db_group *g, const struct dfs_update *u, struct judgement *j)
 {
 	struct dfs_db *db = g->db;
 	struct dfs_object_rec o;
@@ -1917,7 +1538,7 @@ static int judge_prepare(struct dfs_db_group *g, const struct dfs_update *u, str
 	size_t value_len = u->value_len;
 	if ((u->flags & DFS_UPDATE_FLAG_SEALED) && !j->c.sealed) {
 		/* Listeners see clear values only where this node can open them. */
-		rc = dfs_sealed_open(db, db->kr, db->kc, &u->entity, j->path, u->value,
+		rc = dfs_sealed_open(db, &u->entity, j->path, u->value,
 				     u->value_len, &j->clear);
 		if (rc == -EACCES)
 			j->c.sealed = true;
@@ -1955,14 +1576,6 @@ static const char *short_hex(char out[17], const struct dfs_hash *h)
 	dfs_hex_encode(out, h->b, 8);
 	return out;
 }
-
-/* One received update staged in a group, told about once it is durable. */
-struct group_item {
-	struct dfs_batch *b;
-	int rc;				/* 0: applied; else held */
-	struct applied note;
-	struct judgement j;
-};
 
 struct dfs_db_group *dfs_db_group_new(struct dfs_db *db)
 {
@@ -2026,7 +1639,7 @@ int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_d
 	} else {
 		/* First: what was logged up to the stamp is in the store for the lookup. */
 		c.stamp = atomic_load_explicit(&db->visible, memory_order_acquire);
-		have = stored(db, &c.hash);
+		have = db_stored(db, &c.hash);
 		/* A failed lookup (< 0) says nothing: the applier looks again. */
 		c.fresh = have == 0;
 	}
@@ -2087,7 +1700,7 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 	/* Checked: it was not stored then, and the apply lock decides for certain. */
 	if (!checked) {
 		dfs_hash2(&own.hash, rec, len, NULL, 0);
-		if (known(db, &own.hash))
+		if (db_known(db, &own.hash))
 			return -EALREADY;
 	}
 	if (g->n == g->cap) {
@@ -2102,12 +1715,12 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 	struct group_item *it = calloc(1, sizeof(*it));
 	if (!it)
 		return -ENOMEM;
-	rc = judge_prepare(g, &u, &it->j);
+	rc = db_judge_prepare(g, &u, &it->j);
 	/* Listeners are not asked about an update that came in twice meanwhile. */
-	if (rc == 0 && it->j.judged && checked && known(db, &c->hash))
+	if (rc == 0 && it->j.judged && checked && db_known(db, &c->hash))
 		rc = -EALREADY;
 	if (rc < 0) {
-		judgement_release(&it->j);
+		db_judgement_release(&it->j);
 		free(it);
 		return rc;
 	}
@@ -2118,15 +1731,15 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 	else if (it->j.judged)
 		hold = db->listener.before(db->listener.ctx, &it->j.c);
 	pthread_mutex_lock(&db->apply_lock);
-	rc = apply_locked(db, rec, len, c, false, hold, !it->j.authorized, missing, &it->note,
+	rc = db_apply_locked(db, rec, len, c, false, hold, !it->j.authorized, missing, &it->note,
 			  &it->b);
 	if (it->b)
-		stage_locked(db, it->b);
+		db_stage_locked(db, it->b);
 	pthread_mutex_unlock(&db->apply_lock);
 	if (rc != 0 && rc != -EALREADY && rc != -EAGAIN)
 		log_refusal(db, &u, &c->hash, rc, it->b != NULL, by_policy, hold);
 	if (!it->b) {
-		judgement_release(&it->j);
+		db_judgement_release(&it->j);
 		free(it);
 		return rc;
 	}
@@ -2156,14 +1769,14 @@ int dfs_db_group_end(struct dfs_db_group *g)
 			ret = wrc;
 		} else {
 			it->note.ev.bulk = g->bulk;
-			observe(db, &it->note);
+			db_observe(db, &it->note);
 			if (it->rc == 0) {
 				atomic_fetch_add(&db->applied, 1);
 				if (it->j.judged)
 					db->listener.after(db->listener.ctx, &it->j.c);
 			}
 		}
-		judgement_release(&it->j);
+		db_judgement_release(&it->j);
 		free(it);
 	}
 	free(g->items);
@@ -2187,15 +1800,13 @@ int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len)
 	return dfs_db_receive(db, rec, len, NULL);
 }
 
-/* ---- local changes ---------------------------------------------------------- */
-
 /*
  * Builds, signs and applies one update made on this node: stamped with the
  * clock, chained to the entity's head, signed as signer.
  */
-static int local_change(struct dfs_db *db, uint8_t op, uint8_t flags,
-			const struct dfs_pubkey *entity, const struct dfs_pubkey *signer,
-			const char *model, const char *name, const uint8_t *val, size_t vlen)
+int db_local_change(struct dfs_db *db, uint8_t op, uint8_t flags,
+		    const struct dfs_pubkey *entity, const struct dfs_pubkey *signer,
+		    const char *model, const char *name, const uint8_t *val, size_t vlen)
 {
 	struct dfs_update u = {
 		.op = op,
@@ -2222,7 +1833,7 @@ static int local_change(struct dfs_db *db, uint8_t op, uint8_t flags,
 			       : -EINVAL;
 	dfs_buf_init(&rec);
 	pthread_mutex_lock(&db->apply_lock);
-	int rc = load_target(db, &u, &t);
+	int rc = db_load_target(db, &u, &t);
 	if (rc == 0) {
 		u.prev = t.exists ? t.head : zero_hash;
 		u.clock = dfs_hlc_now(&db->hlc);
@@ -2233,9 +1844,9 @@ static int local_change(struct dfs_db *db, uint8_t op, uint8_t flags,
 				      rec.data + dfs_update_signed_len(rec.len));
 	/* Under the open policy this node may sign for objects it does not own. */
 	if (rc == 0)
-		rc = apply_locked(db, rec.data, rec.len, NULL, true, 0, db->open_policy, NULL, &note,
+		rc = db_apply_locked(db, rec.data, rec.len, NULL, true, 0, db->open_policy, NULL, &note,
 				  &b);
-	rc = finish(db, rc == 0 ? b : NULL, rc, &note);
+	rc = db_finish(db, rc == 0 ? b : NULL, rc, &note);
 	if (rc == 0)
 		atomic_fetch_add(&db->applied, 1);
 	dfs_buf_release(&rec);
@@ -2247,7 +1858,7 @@ int dfs_db_create_model(struct dfs_db *db, const char *model)
 	struct dfs_pubkey id;
 
 	dfs_db_model_id(model, &id);
-	return local_change(db, DFS_OP_MODEL_CREATE, 0, &id, dfs_keyring_node(db->kr), model, NULL,
+	return db_local_change(db, DFS_OP_MODEL_CREATE, 0, &id, dfs_keyring_node(db->kr), model, NULL,
 			    NULL, 0);
 }
 
@@ -2263,12 +1874,12 @@ int dfs_db_remove_model(struct dfs_db *db, const char *model)
 	/* The model's creator signs; this node may hold that key or not. */
 	if (!dfs_keyring_has(db->kr, &m.creator))
 		return -EPERM;
-	return local_change(db, DFS_OP_MODEL_REMOVE, 0, &id, &m.creator, model, NULL, NULL, 0);
+	return db_local_change(db, DFS_OP_MODEL_REMOVE, 0, &id, &m.creator, model, NULL, NULL, 0);
 }
 
 /* A local change as listeners see it; the caller fills the values. */
-static void local_event(struct dfs_change *c, enum dfs_event event, const char *model,
-			const char *object, const char *field, const struct dfs_pubkey *signer)
+void db_local_event(struct dfs_change *c, enum dfs_event event, const char *model,
+		    const char *object, const char *field, const struct dfs_pubkey *signer)
 {
 	memset(c, 0, sizeof(*c));
 	c->event = event;
@@ -2298,12 +1909,12 @@ int dfs_db_create_object(struct dfs_db *db, const char *model, const char *name,
 	rc = dfs_keyring_create(db->kr, key);
 	if (rc < 0)
 		return rc;
-	bool judged = wanted(db, DFS_EVENT_CREATE, model);
-	local_event(&c, DFS_EVENT_CREATE, model, name, NULL, key);
+	bool judged = db_wanted(db, DFS_EVENT_CREATE, model);
+	db_local_event(&c, DFS_EVENT_CREATE, model, name, NULL, key);
 	if (judged)
 		rc = db->listener.before(db->listener.ctx, &c);
 	if (rc == 0)
-		rc = local_change(db, DFS_OP_OBJECT_CREATE, 0, key, key, model, name, NULL, 0);
+		rc = db_local_change(db, DFS_OP_OBJECT_CREATE, 0, key, key, model, name, NULL, 0);
 	if (rc < 0)
 		dfs_keyring_discard(db->kr, key);
 	else if (judged)
@@ -2314,20 +1925,13 @@ int dfs_db_create_object(struct dfs_db *db, const char *model, const char *name,
 static int rekey(struct dfs_db *db, const char *model, const struct dfs_pubkey *obj,
 		 bool new_epoch, bool if_missing);
 
-/* The lock of obj's keyset: object keys are random, so their first byte spreads them. */
-static pthread_rwlock_t *key_lock(struct dfs_db *db, const struct dfs_pubkey *obj)
-{
-	return &db->key_locks[obj->b[0] % KEY_LOCKS];
-}
 static int rekey_locked(struct dfs_db *db, const char *model, const struct dfs_pubkey *obj,
 			bool new_epoch);
-static int make_keyset(struct dfs_db *db, const struct dfs_pubkey *obj, const uint8_t *auth,
-		       size_t authlen, bool new_epoch, struct dfs_buf *ks);
 
 /*
  * The update of a local write, signed and applied: a value of an encrypted
  * field is sealed first, under the newest data key, while no keyset change
- * can slip in between (key_lock()). The owner makes the object's first keyset.
+ * can slip in between (db_key_lock()). The owner makes the object's first keyset.
  */
 static int write_change(struct dfs_db *db, uint8_t op, const struct dfs_object_rec *o,
 			const struct dfs_pubkey *obj, const struct dfs_pubkey *signer,
@@ -2337,23 +1941,23 @@ static int write_change(struct dfs_db *db, uint8_t op, const struct dfs_object_r
 	int rc;
 
 	if (!secret)
-		return local_change(db, op, 0, obj, signer, o->model, path, val, vlen);
+		return db_local_change(db, op, 0, obj, signer, o->model, path, val, vlen);
 	if (vlen > db->max_value)
 		return -EFBIG;
 	dfs_buf_init(&sealed);
-	pthread_rwlock_rdlock(key_lock(db, obj));
-	rc = dfs_sealed_seal(db, db->kr, db->kc, obj, path, val, vlen, &sealed);
+	pthread_rwlock_rdlock(db_key_lock(db, obj));
+	rc = dfs_sealed_seal(db, obj, path, val, vlen, &sealed);
 	if (rc == -EACCES && dfs_keyring_has(db->kr, obj)) {
-		pthread_rwlock_unlock(key_lock(db, obj));
+		pthread_rwlock_unlock(db_key_lock(db, obj));
 		rc = rekey(db, o->model, obj, false, true);
-		pthread_rwlock_rdlock(key_lock(db, obj));
+		pthread_rwlock_rdlock(db_key_lock(db, obj));
 		if (rc == 0)
-			rc = dfs_sealed_seal(db, db->kr, db->kc, obj, path, val, vlen, &sealed);
+			rc = dfs_sealed_seal(db, obj, path, val, vlen, &sealed);
 	}
 	if (rc == 0)
-		rc = local_change(db, op, DFS_UPDATE_FLAG_SEALED, obj, signer, o->model, path,
+		rc = db_local_change(db, op, DFS_UPDATE_FLAG_SEALED, obj, signer, o->model, path,
 				  sealed.data, sealed.len);
-	pthread_rwlock_unlock(key_lock(db, obj));
+	pthread_rwlock_unlock(db_key_lock(db, obj));
 	dfs_buf_release(&sealed);
 	return rc;
 }
@@ -2364,7 +1968,6 @@ static int write_change(struct dfs_db *db, uint8_t op, const struct dfs_object_r
  * old value followed by the new bytes; where this node cannot open an
  * encrypted old value, they get no value (dfs_change.sealed).
  */
-static bool local_signer(struct dfs_db *db, const struct dfs_pubkey *obj, struct dfs_pubkey *signer);
 
 static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *obj,
 			 const char *path, const uint8_t *val, size_t vlen)
@@ -2378,7 +1981,7 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 	if (rc < 0)
 		return rc;
 	struct dfs_pubkey signer_key;
-	bool authorized = local_signer(db, obj, &signer_key);
+	bool authorized = db_local_signer(db, obj, &signer_key);
 	const struct dfs_pubkey *signer = &signer_key;
 	if (!authorized && !db->open_policy)
 		return -EPERM;
@@ -2389,7 +1992,7 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 		      dfs_sealed_field(db, o.model, path);
 	bool judged = (op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND ||
 		       op == DFS_OP_FIELD_DELETE || op == DFS_OP_OBJECT_REMOVE) &&
-		      wanted(db, event, o.model);
+		      db_wanted(db, event, o.model);
 	if (op == DFS_OP_FIELD_APPEND) {
 		/* A value with encrypted parts is held to max_value in clear, as a plain one is. */
 		struct dfs_field_rec f;
@@ -2405,7 +2008,7 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 	if (!judged)
 		return write_change(db, op, &o, obj, signer, path, val, vlen, secret);
 
-	local_event(&c, event, o.model, o.shown, event == DFS_EVENT_REMOVE ? NULL : path, signer);
+	db_local_event(&c, event, o.model, o.shown, event == DFS_EVENT_REMOVE ? NULL : path, signer);
 	c.authorized = authorized;
 	c.owned = dfs_keyring_has(db->kr, obj);
 	if (path && event != DFS_EVENT_REMOVE) {
@@ -2505,56 +2108,6 @@ void dfs_db_set_observer(struct dfs_db *db, dfs_db_observer_fn fn, void *ctx)
 	db->observer_ctx = ctx;
 }
 
-/* ---- metadata and authorization --------------------------------------------- */
-
-int dfs_db_find_object(struct dfs_db *db, const char *s, size_t n, struct dfs_pubkey *key)
-{
-	char model[DFS_NAME_MAX + 1], name[DFS_NAME_MAX + 1];
-	struct dfs_object_rec o;
-	const char *slash = memchr(s, '/', n);
-
-	if (!slash)
-		return -EINVAL;
-	size_t mlen = (size_t)(slash - s), olen = n - mlen - 1;
-	if (dfs_name_check(s, mlen) < 0 || dfs_name_check(slash + 1, olen) < 0)
-		return -EINVAL;
-	memcpy(model, s, mlen);
-	model[mlen] = '\0';
-	memcpy(name, slash + 1, olen);
-	name[olen] = '\0';
-	return dfs_db_get_object(db, model, name, key, &o);
-}
-
-int dfs_db_get_meta(struct dfs_db *db, const struct dfs_pubkey *entity, const char *key,
-		    uint8_t **val, size_t *len)
-{
-	struct dfs_meta_rec m;
-	struct dfs_buf k;
-	uint8_t *raw;
-	size_t rawlen;
-
-	dfs_buf_init(&k);
-	dfs_key_meta(&k, entity, key);
-	int rc = dfs_buf_ok(&k);
-	if (rc == 0)
-		rc = dfs_store_get(db->st, k.data, k.len, &raw, &rawlen);
-	if (rc == 0 && dfs_meta_rec_decode(raw, rawlen, &m) < 0) {
-		free(raw);
-		rc = corrupt(db, "metadata", k.data, k.len);
-	} else if (rc == 0) {
-		*val = malloc(m.len + 1);
-		if (*val) {
-			memcpy(*val, m.value, m.len);
-			(*val)[m.len] = '\0';
-			*len = m.len;
-		}
-		free(raw);
-		rc = *val ? 0 : -ENOMEM;
-	}
-	dfs_buf_release(&k);
-	return rc;
-}
-
 bool dfs_db_is_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 			  const struct dfs_pubkey *signer)
 {
@@ -2570,20 +2123,6 @@ bool dfs_db_is_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 		found = memcmp(keys + off, signer->b, DFS_PUBKEY_LEN) == 0;
 	free(keys);
 	return found;
-}
-
-static int key_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, DFS_PUBKEY_LEN);
-}
-
-/* Whether any key of old is missing from keys (sorted, m of them). */
-static bool any_dropped(const uint8_t *old, size_t oldlen, const struct dfs_pubkey *keys, size_t m)
-{
-	for (size_t off = 0; off + DFS_PUBKEY_LEN <= oldlen; off += DFS_PUBKEY_LEN)
-		if (!bsearch(old + off, keys, m, sizeof(*keys), key_cmp))
-			return true;
-	return false;
 }
 
 int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
@@ -2606,7 +2145,7 @@ int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 		return -ENOMEM;
 	if (n)
 		memcpy(sorted, keys, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), key_cmp);
+	qsort(sorted, n, sizeof(*sorted), db_key_cmp);
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
 		if (memcmp(sorted[i].b, obj->b, DFS_PUBKEY_LEN) != 0 &&
@@ -2620,7 +2159,7 @@ int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 	 */
 	struct dfs_buf next;
 	dfs_buf_init(&next);
-	pthread_rwlock_wrlock(key_lock(db, obj));
+	pthread_rwlock_wrlock(db_key_lock(db, obj));
 	rc = dfs_db_get_meta(db, obj, "datakey", &ks, &kslen);
 	bool keyed = rc == 0;
 	free(ks);
@@ -2639,53 +2178,22 @@ int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 	 */
 	bool rekeyed = keyed || (m > 0 && dfs_sealed_field(db, o.model, NULL));
 	if (rc == 0 && rekeyed)
-		rc = make_keyset(db, obj, (const uint8_t *)sorted, m * DFS_PUBKEY_LEN,
-				 keyed && any_dropped(old, oldlen, sorted, m), &next);
+		rc = db_make_keyset(db, obj, (const uint8_t *)sorted, m * DFS_PUBKEY_LEN,
+				 keyed && db_any_dropped(old, oldlen, sorted, m), &next);
 	if (rc == 0)
-		rc = local_change(db, DFS_OP_OBJECT_META, 0, obj, obj, o.model, "authorized",
+		rc = db_local_change(db, DFS_OP_OBJECT_META, 0, obj, obj, o.model, "authorized",
 				  (const uint8_t *)sorted, m * DFS_PUBKEY_LEN);
 	if (rc == 0 && rekeyed)
-		rc = local_change(db, DFS_OP_OBJECT_META, 0, obj, obj, o.model, "datakey",
+		rc = db_local_change(db, DFS_OP_OBJECT_META, 0, obj, obj, o.model, "datakey",
 				  next.data, next.len);
-	pthread_rwlock_unlock(key_lock(db, obj));
+	pthread_rwlock_unlock(db_key_lock(db, obj));
 	dfs_buf_release(&next);
 	free(old);
 	free(sorted);
 	return rc;
 }
 
-/*
- * Builds obj's next keyset, sealed to its owner and each of auth (the
- * .authorized list, authlen bytes): the same keys, plus a fresh one when
- * new_epoch (or when it has none yet). Called with key_lock(db, obj) held for writing.
- */
-static int make_keyset(struct dfs_db *db, const struct dfs_pubkey *obj, const uint8_t *auth,
-		       size_t authlen, bool new_epoch, struct dfs_buf *ks)
-{
-	struct dfs_pubkey readers[DFS_KEYSET_MAX_READERS];
-	uint8_t *old = NULL;
-	size_t oldlen = 0, n = 0;
-	int rc = dfs_db_get_meta(db, obj, "datakey", &old, &oldlen);
-
-	if (rc < 0 && rc != -ENOENT)
-		return rc;
-	readers[n++] = *obj;
-	for (size_t off = 0; off + DFS_PUBKEY_LEN <= authlen; off += DFS_PUBKEY_LEN) {
-		if (n == DFS_KEYSET_MAX_READERS) {
-			free(old);
-			return -E2BIG;
-		}
-		memcpy(readers[n].b, auth + off, DFS_PUBKEY_LEN);
-		/* A listed key that is not a point may sign nothing, nor read. */
-		if (dfs_pubkey_sealable(&readers[n]))
-			n++;
-	}
-	rc = dfs_keyring_rekey(db->kr, obj, old, oldlen, readers, n, new_epoch, ks);
-	free(old);
-	return rc;
-}
-
-/* make_keyset() for obj's current .authorized, then the update that sets it. */
+/* db_make_keyset() for obj's current .authorized, then the update that sets it. */
 static int rekey_locked(struct dfs_db *db, const char *model, const struct dfs_pubkey *obj,
 			bool new_epoch)
 {
@@ -2697,9 +2205,9 @@ static int rekey_locked(struct dfs_db *db, const char *model, const struct dfs_p
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	dfs_buf_init(&ks);
-	rc = make_keyset(db, obj, auth, authlen, new_epoch, &ks);
+	rc = db_make_keyset(db, obj, auth, authlen, new_epoch, &ks);
 	if (rc == 0)
-		rc = local_change(db, DFS_OP_OBJECT_META, 0, obj, obj, model, "datakey", ks.data,
+		rc = db_local_change(db, DFS_OP_OBJECT_META, 0, obj, obj, model, "datakey", ks.data,
 				  ks.len);
 	dfs_buf_release(&ks);
 	free(auth);
@@ -2712,13 +2220,13 @@ static int rekey(struct dfs_db *db, const char *model, const struct dfs_pubkey *
 	uint8_t *ks;
 	size_t len;
 
-	pthread_rwlock_wrlock(key_lock(db, obj));
+	pthread_rwlock_wrlock(db_key_lock(db, obj));
 	int rc = if_missing ? dfs_db_get_meta(db, obj, "datakey", &ks, &len) : -ENOENT;
 	if (rc == 0)
 		free(ks);	/* made meanwhile */
 	else if (rc == -ENOENT)
 		rc = rekey_locked(db, model, obj, new_epoch);
-	pthread_rwlock_unlock(key_lock(db, obj));
+	pthread_rwlock_unlock(db_key_lock(db, obj));
 	return rc;
 }
 
@@ -2763,7 +2271,7 @@ int dfs_db_set_encrypted(struct dfs_db *db, const char *model, const char *const
 		rc = -E2BIG;
 	dfs_db_model_id(model, &id);
 	if (rc == 0)
-		rc = local_change(db, DFS_OP_MODEL_META, 0, &id, &m.creator, model, "encrypted",
+		rc = db_local_change(db, DFS_OP_MODEL_META, 0, &id, &m.creator, model, "encrypted",
 				  list.data, list.len);
 	dfs_buf_release(&list);
 	return rc;
@@ -2796,7 +2304,7 @@ bool dfs_db_get_as(struct dfs_db *db, struct dfs_pubkey *out)
  * key, else the as= object, else the node. Returns whether that signer is
  * authorized for obj.
  */
-static bool local_signer(struct dfs_db *db, const struct dfs_pubkey *obj, struct dfs_pubkey *signer)
+bool db_local_signer(struct dfs_db *db, const struct dfs_pubkey *obj, struct dfs_pubkey *signer)
 {
 	if (dfs_keyring_has(db->kr, obj)) {
 		*signer = *obj;
@@ -2811,10 +2319,8 @@ bool dfs_db_may_write(struct dfs_db *db, const struct dfs_pubkey *obj)
 {
 	struct dfs_pubkey signer;
 
-	return db->open_policy || local_signer(db, obj, &signer);
+	return db->open_policy || db_local_signer(db, obj, &signer);
 }
-
-/* ---- the log, for peers ------------------------------------------------------ */
 
 uint64_t dfs_db_log_head(struct dfs_db *db)
 {
@@ -2844,7 +2350,7 @@ static int log_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t v
 	uint64_t seq = 0;
 
 	if (klen != 9)
-		return skip_corrupt(lc->db, "log", key, klen);
+		return db_skip_corrupt(lc->db, "log", key, klen);
 	for (int i = 1; i < 9; i++)
 		seq = seq << 8 | key[i];
 	/*
@@ -2852,15 +2358,15 @@ static int log_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t v
 	 * that the reader's place moves past it instead of stopping there.
 	 */
 	if (vlen != DFS_HASH_LEN) {
-		corrupt(lc->db, "log", key, klen);
+		db_corrupt(lc->db, "log", key, klen);
 		goto pass;
 	}
 	if (lc->skip && lc->skip(seq, lc->ctx))
 		goto pass;
 	memcpy(h.b, val, DFS_HASH_LEN);
-	int rc = get_update(lc->db, &h, &rec, &len);
+	int rc = db_get_update(lc->db, &h, &rec, &len);
 	if (rc == -ENOENT) {
-		corrupt(lc->db, "log link", key, klen);
+		db_corrupt(lc->db, "log link", key, klen);
 		goto pass;
 	}
 	if (rc < 0)
@@ -2884,13 +2390,15 @@ int dfs_db_log_read(struct dfs_db *db, uint64_t after, size_t max_bytes, dfs_db_
 {
 	struct log_ctx lc = { .db = db, .skip = skip, .fn = fn, .ctx = ctx,
 			      .max_bytes = max_bytes, .upto = after };
+	uint8_t prefix[DFS_KEY_TAG_LEN];
 	struct dfs_buf start;
 
+	dfs_key_log_prefix(prefix);
 	dfs_buf_init(&start);
 	dfs_key_log(&start, after + 1);
 	int rc = dfs_buf_ok(&start);
 	if (rc == 0)
-		rc = dfs_store_scan_from(db->st, "L", 1, start.data, start.len, log_one, &lc);
+		rc = dfs_store_scan_from(db->st, prefix, sizeof(prefix), start.data, start.len, log_one, &lc);
 	dfs_buf_release(&start);
 	if (upto)
 		*upto = lc.upto;
@@ -2923,7 +2431,7 @@ int dfs_db_cursor_get(struct dfs_db *db, const struct dfs_pubkey *peer,
 			if (!dfs_mem_equal(val + 8, log_id, DFS_DB_LOG_ID_LEN))
 				*seq = 0;
 		} else if (len != 8) {
-			rc = corrupt(db, "cursor", key.data, key.len);
+			rc = db_corrupt(db, "cursor", key.data, key.len);
 		}
 		free(val);
 	}
