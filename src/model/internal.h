@@ -45,6 +45,7 @@
 
 #include "dinemicfs/buf.h"
 #include "dinemicfs/db.h"
+#include "dinemicfs/dblog.h"
 #include "dinemicfs/hlc.h"
 #include "dinemicfs/keycache.h"
 #include "dinemicfs/keyring.h"

@@ -12,6 +12,7 @@
 
 #include <libwebsockets.h>
 
+#include "dinemicfs/dblog.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/repl.h"
 #include "dinemicfs/util.h"
