@@ -269,6 +269,40 @@ static bool holdable(int rc)
 	       rc == -EISDIR || rc == -ENOTDIR || rc == -EFBIG;
 }
 
+/* The update's model and name, as strings, and what the observer is told of it so far. */
+static void apply_names(struct apply *a)
+{
+	const struct dfs_update *u = a->u;
+	struct applied *note = a->note;
+
+	memcpy(a->model, u->model, u->model_len);
+	a->model[u->model_len] = '\0';
+	memcpy(a->name, u->name, u->name_len);
+	a->name[u->name_len] = '\0';
+	memset(note, 0, sizeof(*note));
+	note->ev.op = u->op;
+	note->entity = u->entity;
+	note->ev.remote = !a->local;
+	snprintf(note->model, sizeof(note->model), "%s", a->model);
+	if (u->op >= DFS_OP_FIELD_SET)
+		snprintf(note->path, sizeof(note->path), "%s", a->name);
+}
+
+/* Holds a remote update that broke rule why: *out logs it without applying it. */
+static int hold_locked(struct dfs_db *db, struct apply *a, int why, struct dfs_batch **out)
+{
+	/* Start again: the batch may hold part of the rejected change. */
+	dfs_batch_free(a->b);
+	a->b = dfs_batch_new();
+	int rc = a->b ? log_locked(db, a, false) : -ENOMEM;
+	if (rc == 0) {
+		*out = a->b;
+		a->b = NULL;
+		rc = why;
+	}
+	return rc;
+}
+
 /*
  * The apply path: verify, check the rules, build the batch. Called with the
  * apply lock held; on success *out is ready to stage and db->seq advanced.
@@ -317,17 +351,7 @@ int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 	}
 	if (rc != -ENOENT)
 		goto out;
-	memcpy(a.model, u.model, u.model_len);
-	a.model[u.model_len] = '\0';
-	memcpy(a.name, u.name, u.name_len);
-	a.name[u.name_len] = '\0';
-	memset(note, 0, sizeof(*note));
-	note->ev.op = u.op;
-	note->entity = u.entity;
-	note->ev.remote = !local;
-	snprintf(note->model, sizeof(note->model), "%s", a.model);
-	if (u.op >= DFS_OP_FIELD_SET)
-		snprintf(note->path, sizeof(note->path), "%s", a.name);
+	apply_names(&a);
 	rc = db_load_target(db, &u, &t);
 	if (rc == 0)
 		rc = check_chain(db, &u, &t, missing);
@@ -352,16 +376,7 @@ int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 	if (rc == 0) {
 		rc = log_locked(db, &a, true);
 	} else if (!local && holdable(rc)) {
-		int why = rc;
-		/* Start again: the batch may hold part of the rejected change. */
-		dfs_batch_free(a.b);
-		a.b = dfs_batch_new();
-		rc = a.b ? log_locked(db, &a, false) : -ENOMEM;
-		if (rc == 0) {
-			*out = a.b;
-			a.b = NULL;
-			rc = why;
-		}
+		rc = hold_locked(db, &a, rc, out);
 		goto out_free_batch;
 	}
 	if (rc < 0)

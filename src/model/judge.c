@@ -29,6 +29,62 @@ void db_judgement_release(struct judgement *j)
 	dfs_buf_release(&j->clear);
 }
 
+/*
+ * The values listeners see of a remote field change: the old one, and the
+ * whole new one (opened where sealed); none where this node cannot open them.
+ */
+static int judge_values(struct dfs_db *db, const struct dfs_update *u, struct judgement *j)
+{
+	int rc;
+
+	if (j->c.field) {
+		size_t oldlen = 0;
+		rc = dfs_db_read_field(db, &u->entity, j->path, &j->old, &oldlen);
+		if (rc == 0) {
+			j->c.old_value = j->old;
+			j->c.old_len = oldlen;
+		} else if (rc == -EACCES) {
+			j->c.sealed = true;
+		} else if (rc != -ENOENT && rc != -EISDIR) {
+			return rc;
+		}
+	}
+	const uint8_t *value = u->value;
+	size_t value_len = u->value_len;
+	if ((u->flags & DFS_UPDATE_FLAG_SEALED) && !j->c.sealed) {
+		/* Listeners see clear values only where this node can open them. */
+		rc = dfs_sealed_open(db, &u->entity, j->path, u->value, u->value_len, &j->clear);
+		if (rc == -EACCES)
+			j->c.sealed = true;
+		else if (rc < 0)
+			return rc == -EIO ? 0 : rc;	/* held by the rules anyway */
+		value = j->clear.data;
+		value_len = j->clear.len;
+	}
+	j->c.secret = j->c.sealed || (u->flags & DFS_UPDATE_FLAG_SEALED) ||
+		      dfs_sealed_field(db, j->model, j->path);
+	if (j->c.sealed) {
+		free(j->old);
+		j->old = NULL;
+		j->c.old_value = NULL;
+		j->c.old_len = 0;
+	} else if (u->op == DFS_OP_FIELD_SET) {
+		j->c.new_value = value_len ? value : (const uint8_t *)"";
+		j->c.new_len = value_len;
+	} else if (u->op == DFS_OP_FIELD_APPEND) {
+		j->joined = malloc(j->c.old_len + value_len + 1);
+		if (!j->joined)
+			return -ENOMEM;
+		if (j->c.old_len)
+			memcpy(j->joined, j->old, j->c.old_len);
+		if (value_len)
+			memcpy(j->joined + j->c.old_len, value, value_len);
+		j->c.new_value = j->joined;
+		j->c.new_len = j->c.old_len + value_len;
+	}
+	return 0;
+}
+
 int db_judge_prepare(struct dfs_db_group *g, const struct dfs_update *u, struct judgement *j)
 {
 	struct dfs_db *db = g->db;
@@ -73,53 +129,7 @@ int db_judge_prepare(struct dfs_db_group *g, const struct dfs_update *u, struct 
 	j->path[u->name_len] = '\0';
 	j->c.object = j->object;
 	j->c.field = event == DFS_EVENT_UPDATE || event == DFS_EVENT_DELETE ? j->path : NULL;
-	if (j->c.field) {
-		size_t oldlen = 0;
-		rc = dfs_db_read_field(db, &u->entity, j->path, &j->old, &oldlen);
-		if (rc == 0) {
-			j->c.old_value = j->old;
-			j->c.old_len = oldlen;
-		} else if (rc == -EACCES) {
-			j->c.sealed = true;
-		} else if (rc != -ENOENT && rc != -EISDIR) {
-			return rc;
-		}
-	}
-	const uint8_t *value = u->value;
-	size_t value_len = u->value_len;
-	if ((u->flags & DFS_UPDATE_FLAG_SEALED) && !j->c.sealed) {
-		/* Listeners see clear values only where this node can open them. */
-		rc = dfs_sealed_open(db, &u->entity, j->path, u->value,
-				     u->value_len, &j->clear);
-		if (rc == -EACCES)
-			j->c.sealed = true;
-		else if (rc < 0)
-			return rc == -EIO ? 0 : rc;	/* held by the rules anyway */
-		value = j->clear.data;
-		value_len = j->clear.len;
-	}
-	j->c.secret = j->c.sealed || (u->flags & DFS_UPDATE_FLAG_SEALED) ||
-		      dfs_sealed_field(db, j->model, j->path);
-	if (j->c.sealed) {
-		free(j->old);
-		j->old = NULL;
-		j->c.old_value = NULL;
-		j->c.old_len = 0;
-	} else if (u->op == DFS_OP_FIELD_SET) {
-		j->c.new_value = value_len ? value : (const uint8_t *)"";
-		j->c.new_len = value_len;
-	} else if (u->op == DFS_OP_FIELD_APPEND) {
-		j->joined = malloc(j->c.old_len + value_len + 1);
-		if (!j->joined)
-			return -ENOMEM;
-		if (j->c.old_len)
-			memcpy(j->joined, j->old, j->c.old_len);
-		if (value_len)
-			memcpy(j->joined + j->c.old_len, value, value_len);
-		j->c.new_value = j->joined;
-		j->c.new_len = j->c.old_len + value_len;
-	}
-	return 0;
+	return judge_values(db, u, j);
 }
 
 /* A local change as listeners see it; the caller fills the values. */
