@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dinemicfs/db.h"
+#include "dinemicfs/change.h"
 
 enum dfs_hook {
 	DFS_HOOK_ON_CREATE,

@@ -8,6 +8,9 @@
  * with the clock, chained to the entity's head, and signed with the object's
  * own key (or the node key for model-level changes).
  *
+ * Updates from peers, and the log peers read, are in dblog.h; what
+ * listeners are told is in change.h.
+ *
  * Errors are negative errnos that the filesystem passes to programs:
  * -ENOENT, -EEXIST, -ENOTEMPTY, -EISDIR, -ENOTDIR, -EFBIG, -EPERM, -EIO.
  *
@@ -22,38 +25,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dinemicfs/change.h"
 #include "dinemicfs/keyring.h"
 #include "dinemicfs/records.h"
 #include "dinemicfs/store.h"
 #include "dinemicfs/update.h"
 
 struct dfs_db;
-
-/* The changes that listeners judge (DESIGN.md, "Listeners"). */
-enum dfs_event {
-	DFS_EVENT_CREATE,	/* an object is created */
-	DFS_EVENT_UPDATE,	/* a field is set or appended to */
-	DFS_EVENT_DELETE,	/* a field is deleted */
-	DFS_EVENT_REMOVE,	/* an object is removed */
-};
-
-/* One change as listeners see it. Pointers are borrowed for the call. */
-struct dfs_change {
-	enum dfs_event event;
-	const char *model;
-	const char *object;
-	const char *field;		/* NULL for CREATE and REMOVE */
-	struct dfs_pubkey signer;
-	bool authorized;		/* the signer is the owner or listed in .authorized */
-	bool owned;			/* this node holds the object's key */
-	bool remote;
-	const uint8_t *old_value;	/* the value before; NULL when there is none */
-	size_t old_len;
-	const uint8_t *new_value;	/* the whole value after; NULL when there is none */
-	size_t new_len;
-	bool sealed;			/* encrypted, and this node cannot open it: no values */
-	bool secret;			/* the field's value is encrypted (sealed or not) */
-};
 
 /*
  * Who judges changes. wants() says whether any listener cares about an
@@ -164,80 +142,6 @@ int dfs_db_delete_field(struct dfs_db *db, const struct dfs_pubkey *obj, const c
 int dfs_db_create_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const char *dict);
 int dfs_db_delete_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const char *dict);
 
-/**
- * Takes one encoded, signed update from a peer. It is verified, checked
- * against the policy and judged by the listeners like a local change, then
- * applied; an update that this node rejects (listener, policy or a rule its
- * state breaks) is held: kept and logged for peers but not applied.
- * Returns 0 (applied), -EALREADY (held or applied before), -EBADMSG
- * (malformed, badly signed, broken chain: dropped), -EAGAIN (what it builds
- * on has not arrived; *missing, when not NULL, gets the update hash or
- * model id to wait for), -EPERM (held: rejected by policy or a listener),
- * another rule errno (held), or -EIO/-ENOMEM.
- */
-int dfs_db_receive(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_hash *missing);
-/** dfs_db_receive() without a missing hash. */
-int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len);
-
-/*
- * Receiving many updates at once (a peer's batch): each is judged and
- * staged in turn, visible to the next at once, and all are made durable by
- * one wait in dfs_db_group_end(), which then tells the observer and the
- * after-listeners, in order. One thread uses a group.
- */
-struct dfs_db_group;
-/** A new, empty group; NULL on ENOMEM. */
-struct dfs_db_group *dfs_db_group_new(struct dfs_db *db);
-/*
- * What dfs_db_check() found out about an update, so that the applier need
- * not find it out again.
- */
-struct dfs_db_checked {
-	struct dfs_hash hash;	/* the update's */
-	bool fresh;		/* not stored when checked, as of stamp; false: unknown */
-	uint64_t stamp;		/* how much of the log was in the store then */
-};
-
-/**
- * dfs_db_receive() within g, except that the update is durable only once
- * dfs_db_group_end() returns. checked, when not NULL, is what
- * dfs_db_check() said of it (with its hash and fresh set by hand for an
- * update checked earlier): its signature is not verified again, and a
- * fresh one is not looked up again unless the store may have it since.
- * *seq, when not NULL, gets the log sequence number the update was logged
- * at (applied or held), else 0.
- */
-int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
-			 const struct dfs_db_checked *checked, struct dfs_hash *missing,
-			 uint64_t *seq);
-/**
- * Marks g's updates as part of a burst (struct dfs_db_event.bulk), and the
- * store as in a bulk load (dfs_store_bulk()).
- */
-void dfs_db_group_bulk(struct dfs_db_group *g);
-/** Makes g's updates durable, tells about them, frees g. Returns 0 or -EIO. */
-int dfs_db_group_end(struct dfs_db_group *g);
-/*
- * A run of checks of updates received in order (one message). An update
- * that builds on one the run found new is new too, since nothing is stored
- * before what it builds on; it is not looked up.
- */
-struct dfs_db_run {
-	struct dfs_db_checked *tab;	/* the run's new updates, by hash */
-	size_t size, n;
-};
-/** Makes room for count updates; without memory, the run only looks up. */
-void dfs_db_run_init(struct dfs_db_run *run, size_t count);
-void dfs_db_run_release(struct dfs_db_run *run);
-
-/**
- * Checks an update's framing and signature, without the store's lock: any
- * thread may call it. Returns 0, -EALREADY (known already) or -EBADMSG;
- * out, when not NULL, is filled in on 0 and -EALREADY (with fresh false
- * on 0 when the store could not be read). run may be NULL.
- */
-int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_db_run *run,
-		 struct dfs_db_checked *out);
 
 /*
  * Authorization. An update of an object is authorized when its signer is
@@ -288,38 +192,6 @@ bool dfs_db_may_write(struct dfs_db *db, const struct dfs_pubkey *obj);
 void dfs_db_set_policy(struct dfs_db *db, bool open);
 /** Sets the observer of durable updates; call before any change. */
 void dfs_db_set_observer(struct dfs_db *db, dfs_db_observer_fn fn, void *ctx);
-
-/* The log: every update this node keeps, in the order it kept them. */
-
-/** The sequence number of the last update logged. */
-uint64_t dfs_db_log_head(struct dfs_db *db);
-typedef int (*dfs_db_log_fn)(uint64_t seq, const uint8_t *rec, size_t len, void *ctx);
-/** Whether the log entry at seq is left out of a read. */
-typedef bool (*dfs_db_log_skip_fn)(uint64_t seq, void *ctx);
-/**
- * Calls fn for the written log entries after seq, in order, until about
- * max_bytes of records were passed, DFS_DB_LOG_SCAN_MAX entries were
- * looked at, or fn returns non-zero: > 0 to stop after this entry, < 0 an
- * error to return. Entries that skip (when not NULL) names are passed over
- * unread. *upto (when not NULL) gets the last entry passed or passed over,
- * or after when none. Returns the number of entries passed, or a negative
- * errno.
- */
-#define DFS_DB_LOG_SCAN_MAX 8192
-int dfs_db_log_read(struct dfs_db *db, uint64_t after, size_t max_bytes, dfs_db_log_skip_fn skip,
-		    dfs_db_log_fn fn, void *ctx, uint64_t *upto);
-
-/* A log's name: random, made with the store; another store, another log. */
-#define DFS_DB_LOG_ID_LEN 16
-void dfs_db_log_id(struct dfs_db *db, uint8_t out[DFS_DB_LOG_ID_LEN]);
-/**
- * How far this node got in peer's log named log_id: 0 when never, or when
- * what was saved is for another log of that peer. Kept across restarts.
- */
-int dfs_db_cursor_get(struct dfs_db *db, const struct dfs_pubkey *peer,
-		      const uint8_t log_id[DFS_DB_LOG_ID_LEN], uint64_t *seq);
-int dfs_db_cursor_put(struct dfs_db *db, const struct dfs_pubkey *peer,
-		      const uint8_t log_id[DFS_DB_LOG_ID_LEN], uint64_t seq);
 
 /** Sets who judges changes; copies l. Call before any change. */
 void dfs_db_set_listener(struct dfs_db *db, const struct dfs_db_listener *l);

@@ -147,4 +147,21 @@ void dfs_key_cursor(struct dfs_buf *out, const struct dfs_pubkey *node);
 void dfs_key_state(struct dfs_buf *out);
 void dfs_key_log_id(struct dfs_buf *out);
 
+/*
+ * Prefixes for scans, written into the caller's array: the same leading
+ * bytes as the keys the builders above make.
+ */
+#define DFS_KEY_TAG_LEN 1			/* the tag byte alone */
+#define DFS_KEY_ENTITY_LEN (1 + DFS_PUBKEY_LEN)	/* the tag byte and an entity */
+/** Every model ('M'). */
+void dfs_key_models_prefix(uint8_t out[DFS_KEY_TAG_LEN]);
+/** Every log entry ('L'). */
+void dfs_key_log_prefix(uint8_t out[DFS_KEY_TAG_LEN]);
+/** An entity's history ('H' entity). */
+void dfs_key_history_prefix(uint8_t out[DFS_KEY_ENTITY_LEN], const struct dfs_pubkey *entity);
+/** An entity's field records ('F' entity). */
+void dfs_key_fields_prefix(uint8_t out[DFS_KEY_ENTITY_LEN], const struct dfs_pubkey *entity);
+/** Turns a field record's key (dfs_key_field()) into its value's key, in place. */
+void dfs_key_field_to_value(uint8_t *key);
+
 #endif

@@ -309,3 +309,30 @@ void dfs_key_state(struct dfs_buf *out)
 	dfs_buf_add_u8(out, 'S');
 	dfs_buf_add(out, "state", 5);
 }
+
+void dfs_key_models_prefix(uint8_t out[DFS_KEY_TAG_LEN])
+{
+	out[0] = 'M';
+}
+
+void dfs_key_log_prefix(uint8_t out[DFS_KEY_TAG_LEN])
+{
+	out[0] = 'L';
+}
+
+void dfs_key_history_prefix(uint8_t out[DFS_KEY_ENTITY_LEN], const struct dfs_pubkey *entity)
+{
+	out[0] = 'H';
+	memcpy(out + 1, entity->b, DFS_PUBKEY_LEN);
+}
+
+void dfs_key_fields_prefix(uint8_t out[DFS_KEY_ENTITY_LEN], const struct dfs_pubkey *entity)
+{
+	out[0] = 'F';
+	memcpy(out + 1, entity->b, DFS_PUBKEY_LEN);
+}
+
+void dfs_key_field_to_value(uint8_t *key)
+{
+	key[0] = 'V';
+}

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
-/* sealed.c - encrypted fields: listed names, data keys, sealing and opening values */
+/* sealed.c - encrypted fields: listed names, data keys and keysets, sealing and opening values */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dinemicfs/records.h"
 #include "dinemicfs/seal.h"
 #include "dinemicfs/util.h"
-#include "sealed.h"
+#include "internal.h"
 
 int dfs_sealed_check_list(const uint8_t *v, size_t len)
 {
@@ -65,22 +66,22 @@ bool dfs_sealed_field(struct dfs_db *db, const char *model, const char *path)
 	return listed;
 }
 
-int dfs_sealed_key(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_keycache *kc,
-		   const struct dfs_pubkey *obj, uint32_t epoch, struct dfs_datakey *out)
+int dfs_sealed_key(struct dfs_db *db, const struct dfs_pubkey *obj, uint32_t epoch,
+		   struct dfs_datakey *out)
 {
 	uint8_t *ks;
 	size_t len;
 	uint64_t gen;
 
-	if (dfs_keycache_get(kc, obj, epoch, out, &gen))
+	if (dfs_keycache_get(db->kc, obj, epoch, out, &gen))
 		return 0;
 	int rc = dfs_db_get_meta(db, obj, "datakey", &ks, &len);
 	if (rc < 0)
 		return rc == -ENOENT ? -EACCES : rc;
-	rc = dfs_keyring_open_datakey(kr, ks, len, epoch, out);
+	rc = dfs_keyring_open_datakey(db->kr, ks, len, epoch, out);
 	free(ks);
 	if (rc == 0)
-		dfs_keycache_put(kc, obj, epoch, out, gen);
+		dfs_keycache_put(db->kc, obj, epoch, out, gen);
 	else if (rc == -ENOENT || rc == -EBADMSG || rc == -EINVAL)
 		rc = -EACCES;	/* an epoch not here yet, or a keyset the owner got wrong */
 	return rc;
@@ -95,9 +96,8 @@ static int make_ad(struct dfs_buf *ad, const struct dfs_pubkey *obj, const char 
 	return dfs_buf_ok(ad);
 }
 
-int dfs_sealed_seal(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_keycache *kc,
-		    const struct dfs_pubkey *obj, const char *path, const uint8_t *clear,
-		    size_t len, struct dfs_buf *out)
+int dfs_sealed_seal(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		    const uint8_t *clear, size_t len, struct dfs_buf *out)
 {
 	struct dfs_datakey k;
 	struct dfs_buf ad;
@@ -112,7 +112,7 @@ int dfs_sealed_seal(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_keycac
 	free(ks);
 	if (rc < 0)
 		return -EACCES;
-	rc = dfs_sealed_key(db, kr, kc, obj, epoch, &k);
+	rc = dfs_sealed_key(db, obj, epoch, &k);
 	if (rc < 0)
 		return rc;
 	rc = make_ad(&ad, obj, path);
@@ -123,9 +123,8 @@ int dfs_sealed_seal(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_keycac
 	return rc;
 }
 
-int dfs_sealed_open(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_keycache *kc,
-		    const struct dfs_pubkey *obj, const char *path, const uint8_t *sealed,
-		    size_t len, struct dfs_buf *out)
+int dfs_sealed_open(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		    const uint8_t *sealed, size_t len, struct dfs_buf *out)
 {
 	struct dfs_datakey k;
 	struct dfs_buf ad;
@@ -136,7 +135,7 @@ int dfs_sealed_open(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_keycac
 		return -EIO;
 	rc = make_ad(&ad, obj, path);
 	for (int attempt = 0; rc == 0 && attempt < 2; attempt++) {
-		rc = dfs_sealed_key(db, kr, kc, obj, epoch, &k);
+		rc = dfs_sealed_key(db, obj, epoch, &k);
 		if (rc < 0)
 			break;
 		rc = dfs_value_open(&k, ad.data, ad.len, sealed, len, out);
@@ -144,16 +143,15 @@ int dfs_sealed_open(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_keycac
 		if (rc != -EBADMSG)
 			break;
 		/* A cached key that does not open it: ask the keyset once more. */
-		dfs_keycache_drop(kc, obj, epoch);
+		dfs_keycache_drop(db->kc, obj, epoch);
 		rc = attempt == 0 ? 0 : -EACCES;
 	}
 	dfs_buf_release(&ad);
 	return rc;
 }
 
-int dfs_sealed_open_items(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_keycache *kc,
-			  const struct dfs_pubkey *obj, const char *path, const uint8_t *v,
-			  size_t len, struct dfs_buf *out)
+int dfs_sealed_open_items(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+			  const uint8_t *v, size_t len, struct dfs_buf *out)
 {
 	struct dfs_item it;
 	size_t off = 0;
@@ -164,7 +162,7 @@ int dfs_sealed_open_items(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_
 			dfs_buf_add(out, it.p, it.len);
 			rc = dfs_buf_ok(out);
 		} else {
-			rc = dfs_sealed_open(db, kr, kc, obj, path, it.p, it.len, out);
+			rc = dfs_sealed_open(db, obj, path, it.p, it.len, out);
 		}
 		if (rc < 0)
 			return rc;
@@ -172,9 +170,8 @@ int dfs_sealed_open_items(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_
 	return rc < 0 ? -EIO : 0;
 }
 
-int dfs_sealed_stat_items(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_keycache *kc,
-			  const struct dfs_pubkey *obj, const uint8_t *v, size_t len,
-			  uint64_t *size, bool *readable)
+int dfs_sealed_stat_items(struct dfs_db *db, const struct dfs_pubkey *obj, const uint8_t *v,
+			  size_t len, uint64_t *size, bool *readable)
 {
 	struct dfs_datakey k;
 	struct dfs_item it;
@@ -194,7 +191,7 @@ int dfs_sealed_stat_items(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_
 		*size += it.len - DFS_VALUE_OVERHEAD;
 		if (!*readable || epoch == known)
 			continue;
-		rc = dfs_sealed_key(db, kr, kc, obj, epoch, &k);
+		rc = dfs_sealed_key(db, obj, epoch, &k);
 		dfs_datakey_wipe(&k);
 		if (rc == -EACCES)
 			*readable = false;
@@ -203,4 +200,55 @@ int dfs_sealed_stat_items(struct dfs_db *db, struct dfs_keyring *kr, struct dfs_
 		known = epoch;
 	}
 	return rc < 0 ? -EIO : 0;
+}
+
+/* The lock of obj's keyset: object keys are random, so their first byte spreads them. */
+pthread_rwlock_t *db_key_lock(struct dfs_db *db, const struct dfs_pubkey *obj)
+{
+	return &db->key_locks[obj->b[0] % KEY_LOCKS];
+}
+
+int db_key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, DFS_PUBKEY_LEN);
+}
+
+/* Whether any key of old is missing from keys (sorted, m of them). */
+bool db_any_dropped(const uint8_t *old, size_t oldlen, const struct dfs_pubkey *keys, size_t m)
+{
+	for (size_t off = 0; off + DFS_PUBKEY_LEN <= oldlen; off += DFS_PUBKEY_LEN)
+		if (!bsearch(old + off, keys, m, sizeof(*keys), db_key_cmp))
+			return true;
+	return false;
+}
+
+/*
+ * Builds obj's next keyset, sealed to its owner and each of auth (the
+ * .authorized list, authlen bytes): the same keys, plus a fresh one when
+ * new_epoch (or when it has none yet). Called with db_key_lock(db, obj) held for writing.
+ */
+int db_make_keyset(struct dfs_db *db, const struct dfs_pubkey *obj, const uint8_t *auth,
+		   size_t authlen, bool new_epoch, struct dfs_buf *ks)
+{
+	struct dfs_pubkey readers[DFS_KEYSET_MAX_READERS];
+	uint8_t *old = NULL;
+	size_t oldlen = 0, n = 0;
+	int rc = dfs_db_get_meta(db, obj, "datakey", &old, &oldlen);
+
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	readers[n++] = *obj;
+	for (size_t off = 0; off + DFS_PUBKEY_LEN <= authlen; off += DFS_PUBKEY_LEN) {
+		if (n == DFS_KEYSET_MAX_READERS) {
+			free(old);
+			return -E2BIG;
+		}
+		memcpy(readers[n].b, auth + off, DFS_PUBKEY_LEN);
+		/* A listed key that is not a point may sign nothing, nor read. */
+		if (dfs_pubkey_sealable(&readers[n]))
+			n++;
+	}
+	rc = dfs_keyring_rekey(db->kr, obj, old, oldlen, readers, n, new_epoch, ks);
+	free(old);
+	return rc;
 }

@@ -42,6 +42,7 @@
 
 #include "dinemicfs/buf.h"
 #include "dinemicfs/db.h"
+#include "dinemicfs/dblog.h"
 #include "dinemicfs/keys.h"
 #include "dinemicfs/repl.h"
 #include "dinemicfs/wire.h"

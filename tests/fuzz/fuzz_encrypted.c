@@ -8,7 +8,7 @@
 
 #include "dinemicfs/buf.h"
 #include "fuzz.h"
-#include "sealed.h"
+#include "internal.h"
 
 /*
  * The rules of sealed.h, read here on their own: at most DFS_ENCRYPTED_MAX

@@ -22,6 +22,7 @@
 #include <criterion/criterion.h>
 
 #include "dinemicfs/db.h"
+#include "dinemicfs/dblog.h"
 #include "dinemicfs/hlc.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/util.h"

@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 
 #include "dinemicfs/db.h"
+#include "dinemicfs/dblog.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/util.h"
 #include "tmpdir.h"

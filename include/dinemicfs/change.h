@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * change.h - what listeners are told: one change to an object or a field.
+ *
+ * The model (db.h) builds a struct dfs_change for every local change and
+ * every remote update that a listener wants (struct dfs_db_listener.wants),
+ * before it is applied; the listeners (actions.h) judge it and are told
+ * again once it is durable. The same struct serves both, so that a listener
+ * cannot tell a remote change from a local one except by its remote flag.
+ *
+ * Ownership: every pointer is borrowed for the call. Values are clear
+ * bytes, or none: where a field is encrypted and this node cannot open it,
+ * sealed is set and no value is given (secret says it is encrypted at all,
+ * so that listeners keep it out of logs).
+ */
+#ifndef DINEMICFS_CHANGE_H
+#define DINEMICFS_CHANGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dinemicfs/keys.h"
+
+/* The changes that listeners judge (DESIGN.md, "Listeners"). */
+enum dfs_event {
+	DFS_EVENT_CREATE,	/* an object is created */
+	DFS_EVENT_UPDATE,	/* a field is set or appended to */
+	DFS_EVENT_DELETE,	/* a field is deleted */
+	DFS_EVENT_REMOVE,	/* an object is removed */
+};
+
+/* One change as listeners see it. Pointers are borrowed for the call. */
+struct dfs_change {
+	enum dfs_event event;
+	const char *model;
+	const char *object;
+	const char *field;		/* NULL for CREATE and REMOVE */
+	struct dfs_pubkey signer;
+	bool authorized;		/* the signer is the owner or listed in .authorized */
+	bool owned;			/* this node holds the object's key */
+	bool remote;
+	const uint8_t *old_value;	/* the value before; NULL when there is none */
+	size_t old_len;
+	const uint8_t *new_value;	/* the whole value after; NULL when there is none */
+	size_t new_len;
+	bool sealed;			/* encrypted, and this node cannot open it: no values */
+	bool secret;			/* the field's value is encrypted (sealed or not) */
+};
+
+
+#endif

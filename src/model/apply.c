@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: MIT
+/* apply.c - the one apply path: chain, signer, rules, log, stage, observe */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dinemicfs/hlc.h"
+#include "dinemicfs/util.h"
+#include "internal.h"
+
+/* Whether an update logged since c was checked may be c's. Under apply_lock. */
+static bool maybe_stored_since(struct dfs_db *db, const struct dfs_db_checked *c)
+{
+	uint32_t last = db->recent[recent_slot(&c->hash)];
+	uint32_t then = (uint32_t)(c->stamp - db->recent_base);
+
+	/* A difference, so that counts may wrap; a slot untouched for 2^31 updates says "maybe". */
+	return (int32_t)(last - then) > 0;
+}
+
+/* Stages b and says so to dfs_db_check(). Under apply_lock. */
+void db_stage_locked(struct dfs_db *db, struct dfs_batch *b)
+{
+	dfs_store_stage(db->st, b);
+	atomic_store_explicit(&db->visible, db->seq, memory_order_release);
+}
+
+/*
+ * prev must be the entity's head or an earlier update of the same entity:
+ * concurrent updates fork the chain, and last writer wins settles the fork.
+ * A prev not seen yet gives -EAGAIN and *missing: the update waits for it.
+ */
+static int check_chain(struct dfs_db *db, const struct dfs_update *u, const struct target *t,
+		       struct dfs_hash *missing)
+{
+	if (memcmp(u->prev.b, zero_hash.b, DFS_HASH_LEN) == 0) {
+		/* Nodes that each create a model of one name create one entity. */
+		return !t->exists || u->op == DFS_OP_MODEL_CREATE ? 0 : -EBADMSG;
+	}
+	if (t->exists && memcmp(u->prev.b, t->head.b, DFS_HASH_LEN) == 0)
+		return 0;
+
+	struct dfs_update p;
+	uint8_t *rec;
+	size_t len;
+	int rc = db_get_update(db, &u->prev, &rec, &len);
+	if (rc == -ENOENT) {
+		if (missing)
+			*missing = u->prev;
+		return -EAGAIN;
+	}
+	if (rc < 0)
+		return rc;
+	rc = dfs_update_decode(rec, len, &p);
+	if (rc == 0 && memcmp(p.entity.b, u->entity.b, DFS_PUBKEY_LEN) != 0)
+		rc = -EBADMSG;
+	free(rec);
+	return rc < 0 ? -EBADMSG : 0;
+}
+
+/* 0 when the signer may make u (it is authorized), else -EPERM. */
+static int check_signer(struct dfs_db *db, const struct dfs_update *u, const struct target *t)
+{
+	switch (u->op) {
+	case DFS_OP_MODEL_CREATE:
+		return 0;
+	case DFS_OP_MODEL_REMOVE:
+	case DFS_OP_MODEL_META:
+		return memcmp(u->signer.b, t->model.creator.b, DFS_PUBKEY_LEN) == 0 ? 0 : -EPERM;
+	case DFS_OP_OBJECT_CREATE:
+	case DFS_OP_OBJECT_META:
+		/* An object is owned by its own key; only the owner says who else may write. */
+		return memcmp(u->signer.b, u->entity.b, DFS_PUBKEY_LEN) == 0 ? 0 : -EPERM;
+	default:
+		return dfs_db_is_authorized(db, &u->entity, &u->signer) ? 0 : -EPERM;
+	}
+}
+
+/*
+ * Metadata: "encrypted" on a model (field names, one a line), "authorized"
+ * on an object (public keys, 32 bytes each), "datakey" on an object (its
+ * keyset, seal.h). The latest (clock, signer) set wins, whatever order the
+ * sets arrive in.
+ */
+static bool meta_is(const struct dfs_update *u, const char *key)
+{
+	return u->name_len == strlen(key) && memcmp(u->name, key, u->name_len) == 0;
+}
+
+static int meta_check(const struct dfs_update *u)
+{
+	if (u->op == DFS_OP_MODEL_META)
+		return meta_is(u, "encrypted") ? dfs_sealed_check_list(u->value, u->value_len)
+					       : -EBADMSG;
+	if (meta_is(u, "authorized"))
+		return u->value_len % DFS_PUBKEY_LEN == 0 &&
+				       u->value_len <= DFS_AUTHORIZED_MAX * DFS_PUBKEY_LEN
+			       ? 0
+			       : -EBADMSG;
+	if (meta_is(u, "datakey"))
+		return u->value_len <= DFS_KEYSET_MAX_LEN &&
+				       dfs_keyset_check(u->value, u->value_len) == 0
+			       ? 0
+			       : -EBADMSG;
+	return -EBADMSG;
+}
+
+static int apply_meta(struct apply *a)
+{
+	const struct dfs_update *u = a->u;
+	struct dfs_meta_rec m = { u->clock, u->signer, u->value, u->value_len };
+	struct dfs_meta_rec old;
+	uint8_t *raw;
+	size_t rawlen;
+	int rc = meta_check(u);
+
+	if (rc < 0)
+		return rc;
+	dfs_key_meta(&a->key, &u->entity, a->name);
+	rc = dfs_store_get(a->db->st, a->key.data, a->key.len, &raw, &rawlen);
+	if (rc == 0) {
+		bool older = dfs_meta_rec_decode(raw, rawlen, &old) == 0 &&
+			     clock_cmp(u->clock, &u->signer, old.clock, &old.signer) < 0;
+		free(raw);
+		if (older)
+			return 0;	/* kept in the history, shown by nothing */
+	} else if (rc != -ENOENT) {
+		return rc;
+	}
+	dfs_buf_reset(&a->val);
+	return put_rec(a->b, &a->key, &a->val, dfs_meta_rec_encode(&m, &a->val));
+}
+
+static int apply_model(struct apply *a)
+{
+	struct dfs_model_rec m = a->t->model;
+	const struct dfs_update *u = a->u;
+	int rc;
+
+	switch (u->op) {
+	case DFS_OP_MODEL_CREATE:
+		if (a->t->exists && m.alive) {
+			if (a->local)
+				return -EEXIST;
+			/* Created on several nodes: the earliest create names the creator. */
+			if (clock_cmp(u->clock, &u->signer, m.created, &m.creator) < 0) {
+				m.created = u->clock;
+				m.creator = u->signer;
+			}
+		} else {
+			m.alive = true;
+			m.created = u->clock;
+			m.creator = u->signer;
+			a->note->ev.created = true;
+		}
+		break;
+	case DFS_OP_MODEL_REMOVE:
+		if (!a->t->exists || !m.alive)
+			return -ENOENT;
+		/* Locally only an empty model goes; a remote remove wins over creates. */
+		dfs_key_name(&a->key, a->model, "");
+		rc = a->local ? db_has_live_children(a->db, a->key.data, a->key.len, 'N') : 0;
+		if (rc)
+			return rc < 0 ? rc : -ENOTEMPTY;
+		m.alive = false;
+		break;
+	case DFS_OP_MODEL_META:
+		if (!a->t->exists || !m.alive)
+			return -ENOENT;
+		rc = apply_meta(a);
+		if (rc < 0)
+			return rc;
+		break;
+	}
+	m.mtime = u->clock > m.mtime ? u->clock : m.mtime;
+	m.head = a->hash;
+	dfs_buf_reset(&a->val);
+	dfs_key_model(&a->key, a->model);
+	return put_rec(a->b, &a->key, &a->val, dfs_model_rec_encode(&m, &a->val));
+}
+
+static int apply_object(struct apply *a)
+{
+	const struct dfs_update *u = a->u;
+	struct dfs_object_rec o = a->t->object;
+	int rc = 0;
+
+	if (u->op == DFS_OP_OBJECT_CREATE) {
+		rc = db_object_create(a, &o);
+		a->note->ev.created = true;
+	} else {
+		if (!a->t->exists || !o.alive)
+			return -ENOENT;
+		switch (u->op) {
+		case DFS_OP_OBJECT_REMOVE:
+			rc = db_object_remove(a, &o);
+			break;
+		case DFS_OP_OBJECT_META:
+			rc = apply_meta(a);
+			break;
+		case DFS_OP_FIELD_SET:
+		case DFS_OP_FIELD_APPEND:
+		case DFS_OP_FIELD_DELETE:
+			rc = db_apply_field(a);
+			break;
+		case DFS_OP_DICT_CREATE:
+		case DFS_OP_DICT_DELETE:
+			rc = db_apply_dict(a);
+			break;
+		default:
+			return -EBADMSG;
+		}
+	}
+	if (rc < 0)
+		return rc;
+	snprintf(a->note->object, sizeof(a->note->object), "%s", o.shown);
+	o.mtime = u->clock > o.mtime ? u->clock : o.mtime;
+	o.head = a->hash;
+	dfs_buf_reset(&a->val);
+	dfs_key_object(&a->key, &u->entity);
+	return put_rec(a->b, &a->key, &a->val, dfs_object_rec_encode(&o, &a->val));
+}
+
+/*
+ * Every update this node keeps, applied or held, is in the log (so peers
+ * get it) under the next sequence number; the state record follows.
+ */
+static int log_locked(struct dfs_db *db, struct apply *a, bool applied)
+{
+	uint64_t seq = db->seq + 1;
+	uint64_t max_clock = a->u->clock > db->max_clock ? a->u->clock : db->max_clock;
+	struct dfs_state_rec state = { .seq = seq, .clock = max_clock };
+	int rc;
+
+	dfs_hlc_observe(&db->hlc, a->u->clock);
+	dfs_key_update(&a->key, &a->hash);
+	rc = put_key(a->b, &a->key, a->rec, a->len);
+	if (applied)
+		dfs_key_history(&a->key, &a->u->entity, seq);
+	else
+		dfs_key_rejected(&a->key, &a->hash);
+	if (rc == 0)
+		rc = applied ? put_key(a->b, &a->key, a->hash.b, DFS_HASH_LEN)
+			     : put_key(a->b, &a->key, "", 0);
+	dfs_key_log(&a->key, seq);
+	if (rc == 0)
+		rc = put_key(a->b, &a->key, a->hash.b, DFS_HASH_LEN);
+	dfs_buf_reset(&a->val);
+	dfs_key_state(&a->key);
+	if (rc == 0)
+		rc = put_rec(a->b, &a->key, &a->val, dfs_state_rec_encode(&state, &a->val));
+	if (rc == 0) {
+		db->seq = seq;
+		db->recent[recent_slot(&a->hash)] = (uint32_t)(seq - db->recent_base);
+		db->max_clock = max_clock;
+		a->note->ev.seq = seq;
+		a->note->ev.applied = applied;
+	}
+	return rc;
+}
+
+/* Rule failures of a remote update: it is held (kept and relayed), not applied. */
+static bool holdable(int rc)
+{
+	return rc == -EPERM || rc == -ENOENT || rc == -EEXIST || rc == -ENOTEMPTY ||
+	       rc == -EISDIR || rc == -ENOTDIR || rc == -EFBIG;
+}
+
+/* The update's model and name, as strings, and what the observer is told of it so far. */
+static void apply_names(struct apply *a)
+{
+	const struct dfs_update *u = a->u;
+	struct applied *note = a->note;
+
+	memcpy(a->model, u->model, u->model_len);
+	a->model[u->model_len] = '\0';
+	memcpy(a->name, u->name, u->name_len);
+	a->name[u->name_len] = '\0';
+	memset(note, 0, sizeof(*note));
+	note->ev.op = u->op;
+	note->entity = u->entity;
+	note->ev.remote = !a->local;
+	snprintf(note->model, sizeof(note->model), "%s", a->model);
+	if (u->op >= DFS_OP_FIELD_SET)
+		snprintf(note->path, sizeof(note->path), "%s", a->name);
+}
+
+/* Holds a remote update that broke rule why: *out logs it without applying it. */
+static int hold_locked(struct dfs_db *db, struct apply *a, int why, struct dfs_batch **out)
+{
+	/* Start again: the batch may hold part of the rejected change. */
+	dfs_batch_free(a->b);
+	a->b = dfs_batch_new();
+	int rc = a->b ? log_locked(db, a, false) : -ENOMEM;
+	if (rc == 0) {
+		*out = a->b;
+		a->b = NULL;
+		rc = why;
+	}
+	return rc;
+}
+
+/*
+ * The apply path: verify, check the rules, build the batch. Called with the
+ * apply lock held; on success *out is ready to stage and db->seq advanced.
+ * A remote update that breaks a rule, or that hold_reason (non-zero) says
+ * this node rejected, is held instead: *out logs it without applying it,
+ * and the reason is returned. checked, when not NULL, is what dfs_db_check()
+ * found out about the update.
+ */
+int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
+		    const struct dfs_db_checked *checked, bool local, int hold_reason,
+		    bool unauthorized_ok, struct dfs_hash *missing, struct applied *note,
+		    struct dfs_batch **out)
+{
+	struct dfs_update u;
+	struct target t;
+	struct apply a = { .db = db, .u = &u, .rec = rec, .len = len, .t = &t, .local = local,
+			   .missing = missing, .note = note };
+	uint8_t *dup;
+	size_t duplen;
+	int rc = dfs_update_decode(rec, len, &u);
+
+	if (rc < 0)
+		return rc == -E2BIG && local ? -EFBIG : -EBADMSG;
+	/* Only values are sealed, and a sealed one must say which key opens it. */
+	uint32_t epoch;
+	if ((u.flags & DFS_UPDATE_FLAG_SEALED) &&
+	    ((u.op != DFS_OP_FIELD_SET && u.op != DFS_OP_FIELD_APPEND) ||
+	     dfs_value_epoch(u.value, u.value_len, &epoch) < 0 ||
+	     u.value_len < DFS_VALUE_OVERHEAD))
+		return -EBADMSG;
+	if (checked)
+		a.hash = checked->hash;
+	else
+		dfs_hash2(&a.hash, rec, len, NULL, 0);
+	dfs_buf_init(&a.key);
+	dfs_buf_init(&a.val);
+	/* New when checked, and nothing that may be it logged since: no second look. */
+	if (checked && checked->fresh && !maybe_stored_since(db, checked))
+		rc = -ENOENT;
+	else
+		rc = db_get_update(db, &a.hash, &dup, &duplen);
+	if (rc == 0) {
+		free(dup);
+		rc = -EALREADY;
+		goto out;
+	}
+	if (rc != -ENOENT)
+		goto out;
+	apply_names(&a);
+	rc = db_load_target(db, &u, &t);
+	if (rc == 0)
+		rc = check_chain(db, &u, &t, missing);
+	if (rc < 0)
+		goto out;
+	if (t.exists && !dfs_op_is_model(u.op))
+		snprintf(note->object, sizeof(note->object), "%s", t.object.shown);
+
+	a.b = dfs_batch_new();
+	if (!a.b) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = hold_reason;
+	if (rc == 0) {
+		rc = check_signer(db, &u, &t);
+		if (rc == -EPERM && unauthorized_ok)
+			rc = 0;
+	}
+	if (rc == 0)
+		rc = dfs_op_is_model(u.op) ? apply_model(&a) : apply_object(&a);
+	if (rc == 0) {
+		rc = log_locked(db, &a, true);
+	} else if (!local && holdable(rc)) {
+		rc = hold_locked(db, &a, rc, out);
+		goto out_free_batch;
+	}
+	if (rc < 0)
+		goto out_free_batch;
+	*out = a.b;
+	a.b = NULL;
+out_free_batch:
+	dfs_batch_free(a.b);
+out:
+	dfs_buf_release(&a.key);
+	dfs_buf_release(&a.val);
+	return rc;
+}
+
+/* Tells the observer about an update now durable, applied or held. */
+void db_observe(struct dfs_db *db, struct applied *note)
+{
+	note->ev.model = note->model;
+	note->ev.object = note->object[0] ? note->object : NULL;
+	note->ev.path = note->path[0] ? note->path : NULL;
+	note->ev.renamed_from = note->from[0] ? note->from : NULL;
+	note->ev.renamed_to = note->to[0] ? note->to : NULL;
+	/* Who may read follows the keyset now stored, not keys opened before. */
+	if (note->ev.op == DFS_OP_OBJECT_META && note->ev.applied)
+		dfs_keycache_forget(db->kc, &note->entity);
+	if (db->observer)
+		db->observer(db->observer_ctx, &note->ev);
+}
+
+/* Stages b under the lock, waits for it outside, then tells the observer. */
+int db_finish(struct dfs_db *db, struct dfs_batch *b, int rc, struct applied *note)
+{
+	if (b)
+		db_stage_locked(db, b);
+	pthread_mutex_unlock(&db->apply_lock);
+	if (!b)
+		return rc;
+	int wrc = dfs_store_wait(db->st, b);
+	if (wrc < 0)
+		return wrc;
+	db_observe(db, note);
+	return rc;
+}

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: MIT
+/* field.c - field and dict rules: last writer wins, appends, re-merging, burying */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dinemicfs/util.h"
+#include "internal.h"
+
+/* Marks every field of a removed object dead, in the same batch. */
+int db_bury_fields(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+		   void *arg)
+{
+	struct apply *a = arg;
+	struct dfs_field_rec f;
+	struct dfs_buf v;
+
+	if (dfs_field_rec_decode(val, vlen, &f) < 0 || !f.alive)
+		return 0;
+	f.alive = false;
+	f.size = 0;
+	dfs_buf_init(&v);
+	int rc = dfs_field_rec_encode(&f, &v);
+	if (rc == 0)
+		rc = dfs_batch_put(a->b, key, klen, v.data, v.len);
+	dfs_buf_release(&v);
+	if (rc == 0) {
+		uint8_t vkey[DFS_KEY_ENTITY_LEN + DFS_UPDATE_NAME_MAX];
+		if (klen > sizeof(vkey))
+			return 0;
+		memcpy(vkey, key, klen);
+		dfs_key_field_to_value(vkey);
+		rc = dfs_batch_del(a->b, vkey, klen);
+	}
+	return rc;
+}
+
+/*
+ * Merging a field from its history, for an update that arrives after a
+ * later one: the value is the latest set (or delete) followed by every
+ * append made after it, in (clock, signer, hash) order. Every node holding
+ * the same updates computes the same bytes.
+ */
+struct merge_item {
+	uint64_t clock;
+	struct dfs_pubkey signer;
+	struct dfs_hash hash;
+	uint8_t op;
+	uint8_t flags;
+	uint8_t *value;
+	size_t len;
+};
+
+struct merge {
+	struct dfs_db *db;
+	const char *path;
+	size_t plen;
+	struct merge_item *items;
+	size_t n, cap;
+};
+
+static int merge_item_cmp(const void *x, const void *y)
+{
+	const struct merge_item *a = x, *b = y;
+	int c = clock_cmp(a->clock, &a->signer, b->clock, &b->signer);
+
+	return c ? c : memcmp(a->hash.b, b->hash.b, DFS_HASH_LEN);
+}
+
+static int merge_add(struct merge *m, const struct dfs_update *u, const struct dfs_hash *h)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 16;
+		struct merge_item *p = realloc(m->items, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		m->items = p;
+		m->cap = cap;
+	}
+	struct merge_item *it = &m->items[m->n];
+	it->value = malloc(u->value_len + 1);
+	if (!it->value)
+		return -ENOMEM;
+	if (u->value_len)
+		memcpy(it->value, u->value, u->value_len);
+	it->len = u->value_len;
+	it->clock = u->clock;
+	it->signer = u->signer;
+	it->hash = *h;
+	it->op = u->op;
+	it->flags = u->flags;
+	m->n++;
+	return 0;
+}
+
+static int merge_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg)
+{
+	struct merge *m = arg;
+	struct dfs_update u;
+	struct dfs_hash h;
+	uint8_t *rec;
+	size_t len;
+
+	if (vlen != DFS_HASH_LEN)
+		return db_skip_corrupt(m->db, "history", key, klen);
+	memcpy(h.b, val, DFS_HASH_LEN);
+	int rc = db_get_update(m->db, &h, &rec, &len);
+	if (rc < 0)
+		return rc == -ENOENT ? db_skip_corrupt(m->db, "history link", key, klen) : rc;
+	if (dfs_update_decode(rec, len, &u) == 0 &&
+	    (u.op == DFS_OP_FIELD_SET || u.op == DFS_OP_FIELD_APPEND ||
+	     u.op == DFS_OP_FIELD_DELETE) &&
+	    u.name_len == m->plen && memcmp(u.name, m->path, m->plen) == 0)
+		rc = merge_add(m, &u, &h);
+	free(rec);
+	return rc;
+}
+
+/*
+ * Adds one update's bytes to a value being built: as they are, or as an
+ * item where the value holds items.
+ */
+static int add_part(struct dfs_buf *out, bool items, uint8_t flags, const uint8_t *p, size_t len)
+{
+	if (items)
+		return dfs_item_add(out, flags & DFS_UPDATE_FLAG_SEALED ? DFS_ITEM_SEALED
+									: DFS_ITEM_CLEAR,
+				    p, len);
+	dfs_buf_add(out, p, len);
+	return dfs_buf_ok(out);
+}
+
+/* Rebuilds f and the value of a->name from the history plus a->u. */
+static int remerge_field(struct apply *a, struct dfs_field_rec *f, uint8_t **value, size_t *len)
+{
+	struct merge m = { a->db, a->name, a->u->name_len, NULL, 0, 0 };
+	uint8_t prefix[DFS_KEY_ENTITY_LEN];
+
+	dfs_key_history_prefix(prefix, &a->u->entity);
+	int rc = db_scan_written(a->db, prefix, sizeof(prefix), merge_one, &m);
+	if (rc == 0)
+		rc = merge_add(&m, a->u, &a->hash);
+	if (rc < 0)
+		goto out;
+	qsort(m.items, m.n, sizeof(*m.items), merge_item_cmp);
+	size_t base = m.n;	/* the latest set or delete, if any */
+	for (size_t i = m.n; i-- > 0;) {
+		if (m.items[i].op != DFS_OP_FIELD_APPEND) {
+			base = i;
+			break;
+		}
+	}
+	/* Where any part is sealed, every part is an item (records.h). */
+	bool items = false;
+	for (size_t i = base == m.n ? 0 : base; i < m.n; i++)
+		if (m.items[i].op != DFS_OP_FIELD_DELETE)
+			items |= (m.items[i].flags & DFS_UPDATE_FLAG_SEALED) != 0;
+	struct dfs_buf nv;
+	dfs_buf_init(&nv);
+	for (size_t i = base == m.n ? 0 : base; i < m.n && rc == 0; i++)
+		if (m.items[i].op != DFS_OP_FIELD_DELETE)
+			rc = add_part(&nv, items, m.items[i].flags, m.items[i].value, m.items[i].len);
+	if (rc == 0)
+		rc = dfs_buf_reserve(&nv, 1);
+	if (rc < 0) {
+		dfs_buf_release(&nv);
+		goto out;
+	}
+	size_t off;
+	uint8_t *out = dfs_buf_detach(&nv, &off);
+	const struct merge_item *last = &m.items[m.n - 1];
+	f->kind = DFS_FIELD_VALUE;
+	f->alive = last->op != DFS_OP_FIELD_DELETE;
+	f->flags = items && f->alive ? DFS_FIELD_FLAG_ITEMS : 0;
+	f->clock = last->clock;
+	f->signer = last->signer;
+	if (base == m.n) {
+		f->base_clock = 0;
+		memset(f->base_signer.b, 0, DFS_PUBKEY_LEN);
+	} else {
+		f->base_clock = m.items[base].clock;
+		f->base_signer = m.items[base].signer;
+	}
+	f->size = f->alive ? off : 0;
+	*value = out;
+	*len = off;
+out:
+	for (size_t i = 0; i < m.n; i++)
+		free(m.items[i].value);
+	free(m.items);
+	return rc;
+}
+
+/* Marks every key of a dict dead, in the same batch. */
+static int bury_dict(struct apply *a, const char *dict, size_t dlen)
+{
+	struct dfs_buf prefix;
+
+	dfs_buf_init(&prefix);
+	dfs_key_field(&prefix, &a->u->entity, dict, dlen);
+	dfs_buf_add_u8(&prefix, '/');
+	int rc = dfs_buf_ok(&prefix);
+	if (rc == 0)
+		rc = db_scan_written(a->db, prefix.data, prefix.len, db_bury_fields, a);
+	dfs_buf_release(&prefix);
+	return rc;
+}
+
+/*
+ * The value after a->u: the stored one (old: NULL for none) followed by the
+ * update's bytes, as items where items says so (a clear old value becomes
+ * one item).
+ */
+static int append_value(struct apply *a, const struct dfs_field_rec *old, bool items,
+			uint8_t **out, size_t *len)
+{
+	const struct dfs_update *u = a->u;
+	struct dfs_field_rec f;
+	struct dfs_buf nv;
+	uint8_t *v = NULL;
+	size_t vlen = 0;
+	int rc = 0;
+
+	if (old)
+		rc = db_read_raw(a->db, &u->entity, a->name, &v, &vlen, &f);
+	if (rc < 0)
+		return rc;
+	dfs_buf_init(&nv);
+	if (old)
+		rc = add_part(&nv, items && !(f.flags & DFS_FIELD_FLAG_ITEMS), 0, v, vlen);
+	free(v);
+	if (rc == 0)
+		rc = add_part(&nv, items, u->flags, u->value, u->value_len);
+	if (rc == 0)
+		rc = dfs_buf_reserve(&nv, 1);
+	if (rc < 0) {
+		dfs_buf_release(&nv);
+		return rc;
+	}
+	*out = dfs_buf_detach(&nv, len);
+	return 0;
+}
+
+int db_apply_field(struct apply *a)
+{
+	const struct dfs_update *u = a->u;
+	struct dfs_field_rec f = { 0 };
+	const char *slash = memchr(a->name, '/', u->name_len);
+	int rc = db_get_field_any(a->db, &u->entity, a->name, u->name_len, &f);
+	bool have = rc == 0;
+	uint8_t *joined = NULL;
+	const uint8_t *value = u->value;
+	size_t value_len = u->value_len;
+	bool sealed = u->flags & DFS_UPDATE_FLAG_SEALED;
+	/* A local write of an encrypted field was held to max_value in clear. */
+	size_t limit = a->local && !sealed ? a->db->max_value : DFS_UPDATE_VALUE_MAX;
+
+	/* A corrupt record (already reported) is replaced by a new value or a delete. */
+	bool corrupted = rc == -EIO && u->op != DFS_OP_FIELD_APPEND;
+	if (corrupted)
+		rc = -ENOENT;
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	if (slash) {
+		struct dfs_field_rec d;
+		rc = db_get_field_any(a->db, &u->entity, a->name, (size_t)(slash - a->name), &d);
+		if (rc == -ENOENT || (rc == 0 && !d.alive))
+			return -ENOENT;
+		if (rc < 0)
+			return rc;
+		if (d.kind != DFS_FIELD_DICT)
+			return -ENOTDIR;
+	}
+	if (have && f.kind == DFS_FIELD_DICT) {
+		if (f.alive && a->local)
+			return -EISDIR;
+		/* A field and a dict made under one name on two nodes: the later wins. */
+		if (f.alive && clock_cmp(u->clock, &u->signer, f.clock, &f.signer) < 0)
+			return 0;
+		if (f.alive && (rc = bury_dict(a, a->name, u->name_len)) < 0)
+			return rc;
+		have = false;	/* a dead dict's name is free for a field */
+		memset(&f, 0, sizeof(f));
+	}
+	if (value_len > limit)
+		return -EFBIG;
+	if (a->local && u->op == DFS_OP_FIELD_DELETE && !corrupted && (!have || !f.alive))
+		return -ENOENT;
+	bool was_alive = have && f.alive;
+
+	/*
+	 * Last writer wins, and appends follow the set they were made after;
+	 * a tie in (clock, signer) is settled by hash, from the history.
+	 */
+	if (have && clock_cmp(u->clock, &u->signer, f.clock, &f.signer) <= 0) {
+		if (u->op != DFS_OP_FIELD_APPEND &&
+		    clock_cmp(u->clock, &u->signer, f.base_clock, &f.base_signer) < 0)
+			return 0;	/* superseded: kept in the history only */
+		rc = remerge_field(a, &f, &joined, &value_len);
+		if (rc < 0)
+			return rc;
+		value = joined;
+	} else {
+		bool items = sealed;
+		if (u->op == DFS_OP_FIELD_APPEND && have && f.alive) {
+			if (a->local && !sealed && !(f.flags & DFS_FIELD_FLAG_ITEMS) &&
+			    f.size + value_len > limit)
+				return -EFBIG;
+			items |= (f.flags & DFS_FIELD_FLAG_ITEMS) != 0;
+			rc = append_value(a, &f, items, &joined, &value_len);
+			if (rc < 0)
+				return rc;
+			value = joined;
+		} else if (items) {
+			rc = append_value(a, NULL, true, &joined, &value_len);
+			if (rc < 0)
+				return rc;
+			value = joined;
+		}
+		if (u->op != DFS_OP_FIELD_APPEND) {
+			f.base_clock = u->clock;
+			f.base_signer = u->signer;
+		}
+		f.kind = DFS_FIELD_VALUE;
+		f.alive = u->op != DFS_OP_FIELD_DELETE;
+		f.flags = items && f.alive ? DFS_FIELD_FLAG_ITEMS : 0;
+		f.clock = u->clock;
+		f.signer = u->signer;
+		f.size = f.alive ? value_len : 0;
+	}
+	f.mtime = u->clock > f.mtime ? u->clock : f.mtime;
+	a->note->ev.created = !was_alive && f.alive;
+	dfs_buf_reset(&a->val);
+	dfs_key_field(&a->key, &u->entity, a->name, u->name_len);
+	rc = put_rec(a->b, &a->key, &a->val, dfs_field_rec_encode(&f, &a->val));
+	dfs_key_value(&a->key, &u->entity, a->name, u->name_len);
+	if (rc == 0 && f.alive)
+		rc = put_key(a->b, &a->key, value, value_len);
+	else if (rc == 0)
+		rc = del_key(a->b, &a->key);
+	free(joined);
+	return rc;
+}
+
+int db_apply_dict(struct apply *a)
+{
+	const struct dfs_update *u = a->u;
+	struct dfs_field_rec f = { 0 };
+	int rc = db_get_field_any(a->db, &u->entity, a->name, u->name_len, &f);
+	bool have = rc == 0;
+
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	if (u->op == DFS_OP_DICT_CREATE) {
+		if (have && f.alive && a->local)
+			return -EEXIST;
+		if (have && f.alive && f.kind != DFS_FIELD_DICT) {
+			/* A field and a dict made under one name on two nodes: the later wins. */
+			if (clock_cmp(u->clock, &u->signer, f.clock, &f.signer) < 0)
+				return 0;
+			dfs_key_value(&a->key, &u->entity, a->name, u->name_len);
+			if ((rc = del_key(a->b, &a->key)) < 0)
+				return rc;
+			memset(&f, 0, sizeof(f));
+			have = false;
+		}
+		f.alive = true;
+	} else {
+		if (!have || !f.alive)
+			return -ENOENT;
+		if (f.kind != DFS_FIELD_DICT)
+			return -ENOTDIR;
+		/* Locally only an empty dict goes; a remote delete takes its keys along. */
+		dfs_key_field(&a->key, &u->entity, a->name, u->name_len);
+		dfs_buf_add_u8(&a->key, '/');
+		rc = a->local ? db_has_live_children(a->db, a->key.data, a->key.len, 'F')
+			      : bury_dict(a, a->name, u->name_len);
+		if (rc)
+			return rc < 0 ? rc : -ENOTEMPTY;
+		f.alive = false;
+	}
+	/* Created on two nodes: the dict keeps the latest (clock, signer). */
+	bool newer = !have || f.kind != DFS_FIELD_DICT ||
+		     clock_cmp(u->clock, &u->signer, f.clock, &f.signer) > 0;
+	f.kind = DFS_FIELD_DICT;
+	f.flags = 0;
+	if (newer) {
+		f.clock = f.base_clock = u->clock;
+		f.signer = f.base_signer = u->signer;
+	}
+	f.mtime = have && f.mtime > u->clock ? f.mtime : u->clock;
+	f.size = 0;
+	dfs_buf_reset(&a->val);
+	dfs_key_field(&a->key, &u->entity, a->name, u->name_len);
+	return put_rec(a->b, &a->key, &a->val, dfs_field_rec_encode(&f, &a->val));
+}

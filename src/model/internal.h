@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - the model's private parts, shared by the files of src/model/
+ * and by nothing outside it.
+ *
+ * It holds struct dfs_db, the state an update is applied to (struct target,
+ * struct apply), what the observer is told (struct applied), a received
+ * group with its judgements, the tiny helpers of the apply path (inline, so
+ * that the split into files costs no inlining), and the db_* functions the
+ * files call in one another. The files, bottom first; each calls only the
+ * ones below it:
+ *
+ *   rec.c                 typed store reads, corrupt-record reports, scans
+ *   db.c, sealed.c, oplog.c
+ *                         lifecycle and settings; encrypted fields and data
+ *                         keys; the log peers read and their cursors
+ *   query.c               field values, listings, .history, authorization
+ *   field.c, names.c      field and dict rules; concurrent object names
+ *   apply.c               the one apply path
+ *   judge.c               what listeners are told
+ *   receive.c, local.c    remote updates; changes made here
+ *   authz.c               .authorized and .encrypted
+ *
+ * Locking: apply_lock serialises every apply (the db_*_locked functions and
+ * everything they call run under it). key_locks, striped by object, keep a
+ * keyset change from slipping in between sealing a value and applying it.
+ * Fields of struct dfs_db say what protects them.
+ *
+ * Encrypted fields (from sealed.h): a model's "encrypted" metadata lists
+ * field names, each followed by '\n', sorted, no duplicates. An object's
+ * "datakey" metadata is its keyset (seal.h), set by its owner. A value is
+ * sealed for the field's path: the associated data is the object's key
+ * followed by the path, so a sealed value copied into another field or
+ * object does not open.
+ */
+#ifndef DINEMICFS_MODEL_INTERNAL_H
+#define DINEMICFS_MODEL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "dinemicfs/buf.h"
+#include "dinemicfs/db.h"
+#include "dinemicfs/dblog.h"
+#include "dinemicfs/hlc.h"
+#include "dinemicfs/keycache.h"
+#include "dinemicfs/keyring.h"
+#include "dinemicfs/records.h"
+#include "dinemicfs/store.h"
+#include "dinemicfs/update.h"
+#include "dinemicfs/util.h"
+
+#define KEY_LOCKS 64
+#define RECENT_SLOTS (1u << 16)
+
+struct dfs_db {
+	struct dfs_store *st;
+	struct dfs_keyring *kr;
+	size_t max_value;
+	struct dfs_hlc hlc;
+	pthread_mutex_t apply_lock;
+	uint64_t seq;			/* protected by apply_lock */
+	uint64_t max_clock;		/* highest clock applied; protected by apply_lock */
+	atomic_uint_fast64_t applied, refused, corrupt;
+	struct dfs_db_listener listener;	/* set before use; read-only after */
+	bool open_policy;			/* likewise */
+	dfs_db_observer_fn observer;		/* likewise */
+	void *observer_ctx;
+	pthread_mutex_t as_lock;
+	bool has_as;				/* sign as this object where allowed */
+	struct dfs_pubkey as;
+	struct dfs_keycache *kc;		/* data keys opened here */
+	uint8_t log_id[DFS_DB_LOG_ID_LEN];	/* set at open */
+	/* Per object (striped): sealing writes share one; keyset changes own it. */
+	pthread_rwlock_t key_locks[KEY_LOCKS];
+	/*
+	 * Whether an update was stored since dfs_db_check() found it new: per
+	 * slot (by hash), the sequence number, counted from recent_base, of
+	 * the last update logged there. Under apply_lock.
+	 */
+	uint32_t *recent;
+	uint64_t recent_base;
+	atomic_uint_fast64_t visible;	/* db->seq, once what it logged is staged */
+};
+
+/* What the observer is told of one update, with room for its names. */
+struct applied {
+	struct dfs_db_event ev;
+	struct dfs_pubkey entity;
+	char model[256];
+	char object[256];
+	char path[DFS_UPDATE_NAME_MAX + 1];
+	char from[256], to[256];
+};
+
+static const struct dfs_hash zero_hash;
+
+/* ---- rec.c: typed store reads ----------------------------------------------- */
+
+typedef int (*db_decoder)(const uint8_t *, size_t, void *);
+typedef int (*db_scan_fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+			  void *arg);
+
+/** Reports a corrupt record (counted in the stats); returns -EIO. */
+int db_corrupt(struct dfs_db *db, const char *what, const void *key, size_t klen);
+/** db_corrupt() for listing walks, which go on with the rest: returns 0. */
+int db_skip_corrupt(struct dfs_db *db, const char *what, const void *key, size_t klen);
+/** Gets key and decodes it with dec; a decode failure is reported as corrupt. */
+int db_get_rec(struct dfs_db *db, struct dfs_buf *key, const char *what,
+	       int (*dec)(const uint8_t *, size_t, void *), void *out);
+/** A field's record, alive or not (plen bytes of path). */
+int db_get_field_any(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		     size_t plen, struct dfs_field_rec *out);
+/** An update's stored bytes, malloc'ed: 0, -ENOENT, -EIO or -ENOMEM. */
+int db_get_update(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec, size_t *len);
+/** 1 when the update is stored, 0 when it is not, or -EIO or -ENOMEM. */
+int db_stored(struct dfs_db *db, const struct dfs_hash *h);
+/** Whether the update is stored; a read error says no, and the apply lock decides. */
+bool db_known(struct dfs_db *db, const struct dfs_hash *h);
+/**
+ * Whether a live record has keys under prefix: 1, 0 or a negative errno.
+ * kind 'F' counts live field records only. Under apply_lock.
+ */
+int db_has_live_children(struct dfs_db *db, const uint8_t *prefix, size_t plen, int kind);
+/**
+ * dfs_store_scan() of what is written, after waiting for everything staged
+ * (scans see written batches only, store.h).
+ */
+int db_scan_written(struct dfs_db *db, const void *prefix, size_t plen, db_scan_fn fn, void *arg);
+
+/* ---- the apply path ----------------------------------------------------------- */
+
+/* The state an update is applied to, read under the apply lock. */
+struct target {
+	bool exists;		/* the entity has a record */
+	struct dfs_model_rec model;
+	struct dfs_object_rec object;
+	struct dfs_hash head;
+};
+
+/* Last writer wins: (clock, signer) order, the same on every node. */
+static inline int clock_cmp(uint64_t ca, const struct dfs_pubkey *sa, uint64_t cb,
+			    const struct dfs_pubkey *sb)
+{
+	if (ca != cb)
+		return ca < cb ? -1 : 1;
+	return memcmp(sa->b, sb->b, DFS_PUBKEY_LEN);
+}
+
+static inline int put_rec(struct dfs_batch *b, struct dfs_buf *key, struct dfs_buf *val, int rc)
+{
+	if (rc == 0)
+		rc = dfs_buf_ok(key);
+	if (rc == 0)
+		rc = dfs_batch_put(b, key->data, key->len, val->data, val->len);
+	return rc;
+}
+
+static inline int put_key(struct dfs_batch *b, struct dfs_buf *key, const void *val, size_t vlen)
+{
+	int rc = dfs_buf_ok(key);
+
+	if (rc == 0)
+		rc = dfs_batch_put(b, key->data, key->len, val, vlen);
+	return rc;
+}
+
+static inline int del_key(struct dfs_batch *b, struct dfs_buf *key)
+{
+	int rc = dfs_buf_ok(key);
+
+	if (rc == 0)
+		rc = dfs_batch_del(b, key->data, key->len);
+	return rc;
+}
+
+static inline size_t recent_slot(const struct dfs_hash *h)
+{
+	return ((size_t)h->b[0] | (size_t)h->b[1] << 8) & (RECENT_SLOTS - 1);
+}
+
+/** Reads the target of u (its model or object record), under apply_lock. */
+int db_load_target(struct dfs_db *db, const struct dfs_update *u, struct target *t);
+
+struct apply {
+	struct dfs_db *db;
+	const struct dfs_update *u;
+	const uint8_t *rec;	/* the update's bytes */
+	size_t len;
+	struct target *t;
+	struct dfs_batch *b;
+	struct dfs_hash hash;	/* the update's, the entity's new head */
+	bool local;		/* made on this node: local-only rules apply */
+	struct dfs_hash *missing;
+	struct dfs_buf key, val;
+	char model[256];
+	char name[DFS_UPDATE_NAME_MAX + 1];
+	struct applied *note;	/* filled for the observer */
+};
+
+/* apply.c */
+/** Stages b and says so to dfs_db_check(). Under apply_lock. */
+void db_stage_locked(struct dfs_db *db, struct dfs_batch *b);
+/**
+ * The apply path: verify, check the rules, build the batch (apply.c tells
+ * the whole contract). Called with the apply lock held.
+ */
+int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
+		    const struct dfs_db_checked *checked, bool local, int hold_reason,
+		    bool unauthorized_ok, struct dfs_hash *missing, struct applied *note,
+		    struct dfs_batch **out);
+/** Tells the observer about an update now durable, applied or held. */
+void db_observe(struct dfs_db *db, struct applied *note);
+/** Stages b under the lock, waits for it outside, then tells the observer. */
+int db_finish(struct dfs_db *db, struct dfs_batch *b, int rc, struct applied *note);
+
+/* field.c */
+/** Marks every field under a scanned prefix dead, in a->b (a db_scan_fn). */
+int db_bury_fields(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg);
+int db_apply_field(struct apply *a);
+int db_apply_dict(struct apply *a);
+
+/* names.c */
+/** An object's create: its name, or a demoted one where another holds it. */
+int db_object_create(struct apply *a, struct dfs_object_rec *o);
+/** An object's remove: its name passes on, its fields are buried. */
+int db_object_remove(struct apply *a, struct dfs_object_rec *o);
+
+/* ---- db.c, query.c ---------------------------------------------------------- */
+
+/** Whether a listener wants event in model. */
+bool db_wanted(struct dfs_db *db, enum dfs_event event, const char *model);
+/** A field's value as stored (sealed items not opened), with its record. */
+int db_read_raw(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		uint8_t **val, size_t *len, struct dfs_field_rec *out);
+/** Who signs a local change of obj (query.c); returns whether it is authorized. */
+bool db_local_signer(struct dfs_db *db, const struct dfs_pubkey *obj, struct dfs_pubkey *signer);
+
+/* ---- sealed.c: encrypted fields ------------------------------------------------ */
+
+#define DFS_ENCRYPTED_MAX (64 * 1024)	/* bytes of one model's field list */
+
+/** Checks an "encrypted" list: 0 or -EBADMSG. */
+int dfs_sealed_check_list(const uint8_t *v, size_t len);
+/** Whether path (FIELD or DICT/KEY) is in list: a dict is listed by its name. */
+bool dfs_sealed_listed(const uint8_t *list, size_t len, const char *path);
+/** Whether model encrypts path; with path NULL, whether it encrypts any field. */
+bool dfs_sealed_field(struct dfs_db *db, const char *model, const char *path);
+
+/**
+ * Opens obj's data key of epoch: from the cache, else from its keyset with
+ * a key this node holds. Returns 0 or -EACCES (no keyset, no such epoch, or
+ * no reader held here); -EIO/-ENOMEM.
+ */
+int dfs_sealed_key(struct dfs_db *db, const struct dfs_pubkey *obj, uint32_t epoch,
+		   struct dfs_datakey *out);
+/**
+ * Seals (clear, len) for obj's path under the newest epoch of its keyset,
+ * appending to out. Returns 0, -EACCES (no keyset yet, or this node reads
+ * none of its keys), -ENOMEM or -EIO.
+ */
+int dfs_sealed_seal(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		    const uint8_t *clear, size_t len, struct dfs_buf *out);
+/** Opens one sealed value of obj's path, appending the clear bytes to out. */
+int dfs_sealed_open(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		    const uint8_t *sealed, size_t len, struct dfs_buf *out);
+/**
+ * Opens an items value (records.h), appending its clear bytes to out.
+ * Returns 0, -EACCES (an item this node cannot open), -EIO (malformed).
+ */
+int dfs_sealed_open_items(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+			  const uint8_t *v, size_t len, struct dfs_buf *out);
+/**
+ * The clear size of an items value, and whether this node can open every
+ * item, without decrypting. Returns 0 or -EIO (malformed).
+ */
+int dfs_sealed_stat_items(struct dfs_db *db, const struct dfs_pubkey *obj, const uint8_t *v,
+			  size_t len, uint64_t *size, bool *readable);
+
+/** The lock of obj's keyset (key_locks). */
+pthread_rwlock_t *db_key_lock(struct dfs_db *db, const struct dfs_pubkey *obj);
+/** qsort/bsearch order of public keys. */
+int db_key_cmp(const void *a, const void *b);
+/** Whether any key of old is missing from keys (sorted, m of them). */
+bool db_any_dropped(const uint8_t *old, size_t oldlen, const struct dfs_pubkey *keys, size_t m);
+/** Builds obj's next keyset (sealed.c tells how). Under db_key_lock(db, obj) for writing. */
+int db_make_keyset(struct dfs_db *db, const struct dfs_pubkey *obj, const uint8_t *auth,
+		   size_t authlen, bool new_epoch, struct dfs_buf *ks);
+
+/* ---- judge.c: what listeners are told ----------------------------------------- */
+
+#define GROUP_WANTS 8
+
+struct dfs_db_group {
+	struct dfs_db *db;
+	struct group_item **items;	/* struct group_item is below */
+	size_t n, cap;
+	bool bulk;
+	/*
+	 * Whether listeners want an event of a model, asked once per group:
+	 * a group is one message, received at once.
+	 */
+	struct {
+		enum dfs_event event;
+		bool yes;
+		char model[DFS_NAME_MAX + 1];
+	} wants[GROUP_WANTS];
+	size_t nwants;
+};
+
+/* The change listeners judge for a remote update, read before it is applied. */
+struct judgement {
+	bool judged;
+	bool authorized;
+	struct dfs_change c;
+	char model[256];
+	char object[256];
+	char path[DFS_UPDATE_NAME_MAX + 1];
+	uint8_t *old, *joined;
+	struct dfs_buf clear;	/* a sealed update's bytes, opened */
+};
+
+/* One received update staged in a group, told about once it is durable. */
+struct group_item {
+	struct dfs_batch *b;
+	int rc;				/* 0: applied; else held */
+	struct applied note;
+	struct judgement j;
+};
+
+void db_judgement_release(struct judgement *j);
+/** Fills j for a remote update u, where listeners want it judged. */
+int db_judge_prepare(struct dfs_db_group *g, const struct dfs_update *u, struct judgement *j);
+/** A local change as listeners see it; the caller fills the values. */
+void db_local_event(struct dfs_change *c, enum dfs_event event, const char *model,
+		    const char *object, const char *field, const struct dfs_pubkey *signer);
+
+/* ---- local.c ------------------------------------------------------------------- */
+
+/**
+ * Builds, signs and applies one update made on this node: stamped with the
+ * clock, chained to the entity's head, signed as signer.
+ */
+int db_local_change(struct dfs_db *db, uint8_t op, uint8_t flags,
+		    const struct dfs_pubkey *entity, const struct dfs_pubkey *signer,
+		    const char *model, const char *name, const uint8_t *val, size_t vlen);
+
+#endif

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+/* local.c - changes made here: build, seal, sign and apply; rekeying */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dinemicfs/hlc.h"
+#include "dinemicfs/util.h"
+#include "internal.h"
+
+/*
+ * Builds, signs and applies one update made on this node: stamped with the
+ * clock, chained to the entity's head, signed as signer.
+ */
+int db_local_change(struct dfs_db *db, uint8_t op, uint8_t flags,
+		    const struct dfs_pubkey *entity, const struct dfs_pubkey *signer,
+		    const char *model, const char *name, const uint8_t *val, size_t vlen)
+{
+	struct dfs_update u = {
+		.op = op,
+		.flags = flags,
+		.entity = *entity,
+		.signer = *signer,
+		.model = model,
+		.model_len = strlen(model),
+		.name = name ? name : "",
+		.name_len = name ? strlen(name) : 0,
+		.value = val,
+		.value_len = vlen,
+	};
+	struct dfs_batch *b = NULL;
+	struct dfs_buf rec;
+	struct target t;
+	struct applied note;
+
+	if (vlen > db->max_value + (flags & DFS_UPDATE_FLAG_SEALED ? DFS_VALUE_OVERHEAD : 0))
+		return -EFBIG;
+	if (dfs_name_check(model, u.model_len) < 0 || u.name_len > DFS_UPDATE_NAME_MAX)
+		return u.model_len > DFS_NAME_MAX || u.name_len > DFS_UPDATE_NAME_MAX
+			       ? -ENAMETOOLONG
+			       : -EINVAL;
+	dfs_buf_init(&rec);
+	pthread_mutex_lock(&db->apply_lock);
+	int rc = db_load_target(db, &u, &t);
+	if (rc == 0) {
+		u.prev = t.exists ? t.head : zero_hash;
+		u.clock = dfs_hlc_now(&db->hlc);
+		rc = dfs_update_encode(&u, &rec);
+	}
+	if (rc == 0)
+		rc = dfs_keyring_sign(db->kr, signer, rec.data, dfs_update_signed_len(rec.len),
+				      rec.data + dfs_update_signed_len(rec.len));
+	/* Under the open policy this node may sign for objects it does not own. */
+	if (rc == 0)
+		rc = db_apply_locked(db, rec.data, rec.len, NULL, true, 0, db->open_policy, NULL, &note,
+				  &b);
+	rc = db_finish(db, rc == 0 ? b : NULL, rc, &note);
+	if (rc == 0)
+		atomic_fetch_add(&db->applied, 1);
+	dfs_buf_release(&rec);
+	return rc;
+}
+
+int dfs_db_create_model(struct dfs_db *db, const char *model)
+{
+	struct dfs_pubkey id;
+
+	dfs_db_model_id(model, &id);
+	return db_local_change(db, DFS_OP_MODEL_CREATE, 0, &id, dfs_keyring_node(db->kr), model, NULL,
+			    NULL, 0);
+}
+
+int dfs_db_remove_model(struct dfs_db *db, const char *model)
+{
+	struct dfs_model_rec m;
+	struct dfs_pubkey id;
+	int rc = dfs_db_get_model(db, model, &m);
+
+	if (rc < 0)
+		return rc;
+	dfs_db_model_id(model, &id);
+	/* The model's creator signs; this node may hold that key or not. */
+	if (!dfs_keyring_has(db->kr, &m.creator))
+		return -EPERM;
+	return db_local_change(db, DFS_OP_MODEL_REMOVE, 0, &id, &m.creator, model, NULL, NULL, 0);
+}
+
+int dfs_db_create_object(struct dfs_db *db, const char *model, const char *name,
+			 struct dfs_pubkey *key)
+{
+	struct dfs_object_rec o;
+	struct dfs_model_rec m;
+	struct dfs_change c;
+	int rc = dfs_db_get_model(db, model, &m);
+
+	if (rc < 0)
+		return rc;
+	rc = dfs_db_get_object(db, model, name, key, &o);
+	if (rc == 0)
+		return -EEXIST;
+	if (rc != -ENOENT)
+		return rc;
+	rc = dfs_keyring_create(db->kr, key);
+	if (rc < 0)
+		return rc;
+	bool judged = db_wanted(db, DFS_EVENT_CREATE, model);
+	db_local_event(&c, DFS_EVENT_CREATE, model, name, NULL, key);
+	if (judged)
+		rc = db->listener.before(db->listener.ctx, &c);
+	if (rc == 0)
+		rc = db_local_change(db, DFS_OP_OBJECT_CREATE, 0, key, key, model, name, NULL, 0);
+	if (rc < 0)
+		dfs_keyring_discard(db->kr, key);
+	else if (judged)
+		db->listener.after(db->listener.ctx, &c);
+	return rc;
+}
+
+/* db_make_keyset() for obj's current .authorized, then the update that sets it. */
+static int rekey_locked(struct dfs_db *db, const char *model, const struct dfs_pubkey *obj,
+			bool new_epoch)
+{
+	uint8_t *auth = NULL;
+	size_t authlen = 0;
+	struct dfs_buf ks;
+	int rc = dfs_db_get_meta(db, obj, "authorized", &auth, &authlen);
+
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	dfs_buf_init(&ks);
+	rc = db_make_keyset(db, obj, auth, authlen, new_epoch, &ks);
+	if (rc == 0)
+		rc = db_local_change(db, DFS_OP_OBJECT_META, 0, obj, obj, model, "datakey", ks.data,
+				  ks.len);
+	dfs_buf_release(&ks);
+	free(auth);
+	return rc;
+}
+
+static int rekey(struct dfs_db *db, const char *model, const struct dfs_pubkey *obj,
+		 bool new_epoch, bool if_missing)
+{
+	uint8_t *ks;
+	size_t len;
+
+	pthread_rwlock_wrlock(db_key_lock(db, obj));
+	int rc = if_missing ? dfs_db_get_meta(db, obj, "datakey", &ks, &len) : -ENOENT;
+	if (rc == 0)
+		free(ks);	/* made meanwhile */
+	else if (rc == -ENOENT)
+		rc = rekey_locked(db, model, obj, new_epoch);
+	pthread_rwlock_unlock(db_key_lock(db, obj));
+	return rc;
+}
+
+/*
+ * The update of a local write, signed and applied: a value of an encrypted
+ * field is sealed first, under the newest data key, while no keyset change
+ * can slip in between (db_key_lock()). The owner makes the object's first keyset.
+ */
+static int write_change(struct dfs_db *db, uint8_t op, const struct dfs_object_rec *o,
+			const struct dfs_pubkey *obj, const struct dfs_pubkey *signer,
+			const char *path, const uint8_t *val, size_t vlen, bool secret)
+{
+	struct dfs_buf sealed;
+	int rc;
+
+	if (!secret)
+		return db_local_change(db, op, 0, obj, signer, o->model, path, val, vlen);
+	if (vlen > db->max_value)
+		return -EFBIG;
+	dfs_buf_init(&sealed);
+	pthread_rwlock_rdlock(db_key_lock(db, obj));
+	rc = dfs_sealed_seal(db, obj, path, val, vlen, &sealed);
+	if (rc == -EACCES && dfs_keyring_has(db->kr, obj)) {
+		pthread_rwlock_unlock(db_key_lock(db, obj));
+		rc = rekey(db, o->model, obj, false, true);
+		pthread_rwlock_rdlock(db_key_lock(db, obj));
+		if (rc == 0)
+			rc = dfs_sealed_seal(db, obj, path, val, vlen, &sealed);
+	}
+	if (rc == 0)
+		rc = db_local_change(db, op, DFS_UPDATE_FLAG_SEALED, obj, signer, o->model, path,
+				  sealed.data, sealed.len);
+	pthread_rwlock_unlock(db_key_lock(db, obj));
+	dfs_buf_release(&sealed);
+	return rc;
+}
+
+/*
+ * Object changes are signed with the object's own key, which this node must
+ * hold. Listeners judge the whole value that results: for an append, the
+ * old value followed by the new bytes; where this node cannot open an
+ * encrypted old value, they get no value (dfs_change.sealed).
+ */
+
+static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *obj,
+			 const char *path, const uint8_t *val, size_t vlen)
+{
+	struct dfs_object_rec o;
+	struct dfs_change c;
+	uint8_t *old = NULL, *joined = NULL;
+	size_t oldlen = 0;
+	int rc = dfs_db_get_object_by_key(db, obj, &o);
+
+	if (rc < 0)
+		return rc;
+	struct dfs_pubkey signer_key;
+	bool authorized = db_local_signer(db, obj, &signer_key);
+	const struct dfs_pubkey *signer = &signer_key;
+	if (!authorized && !db->open_policy)
+		return -EPERM;
+	enum dfs_event event = op == DFS_OP_OBJECT_REMOVE   ? DFS_EVENT_REMOVE
+			       : op == DFS_OP_FIELD_DELETE  ? DFS_EVENT_DELETE
+							    : DFS_EVENT_UPDATE;
+	bool secret = (op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND) &&
+		      dfs_sealed_field(db, o.model, path);
+	bool judged = (op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND ||
+		       op == DFS_OP_FIELD_DELETE || op == DFS_OP_OBJECT_REMOVE) &&
+		      db_wanted(db, event, o.model);
+	if (op == DFS_OP_FIELD_APPEND) {
+		/* A value with encrypted parts is held to max_value in clear, as a plain one is. */
+		struct dfs_field_rec f;
+		uint64_t size;
+		bool readable;
+		rc = dfs_db_stat_field(db, obj, path, &f, &size, &readable);
+		if (rc < 0 && rc != -ENOENT && rc != -EIO)
+			return rc;
+		if (rc == 0 && (secret || (f.flags & DFS_FIELD_FLAG_ITEMS)) &&
+		    size + vlen > db->max_value)
+			return -EFBIG;
+	}
+	if (!judged)
+		return write_change(db, op, &o, obj, signer, path, val, vlen, secret);
+
+	db_local_event(&c, event, o.model, o.shown, event == DFS_EVENT_REMOVE ? NULL : path, signer);
+	c.authorized = authorized;
+	c.owned = dfs_keyring_has(db->kr, obj);
+	if (path && event != DFS_EVENT_REMOVE) {
+		rc = dfs_db_read_field(db, obj, path, &old, &oldlen);
+		if (rc == 0) {
+			c.old_value = old;
+			c.old_len = oldlen;
+		} else if (rc == -EACCES) {
+			c.sealed = true;
+		} else if (rc != -ENOENT) {
+			return rc;
+		}
+	}
+	c.secret = secret || c.sealed;
+	if (c.sealed) {
+		/* Neither the old value nor the whole new one is known here. */
+	} else if (op == DFS_OP_FIELD_SET) {
+		c.new_value = val ? val : (const uint8_t *)"";
+		c.new_len = vlen;
+	} else if (op == DFS_OP_FIELD_APPEND) {
+		if (oldlen + vlen > db->max_value) {
+			free(old);
+			return -EFBIG;
+		}
+		joined = malloc(oldlen + vlen + 1);
+		if (!joined) {
+			free(old);
+			return -ENOMEM;
+		}
+		if (oldlen)
+			memcpy(joined, old, oldlen);
+		if (vlen)
+			memcpy(joined + oldlen, val, vlen);
+		c.new_value = joined;
+		c.new_len = oldlen + vlen;
+	}
+	rc = db->listener.before(db->listener.ctx, &c);
+	if (rc == 0)
+		rc = write_change(db, op, &o, obj, signer, path, val, vlen, secret);
+	if (rc == 0)
+		db->listener.after(db->listener.ctx, &c);
+	free(old);
+	free(joined);
+	return rc;
+}
+
+int dfs_db_remove_object(struct dfs_db *db, const struct dfs_pubkey *obj)
+{
+	return object_change(db, DFS_OP_OBJECT_REMOVE, obj, NULL, NULL, 0);
+}
+
+int dfs_db_set_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		     const uint8_t *val, size_t len)
+{
+	return object_change(db, DFS_OP_FIELD_SET, obj, path, val, len);
+}
+
+int dfs_db_append_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+			const uint8_t *val, size_t len)
+{
+	return object_change(db, DFS_OP_FIELD_APPEND, obj, path, val, len);
+}
+
+int dfs_db_delete_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path)
+{
+	return object_change(db, DFS_OP_FIELD_DELETE, obj, path, NULL, 0);
+}
+
+int dfs_db_create_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const char *dict)
+{
+	return object_change(db, DFS_OP_DICT_CREATE, obj, dict, NULL, 0);
+}
+
+int dfs_db_delete_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const char *dict)
+{
+	return object_change(db, DFS_OP_DICT_DELETE, obj, dict, NULL, 0);
+}

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: MIT
+/* receive.c - remote updates: check, run, group receive and end, refusals */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dinemicfs/log.h"
+#include "dinemicfs/util.h"
+#include "internal.h"
+
+static const char *short_hex(char out[17], const struct dfs_hash *h)
+{
+	dfs_hex_encode(out, h->b, 8);
+	return out;
+}
+
+struct dfs_db_group *dfs_db_group_new(struct dfs_db *db)
+{
+	struct dfs_db_group *g = calloc(1, sizeof(*g));
+
+	if (g)
+		g->db = db;
+	return g;
+}
+
+void dfs_db_run_init(struct dfs_db_run *run, size_t count)
+{
+	size_t size = 16;
+
+	while (size < 2 * count)
+		size *= 2;
+	run->n = 0;
+	run->tab = calloc(size, sizeof(*run->tab));
+	run->size = run->tab ? size : 0;
+}
+
+void dfs_db_run_release(struct dfs_db_run *run)
+{
+	free(run->tab);
+	run->tab = NULL;
+	run->size = run->n = 0;
+}
+
+/* The run's entry for h, or the free slot where it would go; NULL if the run has no table. */
+static struct dfs_db_checked *run_slot(struct dfs_db_run *run, const struct dfs_hash *h)
+{
+	if (!run || !run->size)
+		return NULL;
+	size_t at;
+	memcpy(&at, h->b, sizeof(at));
+	for (at &= run->size - 1;; at = (at + 1) & (run->size - 1)) {
+		struct dfs_db_checked *e = &run->tab[at];
+		if (!e->fresh || memcmp(e->hash.b, h->b, DFS_HASH_LEN) == 0)
+			return e;
+	}
+}
+
+int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_db_run *run,
+		 struct dfs_db_checked *out)
+{
+	struct dfs_update u;
+	struct dfs_db_checked c = { .fresh = false };
+	struct dfs_db_checked *before;
+	int have = 0;
+
+	if (out)
+		*out = c;
+	if (dfs_update_decode(rec, len, &u) < 0)
+		goto bad;
+	dfs_hash2(&c.hash, rec, len, NULL, 0);
+	before = memcmp(u.prev.b, zero_hash.b, DFS_HASH_LEN) != 0 ? run_slot(run, &u.prev) : NULL;
+	if (before && before->fresh) {
+		/* Not stored when its predecessor was not: new as of then. */
+		c.stamp = before->stamp;
+		c.fresh = true;
+	} else {
+		/* First: what was logged up to the stamp is in the store for the lookup. */
+		c.stamp = atomic_load_explicit(&db->visible, memory_order_acquire);
+		have = db_stored(db, &c.hash);
+		/* A failed lookup (< 0) says nothing: the applier looks again. */
+		c.fresh = have == 0;
+	}
+	if (out)
+		*out = c;
+	if (have == 1)
+		return -EALREADY;
+	if (dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0)
+		goto bad;
+	struct dfs_db_checked *slot = c.fresh ? run_slot(run, &c.hash) : NULL;
+	if (slot && !slot->fresh && 2 * (run->n + 1) <= run->size) {
+		*slot = c;
+		run->n++;
+	}
+	return 0;
+bad:
+	atomic_fetch_add(&db->refused, 1);
+	return -EBADMSG;
+}
+
+static void log_refusal(struct dfs_db *db, const struct dfs_update *u, const struct dfs_hash *hash,
+			int rc, bool staged, bool by_policy, int hold)
+{
+	char hex[17];
+
+	atomic_fetch_add(&db->refused, 1);
+	/* Listeners log their own rejections; the rest is logged here. */
+	if (!staged)
+		dfs_log(DFS_LOG_WARNING, "remote update %s in %.*s dropped: %s",
+			short_hex(hex, hash), (int)u->model_len, u->model, strerror(-rc));
+	else if (by_policy || (rc == -EPERM && hold == 0))
+		dfs_log(DFS_LOG_WARNING, "rejected remote update %s in %.*s: signer not authorized",
+			short_hex(hex, hash), (int)u->model_len, u->model);
+	else if (hold == 0)
+		dfs_log(DFS_LOG_INFO, "remote update %s in %.*s not applied: %s",
+			short_hex(hex, hash), (int)u->model_len, u->model, strerror(-rc));
+}
+
+int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
+			 const struct dfs_db_checked *checked, struct dfs_hash *missing,
+			 uint64_t *seq)
+{
+	struct dfs_db *db = g->db;
+	struct dfs_update u;
+	struct dfs_db_checked own = { .fresh = false };
+	const struct dfs_db_checked *c = checked ? checked : &own;
+	int rc = dfs_update_decode(rec, len, &u);
+
+	if (seq)
+		*seq = 0;
+	if (rc == 0 && !checked &&
+	    dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0)
+		rc = -EBADMSG;
+	if (rc < 0) {
+		atomic_fetch_add(&db->refused, 1);
+		return -EBADMSG;
+	}
+	/* Checked: it was not stored then, and the apply lock decides for certain. */
+	if (!checked) {
+		dfs_hash2(&own.hash, rec, len, NULL, 0);
+		if (db_known(db, &own.hash))
+			return -EALREADY;
+	}
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : 16;
+		struct group_item **items = realloc(g->items, cap * sizeof(*items));
+		if (!items)
+			return -ENOMEM;
+		g->items = items;
+		g->cap = cap;
+	}
+	/* On the heap: the judgement points into itself. */
+	struct group_item *it = calloc(1, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	rc = db_judge_prepare(g, &u, &it->j);
+	/* Listeners are not asked about an update that came in twice meanwhile. */
+	if (rc == 0 && it->j.judged && checked && db_known(db, &c->hash))
+		rc = -EALREADY;
+	if (rc < 0) {
+		db_judgement_release(&it->j);
+		free(it);
+		return rc;
+	}
+	int hold = 0;
+	bool by_policy = !it->j.authorized && !db->open_policy;
+	if (by_policy)
+		hold = -EPERM;
+	else if (it->j.judged)
+		hold = db->listener.before(db->listener.ctx, &it->j.c);
+	pthread_mutex_lock(&db->apply_lock);
+	rc = db_apply_locked(db, rec, len, c, false, hold, !it->j.authorized, missing, &it->note,
+			  &it->b);
+	if (it->b)
+		db_stage_locked(db, it->b);
+	pthread_mutex_unlock(&db->apply_lock);
+	if (rc != 0 && rc != -EALREADY && rc != -EAGAIN)
+		log_refusal(db, &u, &c->hash, rc, it->b != NULL, by_policy, hold);
+	if (!it->b) {
+		db_judgement_release(&it->j);
+		free(it);
+		return rc;
+	}
+	it->rc = rc;
+	g->items[g->n++] = it;
+	if (seq)
+		*seq = it->note.ev.seq;
+	return rc;
+}
+
+void dfs_db_group_bulk(struct dfs_db_group *g)
+{
+	g->bulk = true;
+	dfs_store_bulk(g->db->st);
+}
+
+int dfs_db_group_end(struct dfs_db_group *g)
+{
+	struct dfs_db *db = g->db;
+	int ret = 0;
+
+	/* Batches are written in staging order: the first wait writes them all. */
+	for (size_t i = 0; i < g->n; i++) {
+		struct group_item *it = g->items[i];
+		int wrc = dfs_store_wait(db->st, it->b);
+		if (wrc < 0) {
+			ret = wrc;
+		} else {
+			it->note.ev.bulk = g->bulk;
+			db_observe(db, &it->note);
+			if (it->rc == 0) {
+				atomic_fetch_add(&db->applied, 1);
+				if (it->j.judged)
+					db->listener.after(db->listener.ctx, &it->j.c);
+			}
+		}
+		db_judgement_release(&it->j);
+		free(it);
+	}
+	free(g->items);
+	free(g);
+	return ret;
+}
+
+int dfs_db_receive(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_hash *missing)
+{
+	struct dfs_db_group *g = dfs_db_group_new(db);
+
+	if (!g)
+		return -ENOMEM;
+	int rc = dfs_db_group_receive(g, rec, len, NULL, missing, NULL);
+	int wrc = dfs_db_group_end(g);
+	return wrc < 0 ? wrc : rc;
+}
+
+int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len)
+{
+	return dfs_db_receive(db, rec, len, NULL);
+}
