@@ -89,6 +89,11 @@ echo 'int x;' >"$scratch/t/src/stray.c"
 expect "a source file with no layer" fail "layers: src/stray.c has no layer"
 
 fresh
+sed -i "/'model\/rec.c',/d; s|'model/authz.c',|&\n  'model/rec.c',|" "$scratch/t/src/meson.build"
+expect "a file calling one listed after it in its folder" fail \
+  "order: model/db.c calls db_.* of model/rec.c, which src/meson.build lists after it"
+
+fresh
 printf 'int helper_count(void) { return 1; }\n' >"$scratch/bad.c"
 # (meson's libraries are thin archives, so the stray object goes in one of its own)
 if cc -c -o "$scratch/bad.o" "$scratch/bad.c" && ar rcs "$scratch/bad.a" "$scratch/bad.o"; then
