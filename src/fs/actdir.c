@@ -112,20 +112,22 @@ int act_stat(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, struct 
 	return 0;
 }
 
-int act_open(struct dfs_fs *fs, const struct dfs_ent *ent, struct fuse_file_info *fi,
-	     bool writing, struct fh *h)
+int act_open_check(struct dfs_fs *fs, const struct dfs_ent *ent, bool writing, char *real,
+		   size_t reallen)
 {
-	char real[PATH_MAX];
 	struct stat st;
-	int rc = act_path(fs, ent, NULL, real, sizeof(real));
+	int rc = act_path(fs, ent, NULL, real, reallen);
 	if (rc == 0 && writing && fs->opts.read_only)
 		rc = -EROFS;
 	if (rc == 0)
 		rc = act_errno(lstat(real, &st));
 	if (rc == 0 && S_ISDIR(st.st_mode))
 		rc = -EISDIR;
-	if (rc < 0)
-		return rc;
+	return rc;
+}
+
+int act_open(const char *real, struct fuse_file_info *fi, struct fh *h)
+{
 	h->fd = open(real, (fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC | O_NOFOLLOW);
 	if (h->fd < 0)
 		return -errno;

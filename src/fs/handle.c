@@ -102,11 +102,14 @@ struct fh *fs_fh_new(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *en
 static int open_actions(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 			struct fuse_file_info *fi, bool writing)
 {
+	char real[PATH_MAX];
+	int rc = act_open_check(fs, ent, writing, real, sizeof(real));
+	if (rc < 0)
+		return rc;
 	struct fh *h = fs_fh_new(fs, ino, ent);
-
 	if (!h)
 		return -ENOMEM;
-	int rc = act_open(fs, ent, fi, writing, h);
+	rc = act_open(real, fi, h);
 	if (rc < 0)
 		fs_fh_free(fs, h);
 	return rc;

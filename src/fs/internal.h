@@ -275,9 +275,11 @@ int dfs_fs_meta_set(struct dfs_fs *fs, const struct dfs_ent *e, const uint8_t *v
 int act_lookup(struct dfs_fs *fs, const struct dfs_ent *dir, const char *name,
 	       struct dfs_ent *out);
 int act_stat(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, struct stat *st);
+/** Whether ent may be opened (writing or not); its real path into real. */
+int act_open_check(struct dfs_fs *fs, const struct dfs_ent *ent, bool writing, char *real,
+		   size_t reallen);
 /** Opens the real file into h (fresh from fs_fh_new) and sets fi->fh. */
-int act_open(struct dfs_fs *fs, const struct dfs_ent *ent, struct fuse_file_info *fi,
-	     bool writing, struct fh *h);
+int act_open(const char *real, struct fuse_file_info *fi, struct fh *h);
 /** Reads into *out (malloc'ed, the caller frees it even on failure); the count or -errno. */
 ssize_t act_read(const struct fh *h, size_t size, off_t off, uint8_t **out);
 ssize_t act_write(const struct fh *h, const char *buf, size_t size, off_t off);
