@@ -26,7 +26,7 @@
  * keyset change from slipping in between sealing a value and applying it.
  * Fields of struct dfs_db say what protects them.
  *
- * Encrypted fields (from sealed.h): a model's "encrypted" metadata lists
+ * Encrypted fields (sealed.c): a model's "encrypted" metadata lists
  * field names, each followed by '\n', sorted, no duplicates. An object's
  * "datakey" metadata is its keyset (seal.h), set by its owner. A value is
  * sealed for the field's path: the associated data is the object's key
