@@ -48,6 +48,14 @@ yes '/* padding */' | head -n 801 >>"$scratch/t/src/util/hex.c"
 expect "a source file over 800 lines" fail "size: src/util/hex.c"
 
 fresh
+{
+  printf 'int dfs_long(void);\nint dfs_long(void)\n{\n\tint n = 0;\n'
+  yes $'\tn++;' | head -n 60
+  printf '\treturn n;\n}\n'
+} >>"$scratch/t/src/util/hex.c"
+expect "a function over 60 lines" fail "size: src/util/hex.c: dfs_long() has 64 lines"
+
+fresh
 plant_include src/store/store.c '#include "dinemicfs/db.h"'
 expect "store including the model" fail "layers: src/store/store.c (store) includes dinemicfs/db.h"
 
