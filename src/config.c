@@ -157,7 +157,8 @@ int dfs_parse_size(const char *s, size_t *out)
 	return 0;
 }
 
-int dfs_config_check(struct dfs_config *c, char *err, size_t errlen)
+/* The sizes, modes and levels given as strings: parsed into their fields. */
+static int check_settings(struct dfs_config *c, char *err, size_t errlen)
 {
 	if (c->max_value_str) {
 		size_t v;
@@ -211,6 +212,12 @@ int dfs_config_check(struct dfs_config *c, char *err, size_t errlen)
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+/* The addresses and names: only checked, nothing is stored. */
+static int check_addresses(struct dfs_config *c, char *err, size_t errlen)
+{
 	if (c->listen) {
 		char host[128];
 		int port;
@@ -240,6 +247,17 @@ int dfs_config_check(struct dfs_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "network_key needs a file name");
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int dfs_config_check(struct dfs_config *c, char *err, size_t errlen)
+{
+	int r = check_settings(c, err, errlen);
+	if (r < 0)
+		return r;
+	r = check_addresses(c, err, errlen);
+	if (r < 0)
+		return r;
 	if (c->debug)
 		c->log_level = DFS_LOG_DEBUG;
 	if (c->show_help || c->show_version)

@@ -252,21 +252,17 @@ out_close:
 	return -1;
 }
 
-static int cmd_import(int argc, char **argv)
+/* import's arguments: 0 when STATE_DIR and FILE are in args, else the exit status. */
+static int import_args(int argc, char **argv, const char *args[2], bool *node)
 {
-	const char *args[2];
-	char hex[HEX_LEN + 1], oldhex[HEX_LEN + 1];
-	struct old_node old = { .found = false };
-	struct dfs_pubkey pk;
-	struct stat st;
-	bool node = false, options = true;
-	int nargs = 0, lock_fd = -1, status = 1;
+	bool options = true;
+	int nargs = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (options && strcmp(argv[i], "--") == 0) {
 			options = false;
 		} else if (options && strcmp(argv[i], "--node") == 0) {
-			node = true;
+			*node = true;
 		} else if (options && argv[i][0] == '-' && argv[i][1]) {
 			fprintf(stderr, "dinemicfs: unknown option '%s' (see dinemicfs key --help)\n",
 				argv[i]);
@@ -279,30 +275,21 @@ static int cmd_import(int argc, char **argv)
 	}
 	if (nargs != 2)
 		return usage_error("usage: dinemicfs key import [--node] STATE_DIR FILE");
-	const char *state_dir = args[0], *file = args[1];
+	return 0;
+}
 
-	/* The mode is checked here too, to say so plainly; the keyring checks it again. */
-	if (stat(file, &st) < 0) {
-		fprintf(stderr, "dinemicfs: %s: %s\n", file, strerror(errno));
-		return 1;
-	}
-	if (S_ISREG(st.st_mode) && (st.st_mode & 077)) {
-		fprintf(stderr, "dinemicfs: %s is open to group or others (mode %03o); refusing "
-			"it: chmod 600 %s\n", file, (unsigned)(st.st_mode & 0777), file);
-		return 1;
-	}
-	if (node) {
-		if (lock_state_dir(state_dir, &lock_fd) < 0)
-			return 1;
-		dfs_keyring_list(state_dir, node_of, &old);
-	}
-	int rc = dfs_keyring_import(state_dir, file, node, &pk);
-	dfs_hex_encode(hex, pk.b, DFS_PUBKEY_LEN);
+/* import's messages for the keyring's answer rc; returns the exit status. */
+static int import_report(int rc, const char *hex, bool node, const struct old_node *old,
+			 const char *state_dir, const char *file)
+{
+	char oldhex[HEX_LEN + 1];
+	int status = 1;
+
 	switch (rc) {
 	case 0:
 		printf("%s\n", hex);
-		if (node && old.found) {
-			dfs_hex_encode(oldhex, old.pk.b, DFS_PUBKEY_LEN);
+		if (node && old->found) {
+			dfs_hex_encode(oldhex, old->pk.b, DFS_PUBKEY_LEN);
 			fprintf(stderr, "dinemicfs: the node key of %s was %s\n", state_dir, oldhex);
 		}
 		status = 0;
@@ -325,6 +312,42 @@ static int cmd_import(int argc, char **argv)
 			strerror(-rc));
 		break;
 	}
+	return status;
+}
+
+static int cmd_import(int argc, char **argv)
+{
+	const char *args[2];
+	char hex[HEX_LEN + 1];
+	struct old_node old = { .found = false };
+	struct dfs_pubkey pk;
+	struct stat st;
+	bool node = false;
+	int lock_fd = -1, status;
+
+	status = import_args(argc, argv, args, &node);
+	if (status != 0)
+		return status;
+	const char *state_dir = args[0], *file = args[1];
+
+	/* The mode is checked here too, to say so plainly; the keyring checks it again. */
+	if (stat(file, &st) < 0) {
+		fprintf(stderr, "dinemicfs: %s: %s\n", file, strerror(errno));
+		return 1;
+	}
+	if (S_ISREG(st.st_mode) && (st.st_mode & 077)) {
+		fprintf(stderr, "dinemicfs: %s is open to group or others (mode %03o); refusing "
+			"it: chmod 600 %s\n", file, (unsigned)(st.st_mode & 0777), file);
+		return 1;
+	}
+	if (node) {
+		if (lock_state_dir(state_dir, &lock_fd) < 0)
+			return 1;
+		dfs_keyring_list(state_dir, node_of, &old);
+	}
+	int rc = dfs_keyring_import(state_dir, file, node, &pk);
+	dfs_hex_encode(hex, pk.b, DFS_PUBKEY_LEN);
+	status = import_report(rc, hex, node, &old, state_dir, file);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	return status;

@@ -407,11 +407,44 @@ int dfs_status_render(FILE *out, const char *id, const char *stats, const char *
 	return 0;
 }
 
+/* Reads .node/id, .node/stats and .node/peers under mount; on a failure says why
+ * and returns -1, leaving what was read for the caller to free. */
+static int read_node(const char *mount, char **id, char **stats, char **peers)
+{
+	char path[4096];
+
+	if (snprintf(path, sizeof(path), "%s/.node/id", mount) >= (int)sizeof(path)) {
+		fprintf(stderr, "dinemicfs: %s: %s\n", mount, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	*id = read_all(path);
+	if (!*id) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			fprintf(stderr, "dinemicfs: %s is not a dinemicfs mount (no .node/id)\n",
+				mount);
+		else
+			fprintf(stderr, "dinemicfs: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/.node/stats", mount);
+	*stats = read_all(path);
+	if (!*stats) {
+		fprintf(stderr, "dinemicfs: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/.node/peers", mount);
+	*peers = read_all(path);
+	if (!*peers) {
+		fprintf(stderr, "dinemicfs: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int dfs_status_main(int argc, char **argv)
 {
 	const char *mount = NULL;
 	char *id = NULL, *stats = NULL, *peers = NULL;
-	char path[4096];
 	struct stat st;
 	bool opts = true;
 	int status = 1;
@@ -437,31 +470,8 @@ int dfs_status_main(int argc, char **argv)
 		fprintf(stderr, "dinemicfs: %s: %s\n", mount, strerror(errno));
 		return 1;
 	}
-	if (snprintf(path, sizeof(path), "%s/.node/id", mount) >= (int)sizeof(path)) {
-		fprintf(stderr, "dinemicfs: %s: %s\n", mount, strerror(ENAMETOOLONG));
-		return 1;
-	}
-	id = read_all(path);
-	if (!id) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			fprintf(stderr, "dinemicfs: %s is not a dinemicfs mount (no .node/id)\n",
-				mount);
-		else
-			fprintf(stderr, "dinemicfs: %s: %s\n", path, strerror(errno));
+	if (read_node(mount, &id, &stats, &peers) < 0)
 		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/.node/stats", mount);
-	stats = read_all(path);
-	if (!stats) {
-		fprintf(stderr, "dinemicfs: %s: %s\n", path, strerror(errno));
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/.node/peers", mount);
-	peers = read_all(path);
-	if (!peers) {
-		fprintf(stderr, "dinemicfs: %s: %s\n", path, strerror(errno));
-		goto out;
-	}
 	if (dfs_status_render(stdout, id, stats, peers) < 0) {
 		fprintf(stderr, "dinemicfs: %s is not a dinemicfs mount (.node/id holds no node id)\n",
 			mount);

@@ -540,14 +540,39 @@ static bool is_key_name(const char *name, struct dfs_pubkey *pk)
 	return dfs_hex_decode(pk->b, DFS_PUBKEY_LEN, name, 2 * DFS_PUBKEY_LEN) == 0;
 }
 
+/* The key file names in d, collected into *names (*n of them, each to free);
+ * 0 or -ENOMEM. */
+static int key_names(DIR *d, struct dfs_pubkey *pk, char ***names, size_t *n)
+{
+	struct dirent *de;
+	size_t cap = 0;
+
+	while ((de = readdir(d))) {
+		if (!is_key_name(de->d_name, pk))
+			continue;
+		if (*n == cap) {
+			size_t ncap = cap ? 2 * cap : 64;
+			char **bigger = realloc(*names, ncap * sizeof(**names));
+			if (!bigger)
+				return -ENOMEM;
+			*names = bigger;
+			cap = ncap;
+		}
+		(*names)[*n] = strdup(de->d_name);
+		if (!(*names)[*n])
+			return -ENOMEM;
+		(*n)++;
+	}
+	return 0;
+}
+
 int dfs_keyring_list(const char *state_dir, dfs_keyring_list_fn fn, void *ctx)
 {
 	struct dfs_pubkey pk;
 	struct dfs_seckey sk;
 	char path[PATH_MAX], dir[PATH_MAX];
 	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
+	size_t n = 0;
 	int rc, stop = 0;
 
 	rc = dfs_keyring_path(state_dir, NULL, path, sizeof(path));
@@ -566,27 +591,9 @@ int dfs_keyring_list(const char *state_dir, dfs_keyring_list_fn fn, void *ctx)
 	DIR *d = opendir(dir);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		if (!is_key_name(de->d_name, &pk))
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? 2 * cap : 64;
-			char **bigger = realloc(names, ncap * sizeof(*names));
-			if (!bigger) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			names = bigger;
-			cap = ncap;
-		}
-		names[n] = strdup(de->d_name);
-		if (!names[n]) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		n++;
-	}
-	rc = 0;
+	rc = key_names(d, &pk, &names, &n);
+	if (rc < 0)
+		goto out;
 	if (n)
 		qsort(names, n, sizeof(*names), by_name);
 	for (size_t i = 0; i < n && !stop; i++) {

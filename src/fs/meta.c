@@ -290,12 +290,53 @@ int dfs_fs_meta_set(struct dfs_fs *fs, const struct dfs_ent *e, const uint8_t *v
 	return rc;
 }
 
+/* .history: one line per update, warning when any is unverified. */
+static int history_text(struct dfs_fs *fs, const struct dfs_ent *e, const char *hex,
+			struct dfs_buf *out)
+{
+	int rc;
+	struct history_out h = { out, true };
+	rc = dfs_db_history(fs->db, &e->obj, history_line, &h);
+	if (rc == 0 && !h.all_ok)
+		dfs_log(DFS_LOG_WARNING, "history of %s has unverified updates", hex);
+	return rc;
+}
+
+/* .encrypted: the stored list, or empty when the model exists without one. */
+static int encrypted_text(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *out)
+{
+	struct dfs_model_rec m;
+	int rc;
+	struct dfs_pubkey id;
+	uint8_t *list;
+	size_t len;
+	dfs_db_model_id(e->model, &id);
+	rc = dfs_db_get_meta(fs->db, &id, "encrypted", &list, &len);
+	if (rc == 0) {
+		dfs_buf_add(out, list, len);
+		free(list);
+	} else if (rc == -ENOENT) {
+		rc = dfs_db_get_model(fs->db, e->model, &m);
+	}
+	return rc;
+}
+
+/* .node/as: the object this node acts as, if any. */
+static int as_text(struct dfs_fs *fs, struct dfs_buf *out)
+{
+	int rc;
+	struct dfs_pubkey as;
+	rc = 0;
+	if (dfs_db_get_as(fs->db, &as))
+		rc = object_line(fs, &as, out);
+	return rc;
+}
+
 /* The content of a generated file. */
 int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *out)
 {
 	char hex[2 * DFS_PUBKEY_LEN + 1];
 	struct dfs_object_rec o;
-	struct dfs_model_rec m;
 	int rc;
 
 	dfs_hex_encode(hex, e->obj.b, DFS_PUBKEY_LEN);
@@ -310,13 +351,9 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 		if (rc == 0)
 			dfs_buf_printf(out, "%s\n", hex);
 		break;
-	case DFS_META_HISTORY: {
-		struct history_out h = { out, true };
-		rc = dfs_db_history(fs->db, &e->obj, history_line, &h);
-		if (rc == 0 && !h.all_ok)
-			dfs_log(DFS_LOG_WARNING, "history of %s has unverified updates", hex);
+	case DFS_META_HISTORY:
+		rc = history_text(fs, e, hex, out);
 		break;
-	}
 	case DFS_NODE_ID:
 		dfs_buf_printf(out, "%s\n", fs->node_hex);
 		rc = 0;
@@ -337,27 +374,12 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 	case DFS_META_AUTHORIZED:
 		rc = authorized_text(fs, &e->obj, out);
 		break;
-	case DFS_META_ENCRYPTED: {
-		struct dfs_pubkey id;
-		uint8_t *list;
-		size_t len;
-		dfs_db_model_id(e->model, &id);
-		rc = dfs_db_get_meta(fs->db, &id, "encrypted", &list, &len);
-		if (rc == 0) {
-			dfs_buf_add(out, list, len);
-			free(list);
-		} else if (rc == -ENOENT) {
-			rc = dfs_db_get_model(fs->db, e->model, &m);
-		}
+	case DFS_META_ENCRYPTED:
+		rc = encrypted_text(fs, e, out);
 		break;
-	}
-	case DFS_NODE_AS: {
-		struct dfs_pubkey as;
-		rc = 0;
-		if (dfs_db_get_as(fs->db, &as))
-			rc = object_line(fs, &as, out);
+	case DFS_NODE_AS:
+		rc = as_text(fs, out);
 		break;
-	}
 	case DFS_NODE_PEERS:
 		rc = 0;
 		if (fs->hooks.peers)

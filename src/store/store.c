@@ -534,6 +534,39 @@ static void batch_op(leveldb_writebatch_t *wb, const struct op *op)
 				       op->vlen);
 }
 
+/* One LevelDB batch of the group's n ops, leaving out those a later op of the group
+ * rewrites; adds their sizes to *bytes. */
+static leveldb_writebatch_t *group_batch(struct dfs_batch *group, size_t n, uint64_t *bytes)
+{
+	const struct op **ops = n > 1 ? malloc(n * sizeof(*ops)) : NULL;
+	bool *rewritten = ops ? malloc(n * sizeof(*rewritten)) : NULL;
+	leveldb_writebatch_t *wb = leveldb_writebatch_create();
+	if (rewritten) {
+		size_t i = 0;
+		for (struct dfs_batch *b = group; b; b = b->next)
+			for (size_t j = 0; j < b->n; j++)
+				ops[i++] = &b->ops[j];
+	}
+	if (rewritten && mark_rewritten(ops, n, rewritten)) {
+		for (size_t i = 0; i < n; i++) {
+			if (rewritten[i])
+				continue;
+			batch_op(wb, ops[i]);
+			*bytes += ops[i]->klen + ops[i]->vlen + ENTRY_OVERHEAD;
+		}
+	} else {
+		for (struct dfs_batch *b = group; b; b = b->next) {
+			for (size_t i = 0; i < b->n; i++) {
+				batch_op(wb, &b->ops[i]);
+				*bytes += b->ops[i].klen + b->ops[i].vlen + ENTRY_OVERHEAD;
+			}
+		}
+	}
+	free(ops);
+	free(rewritten);
+	return wb;
+}
+
 /*
  * Called with st->lock held and st->writing set by the caller. Writes every
  * queued batch as one LevelDB write, then marks them done.
@@ -552,32 +585,7 @@ static void write_queued(struct dfs_store *st)
 
 	for (struct dfs_batch *b = group; b; b = b->next)
 		n += b->n;
-	const struct op **ops = n > 1 ? malloc(n * sizeof(*ops)) : NULL;
-	bool *rewritten = ops ? malloc(n * sizeof(*rewritten)) : NULL;
-	leveldb_writebatch_t *wb = leveldb_writebatch_create();
-	if (rewritten) {
-		size_t i = 0;
-		for (struct dfs_batch *b = group; b; b = b->next)
-			for (size_t j = 0; j < b->n; j++)
-				ops[i++] = &b->ops[j];
-	}
-	if (rewritten && mark_rewritten(ops, n, rewritten)) {
-		for (size_t i = 0; i < n; i++) {
-			if (rewritten[i])
-				continue;
-			batch_op(wb, ops[i]);
-			bytes += ops[i]->klen + ops[i]->vlen + ENTRY_OVERHEAD;
-		}
-	} else {
-		for (struct dfs_batch *b = group; b; b = b->next) {
-			for (size_t i = 0; i < b->n; i++) {
-				batch_op(wb, &b->ops[i]);
-				bytes += b->ops[i].klen + b->ops[i].vlen + ENTRY_OVERHEAD;
-			}
-		}
-	}
-	free(ops);
-	free(rewritten);
+	leveldb_writebatch_t *wb = group_batch(group, n, &bytes);
 	for (struct dfs_batch *b = group; b; b = b->next)
 		last = b->seq;
 	leveldb_write(st->db, st->wopts, wb, &err);
