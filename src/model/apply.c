@@ -303,6 +303,73 @@ static int hold_locked(struct dfs_db *db, struct apply *a, int why, struct dfs_b
 	return rc;
 }
 
+/* Only values are sealed, and a sealed one must say which key opens it. */
+static bool bad_seal(const struct dfs_update *u)
+{
+	uint32_t epoch;
+
+	return (u->flags & DFS_UPDATE_FLAG_SEALED) &&
+	       ((u->op != DFS_OP_FIELD_SET && u->op != DFS_OP_FIELD_APPEND) ||
+		dfs_value_epoch(u->value, u->value_len, &epoch) < 0 ||
+		u->value_len < DFS_VALUE_OVERHEAD);
+}
+
+/* -EALREADY where the update with hash h is stored, -ENOENT where it is new. */
+static int stored_before(struct dfs_db *db, const struct dfs_db_checked *checked,
+			 const struct dfs_hash *h)
+{
+	uint8_t *dup;
+	size_t duplen;
+	int rc;
+
+	/* New when checked, and nothing that may be it logged since: no second look. */
+	if (checked && checked->fresh && !maybe_stored_since(db, checked))
+		rc = -ENOENT;
+	else
+		rc = db_get_update(db, h, &dup, &duplen);
+	if (rc == 0) {
+		free(dup);
+		rc = -EALREADY;
+	}
+	return rc;
+}
+
+/*
+ * Builds a's batch: the signer, the rules, the log entry; on success *out
+ * gets it. A remote update that breaks a rule is held (hold_locked()).
+ */
+static int apply_batch(struct apply *a, int hold_reason, bool unauthorized_ok,
+		       struct dfs_batch **out)
+{
+	struct dfs_db *db = a->db;
+	int rc;
+
+	a->b = dfs_batch_new();
+	if (!a->b)
+		return -ENOMEM;
+	rc = hold_reason;
+	if (rc == 0) {
+		rc = check_signer(db, a->u, a->t);
+		if (rc == -EPERM && unauthorized_ok)
+			rc = 0;
+	}
+	if (rc == 0)
+		rc = dfs_op_is_model(a->u->op) ? apply_model(a) : apply_object(a);
+	if (rc == 0) {
+		rc = log_locked(db, a, true);
+	} else if (!a->local && holdable(rc)) {
+		rc = hold_locked(db, a, rc, out);
+		goto out_free_batch;
+	}
+	if (rc < 0)
+		goto out_free_batch;
+	*out = a->b;
+	a->b = NULL;
+out_free_batch:
+	dfs_batch_free(a->b);
+	return rc;
+}
+
 /*
  * The apply path: verify, check the rules, build the batch. Called with the
  * apply lock held; on success *out is ready to stage and db->seq advanced.
@@ -320,18 +387,11 @@ int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 	struct target t;
 	struct apply a = { .db = db, .u = &u, .rec = rec, .len = len, .t = &t, .local = local,
 			   .missing = missing, .note = note };
-	uint8_t *dup;
-	size_t duplen;
 	int rc = dfs_update_decode(rec, len, &u);
 
 	if (rc < 0)
 		return rc == -E2BIG && local ? -EFBIG : -EBADMSG;
-	/* Only values are sealed, and a sealed one must say which key opens it. */
-	uint32_t epoch;
-	if ((u.flags & DFS_UPDATE_FLAG_SEALED) &&
-	    ((u.op != DFS_OP_FIELD_SET && u.op != DFS_OP_FIELD_APPEND) ||
-	     dfs_value_epoch(u.value, u.value_len, &epoch) < 0 ||
-	     u.value_len < DFS_VALUE_OVERHEAD))
+	if (bad_seal(&u))
 		return -EBADMSG;
 	if (checked)
 		a.hash = checked->hash;
@@ -339,16 +399,7 @@ int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 		dfs_hash2(&a.hash, rec, len, NULL, 0);
 	dfs_buf_init(&a.key);
 	dfs_buf_init(&a.val);
-	/* New when checked, and nothing that may be it logged since: no second look. */
-	if (checked && checked->fresh && !maybe_stored_since(db, checked))
-		rc = -ENOENT;
-	else
-		rc = db_get_update(db, &a.hash, &dup, &duplen);
-	if (rc == 0) {
-		free(dup);
-		rc = -EALREADY;
-		goto out;
-	}
+	rc = stored_before(db, checked, &a.hash);
 	if (rc != -ENOENT)
 		goto out;
 	apply_names(&a);
@@ -359,32 +410,7 @@ int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 		goto out;
 	if (t.exists && !dfs_op_is_model(u.op))
 		snprintf(note->object, sizeof(note->object), "%s", t.object.shown);
-
-	a.b = dfs_batch_new();
-	if (!a.b) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	rc = hold_reason;
-	if (rc == 0) {
-		rc = check_signer(db, &u, &t);
-		if (rc == -EPERM && unauthorized_ok)
-			rc = 0;
-	}
-	if (rc == 0)
-		rc = dfs_op_is_model(u.op) ? apply_model(&a) : apply_object(&a);
-	if (rc == 0) {
-		rc = log_locked(db, &a, true);
-	} else if (!local && holdable(rc)) {
-		rc = hold_locked(db, &a, rc, out);
-		goto out_free_batch;
-	}
-	if (rc < 0)
-		goto out_free_batch;
-	*out = a.b;
-	a.b = NULL;
-out_free_batch:
-	dfs_batch_free(a.b);
+	rc = apply_batch(&a, hold_reason, unauthorized_ok, out);
 out:
 	dfs_buf_release(&a.key);
 	dfs_buf_release(&a.val);

@@ -8,12 +8,53 @@
 #include "dinemicfs/util.h"
 #include "internal.h"
 
+/*
+ * keys sorted, without repeats or obj itself (*m of them), on the heap;
+ * NULL when out of memory.
+ */
+static struct dfs_pubkey *sorted_readers(const struct dfs_pubkey *obj,
+					 const struct dfs_pubkey *keys, size_t n, size_t *m)
+{
+	struct dfs_pubkey *sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	if (!sorted)
+		return NULL;
+	if (n)
+		memcpy(sorted, keys, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), db_key_cmp);
+	*m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(sorted[i].b, obj->b, DFS_PUBKEY_LEN) != 0 &&
+		    (*m == 0 || memcmp(sorted[*m - 1].b, sorted[i].b, DFS_PUBKEY_LEN) != 0))
+			sorted[(*m)++] = sorted[i];
+	return sorted;
+}
+
+/* Whether obj has a keyset, and its list now (*old, if any). Under obj's key lock. */
+static int current_readers(struct dfs_db *db, const struct dfs_pubkey *obj, bool *keyed,
+			   uint8_t **old, size_t *oldlen)
+{
+	uint8_t *ks = NULL;
+	size_t kslen;
+	int rc = dfs_db_get_meta(db, obj, "datakey", &ks, &kslen);
+
+	*keyed = rc == 0;
+	free(ks);
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc == 0) {
+		rc = dfs_db_get_meta(db, obj, "authorized", old, oldlen);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
+	return rc;
+}
+
 int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 			  const struct dfs_pubkey *keys, size_t n)
 {
 	struct dfs_object_rec o;
-	uint8_t *old = NULL, *ks = NULL;
-	size_t oldlen = 0, kslen;
+	uint8_t *old = NULL;
+	size_t oldlen = 0;
 	int rc = dfs_db_get_object_by_key(db, obj, &o);
 
 	if (rc < 0)
@@ -23,17 +64,10 @@ int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 	/* Only the owner's key may sign it, on every node. */
 	if (!dfs_keyring_has(db->kr, obj))
 		return -EPERM;
-	struct dfs_pubkey *sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	size_t m;
+	struct dfs_pubkey *sorted = sorted_readers(obj, keys, n, &m);
 	if (!sorted)
 		return -ENOMEM;
-	if (n)
-		memcpy(sorted, keys, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), db_key_cmp);
-	size_t m = 0;
-	for (size_t i = 0; i < n; i++)
-		if (memcmp(sorted[i].b, obj->b, DFS_PUBKEY_LEN) != 0 &&
-		    (m == 0 || memcmp(sorted[m - 1].b, sorted[i].b, DFS_PUBKEY_LEN) != 0))
-			sorted[m++] = sorted[i];
 
 	/*
 	 * Readers follow .authorized: with the list and the keyset changed
@@ -43,16 +77,8 @@ int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 	struct dfs_buf next;
 	dfs_buf_init(&next);
 	pthread_rwlock_wrlock(db_key_lock(db, obj));
-	rc = dfs_db_get_meta(db, obj, "datakey", &ks, &kslen);
-	bool keyed = rc == 0;
-	free(ks);
-	if (rc == -ENOENT)
-		rc = 0;
-	if (rc == 0) {
-		rc = dfs_db_get_meta(db, obj, "authorized", &old, &oldlen);
-		if (rc == -ENOENT)
-			rc = 0;
-	}
+	bool keyed;
+	rc = current_readers(db, obj, &keyed, &old, &oldlen);
 	/*
 	 * The next keyset is built first: a list it cannot seal to changes
 	 * nothing. In a model with encrypted fields, the first list makes the

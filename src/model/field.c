@@ -241,23 +241,22 @@ static int append_value(struct apply *a, const struct dfs_field_rec *old, bool i
 	return 0;
 }
 
-int db_apply_field(struct apply *a)
+/*
+ * Reads a->name's record into f (left as it was where there is none) and
+ * checks the name may hold a field: the dict it lies in, if any, is live,
+ * and a dict under the name itself gives way to a later field. Returns 1
+ * when a->u is older than a live dict there and changes nothing.
+ */
+static int field_current(struct apply *a, struct dfs_field_rec *f, bool *have, bool *corrupted)
 {
 	const struct dfs_update *u = a->u;
-	struct dfs_field_rec f = { 0 };
 	const char *slash = memchr(a->name, '/', u->name_len);
-	int rc = db_get_field_any(a->db, &u->entity, a->name, u->name_len, &f);
-	bool have = rc == 0;
-	uint8_t *joined = NULL;
-	const uint8_t *value = u->value;
-	size_t value_len = u->value_len;
-	bool sealed = u->flags & DFS_UPDATE_FLAG_SEALED;
-	/* A local write of an encrypted field was held to max_value in clear. */
-	size_t limit = a->local && !sealed ? a->db->max_value : DFS_UPDATE_VALUE_MAX;
+	int rc = db_get_field_any(a->db, &u->entity, a->name, u->name_len, f);
 
+	*have = rc == 0;
 	/* A corrupt record (already reported) is replaced by a new value or a delete. */
-	bool corrupted = rc == -EIO && u->op != DFS_OP_FIELD_APPEND;
-	if (corrupted)
+	*corrupted = rc == -EIO && u->op != DFS_OP_FIELD_APPEND;
+	if (*corrupted)
 		rc = -ENOENT;
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
@@ -271,63 +270,97 @@ int db_apply_field(struct apply *a)
 		if (d.kind != DFS_FIELD_DICT)
 			return -ENOTDIR;
 	}
-	if (have && f.kind == DFS_FIELD_DICT) {
-		if (f.alive && a->local)
+	if (*have && f->kind == DFS_FIELD_DICT) {
+		if (f->alive && a->local)
 			return -EISDIR;
 		/* A field and a dict made under one name on two nodes: the later wins. */
-		if (f.alive && clock_cmp(u->clock, &u->signer, f.clock, &f.signer) < 0)
-			return 0;
-		if (f.alive && (rc = bury_dict(a, a->name, u->name_len)) < 0)
+		if (f->alive && clock_cmp(u->clock, &u->signer, f->clock, &f->signer) < 0)
+			return 1;
+		if (f->alive && (rc = bury_dict(a, a->name, u->name_len)) < 0)
 			return rc;
-		have = false;	/* a dead dict's name is free for a field */
-		memset(&f, 0, sizeof(f));
+		*have = false;	/* a dead dict's name is free for a field */
+		memset(f, 0, sizeof(*f));
 	}
+	return 0;
+}
+
+/*
+ * Last writer wins, and appends follow the set they were made after;
+ * a tie in (clock, signer) is settled by hash, from the history.
+ * Sets f to the record after a->u and *value, *value_len to its bytes
+ * (built in *joined where they are not a->u's own). Returns 1 when a->u
+ * is superseded and changes nothing.
+ */
+static int field_merge(struct apply *a, struct dfs_field_rec *f, bool have, size_t limit,
+		       uint8_t **joined, const uint8_t **value, size_t *value_len)
+{
+	const struct dfs_update *u = a->u;
+	bool sealed = u->flags & DFS_UPDATE_FLAG_SEALED;
+	int rc;
+
+	if (have && clock_cmp(u->clock, &u->signer, f->clock, &f->signer) <= 0) {
+		if (u->op != DFS_OP_FIELD_APPEND &&
+		    clock_cmp(u->clock, &u->signer, f->base_clock, &f->base_signer) < 0)
+			return 1;	/* superseded: kept in the history only */
+		rc = remerge_field(a, f, joined, value_len);
+		if (rc < 0)
+			return rc;
+		*value = *joined;
+		return 0;
+	}
+	bool items = sealed;
+	if (u->op == DFS_OP_FIELD_APPEND && have && f->alive) {
+		if (a->local && !sealed && !(f->flags & DFS_FIELD_FLAG_ITEMS) &&
+		    f->size + *value_len > limit)
+			return -EFBIG;
+		items |= (f->flags & DFS_FIELD_FLAG_ITEMS) != 0;
+		rc = append_value(a, f, items, joined, value_len);
+		if (rc < 0)
+			return rc;
+		*value = *joined;
+	} else if (items) {
+		rc = append_value(a, NULL, true, joined, value_len);
+		if (rc < 0)
+			return rc;
+		*value = *joined;
+	}
+	if (u->op != DFS_OP_FIELD_APPEND) {
+		f->base_clock = u->clock;
+		f->base_signer = u->signer;
+	}
+	f->kind = DFS_FIELD_VALUE;
+	f->alive = u->op != DFS_OP_FIELD_DELETE;
+	f->flags = items && f->alive ? DFS_FIELD_FLAG_ITEMS : 0;
+	f->clock = u->clock;
+	f->signer = u->signer;
+	f->size = f->alive ? *value_len : 0;
+	return 0;
+}
+
+int db_apply_field(struct apply *a)
+{
+	const struct dfs_update *u = a->u;
+	struct dfs_field_rec f = { 0 };
+	bool have, corrupted;
+	uint8_t *joined = NULL;
+	const uint8_t *value = u->value;
+	size_t value_len = u->value_len;
+	bool sealed = u->flags & DFS_UPDATE_FLAG_SEALED;
+	/* A local write of an encrypted field was held to max_value in clear. */
+	size_t limit = a->local && !sealed ? a->db->max_value : DFS_UPDATE_VALUE_MAX;
+	int rc = field_current(a, &f, &have, &corrupted);
+
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
 	if (value_len > limit)
 		return -EFBIG;
 	if (a->local && u->op == DFS_OP_FIELD_DELETE && !corrupted && (!have || !f.alive))
 		return -ENOENT;
 	bool was_alive = have && f.alive;
 
-	/*
-	 * Last writer wins, and appends follow the set they were made after;
-	 * a tie in (clock, signer) is settled by hash, from the history.
-	 */
-	if (have && clock_cmp(u->clock, &u->signer, f.clock, &f.signer) <= 0) {
-		if (u->op != DFS_OP_FIELD_APPEND &&
-		    clock_cmp(u->clock, &u->signer, f.base_clock, &f.base_signer) < 0)
-			return 0;	/* superseded: kept in the history only */
-		rc = remerge_field(a, &f, &joined, &value_len);
-		if (rc < 0)
-			return rc;
-		value = joined;
-	} else {
-		bool items = sealed;
-		if (u->op == DFS_OP_FIELD_APPEND && have && f.alive) {
-			if (a->local && !sealed && !(f.flags & DFS_FIELD_FLAG_ITEMS) &&
-			    f.size + value_len > limit)
-				return -EFBIG;
-			items |= (f.flags & DFS_FIELD_FLAG_ITEMS) != 0;
-			rc = append_value(a, &f, items, &joined, &value_len);
-			if (rc < 0)
-				return rc;
-			value = joined;
-		} else if (items) {
-			rc = append_value(a, NULL, true, &joined, &value_len);
-			if (rc < 0)
-				return rc;
-			value = joined;
-		}
-		if (u->op != DFS_OP_FIELD_APPEND) {
-			f.base_clock = u->clock;
-			f.base_signer = u->signer;
-		}
-		f.kind = DFS_FIELD_VALUE;
-		f.alive = u->op != DFS_OP_FIELD_DELETE;
-		f.flags = items && f.alive ? DFS_FIELD_FLAG_ITEMS : 0;
-		f.clock = u->clock;
-		f.signer = u->signer;
-		f.size = f.alive ? value_len : 0;
-	}
+	rc = field_merge(a, &f, have, limit, &joined, &value, &value_len);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
 	f.mtime = u->clock > f.mtime ? u->clock : f.mtime;
 	a->note->ev.created = !was_alive && f.alive;
 	dfs_buf_reset(&a->val);

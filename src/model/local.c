@@ -190,6 +190,68 @@ static int write_change(struct dfs_db *db, uint8_t op, const struct dfs_object_r
 }
 
 /*
+ * An append to a value with encrypted parts is held to max_value in clear,
+ * as a plain one is.
+ */
+static int append_fits(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		       size_t vlen, bool secret)
+{
+	struct dfs_field_rec f;
+	uint64_t size;
+	bool readable;
+	int rc = dfs_db_stat_field(db, obj, path, &f, &size, &readable);
+
+	if (rc < 0 && rc != -ENOENT && rc != -EIO)
+		return rc;
+	if (rc == 0 && (secret || (f.flags & DFS_FIELD_FLAG_ITEMS)) &&
+	    size + vlen > db->max_value)
+		return -EFBIG;
+	return 0;
+}
+
+/* Puts path's value in c (kept in *old), or marks c sealed where it cannot be read. */
+static int change_old(struct dfs_db *db, struct dfs_change *c, const struct dfs_pubkey *obj,
+		      const char *path, uint8_t **old, size_t *oldlen)
+{
+	int rc = dfs_db_read_field(db, obj, path, old, oldlen);
+
+	if (rc == 0) {
+		c->old_value = *old;
+		c->old_len = *oldlen;
+	} else if (rc == -EACCES) {
+		c->sealed = true;
+	} else if (rc != -ENOENT) {
+		return rc;
+	}
+	return 0;
+}
+
+/* Puts the value after op in c: val for a set, old then val (in *joined) for an append. */
+static int change_new(struct dfs_db *db, struct dfs_change *c, uint8_t op, const uint8_t *val,
+		      size_t vlen, const uint8_t *old, size_t oldlen, uint8_t **joined)
+{
+	if (c->sealed) {
+		/* Neither the old value nor the whole new one is known here. */
+	} else if (op == DFS_OP_FIELD_SET) {
+		c->new_value = val ? val : (const uint8_t *)"";
+		c->new_len = vlen;
+	} else if (op == DFS_OP_FIELD_APPEND) {
+		if (oldlen + vlen > db->max_value)
+			return -EFBIG;
+		*joined = malloc(oldlen + vlen + 1);
+		if (!*joined)
+			return -ENOMEM;
+		if (oldlen)
+			memcpy(*joined, old, oldlen);
+		if (vlen)
+			memcpy(*joined + oldlen, val, vlen);
+		c->new_value = *joined;
+		c->new_len = oldlen + vlen;
+	}
+	return 0;
+}
+
+/*
  * Object changes are signed with the object's own key, which this node must
  * hold. Listeners judge the whole value that results: for an append, the
  * old value followed by the new bytes; where this node cannot open an
@@ -220,18 +282,8 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 	bool judged = (op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND ||
 		       op == DFS_OP_FIELD_DELETE || op == DFS_OP_OBJECT_REMOVE) &&
 		      db_wanted(db, event, o.model);
-	if (op == DFS_OP_FIELD_APPEND) {
-		/* A value with encrypted parts is held to max_value in clear, as a plain one is. */
-		struct dfs_field_rec f;
-		uint64_t size;
-		bool readable;
-		rc = dfs_db_stat_field(db, obj, path, &f, &size, &readable);
-		if (rc < 0 && rc != -ENOENT && rc != -EIO)
-			return rc;
-		if (rc == 0 && (secret || (f.flags & DFS_FIELD_FLAG_ITEMS)) &&
-		    size + vlen > db->max_value)
-			return -EFBIG;
-	}
+	if (op == DFS_OP_FIELD_APPEND && (rc = append_fits(db, obj, path, vlen, secret)) < 0)
+		return rc;
 	if (!judged)
 		return write_change(db, op, &o, obj, signer, path, val, vlen, secret);
 
@@ -239,38 +291,15 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 	c.authorized = authorized;
 	c.owned = dfs_keyring_has(db->kr, obj);
 	if (path && event != DFS_EVENT_REMOVE) {
-		rc = dfs_db_read_field(db, obj, path, &old, &oldlen);
-		if (rc == 0) {
-			c.old_value = old;
-			c.old_len = oldlen;
-		} else if (rc == -EACCES) {
-			c.sealed = true;
-		} else if (rc != -ENOENT) {
+		rc = change_old(db, &c, obj, path, &old, &oldlen);
+		if (rc != 0)
 			return rc;
-		}
 	}
 	c.secret = secret || c.sealed;
-	if (c.sealed) {
-		/* Neither the old value nor the whole new one is known here. */
-	} else if (op == DFS_OP_FIELD_SET) {
-		c.new_value = val ? val : (const uint8_t *)"";
-		c.new_len = vlen;
-	} else if (op == DFS_OP_FIELD_APPEND) {
-		if (oldlen + vlen > db->max_value) {
-			free(old);
-			return -EFBIG;
-		}
-		joined = malloc(oldlen + vlen + 1);
-		if (!joined) {
-			free(old);
-			return -ENOMEM;
-		}
-		if (oldlen)
-			memcpy(joined, old, oldlen);
-		if (vlen)
-			memcpy(joined + oldlen, val, vlen);
-		c.new_value = joined;
-		c.new_len = oldlen + vlen;
+	rc = change_new(db, &c, op, val, vlen, old, oldlen, &joined);
+	if (rc < 0) {
+		free(old);
+		return rc;
 	}
 	rc = db->listener.before(db->listener.ctx, &c);
 	if (rc == 0)

@@ -196,6 +196,31 @@ static int give_back(struct apply *a, const char *model, const char *name)
 }
 
 /*
+ * o is being created under the name holder's object holds: the one
+ * created later (by clock, then key) shows under a demoted name.
+ */
+static int name_clash(struct apply *a, struct dfs_object_rec *o, const struct contender *holder)
+{
+	const struct dfs_update *u = a->u;
+	struct dfs_object_rec other;
+	int rc;
+
+	dfs_key_object(&a->key, &holder->key);
+	rc = db_get_rec(a->db, &a->key, "object", (db_decoder)dfs_object_rec_decode, &other);
+	if (rc < 0)
+		return rc;
+	if (clock_cmp(u->clock, &u->entity, other.created, &holder->key) < 0) {
+		char demoted[256];
+		rc = demoted_name(a, other.name, &holder->key, demoted);
+		if (rc == 0)
+			rc = reshow(a, &holder->key, demoted);
+	} else {
+		rc = demoted_name(a, a->name, &u->entity, o->shown);
+	}
+	return rc;
+}
+
+/*
  * Objects created concurrently under one name all live: the one created
  * first (by clock, then key) shows under the name, the others as
  * name~ followed by 8 hex digits of their key, identically on every node.
@@ -205,7 +230,6 @@ int db_object_create(struct apply *a, struct dfs_object_rec *o)
 	const struct dfs_update *u = a->u;
 	struct dfs_model_rec m;
 	struct contender holder;
-	struct dfs_object_rec other;
 	int rc;
 
 	if (a->t->exists)
@@ -240,18 +264,7 @@ int db_object_create(struct apply *a, struct dfs_object_rec *o)
 	if (rc < 0)
 		return rc;
 	if (holder.found) {
-		dfs_key_object(&a->key, &holder.key);
-		rc = db_get_rec(a->db, &a->key, "object", (db_decoder)dfs_object_rec_decode, &other);
-		if (rc < 0)
-			return rc;
-		if (clock_cmp(u->clock, &u->entity, other.created, &holder.key) < 0) {
-			char demoted[256];
-			rc = demoted_name(a, other.name, &holder.key, demoted);
-			if (rc == 0)
-				rc = reshow(a, &holder.key, demoted);
-		} else {
-			rc = demoted_name(a, a->name, &u->entity, o->shown);
-		}
+		rc = name_clash(a, o, &holder);
 		if (rc < 0)
 			return rc;
 	}

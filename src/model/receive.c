@@ -117,6 +117,46 @@ static void log_refusal(struct dfs_db *db, const struct dfs_update *u, const str
 			short_hex(hex, hash), (int)u->model_len, u->model, strerror(-rc));
 }
 
+/* Makes room for one more item in g. */
+static int group_grow(struct dfs_db_group *g)
+{
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : 16;
+		struct group_item **items = realloc(g->items, cap * sizeof(*items));
+		if (!items)
+			return -ENOMEM;
+		g->items = items;
+		g->cap = cap;
+	}
+	return 0;
+}
+
+/*
+ * Asks the listeners about the update of it where they judge it (unless
+ * the policy holds it), applies it under the apply lock and stages its
+ * batch, and logs a refusal.
+ */
+static int group_apply(struct dfs_db *db, struct group_item *it, const struct dfs_update *u,
+		       const uint8_t *rec, size_t len, const struct dfs_db_checked *c,
+		       struct dfs_hash *missing)
+{
+	int hold = 0;
+	bool by_policy = !it->j.authorized && !db->open_policy;
+	if (by_policy)
+		hold = -EPERM;
+	else if (it->j.judged)
+		hold = db->listener.before(db->listener.ctx, &it->j.c);
+	pthread_mutex_lock(&db->apply_lock);
+	int rc = db_apply_locked(db, rec, len, c, false, hold, !it->j.authorized, missing,
+				 &it->note, &it->b);
+	if (it->b)
+		db_stage_locked(db, it->b);
+	pthread_mutex_unlock(&db->apply_lock);
+	if (rc != 0 && rc != -EALREADY && rc != -EAGAIN)
+		log_refusal(db, u, &c->hash, rc, it->b != NULL, by_policy, hold);
+	return rc;
+}
+
 int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 			 const struct dfs_db_checked *checked, struct dfs_hash *missing,
 			 uint64_t *seq)
@@ -142,14 +182,8 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 		if (db_known(db, &own.hash))
 			return -EALREADY;
 	}
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? 2 * g->cap : 16;
-		struct group_item **items = realloc(g->items, cap * sizeof(*items));
-		if (!items)
-			return -ENOMEM;
-		g->items = items;
-		g->cap = cap;
-	}
+	if (group_grow(g) < 0)
+		return -ENOMEM;
 	/* On the heap: the judgement points into itself. */
 	struct group_item *it = calloc(1, sizeof(*it));
 	if (!it)
@@ -163,20 +197,7 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 		free(it);
 		return rc;
 	}
-	int hold = 0;
-	bool by_policy = !it->j.authorized && !db->open_policy;
-	if (by_policy)
-		hold = -EPERM;
-	else if (it->j.judged)
-		hold = db->listener.before(db->listener.ctx, &it->j.c);
-	pthread_mutex_lock(&db->apply_lock);
-	rc = db_apply_locked(db, rec, len, c, false, hold, !it->j.authorized, missing, &it->note,
-			  &it->b);
-	if (it->b)
-		db_stage_locked(db, it->b);
-	pthread_mutex_unlock(&db->apply_lock);
-	if (rc != 0 && rc != -EALREADY && rc != -EAGAIN)
-		log_refusal(db, &u, &c->hash, rc, it->b != NULL, by_policy, hold);
+	rc = group_apply(db, it, &u, rec, len, c, missing);
 	if (!it->b) {
 		db_judgement_release(&it->j);
 		free(it);
