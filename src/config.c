@@ -31,6 +31,8 @@ static const struct fuse_opt opts[] = {
 	OPT("action_timeout=%s", action_timeout_str),
 	OPT("listen=%s", listen),
 	OPT("network_key=%s", network_key_file),
+	OPT("trust=%s", trust_file),
+	{ "unencrypted_links", offsetof(struct dfs_config, unencrypted_links), 1 },
 	OPT("policy=%s", policy_str),
 	OPT("as=%s", as),
 	FUSE_OPT_KEY("peer=", KEY_PEER),
@@ -124,6 +126,7 @@ void dfs_config_release(struct dfs_config *c)
 	free(c->extra_arg);
 	free(c->listen);
 	free(c->network_key_file);
+	free(c->trust_file);
 	free(c->policy_str);
 	free(c->as);
 	for (size_t i = 0; i < c->npeers; i++)
@@ -227,11 +230,20 @@ static int check_addresses(struct dfs_config *c, char *err, size_t errlen)
 		}
 	}
 	for (size_t i = 0; i < c->npeers; i++) {
-		char host[128], path[128];
-		int port;
-		if (dfs_parse_peer_url(c->peers[i], host, sizeof(host), &port, path,
-				       sizeof(path)) < 0) {
-			snprintf(err, errlen, "peer must be ws://HOST:PORT, not '%s'", c->peers[i]);
+		struct dfs_peer_url u;
+		if (dfs_parse_peer_url(c->peers[i], &u) < 0) {
+			snprintf(err, errlen, "peer must be wss://HOST:PORT[#NODEID], not '%s'",
+				 c->peers[i]);
+			return -EINVAL;
+		}
+		if (u.tls && c->unencrypted_links) {
+			snprintf(err, errlen, "unencrypted_links takes ws:// peers, not '%s'",
+				 c->peers[i]);
+			return -EINVAL;
+		}
+		if (!u.tls && !c->unencrypted_links) {
+			snprintf(err, errlen, "peer '%s' is unencrypted: use wss://, or add "
+				 "unencrypted_links on a closed test network", c->peers[i]);
 			return -EINVAL;
 		}
 	}
@@ -245,6 +257,10 @@ static int check_addresses(struct dfs_config *c, char *err, size_t errlen)
 	}
 	if (c->network_key_file && !c->network_key_file[0]) {
 		snprintf(err, errlen, "network_key needs a file name");
+		return -EINVAL;
+	}
+	if (c->trust_file && !c->trust_file[0]) {
+		snprintf(err, errlen, "trust needs a file name");
 		return -EINVAL;
 	}
 	return 0;
@@ -319,9 +335,14 @@ void dfs_config_usage(const char *prog)
 	       "                           or let listeners judge them (open)\n"
 	       "    -o as=MODEL/OBJECT     sign changes of objects this node does not own\n"
 	       "                           as this object (its key must be here)\n"
-	       "    -o listen=HOST:PORT    serve peers on this address\n"
-	       "    -o peer=ws://HOST:PORT connect to a peer (repeatable)\n"
+	       "    -o listen=HOST:PORT    serve peers on this address (TLS)\n"
+	       "    -o peer=wss://HOST:PORT[#NODEID]\n"
+	       "                           connect to a peer (repeatable); with #NODEID,\n"
+	       "                           only the node with that id (64 hex digits)\n"
 	       "    -o network_key=FILE    admit only peers holding the same 32-byte key\n"
+	       "    -o trust=FILE          admit only the node ids listed in FILE\n"
+	       "    -o unencrypted_links   plain ws:// links without TLS: anyone on the path\n"
+	       "                           reads and alters them (closed test networks)\n"
 	       "    -o ro                  mount read-only\n"
 	       "\n"
 	       "FUSE options (others: see mount.fuse3(8); default_permissions is always on):\n"

@@ -113,6 +113,8 @@ static int node_stats(void *ctx, struct dfs_buf *out)
 	dfs_buf_printf(out, "bytes_in %llu\n", (unsigned long long)s.bytes_in);
 	dfs_buf_printf(out, "bytes_out %llu\n", (unsigned long long)s.bytes_out);
 	dfs_buf_printf(out, "frames_dropped %llu\n", (unsigned long long)s.bad_frames);
+	dfs_buf_printf(out, "peers_refused %llu\n", (unsigned long long)s.refused);
+	dfs_buf_printf(out, "connections_over_limit %llu\n", (unsigned long long)s.over_limit);
 	return dfs_buf_ok(out);
 }
 
@@ -301,6 +303,8 @@ static int node_mount(struct node *n)
 			.peers = cfg->peers,
 			.npeers = cfg->npeers,
 			.network_key = n->has_netkey ? n->netkey : NULL,
+			.trust_file = cfg->trust_file,
+			.unencrypted = cfg->unencrypted_links,
 		};
 		n->wiring.repl = dfs_repl_start(n->db, n->kr, &ropts);
 		if (!n->wiring.repl) {

@@ -33,9 +33,11 @@ struct dfs_config {
 	char *action_timeout_str;
 	int policy_open;		/* 1: listeners judge unauthorized updates */
 	char *listen;			/* HOST:PORT, malloc'ed */
-	char **peers;			/* ws://HOST:PORT, each malloc'ed */
+	char **peers;			/* wss://HOST:PORT[#NODEID], each malloc'ed */
 	size_t npeers;
 	char *network_key_file;
+	char *trust_file;		/* node ids admitted, one a line */
+	int unencrypted_links;		/* 1: ws:// links, no TLS (closed test networks) */
 	char *policy_str;
 	char *as;			/* MODEL/OBJECT to sign as, malloc'ed */
 	char *extra_arg;		/* a third positional, reported as an error */

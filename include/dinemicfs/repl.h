@@ -3,10 +3,22 @@
  * repl.h - replication: links to peers over WebSockets (libwebsockets).
  *
  * A node serves peers on -o listen=HOST:PORT and connects out to every
- * -o peer=ws://HOST:PORT, reconnecting with backoff. Each link speaks the
+ * -o peer=wss://HOST:PORT[#NODEID], reconnecting with backoff. Links are
+ * TLS 1.3 with each node's certificate made from its node key (tls.h);
+ * plain ws:// only with -o unencrypted_links, which gives up secrecy and
+ * integrity on the wire, for closed test networks. Each link speaks the
  * protocol of wire.h: a handshake that proves both node keys (and the
- * network key when one is set), then each side streams its update log from
- * where the other got to last time, and goes on streaming as it grows.
+ * network key when one is set) inside this TLS session, then admission,
+ * then each side streams its update log from where the other got to last
+ * time, and goes on streaming as it grows.
+ *
+ * Admission: with -o network_key, a peer must prove the same key; with
+ * -o trust=FILE, its node id must be in FILE (re-read when it changes); with
+ * both, both; a peer pinned by #NODEID is trusted by its pin. A node with
+ * neither admits any peer that completes the handshake, and says so. Before
+ * admission a peer learns nothing of the store, nothing it sends is
+ * stored, and it costs little: a few hundred bytes of buffer, a deadline,
+ * and a limit on such connections in all and per address.
  *
  * Threads: one service thread owns every libwebsockets object; one applier
  * thread takes received updates off a bounded queue and hands them to
@@ -18,6 +30,7 @@
 #ifndef DINEMICFS_REPL_H
 #define DINEMICFS_REPL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,9 +42,11 @@ struct dfs_repl;
 
 struct dfs_repl_opts {
 	const char *listen;		/* "HOST:PORT" to serve on, or NULL */
-	char *const *peers;		/* "ws://HOST:PORT[/path]" to connect to */
+	char *const *peers;		/* "wss://HOST:PORT[/path][#NODEID]" to connect to */
 	size_t npeers;
 	const uint8_t *network_key;	/* DFS_MAC_KEY_LEN bytes, or NULL */
+	const char *trust_file;		/* node ids admitted, one a line, or NULL */
+	bool unencrypted;		/* -o unencrypted_links: ws:// both ways */
 };
 
 /* Counters since start; each is kept in an atomic and read without a lock. */
@@ -42,6 +57,8 @@ struct dfs_repl_stats {
 	uint64_t parked;		/* updates waiting for a predecessor now */
 	uint64_t bad_frames;		/* malformed or refused messages and updates dropped */
 	uint64_t dropped;		/* of those, updates: malformed or badly signed */
+	uint64_t refused;		/* peers refused at the handshake */
+	uint64_t over_limit;		/* connections closed past the limits before admission */
 	unsigned peers_up;		/* links up now, outgoing and incoming */
 	unsigned peers_configured;	/* -o peer= addresses */
 };
@@ -63,12 +80,20 @@ int dfs_repl_peers_text(struct dfs_repl *r, struct dfs_buf *out);
 /** Reads the counters; any thread, takes no lock. */
 void dfs_repl_get_stats(struct dfs_repl *r, struct dfs_repl_stats *out);
 
+/* A peer's address, as -o peer= gives it. */
+struct dfs_peer_url {
+	bool tls;			/* wss:// (ws:// needs -o unencrypted_links) */
+	char host[128];
+	int port;
+	char path[128];			/* "/" by default */
+	bool pinned;			/* #NODEID: only the node with this key */
+	struct dfs_pubkey pin;
+};
 /**
- * Parses "ws://HOST:PORT[/path]" (the default path is "/"). host and path
- * get NUL-terminated copies. Returns 0 or -EINVAL.
+ * Parses "wss://HOST:PORT[/path][#NODEID]" or the same with ws://; NODEID
+ * is 64 hex digits. Returns 0 or -EINVAL.
  */
-int dfs_parse_peer_url(const char *url, char *host, size_t hostlen, int *port, char *path,
-		       size_t pathlen);
+int dfs_parse_peer_url(const char *url, struct dfs_peer_url *out);
 /** Parses "HOST:PORT" (or ":PORT", any address). Returns 0 or -EINVAL. */
 int dfs_parse_listen(const char *s, char *host, size_t hostlen, int *port);
 

@@ -2,23 +2,29 @@
 /*
  * wire.h - the replication protocol's messages (pure, bounds-checked).
  *
- * Nodes talk over one WebSocket per link, subprotocol "dinemicfs.2". Every
+ * Nodes talk over one WebSocket per link, subprotocol "dinemicfs.2", over
+ * TLS 1.3 (tls.h) unless both ends run with -o unencrypted_links. Every
  * WebSocket message is binary and holds exactly one protocol message: a
  * type byte, then its body. Integers are big-endian.
  *
- *   HELLO  'H'  version(1) = 2, flags(1), node id(32), nonce(32), head(8),
- *               log id(16)
+ *   HELLO  'H'  version(1) = 3, flags(1), node id(32), nonce(32)
  *               flags bit 0: the sender uses a network key; others must be 0.
+ *               node id: on a TLS link, the key of the sender's certificate.
+ *   AUTH   'A'  signature(64), mac(32)
+ *               signature: Ed25519 by the sender's node key over
+ *               dfs_wire_proof(): this TLS session's exporter, which side
+ *               the sender is, the receiver's nonce and both ids;
+ *               mac: keyed BLAKE2b-256 of the same bytes under the network
+ *               key, or zeros without one. A proof names one session, one
+ *               direction and one pair of nodes, so it cannot be replayed
+ *               or reflected into another link.
+ *   LOG    'L'  head(8), log id(16), sent once the sender admitted the
+ *               receiver: nothing about the store goes to a peer before.
  *               head: the last sequence number of the sender's update log.
  *               log id: random, named when the sender's store was made; a
  *               node whose log starts again (a new store, even under the
  *               same node id) has another, so a peer's saved place in the
  *               old log is not used for the new one.
- *   AUTH   'A'  signature(64), mac(32)
- *               signature: Ed25519 by the sender's node key over
- *               dfs_wire_proof() of the receiver's nonce and the sender's id;
- *               mac: keyed BLAKE2b-256 of the same bytes under the network
- *               key, or zeros without one.
  *   WANT   'W'  from(8): send me your log's updates after sequence from.
  *   UPDATES 'U' head(8), upto(8), then 0..DFS_WIRE_BATCH_MAX items of
  *               seq(8), length(4), one update record (update.h)
@@ -29,10 +35,11 @@
  *               it then only moves the receiver's place on.
  *
  * A link: both sides send HELLO; each answers the other's HELLO with AUTH;
- * once a side has checked the other's AUTH it sends WANT with how far it
- * got in the other's log last time (0 when the log id differs); each side
- * then streams its log from there and goes on streaming as the log grows,
- * relays included. Receivers drop updates they already hold (by hash).
+ * once a side has checked the other's AUTH and admitted it (repl.h) it
+ * sends LOG; a side answers LOG with WANT and how far it got in the other's
+ * log last time (0 when the log id differs); each side then streams its log
+ * from there and goes on streaming as the log grows, relays included.
+ * Receivers drop updates they already hold (by hash).
  * Anything else is a protocol error that ends the link.
  */
 #ifndef DINEMICFS_WIRE_H
@@ -47,7 +54,7 @@
 #include "dinemicfs/update.h"
 
 #define DFS_WIRE_PROTOCOL "dinemicfs.2"
-#define DFS_WIRE_VERSION 2
+#define DFS_WIRE_VERSION 3
 #define DFS_WIRE_LOG_ID_LEN 16
 #define DFS_WIRE_FLAG_NETKEY 0x01
 #define DFS_WIRE_NONCE_LEN 32
@@ -60,6 +67,7 @@
 enum dfs_msg_type {
 	DFS_MSG_HELLO = 'H',
 	DFS_MSG_AUTH = 'A',
+	DFS_MSG_LOG = 'L',
 	DFS_MSG_WANT = 'W',
 	DFS_MSG_UPDATES = 'U',
 };
@@ -71,8 +79,8 @@ struct dfs_msg {
 	uint8_t flags;				/* HELLO */
 	struct dfs_pubkey node;			/* HELLO */
 	uint8_t nonce[DFS_WIRE_NONCE_LEN];	/* HELLO */
-	uint8_t log_id[DFS_WIRE_LOG_ID_LEN];	/* HELLO */
-	uint64_t seq;				/* HELLO, UPDATES: head; WANT: from */
+	uint8_t log_id[DFS_WIRE_LOG_ID_LEN];	/* LOG */
+	uint64_t seq;				/* LOG, UPDATES: head; WANT: from */
 	uint64_t upto;				/* UPDATES */
 	uint8_t sig[DFS_SIG_LEN];		/* AUTH */
 	uint8_t mac[DFS_WIRE_MAC_LEN];		/* AUTH */
@@ -81,7 +89,7 @@ struct dfs_msg {
 	size_t count;				/* UPDATES: number of items */
 };
 
-/** Encodes a HELLO, AUTH or WANT message (not UPDATES) into out, reset first. */
+/** Encodes a HELLO, AUTH, LOG or WANT message (not UPDATES) into out, reset first. */
 int dfs_msg_encode(const struct dfs_msg *m, struct dfs_buf *out);
 
 /** Starts an UPDATES message with the sender's head, resetting out. */
@@ -105,9 +113,22 @@ int dfs_msg_decode(const uint8_t *p, size_t len, struct dfs_msg *m);
 bool dfs_msg_next_item(const struct dfs_msg *m, size_t *off, uint64_t *seq, const uint8_t **rec,
 		       size_t *len);
 
-#define DFS_WIRE_PROOF_LEN (16 + DFS_WIRE_NONCE_LEN + DFS_PUBKEY_LEN)
-/** The bytes an AUTH proves: a tag, the nonce it answers, the prover's id. */
-void dfs_wire_proof(uint8_t out[DFS_WIRE_PROOF_LEN], const uint8_t nonce[DFS_WIRE_NONCE_LEN],
-		    const struct dfs_pubkey *prover);
+/* What one AUTH proves, and where: */
+#define DFS_WIRE_SESSION_LEN 32
+struct dfs_wire_bind {
+	uint8_t session[DFS_WIRE_SESSION_LEN];	/* the TLS exporter; zeros unencrypted */
+	bool prover_connected;			/* the prover opened the connection */
+	uint8_t nonce[DFS_WIRE_NONCE_LEN];	/* from the verifier's HELLO */
+	struct dfs_pubkey prover;
+	struct dfs_pubkey verifier;
+};
+
+#define DFS_WIRE_PROOF_LEN (16 + DFS_WIRE_SESSION_LEN + 1 + DFS_WIRE_NONCE_LEN + 2 * DFS_PUBKEY_LEN)
+/**
+ * The bytes an AUTH signs and MACs: a tag, the session, the prover's side
+ * ('C' connected, 'S' accepted), the nonce, the prover's id, the
+ * verifier's id.
+ */
+void dfs_wire_proof(uint8_t out[DFS_WIRE_PROOF_LEN], const struct dfs_wire_bind *b);
 
 #endif

@@ -194,7 +194,7 @@ struct word {
 };
 
 struct row {
-	char addr[160], state[16], node[24], contact[32], lag[64], error[128];
+	char addr[160], state[16], node[24], contact[32], lag[64], link[24], error[128];
 };
 
 static bool word_is(const struct word *w, const char *s)
@@ -220,6 +220,24 @@ static bool is_node(const struct word *w)
 	return true;
 }
 
+/* The link column: "TLSv1.3", "plain", or "-" while down. */
+static bool is_link(const struct word *w)
+{
+	return word_is(w, "-") || word_is(w, "plain") || (w->n > 3 && memcmp(w->p, "TLS", 3) == 0);
+}
+
+/* The admitted column: how the peer got in (repl.h), or "-". */
+static bool is_admitted(const struct word *w)
+{
+	static const char *const hows[] = { "-", "key", "trust", "pin", "open", "trust+key",
+					    "pin+key" };
+
+	for (size_t i = 0; i < sizeof(hows) / sizeof(hows[0]); i++)
+		if (word_is(w, hows[i]))
+			return true;
+	return false;
+}
+
 static void copy_span(char *out, size_t n, const char *from, const char *to)
 {
 	size_t len = (size_t)(to - from);
@@ -231,10 +249,10 @@ static void copy_span(char *out, size_t n, const char *from, const char *to)
 }
 
 /*
- * One line of .node/peers: ADDRESS STATE NODE CONTACT BEHIND AHEAD ERROR,
- * where the address may hold a blank ("127.0.0.1 (in)"), the contact is
- * "never" or "Ns ago", and the error is the rest of the line. The state
- * and node columns anchor it. False when the line is not one.
+ * One line of .node/peers: ADDRESS STATE NODE CONTACT BEHIND AHEAD LINK
+ * ADMITTED ERROR, where the address may hold a blank ("127.0.0.1 (in)"),
+ * the contact is "never" or "Ns ago", and the error is the rest of the
+ * line. The state and node columns anchor it. False when the line is not one.
  */
 static bool parse_peer(const char *line, size_t len, struct row *r)
 {
@@ -285,6 +303,14 @@ static bool parse_peer(const char *line, size_t len, struct row *r)
 		snprintf(r->lag, sizeof(r->lag), "%llu to receive", ahead);
 	else
 		snprintf(r->lag, sizeof(r->lag), "%llu to send, %llu to receive", behind, ahead);
+	snprintf(r->link, sizeof(r->link), "-");
+	if (k + 1 < nw && is_link(&w[k]) && is_admitted(&w[k + 1])) {
+		if (!word_is(&w[k], "-"))
+			snprintf(r->link, sizeof(r->link), "%.*s%s%.*s", (int)w[k].n, w[k].p,
+				 word_is(&w[k + 1], "-") ? "" : ", ",
+				 word_is(&w[k + 1], "-") ? 0 : (int)w[k + 1].n, w[k + 1].p);
+		k += 2;
+	}
 	if (k < nw) {
 		const char *e = end;
 		while (e > w[k].p && isspace((unsigned char)e[-1]))
@@ -309,7 +335,7 @@ static void render_peers(FILE *out, const char *peers, unsigned long long config
 	struct row *rows = NULL;
 	size_t nrows = 0, up = 0;
 	size_t wa = strlen("PEER"), ws = strlen("STATE"), wn = strlen("NODE");
-	size_t wc = strlen("LAST CONTACT"), wl = strlen("LAG");
+	size_t wc = strlen("LAST CONTACT"), wl = strlen("LAG"), wk = strlen("LINK");
 	char other[8][200];
 	size_t nother = 0;
 
@@ -334,6 +360,7 @@ static void render_peers(FILE *out, const char *peers, unsigned long long config
 			wn = max_len(wn, r.node);
 			wc = max_len(wc, r.contact);
 			wl = max_len(wl, r.lag);
+			wk = max_len(wk, r.link);
 		} else if (!header && len > 0 && nother < 8) {
 			copy_span(other[nother++], sizeof(other[0]), p, p + len);
 		}
@@ -342,12 +369,14 @@ static void render_peers(FILE *out, const char *peers, unsigned long long config
 	fprintf(out, "peers    %zu of %zu link%s up, %llu peer%s configured\n", up, nrows,
 		nrows == 1 ? "" : "s", configured, configured == 1 ? "" : "s");
 	if (nrows > 0) {
-		fprintf(out, "\n%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", (int)wa, "PEER", (int)ws,
-			"STATE", (int)wn, "NODE", (int)wc, "LAST CONTACT", (int)wl, "LAG", "ERROR");
+		fprintf(out, "\n%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", (int)wa, "PEER",
+			(int)ws, "STATE", (int)wn, "NODE", (int)wc, "LAST CONTACT", (int)wl, "LAG",
+			(int)wk, "LINK", "ERROR");
 		for (size_t i = 0; i < nrows; i++)
-			fprintf(out, "%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", (int)wa, rows[i].addr,
-				(int)ws, rows[i].state, (int)wn, rows[i].node, (int)wc,
-				rows[i].contact, (int)wl, rows[i].lag, rows[i].error);
+			fprintf(out, "%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", (int)wa,
+				rows[i].addr, (int)ws, rows[i].state, (int)wn, rows[i].node,
+				(int)wc, rows[i].contact, (int)wl, rows[i].lag, (int)wk,
+				rows[i].link, rows[i].error);
 	}
 	for (size_t i = 0; i < nother; i++)
 		fprintf(out, "%s\n", other[i]);

@@ -17,13 +17,16 @@ int dfs_msg_encode(const struct dfs_msg *m, struct dfs_buf *out)
 		dfs_buf_add_u8(out, m->flags);
 		dfs_buf_add(out, m->node.b, DFS_PUBKEY_LEN);
 		dfs_buf_add(out, m->nonce, DFS_WIRE_NONCE_LEN);
-		dfs_buf_add_u64be(out, m->seq);
-		dfs_buf_add(out, m->log_id, DFS_WIRE_LOG_ID_LEN);
 		break;
 	case DFS_MSG_AUTH:
 		dfs_buf_add_u8(out, DFS_MSG_AUTH);
 		dfs_buf_add(out, m->sig, DFS_SIG_LEN);
 		dfs_buf_add(out, m->mac, DFS_WIRE_MAC_LEN);
+		break;
+	case DFS_MSG_LOG:
+		dfs_buf_add_u8(out, DFS_MSG_LOG);
+		dfs_buf_add_u64be(out, m->seq);
+		dfs_buf_add(out, m->log_id, DFS_WIRE_LOG_ID_LEN);
 		break;
 	case DFS_MSG_WANT:
 		dfs_buf_add_u8(out, DFS_MSG_WANT);
@@ -102,11 +105,14 @@ int dfs_msg_decode(const uint8_t *p, size_t len, struct dfs_msg *m)
 			rc = dfs_reader_get_bytes(&r, m->node.b, DFS_PUBKEY_LEN);
 		if (rc == 0)
 			rc = dfs_reader_get_bytes(&r, m->nonce, DFS_WIRE_NONCE_LEN);
-		if (rc == 0)
-			rc = dfs_reader_get_u64be(&r, &m->seq);
+		if (rc < 0 || (m->flags & ~DFS_WIRE_FLAG_NETKEY))
+			return -EBADMSG;
+		break;
+	case DFS_MSG_LOG:
+		rc = dfs_reader_get_u64be(&r, &m->seq);
 		if (rc == 0)
 			rc = dfs_reader_get_bytes(&r, m->log_id, DFS_WIRE_LOG_ID_LEN);
-		if (rc < 0 || (m->flags & ~DFS_WIRE_FLAG_NETKEY))
+		if (rc < 0)
 			return -EBADMSG;
 		break;
 	case DFS_MSG_AUTH:
@@ -149,12 +155,19 @@ bool dfs_msg_next_item(const struct dfs_msg *m, size_t *off, uint64_t *seq, cons
 	return true;
 }
 
-void dfs_wire_proof(uint8_t out[DFS_WIRE_PROOF_LEN], const uint8_t nonce[DFS_WIRE_NONCE_LEN],
-		    const struct dfs_pubkey *prover)
+void dfs_wire_proof(uint8_t out[DFS_WIRE_PROOF_LEN], const struct dfs_wire_bind *b)
 {
-	static const char tag[16] = "dinemicfs-link1";	/* 15 chars and a NUL */
+	static const char tag[16] = "dinemicfs-link3";	/* 15 chars and a NUL */
+	uint8_t *p = out;
 
-	memcpy(out, tag, 16);
-	memcpy(out + 16, nonce, DFS_WIRE_NONCE_LEN);
-	memcpy(out + 16 + DFS_WIRE_NONCE_LEN, prover->b, DFS_PUBKEY_LEN);
+	memcpy(p, tag, 16);
+	p += 16;
+	memcpy(p, b->session, DFS_WIRE_SESSION_LEN);
+	p += DFS_WIRE_SESSION_LEN;
+	*p++ = b->prover_connected ? 'C' : 'S';
+	memcpy(p, b->nonce, DFS_WIRE_NONCE_LEN);
+	p += DFS_WIRE_NONCE_LEN;
+	memcpy(p, b->prover.b, DFS_PUBKEY_LEN);
+	p += DFS_PUBKEY_LEN;
+	memcpy(p, b->verifier.b, DFS_PUBKEY_LEN);
 }

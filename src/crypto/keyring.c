@@ -18,6 +18,7 @@
 #include "dinemicfs/keyring.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/util.h"
+#include "internal.h"
 
 #define BUCKETS 256
 #define LOOK_EVERY_MS 1000	/* keys/ is looked at no more often than this */
@@ -324,6 +325,17 @@ int dfs_keyring_sign(struct dfs_keyring *kr, const struct dfs_pubkey *pk, const 
 
 	if (h)
 		dfs_sign(sig, msg, len, &h->sk);
+	pthread_rwlock_unlock(&kr->lock);
+	return h ? 0 : -ENOKEY;
+}
+
+int dfs_keyring_node_secret(struct dfs_keyring *kr, struct dfs_seckey *sk)
+{
+	bool exclusive;
+	struct held *h = find(kr, &kr->node_pk, &exclusive);
+
+	if (h)
+		*sk = h->sk;
 	pthread_rwlock_unlock(&kr->lock);
 	return h ? 0 : -ENOKEY;
 }

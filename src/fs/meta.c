@@ -72,6 +72,11 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   bytes_in, bytes_out     WebSocket payload bytes received and sent
  *   frames_dropped          malformed, oversized or forged messages and
  *                           updates dropped (updates_dropped among them)
+ *   peers_refused           peers refused at the handshake: a bad proof,
+ *                           the wrong network key, not trusted, not the
+ *                           pinned node, a web page (an Origin header)
+ *   connections_over_limit  connections closed, unanswered, past the limits
+ *                           on connections not yet admitted
  * From the log sink:
  *   errors_logged           error-level log messages
  *   last_error              the last of them, as .node/log shows it (time,

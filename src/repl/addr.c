@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dinemicfs/repl.h"
+#include "dinemicfs/util.h"
 
 /* HOST:PORT, HOST possibly [v6]; end marks where the port stops. */
 static int split_host_port(const char *s, size_t n, char *host, size_t hostlen, int *port)
@@ -60,26 +61,47 @@ int dfs_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 	return split_host_port(s, strlen(s), host, hostlen, port);
 }
 
-int dfs_parse_peer_url(const char *url, char *host, size_t hostlen, int *port, char *path,
-		       size_t pathlen)
+/* #NODEID at the end of a peer URL: its 64 hex digits. */
+static int parse_pin(const char *hash, struct dfs_peer_url *out)
 {
-	static const char scheme[] = "ws://";
-	size_t n = strlen(url);
+	size_t n = strlen(hash + 1);
 
-	if (n <= sizeof(scheme) - 1 || strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+	if (n != 2 * DFS_PUBKEY_LEN || dfs_hex_decode(out->pin.b, DFS_PUBKEY_LEN, hash + 1, n) < 0)
 		return -EINVAL;
-	const char *hp = url + sizeof(scheme) - 1;
-	const char *slash = strchr(hp, '/');
-	size_t hpn = slash ? (size_t)(slash - hp) : strlen(hp);
-	if (split_host_port(hp, hpn, host, hostlen, port) < 0 || host[0] == '\0')
+	out->pinned = true;
+	return 0;
+}
+
+int dfs_parse_peer_url(const char *url, struct dfs_peer_url *out)
+{
+	const char *hp;
+
+	memset(out, 0, sizeof(*out));
+	if (strncmp(url, "wss://", 6) == 0) {
+		out->tls = true;
+		hp = url + 6;
+	} else if (strncmp(url, "ws://", 5) == 0) {
+		hp = url + 5;
+	} else {
+		return -EINVAL;
+	}
+	const char *hash = strchr(hp, '#');
+	size_t end = hash ? (size_t)(hash - hp) : strlen(hp);
+	if (hash && parse_pin(hash, out) < 0)
+		return -EINVAL;
+	const char *slash = memchr(hp, '/', end);
+	size_t hpn = slash ? (size_t)(slash - hp) : end;
+	if (split_host_port(hp, hpn, out->host, sizeof(out->host), &out->port) < 0 ||
+	    out->host[0] == '\0')
 		return -EINVAL;
 	const char *p = slash ? slash : "/";
-	size_t pn = strlen(p);
-	if (pn >= pathlen)
+	size_t pn = slash ? end - hpn : 1;
+	if (pn >= sizeof(out->path))
 		return -EINVAL;
 	for (size_t i = 0; i < pn; i++)
 		if ((unsigned char)p[i] <= 0x20 || p[i] == 0x7f)
 			return -EINVAL;
-	memcpy(path, p, pn + 1);
+	memcpy(out->path, p, pn);
+	out->path[pn] = '\0';
 	return 0;
 }

@@ -17,8 +17,10 @@
  *             in over a connection, which are not echoed back over it.
  *   inbox.c   a peer's updates into the model: queue, checker threads,
  *             applier thread, parking, cursors.
- *   link.c    one connection's protocol: HELLO, AUTH, WANT, UPDATES; link
- *             up and down. Its repl_link_* are the handlers of r->on.
+ *   admit.c   who may become a peer: the trust list, how a peer was
+ *             admitted, and the limits on connections not admitted yet.
+ *   link.c    one connection's protocol: HELLO, AUTH, LOG, WANT, UPDATES;
+ *             link up and down. Its repl_link_* are the handlers of r->on.
  *   repl.c    start and stop, .node/peers and .node/stats.
  *
  * Threads: the service thread (net.c's repl_net_service_main) owns every
@@ -39,12 +41,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "dinemicfs/buf.h"
 #include "dinemicfs/db.h"
 #include "dinemicfs/dblog.h"
 #include "dinemicfs/keys.h"
 #include "dinemicfs/repl.h"
+#include "dinemicfs/tls.h"
 #include "dinemicfs/wire.h"
 
 #define LINK_QUEUE_MAX (8u << 20)	/* received bytes a link may have queued */
@@ -58,6 +62,12 @@
 #define BULK_BEHIND 256			/* a batch this big, or a sender this far ahead: a catch-up */
 #define BULK_QUEUED (256u << 10)	/* so is a link with this much more queued */
 #define RUNS_MAX 4096			/* runs of log entries whose connection is known */
+/* Before a peer is admitted it costs little: */
+#define PENDING_MAX 64			/* inbound connections not admitted yet, in all */
+#define PENDING_PER_ADDR 8		/* and from one address */
+#define HANDSHAKE_SECS 10		/* from the WebSocket's opening to admission */
+#define HANDSHAKE_LATE "no handshake within 10 s"
+#define PRE_ADMIT_MSG_MAX 256		/* the largest message before admission (AUTH: 97) */
 
 _Static_assert(DFS_WIRE_LOG_ID_LEN == DFS_DB_LOG_ID_LEN, "a log id is a log id");
 
@@ -70,7 +80,15 @@ struct repl_net_timer;
 enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_HANDSHAKE, LINK_UP };
 
 /* Control messages a link still has to send, in this order. */
-enum { SEND_HELLO = 1, SEND_AUTH = 2, SEND_WANT = 4 };
+enum { SEND_HELLO = 1, SEND_AUTH = 2, SEND_LOG = 4, SEND_WANT = 8 };
+
+/* What the connection under a link proved, from net.c when it opened. */
+struct repl_session {
+	bool tls;				/* false: -o unencrypted_links */
+	uint8_t exporter[DFS_WIRE_SESSION_LEN];	/* zeros without TLS */
+	struct dfs_pubkey id;			/* the peer certificate's key (TLS) */
+	char version[12];			/* "TLSv1.3", or "plain" */
+};
 
 struct link {
 	struct dfs_repl *r;
@@ -81,6 +99,10 @@ struct link {
 	char addr[160];
 	char host[128], path[128];
 	int port;
+	bool tls;			/* outgoing: wss:// */
+	bool pinned;			/* outgoing, with #ID: that node only */
+	struct dfs_pubkey pin;
+	char ip[64];			/* incoming: the peer's address */
 	enum link_state state;
 	uint32_t session;		/* this connection; under r->lock */
 	int backoff_ms;
@@ -91,9 +113,14 @@ struct link {
 	unsigned to_send;
 	uint8_t nonce[DFS_WIRE_NONCE_LEN];
 	uint8_t peer_nonce[DFS_WIRE_NONCE_LEN];
-	bool got_hello, authed;
+	bool got_hello, authed, got_log;
+	bool close_now;			/* the handshake cannot start: close */
+	bool tls_refused;		/* we refused the server's certificate; last_error says why */
 	struct dfs_pubkey peer;
 	uint8_t peer_log[DFS_WIRE_LOG_ID_LEN];
+	struct repl_session sess;
+	uint64_t deadline_ms;		/* dfs_monotonic_ms() by which to be admitted */
+	const char *admitted;		/* how (admit.c), shown; under r->lock */
 
 	/* Streams; counters shown in .node/peers under r->lock. */
 	bool sending;			/* the peer sent WANT */
@@ -173,6 +200,14 @@ struct dfs_repl {
 	struct dfs_keyring *kr;
 	bool has_netkey;
 	uint8_t netkey[DFS_MAC_KEY_LEN];
+	bool plain;			/* -o unencrypted_links: no TLS, either way */
+	struct dfs_tls_cert *cert;	/* this node's; NULL when plain */
+	void *client_ctx;		/* the SSL_CTX of our connections out */
+	/* The trust list (admit.c); service thread only once started. */
+	char *trust_path;
+	struct dfs_pubkey *trusted;
+	size_t ntrusted;
+	struct stat trust_st;
 	struct lws_context *ctx;
 	const struct repl_net_handlers *on;	/* set before the context exists */
 	pthread_t service, applier;
@@ -200,6 +235,7 @@ struct dfs_repl {
 
 	/* Counters for .node/stats: atomics, so that no lock is taken to count. */
 	atomic_ullong received, sent, bytes_in, bytes_out, parked, bad_frames, dropped;
+	atomic_ullong refused, over_limit;
 	atomic_uint peers_up;
 	unsigned peers_configured;	/* set before the threads start */
 
@@ -238,6 +274,10 @@ void repl_net_want_write(struct lws *wsi);
 void repl_net_pause(struct lws *wsi);
 /* Sends one message over l's connection; 0, -ENOMEM or -EIO. */
 int repl_net_write(struct link *l, const struct dfs_buf *msg);
+/* What wsi's connection proved (TLS session, peer id). 0 or -EPROTO. */
+int repl_net_session(struct dfs_repl *r, struct lws *wsi, struct repl_session *s);
+/* wsi's peer was admitted: its handshake deadline no longer applies. */
+void repl_net_admitted(struct lws *wsi);
 
 /* ---- outbox.c: our log to a peer --------------------------------------------------- */
 
@@ -256,6 +296,19 @@ bool repl_cursor_of(const struct link *l, struct cursor_save *c);
 void repl_put_cursors(struct dfs_repl *r, const struct cursor_save *c, size_t n);
 void *repl_checker_main(void *arg);
 void *repl_applier_main(void *arg);
+
+/* ---- admit.c: who may become a peer ------------------------------------------------ */
+
+/* Reads the trust list at path (NULL: none). 0 or -errno, after logging why. */
+int repl_trust_open(struct dfs_repl *r, const char *path);
+void repl_trust_close(struct dfs_repl *r);
+/*
+ * Whether l's peer, its AUTH checked, is admitted: NULL with *how set
+ * ("key", "trust", "pin", "open", ...), or why not.
+ */
+const char *repl_admit(struct dfs_repl *r, struct link *l, const char **how);
+/* Whether another connection from ip may start its handshake: NULL, or why not. */
+const char *repl_may_accept(struct dfs_repl *r, const char *ip);
 
 /* ---- link.c: one connection's protocol, the handlers of r->on ---------------------- */
 

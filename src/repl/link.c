@@ -21,7 +21,9 @@ static const char *peer_hex(const struct link *l, char out[17])
 static void link_reset(struct link *l)
 {
 	l->to_send = 0;
-	l->got_hello = l->authed = l->sending = false;
+	l->got_hello = l->authed = l->got_log = l->sending = false;
+	l->close_now = false;
+	l->admitted = NULL;
 	l->recv_stuck = false;
 	l->rx_drop = false;
 	l->rx_paused = false;
@@ -30,15 +32,26 @@ static void link_reset(struct link *l)
 
 void repl_link_up(struct link *l, struct lws *wsi)
 {
+	struct repl_session sess;
+	int rc = repl_net_session(l->r, wsi, &sess);
+
 	pthread_mutex_lock(&l->r->lock);
 	l->wsi = wsi;
 	l->session = ++l->r->sessions;
 	l->state = LINK_HANDSHAKE;
 	link_reset(l);
+	l->sess = sess;
 	l->refs++;	/* the connection's */
 	pthread_mutex_unlock(&l->r->lock);
+	l->deadline_ms = dfs_monotonic_ms() + HANDSHAKE_SECS * 1000;
 	dfs_random(l->nonce, sizeof(l->nonce));
-	l->to_send = SEND_HELLO;
+	if (rc < 0) {
+		/* Closed at the first write: the session cannot bind a proof. */
+		set_error(l, "%s", "no TLS session to bind the handshake to");
+		l->close_now = true;
+	} else {
+		l->to_send = SEND_HELLO;
+	}
 	repl_net_want_write(wsi);
 }
 
@@ -57,6 +70,9 @@ static void link_down(struct link *l, const char *why)
 	bool had_wsi = l->wsi != NULL;
 	l->wsi = NULL;
 	l->state = LINK_DOWN;
+	if (!was_up && !l->authed && l->state == LINK_HANDSHAKE &&
+	    dfs_monotonic_ms() >= l->deadline_ms)
+		why = HANDSHAKE_LATE;
 	if (why && why != l->last_error)
 		set_error(l, "%s", why);
 	if (was_up)
@@ -95,6 +111,7 @@ struct link *repl_link_accepted(struct dfs_repl *r, struct lws *wsi, const char 
 	l->refs = 1;	/* the list's */
 	dfs_buf_init(&l->rx);
 	snprintf(l->addr, sizeof(l->addr), "%s (in)", ip);
+	snprintf(l->ip, sizeof(l->ip), "%s", ip);
 	pthread_mutex_lock(&r->lock);
 	l->next = r->links;
 	r->links = l;
@@ -110,7 +127,8 @@ void repl_link_failed(struct link *l, const char *why)
 	if (l->state == LINK_DOWN)
 		return;
 	pthread_mutex_lock(&r->lock);
-	set_error(l, "%s", why ? why : "connection failed");
+	if (!l->tls_refused)
+		set_error(l, "%s", why ? why : "connection failed");
 	l->state = LINK_DOWN;
 	pthread_mutex_unlock(&r->lock);
 	if (l->wsi)
@@ -124,36 +142,63 @@ void repl_link_closed(struct link *l)
 	link_down(l, l->last_error[0] ? l->last_error : "closed");
 }
 
-static int send_control(struct link *l)
+/* The proof of an AUTH: by prover, for verifier, bound to l's session. */
+static void link_proof(const struct link *l, bool ours, uint8_t proof[DFS_WIRE_PROOF_LEN])
+{
+	const struct dfs_pubkey *me = dfs_keyring_node(l->r->kr);
+	struct dfs_wire_bind b;
+
+	memcpy(b.session, l->sess.exporter, sizeof(b.session));
+	b.prover_connected = ours ? l->outgoing : !l->outgoing;
+	memcpy(b.nonce, ours ? l->peer_nonce : l->nonce, sizeof(b.nonce));
+	b.prover = ours ? *me : l->peer;
+	b.verifier = ours ? l->peer : *me;
+	dfs_wire_proof(proof, &b);
+}
+
+/* Fills in the next control message l has to send. */
+static int next_control(struct link *l, struct dfs_msg *m)
 {
 	struct dfs_repl *r = l->r;
-	struct dfs_msg m = { 0 };
-	struct dfs_buf out;
-	int rc;
 
 	if (l->to_send & SEND_HELLO) {
 		l->to_send &= ~SEND_HELLO;
-		m.type = DFS_MSG_HELLO;
-		m.flags = r->has_netkey ? DFS_WIRE_FLAG_NETKEY : 0;
-		m.node = *dfs_keyring_node(r->kr);
-		memcpy(m.nonce, l->nonce, sizeof(m.nonce));
-		m.seq = dfs_db_log_head(r->db);
-		dfs_db_log_id(r->db, m.log_id);
+		m->type = DFS_MSG_HELLO;
+		m->flags = r->has_netkey ? DFS_WIRE_FLAG_NETKEY : 0;
+		m->node = *dfs_keyring_node(r->kr);
+		memcpy(m->nonce, l->nonce, sizeof(m->nonce));
 	} else if (l->to_send & SEND_AUTH) {
 		uint8_t proof[DFS_WIRE_PROOF_LEN];
 		l->to_send &= ~SEND_AUTH;
-		m.type = DFS_MSG_AUTH;
-		dfs_wire_proof(proof, l->peer_nonce, dfs_keyring_node(r->kr));
-		rc = dfs_keyring_sign(r->kr, dfs_keyring_node(r->kr), proof, sizeof(proof), m.sig);
+		m->type = DFS_MSG_AUTH;
+		link_proof(l, true, proof);
+		int rc = dfs_keyring_sign(r->kr, dfs_keyring_node(r->kr), proof, sizeof(proof),
+					  m->sig);
 		if (rc < 0)
 			return rc;
 		if (r->has_netkey)
-			dfs_mac(m.mac, r->netkey, proof, sizeof(proof));
+			dfs_mac(m->mac, r->netkey, proof, sizeof(proof));
+	} else if (l->to_send & SEND_LOG) {
+		l->to_send &= ~SEND_LOG;
+		m->type = DFS_MSG_LOG;
+		m->seq = dfs_db_log_head(r->db);
+		dfs_db_log_id(r->db, m->log_id);
 	} else {
 		l->to_send &= ~SEND_WANT;
-		m.type = DFS_MSG_WANT;
-		m.seq = l->recv_upto;
+		m->type = DFS_MSG_WANT;
+		m->seq = l->recv_upto;
 	}
+	return 0;
+}
+
+static int send_control(struct link *l)
+{
+	struct dfs_msg m = { 0 };
+	struct dfs_buf out;
+	int rc = next_control(l, &m);
+
+	if (rc < 0)
+		return rc;
 	dfs_buf_init(&out);
 	rc = dfs_msg_encode(&m, &out);
 	if (rc == 0)
@@ -166,6 +211,8 @@ int repl_link_writable(struct link *l)
 {
 	int rc;
 
+	if (l->close_now)
+		return -1;
 	if (l->to_send) {
 		rc = send_control(l);
 		if (rc == 0)
@@ -189,6 +236,18 @@ void repl_link_bad_frame(struct link *l, const char *what)
 		l->got_hello ? peer_hex(l, hex) : "?", what);
 }
 
+/* Refuses l's peer at the handshake: said in the log and counted. */
+static int refuse(struct link *l, const char *why)
+{
+	char hex[17];
+
+	set_error(l, "%s", why);
+	atomic_fetch_add(&l->r->refused, 1);
+	dfs_log(DFS_LOG_WARNING, "replication: %s (%s) refused at the handshake: %s", l->addr,
+		l->got_hello ? peer_hex(l, hex) : "?", why);
+	return -1;
+}
+
 static int on_hello(struct link *l, const struct dfs_msg *m)
 {
 	struct dfs_repl *r = l->r;
@@ -201,19 +260,15 @@ static int on_hello(struct link *l, const struct dfs_msg *m)
 		set_error(l, "%s", "this is our own node");
 		return -1;
 	}
-	if (r->has_netkey && !(m->flags & DFS_WIRE_FLAG_NETKEY)) {
-		set_error(l, "%s", "peer has no network key");
-		dfs_log(DFS_LOG_WARNING, "replication: %s refused: it has no network key",
-			l->addr);
-		return -1;
-	}
+	if (r->has_netkey && !(m->flags & DFS_WIRE_FLAG_NETKEY))
+		return refuse(l, "peer has no network key");
 	l->got_hello = true;
 	l->peer = m->node;
+	if (l->sess.tls && memcmp(m->node.b, l->sess.id.b, DFS_PUBKEY_LEN) != 0)
+		return refuse(l, "its HELLO names another key than its certificate");
+	if (l->outgoing && l->pinned && memcmp(m->node.b, l->pin.b, DFS_PUBKEY_LEN) != 0)
+		return refuse(l, "not the pinned node");
 	memcpy(l->peer_nonce, m->nonce, sizeof(l->peer_nonce));
-	memcpy(l->peer_log, m->log_id, sizeof(l->peer_log));
-	pthread_mutex_lock(&r->lock);
-	l->peer_head = m->seq;
-	pthread_mutex_unlock(&r->lock);
 	l->to_send |= SEND_AUTH;
 	repl_net_want_write(l->wsi);
 	return 0;
@@ -223,35 +278,59 @@ static int on_auth(struct link *l, const struct dfs_msg *m)
 {
 	struct dfs_repl *r = l->r;
 	char hex[17];
+	const char *how = NULL;
 	uint8_t proof[DFS_WIRE_PROOF_LEN], mac[DFS_WIRE_MAC_LEN];
 
 	if (!l->got_hello || l->authed) {
 		repl_link_bad_frame(l, "unexpected AUTH");
 		return -1;
 	}
-	dfs_wire_proof(proof, l->nonce, &l->peer);
-	bool ok = dfs_verify(m->sig, proof, sizeof(proof), &l->peer) == 0;
-	if (ok && r->has_netkey) {
+	link_proof(l, false, proof);
+	if (dfs_verify(m->sig, proof, sizeof(proof), &l->peer) != 0)
+		return refuse(l, "bad node signature");
+	if (r->has_netkey) {
 		dfs_mac(mac, r->netkey, proof, sizeof(proof));
-		ok = dfs_mem_equal(mac, m->mac, sizeof(mac));
+		if (!dfs_mem_equal(mac, m->mac, sizeof(mac)))
+			return refuse(l, "wrong network key");
 	}
-	if (!ok) {
-		set_error(l, "%s", r->has_netkey ? "wrong network key" : "bad node signature");
-		dfs_log(DFS_LOG_WARNING, "replication: %s (%s) refused at the handshake: %s",
-			l->addr, peer_hex(l, hex), l->last_error);
-		return -1;
-	}
-	uint64_t cursor;
-	if (dfs_db_cursor_get(r->db, &l->peer, l->peer_log, &cursor) < 0)
-		cursor = 0;
-	if (cursor > l->peer_head)
-		cursor = 0;	/* its log lost its end: take it all */
+	const char *no = repl_admit(r, l, &how);
+	if (no)
+		return refuse(l, no);
 	pthread_mutex_lock(&r->lock);
 	l->authed = true;
-	l->recv_upto = cursor;
-	l->state = LINK_UP;
+	l->admitted = how;
 	l->backoff_ms = 0;
 	l->last_error[0] = '\0';
+	pthread_mutex_unlock(&r->lock);
+	repl_net_admitted(l->wsi);
+	dfs_log(DFS_LOG_INFO, "replication: %s (%s) admitted (%s, %s)", l->addr, peer_hex(l, hex),
+		how, l->sess.version);
+	l->to_send |= SEND_LOG;
+	repl_net_want_write(l->wsi);
+	return 0;
+}
+
+/* The peer's log, now that it admitted us too: take it from where we were. */
+static int on_log(struct link *l, const struct dfs_msg *m)
+{
+	struct dfs_repl *r = l->r;
+	char hex[17];
+	uint64_t cursor;
+
+	if (!l->authed || l->got_log) {
+		repl_link_bad_frame(l, "unexpected LOG");
+		return -1;
+	}
+	l->got_log = true;
+	memcpy(l->peer_log, m->log_id, sizeof(l->peer_log));
+	if (dfs_db_cursor_get(r->db, &l->peer, l->peer_log, &cursor) < 0)
+		cursor = 0;
+	if (cursor > m->seq)
+		cursor = 0;	/* its log lost its end: take it all */
+	pthread_mutex_lock(&r->lock);
+	l->peer_head = m->seq;
+	l->recv_upto = cursor;
+	l->state = LINK_UP;
 	pthread_mutex_unlock(&r->lock);
 	atomic_fetch_add(&r->peers_up, 1);
 	dfs_log(DFS_LOG_NOTICE, "replication: link to %s (%s) up", l->addr,
@@ -265,7 +344,7 @@ static int on_want(struct link *l, const struct dfs_msg *m)
 {
 	struct dfs_repl *r = l->r;
 
-	if (!l->authed) {
+	if (!l->got_log) {
 		repl_link_bad_frame(l, "WANT before the handshake");
 		return -1;
 	}
@@ -283,7 +362,7 @@ static int on_updates(struct link *l, const struct dfs_msg *m, const uint8_t *p,
 {
 	struct dfs_repl *r = l->r;
 
-	if (!l->authed) {
+	if (!l->got_log) {
 		repl_link_bad_frame(l, "updates before the handshake");
 		return -1;
 	}
@@ -339,6 +418,8 @@ int repl_link_message(struct link *l, const uint8_t *p, size_t len)
 		return on_hello(l, &m);
 	case DFS_MSG_AUTH:
 		return on_auth(l, &m);
+	case DFS_MSG_LOG:
+		return on_log(l, &m);
 	case DFS_MSG_WANT:
 		return on_want(l, &m);
 	case DFS_MSG_UPDATES:

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* net.c - libwebsockets for the links: context, callback, service thread, connects */
+/* net.c - libwebsockets for the links: context, TLS, callback, service thread, connects */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,6 +11,7 @@
 #include <libwebsockets.h>
 
 #include "dinemicfs/log.h"
+#include "dinemicfs/util.h"
 #include "internal.h"
 
 /* Pings an idle connection, and hangs up on one silent too long. */
@@ -64,13 +65,16 @@ static void connect_now(lws_sorted_usec_list_t *sul)
 	ci.port = l->port;
 	ci.path = l->path;
 	ci.host = l->host;
-	ci.origin = l->host;
+	/* No Origin: a node refuses one, as a web page's would carry it. */
 	ci.protocol = DFS_WIRE_PROTOCOL;
+	/* Who the server is, its certificate's key says (tls.h); not its name. */
+	ci.ssl_connection = l->tls ? LCCSCF_USE_SSL | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK : 0;
 	ci.opaque_user_data = l;
 	ci.retry_and_idle_policy = &idle;
 	pthread_mutex_lock(&r->lock);
 	l->state = LINK_CONNECTING;
 	pthread_mutex_unlock(&r->lock);
+	l->tls_refused = false;
 	if (!lws_client_connect_via_info(&ci)) {
 		/* Failed at once; CLIENT_CONNECTION_ERROR may or may not have come. */
 		if (l->state == LINK_CONNECTING) {
@@ -124,6 +128,26 @@ void repl_net_wake(struct dfs_repl *r)
 	lws_cancel_service(r->ctx);
 }
 
+int repl_net_session(struct dfs_repl *r, struct lws *wsi, struct repl_session *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (r->plain) {
+		snprintf(s->version, sizeof(s->version), "plain");
+		return 0;
+	}
+	void *ssl = lws_get_ssl(wsi);
+	s->tls = true;
+	snprintf(s->version, sizeof(s->version), "%s", dfs_tls_version(ssl));
+	if (dfs_tls_exporter(ssl, s->exporter) < 0 || dfs_tls_peer_id(ssl, &s->id) < 0)
+		return -EPROTO;
+	return 0;
+}
+
+void repl_net_admitted(struct lws *wsi)
+{
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+}
+
 static int on_receive(struct link *l, struct lws *wsi, const uint8_t *in, size_t len)
 {
 	struct dfs_repl *r = l->r;
@@ -133,6 +157,11 @@ static int on_receive(struct link *l, struct lws *wsi, const uint8_t *in, size_t
 	if (lws_is_first_fragment(wsi)) {
 		dfs_buf_reset(&l->rx);
 		l->rx_drop = false;
+	}
+	if (!l->authed && l->rx.len + len > PRE_ADMIT_MSG_MAX) {
+		/* Before admission a peer gets a few hundred bytes, not megabytes. */
+		r->on->bad_frame(l, "oversized message before admission");
+		return -1;
 	}
 	if (!l->rx_drop) {
 		if (l->rx.len + len > DFS_WIRE_MSG_MAX) {
@@ -190,7 +219,57 @@ static int accepted(struct dfs_repl *r, struct lws *wsi)
 	if (!l)
 		return -1;
 	lws_set_opaque_user_data(wsi, l);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HANDSHAKE_SECS);
 	return 0;
+}
+
+/*
+ * A WebSocket upgrade, before it is answered: a browser's (it carries an
+ * Origin) is refused, and so is one past the limits on connections not yet
+ * admitted. Returns 0 to go on.
+ */
+static int filter(struct dfs_repl *r, struct lws *wsi)
+{
+	char ip[64] = "?";
+	const char *no = NULL;
+
+	lws_get_peer_simple(wsi, ip, sizeof(ip));
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) {
+		atomic_fetch_add(&r->refused, 1);
+		dfs_log(DFS_LOG_WARNING, "replication: %s refused: it sent an Origin header "
+			"(a web page?)", ip);
+		return -1;
+	}
+	no = repl_may_accept(r, ip);
+	if (no) {
+		atomic_fetch_add(&r->over_limit, 1);
+		dfs_log(DFS_LOG_INFO, "replication: %s refused: %s", ip, no);
+		return -1;
+	}
+	return 0;
+}
+
+/* The client side checks the server's certificate: an Ed25519 key, the pinned one if any. */
+static int check_server(struct link *l, void *store)
+{
+	static const struct dfs_pubkey none;
+	struct dfs_pubkey seen = none;
+	char hex[17];
+
+	if (dfs_tls_verify(store, l && l->pinned ? &l->pin : NULL, &seen) == 0)
+		return 0;
+	if (l && !l->tls_refused) {
+		l->tls_refused = true;
+		atomic_fetch_add(&l->r->refused, 1);
+		if (memcmp(seen.b, none.b, DFS_PUBKEY_LEN) == 0) {
+			set_error(l, "%s", "its certificate carries no node key");
+		} else {
+			dfs_hex_encode(hex, seen.b, 8);
+			set_error(l, "not the pinned node (its key is %s...)", hex);
+		}
+		dfs_log(DFS_LOG_WARNING, "replication: %s refused: %s", l->addr, l->last_error);
+	}
+	return 1;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -200,12 +279,21 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	struct link *l = wsi ? lws_get_opaque_user_data(wsi) : NULL;
 
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return filter(r, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		return accepted(r, wsi);
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		if (l)
-			r->on->up(l, wsi);
+		if (!l)
+			return -1;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, HANDSHAKE_SECS);
+		r->on->up(l, wsi);
 		return 0;
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		/* user: the listener's SSL_CTX; its certificate is this node's key. */
+		return r && r->cert && dfs_tls_ctx_setup(user, r->cert) == 0 ? 0 : 1;
+	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+		return check_server(l, user);
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (l)
 			r->on->failed(l, in);
@@ -276,7 +364,16 @@ int repl_net_open(struct dfs_repl *r, bool listen, const char *iface, int port)
 	info.retry_and_idle_policy = &idle;
 	/* Socket reads go through this buffer: 4 KiB by default, a wake-up per 4 KiB. */
 	info.pt_serv_buf_size = 128 * 1024;
-	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * 0;
+	info.options = 0;
+	if (!r->plain) {
+		/* Our own SSL_CTXs: the node's certificate, TLS 1.3 only (tls.h). */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		if (listen)
+			info.options |= LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX;
+		info.provided_client_ssl_ctx = r->client_ctx;
+	}
+	/* A TLS handshake or WebSocket upgrade left unfinished is closed after this. */
+	info.timeout_secs = HANDSHAKE_SECS;
 	/* The callback finds r here: lws_context_user(lws_get_context(wsi)). */
 	info.user = r;
 	r->ctx = lws_create_context(&info);

@@ -30,31 +30,78 @@ static const struct repl_net_handlers link_handlers = {
 
 static int add_peer(struct dfs_repl *r, const char *url)
 {
-	struct link *l = calloc(1, sizeof(*l));
+	struct dfs_peer_url u;
 
-	if (!l)
-		return -ENOMEM;
-	if (dfs_parse_peer_url(url, l->host, sizeof(l->host), &l->port, l->path,
-			       sizeof(l->path)) < 0) {
-		free(l);
-		dfs_log(DFS_LOG_ERR, "replication: bad peer address '%s' (want ws://HOST:PORT)",
+	if (dfs_parse_peer_url(url, &u) < 0) {
+		dfs_log(DFS_LOG_ERR,
+			"replication: bad peer address '%s' (want wss://HOST:PORT[#NODEID])", url);
+		return -EINVAL;
+	}
+	if (u.tls == r->plain) {
+		dfs_log(DFS_LOG_ERR, r->plain ? "replication: peer %s: -o unencrypted_links "
+						"connects to ws:// peers only"
+					      : "replication: peer %s is unencrypted (ws://): use "
+						"wss://, or -o unencrypted_links on a closed test network",
 			url);
 		return -EINVAL;
 	}
+	struct link *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
 	l->timer = repl_net_timer_new(l);
 	if (!l->timer) {
 		free(l);
 		return -ENOMEM;
 	}
+	snprintf(l->host, sizeof(l->host), "%s", u.host);
+	snprintf(l->path, sizeof(l->path), "%s", u.path);
+	l->port = u.port;
+	l->tls = u.tls;
+	l->pinned = u.pinned;
+	l->pin = u.pin;
 	l->r = r;
 	l->refs = 1;
 	l->outgoing = true;
 	dfs_buf_init(&l->rx);
-	snprintf(l->addr, sizeof(l->addr), "%s", url);
+	/* Shown without its pin: the admitted column says "pin". */
+	snprintf(l->addr, sizeof(l->addr), "%.*s", (int)strcspn(url, "#"), url);
 	l->next = r->links;
 	r->links = l;
 	r->peers_configured++;
 	return 0;
+}
+
+/* The node's certificate and client context, the trust list; says how peers get in. */
+static int repl_security(struct dfs_repl *r, const struct dfs_repl_opts *o)
+{
+	r->plain = o->unencrypted;
+	if (!r->plain) {
+		r->cert = dfs_tls_cert_node(r->kr);
+		r->client_ctx = r->cert ? dfs_tls_client_ctx_new(r->cert) : NULL;
+		if (!r->client_ctx) {
+			dfs_log_errno(DFS_LOG_ERR, errno, "replication: cannot make the TLS certificate");
+			return -EPROTO;
+		}
+	}
+	int rc = repl_trust_open(r, o->trust_file);
+	if (rc < 0)
+		return rc;
+	if (r->plain && (o->listen || o->npeers))
+		dfs_log(DFS_LOG_WARNING, "replication: links are unencrypted (-o unencrypted_links): "
+			"anyone on the path reads and alters them");
+	if (!r->has_netkey && !o->trust_file && (o->listen || o->npeers))
+		dfs_log(DFS_LOG_NOTICE, "replication: no network_key and no trust list: any "
+			"peer that completes the handshake is admitted");
+	return 0;
+}
+
+/* Frees what repl_security() made; the context that used it is gone. */
+static void repl_security_free(struct dfs_repl *r)
+{
+	dfs_tls_ctx_free(r->client_ctx);
+	dfs_tls_cert_free(r->cert);
+	repl_trust_close(r);
+	dfs_wipe(r->netkey, sizeof(r->netkey));
 }
 
 /* Frees what repl_new() made, before any thread or connection. */
@@ -66,6 +113,7 @@ static void repl_free(struct dfs_repl *r)
 		link_put(l);
 	}
 	dfs_buf_release(&r->tx);
+	repl_security_free(r);
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->runs_lock);
 	pthread_cond_destroy(&r->queue_cond);
@@ -104,6 +152,8 @@ static struct dfs_repl *repl_new(struct dfs_db *db, struct dfs_keyring *kr,
 			o->listen);
 		rc = -EINVAL;
 	}
+	if (rc == 0)
+		rc = repl_security(r, o);
 	for (size_t i = 0; rc == 0 && i < o->npeers; i++)
 		rc = add_peer(r, o->peers[i]);
 	if (rc < 0) {
@@ -203,6 +253,7 @@ void dfs_repl_stop(struct dfs_repl *r)
 		}
 	}
 	dfs_buf_release(&r->tx);
+	repl_security_free(r);
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->runs_lock);
 	pthread_cond_destroy(&r->queue_cond);
@@ -235,8 +286,8 @@ int dfs_repl_peers_text(struct dfs_repl *r, struct dfs_buf *out)
 {
 	uint64_t head = dfs_db_log_head(r->db);
 
-	dfs_buf_printf(out, "%-32s %-10s %-16s %-10s %8s %8s %s\n", "peer", "state", "node",
-		       "contact", "behind", "ahead", "error");
+	dfs_buf_printf(out, "%-32s %-10s %-16s %-10s %8s %8s %-8s %-9s %s\n", "peer", "state",
+		       "node", "contact", "behind", "ahead", "link", "admitted", "error");
 	pthread_mutex_lock(&r->lock);
 	for (struct link *l = r->links; l; l = l->next) {
 		char hex[17] = "-", age[32];
@@ -247,9 +298,11 @@ int dfs_repl_peers_text(struct dfs_repl *r, struct dfs_buf *out)
 		uint64_t ahead = l->peer_head > l->recv_upto ? l->peer_head - l->recv_upto : 0;
 		if (!l->sending && l->state != LINK_UP)
 			behind = head;
-		dfs_buf_printf(out, "%-32s %-10s %-16s %-10s %8llu %8llu %s\n", l->addr,
+		dfs_buf_printf(out, "%-32s %-10s %-16s %-10s %8llu %8llu %-8s %-9s %s\n", l->addr,
 			       state_names[l->state], hex, age, (unsigned long long)behind,
-			       (unsigned long long)ahead, l->last_error[0] ? l->last_error : "-");
+			       (unsigned long long)ahead, l->wsi ? l->sess.version : "-",
+			       l->admitted ? l->admitted : "-",
+			       l->last_error[0] ? l->last_error : "-");
 	}
 	pthread_mutex_unlock(&r->lock);
 	return dfs_buf_ok(out);
@@ -264,6 +317,8 @@ void dfs_repl_get_stats(struct dfs_repl *r, struct dfs_repl_stats *out)
 	out->parked = atomic_load(&r->parked);
 	out->bad_frames = atomic_load(&r->bad_frames);
 	out->dropped = atomic_load(&r->dropped);
+	out->refused = atomic_load(&r->refused);
+	out->over_limit = atomic_load(&r->over_limit);
 	out->peers_up = atomic_load(&r->peers_up);
 	out->peers_configured = r->peers_configured;
 }

@@ -50,7 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(c.show_help || c.show_version || (c.state_dir && c.mountpoint));
 		FUZZ_CHECK(c.fuse_args.argc >= 1 && c.fuse_args.argv);
 		for (size_t i = 0; i < c.npeers; i++)
-			FUZZ_CHECK(strncmp(c.peers[i], "ws://", 5) == 0);
+			FUZZ_CHECK(strncmp(c.peers[i], c.unencrypted_links ? "ws://" : "wss://",
+					   c.unencrypted_links ? 5 : 6) == 0);
 		FUZZ_CHECK(c.policy_open == 0 || c.policy_open == 1);
 	}
 	dfs_config_release(&c);

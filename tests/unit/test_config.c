@@ -308,16 +308,35 @@ Test(parse_size, negative_after_space)
 
 Test(config, replication_options)
 {
-	cr_assert_eq(parse("dinemicfs", "-o", "listen=127.0.0.1:7401,peer=ws://127.0.0.1:7402",
-			   "-o", "peer=ws://[::1]:7403/x,policy=open,network_key=/k", "s", "m",
-			   NULL),
+	cr_assert_eq(parse("dinemicfs", "-o", "listen=127.0.0.1:7401,peer=wss://127.0.0.1:7402",
+			   "-o", "peer=wss://[::1]:7403/x,policy=open,network_key=/k,trust=/t",
+			   "s", "m", NULL),
 		     0, "%s", err);
 	cr_assert_str_eq(c.listen, "127.0.0.1:7401");
 	cr_assert_eq(c.npeers, 2);
-	cr_assert_str_eq(c.peers[0], "ws://127.0.0.1:7402");
-	cr_assert_str_eq(c.peers[1], "ws://[::1]:7403/x");
+	cr_assert_str_eq(c.peers[0], "wss://127.0.0.1:7402");
+	cr_assert_str_eq(c.peers[1], "wss://[::1]:7403/x");
 	cr_assert_eq(c.policy_open, 1);
 	cr_assert_str_eq(c.network_key_file, "/k");
+	cr_assert_str_eq(c.trust_file, "/t");
+	cr_assert_eq(c.unencrypted_links, 0);
+}
+
+Test(config, unencrypted_links_are_asked_for_by_name)
+{
+	cr_assert_eq(parse("dinemicfs", "-o", "peer=ws://127.0.0.1:7402", "s", "m", NULL),
+		     -EINVAL);
+	cr_assert(strstr(err, "unencrypted"), "%s", err);
+	dfs_config_release(&c);
+	dfs_config_init(&c);
+	cr_assert_eq(parse("dinemicfs", "-o", "unencrypted_links,peer=ws://127.0.0.1:7402", "s",
+			   "m", NULL), 0, "%s", err);
+	cr_assert_eq(c.unencrypted_links, 1);
+	dfs_config_release(&c);
+	dfs_config_init(&c);
+	cr_assert_eq(parse("dinemicfs", "-o", "unencrypted_links,peer=wss://127.0.0.1:7402", "s",
+			   "m", NULL), -EINVAL);
+	cr_assert(strstr(err, "ws://"), "%s", err);
 }
 
 Test(config, bad_replication_options)
@@ -332,33 +351,47 @@ Test(config, bad_replication_options)
 	dfs_config_init(&c);
 	cr_assert_eq(parse("dinemicfs", "-o", "peer=http://h:1", "s", "m", NULL), -EINVAL);
 	cr_assert(strstr(err, "peer"));
+	dfs_config_release(&c);
+	dfs_config_init(&c);
+	cr_assert_eq(parse("dinemicfs", "-o", "trust=", "s", "m", NULL), -EINVAL);
+	cr_assert(strstr(err, "trust"));
 }
+
+#define ID64 "00ad7ecd99ff67151294144b8ad187e7ae670b07c26bb99b942861f84553dbfa"
 
 Test(addr, peer_urls)
 {
-	char host[64], path[64];
-	int port;
+	struct dfs_peer_url u;
 
-	cr_assert_eq(dfs_parse_peer_url("ws://127.0.0.1:7401", host, sizeof(host), &port, path,
-					sizeof(path)), 0);
-	cr_assert_str_eq(host, "127.0.0.1");
-	cr_assert_eq(port, 7401);
-	cr_assert_str_eq(path, "/");
-	cr_assert_eq(dfs_parse_peer_url("ws://[::1]:1/a/b", host, sizeof(host), &port, path,
-					sizeof(path)), 0);
-	cr_assert_str_eq(host, "::1");
-	cr_assert_str_eq(path, "/a/b");
+	cr_assert_eq(dfs_parse_peer_url("wss://127.0.0.1:7401", &u), 0);
+	cr_assert(u.tls);
+	cr_assert_str_eq(u.host, "127.0.0.1");
+	cr_assert_eq(u.port, 7401);
+	cr_assert_str_eq(u.path, "/");
+	cr_assert_not(u.pinned);
+	cr_assert_eq(dfs_parse_peer_url("ws://[::1]:1/a/b", &u), 0);
+	cr_assert_not(u.tls);
+	cr_assert_str_eq(u.host, "::1");
+	cr_assert_str_eq(u.path, "/a/b");
+	cr_assert_eq(dfs_parse_peer_url("wss://h:9/p#" ID64, &u), 0);
+	cr_assert(u.pinned);
+	cr_assert_str_eq(u.path, "/p");
+	cr_assert_eq(u.pin.b[0], 0x00);
+	cr_assert_eq(u.pin.b[1], 0xad);
+	cr_assert_eq(u.pin.b[31], 0xfa);
+	cr_assert_eq(dfs_parse_peer_url("wss://h:9#" ID64, &u), 0);
+	cr_assert(u.pinned);
+	cr_assert_str_eq(u.path, "/");
 	static const char *const bad[] = {
 		"", "ws://", "ws://h", "ws://h:", "ws://:80", "ws://h:0", "ws://h:65536",
-		"ws://h:12x", "wss://h:1", "ws://::1:80", "ws://[::1:80", "ws://h:1/a b",
-		"ws://h:123456",
+		"ws://h:12x", "http://h:1", "ws://::1:80", "ws://[::1:80", "ws://h:1/a b",
+		"ws://h:123456", "wss://h:1#", "wss://h:1#00ad", "wss://h:1#" ID64 "00",
+		"wss://h:1#" "zzad7ecd99ff67151294144b8ad187e7ae670b07c26bb99b942861f84553dbfa",
+		"wss://averyveryverylonghostnameaveryveryverylonghostnameaveryveryverylonghostname"
+		"averyveryverylonghostnameaveryveryverylonghostnameaveryveryverylonghostname:1",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_assert_eq(dfs_parse_peer_url(bad[i], host, sizeof(host), &port, path,
-						sizeof(path)), -EINVAL, "%s", bad[i]);
-	/* Too long for the caller's buffers. */
-	cr_assert_eq(dfs_parse_peer_url("ws://averyveryverylonghostname:1", host, 8, &port, path,
-					sizeof(path)), -EINVAL);
+		cr_assert_eq(dfs_parse_peer_url(bad[i], &u), -EINVAL, "%s", bad[i]);
 }
 
 Test(addr, listen)

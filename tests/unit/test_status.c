@@ -43,11 +43,14 @@ static const char stats[] =
 
 /* As dfs_repl_peers_text() writes it. */
 static const char peers[] =
-	"peer                             state      node             contact      behind    ahead error\n"
-	"ws://10.0.0.2:7401               up         5ff6f1d6a1b2c3d4 3s ago            0        0 -\n"
-	"ws://10.0.0.3:7401               connecting -                never          1204        0 "
-	"cannot connect\n"
-	"::ffff:127.0.0.1 (in)            up         0123456789abcdef 400s ago         12        3 -\n";
+	"peer                             state      node             contact      behind    ahead "
+	"link     admitted  error\n"
+	"wss://10.0.0.2:7401              up         5ff6f1d6a1b2c3d4 3s ago            0        0 "
+	"TLSv1.3  trust+key -\n"
+	"wss://10.0.0.3:7401              connecting -                never          1204        0 "
+	"-        -         cannot connect\n"
+	"::ffff:127.0.0.1 (in)            up         0123456789abcdef 400s ago         12        3 "
+	"TLSv1.3  open      -\n";
 
 /* The table for these inputs, as a malloc'ed string. */
 static char *render(const char *id, const char *st, const char *pe, int *rc)
@@ -106,13 +109,13 @@ Test(status, peer_rows)
 	cr_assert_eq(rc, 0);
 	/* Columns as wide as their widest cell, two blanks apart; the error last. */
 	assert_line(t, "PEER                   STATE       NODE              LAST CONTACT  "
-		       "LAG                       ERROR");
-	assert_line(t, "ws://10.0.0.2:7401     up          5ff6f1d6a1b2c3d4  3 s ago       "
-		       "in sync                   -");
-	assert_line(t, "ws://10.0.0.3:7401     connecting  -                 never         "
-		       "1204 to send              cannot connect");
+		       "LAG                       LINK                ERROR");
+	assert_line(t, "wss://10.0.0.2:7401    up          5ff6f1d6a1b2c3d4  3 s ago       "
+		       "in sync                   TLSv1.3, trust+key  -");
+	assert_line(t, "wss://10.0.0.3:7401    connecting  -                 never         "
+		       "1204 to send              -                   cannot connect");
 	assert_line(t, "::ffff:127.0.0.1 (in)  up          0123456789abcdef  6 min ago     "
-		       "12 to send, 3 to receive  -");
+		       "12 to send, 3 to receive  TLSv1.3, open       -");
 	free(t);
 }
 

@@ -8,7 +8,8 @@
 
 #include "dinemicfs/wire.h"
 
-#define HELLO_LEN (1 + 1 + 1 + DFS_PUBKEY_LEN + DFS_WIRE_NONCE_LEN + 8 + DFS_WIRE_LOG_ID_LEN)
+#define HELLO_LEN (1 + 1 + 1 + DFS_PUBKEY_LEN + DFS_WIRE_NONCE_LEN)
+#define LOG_LEN (1 + 8 + DFS_WIRE_LOG_ID_LEN)
 #define AUTH_LEN (1 + DFS_SIG_LEN + DFS_WIRE_MAC_LEN)
 #define WANT_LEN (1 + 8)
 #define UPDATES_HEAD_LEN (1 + 8 + 8)
@@ -56,8 +57,6 @@ static void make_hello(struct dfs_msg *m, uint8_t flags)
 	m->flags = flags;
 	m->node = node_pk;
 	dfs_random(m->nonce, sizeof(m->nonce));
-	m->seq = 0x0102030405060708ull;
-	dfs_random(m->log_id, sizeof(m->log_id));
 }
 
 static void make_auth(struct dfs_msg *m)
@@ -145,9 +144,6 @@ Test(wire, hello_round_trip)
 		cr_assert_eq(b.data[2], flags[i]);
 		cr_assert_arr_eq(b.data + 3, node_pk.b, DFS_PUBKEY_LEN);
 		cr_assert_arr_eq(b.data + 3 + DFS_PUBKEY_LEN, h.nonce, DFS_WIRE_NONCE_LEN);
-		cr_assert_arr_eq(b.data + 67, ((uint8_t[]){ 1, 2, 3, 4, 5, 6, 7, 8 }), 8,
-				 "head, big-endian");
-		cr_assert_arr_eq(b.data + 75, h.log_id, DFS_WIRE_LOG_ID_LEN);
 
 		cr_assert_eq(dfs_msg_decode(b.data, b.len, &d), 0, "flags %u", flags[i]);
 		cr_assert_eq(d.type, DFS_MSG_HELLO);
@@ -155,11 +151,35 @@ Test(wire, hello_round_trip)
 		cr_assert_eq(d.flags, flags[i]);
 		cr_assert_arr_eq(d.node.b, node_pk.b, DFS_PUBKEY_LEN);
 		cr_assert_arr_eq(d.nonce, h.nonce, DFS_WIRE_NONCE_LEN);
-		cr_assert_eq(d.seq, h.seq);
-		cr_assert_arr_eq(d.log_id, h.log_id, DFS_WIRE_LOG_ID_LEN);
 		cr_assert_eq(d.count, 0);
 		dfs_buf_release(&b);
 	}
+}
+
+/* The log's length and id travel only once the peer is admitted. */
+Test(wire, log_round_trip)
+{
+	struct dfs_msg l, d;
+	struct dfs_buf b;
+
+	memset(&l, 0, sizeof(l));
+	l.type = DFS_MSG_LOG;
+	l.seq = 0x0102030405060708ull;
+	dfs_random(l.log_id, sizeof(l.log_id));
+	encode(&l, &b);
+	cr_assert_eq(b.len, LOG_LEN);
+	cr_assert_eq(b.data[0], 'L');
+	cr_assert_arr_eq(b.data + 1, ((uint8_t[]){ 1, 2, 3, 4, 5, 6, 7, 8 }), 8, "big-endian");
+	cr_assert_arr_eq(b.data + 9, l.log_id, DFS_WIRE_LOG_ID_LEN);
+	cr_assert_eq(dfs_msg_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.type, DFS_MSG_LOG);
+	cr_assert_eq(d.seq, l.seq);
+	cr_assert_arr_eq(d.log_id, l.log_id, DFS_WIRE_LOG_ID_LEN);
+	for (size_t n = 0; n < b.len; n++)
+		cr_assert_eq(decode_exact(b.data, n, NULL), -EBADMSG, "%zu bytes", n);
+	dfs_buf_add_u8(&b, 0);
+	cr_assert_eq(decode_exact(b.data, b.len, NULL), -EBADMSG, "one byte too many");
+	dfs_buf_release(&b);
 }
 
 Test(wire, auth_round_trip)
@@ -462,7 +482,7 @@ Test(wire, hello_unknown_flags)
 
 Test(wire, hello_other_version)
 {
-	static const uint8_t versions[] = { 0, 1, 3, 0xff };
+	static const uint8_t versions[] = { 0, 1, 2, 4, 0xff };
 	struct dfs_msg m;
 	struct dfs_buf b;
 
@@ -630,17 +650,56 @@ Test(wire, longer_than_msg_max_is_e2big)
 
 /* ---- the AUTH proof --------------------------------------------------------- */
 
+static void some_bind(struct dfs_wire_bind *b)
+{
+	memset(b, 0, sizeof(*b));
+	dfs_random(b->session, sizeof(b->session));
+	dfs_random(b->nonce, sizeof(b->nonce));
+	b->prover = node_pk;
+	b->verifier = obj_pk;
+	b->prover_connected = true;
+}
+
 Test(wire, proof_layout)
 {
-	uint8_t nonce[DFS_WIRE_NONCE_LEN], out[DFS_WIRE_PROOF_LEN];
+	uint8_t out[DFS_WIRE_PROOF_LEN];
+	struct dfs_wire_bind b;
 
-	cr_assert_eq(DFS_WIRE_PROOF_LEN, 16 + 32 + 32);
-	dfs_random(nonce, sizeof(nonce));
+	cr_assert_eq(DFS_WIRE_PROOF_LEN, 16 + 32 + 1 + 32 + 32 + 32);
+	some_bind(&b);
 	memset(out, 0xee, sizeof(out));
-	dfs_wire_proof(out, nonce, &node_pk);
-	cr_assert_arr_eq(out, "dinemicfs-link1", 16, "the tag, with its NUL");
-	cr_assert_arr_eq(out + 16, nonce, DFS_WIRE_NONCE_LEN);
-	cr_assert_arr_eq(out + 16 + DFS_WIRE_NONCE_LEN, node_pk.b, DFS_PUBKEY_LEN);
+	dfs_wire_proof(out, &b);
+	cr_assert_arr_eq(out, "dinemicfs-link3", 16, "the tag, with its NUL");
+	cr_assert_arr_eq(out + 16, b.session, 32);
+	cr_assert_eq(out[48], 'C');
+	cr_assert_arr_eq(out + 49, b.nonce, DFS_WIRE_NONCE_LEN);
+	cr_assert_arr_eq(out + 81, node_pk.b, DFS_PUBKEY_LEN);
+	cr_assert_arr_eq(out + 113, obj_pk.b, DFS_PUBKEY_LEN);
+	b.prover_connected = false;
+	dfs_wire_proof(out, &b);
+	cr_assert_eq(out[48], 'S');
+}
+
+/* Every part of the binding changes the proof: no proof fits another link. */
+Test(wire, proof_names_session_side_nonce_and_both_ids)
+{
+	uint8_t base[DFS_WIRE_PROOF_LEN], out[DFS_WIRE_PROOF_LEN];
+	struct dfs_wire_bind b, c;
+
+	some_bind(&b);
+	dfs_wire_proof(base, &b);
+	for (int i = 0; i < 5; i++) {
+		c = b;
+		switch (i) {
+		case 0: c.session[7] ^= 1; break;
+		case 1: c.prover_connected = false; break;
+		case 2: c.nonce[0] ^= 1; break;
+		case 3: c.prover = obj_pk; break;
+		case 4: c.verifier = node_pk; break;
+		}
+		dfs_wire_proof(out, &c);
+		cr_assert_arr_neq(base, out, sizeof(out), "part %d", i);
+	}
 }
 
 Test(wire, random_fills)
@@ -672,15 +731,16 @@ Test(wire, mac_is_keyed)
 
 Test(wire, auth_proves_node_key_and_netkey)
 {
-	uint8_t nonce[DFS_WIRE_NONCE_LEN], proof[DFS_WIRE_PROOF_LEN], netkey[DFS_MAC_KEY_LEN];
+	uint8_t proof[DFS_WIRE_PROOF_LEN], netkey[DFS_MAC_KEY_LEN];
 	uint8_t mac[DFS_WIRE_MAC_LEN];
+	struct dfs_wire_bind bind;
 	struct dfs_msg a, d;
 	struct dfs_buf b;
 
-	/* The receiver's nonce, the prover's id; the prover signs and macs the proof. */
-	dfs_random(nonce, sizeof(nonce));
+	/* The session, the sides, the receiver's nonce, both ids; signed and maced. */
+	some_bind(&bind);
 	dfs_random(netkey, sizeof(netkey));
-	dfs_wire_proof(proof, nonce, &node_pk);
+	dfs_wire_proof(proof, &bind);
 	memset(&a, 0, sizeof(a));
 	a.type = DFS_MSG_AUTH;
 	dfs_sign(a.sig, proof, sizeof(proof), &node_sk);
@@ -692,7 +752,8 @@ Test(wire, auth_proves_node_key_and_netkey)
 	dfs_mac(mac, netkey, proof, sizeof(proof));
 	cr_assert(dfs_mem_equal(d.mac, mac, sizeof(mac)));
 	cr_assert_neq(dfs_verify(d.sig, proof, sizeof(proof), &obj_pk), 0, "another node's id");
-	dfs_wire_proof(proof, nonce, &obj_pk);
+	bind.prover = obj_pk;
+	dfs_wire_proof(proof, &bind);
 	cr_assert_neq(dfs_verify(d.sig, proof, sizeof(proof), &node_pk), 0,
 		      "the proof names its prover");
 	dfs_buf_release(&b);

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+/* admit.c - who may become a peer: the trust list, admission, limits before it */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dinemicfs/log.h"
+#include "dinemicfs/util.h"
+#include "internal.h"
+
+/*
+ * Reads the trust list: one node id (64 hex digits) a line; blank lines and
+ * lines starting with '#' are skipped. Returns the ids or NULL with *bad set
+ * to the first line that is not an id (0: no memory, or the file).
+ */
+static struct dfs_pubkey *trust_read(FILE *f, size_t *n, unsigned *bad)
+{
+	struct dfs_pubkey *ids = NULL;
+	char line[256];
+	size_t cap = 0;
+	unsigned no = 0;
+
+	*n = 0;
+	*bad = 0;
+	while (fgets(line, sizeof(line), f)) {
+		no++;
+		char *s = line + strspn(line, " \t");
+		size_t len = strcspn(s, " \t\r\n");
+		if (len == 0 || s[0] == '#')
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			struct dfs_pubkey *more = realloc(ids, cap * sizeof(*ids));
+			if (!more)
+				break;
+			ids = more;
+		}
+		if (len != 2 * DFS_PUBKEY_LEN || s[len + strspn(s + len, " \t\r\n")] != '\0' ||
+		    dfs_hex_decode(ids[*n].b, DFS_PUBKEY_LEN, s, len) < 0) {
+			*bad = no;
+			break;
+		}
+		(*n)++;
+	}
+	if (*bad || ferror(f) || !feof(f)) {
+		free(ids);
+		return NULL;
+	}
+	return ids ? ids : calloc(1, sizeof(*ids));
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* (Re)reads the trust list when it changed. Returns 0 or -errno, logging why. */
+static int trust_reload(struct dfs_repl *r, int level)
+{
+	struct stat st;
+	unsigned bad;
+	size_t n;
+
+	FILE *f = fopen(r->trust_path, "re");
+	if (!f || fstat(fileno(f), &st) < 0) {
+		int e = errno;
+		dfs_log_errno(level, e, "replication: trust list %s", r->trust_path);
+		if (f)
+			fclose(f);
+		return -e;
+	}
+	if (r->trusted && same_file(&st, &r->trust_st)) {
+		fclose(f);
+		return 0;
+	}
+	struct dfs_pubkey *ids = trust_read(f, &n, &bad);
+	fclose(f);
+	if (!ids) {
+		if (bad)
+			dfs_log(level, "replication: trust list %s, line %u: not a node id (64 hex digits)",
+				r->trust_path, bad);
+		else
+			dfs_log(level, "replication: cannot read the trust list %s", r->trust_path);
+		return bad ? -EINVAL : -EIO;
+	}
+	free(r->trusted);
+	r->trusted = ids;
+	r->ntrusted = n;
+	r->trust_st = st;
+	dfs_log(DFS_LOG_INFO, "replication: trust list %s: %zu node id%s", r->trust_path, n,
+		n == 1 ? "" : "s");
+	return 0;
+}
+
+int repl_trust_open(struct dfs_repl *r, const char *path)
+{
+	if (!path)
+		return 0;
+	r->trust_path = strdup(path);
+	if (!r->trust_path)
+		return -ENOMEM;
+	return trust_reload(r, DFS_LOG_ERR);
+}
+
+void repl_trust_close(struct dfs_repl *r)
+{
+	free(r->trust_path);
+	free(r->trusted);
+	r->trust_path = NULL;
+	r->trusted = NULL;
+}
+
+/* A list that became unreadable keeps its last good contents, and says so. */
+static bool trusted(struct dfs_repl *r, const struct dfs_pubkey *id)
+{
+	trust_reload(r, DFS_LOG_WARNING);
+	for (size_t i = 0; i < r->ntrusted; i++)
+		if (memcmp(r->trusted[i].b, id->b, DFS_PUBKEY_LEN) == 0)
+			return true;
+	return false;
+}
+
+const char *repl_admit(struct dfs_repl *r, struct link *l, const char **how)
+{
+	bool pinned = l->outgoing && l->pinned;
+
+	/* A pinned peer is trusted by its pin; the network key still applies. */
+	if (r->trust_path && !pinned && !trusted(r, &l->peer))
+		return "not in the trust list";
+	if (r->has_netkey)
+		*how = pinned ? "pin+key" : r->trust_path ? "trust+key" : "key";
+	else
+		*how = pinned ? "pin" : r->trust_path ? "trust" : "open";
+	return NULL;
+}
+
+/* Inbound connections not yet admitted: in all, and from ip. Under r->lock. */
+static void count_pending(struct dfs_repl *r, const char *ip, unsigned *all, unsigned *from)
+{
+	*all = *from = 0;
+	for (struct link *l = r->links; l; l = l->next) {
+		if (l->outgoing || l->authed || !l->wsi)
+			continue;
+		(*all)++;
+		if (strcmp(l->ip, ip) == 0)
+			(*from)++;
+	}
+}
+
+const char *repl_may_accept(struct dfs_repl *r, const char *ip)
+{
+	unsigned all, from;
+
+	pthread_mutex_lock(&r->lock);
+	count_pending(r, ip, &all, &from);
+	pthread_mutex_unlock(&r->lock);
+	if (all >= PENDING_MAX)
+		return "too many connections in their handshake";
+	if (from >= PENDING_PER_ADDR)
+		return "too many connections in their handshake from this address";
+	return NULL;
+}
