@@ -94,6 +94,14 @@ struct dfs_peer_url {
  * is 64 hex digits. Returns 0 or -EINVAL.
  */
 int dfs_parse_peer_url(const char *url, struct dfs_peer_url *out);
+/**
+ * Parses a trust list: one node id (64 hex digits) a line, blanks around
+ * it allowed; empty lines and lines starting with '#' are skipped. Sets
+ * *ids (malloc'ed; NULL when there are none) and *n. Returns 0, -ENOMEM, or
+ * -EINVAL with the first bad line's number (from 1) in *bad_line.
+ */
+int dfs_parse_trust(const char *text, size_t len, struct dfs_pubkey **ids, size_t *n,
+		    unsigned *bad_line);
 /** Parses "HOST:PORT" (or ":PORT", any address). Returns 0 or -EINVAL. */
 int dfs_parse_listen(const char *s, char *host, size_t hostlen, int *port);
 

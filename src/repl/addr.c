@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* addr.c - peer URLs and listen addresses from the command line (pure) */
+/* addr.c - peer URLs, listen addresses and trust lists: what the user wrote (pure) */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,5 +104,62 @@ int dfs_parse_peer_url(const char *url, struct dfs_peer_url *out)
 			return -EINVAL;
 	memcpy(out->path, p, pn);
 	out->path[pn] = '\0';
+	return 0;
+}
+
+/* One line of a trust list: 0 and *skip for a blank or '#' line, 0 with out set, or -EINVAL. */
+static int trust_line(const char *s, size_t n, struct dfs_pubkey *out, bool *skip)
+{
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		n--;
+	while (n > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	*skip = n == 0 || *s == '#';
+	if (*skip)
+		return 0;
+	if (n != 2 * DFS_PUBKEY_LEN || dfs_hex_decode(out->b, DFS_PUBKEY_LEN, s, n) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+int dfs_parse_trust(const char *text, size_t len, struct dfs_pubkey **ids, size_t *n,
+		    unsigned *bad_line)
+{
+	struct dfs_pubkey *out = NULL;
+	size_t cap = 0;
+	unsigned line = 0;
+
+	*ids = NULL;
+	*n = 0;
+	*bad_line = 0;
+	for (size_t off = 0; off < len;) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		size_t end = nl ? (size_t)(nl - text) : len;
+		struct dfs_pubkey id;
+		bool skip;
+		line++;
+		if (memchr(text + off, '\0', end - off) || trust_line(text + off, end - off, &id,
+								       &skip) < 0) {
+			free(out);
+			*bad_line = line;
+			return -EINVAL;
+		}
+		off = end + 1;
+		if (skip)
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			struct dfs_pubkey *more = realloc(out, cap * sizeof(*out));
+			if (!more) {
+				free(out);
+				return -ENOMEM;
+			}
+			out = more;
+		}
+		out[(*n)++] = id;
+	}
+	*ids = out;
 	return 0;
 }

@@ -10,45 +10,22 @@
 #include "dinemicfs/util.h"
 #include "internal.h"
 
-/*
- * Reads the trust list: one node id (64 hex digits) a line; blank lines and
- * lines starting with '#' are skipped. Returns the ids or NULL with *bad set
- * to the first line that is not an id (0: no memory, or the file).
- */
-static struct dfs_pubkey *trust_read(FILE *f, size_t *n, unsigned *bad)
-{
-	struct dfs_pubkey *ids = NULL;
-	char line[256];
-	size_t cap = 0;
-	unsigned no = 0;
+#define TRUST_MAX (1u << 20)	/* bytes: some 15,000 ids */
 
-	*n = 0;
-	*bad = 0;
-	while (fgets(line, sizeof(line), f)) {
-		no++;
-		char *s = line + strspn(line, " \t");
-		size_t len = strcspn(s, " \t\r\n");
-		if (len == 0 || s[0] == '#')
-			continue;
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 16;
-			struct dfs_pubkey *more = realloc(ids, cap * sizeof(*ids));
-			if (!more)
-				break;
-			ids = more;
-		}
-		if (len != 2 * DFS_PUBKEY_LEN || s[len + strspn(s + len, " \t\r\n")] != '\0' ||
-		    dfs_hex_decode(ids[*n].b, DFS_PUBKEY_LEN, s, len) < 0) {
-			*bad = no;
-			break;
-		}
-		(*n)++;
-	}
-	if (*bad || ferror(f) || !feof(f)) {
-		free(ids);
+/* The whole file, NUL-free or not (dfs_parse_trust() judges); NULL with errno. */
+static char *slurp(FILE *f, size_t *len)
+{
+	char *text = malloc(TRUST_MAX + 1);
+
+	if (!text)
+		return NULL;
+	*len = fread(text, 1, TRUST_MAX + 1, f);
+	if (ferror(f) || *len > TRUST_MAX) {
+		free(text);
+		errno = ferror(f) ? EIO : EFBIG;
 		return NULL;
 	}
-	return ids ? ids : calloc(1, sizeof(*ids));
+	return text;
 }
 
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -72,24 +49,34 @@ static int trust_reload(struct dfs_repl *r, int level)
 			fclose(f);
 		return -e;
 	}
-	if (r->trusted && same_file(&st, &r->trust_st)) {
+	if (r->trust_loaded && same_file(&st, &r->trust_st)) {
 		fclose(f);
 		return 0;
 	}
-	struct dfs_pubkey *ids = trust_read(f, &n, &bad);
+	size_t len;
+	char *text = slurp(f, &len);
+	int e = errno;
 	fclose(f);
-	if (!ids) {
+	if (!text) {
+		dfs_log_errno(level, e, "replication: trust list %s", r->trust_path);
+		return -e;
+	}
+	struct dfs_pubkey *ids = NULL;
+	int rc = dfs_parse_trust(text, len, &ids, &n, &bad);
+	free(text);
+	if (rc < 0) {
 		if (bad)
 			dfs_log(level, "replication: trust list %s, line %u: not a node id (64 hex digits)",
 				r->trust_path, bad);
 		else
-			dfs_log(level, "replication: cannot read the trust list %s", r->trust_path);
-		return bad ? -EINVAL : -EIO;
+			dfs_log_errno(level, -rc, "replication: trust list %s", r->trust_path);
+		return rc;
 	}
 	free(r->trusted);
 	r->trusted = ids;
 	r->ntrusted = n;
 	r->trust_st = st;
+	r->trust_loaded = true;
 	dfs_log(DFS_LOG_INFO, "replication: trust list %s: %zu node id%s", r->trust_path, n,
 		n == 1 ? "" : "s");
 	return 0;

@@ -208,6 +208,7 @@ struct dfs_repl {
 	struct dfs_pubkey *trusted;
 	size_t ntrusted;
 	struct stat trust_st;
+	bool trust_loaded;
 	struct lws_context *ctx;
 	const struct repl_net_handlers *on;	/* set before the context exists */
 	pthread_t service, applier;

@@ -394,6 +394,38 @@ Test(addr, peer_urls)
 		cr_assert_eq(dfs_parse_peer_url(bad[i], &u), -EINVAL, "%s", bad[i]);
 }
 
+Test(addr, trust_lists)
+{
+	static const char good[] = "# lab\n\n  " ID64 "  \r\n"
+				   "A51213574724E0F996CD1DBCBF113B300E261D993672B8EA830433A3AA0348FE";
+	struct dfs_pubkey *ids;
+	size_t n;
+	unsigned bad;
+
+	cr_assert_eq(dfs_parse_trust(good, strlen(good), &ids, &n, &bad), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(ids[0].b[1], 0xad);
+	cr_assert_eq(ids[1].b[0], 0xa5, "upper-case hex too");
+	free(ids);
+	cr_assert_eq(dfs_parse_trust("", 0, &ids, &n, &bad), 0);
+	cr_assert_eq(n, 0);
+	cr_assert_null(ids);
+	static const char *const bads[] = {
+		ID64 "\n" ID64 "0\n",		/* line 2: 65 digits */
+		ID64 "\n# ok\nnot an id\n",	/* line 3 */
+		ID64 " " ID64 "\n",		/* two on one line */
+	};
+	static const unsigned lines[] = { 2, 3, 1 };
+	for (size_t i = 0; i < 3; i++) {
+		cr_assert_eq(dfs_parse_trust(bads[i], strlen(bads[i]), &ids, &n, &bad), -EINVAL,
+			     "%s", bads[i]);
+		cr_assert_eq(bad, lines[i], "%s: line %u", bads[i], bad);
+		cr_assert_null(ids);
+	}
+	static const char nul[] = ID64 "\0\n";
+	cr_assert_eq(dfs_parse_trust(nul, sizeof(nul) - 1, &ids, &n, &bad), -EINVAL);
+}
+
 Test(addr, listen)
 {
 	char host[64];
