@@ -5,9 +5,10 @@
 
 # ---- replication ---------------------------------------------------------------
 
-# Nodes on 127.0.0.1, all sync=relaxed: A <- B <- C (B has peer=A, C has
-# peer=B), and later a fresh D with peer=A. Every one is a start_dfs mount,
-# so cleanup stops it by PID like the others.
+# Nodes on 127.0.0.1, all sync=relaxed, over TLS (the default): A <- B <- C
+# (B has peer=A, C has peer=B), and later fresh nodes D with peer=A, over TLS
+# and over plain ws:// (A restarted with -o unencrypted_links), taking turns.
+# Every one is a start_dfs mount, so cleanup stops it by PID like the others.
 
 
 # Notes the death of any of our replication nodes still registered.
@@ -28,6 +29,32 @@ repl_alive() {
 
 repl_notes=()
 
+# catch_up tls|plain: A (restarted in that mode) serves its whole log to a
+# fresh D; sets cu_one (updates/s, empty when D did not finish), cu_got and
+# cu_secs. Returns 1 when A or D died.
+catch_up() {
+  local mode=$1 t0 plain="" scheme=wss
+  [[ $mode == plain ]] && plain="unencrypted_links," scheme=ws
+  cu_one=""
+  stop_mount "$ra"
+  start_dfs repl_a relaxed "" "${plain}listen=127.0.0.1:$pa"
+  rm -rf "$work/repl_d.state"
+  progress "replication: fresh node D <- A over $mode, catching up on $cu_total updates"
+  t0=$(usec)
+  start_dfs repl_d relaxed "" "${plain}peer=$scheme://127.0.0.1:$pa"
+  if wait_stored "$rd" "$cu_total" 150; then
+    cu_got=$got
+    cu_secs=$(secs_between "$t0" "$got_at")
+    cu_one=$(awk -v n="$got" -v s="$cu_secs" 'BEGIN { if (s > 0) printf "%.0f", n / s }')
+  else
+    cu_got=$got
+    repl_notes+=("catch-up over $mode: D stopped at $got of $cu_total updates after \
+$(secs_between "$t0" "$(usec)") s (no growth for $repl_stall s, or the 150 s cap)")
+  fi
+  repl_alive repl_a repl_d || return 1
+  stop_mount "$rd"
+}
+
 # A <- B <- C, then D <- A; sets repl_done.
 run_repl() {
   repl_t0=$(usec)
@@ -39,8 +66,8 @@ run_repl() {
   ra=$work/repl_a rb=$work/repl_b rc=$work/repl_c rd=$work/repl_d
   progress "replication: A <- B <- C on 127.0.0.1:$pa,$pb,$pc (sync=relaxed)"
   start_dfs repl_a relaxed "" "listen=127.0.0.1:$pa"
-  start_dfs repl_b relaxed "" "listen=127.0.0.1:$pb,peer=ws://127.0.0.1:$pa"
-  start_dfs repl_c relaxed "" "listen=127.0.0.1:$pc,peer=ws://127.0.0.1:$pb"
+  start_dfs repl_b relaxed "" "listen=127.0.0.1:$pb,peer=wss://127.0.0.1:$pa"
+  start_dfs repl_c relaxed "" "listen=127.0.0.1:$pc,peer=wss://127.0.0.1:$pb"
   if ! wait_until 10 peers_up_at_least "$rb" 2 || ! wait_until 10 peers_up_at_least "$rc" 1; then
     die "replication: the links did not come up: $(cat "$rb/.node/peers" 2>&1)"
   fi
@@ -122,26 +149,15 @@ run_repl() {
 $(secs_between "$t0" "$(usec)") s)"
   fi
   cu_total=$(stat_of "$ra" updates_stored) || cu_total=""
-  cu_rate="" cu_secs="" cu_got=""
+  cu_rate="" cu_secs="" cu_got="" cu_plain_rate=""
   if repl_alive repl_a && [[ $cu_total =~ ^[0-9]+$ ]]; then
-    progress "replication: fresh node D <- A, catching up on $cu_total updates"
-    t0=$(usec)
-    start_dfs repl_d relaxed "" "peer=ws://127.0.0.1:$pa"
-    if wait_stored "$rd" "$cu_total" 150; then
-      cu_done=1
-    else
-      cu_done=0
-      repl_notes+=("catch-up: D stopped at $got of $cu_total updates after \
-$(secs_between "$t0" "$(usec)") s (no growth for $repl_stall s, or the 150 s cap)")
-    fi
-    cu_got=$got
-    cu_secs=$(secs_between "$t0" "$got_at")
-    if ((cu_got > 0)); then
-      cu_rate=$(awk -v n="$cu_got" -v s="$cu_secs" 'BEGIN { printf "%.0f", n / s }')
-    fi
-    ((cu_done)) || cu_rate=""
-    repl_alive repl_a repl_d
-    stop_mount "$rd"
+    local tls_rates=() plain_rates=() turn
+    for turn in tls plain tls plain; do
+      catch_up "$turn" || break
+      if [[ $turn == tls ]]; then tls_rates+=("$cu_one"); else plain_rates+=("$cu_one"); fi
+    done
+    cu_rate=$(median "${tls_rates[@]}")
+    cu_plain_rate=$(median "${plain_rates[@]}")
   fi
   stop_mount "$ra"
   repl_secs=$(secs_between "$repl_t0" "$(usec)")

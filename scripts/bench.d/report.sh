@@ -200,7 +200,8 @@ report_repl() {
   printf '  %-28s %s %s\n' "C done after A's writers (s)" "$(lagfmt w1.repl_lag)" \
     "$(lagfmt w8.repl_lag)"
   echo
-  printf '  catch-up: fresh node D <- A, %s updates%s\n' "${cu_total:-?}" "$fill_note"
+  printf '  catch-up: fresh node D <- A, %s updates%s,\n' "${cu_total:-?}" "$fill_note"
+  printf '  medians of 2 over TLS and 2 over plain ws://, taking turns\n'
   echo
   printf '  %-44s %8s   %s\n' "replication" "value" "target"
   check "p99 write on A -> event on C via B (ms)" "${l_p99:-}" "<" 5
@@ -210,6 +211,9 @@ report_repl() {
     printf '  %-44s %8s   %s %-6s %s\n' "catch-up of a fresh node (updates/s)" \
       "stuck" ">=" 30000 "MISS"
   fi
+  printf '  %-44s %8s\n' "  catch-up over plain ws:// (updates/s)" "${cu_plain_rate:-n/a}"
+  check "catch-up over TLS / over plain ws://" "$(ratio "${cu_rate:-}" "${cu_plain_rate:-}")" \
+    ">=" 0.9
   printf '  %-44s %8s\n' "  catch-up: seconds to the last update" "${cu_secs:-n/a}"
   printf '  %-44s %8s\n' "  replication section: seconds in all" "$repl_secs"
 }

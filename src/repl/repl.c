@@ -301,7 +301,7 @@ int dfs_repl_peers_text(struct dfs_repl *r, struct dfs_buf *out)
 		dfs_buf_printf(out, "%-32s %-10s %-16s %-10s %8llu %8llu %-8s %-9s %s\n", l->addr,
 			       state_names[l->state], hex, age, (unsigned long long)behind,
 			       (unsigned long long)ahead, l->wsi ? l->sess.version : "-",
-			       l->admitted ? l->admitted : "-",
+			       l->wsi && l->admitted ? l->admitted : "-",
 			       l->last_error[0] ? l->last_error : "-");
 	}
 	pthread_mutex_unlock(&r->lock);
