@@ -248,6 +248,18 @@ static void copy_span(char *out, size_t n, const char *from, const char *to)
 	out[len] = '\0';
 }
 
+static void format_lag(struct row *r, unsigned long long behind, unsigned long long ahead)
+{
+	if (behind == 0 && ahead == 0)
+		snprintf(r->lag, sizeof(r->lag), "in sync");
+	else if (ahead == 0)
+		snprintf(r->lag, sizeof(r->lag), "%llu to send", behind);
+	else if (behind == 0)
+		snprintf(r->lag, sizeof(r->lag), "%llu to receive", ahead);
+	else
+		snprintf(r->lag, sizeof(r->lag), "%llu to send, %llu to receive", behind, ahead);
+}
+
 /*
  * One line of .node/peers: ADDRESS STATE NODE CONTACT BEHIND AHEAD LINK
  * ADMITTED ERROR, where the address may hold a blank ("127.0.0.1 (in)"),
@@ -292,17 +304,8 @@ static bool parse_peer(const char *line, size_t len, struct row *r)
 	}
 	if (k + 2 > nw || !all_digits(w[k].p, w[k].n) || !all_digits(w[k + 1].p, w[k + 1].n))
 		return false;
-	unsigned long long behind = strtoull(w[k].p, NULL, 10);
-	unsigned long long ahead = strtoull(w[k + 1].p, NULL, 10);
+	format_lag(r, strtoull(w[k].p, NULL, 10), strtoull(w[k + 1].p, NULL, 10));
 	k += 2;
-	if (behind == 0 && ahead == 0)
-		snprintf(r->lag, sizeof(r->lag), "in sync");
-	else if (ahead == 0)
-		snprintf(r->lag, sizeof(r->lag), "%llu to send", behind);
-	else if (behind == 0)
-		snprintf(r->lag, sizeof(r->lag), "%llu to receive", ahead);
-	else
-		snprintf(r->lag, sizeof(r->lag), "%llu to send, %llu to receive", behind, ahead);
 	snprintf(r->link, sizeof(r->link), "-");
 	if (k + 1 < nw && is_link(&w[k]) && is_admitted(&w[k + 1])) {
 		if (!word_is(&w[k], "-"))

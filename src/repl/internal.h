@@ -5,6 +5,8 @@
  *
  * The files, bottom first; each calls only the ones before it:
  *
+ *   admit.c   who may become a peer: the trust list, how a peer was
+ *             admitted, and the limits on connections not admitted yet.
  *   net.c     the only includer of libwebsockets.h: the context, its
  *             callback and service thread, connect and backoff, fragment
  *             reassembly, and repl_net_* for the files above. It calls up
@@ -17,8 +19,6 @@
  *             in over a connection, which are not echoed back over it.
  *   inbox.c   a peer's updates into the model: queue, checker threads,
  *             applier thread, parking, cursors.
- *   admit.c   who may become a peer: the trust list, how a peer was
- *             admitted, and the limits on connections not admitted yet.
  *   link.c    one connection's protocol: HELLO, AUTH, LOG, WANT, UPDATES;
  *             link up and down. Its repl_link_* are the handlers of r->on.
  *   repl.c    start and stop, .node/peers and .node/stats.
