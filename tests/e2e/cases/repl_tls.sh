@@ -161,6 +161,7 @@ check_fails "ws:// refused without unencrypted_links" "unencrypted_links" \
 check_ok "ws:// refused: nothing mounted" bash -c "! mountpoint -q '$T/w'"
 check_fails "unencrypted_links refuses wss://" "ws://" \
   timeout 10 "$DINEMICFS" -f -o unencrypted_links,peer=wss://127.0.0.1:$PU "$T/w.state" "$T/w"
+is_mounted "$T/w" && fusermount3 -u -z "$T/w"
 start_node u1 -o listen=127.0.0.1:$PU,unencrypted_links
 start_node u2 -o peer=ws://127.0.0.1:$PU,unencrypted_links
 check_ok "plain: link up" wait_for 10 links_up u2 1
@@ -177,6 +178,7 @@ echo leaked > "$T/u4/Spy/u4/f"
 check_ok "plain to TLS: U3's link fails" wait_for 10 link_failed u3 ws://
 check_ok "TLS to plain: U4's link fails" wait_for 10 link_failed u4 wss://
 sleep 3   # a few reconnects (100, 200, 400, 800 ms ...)
+echo "plain to TLS: U3 says [$(peer_field u3 ws:// error)]; TLS to plain: U4 says [$(peer_field u4 wss:// error)]"
 check_eq "plain to TLS: U3's link never up" "$(stat_of u3 peers_up)" 0
 check_eq "TLS to plain: U4's link never up" "$(stat_of u4 peers_up)" 0
 check_eq "plain to TLS: P1 has no link" "$(stat_of p1 peers_up)" 0
