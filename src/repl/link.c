@@ -299,7 +299,6 @@ static int on_auth(struct link *l, const struct dfs_msg *m)
 	pthread_mutex_lock(&r->lock);
 	l->authed = true;
 	l->admitted = how;
-	l->backoff_ms = 0;
 	l->last_error[0] = '\0';
 	pthread_mutex_unlock(&r->lock);
 	repl_net_admitted(l->wsi);
@@ -331,6 +330,8 @@ static int on_log(struct link *l, const struct dfs_msg *m)
 	l->peer_head = m->seq;
 	l->recv_upto = cursor;
 	l->state = LINK_UP;
+	/* Up: both sides admitted. A peer that refuses us is retried ever slower. */
+	l->backoff_ms = 0;
 	pthread_mutex_unlock(&r->lock);
 	atomic_fetch_add(&r->peers_up, 1);
 	dfs_log(DFS_LOG_NOTICE, "replication: link to %s (%s) up", l->addr,

@@ -8,8 +8,8 @@
 
 P=$(port_base 1)
 start_node a -o listen=127.0.0.1:$P
-start_node b -o peer=ws://127.0.0.1:$P
-start_node c -o peer=ws://127.0.0.1:$P
+start_node b -o peer=wss://127.0.0.1:$P
+start_node c -o peer=wss://127.0.0.1:$P
 A=$T/a B=$T/b C=$T/c
 check_ok "A has two links up" wait_for 10 links_up a 2
 
@@ -66,6 +66,6 @@ check_file "B has it too" "$B/Person/bob/salary" $'1700\n'
 stop_node b
 "$DINEMICFS" -o as=Person/bob "$T/b.state" "$T/b" 2>"$T/as.err" && fail "as= without the key mounted"
 check_ok "as= without the key is refused" grep -q "does not hold its key" "$T/as.err"
-start_node b -o peer=ws://127.0.0.1:$P,as=Person/chief
+start_node b -o peer=wss://127.0.0.1:$P,as=Person/chief
 check_file "as= sets .node/as" "$B/.node/as" $'Person/chief\n'
 finish

@@ -8,8 +8,8 @@
 
 P=$(port_base 1)
 start_node a -o listen=127.0.0.1:$P
-start_node b -o peer=ws://127.0.0.1:$P
-start_node c -o peer=ws://127.0.0.1:$P
+start_node b -o peer=wss://127.0.0.1:$P
+start_node c -o peer=wss://127.0.0.1:$P
 A=$T/a B=$T/b C=$T/c
 check_ok "A has two links up" wait_for 10 links_up a 2
 
@@ -109,7 +109,7 @@ check_fails "B cannot read the value written after revocation" "Permission denie
 check_fails "B's write after revocation" "Permission denied" \
   bash -c "echo 1700 > '$B/Person/bob/salary'"
 
-start_node c -o peer=ws://127.0.0.1:$P
+start_node c -o peer=wss://127.0.0.1:$P
 check_ok "C catches up with the revocation" wait_for 10 file_is "$C/Person/bob/.authorized" \
   $'Person/deputy\n'
 check_ok "C catches up with the 1600 update" wait_for 10 \

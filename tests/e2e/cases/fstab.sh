@@ -108,7 +108,7 @@ mounted_by a || finish
 # Node b: from an fstab line, with mount options mount(8) and mount.fuse3(8)
 # consume (_netdev, nofail, x-systemd.*).
 mkdir -p "$T/b"
-b_opts="listen=127.0.0.1:$PB,peer=ws://127.0.0.1:$PA,_netdev,nofail,x-systemd.requires=network-online.target"
+b_opts="listen=127.0.0.1:$PB,peer=wss://127.0.0.1:$PA,_netdev,nofail,x-systemd.requires=network-online.target"
 printf '# a test fstab\n%s %s fuse.dinemicfs %s 0 0\n' "$T/b.state" "$T/b" "$b_opts" >"$T/fstab"
 if [ $in_ns -eq 1 ]; then
   if mount -T "$T/fstab" "$T/b" 2>"$T/b.mount.err"; then pass; else
@@ -147,7 +147,7 @@ check_ok "write on b" sh -c "mkdir -p '$T/b/Person/ann' && echo Ann > '$T/b/Pers
 wait_for 10 file_is "$T/a/Person/ann/name" $'Ann\n' || fail "b's write did not reach a"
 wait_for 10 links_up a 1 || fail "a's .node/peers: $(cat "$T/a/.node/peers")"
 wait_for 10 links_up b 1 || fail "b's .node/peers: $(cat "$T/b/.node/peers")"
-if grep -q "ws://127.0.0.1:$PA .*up" "$T/b/.node/peers"; then pass; else
+if grep -q "wss://127.0.0.1:$PA .*up" "$T/b/.node/peers"; then pass; else
   fail "b's .node/peers does not show its link to a's listen address: $(cat "$T/b/.node/peers")"
 fi
 if command -v ss >/dev/null; then

@@ -15,7 +15,7 @@ check_fails "key alone is a usage error" "usage: dinemicfs key" key
 
 P=$(port_base 1)
 start_node a -o listen=127.0.0.1:$P
-start_node b -o peer=ws://127.0.0.1:$P
+start_node b -o peer=wss://127.0.0.1:$P
 A=$T/a B=$T/b
 check_ok "A and B linked" wait_for 10 links_up a 1
 

@@ -7,8 +7,8 @@ command -v inotifywait >/dev/null || skip "no inotifywait"
 
 P=$(port_base 3)
 start_node a -o listen=127.0.0.1:$P,sync=relaxed
-start_node b -o listen=127.0.0.1:$((P + 1)),peer=ws://127.0.0.1:$P,sync=relaxed
-start_node c -o listen=127.0.0.1:$((P + 2)),peer=ws://127.0.0.1:$((P + 1))
+start_node b -o listen=127.0.0.1:$((P + 1)),peer=wss://127.0.0.1:$P,sync=relaxed
+start_node c -o listen=127.0.0.1:$((P + 2)),peer=wss://127.0.0.1:$((P + 1))
 A=$T/a B=$T/b C=$T/c
 
 
@@ -101,7 +101,7 @@ check_ok "B got the bulk" wait_for 30 same_trees "$A" "$B"
 # A node does not send a peer back what it got from that peer.
 check_eq "A got none of its own updates back from B" "$(stat_of a updates_received)" "$a_recv0"
 b_recv0=$(stat_of b updates_received)
-start_node c -o listen=127.0.0.1:$((P + 2)),peer=ws://127.0.0.1:$((P + 1))
+start_node c -o listen=127.0.0.1:$((P + 2)),peer=wss://127.0.0.1:$((P + 1))
 t0=${EPOCHREALTIME/./}
 check_ok "C catches up" wait_for 30 same_trees "$A" "$C"
 echo "C caught up in $(((${EPOCHREALTIME/./} - t0) / 1000)) ms"
@@ -126,7 +126,7 @@ if [ "$back" -lt 50 ]; then pass; else fail "B got $back updates of the catch-up
 # Both places survive a restart: C neither gets the bulk again nor sends
 # B back what it got from B (its place in C's log moved past those too).
 stop_node c
-start_node c -o listen=127.0.0.1:$((P + 2)),peer=ws://127.0.0.1:$((P + 1))
+start_node c -o listen=127.0.0.1:$((P + 2)),peer=wss://127.0.0.1:$((P + 1))
 check_ok "B's link to C up after C's restart" wait_for 10 links_up b 2
 echo after-restart > "$A/Bulk0/obj/f0"
 check_ok "C gets a new write after its restart" wait_for 10 file_is "$C/Bulk0/obj/f0" $'after-restart\n'

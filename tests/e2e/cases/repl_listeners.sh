@@ -13,8 +13,8 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$K1"   # 64 hex digits
 chmod 600 "$K1" "$K2"
 
 start_node a -o listen=127.0.0.1:$P,network_key=$K1
-start_node b -o peer=ws://127.0.0.1:$P,network_key=$K1
-start_node c -o peer=ws://127.0.0.1:$P,network_key=$K1
+start_node b -o peer=wss://127.0.0.1:$P,network_key=$K1
+start_node c -o peer=wss://127.0.0.1:$P,network_key=$K1
 A=$T/a B=$T/b C=$T/c
 
 check_ok "A has two links up (same network key)" wait_for 10 links_up a 2
@@ -72,17 +72,17 @@ check_eq "C rejected twice" "$(grep -c 'by on_update.10-deny' "$C/.node/log")" 2
 rm "$C/.actions/on_update.10-deny"
 
 # network_key: a node with another key is refused, both ways of looking.
-start_node d -o peer=ws://127.0.0.1:$P,network_key=$K2
+start_node d -o peer=wss://127.0.0.1:$P,network_key=$K2
 mkdir -p "$T/d/Spy/d" && echo leaked > "$T/d/Spy/d/f"
 # and one with no network key at all
-start_node e -o peer=ws://127.0.0.1:$P
+start_node e -o peer=wss://127.0.0.1:$P
 mkdir -p "$T/e/Spy/e" && echo leaked > "$T/e/Spy/e/f"
 check_ok "A logs D's refusal" wait_for 10 grep -q "refused at the handshake: wrong network key" "$A/.node/log"
-check_ok "A logs E's refusal" wait_for 10 grep -q "refused: it has no network key" "$A/.node/log"
+check_ok "A logs E's refusal" wait_for 10 grep -q "refused at the handshake: peer has no network key" "$A/.node/log"
 check_eq "D's link never up" "$(stat_of d peers_up)" 0
 check_eq "E's link never up" "$(stat_of e peers_up)" 0
 line=$(sed -n 2p "$T/d/.node/peers")
-[[ $line == ws://127.0.0.1:$P\ * ]] && pass || fail "D's .node/peers: no link to A: [$line]"
+[[ $line == wss://127.0.0.1:$P\ * ]] && pass || fail "D's .node/peers: no link to A: [$line]"
 # Sampled while D retries: never up, and once refused the error column
 # always says why ("wrong network key", or "closed" when A hung up first).
 ups=0 blanks=0
@@ -102,7 +102,7 @@ check_eq "A still has two links up" "$(stat_of a peers_up)" 2
 check_eq "A received nothing from D or E" "$(ls "$A")" "Doc"
 
 # The same key joins: F gets everything and its data reaches A and B.
-start_node f -o peer=ws://127.0.0.1:$P,network_key=$K1
+start_node f -o peer=wss://127.0.0.1:$P,network_key=$K1
 mkdir -p "$T/f/Friend/f" && echo hi > "$T/f/Friend/f/g"
 check_ok "F's data reaches B" wait_for 10 file_is "$B/Friend/f/g" $'hi\n'
 check_ok "F has A's tree" wait_for 10 same_trees "$A" "$T/f" "$B"

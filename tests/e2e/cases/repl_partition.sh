@@ -8,8 +8,8 @@
 
 P=$(port_base 3)
 opts_a=(-o policy=open,listen=127.0.0.1:$P,sync=relaxed)
-opts_b=(-o policy=open,listen=127.0.0.1:$((P + 1)),peer=ws://127.0.0.1:$P)
-opts_c=(-o policy=open,listen=127.0.0.1:$((P + 2)),peer=ws://127.0.0.1:$((P + 1)))
+opts_b=(-o policy=open,listen=127.0.0.1:$((P + 1)),peer=wss://127.0.0.1:$P)
+opts_c=(-o policy=open,listen=127.0.0.1:$((P + 2)),peer=wss://127.0.0.1:$((P + 1)))
 start_node a "${opts_a[@]}"
 start_node b "${opts_b[@]}"
 start_node c "${opts_c[@]}"

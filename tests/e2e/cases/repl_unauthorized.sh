@@ -11,8 +11,8 @@
 
 P=$(port_base 1)
 start_node a -o listen=127.0.0.1:$P,policy=open
-start_node b -o peer=ws://127.0.0.1:$P,policy=open
-start_node c -o peer=ws://127.0.0.1:$P
+start_node b -o peer=wss://127.0.0.1:$P,policy=open
+start_node c -o peer=wss://127.0.0.1:$P
 A=$T/a B=$T/b C=$T/c
 check_ok "A has two links up" wait_for 10 links_up a 2
 
