@@ -96,7 +96,8 @@ struct dfs_peer_url {
 int dfs_parse_peer_url(const char *url, struct dfs_peer_url *out);
 /**
  * Parses a trust list: one node id (64 hex digits) a line, blanks around
- * it allowed; empty lines and lines starting with '#' are skipped. Sets
+ * it allowed; '#' starts a comment that runs to the end of the line, and
+ * lines left empty are skipped. Sets
  * *ids (malloc'ed; NULL when there are none) and *n. Returns 0, -ENOMEM, or
  * -EINVAL with the first bad line's number (from 1) in *bad_line.
  */

@@ -107,16 +107,20 @@ int dfs_parse_peer_url(const char *url, struct dfs_peer_url *out)
 	return 0;
 }
 
-/* One line of a trust list: 0 and *skip for a blank or '#' line, 0 with out set, or -EINVAL. */
+/* One line of a trust list: 0 and *skip for a blank or comment line, 0 with out set, or -EINVAL. */
 static int trust_line(const char *s, size_t n, struct dfs_pubkey *out, bool *skip)
 {
+	const char *hash = memchr(s, '#', n);
+
+	if (hash)
+		n = (size_t)(hash - s);	/* a comment runs to the end of the line */
 	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
 		n--;
 	while (n > 0 && (*s == ' ' || *s == '\t')) {
 		s++;
 		n--;
 	}
-	*skip = n == 0 || *s == '#';
+	*skip = n == 0;
 	if (*skip)
 		return 0;
 	if (n != 2 * DFS_PUBKEY_LEN || dfs_hex_decode(out->b, DFS_PUBKEY_LEN, s, n) < 0)

@@ -396,7 +396,7 @@ Test(addr, peer_urls)
 
 Test(addr, trust_lists)
 {
-	static const char good[] = "# lab\n\n  " ID64 "  \r\n"
+	static const char good[] = "# lab\n\n  " ID64 "  # the first\r\n"
 				   "A51213574724E0F996CD1DBCBF113B300E261D993672B8EA830433A3AA0348FE";
 	struct dfs_pubkey *ids;
 	size_t n;
