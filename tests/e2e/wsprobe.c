@@ -690,8 +690,8 @@ static int step_handshake(void)
 		printf("handshake: no WANT from the server%s\n", c->closed ? " (closed)" : "");
 		return -1;
 	}
-	printf("handshake: up as %s (%s)\n", id16(&node_pk),
-	       c->ssl ? dfs_tls_version(c->ssl) : "plain");
+	printf("handshake: up as %s\n", id16(&node_pk));
+	printf("handshake: link %s\n", c->ssl ? dfs_tls_version(c->ssl) : "plain");
 	return 0;
 }
 
@@ -966,8 +966,8 @@ static int reflect_verdict(struct conn *c, const char *attack, const char *model
 	run_until(c, is_closed, WAIT_MS);
 	bool ok = c->closed && !c->got_log;
 	printf("reflect %s: %s %s\n", attack, c->name,
-	       !c->closed ? "kept the link open" : c->got_log ? "admitted us, then closed"
-							: "refused it (closed)");
+	       c->got_log ? "admitted us (sent its LOG)"
+	       : c->closed ? "refused it (closed)" : "kept the link open");
 	conn_close(c);
 	return ok ? 0 : -1;
 }
