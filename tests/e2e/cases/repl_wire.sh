@@ -13,7 +13,7 @@
 : "${WSPROBE:=$(dirname "$DINEMICFS")/../tests/e2e/wsprobe}"
 [ -x "$WSPROBE" ] || skip "no wsprobe at $WSPROBE"
 
-P=$(port_base 6)
+P=$(port_base 7)
 start_node a -o listen=127.0.0.1:$P,log_level=info
 start_node b -o peer=wss://127.0.0.1:$P
 A=$T/a B=$T/b
@@ -219,6 +219,26 @@ for n in c d; do
   done
 done
 
+# The same on plain links: no certificate stops the impersonation there, so
+# it meets the proof, which names the side and the verifier: refused too.
+PF=$((P + 5)) PG=$((P + 6))
+start_node f -o listen=127.0.0.1:$PF,network_key=$K1,unencrypted_links
+start_node g -o listen=127.0.0.1:$PG,network_key=$K1,unencrypted_links,peer=ws://127.0.0.1:$PF
+check_ok "G's plain link to F up" wait_for 10 links_up g 1
+if probe_at $PF reflect-plain --plain reflect $PG; then pass; else
+  fail "the reflection attacks, plain: $(tr '\n' ';' < "$T/reflect-plain.out")"
+fi
+check_eq "plain: six attempts, each refused" \
+  "$(count_in "$T/reflect-plain.out" '^reflect (cross|mirror|impersonate): node [12] refused it \(closed\)$')" 6
+for n in f g; do
+  check_eq "$n: the relayed and the reflected MAC: wrong network key" \
+    "$(count_in "$T/$n/.node/log" 'refused at the handshake: wrong network key')" 2
+  check_eq "$n: the impersonation: the other node's signature is not over this link" \
+    "$(count_in "$T/$n/.node/log" 'refused at the handshake: bad node signature')" 1
+  check_eq "$n: three refusals counted" "$(stat_of $n peers_refused)" 3
+done
+check_eq "G's link to F stayed up" "$(grep -c 'link to .* up' "$T/g.log")" 1
+
 # An upgrade carrying an Origin header (a web page's) is refused and counted.
 was=$(stat_of a peers_refused)
 if probe origin --origin refused; then pass; else
@@ -252,5 +272,5 @@ check_eq "A logs it as oversized before admission" \
   "$(($(count_in "$A/.node/log" 'oversized message before admission') - was))" 1
 check_ok "A still serves B" links_up a 1
 
-for n in e d c k b a; do stop_node $n; done
+for n in g f e d c k b a; do stop_node $n; done
 finish
