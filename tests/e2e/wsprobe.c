@@ -244,7 +244,7 @@ static int tls_start(struct conn *c)
 			break;
 		int e = SSL_get_error(c->ssl, rc);
 		uint64_t now = now_ms();
-		if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)) {
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
 			const char *why = ERR_reason_error_string(ERR_peek_error());
 			printf("%s: TLS handshake failed: %s\n", c->name, why ? why : "hung up");
 			c->closed = true;
