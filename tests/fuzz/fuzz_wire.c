@@ -66,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK((m.flags & ~DFS_WIRE_FLAG_NETKEY) == 0);
 		/* fall through */
 	case DFS_MSG_AUTH:
+	case DFS_MSG_LOG:
 	case DFS_MSG_WANT: {
 		size_t off = 0;
 		uint64_t seq;

@@ -312,13 +312,17 @@ static void wire_seeds(void)
 	m.type = DFS_MSG_HELLO;
 	memset(m.node.b, 0x51, sizeof(m.node.b));
 	memset(m.nonce, 0x6e, sizeof(m.nonce));
-	m.seq = 41;
-	memset(m.log_id, 0x1d, sizeof(m.log_id));
 	encode_msg(&m, &b);
 	put(t, "hello", b.data, b.len);
 	put(t, "hello-truncated", b.data, b.len - 1);
 	b.data[1] = 1;
 	put(t, "hello-version-1", b.data, b.len);
+	/* Version 2's HELLO: version, flags, id, nonce, then head(8) and log id(16). */
+	b.data[1] = 2;
+	dfs_buf_add_u64be(&b, 41);
+	for (int i = 0; i < DFS_WIRE_LOG_ID_LEN; i++)
+		dfs_buf_add_u8(&b, 0x1d);
+	put(t, "hello-version-2", b.data, b.len);
 	m.flags = DFS_WIRE_FLAG_NETKEY;
 	encode_msg(&m, &b);
 	put(t, "hello-netkey", b.data, b.len);
@@ -333,6 +337,17 @@ static void wire_seeds(void)
 	put(t, "auth", b.data, b.len);
 	dfs_buf_add_u8(&b, 0);
 	put(t, "auth-trailing", b.data, b.len);
+
+	memset(&m, 0, sizeof(m));
+	m.type = DFS_MSG_LOG;
+	m.seq = 41;
+	memset(m.log_id, 0x1d, sizeof(m.log_id));
+	encode_msg(&m, &b);
+	put(t, "log", b.data, b.len);
+	put(t, "log-truncated", b.data, b.len - 1);
+	put(t, "log-head-only", b.data, 1 + 8);
+	dfs_buf_add_u8(&b, 0);
+	put(t, "log-trailing", b.data, b.len);
 
 	memset(&m, 0, sizeof(m));
 	m.type = DFS_MSG_WANT;

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # stats.sh - .node/stats counters move as expected between two linked nodes
-# (applied, relayed, rejected, held, dropped, bytes, peers, last error),
+# (applied, relayed, rejected, held, dropped, bytes, peers, refused peers,
+# connections over the handshake limit, last error),
 # `dinemicfs status` prints them for people, and a daemonized node logs to
 # syslog and leaves the terminal alone.
 . "$(dirname "$0")/../lib.sh"
@@ -9,7 +10,7 @@
 P=$(port_base 2)
 # A writes; B listens, A connects out to it (so A keeps a row for B when B stops).
 start_node b -o listen=127.0.0.1:$((P + 1))
-start_node a -o listen=127.0.0.1:$P,peer=ws://127.0.0.1:$((P + 1))
+start_node a -o listen=127.0.0.1:$P,peer=wss://127.0.0.1:$((P + 1))
 A=$T/a B=$T/b
 check_ok "A's link up" wait_for 10 links_up a 1
 check_ok "B's link up" wait_for 10 links_up b 1
@@ -18,7 +19,8 @@ check_ok "B's link up" wait_for 10 links_up b 1
 keys="node_id pid uptime_seconds sync updates_stored updates_applied updates_refused
   corrupt_records store_bytes updates_applied_local updates_applied_remote updates_rejected
   updates_held updates_dropped peers_configured peers_up updates_received updates_sent
-  updates_relayed updates_waiting bytes_in bytes_out frames_dropped errors_logged last_error"
+  updates_relayed updates_waiting bytes_in bytes_out frames_dropped peers_refused
+  connections_over_limit errors_logged last_error"
 for k in $keys; do
   check_eq "key $k" "$(grep -c "^$k " "$A/.node/stats")" 1
 done
@@ -32,6 +34,10 @@ check_eq "A: peers_up" "$(stat_of a peers_up)" 1
 check_eq "B: peers_up" "$(stat_of b peers_up)" 1
 check_eq "no error yet" "$(stat_of a last_error)" "-"
 check_eq "no error counted" "$(stat_of a errors_logged)" 0
+for n in a b; do
+  check_eq "$n: no peer refused" "$(stat_of $n peers_refused)" 0
+  check_eq "$n: no connection over the limit" "$(stat_of $n connections_over_limit)" 0
+done
 
 # snap NODE: remembers every counter of NODE in S_NODE_KEY
 snap() {
@@ -122,7 +128,40 @@ if [ -x "$WSPROBE" ]; then
   moved "A: dropped +2" a updates_dropped 2
   moved "A: frames_dropped +2" a frames_dropped 2
   moved "A: nothing held" a updates_held 0
+  moved "A: the probe was admitted (open), not refused" a peers_refused 0
   check_fails "no forged object" "No such file" ls "$A/Stat/evil"
+
+  # Refused peers: an upgrade with an Origin header, a plain client.
+  snap a
+  for o in --origin --plain; do
+    if timeout 60 "$WSPROBE" $o $P refused > "$T/probe$o.out" 2>&1; then pass; else
+      fail "wsprobe $o refused: $(tr '\n' ';' < "$T/probe$o.out")"
+    fi
+  done
+  moved "A: peers_refused +1 (the Origin; a client that is not TLS never gets that far)" \
+    a peers_refused 1
+  moved "A: connections_over_limit +0" a connections_over_limit 0
+
+  # At most 8 connections from one address in their handshake: a 9th is
+  # refused at its upgrade, and counted as over the limit.
+  snap a
+  for i in 1 2 3 4 5 6 7 8; do
+    timeout 60 "$WSPROBE" $P sleep 4000 > "$T/pending$i.out" 2>&1 &
+    track_pid $!
+  done
+  pending() { [ "$(grep -cE '\(in\) +handshake ' "$A/.node/peers")" -eq 8 ]; }
+  check_ok "A: eight inbound connections in their handshake" wait_for 10 pending
+  if timeout 60 "$WSPROBE" $P refused > "$T/ninth.out" 2>&1; then pass; else
+    fail "the ninth connection: $(tr '\n' ';' < "$T/ninth.out")"
+  fi
+  moved "A: connections_over_limit +1" a connections_over_limit 1
+  moved "A: that is not a refused peer" a peers_refused 0
+  for p in "${HELPER_PIDS[@]}"; do wait "$p"; done
+  no_pending() { ! grep -qE '\(in\) +handshake ' "$A/.node/peers"; }
+  check_ok "the eight are gone" wait_for 10 no_pending
+  if timeout 60 "$WSPROBE" $P handshake open > "$T/tenth.out" 2>&1; then pass; else
+    fail "a connection after them: $(tr '\n' ';' < "$T/tenth.out")"
+  fi
 else
   echo "no wsprobe: dropped updates not checked"
 fi
@@ -158,12 +197,12 @@ printf '%s\n' "$status_out" > "$T/status.out"
 check_ok "status names the node" grep -qx "node  *$(cat "$A/.node/id")" "$T/status.out"
 check_ok "status shows the pid" grep -qx "pid  *${NODE_PID[a]}" "$T/status.out"
 check_ok "status shows the updates" grep -qE "^updates  +[0-9]+ stored, [0-9]+ applied" "$T/status.out"
-check_ok "status has a peer table" grep -qE "^PEER +STATE +NODE +LAST CONTACT +LAG +ERROR$" \
+check_ok "status has a peer table" grep -qE "^PEER +STATE +NODE +LAST CONTACT +LAG +LINK +ERROR$" \
   "$T/status.out"
 b_short=$(head -c 16 "$B/.node/id")
 check_eq "one row for B, up" \
-  "$(grep -cE "^ws://127\.0\.0\.1:$((P + 1)) +up +$b_short +[0-9]+ s ago +" "$T/status.out")" 1
-in_sync() { "$DINEMICFS" status "$A" | grep -qE "^ws://.* up .* in sync +- *$"; }
+  "$(grep -cE "^wss://127\.0\.0\.1:$((P + 1)) +up +$b_short +[0-9]+ s ago +" "$T/status.out")" 1
+in_sync() { "$DINEMICFS" status "$A" | grep -qE "^wss://.* up .* in sync +TLSv1\.3, open +- *$"; }
 check_ok "the row says in sync" wait_for 5 in_sync
 
 exit_code() { "$@" >/dev/null 2>&1; echo $?; }
@@ -180,7 +219,7 @@ a_alone() { [ "$(stat_of a peers_up)" -eq 0 ]; }
 check_ok "A: peers_up 0" wait_for 10 a_alone
 check_eq "A still has its peer configured" "$(stat_of a peers_configured)" 1
 check_ok "status shows B's row not up" \
-  bash -c "'$DINEMICFS' status '$A' | grep -qE '^ws://127\.0\.0\.1:$((P + 1)) +(down|connecting) '"
+  bash -c "'$DINEMICFS' status '$A' | grep -qE '^wss://127\.0\.0\.1:$((P + 1)) +(down|connecting) '"
 check_ok "status says 0 of 1 up" bash -c "'$DINEMICFS' status '$A' | grep -qE '^peers +0 of 1 link up'"
 stop_node a
 
