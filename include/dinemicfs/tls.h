@@ -8,8 +8,10 @@
  * is involved and the id a peer's certificate carries is one the TLS
  * handshake proved the peer holds (its CertificateVerify). Both sides of a
  * link present one. Validity dates, names and issuers mean nothing here: a
- * certificate is accepted when it carries an Ed25519 key, and who that key
- * is allowed to be is the caller's (pinning, trust lists) to decide.
+ * certificate is accepted when it carries an Ed25519 key and comes alone
+ * (no chain above it), and who that key is allowed to be is the caller's
+ * (pinning, trust lists) to decide. Key shares are X25519 or P-256 only,
+ * and sessions are never resumed.
  *
  * The exporter (RFC 8446, 7.5) is a secret both ends of one TLS session
  * share and no other session has; the link handshake signs and MACs it, so
@@ -55,8 +57,9 @@ void dfs_tls_ctx_free(void *ssl_ctx);
 
 /**
  * During certificate verification (an OpenSSL verify callback's
- * X509_STORE_CTX): accepts the certificate being checked when it carries an
- * Ed25519 key, and pin is NULL or that key. Clears the store's error and
+ * X509_STORE_CTX): accepts the peer's own certificate (depth 0; anything
+ * above it is refused) when it carries an Ed25519 key, and pin is NULL or
+ * that key. Clears the store's error and
  * returns 0 when accepted; -EPERM otherwise, with the key in *seen when it
  * could be read (seen may be NULL).
  */

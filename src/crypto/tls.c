@@ -104,11 +104,13 @@ int dfs_tls_verify(void *x509_store_ctx, const struct dfs_pubkey *pin, struct df
 	X509_STORE_CTX *st = x509_store_ctx;
 	struct dfs_pubkey id;
 
-	/* Only the peer's own certificate counts; a chain above it is ignored. */
-	if (X509_STORE_CTX_get_error_depth(st) > 0) {
-		X509_STORE_CTX_set_error(st, X509_V_OK);
-		return 0;
-	}
+	/*
+	 * A peer sends its own certificate and nothing else: a chain above it
+	 * is refused before OpenSSL checks a signature in it (a long chain of
+	 * made-up RSA certificates would cost a node seconds of CPU).
+	 */
+	if (X509_STORE_CTX_get_error_depth(st) > 0)
+		return -EPERM;
 	if (cert_id(X509_STORE_CTX_get_current_cert(st), &id) < 0)
 		return -EPERM;
 	if (seen)
@@ -125,14 +127,25 @@ static int accept_ed25519(int preverify_ok, X509_STORE_CTX *st)
 	return dfs_tls_verify(st, NULL, NULL) == 0;
 }
 
+/* A certificate of ours is some 400 bytes; a peer's may not be much more. */
+#define CERT_LIST_MAX 4096
+
 int dfs_tls_ctx_setup(void *ssl_ctx, const struct dfs_tls_cert *c)
 {
 	SSL_CTX *ctx = ssl_ctx;
 
 	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
 	    SSL_CTX_use_certificate(ctx, c->x509) != 1 || SSL_CTX_use_PrivateKey(ctx, c->key) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1)
+	    SSL_CTX_check_private_key(ctx) != 1 ||
+	    /* Cheap key shares only: no 8192-bit finite-field ones a peer could ask for. */
+	    SSL_CTX_set1_groups_list(ctx, "X25519:P-256") != 1 ||
+	    /* No resumption: every connection shows its certificate to the callback. */
+	    SSL_CTX_set_num_tickets(ctx, 0) != 1)
 		return -EPROTO;
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_max_cert_list(ctx, CERT_LIST_MAX);
+	SSL_CTX_set_verify_depth(ctx, 0);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, accept_ed25519);
 	return 0;
 }

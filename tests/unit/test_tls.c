@@ -182,6 +182,61 @@ Test(tls, a_peer_whose_certificate_is_not_ed25519_is_refused)
 	free_end(&s);
 }
 
+/* A certificate for key named subject, issued by issuer and signed with signer. */
+static X509 *cert_for(EVP_PKEY *key, const char *subject, const char *issuer, EVP_PKEY *signer)
+{
+	X509 *x = X509_new();
+
+	cr_assert_not_null(x);
+	X509_set_version(x, 2);
+	ASN1_TIME_set_string(X509_getm_notBefore(x), "19700101000000Z");
+	ASN1_TIME_set_string(X509_getm_notAfter(x), "99991231235959Z");
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+				   (const unsigned char *)subject, -1, -1, 0);
+	X509_NAME_add_entry_by_txt(X509_get_issuer_name(x), "CN", MBSTRING_ASC,
+				   (const unsigned char *)issuer, -1, -1, 0);
+	X509_set_pubkey(x, key);
+	cr_assert(X509_sign(x, signer, NULL) > 0);
+	return x;
+}
+
+/* An Ed25519 leaf issued by another certificate, which comes along as its chain. */
+static void use_chain(SSL_CTX *ctx)
+{
+	EVP_PKEY *leaf_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	EVP_PKEY *ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+
+	cr_assert(leaf_key && ca_key);
+	X509 *ca = cert_for(ca_key, "c0", "c0", ca_key);
+	X509 *leaf = cert_for(leaf_key, "leaf", "c0", ca_key);
+	cr_assert_eq(SSL_CTX_use_certificate(ctx, leaf), 1);
+	cr_assert_eq(SSL_CTX_use_PrivateKey(ctx, leaf_key), 1);
+	cr_assert_eq(SSL_CTX_add_extra_chain_cert(ctx, ca), 1);	/* takes ca */
+	X509_free(leaf);
+	EVP_PKEY_free(leaf_key);
+	EVP_PKEY_free(ca_key);
+}
+
+/* Only the certificate itself: a chain above it is refused before it costs anything. */
+Test(tls, a_peer_that_sends_a_chain_is_refused)
+{
+	struct end c, s;
+
+	make_end(&c, false);
+	make_end(&s, true);
+	use_chain(c.ctx);
+	cr_assert_not(handshake(&c, &s), "the server refuses a client with a chain");
+	free_end(&c);
+	free_end(&s);
+
+	make_end(&c, false);
+	make_end(&s, true);
+	use_chain(s.ctx);
+	cr_assert_not(handshake(&c, &s), "the client refuses a server with a chain");
+	free_end(&c);
+	free_end(&s);
+}
+
 Test(tls, a_client_without_a_certificate_is_refused)
 {
 	struct end c, s;
