@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* admit.c - who may become a peer: the trust list, admission, limits before it */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,29 +125,75 @@ const char *repl_admit(struct dfs_repl *r, struct link *l, const char **how)
 	return NULL;
 }
 
-/* Inbound connections not yet admitted: in all, and from ip. Under r->lock. */
-static void count_pending(struct dfs_repl *r, const char *ip, unsigned *all, unsigned *from)
+/*
+ * The network an address belongs to: its /24 for IPv4 (also when mapped into
+ * IPv6), its /64 for IPv6, so that one host's many addresses count as one.
+ */
+static void prefix_of(const char *ip, char *out, size_t n)
 {
-	*all = *from = 0;
-	for (struct link *l = r->links; l; l = l->next) {
-		if (l->outgoing || l->authed || !l->wsi)
-			continue;
-		(*all)++;
-		if (strcmp(l->ip, ip) == 0)
-			(*from)++;
+	uint8_t a[16];
+
+	if (inet_pton(AF_INET, ip, a) == 1 ||
+	    (strncmp(ip, "::ffff:", 7) == 0 && inet_pton(AF_INET, ip + 7, a) == 1)) {
+		snprintf(out, n, "%u.%u.%u", a[0], a[1], a[2]);
+	} else if (inet_pton(AF_INET6, ip, a) == 1) {
+		snprintf(out, n, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", a[0], a[1], a[2], a[3],
+			 a[4], a[5], a[6], a[7]);
+	} else {
+		snprintf(out, n, "%s", ip);
 	}
 }
 
-const char *repl_may_accept(struct dfs_repl *r, const char *ip)
+/* The oldest pending connection, of prefix when it is not NULL; -1 if none. */
+static int oldest(const struct dfs_repl *r, const char *prefix, unsigned *count)
 {
-	unsigned all, from;
+	int at = -1;
 
-	pthread_mutex_lock(&r->lock);
-	count_pending(r, ip, &all, &from);
-	pthread_mutex_unlock(&r->lock);
-	if (all >= PENDING_MAX)
-		return "too many connections in their handshake";
-	if (from >= PENDING_PER_ADDR)
-		return "too many connections in their handshake from this address";
-	return NULL;
+	*count = 0;
+	for (size_t i = 0; i < r->npending; i++) {
+		if (prefix && strcmp(r->pending[i].prefix, prefix) != 0)
+			continue;
+		(*count)++;
+		if (at < 0 || r->pending[i].since_ms < r->pending[at].since_ms)
+			at = (int)i;
+	}
+	return at;
+}
+
+static struct lws *pending_remove(struct dfs_repl *r, size_t i)
+{
+	struct lws *wsi = r->pending[i].wsi;
+
+	r->pending[i] = r->pending[--r->npending];
+	return wsi;
+}
+
+struct lws *repl_pending_add(struct dfs_repl *r, struct lws *wsi, const char *ip)
+{
+	char prefix[sizeof(r->pending[0].prefix)];
+	struct lws *evict = NULL;
+	unsigned n;
+
+	prefix_of(ip, prefix, sizeof(prefix));
+	int at = oldest(r, prefix, &n);
+	if (n < PENDING_PER_ADDR)
+		at = r->npending >= PENDING_MAX ? oldest(r, NULL, &n) : -1;
+	if (at >= 0)
+		evict = pending_remove(r, (size_t)at);
+	struct repl_pending *p = &r->pending[r->npending++];
+	p->wsi = wsi;
+	p->since_ms = dfs_monotonic_ms();
+	snprintf(p->prefix, sizeof(p->prefix), "%s", prefix);
+	return evict;
+}
+
+bool repl_pending_drop(struct dfs_repl *r, const struct lws *wsi)
+{
+	for (size_t i = 0; i < r->npending; i++) {
+		if (r->pending[i].wsi == wsi) {
+			pending_remove(r, i);
+			return true;
+		}
+	}
+	return false;
 }

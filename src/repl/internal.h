@@ -62,10 +62,16 @@
 #define BULK_BEHIND 256			/* a batch this big, or a sender this far ahead: a catch-up */
 #define BULK_QUEUED (256u << 10)	/* so is a link with this much more queued */
 #define RUNS_MAX 4096			/* runs of log entries whose connection is known */
-/* Before a peer is admitted it costs little: */
-#define PENDING_MAX 64			/* inbound connections not admitted yet, in all */
-#define PENDING_PER_ADDR 8		/* and from one address */
-#define HANDSHAKE_SECS 10		/* from the WebSocket's opening to admission */
+/*
+ * Before a peer is admitted it costs little. An inbound connection is
+ * pending from its accept (before TLS) until its link is up; past these
+ * counts the oldest pending one of the same network goes, or the oldest of
+ * all, so a flood displaces itself rather than the peers that come after.
+ */
+#define PENDING_MAX 64			/* inbound connections pending, in all */
+#define PENDING_PER_ADDR 8		/* and from one network (a /24 or a /64) */
+#define HANDSHAKE_SECS 10		/* from the WebSocket's opening to the link up */
+#define SETUP_SECS 5			/* for each of TCP-to-TLS and TLS-to-WebSocket */
 #define HANDSHAKE_LATE "no handshake within 10 s"
 #define PRE_ADMIT_MSG_MAX 256		/* the largest message before admission (AUTH: 97) */
 
@@ -81,6 +87,12 @@ enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_HANDSHAKE, LINK_UP };
 
 /* Control messages a link still has to send, in this order. */
 enum { SEND_HELLO = 1, SEND_AUTH = 2, SEND_LOG = 4, SEND_WANT = 8 };
+
+struct repl_pending {
+	struct lws *wsi;
+	uint64_t since_ms;		/* dfs_monotonic_ms() at accept */
+	char prefix[48];
+};
 
 /* What the connection under a link proved, from net.c when it opened. */
 struct repl_session {
@@ -237,6 +249,10 @@ struct dfs_repl {
 	/* Counters for .node/stats: atomics, so that no lock is taken to count. */
 	atomic_ullong received, sent, bytes_in, bytes_out, parked, bad_frames, dropped;
 	atomic_ullong refused, over_limit;
+
+	/* Inbound connections not yet up (admit.c); service thread only. */
+	struct repl_pending pending[PENDING_MAX];
+	size_t npending;
 	atomic_uint peers_up;
 	unsigned peers_configured;	/* set before the threads start */
 
@@ -277,7 +293,7 @@ void repl_net_pause(struct lws *wsi);
 int repl_net_write(struct link *l, const struct dfs_buf *msg);
 /* What wsi's connection proved (TLS session, peer id). 0 or -EPROTO. */
 int repl_net_session(struct dfs_repl *r, struct lws *wsi, struct repl_session *s);
-/* wsi's peer was admitted: its handshake deadline no longer applies. */
+/* wsi's link is up: its handshake deadline and the limits no longer apply. */
 void repl_net_admitted(struct lws *wsi);
 
 /* ---- outbox.c: our log to a peer --------------------------------------------------- */
@@ -308,8 +324,13 @@ void repl_trust_close(struct dfs_repl *r);
  * ("key", "trust", "pin", "open", ...), or why not.
  */
 const char *repl_admit(struct dfs_repl *r, struct link *l, const char **how);
-/* Whether another connection from ip may start its handshake: NULL, or why not. */
-const char *repl_may_accept(struct dfs_repl *r, const char *ip);
+/*
+ * Notes a new inbound connection from ip as pending. Returns the pending
+ * connection to close to make room (no longer noted), or NULL.
+ */
+struct lws *repl_pending_add(struct dfs_repl *r, struct lws *wsi, const char *ip);
+/* Forgets wsi (up, or gone); true if it was pending. */
+bool repl_pending_drop(struct dfs_repl *r, const struct lws *wsi);
 
 /* ---- link.c: one connection's protocol, the handlers of r->on ---------------------- */
 

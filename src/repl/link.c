@@ -60,6 +60,8 @@ static void link_down(struct link *l, const char *why)
 {
 	struct dfs_repl *r = l->r;
 	bool was_up = l->state == LINK_UP;
+	/* The deadline's lws timeout may fire a moment before our clock says so. */
+	bool late = l->state == LINK_HANDSHAKE && dfs_monotonic_ms() + 100 >= l->deadline_ms;
 	char hex[17];
 
 	struct cursor_save save;
@@ -70,8 +72,7 @@ static void link_down(struct link *l, const char *why)
 	bool had_wsi = l->wsi != NULL;
 	l->wsi = NULL;
 	l->state = LINK_DOWN;
-	if (!was_up && !l->authed && l->state == LINK_HANDSHAKE &&
-	    dfs_monotonic_ms() >= l->deadline_ms)
+	if (late)
 		why = HANDSHAKE_LATE;
 	if (why && why != l->last_error)
 		set_error(l, "%s", why);
@@ -301,7 +302,6 @@ static int on_auth(struct link *l, const struct dfs_msg *m)
 	l->admitted = how;
 	l->last_error[0] = '\0';
 	pthread_mutex_unlock(&r->lock);
-	repl_net_admitted(l->wsi);
 	dfs_log(DFS_LOG_INFO, "replication: %s (%s) admitted (%s, %s)", l->addr, peer_hex(l, hex),
 		how, l->sess.version);
 	l->to_send |= SEND_LOG;
@@ -333,6 +333,7 @@ static int on_log(struct link *l, const struct dfs_msg *m)
 	/* Up: both sides admitted. A peer that refuses us is retried ever slower. */
 	l->backoff_ms = 0;
 	pthread_mutex_unlock(&r->lock);
+	repl_net_admitted(l->wsi);
 	atomic_fetch_add(&r->peers_up, 1);
 	dfs_log(DFS_LOG_NOTICE, "replication: link to %s (%s) up", l->addr,
 		peer_hex(l, hex));

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <libwebsockets.h>
@@ -146,6 +147,7 @@ int repl_net_session(struct dfs_repl *r, struct lws *wsi, struct repl_session *s
 void repl_net_admitted(struct lws *wsi)
 {
 	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	repl_pending_drop(repl_of(wsi), wsi);
 }
 
 static int on_receive(struct link *l, struct lws *wsi, const uint8_t *in, size_t len)
@@ -158,7 +160,7 @@ static int on_receive(struct link *l, struct lws *wsi, const uint8_t *in, size_t
 		dfs_buf_reset(&l->rx);
 		l->rx_drop = false;
 	}
-	if (!l->authed && l->rx.len + len > PRE_ADMIT_MSG_MAX) {
+	if (!l->got_log && l->rx.len + len > PRE_ADMIT_MSG_MAX) {
 		/* Before admission a peer gets a few hundred bytes, not megabytes. */
 		r->on->bad_frame(l, "oversized message before admission");
 		return -1;
@@ -223,30 +225,37 @@ static int accepted(struct dfs_repl *r, struct lws *wsi)
 	return 0;
 }
 
-/*
- * A WebSocket upgrade, before it is answered: a browser's (it carries an
- * Origin) is refused, and so is one past the limits on connections not yet
- * admitted. Returns 0 to go on.
- */
+/* A WebSocket upgrade, before it is answered: a browser's (it carries an Origin) is refused. */
 static int filter(struct dfs_repl *r, struct lws *wsi)
 {
 	char ip[64] = "?";
-	const char *no = NULL;
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
+		return 0;
+	lws_get_peer_simple(wsi, ip, sizeof(ip));
+	atomic_fetch_add(&r->refused, 1);
+	dfs_log(DFS_LOG_WARNING, "replication: %s refused: it sent an Origin header (a web page?)",
+		ip);
+	return -1;
+}
+
+/*
+ * A connection accepted, before TLS: it is pending until its link is up,
+ * and past the limits (admit.c) the oldest pending one of its network, or
+ * of all, is closed to make room.
+ */
+static void instantiated(struct dfs_repl *r, struct lws *wsi)
+{
+	char ip[64] = "?";
 
 	lws_get_peer_simple(wsi, ip, sizeof(ip));
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) {
-		atomic_fetch_add(&r->refused, 1);
-		dfs_log(DFS_LOG_WARNING, "replication: %s refused: it sent an Origin header "
-			"(a web page?)", ip);
-		return -1;
-	}
-	no = repl_may_accept(r, ip);
-	if (no) {
-		atomic_fetch_add(&r->over_limit, 1);
-		dfs_log(DFS_LOG_INFO, "replication: %s refused: %s", ip, no);
-		return -1;
-	}
-	return 0;
+	struct lws *evict = repl_pending_add(r, wsi, ip);
+	if (!evict)
+		return;
+	atomic_fetch_add(&r->over_limit, 1);
+	dfs_log(DFS_LOG_INFO, "replication: too many connections in their handshake; "
+		"closing the oldest to let %s in", ip);
+	lws_set_timeout(evict, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
 /* The client side checks the server's certificate: an Ed25519 key, the pinned one if any. */
@@ -279,6 +288,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	struct link *l = wsi ? lws_get_opaque_user_data(wsi) : NULL;
 
 	switch (reason) {
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		if (r)
+			instantiated(r, wsi);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (r)
+			repl_pending_drop(r, wsi);
+		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return filter(r, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
@@ -350,6 +367,16 @@ static void lws_to_log(int level, const char *line)
 		line);
 }
 
+static unsigned fd_share(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 4096;
+	rlim_t half = rl.rlim_cur / 2;
+	return half < 64 ? 64 : half > 65536 ? 65536 : (unsigned)half;
+}
+
 int repl_net_open(struct dfs_repl *r, bool listen, const char *iface, int port)
 {
 	struct lws_context_creation_info info;
@@ -373,7 +400,12 @@ int repl_net_open(struct dfs_repl *r, bool listen, const char *iface, int port)
 		info.provided_client_ssl_ctx = r->client_ctx;
 	}
 	/* A TLS handshake or WebSocket upgrade left unfinished is closed after this. */
-	info.timeout_secs = HANDSHAKE_SECS;
+	info.timeout_secs = SETUP_SECS;
+	info.timeout_secs_ah_idle = SETUP_SECS;
+	/* HTTP/1.1 only: no HTTP/2 machinery for peers not yet admitted to reach. */
+	info.alpn = "http/1.1";
+	/* Half the descriptors at most, so that the store, FUSE and listeners keep theirs. */
+	info.fd_limit_per_thread = fd_share();
 	/* The callback finds r here: lws_context_user(lws_get_context(wsi)). */
 	info.user = r;
 	r->ctx = lws_create_context(&info);
