@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdbool.h>
@@ -381,6 +382,22 @@ out_unlock:
 }
 
 /* The filesystem, its FUSE session and the state directory; then the rest. */
+/*
+ * Links, the store, FUSE and listeners all need descriptors, and a peer can
+ * make a node open many: take all the soft limit may grow to (up to 65536).
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= 65536 ||
+	    rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		dfs_log_errno(DFS_LOG_INFO, errno, "cannot raise the open-file limit");
+}
+
 static int node_prepare(struct node *n)
 {
 	struct dfs_config *cfg = n->cfg;
@@ -393,6 +410,7 @@ static int node_prepare(struct node *n)
 	};
 	int status = 1;
 
+	raise_fd_limit();
 	n->fs = dfs_fs_new(&fopts);
 	if (!n->fs)
 		return 1;
