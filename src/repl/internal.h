@@ -127,6 +127,7 @@ struct link {
 	uint8_t peer_nonce[DFS_WIRE_NONCE_LEN];
 	bool got_hello, authed, got_log;
 	bool close_now;			/* the handshake cannot start: close */
+	bool close_after_hello;		/* a plain peer of a TLS node: tell it, then close */
 	bool tls_refused;		/* we refused the server's certificate; last_error says why */
 	struct dfs_pubkey peer;
 	uint8_t peer_log[DFS_WIRE_LOG_ID_LEN];
@@ -291,7 +292,10 @@ void repl_net_want_write(struct lws *wsi);
 void repl_net_pause(struct lws *wsi);
 /* Sends one message over l's connection; 0, -ENOMEM or -EIO. */
 int repl_net_write(struct link *l, const struct dfs_buf *msg);
-/* What wsi's connection proved (TLS session, peer id). 0 or -EPROTO. */
+/*
+ * What wsi's connection proved (TLS session, peer id). 0, -EPROTO, or
+ * -EPROTONOSUPPORT for a plain connection to a TLS node.
+ */
 int repl_net_session(struct dfs_repl *r, struct lws *wsi, struct repl_session *s);
 /* wsi's link is up: its handshake deadline and the limits no longer apply. */
 void repl_net_admitted(struct lws *wsi);

@@ -22,7 +22,7 @@ static void link_reset(struct link *l)
 {
 	l->to_send = 0;
 	l->got_hello = l->authed = l->got_log = l->sending = false;
-	l->close_now = false;
+	l->close_now = l->close_after_hello = false;
 	l->admitted = NULL;
 	l->recv_stuck = false;
 	l->rx_drop = false;
@@ -45,7 +45,14 @@ void repl_link_up(struct link *l, struct lws *wsi)
 	pthread_mutex_unlock(&l->r->lock);
 	l->deadline_ms = dfs_monotonic_ms() + HANDSHAKE_SECS * 1000;
 	dfs_random(l->nonce, sizeof(l->nonce));
-	if (rc < 0) {
+	if (rc == -EPROTONOSUPPORT) {
+		/* Our HELLO tells an old node (or a plain one) which protocol this is. */
+		set_error(l, "%s", "a plain (ws://) connection: this node speaks TLS only");
+		atomic_fetch_add(&l->r->refused, 1);
+		dfs_log(DFS_LOG_WARNING, "replication: %s refused: %s", l->addr, l->last_error);
+		l->close_after_hello = true;
+		l->to_send = SEND_HELLO;
+	} else if (rc < 0) {
 		/* Closed at the first write: the session cannot bind a proof. */
 		set_error(l, "%s", "no TLS session to bind the handshake to");
 		l->close_now = true;
@@ -216,6 +223,8 @@ int repl_link_writable(struct link *l)
 		return -1;
 	if (l->to_send) {
 		rc = send_control(l);
+		if (rc == 0 && l->close_after_hello)
+			l->close_now = true;	/* at the next writable: the HELLO is out */
 		if (rc == 0)
 			repl_net_want_write(l->wsi);
 		return rc;

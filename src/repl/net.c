@@ -136,6 +136,8 @@ int repl_net_session(struct dfs_repl *r, struct lws *wsi, struct repl_session *s
 		snprintf(s->version, sizeof(s->version), "plain");
 		return 0;
 	}
+	if (!lws_is_ssl(wsi))
+		return -EPROTONOSUPPORT;	/* a plain connection on our TLS port */
 	void *ssl = lws_get_ssl(wsi);
 	s->tls = true;
 	snprintf(s->version, sizeof(s->version), "%s", dfs_tls_version(ssl));
@@ -395,8 +397,15 @@ int repl_net_open(struct dfs_repl *r, bool listen, const char *iface, int port)
 	if (!r->plain) {
 		/* Our own SSL_CTXs: the node's certificate, TLS 1.3 only (tls.h). */
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		/*
+		 * A plain connection gets through only to be told so: link.c
+		 * sends it a HELLO of this version and closes, so an old node,
+		 * or one with -o unencrypted_links, logs why.
+		 */
 		if (listen)
-			info.options |= LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX;
+			info.options |= LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX |
+					LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
+					LWS_SERVER_OPTION_ALLOW_HTTP_ON_HTTPS_LISTENER;
 		info.provided_client_ssl_ctx = r->client_ctx;
 	}
 	/* A TLS handshake or WebSocket upgrade left unfinished is closed after this. */

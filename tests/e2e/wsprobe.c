@@ -1176,6 +1176,9 @@ static int step_closed(const char *s)
 		printf("refused: the server admitted us (sent its LOG) before closing\n");
 		return -1;
 	}
+	if (refused && cur->got_hello)
+		printf("refused: got the server's HELLO (version %d), then closed\n",
+		       DFS_WIRE_VERSION);
 	printf("%s: the server closed the link\n", s);
 	return 0;
 }

@@ -248,11 +248,16 @@ check_ok "A logs the Origin refusal" grep -q "refused: it sent an Origin header"
 check_eq "A counted it" "$(($(stat_of a peers_refused) - was))" 1
 # A plain client is refused by a TLS node, and a TLS client by a plain node;
 # each gets in where its kind is spoken (so the refusals are about TLS).
+was=$(stat_of a peers_refused)
 if probe plain --plain refused; then pass; else
   fail "the plain probe on a TLS node: $(tr '\n' ';' < "$T/plain.out")"
 fi
-check_ok "the plain client was closed before the upgrade was answered" \
-  grep -qE "closed instead of answering the upgrade|upgrade refused" "$T/plain.out"
+# It is told which protocol this is (a HELLO of this version), then closed.
+check_ok "the plain client got A's HELLO before the close" \
+  grep -q "refused: got the server's HELLO (version 3), then closed" "$T/plain.out"
+check_ok "A logs why" grep -q "refused: a plain (ws://) connection: this node speaks TLS only" \
+  "$A/.node/log"
+check_eq "A counted it" "$(($(stat_of a peers_refused) - was))" 1
 PE=$((P + 4))
 start_node e -o listen=127.0.0.1:$PE,unencrypted_links,log_level=info
 if probe_at $PE plain-ok --plain handshake open; then pass; else

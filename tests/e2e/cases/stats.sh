@@ -138,8 +138,8 @@ if [ -x "$WSPROBE" ]; then
       fail "wsprobe $o refused: $(tr '\n' ';' < "$T/probe$o.out")"
     fi
   done
-  moved "A: peers_refused +1 (the Origin; a client that is not TLS never gets that far)" \
-    a peers_refused 1
+  moved "A: peers_refused +2 (the Origin, and the plain client, told it is TLS only)" \
+    a peers_refused 2
   moved "A: connections_over_limit +0" a connections_over_limit 0
 
   # At most 8 connections from one network in their handshake: a 9th closes
