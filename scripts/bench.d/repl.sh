@@ -7,7 +7,8 @@
 
 # Nodes on 127.0.0.1, all sync=relaxed, over TLS (the default): A <- B <- C
 # (B has peer=A, C has peer=B), and later fresh nodes D with peer=A, over TLS
-# and over plain ws:// (A restarted with -o unencrypted_links), taking turns.
+# and over plain ws:// (A restarted with -o unencrypted_links), three each,
+# taking turns.
 # Every one is a start_dfs mount, so cleanup stops it by PID like the others.
 
 
@@ -152,12 +153,12 @@ $(secs_between "$t0" "$(usec)") s)"
   cu_rate="" cu_secs="" cu_got="" cu_plain_rate=""
   if repl_alive repl_a && [[ $cu_total =~ ^[0-9]+$ ]]; then
     local tls_rates=() plain_rates=() turn
-    for turn in tls plain tls plain; do
+    for turn in tls plain tls plain tls plain; do
       catch_up "$turn" || break
       if [[ $turn == tls ]]; then tls_rates+=("$cu_one"); else plain_rates+=("$cu_one"); fi
     done
-    cu_rate=$(median "${tls_rates[@]}")
-    cu_plain_rate=$(median "${plain_rates[@]}")
+    cu_rate=$(median "${tls_rates[@]}" | awk 'NF { printf "%.0f", $1 }')
+    cu_plain_rate=$(median "${plain_rates[@]}" | awk 'NF { printf "%.0f", $1 }')
   fi
   stop_mount "$ra"
   repl_secs=$(secs_between "$repl_t0" "$(usec)")

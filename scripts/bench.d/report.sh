@@ -201,7 +201,7 @@ report_repl() {
     "$(lagfmt w8.repl_lag)"
   echo
   printf '  catch-up: fresh node D <- A, %s updates%s,\n' "${cu_total:-?}" "$fill_note"
-  printf '  medians of 2 over TLS and 2 over plain ws://, taking turns\n'
+  printf '  medians of 3 over TLS and 3 over plain ws://, taking turns\n'
   echo
   printf '  %-44s %8s   %s\n' "replication" "value" "target"
   check "p99 write on A -> event on C via B (ms)" "${l_p99:-}" "<" 5

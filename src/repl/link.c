@@ -101,6 +101,8 @@ static void link_down(struct link *l, const char *why)
 	if (was_up)
 		dfs_log(DFS_LOG_NOTICE, "replication: link to %s (%s) down%s%s", l->addr,
 			peer_hex(l, hex), why ? ": " : "", why ? why : "");
+	else if (late)
+		dfs_log(DFS_LOG_INFO, "replication: %s: %s; closed", l->addr, HANDSHAKE_LATE);
 	if (l->outgoing && !atomic_load(&r->stopping))
 		repl_net_schedule_connect(l);
 	pthread_mutex_lock(&r->lock);

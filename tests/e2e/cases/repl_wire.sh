@@ -275,6 +275,12 @@ if probe big oversized-hello refused; then pass; else
 fi
 check_eq "A logs it as oversized before admission" \
   "$(($(count_in "$A/.node/log" 'oversized message before admission') - was))" 1
+# A connection that opens its WebSocket and then says nothing is closed by
+# the handshake deadline (10 s), and the node says why.
+if probe mute sleep 12000 closed; then pass; else
+  fail "the mute connection: $(tr '\n' ';' < "$T/mute.out")"
+fi
+check_ok "A logs the handshake deadline" grep -q "no handshake within 10 s; closed" "$T/a.log"
 check_ok "A still serves B" links_up a 1
 
 for n in g f e d c k b a; do stop_node $n; done
