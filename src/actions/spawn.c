@@ -248,13 +248,23 @@ static void pump(struct child *c, const struct dfs_action_event *ev)
 	}
 }
 
-/* stderr is closed: wait for the exit, within the same deadline. */
+/*
+ * stderr is closed: wait for the exit, within the same deadline; then end
+ * the listener's process group, whatever it left in the background.
+ */
 static void reap_by(struct child *c)
 {
 	while (!c->timed_out) {
-		pid_t w = waitpid(c->pid, &c->status, WNOHANG);
-		if (w == c->pid)
+		siginfo_t si = { 0 };
+		/* Seen, not reaped: the zombie keeps its pid, so the group is still its own. */
+		int w = waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+		if (w == 0 && si.si_pid == c->pid) {
+			/* What the listener left running in its group ends with it. */
+			kill(-c->pid, SIGKILL);
+			while (waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR)
+				;
 			break;
+		}
 		if (w < 0 && errno != EINTR) {
 			c->status = 0;
 			break;

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # listeners.sh - .actions/ scripts accept or reject every change (issue example,
 # every hook a local change fires, errnos, order, environment, timeout, a
-# listener reading the mount, concurrent writers, the audit trail).
+# listener reading the mount, concurrent writers, the audit trail, the
+# process group ended with the listener).
 . "$(dirname "$0")/../lib.sh"
 
 start_node a -o action_timeout=2
@@ -187,6 +188,18 @@ for i in $(seq 1 50); do [ -s "$T/contrib-audit" ] && break; sleep 0.1; done
 check_eq "audit line" "$(awk '{print $2, $3, $5, $6}' "$T/contrib-audit")" \
   "on_updated Person/bob/salary origin=local bytes=3"
 rm -r "$A/Person" "$A/on_updated.50-audit"
+
+# A listener's process group ends with it: what it leaves in the background
+# (its output elsewhere, so the node does not wait for it) is killed.
+MARK=$((3000 + RANDOM % 1000))
+left() { pgrep -f "^sleep $MARK\$" || true; }
+printf '#!/bin/sh\nsleep %s >/dev/null 2>&1 </dev/null &\nexit 0\n' "$MARK" > "$A/on_update"
+chmod +x "$A/on_update"
+check_ok "a listener that leaves a child behind accepts" bash -c "echo 1 > Person/bob/bg"
+gone() { [ -z "$(left)" ]; }
+check_ok "its background child is gone" wait_for 5 gone
+for p in $(left); do kill "$p"; done
+rm "$A/on_update"
 
 cd "$T" || exit 1
 stop_node a
