@@ -233,7 +233,7 @@ static int node_wire(struct node *n)
 	char actions[PATH_MAX];
 
 	(void)dfs_statedir_actions_path(cfg->state_dir, actions, sizeof(actions));
-	if (mkdir(actions, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(actions, 0700) < 0 && errno != EEXIST) {
 		fprintf(stderr, "dinemicfs: cannot create %s: %s\n", actions, strerror(errno));
 		return -1;
 	}

@@ -39,6 +39,51 @@ int dfs_statedir_actions_path(const char *dir, char *out, size_t size)
 	return join(dir, "actions", out, size);
 }
 
+/*
+ * A directory the node trusts: its own, not a symbolic link, and closed to
+ * group and others as far as forbidden says. A missing one is fine when
+ * may_lack (made later, 0700). Prints why not.
+ */
+static int check_dir(const char *path, mode_t forbidden, bool may_lack)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT && may_lack)
+			return 0;
+		fprintf(stderr, "dinemicfs: %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "dinemicfs: %s is not a directory\n", path);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != geteuid()) {
+		fprintf(stderr, "dinemicfs: %s belongs to uid %u, not to this user (uid %u): "
+			"refusing it\n", path, (unsigned)st.st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (st.st_mode & forbidden) {
+		fprintf(stderr, "dinemicfs: %s is open to group or others (mode %04o): "
+			"chmod 700 %s\n", path, (unsigned)(st.st_mode & 07777), path);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* STATE_DIR may not be changed by others; actions/ and keys/ not even read. */
+static int check_state_dir(const char *dir)
+{
+	char sub[PATH_MAX];
+	int rc = check_dir(dir, S_IWGRP | S_IWOTH, false);
+
+	if (rc == 0 && dfs_statedir_actions_path(dir, sub, sizeof(sub)) == 0)
+		rc = check_dir(sub, 077, true);
+	if (rc == 0 && join(dir, "keys", sub, sizeof(sub)) == 0)
+		rc = check_dir(sub, 077, true);
+	return rc;
+}
+
 int dfs_statedir_prepare(char **dir)
 {
 	char real[PATH_MAX];
@@ -52,6 +97,9 @@ int dfs_statedir_prepare(char **dir)
 		fprintf(stderr, "dinemicfs: %s: %s\n", *dir, strerror(errno));
 		return -errno;
 	}
+	int rc = check_state_dir(real);
+	if (rc < 0)
+		return rc;
 	char *copy = strdup(real);
 	if (!copy)
 		return -ENOMEM;

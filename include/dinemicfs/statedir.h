@@ -39,9 +39,13 @@ int dfs_statedir_actions_path(const char *dir, char *out, size_t size);
 
 /**
  * Makes the state directory *dir (mode 0700) unless it exists, and replaces
- * *dir (malloc'ed; freed here) with its real path. Returns 0 or a negative
- * errno; prints one line on stderr when the directory cannot be made or
- * resolved (not for -ENOMEM), and then leaves *dir as it was.
+ * *dir (malloc'ed; freed here) with its real path. The directory must be
+ * this user's and not writable by group or others, and its actions/ and
+ * keys/ (when they exist) this user's and closed to group and others: what
+ * another user could plant there would run, or sign, as the node. Returns 0
+ * or a negative errno (-EPERM for a refused directory); prints one line on
+ * stderr when the directory cannot be made, resolved or trusted (not for
+ * -ENOMEM), and then leaves *dir as it was.
  */
 int dfs_statedir_prepare(char **dir);
 
