@@ -88,6 +88,10 @@ plant_include src/util/buf.c '#include <sodium.h>'
 expect "libsodium outside crypto" fail "adapters: src/util/buf.c uses sodium.h"
 
 fresh
+plant_include src/repl/net.c '#include <openssl/ssl.h>'
+expect "OpenSSL outside crypto/tls.c" fail "adapters: src/repl/net.c uses OpenSSL"
+
+fresh
 echo 'void f(void) { fuse_reply_err(0, 0); }' >>"$scratch/t/src/fs/meta.c"
 expect "a FUSE reply outside ops.c" fail "adapters: src/fs/meta.c uses fuse_reply_"
 
