@@ -11,9 +11,10 @@
  * neither held, so a slow listener never blocks a lookup.
  *
  * The files call downwards only. listing.c (hook names, cached
- * directories) and spawn.c (one listener process) call no other file of
- * the folder; runner.c calls both; hooks.c maps a database change to hooks
- * and calls runner.c and listing.c.
+ * directories) and redact.c (values out of reasons) call no other file of
+ * the folder; spawn.c (one listener process) calls redact.c; runner.c
+ * calls listing.c and spawn.c; hooks.c maps a database change to hooks and
+ * calls runner.c and listing.c.
  */
 #ifndef DINEMICFS_ACTIONS_INTERNAL_H
 #define DINEMICFS_ACTIONS_INTERNAL_H
@@ -80,6 +81,18 @@ int runner_listeners(struct dfs_runner *r, enum dfs_hook hook, const char *model
 bool runner_has_any(struct dfs_runner *r, uint32_t mask, const char *model);
 /* Frees every cached listing. The caller alone uses r. */
 void runner_listings_free(struct dfs_runner *r);
+
+/* redact.c */
+
+/* The longest reason runner_redact() works through; a longer one is withheld. */
+#define RUNNER_REASON_MAX 1024
+/*
+ * Replaces whatever the reason why repeats of the value val (n bytes) with
+ * "...": any 8 bytes of it in a row and what adjoins them, and any of its
+ * lines shorter than that, compared as the reason shows bytes (control
+ * bytes as '?'). Fails closed: without memory, the reason is withheld.
+ */
+void runner_redact(char *why, size_t whylen, const uint8_t *val, size_t n);
 
 /* spawn.c */
 

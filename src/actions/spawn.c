@@ -117,43 +117,6 @@ void dfs_listener_reason(char *why, size_t whylen, const char *err, size_t errle
 			*c = '?';
 }
 
-/*
- * A reason is logged, and logs must not hold encrypted values: every line
- * of the value (without its newline) that the reason repeats becomes "...".
- */
-static void redact_one(char *why, size_t whylen, const char *v, size_t n)
-{
-	char out[1024];
-	size_t o = 0, len = strlen(why);
-
-	if (n == 0 || whylen > sizeof(out))
-		return;
-	for (size_t i = 0; i < len && o + 1 < whylen;) {
-		if (i + n <= len && memcmp(why + i, v, n) == 0) {
-			for (size_t k = 0; k < 3 && o + 1 < whylen; k++)
-				out[o++] = '.';
-			i += n;
-		} else {
-			out[o++] = why[i++];
-		}
-	}
-	out[o] = '\0';
-	memcpy(why, out, o + 1);
-}
-
-static void redact(char *why, size_t whylen, const uint8_t *val, size_t len)
-{
-	const char *p = (const char *)val, *end = p + (val ? len : 0);
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = (size_t)((nl ? nl : end) - p);
-		redact_one(why, whylen, p, n);
-		p += n + 1;
-	}
-}
-
-
 /* One listener process: its pipes, its deadline, what it said and how it ended. */
 struct child {
 	int in[2], err[2];
@@ -294,8 +257,8 @@ static int verdict(const struct dfs_runner *r, struct child *c, const struct dfs
 	dfs_listener_reason(why, whylen, c->errbuf, c->errlen, c->status, c->timed_out,
 			    r->timeout_ms);
 	if (ev->secret) {
-		redact(why, whylen, ev->new_value, ev->new_len);
-		redact(why, whylen, ev->old_value, ev->old_len);
+		runner_redact(why, whylen, ev->new_value, ev->new_len);
+		runner_redact(why, whylen, ev->old_value, ev->old_len);
 	}
 	return -EPERM;
 }

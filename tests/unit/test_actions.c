@@ -279,3 +279,79 @@ Test(runner, new_listener_takes_effect_without_restart)
 	free(p);
 	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0);
 }
+
+/* A value of n bytes with CR, TAB, escapes and high bytes, no NUL and no newline. */
+static char *awkward(size_t n)
+{
+	static const char mix[] = "salary\r\t\x1b[31m\xc3\xa9 99\\n'\"$x";
+	char *v = malloc(n + 1);
+
+	cr_assert_not_null(v);
+	for (size_t i = 0; i < n; i++)
+		v[i] = mix[(i * 7 + i / 13) % (sizeof(mix) - 1)];
+	v[n] = '\0';
+	return v;
+}
+
+/* No 8 bytes in a row of v (control bytes as '?', as the reason shows them) are in why. */
+static bool holds_window(const char *why, const char *v)
+{
+	size_t n = strlen(v), len = strlen(why);
+
+	for (size_t i = 0; i + 8 <= n; i++)
+		for (size_t j = 0; j + 8 <= len; j++) {
+			size_t k = 0;
+			while (k < 8 && (unsigned char)why[j + k] ==
+					((unsigned char)v[i + k] < 0x20 || v[i + k] == 0x7f
+						 ? '?' : (unsigned char)v[i + k]))
+				k++;
+			if (k == 8)
+				return true;
+		}
+	return false;
+}
+
+/* A listener that repeats its whole input as its reason. */
+#define ECHO_LISTENER "#!/bin/sh\n{ printf 'bad: '; cat; } >&2; exit 1\n"
+
+Test(runner, reasons_never_repeat_an_encrypted_value)
+{
+	static const size_t sizes[] = { 600, 64 * 1024 };
+	char why[640];
+
+	script("on_update.10-echo", ECHO_LISTENER, 0755);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char *v = awkward(sizes[i]);
+		struct dfs_action_event ev = event(v);
+		ev.secret = true;
+		cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+		cr_assert(strncmp(why, "on_update.10-echo: bad: ", 24) == 0, "%s", why);
+		cr_assert_not(holds_window(why, v), "%zu bytes: %s", sizes[i], why);
+		/* The same value, not encrypted: the reason does repeat it (the check can fail). */
+		ev.secret = false;
+		cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+		cr_assert(holds_window(why, v), "%zu bytes, not secret: %s", sizes[i], why);
+		free(v);
+	}
+}
+
+Test(runner, a_one_byte_encrypted_value_is_redacted_too)
+{
+	char why[640];
+	struct dfs_action_event ev = event("7");
+
+	script("on_update.10-echo", ECHO_LISTENER, 0755);
+	ev.secret = true;
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	cr_assert_str_eq(why, "on_update.10-echo: bad: .");
+	/* A line of it, and an old value, each in the middle of a reason. */
+	ev = event("top\n1234567890abcdef\nsecret");
+	ev.secret = true;
+	ev.old_value = (const uint8_t *)"tab\there";
+	ev.old_len = 8;
+	script("on_update.10-echo",
+	       "#!/bin/sh\necho 'was tab\there, now 4567890abc and secret, ok' >&2; exit 1\n",
+	       0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	cr_assert_str_eq(why, "on_update.10-echo: was ..., now ... and ..., ok");
+}
