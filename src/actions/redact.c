@@ -132,14 +132,11 @@ static void squeeze(char *why, size_t len, const bool *hit)
 void runner_redact(char *why, size_t whylen, const uint8_t *val, size_t n)
 {
 	size_t len = strlen(why);
+
+	if (!val || n == 0 || len == 0)
+		return;
 	bool *hit = calloc(len + 1, sizeof(*hit));
 	struct windows *w = malloc(sizeof(*w));
-
-	if (!val || n == 0 || len == 0) {
-		free(hit);
-		free(w);
-		return;
-	}
 	if (!hit || !w || len > RUNNER_REASON_MAX) {
 		/* Fail closed: no reason rather than one that may hold the value. */
 		snprintf(why, whylen, "(reason withheld)");

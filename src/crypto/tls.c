@@ -142,7 +142,6 @@ int dfs_tls_ctx_setup(void *ssl_ctx, const struct dfs_tls_cert *c)
 	    /* No resumption: every connection shows its certificate to the callback. */
 	    SSL_CTX_set_num_tickets(ctx, 0) != 1)
 		return -EPROTO;
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_max_cert_list(ctx, CERT_LIST_MAX);
 	SSL_CTX_set_verify_depth(ctx, 0);

@@ -42,6 +42,9 @@ static int trust_reload(struct dfs_repl *r, int level)
 	unsigned bad;
 	size_t n;
 
+	/* Looked at on every handshake: read only when it changed. */
+	if (stat(r->trust_path, &st) == 0 && r->trust_loaded && same_file(&st, &r->trust_st))
+		return 0;
 	FILE *f = fopen(r->trust_path, "re");
 	if (!f || fstat(fileno(f), &st) < 0) {
 		int e = errno;
@@ -49,10 +52,6 @@ static int trust_reload(struct dfs_repl *r, int level)
 		if (f)
 			fclose(f);
 		return -e;
-	}
-	if (r->trust_loaded && same_file(&st, &r->trust_st)) {
-		fclose(f);
-		return 0;
 	}
 	size_t len;
 	char *text = slurp(f, &len);

@@ -104,7 +104,7 @@ static void repl_security_free(struct dfs_repl *r)
 	dfs_wipe(r->netkey, sizeof(r->netkey));
 }
 
-/* Frees what repl_new() made, before any thread or connection. */
+/* Frees what repl_new() made, once no thread or connection uses it. */
 static void repl_free(struct dfs_repl *r)
 {
 	while (r->links) {
@@ -239,12 +239,6 @@ void dfs_repl_stop(struct dfs_repl *r)
 		free(m->checked);
 		free(m);
 	}
-	while (r->links) {
-		struct link *l = r->links;
-		r->links = l->next;
-		l->refs = 1;
-		link_put(l);
-	}
 	for (size_t i = 0; i < PARK_BUCKETS; i++) {
 		while (r->park[i]) {
 			struct parked *p = r->park[i];
@@ -252,12 +246,10 @@ void dfs_repl_stop(struct dfs_repl *r)
 			free(p);
 		}
 	}
-	dfs_buf_release(&r->tx);
-	repl_security_free(r);
-	pthread_mutex_destroy(&r->lock);
-	pthread_mutex_destroy(&r->runs_lock);
-	pthread_cond_destroy(&r->queue_cond);
-	free(r);
+	/* No connection and no queued message holds a link now: only the list. */
+	for (struct link *l = r->links; l; l = l->next)
+		l->refs = 1;
+	repl_free(r);
 }
 
 void dfs_repl_log_grew(struct dfs_repl *r)
