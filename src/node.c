@@ -44,10 +44,10 @@ static bool judge_wants(void *ctx, enum dfs_event event, const char *model)
 	return dfs_runner_wants(((struct judge *)ctx)->runner, event, model);
 }
 
-static int judge_before(void *ctx, const struct dfs_change *c)
+static int judge_before(void *ctx, const struct dfs_change *c, char *why, size_t whylen)
 {
 	struct judge *j = ctx;
-	int rc = dfs_runner_judge(j->runner, c, j->mount);
+	int rc = dfs_runner_judge(j->runner, c, j->mount, why, whylen);
 
 	/* A remote update turned down is counted as held once it is stored. */
 	if (rc != 0 && !c->remote)

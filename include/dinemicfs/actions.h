@@ -133,8 +133,12 @@ bool dfs_runner_has(struct dfs_runner *r, enum dfs_hook hook, const char *model)
 
 /** True when any hook of event has a listener for model. */
 bool dfs_runner_wants(struct dfs_runner *r, enum dfs_event event, const char *model);
-/** Runs the before-hooks of c in order; 0, or -EPERM at the first rejection. */
-int dfs_runner_judge(struct dfs_runner *r, const struct dfs_change *c, const char *mount);
+/**
+ * Runs the before-hooks of c in order; 0, or -EPERM at the first rejection,
+ * with "LISTENER: REASON" in why (whylen bytes) when why is not NULL.
+ */
+int dfs_runner_judge(struct dfs_runner *r, const struct dfs_change *c, const char *mount,
+		     char *why, size_t whylen);
 /** Queues the after-hooks of c. */
 void dfs_runner_notify(struct dfs_runner *r, const struct dfs_change *c, const char *mount);
 

@@ -36,13 +36,14 @@ struct dfs_db;
 /*
  * Who judges changes. wants() says whether any listener cares about an
  * event in a model (so a node without listeners reads no old values);
- * before() accepts (0) or rejects (-EPERM) a change before it is applied;
- * after() is told once it is durable. Called without database locks held,
- * so a listener may read the mount.
+ * before() accepts (0) or rejects (-EPERM) a change before it is applied,
+ * writing which listener and its reason into why (whylen bytes; why may
+ * be NULL); after() is told once it is durable. Called without database
+ * locks held, so a listener may read the mount.
  */
 struct dfs_db_listener {
 	bool (*wants)(void *ctx, enum dfs_event event, const char *model);
-	int (*before)(void *ctx, const struct dfs_change *c);
+	int (*before)(void *ctx, const struct dfs_change *c, char *why, size_t whylen);
 	void (*after)(void *ctx, const struct dfs_change *c);
 	void *ctx;
 };
@@ -119,12 +120,15 @@ int dfs_db_list_fields(struct dfs_db *db, const struct dfs_pubkey *obj, const ch
 		       dfs_db_name_fn fn, void *ctx);
 
 /**
- * Calls fn with each update of an entity, oldest first, decoded; the update
- * and its hash are valid during the call only. verified tells whether the
- * signature, hash and link to the previous line check out.
+ * Calls fn with each update of an entity this node keeps, applied or held,
+ * in the order it kept them, decoded; the update and its hash are valid
+ * during the call only. verified tells whether the signature, hash and link
+ * to the previous line check out. held is NULL for an applied update, else
+ * why it is held, a line for people beginning with a one-word code and a
+ * colon: "unauthorized:", "revoked:", "listener:", "rule:" or "pending:".
  */
 typedef int (*dfs_db_history_fn)(const struct dfs_update *u, const struct dfs_hash *hash,
-				 bool verified, void *ctx);
+				 bool verified, const char *held, void *ctx);
 int dfs_db_history(struct dfs_db *db, const struct dfs_pubkey *entity, dfs_db_history_fn fn,
 		   void *ctx);
 

@@ -4,7 +4,8 @@
  *
  * Keys, each beginning with one tag byte:
  *   'U' hash                 -> update record (update.h), every update kept
- *   'H' entity seq(8)        -> hash: an entity's updates in apply order
+ *   'H' entity seq(8)        -> struct dfs_history_rec: an entity's updates in
+ *                               the order this node kept them, applied or held
  *   'L' seq(8)               -> hash: every update in apply order
  *   'M' model                -> struct dfs_model_rec
  *   'N' model '\0' object    -> entity (32 bytes): live objects by name
@@ -25,7 +26,8 @@
  *                               when the store was made
  *   'S' "state"              -> struct dfs_state_rec
  *
- * Records start with a version byte, 2. Decoders never read past the input
+ * Records start with a version byte, 2, except history entries, whose
+ * applied form is the bare hash stores have always had. Decoders never read past the input
  * and reject any other length with -EBADMSG, so a corrupted record is
  * reported, never trusted.
  */
@@ -103,6 +105,30 @@ struct dfs_meta_rec {
 	size_t len;
 };
 
+/*
+ * A history entry: the update's hash (32 bytes) where it is applied, as in
+ * every store since 0.1.0; where it is held, the hash followed by a reason
+ * code (1 byte, DFS_HELD_*) and a short text of printable bytes (at most
+ * DFS_HELD_TEXT_MAX, no control bytes) saying more: the listener and its
+ * reason, or the rule. An entry changes from one form to the other when a
+ * change of .authorized arriving later re-judges the update.
+ */
+enum dfs_held_code {
+	DFS_HELD_RULE = 1,		/* a rule of the apply path (text: which) */
+	DFS_HELD_UNAUTHORIZED = 2,	/* its signer may not make it, at its clock */
+	DFS_HELD_REVOKED = 3,		/* applied, then undone by a grant change stamped before it */
+	DFS_HELD_LISTENER = 4,		/* a before-listener rejected it (text: NAME: REASON) */
+	DFS_HELD_PENDING = 5,		/* authorized by a grant that came later; not judged here */
+};
+#define DFS_HELD_TEXT_MAX 200
+
+struct dfs_history_rec {
+	struct dfs_hash hash;
+	uint8_t held;			/* 0: applied; else enum dfs_held_code */
+	const char *text;		/* decoded: points into the record; not NUL-terminated */
+	size_t text_len;
+};
+
 struct dfs_state_rec {
 	uint64_t seq;			/* last apply sequence number */
 	uint64_t clock;			/* highest clock applied */
@@ -116,6 +142,12 @@ int dfs_field_rec_encode(const struct dfs_field_rec *r, struct dfs_buf *out);
 int dfs_field_rec_decode(const uint8_t *p, size_t len, struct dfs_field_rec *r);
 int dfs_meta_rec_encode(const struct dfs_meta_rec *r, struct dfs_buf *out);
 int dfs_meta_rec_decode(const uint8_t *p, size_t len, struct dfs_meta_rec *r);
+/**
+ * Encodes a history entry. A held one's text is cut at DFS_HELD_TEXT_MAX
+ * bytes and control bytes in it become '?'. -EINVAL for an unknown code.
+ */
+int dfs_history_rec_encode(const struct dfs_history_rec *r, struct dfs_buf *out);
+int dfs_history_rec_decode(const uint8_t *p, size_t len, struct dfs_history_rec *r);
 int dfs_state_rec_encode(const struct dfs_state_rec *r, struct dfs_buf *out);
 int dfs_state_rec_decode(const uint8_t *p, size_t len, struct dfs_state_rec *r);
 

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "dinemicfs/log.h"
 #include "dinemicfs/util.h"
@@ -87,18 +88,21 @@ bool dfs_runner_wants(struct dfs_runner *r, enum dfs_event event, const char *mo
 	return runner_has_any(r, mask, model);
 }
 
-int dfs_runner_judge(struct dfs_runner *r, const struct dfs_change *c, const char *mount)
+int dfs_runner_judge(struct dfs_runner *r, const struct dfs_change *c, const char *mount,
+		     char *why, size_t whylen)
 {
 	char signer[2 * DFS_PUBKEY_LEN + 1];
 	struct dfs_action_event ev;
 	enum dfs_hook hooks[3];
-	char why[640];
+	char reason[640];
 	int rc = 0;
 
 	event_of(c, mount, signer, &ev);
 	size_t n = hooks_of(c->event, false, c->authorized, c->owned, hooks);
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = dfs_runner_before(r, hooks[i], &ev, why, sizeof(why));
+		rc = dfs_runner_before(r, hooks[i], &ev, reason, sizeof(reason));
+	if (rc < 0 && why && whylen)
+		snprintf(why, whylen, "%s", reason);
 	return rc;
 }
 

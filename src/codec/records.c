@@ -179,6 +179,52 @@ int dfs_meta_rec_decode(const uint8_t *p, size_t len, struct dfs_meta_rec *r)
 	return 0;
 }
 
+static bool held_code_ok(uint8_t code)
+{
+	return code >= DFS_HELD_RULE && code <= DFS_HELD_PENDING;
+}
+
+static bool printable(uint8_t c)
+{
+	return c >= 0x20 && c != 0x7f;
+}
+
+int dfs_history_rec_encode(const struct dfs_history_rec *r, struct dfs_buf *out)
+{
+	dfs_buf_add(out, r->hash.b, DFS_HASH_LEN);
+	if (!r->held)
+		return dfs_buf_ok(out);
+	if (!held_code_ok(r->held))
+		return -EINVAL;
+	dfs_buf_add_u8(out, r->held);
+	for (size_t i = 0; i < r->text_len && i < DFS_HELD_TEXT_MAX; i++) {
+		uint8_t c = (uint8_t)r->text[i];
+		dfs_buf_add_u8(out, printable(c) ? c : '?');
+	}
+	return dfs_buf_ok(out);
+}
+
+int dfs_history_rec_decode(const uint8_t *p, size_t len, struct dfs_history_rec *r)
+{
+	if (len < DFS_HASH_LEN || len > DFS_HASH_LEN + 1 + DFS_HELD_TEXT_MAX)
+		return -EBADMSG;
+	memcpy(r->hash.b, p, DFS_HASH_LEN);
+	r->held = 0;
+	r->text = "";
+	r->text_len = 0;
+	if (len == DFS_HASH_LEN)
+		return 0;
+	if (!held_code_ok(p[DFS_HASH_LEN]))
+		return -EBADMSG;
+	for (size_t i = DFS_HASH_LEN + 1; i < len; i++)
+		if (!printable(p[i]))
+			return -EBADMSG;
+	r->held = p[DFS_HASH_LEN];
+	r->text = (const char *)p + DFS_HASH_LEN + 1;
+	r->text_len = len - DFS_HASH_LEN - 1;
+	return 0;
+}
+
 int dfs_state_rec_encode(const struct dfs_state_rec *r, struct dfs_buf *out)
 {
 	dfs_buf_add_u8(out, DFS_REC_VERSION);

@@ -17,7 +17,7 @@ struct history_out {
 };
 
 static int history_line(const struct dfs_update *u, const struct dfs_hash *hash, bool ok,
-			void *ctx)
+			const char *held, void *ctx)
 {
 	struct history_out *h = ctx;
 	char hh[2 * DFS_HASH_LEN + 1], ph[2 * DFS_HASH_LEN + 1], sh[2 * DFS_PUBKEY_LEN + 1];
@@ -25,12 +25,13 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
 	dfs_hex_encode(hh, hash->b, DFS_HASH_LEN);
 	dfs_hex_encode(ph, u->prev.b, DFS_HASH_LEN);
 	dfs_hex_encode(sh, u->signer.b, DFS_PUBKEY_LEN);
-	/* Six columns; "-" where an op names no field. */
+	/* Six columns; "-" where an op names no field; a held update says why after "held". */
 	bool named = u->name_len > 0 && u->op != DFS_OP_OBJECT_CREATE;
-	dfs_buf_printf(h->out, "%llu.%u %s %s %s %s %.*s%s\n",
+	dfs_buf_printf(h->out, "%llu.%u %s %s %s %s %.*s%s%s%s\n",
 		       (unsigned long long)dfs_hlc_ms(u->clock), dfs_hlc_logical(u->clock), hh, ph,
 		       sh, dfs_op_name(u->op), named ? (int)u->name_len : 1,
-		       named ? u->name : "-", ok ? "" : " UNVERIFIED");
+		       named ? u->name : "-", ok ? "" : " UNVERIFIED", held ? " held " : "",
+		       held ? held : "");
 	if (!ok)
 		h->all_ok = false;
 	return 0;

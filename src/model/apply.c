@@ -75,7 +75,18 @@ static int check_signer(struct dfs_db *db, const struct dfs_update *u, const str
 		/* An object is owned by its own key; only the owner says who else may write. */
 		return memcmp(u->signer.b, u->entity.b, DFS_PUBKEY_LEN) == 0 ? 0 : -EPERM;
 	default:
-		return dfs_db_is_authorized(db, &u->entity, &u->signer) ? 0 : -EPERM;
+		/*
+		 * Another key writes fields, if listed in .authorized at the
+		 * update's clock (revoke.c). Under the strict policy, removing
+		 * the object and making or deleting its dicts are the owner's:
+		 * a later change of .authorized could not undo them.
+		 */
+		if (memcmp(u->signer.b, u->entity.b, DFS_PUBKEY_LEN) == 0)
+			return 0;
+		if (!db->open_policy && (u->op == DFS_OP_OBJECT_REMOVE ||
+					 u->op == DFS_OP_DICT_CREATE || u->op == DFS_OP_DICT_DELETE))
+			return -EPERM;
+		return db_authorized_at(db, u) ? 0 : -EPERM;
 	}
 }
 
@@ -200,6 +211,8 @@ static int apply_object(struct apply *a)
 			break;
 		case DFS_OP_OBJECT_META:
 			rc = apply_meta(a);
+			if (rc == 0 && meta_is(u, "authorized"))
+				rc = db_rejudge(a, &o);
 			break;
 		case DFS_OP_FIELD_SET:
 		case DFS_OP_FIELD_APPEND:
@@ -224,6 +237,19 @@ static int apply_object(struct apply *a)
 	return put_rec(a->b, &a->key, &a->val, dfs_object_rec_encode(&o, &a->val));
 }
 
+/* The entity's history lists the update, applied or held with its reason. */
+static int put_history(struct apply *a, uint64_t seq, bool applied)
+{
+	const char *text = a->held_text ? a->held_text : "";
+	struct dfs_history_rec e = { a->hash, applied ? 0 : a->held, text, strlen(text) };
+
+	if (!applied && !e.held)
+		e.held = DFS_HELD_RULE;
+	dfs_buf_reset(&a->val);
+	dfs_key_history(&a->key, &a->u->entity, seq);
+	return put_rec(a->b, &a->key, &a->val, dfs_history_rec_encode(&e, &a->val));
+}
+
 /*
  * Every update this node keeps, applied or held, is in the log (so peers
  * get it) under the next sequence number; the state record follows.
@@ -238,13 +264,12 @@ static int log_locked(struct dfs_db *db, struct apply *a, bool applied)
 	dfs_hlc_observe(&db->hlc, a->u->clock);
 	dfs_key_update(&a->key, &a->hash);
 	rc = put_key(a->b, &a->key, a->rec, a->len);
-	if (applied)
-		dfs_key_history(&a->key, &a->u->entity, seq);
-	else
+	if (rc == 0 && !applied) {
 		dfs_key_rejected(&a->key, &a->hash);
+		rc = put_key(a->b, &a->key, "", 0);
+	}
 	if (rc == 0)
-		rc = applied ? put_key(a->b, &a->key, a->hash.b, DFS_HASH_LEN)
-			     : put_key(a->b, &a->key, "", 0);
+		rc = put_history(a, seq, applied);
 	dfs_key_log(&a->key, seq);
 	if (rc == 0)
 		rc = put_key(a->b, &a->key, a->hash.b, DFS_HASH_LEN);
@@ -286,6 +311,20 @@ static void apply_names(struct apply *a)
 	snprintf(note->model, sizeof(note->model), "%s", a->model);
 	if (u->op >= DFS_OP_FIELD_SET)
 		snprintf(note->path, sizeof(note->path), "%s", a->name);
+}
+
+/* What .history says of a rule a remote update broke. */
+static const char *rule_text(int rc)
+{
+	switch (rc) {
+	case -ENOENT: return "no such model, object, field or dict";
+	case -EEXIST: return "exists already";
+	case -ENOTEMPTY: return "not empty";
+	case -EISDIR: return "a dict has its name";
+	case -ENOTDIR: return "not in a dict";
+	case -EFBIG: return "value too large";
+	default: return "not permitted";
+	}
 }
 
 /* Holds a remote update that broke rule why: *out logs it without applying it. */
@@ -335,10 +374,38 @@ static int stored_before(struct dfs_db *db, const struct dfs_db_checked *checked
 }
 
 /*
+ * The signer, judged under the lock. A hold by the policy, decided before
+ * it, is judged again: a grant change may have come in meanwhile.
+ */
+static int judge_signer(struct apply *a, const struct db_hold *hold, bool unauthorized_ok)
+{
+	int rc = hold ? hold->rc : 0;
+
+	a->held = rc ? hold->code : 0;
+	a->held_text = rc ? hold->text : NULL;
+	if (rc != 0 && a->held != DFS_HELD_UNAUTHORIZED)
+		return rc;
+	int signer = check_signer(a->db, a->u, a->t);
+	if (signer == -EPERM && unauthorized_ok)
+		signer = 0;
+	if (rc == 0 && signer < 0) {
+		a->held = DFS_HELD_UNAUTHORIZED;
+		a->held_text = NULL;
+		return signer;
+	}
+	if (rc != 0 && signer == 0) {
+		if (!hold->judged)
+			return 0;
+		a->held = DFS_HELD_PENDING;	/* the listeners were not asked */
+	}
+	return rc;
+}
+
+/*
  * Builds a's batch: the signer, the rules, the log entry; on success *out
  * gets it. A remote update that breaks a rule is held (hold_locked()).
  */
-static int apply_batch(struct apply *a, int hold_reason, bool unauthorized_ok,
+static int apply_batch(struct apply *a, const struct db_hold *hold, bool unauthorized_ok,
 		       struct dfs_batch **out)
 {
 	struct dfs_db *db = a->db;
@@ -347,14 +414,14 @@ static int apply_batch(struct apply *a, int hold_reason, bool unauthorized_ok,
 	a->b = dfs_batch_new();
 	if (!a->b)
 		return -ENOMEM;
-	rc = hold_reason;
+	rc = judge_signer(a, hold, unauthorized_ok);
 	if (rc == 0) {
-		rc = check_signer(db, a->u, a->t);
-		if (rc == -EPERM && unauthorized_ok)
-			rc = 0;
-	}
-	if (rc == 0)
 		rc = dfs_op_is_model(a->u->op) ? apply_model(a) : apply_object(a);
+		if (rc < 0) {
+			a->held = DFS_HELD_RULE;
+			a->held_text = rule_text(rc);
+		}
+	}
 	if (rc == 0) {
 		rc = log_locked(db, a, true);
 	} else if (!a->local && holdable(rc)) {
@@ -373,13 +440,13 @@ out_free_batch:
 /*
  * The apply path: verify, check the rules, build the batch. Called with the
  * apply lock held; on success *out is ready to stage and db->seq advanced.
- * A remote update that breaks a rule, or that hold_reason (non-zero) says
- * this node rejected, is held instead: *out logs it without applying it,
+ * A remote update that breaks a rule, or that hold (when not NULL, with a
+ * non-zero rc) says this node rejected, is held instead: *out logs it without applying it,
  * and the reason is returned. checked, when not NULL, is what dfs_db_check()
  * found out about the update.
  */
 int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
-		    const struct dfs_db_checked *checked, bool local, int hold_reason,
+		    const struct dfs_db_checked *checked, bool local, const struct db_hold *hold,
 		    bool unauthorized_ok, struct dfs_hash *missing, struct applied *note,
 		    struct dfs_batch **out)
 {
@@ -410,7 +477,7 @@ int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 		goto out;
 	if (t.exists && !dfs_op_is_model(u.op))
 		snprintf(note->object, sizeof(note->object), "%s", t.object.shown);
-	rc = apply_batch(&a, hold_reason, unauthorized_ok, out);
+	rc = apply_batch(&a, hold, unauthorized_ok, out);
 out:
 	dfs_buf_release(&a.key);
 	dfs_buf_release(&a.val);

@@ -57,6 +57,8 @@ struct merge {
 	size_t plen;
 	struct merge_item *items;
 	size_t n, cap;
+	db_merge_pick_fn pick;	/* which entries count; NULL: the applied ones */
+	void *pick_ctx;
 };
 
 static int merge_item_cmp(const void *x, const void *y)
@@ -101,9 +103,14 @@ static int merge_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t
 	uint8_t *rec;
 	size_t len;
 
-	if (vlen != DFS_HASH_LEN)
+	struct dfs_history_rec e;
+
+	if (dfs_history_rec_decode(val, vlen, &e) < 0)
 		return db_skip_corrupt(m->db, "history", key, klen);
-	memcpy(h.b, val, DFS_HASH_LEN);
+	/* Held updates are not part of the value, unless a re-judgement takes them. */
+	if (m->pick ? !m->pick(&e.hash, !e.held, m->pick_ctx) : e.held)
+		return 0;
+	h = e.hash;
 	int rc = db_get_update(m->db, &h, &rec, &len);
 	if (rc < 0)
 		return rc == -ENOENT ? db_skip_corrupt(m->db, "history link", key, klen) : rc;
@@ -130,64 +137,94 @@ static int add_part(struct dfs_buf *out, bool items, uint8_t flags, const uint8_
 	return dfs_buf_ok(out);
 }
 
-/* Rebuilds f and the value of a->name from the history plus a->u. */
-static int remerge_field(struct apply *a, struct dfs_field_rec *f, uint8_t **value, size_t *len)
+static void merge_release(struct merge *m)
 {
-	struct merge m = { a->db, a->name, a->u->name_len, NULL, 0, 0 };
-	uint8_t prefix[DFS_KEY_ENTITY_LEN];
+	for (size_t i = 0; i < m->n; i++)
+		free(m->items[i].value);
+	free(m->items);
+}
 
-	dfs_key_history_prefix(prefix, &a->u->entity);
-	int rc = db_scan_written(a->db, prefix, sizeof(prefix), merge_one, &m);
-	if (rc == 0)
-		rc = merge_add(&m, a->u, &a->hash);
-	if (rc < 0)
-		goto out;
-	qsort(m.items, m.n, sizeof(*m.items), merge_item_cmp);
-	size_t base = m.n;	/* the latest set or delete, if any */
-	for (size_t i = m.n; i-- > 0;) {
-		if (m.items[i].op != DFS_OP_FIELD_APPEND) {
+/* Builds f and the value from m's items, at least one, sorting them. */
+static int merge_build(struct merge *m, struct dfs_field_rec *f, uint8_t **value, size_t *len)
+{
+	int rc = 0;
+
+	qsort(m->items, m->n, sizeof(*m->items), merge_item_cmp);
+	size_t base = m->n;	/* the latest set or delete, if any */
+	for (size_t i = m->n; i-- > 0;) {
+		if (m->items[i].op != DFS_OP_FIELD_APPEND) {
 			base = i;
 			break;
 		}
 	}
 	/* Where any part is sealed, every part is an item (records.h). */
 	bool items = false;
-	for (size_t i = base == m.n ? 0 : base; i < m.n; i++)
-		if (m.items[i].op != DFS_OP_FIELD_DELETE)
-			items |= (m.items[i].flags & DFS_UPDATE_FLAG_SEALED) != 0;
+	for (size_t i = base == m->n ? 0 : base; i < m->n; i++)
+		if (m->items[i].op != DFS_OP_FIELD_DELETE)
+			items |= (m->items[i].flags & DFS_UPDATE_FLAG_SEALED) != 0;
 	struct dfs_buf nv;
 	dfs_buf_init(&nv);
-	for (size_t i = base == m.n ? 0 : base; i < m.n && rc == 0; i++)
-		if (m.items[i].op != DFS_OP_FIELD_DELETE)
-			rc = add_part(&nv, items, m.items[i].flags, m.items[i].value, m.items[i].len);
+	for (size_t i = base == m->n ? 0 : base; i < m->n && rc == 0; i++)
+		if (m->items[i].op != DFS_OP_FIELD_DELETE)
+			rc = add_part(&nv, items, m->items[i].flags, m->items[i].value,
+				      m->items[i].len);
 	if (rc == 0)
 		rc = dfs_buf_reserve(&nv, 1);
 	if (rc < 0) {
 		dfs_buf_release(&nv);
-		goto out;
+		return rc;
 	}
 	size_t off;
 	uint8_t *out = dfs_buf_detach(&nv, &off);
-	const struct merge_item *last = &m.items[m.n - 1];
+	const struct merge_item *last = &m->items[m->n - 1];
 	f->kind = DFS_FIELD_VALUE;
 	f->alive = last->op != DFS_OP_FIELD_DELETE;
 	f->flags = items && f->alive ? DFS_FIELD_FLAG_ITEMS : 0;
 	f->clock = last->clock;
 	f->signer = last->signer;
-	if (base == m.n) {
+	if (base == m->n) {
 		f->base_clock = 0;
 		memset(f->base_signer.b, 0, DFS_PUBKEY_LEN);
 	} else {
-		f->base_clock = m.items[base].clock;
-		f->base_signer = m.items[base].signer;
+		f->base_clock = m->items[base].clock;
+		f->base_signer = m->items[base].signer;
 	}
 	f->size = f->alive ? off : 0;
 	*value = out;
 	*len = off;
-out:
-	for (size_t i = 0; i < m.n; i++)
-		free(m.items[i].value);
-	free(m.items);
+	return 0;
+}
+
+/* Rebuilds f and the value of a->name from the history plus a->u. */
+static int remerge_field(struct apply *a, struct dfs_field_rec *f, uint8_t **value, size_t *len)
+{
+	struct merge m = { a->db, a->name, a->u->name_len, NULL, 0, 0, NULL, NULL };
+	uint8_t prefix[DFS_KEY_ENTITY_LEN];
+
+	dfs_key_history_prefix(prefix, &a->u->entity);
+	int rc = db_scan_written(a->db, prefix, sizeof(prefix), merge_one, &m);
+	if (rc == 0)
+		rc = merge_add(&m, a->u, &a->hash);
+	if (rc == 0)
+		rc = merge_build(&m, f, value, len);
+	merge_release(&m);
+	return rc;
+}
+
+int db_remerge_path(struct dfs_db *db, const struct dfs_pubkey *entity, const char *path,
+		    size_t plen, db_merge_pick_fn pick, void *ctx, struct dfs_field_rec *f,
+		    uint8_t **value, size_t *len)
+{
+	struct merge m = { db, path, plen, NULL, 0, 0, pick, ctx };
+	uint8_t prefix[DFS_KEY_ENTITY_LEN];
+
+	dfs_key_history_prefix(prefix, entity);
+	int rc = db_scan_written(db, prefix, sizeof(prefix), merge_one, &m);
+	if (rc == 0)
+		rc = m.n ? merge_build(&m, f, value, len) : -ENOENT;
+	if (rc == 0)
+		f->mtime = f->clock;	/* the latest update merged */
+	merge_release(&m);
 	return rc;
 }
 

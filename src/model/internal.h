@@ -16,6 +16,7 @@
  *                         keys; the log peers read and their cursors
  *   query.c               field values, listings, .history, authorization
  *   field.c, names.c      field and dict rules; concurrent object names
+ *   revoke.c              authorization at an update's clock; re-judging
  *   apply.c               the one apply path
  *   judge.c               what listeners are told
  *   receive.c, local.c    remote updates; changes made here
@@ -200,6 +201,20 @@ struct apply {
 	char model[256];
 	char name[DFS_UPDATE_NAME_MAX + 1];
 	struct applied *note;	/* filled for the observer */
+	uint8_t held;		/* why it is held (DFS_HELD_*), once it is */
+	const char *held_text;	/* more about it, NUL-terminated; borrowed */
+};
+
+/*
+ * Why a remote update is held, as decided before the apply lock: by the
+ * policy (DFS_HELD_UNAUTHORIZED, judged again under the lock) or by a
+ * listener (DFS_HELD_LISTENER, text "NAME: REASON").
+ */
+struct db_hold {
+	int rc;			/* 0: not held; else what the receive returns */
+	uint8_t code;
+	bool judged;		/* listeners want it: never applied without them */
+	char text[DFS_HELD_TEXT_MAX + 1];
 };
 
 /* apply.c */
@@ -210,7 +225,7 @@ void db_stage_locked(struct dfs_db *db, struct dfs_batch *b);
  * the whole contract). Called with the apply lock held.
  */
 int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
-		    const struct dfs_db_checked *checked, bool local, int hold_reason,
+		    const struct dfs_db_checked *checked, bool local, const struct db_hold *hold,
 		    bool unauthorized_ok, struct dfs_hash *missing, struct applied *note,
 		    struct dfs_batch **out);
 /** Tells the observer about an update now durable, applied or held. */
@@ -223,12 +238,32 @@ int db_finish(struct dfs_db *db, struct dfs_batch *b, int rc, struct applied *no
 int db_bury_fields(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg);
 int db_apply_field(struct apply *a);
 int db_apply_dict(struct apply *a);
+/** Which history entries a re-merge takes (applied: as stored). */
+typedef bool (*db_merge_pick_fn)(const struct dfs_hash *h, bool applied, void *ctx);
+/**
+ * Rebuilds a field's record (mtime: its latest update) and malloc'ed value
+ * from the entries of entity's history that pick takes. -ENOENT where none
+ * is about path.
+ */
+int db_remerge_path(struct dfs_db *db, const struct dfs_pubkey *entity, const char *path,
+		    size_t plen, db_merge_pick_fn pick, void *ctx, struct dfs_field_rec *f,
+		    uint8_t **value, size_t *len);
 
 /* names.c */
 /** An object's create: its name, or a demoted one where another holds it. */
 int db_object_create(struct apply *a, struct dfs_object_rec *o);
 /** An object's remove: its name passes on, its fields are buried. */
 int db_object_remove(struct apply *a, struct dfs_object_rec *o);
+
+/* revoke.c */
+/** Whether u's signer is its object's owner or listed in .authorized in force at u's clock. */
+bool db_authorized_at(struct dfs_db *db, const struct dfs_update *u);
+/**
+ * Re-judges the field updates of a->u's object stamped after a->u, an
+ * applied change of its .authorized, into a->b; o->mtime follows what
+ * stays applied. Under apply_lock.
+ */
+int db_rejudge(struct apply *a, struct dfs_object_rec *o);
 
 /* ---- db.c, query.c ---------------------------------------------------------- */
 

@@ -104,7 +104,7 @@ int db_judge_prepare(struct dfs_db_group *g, const struct dfs_update *u, struct 
 	default:
 		return 0;	/* models, dicts and metadata: the owner's rules only */
 	}
-	j->authorized = dfs_db_is_authorized(db, &u->entity, &u->signer);
+	j->authorized = db_authorized_at(db, u);	/* at its clock (revoke.c) */
 	memcpy(j->model, u->model, u->model_len);
 	j->model[u->model_len] = '\0';
 	if (!group_wanted(g, event, j->model))

@@ -54,8 +54,8 @@ int db_local_change(struct dfs_db *db, uint8_t op, uint8_t flags,
 				      rec.data + dfs_update_signed_len(rec.len));
 	/* Under the open policy this node may sign for objects it does not own. */
 	if (rc == 0)
-		rc = db_apply_locked(db, rec.data, rec.len, NULL, true, 0, db->open_policy, NULL, &note,
-				  &b);
+		rc = db_apply_locked(db, rec.data, rec.len, NULL, true, NULL, db->open_policy, NULL,
+				     &note, &b);
 	rc = db_finish(db, rc == 0 ? b : NULL, rc, &note);
 	if (rc == 0)
 		atomic_fetch_add(&db->applied, 1);
@@ -108,7 +108,7 @@ int dfs_db_create_object(struct dfs_db *db, const char *model, const char *name,
 	bool judged = db_wanted(db, DFS_EVENT_CREATE, model);
 	db_local_event(&c, DFS_EVENT_CREATE, model, name, NULL, key);
 	if (judged)
-		rc = db->listener.before(db->listener.ctx, &c);
+		rc = db->listener.before(db->listener.ctx, &c, NULL, 0);
 	if (rc == 0)
 		rc = db_local_change(db, DFS_OP_OBJECT_CREATE, 0, key, key, model, name, NULL, 0);
 	if (rc < 0)
@@ -301,7 +301,7 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 		free(old);
 		return rc;
 	}
-	rc = db->listener.before(db->listener.ctx, &c);
+	rc = db->listener.before(db->listener.ctx, &c, NULL, 0);
 	if (rc == 0)
 		rc = write_change(db, op, &o, obj, signer, path, val, vlen, secret);
 	if (rc == 0)

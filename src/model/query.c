@@ -2,6 +2,7 @@
 /* query.c - reads: field values and their stat, listings, .history, authorization */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,19 +224,54 @@ static bool prev_ok(struct history_ctx *hc, const struct dfs_update *u)
 	return ok;
 }
 
+/* Why an update is held, for people: a code word, a colon, the rest. */
+static void held_reason(const struct dfs_update *u, const struct dfs_history_rec *e, char *out,
+			size_t size)
+{
+	bool owners = u->op == DFS_OP_OBJECT_CREATE || u->op == DFS_OP_OBJECT_META ||
+		      u->op == DFS_OP_OBJECT_REMOVE || u->op == DFS_OP_DICT_CREATE ||
+		      u->op == DFS_OP_DICT_DELETE;
+	int n = (int)e->text_len;
+
+	switch (e->held) {
+	case DFS_HELD_UNAUTHORIZED:
+		snprintf(out, size, "unauthorized: %s",
+			 dfs_op_is_model(u->op) ? "its signer may not change the model"
+			 : owners ? "only the object's owner may do this"
+				  : "signer not in .authorized at its clock");
+		break;
+	case DFS_HELD_REVOKED:
+		snprintf(out, size, "revoked: signer not in .authorized at its clock; "
+			 "applied, then undone when that change of .authorized arrived");
+		break;
+	case DFS_HELD_LISTENER:
+		snprintf(out, size, "listener: %.*s", n, e->text);
+		break;
+	case DFS_HELD_PENDING:
+		snprintf(out, size, "pending: authorized by a change of .authorized that came "
+			 "after it; this node's listeners have not judged it");
+		break;
+	default:
+		snprintf(out, size, "rule: %.*s", n, n ? e->text : "not applicable here");
+		break;
+	}
+}
+
 static int history_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
 		       void *arg)
 {
 	struct history_ctx *hc = arg;
+	struct dfs_history_rec e;
 	struct dfs_update u;
 	struct dfs_hash want, got;
 	struct dfs_buf ukey;
 	uint8_t *rec;
 	size_t len;
+	char why[DFS_HELD_TEXT_MAX + 128];
 
-	if (vlen != DFS_HASH_LEN)
+	if (dfs_history_rec_decode(val, vlen, &e) < 0)
 		return db_skip_corrupt(hc->db, "history", key, klen);
-	memcpy(want.b, val, DFS_HASH_LEN);
+	want = e.hash;
 	dfs_buf_init(&ukey);
 	dfs_key_update(&ukey, &want);
 	int rc = dfs_buf_ok(&ukey);
@@ -257,7 +293,9 @@ static int history_one(const uint8_t *key, size_t klen, const uint8_t *val, size
 		  dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) == 0 &&
 		  prev_ok(hc, &u);
 	hc->prev = got;
-	rc = hc->fn(&u, &got, ok, hc->ctx);
+	if (e.held)
+		held_reason(&u, &e, why, sizeof(why));
+	rc = hc->fn(&u, &got, ok, e.held ? why : NULL, hc->ctx);
 out:
 	free(rec);
 	dfs_buf_release(&ukey);

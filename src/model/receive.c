@@ -140,20 +140,25 @@ static int group_apply(struct dfs_db *db, struct group_item *it, const struct df
 		       const uint8_t *rec, size_t len, const struct dfs_db_checked *c,
 		       struct dfs_hash *missing)
 {
-	int hold = 0;
+	struct db_hold hold = { .judged = it->j.judged };
 	bool by_policy = !it->j.authorized && !db->open_policy;
-	if (by_policy)
-		hold = -EPERM;
-	else if (it->j.judged)
-		hold = db->listener.before(db->listener.ctx, &it->j.c);
+	if (by_policy) {
+		hold.rc = -EPERM;
+		hold.code = DFS_HELD_UNAUTHORIZED;
+	} else if (it->j.judged) {
+		hold.rc = db->listener.before(db->listener.ctx, &it->j.c, hold.text,
+					      sizeof(hold.text));
+		hold.code = DFS_HELD_LISTENER;
+	}
 	pthread_mutex_lock(&db->apply_lock);
-	int rc = db_apply_locked(db, rec, len, c, false, hold, !it->j.authorized, missing,
-				 &it->note, &it->b);
+	/* The open policy lets listeners judge what they are asked about; the owner's rules stay. */
+	int rc = db_apply_locked(db, rec, len, c, false, &hold,
+				 db->open_policy && !it->j.authorized, missing, &it->note, &it->b);
 	if (it->b)
 		db_stage_locked(db, it->b);
 	pthread_mutex_unlock(&db->apply_lock);
 	if (rc != 0 && rc != -EALREADY && rc != -EAGAIN)
-		log_refusal(db, u, &c->hash, rc, it->b != NULL, by_policy, hold);
+		log_refusal(db, u, &c->hash, rc, it->b != NULL, by_policy, hold.rc);
 	return rc;
 }
 

@@ -128,6 +128,7 @@ static struct names list_fields(const struct dfs_pubkey *obj, const char *dict)
 struct entry {
 	uint8_t op;
 	bool verified;
+	bool held;		/* listed as held, with a reason */
 	uint64_t clock;
 	struct dfs_hash hash, prev;
 	struct dfs_pubkey entity, signer;
@@ -141,7 +142,7 @@ struct history {
 };
 
 static int collect_update(const struct dfs_update *u, const struct dfs_hash *hash, bool verified,
-			  void *ctx)
+			  const char *held, void *ctx)
 {
 	struct history *h = ctx;
 	struct dfs_buf b;
@@ -150,6 +151,7 @@ static int collect_update(const struct dfs_update *u, const struct dfs_hash *has
 	struct entry *e = &h->e[h->n++];
 	e->op = u->op;
 	e->verified = verified;
+	e->held = held != NULL;
 	e->clock = u->clock;
 	e->hash = *hash;
 	e->prev = u->prev;

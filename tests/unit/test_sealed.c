@@ -294,10 +294,11 @@ static void expect_same_dump(const char *before, const char *after, const char *
 }
 
 static int count_history(const struct dfs_update *u, const struct dfs_hash *h, bool verified,
-			 void *ctx)
+			 const char *held, void *ctx)
 {
 	(void)u;
 	(void)h;
+	(void)held;
 	cr_assert(verified);
 	(*(int *)ctx)++;
 	return 0;
@@ -512,9 +513,12 @@ static void copy_value(char *out, size_t size, bool *has, const uint8_t *p, size
 	out[len] = '\0';
 }
 
-static int before(void *ctx, const struct dfs_change *c)
+static int before(void *ctx, const struct dfs_change *c, char *why, size_t whylen)
 {
 	struct seen *s = ctx;
+
+	(void)why;
+	(void)whylen;
 
 	cr_assert_lt(s->n, 32);
 	struct seen_change *sc = &s->c[s->n++];
