@@ -6,7 +6,7 @@
 #include "dinemicfs/records.h"
 #include "fuzz.h"
 
-enum { REC_MODEL, REC_OBJECT, REC_FIELD, REC_STATE, REC_META, REC_COUNT };
+enum { REC_MODEL, REC_OBJECT, REC_FIELD, REC_STATE, REC_META, REC_HISTORY, REC_COUNT };
 
 /* Decodes p as the record kind `which`; on success re-encodes it into out. */
 static int roundtrip(int which, const uint8_t *p, size_t len, struct dfs_buf *out)
@@ -46,6 +46,15 @@ static int roundtrip(int which, const uint8_t *p, size_t len, struct dfs_buf *ou
 			return rc;
 		FUZZ_CHECK(r.value >= p && r.value + r.len == p + len);
 		FUZZ_CHECK(dfs_meta_rec_encode(&r, out) == 0);
+		return 0;
+	}
+	case REC_HISTORY: {
+		struct dfs_history_rec r;
+		if ((rc = dfs_history_rec_decode(p, len, &r)) < 0)
+			return rc;
+		FUZZ_CHECK(r.held || r.text_len == 0);
+		FUZZ_CHECK(r.text_len <= DFS_HELD_TEXT_MAX);
+		FUZZ_CHECK(dfs_history_rec_encode(&r, out) == 0);
 		return 0;
 	}
 	default: {

@@ -262,6 +262,20 @@ static void record_seeds(void)
 	dfs_object_rec_encode(&o, &b);
 	put_rec("object-empty-name", 1, &b, b.len);
 
+	struct dfs_history_rec h = { .held = DFS_HELD_LISTENER, .text = "on_update.10-deny: no",
+				     .text_len = 21 };
+	memset(h.hash.b, 0x55, sizeof(h.hash.b));
+	dfs_buf_reset(&b);
+	dfs_history_rec_encode(&h, &b);
+	put_rec("history-held", 5, &b, b.len);
+	put_rec("history-applied", 5, &b, DFS_HASH_LEN);
+	put_rec("history-short", 5, &b, DFS_HASH_LEN - 1);
+	b.data[DFS_HASH_LEN] = 9; /* unknown reason code */
+	put_rec("history-bad-code", 5, &b, b.len);
+	b.data[DFS_HASH_LEN] = DFS_HELD_RULE;
+	b.data[b.len - 1] = '\n'; /* a control byte in the text */
+	put_rec("history-control-byte", 5, &b, b.len);
+
 	dfs_buf_reset(&b);
 	dfs_field_rec_encode(&f, &b);
 	put_rec("field", 2, &b, b.len);

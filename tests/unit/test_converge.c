@@ -2076,3 +2076,320 @@ Test(converge, signing_as_an_authorized_object)
 	recs_release(&more);
 	recs_release(&rs);
 }
+
+/* ---- 10. revocation: authorized at the update's clock ----------------------------- */
+
+/*
+ * Feeds base in order to a fresh node, then rs in every order (every
+ * permutation of up to 5), and checks that all end in the same state, and
+ * each with check.
+ */
+static void converge_after(const struct recs *base, const struct recs *rs, check_fn check,
+			   void *ctx)
+{
+	static struct orders os;
+	static const int forward[MAX_RECS] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+	char *ref = NULL;
+	char desc[512];
+
+	make_orders(&os, rs->n);
+	for (int i = 0; i < os.count; i++) {
+		struct node b;
+		struct outcome out;
+		describe(desc, sizeof(desc), rs, os.o[i]);
+		node_make(&b, "b");
+		feed(&b, base, forward, &out, "base");
+		feed(&b, rs, os.o[i], &out, desc);
+		char *got = dump(&b);
+		if (check)
+			check(&b, &out, desc, ctx);
+		node_destroy(&b);
+		if (!ref) {
+			ref = got;
+			continue;
+		}
+		expect_same(ref, got, desc);
+		free(got);
+	}
+	free(ref);
+}
+
+/* What .history says of one update: NULL when not listed, "" when applied. */
+struct held_of {
+	struct dfs_hash want;
+	char got[512];
+	bool found;
+};
+
+static int find_held(const struct dfs_update *u, const struct dfs_hash *hash, bool verified,
+		     const char *held, void *ctx)
+{
+	struct held_of *h = ctx;
+
+	(void)u;
+	cr_assert(verified);
+	if (memcmp(hash->b, h->want.b, DFS_HASH_LEN) == 0) {
+		cr_assert_not(h->found, "listed once");
+		h->found = true;
+		snprintf(h->got, sizeof(h->got), "%s", held ? held : "");
+	}
+	return 0;
+}
+
+static const char *history_says(struct node *n, const struct dfs_pubkey *obj,
+				const struct dfs_hash *h, struct held_of *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->want = *h;
+	cr_assert_eq(dfs_db_history(n->db, obj, find_held, out), 0);
+	return out->found ? out->got : NULL;
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+	return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+struct race {
+	const struct dfs_pubkey *obj;
+	const char *value;		/* of f, on every node */
+	const struct rec *applied[4];	/* listed as applied */
+	const struct rec *refused;	/* listed as held: unauthorized or revoked */
+};
+
+static void check_race(struct node *b, const struct outcome *out, const char *desc, void *ctx)
+{
+	struct race *r = ctx;
+	struct held_of h;
+
+	(void)out;
+	expect_value(b, r->obj, "f", r->value, desc);
+	for (int i = 0; i < 4 && r->applied[i]; i++) {
+		const char *s = history_says(b, r->obj, &r->applied[i]->hash, &h);
+		cr_assert(s && !*s, "%s: %s is applied, history says %s", desc,
+			  r->applied[i]->label, s ? s : "nothing");
+	}
+	const char *s = history_says(b, r->obj, &r->refused->hash, &h);
+	cr_assert(starts(s, "unauthorized: ") || starts(s, "revoked: "),
+		  "%s: %s is held for its signer, history says %s", desc, r->refused->label,
+		  s ? s : "nothing");
+}
+
+/*
+ * The owner grants x, x writes, the owner revokes, and x writes once more
+ * stamped after the revocation, and once back-dated to before it. In every
+ * order, every node applies what x wrote before the revocation and holds
+ * what it wrote after; a node that applied that first undoes it when the
+ * revocation comes.
+ */
+Test(converge, revocation_racing_a_write)
+{
+	struct recs base = { 0 }, rs = { 0 };
+	struct dfs_pubkey k, x;
+	char xs[DFS_PUBKEY_LEN + 1];
+	uint64_t c = base_clock();
+
+	key_as_value(&x, xs);
+	craft_model(&base, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&base, "create", "notes", "doc", c + 1, &k);
+	const struct rec *o = craft(&base, "owner", a.kr, DFS_OP_FIELD_SET, &k, &k, "notes", "f",
+				    "0", c + ms(5), &cr->hash);
+	const struct rec *grant = craft(&rs, "grant", a.kr, DFS_OP_OBJECT_META, &k, &k, "notes",
+					"authorized", xs, c + ms(20), &o->hash);
+	const struct rec *w = craft(&rs, "write", a.kr, DFS_OP_FIELD_SET, &k, &x, "notes", "f",
+				    "w", c + ms(30), &grant->hash);
+	craft(&rs, "revoke", a.kr, DFS_OP_OBJECT_META, &k, &k, "notes", "authorized", "",
+	      c + ms(40), &w->hash);
+	const struct rec *after = craft(&rs, "after", a.kr, DFS_OP_FIELD_SET, &k, &x, "notes", "f",
+					"evil", c + ms(50), &grant->hash);
+	const struct rec *before = craft(&rs, "before", a.kr, DFS_OP_FIELD_APPEND, &k, &x, "notes",
+					 "f", "+b", c + ms(35), &grant->hash);
+	struct race r = { &k, "w+b", { grant, w, before, NULL }, after };
+	converge_after(&base, &rs, check_race, &r);
+	recs_release(&rs);
+	recs_release(&base);
+}
+
+/*
+ * The same race where x's write after the revocation is a delete and an
+ * append, and the owner writes after x: the owner's values and x's early
+ * ones stay, in every order.
+ */
+Test(converge, revoked_appends_and_deletes_are_undone)
+{
+	struct recs base = { 0 }, rs = { 0 };
+	struct dfs_pubkey k, x;
+	char xs[DFS_PUBKEY_LEN + 1];
+	uint64_t c = base_clock();
+
+	key_as_value(&x, xs);
+	craft_model(&base, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&base, "create", "notes", "doc", c + 1, &k);
+	const struct rec *grant = craft(&base, "grant", a.kr, DFS_OP_OBJECT_META, &k, &k, "notes",
+					"authorized", xs, c + ms(20), &cr->hash);
+	const struct rec *w = craft(&rs, "list", a.kr, DFS_OP_FIELD_APPEND, &k, &x, "notes",
+				    "f", "1;", c + ms(30), &grant->hash);
+	const struct rec *rev = craft(&rs, "revoke", a.kr, DFS_OP_OBJECT_META, &k, &k, "notes",
+				      "authorized", "", c + ms(40), &w->hash);
+	craft(&rs, "owner", a.kr, DFS_OP_FIELD_APPEND, &k, &k, "notes", "f", "2;", c + ms(60),
+	      &rev->hash);
+	craft(&rs, "append", a.kr, DFS_OP_FIELD_APPEND, &k, &x, "notes", "f", "evil;",
+	      c + ms(50), &w->hash);
+	craft(&rs, "delete", a.kr, DFS_OP_FIELD_DELETE, &k, &x, "notes", "g", NULL, c + ms(45),
+	      &grant->hash);
+	struct race r = { &k, "1;2;", { w, rev, &rs.r[2], NULL }, &rs.r[3] };
+	converge_after(&base, &rs, check_race, &r);
+	/* x's delete of a field that never was: it leaves no trace in any order. */
+	struct node b;
+	struct outcome out;
+	static const int order[] = { 4, 0, 3, 2, 1 };
+	struct held_of h;
+	node_make(&b, "b");
+	feed(&b, &base, (const int[]){ 0, 1, 2 }, &out, "base");
+	feed(&b, &rs, order, &out, "delete first");
+	cr_assert_eq(dfs_db_get_field(b.db, &k, "g", &(struct dfs_field_rec){ 0 }), -ENOENT);
+	cr_assert(starts(history_says(&b, &k, &rs.r[4].hash, &h), "revoked: "), "%s", h.got);
+	node_destroy(&b);
+	recs_release(&rs);
+	recs_release(&base);
+}
+
+/*
+ * x's writes stamped after the grant but arriving before it are held, then
+ * applied when the grant comes: every order ends with all of them applied.
+ */
+Test(converge, held_then_granted)
+{
+	struct recs base = { 0 }, rs = { 0 };
+	struct dfs_pubkey k, x;
+	char xs[DFS_PUBKEY_LEN + 1];
+	uint64_t c = base_clock();
+	struct held_of h;
+
+	key_as_value(&x, xs);
+	craft_model(&base, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&base, "create", "notes", "doc", c + 1, &k);
+	craft(&rs, "grant", a.kr, DFS_OP_OBJECT_META, &k, &k, "notes", "authorized", xs,
+	      c + ms(20), &cr->hash);
+	craft(&rs, "set", a.kr, DFS_OP_FIELD_SET, &k, &x, "notes", "f", "one", c + ms(30),
+	      &cr->hash);
+	craft(&rs, "append", a.kr, DFS_OP_FIELD_APPEND, &k, &x, "notes", "f", "+two", c + ms(31),
+	      &cr->hash);
+	craft(&rs, "owner", a.kr, DFS_OP_FIELD_SET, &k, &k, "notes", "g", "o", c + ms(40),
+	      &cr->hash);
+	/* Held first in some orders: the rc says so; the value is the same. */
+	struct expect_field e = { &k, "f", "one+two", rs.r[2].clock, &x, rs.r[1].clock, false,
+				  rs.n };
+	converge_after(&base, &rs, check_field, &e);
+
+	/* Before the grant, the write is held, and says why; after, it is applied. */
+	struct node b;
+	struct outcome out;
+	node_make(&b, "b");
+	feed(&b, &base, (const int[]){ 0, 1 }, &out, "base");
+	cr_assert_eq(dfs_db_receive(b.db, rs.r[1].data, rs.r[1].len, NULL), -EPERM);
+	cr_assert_eq(dfs_db_get_field(b.db, &k, "f", &(struct dfs_field_rec){ 0 }), -ENOENT);
+	cr_assert_str_eq(history_says(&b, &k, &rs.r[1].hash, &h),
+			 "unauthorized: signer not in .authorized at its clock");
+	cr_assert_eq(dfs_db_receive(b.db, rs.r[0].data, rs.r[0].len, NULL), 0);
+	expect_value(&b, &k, "f", "one", "granted");
+	cr_assert_str_eq(history_says(&b, &k, &rs.r[1].hash, &h), "");
+	node_destroy(&b);
+	recs_release(&rs);
+	recs_release(&base);
+}
+
+static bool wants_updates(void *ctx, enum dfs_event event, const char *model)
+{
+	(void)ctx;
+	(void)model;
+	return event == DFS_EVENT_UPDATE;
+}
+
+static int accept_all(void *ctx, const struct dfs_change *c, char *why, size_t whylen)
+{
+	(void)c;
+	(void)why;
+	(void)whylen;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void told(void *ctx, const struct dfs_change *c)
+{
+	(void)ctx;
+	(void)c;
+}
+
+/*
+ * Where listeners judge updates, a held write that a late grant authorizes
+ * is not applied unjudged: it stays held, pending, and says so.
+ */
+Test(converge, a_late_grant_leaves_listened_updates_pending)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k, x;
+	char xs[DFS_PUBKEY_LEN + 1];
+	uint64_t c = base_clock();
+	struct held_of h;
+	struct node b;
+	int asked = 0;
+	struct dfs_db_listener l = { wants_updates, accept_all, told, &asked };
+
+	key_as_value(&x, xs);
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *w = craft(&rs, "set", a.kr, DFS_OP_FIELD_SET, &k, &x, "notes", "f",
+				    "one", c + ms(30), &cr->hash);
+	const struct rec *g = craft(&rs, "grant", a.kr, DFS_OP_OBJECT_META, &k, &k, "notes",
+				    "authorized", xs, c + ms(20), &cr->hash);
+	node_make(&b, "b");
+	dfs_db_set_listener(b.db, &l);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(dfs_db_receive(b.db, rs.r[i].data, rs.r[i].len, NULL), 0);
+	cr_assert_eq(dfs_db_receive(b.db, w->data, w->len, NULL), -EPERM);
+	cr_assert_eq(asked, 0, "held by the policy before any listener");
+	cr_assert_eq(dfs_db_receive(b.db, g->data, g->len, NULL), 0);
+	cr_assert_eq(asked, 0);
+	cr_assert_eq(dfs_db_get_field(b.db, &k, "f", &(struct dfs_field_rec){ 0 }), -ENOENT);
+	cr_assert(starts(history_says(&b, &k, &w->hash, &h), "pending: "), "%s", h.got);
+	node_destroy(&b);
+	recs_release(&rs);
+}
+
+/*
+ * Under the strict policy only the owner removes the object or makes and
+ * deletes its dicts: a listed key cannot, locally or from a peer.
+ */
+Test(converge, structure_is_the_owners)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k, chief;
+	struct node b;
+	struct held_of h;
+
+	cr_assert_eq(dfs_db_create_model(a.db, "notes"), 0);
+	cr_assert_eq(dfs_db_create_object(a.db, "notes", "doc", &k), 0);
+	node_make(&b, "b");
+	cr_assert_eq(dfs_db_create_model(b.db, "notes"), 0);
+	cr_assert_eq(dfs_db_create_object(b.db, "notes", "chief", &chief), 0);
+	cr_assert_eq(dfs_db_set_authorized(a.db, &k, &chief, 1), 0);
+	cr_assert_eq(log_to_recs(&a, 0, &rs), 3);
+	for (int i = 0; i < rs.n; i++)
+		cr_assert_neq(dfs_db_receive(b.db, rs.r[i].data, rs.r[i].len, NULL), -EBADMSG);
+	cr_assert_eq(dfs_db_set_as(b.db, &chief), 0);
+	cr_assert_eq(dfs_db_set_field(b.db, &k, "f", (const uint8_t *)"ok", 2), 0);
+	cr_assert_eq(dfs_db_create_dict(b.db, &k, "d"), -EPERM);
+	cr_assert_eq(dfs_db_remove_object(b.db, &k), -EPERM);
+
+	/* From a peer: held, with the reason. */
+	struct dfs_hash head = head_of(&a, &k);
+	const struct rec *rm = craft(&rs, "remove", b.kr, DFS_OP_OBJECT_REMOVE, &k, &chief,
+				     "notes", "", NULL, base_clock() + ms(10), &head);
+	cr_assert_eq(dfs_db_receive(a.db, rm->data, rm->len, NULL), -EPERM);
+	cr_assert_eq(dfs_db_get_object_by_key(a.db, &k, &(struct dfs_object_rec){ 0 }), 0);
+	cr_assert_str_eq(history_says(&a, &k, &rm->hash, &h),
+			 "unauthorized: only the object's owner may do this");
+	node_destroy(&b);
+	recs_release(&rs);
+}

@@ -246,6 +246,64 @@ Test(records, meta_round_trip)
 	dfs_buf_release(&b);
 }
 
+/*
+ * A history entry: the bare hash where applied (as stores made by 0.1.0
+ * hold), the hash, a reason code and a short text where held.
+ */
+Test(records, history_applied_and_held)
+{
+	struct dfs_history_rec a = { .held = 0 }, d;
+	struct dfs_history_rec h = { .held = DFS_HELD_LISTENER, .text = "deny: no\tway",
+				     .text_len = 12 };
+	struct dfs_buf b;
+	char long_text[300];
+
+	memset(a.hash.b, 0x5a, DFS_HASH_LEN);
+	h.hash = a.hash;
+	dfs_buf_init(&b);
+	cr_assert_eq(dfs_history_rec_encode(&a, &b), 0);
+	cr_assert_eq(b.len, DFS_HASH_LEN, "applied: the bare hash");
+	cr_assert_eq(dfs_history_rec_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.held, 0);
+	cr_assert_eq(d.text_len, 0);
+	cr_assert_arr_eq(d.hash.b, a.hash.b, DFS_HASH_LEN);
+
+	dfs_buf_reset(&b);
+	cr_assert_eq(dfs_history_rec_encode(&h, &b), 0);
+	cr_assert_eq(b.len, DFS_HASH_LEN + 1 + 12);
+	cr_assert_eq(dfs_history_rec_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.held, DFS_HELD_LISTENER);
+	cr_assert_arr_eq(d.hash.b, a.hash.b, DFS_HASH_LEN);
+	cr_assert_eq(d.text_len, 12);
+	cr_assert_eq(memcmp(d.text, "deny: no?way", 12), 0, "control bytes become '?'");
+	/* A held entry without text is one; shorter than a hash is not an entry. */
+	cr_assert_eq(dfs_history_rec_decode(b.data, DFS_HASH_LEN + 1, &d), 0);
+	cr_assert_eq(d.text_len, 0);
+	for (size_t n = 0; n < DFS_HASH_LEN; n++)
+		cr_assert_eq(dfs_history_rec_decode(b.data, n, &d), -EBADMSG, "length %zu", n);
+	b.data[DFS_HASH_LEN + 3] = '\n';
+	cr_assert_eq(dfs_history_rec_decode(b.data, b.len, &d), -EBADMSG, "a control byte");
+	b.data[DFS_HASH_LEN] = 0;
+	cr_assert_eq(dfs_history_rec_decode(b.data, b.len, &d), -EBADMSG, "code 0");
+	b.data[DFS_HASH_LEN] = DFS_HELD_PENDING + 1;
+	cr_assert_eq(dfs_history_rec_decode(b.data, b.len, &d), -EBADMSG, "an unknown code");
+	h.held = DFS_HELD_PENDING + 1;
+	cr_assert_eq(dfs_history_rec_encode(&h, &b), -EINVAL);
+
+	/* Text past DFS_HELD_TEXT_MAX is cut; longer entries are not entries. */
+	memset(long_text, 'x', sizeof(long_text));
+	h.held = DFS_HELD_RULE;
+	h.text = long_text;
+	h.text_len = sizeof(long_text);
+	dfs_buf_reset(&b);
+	cr_assert_eq(dfs_history_rec_encode(&h, &b), 0);
+	cr_assert_eq(b.len, DFS_HASH_LEN + 1 + DFS_HELD_TEXT_MAX);
+	cr_assert_eq(dfs_history_rec_decode(b.data, b.len, &d), 0);
+	dfs_buf_add_u8(&b, 'x');
+	cr_assert_eq(dfs_history_rec_decode(b.data, b.len, &d), -EBADMSG);
+	dfs_buf_release(&b);
+}
+
 Test(records, every_truncation_is_badmsg)
 {
 	for (size_t i = 0; i < N_CODECS; i++) {
