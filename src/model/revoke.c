@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dinemicfs/log.h"
 #include "dinemicfs/util.h"
 #include "internal.h"
 
@@ -359,6 +360,28 @@ static int rewrite_entry(struct apply *a, const struct cand *c)
 	return rc;
 }
 
+/* Logs what a re-judgement changed: undoing or leaving pending is worth a warning. */
+static void tell(struct apply *a, const struct scan *s)
+{
+	size_t undone = 0, applied = 0, pending = 0;
+	char hex[17];
+
+	for (size_t i = 0; i < s->nc; i++) {
+		const struct cand *c = &s->c[i];
+		undone += !c->held && c->now;
+		applied += c->held && !c->now;
+		pending += c->held != DFS_HELD_PENDING && c->now == DFS_HELD_PENDING;
+	}
+	if (!undone && !applied && !pending)
+		return;
+	dfs_hex_encode(hex, a->u->entity.b, 8);
+	dfs_log(undone || pending ? DFS_LOG_WARNING : DFS_LOG_INFO,
+		"a change of .authorized of %s/%s (%s) re-judged updates stamped after it: "
+		"%zu undone, %zu applied, %zu pending for listeners",
+		a->model, a->note->object[0] ? a->note->object : "?", hex, undone, applied,
+		pending);
+}
+
 /* Judges every candidate again and writes what changes. */
 static int settle(struct apply *a, struct scan *s, struct dfs_object_rec *o)
 {
@@ -382,6 +405,8 @@ static int settle(struct apply *a, struct scan *s, struct dfs_object_rec *o)
 			mtime = c->clock;
 	}
 	o->mtime = mtime;
+	if (rc == 0)
+		tell(a, s);
 	return rc;
 }
 
