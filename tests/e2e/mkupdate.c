@@ -236,16 +236,18 @@ static int read_file(const char *path, struct dfs_buf *b)
 	return bad ? 1 : 0;
 }
 
-/* The fields of u that come from the command line, but the value: 0, or 2. */
-static int fill_update(const struct make_args *a, const struct dfs_pubkey *signer,
-		       struct dfs_update *u)
+/*
+ * The fields of u that come from the command line, but the signer, the
+ * value and a --entity of self: 0, or 2 after a usage message.
+ */
+static int fill_update(const struct make_args *a, struct dfs_update *u)
 {
 	if (parse_op(a->op, &u->op) < 0)
 		return usage("unknown --op", a->op);
 	if (parse_clock(a->clock, &u->clock) < 0)
 		return usage("bad --clock (a number, now, now+MS, now-MS, max, max-K)", a->clock);
 	if (strcmp(a->entity, "self") == 0)
-		u->entity = *signer;
+		;	/* the signer's, once the key is read */
 	else if (strcmp(a->entity, "model") == 0)
 		dfs_db_model_id(a->model, &u->entity);
 	else if (parse_hex32(a->entity, u->entity.b) < 0)
@@ -253,7 +255,6 @@ static int fill_update(const struct make_args *a, const struct dfs_pubkey *signe
 	if (a->prev && parse_hex32(a->prev, u->prev.b) < 0)
 		return usage("bad --prev (64 hex digits)", a->prev);
 	u->flags = a->sealed ? DFS_UPDATE_FLAG_SEALED : 0;
-	u->signer = *signer;
 	u->model = a->model;
 	u->model_len = strlen(a->model);
 	u->name = a->name ? a->name : "";
@@ -301,21 +302,23 @@ static int cmd_make(int argc, char **argv)
 {
 	struct make_args a = { 0 };
 	struct dfs_update u = { 0 };
-	struct dfs_pubkey pk;
 	struct dfs_seckey sk;
 	struct dfs_buf value;
 	int rc = parse_make(argc, argv, &a);
 
+	if (rc == 0)
+		rc = fill_update(&a, &u);
 	if (rc != 0)
 		return rc;
 	if (read_key(a.key, &sk) != 0)
 		return 1;
-	dfs_seckey_public(&sk, &pk);
+	dfs_seckey_public(&sk, &u.signer);
+	if (strcmp(a.entity, "self") == 0)
+		u.entity = u.signer;
 	dfs_buf_init(&value);
-	rc = fill_update(&a, &pk, &u);
-	if (rc == 0 && a.value_file)
+	if (a.value_file)
 		rc = read_file(a.value_file, &value);
-	else if (rc == 0 && a.value)
+	else if (a.value)
 		dfs_buf_add(&value, a.value, strlen(a.value));
 	if (rc == 0 && dfs_buf_ok(&value) < 0)
 		rc = 1;

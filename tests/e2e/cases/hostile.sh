@@ -69,6 +69,22 @@ check_ok "B shows what A shows" wait_for 10 same_trees "$A" "$B"
 check_same_trees "A and B after the replay" "$A" "$B"
 check_eq "B stored every update" "$(stat_of b updates_stored)" "$n"
 
+# Key files go both ways: a key from A's state directory signs for A's
+# object through mkupdate, and the made-up key, put in B's, lets B write.
+ka=$(cat "$A/Local/x/.owner")
+head=$(awk '$5 == "set" && $6 == "f" { print $2 }' "$A/Local/x/.history")
+"$MKUPDATE" make --key "$T/a.state/keys/$ka.key" --op set --clock now --entity self \
+  --model Local --name g --value "signed with A's key" --prev "$head" --out "$T/a-key.upd" \
+  >/dev/null
+check_ok "send A's own key's update to B" hostile_send $((P + 1)) "$T/a-key.upd"
+check_ok "B shows it" wait_for 10 file_is "$B/Local/x/g" "signed with A's key"
+cp "$T/evil.key" "$T/b.state/keys/$pk.key"
+check_ok "B writes as the made-up key once it holds it" \
+  wait_for 5 bash -c "echo by-b > '$B/Hostile/made/byb'"
+check_file "B's write" "$B/Hostile/made/byb" $'by-b\n'
+check_eq "B signed it with the made-up key" \
+  "$(awk '$6 == "byb" { print $4 }' "$B/Hostile/made/.history")" "$pk"
+
 # One byte flipped (the value's last, under the signature): refused on both
 # nodes. A valid update sent after it in the same message shows that the
 # nodes got there; the same record unflipped is then taken.
