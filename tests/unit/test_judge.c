@@ -205,10 +205,12 @@ static uint64_t later_clock(int ms)
 }
 
 /*
- * An update of doc signed with its key (A holds it), built on A's head, as
- * A would send it from a fork B has not seen the rest of.
+ * An update of doc signed with a key A holds (doc's own, or A's node key),
+ * built on A's head, as A would send it from a fork B has not seen the
+ * rest of.
  */
-static struct blob craft(uint8_t op, const char *name, const char *value, int ms)
+static struct blob craft_as(const struct dfs_pubkey *signer, uint8_t op, const char *name,
+			   const char *value, int ms)
 {
 	struct dfs_object_rec o;
 	struct dfs_buf out;
@@ -219,7 +221,7 @@ static struct blob craft(uint8_t op, const char *name, const char *value, int ms
 		.op = op,
 		.clock = later_clock(ms),
 		.entity = doc,
-		.signer = doc,
+		.signer = *signer,
 		.prev = o.head,
 		.model = MODEL,
 		.model_len = strlen(MODEL),
@@ -231,10 +233,15 @@ static struct blob craft(uint8_t op, const char *name, const char *value, int ms
 	dfs_buf_init(&out);
 	cr_assert_eq(dfs_update_encode(&u, &out), 0);
 	size_t slen = dfs_update_signed_len(out.len);
-	cr_assert_eq(dfs_keyring_sign(a.kr, &doc, out.data, slen, out.data + slen), 0);
+	cr_assert_eq(dfs_keyring_sign(a.kr, signer, out.data, slen, out.data + slen), 0);
 	cr_assert_eq(dfs_buf_ok(&out), 0);
 	bl.data = dfs_buf_detach(&out, &bl.len);
 	return bl;
+}
+
+static struct blob craft(uint8_t op, const char *name, const char *value, int ms)
+{
+	return craft_as(&doc, op, name, value, ms);
 }
 
 static int receive(struct node *n, const struct blob *bl)
@@ -403,6 +410,42 @@ Test(judge, an_empty_dict_delete_asks_nobody)
 	cr_assert_eq(s.n, 0);
 	cr_assert_eq(s.after, 0);
 	free(del.data);
+}
+
+/*
+ * A dict delete by a signer doc does not authorize: the strict policy holds
+ * it before any listener runs; the open one lets the listeners judge each
+ * key, as on_unauthorized_delete.
+ */
+Test(judge, an_unauthorized_dict_delete_is_judged_only_under_the_open_policy)
+{
+	struct seen s = { .reject = "d/b" };
+	struct dfs_db_listener l;
+
+	world();
+	struct blob del1 = craft_as(dfs_keyring_node(a.kr), DFS_OP_DICT_DELETE, "d", NULL, 10);
+	struct blob del2 = craft_as(dfs_keyring_node(a.kr), DFS_OP_DICT_DELETE, "d", NULL, 20);
+	listen_on(&b, &s, &l);
+	cr_assert_eq(receive(&b, &del1), -EPERM);
+	cr_assert_eq(s.n, 0, "strict: held before any listener");
+	expect_value(&b, "d/a", "1", "B, strict");
+
+	dfs_db_set_policy(b.db, true);
+	cr_assert_eq(receive(&b, &del2), -EPERM);
+	cr_assert_eq(s.n, 2, "open: each key judged");
+	cr_assert(!s.c[0].authorized && !s.c[1].authorized);
+	expect_value(&b, "d/b", "2", "B, open, rejected");
+
+	s.reject = NULL;
+	s.n = s.after = 0;
+	struct blob del3 = craft_as(dfs_keyring_node(a.kr), DFS_OP_DICT_DELETE, "d", NULL, 30);
+	cr_assert_eq(receive(&b, &del3), 0);
+	expect_gone(&b, "d", "B, open, accepted");
+	cr_assert_eq(s.after, 2);
+	cr_assert(!s.told[0].authorized && !s.told[1].authorized);
+	free(del1.data);
+	free(del2.data);
+	free(del3.data);
 }
 
 /* ---- a field over a dict, a dict over a field ---------------------------------------- */
