@@ -318,8 +318,11 @@ struct dfs_db_group {
  * field over a dict), keys says so: each key is judged as its own delete
  * (db_judge_before()), and the keys accepted are kept in told for the
  * after-listeners, each with its old value only where a listener's
- * environment shows it (DFS_CHANGE_SHOWN_MAX).
+ * environment shows it (DFS_CHANGE_SHOWN_MAX), up to JUDGE_KEPT_MAX bytes
+ * of old values in all.
  */
+#define JUDGE_KEPT_MAX (1024 * 1024)
+
 struct judgement {
 	bool judged;		/* c itself is judged */
 	bool keys;		/* and the delete of each live key of the dict path */
@@ -332,6 +335,7 @@ struct judgement {
 	uint8_t *old, *joined;
 	struct dfs_buf clear;	/* a sealed update's bytes, opened */
 	struct dfs_buf told;	/* the keys accepted, for the after-listeners */
+	size_t kept;		/* bytes of old values in told (at most JUDGE_KEPT_MAX) */
 };
 
 /* One received update staged in a group, told about once it is durable. */

@@ -220,13 +220,18 @@ static void key_event(struct dfs_change *c, const struct judgement *j, const cha
 
 /*
  * Keeps an accepted key for the after-listeners: its path, its flags and
- * its old value where a listener's environment shows it, so that a dict
- * of many large values is not held in memory at once.
+ * its old value where a listener's environment shows it, and while the
+ * values kept stay within JUDGE_KEPT_MAX, so that a dict of many values is
+ * not held in memory at once.
  */
 static void tell_later(struct judgement *j, const struct dfs_change *c)
 {
-	bool keep = c->old_value && c->old_len <= DFS_CHANGE_SHOWN_MAX;
+	bool keep = c->old_value && c->old_len <= DFS_CHANGE_SHOWN_MAX &&
+		    j->kept + c->old_len <= JUDGE_KEPT_MAX;
 	size_t plen = strlen(c->field);
+
+	if (keep)
+		j->kept += c->old_len;
 
 	dfs_buf_add_u16be(&j->told, (uint16_t)plen);
 	dfs_buf_add(&j->told, c->field, plen);

@@ -160,39 +160,37 @@ struct blob {
 	size_t len;
 };
 
-struct recs {
+struct shipping {
+	struct node *to;
 	int n;
-	struct blob r[32];
+	int *rc;	/* room for 32 */
 };
 
-static int collect_log(uint64_t seq, const uint8_t *rec, size_t len, void *ctx)
+static int ship_one(uint64_t seq, const uint8_t *rec, size_t len, void *ctx)
 {
-	struct recs *rs = ctx;
+	struct shipping *sh = ctx;
+	int rc = dfs_db_receive(sh->to->db, rec, len, NULL);
 
 	(void)seq;
-	cr_assert_lt(rs->n, 32);
-	struct blob *bl = &rs->r[rs->n++];
-	bl->data = malloc(len);
-	cr_assert_not_null(bl->data);
-	memcpy(bl->data, rec, len);
-	bl->len = len;
+	if (sh->n < 32)
+		sh->rc[sh->n] = rc;
+	else
+		cr_assert_eq(rc, 0, "update %d: rc %d", sh->n, rc);
+	sh->n++;
 	return 0;
 }
 
 /*
  * Receives from's log entries after seq on to, in log order; rc[i] gets
- * each one's result (room for 32). Returns how many there were.
+ * the result of each of the first 32 (the rest must be applied). Returns
+ * how many there were.
  */
 static int ship_after(struct node *from, uint64_t seq, struct node *to, int *rc)
 {
-	struct recs rs = { 0 };
+	struct shipping sh = { to, 0, rc };
 
-	cr_assert_geq(dfs_db_log_read(from->db, seq, SIZE_MAX, NULL, collect_log, &rs, NULL), 0);
-	for (int i = 0; i < rs.n; i++) {
-		rc[i] = dfs_db_receive(to->db, rs.r[i].data, rs.r[i].len, NULL);
-		free(rs.r[i].data);
-	}
-	return rs.n;
+	cr_assert_geq(dfs_db_log_read(from->db, seq, SIZE_MAX, NULL, ship_one, &sh, NULL), 0);
+	return sh.n;
 }
 
 static uint64_t later_clock(int ms)
@@ -579,4 +577,63 @@ Test(judge, mkdir_of_a_dict_is_not_judged)
 	cr_assert_eq(set_str(&a, "e/k", "v"), 0, "its keys are judged as fields");
 	cr_assert_eq(sa.n, 1);
 	expect_asked(&sa, 0, DFS_EVENT_UPDATE, "e/k", NULL, "v");
+}
+
+/* ---- bounds ----------------------------------------------------------------------- */
+
+struct tally {
+	int asked, asked_old, told, told_old;
+};
+
+static int tally_before(void *ctx, const struct dfs_change *c)
+{
+	struct tally *t = ctx;
+
+	t->asked++;
+	t->asked_old += c->old_value != NULL && c->old_len == NODE_MAX_VALUE;
+	return 0;
+}
+
+static void tally_after(void *ctx, const struct dfs_change *c)
+{
+	struct tally *t = ctx;
+
+	t->told++;
+	t->told_old += c->old_value != NULL && c->old_len == NODE_MAX_VALUE;
+}
+
+/*
+ * Every key is judged with its whole old value, read one at a time; from
+ * judgement to telling, old values are kept up to 1 MiB in all, past which
+ * keys are told without one.
+ */
+Test(judge, a_dict_of_many_keys_keeps_at_most_a_mebibyte_of_old_values)
+{
+	struct tally t = { 0 };
+	struct dfs_db_listener l = { wants_all, tally_before, tally_after, &t };
+	uint8_t *big = malloc(NODE_MAX_VALUE);
+	char path[32];
+	int rc[32];
+	const int keys = 300, kept = 1024 * 1024 / NODE_MAX_VALUE;
+
+	cr_assert_not_null(big);
+	world();
+	uint64_t seq = dfs_db_log_head(a.db);
+	cr_assert_eq(dfs_db_create_dict(a.db, &doc, "big"), 0);
+	for (int i = 0; i < keys; i++) {
+		memset(big, 'a' + i % 26, NODE_MAX_VALUE);
+		snprintf(path, sizeof(path), "big/k%03d", i);
+		cr_assert_eq(dfs_db_set_field(a.db, &doc, path, big, NODE_MAX_VALUE), 0);
+	}
+	free(big);
+	cr_assert_eq(ship_after(&a, seq, &b, rc), keys + 1);
+	struct blob del = craft(DFS_OP_DICT_DELETE, "big", NULL, 10);
+	dfs_db_set_listener(b.db, &l);
+	cr_assert_eq(receive(&b, &del), 0);
+	expect_gone(&b, "big", "B");
+	cr_assert_eq(t.asked, keys);
+	cr_assert_eq(t.asked_old, keys, "each key judged with its old value");
+	cr_assert_eq(t.told, keys, "each key told");
+	cr_assert_eq(t.told_old, kept, "old values kept for the after-listeners: %d", t.told_old);
+	free(del.data);
 }
