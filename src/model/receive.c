@@ -140,14 +140,13 @@ static int group_apply(struct dfs_db *db, struct group_item *it, const struct df
 		       const uint8_t *rec, size_t len, const struct dfs_db_checked *c,
 		       struct dfs_hash *missing)
 {
-	struct db_hold hold = { .judged = it->j.judged };
+	struct db_hold hold = { .judged = it->j.judged || it->j.keys };
 	bool by_policy = !it->j.authorized && !db->open_policy;
 	if (by_policy) {
 		hold.rc = -EPERM;
 		hold.code = DFS_HELD_UNAUTHORIZED;
-	} else if (it->j.judged) {
-		hold.rc = db->listener.before(db->listener.ctx, &it->j.c, hold.text,
-					      sizeof(hold.text));
+	} else {
+		hold.rc = db_judge_before(db, &it->j, hold.text, sizeof(hold.text));
 		hold.code = DFS_HELD_LISTENER;
 	}
 	pthread_mutex_lock(&db->apply_lock);
@@ -195,7 +194,7 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 		return -ENOMEM;
 	rc = db_judge_prepare(g, &u, &it->j);
 	/* Listeners are not asked about an update that came in twice meanwhile. */
-	if (rc == 0 && it->j.judged && checked && db_known(db, &c->hash))
+	if (rc == 0 && (it->j.judged || it->j.keys) && checked && db_known(db, &c->hash))
 		rc = -EALREADY;
 	if (rc < 0) {
 		db_judgement_release(&it->j);
@@ -237,8 +236,7 @@ int dfs_db_group_end(struct dfs_db_group *g)
 			db_observe(db, &it->note);
 			if (it->rc == 0) {
 				atomic_fetch_add(&db->applied, 1);
-				if (it->j.judged)
-					db->listener.after(db->listener.ctx, &it->j.c);
+				db_judge_after(db, &it->j);
 			}
 		}
 		db_judgement_release(&it->j);
