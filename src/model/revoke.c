@@ -256,6 +256,17 @@ bool db_authorized_at(struct dfs_db *db, const struct dfs_update *u)
 	return yes;
 }
 
+/* Whether the dict a key lies in is live; true for a field that is no key. */
+static bool dict_live(struct apply *a, const struct cand *c)
+{
+	const char *slash = memchr(c->path, '/', c->plen);
+	struct dfs_field_rec d;
+
+	return !slash || (db_get_field_any(a->db, &a->u->entity, c->path,
+					   (size_t)(slash - c->path), &d) == 0 &&
+			  d.alive && d.kind == DFS_FIELD_DICT);
+}
+
 /*
  * What a held update now authorized becomes: applied, unless this node's
  * listeners want to judge it (they cannot run under the apply lock) or the
@@ -263,16 +274,13 @@ bool db_authorized_at(struct dfs_db *db, const struct dfs_update *u)
  */
 static uint8_t applicable(struct apply *a, struct cand *c)
 {
-	const char *slash = memchr(c->path, '/', c->plen);
 	enum dfs_event ev = c->op == DFS_OP_FIELD_DELETE ? DFS_EVENT_DELETE : DFS_EVENT_UPDATE;
 	struct dfs_field_rec f;
 
 	if (c->held != DFS_HELD_REVOKED && db_wanted(a->db, ev, a->model))
 		return DFS_HELD_PENDING;
 	c->text = "its dict is gone";
-	if (slash && (db_get_field_any(a->db, &a->u->entity, c->path,
-				       (size_t)(slash - c->path), &f) < 0 ||
-		      !f.alive || f.kind != DFS_FIELD_DICT))
+	if (!dict_live(a, c))
 		return DFS_HELD_RULE;
 	c->text = "a dict has its name";
 	if (db_get_field_any(a->db, &a->u->entity, c->path, c->plen, &f) == 0 &&
@@ -333,6 +341,10 @@ static int remerge(struct apply *a, struct scan *s, const struct cand *c)
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	bool gone = rc == -ENOENT;
+	if (!gone && !dict_live(a, c)) {
+		f.alive = false;	/* buried with its dict, as field.c does */
+		f.size = 0;
+	}
 	dfs_buf_reset(&a->val);
 	dfs_key_field(&a->key, entity, c->path, c->plen);
 	rc = gone ? del_key(a->b, &a->key)

@@ -2393,3 +2393,55 @@ Test(converge, structure_is_the_owners)
 	node_destroy(&b);
 	recs_release(&rs);
 }
+
+struct dict_race {
+	const struct dfs_pubkey *obj;
+	const struct rec *refused;
+};
+
+static void check_dict_race(struct node *b, const struct outcome *out, const char *desc,
+			    void *ctx)
+{
+	struct dict_race *r = ctx;
+	struct dfs_field_rec f;
+	struct held_of h;
+
+	(void)out;
+	cr_assert_eq(dfs_db_get_field(b->db, r->obj, "d", &f), -ENOENT, "%s: d is gone", desc);
+	cr_assert_eq(raw_field(b, r->obj, "d/k", &f), 0, "%s", desc);
+	cr_assert_not(f.alive, "%s: d/k is buried with its dict", desc);
+	const char *s = history_says(b, r->obj, &r->refused->hash, &h);
+	cr_assert(s && *s, "%s: x's late key is held: %s", desc, s ? s : "not listed");
+}
+
+/*
+ * A key x wrote after its revocation, in a dict the owner then deletes:
+ * undoing it never brings back the key the dict delete buried.
+ */
+Test(converge, an_undone_key_stays_buried_with_its_dict)
+{
+	struct recs base = { 0 }, rs = { 0 };
+	struct dfs_pubkey k, x;
+	char xs[DFS_PUBKEY_LEN + 1];
+	uint64_t c = base_clock();
+
+	key_as_value(&x, xs);
+	craft_model(&base, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&base, "create", "notes", "doc", c + 1, &k);
+	const struct rec *g = craft(&base, "grant", a.kr, DFS_OP_OBJECT_META, &k, &k, "notes",
+				    "authorized", xs, c + ms(20), &cr->hash);
+	const struct rec *d = craft(&base, "dict", a.kr, DFS_OP_DICT_CREATE, &k, &k, "notes", "d",
+				    NULL, c + ms(25), &g->hash);
+	const struct rec *o = craft(&base, "key", a.kr, DFS_OP_FIELD_SET, &k, &k, "notes", "d/k",
+				    "o", c + ms(27), &d->hash);
+	craft(&rs, "revoke", a.kr, DFS_OP_OBJECT_META, &k, &k, "notes", "authorized", "",
+	      c + ms(40), &o->hash);
+	const struct rec *late = craft(&rs, "late key", a.kr, DFS_OP_FIELD_SET, &k, &x, "notes",
+				       "d/k", "x", c + ms(50), &o->hash);
+	craft(&rs, "dict delete", a.kr, DFS_OP_DICT_DELETE, &k, &k, "notes", "d", NULL,
+	      c + ms(60), &o->hash);
+	struct dict_race r = { &k, late };
+	converge_after(&base, &rs, check_dict_race, &r);
+	recs_release(&rs);
+	recs_release(&base);
+}
