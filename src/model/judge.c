@@ -117,8 +117,11 @@ int db_judge_prepare(struct dfs_db_group *g, const struct dfs_update *u, struct 
 	j->c.owned = dfs_keyring_has(db->kr, &u->entity);
 	j->c.remote = true;
 	if (event == DFS_EVENT_CREATE) {
-		memcpy(j->object, u->name, u->name_len);
-		j->object[u->name_len] = '\0';
+		/* As it will be listed: a name another object holds is not its. */
+		rc = db_name_to_show(db, j->model, u->name, u->name_len, u->clock, &u->entity,
+				     j->object);
+		if (rc < 0)
+			return rc;
 	} else {
 		rc = dfs_db_get_object_by_key(db, &u->entity, &o);
 		if (rc < 0)
