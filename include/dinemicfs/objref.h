@@ -12,7 +12,8 @@
  *
  * with blanks (spaces, tabs, a carriage return) around it ignored, and one
  * or more blanks between name and key. The name of a name-only line
- * follows the name rules of new names (dfs_name_check()); a name beside a
+ * follows the name rules of new names (dfs_name_check()), neither part a
+ * dot-name; a name beside a
  * key is a comment and only has to look like MODEL/OBJECT as shown (a
  * name escaped by dfs_name_escape() passes). An object whose name ends in
  * a blank and 64 hex digits is named by its key.

@@ -17,7 +17,13 @@ static int parse_key(const char *p, size_t n, struct dfs_pubkey *k)
 	return dfs_hex_decode(k->b, DFS_PUBKEY_LEN, p, n);
 }
 
-/* A name to resolve: MODEL/OBJECT, each part a valid new name. */
+/* A model or object name: a valid new name, not a dot-name (those are the tree's own). */
+static bool part_ok(const char *p, size_t n)
+{
+	return dfs_name_check(p, n) == 0 && p[0] != '.';
+}
+
+/* A name to resolve: MODEL/OBJECT. */
 static int parse_name(const char *p, size_t n, struct dfs_objref *out)
 {
 	const char *slash = memchr(p, '/', n);
@@ -25,7 +31,7 @@ static int parse_name(const char *p, size_t n, struct dfs_objref *out)
 	if (!slash)
 		return -EINVAL;
 	size_t mlen = (size_t)(slash - p), olen = n - mlen - 1;
-	if (dfs_name_check(p, mlen) < 0 || dfs_name_check(slash + 1, olen) < 0)
+	if (!part_ok(p, mlen) || !part_ok(slash + 1, olen))
 		return -EINVAL;
 	memcpy(out->model, p, mlen);
 	out->model[mlen] = '\0';
