@@ -17,6 +17,7 @@
 #include "dinemicfs/hlc.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/objref.h"
+#include "dinemicfs/records.h"
 #include "dinemicfs/util.h"
 #include "tmpdir.h"
 #include "nodes.h"
@@ -243,28 +244,40 @@ Test(names, control_bytes_refused_locally)
 		     "a scratch-like name is a name");
 }
 
-/* A peer's update whose field name holds a newline: encoded by hand and signed. */
-Test(names, control_bytes_from_a_peer_are_malformed)
+/*
+ * bob's update setting "salary\n" to "v", chained to bob's head: encoded
+ * with a stand-in byte, then the newline put in and the record signed.
+ */
+static void salary_newline(struct dfs_buf *rec, struct dfs_update *u)
 {
+	static const char name[] = "salaryX";
 	struct dfs_object_rec o;
-	struct dfs_db_checked c;
-	struct dfs_buf rec;
-	char name[] = "salaryX";
 
 	cr_assert_eq(dfs_db_get_object_by_key(a.db, &bob, &o), 0);
-	struct dfs_update u = {
+	*u = (struct dfs_update){
 		.op = DFS_OP_FIELD_SET, .clock = now_clock(), .entity = bob, .signer = bob,
 		.prev = o.head, .model = "Person", .model_len = 6, .name = name,
 		.name_len = strlen(name), .value = (const uint8_t *)"v", .value_len = 1,
 	};
-	dfs_buf_init(&rec);
-	cr_assert_eq(dfs_update_encode(&u, &rec), 0);
+	dfs_buf_init(rec);
+	cr_assert_eq(dfs_update_encode(u, rec), 0);
 	/* The name sits just before the value's length and the value. */
-	size_t at = rec.len - DFS_SIG_LEN - 1 - 4 - 1;
-	cr_assert_eq(rec.data[at], 'X');
-	rec.data[at] = '\n';
-	size_t slen = dfs_update_signed_len(rec.len);
-	cr_assert_eq(dfs_keyring_sign(a.kr, &bob, rec.data, slen, rec.data + slen), 0);
+	size_t at = rec->len - DFS_SIG_LEN - 1 - 4 - 1;
+	cr_assert_eq(rec->data[at], 'X');
+	rec->data[at] = '\n';
+	size_t slen = dfs_update_signed_len(rec->len);
+	cr_assert_eq(dfs_keyring_sign(a.kr, &bob, rec->data, slen, rec->data + slen), 0);
+}
+
+/* A peer's update whose field name holds a newline is malformed. */
+Test(names, control_bytes_from_a_peer_are_malformed)
+{
+	struct dfs_object_rec o;
+	struct dfs_db_checked c;
+	struct dfs_update u;
+	struct dfs_buf rec;
+
+	salary_newline(&rec, &u);
 
 	cr_assert_eq(dfs_db_check(a.db, rec.data, rec.len, NULL, &c), -EBADMSG);
 	cr_assert_eq(dfs_db_receive(a.db, rec.data, rec.len, NULL), -EBADMSG);
@@ -272,5 +285,40 @@ Test(names, control_bytes_from_a_peer_are_malformed)
 	cr_assert_eq(dfs_db_get_field(a.db, &bob, "salary\n", &f), -ENOENT, "not applied");
 	cr_assert_eq(dfs_db_get_object_by_key(a.db, &bob, &o), 0);
 	cr_assert_eq(memcmp(o.head.b, u.prev.b, DFS_HASH_LEN), 0, "nothing stored");
+	dfs_buf_release(&rec);
+}
+
+static int find_newline_name(const struct dfs_update *u, const struct dfs_hash *hash,
+			     bool verified, void *ctx)
+{
+	int *found = ctx;
+
+	(void)hash;
+	if (u->name_len == 7 && memcmp(u->name, "salary\n", 7) == 0)
+		*found = verified ? 1 : -1;
+	return 0;
+}
+
+/* An update an earlier release stored with such a name still shows in the history. */
+Test(names, a_stored_control_byte_name_is_read_back)
+{
+	struct dfs_update u;
+	struct dfs_buf rec, key;
+	struct dfs_hash h;
+	int found = 0;
+
+	salary_newline(&rec, &u);
+	dfs_hash2(&h, rec.data, rec.len, NULL, 0);
+	struct dfs_batch *b = dfs_batch_new();
+	cr_assert_not_null(b);
+	dfs_buf_init(&key);
+	dfs_key_update(&key, &h);
+	cr_assert_eq(dfs_batch_put(b, key.data, key.len, rec.data, rec.len), 0);
+	dfs_key_history(&key, &bob, 1000);
+	cr_assert_eq(dfs_batch_put(b, key.data, key.len, h.b, DFS_HASH_LEN), 0);
+	cr_assert_eq(dfs_store_commit(a.st, b), 0);
+	cr_assert_eq(dfs_db_history(a.db, &bob, find_newline_name, &found), 0);
+	cr_assert_eq(found, 1, "listed, and verified");
+	dfs_buf_release(&key);
 	dfs_buf_release(&rec);
 }
