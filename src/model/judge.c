@@ -148,8 +148,8 @@ static int judge_names(struct dfs_db *db, const struct dfs_update *u, enum dfs_e
 	j->entity = u->entity;
 	if (event == DFS_EVENT_CREATE) {
 		/* As it will be listed: a name another object holds is not its. */
-		rc = db_name_to_show(db, j->model, u->name, u->name_len, u->clock, &u->entity,
-				     j->object);
+		int rc = db_name_to_show(db, j->model, u->name, u->name_len, u->clock, &u->entity,
+					 j->object);
 		if (rc < 0)
 			return rc;
 	} else {
