@@ -254,6 +254,12 @@ int db_remerge_path(struct dfs_db *db, const struct dfs_pubkey *entity, const ch
 int db_object_create(struct apply *a, struct dfs_object_rec *o);
 /** An object's remove: its name passes on, its fields are buried. */
 int db_object_remove(struct apply *a, struct dfs_object_rec *o);
+/**
+ * The name object k, created under name (len bytes) at clock, shows under
+ * once its create is applied, as things stand: into out. 0 or -EIO.
+ */
+int db_name_to_show(struct dfs_db *db, const char *model, const char *name, size_t len,
+		    uint64_t clock, const struct dfs_pubkey *k, char out[256]);
 
 /* revoke.c */
 /** Whether u's signer is its object's owner or listed in .authorized in force at u's clock. */

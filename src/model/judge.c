@@ -147,8 +147,11 @@ static int judge_names(struct dfs_db *db, const struct dfs_update *u, enum dfs_e
 	j->c.remote = true;
 	j->entity = u->entity;
 	if (event == DFS_EVENT_CREATE) {
-		memcpy(j->object, u->name, u->name_len);
-		j->object[u->name_len] = '\0';
+		/* As it will be listed: a name another object holds is not its. */
+		int rc = db_name_to_show(db, j->model, u->name, u->name_len, u->clock, &u->entity,
+					 j->object);
+		if (rc < 0)
+			return rc;
 	} else {
 		int rc = dfs_db_get_object_by_key(db, &u->entity, &o);
 		if (rc < 0)

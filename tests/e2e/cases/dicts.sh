@@ -27,8 +27,8 @@ A=$T/a B=$T/b C=$T/c
 check_ok "A has two links up" wait_for 10 links_up a 2
 
 gone() { [ ! -e "$1" ]; }
-# log_count NODE TEXT: lines of the node's .node/log that hold TEXT
-log_count() { grep -cF -- "$2" "$T/$1/.node/log"; }
+# log_count NODE TEXT: lines of the node's log (its stderr: every line, never cut) that hold TEXT
+log_count() { grep -cF -- "$2" "$T/$1.log"; }
 
 # B's object, with a dict of two keys.
 mkdir -p "$B/Person/o/d"
@@ -105,8 +105,10 @@ check_ok "A's history names both dicts" test -n "$mkd" -a -n "$mke"
   --model Person --name d --prev "$mkd" --out "$T/rmdict.upd" >/dev/null
 rej=$(log_count a 'rejected on_delete Person/p/d/k by on_delete: no deletes')
 check_ok "send the dict delete to A" hostile_send $P "$T/rmdict.upd"
+# log_count_is NODE TEXT N: the count, taken anew at each try of wait_for
+log_count_is() { [ "$(log_count "$1" "$2")" -eq "$3" ]; }
 check_ok "A logs the rejection of its key" wait_for 10 \
-  test "$(log_count a 'rejected on_delete Person/p/d/k by on_delete: no deletes')" -eq $((rej + 1))
+  log_count_is a 'rejected on_delete Person/p/d/k by on_delete: no deletes' $((rej + 1))
 check_ok "B applies it" wait_for 10 gone "$B/Person/p/d"
 check_ok "C applies it" wait_for 10 gone "$C/Person/p/d"
 check_file "A keeps the key" "$A/Person/p/d/k" 1
