@@ -342,9 +342,10 @@ static int dump_raw(const uint8_t *key, size_t klen, const uint8_t *val, size_t 
 	case 'M': {
 		struct dfs_model_rec m;
 		cr_assert_eq(dfs_model_rec_decode(val, vlen, &m), 0);
-		dfs_buf_printf(out, "M %.*s alive=%d created=%llu creator=%s mtime=%llu\n",
-			       (int)(klen - 1), key + 1, m.alive, (unsigned long long)m.created,
-			       hex(h1, m.creator.b, DFS_PUBKEY_LEN), (unsigned long long)m.mtime);
+		dfs_buf_printf(out, "M %.*s live=%d clock=%llu signer=%s objects=%llu mtime=%llu\n",
+			       (int)(klen - 1), key + 1, m.live, (unsigned long long)m.clock,
+			       hex(h1, m.signer.b, DFS_PUBKEY_LEN), (unsigned long long)m.objects,
+			       (unsigned long long)m.mtime);
 		break;
 	}
 	case 'N': {
@@ -1340,8 +1341,8 @@ Test(converge, unknown_prev_waits)
 /* ---- 6. one model created on two nodes ----------------------------------------- */
 
 struct expect_model {
-	uint64_t created, mtime;
-	const struct dfs_pubkey *creator;
+	uint64_t clock, mtime;
+	const struct dfs_pubkey *signer;
 };
 
 static void check_model(struct node *b, const struct outcome *out, const char *desc, void *ctx)
@@ -1351,10 +1352,10 @@ static void check_model(struct node *b, const struct outcome *out, const char *d
 
 	expect_all_applied(out, 2, desc);
 	cr_assert_eq(dfs_db_get_model(b->db, "notes", &m), 0, "%s", desc);
-	cr_assert(m.alive, "%s", desc);
-	cr_assert_eq(m.created, e->created, "%s: created", desc);
-	cr_assert_arr_eq(m.creator.b, e->creator->b, DFS_PUBKEY_LEN,
-			 "%s: the earlier create names the creator", desc);
+	cr_assert(m.live, "%s", desc);
+	cr_assert_eq(m.clock, e->clock, "%s: the latest create", desc);
+	cr_assert_arr_eq(m.signer.b, e->signer->b, DFS_PUBKEY_LEN, "%s: the latest create's signer",
+			 desc);
 	cr_assert_eq(m.mtime, e->mtime, "%s: model mtime %llu, want the latest clock %llu", desc,
 		     (unsigned long long)m.mtime, (unsigned long long)e->mtime);
 	struct names ns = { 0 };
@@ -1372,7 +1373,7 @@ Test(converge, model_created_on_both_nodes)
 	node_make(&n2, "n2");
 	craft_model(&rs, "on-a", a.kr, "notes", c + ms(10));
 	craft_model(&rs, "on-b", n2.kr, "notes", c + ms(5));
-	struct expect_model e = { c + ms(5), c + ms(10), dfs_keyring_node(n2.kr) };
+	struct expect_model e = { c + ms(10), c + ms(10), dfs_keyring_node(a.kr) };
 	converge(&rs, NULL, false, check_model, &e);
 	recs_release(&rs);
 	node_destroy(&n2);
@@ -1388,7 +1389,7 @@ Test(converge, model_created_on_both_nodes_at_one_clock)
 	craft_model(&rs, "on-a", a.kr, "notes", c);
 	craft_model(&rs, "on-b", n2.kr, "notes", c);
 	const struct dfs_pubkey *ka = dfs_keyring_node(a.kr), *kb = dfs_keyring_node(n2.kr);
-	struct expect_model e = { c, c, memcmp(ka->b, kb->b, DFS_PUBKEY_LEN) < 0 ? ka : kb };
+	struct expect_model e = { c, c, memcmp(ka->b, kb->b, DFS_PUBKEY_LEN) > 0 ? ka : kb };
 	converge(&rs, NULL, false, check_model, &e);
 	recs_release(&rs);
 	node_destroy(&n2);
