@@ -11,6 +11,7 @@
  * ones below it:
  *
  *   rec.c                 typed store reads, corrupt-record reports, scans
+ *   migrate.c             the store's format; 0.1.0's stores converted at open
  *   db.c, sealed.c, oplog.c
  *                         lifecycle and settings; encrypted fields and data
  *                         keys; the log peers read and their cursors
@@ -132,6 +133,15 @@ int db_has_live_children(struct dfs_db *db, const uint8_t *prefix, size_t plen, 
  * (scans see written batches only, store.h).
  */
 int db_scan_written(struct dfs_db *db, const void *prefix, size_t plen, db_scan_fn fn, void *arg);
+
+/* ---- migrate.c: the store's format ------------------------------------------------ */
+
+/**
+ * Checks the store's format at open and converts a store of release 0.1.0
+ * (migrate.c tells how), in one batch. Returns 0, -EPROTONOSUPPORT (a
+ * newer format), -EIO or -ENOMEM.
+ */
+int db_migrate(struct dfs_db *db);
 
 /* ---- the apply path ----------------------------------------------------------- */
 
