@@ -1553,6 +1553,54 @@ Test(converge, model_creates_and_removes_at_one_clock)
 	node_destroy(&n2);
 }
 
+struct expect_list {
+	const char *want;
+};
+
+static void check_list(struct node *b, const struct outcome *out, const char *desc, void *ctx)
+{
+	struct expect_list *e = ctx;
+	struct dfs_buf got;
+
+	expect_all_applied(out, 5, desc);
+	dfs_buf_init(&got);
+	cr_assert_eq(dfs_db_get_encrypted(b->db, "notes", &got), 0, "%s", desc);
+	cr_assert(got.len == strlen(e->want) && memcmp(got.data, e->want, got.len) == 0,
+		  "%s: .encrypted is \"%.*s\", want \"%s\"", desc, (int)got.len,
+		  (const char *)got.data, e->want);
+	dfs_buf_release(&got);
+}
+
+/*
+ * .encrypted: each key's latest list, and their union. kA lists a and
+ * salary, then only a; kB lists salary (and, at one clock, two lists: the
+ * greater value wins everywhere). salary stays, by kB.
+ */
+Test(converge, encrypted_lists_of_two_keys)
+{
+	struct recs rs = { 0 };
+	struct node n2;
+	struct dfs_pubkey id;
+	uint64_t c = base_clock();
+
+	node_make(&n2, "n2");
+	dfs_db_model_id("notes", &id);
+	const struct dfs_pubkey *ka = dfs_keyring_node(a.kr), *kb = dfs_keyring_node(n2.kr);
+	const struct rec *ca = craft_model(&rs, "cA", a.kr, "notes", c);
+	const struct rec *l1 = craft(&rs, "A:a,salary", a.kr, DFS_OP_MODEL_META, &id, ka, "notes",
+				     "encrypted", "a\nsalary\n", c + ms(10), &ca->hash);
+	craft(&rs, "A:a", a.kr, DFS_OP_MODEL_META, &id, ka, "notes", "encrypted", "a\n",
+	      c + ms(30), &l1->hash);
+	craft(&rs, "B:salary", n2.kr, DFS_OP_MODEL_META, &id, kb, "notes", "encrypted",
+	      "salary\n", c + ms(20), &ca->hash);
+	craft(&rs, "B:b", n2.kr, DFS_OP_MODEL_META, &id, kb, "notes", "encrypted", "b\n",
+	      c + ms(20), &ca->hash);
+	struct expect_list e = { strcmp("salary\n", "b\n") > 0 ? "a\nsalary\n" : "a\nb\n" };
+	converge(&rs, NULL, false, check_list, &e);
+	recs_release(&rs);
+	node_destroy(&n2);
+}
+
 /* A model update other than a create must build on one: with no prev it is dropped, everywhere. */
 Test(converge, a_model_remove_or_list_without_prev_is_malformed)
 {
