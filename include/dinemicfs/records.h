@@ -140,9 +140,9 @@ struct dfs_meta_rec {
 enum dfs_held_code {
 	DFS_HELD_RULE = 1,		/* a rule of the apply path (text: which) */
 	DFS_HELD_UNAUTHORIZED = 2,	/* its signer may not make it, at its clock */
-	DFS_HELD_REVOKED = 3,		/* applied, then undone by a grant change stamped before it */
-	DFS_HELD_LISTENER = 4,		/* a before-listener rejected it (text: NAME: REASON) */
-	DFS_HELD_PENDING = 5,		/* authorized by a grant that came later; not judged here */
+	DFS_HELD_REVOKED = 3,		/* applied, then undone by a late grant change */
+	DFS_HELD_LISTENER = 4,		/* a listener rejected it (text: NAME: REASON) */
+	DFS_HELD_PENDING = 5,		/* authorized by a late grant; not judged here */
 };
 #define DFS_HELD_TEXT_MAX 200
 

@@ -89,8 +89,9 @@ static int check_signer(struct dfs_db *db, const struct dfs_update *u, const str
 		 */
 		if (memcmp(u->signer.b, u->entity.b, DFS_PUBKEY_LEN) == 0)
 			return 0;
-		if (!db->open_policy && (u->op == DFS_OP_OBJECT_REMOVE ||
-					 u->op == DFS_OP_DICT_CREATE || u->op == DFS_OP_DICT_DELETE))
+		if (!db->open_policy &&
+		    (u->op == DFS_OP_OBJECT_REMOVE || u->op == DFS_OP_DICT_CREATE ||
+		     u->op == DFS_OP_DICT_DELETE))
 			return -EPERM;
 		return db_authorized_at(db, u) ? 0 : -EPERM;
 	}
@@ -478,8 +479,8 @@ out_free_batch:
  * The apply path: verify, check the rules, build the batch. Called with the
  * apply lock held; on success *out is ready to stage and db->seq advanced.
  * A remote update that breaks a rule, or that hold (when not NULL, with a
- * non-zero rc) says this node rejected, is held instead: *out logs it without applying it,
- * and the reason is returned. checked, when not NULL, is what dfs_db_check()
+ * non-zero rc) says this node rejected, is held instead: *out logs it
+ * without applying it, and the reason is returned. checked, when not NULL, is what dfs_db_check()
  * found out about the update.
  */
 int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,

@@ -150,7 +150,7 @@ static int group_apply(struct dfs_db *db, struct group_item *it, const struct df
 		hold.code = DFS_HELD_LISTENER;
 	}
 	pthread_mutex_lock(&db->apply_lock);
-	/* The open policy lets listeners judge what they are asked about; the owner's rules stay. */
+	/* The open policy lets listeners judge what they are asked; the owner's rules stay. */
 	int rc = db_apply_locked(db, rec, len, c, false, &hold,
 				 db->open_policy && !it->j.authorized, missing, &it->note, &it->b);
 	if (it->b)

@@ -2327,7 +2327,8 @@ static void converge_after(const struct recs *base, const struct recs *rs, check
 			   void *ctx)
 {
 	static struct orders os;
-	static const int forward[MAX_RECS] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+	static const int forward[MAX_RECS] = { 0, 1, 2, 3, 4, 5, 6, 7,
+						8, 9, 10, 11, 12, 13, 14, 15 };
 	char *ref = NULL;
 	char desc[512];
 
