@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -400,6 +401,20 @@ static void raise_fd_limit(void)
 		dfs_log_errno(DFS_LOG_INFO, errno, "cannot raise the open-file limit");
 }
 
+/*
+ * The node holds its keys, the network key and clear values of encrypted
+ * fields: no core dump may carry them, and no other process of this user
+ * may read its memory (ptrace and /proc/PID/mem follow this flag).
+ */
+static int not_dumpable(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		dfs_log_errno(DFS_LOG_ERR, errno, "cannot make the process non-dumpable");
+		return -1;
+	}
+	return 0;
+}
+
 static int node_prepare(struct node *n)
 {
 	struct dfs_config *cfg = n->cfg;
@@ -449,9 +464,10 @@ int dfs_node_run(struct dfs_config *cfg, int ready_fd)
 	struct node n = { .cfg = cfg, .ready_fd = ready_fd, .lock = { .fd = -1 } };
 	int status;
 
-	if (dfs_crypto_init() < 0)
+	if (not_dumpable() < 0 || dfs_crypto_init() < 0)
 		return 1;
 	if (cfg->network_key_file) {
+		dfs_secret_lock(n.netkey, sizeof(n.netkey));
 		if (dfs_netkey_read(cfg->network_key_file, n.netkey) < 0)
 			return 1;
 		n.has_netkey = true;

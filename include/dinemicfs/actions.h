@@ -110,6 +110,11 @@ int dfs_runner_after(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_
 
 /** Waits until every queued after-listener has run. */
 void dfs_runner_drain(struct dfs_runner *r);
+/**
+ * Bytes of values copied by after-listener jobs waiting to run: at most
+ * 32 MiB (beyond, dfs_runner_after() waits), or one job's.
+ */
+size_t dfs_runner_queued_bytes(struct dfs_runner *r);
 
 /**
  * The reason a listener gave: the first line of what it wrote to stderr

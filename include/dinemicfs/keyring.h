@@ -43,6 +43,11 @@ int dfs_keyring_create(struct dfs_keyring *kr, struct dfs_pubkey *pk);
 void dfs_keyring_discard(struct dfs_keyring *kr, const struct dfs_pubkey *pk);
 /** True when this node holds pk's private key. */
 bool dfs_keyring_has(struct dfs_keyring *kr, const struct dfs_pubkey *pk);
+/**
+ * How many keys looked for and not found are remembered: at most 4096,
+ * whatever keys peers name.
+ */
+size_t dfs_keyring_misses(struct dfs_keyring *kr);
 /** Signs msg as pk. Returns 0, or -ENOKEY when this node does not hold pk. */
 int dfs_keyring_sign(struct dfs_keyring *kr, const struct dfs_pubkey *pk, const uint8_t *msg,
 		     size_t len, uint8_t sig[DFS_SIG_LEN]);

@@ -62,6 +62,11 @@ void dfs_hash2(struct dfs_hash *out, const void *a, size_t alen, const void *b, 
 
 /** Fills out with n random bytes. */
 void dfs_random(void *out, size_t n);
+/**
+ * Keeps n bytes at p out of swap (best effort: past RLIMIT_MEMLOCK they are
+ * kept anyway). For secrets that live as long as the process.
+ */
+void dfs_secret_lock(void *p, size_t n);
 /** Keyed BLAKE2b-256 of msg: proves knowledge of a shared key. */
 void dfs_mac(uint8_t out[DFS_HASH_LEN], const uint8_t key[DFS_MAC_KEY_LEN], const void *msg,
 	     size_t len);

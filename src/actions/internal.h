@@ -55,6 +55,7 @@ struct dfs_runner {
 	pthread_cond_t qcond;
 	struct job *head, **tail;	/* protected by qlock */
 	size_t queued;			/* jobs in the list; protected by qlock */
+	size_t queued_bytes;		/* the values they copy; protected by qlock */
 	bool busy;			/* the worker runs a job; protected by qlock */
 	bool stopping;			/* protected by qlock */
 	pthread_t worker;

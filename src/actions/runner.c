@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #define QUEUE_MAX 1024		/* after-listener jobs waiting; more makes writers wait */
+#define QUEUE_BYTES_MAX (32u << 20)	/* and the bytes of values they copy */
 
 struct job {
 	struct job *next;
@@ -21,6 +22,12 @@ struct job {
 	size_t old_len, new_len;
 	bool has_old, has_new;
 };
+
+/* The bytes of values a job copies, as the queue counts them. */
+static size_t job_bytes(const struct job *j)
+{
+	return (j->has_old ? j->old_len : 0) + (j->has_new ? j->new_len : 0);
+}
 
 static const char *base(const char *path)
 {
@@ -128,6 +135,7 @@ static void *worker_main(void *arg)
 		if (!r->head)
 			r->tail = &r->head;
 		r->queued--;
+		r->queued_bytes -= job_bytes(j);
 		r->busy = true;
 		pthread_mutex_unlock(&r->qlock);
 		run_job(r, j);
@@ -170,15 +178,29 @@ int dfs_runner_after(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&r->qlock);
-	/* Bounded: when listeners fall behind, writers wait rather than memory grow. */
-	while (r->queued >= QUEUE_MAX && !r->stopping)
+	/*
+	 * Bounded in jobs and bytes (one job always fits an empty queue): when
+	 * listeners fall behind, writers wait rather than memory grow.
+	 */
+	size_t bytes = job_bytes(j);
+	while ((r->queued >= QUEUE_MAX ||
+		(r->queued && r->queued_bytes + bytes > QUEUE_BYTES_MAX)) && !r->stopping)
 		pthread_cond_wait(&r->qcond, &r->qlock);
 	*r->tail = j;
 	r->tail = &j->next;
 	r->queued++;
+	r->queued_bytes += bytes;
 	pthread_cond_broadcast(&r->qcond);
 	pthread_mutex_unlock(&r->qlock);
 	return 0;
+}
+
+size_t dfs_runner_queued_bytes(struct dfs_runner *r)
+{
+	pthread_mutex_lock(&r->qlock);
+	size_t n = r->queued_bytes;
+	pthread_mutex_unlock(&r->qlock);
+	return n;
 }
 
 void dfs_runner_drain(struct dfs_runner *r)

@@ -23,12 +23,19 @@
 #define BUCKETS 256
 #define LOOK_EVERY_MS 1000	/* keys/ is looked at no more often than this */
 #define RACY_NS 2000000000LL	/* an mtime this recent may hide a later change */
+/*
+ * Misses are cached for keys any peer can name: past this many, they are
+ * all dropped (and looked up on disk again when asked), so a peer naming
+ * new keys costs a stat each, never memory.
+ */
+#define MISSES_MAX 4096
 
 struct held {
 	struct held *next;
 	struct dfs_pubkey pk;
 	struct dfs_seckey sk;
 	bool present;		/* false: looked for and not found (a cached miss) */
+	bool locked;		/* sk's pages are locked (present keys only) */
 	uint64_t gen;		/* a miss: kr->gen when it was looked for */
 };
 
@@ -46,6 +53,7 @@ struct dfs_keyring {
 	struct dfs_pubkey node_pk;
 	pthread_rwlock_t lock;
 	struct held *table[BUCKETS];	/* protected by lock */
+	size_t misses;			/* entries with !present; protected by lock */
 	_Atomic uint64_t gen;		/* generation of keys/ */
 	_Atomic int64_t next_look_ms;	/* CLOCK_MONOTONIC_COARSE */
 	pthread_mutex_t look_lock;	/* one thread looks at keys/ at a time */
@@ -71,30 +79,71 @@ static struct held **slot(struct dfs_keyring *kr, const struct dfs_pubkey *pk)
 	return pp;
 }
 
+/* Frees every cached miss. Called with kr->lock held exclusively. */
+static void drop_misses(struct dfs_keyring *kr)
+{
+	for (size_t i = 0; i < BUCKETS; i++) {
+		struct held **pp = &kr->table[i];
+		while (*pp) {
+			struct held *h = *pp;
+			if (h->present) {
+				pp = &h->next;
+				continue;
+			}
+			*pp = h->next;
+			free(h);
+		}
+	}
+	kr->misses = 0;
+}
+
+/*
+ * Keeps pk's key (present) or a miss for it. Called with kr->lock held
+ * exclusively.
+ */
 static int hold(struct dfs_keyring *kr, const struct dfs_seckey *sk, bool present,
 		uint64_t gen, const struct dfs_pubkey *pk)
 {
 	struct held **pp = slot(kr, pk);
 	struct held *h = *pp;
 
+	if (!h && !present && kr->misses >= MISSES_MAX) {
+		drop_misses(kr);
+		pp = slot(kr, pk);
+	}
 	if (!h) {
 		h = calloc(1, sizeof(*h));
 		if (!h)
 			return -ENOMEM;
+		h->pk = *pk;
+		*pp = h;
+		if (!present)
+			kr->misses++;
+	} else if (present && !h->present) {
+		kr->misses--;
+	}
+	if (present && !h->locked) {
 		/*
 		 * Keep the secret key out of swap. Best effort: past
 		 * RLIMIT_MEMLOCK the key is held anyway. The pages stay locked
 		 * after free (munlock would unlock neighbours on the same page).
 		 */
 		sodium_mlock(&h->sk, sizeof(h->sk));
-		h->pk = *pk;
-		*pp = h;
+		h->locked = true;
 	}
 	if (present)
 		h->sk = *sk;
 	h->present = present;
 	h->gen = gen;
 	return 0;
+}
+
+size_t dfs_keyring_misses(struct dfs_keyring *kr)
+{
+	pthread_rwlock_rdlock(&kr->lock);
+	size_t n = kr->misses;
+	pthread_rwlock_unlock(&kr->lock);
+	return n;
 }
 
 static int64_t coarse_ms(void)
@@ -253,6 +302,8 @@ void dfs_keyring_discard(struct dfs_keyring *kr, const struct dfs_pubkey *pk)
 	struct held *h = *pp;
 	if (h) {
 		*pp = h->next;
+		if (!h->present)
+			kr->misses--;
 		dfs_wipe(h, sizeof(*h));
 		free(h);
 	}

@@ -80,6 +80,11 @@ void dfs_random(void *out, size_t n)
 	randombytes_buf(out, n);
 }
 
+void dfs_secret_lock(void *p, size_t n)
+{
+	sodium_mlock(p, n);
+}
+
 void dfs_mac(uint8_t out[DFS_HASH_LEN], const uint8_t key[DFS_MAC_KEY_LEN], const void *msg,
 	     size_t len)
 {

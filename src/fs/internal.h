@@ -156,6 +156,8 @@ int fs_each_node_file(int (*fn)(const char *name, void *arg), void *arg);
 
 /** The attributes of e, at inode ino. */
 int fs_stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, struct stat *st);
+/** Whether e is a field whose value holds encrypted parts (or cannot be read to tell). */
+bool fs_secret_field(struct dfs_fs *fs, const struct dfs_ent *e);
 /** Looks (parent, name) up, counts the lookup, and fills e for a reply. */
 int fs_make_entry(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 		  const struct dfs_ent *ent, struct fuse_entry_param *e);

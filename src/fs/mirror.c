@@ -22,8 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include "dinemicfs/log.h"
 #include "internal.h"
@@ -42,6 +45,8 @@ struct mirror_job {
 
 struct fs_mirror {
 	char mountpoint[PATH_MAX];
+	dev_t dev;			/* the mount's device, once seen; mirror thread only */
+	bool dev_known;
 	pthread_t thread;
 	bool running;
 	atomic_bool unmounted;		/* the kernel is gone: tell it nothing more */
@@ -76,13 +81,59 @@ void fs_mirror_free(struct fs_mirror *m)
 	free(m);
 }
 
-static int mount_path(struct dfs_fs *fs, const struct mirror_job *j, bool with_object,
-		      bool with_path, char *out, size_t n)
+/*
+ * The mount's root, opened for one job: only while the mount point is still
+ * this mount (a FUSE root on the device seen first). After a lazy unmount
+ * the path names the directory beneath, where anyone who can write there
+ * may have planted symlinks: nothing is repeated then.
+ */
+static int mount_root(struct fs_mirror *m)
 {
-	int len = snprintf(out, n, "%s/%s%s%s%s%s", fs->mirror->mountpoint, j->model,
-			   with_object ? "/" : "", with_object ? j->object : "",
-			   with_path ? "/" : "", with_path ? j->path : "");
-	return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
+	struct statfs sfs;
+	struct stat st;
+	int fd = open(m->mountpoint, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstatfs(fd, &sfs) < 0 || fstat(fd, &st) < 0 || sfs.f_type != FUSE_SUPER_MAGIC ||
+	    st.st_ino != FUSE_ROOT_ID || (m->dev_known && st.st_dev != m->dev)) {
+		close(fd);
+		return -ESTALE;
+	}
+	m->dev = st.st_dev;
+	m->dev_known = true;
+	return fd;
+}
+
+/*
+ * The directory a job acts in, under root, and the name it acts on: the
+ * model for a model, the object for an object, the last part of a field's
+ * path. Returns a descriptor or a negative errno.
+ */
+static int job_dir(int root, const struct mirror_job *j, bool with_object, bool with_path,
+		   const char **name)
+{
+	char rel[PATH_MAX];
+	const char *last = with_path ? strrchr(j->path, '/') : NULL;
+	int len;
+
+	if (!with_object) {
+		*name = j->model;
+		int fd = fcntl(root, F_DUPFD_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
+	if (!with_path) {
+		*name = j->object;
+		len = snprintf(rel, sizeof(rel), "%s", j->model);
+	} else {
+		*name = last ? last + 1 : j->path;
+		len = snprintf(rel, sizeof(rel), "%s/%s%s%.*s", j->model, j->object, last ? "/" : "",
+			       last ? (int)(last - j->path) : 0, j->path);
+	}
+	if (len < 0 || (size_t)len >= sizeof(rel))
+		return -ENAMETOOLONG;
+	int fd = openat(root, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 /* The job the filesystem checks the mirror thread's requests against. */
@@ -98,67 +149,72 @@ static void set_current(struct dfs_fs *fs, const struct mirror_job *j, const cha
 	pthread_mutex_unlock(&m->lock);
 }
 
-static const char *last_part(const char *path)
+/* Makes the kernel see one job's change: the call a local change would make. */
+static int replay_at(struct dfs_fs *fs, const struct mirror_job *j, int dir, const char *name)
 {
-	const char *slash = strrchr(path, '/');
+	int rc = 0, fd;
 
-	return slash ? slash + 1 : path;
+	switch (j->op) {
+	case DFS_OP_MODEL_CREATE:
+	case DFS_OP_OBJECT_CREATE:
+		set_current(fs, j, name, false);
+		if (mkdirat(dir, name, 0755) < 0)
+			rc = -errno;
+		break;
+	case DFS_OP_OBJECT_REMOVE:
+		set_current(fs, j, name, true);
+		if (unlinkat(dir, name, AT_REMOVEDIR) < 0)
+			rc = -errno;
+		break;
+	case DFS_OP_FIELD_DELETE:
+		set_current(fs, j, name, true);
+		if (unlinkat(dir, name, 0) < 0)
+			rc = -errno;
+		break;
+	case DFS_OP_FIELD_SET:
+	case DFS_OP_FIELD_APPEND:
+		set_current(fs, j, name, j->created);
+		fd = openat(dir, name,
+			    O_WRONLY | O_NOFOLLOW | O_CLOEXEC | (j->created ? O_CREAT | O_EXCL : 0),
+			    0644);
+		if (fd < 0)
+			return -errno;
+		if (write(fd, "", 1) < 0)
+			rc = -errno;
+		close(fd);
+		break;
+	}
+	return rc;
 }
 
 /* Repeats the change through the mount so that watchers see it. */
 static void replay(struct dfs_fs *fs, const struct mirror_job *j)
 {
-	char path[PATH_MAX];
-	int rc = 0, fd;
+	bool with_object = j->op != DFS_OP_MODEL_CREATE;
+	bool with_path = j->op >= DFS_OP_FIELD_SET;
+	const char *name = "";
+	int rc, root, dir;
 
-	switch (j->op) {
-	case DFS_OP_MODEL_CREATE:
-		if (!j->created)
-			break;	/* created here too: nothing appears */
-		rc = mount_path(fs, j, false, false, path, sizeof(path));
-		set_current(fs, j, j->model, false);
-		if (rc == 0 && mkdir(path, 0755) < 0)
-			rc = -errno;
-		break;
-	case DFS_OP_OBJECT_CREATE:
-		rc = mount_path(fs, j, true, false, path, sizeof(path));
-		set_current(fs, j, j->object, false);
-		if (rc == 0 && mkdir(path, 0755) < 0)
-			rc = -errno;
-		break;
-	case DFS_OP_OBJECT_REMOVE:
-		rc = mount_path(fs, j, true, false, path, sizeof(path));
-		set_current(fs, j, j->object, true);
-		if (rc == 0 && rmdir(path) < 0)
-			rc = -errno;
-		break;
-	case DFS_OP_FIELD_DELETE:
-		rc = mount_path(fs, j, true, true, path, sizeof(path));
-		set_current(fs, j, last_part(j->path), true);
-		if (rc == 0 && unlink(path) < 0)
-			rc = -errno;
-		break;
-	case DFS_OP_FIELD_SET:
-	case DFS_OP_FIELD_APPEND:
-		rc = mount_path(fs, j, true, true, path, sizeof(path));
-		set_current(fs, j, last_part(j->path), j->created);
-		if (rc < 0)
-			break;
-		fd = open(path, O_WRONLY | O_CLOEXEC | (j->created ? O_CREAT | O_EXCL : 0), 0644);
-		if (fd < 0) {
-			rc = -errno;
-			break;
-		}
-		if (write(fd, "", 1) < 0)
-			rc = -errno;
-		close(fd);
-		break;
-	default:
-		break;
+	if (!j->op || (j->op == DFS_OP_MODEL_CREATE && !j->created))
+		return;	/* a rename only, or created here too: nothing appears */
+	if (j->op > DFS_OP_FIELD_DELETE || j->op == DFS_OP_MODEL_REMOVE ||
+	    j->op == DFS_OP_MODEL_META || j->op == DFS_OP_OBJECT_META)
+		return;
+	root = mount_root(fs->mirror);
+	if (root < 0) {
+		dfs_log_errno(DFS_LOG_DEBUG, -root, "mirror: %s is not this mount",
+			      fs->mirror->mountpoint);
+		return;
 	}
+	dir = job_dir(root, j, with_object, with_path, &name);
+	rc = dir < 0 ? dir : replay_at(fs, j, dir, name);
 	set_current(fs, NULL, NULL, false);
+	if (dir >= 0)
+		close(dir);
+	close(root);
 	if (rc < 0 && rc != -ENOENT && rc != -EEXIST)
-		dfs_log_errno(DFS_LOG_DEBUG, -rc, "mirroring a remote change to %s", path);
+		dfs_log_errno(DFS_LOG_DEBUG, -rc, "mirroring a remote change to %s/%s/%s",
+			      j->model, j->object, j->path);
 }
 
 static void *mirror_main(void *arg)

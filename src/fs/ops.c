@@ -98,12 +98,28 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
 }
 
+/*
+ * With allow_other, users other than the daemon's (and root) reach the
+ * mount: what this node decrypts is for its own user only. The mode bits
+ * say so to the kernel (attr.c); this says it again, should they be stale.
+ */
+static int check_reader(struct dfs_fs *fs, fuse_req_t req, const struct dfs_ent *ent)
+{
+	uid_t uid = fuse_req_ctx(req)->uid;
+
+	if (uid == fs->uid || uid == 0 || !fs_secret_field(fs, ent))
+		return 0;
+	return -EACCES;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dfs_fs *fs = fs_of(req);
 	struct dfs_ent ent;
 	int rc = fs_ent_of(fs, ino, &ent);
 
+	if (rc == 0 && !fs_is_mirror(fs, req))
+		rc = check_reader(fs, req, &ent);
 	if (rc == 0 && fs_is_mirror(fs, req))
 		rc = fs_echo_open(fs, ino, &ent, fi);
 	else if (rc == 0)

@@ -141,6 +141,7 @@ static struct dfs_repl *repl_new(struct dfs_db *db, struct dfs_keyring *kr,
 	r->on = &link_handlers;
 	if (o->network_key) {
 		r->has_netkey = true;
+		dfs_secret_lock(r->netkey, sizeof(r->netkey));
 		memcpy(r->netkey, o->network_key, DFS_MAC_KEY_LEN);
 	}
 	pthread_mutex_init(&r->lock, NULL);

@@ -251,3 +251,50 @@ peer_field() {
 stat_of() {
   awk -v k="$2" '$1 == k { print $2 }' "$T/$1/.node/stats"
 }
+
+# The hostile peer: update records signed by keys a test makes up
+# ($MKUPDATE, tests/e2e/mkupdate.c), sent and fetched by a hand-written
+# peer ($WSPROBE, tests/e2e/wsprobe.c) over TLS with a node key of its own.
+# Set NETKEY to the network key file the nodes run with, if any.
+
+# hostile_probe PORT STEP...: runs wsprobe against 127.0.0.1:PORT (with
+# --netkey $NETKEY when set), its output on stdout; status 0 when every
+# step did what it says
+hostile_probe() {
+  local port=$1 opts=()
+  shift
+  [ -z "${NETKEY:-}" ] || opts=(--netkey "$NETKEY")
+  timeout 90 "$WSPROBE" "${opts[@]}" "$port" "$@"
+}
+
+# hostile_send PORT FILE...: sends the records in the files (as mkupdate
+# writes them) to the node on PORT in one UPDATES message, in that order,
+# then waits for a pong: the node has read them all (its inbox may still be
+# applying them)
+hostile_send() {
+  local port=$1
+  shift
+  hostile_probe "$port" handshake send "$@" open
+}
+
+# hostile_fetch PORT DIR: saves the log of the node on PORT, every update
+# it streams until none comes for 1 s, as DIR/000001.upd, ... in log order;
+# prints how many
+hostile_fetch() {
+  local out
+  out=$(hostile_probe "$1" handshake fetch "$2") || { echo "$out" >&2; return 1; }
+  sed -n 's/^fetch: \([0-9]*\) updates saved in .*/\1/p' <<<"$out"
+}
+
+# flip_byte FILE OFFSET: flips the low bit of the byte at OFFSET (a negative
+# OFFSET counts from the end: -1 is the last byte)
+flip_byte() {
+  local f=$1 off=$2 b
+  [ "$off" -ge 0 ] || off=$(($(stat -c %s "$f") + off))
+  b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
+  [ -n "$b" ] || return 1
+  printf "\\x$(printf %02x $((b ^ 1)))" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+}
+
+# upd_hash FILE: a record's hash (BLAKE2b-256 of all its bytes), as mkupdate prints it
+upd_hash() { b2sum -l 256 "$1" | cut -d' ' -f1; }

@@ -27,6 +27,18 @@
  *                          but with an unknown version byte
  *   valid MODEL NAME F V   OBJECT_CREATE of a new object, then F set to V
  *   replay                 the last valid updates again, byte for byte
+ *   send FILE...           the update records in the files (as mkupdate
+ *                          writes them; every argument up to the next step
+ *                          name is a file) in one UPDATES message, in the
+ *                          order given, numbered on from what we sent before
+ *   fetch DIR              every update the server sent us since the
+ *                          handshake (or the last fetch), and those that
+ *                          come until none has for 1 s, saved in the order
+ *                          they came (the server's log order) as
+ *                          DIR/000001.upd, DIR/000002.upd, ... (DIR is
+ *                          made if missing); prints how many. The server
+ *                          leaves out what it got over this link, so fetch
+ *                          before sending to record a node's whole log
  *   acked                  wait (5 s) until the server's place in its log, as
  *                          it tells us, passes the last valid updates (they
  *                          are logged there), and check they never came back:
@@ -61,6 +73,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,6 +133,10 @@ static size_t nforged;
 static bool forged_echoed;
 static uint64_t updates_in;
 static uint64_t acked_mark;			/* server_upto to pass, set by valid */
+static bool keep_in;				/* keep what comes, for fetch */
+static struct dfs_buf kept;			/* u32 length, record; ... */
+static size_t kept_n, kept_saved;		/* records kept; saved by fetch */
+static size_t kept_off;				/* where in kept the unsaved start */
 
 static uint64_t now_ms(void)
 {
@@ -559,6 +576,11 @@ static void on_updates(struct conn *c, const struct dfs_msg *m)
 		c->server_upto = m->upto;
 	while (dfs_msg_next_item(m, &off, &seq, &rec, &n)) {
 		updates_in++;
+		if (keep_in && c == &main_conn) {
+			dfs_buf_add_u32be(&kept, (uint32_t)n);
+			dfs_buf_add(&kept, rec, n);
+			kept_n++;
+		}
 		dfs_hash2(&h, rec, n, NULL, 0);
 		if (awaiting && memcmp(h.b, awaited.b, DFS_HASH_LEN) == 0)
 			echoed = true;
@@ -865,6 +887,114 @@ static int step_replay(void)
 	int rc = send_updates(cur, v, 2);
 	printf("replay: update %s sent again\n", hex16(&awaited));
 	return rc;
+}
+
+/* Reads the whole file at path into b: 0, or -1 after saying why. */
+static int read_record(const char *path, struct dfs_buf *b)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t tmp[65536];
+	size_t n;
+
+	if (!f) {
+		printf("send: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		dfs_buf_add(b, tmp, n);
+	int bad = ferror(f) || dfs_buf_ok(b) < 0;
+	fclose(f);
+	if (bad)
+		printf("send: %s: cannot read it\n", path);
+	return bad ? -1 : 0;
+}
+
+static bool is_step(const char *name);
+
+/* The files of `send`: its arguments up to the next step name. */
+static size_t send_files(char **a)
+{
+	size_t n = 0;
+
+	while (a[n] && !is_step(a[n]))
+		n++;
+	return n;
+}
+
+/* The records in files, in one UPDATES message, in the order given. */
+static int step_send(char **files)
+{
+	size_t n = send_files(files);
+	struct dfs_buf *recs = calloc(n, sizeof(*recs)), **v = calloc(n, sizeof(*v));
+	struct dfs_hash h;
+	uint64_t first = my_seq + 1;
+	int rc = recs && v ? 0 : -1;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		dfs_buf_init(&recs[i]);
+		v[i] = &recs[i];
+		rc = read_record(files[i], &recs[i]);
+		if (rc == 0) {
+			dfs_hash2(&h, recs[i].data, recs[i].len, NULL, 0);
+			printf("send %s: update %s\n", files[i], hex16(&h));
+		}
+	}
+	if (rc == 0)
+		rc = send_updates(cur, v, n);
+	if (rc == 0)
+		printf("send: %zu updates sent, seq %llu..%llu\n", n, (unsigned long long)first,
+		       (unsigned long long)my_seq);
+	for (size_t i = 0; recs && v && i < n; i++)
+		dfs_buf_release(&recs[i]);
+	free(recs);
+	free(v);
+	return rc;
+}
+
+/* Writes the kept records not saved yet to dir/000001.upd, ...; returns how many, or -1. */
+static long save_kept(const char *dir)
+{
+	char path[4096];
+	long saved = 0;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		printf("fetch: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	for (; kept_saved < kept_n; kept_saved++) {
+		const uint8_t *p = kept.data + kept_off;
+		uint32_t n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+		snprintf(path, sizeof(path), "%s/%06ld.upd", dir, saved + 1);
+		FILE *f = fopen(path, "wb");
+		if (!f || fwrite(p + 4, 1, n, f) != n || fclose(f) != 0) {
+			printf("fetch: %s: %s\n", path, strerror(errno));
+			return -1;
+		}
+		kept_off += 4 + (size_t)n;
+		saved++;
+	}
+	return saved;
+}
+
+/* Waits until no update has come for 1 s, then saves what came. */
+static int step_fetch(const char *dir)
+{
+	size_t before;
+
+	if (!cur->got_log) {
+		printf("fetch: not admitted (no handshake before it?)\n");
+		return -1;
+	}
+	do {
+		before = kept_n;
+		run_until(cur, NULL, 1000);
+	} while (kept_n != before && !cur->closed);
+	if (dfs_buf_ok(&kept) < 0)
+		return -1;
+	long n = save_kept(dir);
+	if (n >= 0)
+		printf("fetch: %ld updates saved in %s\n", n, dir);
+	return n < 0 ? -1 : 0;
 }
 
 /*
@@ -1198,6 +1328,8 @@ static int run_malformed(const char *s, char **a) { (void)a; return step_malform
 static int run_badframe(const char *s, char **a) { (void)a; return step_badframe(s); }
 static int run_oversized(const char *s, char **a) { (void)s; (void)a; return step_oversized(); }
 static int run_replay(const char *s, char **a) { (void)s; (void)a; return step_replay(); }
+static int run_send(const char *s, char **a) { (void)s; return step_send(a); }
+static int run_fetch(const char *s, char **a) { (void)s; return step_fetch(a[0]); }
 static int run_acked(const char *s, char **a) { (void)s; (void)a; return step_acked(); }
 static int run_open(const char *s, char **a) { (void)s; (void)a; return step_open(); }
 static int run_closed(const char *s, char **a) { (void)a; return step_closed(s); }
@@ -1239,8 +1371,23 @@ static const struct step steps[] = {
 	{ "replay", 0, run_replay },		{ "acked", 0, run_acked },
 	{ "open", 0, run_open },		{ "closed", 0, run_closed },
 	{ "refused", 0, run_closed },		{ "reflect", 1, run_reflect },
-	{ "sleep", 1, run_sleep },
+	{ "sleep", 1, run_sleep },		{ "send", -1, run_send },
+	{ "fetch", 1, run_fetch },
 };
+
+static bool is_step(const char *name)
+{
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (strcmp(steps[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* How many arguments the step at argv[i] takes: -1 as nargs means "files". */
+static int step_nargs(const struct step *st, char **argv, int i)
+{
+	return st->nargs >= 0 ? st->nargs : (int)send_files(argv + i + 1);
+}
 
 static const struct step *find_step(const char *name, int left)
 {
@@ -1255,12 +1402,14 @@ static int check_steps(int argc, char **argv, int first)
 {
 	for (int i = first; i < argc; i++) {
 		const struct step *st = find_step(argv[i], argc - i - 1);
-		if (!st) {
+		if (!st || (st->nargs < 0 && step_nargs(st, argv, i) == 0)) {
 			fprintf(stderr, "wsprobe: unknown step '%s' (or too few arguments)\n",
 				argv[i]);
 			return 2;
 		}
-		i += st->nargs;
+		if (st->run == run_fetch)
+			keep_in = true;
+		i += step_nargs(st, argv, i);
 	}
 	return 0;
 }
@@ -1309,7 +1458,7 @@ static int run_steps(int argc, char **argv, int first)
 		int rc = cur->sock < 0 && strcmp(st->name, "refused") != 0
 				 ? -1
 				 : st->run(argv[i], argv + i + 1);
-		i += st->nargs;
+		i += step_nargs(st, argv, i);
 		if (rc < 0) {
 			printf("step %s failed\n", st->name);
 			fails++;
@@ -1334,6 +1483,7 @@ int main(int argc, char **argv)
 	port1 = atoi(argv[p]);
 	dfs_buf_init(&last_create);
 	dfs_buf_init(&last_set);
+	dfs_buf_init(&kept);
 	if (ws_connect(&main_conn, port1) < 0) {
 		if (!main_conn.closed)
 			return 1;	/* not a refusal: no listener, a timeout */
@@ -1352,5 +1502,6 @@ int main(int argc, char **argv)
 	SSL_CTX_free(ssl_ctx);
 	dfs_buf_release(&last_create);
 	dfs_buf_release(&last_set);
+	dfs_buf_release(&kept);
 	return fails ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* test_actions.c - listener runner: names, order, environment, stdin, timeouts, failures */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,4 +355,57 @@ Test(runner, a_one_byte_encrypted_value_is_redacted_too)
 	       0755);
 	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
 	cr_assert_str_eq(why, "on_update.10-echo: was ..., now ... and ..., ok");
+}
+
+struct flood {
+	struct dfs_runner *r;
+	int sent;		/* jobs queued so far */
+	size_t len;
+	uint8_t *value;
+};
+
+static void *flood_main(void *arg)
+{
+	struct flood *f = arg;
+
+	for (int i = 0; i < 10; i++) {
+		struct dfs_action_event ev = event(NULL);
+		ev.new_value = f->value;
+		ev.new_len = f->len;
+		ev.old_value = f->value;
+		ev.old_len = f->len;
+		cr_assert_eq(dfs_runner_after(f->r, DFS_HOOK_ON_UPDATED, &ev), 0);
+		__atomic_store_n(&f->sent, i + 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+/* Values of 2 x 4 MiB: the queue of a stuck listener holds 32 MiB of them, no more. */
+Test(runner, after_queue_is_bounded_in_bytes)
+{
+	char body[512];
+	char *flag = tmpdir_path(dir, "go");
+	struct flood f = { r, 0, 4u << 20, calloc(4u << 20, 1) };
+	pthread_t t;
+
+	cr_assert_not_null(f.value);
+	snprintf(body, sizeof(body), "#!/bin/sh\nwhile [ ! -e %s ]; do sleep 0.02; done\n", flag);
+	script("on_updated", body, 0755);
+	cr_assert_eq(pthread_create(&t, NULL, flood_main, &f), 0);
+	size_t most = 0;
+	for (int i = 0; i < 100; i++) {
+		size_t now = dfs_runner_queued_bytes(r);
+		most = now > most ? now : most;
+		cr_assert_leq(now, 32u << 20);
+		usleep(10000);
+	}
+	/* One job runs (stuck), four wait; the sixth and later wait for room. */
+	cr_assert_geq(most, 4 * (8u << 20));
+	cr_assert_lt(__atomic_load_n(&f.sent, __ATOMIC_SEQ_CST), 10);
+	close(open(flag, O_CREAT | O_WRONLY, 0600));
+	pthread_join(t, NULL);
+	dfs_runner_drain(r);
+	cr_assert_eq(dfs_runner_queued_bytes(r), 0);
+	free(f.value);
+	free(flag);
 }

@@ -8,6 +8,7 @@
 
 #include <criterion/criterion.h>
 
+#include "dinemicfs/keyring.h"
 #include "dinemicfs/keys.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/util.h"
@@ -334,4 +335,44 @@ Test(keyfile, read_missing_and_odd_files)
 	free(missing);
 	free(sub);
 	free(link);
+}
+
+TestSuite(keyring, .init = setup_dir, .fini = teardown_dir);
+
+/* Keys a peer names and this node lacks are remembered, within a bound. */
+Test(keyring, misses_are_bounded)
+{
+	struct dfs_keyring *kr = dfs_keyring_open(dir);
+	struct dfs_pubkey pk;
+
+	cr_assert_not_null(kr);
+	for (unsigned i = 0; i < 10000; i++) {
+		dfs_random(pk.b, sizeof(pk.b));
+		cr_assert_not(dfs_keyring_has(kr, &pk));
+		cr_assert_leq(dfs_keyring_misses(kr), 4096, "after %u lookups", i + 1);
+	}
+	cr_assert_geq(dfs_keyring_misses(kr), 1);
+	dfs_keyring_free(kr);
+}
+
+/* Dropping misses keeps the keys held, and a key found later is no miss. */
+Test(keyring, held_keys_survive_dropped_misses)
+{
+	struct dfs_keyring *kr = dfs_keyring_open(dir);
+	struct dfs_pubkey mine, other;
+	uint8_t sig[DFS_SIG_LEN];
+
+	cr_assert_not_null(kr);
+	cr_assert_eq(dfs_keyring_create(kr, &mine), 0);
+	for (unsigned i = 0; i < 5000; i++) {
+		dfs_random(other.b, sizeof(other.b));
+		dfs_keyring_has(kr, &other);
+	}
+	cr_assert(dfs_keyring_has(kr, &mine));
+	cr_assert(dfs_keyring_has(kr, dfs_keyring_node(kr)));
+	cr_assert_eq(dfs_keyring_sign(kr, &mine, (const uint8_t *)"m", 1, sig), 0);
+	cr_assert_eq(dfs_verify(sig, (const uint8_t *)"m", 1, &mine), 0);
+	dfs_keyring_discard(kr, &mine);
+	cr_assert_not(dfs_keyring_has(kr, &mine));
+	dfs_keyring_free(kr);
 }
