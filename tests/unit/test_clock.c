@@ -207,6 +207,31 @@ Test(clock, waits_until_due_then_applies)
 	dfs_buf_release(&rec);
 }
 
+/* One that builds on a waiting update waits for it, as for any missing predecessor. */
+Test(clock, builds_on_waiting_waits_for_it)
+{
+	struct dfs_pubkey key;
+	struct dfs_buf early, next;
+	struct dfs_hash missing;
+
+	dfs_db_set_max_skew(n.db, 100);
+	make_object("list", &key);
+	craft_set(&early, &key, &key, "title", "early", stamp_in(700));
+	struct dfs_hash h = { 0 };
+	dfs_hash2(&h, early.data, early.len, NULL, 0);
+	craft(&next, DFS_OP_FIELD_SET, &key, &key, "other", "next", 4, stamp_in(0), &h);
+	cr_assert_eq(dfs_db_receive(n.db, early.data, early.len, NULL), -ETIME);
+	cr_assert_eq(dfs_db_receive(n.db, next.data, next.len, &missing), -EAGAIN);
+	cr_assert_arr_eq(missing.b, h.b, DFS_HASH_LEN, "it waits for the early one");
+	usleep((useconds_t)(dfs_db_clock_wait(n.db, early.data, early.len) + 20) * 1000);
+	cr_assert_eq(dfs_db_receive(n.db, early.data, early.len, NULL), 0);
+	cr_assert_eq(dfs_db_receive(n.db, next.data, next.len, NULL), 0);
+	expect_value(&key, "title", "early");
+	expect_value(&key, "other", "next");
+	dfs_buf_release(&early);
+	dfs_buf_release(&next);
+}
+
 /* An update already stored says so, even where its stamp is too far ahead now. */
 Test(clock, stored_before_is_ealready)
 {

@@ -147,24 +147,31 @@ for n in $NODES3; do up $n max_skew=2s; done
 check_ok "linked again with max_skew=2s" wait_for 15 all_linked
 mk soon-model --op model-create --clock now --entity model --model Soon >/dev/null
 so=$(mk soon-object --op object-create --clock now --entity self --model Soon --name s)
-mk soon --op set --clock now+5000 --entity self --model Soon --name title --value soon \
-  --prev "$so" >/dev/null
+sh=$(mk soon --op set --clock now+5000 --entity self --model Soon --name title --value soon \
+  --prev "$so")
 soon_ms=$(($(now_ms) + 5000))
+# One that builds on it waits for it, as for any missing predecessor.
+mk after --op set --clock now --entity self --model Soon --name after --value after \
+  --prev "$sh" >/dev/null
 for n in $NODES3; do
   check_ok "send the 5 s update to $n" hostile_send "$(port_of $n)" \
-    "$T/soon-model.upd" "$T/soon-object.upd" "$T/soon.upd"
+    "$T/soon-model.upd" "$T/soon-object.upd" "$T/soon.upd" "$T/after.upd"
 done
 for n in $NODES3; do
   check_ok "$n counts it waiting" wait_for 5 test "$(stat_of $n updates_waiting_clock)" -eq 1
+  check_ok "$n counts the one after it waiting for it" wait_for 5 \
+    test "$(stat_of $n updates_waiting)" -eq 1
   check_ok "$n has the object" test -d "$T/$n/Soon/s"
-  check_ok "$n has not applied it yet" bash -c "! test -e '$T/$n/Soon/s/title'"
+  check_ok "$n has applied neither yet" \
+    bash -c "! test -e '$T/$n/Soon/s/title' && ! test -e '$T/$n/Soon/s/after'"
 done
 check_ok "applied on A once its time comes" wait_for 15 file_is "$A/Soon/s/title" soon
 check_ok "not before its time, less max_skew" test "$(now_ms)" -ge $((soon_ms - 2000 - 200))
 on_all "applied once its time comes" wait_for 10 file_is @N/Soon/s/title soon
+on_all "the one after it follows" wait_for 10 file_is @N/Soon/s/after after
 for n in $NODES3; do
   check_ok "$n counts nothing waiting" wait_for 5 \
-    test "$(stat_of $n updates_waiting_clock)" -eq 0
+    test "$(stat_of $n updates_waiting_clock)" -eq 0 -a "$(stat_of $n updates_waiting)" -eq 0
   ms=$(awk '$6 == "title" { print $1 }' "$T/$n/Soon/s/.history" | cut -d. -f1)
   check_ok "$n: applied with its own stamp ($ms, sent $soon_ms)" \
     test "${ms:-0}" -gt $((soon_ms - 1000)) -a "${ms:-0}" -le "$soon_ms"
