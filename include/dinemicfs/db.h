@@ -194,12 +194,16 @@ bool dfs_db_may_write(struct dfs_db *db, const struct dfs_pubkey *obj);
  * Clocks are bounded. A remote update stamped more than max_skew ahead of
  * this node's wall clock is not applied yet (dfs_db_receive() says
  * -ETIME); only updates applied here move this node's clock. The clock
- * floor kept in the store is ignored at open, with a warning, when it is
- * more than max_skew ahead of the wall clock. A local change that would
- * lose last-writer-wins to what is stored fails with -EAGAIN (logged).
+ * floor kept in the store is ignored when it is more than max_skew ahead
+ * of the wall clock (at open, under the default; with a warning once
+ * dfs_db_set_max_skew() confirms it). A local change that would lose
+ * last-writer-wins to what is stored fails with -EAGAIN (logged).
  */
 #define DFS_DB_MAX_SKEW_MS 60000	/* the default max_skew */
-/** Sets max_skew, in milliseconds, and judges the floor again; call before any change. */
+/**
+ * Sets max_skew, in milliseconds, and judges the floor again, logging a
+ * floor it ignores; call once, before any change.
+ */
 void dfs_db_set_max_skew(struct dfs_db *db, uint64_t ms);
 
 /** Policy for unauthorized remote updates: false (strict) holds them, true lets listeners judge. */

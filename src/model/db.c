@@ -58,17 +58,19 @@ uint64_t db_clock_limit(struct dfs_db *db)
  * unless that is more than max_skew ahead of the wall clock: no update
  * applied under that rule got it there (a peer of an older release did),
  * and a clock started there would make every later write lose or wrap.
+ * Said once, when max_skew is set (at start), not at open, where the
+ * default may not be the node's.
  */
-static void clock_floor(struct dfs_db *db)
+static void clock_floor(struct dfs_db *db, bool say)
 {
 	bool ignore = db->floor > db_clock_limit(db);
 
-	if (ignore && !db->floor_ignored)
+	if (ignore && say && !db->floor_ignored)
 		dfs_log(DFS_LOG_WARNING, "the clock floor kept in the store is %llu s ahead of "
 			"this node's clock, more than max_skew: ignored, the clock starts from "
 			"the wall clock",
 			(unsigned long long)((dfs_hlc_ms(db->floor) - dfs_hlc_wall(&db->hlc)) / 1000));
-	db->floor_ignored = ignore;
+	db->floor_ignored = ignore && say;
 	db->max_clock = ignore ? 0 : db->floor;
 	dfs_hlc_reset(&db->hlc, db->max_clock);
 }
@@ -123,7 +125,7 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	db->max_skew_ms = DFS_DB_MAX_SKEW_MS;
 	db->floor = state.clock;
 	dfs_hlc_init(&db->hlc, 0);
-	clock_floor(db);
+	clock_floor(db, false);
 	pthread_mutex_init(&db->apply_lock, NULL);
 	pthread_mutex_init(&db->as_lock, NULL);
 	for (size_t i = 0; i < KEY_LOCKS; i++)
@@ -174,7 +176,7 @@ void dfs_db_get_stats(struct dfs_db *db, struct dfs_db_stats *out)
 void dfs_db_set_max_skew(struct dfs_db *db, uint64_t ms)
 {
 	db->max_skew_ms = ms;
-	clock_floor(db);
+	clock_floor(db, true);
 }
 
 void dfs_db_set_policy(struct dfs_db *db, bool open)
