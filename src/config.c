@@ -9,6 +9,7 @@
 
 #include "dinemicfs/config.h"
 #include "dinemicfs/log.h"
+#include "dinemicfs/objref.h"
 #include "dinemicfs/repl.h"
 #include "dinemicfs/update.h"
 #include "dinemicfs/util.h"
@@ -291,13 +292,10 @@ static int check_addresses(struct dfs_config *c, char *err, size_t errlen)
 			return -EINVAL;
 		}
 	}
-	if (c->as) {
-		const char *slash = strchr(c->as, '/');
-		if (!slash || dfs_name_check(c->as, (size_t)(slash - c->as)) < 0 ||
-		    dfs_name_check(slash + 1, strlen(slash + 1)) < 0) {
-			snprintf(err, errlen, "as must be MODEL/OBJECT, not '%s'", c->as);
-			return -EINVAL;
-		}
+	struct dfs_objref as;
+	if (c->as && dfs_objref_parse(c->as, strlen(c->as), &as) < 0) {
+		snprintf(err, errlen, "as must be MODEL/OBJECT or a key in hex, not '%s'", c->as);
+		return -EINVAL;
 	}
 	if (c->network_key_file && !c->network_key_file[0]) {
 		snprintf(err, errlen, "network_key needs a file name");
@@ -384,7 +382,8 @@ void dfs_config_usage(const char *prog)
 	       "    -o policy=strict|open  hold unauthorized remote updates (strict, default)\n"
 	       "                           or let listeners judge them (open)\n"
 	       "    -o as=MODEL/OBJECT     sign changes of objects this node does not own\n"
-	       "                           as this object (its key must be here)\n"
+	       "                           as this object (its key must be here, or\n"
+	       "                           give the key in hex)\n"
 	       "    -o listen=HOST:PORT    serve peers on this address (TLS)\n"
 	       "    -o peer=wss://HOST:PORT[#NODEID]\n"
 	       "                           connect to a peer (repeatable); with #NODEID,\n"

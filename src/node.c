@@ -121,19 +121,32 @@ static int node_stats(void *ctx, struct dfs_buf *out)
 	return dfs_buf_ok(out);
 }
 
-/* -o as=MODEL/OBJECT: an object whose key this node holds. */
+/*
+ * -o as=MODEL/OBJECT (or a key): an object whose key this node holds,
+ * found by name among those created under it, then kept by its key.
+ */
 static int set_as(struct dfs_db *db, const char *as)
 {
+	struct dfs_objref r;
 	struct dfs_pubkey k;
-	int rc = dfs_db_find_object(db, as, strlen(as), &k);
+	char hex[2 * DFS_PUBKEY_LEN + 1];
+	int rc = dfs_objref_parse(as, strlen(as), &r);
 
 	if (rc == 0)
+		rc = dfs_db_resolve_as(db, &r, &k);
+	if (rc == 0)
 		rc = dfs_db_set_as(db, &k);
+	if (rc == 0) {
+		dfs_hex_encode(hex, k.b, DFS_PUBKEY_LEN);
+		dfs_log(DFS_LOG_INFO, "signing as %s (object %s)", as, hex);
+	}
 	if (rc < 0)
 		fprintf(stderr, "dinemicfs: as=%s: %s\n", as,
-			rc == -ENOENT  ? "no such object"
-			: rc == -ENOKEY ? "this node does not hold its key"
-					: strerror(-rc));
+			rc == -ENOENT	 ? "no such object"
+			: rc == -ENOKEY	 ? "this node does not hold its key"
+			: rc == -ENOTUNIQ ? "this node holds the keys of several objects "
+					    "created under that name: name one by its key"
+					  : strerror(-rc));
 	return rc;
 }
 

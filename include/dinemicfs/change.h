@@ -26,9 +26,12 @@
 enum dfs_event {
 	DFS_EVENT_CREATE,	/* an object is created */
 	DFS_EVENT_UPDATE,	/* a field is set or appended to */
-	DFS_EVENT_DELETE,	/* a field is deleted */
+	DFS_EVENT_DELETE,	/* a field is deleted (and each key of a dict that goes) */
 	DFS_EVENT_REMOVE,	/* an object is removed */
 };
+
+/* The longest value a listener's environment shows (DINEMIC_OLD, DINEMIC_NEW). */
+#define DFS_CHANGE_SHOWN_MAX 4096
 
 /* One change as listeners see it. Pointers are borrowed for the call. */
 struct dfs_change {

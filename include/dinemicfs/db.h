@@ -29,6 +29,7 @@
 
 #include "dinemicfs/change.h"
 #include "dinemicfs/keyring.h"
+#include "dinemicfs/objref.h"
 #include "dinemicfs/records.h"
 #include "dinemicfs/store.h"
 #include "dinemicfs/update.h"
@@ -92,6 +93,24 @@ int dfs_db_get_object_by_key(struct dfs_db *db, const struct dfs_pubkey *key,
 			     struct dfs_object_rec *out);
 /** The key of the object named "MODEL/OBJECT" (n bytes, as listed); -EINVAL if malformed. */
 int dfs_db_find_object(struct dfs_db *db, const char *s, size_t n, struct dfs_pubkey *key);
+/**
+ * The object a grant line names (objref.h): its key where the line has one
+ * (the name is then a comment, and the key need be no object's), else the
+ * object listed under the name. Returns 0, -EINVAL (neither), -ENOENT (no
+ * object listed so), -ENOTUNIQ where more than one live object was created
+ * under the name (one listed as NAME, the others as NAME~XXXXXXXX): which
+ * holds it depends on clocks anyone can choose, so such a name grants
+ * nothing; name the object by its key or its listed suffix. -EIO.
+ */
+int dfs_db_resolve_grant(struct dfs_db *db, const struct dfs_objref *r, struct dfs_pubkey *key);
+/**
+ * The object to sign as, named by a line of .node/as or -o as=: its key,
+ * which this node must hold; or, by name, the one whose key this node
+ * holds among the object listed under the name and the live objects created
+ * under it (where it holds several, the one listed under it, else
+ * -ENOTUNIQ). Returns 0, -ENOKEY (none held here), -ENOENT, -EINVAL, -EIO.
+ */
+int dfs_db_resolve_as(struct dfs_db *db, const struct dfs_objref *r, struct dfs_pubkey *key);
 /** path is FIELD or DICT/KEY. */
 int dfs_db_get_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
 		     struct dfs_field_rec *out);

@@ -41,7 +41,8 @@
  *   DICT_DELETE      DICT                       empty
  *
  * Names in a record follow the contract (1..255 bytes, no '/' inside a part,
- * not "." or "..") and do not begin with '.'.
+ * no control bytes, not "." or "..") and do not begin with '.'; metadata
+ * keys have no control bytes either.
  */
 #ifndef DINEMICFS_UPDATE_H
 #define DINEMICFS_UPDATE_H
@@ -111,6 +112,13 @@ int dfs_update_encode(const struct dfs_update *u, struct dfs_buf *out);
  * only: signature and chain are the model's job.
  */
 int dfs_update_decode(const uint8_t *p, size_t len, struct dfs_update *u);
+
+/**
+ * dfs_update_decode() for a record read back from this node's store, which
+ * an earlier release may have stored with control bytes in its names (see
+ * dfs_name_check_stored()): they pass here, and nowhere else.
+ */
+int dfs_update_decode_stored(const uint8_t *p, size_t len, struct dfs_update *u);
 
 /**
  * Copies the entity (the 32 bytes at offset 12) of the record p out to

@@ -9,16 +9,35 @@
 
 #define DFS_NAME_MAX 255
 
+struct dfs_buf;
+
 /** Writes 2*n lowercase hex digits and a NUL into out (2*n+1 bytes). */
 void dfs_hex_encode(char *out, const uint8_t *p, size_t n);
 /** Decodes exactly 2*n hex digits from s into out; returns 0 or -EINVAL. */
 int dfs_hex_decode(uint8_t *out, size_t n, const char *s, size_t slen);
 
 /**
- * Checks a model, object, dict or field name: 1..255 bytes, no '/', no NUL,
- * not "." or "..". Returns 0, -ENAMETOOLONG or -EINVAL.
+ * Checks a model, object, dict or field name: 1..255 bytes, no '/', no
+ * control bytes (below 0x20, and 0x7f; NUL among them), not "." or "..".
+ * Returns 0, -ENAMETOOLONG or -EINVAL. Every new name passes it: local
+ * ones and those in remote updates.
  */
 int dfs_name_check(const char *name, size_t len);
+
+/**
+ * dfs_name_check() as earlier releases had it, letting control bytes other
+ * than NUL through: for names read back from a store, which may hold some
+ * from before (they are found and shown, escaped, but never made anew).
+ */
+int dfs_name_check_stored(const char *name, size_t len);
+
+/**
+ * Appends name (len bytes) to out as generated files show names: a control
+ * byte as \xHH (two lowercase hex digits), a backslash as two, every
+ * other byte as it is. So no name can start a line or move a terminal's
+ * cursor, and the text shown tells names apart.
+ */
+void dfs_name_escape(struct dfs_buf *out, const char *name, size_t len);
 
 /** True for names beginning with '.', reserved for the entries the contract names. */
 bool dfs_name_is_dot(const char *name);

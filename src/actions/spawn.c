@@ -20,7 +20,7 @@
 extern char **environ;
 
 #define STDERR_KEEP 4096	/* bytes of a listener's stderr kept; the rest is drained */
-#define ENV_VALUE_MAX 4096	/* DINEMIC_OLD/NEW only for values up to this size */
+#define ENV_VALUE_MAX DFS_CHANGE_SHOWN_MAX	/* DINEMIC_OLD/NEW only up to this size */
 
 static int add_env(char ***env, size_t *n, const char *name, const char *value)
 {

@@ -1,44 +1,54 @@
 // SPDX-License-Identifier: MIT
 /* update.c - canonical encoding of signed update records (pure, bounds-checked) */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "dinemicfs/update.h"
 #include "dinemicfs/util.h"
 
-static int name_part_ok(const char *p, size_t len)
+/*
+ * The name rules a record is held to: those of new names, or, for a record
+ * read back from a store, those an earlier release stored under.
+ */
+static int name_part_ok(const char *p, size_t len, bool stored)
 {
-	if (dfs_name_check(p, len) < 0 || p[0] == '.')
+	int rc = stored ? dfs_name_check_stored(p, len) : dfs_name_check(p, len);
+
+	if (rc < 0 || p[0] == '.')
 		return -EBADMSG;
 	return 0;
 }
 
 /* FIELD or DICT/KEY */
-static int path_ok(const char *p, size_t len)
+static int path_ok(const char *p, size_t len, bool stored)
 {
 	const char *slash = memchr(p, '/', len);
 
 	if (!slash)
-		return name_part_ok(p, len);
+		return name_part_ok(p, len, stored);
 	size_t head = (size_t)(slash - p);
-	if (name_part_ok(p, head) < 0)
+	if (name_part_ok(p, head, stored) < 0)
 		return -EBADMSG;
-	return name_part_ok(slash + 1, len - head - 1);
+	return name_part_ok(slash + 1, len - head - 1, stored);
 }
 
-static int meta_key_ok(const char *p, size_t len)
+static int meta_key_ok(const char *p, size_t len, bool stored)
 {
 	if (len == 0 || len > 255 || memchr(p, '\0', len) || memchr(p, '/', len))
 		return -EBADMSG;
+	for (size_t i = 0; !stored && i < len; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return -EBADMSG;
 	return 0;
 }
 
 /* The rules of the table in update.h, shared by encoder and decoder. */
-static int check_fields(const struct dfs_update *u)
+static int check_fields(const struct dfs_update *u, bool stored)
 {
 	if (u->flags & ~DFS_UPDATE_FLAG_SEALED)
 		return -EBADMSG;
-	if (name_part_ok(u->model, u->model_len) < 0)
+	if (name_part_ok(u->model, u->model_len, stored) < 0)
 		return -EBADMSG;
 	if (u->name_len > DFS_UPDATE_NAME_MAX || u->value_len > DFS_UPDATE_VALUE_MAX)
 		return -EBADMSG;
@@ -51,21 +61,21 @@ static int check_fields(const struct dfs_update *u)
 		return empty_name && empty_value ? 0 : -EBADMSG;
 	case DFS_OP_MODEL_META:
 	case DFS_OP_OBJECT_META:
-		return meta_key_ok(u->name, u->name_len);
+		return meta_key_ok(u->name, u->name_len, stored);
 	case DFS_OP_OBJECT_CREATE:
-		if (!empty_value || name_part_ok(u->name, u->name_len) < 0)
+		if (!empty_value || name_part_ok(u->name, u->name_len, stored) < 0)
 			return -EBADMSG;
 		return memcmp(u->entity.b, u->signer.b, DFS_PUBKEY_LEN) == 0 ? 0 : -EBADMSG;
 	case DFS_OP_FIELD_SET:
 	case DFS_OP_FIELD_APPEND:
-		return path_ok(u->name, u->name_len);
+		return path_ok(u->name, u->name_len, stored);
 	case DFS_OP_FIELD_DELETE:
-		return empty_value ? path_ok(u->name, u->name_len) : -EBADMSG;
+		return empty_value ? path_ok(u->name, u->name_len, stored) : -EBADMSG;
 	case DFS_OP_DICT_CREATE:
 	case DFS_OP_DICT_DELETE:
 		if (!empty_value)
 			return -EBADMSG;
-		return name_part_ok(u->name, u->name_len);
+		return name_part_ok(u->name, u->name_len, stored);
 	default:
 		return -EBADMSG;
 	}
@@ -73,7 +83,7 @@ static int check_fields(const struct dfs_update *u)
 
 int dfs_update_encode(const struct dfs_update *u, struct dfs_buf *out)
 {
-	if (check_fields(u) < 0)
+	if (check_fields(u, false) < 0)
 		return -EINVAL;
 	dfs_buf_reserve(out, DFS_UPDATE_MIN_LEN + u->model_len + u->name_len + u->value_len);
 	dfs_buf_add_u8(out, DFS_UPDATE_VERSION);
@@ -94,7 +104,7 @@ int dfs_update_encode(const struct dfs_update *u, struct dfs_buf *out)
 	return dfs_buf_ok(out);
 }
 
-int dfs_update_decode(const uint8_t *p, size_t len, struct dfs_update *u)
+static int decode(const uint8_t *p, size_t len, struct dfs_update *u, bool stored)
 {
 	struct dfs_reader r;
 	uint8_t version, alg, mlen;
@@ -131,7 +141,17 @@ int dfs_update_decode(const uint8_t *p, size_t len, struct dfs_update *u)
 	u->value_len = vlen;
 	if (dfs_reader_get_bytes(&r, u->sig, DFS_SIG_LEN) < 0 || dfs_reader_left(&r) != 0)
 		return -EBADMSG;
-	return check_fields(u);
+	return check_fields(u, stored);
+}
+
+int dfs_update_decode(const uint8_t *p, size_t len, struct dfs_update *u)
+{
+	return decode(p, len, u, false);
+}
+
+int dfs_update_decode_stored(const uint8_t *p, size_t len, struct dfs_update *u)
+{
+	return decode(p, len, u, true);
 }
 
 int dfs_update_entity(const uint8_t *p, size_t len, struct dfs_pubkey *entity)

@@ -69,6 +69,10 @@ static void fill_scratch(const char *name, void *arg)
 {
 	struct fill_ctx *c = arg;
 
+	/* A field of the same name (a peer's notes~) hides the scratch file. */
+	for (size_t i = 0; i < c->d->n; i++)
+		if (strcmp(c->d->v[i].name, name) == 0)
+			return;
 	if (c->rc == 0)
 		c->rc = dir_add(c->d, name, listed_ino(c, name), false);
 }

@@ -144,6 +144,11 @@ int fs_resolve(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *dir, 
 /** What (parent, name) stands for, when this mount may change it. */
 int fs_resolve_to_change(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 			 struct dfs_ent *ent);
+/**
+ * Whether name, a scratch name, is a stored field of dir (an object or a
+ * dict) instead: a peer's field named notes~ is the field here too.
+ */
+bool fs_scratch_is_field(struct dfs_fs *fs, const struct dfs_ent *dir, const char *name);
 /** A name a new model, object or dict may take: a valid name, not a dot-name. */
 int fs_check_new_name(const char *name);
 /** A new regular file: a scratch file, or a field that exists once written. */

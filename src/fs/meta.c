@@ -8,6 +8,7 @@
 
 #include "dinemicfs/hlc.h"
 #include "dinemicfs/log.h"
+#include "dinemicfs/objref.h"
 #include "dinemicfs/util.h"
 #include "internal.h"
 
@@ -27,10 +28,11 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
 	dfs_hex_encode(sh, u->signer.b, DFS_PUBKEY_LEN);
 	/* Six columns; "-" where an op names no field. */
 	bool named = u->name_len > 0 && u->op != DFS_OP_OBJECT_CREATE;
-	dfs_buf_printf(h->out, "%llu.%u %s %s %s %s %.*s%s\n",
-		       (unsigned long long)dfs_hlc_ms(u->clock), dfs_hlc_logical(u->clock), hh, ph,
-		       sh, dfs_op_name(u->op), named ? (int)u->name_len : 1,
-		       named ? u->name : "-", ok ? "" : " UNVERIFIED");
+	dfs_buf_printf(h->out, "%llu.%u %s %s %s %s ", (unsigned long long)dfs_hlc_ms(u->clock),
+		       dfs_hlc_logical(u->clock), hh, ph, sh, dfs_op_name(u->op));
+	/* A name from a store made before the rules may hold a newline or an ESC. */
+	dfs_name_escape(h->out, named ? u->name : "-", named ? u->name_len : 1);
+	dfs_buf_printf(h->out, "%s\n", ok ? "" : " UNVERIFIED");
 	if (!ok)
 		h->all_ok = false;
 	return 0;
@@ -115,21 +117,15 @@ static int node_stats(struct dfs_fs *fs, struct dfs_buf *out)
 	return rc < 0 ? rc : dfs_buf_ok(out);
 }
 
-/* "MODEL/OBJECT" for a key, or its hex where no object of this node has it. */
+/* "MODEL/OBJECT KEYHEX" for a key, or its hex alone where no object of this node has it. */
 static int object_line(struct dfs_fs *fs, const struct dfs_pubkey *k, struct dfs_buf *out)
 {
-	char hex[2 * DFS_PUBKEY_LEN + 1];
 	struct dfs_object_rec o;
 	int rc = dfs_db_get_object_by_key(fs->db, k, &o);
 
-	if (rc == 0) {
-		dfs_buf_printf(out, "%s/%s\n", o.model, o.shown);
-		return 0;
-	}
-	if (rc != -ENOENT)
+	if (rc < 0 && rc != -ENOENT)
 		return rc;
-	dfs_hex_encode(hex, k->b, DFS_PUBKEY_LEN);
-	dfs_buf_printf(out, "%s\n", hex);
+	dfs_objref_format(out, rc == 0 ? o.model : NULL, o.shown, k);
 	return 0;
 }
 
@@ -169,17 +165,6 @@ bool dfs_fs_meta_writable(struct dfs_fs *fs, const struct dfs_ent *e)
 	return e->kind == DFS_K_NODE_FILE && e->meta == DFS_NODE_AS;
 }
 
-/*
- * One line naming an object: MODEL/OBJECT (as listed) or its key in hex.
- * Returns 0, -ENOENT (no such object here) or -EINVAL.
- */
-static int parse_object(struct dfs_fs *fs, const char *line, size_t n, struct dfs_pubkey *out)
-{
-	if (n == 2 * DFS_PUBKEY_LEN && dfs_hex_decode(out->b, DFS_PUBKEY_LEN, line, n) == 0)
-		return 0;
-	return dfs_db_find_object(fs->db, line, n, out);
-}
-
 /* Calls fn for each line of val, without its newline and surrounding blanks. */
 static int each_line(const uint8_t *val, size_t len, int (*fn)(const char *, size_t, void *),
 		     void *ctx)
@@ -206,24 +191,59 @@ static int each_line(const uint8_t *val, size_t len, int (*fn)(const char *, siz
 
 struct key_list {
 	struct dfs_fs *fs;
+	bool as;		/* .node/as: keys this node holds */
+	const char *file;
+	bool logged;		/* a line's object was logged as not found */
 	struct dfs_pubkey keys[DFS_AUTHORIZED_MAX];
 	size_t n;
 };
 
-static int add_key(const char *line, size_t n, void *ctx)
+static const char *resolve_error(int rc)
+{
+	switch (rc) {
+	case -ENOENT: return "no such object here";
+	case -ENOKEY: return "this node does not hold that object's key";
+	case -ENOTUNIQ:
+		return "more than one object was created under this name (listed as it and "
+		       "as it~XXXXXXXX); name the one you mean by its key (in its .id) or by "
+		       "its ~ suffix";
+	default: return strerror(-rc);
+	}
+}
+
+/* One line of .authorized or .node/as: its object's key, by key or by name. */
+static int add_key(const struct dfs_objref *r, void *ctx)
 {
 	struct key_list *l = ctx;
 
 	if (l->n == DFS_AUTHORIZED_MAX)
 		return -E2BIG;
-	int rc = parse_object(l->fs, line, n, &l->keys[l->n]);
+	int rc = l->as ? dfs_db_resolve_as(l->fs->db, r, &l->keys[l->n])
+		       : dfs_db_resolve_grant(l->fs->db, r, &l->keys[l->n]);
+	if (rc == -EIO || rc == -ENOMEM)
+		return rc;
 	if (rc < 0) {
-		dfs_log(DFS_LOG_WARNING, "%.*s: %s", (int)n, line,
-			rc == -ENOENT ? "no such object here" : "not MODEL/OBJECT or a key in hex");
-		return -EINVAL;
+		char hex[2 * DFS_PUBKEY_LEN + 1];
+		dfs_hex_encode(hex, r->key.b, DFS_PUBKEY_LEN);
+		dfs_log(DFS_LOG_WARNING, "%s: %s%s%s: %s", l->file, r->has_key ? hex : r->model,
+			r->has_key ? "" : "/", r->has_key ? "" : r->object, resolve_error(rc));
+		l->logged = true;
+		return rc == -ENOKEY ? -EPERM : -EINVAL;
 	}
 	l->n++;
 	return 0;
+}
+
+/* The keys a written .authorized or .node/as names, one a line. */
+static int parse_keys(struct key_list *l, const uint8_t *val, size_t len)
+{
+	unsigned line;
+	int rc = dfs_objref_parse_text((const char *)val, len, add_key, l, &line);
+
+	if (rc == -EINVAL && !l->logged)
+		dfs_log(DFS_LOG_WARNING, "%s: line %u: not MODEL/OBJECT, MODEL/OBJECT KEYHEX or KEYHEX",
+			l->file, line);
+	return rc;
 }
 
 /* Field names for .encrypted, one a line. */
@@ -277,17 +297,17 @@ int dfs_fs_meta_set(struct dfs_fs *fs, const struct dfs_ent *e, const uint8_t *v
 	if (!l)
 		return -ENOMEM;
 	l->fs = fs;
-	int rc = each_line(val, len, add_key, l);
+	l->as = e->meta != DFS_META_AUTHORIZED;
+	l->file = l->as ? ".node/as" : ".authorized";
+	int rc = parse_keys(l, val, len);
 	if (rc == 0 && e->meta == DFS_META_AUTHORIZED) {
 		if (commit)
 			rc = dfs_db_set_authorized(fs->db, &e->obj, l->keys, l->n);
 	} else if (rc == 0 && l->n > 1) {
-		rc = -EINVAL;	/* .node/as: one object, or none to sign as the node */
-	} else if (rc == 0) {
-		if (commit)
-			rc = dfs_db_set_as(fs->db, l->n ? &l->keys[0] : NULL);
-		else if (l->n && !dfs_keyring_has(fs->kr, &l->keys[0]))
-			rc = -ENOKEY;
+		dfs_log(DFS_LOG_WARNING, ".node/as: one object, or nothing to sign as the node");
+		rc = -EINVAL;
+	} else if (rc == 0 && commit) {
+		rc = dfs_db_set_as(fs->db, l->n ? &l->keys[0] : NULL);
 		if (rc == -ENOKEY) {
 			dfs_log(DFS_LOG_WARNING, ".node/as: this node does not hold that object's key");
 			rc = -EPERM;
@@ -351,7 +371,7 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 	case DFS_META_ID:
 		rc = dfs_db_get_object_by_key(fs->db, &e->obj, &o);
 		if (rc == 0)
-			dfs_buf_printf(out, "%s/%s %s\n", o.model, o.shown, hex);
+			dfs_objref_format(out, o.model, o.shown, &e->obj);
 		break;
 	case DFS_META_OWNER:
 		rc = dfs_db_get_object_by_key(fs->db, &e->obj, &o);

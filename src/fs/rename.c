@@ -149,7 +149,7 @@ int fs_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t
 	memset(moved, 0, sizeof(*moved));
 	strcpy(moved->model, newdir.model);
 	moved->obj = newdir.obj;
-	if (dfs_name_is_scratch(newname))
+	if (dfs_name_is_scratch(newname) && !fs_scratch_is_field(fs, &newdir, newname))
 		return rename_to_scratch(fs, &src, &newdir, newname, moved);
 	return rename_over_field(fs, &src, &newdir, newname, moved);
 }

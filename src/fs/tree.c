@@ -182,14 +182,29 @@ int fs_resolve(struct dfs_fs *fs, fuse_ino_t parent, const struct dfs_ent *dir, 
 	rc = resolve_dot(fs, dir, name, out);
 	if (rc <= 0)
 		return rc;
-	if (dfs_name_is_scratch(name)) {
-		rc = resolve_scratch(fs, dir, name, out);
-		if (rc <= 0)
-			return rc;
-	}
-	if (dfs_name_check(name, strlen(name)) < 0)
+	if (dfs_name_is_dot(name))
+		return resolve_scratch(fs, dir, name, out) == 0 ? 0 : -ENOENT;
+	/* Names stored before control bytes were refused are still found. */
+	if (dfs_name_check_stored(name, strlen(name)) < 0)
 		return -ENOENT;
-	return resolve_data(fs, parent, dir, name, out);
+	rc = resolve_data(fs, parent, dir, name, out);
+	/* A peer's field named like a scratch file (notes~) is the field, shown and written. */
+	if (rc < 0 && dfs_name_is_scratch(name) && resolve_scratch(fs, dir, name, out) == 0)
+		return 0;
+	return rc;
+}
+
+bool fs_scratch_is_field(struct dfs_fs *fs, const struct dfs_ent *dir, const char *name)
+{
+	char path[DFS_UPDATE_NAME_MAX + 1];
+	struct dfs_field_rec f;
+
+	if (dfs_name_is_dot(name) || (dir->kind != DFS_K_OBJECT && dir->kind != DFS_K_DICT))
+		return false;
+	if (fs_field_path(dir, name, path, sizeof(path)) < 0)
+		return false;
+	int rc = dfs_db_get_field(fs->db, &dir->obj, path, &f);
+	return rc == 0 || rc == -EIO;
 }
 
 int fs_check_new_name(const char *name)
@@ -221,7 +236,7 @@ int fs_new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, mode_t m
 	ent->obj = dir.obj;
 	if (!fs_is_data_dir(&dir))
 		return dir.kind == DFS_K_NODE_DIR ? -EPERM : -ENOTDIR;
-	if (dfs_name_is_scratch(name)) {
+	if (dfs_name_is_scratch(name) && !fs_scratch_is_field(fs, &dir, name)) {
 		ent->kind = DFS_K_SCRATCH;
 		dfs_ent_dir_key(&dir, ent->dir, sizeof(ent->dir));
 		snprintf(ent->name, sizeof(ent->name), "%s", name);

@@ -54,7 +54,7 @@ static int check_chain(struct dfs_db *db, const struct dfs_update *u, const stru
 	}
 	if (rc < 0)
 		return rc;
-	rc = dfs_update_decode(rec, len, &p);
+	rc = dfs_update_decode_stored(rec, len, &p);
 	if (rc == 0 && memcmp(p.entity.b, u->entity.b, DFS_PUBKEY_LEN) != 0)
 		rc = -EBADMSG;
 	free(rec);

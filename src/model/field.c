@@ -107,7 +107,7 @@ static int merge_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t
 	int rc = db_get_update(m->db, &h, &rec, &len);
 	if (rc < 0)
 		return rc == -ENOENT ? db_skip_corrupt(m->db, "history link", key, klen) : rc;
-	if (dfs_update_decode(rec, len, &u) == 0 &&
+	if (dfs_update_decode_stored(rec, len, &u) == 0 &&
 	    (u.op == DFS_OP_FIELD_SET || u.op == DFS_OP_FIELD_APPEND ||
 	     u.op == DFS_OP_FIELD_DELETE) &&
 	    u.name_len == m->plen && memcmp(u.name, m->path, m->plen) == 0)

@@ -232,6 +232,12 @@ int db_apply_dict(struct apply *a);
 int db_object_create(struct apply *a, struct dfs_object_rec *o);
 /** An object's remove: its name passes on, its fields are buried. */
 int db_object_remove(struct apply *a, struct dfs_object_rec *o);
+/**
+ * The name object k, created under name (len bytes) at clock, shows under
+ * once its create is applied, as things stand: into out. 0 or -EIO.
+ */
+int db_name_to_show(struct dfs_db *db, const char *model, const char *name, size_t len,
+		    uint64_t clock, const struct dfs_pubkey *k, char out[256]);
 
 /* ---- db.c, query.c ---------------------------------------------------------- */
 
@@ -325,16 +331,30 @@ struct dfs_db_group {
 	size_t nwants;
 };
 
-/* The change listeners judge for a remote update, read before it is applied. */
+/*
+ * The change listeners judge for a remote update, read before it is applied.
+ * Where the update buries the live keys of the dict path (a dict delete, a
+ * field over a dict), keys says so: each key is judged as its own delete
+ * (db_judge_before()), and the keys accepted are kept in told for the
+ * after-listeners, each with its old value only where a listener's
+ * environment shows it (DFS_CHANGE_SHOWN_MAX), up to JUDGE_KEPT_MAX bytes
+ * of old values in all.
+ */
+#define JUDGE_KEPT_MAX (1024 * 1024)
+
 struct judgement {
-	bool judged;
+	bool judged;		/* c itself is judged */
+	bool keys;		/* and the delete of each live key of the dict path */
 	bool authorized;
 	struct dfs_change c;
+	struct dfs_pubkey entity;
 	char model[256];
 	char object[256];
 	char path[DFS_UPDATE_NAME_MAX + 1];
 	uint8_t *old, *joined;
 	struct dfs_buf clear;	/* a sealed update's bytes, opened */
+	struct dfs_buf told;	/* the keys accepted, for the after-listeners */
+	size_t kept;		/* bytes of old values in told (at most JUDGE_KEPT_MAX) */
 };
 
 /* One received update staged in a group, told about once it is durable. */
@@ -348,6 +368,14 @@ struct group_item {
 void db_judgement_release(struct judgement *j);
 /** Fills j for a remote update u, where listeners want it judged. */
 int db_judge_prepare(struct dfs_db_group *g, const struct dfs_update *u, struct judgement *j);
+/**
+ * Asks the before-listeners about j: each key it buries first, then its
+ * own change. 0 when every one accepts (or nothing is judged), -EPERM at
+ * the first rejection, or a read error.
+ */
+int db_judge_before(struct dfs_db *db, struct judgement *j);
+/** Tells the after-listeners about j, applied: the keys it buried, then its own change. */
+void db_judge_after(struct dfs_db *db, struct judgement *j);
 /** A local change as listeners see it; the caller fills the values. */
 void db_local_event(struct dfs_change *c, enum dfs_event event, const char *model,
 		    const char *object, const char *field, const struct dfs_pubkey *signer);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dinemicfs/log.h"
 #include "dinemicfs/util.h"
 #include "internal.h"
 
@@ -82,6 +83,31 @@ static int name_holder(struct apply *a, const char *name, const struct dfs_pubke
 	return rc;
 }
 
+/*
+ * A name passing between objects is told with both keys: the other object
+ * is always the one a->u creates or removes. A live object k that loses
+ * its name to a create is a warning (.node/log): what users and listeners
+ * reach under that name is another object now, whoever holds the grants.
+ */
+static void log_passing(struct apply *a, const struct dfs_pubkey *k,
+			const struct dfs_object_rec *o, const char *shown)
+{
+	char kh[2 * DFS_PUBKEY_LEN + 1], eh[2 * DFS_PUBKEY_LEN + 1];
+
+	dfs_hex_encode(kh, k->b, DFS_PUBKEY_LEN);
+	dfs_hex_encode(eh, a->u->entity.b, DFS_PUBKEY_LEN);
+	if (a->u->op == DFS_OP_OBJECT_CREATE)
+		dfs_log(DFS_LOG_WARNING,
+			"name %s/%s passes from object %s to object %s, created under it %s; "
+			"%s shows as %s/%s now",
+			o->model, o->shown, kh, eh,
+			strcmp(o->name, a->name) == 0 ? "at an earlier clock" : "literally", kh,
+			o->model, shown);
+	else
+		dfs_log(DFS_LOG_INFO, "name %s/%s passes from removed object %s to object %s (was %s/%s)",
+			o->model, shown, eh, kh, o->model, o->shown);
+}
+
 /* Shows another object under a new name: its index entry and its record. */
 static int reshow(struct apply *a, const struct dfs_pubkey *k, const char *shown)
 {
@@ -92,6 +118,7 @@ static int reshow(struct apply *a, const struct dfs_pubkey *k, const char *shown
 	rc = db_get_rec(a->db, &a->key, "object", (db_decoder)dfs_object_rec_decode, &o);
 	if (rc < 0)
 		return rc;
+	log_passing(a, k, &o, shown);
 	snprintf(a->note->from, sizeof(a->note->from), "%s", o.shown);
 	snprintf(a->note->to, sizeof(a->note->to), "%s", shown);
 	dfs_key_name(&a->key, o.model, o.shown);
@@ -307,4 +334,125 @@ int db_object_remove(struct apply *a, struct dfs_object_rec *o)
 	if (rc == 0)
 		rc = db_scan_written(a->db, prefix, sizeof(prefix), db_bury_fields, a);
 	return rc;
+}
+
+/* A struct apply for reading names outside the apply path: db, model, key buffer. */
+static void reader_init(struct apply *a, struct dfs_db *db, const char *model)
+{
+	memset(a, 0, sizeof(*a));
+	a->db = db;
+	snprintf(a->model, sizeof(a->model), "%s", model);
+	dfs_buf_init(&a->key);
+}
+
+int db_name_to_show(struct dfs_db *db, const char *model, const char *name, size_t len,
+		    uint64_t clock, const struct dfs_pubkey *k, char out[256])
+{
+	struct apply a;
+	struct contender holder;
+	struct dfs_object_rec other;
+	int rc;
+
+	if (len > DFS_NAME_MAX)
+		return -EINVAL;
+	reader_init(&a, db, model);
+	memcpy(a.name, name, len);
+	a.name[len] = '\0';
+	memcpy(out, a.name, len + 1);
+	rc = name_holder(&a, a.name, NULL, &holder);
+	if (rc == 0 && holder.found && memcmp(holder.key.b, k->b, DFS_PUBKEY_LEN) != 0) {
+		dfs_key_object(&a.key, &holder.key);
+		rc = db_get_rec(db, &a.key, "object", (db_decoder)dfs_object_rec_decode, &other);
+		if (rc == 0 && clock_cmp(clock, k, other.created, &holder.key) > 0)
+			rc = demoted_name(&a, a.name, k, out);
+	}
+	dfs_buf_release(&a.key);
+	return rc;
+}
+
+/* Live objects created under one name: how many (up to 2), or those whose key is held. */
+struct claims {
+	struct dfs_keyring *held;	/* NULL: count them all */
+	int n;
+	struct dfs_pubkey first;
+};
+
+static int claim_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg)
+{
+	struct claims *c = arg;
+	struct dfs_pubkey k;
+
+	(void)val;
+	(void)vlen;
+	if (klen < DFS_PUBKEY_LEN)
+		return 0;
+	memcpy(k.b, key + klen - DFS_PUBKEY_LEN, DFS_PUBKEY_LEN);
+	if (c->held && !dfs_keyring_has(c->held, &k))
+		return 0;
+	if (c->n++ == 0)
+		c->first = k;
+	return c->n > 1;
+}
+
+static int claims_of(struct dfs_db *db, const char *model, const char *name, struct claims *c)
+{
+	struct dfs_buf key;
+	int rc;
+
+	dfs_buf_init(&key);
+	dfs_key_contender(&key, model, name, 0, NULL);
+	rc = dfs_buf_ok(&key);
+	if (rc == 0)
+		rc = db_scan_written(db, key.data, key.len, claim_one, c);
+	dfs_buf_release(&key);
+	return rc < 0 ? rc : 0;
+}
+
+int dfs_db_resolve_grant(struct dfs_db *db, const struct dfs_objref *r, struct dfs_pubkey *key)
+{
+	struct claims c = { NULL, 0, { { 0 } } };
+	struct dfs_object_rec o;
+	int rc;
+
+	if (r->has_key) {
+		*key = r->key;
+		return 0;
+	}
+	if (!r->has_name)
+		return -EINVAL;
+	rc = dfs_db_get_object(db, r->model, r->object, key, &o);
+	/* Shown under a demoted name: the suffix names it. */
+	if (rc < 0 || strcmp(o.shown, o.name) != 0)
+		return rc;
+	rc = claims_of(db, o.model, o.name, &c);
+	return rc == 0 && c.n > 1 ? -ENOTUNIQ : rc;
+}
+
+int dfs_db_resolve_as(struct dfs_db *db, const struct dfs_objref *r, struct dfs_pubkey *key)
+{
+	struct claims c = { db->kr, 0, { { 0 } } };
+	struct dfs_object_rec o;
+	int rc;
+
+	if (r->has_key) {
+		*key = r->key;
+		return dfs_keyring_has(db->kr, key) ? 0 : -ENOKEY;
+	}
+	if (!r->has_name)
+		return -EINVAL;
+	int shown = dfs_db_get_object(db, r->model, r->object, key, &o);
+	if (shown < 0 && shown != -ENOENT)
+		return shown;
+	if (shown == 0 && dfs_keyring_has(db->kr, key))
+		return 0;
+	rc = claims_of(db, r->model, r->object, &c);
+	if (rc < 0)
+		return rc;
+	if (c.n > 1)
+		return -ENOTUNIQ;
+	if (c.n == 1) {
+		*key = c.first;
+		return 0;
+	}
+	return shown == 0 ? -ENOKEY : -ENOENT;
 }

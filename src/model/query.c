@@ -217,7 +217,7 @@ static bool prev_ok(struct history_ctx *hc, const struct dfs_update *u)
 		return u->op == DFS_OP_MODEL_CREATE;
 	if (db_get_update(hc->db, &u->prev, &rec, &len) < 0)
 		return false;
-	bool ok = dfs_update_decode(rec, len, &p) == 0 &&
+	bool ok = dfs_update_decode_stored(rec, len, &p) == 0 &&
 		  memcmp(p.entity.b, u->entity.b, DFS_PUBKEY_LEN) == 0 && p.clock <= u->clock;
 	free(rec);
 	return ok;
@@ -247,7 +247,7 @@ static int history_one(const uint8_t *key, size_t klen, const uint8_t *val, size
 		dfs_buf_release(&ukey);
 		return rc == -ENOENT ? 0 : rc;
 	}
-	if (dfs_update_decode(rec, len, &u) < 0) {
+	if (dfs_update_decode_stored(rec, len, &u) < 0) {
 		db_corrupt(hc->db, "update", ukey.data, ukey.len);
 		rc = 0;
 		goto out;

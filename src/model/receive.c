@@ -145,8 +145,8 @@ static int group_apply(struct dfs_db *db, struct group_item *it, const struct df
 	bool by_policy = !it->j.authorized && !db->open_policy;
 	if (by_policy)
 		hold = -EPERM;
-	else if (it->j.judged)
-		hold = db->listener.before(db->listener.ctx, &it->j.c);
+	else
+		hold = db_judge_before(db, &it->j);
 	pthread_mutex_lock(&db->apply_lock);
 	int rc = db_apply_locked(db, rec, len, c, false, hold, !it->j.authorized, missing,
 				 &it->note, &it->b);
@@ -219,7 +219,7 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 		return -ENOMEM;
 	rc = db_judge_prepare(g, &u, &it->j);
 	/* Listeners are not asked about an update that came in twice meanwhile. */
-	if (rc == 0 && it->j.judged && checked && db_known(db, &c->hash))
+	if (rc == 0 && (it->j.judged || it->j.keys) && checked && db_known(db, &c->hash))
 		rc = -EALREADY;
 	if (rc < 0) {
 		db_judgement_release(&it->j);
@@ -261,8 +261,7 @@ int dfs_db_group_end(struct dfs_db_group *g)
 			db_observe(db, &it->note);
 			if (it->rc == 0) {
 				atomic_fetch_add(&db->applied, 1);
-				if (it->j.judged)
-					db->listener.after(db->listener.ctx, &it->j.c);
+				db_judge_after(db, &it->j);
 			}
 		}
 		db_judgement_release(&it->j);

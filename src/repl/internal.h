@@ -127,7 +127,7 @@ struct link {
 	unsigned to_send;
 	uint8_t nonce[DFS_WIRE_NONCE_LEN];
 	uint8_t peer_nonce[DFS_WIRE_NONCE_LEN];
-	bool got_hello, authed, got_log;
+	bool got_hello, authed, got_log, got_want;
 	bool close_now;			/* the handshake cannot start: close */
 	bool close_after_hello;		/* a plain peer of a TLS node: tell it, then close */
 	bool tls_refused;		/* we refused the server's certificate; last_error says why */

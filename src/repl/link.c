@@ -21,7 +21,7 @@ static const char *peer_hex(const struct link *l, char out[17])
 static void link_reset(struct link *l)
 {
 	l->to_send = 0;
-	l->got_hello = l->authed = l->got_log = l->sending = false;
+	l->got_hello = l->authed = l->got_log = l->got_want = l->sending = false;
 	l->close_now = l->close_after_hello = false;
 	l->admitted = NULL;
 	l->recv_stuck = false;
@@ -361,6 +361,15 @@ static int on_want(struct link *l, const struct dfs_msg *m)
 		repl_link_bad_frame(l, "WANT before the handshake");
 		return -1;
 	}
+	/*
+	 * A peer asks once per link, right after the handshake: more would
+	 * make this node send its whole log again and again on demand.
+	 */
+	if (l->got_want) {
+		repl_link_bad_frame(l, "second WANT");
+		return 0;
+	}
+	l->got_want = true;
 	pthread_mutex_lock(&r->lock);
 	l->sending = true;
 	/* Asked for more than we have: our log started again, send it all. */

@@ -25,7 +25,8 @@
  * E:      64 hex digits; self (the signer's public key); model (the model
  *         id of M, BLAKE2b-256("dinemicfs-model\0" || M), for model ops)
  * N, V:   empty when not given; --sealed sets the flag that says the value
- *         is sealed with the object's data key (V is taken as it is)
+ *         is sealed with the object's data key (V is taken as it is); control
+ *         bytes in M and N, which no node takes, are written as given
  * HEX:    the hash of the entity's previous update; zeros when not given
  *
  * Exit status: 0 done, 1 on a failure (key file, encoding, output), 2 on a
@@ -262,6 +263,38 @@ static int fill_update(const struct make_args *a, struct dfs_update *u)
 	return 0;
 }
 
+/* A copy of n bytes of p with each control byte as '_'. */
+static void stand_in(char *out, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = (unsigned char)p[i] < 0x20 || p[i] == 0x7f ? '_' : p[i];
+}
+
+/*
+ * dfs_update_encode(), except that control bytes in the model and name
+ * (which the codec refuses, and a hostile peer sends anyway) are encoded
+ * with stand-ins and then put back where they go.
+ */
+static int encode_any_names(const struct dfs_update *u, struct dfs_buf *rec)
+{
+	char model[256], name[DFS_UPDATE_NAME_MAX + 1];
+	struct dfs_update v = *u;
+
+	if (u->model_len > 255 || u->name_len > DFS_UPDATE_NAME_MAX)
+		return dfs_update_encode(u, rec);
+	stand_in(model, u->model, u->model_len);
+	stand_in(name, u->name, u->name_len);
+	v.model = model;
+	v.name = name;
+	int err = dfs_update_encode(&v, rec);
+	if (err == 0 && dfs_buf_ok(rec) == 0) {
+		uint8_t *at = rec->data + DFS_UPDATE_HEADER_LEN + 1;
+		memcpy(at, u->model, u->model_len);
+		memcpy(at + u->model_len + 2, u->name, u->name_len);
+	}
+	return err;
+}
+
 /*
  * Encodes u, signs it with sk and writes it to path: 0, 1, or 2 when the
  * codec refuses the fields given (a name or value the op does not take).
@@ -273,7 +306,7 @@ static int sign_and_write(struct dfs_update *u, const struct dfs_seckey *sk, con
 	int rc = 1;
 
 	dfs_buf_init(&rec);
-	int err = dfs_update_encode(u, &rec);
+	int err = encode_any_names(u, &rec);
 	if (err == -EINVAL) {
 		rc = usage("the codec refuses these fields (see update.h: the model, and the "
 			   "name, value and entity this op takes)", dfs_op_name(u->op));

@@ -51,6 +51,8 @@
  *   reflect PORT2          the reflection attacks, against this node (node 1)
  *                          and the one on PORT2 (node 2), without their
  *                          network key; each must be refused (below)
+ *   want SEQ               a WANT for the log after SEQ (a second one, after
+ *                          the handshake's)
  *   sleep MS               wait, answering pings
  *
  * Options, before PORT: --plain (no TLS, for nodes run with -o
@@ -1353,6 +1355,21 @@ static int run_reflect(const char *s, char **a)
 	return step_reflect(port1, atoi(a[0]));
 }
 
+/* Another WANT on a link that sent one in its handshake. */
+static int run_want(const char *s, char **a)
+{
+	struct dfs_msg m = { .type = DFS_MSG_WANT };
+
+	(void)s;
+	m.seq = strtoull(a[0], NULL, 10);
+	if (send_control(cur, &m) < 0) {
+		printf("want: cannot send\n");
+		return -1;
+	}
+	printf("want: asked for the log after %llu\n", (unsigned long long)m.seq);
+	return 0;
+}
+
 static int run_sleep(const char *s, char **a)
 {
 	(void)s;
@@ -1362,6 +1379,7 @@ static int run_sleep(const char *s, char **a)
 
 static const struct step steps[] = {
 	{ "handshake", 0, run_handshake },	{ "badauth", 0, run_badauth },
+	{ "want", 1, run_want },
 	{ "attempt", 2, run_attempt },		{ "garbage", 0, run_malformed },
 	{ "badwant", 0, run_malformed },	{ "badhello", 0, run_malformed },
 	{ "unknown", 0, run_malformed },	{ "oversized-hello", 0, run_malformed },

@@ -176,6 +176,12 @@ static void update_seeds(void)
 	put(t, "bad-dot-name", b.data, b.len);
 	b.data[name_len_off(&u) + 2] = '/'; /* "/ags/red" */
 	put(t, "bad-empty-part", b.data, b.len);
+	b.data[name_len_off(&u) + 2] = 't';
+	b.data[name_len_off(&u) + 5] = '\n'; /* "tag\n/red": stored by an earlier release */
+	put(t, "control-in-name", b.data, b.len);
+	b.data[name_len_off(&u) + 5] = 's';
+	b.data[name_len_off(&u) + 7] = 0x1b; /* "tags/\x1bed" */
+	put(t, "escape-in-key", b.data, b.len);
 
 	u = base_update(DFS_OP_FIELD_APPEND, "log", "line\n", 5);
 	encode(&u, &b);
@@ -592,6 +598,28 @@ static void encrypted_seeds(void)
 	put("fuzz_encrypted", "name-too-long", name, DFS_NAME_MAX + 2);
 }
 
+/* ---- lines naming objects (.authorized, .node/as) ------------------------ */
+
+#define REF(name, s) put("fuzz_objref", name, s, sizeof(s) - 1)
+#define HEX64 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+static void objref_seeds(void)
+{
+	REF("empty", "");
+	REF("name", "Person/chief\n");
+	REF("name-key", "Person/chief " HEX64 "\n");
+	REF("key", HEX64 "\n");
+	REF("mixed", "Person/chief~0a1b2c3d\n\n  Person/bob\t" HEX64 "\r\n" HEX64);
+	REF("blank-in-name", "Person/john smith\nPerson/john smith " HEX64 "\n");
+	REF("escaped-comment", "Junk/x\\x0ay\\x1b " HEX64 "\n");
+	REF("two-keys", HEX64 " " HEX64 "\n");
+	REF("no-slash", "chief\n");
+	REF("dot-name", "Person/.id\n");
+	REF("control", "Person/a\x1b[2Jb\n");
+	REF("short-key", "00112233\n");
+	REF("nul", "Person/a\0b\n");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -609,5 +637,6 @@ int main(int argc, char **argv)
 	keyset_seeds();
 	items_seeds();
 	encrypted_seeds();
+	objref_seeds();
 	return failed;
 }

@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 
+#include "dinemicfs/buf.h"
 #include "dinemicfs/util.h"
 
 Test(hex, encode_is_lowercase)
@@ -95,6 +96,60 @@ Test(name, invalid_names)
 	cr_assert_eq(check("a/"), -EINVAL);
 	cr_assert_eq(dfs_name_check("a\0b", 3), -EINVAL, "NUL inside");
 	cr_assert_eq(check(toolong), -ENAMETOOLONG);
+}
+
+Test(name, control_bytes)
+{
+	char one[2] = { 0, 0 };
+
+	for (int c = 1; c < 0x20; c++) {
+		one[0] = (char)c;
+		cr_assert_eq(check(one), -EINVAL, "byte 0x%02x", c);
+		cr_assert_eq(dfs_name_check_stored(one, 1), 0, "stored: byte 0x%02x", c);
+	}
+	cr_assert_eq(check("a\x7f"), -EINVAL, "DEL");
+	cr_assert_eq(check("line\nbreak"), -EINVAL);
+	cr_assert_eq(check("\x1b]2;title\x07"), -EINVAL, "ESC");
+	cr_assert_eq(check("tab\t"), -EINVAL);
+	cr_assert_eq(check(" ~!\"#$%&'()*+,-.:;<=>?@[\\]^_`{|}"), 0, "printable ASCII passes");
+	cr_assert_eq(check("\xc2\x80\xff"), 0, "bytes from 0x80 pass");
+	cr_assert_eq(dfs_name_check_stored("a\0b", 3), -EINVAL, "NUL is never stored");
+	cr_assert_eq(dfs_name_check_stored("a/b", 3), -EINVAL);
+	cr_assert_eq(dfs_name_check_stored("..", 2), -EINVAL);
+}
+
+static void expect_escaped(const char *name, size_t len, const char *want)
+{
+	struct dfs_buf b;
+
+	dfs_buf_init(&b);
+	dfs_name_escape(&b, name, len);
+	cr_assert_eq(dfs_buf_ok(&b), 0);
+	cr_assert_eq(b.len, strlen(want), "'%s': %zu bytes, want %zu", want, b.len, strlen(want));
+	cr_assert_arr_eq(b.data, want, b.len);
+	dfs_buf_release(&b);
+}
+
+Test(name, escape)
+{
+	expect_escaped("plain name", 10, "plain name");
+	expect_escaped("a\nb", 3, "a\\x0ab");
+	expect_escaped("\x1b]2;x\x07", 6, "\\x1b]2;x\\x07");
+	expect_escaped("back\\slash", 10, "back\\\\slash");
+	expect_escaped("\x7f\x1f\x01", 3, "\\x7f\\x1f\\x01");
+	expect_escaped("\0", 1, "\\x00");
+	expect_escaped("\xc3\xa9", 2, "\xc3\xa9");
+	expect_escaped("", 0, "");
+	/* Nothing a control byte can do survives: every output byte is printable or >= 0x80. */
+	char all[256];
+	struct dfs_buf b;
+	for (int i = 0; i < 256; i++)
+		all[i] = (char)i;
+	dfs_buf_init(&b);
+	dfs_name_escape(&b, all, sizeof(all));
+	for (size_t i = 0; i < b.len; i++)
+		cr_assert(b.data[i] >= 0x20 && b.data[i] != 0x7f, "byte %zu", i);
+	dfs_buf_release(&b);
 }
 
 Test(name, length_is_what_counts)

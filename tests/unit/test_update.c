@@ -515,6 +515,77 @@ Test(update, bad_paths)
 	cr_assert_eq(raw_decode(&r), -EBADMSG, "an object name is one part");
 }
 
+static int raw_decode_stored(const struct raw *r)
+{
+	struct dfs_update u;
+	struct dfs_buf b;
+
+	raw_encode(r, &b);
+	int rc = dfs_update_decode_stored(b.data, b.len, &u);
+	dfs_buf_release(&b);
+	return rc;
+}
+
+/*
+ * Control bytes in any name make a record malformed (a peer's is dropped),
+ * except when read back from a store an earlier release wrote.
+ */
+Test(update, control_bytes_in_names)
+{
+	static const enum dfs_op ops[] = {
+		DFS_OP_OBJECT_CREATE, DFS_OP_FIELD_SET, DFS_OP_FIELD_APPEND,
+		DFS_OP_FIELD_DELETE, DFS_OP_DICT_CREATE, DFS_OP_DICT_DELETE,
+	};
+	static const char *const bad[] = { "a\nb", "\x1b]2;owned\x07", "tab\there", "del\x7f",
+					   "\x01", "x\r" };
+	struct raw r;
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		for (size_t j = 0; j < sizeof(bad) / sizeof(bad[0]); j++) {
+			raw_init(&r, ops[i]);
+			raw_name(&r, bad[j]);
+			cr_assert_eq(raw_decode(&r), -EBADMSG, "op %s, name %zu", dfs_op_name(ops[i]), j);
+			cr_assert_eq(raw_decode_stored(&r), 0, "stored: op %s, name %zu",
+				     dfs_op_name(ops[i]), j);
+		}
+	}
+	raw_init(&r, DFS_OP_FIELD_SET);
+	raw_name(&r, "dict/k\ney");
+	cr_assert_eq(raw_decode(&r), -EBADMSG, "a dict key with a newline");
+	raw_init(&r, DFS_OP_OBJECT_REMOVE);
+	r.model = "Jun\nk";
+	r.mlen = 5;
+	cr_assert_eq(raw_decode(&r), -EBADMSG, "a model with a newline");
+	cr_assert_eq(raw_decode_stored(&r), 0);
+	raw_init(&r, DFS_OP_OBJECT_META);
+	raw_name(&r, "author\tized");
+	cr_assert_eq(raw_decode(&r), -EBADMSG, "a metadata key with a tab");
+	raw_init(&r, DFS_OP_FIELD_SET);
+	raw_name(&r, "\xc3\xa9t\xc3\xa9 ~ 4913");
+	cr_assert_eq(raw_decode(&r), 0, "UTF-8, blanks and scratch-like names are names");
+	/* Structure still counts in a stored record: NUL, '/', dots. */
+	r.name = "a\0b";
+	r.nlen = 3;
+	cr_assert_eq(raw_decode_stored(&r), -EBADMSG);
+	raw_name(&r, ".x");
+	cr_assert_eq(raw_decode_stored(&r), -EBADMSG);
+}
+
+Test(update, encode_refuses_control_bytes)
+{
+	struct dfs_update u;
+	struct dfs_buf b;
+
+	make_valid(&u, DFS_OP_FIELD_SET);
+	set_name(&u, "x\ny");
+	dfs_buf_init(&b);
+	cr_assert_eq(dfs_update_encode(&u, &b), -EINVAL);
+	make_valid(&u, DFS_OP_OBJECT_CREATE);
+	set_name(&u, "chief\x1b");
+	cr_assert_eq(dfs_update_encode(&u, &b), -EINVAL);
+	dfs_buf_release(&b);
+}
+
 Test(update, object_create_signer_must_be_entity)
 {
 	struct raw r;

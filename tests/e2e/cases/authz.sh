@@ -19,6 +19,8 @@ check_ok "B has bob" wait_for 10 file_is "$B/Person/bob/name" $'Bob\n'
 mkdir "$B/Person/chief"                   # chief's key lives on B
 check_ok "A has chief" wait_for 10 test -d "$A/Person/chief"
 check_ok "C has chief" wait_for 10 test -d "$C/Person/chief"
+CHIEF=$(cat "$B/Person/chief/.owner")
+LINE="Person/chief $CHIEF"                  # how a grant reads: the name as listed, and the key
 
 # Nobody but bob's owner is listed yet: B may not write bob.
 check_file "bob's .authorized starts empty" "$A/Person/bob/.authorized" ""
@@ -33,22 +35,33 @@ check_fails "A lists an unknown object" "Invalid argument" \
 check_file "a refused list changes nothing" "$A/Person/bob/.authorized" ""
 
 echo Person/chief >> "$A/Person/bob/.authorized"
-check_file "A lists chief" "$A/Person/bob/.authorized" $'Person/chief\n'
-check_ok "B sees the list" wait_for 10 file_is "$B/Person/bob/.authorized" $'Person/chief\n'
-check_ok "C sees the list" wait_for 10 file_is "$C/Person/bob/.authorized" $'Person/chief\n'
+check_file "A lists chief, with its key" "$A/Person/bob/.authorized" "$LINE"$'\n'
+check_ok "B sees the list" wait_for 10 file_is "$B/Person/bob/.authorized" "$LINE"$'\n'
+check_ok "C sees the list" wait_for 10 file_is "$C/Person/bob/.authorized" "$LINE"$'\n'
+# What .authorized shows can be written back: the key decides, the name is a comment.
+cp "$A/Person/bob/.authorized" "$T/list"
+sed -i 's|^Person/chief |Person/whatever |' "$T/list"
+check_ok "A writes back a line with a key" cp "$T/list" "$A/Person/bob/.authorized"
+check_file "the same grant" "$A/Person/bob/.authorized" "$LINE"$'\n'
+check_fails "a line that is not a grant" "Invalid argument" \
+  bash -c "echo 'Person/chief and more words' >> '$A/Person/bob/.authorized'"
+check_file "a refused line changes nothing" "$A/Person/bob/.authorized" "$LINE"$'\n'
 
 # B signs as chief from now on.
 check_fails "B cannot sign as an object it lacks the key of" "Operation not permitted" \
   bash -c "echo Person/bob > '$B/.node/as'"
 check_fails "A cannot name a missing object" "Invalid argument" \
   bash -c "echo Person/nobody > '$A/.node/as'"
+echo "$CHIEF" > "$B/.node/as"
+check_file ".node/as on B, set by key" "$B/.node/as" "$LINE"$'\n'
+: > "$B/.node/as"
+check_file ".node/as emptied: B signs as the node" "$B/.node/as" ""
 echo Person/chief > "$B/.node/as"
-check_file ".node/as on B" "$B/.node/as" $'Person/chief\n'
+check_file ".node/as on B, set by name" "$B/.node/as" "$LINE"$'\n'
 echo 1500 > "$B/Person/bob/salary"
 check_file "B wrote as chief" "$B/Person/bob/salary" $'1500\n'
 check_ok "A accepts chief's write" wait_for 10 file_is "$A/Person/bob/salary" $'1500\n'
 check_ok "C (strict, no keys) accepts it" wait_for 10 file_is "$C/Person/bob/salary" $'1500\n'
-CHIEF=$(cat "$B/Person/chief/.owner")
 check_eq "signed by chief's key" "$(tail -n 1 "$A/Person/bob/.history" | cut -d' ' -f4,5,6)" \
   "$CHIEF set salary"
 
@@ -67,5 +80,8 @@ stop_node b
 "$DINEMICFS" -o as=Person/bob "$T/b.state" "$T/b" 2>"$T/as.err" && fail "as= without the key mounted"
 check_ok "as= without the key is refused" grep -q "does not hold its key" "$T/as.err"
 start_node b -o peer=wss://127.0.0.1:$P,as=Person/chief
-check_file "as= sets .node/as" "$B/.node/as" $'Person/chief\n'
+check_file "as= sets .node/as" "$B/.node/as" "$LINE"$'\n'
+stop_node b
+start_node b -o peer=wss://127.0.0.1:$P,as=$CHIEF
+check_file "as= by key" "$B/.node/as" "$LINE"$'\n'
 finish

@@ -55,6 +55,7 @@ check_fails "grep -r on C skips it too" "Permission denied" grep -r 1234 "$C/Per
 # chief's keys live on B; A authorizes chief: B can read, old values too.
 mkdir "$B/Person/chief"
 check_ok "A has chief" wait_for 10 test -d "$A/Person/chief"
+CHIEF=$(cat "$B/Person/chief/.owner")
 echo Person/chief >> "$A/Person/bob/.authorized"
 check_ok "B reads salary once chief is listed" wait_for 10 file_is "$B/Person/bob/salary" \
   $'1234\n'
@@ -68,7 +69,6 @@ echo Person/chief > "$B/.node/as"
 echo 1500 > "$B/Person/bob/salary"
 check_file "B wrote 1500" "$B/Person/bob/salary" $'1500\n'
 check_ok "A reads chief's 1500" wait_for 10 file_is "$A/Person/bob/salary" $'1500\n'
-CHIEF=$(cat "$B/Person/chief/.owner")
 check_ok "C applied chief's write" wait_for 10 \
   bash -c "tail -n 1 '$C/Person/bob/.history' | grep -q ' $CHIEF set salary\$'"
 check_fails "C still cannot read" "Permission denied" cat "$C/Person/bob/salary"
@@ -86,10 +86,11 @@ check_ok "A reads chief's 900" wait_for 10 file_is "$A/Person/carol/salary" $'90
 # A list written line by line (printf) commits once, at close: one list
 # update and one re-sealed keyset, never a moment without chief.
 mkdir "$A/Person/deputy"
+DEPUTY=$(cat "$A/Person/deputy/.owner")
 lines=$(wc -l < "$A/Person/bob/.history")
 printf 'Person/chief\nPerson/deputy\n' > "$A/Person/bob/.authorized"
 check_eq "two readers listed (in key order)" "$(sort "$A/Person/bob/.authorized")" \
-  $'Person/chief\nPerson/deputy'
+  "Person/chief $CHIEF"$'\n'"Person/deputy $DEPUTY"
 check_eq "one list update and one keyset" "$(wc -l < "$A/Person/bob/.history")" $((lines + 2))
 check_ok "B still reads salary" file_is "$B/Person/bob/salary" $'1500\n'
 
@@ -98,10 +99,11 @@ stop_node c
 
 # Revoke with sed -i: the data key rotates, B cannot read what comes next.
 sed -i '/chief/d' "$A/Person/bob/.authorized"
-check_file "A's list holds deputy only" "$A/Person/bob/.authorized" $'Person/deputy\n'
+check_file "A's list holds deputy only" "$A/Person/bob/.authorized" "Person/deputy $DEPUTY"$'\n'
 echo 1600 > "$A/Person/bob/salary"
 check_file "A reads 1600" "$A/Person/bob/salary" $'1600\n'
-check_ok "B has the revocation" wait_for 10 file_is "$B/Person/bob/.authorized" $'Person/deputy\n'
+check_ok "B has the revocation" wait_for 10 file_is "$B/Person/bob/.authorized" \
+  "Person/deputy $DEPUTY"$'\n'
 check_ok "B gets the 1600 update" wait_for 10 \
   bash -c "[ \"\$(stat -c %s '$B/Person/bob/salary')\" = 5 ] && ! cat '$B/Person/bob/salary'"
 check_fails "B cannot read the value written after revocation" "Permission denied" \
@@ -111,7 +113,7 @@ check_fails "B's write after revocation" "Permission denied" \
 
 start_node c -o peer=wss://127.0.0.1:$P
 check_ok "C catches up with the revocation" wait_for 10 file_is "$C/Person/bob/.authorized" \
-  $'Person/deputy\n'
+  "Person/deputy $DEPUTY"$'\n'
 check_ok "C catches up with the 1600 update" wait_for 10 \
   bash -c "cmp -s '$A/Person/bob/.history' '$C/Person/bob/.history'"
 

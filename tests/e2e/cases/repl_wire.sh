@@ -282,6 +282,16 @@ if probe mute sleep 12000 closed; then pass; else
 fi
 check_ok "A logs the handshake deadline" grep -q "no handshake within 10 s; closed" "$T/a.log"
 check_ok "A still serves B" links_up a 1
+# A link gets A's log once: a second WANT 0 is dropped, not answered with
+# the whole log again.
+was=$(stat_of a frames_dropped)
+if probe again handshake fetch "$T/first" want 0 fetch "$T/second" open; then pass; else
+  fail "the second WANT: $(tr '\n' ';' < "$T/again.out")"
+fi
+check_ok "the first WANT got A's log" test -n "$(ls "$T/first")"
+check_eq "the second WANT got nothing" "$(ls "$T/second" | wc -l)" 0
+check_eq "A counted it as a dropped frame" "$(($(stat_of a frames_dropped) - was))" 1
+check_ok "A logs it" grep -q "second WANT; dropped" "$A/.node/log"
 
 for n in g f e d c k b a; do stop_node $n; done
 finish
