@@ -85,7 +85,10 @@ void dfs_db_free(struct dfs_db *db);
 /** The model id of a model name (the entity of its model-level updates). */
 void dfs_db_model_id(const char *model, struct dfs_pubkey *id);
 
-/* Queries. Each returns 0, -ENOENT (absent or removed) or -EIO (corrupt). */
+/*
+ * Queries. Each returns 0, -ENOENT (absent or removed; a model that does
+ * not show, records.h) or -EIO (corrupt).
+ */
 int dfs_db_get_model(struct dfs_db *db, const char *model, struct dfs_model_rec *out);
 int dfs_db_get_object(struct dfs_db *db, const char *model, const char *name,
 		      struct dfs_pubkey *key, struct dfs_object_rec *out);
@@ -149,7 +152,12 @@ typedef int (*dfs_db_history_fn)(const struct dfs_update *u, const struct dfs_ha
 int dfs_db_history(struct dfs_db *db, const struct dfs_pubkey *entity, dfs_db_history_fn fn,
 		   void *ctx);
 
-/* Local changes. Each returns once the update is durable, or an error. */
+/*
+ * Local changes. Each returns once the update is durable, or an error.
+ * A model is owned by nobody: the node key signs its create and remove;
+ * creating one that shows is -EEXIST, removing one that holds objects
+ * -ENOTEMPTY.
+ */
 int dfs_db_create_model(struct dfs_db *db, const char *model);
 int dfs_db_remove_model(struct dfs_db *db, const char *model);
 int dfs_db_create_object(struct dfs_db *db, const char *model, const char *name,
@@ -173,7 +181,7 @@ int dfs_db_delete_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const ch
 #define DFS_AUTHORIZED_MAX 256		/* keys one object's .authorized may list */
 
 /**
- * Reads entity's metadata key ("authorized", "encrypted") into a malloc'ed,
+ * Reads entity's metadata key ("authorized", "datakey") into a malloc'ed,
  * NUL-terminated copy. Returns 0, -ENOENT (never set), -EIO or -ENOMEM.
  */
 int dfs_db_get_meta(struct dfs_db *db, const struct dfs_pubkey *entity, const char *key,
@@ -191,14 +199,23 @@ bool dfs_db_is_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 			  const struct dfs_pubkey *keys, size_t n);
 /**
- * Sets model's encrypted fields (MODEL/.encrypted): values written from now
- * on are sealed with each object's data key (seal.h), readable where a key
- * of the owner or of an authorized object is held. Signed by the model's
- * creator: -EPERM where this node does not hold its key; -EINVAL for a name
- * that is not a field name, -E2BIG past 64 KiB.
+ * Sets model's encrypted fields (MODEL/.encrypted) to names: values written
+ * from now on are sealed with each object's data key (seal.h), readable
+ * where a key of the owner or of an authorized object is held. Each key
+ * keeps its own list, and a model encrypts their union: this node's key
+ * signs its list, which keeps the names it listed before and adds the new
+ * ones no other key lists. Returns -EPERM, changing nothing, where names
+ * leave out a name another key lists (only that key takes it off);
+ * -ENOENT where the model does not show; -EINVAL for a name that is not a
+ * field name, -E2BIG past 64 KiB; -EIO where the store cannot tell.
  */
 int dfs_db_set_encrypted(struct dfs_db *db, const char *model, const char *const *names,
 			 size_t n);
+/**
+ * MODEL/.encrypted: the union of every key's list, sorted, one name a line,
+ * appended to out. Returns 0, -ENOENT (the model does not show), -EIO.
+ */
+int dfs_db_get_encrypted(struct dfs_db *db, const char *model, struct dfs_buf *out);
 
 /**
  * Local changes of objects this node does not own are signed as `as`

@@ -13,7 +13,10 @@
  *   'V' entity path          -> the field's current value: raw bytes, or items
  *                               (below) when its record has DFS_FIELD_FLAG_ITEMS
  *   'X' entity key           -> struct dfs_meta_rec: a metadata value ("authorized",
- *                               "encrypted", ...) and the update that set it
+ *                               "datakey") and the update that set it
+ *   'X' model-id "encrypted" signer
+ *                            -> struct dfs_meta_rec: one signer's list of a
+ *                               model's encrypted fields (dfs_key_meta_by())
  *   'C' model '\0' name '\0' created(8) entity
  *                            -> empty: live objects contending for one name;
  *                               the first in key order shows under the name
@@ -24,10 +27,14 @@
  *   'I' "log"                -> log id(16): this store's log, named at random
  *                               when the store was made
  *   'S' "state"              -> struct dfs_state_rec
+ *   'S' "version"            -> the store's format (dfs_version_rec_encode()),
+ *                               written by src/model/migrate.c; stores of
+ *                               release 0.1.0 have none
  *
- * Records start with a version byte, 2. Decoders never read past the input
- * and reject any other length with -EBADMSG, so a corrupted record is
- * reported, never trusted.
+ * Records start with a version byte, 2; model records with 3, their layout
+ * since the store format 2 (0.1.0's, version 2, is read only to convert
+ * it). Decoders never read past the input and reject any other length with
+ * -EBADMSG, so a corrupted record is reported, never trusted.
  */
 #ifndef DINEMICFS_RECORDS_H
 #define DINEMICFS_RECORDS_H
@@ -40,19 +47,35 @@
 #include "dinemicfs/keys.h"
 
 #define DFS_REC_VERSION 2
+#define DFS_MODEL_REC_VERSION 3
+/* The store's format: 1 is release 0.1.0's (no version record), 2 this one. */
+#define DFS_STORE_VERSION 2
 
 enum dfs_field_kind {
 	DFS_FIELD_VALUE = 1,
 	DFS_FIELD_DICT = 2,
 };
 
+/*
+ * A model is a namespace owned by nobody: any key may create or remove it.
+ * Its creates and removes are one last-writer-wins register, (clock,
+ * signer), and it shows while the latest of them is a create or while it
+ * holds a live object (dfs_model_shown()), so that a remove never hides
+ * objects, on any node, in any order.
+ */
 struct dfs_model_rec {
-	bool alive;
+	bool live;			/* the latest create or remove is a create */
 	struct dfs_hash head;
 	uint64_t mtime;			/* clock of the model's last update */
-	uint64_t created;		/* (created, creator): the earliest create */
-	struct dfs_pubkey creator;
+	uint64_t clock;			/* (clock, signer): the latest create or remove */
+	struct dfs_pubkey signer;
+	uint64_t objects;		/* live objects in the model */
 };
+
+static inline bool dfs_model_shown(const struct dfs_model_rec *m)
+{
+	return m->live || m->objects > 0;
+}
 
 struct dfs_object_rec {
 	bool alive;
@@ -110,6 +133,12 @@ struct dfs_state_rec {
 
 int dfs_model_rec_encode(const struct dfs_model_rec *r, struct dfs_buf *out);
 int dfs_model_rec_decode(const uint8_t *p, size_t len, struct dfs_model_rec *r);
+/**
+ * Decodes a model record of release 0.1.0 (version 2: alive, head, mtime,
+ * the earliest create's clock and signer): live is its "alive", (clock,
+ * signer) its earliest create, objects 0. For the store's migration only.
+ */
+int dfs_model_rec_decode_v1(const uint8_t *p, size_t len, struct dfs_model_rec *r);
 int dfs_object_rec_encode(const struct dfs_object_rec *r, struct dfs_buf *out);
 int dfs_object_rec_decode(const uint8_t *p, size_t len, struct dfs_object_rec *r);
 int dfs_field_rec_encode(const struct dfs_field_rec *r, struct dfs_buf *out);
@@ -118,6 +147,8 @@ int dfs_meta_rec_encode(const struct dfs_meta_rec *r, struct dfs_buf *out);
 int dfs_meta_rec_decode(const uint8_t *p, size_t len, struct dfs_meta_rec *r);
 int dfs_state_rec_encode(const struct dfs_state_rec *r, struct dfs_buf *out);
 int dfs_state_rec_decode(const uint8_t *p, size_t len, struct dfs_state_rec *r);
+int dfs_version_rec_encode(uint32_t version, struct dfs_buf *out);
+int dfs_version_rec_decode(const uint8_t *p, size_t len, uint32_t *version);
 
 /**
  * Reads the item at *off of an items value and moves *off past it. Returns
@@ -139,12 +170,16 @@ void dfs_key_field(struct dfs_buf *out, const struct dfs_pubkey *entity, const c
 void dfs_key_value(struct dfs_buf *out, const struct dfs_pubkey *entity, const char *path,
 		   size_t plen);
 void dfs_key_meta(struct dfs_buf *out, const struct dfs_pubkey *entity, const char *key);
+/** A metadata key kept per signer: dfs_key_meta() followed by the signer's 32 bytes. */
+void dfs_key_meta_by(struct dfs_buf *out, const struct dfs_pubkey *entity, const char *key,
+		     const struct dfs_pubkey *signer);
 /** With entity NULL: the prefix of every contender for (model, name). */
 void dfs_key_contender(struct dfs_buf *out, const char *model, const char *name,
 		       uint64_t created, const struct dfs_pubkey *entity);
 void dfs_key_rejected(struct dfs_buf *out, const struct dfs_hash *h);
 void dfs_key_cursor(struct dfs_buf *out, const struct dfs_pubkey *node);
 void dfs_key_state(struct dfs_buf *out);
+void dfs_key_version(struct dfs_buf *out);
 void dfs_key_log_id(struct dfs_buf *out);
 
 /*

@@ -49,25 +49,42 @@ static int get_version(struct dfs_reader *r)
 
 int dfs_model_rec_encode(const struct dfs_model_rec *r, struct dfs_buf *out)
 {
-	dfs_buf_add_u8(out, DFS_REC_VERSION);
-	dfs_buf_add_u8(out, r->alive);
+	dfs_buf_add_u8(out, DFS_MODEL_REC_VERSION);
+	dfs_buf_add_u8(out, r->live);
 	dfs_buf_add(out, r->head.b, DFS_HASH_LEN);
 	dfs_buf_add_u64be(out, r->mtime);
-	dfs_buf_add_u64be(out, r->created);
-	dfs_buf_add(out, r->creator.b, DFS_PUBKEY_LEN);
+	dfs_buf_add_u64be(out, r->clock);
+	dfs_buf_add(out, r->signer.b, DFS_PUBKEY_LEN);
+	dfs_buf_add_u64be(out, r->objects);
 	return dfs_buf_ok(out);
 }
 
 int dfs_model_rec_decode(const uint8_t *p, size_t len, struct dfs_model_rec *r)
 {
 	struct dfs_reader rd;
+	uint8_t v;
 
 	dfs_reader_init(&rd, p, len);
-	if (get_version(&rd) < 0 || get_bool(&rd, &r->alive) < 0 ||
-	    dfs_reader_get_bytes(&rd, r->head.b, DFS_HASH_LEN) < 0 ||
-	    dfs_reader_get_u64be(&rd, &r->mtime) < 0 || dfs_reader_get_u64be(&rd, &r->created) < 0 ||
-	    dfs_reader_get_bytes(&rd, r->creator.b, DFS_PUBKEY_LEN) < 0 || dfs_reader_left(&rd))
+	if (dfs_reader_get_u8(&rd, &v) < 0 || v != DFS_MODEL_REC_VERSION ||
+	    get_bool(&rd, &r->live) < 0 || dfs_reader_get_bytes(&rd, r->head.b, DFS_HASH_LEN) < 0 ||
+	    dfs_reader_get_u64be(&rd, &r->mtime) < 0 || dfs_reader_get_u64be(&rd, &r->clock) < 0 ||
+	    dfs_reader_get_bytes(&rd, r->signer.b, DFS_PUBKEY_LEN) < 0 ||
+	    dfs_reader_get_u64be(&rd, &r->objects) < 0 || dfs_reader_left(&rd))
 		return -EBADMSG;
+	return 0;
+}
+
+int dfs_model_rec_decode_v1(const uint8_t *p, size_t len, struct dfs_model_rec *r)
+{
+	struct dfs_reader rd;
+
+	dfs_reader_init(&rd, p, len);
+	if (get_version(&rd) < 0 || get_bool(&rd, &r->live) < 0 ||
+	    dfs_reader_get_bytes(&rd, r->head.b, DFS_HASH_LEN) < 0 ||
+	    dfs_reader_get_u64be(&rd, &r->mtime) < 0 || dfs_reader_get_u64be(&rd, &r->clock) < 0 ||
+	    dfs_reader_get_bytes(&rd, r->signer.b, DFS_PUBKEY_LEN) < 0 || dfs_reader_left(&rd))
+		return -EBADMSG;
+	r->objects = 0;
 	return 0;
 }
 
@@ -198,6 +215,23 @@ int dfs_state_rec_decode(const uint8_t *p, size_t len, struct dfs_state_rec *r)
 	return 0;
 }
 
+int dfs_version_rec_encode(uint32_t version, struct dfs_buf *out)
+{
+	dfs_buf_add_u8(out, DFS_REC_VERSION);
+	dfs_buf_add_u32be(out, version);
+	return dfs_buf_ok(out);
+}
+
+int dfs_version_rec_decode(const uint8_t *p, size_t len, uint32_t *version)
+{
+	struct dfs_reader rd;
+
+	dfs_reader_init(&rd, p, len);
+	if (get_version(&rd) < 0 || dfs_reader_get_u32be(&rd, version) < 0 || dfs_reader_left(&rd))
+		return -EBADMSG;
+	return 0;
+}
+
 void dfs_key_update(struct dfs_buf *out, const struct dfs_hash *h)
 {
 	dfs_buf_reset(out);
@@ -269,6 +303,13 @@ void dfs_key_meta(struct dfs_buf *out, const struct dfs_pubkey *entity, const ch
 	dfs_buf_add(out, key, strlen(key));
 }
 
+void dfs_key_meta_by(struct dfs_buf *out, const struct dfs_pubkey *entity, const char *key,
+		     const struct dfs_pubkey *signer)
+{
+	dfs_key_meta(out, entity, key);
+	dfs_buf_add(out, signer->b, DFS_PUBKEY_LEN);
+}
+
 void dfs_key_contender(struct dfs_buf *out, const char *model, const char *name,
 		       uint64_t created, const struct dfs_pubkey *entity)
 {
@@ -308,6 +349,13 @@ void dfs_key_state(struct dfs_buf *out)
 	dfs_buf_reset(out);
 	dfs_buf_add_u8(out, 'S');
 	dfs_buf_add(out, "state", 5);
+}
+
+void dfs_key_version(struct dfs_buf *out)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'S');
+	dfs_buf_add(out, "version", 7);
 }
 
 void dfs_key_models_prefix(uint8_t out[DFS_KEY_TAG_LEN])

@@ -146,20 +146,13 @@ static int authorized_text(struct dfs_fs *fs, const struct dfs_pubkey *obj, stru
 	return rc;
 }
 
-/* Whether this node holds the key of the model's creator, who alone lists its encrypted fields. */
-static bool model_creator(struct dfs_fs *fs, const char *model)
-{
-	struct dfs_model_rec m;
-
-	return dfs_db_get_model(fs->db, model, &m) == 0 && dfs_keyring_has(fs->kr, &m.creator);
-}
-
 bool dfs_fs_meta_writable(struct dfs_fs *fs, const struct dfs_ent *e)
 {
 	if (fs->opts.read_only)
 		return false;
+	/* Any node may list a model's encrypted fields (each key its own list). */
 	if (e->kind == DFS_K_META && e->meta == DFS_META_ENCRYPTED)
-		return model_creator(fs, e->model);
+		return true;
 	if (e->kind == DFS_K_META)
 		return e->meta == DFS_META_AUTHORIZED && dfs_keyring_has(fs->kr, &e->obj);
 	return e->kind == DFS_K_NODE_FILE && e->meta == DFS_NODE_AS;
@@ -329,23 +322,10 @@ static int history_text(struct dfs_fs *fs, const struct dfs_ent *e, const char *
 	return rc;
 }
 
-/* .encrypted: the stored list, or empty when the model exists without one. */
+/* .encrypted: the union of every key's list, empty when the model lists none. */
 static int encrypted_text(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *out)
 {
-	struct dfs_model_rec m;
-	int rc;
-	struct dfs_pubkey id;
-	uint8_t *list;
-	size_t len;
-	dfs_db_model_id(e->model, &id);
-	rc = dfs_db_get_meta(fs->db, &id, "encrypted", &list, &len);
-	if (rc == 0) {
-		dfs_buf_add(out, list, len);
-		free(list);
-	} else if (rc == -ENOENT) {
-		rc = dfs_db_get_model(fs->db, e->model, &m);
-	}
-	return rc;
+	return dfs_db_get_encrypted(fs->db, e->model, out);
 }
 
 /* .node/as: the object this node acts as, if any. */

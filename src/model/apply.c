@@ -37,8 +37,14 @@ static int check_chain(struct dfs_db *db, const struct dfs_update *u, const stru
 		       struct dfs_hash *missing)
 {
 	if (memcmp(u->prev.b, zero_hash.b, DFS_HASH_LEN) == 0) {
-		/* Nodes that each create a model of one name create one entity. */
-		return !t->exists || u->op == DFS_OP_MODEL_CREATE ? 0 : -EBADMSG;
+		/*
+		 * Nodes that each create a model of one name create one entity.
+		 * Any other model update builds on one of its creates, so that
+		 * none can come first.
+		 */
+		if (u->op == DFS_OP_MODEL_CREATE)
+			return 0;
+		return !t->exists && !dfs_op_is_model(u->op) ? 0 : -EBADMSG;
 	}
 	if (t->exists && memcmp(u->prev.b, t->head.b, DFS_HASH_LEN) == 0)
 		return 0;
@@ -66,10 +72,10 @@ static int check_signer(struct dfs_db *db, const struct dfs_update *u, const str
 {
 	switch (u->op) {
 	case DFS_OP_MODEL_CREATE:
-		return 0;
 	case DFS_OP_MODEL_REMOVE:
 	case DFS_OP_MODEL_META:
-		return memcmp(u->signer.b, t->model.creator.b, DFS_PUBKEY_LEN) == 0 ? 0 : -EPERM;
+		/* A model is owned by nobody; "encrypted" is kept per signer. */
+		return 0;
 	case DFS_OP_OBJECT_CREATE:
 	case DFS_OP_OBJECT_META:
 		/* An object is owned by its own key; only the owner says who else may write. */
@@ -80,10 +86,10 @@ static int check_signer(struct dfs_db *db, const struct dfs_update *u, const str
 }
 
 /*
- * Metadata: "encrypted" on a model (field names, one a line), "authorized"
- * on an object (public keys, 32 bytes each), "datakey" on an object (its
- * keyset, seal.h). The latest (clock, signer) set wins, whatever order the
- * sets arrive in.
+ * Metadata: "encrypted" on a model (field names, one a line), one list per
+ * signer; "authorized" on an object (public keys, 32 bytes each), "datakey"
+ * on an object (its keyset, seal.h). The latest (clock, signer) set wins,
+ * whatever order the sets arrive in.
  */
 static bool meta_is(const struct dfs_update *u, const char *key)
 {
@@ -108,6 +114,19 @@ static int meta_check(const struct dfs_update *u)
 	return -EBADMSG;
 }
 
+/* Last writer wins; one signer's two sets at one clock: the greater value, on every node. */
+static int meta_cmp(const struct dfs_update *u, const struct dfs_meta_rec *old)
+{
+	int c = clock_cmp(u->clock, &u->signer, old->clock, &old->signer);
+	size_t n = u->value_len < old->len ? u->value_len : old->len;
+
+	if (c == 0 && n)
+		c = memcmp(u->value, old->value, n);
+	if (c == 0)
+		c = (u->value_len > old->len) - (u->value_len < old->len);
+	return c;
+}
+
 static int apply_meta(struct apply *a)
 {
 	const struct dfs_update *u = a->u;
@@ -119,11 +138,14 @@ static int apply_meta(struct apply *a)
 
 	if (rc < 0)
 		return rc;
-	dfs_key_meta(&a->key, &u->entity, a->name);
+	if (u->op == DFS_OP_MODEL_META)
+		dfs_key_meta_by(&a->key, &u->entity, a->name, &u->signer);
+	else
+		dfs_key_meta(&a->key, &u->entity, a->name);
 	rc = dfs_store_get(a->db->st, a->key.data, a->key.len, &raw, &rawlen);
 	if (rc == 0) {
 		bool older = dfs_meta_rec_decode(raw, rawlen, &old) == 0 &&
-			     clock_cmp(u->clock, &u->signer, old.clock, &old.signer) < 0;
+			     meta_cmp(u, &old) < 0;
 		free(raw);
 		if (older && a->local)
 			return db_local_loses(a, old.clock);
@@ -136,47 +158,62 @@ static int apply_meta(struct apply *a)
 	return put_rec(a->b, &a->key, &a->val, dfs_meta_rec_encode(&m, &a->val));
 }
 
+/*
+ * What a model change made here may do: create a model that does not show,
+ * remove or list fields of one that does (and remove it only while it
+ * holds no object), and never lose last-writer-wins to a stored clock.
+ */
+static int local_model_rule(const struct apply *a, const struct dfs_model_rec *m, bool shown)
+{
+	const struct dfs_update *u = a->u;
+
+	if (u->op == DFS_OP_MODEL_CREATE && shown)
+		return -EEXIST;
+	if (u->op != DFS_OP_MODEL_CREATE && !shown)
+		return -ENOENT;
+	if (u->op == DFS_OP_MODEL_REMOVE && m->objects > 0)
+		return -ENOTEMPTY;
+	if (u->op != DFS_OP_MODEL_META && a->t->exists &&
+	    clock_cmp(u->clock, &u->signer, m->clock, &m->signer) < 0)
+		return -EAGAIN;
+	return 0;
+}
+
+/*
+ * A model's creates and removes are one last-writer-wins register by
+ * (clock, signer); it shows while the latest is a create or while it holds
+ * a live object (records.h). Every remote model update is applied, whatever
+ * the model shows, so that the set of updates decides, in any order.
+ */
 static int apply_model(struct apply *a)
 {
 	struct dfs_model_rec m = a->t->model;
 	const struct dfs_update *u = a->u;
-	int rc;
+	bool shown = a->t->exists && dfs_model_shown(&m);
+	int rc = a->local ? local_model_rule(a, &m, shown) : 0, c;
 
+	if (rc < 0)
+		return rc;
+	if (!a->t->exists)
+		memset(&m, 0, sizeof(m));
 	switch (u->op) {
 	case DFS_OP_MODEL_CREATE:
-		if (a->t->exists && m.alive) {
-			if (a->local)
-				return -EEXIST;
-			/* Created on several nodes: the earliest create names the creator. */
-			if (clock_cmp(u->clock, &u->signer, m.created, &m.creator) < 0) {
-				m.created = u->clock;
-				m.creator = u->signer;
-			}
-		} else {
-			m.alive = true;
-			m.created = u->clock;
-			m.creator = u->signer;
-			a->note->ev.created = true;
+	case DFS_OP_MODEL_REMOVE:
+		/* At one (clock, signer), a create beats a remove, whatever comes first. */
+		c = a->t->exists ? clock_cmp(u->clock, &u->signer, m.clock, &m.signer) : 1;
+		if (c > 0 || (c == 0 && u->op == DFS_OP_MODEL_CREATE)) {
+			m.live = u->op == DFS_OP_MODEL_CREATE;
+			m.clock = u->clock;
+			m.signer = u->signer;
 		}
 		break;
-	case DFS_OP_MODEL_REMOVE:
-		if (!a->t->exists || !m.alive)
-			return -ENOENT;
-		/* Locally only an empty model goes; a remote remove wins over creates. */
-		dfs_key_name(&a->key, a->model, "");
-		rc = a->local ? db_has_live_children(a->db, a->key.data, a->key.len, 'N') : 0;
-		if (rc)
-			return rc < 0 ? rc : -ENOTEMPTY;
-		m.alive = false;
-		break;
 	case DFS_OP_MODEL_META:
-		if (!a->t->exists || !m.alive)
-			return -ENOENT;
 		rc = apply_meta(a);
 		if (rc < 0)
 			return rc;
 		break;
 	}
+	a->note->ev.created = !shown && dfs_model_shown(&m);
 	m.mtime = u->clock > m.mtime ? u->clock : m.mtime;
 	m.head = a->hash;
 	dfs_buf_reset(&a->val);

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* authz.c - owner-only metadata: .authorized (with its keyset) and .encrypted */
+/* authz.c - .authorized (owner-only, with its keyset) and .encrypted (each key its own list) */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dinemicfs/log.h"
 #include "dinemicfs/util.h"
 #include "internal.h"
 
@@ -85,7 +86,10 @@ int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 	 * first keyset, so that the objects it names can write encrypted
 	 * values before the owner ever has.
 	 */
-	bool rekeyed = keyed || (m > 0 && dfs_sealed_field(db, o.model, NULL));
+	int listed = rc == 0 && !keyed && m > 0 ? dfs_sealed_field(db, o.model, NULL) : 0;
+	if (listed < 0)
+		rc = listed;	/* cannot tell whether readers need a key: change nothing */
+	bool rekeyed = keyed || listed > 0;
 	if (rc == 0 && rekeyed)
 		rc = db_make_keyset(db, obj, (const uint8_t *)sorted, m * DFS_PUBKEY_LEN,
 				 keyed && db_any_dropped(old, oldlen, sorted, m), &next);
@@ -102,9 +106,69 @@ int dfs_db_set_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 	return rc;
 }
 
-static int names_cmp(const void *a, const void *b)
+/* This node's list and the names every other signer lists, as lines. */
+struct encrypted_now {
+	const struct dfs_pubkey *me;
+	struct dfs_buf own, others;
+};
+
+static int split_one(const struct dfs_pubkey *signer, const uint8_t *list, size_t len, void *arg)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	struct encrypted_now *e = arg;
+	struct dfs_buf *to = memcmp(signer->b, e->me->b, DFS_PUBKEY_LEN) == 0 ? &e->own
+									    : &e->others;
+
+	dfs_buf_add(to, list, len);
+	return dfs_buf_ok(to);
+}
+
+static bool in_names(char *const *v, size_t n, const char *name)
+{
+	return n && bsearch(&name, v, n, sizeof(*v), db_names_cmp);
+}
+
+/*
+ * This node's next list, from what was written (w, sorted, n of them):
+ * names it listed before stay its own; a new name is its own unless
+ * another key lists it already. Dropping another key's name is -EPERM.
+ */
+static int next_own_list(struct dfs_db *db, const char *model, char **w, size_t n,
+			 struct dfs_buf *list, bool *changed)
+{
+	struct encrypted_now e = { .me = dfs_keyring_node(db->kr) };
+	char **own = NULL, **others = NULL;
+	size_t nown = 0, nothers = 0;
+	int rc;
+
+	dfs_buf_init(&e.own);
+	dfs_buf_init(&e.others);
+	rc = db_encrypted_lists(db, model, split_one, &e);
+	if (rc == 0)
+		rc = db_names_sort(&e.own, &own, &nown);
+	if (rc == 0)
+		rc = db_names_sort(&e.others, &others, &nothers);
+	for (size_t i = 0; rc == 0 && i < nothers; i++) {
+		if (!in_names(w, n, others[i])) {
+			dfs_log(DFS_LOG_WARNING, "%s/.encrypted: %s was listed by another node's key, "
+				"which alone can take it off", model, others[i]);
+			rc = -EPERM;
+		}
+	}
+	size_t kept = 0, total = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		bool mine = in_names(own, nown, w[i]);
+		if (mine || !in_names(others, nothers, w[i])) {
+			dfs_buf_printf(list, "%s\n", w[i]);
+			kept += mine;
+			total++;
+		}
+	}
+	*changed = total != nown || kept != nown;
+	free(own);
+	free(others);
+	dfs_buf_release(&e.own);
+	dfs_buf_release(&e.others);
+	return rc < 0 ? rc : dfs_buf_ok(list);
 }
 
 int dfs_db_set_encrypted(struct dfs_db *db, const char *model, const char *const *names,
@@ -113,16 +177,15 @@ int dfs_db_set_encrypted(struct dfs_db *db, const char *model, const char *const
 	struct dfs_model_rec m;
 	struct dfs_pubkey id;
 	struct dfs_buf list;
+	bool changed;
 	int rc = dfs_db_get_model(db, model, &m);
 
 	if (rc < 0)
 		return rc;
-	/* The model's creator decides, on every node. */
-	if (!dfs_keyring_has(db->kr, &m.creator))
-		return -EPERM;
-	const char **sorted = calloc(n ? n : 1, sizeof(*sorted));
+	char **sorted = calloc(n ? n : 1, sizeof(*sorted));
 	if (!sorted)
 		return -ENOMEM;
+	size_t m_names = 0;
 	for (size_t i = 0; i < n; i++) {
 		/* A newline would split the name: the list is one name a line. */
 		if (dfs_name_check(names[i], strlen(names[i])) < 0 || names[i][0] == '.' ||
@@ -130,21 +193,22 @@ int dfs_db_set_encrypted(struct dfs_db *db, const char *model, const char *const
 			free(sorted);
 			return -EINVAL;
 		}
-		sorted[i] = names[i];
+		sorted[i] = (char *)names[i];
 	}
-	qsort(sorted, n, sizeof(*sorted), names_cmp);
-	dfs_buf_init(&list);
+	qsort(sorted, n, sizeof(*sorted), db_names_cmp);
 	for (size_t i = 0; i < n; i++)
-		if (i == 0 || strcmp(sorted[i - 1], sorted[i]) != 0)
-			dfs_buf_printf(&list, "%s\n", sorted[i]);
+		if (m_names == 0 || strcmp(sorted[m_names - 1], sorted[i]) != 0)
+			sorted[m_names++] = sorted[i];
+	dfs_buf_init(&list);
+	rc = next_own_list(db, model, sorted, m_names, &list, &changed);
 	free(sorted);
-	rc = dfs_buf_ok(&list);
 	if (rc == 0 && list.len > DFS_ENCRYPTED_MAX)
 		rc = -E2BIG;
 	dfs_db_model_id(model, &id);
-	if (rc == 0)
-		rc = db_local_change(db, DFS_OP_MODEL_META, 0, &id, &m.creator, model, "encrypted",
-				  list.data, list.len);
+	/* Any key may list a model's fields; this node's own key signs its own list. */
+	if (rc == 0 && changed)
+		rc = db_local_change(db, DFS_OP_MODEL_META, 0, &id, dfs_keyring_node(db->kr), model,
+				  "encrypted", list.data, list.len);
 	dfs_buf_release(&list);
 	return rc;
 }

@@ -119,6 +119,11 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	dfs_buf_release(&key);
 	if ((rc < 0 && rc != -ENOENT) || load_log_id(db) < 0)
 		goto fail;
+	rc = db_migrate(db);	/* a store of release 0.1.0 is converted, once */
+	if (rc < 0) {
+		err = -rc;
+		goto fail;
+	}
 	db->seq = state.seq;
 	db->recent_base = state.seq;
 	atomic_init(&db->visible, state.seq);

@@ -11,6 +11,7 @@
  * ones below it:
  *
  *   rec.c                 typed store reads, corrupt-record reports, scans
+ *   migrate.c             the store's format; 0.1.0's stores converted at open
  *   db.c, sealed.c, oplog.c
  *                         lifecycle and settings; encrypted fields and data
  *                         keys; the log peers read and their cursors
@@ -26,12 +27,13 @@
  * keyset change from slipping in between sealing a value and applying it.
  * Fields of struct dfs_db say what protects them.
  *
- * Encrypted fields (sealed.c): a model's "encrypted" metadata lists
- * field names, each followed by '\n', sorted, no duplicates. An object's
- * "datakey" metadata is its keyset (seal.h), set by its owner. A value is
- * sealed for the field's path: the associated data is the object's key
- * followed by the path, so a sealed value copied into another field or
- * object does not open.
+ * Encrypted fields (sealed.c): each signer's "encrypted" metadata of a
+ * model (kept per signer, dfs_key_meta_by()) lists field names, each
+ * followed by '\n', sorted, no duplicates; the model encrypts the union.
+ * An object's "datakey" metadata is its keyset (seal.h), set by its
+ * owner. A value is sealed for the field's path: the associated data is
+ * the object's key followed by the path, so a sealed value copied into
+ * another field or object does not open.
  */
 #ifndef DINEMICFS_MODEL_INTERNAL_H
 #define DINEMICFS_MODEL_INTERNAL_H
@@ -134,6 +136,15 @@ int db_has_live_children(struct dfs_db *db, const uint8_t *prefix, size_t plen, 
  * (scans see written batches only, store.h).
  */
 int db_scan_written(struct dfs_db *db, const void *prefix, size_t plen, db_scan_fn fn, void *arg);
+
+/* ---- migrate.c: the store's format ------------------------------------------------ */
+
+/**
+ * Checks the store's format at open and converts a store of release 0.1.0
+ * (migrate.c tells how), in one batch. Returns 0, -EPROTONOSUPPORT (a
+ * newer format), -EIO or -ENOMEM.
+ */
+int db_migrate(struct dfs_db *db);
 
 /* ---- the apply path ----------------------------------------------------------- */
 
@@ -238,6 +249,8 @@ int db_object_remove(struct apply *a, struct dfs_object_rec *o);
  */
 int db_name_to_show(struct dfs_db *db, const char *model, const char *name, size_t len,
 		    uint64_t clock, const struct dfs_pubkey *k, char out[256]);
+/** Counts one live object more (delta 1) or less (-1) in model's record, in a->b. */
+int db_count_object(struct apply *a, const char *model, int delta);
 
 /* ---- db.c, query.c ---------------------------------------------------------- */
 
@@ -267,8 +280,28 @@ bool db_local_signer(struct dfs_db *db, const struct dfs_pubkey *obj, struct dfs
 int dfs_sealed_check_list(const uint8_t *v, size_t len);
 /** Whether path (FIELD or DICT/KEY) is in list: a dict is listed by its name. */
 bool dfs_sealed_listed(const uint8_t *list, size_t len, const char *path);
-/** Whether model encrypts path; with path NULL, whether it encrypts any field. */
-bool dfs_sealed_field(struct dfs_db *db, const char *model, const char *path);
+/**
+ * Whether model encrypts path (any signer's list names it); with path
+ * NULL, whether it encrypts any field. Returns 1, 0, or -EIO or -ENOMEM
+ * where the store cannot tell: a caller that would write then refuses,
+ * never writing in clear.
+ */
+int dfs_sealed_field(struct dfs_db *db, const char *model, const char *path);
+/*
+ * Called with each signer's list of a model's encrypted fields (checked);
+ * a non-zero return stops the walk and is returned.
+ */
+typedef int (*db_encrypted_fn)(const struct dfs_pubkey *signer, const uint8_t *list, size_t len,
+			       void *arg);
+/** Walks model's lists, one per signer: 0, fn's return, -EIO (a corrupt one) or -ENOMEM. */
+int db_encrypted_lists(struct dfs_db *db, const char *model, db_encrypted_fn fn, void *arg);
+/**
+ * Sorts the names of lines (each ended by '\n', turned into '\0' in place)
+ * without repeats: *out (malloc'ed, the caller frees it) points into lines.
+ */
+int db_names_sort(struct dfs_buf *lines, char ***out, size_t *n);
+/** qsort/bsearch order of names (char *), strcmp's. */
+int db_names_cmp(const void *a, const void *b);
 
 /**
  * Opens obj's data key of epoch: from the cache, else from its keyset with

@@ -63,8 +63,9 @@ static int judge_values(struct dfs_db *db, const struct dfs_update *u, struct ju
 		value = j->clear.data;
 		value_len = j->clear.len;
 	}
+	/* Where the store cannot tell, listeners are told as of a secret. */
 	j->c.secret = j->c.sealed || (u->flags & DFS_UPDATE_FLAG_SEALED) ||
-		      dfs_sealed_field(db, j->model, j->path);
+		      dfs_sealed_field(db, j->model, j->path) != 0;
 	if (j->c.sealed) {
 		free(j->old);
 		j->old = NULL;

@@ -90,10 +90,9 @@ int dfs_db_remove_model(struct dfs_db *db, const char *model)
 	if (rc < 0)
 		return rc;
 	dfs_db_model_id(model, &id);
-	/* The model's creator signs; this node may hold that key or not. */
-	if (!dfs_keyring_has(db->kr, &m.creator))
-		return -EPERM;
-	return db_local_change(db, DFS_OP_MODEL_REMOVE, 0, &id, &m.creator, model, NULL, NULL, 0);
+	/* A model is owned by nobody: this node's key signs. */
+	return db_local_change(db, DFS_OP_MODEL_REMOVE, 0, &id, dfs_keyring_node(db->kr), model,
+			    NULL, NULL, 0);
 }
 
 int dfs_db_create_object(struct dfs_db *db, const char *model, const char *name,
@@ -286,8 +285,12 @@ static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey 
 	enum dfs_event event = op == DFS_OP_OBJECT_REMOVE   ? DFS_EVENT_REMOVE
 			       : op == DFS_OP_FIELD_DELETE  ? DFS_EVENT_DELETE
 							    : DFS_EVENT_UPDATE;
-	bool secret = (op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND) &&
-		      dfs_sealed_field(db, o.model, path);
+	int listed = op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND
+			     ? dfs_sealed_field(db, o.model, path)
+			     : 0;
+	if (listed < 0)
+		return listed;	/* never written in clear for want of knowing */
+	bool secret = listed > 0;
 	bool judged = (op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND ||
 		       op == DFS_OP_FIELD_DELETE || op == DFS_OP_OBJECT_REMOVE) &&
 		      db_wanted(db, event, o.model);

@@ -247,6 +247,24 @@ static int name_clash(struct apply *a, struct dfs_object_rec *o, const struct co
 	return rc;
 }
 
+/* A model's count of live objects, one up or down, in a->b (records.h). */
+int db_count_object(struct apply *a, const char *model, int delta)
+{
+	struct dfs_model_rec m;
+	int rc;
+
+	dfs_key_model(&a->key, model);
+	rc = db_get_rec(a->db, &a->key, "model", (db_decoder)dfs_model_rec_decode, &m);
+	if (rc < 0)
+		return rc == -ENOENT ? db_corrupt(a->db, "model", a->key.data, a->key.len) : rc;
+	if (delta < 0 && m.objects == 0)
+		db_corrupt(a->db, "model (object count)", a->key.data, a->key.len);
+	else
+		m.objects = delta < 0 ? m.objects - 1 : m.objects + 1;
+	dfs_buf_reset(&a->val);
+	return put_rec(a->b, &a->key, &a->val, dfs_model_rec_encode(&m, &a->val));
+}
+
 /*
  * Objects created concurrently under one name all live: the one created
  * first (by clock, then key) shows under the name, the others as
@@ -270,7 +288,8 @@ int db_object_create(struct apply *a, struct dfs_object_rec *o)
 			memcpy(a->missing->b, id.b, DFS_HASH_LEN);
 		return -EAGAIN;	/* wait for the model's create */
 	}
-	if (rc == 0 && !m.alive)
+	/* A model a remove hides takes a remote object all the same (records.h). */
+	if (rc == 0 && a->local && !dfs_model_shown(&m))
 		rc = -ENOENT;
 	if (rc < 0)
 		return rc;
@@ -300,6 +319,8 @@ int db_object_create(struct apply *a, struct dfs_object_rec *o)
 	dfs_key_contender(&a->key, a->model, a->name, o->created, &u->entity);
 	if (rc == 0)
 		rc = put_key(a->b, &a->key, "", 0);
+	if (rc == 0)
+		rc = db_count_object(a, a->model, 1);
 	return rc;
 }
 
@@ -331,6 +352,8 @@ int db_object_remove(struct apply *a, struct dfs_object_rec *o)
 		else if (rc == 0)
 			rc = give_back(a, o->model, o->name);
 	}
+	if (rc == 0)
+		rc = db_count_object(a, o->model, -1);
 	if (rc == 0)
 		rc = db_scan_written(a->db, prefix, sizeof(prefix), db_bury_fields, a);
 	return rc;

@@ -140,7 +140,7 @@ static int list_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t 
 		struct dfs_model_rec m;
 		if (dfs_model_rec_decode(val, vlen, &m) < 0)
 			return db_skip_corrupt(lc->db, "model", key, klen);
-		if (!m.alive)
+		if (!dfs_model_shown(&m))
 			return 0;
 	} else if (lc->kind == 'F') {
 		struct dfs_field_rec f;

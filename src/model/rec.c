@@ -62,7 +62,7 @@ int dfs_db_get_model(struct dfs_db *db, const char *model, struct dfs_model_rec 
 	dfs_key_model(&key, model);
 	int rc = db_get_rec(db, &key, "model", (db_decoder)dfs_model_rec_decode, out);
 	dfs_buf_release(&key);
-	if (rc == 0 && !out->alive)
+	if (rc == 0 && !dfs_model_shown(out))
 		rc = -ENOENT;
 	return rc;
 }

@@ -52,18 +52,113 @@ bool dfs_sealed_listed(const uint8_t *list, size_t len, const char *path)
 	return false;
 }
 
-bool dfs_sealed_field(struct dfs_db *db, const char *model, const char *path)
+struct lists_ctx {
+	struct dfs_db *db;
+	db_encrypted_fn fn;
+	void *arg;
+	int stop;		/* fn's non-zero return: the scan returns 0 for a positive one */
+};
+
+static int list_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg)
 {
+	struct lists_ctx *lc = arg;
+	struct dfs_meta_rec m;
+
+	/* A record that cannot be read might list anything: nobody can tell. */
+	if (dfs_meta_rec_decode(val, vlen, &m) < 0 || dfs_sealed_check_list(m.value, m.len) < 0)
+		return db_corrupt(lc->db, "encrypted list", key, klen);
+	lc->stop = lc->fn(&m.signer, m.value, m.len, lc->arg);
+	return lc->stop;
+}
+
+int db_encrypted_lists(struct dfs_db *db, const char *model, db_encrypted_fn fn, void *arg)
+{
+	struct lists_ctx lc = { db, fn, arg, 0 };
 	struct dfs_pubkey id;
-	uint8_t *list;
-	size_t len;
+	struct dfs_buf prefix;
 
 	dfs_db_model_id(model, &id);
-	if (dfs_db_get_meta(db, &id, "encrypted", &list, &len) < 0)
-		return false;
-	bool listed = path ? dfs_sealed_listed(list, len, path) : len > 0;
-	free(list);
-	return listed;
+	dfs_buf_init(&prefix);
+	dfs_key_meta(&prefix, &id, "encrypted");
+	int rc = dfs_buf_ok(&prefix);
+	if (rc == 0)
+		rc = dfs_store_scan(db->st, prefix.data, prefix.len, list_one, &lc);
+	dfs_buf_release(&prefix);
+	return rc < 0 ? rc : lc.stop;
+}
+
+static int listed_one(const struct dfs_pubkey *signer, const uint8_t *list, size_t len,
+		      void *arg)
+{
+	const char *path = arg;
+
+	(void)signer;
+	return path ? dfs_sealed_listed(list, len, path) : len > 0;
+}
+
+int dfs_sealed_field(struct dfs_db *db, const char *model, const char *path)
+{
+	return db_encrypted_lists(db, model, listed_one, (void *)path);
+}
+
+static int gather_one(const struct dfs_pubkey *signer, const uint8_t *list, size_t len,
+		      void *arg)
+{
+	(void)signer;
+	dfs_buf_add(arg, list, len);
+	return dfs_buf_ok(arg);
+}
+
+int db_names_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int db_names_sort(struct dfs_buf *lines, char ***out, size_t *n)
+{
+	size_t cap = 0, m = 0;
+	char **v;
+
+	for (size_t i = 0; i < lines->len; i++)
+		cap += lines->data[i] == '\n';
+	v = malloc((cap ? cap : 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0, start = 0; i < lines->len; i++) {
+		if (lines->data[i] != '\n')
+			continue;
+		lines->data[i] = '\0';
+		v[m++] = (char *)lines->data + start;
+		start = i + 1;
+	}
+	qsort(v, m, sizeof(*v), db_names_cmp);
+	*n = 0;
+	for (size_t i = 0; i < m; i++)
+		if (*n == 0 || strcmp(v[*n - 1], v[i]) != 0)
+			v[(*n)++] = v[i];
+	*out = v;
+	return 0;
+}
+
+int dfs_db_get_encrypted(struct dfs_db *db, const char *model, struct dfs_buf *out)
+{
+	struct dfs_model_rec m;
+	struct dfs_buf all;
+	char **names = NULL;
+	size_t n = 0;
+	int rc = dfs_db_get_model(db, model, &m);
+
+	if (rc < 0)
+		return rc;
+	dfs_buf_init(&all);
+	rc = db_encrypted_lists(db, model, gather_one, &all);
+	if (rc == 0)
+		rc = db_names_sort(&all, &names, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		dfs_buf_printf(out, "%s\n", names[i]);
+	free(names);
+	dfs_buf_release(&all);
+	return rc < 0 ? rc : dfs_buf_ok(out);
 }
 
 int dfs_sealed_key(struct dfs_db *db, const struct dfs_pubkey *obj, uint32_t epoch,

@@ -226,7 +226,7 @@ static void put_rec(const char *name, uint8_t which, const struct dfs_buf *b, si
 static void record_seeds(void)
 {
 	struct dfs_buf b;
-	struct dfs_model_rec m = { .alive = true, .mtime = 0x0000019300000007ull };
+	struct dfs_model_rec m = { .live = true, .mtime = 0x0000019300000007ull, .objects = 3 };
 	struct dfs_object_rec o = { .alive = true, .created = 5, .mtime = 9 };
 	struct dfs_field_rec f = { .kind = DFS_FIELD_VALUE, .alive = true, .clock = 77,
 				   .mtime = 78, .size = 4096 };
@@ -234,7 +234,7 @@ static void record_seeds(void)
 
 	dfs_buf_init(&b);
 	memset(m.head.b, 0x11, sizeof(m.head.b));
-	memset(m.creator.b, 0x22, sizeof(m.creator.b));
+	memset(m.signer.b, 0x22, sizeof(m.signer.b));
 	memset(o.head.b, 0x33, sizeof(o.head.b));
 	memset(f.signer.b, 0x44, sizeof(f.signer.b));
 	strcpy(o.model, "Person");
@@ -246,9 +246,18 @@ static void record_seeds(void)
 	b.data[1] = 2; /* alive must be 0 or 1 */
 	put_rec("model-bad-bool", 0, &b, b.len);
 	dfs_buf_reset(&b);
-	m.alive = false;
+	m.live = false;
 	dfs_model_rec_encode(&m, &b);
-	put_rec("model-dead", 0, &b, b.len);
+	put_rec("model-removed", 0, &b, b.len);
+	/* Release 0.1.0's layout: the version byte 2, and no object count. */
+	b.data[0] = DFS_REC_VERSION;
+	put_rec("model-v1", 5, &b, b.len - 8);
+	put_rec("model-v1-as-model", 0, &b, b.len - 8);
+	put_rec("model-as-v1", 5, &b, b.len);
+	dfs_buf_reset(&b);
+	dfs_version_rec_encode(DFS_STORE_VERSION, &b);
+	put_rec("version", 6, &b, b.len);
+	put_rec("version-truncated", 6, &b, b.len - 1);
 
 	dfs_buf_reset(&b);
 	dfs_object_rec_encode(&o, &b);
@@ -286,7 +295,7 @@ static void record_seeds(void)
 	dfs_state_rec_encode(&s, &b);
 	put_rec("state", 3, &b, b.len);
 	put_rec("state-as-model", 0, &b, b.len);
-	put_rec("state-high-selector", 7, &b, b.len);
+	put_rec("state-high-selector", 3 + 7, &b, b.len);
 	dfs_buf_add_u8(&b, 0xff);
 	put_rec("state-trailing", 3, &b, b.len);
 	put_rec("selector-only", 3, &b, 0);

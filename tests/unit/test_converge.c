@@ -342,9 +342,10 @@ static int dump_raw(const uint8_t *key, size_t klen, const uint8_t *val, size_t 
 	case 'M': {
 		struct dfs_model_rec m;
 		cr_assert_eq(dfs_model_rec_decode(val, vlen, &m), 0);
-		dfs_buf_printf(out, "M %.*s alive=%d created=%llu creator=%s mtime=%llu\n",
-			       (int)(klen - 1), key + 1, m.alive, (unsigned long long)m.created,
-			       hex(h1, m.creator.b, DFS_PUBKEY_LEN), (unsigned long long)m.mtime);
+		dfs_buf_printf(out, "M %.*s live=%d clock=%llu signer=%s objects=%llu mtime=%llu\n",
+			       (int)(klen - 1), key + 1, m.live, (unsigned long long)m.clock,
+			       hex(h1, m.signer.b, DFS_PUBKEY_LEN), (unsigned long long)m.objects,
+			       (unsigned long long)m.mtime);
 		break;
 	}
 	case 'N': {
@@ -1340,8 +1341,8 @@ Test(converge, unknown_prev_waits)
 /* ---- 6. one model created on two nodes ----------------------------------------- */
 
 struct expect_model {
-	uint64_t created, mtime;
-	const struct dfs_pubkey *creator;
+	uint64_t clock, mtime;
+	const struct dfs_pubkey *signer;
 };
 
 static void check_model(struct node *b, const struct outcome *out, const char *desc, void *ctx)
@@ -1351,10 +1352,10 @@ static void check_model(struct node *b, const struct outcome *out, const char *d
 
 	expect_all_applied(out, 2, desc);
 	cr_assert_eq(dfs_db_get_model(b->db, "notes", &m), 0, "%s", desc);
-	cr_assert(m.alive, "%s", desc);
-	cr_assert_eq(m.created, e->created, "%s: created", desc);
-	cr_assert_arr_eq(m.creator.b, e->creator->b, DFS_PUBKEY_LEN,
-			 "%s: the earlier create names the creator", desc);
+	cr_assert(m.live, "%s", desc);
+	cr_assert_eq(m.clock, e->clock, "%s: the latest create", desc);
+	cr_assert_arr_eq(m.signer.b, e->signer->b, DFS_PUBKEY_LEN, "%s: the latest create's signer",
+			 desc);
 	cr_assert_eq(m.mtime, e->mtime, "%s: model mtime %llu, want the latest clock %llu", desc,
 		     (unsigned long long)m.mtime, (unsigned long long)e->mtime);
 	struct names ns = { 0 };
@@ -1372,7 +1373,7 @@ Test(converge, model_created_on_both_nodes)
 	node_make(&n2, "n2");
 	craft_model(&rs, "on-a", a.kr, "notes", c + ms(10));
 	craft_model(&rs, "on-b", n2.kr, "notes", c + ms(5));
-	struct expect_model e = { c + ms(5), c + ms(10), dfs_keyring_node(n2.kr) };
+	struct expect_model e = { c + ms(10), c + ms(10), dfs_keyring_node(a.kr) };
 	converge(&rs, NULL, false, check_model, &e);
 	recs_release(&rs);
 	node_destroy(&n2);
@@ -1388,10 +1389,247 @@ Test(converge, model_created_on_both_nodes_at_one_clock)
 	craft_model(&rs, "on-a", a.kr, "notes", c);
 	craft_model(&rs, "on-b", n2.kr, "notes", c);
 	const struct dfs_pubkey *ka = dfs_keyring_node(a.kr), *kb = dfs_keyring_node(n2.kr);
-	struct expect_model e = { c, c, memcmp(ka->b, kb->b, DFS_PUBKEY_LEN) < 0 ? ka : kb };
+	struct expect_model e = { c, c, memcmp(ka->b, kb->b, DFS_PUBKEY_LEN) > 0 ? ka : kb };
 	converge(&rs, NULL, false, check_model, &e);
 	recs_release(&rs);
 	node_destroy(&n2);
+}
+
+/* ---- 6b. a model owned by nobody: creates and removes by two keys -------------- */
+
+/* What every node must show of the model "notes" once it has every update. */
+struct expect_shown {
+	bool shown, live;
+	uint64_t objects;
+	uint64_t clock;			/* of the latest create or remove */
+	const struct dfs_pubkey *signer;
+	int nrecs;			/* > 0: each applied */
+	const struct dfs_pubkey *object;	/* listed under "o" where given */
+};
+
+static void check_shown(struct node *b, const struct outcome *out, const char *desc, void *ctx)
+{
+	struct expect_shown *e = ctx;
+	struct dfs_model_rec m;
+	struct names ns = { 0 };
+
+	if (e->nrecs)
+		expect_all_applied(out, e->nrecs, desc);
+	cr_assert_eq(dfs_db_get_model(b->db, "notes", &m), e->shown ? 0 : -ENOENT, "%s", desc);
+	cr_assert_eq(dfs_db_list_models(b->db, collect_name, &ns), 0);
+	cr_assert_eq(ns.n, e->shown ? 1 : 0, "%s: models listed", desc);
+	if (e->shown) {
+		cr_assert_eq(m.live, e->live, "%s: live", desc);
+		cr_assert_eq(m.objects, e->objects, "%s: objects", desc);
+		cr_assert_eq(m.clock, e->clock, "%s: the latest create or remove", desc);
+		cr_assert_arr_eq(m.signer.b, e->signer->b, DFS_PUBKEY_LEN, "%s: its signer", desc);
+	}
+	if (e->object) {
+		struct dfs_object_rec o;
+		struct dfs_pubkey k;
+		cr_assert_eq(dfs_db_get_object(b->db, "notes", "o", &k, &o), 0, "%s: notes/o", desc);
+		cr_assert_arr_eq(k.b, e->object->b, DFS_PUBKEY_LEN, "%s", desc);
+	}
+}
+
+static const struct rec *craft_model_remove(struct recs *rs, const char *label,
+					    struct dfs_keyring *kr, uint64_t clock,
+					    const struct rec *prev)
+{
+	struct dfs_pubkey id;
+
+	dfs_db_model_id("notes", &id);
+	return craft(rs, label, kr, DFS_OP_MODEL_REMOVE, &id, dfs_keyring_node(kr), "notes", "",
+		     NULL, clock, &prev->hash);
+}
+
+/*
+ * THREATS finding 9: kA creates and removes the model, kB creates it again
+ * later without having seen either. The latest of the three is kB's
+ * create: alive on every node, whatever the order.
+ */
+Test(converge, model_recreated_after_a_remove_it_did_not_see)
+{
+	struct recs rs = { 0 };
+	struct node n2;
+	uint64_t c = base_clock();
+
+	node_make(&n2, "n2");
+	const struct rec *ca = craft_model(&rs, "cA", a.kr, "notes", c);
+	craft_model_remove(&rs, "rm", a.kr, c + ms(20), ca);
+	craft_model(&rs, "cB", n2.kr, "notes", c + ms(30));
+	struct expect_shown e = { .shown = true, .live = true, .clock = c + ms(30),
+				  .signer = dfs_keyring_node(n2.kr), .nrecs = 3 };
+	converge(&rs, NULL, false, check_shown, &e);
+	recs_release(&rs);
+	node_destroy(&n2);
+}
+
+/* The same three with kB's create earlier than the remove: removed on every node. */
+Test(converge, model_removed_after_a_create_it_did_not_see)
+{
+	struct recs rs = { 0 };
+	struct node n2;
+	uint64_t c = base_clock();
+
+	node_make(&n2, "n2");
+	const struct rec *ca = craft_model(&rs, "cA", a.kr, "notes", c);
+	craft_model_remove(&rs, "rm", a.kr, c + ms(20), ca);
+	craft_model(&rs, "cB", n2.kr, "notes", c + ms(10));
+	struct expect_shown e = { .shown = false, .nrecs = 3 };
+	converge(&rs, NULL, false, check_shown, &e);
+	recs_release(&rs);
+	node_destroy(&n2);
+}
+
+/*
+ * N1 mkdir N; rmdir N while N2, cut off, mkdir N N/o: the remove is the
+ * latest of the creates and removes, but N holds o, so N shows with o on
+ * every node, whatever the order; once o goes, N goes with it.
+ */
+Test(converge, a_remove_never_hides_an_object)
+{
+	struct recs rs = { 0 };
+	struct node n2;
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	node_make(&n2, "n2");
+	const struct rec *ca = craft_model(&rs, "cA", a.kr, "notes", c);
+	craft_model_remove(&rs, "rm", a.kr, c + ms(20), ca);
+	craft_model(&rs, "cB", n2.kr, "notes", c + ms(5));
+	craft_object(&rs, "o", "notes", "o", c + ms(10), &k);
+	struct expect_shown e = { .shown = true, .live = false, .objects = 1, .clock = c + ms(20),
+				  .signer = dfs_keyring_node(a.kr), .nrecs = 4, .object = &k };
+	converge(&rs, NULL, false, check_shown, &e);
+
+	/* And with the object created after the remove. */
+	recs_release(&rs);
+	ca = craft_model(&rs, "cA", a.kr, "notes", c);
+	craft_model_remove(&rs, "rm", a.kr, c + ms(20), ca);
+	craft_model(&rs, "cB", n2.kr, "notes", c + ms(5));
+	const struct rec *o = craft_object(&rs, "o", "notes", "o", c + ms(30), &k);
+	e.object = &k;
+	converge(&rs, NULL, false, check_shown, &e);
+
+	/* And once o is removed, nothing keeps the model (kB's create left out: 24 orders). */
+	recs_release(&rs);
+	ca = craft_model(&rs, "cA", a.kr, "notes", c);
+	craft_model_remove(&rs, "rm", a.kr, c + ms(20), ca);
+	o = craft_object(&rs, "o", "notes", "o", c + ms(30), &k);
+	craft(&rs, "rm-o", a.kr, DFS_OP_OBJECT_REMOVE, &k, &k, "notes", "", NULL, c + ms(40),
+	      &o->hash);
+	struct expect_shown gone = { .shown = false, .nrecs = 4 };
+	converge(&rs, NULL, false, check_shown, &gone);
+	recs_release(&rs);
+	node_destroy(&n2);
+}
+
+/* Removes by two keys at one clock, and a create and a remove at one (clock, key). */
+Test(converge, model_creates_and_removes_at_one_clock)
+{
+	struct recs rs = { 0 };
+	struct node n2;
+	uint64_t c = base_clock();
+
+	node_make(&n2, "n2");
+	const struct rec *ca = craft_model(&rs, "cA", a.kr, "notes", c);
+	const struct rec *cb = craft_model(&rs, "cB", n2.kr, "notes", c);
+	craft_model_remove(&rs, "rmA", a.kr, c + ms(10), ca);
+	craft_model_remove(&rs, "rmB", n2.kr, c + ms(10), cb);
+	const struct dfs_pubkey *ka = dfs_keyring_node(a.kr);
+	struct expect_shown e = { .shown = false, .nrecs = 4 };
+	converge(&rs, NULL, false, check_shown, &e);
+
+	/* A key creates again at the very (clock, key) of its remove: the create wins. */
+	recs_release(&rs);
+	ca = craft_model(&rs, "cA", a.kr, "notes", c);
+	craft_model_remove(&rs, "rmA", a.kr, c + ms(10), ca);
+	craft_model(&rs, "c-same", a.kr, "notes", c + ms(10));
+	struct expect_shown back = { .shown = true, .live = true, .clock = c + ms(10),
+				     .signer = ka, .nrecs = 3 };
+	converge(&rs, NULL, false, check_shown, &back);
+	recs_release(&rs);
+	node_destroy(&n2);
+}
+
+struct expect_list {
+	const char *want;
+};
+
+static void check_list(struct node *b, const struct outcome *out, const char *desc, void *ctx)
+{
+	struct expect_list *e = ctx;
+	struct dfs_buf got;
+
+	expect_all_applied(out, 5, desc);
+	dfs_buf_init(&got);
+	cr_assert_eq(dfs_db_get_encrypted(b->db, "notes", &got), 0, "%s", desc);
+	cr_assert(got.len == strlen(e->want) && memcmp(got.data, e->want, got.len) == 0,
+		  "%s: .encrypted is \"%.*s\", want \"%s\"", desc, (int)got.len,
+		  (const char *)got.data, e->want);
+	dfs_buf_release(&got);
+}
+
+/*
+ * .encrypted: each key's latest list, and their union. kA lists a and
+ * salary, then only a; kB lists salary (and, at one clock, two lists: the
+ * greater value wins everywhere). salary stays, by kB.
+ */
+Test(converge, encrypted_lists_of_two_keys)
+{
+	struct recs rs = { 0 };
+	struct node n2;
+	struct dfs_pubkey id;
+	uint64_t c = base_clock();
+
+	node_make(&n2, "n2");
+	dfs_db_model_id("notes", &id);
+	const struct dfs_pubkey *ka = dfs_keyring_node(a.kr), *kb = dfs_keyring_node(n2.kr);
+	const struct rec *ca = craft_model(&rs, "cA", a.kr, "notes", c);
+	const struct rec *l1 = craft(&rs, "A:a,salary", a.kr, DFS_OP_MODEL_META, &id, ka, "notes",
+				     "encrypted", "a\nsalary\n", c + ms(10), &ca->hash);
+	craft(&rs, "A:a", a.kr, DFS_OP_MODEL_META, &id, ka, "notes", "encrypted", "a\n",
+	      c + ms(30), &l1->hash);
+	craft(&rs, "B:salary", n2.kr, DFS_OP_MODEL_META, &id, kb, "notes", "encrypted",
+	      "salary\n", c + ms(20), &ca->hash);
+	craft(&rs, "B:b", n2.kr, DFS_OP_MODEL_META, &id, kb, "notes", "encrypted", "b\n",
+	      c + ms(20), &ca->hash);
+	struct expect_list e = { strcmp("salary\n", "b\n") > 0 ? "a\nsalary\n" : "a\nb\n" };
+	converge(&rs, NULL, false, check_list, &e);
+	recs_release(&rs);
+	node_destroy(&n2);
+}
+
+/* A model update other than a create must build on one: with no prev it is dropped, everywhere. */
+Test(converge, a_model_remove_or_list_without_prev_is_malformed)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey id;
+	uint64_t c = base_clock();
+
+	dfs_db_model_id("notes", &id);
+	const struct rec *ca = craft_model(&rs, "cA", a.kr, "notes", c);
+	const struct rec *rm = craft(&rs, "rm", a.kr, DFS_OP_MODEL_REMOVE, &id,
+				     dfs_keyring_node(a.kr), "notes", "", NULL, c + ms(10), NULL);
+	const struct rec *ls = craft(&rs, "ls", a.kr, DFS_OP_MODEL_META, &id,
+				     dfs_keyring_node(a.kr), "notes", "encrypted", "x\n", c + ms(10),
+				     NULL);
+	for (int order = 0; order < 2; order++) {
+		struct node b;
+		node_make(&b, "b");
+		if (order == 0)
+			cr_assert_eq(dfs_db_receive(b.db, ca->data, ca->len, NULL), 0);
+		cr_assert_eq(dfs_db_receive(b.db, rm->data, rm->len, NULL), -EBADMSG, "%d", order);
+		cr_assert_eq(dfs_db_receive(b.db, ls->data, ls->len, NULL), -EBADMSG, "%d", order);
+		if (order == 1)
+			cr_assert_eq(dfs_db_receive(b.db, ca->data, ca->len, NULL), 0);
+		struct dfs_model_rec m;
+		cr_assert_eq(dfs_db_get_model(b.db, "notes", &m), 0);
+		cr_assert(m.live);
+		node_destroy(&b);
+	}
+	recs_release(&rs);
 }
 
 /* ---- 7. the log and held updates ---------------------------------------------- */
@@ -1652,7 +1890,6 @@ Test(converge, dict_delete_vs_concurrent_key_set)
 /* A model removed on one node while an object is created in it on another. */
 Test(converge, model_remove_vs_concurrent_object_create)
 {
-	visible_only = true;
 	struct recs rs = { 0 };
 	struct dfs_pubkey k, id;
 	uint64_t c = base_clock();
@@ -1662,7 +1899,9 @@ Test(converge, model_remove_vs_concurrent_object_create)
 	craft_object(&rs, "create", "notes", "doc", c + ms(10), &k);
 	craft(&rs, "rmmodel", a.kr, DFS_OP_MODEL_REMOVE, &id, dfs_keyring_node(a.kr), "notes", "",
 	      NULL, c + ms(20), &m->hash);
-	converge(&rs, NULL, false, NULL, NULL);
+	struct expect_shown e = { .shown = true, .objects = 1, .live = false,
+				  .clock = c + ms(20), .signer = dfs_keyring_node(a.kr) };
+	converge(&rs, NULL, false, check_shown, &e);
 	recs_release(&rs);
 }
 

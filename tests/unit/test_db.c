@@ -236,8 +236,9 @@ Test(db, create_model)
 	cr_assert_eq(dfs_db_get_model(db, "notes", &m), -ENOENT);
 	cr_assert_eq(dfs_db_create_model(db, "notes"), 0);
 	cr_assert_eq(dfs_db_get_model(db, "notes", &m), 0);
-	cr_assert(m.alive);
-	cr_assert_arr_eq(m.creator.b, dfs_keyring_node(kr)->b, DFS_PUBKEY_LEN,
+	cr_assert(m.live);
+	cr_assert_eq(m.objects, 0);
+	cr_assert_arr_eq(m.signer.b, dfs_keyring_node(kr)->b, DFS_PUBKEY_LEN,
 			 "the node key creates models");
 	cr_assert_eq(dfs_db_create_model(db, "notes"), -EEXIST);
 	cr_assert_eq(dfs_db_create_model(db, "contacts"), 0);
@@ -362,8 +363,13 @@ Test(db, remove_model)
 	struct names ns = { 0 };
 
 	make_object("notes", "list", &key);
+	cr_assert_eq(dfs_db_get_model(db, "notes", &m), 0);
+	cr_assert_eq(m.objects, 1, "the model counts its live objects");
 	cr_assert_eq(dfs_db_remove_model(db, "notes"), -ENOTEMPTY);
 	cr_assert_eq(dfs_db_remove_object(db, &key), 0);
+	cr_assert_eq(dfs_db_get_model(db, "notes", &m), 0);
+	cr_assert_eq(m.objects, 0);
+	cr_assert(m.live, "created, and not removed");
 	cr_assert_eq(dfs_db_remove_model(db, "notes"), 0);
 	cr_assert_eq(dfs_db_get_model(db, "notes", &m), -ENOENT);
 	cr_assert_eq(dfs_db_list_models(db, collect_name, &ns), 0);

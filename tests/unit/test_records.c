@@ -47,10 +47,11 @@ static const struct codec codecs[] = {
 
 static struct dfs_model_rec sample_model(void)
 {
-	struct dfs_model_rec m = { .alive = true, .mtime = 0x1122334455667788ull, .created = 42 };
+	struct dfs_model_rec m = { .live = true, .mtime = 0x1122334455667788ull, .clock = 42,
+				   .objects = 0x0102030405060708ull };
 
 	memset(m.head.b, 0xaa, DFS_HASH_LEN);
-	memset(m.creator.b, 0xcc, DFS_PUBKEY_LEN);
+	memset(m.signer.b, 0xcc, DFS_PUBKEY_LEN);
 	return m;
 }
 
@@ -123,22 +124,112 @@ Test(records, model_round_trip)
 
 	dfs_buf_init(&b);
 	cr_assert_eq(dfs_model_rec_encode(&m, &b), 0);
-	cr_assert_eq(b.len, 1 + 1 + DFS_HASH_LEN + 8 + 8 + DFS_PUBKEY_LEN);
-	cr_assert_eq(b.data[0], DFS_REC_VERSION);
+	cr_assert_eq(b.len, 1 + 1 + DFS_HASH_LEN + 8 + 8 + DFS_PUBKEY_LEN + 8);
+	cr_assert_eq(b.data[0], DFS_MODEL_REC_VERSION);
 	memset(&d, 0, sizeof(d));
 	cr_assert_eq(dfs_model_rec_decode(b.data, b.len, &d), 0);
-	cr_assert_eq(d.alive, true);
+	cr_assert_eq(d.live, true);
 	cr_assert_arr_eq(d.head.b, m.head.b, DFS_HASH_LEN);
 	cr_assert_eq(d.mtime, m.mtime);
-	cr_assert_eq(d.created, m.created);
-	cr_assert_arr_eq(d.creator.b, m.creator.b, DFS_PUBKEY_LEN);
+	cr_assert_eq(d.clock, m.clock);
+	cr_assert_arr_eq(d.signer.b, m.signer.b, DFS_PUBKEY_LEN);
+	cr_assert_eq(d.objects, m.objects);
+	cr_assert(dfs_model_shown(&d));
 
-	m.alive = false;
+	m.live = false;
 	dfs_buf_reset(&b);
 	cr_assert_eq(dfs_model_rec_encode(&m, &b), 0);
 	cr_assert_eq(dfs_model_rec_decode(b.data, b.len, &d), 0);
-	cr_assert_eq(d.alive, false);
+	cr_assert_eq(d.live, false);
+	cr_assert(dfs_model_shown(&d), "a model holding objects shows");
+	m.objects = 0;
+	dfs_buf_reset(&b);
+	cr_assert_eq(dfs_model_rec_encode(&m, &b), 0);
+	cr_assert_eq(dfs_model_rec_decode(b.data, b.len, &d), 0);
+	cr_assert_not(dfs_model_shown(&d), "removed and empty: hidden");
 	dfs_buf_release(&b);
+}
+
+/* A model record of release 0.1.0, as its encoder wrote it. */
+static void old_model(struct dfs_buf *b, uint8_t alive)
+{
+	uint8_t h[DFS_HASH_LEN], k[DFS_PUBKEY_LEN];
+
+	memset(h, 0xaa, sizeof(h));
+	memset(k, 0xcc, sizeof(k));
+	dfs_buf_add_u8(b, 2);
+	dfs_buf_add_u8(b, alive);
+	dfs_buf_add(b, h, sizeof(h));
+	dfs_buf_add_u64be(b, 77);
+	dfs_buf_add_u64be(b, 42);
+	dfs_buf_add(b, k, sizeof(k));
+}
+
+Test(records, model_of_release_0_1_0)
+{
+	struct dfs_model_rec d;
+	struct dfs_buf b;
+
+	dfs_buf_init(&b);
+	old_model(&b, 1);
+	cr_assert_eq(dfs_model_rec_decode(b.data, b.len, &d), -EBADMSG, "not today's layout");
+	cr_assert_eq(dfs_model_rec_decode_v1(b.data, b.len, &d), 0);
+	cr_assert(d.live);
+	cr_assert_eq(d.mtime, 77);
+	cr_assert_eq(d.clock, 42);
+	cr_assert_eq(d.signer.b[0], 0xcc);
+	cr_assert_eq(d.head.b[31], 0xaa);
+	cr_assert_eq(d.objects, 0);
+	for (size_t n = 0; n < b.len; n++)
+		cr_assert_eq(dfs_model_rec_decode_v1(b.data, n, &d), -EBADMSG, "cut to %zu", n);
+	dfs_buf_add_u8(&b, 0);
+	cr_assert_eq(dfs_model_rec_decode_v1(b.data, b.len, &d), -EBADMSG, "a trailing byte");
+	dfs_buf_reset(&b);
+	old_model(&b, 2);
+	cr_assert_eq(dfs_model_rec_decode_v1(b.data, b.len, &d), -EBADMSG, "alive = 2");
+	dfs_buf_reset(&b);
+	cr_assert_eq(dfs_model_rec_encode(&(struct dfs_model_rec){ .live = true }, &b), 0);
+	cr_assert_eq(dfs_model_rec_decode_v1(b.data, b.len, &d), -EBADMSG, "today's is not old");
+	dfs_buf_release(&b);
+}
+
+Test(records, version_record)
+{
+	struct dfs_buf b;
+	uint32_t v = 0;
+
+	dfs_buf_init(&b);
+	cr_assert_eq(dfs_version_rec_encode(DFS_STORE_VERSION, &b), 0);
+	cr_assert_eq(b.len, 5);
+	cr_assert_eq(dfs_version_rec_decode(b.data, b.len, &v), 0);
+	cr_assert_eq(v, DFS_STORE_VERSION);
+	for (size_t n = 0; n < b.len; n++)
+		cr_assert_eq(dfs_version_rec_decode(b.data, n, &v), -EBADMSG);
+	b.data[0] = 3;
+	cr_assert_eq(dfs_version_rec_decode(b.data, b.len, &v), -EBADMSG);
+	dfs_key_version(&b);
+	cr_assert_eq(b.len, 8);
+	cr_assert(memcmp(b.data, "Sversion", 8) == 0);
+	dfs_buf_release(&b);
+}
+
+Test(records, meta_key_per_signer)
+{
+	struct dfs_pubkey e, s;
+	struct dfs_buf k, prefix;
+
+	memset(e.b, 1, sizeof(e.b));
+	memset(s.b, 0, sizeof(s.b));
+	s.b[31] = 9;
+	dfs_buf_init(&k);
+	dfs_buf_init(&prefix);
+	dfs_key_meta(&prefix, &e, "encrypted");
+	dfs_key_meta_by(&k, &e, "encrypted", &s);
+	cr_assert_eq(k.len, prefix.len + DFS_PUBKEY_LEN);
+	cr_assert(memcmp(k.data, prefix.data, prefix.len) == 0, "under the list's prefix");
+	cr_assert(memcmp(k.data + prefix.len, s.b, DFS_PUBKEY_LEN) == 0, "the signer, NULs too");
+	dfs_buf_release(&k);
+	dfs_buf_release(&prefix);
 }
 
 Test(records, object_round_trip)
@@ -276,14 +367,17 @@ Test(records, trailing_byte_is_badmsg)
 
 Test(records, bad_version_is_badmsg)
 {
-	static const uint8_t versions[] = { 0, 1, 3, 0xff };
+	static const uint8_t versions[] = { 0, 1, 2, 3, 0xff };
 
 	for (size_t i = 0; i < N_CODECS; i++) {
 		const struct codec *c = &codecs[i];
 		struct dfs_buf b;
 
 		encode_sample(c, &b);
+		uint8_t own = b.data[0];
 		for (size_t v = 0; v < sizeof(versions); v++) {
+			if (versions[v] == own)
+				continue;
 			b.data[0] = versions[v];
 			cr_assert_eq(decode_exact(c, b.data, b.len), -EBADMSG, "%s version %u",
 				     c->name, versions[v]);

@@ -34,6 +34,32 @@
 #define MAX_RECS 128
 #define MODEL "Person"
 
+/* ---- a store that fails on demand ------------------------------------------- */
+
+/*
+ * This binary is linked with --wrap=dfs_store_scan (meson.build): a test
+ * sets failing_scans, and that many scans of the store fail with -EIO.
+ */
+int __real_dfs_store_scan(struct dfs_store *st, const void *prefix, size_t plen,
+			  int (*fn)(const uint8_t *, size_t, const uint8_t *, size_t, void *),
+			  void *ctx);
+int __wrap_dfs_store_scan(struct dfs_store *st, const void *prefix, size_t plen,
+			  int (*fn)(const uint8_t *, size_t, const uint8_t *, size_t, void *),
+			  void *ctx);
+
+static int failing_scans;
+
+int __wrap_dfs_store_scan(struct dfs_store *st, const void *prefix, size_t plen,
+			  int (*fn)(const uint8_t *, size_t, const uint8_t *, size_t, void *),
+			  void *ctx)
+{
+	if (failing_scans > 0) {
+		failing_scans--;
+		return -EIO;
+	}
+	return __real_dfs_store_scan(st, prefix, plen, fn, ctx);
+}
+
 /* ---- nodes ------------------------------------------------------------------ */
 
 static struct node na, nb, nc;
@@ -319,6 +345,20 @@ static struct blob meta(struct node *n, const struct dfs_pubkey *entity, const c
 	return b;
 }
 
+/* MODEL/.encrypted as n shows it: the union of every key's list. */
+static struct blob encrypted(struct node *n)
+{
+	struct dfs_buf out;
+	struct blob b;
+
+	dfs_buf_init(&out);
+	cr_assert_eq(dfs_db_get_encrypted(n->db, MODEL, &out), 0);
+	dfs_buf_add_u8(&out, '\0');
+	b.data = dfs_buf_detach(&out, &b.len);
+	b.len--;
+	return b;
+}
+
 /* ---- writing ---------------------------------------------------------------- */
 
 static int set_str(struct node *n, const struct dfs_pubkey *obj, const char *path, const char *v)
@@ -384,15 +424,15 @@ static uint64_t next_clock(void)
  * An update of MODEL as another node would send it, signed as signer: with
  * the key kr holds, or with sk when kr is NULL.
  */
-static struct blob forge(struct dfs_keyring *kr, const struct dfs_seckey *sk, uint8_t op,
-			 uint8_t flags, const struct dfs_pubkey *entity,
-			 const struct dfs_pubkey *signer, const struct dfs_hash *prev,
-			 const char *name, const void *value, size_t vlen)
+static struct blob forge_at(uint64_t clock, struct dfs_keyring *kr, const struct dfs_seckey *sk,
+			    uint8_t op, uint8_t flags, const struct dfs_pubkey *entity,
+			    const struct dfs_pubkey *signer, const struct dfs_hash *prev,
+			    const char *name, const void *value, size_t vlen)
 {
 	struct dfs_update u = {
 		.op = op,
 		.flags = flags,
-		.clock = next_clock(),
+		.clock = clock,
 		.entity = *entity,
 		.signer = *signer,
 		.prev = prev ? *prev : zero_hash,
@@ -415,6 +455,15 @@ static struct blob forge(struct dfs_keyring *kr, const struct dfs_seckey *sk, ui
 		dfs_sign(out.data + slen, out.data, slen, sk);
 	b.data = dfs_buf_detach(&out, &b.len);
 	return b;
+}
+
+/* forge_at() the next clock. */
+static struct blob forge(struct dfs_keyring *kr, const struct dfs_seckey *sk, uint8_t op,
+			 uint8_t flags, const struct dfs_pubkey *entity,
+			 const struct dfs_pubkey *signer, const struct dfs_hash *prev,
+			 const char *name, const void *value, size_t vlen)
+{
+	return forge_at(next_clock(), kr, sk, op, flags, entity, signer, prev, name, value, vlen);
 }
 
 static struct dfs_hash object_head(struct node *n, const struct dfs_pubkey *obj)
@@ -919,9 +968,7 @@ Test(sealed, field_removed_from_the_list_is_written_plain)
 	expect_read_rc(&nc, &doc, "secret", -EACCES, "C, listed");
 
 	set_list(&na, only_log, 1);
-	struct dfs_pubkey id;
-	dfs_db_model_id(MODEL, &id);
-	struct blob lst = meta(&na, &id, "encrypted");
+	struct blob lst = encrypted(&na);
 	cr_assert_eq(lst.len, 4);
 	cr_assert_eq(memcmp(lst.data, "log\n", 4), 0);
 	free(lst.data);
@@ -1175,7 +1222,6 @@ Test(sealed, malformed_encrypted_lists_are_refused)
 		"log\nlogs\nlo\n",	/* a prefix after its longer name */
 	};
 	struct node *nodes[] = { &na, &nb, &nc };
-	struct dfs_pubkey id;
 	size_t nl = sizeof(lists) / sizeof(lists[0]);
 
 	world();
@@ -1185,8 +1231,7 @@ Test(sealed, malformed_encrypted_lists_are_refused)
 			expect_refused(nodes[n], &b, -EBADMSG, lists[i]);
 		free(b.data);
 	}
-	dfs_db_model_id(MODEL, &id);
-	struct blob lst = meta(&nc, &id, "encrypted");
+	struct blob lst = encrypted(&nc);
 	cr_assert_eq(lst.len, strlen("log\nsecret\n"));
 	cr_assert_eq(memcmp(lst.data, "log\nsecret\n", lst.len), 0);
 	free(lst.data);
@@ -1194,10 +1239,10 @@ Test(sealed, malformed_encrypted_lists_are_refused)
 	cr_assert_eq(ship(&na, &nc), 2);
 	expect_read_rc(&nc, &doc, "secret", -EACCES, "C");
 
-	/* A well-formed list from the creator is taken. */
+	/* A well-formed list from A's key is taken: A's list now, which had "secret". */
 	struct blob ok = forge_list("a\nb\nlog\n");
 	cr_assert_eq(dfs_db_receive(nc.db, ok.data, ok.len, NULL), 0);
-	lst = meta(&nc, &id, "encrypted");
+	lst = encrypted(&nc);
 	cr_assert_eq(lst.len, 8);
 	cr_assert_eq(memcmp(lst.data, "a\nb\nlog\n", 8), 0);
 	free(lst.data);
@@ -1353,36 +1398,34 @@ Test(sealed, listener_on_a_reader_node_gets_clear_values)
 
 static void expect_list(struct node *n, const char *want)
 {
-	struct dfs_pubkey id;
-
-	dfs_db_model_id(MODEL, &id);
-	struct blob lst = meta(n, &id, "encrypted");
+	struct blob lst = encrypted(n);
 	cr_assert_eq(lst.len, strlen(want), "list is \"%.*s\", want \"%s\"", (int)lst.len,
 		     (const char *)lst.data, want);
 	cr_assert_eq(memcmp(lst.data, want, lst.len), 0);
 	free(lst.data);
 }
 
-Test(sealed, set_encrypted_by_the_creator_only_and_names_checked)
+/* n's log head stays where it was: nothing was written. */
+#define expect_nothing_written(n, head, what) \
+	cr_assert_eq(dfs_db_log_head((n)->db), (head), "%s: nothing written", (what))
+
+Test(sealed, set_encrypted_names_checked)
 {
 	static const char *const one[] = { "x" };
 	char long_name[DFS_NAME_MAX + 2];
 	const char *bad[] = { "", ".hidden", "a/b", ".", "..", long_name };
 
 	world();
-	cr_assert_eq(dfs_db_set_encrypted(nb.db, MODEL, one, 1), -EPERM, "B did not create it");
-	cr_assert_eq(dfs_db_set_encrypted(nc.db, MODEL, one, 1), -EPERM, "C did not create it");
 	cr_assert_eq(dfs_db_set_encrypted(na.db, "Nope", one, 1), -ENOENT);
-
 	memset(long_name, 'n', DFS_NAME_MAX + 1);
 	long_name[DFS_NAME_MAX + 1] = '\0';
 	uint64_t head = dfs_db_log_head(na.db);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		const char *two[] = { "fine", bad[i] };
-		cr_assert_eq(dfs_db_set_encrypted(na.db, MODEL, two, 2), -EINVAL, "name \"%.20s\"",
+		const char *two[] = { "log", "secret", bad[i] };
+		cr_assert_eq(dfs_db_set_encrypted(na.db, MODEL, two, 3), -EINVAL, "name \"%.20s\"",
 			     bad[i]);
 	}
-	cr_assert_eq(dfs_db_log_head(na.db), head, "nothing written");
+	expect_nothing_written(&na, head, "bad names");
 	expect_list(&na, "log\nsecret\n");
 
 	/* Sorted, duplicates dropped, one per line; the others take it. */
@@ -1391,11 +1434,175 @@ Test(sealed, set_encrypted_by_the_creator_only_and_names_checked)
 	expect_list(&na, "alpha\nmid\nzeta\n");
 	cr_assert_eq(ship(&na, &nb), 1);
 	expect_list(&nb, "alpha\nmid\nzeta\n");
+	/* The same list again changes nothing, and sends nothing. */
+	head = dfs_db_log_head(na.db);
+	cr_assert_eq(dfs_db_set_encrypted(na.db, MODEL, names, 4), 0);
+	expect_nothing_written(&na, head, "the same list");
 	cr_assert_eq(dfs_db_set_encrypted(na.db, MODEL, NULL, 0), 0);
 	expect_list(&na, "");
 	cr_assert_eq(set_str(&na, &doc, "secret", "open"), 0);
 	cr_assert_eq(ship(&na, &nc), 3);
 	expect_value(&nc, &doc, "secret", "open", "C, nothing listed");
+}
+
+/*
+ * Any node adds names; the list shows the union of every key's list, and
+ * a name leaves it only by the key that added it: a list that drops
+ * another key's name is refused whole (EPERM), on the node that writes it.
+ */
+Test(sealed, any_key_adds_names_and_only_its_own_leave)
+{
+	static const char *const b_adds[] = { "log", "secret", "ssn" };
+	static const char *const c_drops[] = { "ssn" };
+	static const char *const a_drops_ssn[] = { "log", "secret" };
+	static const char *const a_drops_secret[] = { "log", "ssn" };
+	static const char *const b_drops_ssn[] = { "log" };
+
+	world();
+	cr_assert_eq(dfs_db_set_encrypted(nb.db, MODEL, b_adds, 3), 0, "B may list a field");
+	expect_list(&nb, "log\nsecret\nssn\n");
+	struct blob w = last_update(&nb);
+	struct dfs_update u;
+	decode(&w, &u);
+	cr_assert_eq(u.op, DFS_OP_MODEL_META);
+	cr_assert_arr_eq(u.signer.b, dfs_keyring_node(nb.kr)->b, DFS_PUBKEY_LEN, "B's own key");
+	cr_assert_eq(u.value_len, 4, "B's list holds what B added: ssn");
+	cr_assert_eq(memcmp(u.value, "ssn\n", 4), 0);
+	free(w.data);
+
+	uint64_t head = dfs_db_log_head(nc.db);
+	cr_assert_eq(dfs_db_set_encrypted(nc.db, MODEL, c_drops, 1), -EPERM, "drops A's names");
+	expect_nothing_written(&nc, head, "C");
+	expect_list(&nc, "log\nsecret\n");
+	cr_assert_eq(ship(&nb, &na), 1);
+	cr_assert_eq(ship(&nb, &nc), 1);
+	expect_list(&na, "log\nsecret\nssn\n");
+	expect_list(&nc, "log\nsecret\nssn\n");
+
+	head = dfs_db_log_head(na.db);
+	cr_assert_eq(dfs_db_set_encrypted(na.db, MODEL, a_drops_ssn, 2), -EPERM, "ssn is B's");
+	expect_nothing_written(&na, head, "A");
+	cr_assert_eq(set_str(&na, &doc, "ssn", "123"), 0);
+	cr_assert_eq(dfs_db_set_encrypted(na.db, MODEL, a_drops_secret, 2), 0, "secret was A's");
+	expect_list(&na, "log\nssn\n");
+	cr_assert_eq(dfs_db_set_encrypted(nb.db, MODEL, b_drops_ssn, 1), -EPERM, "secret is A's");
+	cr_assert_eq(ship(&na, &nb), 3, "the keyset, ssn, A's list");
+	cr_assert_eq(dfs_db_set_encrypted(nb.db, MODEL, b_drops_ssn, 1), 0, "ssn was B's");
+	cr_assert_eq(ship(&nb, &na), 1);
+	cr_assert_eq(ship(&na, &nc), 4, "and B's last list, which A relays");
+	cr_assert_eq(ship(&nb, &nc), 0);
+	expect_list(&na, "log\n");
+	expect_list(&nb, "log\n");
+	expect_list(&nc, "log\n");
+	expect_read_rc(&nc, &doc, "ssn", -EACCES, "C: written while listed");
+}
+
+/*
+ * A key that lists a name another key lists too cannot take it off by
+ * dropping it from its own list: A rewrote its list (an append through
+ * the file) after B had listed secret as well, and B then empties its own.
+ */
+Test(sealed, a_name_two_keys_list_stays_while_one_does)
+{
+	static const char *const a_appends[] = { "log", "secret", "ssn" };
+	struct dfs_pubkey id;
+
+	world();
+	dfs_db_model_id(MODEL, &id);
+	struct dfs_hash mhead = model_head(&nb);
+	struct blob b_lists = forge(nb.kr, NULL, DFS_OP_MODEL_META, 0, &id,
+				    dfs_keyring_node(nb.kr), &mhead, "encrypted", "secret\n", 7);
+	cr_assert_eq(dfs_db_receive(na.db, b_lists.data, b_lists.len, NULL), 0);
+	cr_assert_eq(dfs_db_set_encrypted(na.db, MODEL, a_appends, 3), 0);
+	mhead = model_head(&na);
+	struct blob b_empties = forge(nb.kr, NULL, DFS_OP_MODEL_META, 0, &id,
+				      dfs_keyring_node(nb.kr), &mhead, "encrypted", "", 0);
+	cr_assert_eq(dfs_db_receive(na.db, b_empties.data, b_empties.len, NULL), 0);
+	expect_list(&na, "log\nsecret\nssn\n");
+	cr_assert_eq(set_str(&na, &doc, "secret", "kept-sealed"), 0);
+	ship(&na, &nc);
+	expect_list(&nc, "log\nsecret\nssn\n");
+	expect_read_rc(&nc, &doc, "secret", -EACCES, "C");
+	cr_assert_eq(store_count(&nc, "kept-sealed"), 0);
+	free(b_lists.data);
+	free(b_empties.data);
+}
+
+/*
+ * THREATS finding 3: a key no node knows sends a back-dated MODEL_CREATE,
+ * an empty "encrypted" list built on it and then a MODEL_REMOVE. Every
+ * node applies them (a model is owned by nobody) and nothing changes that
+ * matters: the list, the sealing of the next value, the model's objects.
+ */
+Test(sealed, a_back_dated_create_seizes_nothing)
+{
+	struct node *nodes[] = { &na, &nb, &nc };
+	struct dfs_pubkey mallory, id;
+	struct dfs_seckey msk;
+	struct dfs_update u;
+
+	world();
+	cr_assert_eq(dfs_keys_generate(&mallory, &msk), 0);
+	dfs_db_model_id(MODEL, &id);
+	struct blob c = forge_at(1, NULL, &msk, DFS_OP_MODEL_CREATE, 0, &id, &mallory, NULL, "",
+				 NULL, 0);
+	struct dfs_hash hc, hm;
+	dfs_hash2(&hc, c.data, c.len, NULL, 0);
+	struct blob m = forge(NULL, &msk, DFS_OP_MODEL_META, 0, &id, &mallory, &hc, "encrypted",
+			      "", 0);
+	dfs_hash2(&hm, m.data, m.len, NULL, 0);
+	struct blob r = forge(NULL, &msk, DFS_OP_MODEL_REMOVE, 0, &id, &mallory, &hm, "", NULL, 0);
+	for (int n = 0; n < 3; n++) {
+		cr_assert_eq(dfs_db_receive(nodes[n]->db, c.data, c.len, NULL), 0);
+		cr_assert_eq(dfs_db_receive(nodes[n]->db, m.data, m.len, NULL), 0);
+		cr_assert_eq(dfs_db_receive(nodes[n]->db, r.data, r.len, NULL), 0);
+		expect_list(nodes[n], "log\nsecret\n");
+		struct dfs_model_rec mr;
+		cr_assert_eq(dfs_db_get_model(nodes[n]->db, MODEL, &mr), 0, "still shown");
+		cr_assert_not(mr.live, "the latest create or remove is mallory's remove");
+		cr_assert_eq(mr.objects, 2, "doc and chief");
+		struct dfs_object_rec o;
+		struct dfs_pubkey k;
+		cr_assert_eq(dfs_db_get_object(nodes[n]->db, MODEL, "doc", &k, &o), 0);
+		cr_assert_eq(dfs_db_get_object(nodes[n]->db, MODEL, "chief", &k, &o), 0);
+	}
+	cr_assert_eq(dfs_db_remove_model(na.db, MODEL), -ENOTEMPTY);
+	cr_assert_eq(set_str(&na, &doc, "secret", "salary-2"), 0);
+	struct blob w = last_update(&na);
+	decode(&w, &u);
+	cr_assert_eq(u.flags, DFS_UPDATE_FLAG_SEALED, "the next value is sealed");
+	free(w.data);
+	ship(&na, &nc);
+	expect_read_rc(&nc, &doc, "secret", -EACCES, "C");
+	cr_assert_eq(store_count(&nc, "salary-2"), 0, "never in clear on C");
+	free(c.data);
+	free(m.data);
+	free(r.data);
+	dfs_seckey_wipe(&msk);
+}
+
+/* A node that cannot tell whether a field is encrypted writes nothing. */
+Test(sealed, a_store_error_refuses_the_write)
+{
+	world();
+	uint64_t head = dfs_db_log_head(na.db);
+	failing_scans = 1000;
+	cr_assert_eq(set_str(&na, &doc, "secret", "clear?"), -EIO);
+	cr_assert_eq(set_str(&na, &doc, "plain", "clear?"), -EIO, "nor a field it could not check");
+	cr_assert_eq(append_str(&na, &doc, "log", "clear?"), -EIO);
+	cr_assert_eq(dfs_db_set_authorized(na.db, &doc, &chief, 1), -EIO,
+		     "the first grant cannot tell whether readers need a key");
+	struct dfs_buf out;
+	dfs_buf_init(&out);
+	cr_assert_eq(dfs_db_get_encrypted(na.db, MODEL, &out), -EIO);
+	dfs_buf_release(&out);
+	static const char *const one[] = { "log", "secret", "x" };
+	cr_assert_eq(dfs_db_set_encrypted(na.db, MODEL, one, 3), -EIO);
+	failing_scans = 0;
+	expect_nothing_written(&na, head, "A");
+	cr_assert_eq(store_count(&na, "clear?"), 0);
+	cr_assert_not(dfs_db_is_authorized(na.db, &doc, &chief));
+	cr_assert_eq(set_str(&na, &doc, "secret", "now"), 0, "and works once the store does");
 }
 
 /*
