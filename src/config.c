@@ -30,6 +30,7 @@ static const struct fuse_opt opts[] = {
 	OPT("sync=%s", sync_str),
 	OPT("log_level=%s", log_level_str),
 	OPT("action_timeout=%s", action_timeout_str),
+	OPT("max_skew=%s", max_skew_str),
 	OPT("listen=%s", listen),
 	OPT("network_key=%s", network_key_file),
 	OPT("trust=%s", trust_file),
@@ -114,6 +115,7 @@ void dfs_config_init(struct dfs_config *c)
 	c->sync_strict = 1;
 	c->log_level = DFS_LOG_NOTICE;
 	c->action_timeout_ms = 5000;
+	c->max_skew_ms = DFS_DEFAULT_MAX_SKEW_MS;
 }
 
 void dfs_config_release(struct dfs_config *c)
@@ -124,6 +126,7 @@ void dfs_config_release(struct dfs_config *c)
 	free(c->sync_str);
 	free(c->log_level_str);
 	free(c->action_timeout_str);
+	free(c->max_skew_str);
 	free(c->extra_arg);
 	free(c->listen);
 	free(c->network_key_file);
@@ -158,6 +161,47 @@ int dfs_parse_size(const char *s, size_t *out)
 	if (*end != '\0' || v > SIZE_MAX / mult)
 		return -EINVAL;
 	*out = (size_t)(v * mult);
+	return 0;
+}
+
+int dfs_parse_duration_ms(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v, mult = 1;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (strcmp(end, "s") == 0)
+		mult = 1000;
+	else if (strcmp(end, "m") == 0)
+		mult = 60 * 1000;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600 * 1000;
+	else if (*end && strcmp(end, "ms") != 0)
+		return -EINVAL;
+	if (v > UINT64_MAX / mult)
+		return -EINVAL;
+	*out = v * mult;
+	return 0;
+}
+
+/* -o max_skew: how far ahead of the wall clock a peer's update may be stamped. */
+static int check_skew(struct dfs_config *c, char *err, size_t errlen)
+{
+	uint64_t ms;
+
+	if (!c->max_skew_str)
+		return 0;
+	if (dfs_parse_duration_ms(c->max_skew_str, &ms) < 0 || ms > DFS_MAX_SKEW_MAX_MS) {
+		snprintf(err, errlen, "max_skew must be milliseconds, or a number with s, m or "
+			 "h, at most 24h, not '%s'", c->max_skew_str);
+		return -EINVAL;
+	}
+	c->max_skew_ms = ms;
 	return 0;
 }
 
@@ -269,6 +313,9 @@ int dfs_config_check(struct dfs_config *c, char *err, size_t errlen)
 	int r = check_settings(c, err, errlen);
 	if (r < 0)
 		return r;
+	r = check_skew(c, err, errlen);
+	if (r < 0)
+		return r;
 	r = check_addresses(c, err, errlen);
 	if (r < 0)
 		return r;
@@ -329,6 +376,9 @@ void dfs_config_usage(const char *prog)
 	       "                           or once in the store's log (relaxed)\n"
 	       "    -o log_level=LEVEL     err, warning, notice (default), info or debug\n"
 	       "    -o action_timeout=SECS kill a listener after SECS seconds (default 5)\n"
+	       "    -o max_skew=TIME       a peer's update stamped more than TIME ahead of\n"
+	       "                           this node's clock waits until then (default 60s;\n"
+	       "                           milliseconds, or s, m, h suffixes)\n"
 	       "    -o policy=strict|open  hold unauthorized remote updates (strict, default)\n"
 	       "                           or let listeners judge them (open)\n"
 	       "    -o as=MODEL/OBJECT     sign changes of objects this node does not own\n"

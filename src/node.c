@@ -112,6 +112,7 @@ static int node_stats(void *ctx, struct dfs_buf *out)
 	dfs_buf_printf(out, "updates_sent %llu\n", (unsigned long long)s.sent);
 	dfs_buf_printf(out, "updates_relayed %llu\n", (unsigned long long)s.sent);
 	dfs_buf_printf(out, "updates_waiting %llu\n", (unsigned long long)s.parked);
+	dfs_buf_printf(out, "updates_waiting_clock %llu\n", (unsigned long long)s.clock_waiting);
 	dfs_buf_printf(out, "bytes_in %llu\n", (unsigned long long)s.bytes_in);
 	dfs_buf_printf(out, "bytes_out %llu\n", (unsigned long long)s.bytes_out);
 	dfs_buf_printf(out, "frames_dropped %llu\n", (unsigned long long)s.bad_frames);
@@ -379,6 +380,7 @@ static int node_open(struct node *n)
 			strerror(errno));
 		goto out_close_store;
 	}
+	dfs_db_set_max_skew(n->db, cfg->max_skew_ms);
 	if (node_wire(n) < 0)
 		goto out_free_db;
 

@@ -10,10 +10,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <fuse_lowlevel.h>
 
 #define DFS_DEFAULT_MAX_VALUE (1u << 20)
+#define DFS_DEFAULT_MAX_SKEW_MS 60000		/* -o max_skew */
+#define DFS_MAX_SKEW_MAX_MS (24ull * 3600 * 1000)	/* its largest value */
 
 struct dfs_config {
 	char *state_dir;		/* malloc'ed */
@@ -27,10 +30,12 @@ struct dfs_config {
 	int sync_strict;		/* 1: strict (fsync), 0: relaxed */
 	int log_level;
 	int action_timeout_ms;		/* a listener running longer is killed */
+	uint64_t max_skew_ms;		/* peers' clocks ahead of ours: later ones wait */
 	char *max_value_str;		/* raw option strings, malloc'ed by fuse_opt */
 	char *sync_str;
 	char *log_level_str;
 	char *action_timeout_str;
+	char *max_skew_str;
 	int policy_open;		/* 1: listeners judge unauthorized updates */
 	char *listen;			/* HOST:PORT, malloc'ed */
 	char **peers;			/* wss://HOST:PORT[#NODEID], each malloc'ed */
@@ -60,6 +65,12 @@ int dfs_config_check(struct dfs_config *c, char *err, size_t errlen);
 
 /** Parses a size such as 1048576, 512K, 4M or 1G; returns 0 or -EINVAL. */
 int dfs_parse_size(const char *s, size_t *out);
+
+/**
+ * Parses a duration: milliseconds (250, 250ms) or a number with an s, m or
+ * h suffix (2s, 1m). Returns 0 or -EINVAL.
+ */
+int dfs_parse_duration_ms(const char *s, uint64_t *out);
 
 /** Prints usage and every -o option to stdout. */
 void dfs_config_usage(const char *prog);

@@ -12,7 +12,9 @@
  * listeners are told is in change.h.
  *
  * Errors are negative errnos that the filesystem passes to programs:
- * -ENOENT, -EEXIST, -ENOTEMPTY, -EISDIR, -ENOTDIR, -EFBIG, -EPERM, -EIO.
+ * -ENOENT, -EEXIST, -ENOTEMPTY, -EISDIR, -ENOTDIR, -EFBIG, -EPERM, -EIO;
+ * -EAGAIN for a local change that would lose to a stored clock, and
+ * -EOVERFLOW when this node's clock is at its end (see max_skew below).
  *
  * Threading: every function may be called from any thread. Changes are
  * serialised while they are built and staged; waiting for durability
@@ -227,6 +229,22 @@ int dfs_db_set_as(struct dfs_db *db, const struct dfs_pubkey *as);
 bool dfs_db_get_as(struct dfs_db *db, struct dfs_pubkey *out);
 /** Whether a local change of obj would be accepted by the policy. */
 bool dfs_db_may_write(struct dfs_db *db, const struct dfs_pubkey *obj);
+
+/*
+ * Clocks are bounded. A remote update stamped more than max_skew ahead of
+ * this node's wall clock is not applied yet (dfs_db_receive() says
+ * -ETIME); only updates applied here move this node's clock. The clock
+ * floor kept in the store is ignored when it is more than max_skew ahead
+ * of the wall clock (at open, under the default; with a warning once
+ * dfs_db_set_max_skew() confirms it). A local change that would lose
+ * last-writer-wins to what is stored fails with -EAGAIN (logged).
+ */
+#define DFS_DB_MAX_SKEW_MS 60000	/* the default max_skew */
+/**
+ * Sets max_skew, in milliseconds, and judges the floor again, logging a
+ * floor it ignores; call once, before any change.
+ */
+void dfs_db_set_max_skew(struct dfs_db *db, uint64_t ms);
 
 /** Policy for unauthorized remote updates: false (strict) holds them, true lets listeners judge. */
 void dfs_db_set_policy(struct dfs_db *db, bool open);

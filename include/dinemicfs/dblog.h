@@ -35,10 +35,18 @@
  * Returns 0 (applied), -EALREADY (held or applied before), -EBADMSG
  * (malformed, badly signed, broken chain: dropped), -EAGAIN (what it builds
  * on has not arrived; *missing, when not NULL, gets the update hash or
- * model id to wait for), -EPERM (held: rejected by policy or a listener),
- * another rule errno (held), or -EIO/-ENOMEM.
+ * model id to wait for), -ETIME (stamped more than max_skew ahead of this
+ * node's wall clock: neither judged, applied nor logged; try again in
+ * dfs_db_clock_wait() ms), -EPERM (held: rejected by policy or a
+ * listener), another rule errno (held), or -EIO/-ENOMEM.
  */
 int dfs_db_receive(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_hash *missing);
+/**
+ * For an update answered -ETIME: the milliseconds until this node's wall
+ * clock is within max_skew of its stamp, when it is due; 0 when it is due
+ * now (or is not an update).
+ */
+uint64_t dfs_db_clock_wait(struct dfs_db *db, const uint8_t *rec, size_t len);
 /** dfs_db_receive() without a missing hash. */
 int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len);
 

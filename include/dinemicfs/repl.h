@@ -22,7 +22,8 @@
  *
  * Threads: one service thread owns every libwebsockets object; one applier
  * thread takes received updates off a bounded queue and hands them to
- * dfs_db_receive(), parking those whose predecessor has not arrived. A link
+ * dfs_db_receive(), parking those whose predecessor has not arrived, and
+ * keeping those stamped too far ahead (db.h, max_skew) until due. A link
  * whose queue is full stops being read (TCP backpressure), so a flooding
  * peer cannot exhaust memory, and a slow or absent peer never slows local
  * writes: senders read the log, they are not handed updates.
@@ -55,6 +56,7 @@ struct dfs_repl_stats {
 	uint64_t sent;			/* updates sent to peers, once per peer */
 	uint64_t bytes_in, bytes_out;	/* WebSocket payload bytes */
 	uint64_t parked;		/* updates waiting for a predecessor now */
+	uint64_t clock_waiting;		/* updates stamped past max_skew, waiting now */
 	uint64_t bad_frames;		/* malformed or refused messages and updates dropped */
 	uint64_t dropped;		/* of those, updates: malformed or badly signed */
 	uint64_t refused;		/* peers refused at the handshake */

@@ -73,6 +73,8 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   updates_relayed         the same count as updates_sent, under the name
  *                           the monitoring notes use
  *   updates_waiting         received updates waiting for a predecessor now
+ *   updates_waiting_clock   received updates stamped more than max_skew
+ *                           ahead of this node's clock, waiting for it now
  *   bytes_in, bytes_out     WebSocket payload bytes received and sent
  *   frames_dropped          malformed, oversized or forged messages and
  *                           updates dropped (updates_dropped among them)

@@ -159,6 +159,8 @@ static int apply_meta(struct apply *a)
 		bool older = dfs_meta_rec_decode(raw, rawlen, &old) == 0 &&
 			     meta_cmp(u, &old) < 0;
 		free(raw);
+		if (older && a->local)
+			return db_local_loses(a, old.clock);
 		if (older)
 			return 0;	/* kept in the history, shown by nothing */
 	} else if (rc != -ENOENT) {
@@ -290,16 +292,17 @@ static int put_history(struct apply *a, uint64_t seq, bool applied)
 
 /*
  * Every update this node keeps, applied or held, is in the log (so peers
- * get it) under the next sequence number; the state record follows.
+ * get it) under the next sequence number; the state record follows. Only
+ * an applied update moves the clock and its floor: a held one may come
+ * from anyone, who must not steer this node's clock.
  */
 static int log_locked(struct dfs_db *db, struct apply *a, bool applied)
 {
 	uint64_t seq = db->seq + 1;
-	uint64_t max_clock = a->u->clock > db->max_clock ? a->u->clock : db->max_clock;
+	uint64_t max_clock = applied && a->u->clock > db->max_clock ? a->u->clock : db->max_clock;
 	struct dfs_state_rec state = { .seq = seq, .clock = max_clock };
 	int rc;
 
-	dfs_hlc_observe(&db->hlc, a->u->clock);
 	dfs_key_update(&a->key, &a->hash);
 	rc = put_key(a->b, &a->key, a->rec, a->len);
 	if (rc == 0 && !applied) {
@@ -316,6 +319,8 @@ static int log_locked(struct dfs_db *db, struct apply *a, bool applied)
 	if (rc == 0)
 		rc = put_rec(a->b, &a->key, &a->val, dfs_state_rec_encode(&state, &a->val));
 	if (rc == 0) {
+		if (applied)
+			dfs_hlc_observe(&db->hlc, a->u->clock);
 		db->seq = seq;
 		db->recent[recent_slot(&a->hash)] = (uint32_t)(seq - db->recent_base);
 		db->max_clock = max_clock;

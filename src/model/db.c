@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dinemicfs/hlc.h"
+#include "dinemicfs/log.h"
 #include "dinemicfs/util.h"
 #include "internal.h"
 
@@ -42,6 +43,49 @@ static int load_log_id(struct dfs_db *db)
 	}
 	dfs_buf_release(&key);
 	return rc;
+}
+
+uint64_t db_clock_limit(struct dfs_db *db)
+{
+	uint64_t ms = dfs_hlc_wall(&db->hlc) + db->max_skew_ms;
+
+	return ms >= UINT64_MAX >> DFS_HLC_LOGICAL_BITS ? UINT64_MAX
+							: ms << DFS_HLC_LOGICAL_BITS | 0xffff;
+}
+
+/*
+ * The clock starts past the highest clock applied, kept in the store,
+ * unless that is more than max_skew ahead of the wall clock: no update
+ * applied under that rule got it there (a peer of an older release did),
+ * and a clock started there would make every later write lose or wrap.
+ * Said once, when max_skew is set (at start), not at open, where the
+ * default may not be the node's.
+ */
+static void clock_floor(struct dfs_db *db, bool say)
+{
+	bool ignore = db->floor > db_clock_limit(db);
+
+	if (ignore && say && !db->floor_ignored)
+		dfs_log(DFS_LOG_WARNING, "the clock floor kept in the store is %llu s ahead of "
+			"this node's clock, more than max_skew: ignored, the clock starts from "
+			"the wall clock",
+			(unsigned long long)((dfs_hlc_ms(db->floor) - dfs_hlc_wall(&db->hlc)) / 1000));
+	db->floor_ignored = ignore && say;
+	db->max_clock = ignore ? 0 : db->floor;
+	dfs_hlc_reset(&db->hlc, db->max_clock);
+}
+
+int db_local_loses(const struct apply *a, uint64_t stored)
+{
+	const char *obj = a->note->object;
+	bool meta = a->u->op == DFS_OP_OBJECT_META || a->u->op == DFS_OP_MODEL_META;
+
+	dfs_log(DFS_LOG_WARNING, "local change of %s%s%s/%s%s refused: the stored one, stamped "
+		"%llu.%u, would win over it (stamped %llu.%u)", a->model, obj[0] ? "/" : "", obj,
+		meta ? "." : "", a->name, (unsigned long long)dfs_hlc_ms(stored),
+		dfs_hlc_logical(stored), (unsigned long long)dfs_hlc_ms(a->u->clock),
+		dfs_hlc_logical(a->u->clock));
+	return -EAGAIN;
 }
 
 struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t max_value)
@@ -83,8 +127,10 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	db->seq = state.seq;
 	db->recent_base = state.seq;
 	atomic_init(&db->visible, state.seq);
-	db->max_clock = state.clock;
-	dfs_hlc_init(&db->hlc, state.clock);
+	db->max_skew_ms = DFS_DB_MAX_SKEW_MS;
+	db->floor = state.clock;
+	dfs_hlc_init(&db->hlc, 0);
+	clock_floor(db, false);
 	pthread_mutex_init(&db->apply_lock, NULL);
 	pthread_mutex_init(&db->as_lock, NULL);
 	for (size_t i = 0; i < KEY_LOCKS; i++)
@@ -130,6 +176,12 @@ void dfs_db_get_stats(struct dfs_db *db, struct dfs_db_stats *out)
 	pthread_mutex_lock(&db->apply_lock);
 	out->seq = db->seq;
 	pthread_mutex_unlock(&db->apply_lock);
+}
+
+void dfs_db_set_max_skew(struct dfs_db *db, uint64_t ms)
+{
+	db->max_skew_ms = ms;
+	clock_floor(db, true);
 }
 
 void dfs_db_set_policy(struct dfs_db *db, bool open)

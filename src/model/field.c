@@ -326,7 +326,8 @@ static int field_current(struct apply *a, struct dfs_field_rec *f, bool *have, b
  * a tie in (clock, signer) is settled by hash, from the history.
  * Sets f to the record after a->u and *value, *value_len to its bytes
  * (built in *joined where they are not a->u's own). Returns 1 when a->u
- * is superseded and changes nothing.
+ * is superseded and changes nothing; a local change that would not be the
+ * latest fails instead (-EAGAIN).
  */
 static int field_merge(struct apply *a, struct dfs_field_rec *f, bool have, size_t limit,
 		       uint8_t **joined, const uint8_t **value, size_t *value_len)
@@ -336,6 +337,8 @@ static int field_merge(struct apply *a, struct dfs_field_rec *f, bool have, size
 	int rc;
 
 	if (have && clock_cmp(u->clock, &u->signer, f->clock, &f->signer) <= 0) {
+		if (a->local)
+			return db_local_loses(a, f->clock);
 		if (u->op != DFS_OP_FIELD_APPEND &&
 		    clock_cmp(u->clock, &u->signer, f->base_clock, &f->base_signer) < 0)
 			return 1;	/* superseded: kept in the history only */

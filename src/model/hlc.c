@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* hlc.c - hybrid logical clock: monotonic across wall-clock steps */
+/* hlc.c - hybrid logical clock: monotonic across wall-clock steps, saturating */
 #include <time.h>
 
 #include "dinemicfs/hlc.h"
@@ -26,16 +26,29 @@ void dfs_hlc_release(struct dfs_hlc *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
+void dfs_hlc_reset(struct dfs_hlc *c, uint64_t floor)
+{
+	pthread_mutex_lock(&c->lock);
+	c->last = floor;
+	pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t dfs_hlc_wall(struct dfs_hlc *c)
+{
+	return (c->wall_ms ? c->wall_ms : realtime_ms)(c->wall_ctx);
+}
+
 uint64_t dfs_hlc_now(struct dfs_hlc *c)
 {
-	uint64_t wall = (c->wall_ms ? c->wall_ms : realtime_ms)(c->wall_ctx);
+	uint64_t wall = dfs_hlc_wall(c);
 	uint64_t ts = wall << DFS_HLC_LOGICAL_BITS;
 
 	pthread_mutex_lock(&c->lock);
 	/* A wall clock behind the last timestamp only advances the counter. */
 	if (ts <= c->last)
-		ts = c->last + 1;
-	c->last = ts;
+		ts = c->last == UINT64_MAX ? 0 : c->last + 1;
+	if (ts)
+		c->last = ts;
 	pthread_mutex_unlock(&c->lock);
 	return ts;
 }

@@ -68,6 +68,9 @@ struct dfs_db {
 	pthread_mutex_t apply_lock;
 	uint64_t seq;			/* protected by apply_lock */
 	uint64_t max_clock;		/* highest clock applied; protected by apply_lock */
+	uint64_t max_skew_ms;		/* remote clocks ahead of the wall clock; set before use */
+	uint64_t floor;			/* the store's clock floor at open */
+	bool floor_ignored;		/* it was too far ahead of the wall clock */
 	atomic_uint_fast64_t applied, refused, corrupt;
 	struct dfs_db_listener listener;	/* set before use; read-only after */
 	bool open_policy;			/* likewise */
@@ -291,6 +294,16 @@ bool db_wanted(struct dfs_db *db, enum dfs_event event, const char *model);
 /** A field's value as stored (sealed items not opened), with its record. */
 int db_read_raw(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
 		uint8_t **val, size_t *len, struct dfs_field_rec *out);
+/**
+ * The latest clock a remote update may carry to be applied now: max_skew
+ * past this node's wall clock (db.c).
+ */
+uint64_t db_clock_limit(struct dfs_db *db);
+/**
+ * A local change of a->name would lose last-writer-wins to the stored
+ * (clock, signer): logs a warning naming it and returns -EAGAIN (db.c).
+ */
+int db_local_loses(const struct apply *a, uint64_t stored);
 /** Who signs a local change of obj (query.c); returns whether it is authorized. */
 bool db_local_signer(struct dfs_db *db, const struct dfs_pubkey *obj, struct dfs_pubkey *signer);
 

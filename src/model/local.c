@@ -7,8 +7,17 @@
 #include <string.h>
 
 #include "dinemicfs/hlc.h"
+#include "dinemicfs/log.h"
 #include "dinemicfs/util.h"
 #include "internal.h"
+
+/* The clock saturated: no change can be stamped later than what is stored. */
+static int clock_at_end(const char *model)
+{
+	dfs_log(DFS_LOG_ERR, "local change in %s refused: this node's clock is at its end "
+		"(2^64-1) and never wraps", model);
+	return -EOVERFLOW;
+}
 
 /*
  * Builds, signs and applies one update made on this node: stamped with the
@@ -47,7 +56,7 @@ int db_local_change(struct dfs_db *db, uint8_t op, uint8_t flags,
 	if (rc == 0) {
 		u.prev = t.exists ? t.head : zero_hash;
 		u.clock = dfs_hlc_now(&db->hlc);
-		rc = dfs_update_encode(&u, &rec);
+		rc = u.clock ? dfs_update_encode(&u, &rec) : clock_at_end(model);
 	}
 	if (rc == 0)
 		rc = dfs_keyring_sign(db->kr, signer, rec.data, dfs_update_signed_len(rec.len),

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dinemicfs/hlc.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/util.h"
 #include "internal.h"
@@ -161,6 +162,32 @@ static int group_apply(struct dfs_db *db, struct group_item *it, const struct df
 	return rc;
 }
 
+/*
+ * An update stamped more than max_skew ahead of the wall clock is neither
+ * judged nor applied nor logged yet: -ETIME, unless it is stored already.
+ */
+static int too_early(struct dfs_db *db, const uint8_t *rec, size_t len,
+		     const struct dfs_db_checked *checked)
+{
+	struct dfs_hash h;
+
+	if (checked)
+		h = checked->hash;
+	else
+		dfs_hash2(&h, rec, len, NULL, 0);
+	return db_known(db, &h) ? -EALREADY : -ETIME;
+}
+
+uint64_t dfs_db_clock_wait(struct dfs_db *db, const uint8_t *rec, size_t len)
+{
+	struct dfs_update u;
+	uint64_t limit = db_clock_limit(db);
+
+	if (dfs_update_decode(rec, len, &u) < 0 || u.clock <= limit)
+		return 0;
+	return dfs_hlc_ms(u.clock) - dfs_hlc_ms(limit);
+}
+
 int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 			 const struct dfs_db_checked *checked, struct dfs_hash *missing,
 			 uint64_t *seq)
@@ -180,6 +207,8 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 		atomic_fetch_add(&db->refused, 1);
 		return -EBADMSG;
 	}
+	if (u.clock > db_clock_limit(db))
+		return too_early(db, rec, len, checked);
 	/* Checked: it was not stored then, and the apply lock decides for certain. */
 	if (!checked) {
 		dfs_hash2(&own.hash, rec, len, NULL, 0);

@@ -28,6 +28,7 @@ static bool park(struct dfs_repl *r, const struct dfs_hash *wait, const uint8_t 
 	if (!p)
 		return false;
 	p->wait = *wait;
+	p->due = 0;
 	p->len = len;
 	memcpy(p->rec, rec, len);
 	size_t b = bucket_of(wait);
@@ -71,6 +72,85 @@ static void take_waiters(struct dfs_repl *r, const struct dfs_hash *h, const uin
 	}
 }
 
+/* Where the update waiting for its time that is due last hangs; NULL when none waits. */
+static struct parked **clock_last(struct dfs_repl *r)
+{
+	struct parked **pp = &r->clock_wait;
+
+	if (!*pp)
+		return NULL;
+	while ((*pp)->next)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void log_clock_wait(const uint8_t *rec, size_t len, const struct dfs_hash *h,
+			   uint64_t wait, const char *what)
+{
+	struct dfs_update u;
+	char hex[17];
+
+	dfs_hex_encode(hex, h->b, 8);
+	if (dfs_update_decode(rec, len, &u) < 0)
+		u.model_len = 0;
+	dfs_log(DFS_LOG_INFO, "replication: update %s in %.*s is stamped more than max_skew "
+		"ahead of this node's clock, due in %llu s: %s", hex, (int)u.model_len, u.model,
+		(unsigned long long)(wait / 1000), what);
+}
+
+/*
+ * Keeps an update that came too early (-ETIME) until it is due, soonest
+ * first, within CLOCK_WAIT_MAX and CLOCK_WAIT_BYTES: past them the one due
+ * last gives way (asked for again after a restart, like any update not
+ * stored). first: not kept before, so it is logged. Returns whether it is
+ * kept.
+ */
+static bool clock_park(struct dfs_repl *r, const uint8_t *rec, size_t len, bool first)
+{
+	struct dfs_hash h;
+	struct parked **pp;
+
+	dfs_hash2(&h, rec, len, NULL, 0);
+	for (struct parked *q = r->clock_wait; q; q = q->next)
+		if (memcmp(q->wait.b, h.b, DFS_HASH_LEN) == 0)
+			return true;	/* sent again: kept already */
+	/* A millisecond more: the wall clock and the monotonic one round apart. */
+	uint64_t wait = dfs_db_clock_wait(r->db, rec, len) + 1;
+	uint64_t due = dfs_monotonic_ms() + wait;
+	while (r->clock_wait_count >= CLOCK_WAIT_MAX ||
+	       r->clock_wait_bytes + len > CLOCK_WAIT_BYTES) {
+		pp = clock_last(r);
+		if (!pp || (*pp)->due <= due) {
+			log_clock_wait(rec, len, &h, wait, "dropped, too many wait");
+			return false;
+		}
+		struct parked *last = *pp;
+		*pp = NULL;
+		r->clock_wait_bytes -= last->len;
+		r->clock_wait_count--;
+		log_clock_wait(last->rec, last->len, &last->wait, last->due - due + wait,
+			       "dropped for one due sooner");
+		free(last);
+	}
+	struct parked *p = malloc(sizeof(*p) + len);
+	if (!p)
+		return false;
+	p->wait = h;
+	p->due = due;
+	p->len = len;
+	memcpy(p->rec, rec, len);
+	for (pp = &r->clock_wait; *pp && (*pp)->due <= due; pp = &(*pp)->next)
+		;
+	p->next = *pp;
+	*pp = p;
+	r->clock_wait_bytes += len;
+	r->clock_wait_count++;
+	atomic_store(&r->clock_waiting, r->clock_wait_count);
+	if (first)
+		log_clock_wait(rec, len, &h, wait, "it waits until then");
+	return true;
+}
+
 /*
  * Receives the parked updates on work, and in turn whatever waited for
  * them. Returns false when one of them is not in the store yet.
@@ -91,6 +171,8 @@ static bool receive_parked(struct dfs_repl *r, struct dfs_db_group *g, struct pa
 		rc = dfs_db_group_receive(g, p->rec, p->len, &pc, &missing, NULL);
 		if (rc == -EAGAIN)
 			kept = park(r, &missing, p->rec, p->len) && kept;
+		else if (rc == -ETIME)
+			kept = clock_park(r, p->rec, p->len, p->due == 0) && kept;
 		else if (rc == -EIO || rc == -ENOMEM)
 			kept = false;
 		else if (rc == -EBADMSG)
@@ -128,6 +210,10 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 		park(r, &missing, rec, len);
 		return false;
 	}
+	if (rc == -ETIME) {
+		clock_park(r, rec, len, true);
+		return false;
+	}
 	if (rc == -EIO || rc == -ENOMEM)
 		return false;
 	if (rc == -EBADMSG) {
@@ -152,6 +238,36 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 		take_waiters(r, &hash, rec, len, &work);
 	}
 	return receive_parked(r, g, work);
+}
+
+/*
+ * Receives the updates whose time has come, and whatever waited for them.
+ * Their links' cursors stayed where they were when these came in.
+ */
+static void retry_clock_waits(struct dfs_repl *r)
+{
+	uint64_t now = dfs_monotonic_ms();
+	struct parked *work = NULL, **tail = &work;
+
+	if (!r->clock_wait || r->clock_wait->due > now)
+		return;
+	struct dfs_db_group *g = dfs_db_group_new(r->db);
+	if (!g)
+		return;	/* tried again on the next round */
+	while (r->clock_wait && r->clock_wait->due <= now) {
+		struct parked *p = r->clock_wait;
+		r->clock_wait = p->next;
+		r->clock_wait_bytes -= p->len;
+		r->clock_wait_count--;
+		p->next = NULL;
+		*tail = p;
+		tail = &p->next;
+	}
+	receive_parked(r, g, work);
+	dfs_db_group_end(g);
+	atomic_store(&r->parked, r->park_count);
+	atomic_store(&r->clock_waiting, r->clock_wait_count);
+	repl_net_wake(r);	/* the log grew: relay it */
 }
 
 /* Takes l's place in its peer's log, if there is one to keep; under r->lock. */
@@ -340,6 +456,8 @@ void *repl_applier_main(void *arg)
 			atomic_store(&r->rx_wake, true);
 			repl_net_wake(r);
 		}
+		/* At least once a second: next_checked() returns by then. */
+		retry_clock_waits(r);
 		if (dfs_monotonic_ms() - saved >= CURSOR_SAVE_MS || (!m && atomic_load(&r->stopping))) {
 			save_cursors(r);
 			saved = dfs_monotonic_ms();

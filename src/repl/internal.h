@@ -54,6 +54,8 @@
 #define LINK_QUEUE_MAX (8u << 20)	/* received bytes a link may have queued */
 #define PARK_BYTES_MAX (64u << 20)	/* updates waiting for a predecessor */
 #define PARK_BUCKETS 1024
+#define CLOCK_WAIT_MAX 1024		/* updates stamped past max_skew, waiting for their time */
+#define CLOCK_WAIT_BYTES (16u << 20)	/* and their bytes */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define CURSOR_SAVE_MS 1000
@@ -179,9 +181,15 @@ struct run {
 	uint32_t session;
 };
 
+/*
+ * A received update that cannot be applied yet: parked for a predecessor
+ * (wait is its hash, or a model id), or waiting for its time (wait is the
+ * update's own hash, due when its clock is within max_skew).
+ */
 struct parked {
 	struct parked *next;
 	struct dfs_hash wait;
+	uint64_t due;			/* dfs_monotonic_ms() when due; 0: parked */
 	size_t len;
 	uint8_t rec[];
 };
@@ -240,6 +248,8 @@ struct dfs_repl {
 
 	struct parked *park[PARK_BUCKETS];	/* applier thread only */
 	size_t park_bytes, park_count;
+	struct parked *clock_wait;		/* likewise; the soonest due first */
+	size_t clock_wait_bytes, clock_wait_count;
 	uint32_t sessions;			/* under lock */
 
 	/* The latest RUNS_MAX runs, oldest first, in a ring. */
@@ -249,6 +259,7 @@ struct dfs_repl {
 
 	/* Counters for .node/stats: atomics, so that no lock is taken to count. */
 	atomic_ullong received, sent, bytes_in, bytes_out, parked, bad_frames, dropped;
+	atomic_ullong clock_waiting;
 	atomic_ullong refused, over_limit;
 
 	/* Inbound connections not yet up (admit.c); service thread only. */

@@ -247,6 +247,11 @@ void dfs_repl_stop(struct dfs_repl *r)
 			free(p);
 		}
 	}
+	while (r->clock_wait) {
+		struct parked *p = r->clock_wait;
+		r->clock_wait = p->next;
+		free(p);
+	}
 	/* No connection and no queued message holds a link now: only the list. */
 	for (struct link *l = r->links; l; l = l->next)
 		l->refs = 1;
@@ -308,6 +313,7 @@ void dfs_repl_get_stats(struct dfs_repl *r, struct dfs_repl_stats *out)
 	out->bytes_in = atomic_load(&r->bytes_in);
 	out->bytes_out = atomic_load(&r->bytes_out);
 	out->parked = atomic_load(&r->parked);
+	out->clock_waiting = atomic_load(&r->clock_waiting);
 	out->bad_frames = atomic_load(&r->bad_frames);
 	out->dropped = atomic_load(&r->dropped);
 	out->refused = atomic_load(&r->refused);

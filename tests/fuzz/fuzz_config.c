@@ -53,6 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(strncmp(c.peers[i], c.unencrypted_links ? "ws://" : "wss://",
 					   c.unencrypted_links ? 5 : 6) == 0);
 		FUZZ_CHECK(c.policy_open == 0 || c.policy_open == 1);
+		FUZZ_CHECK(c.max_skew_ms <= DFS_MAX_SKEW_MAX_MS);
 	}
 	dfs_config_release(&c);
 	free(copy);

@@ -443,6 +443,10 @@ static void config_seeds(void)
 	ARGS("bad-log-level", "st\0mnt\0-o\0log_level=loud");
 	ARGS("unknown-option", "st\0mnt\0--frobnicate\0-x\0-o\0nosuchopt=1");
 	ARGS("empty-options", "st\0mnt\0-o\0,,,\0-o\0");
+	ARGS("max-skew", "st\0mnt\0-o\0max_skew=2s,max_value=4K");
+	ARGS("max-skew-ms", "st\0mnt\0-o\0max_skew=250ms");
+	ARGS("max-skew-bad", "st\0mnt\0-o\0max_skew=25h\0-o\0max_skew=1.5s");
+	ARGS("max-skew-overflow", "st\0mnt\0-o\0max_skew=99999999999999999999h");
 }
 
 /* ---- keysets and sealed values ---------------------------------------- */

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include "dinemicfs/config.h"
+#include "dinemicfs/db.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/repl.h"
 #include "dinemicfs/update.h"
@@ -119,6 +120,47 @@ Test(config, bad_max_value)
 				   err);
 		cr_assert_not_null(strstr(err, strchr(bad[i], '=') + 1), "and the value: %s", err);
 		cr_assert_eq(c.max_value, DFS_DEFAULT_MAX_VALUE, "%s", bad[i]);
+	}
+}
+
+Test(config, max_skew)
+{
+	static const struct {
+		const char *opt;
+		uint64_t ms;
+	} good[] = {
+		{ "max_skew=250", 250 },   { "max_skew=250ms", 250 }, { "max_skew=2s", 2000 },
+		{ "max_skew=1m", 60000 },  { "max_skew=1h", 3600000 }, { "max_skew=0", 0 },
+		{ "max_skew=24h", 86400000 },
+	};
+
+	cr_assert_eq(PARSE("dinemicfs", "state", "mnt"), 0);
+	cr_assert_eq(c.max_skew_ms, 60000, "60 s by default");
+	cr_assert_eq(DFS_DEFAULT_MAX_SKEW_MS, DFS_DB_MAX_SKEW_MS, "the database's default too");
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", good[i].opt, "state", "mnt"), 0, "%s: %s",
+			     good[i].opt, err);
+		cr_assert_eq(c.max_skew_ms, good[i].ms, "%s", good[i].opt);
+		cr_assert_not(fuse_args_have("max_skew"), "ours are not passed on");
+	}
+}
+
+Test(config, bad_max_skew)
+{
+	static const char *const bad[] = {
+		"max_skew=abc", "max_skew=", "max_skew=-1", "max_skew=2d", "max_skew=25h",
+		"max_skew=1.5s", "max_skew=2 s", "max_skew=99999999999999999999",
+		"max_skew=307445734561825861h",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", bad[i], "state", "mnt"), -EINVAL, "%s", bad[i]);
+		cr_assert_not_null(strstr(err, "max_skew"), "'%s' names the option: %s", bad[i], err);
+		cr_assert_eq(c.max_skew_ms, DFS_DEFAULT_MAX_SKEW_MS, "%s", bad[i]);
 	}
 }
 

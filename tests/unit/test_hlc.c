@@ -156,6 +156,56 @@ Test(hlc, observe_past_changes_nothing)
 	dfs_hlc_release(&c);
 }
 
+/* At 2^64-1 the clock stays: no timestamp rather than one that wraps to 0. */
+Test(hlc, saturates_instead_of_wrapping)
+{
+	struct fake_wall w = { 1000 };
+	struct dfs_hlc c;
+
+	dfs_hlc_init(&c, UINT64_MAX - 2);
+	use_fake(&c, &w);
+	cr_assert_eq(dfs_hlc_now(&c), UINT64_MAX - 1);
+	cr_assert_eq(dfs_hlc_now(&c), UINT64_MAX, "the last timestamp there is");
+	cr_assert_eq(dfs_hlc_now(&c), 0, "then none: 0 is never a timestamp");
+	cr_assert_eq(dfs_hlc_now(&c), 0, "and it stays at the end");
+	w.ms = UINT64_MAX >> DFS_HLC_LOGICAL_BITS;	/* not even the wall clock moves it */
+	cr_assert_eq(dfs_hlc_now(&c), 0);
+	dfs_hlc_release(&c);
+}
+
+Test(hlc, observe_max_saturates)
+{
+	struct fake_wall w = { 1000 };
+	struct dfs_hlc c;
+
+	dfs_hlc_init(&c, 0);
+	use_fake(&c, &w);
+	uint64_t before = dfs_hlc_now(&c);
+	cr_assert_neq(before, 0);
+	dfs_hlc_observe(&c, UINT64_MAX);
+	cr_assert_eq(dfs_hlc_now(&c), 0, "no timestamp after 2^64-1");
+	dfs_hlc_observe(&c, 5);
+	cr_assert_eq(dfs_hlc_now(&c), 0, "an older one changes nothing");
+	dfs_hlc_release(&c);
+}
+
+/* A floor set again before use, and the wall clock it follows. */
+Test(hlc, reset_and_wall)
+{
+	struct fake_wall w = { 1000 };
+	struct dfs_hlc c;
+
+	dfs_hlc_init(&c, UINT64_MAX);
+	use_fake(&c, &w);
+	cr_assert_eq(dfs_hlc_wall(&c), 1000);
+	cr_assert_eq(dfs_hlc_now(&c), 0);
+	dfs_hlc_reset(&c, 0);
+	cr_assert_eq(dfs_hlc_now(&c), ts_of(1000, 0), "from the wall clock again");
+	dfs_hlc_reset(&c, ts_of(2000, 3));
+	cr_assert_eq(dfs_hlc_now(&c), ts_of(2000, 4));
+	dfs_hlc_release(&c);
+}
+
 #define THREADS 4
 #define PER_THREAD 20000
 
