@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dinemicfs/hlc.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/util.h"
 #include "internal.h"
@@ -415,6 +416,12 @@ static int settle(struct apply *a, struct scan *s, struct dfs_object_rec *o)
 			rc = rewrite_entry(a, c);
 		if (c->now == 0 && c->clock > mtime)
 			mtime = c->clock;
+		/* Applied now: its clock counts, as an update applied on arrival's does. */
+		if (c->held && c->now == 0) {
+			dfs_hlc_observe(&a->db->hlc, c->clock);
+			if (c->clock > a->db->max_clock)
+				a->db->max_clock = c->clock;
+		}
 	}
 	o->mtime = mtime;
 	if (rc == 0)
