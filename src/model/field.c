@@ -59,7 +59,45 @@ struct merge {
 	size_t n, cap;
 	db_merge_pick_fn pick;	/* which entries count; NULL: the applied ones */
 	void *pick_ctx;
+	bool has_horizon;	/* a key of a dict deleted at (h_clock, h_signer) */
+	uint64_t h_clock;
+	struct dfs_pubkey h_signer;
 };
+
+/*
+ * A dict's record keeps its latest create or delete as (clock, signer),
+ * live when that is a create, and its latest delete, the horizon, as
+ * (base_clock, base_signer): a dict deleted at t deletes every key written
+ * before t, whatever order the updates arrive in, so a key is merged as if
+ * it had a delete at the horizon. Records of release 0.1.0 set the base
+ * with every create too: a live one's base equal to its create is none.
+ */
+static bool dict_horizon(const struct dfs_field_rec *d, uint64_t *clock,
+			 struct dfs_pubkey *signer)
+{
+	if (d->kind != DFS_FIELD_DICT || d->base_clock == 0)
+		return false;
+	if (d->alive && d->base_clock == d->clock &&
+	    memcmp(d->base_signer.b, d->signer.b, DFS_PUBKEY_LEN) == 0)
+		return false;
+	*clock = d->base_clock;
+	*signer = d->base_signer;
+	return true;
+}
+
+/* The horizon of the dict path lies in, if it is a key: into m. */
+static int merge_horizon(struct merge *m, const struct dfs_pubkey *entity)
+{
+	const char *slash = memchr(m->path, '/', m->plen);
+	struct dfs_field_rec d;
+
+	if (!slash)
+		return 0;
+	int rc = db_get_field_any(m->db, entity, m->path, (size_t)(slash - m->path), &d);
+	if (rc == 0)
+		m->has_horizon = dict_horizon(&d, &m->h_clock, &m->h_signer);
+	return rc == -ENOENT ? 0 : rc;
+}
 
 static int merge_item_cmp(const void *x, const void *y)
 {
@@ -149,6 +187,15 @@ static int merge_build(struct merge *m, struct dfs_field_rec *f, uint8_t **value
 {
 	int rc = 0;
 
+	if (m->has_horizon) {
+		/* The dict's delete, as a delete of this key (its hash sorts first at a tie). */
+		struct dfs_update del = { .op = DFS_OP_FIELD_DELETE, .clock = m->h_clock,
+					  .signer = m->h_signer };
+		rc = merge_add(m, &del, &zero_hash);
+		if (rc < 0)
+			return rc;
+		m->has_horizon = false;
+	}
 	qsort(m->items, m->n, sizeof(*m->items), merge_item_cmp);
 	size_t base = m->n;	/* the latest set or delete, if any */
 	for (size_t i = m->n; i-- > 0;) {
@@ -198,11 +245,14 @@ static int merge_build(struct merge *m, struct dfs_field_rec *f, uint8_t **value
 /* Rebuilds f and the value of a->name from the history plus a->u. */
 static int remerge_field(struct apply *a, struct dfs_field_rec *f, uint8_t **value, size_t *len)
 {
-	struct merge m = { a->db, a->name, a->u->name_len, NULL, 0, 0, NULL, NULL };
+	struct merge m = { a->db, a->name, a->u->name_len, NULL, 0, 0, NULL, NULL, false, 0,
+			   { { 0 } } };
 	uint8_t prefix[DFS_KEY_ENTITY_LEN];
 
 	dfs_key_history_prefix(prefix, &a->u->entity);
-	int rc = db_scan_written(a->db, prefix, sizeof(prefix), merge_one, &m);
+	int rc = merge_horizon(&m, &a->u->entity);
+	if (rc == 0)
+		rc = db_scan_written(a->db, prefix, sizeof(prefix), merge_one, &m);
 	if (rc == 0)
 		rc = merge_add(&m, a->u, &a->hash);
 	if (rc == 0)
@@ -215,11 +265,13 @@ int db_remerge_path(struct dfs_db *db, const struct dfs_pubkey *entity, const ch
 		    size_t plen, db_merge_pick_fn pick, void *ctx, struct dfs_field_rec *f,
 		    uint8_t **value, size_t *len)
 {
-	struct merge m = { db, path, plen, NULL, 0, 0, pick, ctx };
+	struct merge m = { db, path, plen, NULL, 0, 0, pick, ctx, false, 0, { { 0 } } };
 	uint8_t prefix[DFS_KEY_ENTITY_LEN];
 
 	dfs_key_history_prefix(prefix, entity);
-	int rc = db_scan_written(db, prefix, sizeof(prefix), merge_one, &m);
+	int rc = merge_horizon(&m, entity);
+	if (rc == 0)
+		rc = db_scan_written(db, prefix, sizeof(prefix), merge_one, &m);
 	if (rc == 0)
 		rc = m.n ? merge_build(&m, f, value, len) : -ENOENT;
 	if (rc == 0)
@@ -280,9 +332,11 @@ static int append_value(struct apply *a, const struct dfs_field_rec *old, bool i
 
 /*
  * Reads a->name's record into f (left as it was where there is none) and
- * checks the name may hold a field: the dict it lies in, if any, is live,
- * and a dict under the name itself gives way to a later field. Returns 1
- * when a->u is older than a live dict there and changes nothing.
+ * checks the name may hold a field: the dict it lies in, if any, is live
+ * (or, for a peer's update, was ever made: a key written after the dict's
+ * delete shows if the dict is made again), and a dict under the name itself
+ * gives way to a later field. Returns 1 when a->u is older than a live
+ * dict there and changes nothing.
  */
 static int field_current(struct apply *a, struct dfs_field_rec *f, bool *have, bool *corrupted)
 {
@@ -300,7 +354,7 @@ static int field_current(struct apply *a, struct dfs_field_rec *f, bool *have, b
 	if (slash) {
 		struct dfs_field_rec d;
 		rc = db_get_field_any(a->db, &u->entity, a->name, (size_t)(slash - a->name), &d);
-		if (rc == -ENOENT || (rc == 0 && !d.alive))
+		if (rc == -ENOENT || (rc == 0 && !d.alive && (a->local || d.kind != DFS_FIELD_DICT)))
 			return -ENOENT;
 		if (rc < 0)
 			return rc;
@@ -319,6 +373,35 @@ static int field_current(struct apply *a, struct dfs_field_rec *f, bool *have, b
 		memset(f, 0, sizeof(*f));
 	}
 	return 0;
+}
+
+/*
+ * A key whose value starts before its dict's latest delete: merged again
+ * with that delete (merge_horizon()), so that the order updates arrive in
+ * does not matter. Returns 1 when it was, 0 when it needs not.
+ */
+static int key_past_horizon(struct apply *a, struct dfs_field_rec *f, uint8_t **joined,
+			    const uint8_t **value, size_t *value_len)
+{
+	const char *slash = memchr(a->name, '/', a->u->name_len);
+	struct dfs_field_rec d;
+	struct dfs_pubkey hs;
+	uint64_t hc;
+
+	if (!slash)
+		return 0;
+	int rc = db_get_field_any(a->db, &a->u->entity, a->name, (size_t)(slash - a->name), &d);
+	if (rc < 0 || !dict_horizon(&d, &hc, &hs) ||
+	    clock_cmp(f->base_clock, &f->base_signer, hc, &hs) >= 0)
+		return rc < 0 ? rc : 0;
+	free(*joined);
+	*joined = NULL;
+	rc = remerge_field(a, f, joined, value_len);
+	if (rc < 0)
+		return rc;
+	*value = *joined;
+	f->mtime = f->clock;
+	return 1;
 }
 
 /*
@@ -401,6 +484,11 @@ int db_apply_field(struct apply *a)
 	rc = field_merge(a, &f, have, limit, &joined, &value, &value_len);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
+	rc = key_past_horizon(a, &f, &joined, &value, &value_len);
+	if (rc < 0) {
+		free(joined);
+		return rc;
+	}
 	f.mtime = u->clock > f.mtime ? u->clock : f.mtime;
 	a->note->ev.created = !was_alive && f.alive;
 	dfs_buf_reset(&a->val);
@@ -415,52 +503,138 @@ int db_apply_field(struct apply *a)
 	return rc;
 }
 
+struct dict_bury {
+	struct apply *a;
+	uint64_t h_clock;	/* the dict's horizon, after this delete */
+	struct dfs_pubkey h_signer;
+};
+
+/* One key of a dict being deleted: merged again with the delete where it starts before it. */
+static int bury_key(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg)
+{
+	struct dict_bury *db = arg;
+	struct apply *a = db->a;
+	struct dfs_field_rec f;
+	uint8_t *v = NULL;
+	size_t len = 0;
+
+	if (dfs_field_rec_decode(val, vlen, &f) < 0)
+		return db_skip_corrupt(a->db, "field", key, klen);
+	if (klen <= DFS_KEY_ENTITY_LEN ||
+	    clock_cmp(f.base_clock, &f.base_signer, db->h_clock, &db->h_signer) >= 0)
+		return 0;
+	struct merge m = { a->db, (const char *)key + DFS_KEY_ENTITY_LEN, klen - DFS_KEY_ENTITY_LEN,
+			   NULL, 0, 0, NULL, NULL, true, db->h_clock, db->h_signer };
+	uint8_t prefix[DFS_KEY_ENTITY_LEN];
+	dfs_key_history_prefix(prefix, &a->u->entity);
+	int rc = db_scan_written(a->db, prefix, sizeof(prefix), merge_one, &m);
+	if (rc == 0)
+		rc = merge_build(&m, &f, &v, &len);
+	merge_release(&m);
+	if (rc < 0)
+		return rc;
+	f.mtime = f.clock;
+	uint8_t vkey[DFS_KEY_ENTITY_LEN + DFS_UPDATE_NAME_MAX];
+	dfs_buf_reset(&a->val);
+	rc = dfs_field_rec_encode(&f, &a->val);
+	if (rc == 0)
+		rc = dfs_batch_put(a->b, key, klen, a->val.data, a->val.len);
+	if (rc == 0 && klen <= sizeof(vkey)) {
+		memcpy(vkey, key, klen);
+		dfs_key_field_to_value(vkey);
+		rc = f.alive ? dfs_batch_put(a->b, vkey, klen, v, len) : dfs_batch_del(a->b, vkey, klen);
+	}
+	free(v);
+	return rc;
+}
+
+/*
+ * A dict's delete: the dict's latest delete (its horizon) moves up to it,
+ * and every key that starts before it is merged again with it.
+ */
+static int delete_keys(struct apply *a, struct dfs_field_rec *f)
+{
+	struct dict_bury db = { a, a->u->clock, a->u->signer };
+	uint64_t hc;
+	struct dfs_pubkey hs;
+	struct dfs_buf prefix;
+
+	if (dict_horizon(f, &hc, &hs) && clock_cmp(hc, &hs, db.h_clock, &db.h_signer) > 0) {
+		db.h_clock = hc;
+		db.h_signer = hs;
+	}
+	dfs_buf_init(&prefix);
+	dfs_key_field(&prefix, &a->u->entity, a->name, a->u->name_len);
+	dfs_buf_add_u8(&prefix, '/');
+	int rc = dfs_buf_ok(&prefix);
+	if (rc == 0)
+		rc = db_scan_written(a->db, prefix.data, prefix.len, bury_key, &db);
+	dfs_buf_release(&prefix);
+	f->base_clock = db.h_clock;
+	f->base_signer = db.h_signer;
+	return rc;
+}
+
+/*
+ * A dict's create or delete. Its creates and deletes are one
+ * last-writer-wins register by (clock, signer), a create winning a tie;
+ * a delete also deletes the keys written before it (delete_keys()).
+ */
 int db_apply_dict(struct apply *a)
 {
 	const struct dfs_update *u = a->u;
 	struct dfs_field_rec f = { 0 };
 	int rc = db_get_field_any(a->db, &u->entity, a->name, u->name_len, &f);
 	bool have = rc == 0;
+	bool create = u->op == DFS_OP_DICT_CREATE;
 
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
-	if (u->op == DFS_OP_DICT_CREATE) {
-		if (have && f.alive && a->local)
-			return -EEXIST;
-		if (have && f.alive && f.kind != DFS_FIELD_DICT) {
-			/* A field and a dict made under one name on two nodes: the later wins. */
-			if (clock_cmp(u->clock, &u->signer, f.clock, &f.signer) < 0)
-				return 0;
-			dfs_key_value(&a->key, &u->entity, a->name, u->name_len);
-			if ((rc = del_key(a->b, &a->key)) < 0)
-				return rc;
-			memset(&f, 0, sizeof(f));
-			have = false;
-		}
-		f.alive = true;
-	} else {
-		if (!have || !f.alive)
-			return -ENOENT;
-		if (f.kind != DFS_FIELD_DICT)
+	if (have && f.alive && f.kind != DFS_FIELD_DICT) {
+		if (!create)
 			return -ENOTDIR;
-		/* Locally only an empty dict goes; a remote delete takes its keys along. */
+		if (a->local)
+			return -EEXIST;
+		/* A field and a dict made under one name on two nodes: the later wins. */
+		if (clock_cmp(u->clock, &u->signer, f.clock, &f.signer) < 0)
+			return 0;
+		dfs_key_value(&a->key, &u->entity, a->name, u->name_len);
+		if ((rc = del_key(a->b, &a->key)) < 0)
+			return rc;
+		memset(&f, 0, sizeof(f));
+		have = false;
+	}
+	if (have && f.kind != DFS_FIELD_DICT)
+		have = false;	/* a deleted field's name is free for a dict */
+	if (a->local && create && have && f.alive)
+		return -EEXIST;
+	if (!create && (!have || (a->local && !f.alive)))
+		return -ENOENT;
+	if (!create && a->local) {
+		/* Locally only an empty dict goes: rm -r deletes its keys first. */
 		dfs_key_field(&a->key, &u->entity, a->name, u->name_len);
 		dfs_buf_add_u8(&a->key, '/');
-		rc = a->local ? db_has_live_children(a->db, a->key.data, a->key.len, 'F')
-			      : bury_dict(a, a->name, u->name_len);
+		rc = db_has_live_children(a->db, a->key.data, a->key.len, 'F');
 		if (rc)
 			return rc < 0 ? rc : -ENOTEMPTY;
-		f.alive = false;
 	}
-	/* Created on two nodes: the dict keeps the latest (clock, signer). */
-	bool newer = !have || f.kind != DFS_FIELD_DICT ||
-		     clock_cmp(u->clock, &u->signer, f.clock, &f.signer) > 0;
+	uint64_t hc = 0;
+	struct dfs_pubkey hs = { { 0 } };
+	bool had = have && dict_horizon(&f, &hc, &hs);
+	int cmp = have ? clock_cmp(u->clock, &u->signer, f.clock, &f.signer) : 1;
+	if (!create && (rc = delete_keys(a, &f)) < 0)
+		return rc;
+	if (create && !had) {
+		f.base_clock = 0;	/* no delete yet (a record of 0.1.0 said its create) */
+		memset(f.base_signer.b, 0, DFS_PUBKEY_LEN);
+	}
+	if (cmp > 0 || (cmp == 0 && create)) {
+		f.clock = u->clock;
+		f.signer = u->signer;
+		f.alive = create;
+	}
 	f.kind = DFS_FIELD_DICT;
 	f.flags = 0;
-	if (newer) {
-		f.clock = f.base_clock = u->clock;
-		f.signer = f.base_signer = u->signer;
-	}
 	f.mtime = have && f.mtime > u->clock ? f.mtime : u->clock;
 	f.size = 0;
 	dfs_buf_reset(&a->val);

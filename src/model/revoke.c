@@ -257,7 +257,11 @@ bool db_authorized_at(struct dfs_db *db, const struct dfs_update *u)
 	return yes;
 }
 
-/* Whether the dict a key lies in is live; true for a field that is no key. */
+/*
+ * Whether the dict a key lies in was made (live or deleted since: its
+ * latest delete is merged in as a delete of the key, field.c); true for a
+ * field that is no key.
+ */
 static bool dict_live(struct apply *a, const struct cand *c)
 {
 	const char *slash = memchr(c->path, '/', c->plen);
@@ -265,7 +269,7 @@ static bool dict_live(struct apply *a, const struct cand *c)
 
 	return !slash || (db_get_field_any(a->db, &a->u->entity, c->path,
 					   (size_t)(slash - c->path), &d) == 0 &&
-			  d.alive && d.kind == DFS_FIELD_DICT);
+			  d.kind == DFS_FIELD_DICT);
 }
 
 /*

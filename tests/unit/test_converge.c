@@ -1872,7 +1872,6 @@ Test(converge, a_log_is_named_once_per_store)
 /* A dict deleted on one fork while a key is set in it on another. */
 Test(converge, dict_delete_vs_concurrent_key_set)
 {
-	visible_only = true;
 	struct recs rs = { 0 };
 	struct dfs_pubkey k;
 	uint64_t c = base_clock();
@@ -1884,6 +1883,97 @@ Test(converge, dict_delete_vs_concurrent_key_set)
 	craft_field(&rs, "setkey", DFS_OP_FIELD_SET, &k, "d/k", "v", c + ms(20), d);
 	craft_field(&rs, "rmdict", DFS_OP_DICT_DELETE, &k, "d", NULL, c + ms(30), d);
 	converge(&rs, NULL, false, NULL, NULL);
+	recs_release(&rs);
+}
+
+/* What a dict case must end with: the dict shown or not, and its keys' values. */
+struct expect_dict {
+	const struct dfs_pubkey *obj;
+	bool shown;
+	const char *keys[4];	/* "k=v" of each live key, in name order */
+};
+
+static int list_key(const char *name, void *ctx)
+{
+	struct dfs_buf *b = ctx;
+
+	dfs_buf_printf(b, "%s;", name);
+	return 0;
+}
+
+static void check_dict(struct node *b, const struct outcome *out, const char *desc, void *ctx)
+{
+	const struct expect_dict *e = ctx;
+	struct dfs_field_rec f;
+	struct dfs_buf got, want;
+
+	(void)out;
+	int rc = dfs_db_get_field(b->db, e->obj, "d", &f);
+	cr_assert_eq(rc == 0 && f.kind == DFS_FIELD_DICT, e->shown, "%s: dict shown: %d", desc, rc);
+	if (!e->shown)
+		return;
+	dfs_buf_init(&got);
+	dfs_buf_init(&want);
+	cr_assert_eq(dfs_db_list_fields(b->db, e->obj, "d", list_key, &got), 0, "%s", desc);
+	for (size_t i = 0; i < 4 && e->keys[i]; i++) {
+		const char *eq = strchr(e->keys[i], '=');
+		char path[64];
+		dfs_buf_printf(&want, "%.*s;", (int)(eq - e->keys[i]), e->keys[i]);
+		snprintf(path, sizeof(path), "d/%.*s", (int)(eq - e->keys[i]), e->keys[i]);
+		expect_value(b, e->obj, path, eq + 1, desc);
+	}
+	dfs_buf_add_u8(&got, 0);
+	dfs_buf_add_u8(&want, 0);
+	cr_assert_str_eq((char *)got.data, (char *)want.data, "%s: keys", desc);
+	dfs_buf_release(&got);
+	dfs_buf_release(&want);
+}
+
+/* Created on one fork, deleted later on another that saw its create: gone everywhere. */
+Test(converge, dict_created_on_one_fork_deleted_later_on_another)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *mk1 = craft_field(&rs, "mk1", DFS_OP_DICT_CREATE, &k, "d", NULL,
+					    c + ms(10), cr);
+	craft_field(&rs, "mk2", DFS_OP_DICT_CREATE, &k, "d", NULL, c + ms(20), cr);
+	craft_field(&rs, "rm", DFS_OP_DICT_DELETE, &k, "d", NULL, c + ms(30), mk1);
+	struct expect_dict e = { &k, false, { NULL } };
+	converge(&rs, NULL, false, check_dict, &e);
+	recs_release(&rs);
+}
+
+/*
+ * Deleted on one fork; deleted and made again on another, with keys on each
+ * side of the deletes: a delete deletes the keys written before it, the
+ * latest create or delete decides whether the dict shows.
+ */
+Test(converge, dict_deleted_on_two_forks_and_made_again)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *mk = craft_field(&rs, "mk", DFS_OP_DICT_CREATE, &k, "d", NULL,
+					   c + ms(10), cr);
+	const struct rec *k1 = craft_field(&rs, "set a", DFS_OP_FIELD_SET, &k, "d/a", "1",
+					   c + ms(12), mk);
+	craft_field(&rs, "rm1", DFS_OP_DICT_DELETE, &k, "d", NULL, c + ms(20), k1);
+	const struct rec *rm2 = craft_field(&rs, "rm2", DFS_OP_DICT_DELETE, &k, "d", NULL,
+					    c + ms(25), k1);
+	craft_field(&rs, "append a", DFS_OP_FIELD_APPEND, &k, "d/a", "+", c + ms(28), k1);
+	craft_field(&rs, "set b", DFS_OP_FIELD_SET, &k, "d/b", "2", c + ms(18), mk);
+	const struct rec *mk2 = craft_field(&rs, "mk2", DFS_OP_DICT_CREATE, &k, "d", NULL,
+					    c + ms(35), rm2);
+	craft_field(&rs, "set c", DFS_OP_FIELD_SET, &k, "d/c", "3", c + ms(40), mk2);
+	struct expect_dict e = { &k, true, { "a=+", "c=3", NULL } };
+	converge(&rs, NULL, false, check_dict, &e);
 	recs_release(&rs);
 }
 
