@@ -140,10 +140,18 @@ void dfs_config_release(struct dfs_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int dfs_parse_size(const char *s, size_t *out)
+/* A suffix of a number and what it multiplies by; "" is the bare number. */
+struct unit {
+	const char *suffix;
+	unsigned long long mult;
+};
+
+/* A decimal number with one of units' suffixes, at most max after scaling. */
+static int parse_scaled(const char *s, const struct unit *units, unsigned long long max,
+			unsigned long long *out)
 {
 	char *end;
-	unsigned long long v, mult = 1;
+	unsigned long long v;
 
 	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
@@ -151,42 +159,43 @@ int dfs_parse_size(const char *s, size_t *out)
 	v = strtoull(s, &end, 10);
 	if (errno || end == s)
 		return -EINVAL;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': mult = 1ull << 10; end++; break;
-	case 'm': case 'M': mult = 1ull << 20; end++; break;
-	case 'g': case 'G': mult = 1ull << 30; end++; break;
-	default: return -EINVAL;
+	for (; units->suffix; units++) {
+		if (strcmp(end, units->suffix) != 0)
+			continue;
+		if (v > max / units->mult)
+			return -EINVAL;
+		*out = v * units->mult;
+		return 0;
 	}
-	if (*end != '\0' || v > SIZE_MAX / mult)
-		return -EINVAL;
-	*out = (size_t)(v * mult);
-	return 0;
+	return -EINVAL;
+}
+
+int dfs_parse_size(const char *s, size_t *out)
+{
+	static const struct unit units[] = {
+		{ "", 1 },	      { "k", 1ull << 10 }, { "K", 1ull << 10 }, { "m", 1ull << 20 },
+		{ "M", 1ull << 20 }, { "g", 1ull << 30 }, { "G", 1ull << 30 }, { NULL, 0 },
+	};
+	unsigned long long v;
+	int rc = parse_scaled(s, units, SIZE_MAX, &v);
+
+	if (rc == 0)
+		*out = (size_t)v;
+	return rc;
 }
 
 int dfs_parse_duration_ms(const char *s, uint64_t *out)
 {
-	char *end;
-	unsigned long long v, mult = 1;
+	static const struct unit units[] = {
+		{ "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60 * 1000 }, { "h", 3600 * 1000 },
+		{ NULL, 0 },
+	};
+	unsigned long long v;
+	int rc = parse_scaled(s, units, UINT64_MAX, &v);
 
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	if (strcmp(end, "s") == 0)
-		mult = 1000;
-	else if (strcmp(end, "m") == 0)
-		mult = 60 * 1000;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600 * 1000;
-	else if (*end && strcmp(end, "ms") != 0)
-		return -EINVAL;
-	if (v > UINT64_MAX / mult)
-		return -EINVAL;
-	*out = v * mult;
-	return 0;
+	if (rc == 0)
+		*out = v;
+	return rc;
 }
 
 /* -o max_skew: how far ahead of the wall clock a peer's update may be stamped. */
