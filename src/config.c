@@ -31,6 +31,7 @@ static const struct fuse_opt opts[] = {
 	OPT("log_level=%s", log_level_str),
 	OPT("action_timeout=%s", action_timeout_str),
 	OPT("max_skew=%s", max_skew_str),
+	OPT("park_per_peer=%s", park_per_peer_str),
 	OPT("listen=%s", listen),
 	OPT("network_key=%s", network_key_file),
 	OPT("trust=%s", trust_file),
@@ -116,6 +117,7 @@ void dfs_config_init(struct dfs_config *c)
 	c->log_level = DFS_LOG_NOTICE;
 	c->action_timeout_ms = 5000;
 	c->max_skew_ms = DFS_DEFAULT_MAX_SKEW_MS;
+	c->park_per_peer = DFS_REPL_PARK_PER_PEER;
 }
 
 void dfs_config_release(struct dfs_config *c)
@@ -127,6 +129,7 @@ void dfs_config_release(struct dfs_config *c)
 	free(c->log_level_str);
 	free(c->action_timeout_str);
 	free(c->max_skew_str);
+	free(c->park_per_peer_str);
 	free(c->extra_arg);
 	free(c->listen);
 	free(c->network_key_file);
@@ -202,6 +205,22 @@ static int check_skew(struct dfs_config *c, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	c->max_skew_ms = ms;
+	return 0;
+}
+
+/* -o park_per_peer: what one peer's updates waiting for a predecessor may take. */
+static int check_park(struct dfs_config *c, char *err, size_t errlen)
+{
+	size_t v;
+
+	if (!c->park_per_peer_str)
+		return 0;
+	if (dfs_parse_size(c->park_per_peer_str, &v) < 0 || v == 0 || v > DFS_REPL_PARK_MAX) {
+		snprintf(err, errlen, "park_per_peer must be a size from 1 to %uM, not '%s'",
+			 DFS_REPL_PARK_MAX >> 20, c->park_per_peer_str);
+		return -EINVAL;
+	}
+	c->park_per_peer = v;
 	return 0;
 }
 
@@ -316,6 +335,9 @@ int dfs_config_check(struct dfs_config *c, char *err, size_t errlen)
 	r = check_skew(c, err, errlen);
 	if (r < 0)
 		return r;
+	r = check_park(c, err, errlen);
+	if (r < 0)
+		return r;
 	r = check_addresses(c, err, errlen);
 	if (r < 0)
 		return r;
@@ -379,6 +401,8 @@ void dfs_config_usage(const char *prog)
 	       "    -o max_skew=TIME       a peer's update stamped more than TIME ahead of\n"
 	       "                           this node's clock waits until then (default 60s;\n"
 	       "                           milliseconds, or s, m, h suffixes)\n"
+	       "    -o park_per_peer=SIZE  a peer's updates waiting for a predecessor take\n"
+	       "                           at most SIZE of memory (default 16M, at most 64M)\n"
 	       "    -o policy=strict|open  hold unauthorized remote updates (strict, default)\n"
 	       "                           or let listeners judge them (open)\n"
 	       "    -o as=MODEL/OBJECT     sign changes of objects this node does not own\n"

@@ -388,37 +388,21 @@ static int on_updates(struct link *l, const struct dfs_msg *m, const uint8_t *p,
 		repl_link_bad_frame(l, "updates before the handshake");
 		return -1;
 	}
-	struct inmsg *q = malloc(sizeof(*q) + len);
-	if (!q) {
-		repl_link_bad_frame(l, "out of memory");
-		return 0;
-	}
-	memcpy(q->data, p, len);
-	q->len = len;
-	q->link = l;
-	q->next = NULL;
-	q->check = CHECK_QUEUED;
-	q->count = m->count;
-	q->checked = NULL;
 	pthread_mutex_lock(&r->lock);
 	if (m->seq > l->peer_head)
 		l->peer_head = m->seq;
 	if (m->upto > l->peer_head)
 		l->peer_head = m->upto;
-	l->refs++;
-	l->queued += len;
-	if (r->qtail)
-		r->qtail->next = q;
-	else
-		r->qhead = q;
-	r->qtail = q;
-	if (!r->qcheck)
-		r->qcheck = q;
-	bool full = l->queued > LINK_QUEUE_MAX;
-	pthread_cond_broadcast(&r->queue_cond);
 	pthread_mutex_unlock(&r->lock);
-	if (full && !l->rx_paused) {
+	int rc = repl_inbox_add(l, m, p, len);
+	if (rc < 0) {
+		repl_link_bad_frame(l, "out of memory");
+		return 0;
+	}
+	/* Full: no more is read from it until the applier has taken half. */
+	if (rc > 0 && !l->rx_paused) {
 		l->rx_paused = true;
+		atomic_fetch_add(&r->paused, 1);
 		repl_net_pause(l->wsi);
 	}
 	return 0;
