@@ -248,7 +248,7 @@ void dfs_repl_log_grew(struct dfs_repl *r)
 		return;
 	/*
 	 * One wake-up at a time: the service thread reads the whole log anyway.
-	 * The applier wakes it once per message, after the message.
+	 * The applier wakes it once per turn, after the turn.
 	 */
 	if (!atomic_exchange(&r->log_grew, true) && !repl_applier_thread)
 		repl_net_wake(r);
