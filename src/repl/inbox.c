@@ -8,7 +8,9 @@
  * slice of its current message (while another link waits: SLICE_MAX
  * updates or SLICE_MS, at least one), and puts it back at the end if it
  * has more. So a peer that floods, or whose updates a listener judges
- * slowly, delays another's by at most one slice. Checker threads verify
+ * slowly, delays another's by at most one slice. Updates released from
+ * the park (park.c) take their turns too, as one more link, r->waiters,
+ * whose turns take them one peer after another. Checker threads verify
  * the signatures of queued messages ahead of the applier, taking first
  * from the links with the fewest checked.
  */
@@ -120,11 +122,29 @@ struct link *repl_inbox_next(struct dfs_repl *r)
 	return NULL;
 }
 
+void repl_inbox_init(struct dfs_repl *r)
+{
+	r->waiters.r = r;
+	r->waiters.refs = 1;	/* r's own: it is never freed */
+	snprintf(r->waiters.addr, sizeof(r->waiters.addr), "released updates");
+}
+
+void repl_inbox_waiters_ready(struct dfs_repl *r)
+{
+	if (!r->rel_ring || r->waiters.turn != TURN_IDLE)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->waiters.refs++;	/* the round's */
+	ready_push(r, &r->waiters);
+	pthread_cond_broadcast(&r->queue_cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
 void repl_inbox_turn_end(struct dfs_repl *r, struct link *l)
 {
 	if (r->served == l)
 		r->served = NULL;
-	if (l->work.m || l->qhead) {
+	if (l->work.m || l->qhead || (l == &r->waiters && r->rel_ring)) {
 		ready_push(r, l);
 		return;
 	}
@@ -225,7 +245,6 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const struct inm
 		    const uint8_t *rec, size_t len, const struct checked *ck)
 {
 	struct dfs_hash missing, hash;
-	struct parked *work = NULL;
 	uint64_t seq = 0;
 	if (ck && ck->verdict == VERDICT_NONE)
 		ck = NULL;
@@ -253,12 +272,12 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const struct inm
 		log_bad(r, rec, len);
 		return true;
 	}
-	/* Applied, held or known. */
+	/* Applied, held or known: what waited for it goes on, in its own turns. */
 	if (r->park_count) {
 		hash_of(ck, rec, len, &hash);
-		repl_take_waiters(r, &hash, rec, len, &work);
+		repl_take_waiters(r, &hash, rec, len);
 	}
-	return repl_receive_parked(r, g, work);
+	return true;
 }
 
 /* Starts on l's message: decodes it, and tells whether it is a catch-up. */
@@ -346,6 +365,28 @@ static void apply_slice(struct dfs_repl *r, struct link *l)
 	repl_park_publish(r);
 	if (w->n >= w->m->count)
 		end_message(r, l);
+}
+
+/*
+ * The turn of the released updates: a slice of them, one peer's after
+ * another's. Their links' cursors stayed before them when they were parked.
+ */
+static void apply_waiters(struct dfs_repl *r)
+{
+	struct dfs_db_group *g = dfs_db_group_new(r->db);
+	uint64_t start = dfs_monotonic_ms();
+	struct parked *p;
+	size_t done = 0;
+
+	if (!g)
+		return;	/* their next turn */
+	while ((p = repl_released_next(r))) {
+		repl_receive_waiter(r, g, p);
+		if (repl_slice_over(r, ++done, start, dfs_monotonic_ms()))
+			break;
+	}
+	dfs_db_group_end(g);
+	repl_park_publish(r);
 }
 
 /* ---- cursors ----------------------------------------------------------------------- */
@@ -485,7 +526,9 @@ void *repl_applier_main(void *arg)
 		struct link *l = next_turn(r);
 		pthread_mutex_unlock(&r->lock);
 		if (l) {
-			if (l->work.m)
+			if (l == &r->waiters)
+				apply_waiters(r);
+			else if (l->work.m)
 				apply_slice(r, l);
 			pthread_mutex_lock(&r->lock);
 			repl_inbox_turn_end(r, l);
@@ -494,6 +537,7 @@ void *repl_applier_main(void *arg)
 		}
 		/* At least once a second: next_turn() returns by then. */
 		repl_retry_clock_waits(r);
+		repl_inbox_waiters_ready(r);
 		if (dfs_monotonic_ms() - saved >= CURSOR_SAVE_MS || (!l && atomic_load(&r->stopping))) {
 			save_cursors(r);
 			saved = dfs_monotonic_ms();

@@ -247,11 +247,14 @@ struct parked {
 	uint8_t rec[];
 };
 
-/* What one peer's parked updates take of the park. */
+/* What one peer's parked and released updates take of the park. */
 struct park_share {
 	struct park_share *next;
 	struct dfs_pubkey peer;
 	size_t bytes, count;
+	struct parked *rel_head, *rel_tail;	/* released, oldest first */
+	struct park_share *rel_next;		/* r->rel_ring */
+	bool rel_listed;			/* on r->rel_ring */
 };
 
 /*
@@ -304,6 +307,7 @@ struct dfs_repl {
 	struct link *links;
 	struct link *ready, *ready_tail;	/* links waiting their turn, in turn */
 	struct link *served;			/* the link being served, or NULL */
+	struct link waiters;			/* released updates' place in the round */
 	atomic_uint nready;			/* how many; read without the lock */
 	unsigned ahead;			/* messages checked or being checked, not yet taken */
 
@@ -312,6 +316,7 @@ struct dfs_repl {
 	size_t park_bytes, park_count;
 	size_t park_max, park_per_peer;		/* in all, and per peer */
 	struct park_share *shares[SHARE_BUCKETS];
+	struct park_share *rel_ring, *rel_tail;	/* shares with released updates, in turn */
 	uint64_t park_logged_ms;		/* when drops were last logged; 0: never */
 	unsigned long long park_unlogged;	/* drops since */
 	struct parked *clock_wait;		/* the soonest due first */
@@ -392,7 +397,7 @@ void repl_park_init(struct dfs_repl *r, size_t per_peer);
 void repl_park_release(struct dfs_repl *r);
 /*
  * Parks the update rec (of hash h) from peer until wait (an update hash or
- * a model id) is stored. Returns 0 (parked, or parked already), -ENOSPC
+ * a model id) is stored. Returns 0 (parked), -ENOSPC
  * (the peer's share is full), -ENOBUFS (the park is full) or -ENOMEM.
  */
 int repl_park(struct dfs_repl *r, const struct dfs_pubkey *from, const struct dfs_hash *wait,
@@ -401,8 +406,13 @@ int repl_park(struct dfs_repl *r, const struct dfs_pubkey *from, const struct df
 bool repl_park_or_drop(struct dfs_repl *r, const struct dfs_pubkey *from,
 		       const struct dfs_hash *wait, const struct dfs_hash *h, const uint8_t *rec,
 		       size_t len);
-/* Moves the updates parked for key off the park onto *work; their shares shrink. */
-void repl_unpark(struct dfs_repl *r, const struct dfs_hash *key, struct parked **work);
+/* Releases the updates parked for key: each waits in its peer's queue, still counted. */
+void repl_unpark(struct dfs_repl *r, const struct dfs_hash *key);
+/*
+ * The next released update to receive: the oldest of the next peer in turn
+ * (off the park, its share shrunk; the caller frees it). NULL when none is.
+ */
+struct parked *repl_released_next(struct dfs_repl *r);
 /* Bytes of the park that peer's updates take. */
 size_t repl_park_share(struct dfs_repl *r, const struct dfs_pubkey *peer);
 /*
@@ -411,16 +421,16 @@ size_t repl_park_share(struct dfs_repl *r, const struct dfs_pubkey *peer);
  */
 bool repl_clock_park(struct dfs_repl *r, const struct dfs_pubkey *from, const uint8_t *rec,
 		     size_t len, bool first);
-/* The update rec (of hash h) is stored: what waited for it, or for its model, goes on *work. */
+/* The update rec (of hash h) is stored: what waited for it, or for its model, is released. */
 void repl_take_waiters(struct dfs_repl *r, const struct dfs_hash *h, const uint8_t *rec,
-		       size_t len, struct parked **work);
+		       size_t len);
 /*
- * Receives the updates on work within g, and in turn whatever waited for
- * them. Returns false when one of them is not in the store yet.
+ * Receives p, a released update, within g, and frees it; what waited for
+ * it is released in turn. Returns false when it is not in the store yet.
  */
-bool repl_receive_parked(struct dfs_repl *r, struct dfs_db_group *g, struct parked *work);
-/* Receives the updates whose time has come, and whatever waited for them. */
-void repl_retry_clock_waits(struct dfs_repl *r);
+bool repl_receive_waiter(struct dfs_repl *r, struct dfs_db_group *g, struct parked *p);
+/* Releases the updates whose time has come; returns whether there were any. */
+bool repl_retry_clock_waits(struct dfs_repl *r);
 /* Shows the park's size in the counters. */
 void repl_park_publish(struct dfs_repl *r);
 
@@ -444,6 +454,10 @@ int repl_inbox_add(struct link *l, const struct dfs_msg *m, const uint8_t *p, si
 struct link *repl_inbox_next(struct dfs_repl *r);
 /* l's turn is over: back on r->ready if it has more, else idle. Under r->lock. */
 void repl_inbox_turn_end(struct dfs_repl *r, struct link *l);
+/* Readies r->waiters, the place in the round of the released updates (park.c). */
+void repl_inbox_init(struct dfs_repl *r);
+/* Released updates wait: r->waiters takes its turn (applier thread, without r->lock). */
+void repl_inbox_waiters_ready(struct dfs_repl *r);
 /* The next message to check ahead, claimed (CHECK_RUNNING), or NULL. Under r->lock. */
 struct inmsg *repl_inbox_to_check(struct dfs_repl *r);
 /* Whether a turn that applied done updates since start_ms ends now (only while others wait). */

@@ -1,5 +1,15 @@
 // SPDX-License-Identifier: MIT
-/* park.c - updates that cannot be applied yet: waiting for a predecessor, or for their time */
+/*
+ * park.c - updates that cannot be applied yet: waiting for a predecessor,
+ * or for their time.
+ *
+ * A parked update waits in a table by what it waits for, and counts in its
+ * peer's share. Once that is stored, or once its time comes, it is
+ * released: it waits in its peer's queue of released updates, still
+ * counted, until the applier's turn for them takes it (inbox.c), one peer
+ * after another, so a peer that parked many updates behind one it sends
+ * later gets them judged a turn at a time like the rest of its traffic.
+ */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -58,15 +68,78 @@ static void share_release(struct dfs_repl *r, const struct parked *p)
 	}
 }
 
+/* p counts in its peer's share, made if need be; false without memory. */
+static bool share_charge(struct dfs_repl *r, const struct parked *p)
+{
+	struct park_share **sp = share_slot(r, &p->from);
+
+	if (!*sp) {
+		*sp = calloc(1, sizeof(**sp));
+		if (!*sp)
+			return false;
+		(*sp)->peer = p->from;
+	}
+	(*sp)->bytes += p->len;
+	(*sp)->count++;
+	r->park_bytes += p->len;
+	r->park_count++;
+	return true;
+}
+
+/* s, which has released updates, takes its turn after the shares listed. */
+static void release_requeue(struct dfs_repl *r, struct park_share *s)
+{
+	s->rel_listed = true;
+	s->rel_next = NULL;
+	if (r->rel_tail)
+		r->rel_tail->rel_next = s;
+	else
+		r->rel_ring = s;
+	r->rel_tail = s;
+}
+
+/* p, counted in its peer's share s, waits there for the applier's turn. */
+static void release(struct dfs_repl *r, struct park_share *s, struct parked *p)
+{
+	p->next = NULL;
+	if (s->rel_tail)
+		s->rel_tail->next = p;
+	else
+		s->rel_head = p;
+	s->rel_tail = p;
+	if (!s->rel_listed)
+		release_requeue(r, s);
+}
+
+struct parked *repl_released_next(struct dfs_repl *r)
+{
+	struct park_share *s = r->rel_ring;
+
+	if (!s)
+		return NULL;
+	struct parked *p = s->rel_head;
+	s->rel_head = p->next;
+	if (!s->rel_head)
+		s->rel_tail = NULL;
+	r->rel_ring = s->rel_next;
+	if (!r->rel_ring)
+		r->rel_tail = NULL;
+	s->rel_listed = false;
+	if (s->rel_head)
+		release_requeue(r, s);
+	p->next = NULL;
+	share_release(r, p);	/* may free s */
+	return p;
+}
+
 int repl_park(struct dfs_repl *r, const struct dfs_pubkey *from, const struct dfs_hash *wait,
 	      const struct dfs_hash *h, const uint8_t *rec, size_t len)
 {
 	size_t b = bucket_of(wait);
-
-	for (struct parked *q = r->park[b]; q; q = q->next)
-		if (memcmp(q->wait.b, wait->b, DFS_HASH_LEN) == 0 &&
-		    memcmp(q->hash.b, h->b, DFS_HASH_LEN) == 0)
-			return 0;	/* sent again: parked already */
+	/*
+	 * One sent again is parked again (in its peer's share): looking for it
+	 * would cost a walk of a chain a peer can make long, at every park.
+	 */
 	struct park_share **sp = share_slot(r, from);
 	if ((*sp ? (*sp)->bytes : 0) + len > r->park_per_peer)
 		return -ENOSPC;
@@ -75,26 +148,18 @@ int repl_park(struct dfs_repl *r, const struct dfs_pubkey *from, const struct df
 	struct parked *p = malloc(sizeof(*p) + len);
 	if (!p)
 		return -ENOMEM;
-	if (!*sp) {
-		*sp = calloc(1, sizeof(**sp));
-		if (!*sp) {
-			free(p);
-			return -ENOMEM;
-		}
-		(*sp)->peer = *from;
-	}
 	p->wait = *wait;
 	p->hash = *h;
 	p->from = *from;
 	p->due = 0;
 	p->len = len;
 	memcpy(p->rec, rec, len);
+	if (!share_charge(r, p)) {
+		free(p);
+		return -ENOMEM;
+	}
 	p->next = r->park[b];
 	r->park[b] = p;
-	r->park_bytes += len;
-	r->park_count++;
-	(*sp)->bytes += len;
-	(*sp)->count++;
 	return 0;
 }
 
@@ -136,7 +201,7 @@ bool repl_park_or_drop(struct dfs_repl *r, const struct dfs_pubkey *from,
 	return false;
 }
 
-void repl_unpark(struct dfs_repl *r, const struct dfs_hash *key, struct parked **work)
+void repl_unpark(struct dfs_repl *r, const struct dfs_hash *key)
 {
 	struct parked **pp = &r->park[bucket_of(key)];
 
@@ -144,9 +209,7 @@ void repl_unpark(struct dfs_repl *r, const struct dfs_hash *key, struct parked *
 		struct parked *p = *pp;
 		if (memcmp(p->wait.b, key->b, DFS_HASH_LEN) == 0) {
 			*pp = p->next;
-			share_release(r, p);
-			p->next = *work;
-			*work = p;
+			release(r, *share_slot(r, &p->from), p);
 		} else {
 			pp = &p->next;
 		}
@@ -154,15 +217,15 @@ void repl_unpark(struct dfs_repl *r, const struct dfs_hash *key, struct parked *
 }
 
 void repl_take_waiters(struct dfs_repl *r, const struct dfs_hash *h, const uint8_t *rec,
-		       size_t len, struct parked **work)
+		       size_t len)
 {
 	struct dfs_hash key;
 	struct dfs_pubkey entity;
 
-	repl_unpark(r, h, work);
+	repl_unpark(r, h);
 	if (dfs_update_entity(rec, len, &entity) == 0) {
 		memcpy(key.b, entity.b, DFS_HASH_LEN);
-		repl_unpark(r, &key, work);
+		repl_unpark(r, &key);
 	}
 }
 
@@ -175,6 +238,10 @@ void repl_park_publish(struct dfs_repl *r)
 
 void repl_park_release(struct dfs_repl *r)
 {
+	struct parked *p;
+
+	while ((p = repl_released_next(r)))
+		free(p);
 	for (size_t i = 0; i < PARK_BUCKETS; i++) {
 		while (r->park[i]) {
 			struct parked *p = r->park[i];
@@ -287,62 +354,56 @@ bool repl_clock_park(struct dfs_repl *r, const struct dfs_pubkey *from, const ui
 	return true;
 }
 
-bool repl_receive_parked(struct dfs_repl *r, struct dfs_db_group *g, struct parked *work)
+bool repl_receive_waiter(struct dfs_repl *r, struct dfs_db_group *g, struct parked *p)
 {
 	struct dfs_hash missing;
+	/* Checked before it was parked; whether it is stored is looked up. */
+	struct dfs_db_checked pc = { .hash = p->hash, .fresh = false };
 	bool kept = true;
-	int rc;
 
-	while (work) {
-		struct parked *p = work;
-		/* Checked before it was parked; whether it is stored is looked up. */
-		struct dfs_db_checked pc = { .hash = p->hash, .fresh = false };
-		work = p->next;
-		/* Parked: which connection it came over is not kept. */
-		rc = dfs_db_group_receive(g, p->rec, p->len, &pc, &missing, NULL);
-		if (rc == -EAGAIN) {
-			kept = repl_park_or_drop(r, &p->from, &missing, &p->hash, p->rec, p->len) &&
-			       kept;
-		} else if (rc == -ETIME) {
-			kept = repl_clock_park(r, &p->from, p->rec, p->len, p->due == 0) && kept;
-		} else if (rc == -EIO || rc == -ENOMEM) {
-			atomic_fetch_add(&r->dropped, 1);
-			kept = false;
-		} else if (rc == -EBADMSG) {
-			atomic_fetch_add(&r->dropped, 1);
-		} else {
-			repl_take_waiters(r, &p->hash, p->rec, p->len, &work);
-		}
-		free(p);
+	/* Parked: which connection it came over is not kept. */
+	int rc = dfs_db_group_receive(g, p->rec, p->len, &pc, &missing, NULL);
+	if (rc == -EAGAIN) {
+		kept = repl_park_or_drop(r, &p->from, &missing, &p->hash, p->rec, p->len);
+	} else if (rc == -ETIME) {
+		kept = repl_clock_park(r, &p->from, p->rec, p->len, p->due == 0);
+	} else if (rc == -EIO || rc == -ENOMEM) {
+		atomic_fetch_add(&r->dropped, 1);
+		kept = false;
+	} else if (rc == -EBADMSG) {
+		atomic_fetch_add(&r->dropped, 1);
+	} else {
+		repl_take_waiters(r, &p->hash, p->rec, p->len);
 	}
+	free(p);
 	return kept;
 }
 
 /*
  * Their links' cursors stayed where they were when these came in, so what
- * cannot be kept now is asked for again after a restart.
+ * cannot be kept now is asked for again after a restart. Past the caps of
+ * the park: they are bounded by the clock's own.
  */
-void repl_retry_clock_waits(struct dfs_repl *r)
+bool repl_retry_clock_waits(struct dfs_repl *r)
 {
 	uint64_t now = dfs_monotonic_ms();
-	struct parked *work = NULL, **tail = &work;
+	bool any = false;
 
 	if (!r->clock_wait || r->clock_wait->due > now)
-		return;
-	struct dfs_db_group *g = dfs_db_group_new(r->db);
-	if (!g)
-		return;	/* tried again on the next round */
+		return false;
 	while (r->clock_wait && r->clock_wait->due <= now) {
 		struct parked *p = r->clock_wait;
 		r->clock_wait = p->next;
 		r->clock_wait_bytes -= p->len;
 		r->clock_wait_count--;
-		p->next = NULL;
-		*tail = p;
-		tail = &p->next;
+		if (!share_charge(r, p)) {
+			atomic_fetch_add(&r->dropped, 1);
+			free(p);
+			continue;
+		}
+		release(r, *share_slot(r, &p->from), p);
+		any = true;
 	}
-	repl_receive_parked(r, g, work);
-	dfs_db_group_end(g);
 	repl_park_publish(r);
-	repl_net_wake(r);	/* the log grew: relay it */
+	return any;
 }

@@ -22,6 +22,7 @@ static struct dfs_repl *repl_new_bare(void)
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->queue_cond, NULL);
 	repl_park_init(r, 0);
+	repl_inbox_init(r);
 	return r;
 }
 
@@ -64,7 +65,10 @@ static struct link *turn(struct dfs_repl *r)
 {
 	pthread_mutex_lock(&r->lock);
 	struct link *l = repl_inbox_next(r);
-	if (l) {
+	if (l == &r->waiters) {
+		free(repl_released_next(r));	/* a slice of one */
+		repl_inbox_turn_end(r, l);
+	} else if (l) {
 		cr_assert_not_null(l->work.m, "a link served has a message to apply");
 		cr_assert_eq(l->turn, TURN_SERVED);
 		struct inmsg *m = l->work.m;
@@ -317,16 +321,21 @@ static int park_n(struct dfs_repl *r, const struct dfs_pubkey *from, unsigned wa
 	return repl_park(r, from, &w, &h, rec, len);
 }
 
-static void free_work(struct parked *work, size_t *n, size_t *bytes)
+/* Takes every released update, in turn; their peers' first bytes into order, their count and bytes. */
+static void take_released(struct dfs_repl *r, char *order, size_t *n, size_t *bytes)
 {
+	struct parked *p;
+
 	*n = *bytes = 0;
-	while (work) {
-		struct parked *p = work;
-		work = p->next;
+	while ((p = repl_released_next(r))) {
+		if (order)
+			order[*n] = (char)('0' + p->from.b[0]);
 		(*n)++;
 		*bytes += p->len;
 		free(p);
 	}
+	if (order)
+		order[*n] = '\0';
 }
 
 Test(park, a_peer_gets_its_share_and_the_park_a_cap)
@@ -355,27 +364,11 @@ Test(park, a_peer_gets_its_share_and_the_park_a_cap)
 	repl_free_bare(r);
 }
 
-Test(park, an_update_sent_again_is_parked_once)
-{
-	struct dfs_repl *r = repl_new_bare();
-	struct dfs_pubkey x;
-
-	memset(x.b, 1, sizeof(x.b));
-	cr_assert_eq(park_n(r, &x, 7, 1, 500), 0);
-	cr_assert_eq(park_n(r, &x, 7, 1, 500), 0);
-	cr_assert_eq(r->park_count, 1);
-	cr_assert_eq(repl_park_share(r, &x), 500);
-	cr_assert_eq(park_n(r, &x, 7, 2, 500), 0, "another update waiting for the same");
-	cr_assert_eq(r->park_count, 2);
-	repl_free_bare(r);
-}
-
-Test(park, unparking_gives_the_share_back)
+Test(park, released_updates_count_until_taken)
 {
 	struct dfs_repl *r = repl_new_bare();
 	struct dfs_pubkey x, y;
 	struct dfs_hash w;
-	struct parked *work = NULL;
 	size_t n, bytes;
 
 	memset(x.b, 1, sizeof(x.b));
@@ -388,8 +381,11 @@ Test(park, unparking_gives_the_share_back)
 	cr_assert_eq(park_n(r, &y, 1, 4, 300), 0);
 	cr_assert_eq(park_n(r, &x, 3, 5, 400), -ENOSPC);
 	hash_n(&w, 1);
-	repl_unpark(r, &w, &work);
-	free_work(work, &n, &bytes);
+	repl_unpark(r, &w);
+	cr_assert_not_null(r->rel_ring, "released: they wait for the applier's turn");
+	cr_assert_eq(repl_park_share(r, &x), 1000, "and still count");
+	cr_assert_eq(park_n(r, &x, 3, 5, 400), -ENOSPC, "so a peer cannot release and park anew");
+	take_released(r, NULL, &n, &bytes);
 	cr_assert_eq(n, 3, "every update waiting for it, of every peer");
 	cr_assert_eq(bytes, 1100);
 	cr_assert_eq(repl_park_share(r, &x), 200);
@@ -397,18 +393,74 @@ Test(park, unparking_gives_the_share_back)
 	cr_assert_eq(r->park_bytes, 200);
 	cr_assert_eq(r->park_count, 1);
 	cr_assert_eq(park_n(r, &x, 3, 5, 400), 0, "room again");
-	work = NULL;
 	hash_n(&w, 2);
-	repl_unpark(r, &w, &work);
+	repl_unpark(r, &w);
 	hash_n(&w, 3);
-	repl_unpark(r, &w, &work);
-	free_work(work, &n, &bytes);
+	repl_unpark(r, &w);
+	take_released(r, NULL, &n, &bytes);
 	cr_assert_eq(n, 2);
 	cr_assert_eq(r->park_bytes, 0);
 	cr_assert_eq(r->park_count, 0);
+	cr_assert_null(r->rel_ring);
 	for (size_t i = 0; i < SHARE_BUCKETS; i++)
 		cr_assert_null(r->shares[i], "an empty share goes");
 	repl_free_bare(r);
+}
+
+Test(park, released_updates_are_taken_one_peer_after_another)
+{
+	struct dfs_repl *r = repl_new_bare();
+	struct dfs_pubkey x, y, z;
+	struct dfs_hash w;
+	char order[32];
+	size_t n, bytes;
+
+	memset(x.b, 1, sizeof(x.b));
+	memset(y.b, 2, sizeof(y.b));
+	memset(z.b, 3, sizeof(z.b));
+	/* X parked five behind W, then Y two, then Z one: W releases them all. */
+	for (unsigned i = 0; i < 5; i++)
+		cr_assert_eq(park_n(r, &x, 7, i, 100), 0);
+	cr_assert_eq(park_n(r, &y, 7, 10, 100), 0);
+	cr_assert_eq(park_n(r, &y, 7, 11, 100), 0);
+	cr_assert_eq(park_n(r, &z, 7, 20, 100), 0);
+	hash_n(&w, 7);
+	repl_unpark(r, &w);
+	take_released(r, order, &n, &bytes);
+	cr_assert_eq(n, 8);
+	/* The chain holds the newest first: Z's goes first, then one of each in turn. */
+	cr_assert_str_eq(order, "32121111");
+	repl_free_bare(r);
+}
+
+Test(park, released_updates_take_turns_with_the_links)
+{
+	struct dfs_repl *r = repl_new_bare();
+	struct link *a = link_new(r, 1);
+	struct dfs_pubkey x;
+	struct dfs_hash w;
+
+	memset(x.b, 5, sizeof(x.b));
+	for (unsigned i = 0; i < 3; i++)
+		cr_assert_eq(park_n(r, &x, 9, i, 100), 0);
+	cr_assert_eq(add(a, 3), 0);
+	hash_n(&w, 9);
+	repl_unpark(r, &w);
+	repl_inbox_waiters_ready(r);
+	repl_inbox_waiters_ready(r);
+	cr_assert_eq(atomic_load(&r->nready), 2, "the released updates wait once, as a link");
+	/* Served as the applier does, a slice of one update a turn. */
+	char order[16];
+	size_t k = 0;
+	struct link *l;
+	while ((l = turn(r)))
+		order[k++] = l == a ? 'A' : l == &r->waiters ? 'W' : '?';
+	order[k] = '\0';
+	cr_assert_eq(r->waiters.refs, 1);
+	cr_assert_eq(r->park_count, 0);
+	free(a);
+	repl_free_bare(r);
+	cr_assert_str_eq(order, "AWAWAW" , "got %s", order);
 }
 
 Test(park, every_drop_is_counted)

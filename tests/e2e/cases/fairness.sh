@@ -87,6 +87,47 @@ on_all "the whole flood, in the end" wait_for 60 file_is @N/Flood/o/f "v$N"
 check_eq "A's listener was asked once per update" "$(judged)" $N
 check_ok "same trees" wait_for 10 same_trees "$A" "$B" "$C"
 
+# 1b. The same with updates released from the park: 20 objects of a model
+# that comes after them wait for it, then are judged slowly (once the model
+# is there) as they go on; B's write shows on A meanwhile.
+M=20
+mkdir -p "$A/.actions/Flood2"
+cat > "$A/.actions/Flood2/on_create" <<SH
+#!/bin/sh
+[ -d "\$DINEMIC_MOUNT/Flood2" ] || exit 0
+echo "\$DINEMIC_OBJECT" >> '$T/judged2'
+sleep 0.3
+SH
+chmod +x "$A/.actions/Flood2/on_create"
+files=()
+for i in $(seq 1 $M); do
+  "$MKUPDATE" newkey "$T/f2-$i.key" >/dev/null
+  mk "f2-$i" "f2-$i" --op object-create --clock now --entity self --model Flood2 --name "o$i" >/dev/null
+  files+=("$T/f2-$i.upd")
+done
+"$MKUPDATE" newkey "$T/f2.key" >/dev/null
+mk f2 f2-model --op model-create --clock now --entity model --model Flood2 >/dev/null
+w0=$(stat_of a updates_waiting)
+check_ok "the objects reach A" hostile_send $P "${files[@]}"
+check_ok "they wait on A for their model" wait_for 10 stat_cmp a updates_waiting eq $((w0 + M))
+check_ok "the model reaches A" hostile_send $P "$T/f2-model.upd"
+judged2() { [ -f "$T/judged2" ] && wc -l < "$T/judged2" || echo 0; }
+check_ok "A's listener is judging the objects" wait_for 10 test -s "$T/judged2"
+echo second > "$B/Person/bob/name"
+check_ok "B's second write shows on A" wait_for 30 file_is "$A/Person/bob/name" $'second\n'
+seen=$(judged2)
+shown=$(ls "$A/Flood2" | wc -l)
+echo "B's second write on A after $seen of the $M released objects were judged"
+check_ok "while the objects are still judged ($seen of $M asked)" test "$seen" -lt $M
+check_ok "and not all shown ($shown of $M)" test "$shown" -lt $M
+on_all "B's second write" wait_for 10 file_is @N/Person/bob/name $'second\n'
+on_all "every object, in the end" wait_for 60 test -d "@N/Flood2/o$M" -a -d @N/Flood2/o1
+for n in $NODES3; do
+  check_eq "$n shows all $M" "$(ls "$T/$n/Flood2" | wc -l)" $M
+done
+check_eq "A's listener was asked once per object (once its model was there)" "$(judged2)" $M
+check_ok "same trees" wait_for 10 same_trees "$A" "$B" "$C"
+
 # 2. Park pinning: a peer sends 80 updates of 900 KiB whose predecessor
 # never comes (72 of them would fill the 64 MiB in all). Only its share
 # (16 MiB) waits; the rest are dropped and counted.
