@@ -325,6 +325,7 @@ static int node_mount(struct node *n)
 			.trust_file = cfg->trust_file,
 			.unencrypted = cfg->unencrypted_links,
 			.park_per_peer = cfg->park_per_peer,
+			.link_queue = cfg->link_queue,
 		};
 		n->wiring.repl = dfs_repl_start(n->db, n->kr, &ropts);
 		if (!n->wiring.repl) {

@@ -52,7 +52,13 @@ struct dfs_repl_opts {
 	const char *trust_file;		/* node ids admitted, one a line, or NULL */
 	bool unencrypted;		/* -o unencrypted_links: ws:// both ways */
 	size_t park_per_peer;		/* -o park_per_peer: bytes; 0: DFS_REPL_PARK_PER_PEER */
+	size_t link_queue;		/* -o link_queue: bytes; 0: DFS_REPL_LINK_QUEUE */
 };
+
+/* Received bytes a link queues for the applier before it is no longer read. */
+#define DFS_REPL_LINK_QUEUE (8u << 20)
+#define DFS_REPL_LINK_QUEUE_MIN (256u << 10)
+#define DFS_REPL_LINK_QUEUE_MAX (1024u << 20)
 
 /* Of the updates waiting for a predecessor (64 MiB in all), what one peer's may take. */
 #define DFS_REPL_PARK_PER_PEER (16u << 20)

@@ -85,7 +85,7 @@ int repl_inbox_add(struct link *l, const struct dfs_msg *m, const uint8_t *p, si
 		l->refs++;	/* the round's */
 		ready_push(r, l);
 	}
-	bool full = l->queued > LINK_QUEUE_MAX;
+	bool full = l->queued > r->queue_max;
 	pthread_cond_broadcast(&r->queue_cond);
 	pthread_mutex_unlock(&r->lock);
 	return full ? 1 : 0;
@@ -122,8 +122,9 @@ struct link *repl_inbox_next(struct dfs_repl *r)
 	return NULL;
 }
 
-void repl_inbox_init(struct dfs_repl *r)
+void repl_inbox_init(struct dfs_repl *r, size_t queue_max)
 {
+	r->queue_max = queue_max ? queue_max : LINK_QUEUE_MAX;
 	r->waiters.r = r;
 	r->waiters.refs = 1;	/* r's own: it is never freed */
 	snprintf(r->waiters.addr, sizeof(r->waiters.addr), "released updates");

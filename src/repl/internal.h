@@ -57,12 +57,13 @@
 #include "dinemicfs/wire.h"
 
 /*
- * Received bytes a link may have queued before it is no longer read: a
- * message that arrives is queued whole, so a link holds at most this plus
- * one message (DFS_WIRE_MSG_MAX) queued, and one more being reassembled.
- * Reading resumes below half of it.
+ * Received bytes a link may have queued before it is no longer read
+ * (-o link_queue, r->queue_max): a message that arrives is queued whole, so
+ * a link holds at most this plus one message (DFS_WIRE_MSG_MAX) queued, and
+ * one more being reassembled. Reading resumes below half of it.
  */
-#define LINK_QUEUE_MAX (8u << 20)
+#define LINK_QUEUE_MAX DFS_REPL_LINK_QUEUE
+#define PAUSE_LOG_MS 10000		/* links paused are logged at most this often */
 #define PARK_BYTES_MAX DFS_REPL_PARK_MAX	/* updates waiting for a predecessor, in all */
 #define PARK_PER_PEER DFS_REPL_PARK_PER_PEER	/* and from one peer: -o park_per_peer */
 #define PARK_BUCKETS 4096
@@ -310,6 +311,8 @@ struct dfs_repl {
 	struct link waiters;			/* released updates' place in the round */
 	atomic_uint nready;			/* how many; read without the lock */
 	unsigned ahead;			/* messages checked or being checked, not yet taken */
+	size_t queue_max;		/* a link's queue: -o link_queue */
+	uint64_t pause_logged_ms;	/* service thread only: when a pause was last logged */
 
 	/* The park (park.c); applier thread only. */
 	struct parked *park[PARK_BUCKETS];
@@ -454,8 +457,11 @@ int repl_inbox_add(struct link *l, const struct dfs_msg *m, const uint8_t *p, si
 struct link *repl_inbox_next(struct dfs_repl *r);
 /* l's turn is over: back on r->ready if it has more, else idle. Under r->lock. */
 void repl_inbox_turn_end(struct dfs_repl *r, struct link *l);
-/* Readies r->waiters, the place in the round of the released updates (park.c). */
-void repl_inbox_init(struct dfs_repl *r);
+/*
+ * Sets a link's queue to queue_max bytes (0: LINK_QUEUE_MAX), and readies
+ * r->waiters, the place in the round of the released updates (park.c).
+ */
+void repl_inbox_init(struct dfs_repl *r, size_t queue_max);
 /* Released updates wait: r->waiters takes its turn (applier thread, without r->lock). */
 void repl_inbox_waiters_ready(struct dfs_repl *r);
 /* The next message to check ahead, claimed (CHECK_RUNNING), or NULL. Under r->lock. */

@@ -379,6 +379,21 @@ static int on_want(struct link *l, const struct dfs_msg *m)
 	return 0;
 }
 
+/* Says that l is no longer read, at most every PAUSE_LOG_MS (a catch-up pauses often). */
+static void log_paused(struct link *l)
+{
+	struct dfs_repl *r = l->r;
+	uint64_t now = dfs_monotonic_ms();
+	char hex[17];
+
+	if (r->pause_logged_ms && now - r->pause_logged_ms < PAUSE_LOG_MS)
+		return;
+	r->pause_logged_ms = now ? now : 1;
+	dfs_log(DFS_LOG_INFO, "replication: %s (%s): its queue of updates to apply is full "
+		"(link_queue=%zuK); it is read again once half of that is applied (links_paused "
+		"counts each time)", l->addr, peer_hex(l, hex), r->queue_max >> 10);
+}
+
 /* Queues the message p, of len bytes, for the checkers and the applier. */
 static int on_updates(struct link *l, const struct dfs_msg *m, const uint8_t *p, size_t len)
 {
@@ -404,6 +419,7 @@ static int on_updates(struct link *l, const struct dfs_msg *m, const uint8_t *p,
 		l->rx_paused = true;
 		atomic_fetch_add(&r->paused, 1);
 		repl_net_pause(l->wsi);
+		log_paused(l);
 	}
 	return 0;
 }

@@ -177,6 +177,7 @@ Test(config, park_per_peer)
 
 	cr_assert_eq(PARSE("dinemicfs", "state", "mnt"), 0);
 	cr_assert_eq(c.park_per_peer, 16u << 20, "16M by default");
+	cr_assert_eq(c.link_queue, 8u << 20, "a link's queue: 8M by default");
 	cr_assert_eq(c.park_per_peer, DFS_REPL_PARK_PER_PEER);
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		dfs_config_release(&c);
@@ -203,6 +204,43 @@ Test(config, bad_park_per_peer)
 		cr_assert_not_null(strstr(err, "park_per_peer"), "'%s' names the option: %s", bad[i],
 				   err);
 		cr_assert_eq(c.park_per_peer, DFS_REPL_PARK_PER_PEER, "%s", bad[i]);
+	}
+}
+
+Test(config, link_queue)
+{
+	static const struct {
+		const char *opt;
+		size_t bytes;
+	} good[] = {
+		{ "link_queue=256K", 256u << 10 }, { "link_queue=8M", 8u << 20 },
+		{ "link_queue=1G", 1u << 30 },	   { "link_queue=1048576", 1u << 20 },
+	};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", good[i].opt, "state", "mnt"), 0, "%s: %s",
+			     good[i].opt, err);
+		cr_assert_eq(c.link_queue, good[i].bytes, "%s", good[i].opt);
+		cr_assert_not(fuse_args_have("link_queue"), "ours are not passed on");
+	}
+}
+
+Test(config, bad_link_queue)
+{
+	static const char *const bad[] = {
+		"link_queue=0", "link_queue=", "link_queue=255K", "link_queue=2G",
+		"link_queue=-8M", "link_queue=8 M", "link_queue=99999999999999999999",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", bad[i], "state", "mnt"), -EINVAL, "%s", bad[i]);
+		cr_assert_not_null(strstr(err, "link_queue"), "'%s' names the option: %s", bad[i],
+				   err);
+		cr_assert_eq(c.link_queue, DFS_REPL_LINK_QUEUE, "%s", bad[i]);
 	}
 }
 

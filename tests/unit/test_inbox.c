@@ -22,7 +22,7 @@ static struct dfs_repl *repl_new_bare(void)
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->queue_cond, NULL);
 	repl_park_init(r, 0);
-	repl_inbox_init(r);
+	repl_inbox_init(r, 0);
 	return r;
 }
 
@@ -280,6 +280,15 @@ Test(inbox, a_full_queue_says_so)
 	while (turn(r))
 		;
 	cr_assert_eq(a->queued, 0);
+	/* -o link_queue sets it. */
+	r->queue_max = LINK_QUEUE_MAX / 2;
+	rc = 0;
+	for (n = 0; rc == 0 && n < 10; n++)
+		rc = repl_inbox_add(a, &m, bytes, len);
+	cr_assert_eq(rc, 1);
+	cr_assert_eq(n, 2);
+	while (turn(r))
+		;
 	free(bytes);
 	free(a);
 	repl_free_bare(r);

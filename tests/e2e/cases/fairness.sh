@@ -143,7 +143,7 @@ done
 per=$(stat -c %s "$T/o1.upd")
 fit=$((16 * 1024 * 1024 / per))
 w0=$(stat_of a updates_waiting) d0=$(stat_of a updates_dropped)
-wd0=$(stat_of a updates_waiting_dropped)
+wd0=$(stat_of a updates_waiting_dropped) p0=$(stat_of a links_paused)
 check_ok "the orphans reach A" hostile_probe $P handshake "${steps[@]}" open
 all_judged() { [ $(($(stat_of a updates_waiting) - w0 + $(stat_of a updates_dropped) - d0)) -ge 80 ]; }
 check_ok "A has taken all 80" wait_for 30 all_judged
@@ -151,6 +151,8 @@ check_eq "A keeps the peer's share: $fit of them" "$(($(stat_of a updates_waitin
 check_eq "and dropped the rest, counted" "$(($(stat_of a updates_dropped) - d0))" $((80 - fit))
 check_eq "as dropped for want of room" "$(($(stat_of a updates_waiting_dropped) - wd0))" \
   $((80 - fit))
+check_ok "A stopped reading the link while its queue was full (14 MiB messages)" \
+  test "$(stat_of a links_paused)" -gt "$p0"
 check_ok "what waits is within the share" \
   test "$(stat_of a updates_waiting_bytes)" -le $((16 * 1024 * 1024))
 lines=$(grep -c "waiting for a predecessor dropped" "$T/a.log")
