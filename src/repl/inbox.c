@@ -227,9 +227,15 @@ static void log_bad(struct dfs_repl *r, const uint8_t *rec, size_t len)
 {
 	char hex[17];
 	struct dfs_hash hash;
+	unsigned long long skipped;
 
 	atomic_fetch_add(&r->bad_frames, 1);
 	atomic_fetch_add(&r->dropped, 1);
+	if (!repl_ratelog(&r->bad_update_log, &skipped))
+		return;
+	if (skipped)
+		dfs_log(DFS_LOG_WARNING, "replication: %llu more malformed or badly signed updates "
+			"dropped, not logged (updates_dropped counts them)", skipped);
 	dfs_hash2(&hash, rec, len, NULL, 0);
 	dfs_hex_encode(hex, hash.b, 8);
 	dfs_log(DFS_LOG_WARNING, "replication: update %s is malformed or badly signed; dropped", hex);

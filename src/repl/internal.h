@@ -54,6 +54,7 @@
 #include "dinemicfs/keys.h"
 #include "dinemicfs/repl.h"
 #include "dinemicfs/tls.h"
+#include "dinemicfs/util.h"
 #include "dinemicfs/wire.h"
 
 /*
@@ -101,6 +102,20 @@
 #define PRE_ADMIT_MSG_MAX 256		/* the largest message before admission (AUTH: 97) */
 
 _Static_assert(DFS_WIRE_LOG_ID_LEN == DFS_DB_LOG_ID_LEN, "a log id is a log id");
+
+/*
+ * A log line a peer can make repeat (a bad frame, a bad update): at most
+ * RATELOG_BURST of them in RATELOG_MS, the rest counted and said by the
+ * next one logged, so that a peer cannot push the rest out of .node/log.
+ * One thread uses one.
+ */
+#define RATELOG_BURST 10
+#define RATELOG_MS 10000
+struct repl_ratelog {
+	uint64_t start_ms;		/* this window's; 0: none yet */
+	unsigned n;			/* lines logged in it */
+	unsigned long long skipped;	/* lines not logged since the last one */
+};
 
 /* libwebsockets' types, named only: net.c alone sees inside them. */
 struct lws;
@@ -313,6 +328,8 @@ struct dfs_repl {
 	unsigned ahead;			/* messages checked or being checked, not yet taken */
 	size_t queue_max;		/* a link's queue: -o link_queue */
 	uint64_t pause_logged_ms;	/* service thread only: when a pause was last logged */
+	struct repl_ratelog bad_frame_log;	/* service thread only */
+	struct repl_ratelog bad_update_log;	/* applier thread only */
 
 	/* The park (park.c); applier thread only. */
 	struct parked *park[PARK_BUCKETS];
@@ -505,6 +522,26 @@ int repl_link_message(struct link *l, const uint8_t *p, size_t len);
 void repl_link_bad_frame(struct link *l, const char *what);
 
 /* ---- shared helpers ---------------------------------------------------------------- */
+
+/* Whether to log one more line now; *skipped: how many were not since (to say so). */
+static inline bool repl_ratelog(struct repl_ratelog *rl, unsigned long long *skipped)
+{
+	uint64_t now = dfs_monotonic_ms();
+
+	if (!rl->start_ms || now - rl->start_ms >= RATELOG_MS) {
+		rl->start_ms = now ? now : 1;
+		rl->n = 0;
+	}
+	*skipped = 0;
+	if (rl->n >= RATELOG_BURST) {
+		rl->skipped++;
+		return false;
+	}
+	rl->n++;
+	*skipped = rl->skipped;
+	rl->skipped = 0;
+	return true;
+}
 
 /* Drops a reference to l; the last one frees it. Under r->lock once shared. */
 static inline void link_put(struct link *l)

@@ -242,8 +242,14 @@ int repl_link_writable(struct link *l)
 void repl_link_bad_frame(struct link *l, const char *what)
 {
 	char hex[17];
+	unsigned long long skipped;
 
 	atomic_fetch_add(&l->r->bad_frames, 1);
+	if (!repl_ratelog(&l->r->bad_frame_log, &skipped))
+		return;
+	if (skipped)
+		dfs_log(DFS_LOG_WARNING, "replication: %llu more bad messages dropped, not logged "
+			"(frames_dropped counts them)", skipped);
 	dfs_log(DFS_LOG_WARNING, "replication: from %s (%s): %s; dropped", l->addr,
 		l->got_hello ? peer_hex(l, hex) : "?", what);
 }

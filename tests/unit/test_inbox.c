@@ -309,6 +309,26 @@ Test(inbox, a_turn_ends_only_while_another_link_waits)
 	repl_free_bare(r);
 }
 
+Test(inbox, lines_a_peer_repeats_are_logged_ten_in_ten_seconds)
+{
+	struct repl_ratelog rl = { 0 };
+	unsigned long long skipped = 99;
+	int logged = 0;
+
+	for (int i = 0; i < 25; i++)
+		if (repl_ratelog(&rl, &skipped)) {
+			logged++;
+			cr_assert_eq(skipped, 0);
+		}
+	cr_assert_eq(logged, RATELOG_BURST);
+	cr_assert_eq(rl.skipped, 25 - RATELOG_BURST);
+	rl.start_ms -= RATELOG_MS;	/* the window is over */
+	cr_assert(repl_ratelog(&rl, &skipped));
+	cr_assert_eq(skipped, 25 - RATELOG_BURST, "the next line says how many were not");
+	cr_assert(repl_ratelog(&rl, &skipped));
+	cr_assert_eq(skipped, 0);
+}
+
 /* ---- the park ---------------------------------------------------------------------- */
 
 static void hash_n(struct dfs_hash *h, unsigned n)

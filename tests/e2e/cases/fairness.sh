@@ -5,8 +5,9 @@
 # flood is still being judged; a peer that fills its share of the updates
 # waiting for a predecessor (-o park_per_peer, 16M by default, 64M in all)
 # has the rest dropped and counted, and another peer's object whose model
-# comes after it still appears everywhere; a dropped update keeps its
-# link's place in the peer's log before it, so it is asked for again.
+# comes after it still appears everywhere; bad updates are counted each but
+# not logged each; a dropped update keeps its link's place in the peer's
+# log before it, so it is asked for again.
 . "$(dirname "$0")/../lib.sh"
 : "${WSPROBE:=$(dirname "$DINEMICFS")/../tests/e2e/wsprobe}"
 : "${MKUPDATE:=$(dirname "$DINEMICFS")/../tests/e2e/mkupdate}"
@@ -179,6 +180,24 @@ on_all "its field" wait_for 15 cmp -s "$T/v900" @N/Late/late/f
 check_eq "A dropped none of them" "$(stat_of a updates_dropped)" "$d1"
 check_eq "A's orphans still wait" "$(stat_of a updates_waiting)" "$w1"
 check_ok "same trees" wait_for 10 same_trees "$A" "$B" "$C"
+
+# 2b. Bad updates a peer repeats are counted, each, but not logged each:
+# 30 badly signed ones make at most 10 lines (and one saying how many more).
+"$MKUPDATE" newkey "$T/bad.key" >/dev/null
+files=()
+for i in $(seq 1 30); do
+  mk bad "bad$i" --op object-create --clock now --entity self --model Person --name "bad$i" \
+    >/dev/null
+  flip_byte "$T/bad$i.upd" -1
+  files+=("$T/bad$i.upd")
+done
+d1=$(stat_of a updates_dropped)
+lines0=$(grep -c "is malformed or badly signed; dropped" "$T/a.log")
+check_ok "the bad updates reach A" hostile_send $P "${files[@]}"
+check_ok "A counts every one dropped" wait_for 10 stat_cmp a updates_dropped eq $((d1 + 30))
+lines=$(($(grep -c "is malformed or badly signed; dropped" "$T/a.log") - lines0))
+check_ok "and logs at most 10 of them ($lines)" test "$lines" -ge 1 -a "$lines" -le 10
+on_all "none of them shows" test ! -e @N/Person/bad1
 
 # 3. A dropped update is asked for again: with a share of 4K, an update of
 # 8 KiB whose predecessor is missing is dropped; the link's place in the
