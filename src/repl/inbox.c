@@ -251,7 +251,7 @@ static void log_bad(struct dfs_repl *r, const uint8_t *rec, size_t len)
 static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const struct inmsg *m,
 		    const uint8_t *rec, size_t len, const struct checked *ck)
 {
-	struct dfs_hash missing, hash;
+	struct dfs_hash missing = { { 0 } }, hash;
 	uint64_t seq = 0;
 	if (ck && ck->verdict == VERDICT_NONE)
 		ck = NULL;

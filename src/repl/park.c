@@ -356,7 +356,7 @@ bool repl_clock_park(struct dfs_repl *r, const struct dfs_pubkey *from, const ui
 
 bool repl_receive_waiter(struct dfs_repl *r, struct dfs_db_group *g, struct parked *p)
 {
-	struct dfs_hash missing;
+	struct dfs_hash missing = { { 0 } };
 	/* Checked before it was parked; whether it is stored is looked up. */
 	struct dfs_db_checked pc = { .hash = p->hash, .fresh = false };
 	bool kept = true;
