@@ -6,6 +6,7 @@
 #include <fuse_log.h>
 
 #include "dinemicfs/config.h"
+#include "dinemicfs/repl.h"
 #include "dinemicfs/update.h"
 #include "fuzz.h"
 
@@ -54,6 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					   c.unencrypted_links ? 5 : 6) == 0);
 		FUZZ_CHECK(c.policy_open == 0 || c.policy_open == 1);
 		FUZZ_CHECK(c.max_skew_ms <= DFS_MAX_SKEW_MAX_MS);
+		FUZZ_CHECK(c.park_per_peer >= 1 && c.park_per_peer <= DFS_REPL_PARK_MAX);
+		FUZZ_CHECK(c.link_queue >= DFS_REPL_LINK_QUEUE_MIN &&
+			   c.link_queue <= DFS_REPL_LINK_QUEUE_MAX);
 	}
 	dfs_config_release(&c);
 	free(copy);

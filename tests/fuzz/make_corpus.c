@@ -447,6 +447,8 @@ static void config_seeds(void)
 	ARGS("max-skew-ms", "st\0mnt\0-o\0max_skew=250ms");
 	ARGS("max-skew-bad", "st\0mnt\0-o\0max_skew=25h\0-o\0max_skew=1.5s");
 	ARGS("max-skew-overflow", "st\0mnt\0-o\0max_skew=99999999999999999999h");
+	ARGS("park-per-peer", "st\0mnt\0-o\0park_per_peer=4K,max_skew=2s,link_queue=1M");
+	ARGS("park-per-peer-bad", "st\0mnt\0-o\0park_per_peer=65M\0-o\0link_queue=2G");
 }
 
 /* ---- keysets and sealed values ---------------------------------------- */

@@ -164,6 +164,86 @@ Test(config, bad_max_skew)
 	}
 }
 
+Test(config, park_per_peer)
+{
+	static const struct {
+		const char *opt;
+		size_t bytes;
+	} good[] = {
+		{ "park_per_peer=1", 1 },	   { "park_per_peer=4K", 4096 },
+		{ "park_per_peer=1M", 1 << 20 }, { "park_per_peer=64M", 64u << 20 },
+		{ "park_per_peer=65536", 65536 },
+	};
+
+	cr_assert_eq(PARSE("dinemicfs", "state", "mnt"), 0);
+	cr_assert_eq(c.park_per_peer, 16u << 20, "16M by default");
+	cr_assert_eq(c.link_queue, 8u << 20, "a link's queue: 8M by default");
+	cr_assert_eq(c.park_per_peer, DFS_REPL_PARK_PER_PEER);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", good[i].opt, "state", "mnt"), 0, "%s: %s",
+			     good[i].opt, err);
+		cr_assert_eq(c.park_per_peer, good[i].bytes, "%s", good[i].opt);
+		cr_assert_not(fuse_args_have("park_per_peer"), "ours are not passed on");
+	}
+}
+
+Test(config, bad_park_per_peer)
+{
+	static const char *const bad[] = {
+		"park_per_peer=0", "park_per_peer=", "park_per_peer=-1", "park_per_peer=65M",
+		"park_per_peer=1G", "park_per_peer=abc", "park_per_peer=4KB",
+		"park_per_peer=99999999999999999999",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", bad[i], "state", "mnt"), -EINVAL, "%s", bad[i]);
+		cr_assert_not_null(strstr(err, "park_per_peer"), "'%s' names the option: %s", bad[i],
+				   err);
+		cr_assert_eq(c.park_per_peer, DFS_REPL_PARK_PER_PEER, "%s", bad[i]);
+	}
+}
+
+Test(config, link_queue)
+{
+	static const struct {
+		const char *opt;
+		size_t bytes;
+	} good[] = {
+		{ "link_queue=256K", 256u << 10 }, { "link_queue=8M", 8u << 20 },
+		{ "link_queue=1G", 1u << 30 },	   { "link_queue=1048576", 1u << 20 },
+	};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", good[i].opt, "state", "mnt"), 0, "%s: %s",
+			     good[i].opt, err);
+		cr_assert_eq(c.link_queue, good[i].bytes, "%s", good[i].opt);
+		cr_assert_not(fuse_args_have("link_queue"), "ours are not passed on");
+	}
+}
+
+Test(config, bad_link_queue)
+{
+	static const char *const bad[] = {
+		"link_queue=0", "link_queue=", "link_queue=255K", "link_queue=2G",
+		"link_queue=-8M", "link_queue=8 M", "link_queue=99999999999999999999",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", bad[i], "state", "mnt"), -EINVAL, "%s", bad[i]);
+		cr_assert_not_null(strstr(err, "link_queue"), "'%s' names the option: %s", bad[i],
+				   err);
+		cr_assert_eq(c.link_queue, DFS_REPL_LINK_QUEUE, "%s", bad[i]);
+	}
+}
+
 Test(config, bad_sync)
 {
 	cr_assert_eq(PARSE("dinemicfs", "-o", "sync=maybe", "state", "mnt"), -EINVAL);
