@@ -106,7 +106,9 @@ static void log_refusal(struct dfs_db *db, const struct dfs_update *u, const str
 	char hex[17];
 
 	atomic_fetch_add(&db->refused, 1);
-	/* Listeners log their own rejections; the rest is logged here. */
+	/* Listeners log their own rejections, held.c drops for a quota; the rest is logged here. */
+	if (!staged && rc == -EDQUOT)
+		return;
 	if (!staged)
 		dfs_log(DFS_LOG_WARNING, "remote update %s in %.*s dropped: %s",
 			short_hex(hex, hash), (int)u->model_len, u->model, strerror(-rc));

@@ -309,10 +309,25 @@ static void record_seeds(void)
 	dfs_state_rec_encode(&s, &b);
 	put_rec("state", 3, &b, b.len);
 	put_rec("state-as-model", 0, &b, b.len);
-	put_rec("state-high-selector", 3 + 8, &b, b.len);
+	put_rec("state-high-selector", 3 + 10, &b, b.len);
 	dfs_buf_add_u8(&b, 0xff);
 	put_rec("state-trailing", 3, &b, b.len);
 	put_rec("selector-only", 3, &b, 0);
+
+	struct dfs_held_rec hr = { .bytes = (1u << 20) + DFS_HELD_ENTRY_BYTES };
+	struct dfs_held_sum hs = { .bytes = 16u << 20, .count = 16 };
+	memset(hr.signer.b, 0x66, sizeof(hr.signer.b));
+	memset(hr.entity.b, 0x77, sizeof(hr.entity.b));
+	memset(hr.hash.b, 0x88, sizeof(hr.hash.b));
+	dfs_buf_reset(&b);
+	dfs_held_rec_encode(&hr, &b);
+	put_rec("held", 8, &b, b.len);
+	put_rec("held-truncated", 8, &b, b.len - 1);
+	dfs_buf_reset(&b);
+	dfs_held_sum_encode(&hs, &b);
+	put_rec("held-sum", 9, &b, b.len);
+	dfs_buf_add_u8(&b, 0);
+	put_rec("held-sum-trailing", 9, &b, b.len);
 	dfs_buf_release(&b);
 }
 
