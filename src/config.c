@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dinemicfs/config.h"
+#include "dinemicfs/db.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/objref.h"
 #include "dinemicfs/repl.h"
@@ -31,6 +32,8 @@ static const struct fuse_opt opts[] = {
 	OPT("log_level=%s", log_level_str),
 	OPT("action_timeout=%s", action_timeout_str),
 	OPT("max_skew=%s", max_skew_str),
+	OPT("held_per_signer=%s", held_per_signer_str),
+	OPT("held_max=%s", held_max_str),
 	OPT("listen=%s", listen),
 	OPT("network_key=%s", network_key_file),
 	OPT("trust=%s", trust_file),
@@ -116,6 +119,8 @@ void dfs_config_init(struct dfs_config *c)
 	c->log_level = DFS_LOG_NOTICE;
 	c->action_timeout_ms = 5000;
 	c->max_skew_ms = DFS_DEFAULT_MAX_SKEW_MS;
+	c->held_per_signer = DFS_DB_HELD_PER_SIGNER;
+	c->held_max = DFS_DB_HELD_MAX;
 }
 
 void dfs_config_release(struct dfs_config *c)
@@ -127,6 +132,8 @@ void dfs_config_release(struct dfs_config *c)
 	free(c->log_level_str);
 	free(c->action_timeout_str);
 	free(c->max_skew_str);
+	free(c->held_per_signer_str);
+	free(c->held_max_str);
 	free(c->extra_arg);
 	free(c->listen);
 	free(c->network_key_file);
@@ -202,6 +209,27 @@ static int check_skew(struct dfs_config *c, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	c->max_skew_ms = ms;
+	return 0;
+}
+
+/* -o held_per_signer, held_max: the quota of held updates, in bytes (0: none kept). */
+static int check_held(struct dfs_config *c, char *err, size_t errlen)
+{
+	const char *names[] = { "held_per_signer", "held_max" };
+	const char *strs[] = { c->held_per_signer_str, c->held_max_str };
+	uint64_t *outs[] = { &c->held_per_signer, &c->held_max };
+
+	for (int i = 0; i < 2; i++) {
+		size_t v;
+		if (!strs[i])
+			continue;
+		if (dfs_parse_size(strs[i], &v) < 0) {
+			snprintf(err, errlen, "%s must be a size (K, M, G suffixes), not '%s'",
+				 names[i], strs[i]);
+			return -EINVAL;
+		}
+		*outs[i] = v;
+	}
 	return 0;
 }
 
@@ -316,6 +344,9 @@ int dfs_config_check(struct dfs_config *c, char *err, size_t errlen)
 	r = check_skew(c, err, errlen);
 	if (r < 0)
 		return r;
+	r = check_held(c, err, errlen);
+	if (r < 0)
+		return r;
 	r = check_addresses(c, err, errlen);
 	if (r < 0)
 		return r;
@@ -379,6 +410,10 @@ void dfs_config_usage(const char *prog)
 	       "    -o max_skew=TIME       a peer's update stamped more than TIME ahead of\n"
 	       "                           this node's clock waits until then (default 60s;\n"
 	       "                           milliseconds, or s, m, h suffixes)\n"
+	       "    -o held_per_signer=SIZE\n"
+	       "                           bytes of held (rejected) remote updates kept per\n"
+	       "                           signer; past it, its oldest go (default 16M)\n"
+	       "    -o held_max=SIZE       the same for all signers together (default 256M)\n"
 	       "    -o policy=strict|open  hold unauthorized remote updates (strict, default)\n"
 	       "                           or let listeners judge them (open)\n"
 	       "    -o as=MODEL/OBJECT     sign changes of objects this node does not own\n"

@@ -462,6 +462,10 @@ static void config_seeds(void)
 	ARGS("max-skew-ms", "st\0mnt\0-o\0max_skew=250ms");
 	ARGS("max-skew-bad", "st\0mnt\0-o\0max_skew=25h\0-o\0max_skew=1.5s");
 	ARGS("max-skew-overflow", "st\0mnt\0-o\0max_skew=99999999999999999999h");
+	ARGS("held", "st\0mnt\0-o\0held_per_signer=1M,held_max=64M");
+	ARGS("held-zero", "st\0mnt\0-o\0held_per_signer=0\0-o\0held_max=0");
+	ARGS("held-bad", "st\0mnt\0-o\0held_per_signer=1T\0-o\0held_max=-1");
+	ARGS("held-overflow", "st\0mnt\0-o\0held_max=99999999999999999999G");
 }
 
 /* ---- keysets and sealed values ---------------------------------------- */
