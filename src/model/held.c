@@ -32,8 +32,6 @@
 #include "dinemicfs/util.h"
 #include "internal.h"
 
-#define HELD_SAY_MS 60000	/* drops are logged at most once a minute */
-
 int db_held_open(struct dfs_db *db)
 {
 	struct dfs_buf key;
@@ -361,7 +359,7 @@ static void say(struct dfs_db *db, const struct held_tx *tx)
 	uint64_t now = dfs_monotonic_ms();
 
 	db->held_unsaid += tx->ngone + tx->refused;
-	if (db->held_said_ms && now - db->held_said_ms < HELD_SAY_MS)
+	if (db->held_said_ms && now - db->held_said_ms < LIMIT_SAY_MS)
 		return;
 	dfs_log(DFS_LOG_WARNING, "held updates past their quota (held_per_signer %" PRIu64
 		" bytes, held_max %" PRIu64 "): %" PRIu64 " dropped, oldest first, since the "

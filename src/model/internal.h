@@ -99,7 +99,11 @@ struct dfs_db {
 	atomic_uint_fast64_t held_dropped;	/* since start */
 	uint64_t held_said_ms;		/* when a drop was last logged */
 	uint64_t held_unsaid;		/* drops since */
+	/* Remote values past max_value held (receive.c): logged at most once a minute. */
+	atomic_uint_fast64_t limit_said_ms, limit_unsaid;
 };
+
+#define LIMIT_SAY_MS 60000
 
 /* What the observer is told of one update, with room for its names. */
 struct applied {

@@ -109,6 +109,9 @@ for n in a b c; do
   check_ok "$n keeps what it holds within the quota" test "$(stat_of $n held_bytes)" -le $QUOTA
   check_ok "$n dropped the oldest held updates" test "$(stat_of $n held_dropped)" -ge 40
   check_ok "$n lists only what it keeps" test "$(grep -c ' held ' "$T/$n/Junk/o/.history")" -le 4
+  lines=$(grep -c "held: its value passes max_value" "$T/$n/.node/log")
+  check_ok "$n logs values past max_value, not one line per update ($lines)" \
+    test "$lines" -ge 1 -a "$lines" -le 2
   kib=$(hwm $n)
   echo "$n peaked at $kib KiB of RSS after finding 6's recipe"
   check_ok "$n peaked at $kib KiB of RSS, under 100 MiB" test "$kib" -lt $((100 * 1024))
@@ -148,6 +151,8 @@ done
 for n in a b c; do
   check_ok "$n took the flood, dropping the oldest" \
     wait_for 60 stat_at_least $n held_dropped $((${before_dropped[$n]} + 45))
+  lines=$(grep -c "held updates past their quota" "$T/$n/.node/log")
+  check_ok "$n logs drops, not one line per update ($lines)" test "$lines" -ge 1 -a "$lines" -le 3
   bytes=$(stat_of $n held_bytes)
   check_ok "$n holds $bytes bytes, within the quota of each of two signers" \
     test "$bytes" -le $((2 * QUOTA))
