@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dinemicfs/config.h"
+#include "dinemicfs/db.h"
 #include "dinemicfs/log.h"
 #include "dinemicfs/objref.h"
 #include "dinemicfs/repl.h"
@@ -33,6 +34,8 @@ static const struct fuse_opt opts[] = {
 	OPT("max_skew=%s", max_skew_str),
 	OPT("park_per_peer=%s", park_per_peer_str),
 	OPT("link_queue=%s", link_queue_str),
+	OPT("held_per_signer=%s", held_per_signer_str),
+	OPT("held_max=%s", held_max_str),
 	OPT("listen=%s", listen),
 	OPT("network_key=%s", network_key_file),
 	OPT("trust=%s", trust_file),
@@ -120,6 +123,8 @@ void dfs_config_init(struct dfs_config *c)
 	c->max_skew_ms = DFS_DEFAULT_MAX_SKEW_MS;
 	c->park_per_peer = DFS_REPL_PARK_PER_PEER;
 	c->link_queue = DFS_REPL_LINK_QUEUE;
+	c->held_per_signer = DFS_DB_HELD_PER_SIGNER;
+	c->held_max = DFS_DB_HELD_MAX;
 }
 
 void dfs_config_release(struct dfs_config *c)
@@ -133,6 +138,8 @@ void dfs_config_release(struct dfs_config *c)
 	free(c->max_skew_str);
 	free(c->park_per_peer_str);
 	free(c->link_queue_str);
+	free(c->held_per_signer_str);
+	free(c->held_max_str);
 	free(c->extra_arg);
 	free(c->listen);
 	free(c->network_key_file);
@@ -246,6 +253,27 @@ static int check_repl_sizes(struct dfs_config *c, char *err, size_t errlen)
 			return -EINVAL;
 		}
 		c->link_queue = v;
+	}
+	return 0;
+}
+
+/* -o held_per_signer, held_max: the quota of held updates, in bytes (0: none kept). */
+static int check_held(struct dfs_config *c, char *err, size_t errlen)
+{
+	const char *names[] = { "held_per_signer", "held_max" };
+	const char *strs[] = { c->held_per_signer_str, c->held_max_str };
+	uint64_t *outs[] = { &c->held_per_signer, &c->held_max };
+
+	for (int i = 0; i < 2; i++) {
+		size_t v;
+		if (!strs[i])
+			continue;
+		if (dfs_parse_size(strs[i], &v) < 0) {
+			snprintf(err, errlen, "%s must be a size (K, M, G suffixes), not '%s'",
+				 names[i], strs[i]);
+			return -EINVAL;
+		}
+		*outs[i] = v;
 	}
 	return 0;
 }
@@ -364,6 +392,9 @@ int dfs_config_check(struct dfs_config *c, char *err, size_t errlen)
 	r = check_repl_sizes(c, err, errlen);
 	if (r < 0)
 		return r;
+	r = check_held(c, err, errlen);
+	if (r < 0)
+		return r;
 	r = check_addresses(c, err, errlen);
 	if (r < 0)
 		return r;
@@ -432,6 +463,10 @@ void dfs_config_usage(const char *prog)
 	       "    -o link_queue=SIZE     a link with SIZE of received updates waiting to\n"
 	       "                           be applied is not read until half of it is\n"
 	       "                           (default 8M, from 256K to 1G)\n"
+	       "    -o held_per_signer=SIZE\n"
+	       "                           bytes of held (rejected) remote updates kept per\n"
+	       "                           signer; past it, its oldest go (default 16M)\n"
+	       "    -o held_max=SIZE       the same for all signers together (default 256M)\n"
 	       "    -o policy=strict|open  hold unauthorized remote updates (strict, default)\n"
 	       "                           or let listeners judge them (open)\n"
 	       "    -o as=MODEL/OBJECT     sign changes of objects this node does not own\n"

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* main.c - parse the command line, daemonize, run the node */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,13 @@ int main(int argc, char **argv)
 		dfs_config_release(&cfg);
 		return 0;
 	}
+	/*
+	 * Update records and values of up to 16 MiB pass through every thread:
+	 * past 256 KiB each is mapped and given back when freed, instead of
+	 * staying in the arena of the thread that freed it (glibc would raise
+	 * this threshold as large blocks come and go).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	dfs_log_set_level(cfg.log_level);
 	dfs_log_bridge_fuse();
 	if (!cfg.foreground) {

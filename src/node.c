@@ -386,6 +386,7 @@ static int node_open(struct node *n)
 		goto out_close_store;
 	}
 	dfs_db_set_max_skew(n->db, cfg->max_skew_ms);
+	dfs_db_set_held_quota(n->db, cfg->held_per_signer, cfg->held_max);
 	if (node_wire(n) < 0)
 		goto out_free_db;
 

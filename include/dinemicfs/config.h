@@ -33,6 +33,8 @@ struct dfs_config {
 	uint64_t max_skew_ms;		/* peers' clocks ahead of ours: later ones wait */
 	size_t park_per_peer;		/* bytes of updates waiting for a predecessor, per peer */
 	size_t link_queue;		/* bytes a link queues before it is no longer read */
+	uint64_t held_per_signer;	/* bytes of held updates one signer may have kept here */
+	uint64_t held_max;		/* and all of them */
 	char *max_value_str;		/* raw option strings, malloc'ed by fuse_opt */
 	char *sync_str;
 	char *log_level_str;
@@ -40,6 +42,8 @@ struct dfs_config {
 	char *max_skew_str;
 	char *park_per_peer_str;
 	char *link_queue_str;
+	char *held_per_signer_str;
+	char *held_max_str;
 	int policy_open;		/* 1: listeners judge unauthorized updates */
 	char *listen;			/* HOST:PORT, malloc'ed */
 	char **peers;			/* wss://HOST:PORT[#NODEID], each malloc'ed */

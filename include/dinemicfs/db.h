@@ -74,6 +74,9 @@ struct dfs_db_stats {
 	uint64_t refused;	/* updates refused since start */
 	uint64_t seq;		/* updates in the store */
 	uint64_t corrupt;	/* corrupt records met since start */
+	uint64_t held_bytes;	/* held updates stored now, in bytes (dfs_db_set_held_quota()) */
+	uint64_t held_updates;	/* and how many */
+	uint64_t held_dropped;	/* held updates dropped since start to keep within the quota */
 };
 
 /**
@@ -149,7 +152,8 @@ int dfs_db_list_fields(struct dfs_db *db, const struct dfs_pubkey *obj, const ch
  * during the call only. verified tells whether the signature, hash and link
  * to the previous line check out. held is NULL for an applied update, else
  * why it is held, a line for people beginning with a one-word code and a
- * colon: "unauthorized:", "revoked:", "listener:", "rule:" or "pending:".
+ * colon: "unauthorized:", "revoked:", "listener:", "rule:", "limit:" or
+ * "pending:".
  */
 typedef int (*dfs_db_history_fn)(const struct dfs_update *u, const struct dfs_hash *hash,
 				 bool verified, const char *held, void *ctx);
@@ -245,6 +249,18 @@ bool dfs_db_may_write(struct dfs_db *db, const struct dfs_pubkey *obj);
  * floor it ignores; call once, before any change.
  */
 void dfs_db_set_max_skew(struct dfs_db *db, uint64_t ms);
+
+/*
+ * Held updates (dblog.h) are kept within a quota, in bytes of their stored
+ * records (records.h): per signer and in all. Past it the oldest are
+ * dropped, of that signer for the first, of anyone for the second, in the
+ * batch that holds the new one; one that passes a quota alone is not kept.
+ * A dropped update is unknown here again: sent again, it is judged again.
+ */
+#define DFS_DB_HELD_PER_SIGNER (16ull << 20)	/* the defaults */
+#define DFS_DB_HELD_MAX (256ull << 20)
+/** Sets the quotas; call once, before any change. */
+void dfs_db_set_held_quota(struct dfs_db *db, uint64_t per_signer, uint64_t max);
 
 /** Policy for unauthorized remote updates: false (strict) holds them, true lets listeners judge. */
 void dfs_db_set_policy(struct dfs_db *db, bool open);

@@ -23,6 +23,11 @@
  *                               the first in key order shows under the name
  *   'R' hash                 -> empty: a remote update held but not applied
  *                               (rejected here), kept to relay and dedupe
+ *   'Q' seq(8)               -> struct dfs_held_rec: a held update, by the log
+ *                               sequence number it was kept under (oldest first)
+ *   'W' signer seq(8)        -> empty: a signer's held updates, oldest first
+ *   'K' signer               -> struct dfs_held_sum: a signer's held updates
+ *   'S' "held"               -> struct dfs_held_sum: every held update
  *   'P' node id              -> seq(8) log id(16): how far this node got in a
  *                               peer's log, and which log that is
  *   'I' "log"                -> log id(16): this store's log, named at random
@@ -51,8 +56,11 @@
 
 #define DFS_REC_VERSION 2
 #define DFS_MODEL_REC_VERSION 3
-/* The store's format: 1 is release 0.1.0's (no version record), 2 this one. */
-#define DFS_STORE_VERSION 2
+/*
+ * The store's format: 1 is release 0.1.0's (no version record), 2 the one
+ * before held updates were indexed ('Q', 'W', 'K', 'S' "held"), 3 this one.
+ */
+#define DFS_STORE_VERSION 3
 
 enum dfs_field_kind {
 	DFS_FIELD_VALUE = 1,
@@ -143,6 +151,7 @@ enum dfs_held_code {
 	DFS_HELD_REVOKED = 3,		/* applied, then undone by a late grant change */
 	DFS_HELD_LISTENER = 4,		/* a listener rejected it (text: NAME: REASON) */
 	DFS_HELD_PENDING = 5,		/* authorized by a late grant; not judged here */
+	DFS_HELD_LIMIT = 6,		/* past a limit of this node (text: which) */
 };
 #define DFS_HELD_TEXT_MAX 200
 
@@ -151,6 +160,26 @@ struct dfs_history_rec {
 	uint8_t held;			/* 0: applied; else enum dfs_held_code */
 	const char *text;		/* decoded: points into the record; not NUL-terminated */
 	size_t text_len;
+};
+
+/*
+ * The quota of held updates (src/model/held.c). Each held update is indexed
+ * by its log sequence number ('Q') and by signer ('W'), and counted, per
+ * signer ('K') and in all ('S' "held"), in bytes: its record's length plus
+ * DFS_HELD_ENTRY_BYTES for the entries that name it.
+ */
+#define DFS_HELD_ENTRY_BYTES 256
+
+struct dfs_held_rec {
+	struct dfs_pubkey signer;
+	struct dfs_pubkey entity;
+	struct dfs_hash hash;
+	uint64_t bytes;			/* what it counts for */
+};
+
+struct dfs_held_sum {
+	uint64_t bytes;
+	uint64_t count;
 };
 
 struct dfs_state_rec {
@@ -180,6 +209,10 @@ int dfs_history_rec_encode(const struct dfs_history_rec *r, struct dfs_buf *out)
 int dfs_history_rec_decode(const uint8_t *p, size_t len, struct dfs_history_rec *r);
 int dfs_state_rec_encode(const struct dfs_state_rec *r, struct dfs_buf *out);
 int dfs_state_rec_decode(const uint8_t *p, size_t len, struct dfs_state_rec *r);
+int dfs_held_rec_encode(const struct dfs_held_rec *r, struct dfs_buf *out);
+int dfs_held_rec_decode(const uint8_t *p, size_t len, struct dfs_held_rec *r);
+int dfs_held_sum_encode(const struct dfs_held_sum *r, struct dfs_buf *out);
+int dfs_held_sum_decode(const uint8_t *p, size_t len, struct dfs_held_sum *r);
 int dfs_version_rec_encode(uint32_t version, struct dfs_buf *out);
 int dfs_version_rec_decode(const uint8_t *p, size_t len, uint32_t *version);
 
@@ -211,6 +244,14 @@ void dfs_key_contender(struct dfs_buf *out, const char *model, const char *name,
 		       uint64_t created, const struct dfs_pubkey *entity);
 void dfs_key_rejected(struct dfs_buf *out, const struct dfs_hash *h);
 void dfs_key_cursor(struct dfs_buf *out, const struct dfs_pubkey *node);
+/** A held update by sequence number ('Q'). */
+void dfs_key_held(struct dfs_buf *out, uint64_t seq);
+/** A held update by signer ('W'). */
+void dfs_key_held_by(struct dfs_buf *out, const struct dfs_pubkey *signer, uint64_t seq);
+/** A signer's count of held updates ('K'). */
+void dfs_key_held_sum(struct dfs_buf *out, const struct dfs_pubkey *signer);
+/** The count of every held update ('S' "held"). */
+void dfs_key_held_total(struct dfs_buf *out);
 void dfs_key_state(struct dfs_buf *out);
 void dfs_key_version(struct dfs_buf *out);
 void dfs_key_log_id(struct dfs_buf *out);
@@ -229,6 +270,10 @@ void dfs_key_log_prefix(uint8_t out[DFS_KEY_TAG_LEN]);
 void dfs_key_history_prefix(uint8_t out[DFS_KEY_ENTITY_LEN], const struct dfs_pubkey *entity);
 /** An entity's field records ('F' entity). */
 void dfs_key_fields_prefix(uint8_t out[DFS_KEY_ENTITY_LEN], const struct dfs_pubkey *entity);
+/** Every held update, oldest first ('Q'). */
+void dfs_key_held_prefix(uint8_t out[DFS_KEY_TAG_LEN]);
+/** A signer's held updates, oldest first ('W' signer). */
+void dfs_key_held_by_prefix(uint8_t out[DFS_KEY_ENTITY_LEN], const struct dfs_pubkey *signer);
 /** Turns a field record's key (dfs_key_field()) into its value's key, in place. */
 void dfs_key_field_to_value(uint8_t *key);
 

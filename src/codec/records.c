@@ -198,7 +198,7 @@ int dfs_meta_rec_decode(const uint8_t *p, size_t len, struct dfs_meta_rec *r)
 
 static bool held_code_ok(uint8_t code)
 {
-	return code >= DFS_HELD_RULE && code <= DFS_HELD_PENDING;
+	return code >= DFS_HELD_RULE && code <= DFS_HELD_LIMIT;
 }
 
 static bool printable(uint8_t c)
@@ -257,6 +257,48 @@ int dfs_state_rec_decode(const uint8_t *p, size_t len, struct dfs_state_rec *r)
 	dfs_reader_init(&rd, p, len);
 	if (get_version(&rd) < 0 || dfs_reader_get_u64be(&rd, &r->seq) < 0 ||
 	    dfs_reader_get_u64be(&rd, &r->clock) < 0 || dfs_reader_left(&rd))
+		return -EBADMSG;
+	return 0;
+}
+
+int dfs_held_rec_encode(const struct dfs_held_rec *r, struct dfs_buf *out)
+{
+	dfs_buf_add_u8(out, DFS_REC_VERSION);
+	dfs_buf_add(out, r->signer.b, DFS_PUBKEY_LEN);
+	dfs_buf_add(out, r->entity.b, DFS_PUBKEY_LEN);
+	dfs_buf_add(out, r->hash.b, DFS_HASH_LEN);
+	dfs_buf_add_u64be(out, r->bytes);
+	return dfs_buf_ok(out);
+}
+
+int dfs_held_rec_decode(const uint8_t *p, size_t len, struct dfs_held_rec *r)
+{
+	struct dfs_reader rd;
+
+	dfs_reader_init(&rd, p, len);
+	if (get_version(&rd) < 0 || dfs_reader_get_bytes(&rd, r->signer.b, DFS_PUBKEY_LEN) < 0 ||
+	    dfs_reader_get_bytes(&rd, r->entity.b, DFS_PUBKEY_LEN) < 0 ||
+	    dfs_reader_get_bytes(&rd, r->hash.b, DFS_HASH_LEN) < 0 ||
+	    dfs_reader_get_u64be(&rd, &r->bytes) < 0 || dfs_reader_left(&rd))
+		return -EBADMSG;
+	return 0;
+}
+
+int dfs_held_sum_encode(const struct dfs_held_sum *r, struct dfs_buf *out)
+{
+	dfs_buf_add_u8(out, DFS_REC_VERSION);
+	dfs_buf_add_u64be(out, r->bytes);
+	dfs_buf_add_u64be(out, r->count);
+	return dfs_buf_ok(out);
+}
+
+int dfs_held_sum_decode(const uint8_t *p, size_t len, struct dfs_held_sum *r)
+{
+	struct dfs_reader rd;
+
+	dfs_reader_init(&rd, p, len);
+	if (get_version(&rd) < 0 || dfs_reader_get_u64be(&rd, &r->bytes) < 0 ||
+	    dfs_reader_get_u64be(&rd, &r->count) < 0 || dfs_reader_left(&rd))
 		return -EBADMSG;
 	return 0;
 }
@@ -390,6 +432,35 @@ void dfs_key_log_id(struct dfs_buf *out)
 	dfs_buf_add(out, "log", 3);
 }
 
+void dfs_key_held(struct dfs_buf *out, uint64_t seq)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'Q');
+	dfs_buf_add_u64be(out, seq);
+}
+
+void dfs_key_held_by(struct dfs_buf *out, const struct dfs_pubkey *signer, uint64_t seq)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'W');
+	dfs_buf_add(out, signer->b, DFS_PUBKEY_LEN);
+	dfs_buf_add_u64be(out, seq);
+}
+
+void dfs_key_held_sum(struct dfs_buf *out, const struct dfs_pubkey *signer)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'K');
+	dfs_buf_add(out, signer->b, DFS_PUBKEY_LEN);
+}
+
+void dfs_key_held_total(struct dfs_buf *out)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'S');
+	dfs_buf_add(out, "held", 4);
+}
+
 void dfs_key_state(struct dfs_buf *out)
 {
 	dfs_buf_reset(out);
@@ -424,6 +495,17 @@ void dfs_key_fields_prefix(uint8_t out[DFS_KEY_ENTITY_LEN], const struct dfs_pub
 {
 	out[0] = 'F';
 	memcpy(out + 1, entity->b, DFS_PUBKEY_LEN);
+}
+
+void dfs_key_held_prefix(uint8_t out[DFS_KEY_TAG_LEN])
+{
+	out[0] = 'Q';
+}
+
+void dfs_key_held_by_prefix(uint8_t out[DFS_KEY_ENTITY_LEN], const struct dfs_pubkey *signer)
+{
+	out[0] = 'W';
+	memcpy(out + 1, signer->b, DFS_PUBKEY_LEN);
 }
 
 void dfs_key_field_to_value(uint8_t *key)

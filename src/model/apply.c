@@ -309,8 +309,12 @@ static int log_locked(struct dfs_db *db, struct apply *a, bool applied)
 		dfs_key_rejected(&a->key, &a->hash);
 		rc = put_key(a->b, &a->key, "", 0);
 	}
+	if (rc == 0 && !applied)
+		rc = db_held_admit(db, &a->held_tx, a->b, a->u, &a->hash, a->len, seq);
 	if (rc == 0)
 		rc = put_history(a, seq, applied);
+	if (rc == 0)
+		rc = db_held_commit(db, &a->held_tx, a->b);
 	dfs_key_log(&a->key, seq);
 	if (rc == 0)
 		rc = put_key(a->b, &a->key, a->hash.b, DFS_HASH_LEN);
@@ -326,6 +330,7 @@ static int log_locked(struct dfs_db *db, struct apply *a, bool applied)
 		db->max_clock = max_clock;
 		a->note->ev.seq = seq;
 		a->note->ev.applied = applied;
+		db_held_done(db, &a->held_tx);
 	}
 	return rc;
 }
@@ -370,13 +375,19 @@ static const char *rule_text(int rc)
 	}
 }
 
-/* Holds a remote update that broke rule why: *out logs it without applying it. */
+/*
+ * Holds a remote update that broke rule why: *out logs it without applying
+ * it. One that passes a quota of held updates alone is not kept (-EDQUOT).
+ */
 static int hold_locked(struct dfs_db *db, struct apply *a, int why, struct dfs_batch **out)
 {
 	/* Start again: the batch may hold part of the rejected change. */
 	dfs_batch_free(a->b);
+	db_held_tx_release(&a->held_tx);
 	a->b = dfs_batch_new();
 	int rc = a->b ? log_locked(db, a, false) : -ENOMEM;
+	if (rc == -EDQUOT)
+		db_held_done(db, &a->held_tx);
 	if (rc == 0) {
 		*out = a->b;
 		a->b = NULL;
@@ -461,8 +472,10 @@ static int apply_batch(struct apply *a, const struct db_hold *hold, bool unautho
 	if (rc == 0) {
 		rc = dfs_op_is_model(a->u->op) ? apply_model(a) : apply_object(a);
 		if (rc < 0) {
-			a->held = DFS_HELD_RULE;
-			a->held_text = rule_text(rc);
+			/* Past a limit of this node: the rule says which, in a->why. */
+			bool limit = rc == -EFBIG && a->why[0];
+			a->held = limit ? DFS_HELD_LIMIT : DFS_HELD_RULE;
+			a->held_text = limit ? a->why : rule_text(rc);
 		}
 	}
 	if (rc == 0) {
@@ -509,6 +522,7 @@ int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 		dfs_hash2(&a.hash, rec, len, NULL, 0);
 	dfs_buf_init(&a.key);
 	dfs_buf_init(&a.val);
+	db_held_tx_init(&a.held_tx);
 	rc = stored_before(db, checked, &a.hash);
 	if (rc != -ENOENT)
 		goto out;
@@ -524,6 +538,7 @@ int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 out:
 	dfs_buf_release(&a.key);
 	dfs_buf_release(&a.val);
+	db_held_tx_release(&a.held_tx);
 	return rc;
 }
 

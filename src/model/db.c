@@ -119,7 +119,9 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	dfs_buf_release(&key);
 	if ((rc < 0 && rc != -ENOENT) || load_log_id(db) < 0)
 		goto fail;
-	rc = db_migrate(db);	/* a store of release 0.1.0 is converted, once */
+	rc = db_migrate(db);	/* an older store is converted, once */
+	if (rc == 0)
+		rc = db_held_open(db);
 	if (rc < 0) {
 		err = -rc;
 		goto fail;
@@ -173,9 +175,18 @@ void dfs_db_get_stats(struct dfs_db *db, struct dfs_db_stats *out)
 	out->applied = atomic_load(&db->applied);
 	out->refused = atomic_load(&db->refused);
 	out->corrupt = atomic_load(&db->corrupt);
+	out->held_dropped = atomic_load(&db->held_dropped);
 	pthread_mutex_lock(&db->apply_lock);
 	out->seq = db->seq;
+	out->held_bytes = db->held.bytes;
+	out->held_updates = db->held.count;
 	pthread_mutex_unlock(&db->apply_lock);
+}
+
+void dfs_db_set_held_quota(struct dfs_db *db, uint64_t per_signer, uint64_t max)
+{
+	db->held_per_signer = per_signer;
+	db->held_max = max;
 }
 
 void dfs_db_set_max_skew(struct dfs_db *db, uint64_t ms)

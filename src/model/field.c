@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* field.c - field and dict rules: last writer wins, appends, re-merging, burying */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,249 +36,62 @@ int db_bury_fields(const uint8_t *key, size_t klen, const uint8_t *val, size_t v
 	return rc;
 }
 
-/*
- * Merging a field from its history, for an update that arrives after a
- * later one: the value is the latest set (or delete) followed by every
- * append made after it, in (clock, signer, hash) order. Every node holding
- * the same updates computes the same bytes.
- */
-struct merge_item {
-	uint64_t clock;
-	struct dfs_pubkey signer;
-	struct dfs_hash hash;
-	uint8_t op;
-	uint8_t flags;
-	uint8_t *value;
-	size_t len;
-};
-
-struct merge {
-	struct dfs_db *db;
-	const char *path;
-	size_t plen;
-	struct merge_item *items;
-	size_t n, cap;
-	db_merge_pick_fn pick;	/* which entries count; NULL: the applied ones */
-	void *pick_ctx;
-	bool has_horizon;	/* a key of a dict deleted at (h_clock, h_signer) */
-	uint64_t h_clock;
-	struct dfs_pubkey h_signer;
-};
-
-/*
- * A dict's record keeps its latest create or delete as (clock, signer),
- * live when that is a create, and its latest delete, the horizon, as
- * (base_clock, base_signer): a dict deleted at t deletes every key written
- * before t, whatever order the updates arrive in, so a key is merged as if
- * it had a delete at the horizon. Records of release 0.1.0 set the base
- * with every create too: a live one's base equal to its create is none.
- */
-static bool dict_horizon(const struct dfs_field_rec *d, uint64_t *clock,
-			 struct dfs_pubkey *signer)
+/* Holds a remote update past max_value (-EFBIG), saying why in a->why. */
+static int too_large(struct apply *a, const char *what, uint64_t n)
 {
-	if (d->kind != DFS_FIELD_DICT || d->base_clock == 0)
-		return false;
-	if (d->alive && d->base_clock == d->clock &&
-	    memcmp(d->base_signer.b, d->signer.b, DFS_PUBKEY_LEN) == 0)
-		return false;
-	*clock = d->base_clock;
-	*signer = d->base_signer;
-	return true;
-}
-
-/* The horizon of the dict path lies in, if it is a key: into m. */
-static int merge_horizon(struct merge *m, const struct dfs_pubkey *entity)
-{
-	const char *slash = memchr(m->path, '/', m->plen);
-	struct dfs_field_rec d;
-
-	if (!slash)
-		return 0;
-	int rc = db_get_field_any(m->db, entity, m->path, (size_t)(slash - m->path), &d);
-	if (rc == 0)
-		m->has_horizon = dict_horizon(&d, &m->h_clock, &m->h_signer);
-	return rc == -ENOENT ? 0 : rc;
-}
-
-static int merge_item_cmp(const void *x, const void *y)
-{
-	const struct merge_item *a = x, *b = y;
-	int c = clock_cmp(a->clock, &a->signer, b->clock, &b->signer);
-
-	return c ? c : memcmp(a->hash.b, b->hash.b, DFS_HASH_LEN);
-}
-
-static int merge_add(struct merge *m, const struct dfs_update *u, const struct dfs_hash *h)
-{
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? 2 * m->cap : 16;
-		struct merge_item *p = realloc(m->items, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		m->items = p;
-		m->cap = cap;
-	}
-	struct merge_item *it = &m->items[m->n];
-	it->value = malloc(u->value_len + 1);
-	if (!it->value)
-		return -ENOMEM;
-	if (u->value_len)
-		memcpy(it->value, u->value, u->value_len);
-	it->len = u->value_len;
-	it->clock = u->clock;
-	it->signer = u->signer;
-	it->hash = *h;
-	it->op = u->op;
-	it->flags = u->flags;
-	m->n++;
-	return 0;
-}
-
-static int merge_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg)
-{
-	struct merge *m = arg;
-	struct dfs_update u;
-	struct dfs_hash h;
-	uint8_t *rec;
-	size_t len;
-
-	struct dfs_history_rec e;
-
-	if (dfs_history_rec_decode(val, vlen, &e) < 0)
-		return db_skip_corrupt(m->db, "history", key, klen);
-	/* Held updates are not part of the value, unless a re-judgement takes them. */
-	if (m->pick ? !m->pick(&e.hash, !e.held, m->pick_ctx) : e.held)
-		return 0;
-	h = e.hash;
-	int rc = db_get_update(m->db, &h, &rec, &len);
-	if (rc < 0)
-		return rc == -ENOENT ? db_skip_corrupt(m->db, "history link", key, klen) : rc;
-	if (dfs_update_decode_stored(rec, len, &u) == 0 &&
-	    (u.op == DFS_OP_FIELD_SET || u.op == DFS_OP_FIELD_APPEND ||
-	     u.op == DFS_OP_FIELD_DELETE) &&
-	    u.name_len == m->plen && memcmp(u.name, m->path, m->plen) == 0)
-		rc = merge_add(m, &u, &h);
-	free(rec);
-	return rc;
+	snprintf(a->why, sizeof(a->why), "%s %llu bytes, over max_value (%zu here)", what,
+		 (unsigned long long)n, a->db->max_value);
+	return -EFBIG;
 }
 
 /*
- * Adds one update's bytes to a value being built: as they are, or as an
- * item where the value holds items.
+ * Rebuilds f and the value of a->name from the history plus a->u, within
+ * max_value: where the value would not fit, a->u is held.
  */
-static int add_part(struct dfs_buf *out, bool items, uint8_t flags, const uint8_t *p, size_t len)
-{
-	if (items)
-		return dfs_item_add(out, flags & DFS_UPDATE_FLAG_SEALED ? DFS_ITEM_SEALED
-									: DFS_ITEM_CLEAR,
-				    p, len);
-	dfs_buf_add(out, p, len);
-	return dfs_buf_ok(out);
-}
-
-static void merge_release(struct merge *m)
-{
-	for (size_t i = 0; i < m->n; i++)
-		free(m->items[i].value);
-	free(m->items);
-}
-
-/* Builds f and the value from m's items, at least one, sorting them. */
-static int merge_build(struct merge *m, struct dfs_field_rec *f, uint8_t **value, size_t *len)
-{
-	int rc = 0;
-
-	if (m->has_horizon) {
-		/* The dict's delete, as a delete of this key (its hash sorts first at a tie). */
-		struct dfs_update del = { .op = DFS_OP_FIELD_DELETE, .clock = m->h_clock,
-					  .signer = m->h_signer };
-		rc = merge_add(m, &del, &zero_hash);
-		if (rc < 0)
-			return rc;
-		m->has_horizon = false;
-	}
-	qsort(m->items, m->n, sizeof(*m->items), merge_item_cmp);
-	size_t base = m->n;	/* the latest set or delete, if any */
-	for (size_t i = m->n; i-- > 0;) {
-		if (m->items[i].op != DFS_OP_FIELD_APPEND) {
-			base = i;
-			break;
-		}
-	}
-	/* Where any part is sealed, every part is an item (records.h). */
-	bool items = false;
-	for (size_t i = base == m->n ? 0 : base; i < m->n; i++)
-		if (m->items[i].op != DFS_OP_FIELD_DELETE)
-			items |= (m->items[i].flags & DFS_UPDATE_FLAG_SEALED) != 0;
-	struct dfs_buf nv;
-	dfs_buf_init(&nv);
-	for (size_t i = base == m->n ? 0 : base; i < m->n && rc == 0; i++)
-		if (m->items[i].op != DFS_OP_FIELD_DELETE)
-			rc = add_part(&nv, items, m->items[i].flags, m->items[i].value,
-				      m->items[i].len);
-	if (rc == 0)
-		rc = dfs_buf_reserve(&nv, 1);
-	if (rc < 0) {
-		dfs_buf_release(&nv);
-		return rc;
-	}
-	size_t off;
-	uint8_t *out = dfs_buf_detach(&nv, &off);
-	const struct merge_item *last = &m->items[m->n - 1];
-	f->kind = DFS_FIELD_VALUE;
-	f->alive = last->op != DFS_OP_FIELD_DELETE;
-	f->flags = items && f->alive ? DFS_FIELD_FLAG_ITEMS : 0;
-	f->clock = last->clock;
-	f->signer = last->signer;
-	if (base == m->n) {
-		f->base_clock = 0;
-		memset(f->base_signer.b, 0, DFS_PUBKEY_LEN);
-	} else {
-		f->base_clock = m->items[base].clock;
-		f->base_signer = m->items[base].signer;
-	}
-	f->size = f->alive ? off : 0;
-	*value = out;
-	*len = off;
-	return 0;
-}
-
-/* Rebuilds f and the value of a->name from the history plus a->u. */
 static int remerge_field(struct apply *a, struct dfs_field_rec *f, uint8_t **value, size_t *len)
 {
-	struct merge m = { a->db, a->name, a->u->name_len, NULL, 0, 0, NULL, NULL, false, 0,
-			   { { 0 } } };
-	uint8_t prefix[DFS_KEY_ENTITY_LEN];
+	struct db_merge_args in = { .entity = &a->u->entity, .path = a->name,
+				    .plen = a->u->name_len, .extra = a->u, .extra_hash = &a->hash };
+	bool cut = false;
+	int rc = db_merge(a->db, &in, f, value, len, &cut);
 
-	dfs_key_history_prefix(prefix, &a->u->entity);
-	int rc = merge_horizon(&m, &a->u->entity);
-	if (rc == 0)
-		rc = db_scan_written(a->db, prefix, sizeof(prefix), merge_one, &m);
-	if (rc == 0)
-		rc = merge_add(&m, a->u, &a->hash);
-	if (rc == 0)
-		rc = merge_build(&m, f, value, len);
-	merge_release(&m);
+	if (rc == 0 && cut) {
+		free(*value);
+		*value = NULL;
+		snprintf(a->why, sizeof(a->why), "the value merged again with it would pass "
+			 "max_value (%zu here)", a->db->max_value);
+		rc = -EFBIG;
+	}
 	return rc;
 }
 
-int db_remerge_path(struct dfs_db *db, const struct dfs_pubkey *entity, const char *path,
-		    size_t plen, db_merge_pick_fn pick, void *ctx, struct dfs_field_rec *f,
-		    uint8_t **value, size_t *len)
+/*
+ * A value of items (records.h) is held to max_value in clear bytes, and to
+ * DB_VALUE_PARTS_MAX items; a plain one to max_value.
+ */
+static int value_fits(struct apply *a, const struct dfs_field_rec *f, const uint8_t *v,
+		      size_t len)
 {
-	struct merge m = { db, path, plen, NULL, 0, 0, pick, ctx, false, 0, { { 0 } } };
-	uint8_t prefix[DFS_KEY_ENTITY_LEN];
+	struct dfs_item it;
+	uint64_t clear = 0, parts = 0;
+	size_t off = 0;
 
-	dfs_key_history_prefix(prefix, entity);
-	int rc = merge_horizon(&m, entity);
-	if (rc == 0)
-		rc = db_scan_written(db, prefix, sizeof(prefix), merge_one, &m);
-	if (rc == 0)
-		rc = m.n ? merge_build(&m, f, value, len) : -ENOENT;
-	if (rc == 0)
-		f->mtime = f->clock;	/* the latest update merged */
-	merge_release(&m);
-	return rc;
+	if (!f->alive)
+		return 0;
+	if (!(f->flags & DFS_FIELD_FLAG_ITEMS))
+		return len > a->db->max_value ? too_large(a, "the value would be", len) : 0;
+	while (dfs_item_next(v, len, &off, &it) == 1) {
+		parts++;
+		if (it.kind == DFS_ITEM_CLEAR)
+			clear += it.len;
+		else if (it.len > DFS_VALUE_OVERHEAD)
+			clear += it.len - DFS_VALUE_OVERHEAD;
+	}
+	if (clear > a->db->max_value)
+		return too_large(a, "the value would be, in clear,", clear);
+	if (parts > DB_VALUE_PARTS_MAX)
+		return too_large(a, "the value would hold more parts than 65536, in", len);
+	return 0;
 }
 
 /* Marks every key of a dict dead, in the same batch. */
@@ -316,10 +130,10 @@ static int append_value(struct apply *a, const struct dfs_field_rec *old, bool i
 		return rc;
 	dfs_buf_init(&nv);
 	if (old)
-		rc = add_part(&nv, items && !(f.flags & DFS_FIELD_FLAG_ITEMS), 0, v, vlen);
+		rc = db_add_part(&nv, items && !(f.flags & DFS_FIELD_FLAG_ITEMS), 0, v, vlen);
 	free(v);
 	if (rc == 0)
-		rc = add_part(&nv, items, u->flags, u->value, u->value_len);
+		rc = db_add_part(&nv, items, u->flags, u->value, u->value_len);
 	if (rc == 0)
 		rc = dfs_buf_reserve(&nv, 1);
 	if (rc < 0) {
@@ -391,7 +205,7 @@ static int key_past_horizon(struct apply *a, struct dfs_field_rec *f, uint8_t **
 	if (!slash)
 		return 0;
 	int rc = db_get_field_any(a->db, &a->u->entity, a->name, (size_t)(slash - a->name), &d);
-	if (rc < 0 || !dict_horizon(&d, &hc, &hs) ||
+	if (rc < 0 || !db_dict_horizon(&d, &hc, &hs) ||
 	    clock_cmp(f->base_clock, &f->base_signer, hc, &hs) >= 0)
 		return rc < 0 ? rc : 0;
 	free(*joined);
@@ -412,8 +226,8 @@ static int key_past_horizon(struct apply *a, struct dfs_field_rec *f, uint8_t **
  * is superseded and changes nothing; a local change that would not be the
  * latest fails instead (-EAGAIN).
  */
-static int field_merge(struct apply *a, struct dfs_field_rec *f, bool have, size_t limit,
-		       uint8_t **joined, const uint8_t **value, size_t *value_len)
+static int field_merge(struct apply *a, struct dfs_field_rec *f, bool have, uint8_t **joined,
+		       const uint8_t **value, size_t *value_len)
 {
 	const struct dfs_update *u = a->u;
 	bool sealed = u->flags & DFS_UPDATE_FLAG_SEALED;
@@ -433,9 +247,9 @@ static int field_merge(struct apply *a, struct dfs_field_rec *f, bool have, size
 	}
 	bool items = sealed;
 	if (u->op == DFS_OP_FIELD_APPEND && have && f->alive) {
-		if (a->local && !sealed && !(f->flags & DFS_FIELD_FLAG_ITEMS) &&
-		    f->size + *value_len > limit)
-			return -EFBIG;
+		if (!sealed && !(f->flags & DFS_FIELD_FLAG_ITEMS) &&
+		    f->size + *value_len > a->db->max_value)
+			return too_large(a, "the value would be", f->size + *value_len);
 		items |= (f->flags & DFS_FIELD_FLAG_ITEMS) != 0;
 		rc = append_value(a, f, items, joined, value_len);
 		if (rc < 0)
@@ -469,22 +283,26 @@ int db_apply_field(struct apply *a)
 	const uint8_t *value = u->value;
 	size_t value_len = u->value_len;
 	bool sealed = u->flags & DFS_UPDATE_FLAG_SEALED;
-	/* A local write of an encrypted field was held to max_value in clear. */
-	size_t limit = a->local && !sealed ? a->db->max_value : DFS_UPDATE_VALUE_MAX;
+	/* This node's max_value, for everyone's values: a sealed one is that much larger. */
+	size_t limit = a->db->max_value + (sealed ? DFS_VALUE_OVERHEAD : 0);
 	int rc = field_current(a, &f, &have, &corrupted);
 
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 	if (value_len > limit)
-		return -EFBIG;
+		return too_large(a, "a value of", value_len);
 	if (a->local && u->op == DFS_OP_FIELD_DELETE && !corrupted && (!have || !f.alive))
 		return -ENOENT;
 	bool was_alive = have && f.alive;
 
-	rc = field_merge(a, &f, have, limit, &joined, &value, &value_len);
-	if (rc != 0)
+	rc = field_merge(a, &f, have, &joined, &value, &value_len);
+	if (rc != 0) {
+		free(joined);
 		return rc < 0 ? rc : 0;
+	}
 	rc = key_past_horizon(a, &f, &joined, &value, &value_len);
+	if (rc >= 0)
+		rc = value_fits(a, &f, value, value_len);
 	if (rc < 0) {
 		free(joined);
 		return rc;
@@ -523,16 +341,16 @@ static int bury_key(const uint8_t *key, size_t klen, const uint8_t *val, size_t 
 	if (klen <= DFS_KEY_ENTITY_LEN ||
 	    clock_cmp(f.base_clock, &f.base_signer, db->h_clock, &db->h_signer) >= 0)
 		return 0;
-	struct merge m = { a->db, (const char *)key + DFS_KEY_ENTITY_LEN, klen - DFS_KEY_ENTITY_LEN,
-			   NULL, 0, 0, NULL, NULL, true, db->h_clock, db->h_signer };
-	uint8_t prefix[DFS_KEY_ENTITY_LEN];
-	dfs_key_history_prefix(prefix, &a->u->entity);
-	int rc = db_scan_written(a->db, prefix, sizeof(prefix), merge_one, &m);
-	if (rc == 0)
-		rc = merge_build(&m, &f, &v, &len);
-	merge_release(&m);
+	struct db_merge_args in = { .entity = &a->u->entity,
+				    .path = (const char *)key + DFS_KEY_ENTITY_LEN,
+				    .plen = klen - DFS_KEY_ENTITY_LEN, .has_horizon = true,
+				    .h_clock = db->h_clock, .h_signer = db->h_signer };
+	bool cut = false;
+	int rc = db_merge(a->db, &in, &f, &v, &len, &cut);
 	if (rc < 0)
 		return rc;
+	if (cut)
+		db_merge_cut(a->db, in.entity, in.path, in.plen);
 	f.mtime = f.clock;
 	uint8_t vkey[DFS_KEY_ENTITY_LEN + DFS_UPDATE_NAME_MAX];
 	dfs_buf_reset(&a->val);
@@ -559,7 +377,7 @@ static int delete_keys(struct apply *a, struct dfs_field_rec *f)
 	struct dfs_pubkey hs;
 	struct dfs_buf prefix;
 
-	if (dict_horizon(f, &hc, &hs) && clock_cmp(hc, &hs, db.h_clock, &db.h_signer) > 0) {
+	if (db_dict_horizon(f, &hc, &hs) && clock_cmp(hc, &hs, db.h_clock, &db.h_signer) > 0) {
 		db.h_clock = hc;
 		db.h_signer = hs;
 	}
@@ -620,7 +438,7 @@ int db_apply_dict(struct apply *a)
 	}
 	uint64_t hc = 0;
 	struct dfs_pubkey hs = { { 0 } };
-	bool had = have && dict_horizon(&f, &hc, &hs);
+	bool had = have && db_dict_horizon(&f, &hc, &hs);
 	int cmp = have ? clock_cmp(u->clock, &u->signer, f.clock, &f.signer) : 1;
 	if (!create && (rc = delete_keys(a, &f)) < 0)
 		return rc;

@@ -11,11 +11,13 @@
  * ones below it:
  *
  *   rec.c                 typed store reads, corrupt-record reports, scans
- *   migrate.c             the store's format; 0.1.0's stores converted at open
+ *   held.c                the quota of held updates: their index and counts
+ *   migrate.c             the store's format; older stores converted at open
  *   db.c, sealed.c, oplog.c
  *                         lifecycle and settings; encrypted fields and data
  *                         keys; the log peers read and their cursors
  *   query.c               field values, listings, .history, authorization
+ *   merge.c               a field merged again from its history, in bounded memory
  *   field.c, names.c      field and dict rules; concurrent object names
  *   revoke.c              authorization at an update's clock; re-judging
  *   apply.c               the one apply path
@@ -91,7 +93,17 @@ struct dfs_db {
 	uint32_t *recent;
 	uint64_t recent_base;
 	atomic_uint_fast64_t visible;	/* db->seq, once what it logged is staged */
+	/* Held updates (held.c): quotas set before use; the rest under apply_lock. */
+	uint64_t held_per_signer, held_max;
+	struct dfs_held_sum held;	/* every held update, as stored */
+	atomic_uint_fast64_t held_dropped;	/* since start */
+	uint64_t held_said_ms;		/* when a drop was last logged */
+	uint64_t held_unsaid;		/* drops since */
+	/* Remote values past max_value held (receive.c): logged at most once a minute. */
+	atomic_uint_fast64_t limit_said_ms, limit_unsaid;
 };
+
+#define LIMIT_SAY_MS 60000
 
 /* What the observer is told of one update, with room for its names. */
 struct applied {
@@ -137,6 +149,68 @@ int db_has_live_children(struct dfs_db *db, const uint8_t *prefix, size_t plen, 
  * (scans see written batches only, store.h).
  */
 int db_scan_written(struct dfs_db *db, const void *prefix, size_t plen, db_scan_fn fn, void *arg);
+
+/* ---- held.c: the quota of held updates ------------------------------------------ */
+
+/* Held updates one batch drops at most, as a bound on its size. */
+#define HELD_DROP_MAX 4096
+
+/* A signer's count of held updates, as a batch leaves it. */
+struct held_count {
+	struct dfs_pubkey signer;
+	struct dfs_held_sum sum;
+};
+
+/*
+ * What one batch changes in the index of held updates: the counts it
+ * leaves (read from the store when first touched), and the sequence
+ * numbers of those it drops. Becomes the db's with db_held_done().
+ */
+struct held_tx {
+	bool touched;
+	struct dfs_held_sum total;
+	struct held_count *by;		/* malloc'ed */
+	size_t nby, bycap;
+	uint64_t *gone;			/* malloc'ed */
+	size_t ngone, gonecap;
+	uint64_t refused;		/* updates not kept: past a quota alone */
+};
+
+/** Reads the count of every held update, at open. 0 or -EIO. */
+int db_held_open(struct dfs_db *db);
+void db_held_tx_init(struct held_tx *tx);
+void db_held_tx_release(struct held_tx *tx);
+/**
+ * Indexes a held update u (hash, its record len bytes), logged at seq,
+ * into b, dropping first the oldest held updates of its signer, then
+ * anyone's, while it would pass held_per_signer or held_max (at most
+ * HELD_DROP_MAX in one batch). -EDQUOT where it passes a quota alone: it
+ * is not to be kept (counted in tx). Under apply_lock.
+ */
+int db_held_admit(struct dfs_db *db, struct held_tx *tx, struct dfs_batch *b,
+		  const struct dfs_update *u, const struct dfs_hash *hash, size_t len,
+		  uint64_t seq);
+/** Indexes a held update without making room (an applied one undone). */
+int db_held_index(struct dfs_db *db, struct held_tx *tx, struct dfs_batch *b,
+		  const struct dfs_pubkey *signer, const struct dfs_pubkey *entity,
+		  const struct dfs_hash *hash, size_t len, uint64_t seq);
+/** Takes the held update logged at seq out of the index (it is applied now). */
+int db_held_unindex(struct dfs_db *db, struct held_tx *tx, struct dfs_batch *b, uint64_t seq);
+/** Writes the counts tx changed into b. */
+int db_held_commit(struct dfs_db *db, struct held_tx *tx, struct dfs_batch *b);
+/** Once b is staged: its counts are the db's; drops are counted and logged (rate-limited). */
+void db_held_done(struct dfs_db *db, struct held_tx *tx);
+/**
+ * Indexes and counts every held update of a store of format 2, which has
+ * no index (migrate.c). Idempotent: run again after a crash, it writes the
+ * same. 0, -EIO or -ENOMEM.
+ */
+int db_held_index_all(struct dfs_db *db);
+/** The stored bytes a held update of a record of len bytes counts for. */
+static inline uint64_t db_held_cost(size_t len)
+{
+	return (uint64_t)len + DFS_HELD_ENTRY_BYTES;
+}
 
 /* ---- migrate.c: the store's format ------------------------------------------------ */
 
@@ -217,6 +291,8 @@ struct apply {
 	struct applied *note;	/* filled for the observer */
 	uint8_t held;		/* why it is held (DFS_HELD_*), once it is */
 	const char *held_text;	/* more about it, NUL-terminated; borrowed */
+	char why[DFS_HELD_TEXT_MAX + 1];	/* a limit's text, written by the rule */
+	struct held_tx held_tx;	/* what the batch changes in the held index */
 };
 
 /*
@@ -247,21 +323,61 @@ void db_observe(struct dfs_db *db, struct applied *note);
 /** Stages b under the lock, waits for it outside, then tells the observer. */
 int db_finish(struct dfs_db *db, struct dfs_batch *b, int rc, struct applied *note);
 
+/* merge.c */
+/* A value holds at most this many parts (sets and appends; items where encrypted). */
+#define DB_VALUE_PARTS_MAX 65536
+/**
+ * A dict's record keeps its latest create or delete as (clock, signer),
+ * live when that is a create, and its latest delete, the horizon, as
+ * (base_clock, base_signer): a dict deleted at t deletes every key written
+ * before t, whatever order the updates arrive in, so a key is merged as if
+ * it had a delete at the horizon. Records of release 0.1.0 set the base
+ * with every create too: a live one's base equal to its create is none.
+ * Returns whether d has a horizon, and it.
+ */
+bool db_dict_horizon(const struct dfs_field_rec *d, uint64_t *clock, struct dfs_pubkey *signer);
+/** Which history entries a re-merge takes (applied: as stored). */
+typedef bool (*db_merge_pick_fn)(const struct dfs_hash *h, bool applied, void *ctx);
+/* What a merge reads: one path of an entity's history. */
+struct db_merge_args {
+	const struct dfs_pubkey *entity;
+	const char *path;
+	size_t plen;
+	db_merge_pick_fn pick;		/* which entries count; NULL: the applied ones */
+	void *ctx;
+	const struct dfs_update *extra;	/* an update not stored yet, or NULL */
+	const struct dfs_hash *extra_hash;
+	bool has_horizon;		/* a dict delete to merge in; else the dict's, read */
+	uint64_t h_clock;
+	struct dfs_pubkey h_signer;
+};
+/**
+ * Rebuilds a field's record (all but mtime, left as it was) and malloc'ed
+ * value from what in names, keeping in memory only what the value holds
+ * (merge.c). *cut says appends that did not fit in max_value were left
+ * out. -ENOENT where no update is about the path.
+ */
+int db_merge(struct dfs_db *db, const struct db_merge_args *in, struct dfs_field_rec *f,
+	     uint8_t **value, size_t *len, bool *cut);
+/**
+ * db_merge() of the entries of entity's history that pick takes, the
+ * dict's horizon included; mtime is its latest update. A cut value is
+ * logged (db_merge_cut()) and kept.
+ */
+int db_remerge_path(struct dfs_db *db, const struct dfs_pubkey *entity, const char *path,
+		    size_t plen, db_merge_pick_fn pick, void *ctx, struct dfs_field_rec *f,
+		    uint8_t **value, size_t *len);
+/** Logs that path's value was cut to max_value. */
+void db_merge_cut(struct dfs_db *db, const struct dfs_pubkey *entity, const char *path,
+		  size_t plen);
+/** Adds one update's bytes to a value: as they are, or as an item where items says so. */
+int db_add_part(struct dfs_buf *out, bool items, uint8_t flags, const uint8_t *p, size_t len);
+
 /* field.c */
 /** Marks every field under a scanned prefix dead, in a->b (a db_scan_fn). */
 int db_bury_fields(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg);
 int db_apply_field(struct apply *a);
 int db_apply_dict(struct apply *a);
-/** Which history entries a re-merge takes (applied: as stored). */
-typedef bool (*db_merge_pick_fn)(const struct dfs_hash *h, bool applied, void *ctx);
-/**
- * Rebuilds a field's record (mtime: its latest update) and malloc'ed value
- * from the entries of entity's history that pick takes. -ENOENT where none
- * is about path.
- */
-int db_remerge_path(struct dfs_db *db, const struct dfs_pubkey *entity, const char *path,
-		    size_t plen, db_merge_pick_fn pick, void *ctx, struct dfs_field_rec *f,
-		    uint8_t **value, size_t *len);
 
 /* names.c */
 /** An object's create: its name, or a demoted one where another holds it. */

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * migrate.c - the store's format, checked at open; a store of release 0.1.0
- * converted to this one in one batch
+ * migrate.c - the store's format, checked at open; older stores converted
  *
  * A store made by release 0.1.0 has no version record ('S' "version",
  * records.h). Its model records name a "creator" (the earliest create),
@@ -14,10 +13,15 @@
  *     objects, from the name index;
  *   - the "encrypted" record moves to its signer's slot, unchanged.
  *
- * Everything goes in one batch with the version record, written last, so a
- * crash leaves the store as it was or converted, never half; and a store
- * that has its version record is not converted again. A store whose
- * version is newer than this code knows is refused.
+ * Everything goes in one batch with the version record (2), written last,
+ * so a crash leaves the store as it was or converted, never half; and a
+ * store that has its version record is not converted again.
+ *
+ * A store of format 2 holds updates with no index for their quota: each
+ * gets its index entries and counts (held.c, db_held_index_all(), which
+ * writes the same again after a crash), then the version record (3).
+ *
+ * A store whose version is newer than this code knows is refused.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -223,7 +227,7 @@ static int convert(struct dfs_db *db, struct dfs_buf *key)
 	dfs_buf_init(&val);
 	dfs_key_version(key);
 	if (rc == 0)
-		rc = put_rec(b, key, &val, dfs_version_rec_encode(DFS_STORE_VERSION, &val));
+		rc = put_rec(b, key, &val, dfs_version_rec_encode(2, &val));
 	dfs_buf_release(&val);
 	if (rc == 0) {
 		rc = dfs_store_commit(db->st, b);
@@ -234,6 +238,28 @@ static int convert(struct dfs_db *db, struct dfs_buf *key)
 		dfs_log(DFS_LOG_NOTICE, "store: converted %zu models of release 0.1.0 (a model is "
 			"owned by nobody; each key keeps its own encrypted fields list)", om.n);
 	free(om.v);
+	return rc;
+}
+
+/* Indexes the held updates of a store of format 2, then marks it as of today's. */
+static int index_held(struct dfs_db *db, struct dfs_buf *key)
+{
+	struct dfs_buf val;
+	struct dfs_batch *b;
+	int rc = db_held_index_all(db);
+
+	dfs_buf_init(&val);
+	dfs_key_version(key);
+	if (rc == 0)
+		rc = (b = dfs_batch_new()) ? 0 : -ENOMEM;
+	if (rc == 0) {
+		rc = put_rec(b, key, &val, dfs_version_rec_encode(DFS_STORE_VERSION, &val));
+		if (rc == 0)
+			rc = dfs_store_commit(db->st, b);
+		else
+			dfs_batch_free(b);
+	}
+	dfs_buf_release(&val);
 	return rc;
 }
 
@@ -249,7 +275,10 @@ int db_migrate(struct dfs_db *db)
 			(unsigned)version, (unsigned)DFS_STORE_VERSION);
 		rc = -EPROTONOSUPPORT;
 	} else if (rc == 0 && version < DFS_STORE_VERSION) {
-		rc = convert(db, &key);
+		if (version < 2)
+			rc = convert(db, &key);
+		if (rc == 0)
+			rc = index_held(db, &key);
 	}
 	dfs_buf_release(&key);
 	return rc;

@@ -247,6 +247,9 @@ static void held_reason(const struct dfs_update *u, const struct dfs_history_rec
 	case DFS_HELD_LISTENER:
 		snprintf(out, size, "listener: %.*s", n, e->text);
 		break;
+	case DFS_HELD_LIMIT:
+		snprintf(out, size, "limit: %.*s", n, e->text);
+		break;
 	case DFS_HELD_PENDING:
 		snprintf(out, size, "pending: authorized by a change of .authorized that came "
 			 "after it; this node's listeners have not judged it");

@@ -100,13 +100,37 @@ bad:
 	return -EBADMSG;
 }
 
+/* Values past max_value are held quietly, and said at most once a minute. */
+static void log_too_large(struct dfs_db *db, const struct dfs_update *u, const struct dfs_hash *h)
+{
+	uint64_t now = dfs_monotonic_ms();
+	uint64_t last = atomic_load(&db->limit_said_ms);
+	char hex[17];
+
+	atomic_fetch_add(&db->limit_unsaid, 1);
+	if (last && now - last < LIMIT_SAY_MS)
+		return;
+	if (!atomic_compare_exchange_strong(&db->limit_said_ms, &last, now ? now : 1))
+		return;
+	dfs_log(DFS_LOG_WARNING, "remote update %s in %.*s held: its value passes max_value "
+		"(%zu bytes here); %llu held so since the last such line", short_hex(hex, h),
+		(int)u->model_len, u->model, db->max_value,
+		(unsigned long long)atomic_exchange(&db->limit_unsaid, 0));
+}
+
 static void log_refusal(struct dfs_db *db, const struct dfs_update *u, const struct dfs_hash *hash,
 			int rc, bool staged, bool by_policy, int hold)
 {
 	char hex[17];
 
 	atomic_fetch_add(&db->refused, 1);
-	/* Listeners log their own rejections; the rest is logged here. */
+	/* Listeners log their own rejections, held.c drops for a quota; the rest is logged here. */
+	if (!staged && rc == -EDQUOT)
+		return;
+	if (staged && rc == -EFBIG && hold == 0) {
+		log_too_large(db, u, hash);
+		return;
+	}
 	if (!staged)
 		dfs_log(DFS_LOG_WARNING, "remote update %s in %.*s dropped: %s",
 			short_hex(hex, hash), (int)u->model_len, u->model, strerror(-rc));

@@ -52,6 +52,9 @@ struct cand {
 	const char *text;	/* a held one's text, where it changes */
 	char *path;		/* malloc'ed, NUL-terminated */
 	size_t plen;
+	size_t vlen;		/* its value's bytes */
+	bool sealed;
+	size_t len;		/* its record's bytes */
 };
 
 struct scan {
@@ -129,7 +132,7 @@ static int add_grant(struct scan *s, uint64_t clock, const struct dfs_hash *h,
 }
 
 static int add_cand(struct scan *s, const struct dfs_update *u, const struct dfs_history_rec *e,
-		    uint64_t seq)
+		    uint64_t seq, size_t len)
 {
 	if (grow((void **)&s->c, &s->ccap, s->nc, sizeof(*s->c)) < 0)
 		return -ENOMEM;
@@ -147,19 +150,22 @@ static int add_cand(struct scan *s, const struct dfs_update *u, const struct dfs
 	c->op = u->op;
 	c->held = c->now = e->held;
 	c->text = NULL;
+	c->vlen = u->value_len;
+	c->sealed = u->flags & DFS_UPDATE_FLAG_SEALED;
+	c->len = len;
 	s->nc++;
 	return 0;
 }
 
 /* Sorts one decoded history entry into s. */
 static int take(struct scan *s, const struct dfs_update *u, const struct dfs_history_rec *e,
-		uint64_t seq)
+		uint64_t seq, size_t len)
 {
 	bool owner = memcmp(u->signer.b, s->entity->b, DFS_PUBKEY_LEN) == 0;
 
 	if (s->cands && !owner && is_field_op(u->op) &&
 	    clock_cmp(u->clock, &u->signer, s->since, s->entity) > 0)
-		return add_cand(s, u, e, seq);
+		return add_cand(s, u, e, seq, len);
 	if (e->held)
 		return 0;
 	if (u->clock > s->mtime)
@@ -189,7 +195,7 @@ static int scan_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t 
 	if (rc < 0)
 		return rc == -ENOENT ? db_skip_corrupt(s->db, "history link", key, klen) : rc;
 	if (dfs_update_decode(rec, len, &u) == 0)
-		rc = take(s, &u, &e, seq);
+		rc = take(s, &u, &e, seq, len);
 	else
 		rc = db_skip_corrupt(s->db, "update", key, klen);
 	free(rec);
@@ -284,6 +290,9 @@ static uint8_t applicable(struct apply *a, struct cand *c)
 
 	if (c->held != DFS_HELD_REVOKED && db_wanted(a->db, ev, a->model))
 		return DFS_HELD_PENDING;
+	c->text = "a value over max_value here";
+	if (c->vlen > a->db->max_value + (c->sealed ? DFS_VALUE_OVERHEAD : 0))
+		return DFS_HELD_LIMIT;
 	c->text = "its dict is gone";
 	if (!dict_live(a, c))
 		return DFS_HELD_RULE;
@@ -374,6 +383,12 @@ static int rewrite_entry(struct apply *a, const struct cand *c)
 	dfs_key_rejected(&a->key, &c->hash);
 	if (rc == 0 && flips(c))
 		rc = c->now ? put_key(a->b, &a->key, "", 0) : del_key(a->b, &a->key);
+	/* Held ones count in the quota of held updates (held.c). */
+	if (rc == 0 && flips(c) && c->now)
+		rc = db_held_index(a->db, &a->held_tx, a->b, &c->signer, &a->u->entity, &c->hash,
+				   c->len, c->seq);
+	else if (rc == 0 && flips(c))
+		rc = db_held_unindex(a->db, &a->held_tx, a->b, c->seq);
 	return rc;
 }
 

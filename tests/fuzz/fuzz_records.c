@@ -7,7 +7,7 @@
 #include "fuzz.h"
 
 enum { REC_MODEL, REC_OBJECT, REC_FIELD, REC_STATE, REC_META, REC_MODEL_V1, REC_VERSION,
-       REC_HISTORY, REC_COUNT };
+       REC_HISTORY, REC_HELD, REC_HELD_SUM, REC_COUNT };
 
 /* Release 0.1.0's model record, which nothing writes any more: its layout, again. */
 static void encode_model_v1(const struct dfs_model_rec *r, struct dfs_buf *out)
@@ -90,6 +90,20 @@ static int roundtrip(int which, const uint8_t *p, size_t len, struct dfs_buf *ou
 		FUZZ_CHECK(r.held || r.text_len == 0);
 		FUZZ_CHECK(r.text_len <= DFS_HELD_TEXT_MAX);
 		FUZZ_CHECK(dfs_history_rec_encode(&r, out) == 0);
+		return 0;
+	}
+	case REC_HELD: {
+		struct dfs_held_rec r;
+		if ((rc = dfs_held_rec_decode(p, len, &r)) < 0)
+			return rc;
+		FUZZ_CHECK(dfs_held_rec_encode(&r, out) == 0);
+		return 0;
+	}
+	case REC_HELD_SUM: {
+		struct dfs_held_sum r;
+		if ((rc = dfs_held_sum_decode(p, len, &r)) < 0)
+			return rc;
+		FUZZ_CHECK(dfs_held_sum_encode(&r, out) == 0);
 		return 0;
 	}
 	default: {

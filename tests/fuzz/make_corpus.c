@@ -309,10 +309,25 @@ static void record_seeds(void)
 	dfs_state_rec_encode(&s, &b);
 	put_rec("state", 3, &b, b.len);
 	put_rec("state-as-model", 0, &b, b.len);
-	put_rec("state-high-selector", 3 + 8, &b, b.len);
+	put_rec("state-high-selector", 3 + 10, &b, b.len);
 	dfs_buf_add_u8(&b, 0xff);
 	put_rec("state-trailing", 3, &b, b.len);
 	put_rec("selector-only", 3, &b, 0);
+
+	struct dfs_held_rec hr = { .bytes = (1u << 20) + DFS_HELD_ENTRY_BYTES };
+	struct dfs_held_sum hs = { .bytes = 16u << 20, .count = 16 };
+	memset(hr.signer.b, 0x66, sizeof(hr.signer.b));
+	memset(hr.entity.b, 0x77, sizeof(hr.entity.b));
+	memset(hr.hash.b, 0x88, sizeof(hr.hash.b));
+	dfs_buf_reset(&b);
+	dfs_held_rec_encode(&hr, &b);
+	put_rec("held", 8, &b, b.len);
+	put_rec("held-truncated", 8, &b, b.len - 1);
+	dfs_buf_reset(&b);
+	dfs_held_sum_encode(&hs, &b);
+	put_rec("held-sum", 9, &b, b.len);
+	dfs_buf_add_u8(&b, 0);
+	put_rec("held-sum-trailing", 9, &b, b.len);
 	dfs_buf_release(&b);
 }
 
@@ -449,6 +464,10 @@ static void config_seeds(void)
 	ARGS("max-skew-overflow", "st\0mnt\0-o\0max_skew=99999999999999999999h");
 	ARGS("park-per-peer", "st\0mnt\0-o\0park_per_peer=4K,max_skew=2s,link_queue=1M");
 	ARGS("park-per-peer-bad", "st\0mnt\0-o\0park_per_peer=65M\0-o\0link_queue=2G");
+	ARGS("held", "st\0mnt\0-o\0held_per_signer=1M,held_max=64M");
+	ARGS("held-zero", "st\0mnt\0-o\0held_per_signer=0\0-o\0held_max=0");
+	ARGS("held-bad", "st\0mnt\0-o\0held_per_signer=1T\0-o\0held_max=-1");
+	ARGS("held-overflow", "st\0mnt\0-o\0held_max=99999999999999999999G");
 }
 
 /* ---- keysets and sealed values ---------------------------------------- */

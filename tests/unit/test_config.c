@@ -564,3 +564,37 @@ Test(addr, listen)
 	cr_assert_eq(dfs_parse_listen("h:0", host, sizeof(host), &port), -EINVAL);
 	cr_assert_eq(dfs_parse_listen("h:-1", host, sizeof(host), &port), -EINVAL);
 }
+
+Test(config, held_quota)
+{
+	cr_assert_eq(PARSE("dinemicfs", "state", "mnt"), 0);
+	cr_assert_eq(c.held_per_signer, 16u << 20, "16 MiB per signer by default");
+	cr_assert_eq(c.held_max, 256u << 20, "256 MiB in all by default");
+	cr_assert_eq(c.held_per_signer, DFS_DB_HELD_PER_SIGNER, "the database's default too");
+	cr_assert_eq(c.held_max, DFS_DB_HELD_MAX);
+	dfs_config_release(&c);
+	setup();
+	cr_assert_eq(PARSE("dinemicfs", "-o", "held_per_signer=1M,held_max=2G", "state", "mnt"), 0,
+		     "%s", err);
+	cr_assert_eq(c.held_per_signer, 1u << 20);
+	cr_assert_eq(c.held_max, 2ull << 30);
+	cr_assert_not(fuse_args_have("held_"), "ours are not passed on");
+	dfs_config_release(&c);
+	setup();
+	cr_assert_eq(PARSE("dinemicfs", "-o", "held_per_signer=0", "-o", "held_max=0", "state",
+			   "mnt"), 0, "0: no held update is kept");
+	cr_assert_eq(c.held_per_signer, 0);
+	cr_assert_eq(c.held_max, 0);
+
+	static const char *const bad[] = {
+		"held_per_signer=abc", "held_per_signer=", "held_per_signer=-1", "held_max=1T",
+		"held_max=4KB", "held_max=99999999999999999999",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", bad[i], "state", "mnt"), -EINVAL, "%s", bad[i]);
+		cr_assert_not_null(strstr(err, bad[i][5] == 'p' ? "held_per_signer" : "held_max"),
+				   "'%s' names the option: %s", bad[i], err);
+	}
+}

@@ -35,13 +35,26 @@ CODEC(model)
 CODEC(object)
 CODEC(field)
 CODEC(state)
+CODEC(held)
 #undef CODEC
+
+static int enc_held_sum(const void *rec, struct dfs_buf *out)
+{
+	return dfs_held_sum_encode(rec, out);
+}
+
+static int dec_held_sum(const uint8_t *p, size_t len, void *rec)
+{
+	return dfs_held_sum_decode(p, len, rec);
+}
 
 static const struct codec codecs[] = {
 	{ "model", enc_model, dec_model, sizeof(struct dfs_model_rec) },
 	{ "object", enc_object, dec_object, sizeof(struct dfs_object_rec) },
 	{ "field", enc_field, dec_field, sizeof(struct dfs_field_rec) },
 	{ "state", enc_state, dec_state, sizeof(struct dfs_state_rec) },
+	{ "held", enc_held, dec_held, sizeof(struct dfs_held_rec) },
+	{ "held sum", enc_held_sum, dec_held_sum, sizeof(struct dfs_held_sum) },
 };
 #define N_CODECS (sizeof(codecs) / sizeof(codecs[0]))
 
@@ -88,6 +101,16 @@ static struct dfs_state_rec sample_state(void)
 	return (struct dfs_state_rec){ .seq = 123456789, .clock = 987654321 };
 }
 
+static struct dfs_held_rec sample_held(void)
+{
+	struct dfs_held_rec h = { .bytes = 0x0102030405060708ull };
+
+	memset(h.signer.b, 0x51, DFS_PUBKEY_LEN);
+	memset(h.entity.b, 0xe1, DFS_PUBKEY_LEN);
+	memset(h.hash.b, 0x4a, DFS_HASH_LEN);
+	return h;
+}
+
 /* Encodes the sample record of codec c into out. */
 static void encode_sample(const struct codec *c, struct dfs_buf *out)
 {
@@ -95,7 +118,9 @@ static void encode_sample(const struct codec *c, struct dfs_buf *out)
 	struct dfs_object_rec o = sample_object();
 	struct dfs_field_rec f = sample_field();
 	struct dfs_state_rec s = sample_state();
-	const void *recs[] = { &m, &o, &f, &s };
+	struct dfs_held_rec h = sample_held();
+	struct dfs_held_sum hs = { .bytes = 16u << 20, .count = 3 };
+	const void *recs[] = { &m, &o, &f, &s, &h, &hs };
 
 	dfs_buf_init(out);
 	cr_assert_eq(c->enc(recs[c - codecs], out), 0, "%s", c->name);
@@ -376,9 +401,9 @@ Test(records, history_applied_and_held)
 	cr_assert_eq(dfs_history_rec_decode(b.data, b.len, &d), -EBADMSG, "a control byte");
 	b.data[DFS_HASH_LEN] = 0;
 	cr_assert_eq(dfs_history_rec_decode(b.data, b.len, &d), -EBADMSG, "code 0");
-	b.data[DFS_HASH_LEN] = DFS_HELD_PENDING + 1;
+	b.data[DFS_HASH_LEN] = DFS_HELD_LIMIT + 1;
 	cr_assert_eq(dfs_history_rec_decode(b.data, b.len, &d), -EBADMSG, "an unknown code");
-	h.held = DFS_HELD_PENDING + 1;
+	h.held = DFS_HELD_LIMIT + 1;
 	cr_assert_eq(dfs_history_rec_encode(&h, &b), -EINVAL);
 
 	/* Text past DFS_HELD_TEXT_MAX is cut; longer entries are not entries. */
@@ -392,6 +417,50 @@ Test(records, history_applied_and_held)
 	cr_assert_eq(dfs_history_rec_decode(b.data, b.len, &d), 0);
 	dfs_buf_add_u8(&b, 'x');
 	cr_assert_eq(dfs_history_rec_decode(b.data, b.len, &d), -EBADMSG);
+	dfs_buf_release(&b);
+}
+
+/* The index of held updates: its records round-trip, its keys sort oldest first. */
+Test(records, held_index)
+{
+	struct dfs_held_rec h = sample_held(), d;
+	struct dfs_held_sum hs = { .bytes = 12345, .count = 7 }, ds;
+	struct dfs_pubkey signer;
+	struct dfs_buf b, k1, k2;
+
+	dfs_buf_init(&b);
+	cr_assert_eq(dfs_held_rec_encode(&h, &b), 0);
+	cr_assert_eq(b.len, 1 + 2 * DFS_PUBKEY_LEN + DFS_HASH_LEN + 8);
+	cr_assert_eq(dfs_held_rec_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(memcmp(&d, &h, sizeof(d)), 0);
+	dfs_buf_reset(&b);
+	cr_assert_eq(dfs_held_sum_encode(&hs, &b), 0);
+	cr_assert_eq(dfs_held_sum_decode(b.data, b.len, &ds), 0);
+	cr_assert_eq(ds.bytes, 12345);
+	cr_assert_eq(ds.count, 7);
+
+	/* By sequence number and by signer, big-endian: key order is log order. */
+	dfs_buf_init(&k1);
+	dfs_buf_init(&k2);
+	dfs_key_held(&k1, 255);
+	dfs_key_held(&k2, 256);
+	cr_assert_eq(k1.len, 9);
+	cr_assert_lt(memcmp(k1.data, k2.data, 9), 0);
+	memset(signer.b, 0x77, DFS_PUBKEY_LEN);
+	dfs_key_held_by(&k1, &signer, 255);
+	dfs_key_held_by(&k2, &signer, 256);
+	uint8_t prefix[DFS_KEY_ENTITY_LEN];
+	dfs_key_held_by_prefix(prefix, &signer);
+	cr_assert_eq(k1.len, DFS_KEY_ENTITY_LEN + 8);
+	cr_assert_eq(memcmp(k1.data, prefix, sizeof(prefix)), 0);
+	cr_assert_lt(memcmp(k1.data, k2.data, k1.len), 0);
+	dfs_key_held_sum(&k1, &signer);
+	dfs_key_held_total(&k2);
+	cr_assert_eq(k1.data[0], 'K');
+	cr_assert_eq(k2.len, 5);
+	cr_assert_eq(memcmp(k2.data, "Sheld", 5), 0);
+	dfs_buf_release(&k1);
+	dfs_buf_release(&k2);
 	dfs_buf_release(&b);
 }
 
