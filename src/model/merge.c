@@ -294,7 +294,8 @@ static int merge_build(struct merge *m, struct dfs_field_rec *f, uint8_t **value
 	bool set = m->has_base && m->base.op == DFS_OP_FIELD_SET;
 	int rc = 0;
 
-	qsort(m->heap, m->n, sizeof(*m->heap), item_qsort);
+	if (m->n)	/* no appends kept: there may be no array at all */
+		qsort(m->heap, m->n, sizeof(*m->heap), item_qsort);
 	/* Where any part is sealed, every part is an item (records.h). */
 	bool items = set && (m->base.flags & DFS_UPDATE_FLAG_SEALED);
 	for (size_t i = 0; i < m->n; i++)
