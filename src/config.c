@@ -32,6 +32,8 @@ static const struct fuse_opt opts[] = {
 	OPT("log_level=%s", log_level_str),
 	OPT("action_timeout=%s", action_timeout_str),
 	OPT("max_skew=%s", max_skew_str),
+	OPT("park_per_peer=%s", park_per_peer_str),
+	OPT("link_queue=%s", link_queue_str),
 	OPT("held_per_signer=%s", held_per_signer_str),
 	OPT("held_max=%s", held_max_str),
 	OPT("listen=%s", listen),
@@ -119,6 +121,8 @@ void dfs_config_init(struct dfs_config *c)
 	c->log_level = DFS_LOG_NOTICE;
 	c->action_timeout_ms = 5000;
 	c->max_skew_ms = DFS_DEFAULT_MAX_SKEW_MS;
+	c->park_per_peer = DFS_REPL_PARK_PER_PEER;
+	c->link_queue = DFS_REPL_LINK_QUEUE;
 	c->held_per_signer = DFS_DB_HELD_PER_SIGNER;
 	c->held_max = DFS_DB_HELD_MAX;
 }
@@ -132,6 +136,8 @@ void dfs_config_release(struct dfs_config *c)
 	free(c->log_level_str);
 	free(c->action_timeout_str);
 	free(c->max_skew_str);
+	free(c->park_per_peer_str);
+	free(c->link_queue_str);
 	free(c->held_per_signer_str);
 	free(c->held_max_str);
 	free(c->extra_arg);
@@ -147,10 +153,18 @@ void dfs_config_release(struct dfs_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int dfs_parse_size(const char *s, size_t *out)
+/* A suffix of a number and what it multiplies by; "" is the bare number. */
+struct unit {
+	const char *suffix;
+	unsigned long long mult;
+};
+
+/* A decimal number with one of units' suffixes, at most max after scaling. */
+static int parse_scaled(const char *s, const struct unit *units, unsigned long long max,
+			unsigned long long *out)
 {
 	char *end;
-	unsigned long long v, mult = 1;
+	unsigned long long v;
 
 	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
@@ -158,42 +172,43 @@ int dfs_parse_size(const char *s, size_t *out)
 	v = strtoull(s, &end, 10);
 	if (errno || end == s)
 		return -EINVAL;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': mult = 1ull << 10; end++; break;
-	case 'm': case 'M': mult = 1ull << 20; end++; break;
-	case 'g': case 'G': mult = 1ull << 30; end++; break;
-	default: return -EINVAL;
+	for (; units->suffix; units++) {
+		if (strcmp(end, units->suffix) != 0)
+			continue;
+		if (v > max / units->mult)
+			return -EINVAL;
+		*out = v * units->mult;
+		return 0;
 	}
-	if (*end != '\0' || v > SIZE_MAX / mult)
-		return -EINVAL;
-	*out = (size_t)(v * mult);
-	return 0;
+	return -EINVAL;
+}
+
+int dfs_parse_size(const char *s, size_t *out)
+{
+	static const struct unit units[] = {
+		{ "", 1 },	      { "k", 1ull << 10 }, { "K", 1ull << 10 }, { "m", 1ull << 20 },
+		{ "M", 1ull << 20 }, { "g", 1ull << 30 }, { "G", 1ull << 30 }, { NULL, 0 },
+	};
+	unsigned long long v;
+	int rc = parse_scaled(s, units, SIZE_MAX, &v);
+
+	if (rc == 0)
+		*out = (size_t)v;
+	return rc;
 }
 
 int dfs_parse_duration_ms(const char *s, uint64_t *out)
 {
-	char *end;
-	unsigned long long v, mult = 1;
+	static const struct unit units[] = {
+		{ "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60 * 1000 }, { "h", 3600 * 1000 },
+		{ NULL, 0 },
+	};
+	unsigned long long v;
+	int rc = parse_scaled(s, units, UINT64_MAX, &v);
 
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	if (strcmp(end, "s") == 0)
-		mult = 1000;
-	else if (strcmp(end, "m") == 0)
-		mult = 60 * 1000;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600 * 1000;
-	else if (*end && strcmp(end, "ms") != 0)
-		return -EINVAL;
-	if (v > UINT64_MAX / mult)
-		return -EINVAL;
-	*out = v * mult;
-	return 0;
+	if (rc == 0)
+		*out = v;
+	return rc;
 }
 
 /* -o max_skew: how far ahead of the wall clock a peer's update may be stamped. */
@@ -209,6 +224,36 @@ static int check_skew(struct dfs_config *c, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	c->max_skew_ms = ms;
+	return 0;
+}
+
+/*
+ * -o park_per_peer: what one peer's updates waiting for a predecessor may
+ * take; -o link_queue: what a link queues for the applier.
+ */
+static int check_repl_sizes(struct dfs_config *c, char *err, size_t errlen)
+{
+	size_t v;
+
+	if (c->park_per_peer_str) {
+		if (dfs_parse_size(c->park_per_peer_str, &v) < 0 || v == 0 ||
+		    v > DFS_REPL_PARK_MAX) {
+			snprintf(err, errlen, "park_per_peer must be a size from 1 to %uM, not '%s'",
+				 DFS_REPL_PARK_MAX >> 20, c->park_per_peer_str);
+			return -EINVAL;
+		}
+		c->park_per_peer = v;
+	}
+	if (c->link_queue_str) {
+		if (dfs_parse_size(c->link_queue_str, &v) < 0 || v < DFS_REPL_LINK_QUEUE_MIN ||
+		    v > DFS_REPL_LINK_QUEUE_MAX) {
+			snprintf(err, errlen, "link_queue must be a size from %uK to %uM, not '%s'",
+				 DFS_REPL_LINK_QUEUE_MIN >> 10, DFS_REPL_LINK_QUEUE_MAX >> 20,
+				 c->link_queue_str);
+			return -EINVAL;
+		}
+		c->link_queue = v;
+	}
 	return 0;
 }
 
@@ -344,6 +389,9 @@ int dfs_config_check(struct dfs_config *c, char *err, size_t errlen)
 	r = check_skew(c, err, errlen);
 	if (r < 0)
 		return r;
+	r = check_repl_sizes(c, err, errlen);
+	if (r < 0)
+		return r;
 	r = check_held(c, err, errlen);
 	if (r < 0)
 		return r;
@@ -410,6 +458,11 @@ void dfs_config_usage(const char *prog)
 	       "    -o max_skew=TIME       a peer's update stamped more than TIME ahead of\n"
 	       "                           this node's clock waits until then (default 60s;\n"
 	       "                           milliseconds, or s, m, h suffixes)\n"
+	       "    -o park_per_peer=SIZE  a peer's updates waiting for a predecessor take\n"
+	       "                           at most SIZE of memory (default 16M, at most 64M)\n"
+	       "    -o link_queue=SIZE     a link with SIZE of received updates waiting to\n"
+	       "                           be applied is not read until half of it is\n"
+	       "                           (default 8M, from 256K to 1G)\n"
 	       "    -o held_per_signer=SIZE\n"
 	       "                           bytes of held (rejected) remote updates kept per\n"
 	       "                           signer; past it, its oldest go (default 16M)\n"

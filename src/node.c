@@ -112,7 +112,10 @@ static int node_stats(void *ctx, struct dfs_buf *out)
 	dfs_buf_printf(out, "updates_sent %llu\n", (unsigned long long)s.sent);
 	dfs_buf_printf(out, "updates_relayed %llu\n", (unsigned long long)s.sent);
 	dfs_buf_printf(out, "updates_waiting %llu\n", (unsigned long long)s.parked);
+	dfs_buf_printf(out, "updates_waiting_bytes %llu\n", (unsigned long long)s.parked_bytes);
+	dfs_buf_printf(out, "updates_waiting_dropped %llu\n", (unsigned long long)s.park_dropped);
 	dfs_buf_printf(out, "updates_waiting_clock %llu\n", (unsigned long long)s.clock_waiting);
+	dfs_buf_printf(out, "links_paused %llu\n", (unsigned long long)s.paused);
 	dfs_buf_printf(out, "bytes_in %llu\n", (unsigned long long)s.bytes_in);
 	dfs_buf_printf(out, "bytes_out %llu\n", (unsigned long long)s.bytes_out);
 	dfs_buf_printf(out, "frames_dropped %llu\n", (unsigned long long)s.bad_frames);
@@ -321,6 +324,8 @@ static int node_mount(struct node *n)
 			.network_key = n->has_netkey ? n->netkey : NULL,
 			.trust_file = cfg->trust_file,
 			.unencrypted = cfg->unencrypted_links,
+			.park_per_peer = cfg->park_per_peer,
+			.link_queue = cfg->link_queue,
 		};
 		n->wiring.repl = dfs_repl_start(n->db, n->kr, &ropts);
 		if (!n->wiring.repl) {

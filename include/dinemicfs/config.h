@@ -31,6 +31,8 @@ struct dfs_config {
 	int log_level;
 	int action_timeout_ms;		/* a listener running longer is killed */
 	uint64_t max_skew_ms;		/* peers' clocks ahead of ours: later ones wait */
+	size_t park_per_peer;		/* bytes of updates waiting for a predecessor, per peer */
+	size_t link_queue;		/* bytes a link queues before it is no longer read */
 	uint64_t held_per_signer;	/* bytes of held updates one signer may have kept here */
 	uint64_t held_max;		/* and all of them */
 	char *max_value_str;		/* raw option strings, malloc'ed by fuse_opt */
@@ -38,6 +40,8 @@ struct dfs_config {
 	char *log_level_str;
 	char *action_timeout_str;
 	char *max_skew_str;
+	char *park_per_peer_str;
+	char *link_queue_str;
 	char *held_per_signer_str;
 	char *held_max_str;
 	int policy_open;		/* 1: listeners judge unauthorized updates */

@@ -21,12 +21,15 @@
  * and a limit on such connections in all and per address.
  *
  * Threads: one service thread owns every libwebsockets object; one applier
- * thread takes received updates off a bounded queue and hands them to
- * dfs_db_receive(), parking those whose predecessor has not arrived, and
- * keeping those stamped too far ahead (db.h, max_skew) until due. A link
- * whose queue is full stops being read (TCP backpressure), so a flooding
- * peer cannot exhaust memory, and a slow or absent peer never slows local
- * writes: senders read the log, they are not handed updates.
+ * thread takes received updates off a bounded queue per link, serving the
+ * links in turn a slice at a time (so one peer's flood, or a listener slow
+ * to judge its updates, delays another's by one slice), and hands them to
+ * the model (dblog.h), parking those whose predecessor has not arrived
+ * (within a share per peer and a cap in all), and keeping those stamped
+ * too far ahead (db.h, max_skew) until due. A link whose queue is full
+ * stops being read (TCP backpressure), so a flooding peer cannot exhaust
+ * memory, and a slow or absent peer never slows local writes: senders read
+ * the log, they are not handed updates.
  */
 #ifndef DINEMICFS_REPL_H
 #define DINEMICFS_REPL_H
@@ -48,7 +51,18 @@ struct dfs_repl_opts {
 	const uint8_t *network_key;	/* DFS_MAC_KEY_LEN bytes, or NULL */
 	const char *trust_file;		/* node ids admitted, one a line, or NULL */
 	bool unencrypted;		/* -o unencrypted_links: ws:// both ways */
+	size_t park_per_peer;		/* -o park_per_peer: bytes; 0: DFS_REPL_PARK_PER_PEER */
+	size_t link_queue;		/* -o link_queue: bytes; 0: DFS_REPL_LINK_QUEUE */
 };
+
+/* Received bytes a link queues for the applier before it is no longer read. */
+#define DFS_REPL_LINK_QUEUE (8u << 20)
+#define DFS_REPL_LINK_QUEUE_MIN (256u << 10)
+#define DFS_REPL_LINK_QUEUE_MAX (1024u << 20)
+
+/* Of the updates waiting for a predecessor (64 MiB in all), what one peer's may take. */
+#define DFS_REPL_PARK_PER_PEER (16u << 20)
+#define DFS_REPL_PARK_MAX (64u << 20)
 
 /* Counters since start; each is kept in an atomic and read without a lock. */
 struct dfs_repl_stats {
@@ -56,9 +70,13 @@ struct dfs_repl_stats {
 	uint64_t sent;			/* updates sent to peers, once per peer */
 	uint64_t bytes_in, bytes_out;	/* WebSocket payload bytes */
 	uint64_t parked;		/* updates waiting for a predecessor now */
+	uint64_t parked_bytes;		/* and their bytes */
+	uint64_t park_dropped;		/* updates dropped: their peer's share or the park full */
 	uint64_t clock_waiting;		/* updates stamped past max_skew, waiting now */
 	uint64_t bad_frames;		/* malformed or refused messages and updates dropped */
-	uint64_t dropped;		/* of those, updates: malformed or badly signed */
+	uint64_t dropped;		/* updates neither stored nor kept: malformed, badly
+					 * signed, or no room to wait (park_dropped and more) */
+	uint64_t paused;		/* times a link's queue was full and it was not read */
 	uint64_t refused;		/* peers refused at the handshake */
 	uint64_t over_limit;		/* connections closed past the limits before admission */
 	unsigned peers_up;		/* links up now, outgoing and incoming */

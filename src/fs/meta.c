@@ -69,8 +69,10 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   updates_held            remote updates stored and relayed but not applied
  *                           here: rejected by the policy or a listener, or
  *                           breaking a rule of this node's state
- *   updates_dropped         remote updates neither stored nor applied:
- *                           malformed or badly signed
+ *   updates_dropped         remote updates neither stored nor kept waiting:
+ *                           malformed or badly signed, no room to wait
+ *                           (updates_waiting_dropped, and those waiting for
+ *                           their time that gave way), or a store error
  *   peers_configured        -o peer= addresses
  *   peers_up                links up now, outgoing and incoming
  *   updates_received        updates received from peers, known ones included
@@ -78,11 +80,18 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   updates_relayed         the same count as updates_sent, under the name
  *                           the monitoring notes use
  *   updates_waiting         received updates waiting for a predecessor now
+ *   updates_waiting_bytes   their bytes (park_per_peer a peer, 64 MiB in all)
+ *   updates_waiting_dropped updates dropped as their peer's share of that, or
+ *                           all of it, was full (asked for again once their
+ *                           link reconnects)
  *   updates_waiting_clock   received updates stamped more than max_skew
  *                           ahead of this node's clock, waiting for it now
+ *   links_paused            times a link's queue of received messages was
+ *                           full and it was no longer read until half free
  *   bytes_in, bytes_out     WebSocket payload bytes received and sent
  *   frames_dropped          malformed, oversized or forged messages and
- *                           updates dropped (updates_dropped among them)
+ *                           updates dropped (the malformed and badly signed
+ *                           of updates_dropped among them)
  *   peers_refused           peers refused at the handshake: a bad proof,
  *                           the wrong network key, not trusted, not the
  *                           pinned node, a web page (an Origin header)

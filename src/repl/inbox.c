@@ -1,5 +1,19 @@
 // SPDX-License-Identifier: MIT
-/* inbox.c - a peer's updates into the model: queue, checkers, applier, parking, cursors */
+/*
+ * inbox.c - a peer's updates into the model: a queue per link, served in
+ * turn a slice at a time; checkers, the applier, cursors.
+ *
+ * Each link queues the UPDATES messages it receives. Links with messages
+ * wait their turn on r->ready; the applier serves the first, applies a
+ * slice of its current message (while another link waits: SLICE_MAX
+ * updates or SLICE_MS, at least one), and puts it back at the end if it
+ * has more. So a peer that floods, or whose updates a listener judges
+ * slowly, delays another's by at most one slice. Updates released from
+ * the park (park.c) take their turns too, as one more link, r->waiters,
+ * whose turns take them one peer after another. Checker threads verify
+ * the signatures of queued messages ahead of the applier, taking first
+ * from the links with the fewest checked.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,188 +27,231 @@
 #include "dinemicfs/util.h"
 #include "internal.h"
 
-_Static_assert(DFS_PUBKEY_LEN == DFS_HASH_LEN, "an entity waits in the table as a hash");
+/* ---- the queues and the round; under r->lock -------------------------------------- */
 
-static size_t bucket_of(const struct dfs_hash *h)
+/* l waits its turn, last. */
+static void ready_push(struct dfs_repl *r, struct link *l)
 {
-	return ((size_t)h->b[0] << 8 | h->b[1]) % PARK_BUCKETS;
+	l->turn = TURN_READY;
+	l->ready_next = NULL;
+	if (r->ready_tail)
+		r->ready_tail->ready_next = l;
+	else
+		r->ready = l;
+	r->ready_tail = l;
+	atomic_fetch_add(&r->nready, 1);
 }
 
-static bool park(struct dfs_repl *r, const struct dfs_hash *wait, const uint8_t *rec, size_t len)
+/* Takes l, which follows prev (NULL: l is first), off r->ready. */
+static void ready_unlink(struct dfs_repl *r, struct link *prev, struct link *l)
 {
-	if (r->park_bytes + len > PARK_BYTES_MAX)
-		return false;
-	struct parked *p = malloc(sizeof(*p) + len);
-	if (!p)
-		return false;
-	p->wait = *wait;
-	p->due = 0;
-	p->len = len;
-	memcpy(p->rec, rec, len);
-	size_t b = bucket_of(wait);
-	p->next = r->park[b];
-	r->park[b] = p;
-	r->park_bytes += len;
-	r->park_count++;
-	return true;
+	if (prev)
+		prev->ready_next = l->ready_next;
+	else
+		r->ready = l->ready_next;
+	if (r->ready_tail == l)
+		r->ready_tail = prev;
+	l->ready_next = NULL;
+	atomic_fetch_sub(&r->nready, 1);
 }
 
-/* Moves the parked updates waiting for key off the table onto *work. */
-static void unpark(struct dfs_repl *r, const struct dfs_hash *key, struct parked **work)
+int repl_inbox_add(struct link *l, const struct dfs_msg *m, const uint8_t *p, size_t len)
 {
-	struct parked **pp = &r->park[bucket_of(key)];
+	struct dfs_repl *r = l->r;
+	struct inmsg *q = malloc(sizeof(*q) + len);
 
-	while (*pp) {
-		struct parked *p = *pp;
-		if (memcmp(p->wait.b, key->b, DFS_HASH_LEN) == 0) {
-			*pp = p->next;
-			r->park_bytes -= p->len;
-			r->park_count--;
-			p->next = *work;
-			*work = p;
-		} else {
-			pp = &p->next;
+	if (!q)
+		return -ENOMEM;
+	memcpy(q->data, p, len);
+	q->len = len;
+	q->link = l;
+	q->next = NULL;
+	q->from = l->peer;
+	q->check = CHECK_QUEUED;
+	q->count = m->count;
+	q->checked = NULL;
+	pthread_mutex_lock(&r->lock);
+	q->session = l->session;
+	l->refs++;	/* the message's */
+	l->queued += len;
+	if (l->qtail)
+		l->qtail->next = q;
+	else
+		l->qhead = q;
+	l->qtail = q;
+	if (!l->qcheck)
+		l->qcheck = q;
+	if (l->turn == TURN_IDLE) {
+		l->refs++;	/* the round's */
+		ready_push(r, l);
+	}
+	bool full = l->queued > r->queue_max;
+	pthread_cond_broadcast(&r->queue_cond);
+	pthread_mutex_unlock(&r->lock);
+	return full ? 1 : 0;
+}
+
+struct link *repl_inbox_next(struct dfs_repl *r)
+{
+	struct link *prev = NULL;
+
+	for (struct link *l = r->ready; l; prev = l, l = l->ready_next) {
+		struct inmsg *m = l->qhead;
+		if (!l->work.m && m) {
+			/* One being checked is applied once checked: the next link goes first. */
+			if (m->check == CHECK_RUNNING)
+				continue;
+			l->qhead = m->next;
+			if (!l->qhead)
+				l->qtail = NULL;
+			if (l->qcheck == m)
+				l->qcheck = m->next;	/* not checked: the applier verifies it */
+			if (m->check == CHECK_DONE) {
+				l->ahead--;
+				r->ahead--;
+				pthread_cond_broadcast(&r->queue_cond);	/* room to check ahead */
+			}
+			memset(&l->work, 0, sizeof(l->work));
+			l->work.m = m;
 		}
+		ready_unlink(r, prev, l);
+		l->turn = TURN_SERVED;
+		r->served = l;
+		return l;
 	}
+	return NULL;
 }
 
-/* An update (of hash h) is in the store: what waited for it, or for its model, may go. */
-static void take_waiters(struct dfs_repl *r, const struct dfs_hash *h, const uint8_t *rec,
-			 size_t len, struct parked **work)
+void repl_inbox_init(struct dfs_repl *r, size_t queue_max)
 {
-	struct dfs_hash key;
-	struct dfs_pubkey entity;
-
-	unpark(r, h, work);
-	if (dfs_update_entity(rec, len, &entity) == 0) {
-		memcpy(key.b, entity.b, DFS_HASH_LEN);
-		unpark(r, &key, work);
-	}
+	r->queue_max = queue_max ? queue_max : LINK_QUEUE_MAX;
+	r->waiters.r = r;
+	r->waiters.refs = 1;	/* r's own: it is never freed */
+	snprintf(r->waiters.addr, sizeof(r->waiters.addr), "released updates");
 }
 
-/* Where the update waiting for its time that is due last hangs; NULL when none waits. */
-static struct parked **clock_last(struct dfs_repl *r)
+void repl_inbox_waiters_ready(struct dfs_repl *r)
 {
-	struct parked **pp = &r->clock_wait;
+	if (!r->rel_ring || r->waiters.turn != TURN_IDLE)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->waiters.refs++;	/* the round's */
+	ready_push(r, &r->waiters);
+	pthread_cond_broadcast(&r->queue_cond);
+	pthread_mutex_unlock(&r->lock);
+}
 
-	if (!*pp)
+void repl_inbox_turn_end(struct dfs_repl *r, struct link *l)
+{
+	if (r->served == l)
+		r->served = NULL;
+	if (l->work.m || l->qhead || (l == &r->waiters && r->rel_ring)) {
+		ready_push(r, l);
+		return;
+	}
+	l->turn = TURN_IDLE;
+	link_put(l);	/* the round's */
+}
+
+/* Whether l has a message to check, and fewer checked ahead than best. */
+static bool check_first(const struct link *l, const struct link *best)
+{
+	return l && l->qcheck && (!best || l->ahead < best->ahead);
+}
+
+struct inmsg *repl_inbox_to_check(struct dfs_repl *r)
+{
+	struct link *best = NULL;
+
+	/* Not too far ahead: results take memory, and stores since a check make it stale. */
+	if (r->ahead >= CHECK_AHEAD)
 		return NULL;
-	while ((*pp)->next)
-		pp = &(*pp)->next;
-	return pp;
+	for (struct link *l = r->ready; l; l = l->ready_next)
+		if (check_first(l, best))
+			best = l;
+	if (check_first(r->served, best))
+		best = r->served;
+	if (!best)
+		return NULL;
+	struct inmsg *c = best->qcheck;
+	best->qcheck = c->next;
+	best->ahead++;
+	r->ahead++;
+	c->check = CHECK_RUNNING;
+	return c;
 }
 
-static void log_clock_wait(const uint8_t *rec, size_t len, const struct dfs_hash *h,
-			   uint64_t wait, const char *what)
+bool repl_slice_over(struct dfs_repl *r, size_t done, uint64_t start_ms, uint64_t now_ms)
 {
-	struct dfs_update u;
-	char hex[17];
-
-	dfs_hex_encode(hex, h->b, 8);
-	if (dfs_update_decode(rec, len, &u) < 0)
-		u.model_len = 0;
-	dfs_log(DFS_LOG_INFO, "replication: update %s in %.*s is stamped more than max_skew "
-		"ahead of this node's clock, due in %llu s: %s", hex, (int)u.model_len, u.model,
-		(unsigned long long)(wait / 1000), what);
+	return done > 0 && atomic_load(&r->nready) > 0 &&
+	       (done >= SLICE_MAX || now_ms - start_ms >= SLICE_MS);
 }
 
-/*
- * Keeps an update that came too early (-ETIME) until it is due, soonest
- * first, within CLOCK_WAIT_MAX and CLOCK_WAIT_BYTES: past them the one due
- * last gives way (asked for again after a restart, like any update not
- * stored). first: not kept before, so it is logged. Returns whether it is
- * kept.
- */
-static bool clock_park(struct dfs_repl *r, const uint8_t *rec, size_t len, bool first)
+static void free_msg(struct inmsg *m)
 {
-	struct dfs_hash h;
-	struct parked **pp;
+	link_put(m->link);
+	free(m->checked);
+	free(m);
+}
 
-	dfs_hash2(&h, rec, len, NULL, 0);
-	for (struct parked *q = r->clock_wait; q; q = q->next)
-		if (memcmp(q->wait.b, h.b, DFS_HASH_LEN) == 0)
-			return true;	/* sent again: kept already */
-	/* A millisecond more: the wall clock and the monotonic one round apart. */
-	uint64_t wait = dfs_db_clock_wait(r->db, rec, len) + 1;
-	uint64_t due = dfs_monotonic_ms() + wait;
-	while (r->clock_wait_count >= CLOCK_WAIT_MAX ||
-	       r->clock_wait_bytes + len > CLOCK_WAIT_BYTES) {
-		pp = clock_last(r);
-		if (!pp || (*pp)->due <= due) {
-			log_clock_wait(rec, len, &h, wait, "dropped, too many wait");
-			return false;
+void repl_inbox_release(struct dfs_repl *r)
+{
+	while (r->ready) {
+		struct link *l = r->ready;
+		ready_unlink(r, NULL, l);
+		while (l->qhead) {
+			struct inmsg *m = l->qhead;
+			l->qhead = m->next;
+			free_msg(m);
 		}
-		struct parked *last = *pp;
-		*pp = NULL;
-		r->clock_wait_bytes -= last->len;
-		r->clock_wait_count--;
-		log_clock_wait(last->rec, last->len, &last->wait, last->due - due + wait,
-			       "dropped for one due sooner");
-		free(last);
+		if (l->work.m)
+			free_msg(l->work.m);
+		l->work.m = NULL;
+		l->turn = TURN_IDLE;
+		link_put(l);	/* the round's */
 	}
-	struct parked *p = malloc(sizeof(*p) + len);
-	if (!p)
-		return false;
-	p->wait = h;
-	p->due = due;
-	p->len = len;
-	memcpy(p->rec, rec, len);
-	for (pp = &r->clock_wait; *pp && (*pp)->due <= due; pp = &(*pp)->next)
-		;
-	p->next = *pp;
-	*pp = p;
-	r->clock_wait_bytes += len;
-	r->clock_wait_count++;
-	atomic_store(&r->clock_waiting, r->clock_wait_count);
-	if (first)
-		log_clock_wait(rec, len, &h, wait, "it waits until then");
-	return true;
+}
+
+/* ---- applying ---------------------------------------------------------------------- */
+
+/* The hash of the update rec, from its check when it has one. */
+static void hash_of(const struct checked *ck, const uint8_t *rec, size_t len, struct dfs_hash *h)
+{
+	if (ck && ck->verdict == VERDICT_NEW)
+		*h = ck->c.hash;
+	else
+		dfs_hash2(h, rec, len, NULL, 0);
+}
+
+static void log_bad(struct dfs_repl *r, const uint8_t *rec, size_t len)
+{
+	char hex[17];
+	struct dfs_hash hash;
+	unsigned long long skipped;
+
+	atomic_fetch_add(&r->bad_frames, 1);
+	atomic_fetch_add(&r->dropped, 1);
+	if (!repl_ratelog(&r->bad_update_log, &skipped))
+		return;
+	if (skipped)
+		dfs_log(DFS_LOG_WARNING, "replication: %llu more malformed or badly signed updates "
+			"dropped, not logged (updates_dropped counts them)", skipped);
+	dfs_hash2(&hash, rec, len, NULL, 0);
+	dfs_hex_encode(hex, hash.b, 8);
+	dfs_log(DFS_LOG_WARNING, "replication: update %s is malformed or badly signed; dropped", hex);
 }
 
 /*
- * Receives the parked updates on work, and in turn whatever waited for
- * them. Returns false when one of them is not in the store yet.
+ * Receives one update of m, given what its check found (NULL: not
+ * checked), and whatever was waiting for it. Returns false when it is not
+ * in the store yet (parked, waiting for its time, dropped, or a store
+ * error): the saved cursor must then not move past it, so that it is asked
+ * for again after a reconnect.
  */
-static bool receive_parked(struct dfs_repl *r, struct dfs_db_group *g, struct parked *work)
+static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const struct inmsg *m,
+		    const uint8_t *rec, size_t len, const struct checked *ck)
 {
-	struct dfs_hash missing;
-	bool kept = true;
-	int rc;
-
-	while (work) {
-		struct parked *p = work;
-		/* Checked before it was parked; whether it is stored is looked up. */
-		struct dfs_db_checked pc = { .fresh = false };
-		work = p->next;
-		dfs_hash2(&pc.hash, p->rec, p->len, NULL, 0);
-		/* Parked: which connection it came over is not kept. */
-		rc = dfs_db_group_receive(g, p->rec, p->len, &pc, &missing, NULL);
-		if (rc == -EAGAIN)
-			kept = park(r, &missing, p->rec, p->len) && kept;
-		else if (rc == -ETIME)
-			kept = clock_park(r, p->rec, p->len, p->due == 0) && kept;
-		else if (rc == -EIO || rc == -ENOMEM)
-			kept = false;
-		else if (rc == -EBADMSG)
-			atomic_fetch_add(&r->dropped, 1);
-		else
-			take_waiters(r, &pc.hash, p->rec, p->len, &work);
-		free(p);
-	}
-	return kept;
-}
-
-/*
- * Receives one update, given what its check found (NULL: not checked), and
- * whatever was waiting for it. Returns false when it is not in the store
- * yet (parked, or a store error): the saved cursor must then not move past
- * it, so that it is asked for again after a restart.
- */
-static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *rec, size_t len,
-		    const struct checked *ck, uint32_t session)
-{
-	struct dfs_hash missing;
-	struct parked *work = NULL;
+	struct dfs_hash missing = { { 0 } }, hash;
 	uint64_t seq = 0;
 	if (ck && ck->verdict == VERDICT_NONE)
 		ck = NULL;
@@ -204,73 +261,143 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const uint8_t *r
 						: dfs_db_group_receive(g, rec, len, &ck->c, &missing, &seq);
 
 	if (seq)
-		repl_note_source(r, seq, session);
-
-	if (rc == -EAGAIN) {
-		park(r, &missing, rec, len);
+		repl_note_source(r, seq, m->session);
+	switch (rc) {
+	case -EAGAIN:
+		hash_of(ck, rec, len, &hash);
+		repl_park_or_drop(r, &m->from, &missing, &hash, rec, len);
 		return false;
-	}
-	if (rc == -ETIME) {
-		clock_park(r, rec, len, true);
+	case -ETIME:
+		repl_clock_park(r, &m->from, rec, len, true);
 		return false;
-	}
-	if (rc == -EIO || rc == -ENOMEM)
-		return false;
-	if (rc == -EBADMSG) {
-		/* Malformed or forged: dropped, nothing to wait for. */
-		char hex[17];
-		struct dfs_hash hash;
-		atomic_fetch_add(&r->bad_frames, 1);
+	case -EIO:
+	case -ENOMEM:
 		atomic_fetch_add(&r->dropped, 1);
-		dfs_hash2(&hash, rec, len, NULL, 0);
-		dfs_hex_encode(hex, hash.b, 8);
-		dfs_log(DFS_LOG_WARNING, "replication: update %s is malformed or badly signed; "
-			"dropped", hex);
+		return false;
+	case -EBADMSG:
+		/* Malformed or forged: dropped, nothing to wait for. */
+		log_bad(r, rec, len);
 		return true;
 	}
-	/* Applied, held or known. */
+	/* Applied, held or known: what waited for it goes on, in its own turns. */
 	if (r->park_count) {
-		struct dfs_hash hash;
-		if (ck && ck->verdict == VERDICT_NEW)
-			hash = ck->c.hash;
-		else
-			dfs_hash2(&hash, rec, len, NULL, 0);
-		take_waiters(r, &hash, rec, len, &work);
+		hash_of(ck, rec, len, &hash);
+		repl_take_waiters(r, &hash, rec, len);
 	}
-	return receive_parked(r, g, work);
+	return true;
+}
+
+/* Starts on l's message: decodes it, and tells whether it is a catch-up. */
+static int begin_message(struct dfs_repl *r, struct link *l)
+{
+	struct inwork *w = &l->work;
+
+	w->begun = true;
+	if (dfs_msg_decode(w->m->data, w->m->len, &w->msg) < 0)
+		return -1;	/* checked on arrival */
+	/*
+	 * A catch-up, not a live change: a big batch, the sender far ahead, or
+	 * much more queued. Watchers are not sent an event per update of a burst.
+	 */
+	pthread_mutex_lock(&r->lock);
+	w->bulk = w->msg.count >= BULK_BEHIND || w->msg.seq > w->msg.upto + BULK_BEHIND ||
+		  l->queued - w->m->len > BULK_QUEUED;
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+/* l's message is applied: its place in its peer's log moves past it if all is stored. */
+static void end_message(struct dfs_repl *r, struct link *l)
+{
+	struct inwork *w = &l->work;
+	struct inmsg *m = w->m;
+
+	pthread_mutex_lock(&r->lock);
+	/* A message of an earlier connection: that one's cursor was kept when it closed. */
+	if (m->session == l->session) {
+		if (w->stuck)
+			l->recv_stuck = true;
+		else if (w->msg.upto > l->recv_upto && !l->recv_stuck)
+			l->recv_upto = w->msg.upto;
+	}
+	l->queued -= m->len;
+	free_msg(m);	/* the turn holds l */
+	pthread_mutex_unlock(&r->lock);
+	memset(w, 0, sizeof(*w));
+	/* Room to read, and perhaps updates to relay. */
+	atomic_store(&r->rx_wake, true);
 }
 
 /*
- * Receives the updates whose time has come, and whatever waited for them.
- * Their links' cursors stayed where they were when these came in.
+ * l's turn: applies its message from where the last turn stopped, in one
+ * group (one wait makes it durable), until its end, or until the slice is
+ * over while another link waits.
  */
-static void retry_clock_waits(struct dfs_repl *r)
+static void apply_slice(struct dfs_repl *r, struct link *l)
 {
-	uint64_t now = dfs_monotonic_ms();
-	struct parked *work = NULL, **tail = &work;
+	struct inwork *w = &l->work;
+	struct dfs_db_group *g = NULL;
+	uint64_t seq, start = dfs_monotonic_ms();
+	const uint8_t *rec;
+	size_t len, done = 0;
 
-	if (!r->clock_wait || r->clock_wait->due > now)
-		return;
-	struct dfs_db_group *g = dfs_db_group_new(r->db);
-	if (!g)
-		return;	/* tried again on the next round */
-	while (r->clock_wait && r->clock_wait->due <= now) {
-		struct parked *p = r->clock_wait;
-		r->clock_wait = p->next;
-		r->clock_wait_bytes -= p->len;
-		r->clock_wait_count--;
-		p->next = NULL;
-		*tail = p;
-		tail = &p->next;
+	if (!w->begun && begin_message(r, l) < 0) {
+		w->stuck = true;
+		w->n = w->m->count;
 	}
-	receive_parked(r, g, work);
-	dfs_db_group_end(g);
-	atomic_store(&r->parked, r->park_count);
-	atomic_store(&r->clock_waiting, r->clock_wait_count);
-	repl_net_wake(r);	/* the log grew: relay it */
+	if (w->n < w->m->count) {
+		g = dfs_db_group_new(r->db);
+		if (!g) {
+			w->stuck = true;	/* asked for again after a reconnect */
+			w->n = w->m->count;
+		}
+	}
+	while (g && w->n < w->m->count) {
+		if (!dfs_msg_next_item(&w->msg, &w->off, &seq, &rec, &len)) {
+			w->n = w->m->count;	/* fewer than it said: checked on arrival */
+			break;
+		}
+		if (!receive(r, g, w->m, rec, len, w->m->checked ? &w->m->checked[w->n] : NULL))
+			w->stuck = true;
+		w->n++;
+		done++;
+		if (repl_slice_over(r, done, start, dfs_monotonic_ms()))
+			break;
+	}
+	if (g && w->bulk)
+		dfs_db_group_bulk(g);
+	if (g && dfs_db_group_end(g) < 0)
+		w->stuck = true;
+	atomic_fetch_add(&r->received, done);
+	repl_park_publish(r);
+	if (w->n >= w->m->count)
+		end_message(r, l);
 }
 
-/* Takes l's place in its peer's log, if there is one to keep; under r->lock. */
+/*
+ * The turn of the released updates: a slice of them, one peer's after
+ * another's. Their links' cursors stayed before them when they were parked.
+ */
+static void apply_waiters(struct dfs_repl *r)
+{
+	struct dfs_db_group *g = dfs_db_group_new(r->db);
+	uint64_t start = dfs_monotonic_ms();
+	struct parked *p;
+	size_t done = 0;
+
+	if (!g)
+		return;	/* their next turn */
+	while ((p = repl_released_next(r))) {
+		repl_receive_waiter(r, g, p);
+		if (repl_slice_over(r, ++done, start, dfs_monotonic_ms()))
+			break;
+	}
+	dfs_db_group_end(g);
+	repl_park_publish(r);
+}
+
+/* ---- cursors ----------------------------------------------------------------------- */
+
 bool repl_cursor_of(const struct link *l, struct cursor_save *c)
 {
 	if (!l->authed || l->recv_stuck || !l->recv_upto)
@@ -303,6 +430,8 @@ static void save_cursors(struct dfs_repl *r)
 	repl_put_cursors(r, saves, n);
 }
 
+/* ---- threads ----------------------------------------------------------------------- */
+
 /* Verifies the signatures of m's updates; any thread, without r->lock. */
 static void check_message(struct dfs_repl *r, struct inmsg *m)
 {
@@ -327,93 +456,51 @@ static void check_message(struct dfs_repl *r, struct inmsg *m)
 	dfs_db_run_release(&run);
 }
 
-static void apply_message(struct dfs_repl *r, struct inmsg *m)
+/*
+ * Checks the next message ahead, if there is one to check: signature
+ * checks, not the store, bound a catch-up, so every thread helps. Called
+ * and returns with r->lock held. Returns whether it checked one.
+ */
+static bool check_one(struct dfs_repl *r)
 {
-	struct dfs_msg msg;
-	uint64_t seq;
-	const uint8_t *rec;
-	size_t len, off = 0, n = 0;
-	bool stuck = false;
-	struct dfs_db_group *g = NULL;
+	struct inmsg *c = repl_inbox_to_check(r);
 
-	if (dfs_msg_decode(m->data, m->len, &msg) < 0)
-		return;	/* checked on arrival */
-	pthread_mutex_lock(&r->lock);
-	uint32_t session = m->link->session;
-	/*
-	 * A catch-up, not a live change: a big batch, the sender far ahead, or
-	 * much more queued. Watchers are not sent an event per update of a burst.
-	 */
-	bool bulk = msg.count >= BULK_BEHIND || msg.seq > msg.upto + BULK_BEHIND ||
-		    m->link->queued - m->len > BULK_QUEUED;
+	if (!c)
+		return false;
 	pthread_mutex_unlock(&r->lock);
-	if (m->count) {
-		g = dfs_db_group_new(r->db);
-		if (!g) {
-			stuck = true;	/* asked for again after a restart */
-			n = m->count;
-		}
-	}
-	while (g && n < m->count && dfs_msg_next_item(&msg, &off, &seq, &rec, &len)) {
-		if (!receive(r, g, rec, len, m->checked ? &m->checked[n] : NULL, session))
-			stuck = true;
-		n++;
-	}
-	if (g && bulk)
-		dfs_db_group_bulk(g);
-	/* One wait makes the whole message durable. */
-	if (g && dfs_db_group_end(g) < 0)
-		stuck = true;
-	atomic_fetch_add(&r->received, n);
-	atomic_store(&r->parked, r->park_count);
+	check_message(r, c);
 	pthread_mutex_lock(&r->lock);
-	if (stuck)
-		m->link->recv_stuck = true;
-	else if (msg.upto > m->link->recv_upto && !m->link->recv_stuck)
-		m->link->recv_upto = msg.upto;
-	pthread_mutex_unlock(&r->lock);
+	c->check = CHECK_DONE;
+	pthread_cond_broadcast(&r->queue_cond);
+	return true;
+}
+
+/* Waits up to a second for work; false at the timeout. Under r->lock. */
+static bool wait_work(struct dfs_repl *r)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	return pthread_cond_timedwait(&r->queue_cond, &r->lock, &ts) != ETIMEDOUT;
 }
 
 /*
- * Takes the next message whose signatures are checked, or, while there is
- * none, checks one itself: signature checks, not the store, bound catch-up,
- * so every thread helps with them. Called and returns with r->lock held.
+ * The next link to serve; while there is none, checks messages ahead or
+ * waits. NULL after a second without one (time to save the cursors), or
+ * when stopping. Called and returns with r->lock held.
  */
-static struct inmsg *next_checked(struct dfs_repl *r, bool applier)
+static struct link *next_turn(struct dfs_repl *r)
 {
 	for (;;) {
-		struct inmsg *m = r->qhead;
-		if (applier && m && m->check == CHECK_DONE) {
-			r->qhead = m->next;
-			if (!r->qhead)
-				r->qtail = NULL;
-			r->ahead--;
-			pthread_cond_broadcast(&r->queue_cond);	/* room to check ahead */
-			return m;
-		}
-		/*
-		 * Not too far ahead: results take memory, and the more stored
-		 * since a check, the likelier the applier must look again.
-		 */
-		if (r->qcheck && r->ahead < CHECK_AHEAD) {
-			struct inmsg *c = r->qcheck;
-			r->qcheck = c->next;
-			r->ahead++;
-			c->check = CHECK_RUNNING;
-			pthread_mutex_unlock(&r->lock);
-			check_message(r, c);
-			pthread_mutex_lock(&r->lock);
-			c->check = CHECK_DONE;
-			pthread_cond_broadcast(&r->queue_cond);
-			continue;
-		}
+		/* Not drained at a stop: what is left is asked for again at the next start. */
 		if (atomic_load(&r->stopping))
 			return NULL;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		if (pthread_cond_timedwait(&r->queue_cond, &r->lock, &ts) == ETIMEDOUT && applier)
-			return NULL;	/* time to save the cursors */
+		struct link *l = repl_inbox_next(r);
+		if (l)
+			return l;
+		if (!check_one(r) && !wait_work(r))
+			return NULL;
 	}
 }
 
@@ -427,7 +514,8 @@ void *repl_checker_main(void *arg)
 	pthread_setname_np(pthread_self(), "dfs-verify");
 	pthread_mutex_lock(&r->lock);
 	while (!atomic_load(&r->stopping))
-		next_checked(r, false);
+		if (!check_one(r))
+			wait_work(r);
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }
@@ -442,27 +530,26 @@ void *repl_applier_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&r->lock);
-		struct inmsg *m = next_checked(r, true);
+		struct link *l = next_turn(r);
 		pthread_mutex_unlock(&r->lock);
-		if (m) {
-			apply_message(r, m);
+		if (l) {
+			if (l == &r->waiters)
+				apply_waiters(r);
+			else if (l->work.m)
+				apply_slice(r, l);
 			pthread_mutex_lock(&r->lock);
-			m->link->queued -= m->len;
-			link_put(m->link);
+			repl_inbox_turn_end(r, l);
 			pthread_mutex_unlock(&r->lock);
-			free(m->checked);
-			free(m);
-			/* Room to read, and perhaps updates to relay. */
-			atomic_store(&r->rx_wake, true);
 			repl_net_wake(r);
 		}
-		/* At least once a second: next_checked() returns by then. */
-		retry_clock_waits(r);
-		if (dfs_monotonic_ms() - saved >= CURSOR_SAVE_MS || (!m && atomic_load(&r->stopping))) {
+		/* At least once a second: next_turn() returns by then. */
+		repl_retry_clock_waits(r);
+		repl_inbox_waiters_ready(r);
+		if (dfs_monotonic_ms() - saved >= CURSOR_SAVE_MS || (!l && atomic_load(&r->stopping))) {
 			save_cursors(r);
 			saved = dfs_monotonic_ms();
 		}
-		if (!m && atomic_load(&r->stopping))
+		if (!l && atomic_load(&r->stopping))
 			break;
 	}
 	return NULL;

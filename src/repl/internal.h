@@ -17,8 +17,12 @@
  *             timer is net.c's own struct repl_net_timer.
  *   outbox.c  our log to a peer: batches, and the runs of entries that came
  *             in over a connection, which are not echoed back over it.
- *   inbox.c   a peer's updates into the model: queue, checker threads,
- *             applier thread, parking, cursors.
+ *   park.c    updates that cannot be applied yet: those waiting for a
+ *             predecessor (a share per peer, and a cap in all) and those
+ *             waiting for their time; what is let go is counted.
+ *   inbox.c   a peer's updates into the model: a queue per link, served in
+ *             turn a slice at a time, checker threads, the applier thread,
+ *             cursors.
  *   link.c    one connection's protocol: HELLO, AUTH, LOG, WANT, UPDATES;
  *             link up and down. Its repl_link_* are the handlers of r->on.
  *   repl.c    start and stop, .node/peers and .node/stats.
@@ -26,10 +30,11 @@
  * Threads: the service thread (net.c's repl_net_service_main) owns every
  * libwebsockets object, so every handler of r->on and everything in link.c
  * runs on it, as do a link's handshake and receive fields. The applier
- * thread (inbox.c) owns the parking table. Checker threads only verify
- * signatures. Fields that more than one thread reads say what protects them:
- * r->lock guards the links' shown state, the queue and the sessions;
- * r->runs_lock the runs; counters are atomics, read without a lock.
+ * thread (inbox.c) owns the parking table (park.c) and each link's message
+ * being applied. Checker threads only verify signatures. Fields that more
+ * than one thread reads say what protects them: r->lock guards the links'
+ * shown state, the queues and the sessions; r->runs_lock the runs; counters
+ * are atomics, read without a lock.
  */
 #ifndef DINEMICFS_REPL_INTERNAL_H
 #define DINEMICFS_REPL_INTERNAL_H
@@ -49,11 +54,22 @@
 #include "dinemicfs/keys.h"
 #include "dinemicfs/repl.h"
 #include "dinemicfs/tls.h"
+#include "dinemicfs/util.h"
 #include "dinemicfs/wire.h"
 
-#define LINK_QUEUE_MAX (8u << 20)	/* received bytes a link may have queued */
-#define PARK_BYTES_MAX (64u << 20)	/* updates waiting for a predecessor */
-#define PARK_BUCKETS 1024
+/*
+ * Received bytes a link may have queued before it is no longer read
+ * (-o link_queue, r->queue_max): a message that arrives is queued whole, so
+ * a link holds at most this plus one message (DFS_WIRE_MSG_MAX) queued, and
+ * one more being reassembled. Reading resumes below half of it.
+ */
+#define LINK_QUEUE_MAX DFS_REPL_LINK_QUEUE
+#define PAUSE_LOG_MS 10000		/* links paused are logged at most this often */
+#define PARK_BYTES_MAX DFS_REPL_PARK_MAX	/* updates waiting for a predecessor, in all */
+#define PARK_PER_PEER DFS_REPL_PARK_PER_PEER	/* and from one peer: -o park_per_peer */
+#define PARK_BUCKETS 4096
+#define SHARE_BUCKETS 64		/* peers with updates waiting, by their id */
+#define PARK_LOG_MS 10000		/* drops past a share are logged at most this often */
 #define CLOCK_WAIT_MAX 1024		/* updates stamped past max_skew, waiting for their time */
 #define CLOCK_WAIT_BYTES (16u << 20)	/* and their bytes */
 #define BACKOFF_MIN_MS 100
@@ -61,6 +77,14 @@
 #define CURSOR_SAVE_MS 1000
 #define MAX_CHECKERS 3			/* threads that verify signatures */
 #define CHECK_AHEAD 8			/* messages checked ahead of the applier, at most */
+/*
+ * The applier serves the links with messages in turn. While another link
+ * waits, a turn ends after SLICE_MAX updates or SLICE_MS, whichever comes
+ * first (and after one update at least): so no link waits for another's
+ * burst longer than that, or than one update's judgement.
+ */
+#define SLICE_MAX 64
+#define SLICE_MS 5
 #define BULK_BEHIND 256			/* a batch this big, or a sender this far ahead: a catch-up */
 #define BULK_QUEUED (256u << 10)	/* so is a link with this much more queued */
 #define RUNS_MAX 4096			/* runs of log entries whose connection is known */
@@ -79,6 +103,20 @@
 
 _Static_assert(DFS_WIRE_LOG_ID_LEN == DFS_DB_LOG_ID_LEN, "a log id is a log id");
 
+/*
+ * A log line a peer can make repeat (a bad frame, a bad update): at most
+ * RATELOG_BURST of them in RATELOG_MS, the rest counted and said by the
+ * next one logged, so that a peer cannot push the rest out of .node/log.
+ * One thread uses one.
+ */
+#define RATELOG_BURST 10
+#define RATELOG_MS 10000
+struct repl_ratelog {
+	uint64_t start_ms;		/* this window's; 0: none yet */
+	unsigned n;			/* lines logged in it */
+	unsigned long long skipped;	/* lines not logged since the last one */
+};
+
 /* libwebsockets' types, named only: net.c alone sees inside them. */
 struct lws;
 struct lws_context;
@@ -86,6 +124,25 @@ struct lws_context;
 struct repl_net_timer;
 
 enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_HANDSHAKE, LINK_UP };
+
+/*
+ * Where a link is in the applier's round: nothing to apply, waiting its turn
+ * on r->ready, or being served. A link on r->ready or being served holds a
+ * reference to itself for it.
+ */
+enum link_turn { TURN_IDLE, TURN_READY, TURN_SERVED };
+
+struct inmsg;
+
+/* The message a link's turns are applying, and how far they got. */
+struct inwork {
+	struct inmsg *m;		/* NULL: none begun */
+	bool begun;			/* msg decoded, bulk decided */
+	bool stuck;			/* an update of it is not stored */
+	bool bulk;			/* a catch-up: dfs_db_group_bulk() */
+	struct dfs_msg msg;
+	size_t off, n;			/* the next item: its offset, its index */
+};
 
 /* Control messages a link still has to send, in this order. */
 enum { SEND_HELLO = 1, SEND_AUTH = 2, SEND_LOG = 4, SEND_WANT = 8 };
@@ -148,8 +205,16 @@ struct link {
 	/* Receiving: one message, reassembled from fragments. */
 	struct dfs_buf rx;
 	bool rx_drop;			/* oversized: swallow the rest */
-	size_t queued;			/* bytes waiting for the applier */
 	bool rx_paused;
+
+	/* Its messages not yet applied (inbox.c); under r->lock. */
+	size_t queued;			/* their bytes, the one being applied too */
+	struct inmsg *qhead, *qtail;	/* waiting for the applier, oldest first */
+	struct inmsg *qcheck;		/* the first of them not yet being checked */
+	unsigned ahead;			/* of them, checked or being checked */
+	enum link_turn turn;
+	struct link *ready_next;	/* r->ready */
+	struct inwork work;		/* applier thread only */
 };
 
 /* Signatures of a message's updates are checked ahead of the applier. */
@@ -164,7 +229,9 @@ struct checked {
 
 struct inmsg {
 	struct inmsg *next;
-	struct link *link;
+	struct link *link;		/* holds a reference */
+	uint32_t session;		/* the link's connection it came over */
+	struct dfs_pubkey from;		/* the peer that sent it: its share of the park */
 	int check;			/* CHECK_*, under r->lock */
 	size_t count;			/* updates in it */
 	struct checked *checked;	/* per update, once checked; NULL: not checked (no memory) */
@@ -189,9 +256,21 @@ struct run {
 struct parked {
 	struct parked *next;
 	struct dfs_hash wait;
+	struct dfs_hash hash;		/* the update's own */
+	struct dfs_pubkey from;		/* the peer it came from, whose share it takes */
 	uint64_t due;			/* dfs_monotonic_ms() when due; 0: parked */
 	size_t len;
 	uint8_t rec[];
+};
+
+/* What one peer's parked and released updates take of the park. */
+struct park_share {
+	struct park_share *next;
+	struct dfs_pubkey peer;
+	size_t bytes, count;
+	struct parked *rel_head, *rel_tail;	/* released, oldest first */
+	struct park_share *rel_next;		/* r->rel_ring */
+	bool rel_listed;			/* on r->rel_ring */
 };
 
 /*
@@ -239,16 +318,28 @@ struct dfs_repl {
 	atomic_bool log_grew;
 	atomic_bool rx_wake;		/* the applier freed queue room */
 
-	pthread_mutex_t lock;		/* links' shown state, the queue, stats */
+	pthread_mutex_t lock;		/* links' shown state, the queues, stats */
 	pthread_cond_t queue_cond;
 	struct link *links;
-	struct inmsg *qhead, *qtail;
-	struct inmsg *qcheck;		/* the first message not yet being checked */
+	struct link *ready, *ready_tail;	/* links waiting their turn, in turn */
+	struct link *served;			/* the link being served, or NULL */
+	struct link waiters;			/* released updates' place in the round */
+	atomic_uint nready;			/* how many; read without the lock */
 	unsigned ahead;			/* messages checked or being checked, not yet taken */
+	size_t queue_max;		/* a link's queue: -o link_queue */
+	uint64_t pause_logged_ms;	/* service thread only: when a pause was last logged */
+	struct repl_ratelog bad_frame_log;	/* service thread only */
+	struct repl_ratelog bad_update_log;	/* applier thread only */
 
-	struct parked *park[PARK_BUCKETS];	/* applier thread only */
+	/* The park (park.c); applier thread only. */
+	struct parked *park[PARK_BUCKETS];
 	size_t park_bytes, park_count;
-	struct parked *clock_wait;		/* likewise; the soonest due first */
+	size_t park_max, park_per_peer;		/* in all, and per peer */
+	struct park_share *shares[SHARE_BUCKETS];
+	struct park_share *rel_ring, *rel_tail;	/* shares with released updates, in turn */
+	uint64_t park_logged_ms;		/* when drops were last logged; 0: never */
+	unsigned long long park_unlogged;	/* drops since */
+	struct parked *clock_wait;		/* the soonest due first */
 	size_t clock_wait_bytes, clock_wait_count;
 	uint32_t sessions;			/* under lock */
 
@@ -259,7 +350,7 @@ struct dfs_repl {
 
 	/* Counters for .node/stats: atomics, so that no lock is taken to count. */
 	atomic_ullong received, sent, bytes_in, bytes_out, parked, bad_frames, dropped;
-	atomic_ullong clock_waiting;
+	atomic_ullong parked_bytes, park_dropped, clock_waiting, paused;
 	atomic_ullong refused, over_limit;
 
 	/* Inbound connections not yet up (admit.c); service thread only. */
@@ -318,11 +409,84 @@ void repl_note_source(struct dfs_repl *r, uint64_t seq, uint32_t session);
 /* Sends l the next batch of our log; 1 if there may be more, 0, or < 0. */
 int repl_send_log(struct link *l);
 
+/* ---- park.c: updates waiting for a predecessor, or for their time ------------------ */
+
+/* Sets the park's caps: per_peer bytes a peer (0: PARK_PER_PEER), PARK_BYTES_MAX in all. */
+void repl_park_init(struct dfs_repl *r, size_t per_peer);
+/* Frees every parked and waiting update; no thread uses the park any more. */
+void repl_park_release(struct dfs_repl *r);
+/*
+ * Parks the update rec (of hash h) from peer until wait (an update hash or
+ * a model id) is stored. Returns 0 (parked), -ENOSPC
+ * (the peer's share is full), -ENOBUFS (the park is full) or -ENOMEM.
+ */
+int repl_park(struct dfs_repl *r, const struct dfs_pubkey *from, const struct dfs_hash *wait,
+	      const struct dfs_hash *h, const uint8_t *rec, size_t len);
+/* repl_park(), and past a limit the update is dropped: counted, logged now and then. */
+bool repl_park_or_drop(struct dfs_repl *r, const struct dfs_pubkey *from,
+		       const struct dfs_hash *wait, const struct dfs_hash *h, const uint8_t *rec,
+		       size_t len);
+/* Releases the updates parked for key: each waits in its peer's queue, still counted. */
+void repl_unpark(struct dfs_repl *r, const struct dfs_hash *key);
+/*
+ * The next released update to receive: the oldest of the next peer in turn
+ * (off the park, its share shrunk; the caller frees it). NULL when none is.
+ */
+struct parked *repl_released_next(struct dfs_repl *r);
+/* Bytes of the park that peer's updates take. */
+size_t repl_park_share(struct dfs_repl *r, const struct dfs_pubkey *peer);
+/*
+ * Keeps an update from peer that came too early (-ETIME) until it is due.
+ * first: not kept before, so it is logged. Returns whether it is kept.
+ */
+bool repl_clock_park(struct dfs_repl *r, const struct dfs_pubkey *from, const uint8_t *rec,
+		     size_t len, bool first);
+/* The update rec (of hash h) is stored: what waited for it, or for its model, is released. */
+void repl_take_waiters(struct dfs_repl *r, const struct dfs_hash *h, const uint8_t *rec,
+		       size_t len);
+/*
+ * Receives p, a released update, within g, and frees it; what waited for
+ * it is released in turn. Returns false when it is not in the store yet.
+ */
+bool repl_receive_waiter(struct dfs_repl *r, struct dfs_db_group *g, struct parked *p);
+/* Releases the updates whose time has come; returns whether there were any. */
+bool repl_retry_clock_waits(struct dfs_repl *r);
+/* Shows the park's size in the counters. */
+void repl_park_publish(struct dfs_repl *r);
+
 /* ---- inbox.c: a peer's updates into the model -------------------------------------- */
 
 /* Set on the applier's thread: see dfs_repl_log_grew(). */
 extern _Thread_local bool repl_applier_thread;
 
+/*
+ * Queues the UPDATES message p (m decoded, len bytes) from l's peer for the
+ * checkers and the applier, and gives l a turn if it had none. Returns 1
+ * when l's queue is full (stop reading it), 0, or -ENOMEM.
+ */
+int repl_inbox_add(struct link *l, const struct dfs_msg *m, const uint8_t *p, size_t len);
+/*
+ * The next link to serve, in turn, with l->work.m set (its next message,
+ * taken off its queue, when none was begun): the first on r->ready whose
+ * next message is not being checked right now. NULL when there is none.
+ * Under r->lock; the link is off r->ready, served, until repl_inbox_turn_end().
+ */
+struct link *repl_inbox_next(struct dfs_repl *r);
+/* l's turn is over: back on r->ready if it has more, else idle. Under r->lock. */
+void repl_inbox_turn_end(struct dfs_repl *r, struct link *l);
+/*
+ * Sets a link's queue to queue_max bytes (0: LINK_QUEUE_MAX), and readies
+ * r->waiters, the place in the round of the released updates (park.c).
+ */
+void repl_inbox_init(struct dfs_repl *r, size_t queue_max);
+/* Released updates wait: r->waiters takes its turn (applier thread, without r->lock). */
+void repl_inbox_waiters_ready(struct dfs_repl *r);
+/* The next message to check ahead, claimed (CHECK_RUNNING), or NULL. Under r->lock. */
+struct inmsg *repl_inbox_to_check(struct dfs_repl *r);
+/* Whether a turn that applied done updates since start_ms ends now (only while others wait). */
+bool repl_slice_over(struct dfs_repl *r, size_t done, uint64_t start_ms, uint64_t now_ms);
+/* Frees every queued message and every message begun; only at stop. */
+void repl_inbox_release(struct dfs_repl *r);
 /* Takes l's place in its peer's log, if there is one to keep; under r->lock. */
 bool repl_cursor_of(const struct link *l, struct cursor_save *c);
 void repl_put_cursors(struct dfs_repl *r, const struct cursor_save *c, size_t n);
@@ -358,6 +522,26 @@ int repl_link_message(struct link *l, const uint8_t *p, size_t len);
 void repl_link_bad_frame(struct link *l, const char *what);
 
 /* ---- shared helpers ---------------------------------------------------------------- */
+
+/* Whether to log one more line now; *skipped: how many were not since (to say so). */
+static inline bool repl_ratelog(struct repl_ratelog *rl, unsigned long long *skipped)
+{
+	uint64_t now = dfs_monotonic_ms();
+
+	if (!rl->start_ms || now - rl->start_ms >= RATELOG_MS) {
+		rl->start_ms = now ? now : 1;
+		rl->n = 0;
+	}
+	*skipped = 0;
+	if (rl->n >= RATELOG_BURST) {
+		rl->skipped++;
+		return false;
+	}
+	rl->n++;
+	*skipped = rl->skipped;
+	rl->skipped = 0;
+	return true;
+}
 
 /* Drops a reference to l; the last one frees it. Under r->lock once shared. */
 static inline void link_put(struct link *l)

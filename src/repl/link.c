@@ -242,8 +242,14 @@ int repl_link_writable(struct link *l)
 void repl_link_bad_frame(struct link *l, const char *what)
 {
 	char hex[17];
+	unsigned long long skipped;
 
 	atomic_fetch_add(&l->r->bad_frames, 1);
+	if (!repl_ratelog(&l->r->bad_frame_log, &skipped))
+		return;
+	if (skipped)
+		dfs_log(DFS_LOG_WARNING, "replication: %llu more bad messages dropped, not logged "
+			"(frames_dropped counts them)", skipped);
 	dfs_log(DFS_LOG_WARNING, "replication: from %s (%s): %s; dropped", l->addr,
 		l->got_hello ? peer_hex(l, hex) : "?", what);
 }
@@ -379,6 +385,21 @@ static int on_want(struct link *l, const struct dfs_msg *m)
 	return 0;
 }
 
+/* Says that l is no longer read, at most every PAUSE_LOG_MS (a catch-up pauses often). */
+static void log_paused(struct link *l)
+{
+	struct dfs_repl *r = l->r;
+	uint64_t now = dfs_monotonic_ms();
+	char hex[17];
+
+	if (r->pause_logged_ms && now - r->pause_logged_ms < PAUSE_LOG_MS)
+		return;
+	r->pause_logged_ms = now ? now : 1;
+	dfs_log(DFS_LOG_INFO, "replication: %s (%s): its queue of updates to apply is full "
+		"(link_queue=%zuK); it is read again once half of that is applied (links_paused "
+		"counts each time)", l->addr, peer_hex(l, hex), r->queue_max >> 10);
+}
+
 /* Queues the message p, of len bytes, for the checkers and the applier. */
 static int on_updates(struct link *l, const struct dfs_msg *m, const uint8_t *p, size_t len)
 {
@@ -388,38 +409,23 @@ static int on_updates(struct link *l, const struct dfs_msg *m, const uint8_t *p,
 		repl_link_bad_frame(l, "updates before the handshake");
 		return -1;
 	}
-	struct inmsg *q = malloc(sizeof(*q) + len);
-	if (!q) {
-		repl_link_bad_frame(l, "out of memory");
-		return 0;
-	}
-	memcpy(q->data, p, len);
-	q->len = len;
-	q->link = l;
-	q->next = NULL;
-	q->check = CHECK_QUEUED;
-	q->count = m->count;
-	q->checked = NULL;
 	pthread_mutex_lock(&r->lock);
 	if (m->seq > l->peer_head)
 		l->peer_head = m->seq;
 	if (m->upto > l->peer_head)
 		l->peer_head = m->upto;
-	l->refs++;
-	l->queued += len;
-	if (r->qtail)
-		r->qtail->next = q;
-	else
-		r->qhead = q;
-	r->qtail = q;
-	if (!r->qcheck)
-		r->qcheck = q;
-	bool full = l->queued > LINK_QUEUE_MAX;
-	pthread_cond_broadcast(&r->queue_cond);
 	pthread_mutex_unlock(&r->lock);
-	if (full && !l->rx_paused) {
+	int rc = repl_inbox_add(l, m, p, len);
+	if (rc < 0) {
+		repl_link_bad_frame(l, "out of memory");
+		return 0;
+	}
+	/* Full: no more is read from it until the applier has taken half. */
+	if (rc > 0 && !l->rx_paused) {
 		l->rx_paused = true;
+		atomic_fetch_add(&r->paused, 1);
 		repl_net_pause(l->wsi);
+		log_paused(l);
 	}
 	return 0;
 }

@@ -204,7 +204,7 @@ static void service_wake(struct dfs_repl *r)
 			lws_callback_on_writable(l->wsi);
 		if (room && l->rx_paused) {
 			pthread_mutex_lock(&r->lock);
-			bool below = l->queued < LINK_QUEUE_MAX / 2;
+			bool below = l->queued < r->queue_max / 2;
 			pthread_mutex_unlock(&r->lock);
 			if (below) {
 				l->rx_paused = false;

@@ -148,6 +148,8 @@ static struct dfs_repl *repl_new(struct dfs_db *db, struct dfs_keyring *kr,
 	pthread_mutex_init(&r->runs_lock, NULL);
 	pthread_cond_init(&r->queue_cond, NULL);
 	dfs_buf_init(&r->tx);
+	repl_park_init(r, o->park_per_peer);
+	repl_inbox_init(r, o->link_queue);
 	if (o->listen && dfs_parse_listen(o->listen, host, hostlen, port) < 0) {
 		dfs_log(DFS_LOG_ERR, "replication: bad listen address '%s' (want HOST:PORT)",
 			o->listen);
@@ -233,25 +235,8 @@ void dfs_repl_stop(struct dfs_repl *r)
 	pthread_join(r->applier, NULL);
 	/* Closes every connection; their CLOSED callbacks run here. */
 	repl_net_close(r);
-	while (r->qhead) {
-		struct inmsg *m = r->qhead;
-		r->qhead = m->next;
-		link_put(m->link);
-		free(m->checked);
-		free(m);
-	}
-	for (size_t i = 0; i < PARK_BUCKETS; i++) {
-		while (r->park[i]) {
-			struct parked *p = r->park[i];
-			r->park[i] = p->next;
-			free(p);
-		}
-	}
-	while (r->clock_wait) {
-		struct parked *p = r->clock_wait;
-		r->clock_wait = p->next;
-		free(p);
-	}
+	repl_inbox_release(r);
+	repl_park_release(r);
 	/* No connection and no queued message holds a link now: only the list. */
 	for (struct link *l = r->links; l; l = l->next)
 		l->refs = 1;
@@ -264,7 +249,7 @@ void dfs_repl_log_grew(struct dfs_repl *r)
 		return;
 	/*
 	 * One wake-up at a time: the service thread reads the whole log anyway.
-	 * The applier wakes it once per message, after the message.
+	 * The applier wakes it once per turn, after the turn.
 	 */
 	if (!atomic_exchange(&r->log_grew, true) && !repl_applier_thread)
 		repl_net_wake(r);
@@ -313,6 +298,9 @@ void dfs_repl_get_stats(struct dfs_repl *r, struct dfs_repl_stats *out)
 	out->bytes_in = atomic_load(&r->bytes_in);
 	out->bytes_out = atomic_load(&r->bytes_out);
 	out->parked = atomic_load(&r->parked);
+	out->parked_bytes = atomic_load(&r->parked_bytes);
+	out->park_dropped = atomic_load(&r->park_dropped);
+	out->paused = atomic_load(&r->paused);
 	out->clock_waiting = atomic_load(&r->clock_waiting);
 	out->bad_frames = atomic_load(&r->bad_frames);
 	out->dropped = atomic_load(&r->dropped);

@@ -300,3 +300,19 @@ flip_byte() {
 
 # upd_hash FILE: a record's hash (BLAKE2b-256 of all its bytes), as mkupdate prints it
 upd_hash() { b2sum -l 256 "$1" | cut -d' ' -f1; }
+
+# need_hostile: the hostile peer's tools ($WSPROBE, $MKUPDATE, found next to
+# the daemon when not given), or the case is skipped
+need_hostile() {
+  : "${WSPROBE:=$(dirname "$DINEMICFS")/../tests/e2e/wsprobe}"
+  : "${MKUPDATE:=$(dirname "$DINEMICFS")/../tests/e2e/mkupdate}"
+  [ -x "$WSPROBE" ] || skip "no wsprobe at $WSPROBE"
+  [ -x "$MKUPDATE" ] || skip "no mkupdate at $MKUPDATE"
+}
+
+# make_netkey: a fresh network key in $NETKEY ($T/netkey, mode 0600)
+make_netkey() {
+  NETKEY=$T/netkey
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NETKEY"
+  chmod 600 "$NETKEY"
+}

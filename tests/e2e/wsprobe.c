@@ -58,7 +58,14 @@
  * Options, before PORT: --plain (no TLS, for nodes run with -o
  * unencrypted_links), --netkey FILE (MAC our AUTH with that network key and
  * say so in HELLO; without it the MAC is zeros and the flag clear),
- * --origin (send an Origin header in the upgrade, as a web page would).
+ * --origin (send an Origin header in the upgrade, as a web page would),
+ * --key FILE (our node key from FILE, as mkupdate newkey writes it, and a
+ * log id made from it, so that another run is the same peer with the same
+ * log; without it both are new each run), --head N (our log is N long
+ * before the first send; updates sent are numbered from N + 1).
+ *
+ * The handshake step prints where in our log the server wants us to start
+ * ("the server wants our log after N"): how far it got last time.
  *
  * Exit status: 0 when every step did what it says, 1 otherwise, 2 on usage.
  * Connects to 127.0.0.1 only.
@@ -114,11 +121,13 @@ struct conn {
 	uint8_t server_sig[DFS_SIG_LEN], server_mac[DFS_WIRE_MAC_LEN];	/* its AUTH */
 	bool got_hello, hello_ok, got_auth, auth_ok, got_log, got_want;
 	uint64_t server_head, server_upto;	/* as the server last said */
+	uint64_t want;				/* where the server's WANT starts */
 };
 
 /* Options. */
 static bool plain, send_origin, has_netkey;
 static uint8_t netkey[DFS_MAC_KEY_LEN];
+static const char *key_file;	/* --key */
 
 static SSL_CTX *ssl_ctx;
 static struct conn main_conn = { .name = "node 1", .sock = -1 };
@@ -127,6 +136,7 @@ static struct conn *cur = &main_conn;	/* the connection the steps use */
 static struct dfs_pubkey node_pk;
 static struct dfs_seckey node_sk;
 static uint64_t my_seq;		/* our pretend log */
+static uint8_t my_log_id[DFS_WIRE_LOG_ID_LEN];	/* its id */
 static struct dfs_hash awaited;	/* the last valid update sent */
 static struct dfs_buf last_create, last_set;	/* its bytes, for replay */
 static bool awaiting, echoed;
@@ -614,6 +624,7 @@ static void on_message(struct conn *c, const uint8_t *p, size_t len)
 		break;
 	case DFS_MSG_WANT:
 		c->got_want = true;
+		c->want = m.seq;
 		break;
 	case DFS_MSG_UPDATES:
 		on_updates(c, &m);
@@ -669,13 +680,13 @@ static void our_auth(const struct conn *c, uint8_t sig[DFS_SIG_LEN],
 		dfs_mac(mac, netkey, proof, sizeof(proof));
 }
 
-/* LOG (our pretend log, under a random log id), then WANT 0. */
+/* LOG (our pretend log, under its id), then WANT 0. */
 static int send_log_want(struct conn *c)
 {
 	struct dfs_msg m = { .type = DFS_MSG_LOG };
 
 	m.seq = my_seq;
-	dfs_random(m.log_id, sizeof(m.log_id));
+	memcpy(m.log_id, my_log_id, sizeof(m.log_id));
 	if (send_control(c, &m) < 0)
 		return -1;
 	memset(&m, 0, sizeof(m));
@@ -716,6 +727,7 @@ static int step_handshake(void)
 	}
 	printf("handshake: up as %s\n", id16(&node_pk));
 	printf("handshake: link %s\n", c->ssl ? dfs_tls_version(c->ssl) : "plain");
+	printf("handshake: the server wants our log after %llu\n", (unsigned long long)c->want);
 	return 0;
 }
 
@@ -1446,6 +1458,10 @@ static int parse_options(int argc, char **argv)
 			if (dfs_netkey_read(argv[++i], netkey) < 0)
 				return -1;
 			has_netkey = true;
+		} else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
+			key_file = argv[++i];
+		} else if (strcmp(argv[i], "--head") == 0 && i + 1 < argc) {
+			my_seq = strtoull(argv[++i], NULL, 10);
 		} else {
 			return -1;
 		}
@@ -1453,11 +1469,25 @@ static int parse_options(int argc, char **argv)
 	return i < argc ? i : -1;
 }
 
-/* Our key, and the TLS context that presents its certificate. */
+/* Our key and log id, and the TLS context that presents the key's certificate. */
 static int identity_init(void)
 {
-	if (dfs_crypto_init() < 0 || dfs_keys_generate(&node_pk, &node_sk) < 0)
+	if (dfs_crypto_init() < 0)
 		return -1;
+	if (key_file) {
+		struct dfs_hash h;
+		if (dfs_keyfile_read(key_file, &node_sk) < 0) {
+			fprintf(stderr, "wsprobe: cannot read the key file %s\n", key_file);
+			return -1;
+		}
+		dfs_seckey_public(&node_sk, &node_pk);
+		dfs_hash2(&h, (const uint8_t *)"wsprobe log", 11, node_pk.b, sizeof(node_pk.b));
+		memcpy(my_log_id, h.b, sizeof(my_log_id));
+	} else {
+		if (dfs_keys_generate(&node_pk, &node_sk) < 0)
+			return -1;
+		dfs_random(my_log_id, sizeof(my_log_id));
+	}
 	if (plain)
 		return 0;
 	struct dfs_tls_cert *cert = dfs_tls_cert_new(&node_sk);
@@ -1493,7 +1523,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);	/* a TLS write to a closed link: an error, not a death */
 	int p = parse_options(argc, argv);
 	if (p < 0 || check_steps(argc, argv, p + 1) != 0) {
-		fprintf(stderr, "usage: wsprobe [--plain] [--netkey FILE] [--origin] PORT STEP...\n");
+		fprintf(stderr, "usage: wsprobe [--plain] [--netkey FILE] [--origin] [--key FILE] "
+			"[--head N] PORT STEP...\n");
 		return 2;
 	}
 	if (identity_init() < 0)

@@ -6,6 +6,7 @@
 #include <fuse_log.h>
 
 #include "dinemicfs/config.h"
+#include "dinemicfs/repl.h"
 #include "dinemicfs/db.h"
 #include "dinemicfs/update.h"
 #include "fuzz.h"
@@ -55,6 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					   c.unencrypted_links ? 5 : 6) == 0);
 		FUZZ_CHECK(c.policy_open == 0 || c.policy_open == 1);
 		FUZZ_CHECK(c.max_skew_ms <= DFS_MAX_SKEW_MAX_MS);
+		FUZZ_CHECK(c.park_per_peer >= 1 && c.park_per_peer <= DFS_REPL_PARK_MAX);
+		FUZZ_CHECK(c.link_queue >= DFS_REPL_LINK_QUEUE_MIN &&
+			   c.link_queue <= DFS_REPL_LINK_QUEUE_MAX);
 		/* The quotas of held updates: given, or their defaults. */
 		FUZZ_CHECK(c.held_per_signer_str || c.held_per_signer == DFS_DB_HELD_PER_SIGNER);
 		FUZZ_CHECK(c.held_max_str || c.held_max == DFS_DB_HELD_MAX);

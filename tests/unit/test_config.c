@@ -164,37 +164,83 @@ Test(config, bad_max_skew)
 	}
 }
 
-Test(config, held_quota)
+Test(config, park_per_peer)
 {
-	cr_assert_eq(PARSE("dinemicfs", "state", "mnt"), 0);
-	cr_assert_eq(c.held_per_signer, 16u << 20, "16 MiB per signer by default");
-	cr_assert_eq(c.held_max, 256u << 20, "256 MiB in all by default");
-	cr_assert_eq(c.held_per_signer, DFS_DB_HELD_PER_SIGNER, "the database's default too");
-	cr_assert_eq(c.held_max, DFS_DB_HELD_MAX);
-	dfs_config_release(&c);
-	setup();
-	cr_assert_eq(PARSE("dinemicfs", "-o", "held_per_signer=1M,held_max=2G", "state", "mnt"), 0,
-		     "%s", err);
-	cr_assert_eq(c.held_per_signer, 1u << 20);
-	cr_assert_eq(c.held_max, 2ull << 30);
-	cr_assert_not(fuse_args_have("held_"), "ours are not passed on");
-	dfs_config_release(&c);
-	setup();
-	cr_assert_eq(PARSE("dinemicfs", "-o", "held_per_signer=0", "-o", "held_max=0", "state",
-			   "mnt"), 0, "0: no held update is kept");
-	cr_assert_eq(c.held_per_signer, 0);
-	cr_assert_eq(c.held_max, 0);
-
-	static const char *const bad[] = {
-		"held_per_signer=abc", "held_per_signer=", "held_per_signer=-1", "held_max=1T",
-		"held_max=4KB", "held_max=99999999999999999999",
+	static const struct {
+		const char *opt;
+		size_t bytes;
+	} good[] = {
+		{ "park_per_peer=1", 1 },	   { "park_per_peer=4K", 4096 },
+		{ "park_per_peer=1M", 1 << 20 }, { "park_per_peer=64M", 64u << 20 },
+		{ "park_per_peer=65536", 65536 },
 	};
+
+	cr_assert_eq(PARSE("dinemicfs", "state", "mnt"), 0);
+	cr_assert_eq(c.park_per_peer, 16u << 20, "16M by default");
+	cr_assert_eq(c.link_queue, 8u << 20, "a link's queue: 8M by default");
+	cr_assert_eq(c.park_per_peer, DFS_REPL_PARK_PER_PEER);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", good[i].opt, "state", "mnt"), 0, "%s: %s",
+			     good[i].opt, err);
+		cr_assert_eq(c.park_per_peer, good[i].bytes, "%s", good[i].opt);
+		cr_assert_not(fuse_args_have("park_per_peer"), "ours are not passed on");
+	}
+}
+
+Test(config, bad_park_per_peer)
+{
+	static const char *const bad[] = {
+		"park_per_peer=0", "park_per_peer=", "park_per_peer=-1", "park_per_peer=65M",
+		"park_per_peer=1G", "park_per_peer=abc", "park_per_peer=4KB",
+		"park_per_peer=99999999999999999999",
+	};
+
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		dfs_config_release(&c);
 		setup();
 		cr_assert_eq(PARSE("dinemicfs", "-o", bad[i], "state", "mnt"), -EINVAL, "%s", bad[i]);
-		cr_assert_not_null(strstr(err, bad[i][5] == 'p' ? "held_per_signer" : "held_max"),
-				   "'%s' names the option: %s", bad[i], err);
+		cr_assert_not_null(strstr(err, "park_per_peer"), "'%s' names the option: %s", bad[i],
+				   err);
+		cr_assert_eq(c.park_per_peer, DFS_REPL_PARK_PER_PEER, "%s", bad[i]);
+	}
+}
+
+Test(config, link_queue)
+{
+	static const struct {
+		const char *opt;
+		size_t bytes;
+	} good[] = {
+		{ "link_queue=256K", 256u << 10 }, { "link_queue=8M", 8u << 20 },
+		{ "link_queue=1G", 1u << 30 },	   { "link_queue=1048576", 1u << 20 },
+	};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", good[i].opt, "state", "mnt"), 0, "%s: %s",
+			     good[i].opt, err);
+		cr_assert_eq(c.link_queue, good[i].bytes, "%s", good[i].opt);
+		cr_assert_not(fuse_args_have("link_queue"), "ours are not passed on");
+	}
+}
+
+Test(config, bad_link_queue)
+{
+	static const char *const bad[] = {
+		"link_queue=0", "link_queue=", "link_queue=255K", "link_queue=2G",
+		"link_queue=-8M", "link_queue=8 M", "link_queue=99999999999999999999",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", bad[i], "state", "mnt"), -EINVAL, "%s", bad[i]);
+		cr_assert_not_null(strstr(err, "link_queue"), "'%s' names the option: %s", bad[i],
+				   err);
+		cr_assert_eq(c.link_queue, DFS_REPL_LINK_QUEUE, "%s", bad[i]);
 	}
 }
 
@@ -517,4 +563,38 @@ Test(addr, listen)
 	cr_assert_eq(dfs_parse_listen("7401", host, sizeof(host), &port), -EINVAL);
 	cr_assert_eq(dfs_parse_listen("h:0", host, sizeof(host), &port), -EINVAL);
 	cr_assert_eq(dfs_parse_listen("h:-1", host, sizeof(host), &port), -EINVAL);
+}
+
+Test(config, held_quota)
+{
+	cr_assert_eq(PARSE("dinemicfs", "state", "mnt"), 0);
+	cr_assert_eq(c.held_per_signer, 16u << 20, "16 MiB per signer by default");
+	cr_assert_eq(c.held_max, 256u << 20, "256 MiB in all by default");
+	cr_assert_eq(c.held_per_signer, DFS_DB_HELD_PER_SIGNER, "the database's default too");
+	cr_assert_eq(c.held_max, DFS_DB_HELD_MAX);
+	dfs_config_release(&c);
+	setup();
+	cr_assert_eq(PARSE("dinemicfs", "-o", "held_per_signer=1M,held_max=2G", "state", "mnt"), 0,
+		     "%s", err);
+	cr_assert_eq(c.held_per_signer, 1u << 20);
+	cr_assert_eq(c.held_max, 2ull << 30);
+	cr_assert_not(fuse_args_have("held_"), "ours are not passed on");
+	dfs_config_release(&c);
+	setup();
+	cr_assert_eq(PARSE("dinemicfs", "-o", "held_per_signer=0", "-o", "held_max=0", "state",
+			   "mnt"), 0, "0: no held update is kept");
+	cr_assert_eq(c.held_per_signer, 0);
+	cr_assert_eq(c.held_max, 0);
+
+	static const char *const bad[] = {
+		"held_per_signer=abc", "held_per_signer=", "held_per_signer=-1", "held_max=1T",
+		"held_max=4KB", "held_max=99999999999999999999",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", bad[i], "state", "mnt"), -EINVAL, "%s", bad[i]);
+		cr_assert_not_null(strstr(err, bad[i][5] == 'p' ? "held_per_signer" : "held_max"),
+				   "'%s' names the option: %s", bad[i], err);
+	}
 }

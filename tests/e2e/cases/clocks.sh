@@ -8,16 +8,11 @@
 # one a real peer sends is asked for again after a restart; a clock floor
 # kept in the store past max_skew is ignored at start.
 . "$(dirname "$0")/../lib.sh"
-: "${WSPROBE:=$(dirname "$DINEMICFS")/../tests/e2e/wsprobe}"
-: "${MKUPDATE:=$(dirname "$DINEMICFS")/../tests/e2e/mkupdate}"
-[ -x "$WSPROBE" ] || skip "no wsprobe at $WSPROBE"
-[ -x "$MKUPDATE" ] || skip "no mkupdate at $MKUPDATE"
+need_hostile
 command -v b2sum >/dev/null || skip "no b2sum"
 
 P=$(port_base 3)
-NETKEY=$T/netkey
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NETKEY"
-chmod 600 "$NETKEY"
+make_netkey
 A=$T/a B=$T/b C=$T/c
 NODES3="a b c"
 

@@ -11,15 +11,10 @@
 #   them): held on A, applied on B and C, whose after-listeners are told of
 #   each key with its old value.
 . "$(dirname "$0")/../lib.sh"
-: "${MKUPDATE:=$(dirname "$DINEMICFS")/../tests/e2e/mkupdate}"
-: "${WSPROBE:=$(dirname "$DINEMICFS")/../tests/e2e/wsprobe}"
-[ -x "$MKUPDATE" ] || skip "no mkupdate at $MKUPDATE"
-[ -x "$WSPROBE" ] || skip "no wsprobe at $WSPROBE"
+need_hostile
 
 P=$(port_base 1)
-NETKEY=$T/netkey
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NETKEY"
-chmod 600 "$NETKEY"
+make_netkey
 start_node a -o listen=127.0.0.1:$P,network_key=$NETKEY
 start_node b -o peer=wss://127.0.0.1:$P,network_key=$NETKEY
 start_node c -o peer=wss://127.0.0.1:$P,network_key=$NETKEY

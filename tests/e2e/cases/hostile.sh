@@ -6,16 +6,11 @@
 # with one byte flipped is refused on both, and the same record unflipped
 # is taken.
 . "$(dirname "$0")/../lib.sh"
-: "${WSPROBE:=$(dirname "$DINEMICFS")/../tests/e2e/wsprobe}"
-: "${MKUPDATE:=$(dirname "$DINEMICFS")/../tests/e2e/mkupdate}"
-[ -x "$WSPROBE" ] || skip "no wsprobe at $WSPROBE"
-[ -x "$MKUPDATE" ] || skip "no mkupdate at $MKUPDATE"
+need_hostile
 command -v b2sum >/dev/null || skip "no b2sum"
 
 P=$(port_base 2)
-NETKEY=$T/netkey
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NETKEY"
-chmod 600 "$NETKEY"
+make_netkey
 start_node a -o listen=127.0.0.1:$P,network_key=$NETKEY
 A=$T/a B=$T/b
 

@@ -7,15 +7,10 @@
 # MODEL_CREATE, an empty list and a MODEL_REMOVE from a made-up key change
 # nothing: .encrypted keeps salary, the next salary is sealed, bob stays).
 . "$(dirname "$0")/../lib.sh"
-: "${WSPROBE:=$(dirname "$DINEMICFS")/../tests/e2e/wsprobe}"
-: "${MKUPDATE:=$(dirname "$DINEMICFS")/../tests/e2e/mkupdate}"
-[ -x "$WSPROBE" ] || skip "no wsprobe at $WSPROBE"
-[ -x "$MKUPDATE" ] || skip "no mkupdate at $MKUPDATE"
+need_hostile
 
 P=$(port_base 3)
-NETKEY=$T/netkey
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NETKEY"
-chmod 600 "$NETKEY"
+make_netkey
 declare -A OPTS=(
   [a]="listen=127.0.0.1:$P,network_key=$NETKEY"
   [b]="listen=127.0.0.1:$((P + 1)),peer=wss://127.0.0.1:$P,network_key=$NETKEY"

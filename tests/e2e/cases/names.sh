@@ -9,15 +9,10 @@
 # and locally; a peer's field named notes~ is shown and written through as
 # a field, while a scratch name no field has stays a local scratch file.
 . "$(dirname "$0")/../lib.sh"
-: "${WSPROBE:=$(dirname "$DINEMICFS")/../tests/e2e/wsprobe}"
-: "${MKUPDATE:=$(dirname "$DINEMICFS")/../tests/e2e/mkupdate}"
-[ -x "$WSPROBE" ] || skip "no wsprobe at $WSPROBE"
-[ -x "$MKUPDATE" ] || skip "no mkupdate at $MKUPDATE"
+need_hostile
 
 P=$(port_base 1)
-NETKEY=$T/netkey
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NETKEY"
-chmod 600 "$NETKEY"
+make_netkey
 LINK=peer=wss://127.0.0.1:$P,network_key=$NETKEY
 start_node a -o listen=127.0.0.1:$P,network_key=$NETKEY
 start_node b -o $LINK

@@ -11,15 +11,10 @@
 # Every node ends showing r's write from before the revocation, never X,
 # and lists X in bob/.history as held, with the reason.
 . "$(dirname "$0")/../lib.sh"
-: "${WSPROBE:=$(dirname "$DINEMICFS")/../tests/e2e/wsprobe}"
-: "${MKUPDATE:=$(dirname "$DINEMICFS")/../tests/e2e/mkupdate}"
-[ -x "$WSPROBE" ] || skip "no wsprobe at $WSPROBE"
-[ -x "$MKUPDATE" ] || skip "no mkupdate at $MKUPDATE"
+need_hostile
 
 P=$(port_base 3)
-NETKEY=$T/netkey
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NETKEY"
-chmod 600 "$NETKEY"
+make_netkey
 start_node a -o listen=127.0.0.1:$P,network_key=$NETKEY
 start_node b -o listen=127.0.0.1:$((P + 1)),peer=wss://127.0.0.1:$P,network_key=$NETKEY
 A=$T/a B=$T/b C=$T/c

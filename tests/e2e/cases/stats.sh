@@ -19,7 +19,8 @@ check_ok "B's link up" wait_for 10 links_up b 1
 keys="node_id pid uptime_seconds sync updates_stored updates_applied updates_refused
   corrupt_records store_bytes updates_applied_local updates_applied_remote updates_rejected
   updates_held updates_dropped peers_configured peers_up updates_received updates_sent
-  updates_relayed updates_waiting bytes_in bytes_out frames_dropped peers_refused
+  updates_relayed updates_waiting updates_waiting_bytes updates_waiting_dropped
+  updates_waiting_clock links_paused bytes_in bytes_out frames_dropped peers_refused
   connections_over_limit errors_logged last_error"
 for k in $keys; do
   check_eq "key $k" "$(grep -c "^$k " "$A/.node/stats")" 1
