@@ -17,17 +17,12 @@
 #   the oldest went first, the store grows by less than the flood, and the
 #   writers' updates reach every node. A dropped one sent again is new.
 . "$(dirname "$0")/../lib.sh"
-: "${WSPROBE:=$(dirname "$DINEMICFS")/../tests/e2e/wsprobe}"
-: "${MKUPDATE:=$(dirname "$DINEMICFS")/../tests/e2e/mkupdate}"
-[ -x "$WSPROBE" ] || skip "no wsprobe at $WSPROBE"
-[ -x "$MKUPDATE" ] || skip "no mkupdate at $MKUPDATE"
+need_hostile
 
 MIB=1048576
 QUOTA=$((4 * MIB))
 P=$(port_base 3)
-NETKEY=$T/netkey
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$NETKEY"
-chmod 600 "$NETKEY"
+make_netkey
 OPTS=max_value=1M,held_per_signer=4M,held_max=64M,network_key=$NETKEY
 start_node a -o listen=127.0.0.1:$P,$OPTS
 start_node b -o listen=127.0.0.1:$((P + 1)),peer=wss://127.0.0.1:$P,$OPTS
