@@ -60,6 +60,8 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *                           (-o held_per_signer, held_max), not a counter
  *   held_updates            and how many, not a counter either
  *   held_dropped            held updates dropped to keep within that quota
+ *   held_over_max_value     remote updates held because their value, or the
+ *                           value they would make, passes max_value
  *   store_bytes             the store's size on disk
  * From the node (node.c, through fs->hooks.stats):
  *   updates_applied_local   changes made on this mount, applied
@@ -126,6 +128,8 @@ static int node_stats(struct dfs_fs *fs, struct dfs_buf *out)
 	dfs_buf_printf(out, "held_bytes %llu\n", (unsigned long long)s.held_bytes);
 	dfs_buf_printf(out, "held_updates %llu\n", (unsigned long long)s.held_updates);
 	dfs_buf_printf(out, "held_dropped %llu\n", (unsigned long long)s.held_dropped);
+	dfs_buf_printf(out, "held_over_max_value %llu\n",
+		       (unsigned long long)s.held_over_max_value);
 	dfs_buf_printf(out, "store_bytes %llu\n",
 		       (unsigned long long)dfs_store_disk_bytes(fs->st));
 	if (fs->hooks.stats)

@@ -114,6 +114,8 @@ for n in a b c; do
     test "$(stat_of $n held_dropped)" -ge "$([ $n == a ] && echo 46 || echo 1)"
   check_ok "$n counts every held update it did not keep as dropped" accounted $n
   check_ok "$n lists only what it keeps" test "$(grep -c ' held ' "$T/$n/Junk/o/.history")" -le 4
+  check_ok "$n counts the updates held past max_value" \
+    test "$(stat_of $n held_over_max_value)" -ge "$([ $n == a ] && echo 49 || echo 1)"
   lines=$(grep -c "held: its value passes max_value" "$T/$n/.node/log")
   check_ok "$n logs values past max_value, not one line per update ($lines)" \
     test "$lines" -ge 1 -a "$lines" -le 2
