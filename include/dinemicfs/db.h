@@ -77,6 +77,7 @@ struct dfs_db_stats {
 	uint64_t held_bytes;	/* held updates stored now, in bytes (dfs_db_set_held_quota()) */
 	uint64_t held_updates;	/* and how many */
 	uint64_t held_dropped;	/* held updates dropped since start to keep within the quota */
+	uint64_t held_over_max_value;	/* remote updates held since start: past max_value */
 };
 
 /**

@@ -45,8 +45,8 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  * (awk '$1 == "peers_up" { print $2 }'). Keys are stable: lowercase with
  * underscores, never renamed or removed; new ones may be added anywhere.
  * Values are decimal integers unless said otherwise. Counters count since
- * the node started, except updates_stored and held_bytes; a restart sets
- * them to 0.
+ * the node started, except updates_stored, held_bytes and held_updates; a
+ * restart sets them to 0.
  *
  *   node_id                 this node's public key (hex), as in .node/id
  *   pid                     the daemon's process id (to signal or watch it)
@@ -58,7 +58,10 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   corrupt_records         corrupt records met in the store
  *   held_bytes              held updates kept now, in bytes of their records
  *                           (-o held_per_signer, held_max), not a counter
+ *   held_updates            and how many, not a counter either
  *   held_dropped            held updates dropped to keep within that quota
+ *   held_over_max_value     remote updates held because their value, or the
+ *                           value they would make, passes max_value
  *   store_bytes             the store's size on disk
  * From the node (node.c, through fs->hooks.stats):
  *   updates_applied_local   changes made on this mount, applied
@@ -123,7 +126,10 @@ static int node_stats(struct dfs_fs *fs, struct dfs_buf *out)
 	dfs_buf_printf(out, "updates_refused %llu\n", (unsigned long long)s.refused);
 	dfs_buf_printf(out, "corrupt_records %llu\n", (unsigned long long)s.corrupt);
 	dfs_buf_printf(out, "held_bytes %llu\n", (unsigned long long)s.held_bytes);
+	dfs_buf_printf(out, "held_updates %llu\n", (unsigned long long)s.held_updates);
 	dfs_buf_printf(out, "held_dropped %llu\n", (unsigned long long)s.held_dropped);
+	dfs_buf_printf(out, "held_over_max_value %llu\n",
+		       (unsigned long long)s.held_over_max_value);
 	dfs_buf_printf(out, "store_bytes %llu\n",
 		       (unsigned long long)dfs_store_disk_bytes(fs->st));
 	if (fs->hooks.stats)

@@ -176,6 +176,7 @@ void dfs_db_get_stats(struct dfs_db *db, struct dfs_db_stats *out)
 	out->refused = atomic_load(&db->refused);
 	out->corrupt = atomic_load(&db->corrupt);
 	out->held_dropped = atomic_load(&db->held_dropped);
+	out->held_over_max_value = atomic_load(&db->limit_held);
 	pthread_mutex_lock(&db->apply_lock);
 	out->seq = db->seq;
 	out->held_bytes = db->held.bytes;

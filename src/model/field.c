@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* field.c - field and dict rules: last writer wins, appends, re-merging, burying */
+/* field.c - field and dict rules: last writer wins, appends within max_value, burying */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -101,6 +101,7 @@ struct dfs_db {
 	uint64_t held_unsaid;		/* drops since */
 	/* Remote values past max_value held (receive.c): logged at most once a minute. */
 	atomic_uint_fast64_t limit_said_ms, limit_unsaid;
+	atomic_uint_fast64_t limit_held;	/* since start */
 };
 
 #define LIMIT_SAY_MS 60000

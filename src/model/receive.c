@@ -107,6 +107,7 @@ static void log_too_large(struct dfs_db *db, const struct dfs_update *u, const s
 	uint64_t last = atomic_load(&db->limit_said_ms);
 	char hex[17];
 
+	atomic_fetch_add(&db->limit_held, 1);
 	atomic_fetch_add(&db->limit_unsaid, 1);
 	if (last && now - last < LIMIT_SAY_MS)
 		return;

@@ -486,6 +486,7 @@ Test(held, remote_values_within_max_value)
 	cr_assert_str_eq(history_of(&more, &l), want);
 	expect_value("f", NODE_MAX_VALUE, "the append held whole");
 	cr_assert_eq(stats().held_updates, 2, "both count in the quota");
+	cr_assert_eq(stats().held_over_max_value, 2, "and as past max_value");
 	upd_free(&big);
 	upd_free(&ok);
 	upd_free(&more);
