@@ -91,8 +91,7 @@ check_ok "A's last local write reaches B" wait_for 20 file_is "$B/Person/ann/cou
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/${NODE_PID[$1]}/status"; }
 grown=$((peak_a - peak_idle))
 echo "# anonymous memory at its peak: A $peak_a kB, idle $peak_idle kB (VmHWM: A $(hwm a) kB, idle $(hwm idle) kB)"
-# A sanitizer build keeps freed memory in quarantine: its sizes say nothing.
-if ldd "$DINEMICFS" 2>/dev/null | grep -q libasan; then
+if sanitized_build; then
   echo "# sanitizer build: the memory bound is not checked"
 else
   check_ok "A's anonymous memory stays within 64 MiB of an idle node's (+$grown kB)" \
