@@ -9,10 +9,9 @@
  * invalidation. An inode lives while the kernel holds lookups on it; a name
  * maps to at most one inode, and unlinking or renaming detaches the name.
  *
- * The table also keeps two per-inode counters for fields whose state is
- * not in the database yet: files created but not written (`pending_new`)
- * and fields opened with O_TRUNC and not written (`pending_trunc`); both
- * read as empty while non-zero.
+ * The table also counts, per inode, the open files that created a field
+ * not in the database yet (`pending_new`): it reads as empty while
+ * non-zero.
  *
  * Threading: every function takes the table's lock (a read-write lock:
  * lookups that change nothing share it).
@@ -97,7 +96,6 @@ fuse_ino_t dfs_inodes_find(struct dfs_inodes *t, fuse_ino_t parent, const char *
 
 /** Adjusts a pending counter (see above) by delta; returns the new value. */
 int dfs_inodes_pending_new(struct dfs_inodes *t, fuse_ino_t ino, int delta);
-int dfs_inodes_pending_trunc(struct dfs_inodes *t, fuse_ino_t ino, int delta);
 
 /**
  * Calls fn for each inode under parent with pending_new > 0 (created files

@@ -20,7 +20,9 @@ static void ts_of_clock(uint64_t clock, struct timespec *ts)
 	ts->tv_nsec = (long)(ms % 1000) * 1000000;
 }
 
-/* A field: its stored value, or one created or truncated here and not written yet. */
+#define FIELD_BLKSIZE (1 << 20)
+
+/* A field: its stored value (an open file's uncommitted writes are not), or one created here. */
 static int stat_field(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, struct stat *st,
 		      struct timespec *mtime)
 {
@@ -44,8 +46,6 @@ static int stat_field(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e
 		clock_gettime(CLOCK_REALTIME, mtime);
 		rc = 0;
 	}
-	if (rc == 0 && dfs_inodes_pending_trunc(fs->inodes, ino, 0) > 0)
-		st->st_size = 0;
 	return rc;
 }
 
@@ -141,6 +141,13 @@ int fs_stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, stru
 	case DFS_K_DICT:
 	case DFS_K_FIELD:
 		rc = stat_data(fs, ino, e, st, &mtime);
+		/*
+		 * cp, cat, C stdio and Python size their writes from this: a
+		 * value up to it goes out in one write(2), a longer one in
+		 * whole blocks that run.c joins.
+		 */
+		if (e->kind == DFS_K_FIELD)
+			st->st_blksize = FIELD_BLKSIZE;
 		break;
 	case DFS_K_META:
 	case DFS_K_NODE_FILE:

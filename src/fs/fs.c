@@ -59,6 +59,7 @@ struct dfs_fs *dfs_fs_new(const struct dfs_fs_opts *opts)
 	fs->uid = getuid();
 	fs->gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &fs->started);
+	fs->max_write = 128 * 1024; /* the kernel's default until init says */
 	pthread_mutex_init(&fs->open_lock, NULL);
 	fs->trim = fs_trim_new();
 	fs->mirror = fs_mirror_new();

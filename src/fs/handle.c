@@ -3,13 +3,15 @@
  * handle.c - open files: what a handle holds, how its writes commit, and
  * what closing it does.
  *
- * Field writes: a handle keeps the value as it knows it. Each write(2)
- * commits the whole resulting value as one update (O_APPEND writes commit
- * an append). Opening with O_TRUNC, creating a file and ftruncate(2) on a
- * handle change only the handle's value: it is committed by the next
- * write, or on release when no write was attempted after it. So `: > f`
- * and `truncate -s 0 f` commit the empty value, and editors that truncate
- * and then write commit one update.
+ * Field writes: a handle keeps the value as it knows it. Writes join a run
+ * that commits as one update of the whole resulting value (O_APPEND: one
+ * appended item) when a write(2) ends it, or at close(2) or fsync(2); run.c
+ * says which write ends a run. Until then every other reader sees the
+ * stored value. Opening with O_TRUNC, creating a file and ftruncate(2) on a
+ * handle change only the handle's value: it is committed with the next
+ * run, or on release when no write was attempted after it. So `: > f` and
+ * `truncate -s 0 f` commit the empty value, and editors that truncate and
+ * then write commit one update.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,9 +32,8 @@ static int fh_load(struct dfs_fs *fs, struct fh *h)
 	if (h->loaded)
 		return 0;
 	dfs_buf_reset(&h->data);
-	/* Another handle truncated it or created it and has not written yet. */
-	if (dfs_inodes_pending_trunc(fs->inodes, h->ino, 0) > 0 ||
-	    dfs_inodes_pending_new(fs->inodes, h->ino, 0) > 0) {
+	/* Another handle created it and has not written yet. */
+	if (dfs_inodes_pending_new(fs->inodes, h->ino, 0) > 0) {
 		h->loaded = true;
 		return 0;
 	}
@@ -77,6 +78,7 @@ void fs_fh_free(struct dfs_fs *fs, struct fh *h)
 		return;
 	fs_open_untrack(fs, &h->link);
 	dfs_buf_release(&h->data);
+	dfs_buf_release(&h->item);
 	if (h->fd >= 0)
 		close(h->fd);
 	pthread_mutex_destroy(&h->lock);
@@ -94,6 +96,7 @@ struct fh *fs_fh_new(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *en
 	h->ent = *ent;
 	h->fd = -1;
 	dfs_buf_init(&h->data);
+	dfs_buf_init(&h->item);
 	fs_open_track(fs, &h->link, false);
 	return h;
 }
@@ -208,9 +211,8 @@ static void open_field(struct dfs_fs *fs, fuse_ino_t ino, struct fuse_file_info 
 		h->replace = true;
 		h->pending_commit = true;
 		h->loaded = true;
-		dfs_inodes_pending_trunc(fs->inodes, ino, 1);
-		h->trunc_counted = true;
 	}
+	h->run.inplace = writing && !created && !h->replace && !h->append;
 }
 
 int fs_fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
@@ -241,8 +243,9 @@ int fs_fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 		open_field(fs, ino, fi, h, writing, created);
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
-	/* Only generated files commit at close: spare every other close a round trip. */
-	fi->noflush = ent->kind != DFS_K_META && ent->kind != DFS_K_NODE_FILE;
+	/* Generated files and written fields commit at close: spare every other close a round trip. */
+	fi->noflush = ent->kind != DFS_K_META && ent->kind != DFS_K_NODE_FILE &&
+		      !(ent->kind == DFS_K_FIELD && writing);
 	fi->keep_cache = 0;
 	return 0;
 }
@@ -272,51 +275,97 @@ static int next_value(struct dfs_fs *fs, const struct fh *h, const char *buf, si
 	return 0;
 }
 
-/* An accepted value becomes the handle's; a refused one is dropped. */
-static void keep_if(int rc, struct fh *h, struct dfs_buf *next)
+/* A run that cannot commit leaves the handle where it began: truncated, or at the stored value. */
+static void run_drop(struct fh *h)
 {
-	if (rc == 0) {
-		dfs_buf_release(&h->data);
-		h->data = *next;
-	} else {
-		dfs_buf_release(next);
+	h->run.pending = false;
+	dfs_buf_reset(&h->item);
+	dfs_buf_reset(&h->data);
+	h->loaded = h->replace;
+}
+
+static void run_committed(struct dfs_fs *fs, struct fh *h)
+{
+	h->run.pending = false;
+	h->pending_commit = false;
+	h->committed = true;
+	h->replace = false;
+	if (h->new_counted) {
+		dfs_inodes_pending_new(fs->inodes, h->ino, -1);
+		h->new_counted = false;
 	}
 }
 
-/* One write(2) on a field: one update of the whole resulting value. */
-static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
+/* Commits what the handle holds: its appended item, else its value. */
+static int run_commit(struct dfs_fs *fs, struct fh *h)
 {
 	int rc;
 
-	if (h->trunc_counted) {
-		dfs_inodes_pending_trunc(fs->inodes, h->ino, -1);
-		h->trunc_counted = false;
-	}
-	h->wrote = true;
-	h->pending_commit = false;
 	if (h->append && !h->replace) {
-		rc = dfs_db_append_field(fs->db, &h->ent.obj, h->ent.path, (const uint8_t *)buf,
-					 size);
+		rc = dfs_db_append_field(fs->db, &h->ent.obj, h->ent.path, h->item.data,
+					 h->item.len);
+		dfs_buf_reset(&h->item);
 		h->loaded = false;
 	} else {
-		struct dfs_buf next;
-		rc = fh_load(fs, h);
-		if (rc == 0)
-			rc = next_value(fs, h, buf, size, off, &next);
-		if (rc < 0)
-			return rc;
-		rc = dfs_db_set_field(fs->db, &h->ent.obj, h->ent.path, next.data, next.len);
-		keep_if(rc, h, &next);
+		rc = dfs_db_set_field(fs->db, &h->ent.obj, h->ent.path, h->data.data, h->data.len);
 	}
-	if (rc == 0) {
-		h->committed = true;
-		h->replace = false;
-		if (h->new_counted) {
-			dfs_inodes_pending_new(fs->inodes, h->ino, -1);
-			h->new_counted = false;
-		}
-	}
+	if (rc == 0)
+		run_committed(fs, h);
+	else
+		run_drop(h);
 	return rc;
+}
+
+/* Adds a write to the handle's value, or to the item an O_APPEND handle is writing. */
+static int run_add(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
+{
+	struct dfs_buf next;
+	int rc;
+
+	if (h->append && !h->replace) {
+		if (size > fs->opts.max_value - h->item.len)
+			return -EFBIG;
+		dfs_buf_add(&h->item, buf, size);
+		return dfs_buf_ok(&h->item);
+	}
+	rc = fh_load(fs, h);
+	if (rc == 0)
+		rc = next_value(fs, h, buf, size, off, &next);
+	if (rc < 0)
+		return rc;
+	dfs_buf_release(&h->data);
+	h->data = next;
+	return 0;
+}
+
+/* One write(2) request on a field: it joins the run, and commits it when it ends it. */
+static int write_field(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
+{
+	bool now = fs_run_commits_now(&h->run, size, atomic_load(&fs->max_write));
+
+	h->wrote = true;
+	h->pending_commit = false;
+	int rc = run_add(fs, h, buf, size, off);
+	if (rc < 0) {
+		/* Past max_value or out of memory: nothing of this run is kept. */
+		run_drop(h);
+		return rc;
+	}
+	h->run.pending = true;
+	return now ? run_commit(fs, h) : 0;
+}
+
+int fs_fh_commit_run(struct dfs_fs *fs, struct fh *h, pid_t closer)
+{
+	if (h->ent.kind != DFS_K_FIELD || h->echo || !h->run.pending)
+		return 0;
+	if (fs_run_writer_killed(closer)) {
+		dfs_log(DFS_LOG_INFO, "%s: %s: writer %d was killed: its unfinished value is dropped",
+			h->ent.model, h->ent.path, (int)closer);
+		run_drop(h);
+		return 0;
+	}
+	return run_commit(fs, h);
 }
 
 /*
@@ -333,9 +382,13 @@ static int write_meta(struct dfs_fs *fs, struct fh *h, const char *buf, size_t s
 	if (rc < 0)
 		return rc;
 	rc = dfs_fs_meta_set(fs, &h->ent, next.data, next.len, false);
-	if (rc == 0)
+	if (rc == 0) {
 		h->pending_commit = h->wrote = true;
-	keep_if(rc, h, &next);
+		dfs_buf_release(&h->data);
+		h->data = next;
+	} else {
+		dfs_buf_release(&next);
+	}
 	return rc;
 }
 
@@ -420,8 +473,13 @@ bool fs_fh_close(struct dfs_fs *fs, struct fh *h, fuse_ino_t *parent, char *name
 	bool dropped = false;
 
 	if (h->ent.kind == DFS_K_FIELD && !h->echo) {
-		if (h->trunc_counted)
-			dfs_inodes_pending_trunc(fs->inodes, ino, -1);
+		/* Written with no flush: the kernel was going away. */
+		if (h->run.pending) {
+			int rc = run_commit(fs, h);
+			if (rc < 0)
+				dfs_log_errno(DFS_LOG_WARNING, -rc, "%s: %s: committing on release",
+					      h->ent.model, h->ent.path);
+		}
 		/* `: > f`, `touch new`, `truncate -s 0 f`: no write came after. */
 		if (h->pending_commit) {
 			int rc = dfs_db_set_field(fs->db, &h->ent.obj, h->ent.path, h->data.data,
@@ -474,6 +532,9 @@ int fs_set_size(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent, st
 		if (rc < 0)
 			return rc;
 		size_t old = h->data.len;
+		/* rsync --inplace truncates to the length it wrote: no change. */
+		if ((size_t)size == old)
+			return 0;
 		if ((size_t)size > old) {
 			rc = dfs_buf_reserve(&h->data, (size_t)size - old);
 			if (rc < 0)

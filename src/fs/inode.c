@@ -26,7 +26,6 @@ struct inode {
 	fuse_ino_t parent;
 	uint64_t nlookup;
 	int32_t pending_new;
-	int16_t pending_trunc;
 	uint8_t kind;
 	uint8_t meta;
 	bool named;		/* linked into by_name */
@@ -324,7 +323,6 @@ void dfs_inodes_rename(struct dfs_inodes *t, fuse_ino_t parent, const char *name
 		n->ino = old->ino;
 		n->nlookup = old->nlookup;
 		n->pending_new = old->pending_new;
-		n->pending_trunc = old->pending_trunc;
 		unname(t, old);
 		struct inode **pp = by_ino_slot(t, old);
 		n->by_ino_next = old->by_ino_next;
@@ -341,7 +339,7 @@ void dfs_inodes_rename(struct dfs_inodes *t, fuse_ino_t parent, const char *name
 	pthread_rwlock_unlock(&t->lock);
 }
 
-static int adjust(struct dfs_inodes *t, fuse_ino_t ino, int delta, bool is_new)
+int dfs_inodes_pending_new(struct dfs_inodes *t, fuse_ino_t ino, int delta)
 {
 	int v = 0;
 
@@ -352,29 +350,15 @@ static int adjust(struct dfs_inodes *t, fuse_ino_t ino, int delta, bool is_new)
 		pthread_rwlock_wrlock(&t->lock);
 	struct inode *n = by_ino(t, ino);
 	if (n && delta == 0) {
-		v = is_new ? n->pending_new : n->pending_trunc;
+		v = n->pending_new;
 	} else if (n) {
-		int old = is_new ? n->pending_new : n->pending_trunc;
+		int old = n->pending_new;
 		v = old + delta < 0 ? 0 : old + delta;
-		if (is_new) {
-			n->pending_new = v;
-			t->pending_new_total += v - old;
-		} else {
-			n->pending_trunc = (int16_t)v;
-		}
+		n->pending_new = v;
+		t->pending_new_total += v - old;
 	}
 	pthread_rwlock_unlock(&t->lock);
 	return v;
-}
-
-int dfs_inodes_pending_new(struct dfs_inodes *t, fuse_ino_t ino, int delta)
-{
-	return adjust(t, ino, delta, true);
-}
-
-int dfs_inodes_pending_trunc(struct dfs_inodes *t, fuse_ino_t ino, int delta)
-{
-	return adjust(t, ino, delta, false);
 }
 
 void dfs_inodes_each_pending(struct dfs_inodes *t, fuse_ino_t parent,
@@ -406,7 +390,7 @@ size_t dfs_inodes_idle(struct dfs_inodes *t, struct dfs_inode_name *out, size_t 
 	for (size_t i = 0; i < BUCKETS && n < max; i++) {
 		size_t b = (t->cursor + i) % BUCKETS;
 		for (struct inode *x = t->by_ino[b]; x && n < max; x = x->by_ino_next) {
-			if (!x->named || x->pending_new || x->pending_trunc ||
+			if (!x->named || x->pending_new ||
 			    (x->kind != DFS_K_FIELD && x->kind != DFS_K_META))
 				continue;
 			out[n].parent = x->parent;

@@ -12,7 +12,7 @@
  * kernel (fuse_reply_*), exactly once per request.
  *
  * The files call each other in one direction only, lowest first:
- * inode.c, scratch.c; notify.c; actdir.c, meta.c; tree.c; attr.c;
+ * inode.c, scratch.c, run.c; notify.c; actdir.c, meta.c; tree.c; attr.c;
  * handle.c; dir.c, rename.c; mirror.c; ops.c, fs.c.
  *
  * Threading: the kernel calls the ops from several threads. An open file's
@@ -64,6 +64,7 @@ struct dfs_fs {
 	pthread_mutex_t open_lock;
 	struct open_link *open;		/* open handles (handle.c) */
 	struct fs_mirror *mirror;	/* remote changes repeated through the mount (mirror.c) */
+	_Atomic size_t max_write;	/* the kernel's largest write request (run.c) */
 };
 
 /*
@@ -75,6 +76,17 @@ struct open_link {
 	bool dir;		/* a struct dirh, else a struct fh */
 };
 
+/* An open field's writes not yet committed (run.c). */
+struct fs_run {
+	bool inplace;		/* opened to edit in place: commits at close or fsync */
+	bool pending;		/* data holds written bytes not committed yet */
+};
+
+bool fs_run_continues(size_t size, size_t max_write);
+bool fs_run_commits_now(const struct fs_run *r, size_t size, size_t max_write);
+int fs_run_parse_stat(const char *stat, unsigned long *flags, int *exit_code);
+bool fs_run_writer_killed(pid_t pid);
+
 /* An open file. lock serialises the kernel's concurrent calls on one handle. */
 struct fh {
 	struct open_link link;	/* first: a link is its handle */
@@ -84,14 +96,15 @@ struct fh {
 	bool append;		/* O_APPEND: each write commits an append */
 	bool replace;		/* O_TRUNC or ftruncate: the next write sets the whole value */
 	bool created;		/* created here */
-	bool pending_commit;	/* data must be committed on release unless a write comes */
+	bool pending_commit;	/* truncated or created: committed on release unless written */
+	struct fs_run run;	/* written data not committed yet */
 	bool wrote;		/* a write(2) was attempted */
 	bool committed;		/* an update from this handle was accepted */
-	bool trunc_counted;	/* holds a pending_trunc count on the inode */
 	bool new_counted;	/* holds a pending_new count on the inode */
 	bool loaded;		/* data holds the value */
 	bool echo;		/* the mirror's: writes change nothing (mirror.c) */
-	struct dfs_buf data;
+	struct dfs_buf data;	/* the value as this handle sees it */
+	struct dfs_buf item;	/* O_APPEND: the item being written */
 	int fd;			/* ACTIONS: the real file */
 };
 
@@ -192,6 +205,11 @@ int fs_fh_write(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, o
 		bool *field);
 /** Commits a generated file's pending content; the error reaches close(2). h locked. */
 int fs_commit_meta(struct dfs_fs *fs, struct fh *h);
+/*
+ * Commits a field handle's pending run (close(2), fsync(2)); closer is the
+ * process closing it, whose run is dropped if a signal killed it (0: none).
+ */
+int fs_fh_commit_run(struct dfs_fs *fs, struct fh *h, pid_t closer);
 /**
  * What closing h does: commit what is pending and free it. Returns whether
  * a file created through h was dropped, naming it in parent and name.

@@ -35,7 +35,10 @@ static struct dfs_fs *fs_of(fuse_req_t req)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct dfs_fs *fs = userdata;
+
+	/* Where one write(2)'s requests may be cut: see run.c. */
+	atomic_store(&fs->max_write, conn->max_write);
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	/* Every write(2) must reach us to be judged: no writeback caching. */
@@ -165,7 +168,6 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
 	int rc = 0;
 
-	(void)ino;
 	/*
 	 * Only once written: a shell's `>` closes a duplicate of the file before
 	 * printf writes, and an O_TRUNC alone must not commit an empty list
@@ -176,6 +178,13 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (h->wrote)
 			rc = fs_commit_meta(fs, h);
 		pthread_mutex_unlock(&h->lock);
+	} else if (h->ent.kind == DFS_K_FIELD) {
+		/* A run of writes ends at close(2), which reports its rejection. */
+		pthread_mutex_lock(&h->lock);
+		rc = fs_fh_commit_run(fs, h, fuse_req_ctx(req)->pid);
+		pthread_mutex_unlock(&h->lock);
+		if (rc < 0)
+			fs_forget_kernel_attrs(fs, ino);
 	}
 	fuse_reply_err(req, -rc);
 }
@@ -235,8 +244,17 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 		fuse_reply_err(req, -act_fsync(h, datasync));
 		return;
 	}
-	/* Updates are durable when write(2) returns, unless sync=relaxed. */
-	int rc = fs_of(req)->opts.sync_strict ? 0 : dfs_store_sync(fs_of(req)->st);
+	int rc = 0;
+	if (h && h->ent.kind == DFS_K_FIELD) {
+		pthread_mutex_lock(&h->lock);
+		rc = fs_fh_commit_run(fs_of(req), h, 0);
+		pthread_mutex_unlock(&h->lock);
+		if (rc < 0)
+			fs_forget_kernel_attrs(fs_of(req), ino);
+	}
+	/* Updates are durable once committed, unless sync=relaxed. */
+	if (rc == 0 && !fs_of(req)->opts.sync_strict)
+		rc = dfs_store_sync(fs_of(req)->st);
 
 	fuse_reply_err(req, -rc);
 }
@@ -266,7 +284,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	/* Mode, owner and times follow from the data: accepted and left as they are. */
 	if (rc == 0)
 		rc = fs_stat_ent(fs, ino, &ent, &st);
-	if (rc == 0 && h && h->ent.kind == DFS_K_FIELD && h->pending_commit)
+	if (rc == 0 && h && h->ent.kind == DFS_K_FIELD && (h->pending_commit || h->run.pending))
 		st.st_size = (off_t)h->data.len;
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
