@@ -316,25 +316,35 @@ static int run_commit(struct dfs_fs *fs, struct fh *h)
 	return rc;
 }
 
-/* Adds a write to the handle's value, or to the item an O_APPEND handle is writing. */
+/*
+ * Adds a write to the handle's value, in place (a run that fails is
+ * dropped whole), or to the item an O_APPEND handle is writing.
+ */
 static int run_add(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off)
 {
-	struct dfs_buf next;
-	int rc;
-
 	if (h->append && !h->replace) {
 		if (size > fs->opts.max_value - h->item.len)
 			return -EFBIG;
 		dfs_buf_add(&h->item, buf, size);
 		return dfs_buf_ok(&h->item);
 	}
-	rc = fh_load(fs, h);
-	if (rc == 0)
-		rc = next_value(fs, h, buf, size, off, &next);
+	int rc = fh_load(fs, h);
 	if (rc < 0)
 		return rc;
-	dfs_buf_release(&h->data);
-	h->data = next;
+	if (h->append)
+		off = (off_t)h->data.len;
+	if (off < 0 || (size_t)off > fs->opts.max_value || size > fs->opts.max_value - (size_t)off)
+		return -EFBIG;
+	size_t end = (size_t)off + size;
+	if (end > h->data.len) {
+		size_t old = h->data.len;
+		if (dfs_buf_reserve(&h->data, end - old) < 0)
+			return -ENOMEM;
+		memset(h->data.data + old, 0, end - old);
+		h->data.len = end;
+	}
+	if (size)
+		memcpy(h->data.data + off, buf, size);
 	return 0;
 }
 
