@@ -51,13 +51,16 @@ if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
   skip "no /dev/fuse or fusermount3"
 fi
 
+# NODE_ENV: VAR=VALUE words added to the environment of the nodes started next
+NODE_ENV=()
+
 # start_node NAME [daemon options...]: mounts $T/NAME from $T/NAME.state
 start_node() {
   local n=$1 i
   shift
   mkdir -p "$T/$n"
   [[ " ${NODES[*]} " == *" $n "* ]] || NODES+=("$n")
-  "$DINEMICFS" -f "$@" "$T/$n.state" "$T/$n" 2>>"$T/$n.log" &
+  env "${NODE_ENV[@]}" "$DINEMICFS" -f "$@" "$T/$n.state" "$T/$n" 2>>"$T/$n.log" &
   NODE_PID[$n]=$!
   for i in $(seq 1 200); do
     if mountpoint -q "$T/$n"; then return 0; fi
