@@ -196,5 +196,10 @@ int main(int argc, char **argv)
 	}
 	printf("powercut: %zu records; %u unsynced changes taken back in %u files "
 	       "(and %u of files since removed)\n", count, total, changed, gone);
+	for (size_t i = 0; i < nfiles; i++)
+		free(files[i].path);
+	free(files);
+	free(offs);
+	free(j);
 	return rc < 0 ? 1 : 0;
 }
