@@ -148,6 +148,37 @@ static bool under_root(int fd, const struct stat *st)
 	return (size_t)n > rootlen && memcmp(path, root, rootlen) == 0 && path[rootlen] == '/';
 }
 
+/*
+ * The path may name something under root (read as text: a path with "." or
+ * ".." in it may, too). Everything else passes through without the lock:
+ * the daemon opens files in its own mount, and a request it must answer
+ * itself must never wait for a lock that one of its own threads holds.
+ */
+static bool maybe_under_root(int dirfd, const char *path)
+{
+	char base[PATH_MAX], full[2 * PATH_MAX], link[64];
+	ssize_t n;
+
+	if (path[0] == '/') {
+		snprintf(full, sizeof(full), "%s", path);
+	} else {
+		if (dirfd == AT_FDCWD) {
+			if (!getcwd(base, sizeof(base)))
+				return true;
+		} else {
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+			n = readlink(link, base, sizeof(base) - 1);
+			if (n < 0)
+				return true;
+			base[n] = '\0';
+		}
+		snprintf(full, sizeof(full), "%s/%s", base, path);
+	}
+	if (strstr(full, "/./") || strstr(full, "/../"))
+		return true;
+	return strncmp(full, root, rootlen) == 0 && (full[rootlen] == '/' || full[rootlen] == '\0');
+}
+
 static void journal_out(const void *p, size_t n)
 {
 	const char *c = p;
@@ -272,8 +303,13 @@ static int do_openat(int dirfd, const char *path, int flags, mode_t mode)
 	bool existed = true;
 	int fd, err;
 
-	if (!active())
-		return REAL(openat)(dirfd, path, flags, mode);
+	if (!active() || !maybe_under_root(dirfd, path)) {
+		fd = REAL(openat)(dirfd, path, flags, mode);
+		/* a number that was a tracked file's, closed by a call not wrapped here */
+		if (fd >= 0)
+			untrack(fd);
+		return fd;
+	}
 	pthread_mutex_lock(&mu);
 	if (flags & (O_CREAT | O_TRUNC))
 		existed = before_open(dirfd, path, flags);
@@ -386,8 +422,10 @@ int ftruncate(int fd, off_t len)
 	struct stat st;
 	int rc, err;
 
+	if (!active() || fd < 0 || fd >= MAX_FDS || !fds[fd].on)
+		return REAL(ftruncate)(fd, len);
 	pthread_mutex_lock(&mu);
-	if (active() && len >= 0 && tracked(fd, &st))
+	if (len >= 0 && tracked(fd, &st))
 		note(PJ_TRUNC, &st, fd, (uint64_t)len, 0);
 	rc = REAL(ftruncate)(fd, len);
 	err = errno;
@@ -406,8 +444,10 @@ int truncate(const char *path, off_t len)
 	struct stat st;
 	int rc, err, pfd = -1;
 
+	if (!active() || !maybe_under_root(AT_FDCWD, path))
+		return REAL(truncate)(path, len);
 	pthread_mutex_lock(&mu);
-	if (active() && len >= 0)
+	if (len >= 0)
 		pfd = REAL(openat)(AT_FDCWD, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (pfd >= 0) {
 		if (fstat(pfd, &st) == 0 && under_root(pfd, &st))
@@ -431,8 +471,10 @@ static void synced(int fd)
 {
 	struct stat st;
 
+	if (!active() || fd < 0 || fd >= MAX_FDS || !fds[fd].on)
+		return;
 	pthread_mutex_lock(&mu);
-	if (active() && tracked(fd, &st))
+	if (tracked(fd, &st))
 		note(PJ_SYNC, &st, fd, 0, 0);
 	pthread_mutex_unlock(&mu);
 }
@@ -512,7 +554,7 @@ int unlinkat(int dirfd, const char *path, int flags)
 	bool goes = false;
 	int rc, err;
 
-	if (!active())
+	if (!active() || !maybe_under_root(dirfd, path))
 		return REAL(unlinkat)(dirfd, path, flags);
 	pthread_mutex_lock(&mu);
 	if (!(flags & AT_REMOVEDIR))
@@ -537,7 +579,7 @@ int renameat(int olddir, const char *old, int newdir, const char *new)
 	bool goes = false;
 	int rc, err;
 
-	if (!active())
+	if (!active() || !maybe_under_root(newdir, new))
 		return REAL(renameat)(olddir, old, newdir, new);
 	pthread_mutex_lock(&mu);
 	about_to_go(newdir, new, &st, &goes);
