@@ -13,12 +13,16 @@ CASES=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d /tmp/dfs-e2e.XXXXXX)
 NODES=()
 declare -A NODE_PID
+# NODE_CHILD: the PID start_node started (NODE_PID may be set by a case to a
+# daemon that is not this shell's child, whose status cannot be had);
+# NODE_LOGAT: the size of the node's log when it was started
+declare -A NODE_CHILD NODE_LOGAT
 HELPER_PIDS=()
 
 . "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 cleanup() {
-  local n p
+  local n p rc term fails_before=$FAILS
   # helpers started by the case (track_pid), e.g. inotifywait on a mount
   for p in "${HELPER_PIDS[@]}"; do
     kill "$p" 2>/dev/null
@@ -30,11 +34,23 @@ cleanup() {
     fi
     p=${NODE_PID[$n]:-}
     if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
-      kill "$p" 2>/dev/null
-      wait_for 1 proc_ended "$p" || kill -9 "$p" 2>/dev/null
+      # still running at the end: SIGTERM stops it cleanly (or it ended by itself)
+      term=1
+      if ! proc_ended "$p"; then
+        kill "$p" 2>/dev/null
+        if ! wait_for 10 proc_ended "$p"; then
+          term=
+          fail "node $n still running 10 s after SIGTERM: $(stuck_threads "$p")"
+          kill -9 "$p" 2>/dev/null
+        fi
+      fi
       # still there: stuck on its own mount, which is still attached here
       wait_for 2 proc_ended "$p" || unstick "$n"
-      proc_ended "$p" && wait "$p" 2>/dev/null
+      if proc_ended "$p"; then
+        wait "$p" 2>/dev/null
+        rc=$?
+        if [ -n "$term" ]; then node_exited "$n" "$rc"; fi
+      fi
     fi
     if is_mounted "$T/$n"; then
       fusermount3 -u -z "$T/$n" 2>/dev/null
@@ -44,6 +60,11 @@ cleanup() {
     proc_ended "$p" && wait "$p" 2>/dev/null
   done
   rm -rf "$T"
+  # the tally was printed before: a daemon that failed at its end fails the case
+  if [ "$FAILS" -gt "$fails_before" ]; then
+    echo "$FAILS failed, counting the nodes' ends"
+    exit 1
+  fi
 }
 trap cleanup EXIT
 
@@ -51,14 +72,19 @@ if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
   skip "no /dev/fuse or fusermount3"
 fi
 
+# NODE_ENV: VAR=VALUE words added to the environment of the nodes started next
+NODE_ENV=()
+
 # start_node NAME [daemon options...]: mounts $T/NAME from $T/NAME.state
 start_node() {
   local n=$1 i
   shift
   mkdir -p "$T/$n"
   [[ " ${NODES[*]} " == *" $n "* ]] || NODES+=("$n")
-  "$DINEMICFS" -f "$@" "$T/$n.state" "$T/$n" 2>>"$T/$n.log" &
+  NODE_LOGAT[$n]=$(stat -c %s "$T/$n.log" 2>/dev/null || echo 0)
+  env "${NODE_ENV[@]}" "$DINEMICFS" -f "$@" "$T/$n.state" "$T/$n" 2>>"$T/$n.log" &
   NODE_PID[$n]=$!
+  NODE_CHILD[$n]=$!
   for i in $(seq 1 200); do
     if mountpoint -q "$T/$n"; then return 0; fi
     if ! kill -0 "${NODE_PID[$n]}" 2>/dev/null; then break; fi
@@ -83,7 +109,33 @@ stop_node() {
     return
   fi
   wait "${NODE_PID[$n]}" 2>/dev/null
+  node_exited "$n" $?
   NODE_PID[$n]=
+}
+
+# A sanitizer's report in a daemon's log: AddressSanitizer, LeakSanitizer,
+# UndefinedBehaviorSanitizer (which goes on after "runtime error" unless
+# told to halt), and the others' headers and summaries
+SANITIZER_RE='(ERROR|WARNING): [A-Za-z]+Sanitizer|SUMMARY: [A-Za-z]+Sanitizer|^[^ ]+:[0-9]+:[0-9]+: runtime error: '
+
+# node_log NAME: what the node's log got since the node was last started
+node_log() { tail -c +$((${NODE_LOGAT[$1]:-0} + 1)) "$T/$1.log" 2>/dev/null; }
+
+# node_exited NAME STATUS: the node ended; stopped normally (unmounted, or
+# SIGTERM), it must have exited 0, and its log since its start must hold no
+# sanitizer report, else the case fails with the log's end. STATUS "-" (a
+# kill -9 on purpose, or not this shell's child) checks the log alone.
+node_exited() {
+  local n=$1 rc=$2 why=
+  [ "${NODE_CHILD[$n]:-}" == "${NODE_PID[$n]:-}" ] || rc=-
+  [ "$rc" == - ] || [ "$rc" -eq 0 ] || why="exited with status $rc"
+  if node_log "$n" | grep -qE "$SANITIZER_RE"; then
+    why="${why:+$why; }its log has a sanitizer report"
+  fi
+  [ -n "$why" ] || return 0
+  fail "node $n $why; the end of its log:"
+  node_log "$n" | grep -E "$SANITIZER_RE" | head -3 | sed 's/^/  (report) /'
+  node_log "$n" | tail -n 40 | sed 's/^/  | /'
 }
 
 # is_mounted DIR: DIR is a mount point (read from mountinfo: never touches a
@@ -118,6 +170,8 @@ kill_node() {
     unstick "$n" || echo "node $n (pid ${NODE_PID[$n]}) is still stuck"
   fi
   proc_ended "${NODE_PID[$n]}" && wait "${NODE_PID[$n]}" 2>/dev/null
+  # killed on purpose: its status says nothing, a report in its log does
+  node_exited "$n" -
   NODE_PID[$n]=
   fusermount3 -u -z "$T/$n" 2>/dev/null
 }
