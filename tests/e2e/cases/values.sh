@@ -259,9 +259,9 @@ check_ok "... and on B" wait_for 10 grep -q fromA "$B/Doc/app/list"
 check_ok "the same list on both" wait_for 10 cmp -s "$A/Doc/app/list" "$B/Doc/app/list"
 
 # The store grows by about the value's size, not its square: 4 MiB copied
-# in 1 MiB writes as one update per write would store 10 MiB in values, and
-# as 32 updates of 128 KiB each, 66 MiB. LevelDB keeps a value in its log and
-# again in a table until it drops the log: allow 5 times the size.
+# in as one update per 128 KiB request would store 66 MiB of values. LevelDB
+# keeps a value in its log and again in a table until it drops the log:
+# allow 5 times the size. The history shows the copy is one update.
 head -c 3000000 /dev/urandom | base64 > "$T/rand"
 n=$(wc -l < "$A/Doc/w/.history")
 before=$(du -sb "$T/a.state" | cut -f1)
