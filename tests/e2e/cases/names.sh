@@ -102,9 +102,9 @@ mk squat pwn --op set --clock now --entity "$BOB" --model Person --name name --v
 declare -A HELD
 for n in a b c; do HELD[$n]=$(stat_of $n updates_held); done
 check_ok "send the squatter's write to A" hostile_send $P "$T/pwn.upd"
+held_above() { [ "$(stat_of "$1" updates_held)" -gt "$2" ]; }
 for n in a b c; do
-  check_ok "$n: holds the squatter's write" \
-    wait_for 10 test "$(stat_of $n updates_held)" -gt "${HELD[$n]}"
+  check_ok "$n: holds the squatter's write" wait_for 10 held_above $n "${HELD[$n]}"
   check_file "$n: bob's name is unchanged" "$T/$n/Person/bob/name" $'Bob\n'
 done
 
