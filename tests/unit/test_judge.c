@@ -116,7 +116,7 @@ static void after(void *ctx, const struct dfs_change *c)
 
 static void listen_on(struct node *n, struct seen *s, struct dfs_db_listener *l)
 {
-	*l = (struct dfs_db_listener){ wants_all, before, after, s };
+	*l = (struct dfs_db_listener){ wants_all, before, after, s, NULL };
 	dfs_db_set_listener(n->db, l);
 }
 
@@ -616,7 +616,7 @@ static void tally_after(void *ctx, const struct dfs_change *c)
 Test(judge, a_dict_of_many_keys_keeps_at_most_a_mebibyte_of_old_values)
 {
 	struct tally t = { 0 };
-	struct dfs_db_listener l = { wants_all, tally_before, tally_after, &t };
+	struct dfs_db_listener l = { wants_all, tally_before, tally_after, &t, NULL };
 	uint8_t *big = malloc(NODE_MAX_VALUE);
 	char path[32];
 	int rc[32];
