@@ -372,6 +372,8 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 	struct dfs_object_rec o;
 	int rc;
 
+	if (e->meta == DFS_NODE_TRY)
+		return 0;	/* empty: each open file holds its own answer (try.c) */
 	dfs_hex_encode(hex, e->obj.b, DFS_PUBKEY_LEN);
 	switch (e->meta) {
 	case DFS_META_ID:
@@ -412,9 +414,6 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 		break;
 	case DFS_NODE_AS:
 		rc = as_text(fs, out);
-		break;
-	case DFS_NODE_TRY:
-		rc = 0;	/* empty: each open file holds its own answer (try.c) */
 		break;
 	case DFS_NODE_PEERS:
 		rc = 0;
