@@ -263,5 +263,29 @@ check_file "the real set was made" Person/bob/salary $'5000\n'
 check_ok "the real create was made" test -d Person/carol
 check_ok "B has the real changes" wait_for 10 file_is "$B/Person/bob/salary" $'5000\n'
 
+# On B, which holds no key of bob: the strict policy refuses before any listener.
+rm .actions/*.00-rec
+refused "B holds no key that may write bob" 1 \
+  "refused (EACCES): this node holds no key that may write the object: neither its own nor that of an object in its .authorized (see .node/as; policy strict)" \
+  "$B/Person/bob/salary" 1
+# Once B signs as an object in bob's .authorized, its listeners are asked,
+# with the signer and flags the real change gets.
+mkdir "$B/Person/chief"
+check_ok "A has chief" wait_for 10 test -d Person/chief
+echo Person/chief >> Person/bob/.authorized
+check_ok "B has the grant" wait_for 10 grep -q chief "$B/Person/bob/.authorized"
+echo Person/chief > "$B/.node/as"
+cp "$T/rec" "$B/.actions/on_update.00-rec"
+cp "$T/rec" "$B/.actions/on_authorized_update.00-rec"
+cp "$T/rec" "$B/.actions/on_owned_update.00-rec"
+dry b_set 0 "$B/Person/bob/salary" 6000
+check_eq "B: the dry run's signer is chief, authorized, not owned" \
+  "$(grep -E '^DINEMIC_(SIGNER|AUTHORIZED|OWNED)=' "$T/dry.b_set" | tr '\n' ' ')" \
+  "DINEMIC_AUTHORIZED=1 DINEMIC_OWNED=0 DINEMIC_SIGNER=$(cut -d' ' -f2 "$B/Person/chief/.id") DINEMIC_AUTHORIZED=1 DINEMIC_OWNED=0 DINEMIC_SIGNER=$(cut -d' ' -f2 "$B/Person/chief/.id") "
+real b_set bash -c "echo 6000 > '$B/Person/bob/salary'"
+refused "only the owner removes" 1 \
+  "refused (EPERM): unauthorized: only the object's owner may remove it (policy strict)" \
+  --rmdir "$B/Person/bob"
+
 cd /
 finish
