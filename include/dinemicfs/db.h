@@ -199,7 +199,8 @@ int dfs_db_delete_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const ch
  * checked before the listeners (no such object, the policy, max_value,
  * the object exists) and, for a remove the listeners accept, those
  * checked after them (only the owner removes under the strict policy;
- * an object with fields is not removed, -ENOTEMPTY). A rule that depends
+ * an object with fields is not removed, -ENOTEMPTY; an encrypted value
+ * needs a data key this node reads, -EACCES). A rule that depends
  * on what happens meanwhile (a concurrent change) is not foreseen.
  */
 struct dfs_db_try {

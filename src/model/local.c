@@ -439,6 +439,26 @@ static int try_remove_rules(struct dfs_db *db, const struct dfs_pubkey *obj,
 	return rc < 0 ? check_refused(t, rc) : 0;
 }
 
+/* What sealing would refuse of an encrypted value the listeners accepted (write_change()). */
+static int try_seal_rules(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+			  const uint8_t *val, size_t len, struct dfs_db_try *t)
+{
+	struct dfs_buf sealed;
+
+	dfs_buf_init(&sealed);
+	pthread_rwlock_rdlock(db_key_lock(db, obj));
+	int rc = dfs_sealed_seal(db, obj, path, val, len, &sealed);
+	pthread_rwlock_unlock(db_key_lock(db, obj));
+	dfs_buf_release(&sealed);
+	/* The owner's node makes the object's first data key as it writes. */
+	if (rc == -EACCES && dfs_keyring_has(db->kr, obj))
+		rc = 0;
+	if (rc == -EACCES)
+		return try_refuse(t, rc, "this node reads none of the object's data keys (yet): "
+				  "it cannot write an encrypted value");
+	return rc < 0 ? check_refused(t, rc) : 0;
+}
+
 int dfs_db_try_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *obj,
 		      const char *path, const uint8_t *val, size_t len, struct dfs_db_try *t)
 {
@@ -461,6 +481,8 @@ int dfs_db_try_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *ob
 		rc = try_ask(db, &lc.c, t);
 	if (rc == 0 && op == DFS_OP_OBJECT_REMOVE)
 		rc = try_remove_rules(db, obj, &lc, t);
+	if (rc == 0 && lc.secret)
+		rc = try_seal_rules(db, obj, path, val, len, t);
 	change_release(&lc);
 	return rc;
 }

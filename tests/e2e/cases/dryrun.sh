@@ -287,5 +287,15 @@ refused "only the owner removes" 1 \
   "refused (EPERM): unauthorized: only the object's owner may remove it (policy strict)" \
   --rmdir "$B/Person/bob"
 
+# An encrypted field: the listeners get the clear value; a reason that
+# repeats it shows "..." instead, in a dry run as in the log.
+echo secret > Person/.encrypted
+printf '#!/bin/sh\n[ "$DINEMIC_FIELD" = secret ] || exit 0\necho "not $(cat)" >&2\nexit 1\n' \
+  > .actions/Person/on_update.40-secret
+chmod +x .actions/Person/on_update.40-secret
+refused "an encrypted value, rejected" 1 "rejected by Person/on_update.40-secret: not ..." \
+  Person/bob/secret hush-hush-value
+check_ok "nothing written" test ! -e Person/bob/secret
+
 cd /
 finish
