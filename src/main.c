@@ -15,6 +15,7 @@
 #include "dinemicfs/log.h"
 #include "dinemicfs/node.h"
 #include "dinemicfs/status.h"
+#include "dinemicfs/trycmd.h"
 
 /*
  * Forks before any thread exists. The parent waits for the child's
@@ -61,6 +62,9 @@ int main(int argc, char **argv)
 	/* `dinemicfs status MOUNTPOINT` reads a running node's .node/ files. */
 	if (argc >= 2 && strcmp(argv[1], "status") == 0)
 		return dfs_status_main(argc - 1, argv + 1);
+	/* `dinemicfs try PATH ...` asks a running node's listeners about a change: a dry run. */
+	if (argc >= 2 && strcmp(argv[1], "try") == 0)
+		return dfs_trycmd_main(argc - 1, argv + 1);
 	dfs_config_init(&cfg);
 	if (dfs_config_parse(&cfg, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "dinemicfs: %s\n", err);

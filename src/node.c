@@ -63,6 +63,14 @@ static void judge_after(void *ctx, const struct dfs_change *c)
 	dfs_runner_notify(j->runner, c, j->mount);
 }
 
+/* A dry run: the same listeners, asked; nothing counted. */
+static int judge_dry(void *ctx, const struct dfs_change *c, dfs_answer_fn fn, void *arg)
+{
+	struct judge *j = ctx;
+
+	return dfs_runner_dry(j->runner, c, j->mount, fn, arg);
+}
+
 /* Durable updates: peers are told the log grew, the mount shows remote changes. */
 struct wiring {
 	struct dfs_fs *fs;
@@ -268,6 +276,7 @@ static int node_wire(struct node *n)
 		.wants = judge_wants,
 		.before = judge_before,
 		.after = judge_after,
+		.dry = judge_dry,
 		.ctx = &n->judge,
 	};
 	dfs_db_set_listener(n->db, &listener);

@@ -81,6 +81,7 @@ struct dfs_action_event {
 	size_t new_len;
 	bool sealed;			/* encrypted and not readable here: DINEMIC_SEALED=1 */
 	bool secret;			/* encrypted: reasons must not repeat the values */
+	bool dryrun;			/* a dry run: DINEMIC_DRYRUN=1 */
 };
 
 struct dfs_runner;
@@ -144,6 +145,16 @@ bool dfs_runner_wants(struct dfs_runner *r, enum dfs_event event, const char *mo
  */
 int dfs_runner_judge(struct dfs_runner *r, const struct dfs_change *c, const char *mount,
 		     char *why, size_t whylen);
+/**
+ * A dry run of c (c->dryrun set): asks its before-listeners in the order a
+ * real change would, with the same environment and stdin (and
+ * DINEMIC_DRYRUN=1), and gives each one's answer to fn; those after the
+ * first rejection are not run, only named (DFS_VERDICT_SKIP), since the
+ * real change stops there. Logs and counts nothing. Returns 0 when all
+ * accept (or there are none), -EPERM when one rejects.
+ */
+int dfs_runner_dry(struct dfs_runner *r, const struct dfs_change *c, const char *mount,
+		   dfs_answer_fn fn, void *arg);
 /** Queues the after-hooks of c. */
 void dfs_runner_notify(struct dfs_runner *r, const struct dfs_change *c, const char *mount);
 

@@ -49,7 +49,30 @@ struct dfs_change {
 	size_t new_len;
 	bool sealed;			/* encrypted, and this node cannot open it: no values */
 	bool secret;			/* the field's value is encrypted (sealed or not) */
+	bool dryrun;			/* asked only, never made: DINEMIC_DRYRUN=1 */
 };
+
+/*
+ * A dry run (DESIGN.md, "Listeners") asks the before-listeners about a
+ * change without making it, and hears each one's answer, in order.
+ */
+enum dfs_verdict {
+	DFS_VERDICT_ACCEPT,
+	DFS_VERDICT_REJECT,
+	DFS_VERDICT_SKIP,		/* not asked: the change stops at an earlier rejection */
+};
+
+/* One listener's answer. Pointers are borrowed for the call. */
+struct dfs_answer {
+	const char *hook;		/* "on_update" */
+	const char *listener;		/* its path under .actions ("Person/on_update.10-quota") */
+	enum dfs_verdict verdict;
+	const char *reason;		/* the first line of its stderr (redacted), or how it
+					   ended; "" when it said nothing */
+};
+
+/* Called with each answer of a dry run, in the order listeners are asked. */
+typedef void (*dfs_answer_fn)(void *arg, const struct dfs_answer *a);
 
 
 #endif

@@ -41,14 +41,18 @@ struct dfs_db;
  * event in a model (so a node without listeners reads no old values);
  * before() accepts (0) or rejects (-EPERM) a change before it is applied,
  * writing which listener and its reason into why (whylen bytes; why may
- * be NULL); after() is told once it is durable. Called without database
- * locks held, so a listener may read the mount.
+ * be NULL); after() is told once it is durable. dry() asks the
+ * before-listeners about a change that a dry run only builds (c->dryrun),
+ * giving each one's answer to fn: 0 when all accept, -EPERM when one
+ * rejects; NULL where nobody judges. Called without database locks held,
+ * so a listener may read the mount.
  */
 struct dfs_db_listener {
 	bool (*wants)(void *ctx, enum dfs_event event, const char *model);
 	int (*before)(void *ctx, const struct dfs_change *c, char *why, size_t whylen);
 	void (*after)(void *ctx, const struct dfs_change *c);
 	void *ctx;
+	int (*dry)(void *ctx, const struct dfs_change *c, dfs_answer_fn fn, void *arg);
 };
 
 /* An update now durable in this node's log, told to the observer. */
@@ -179,6 +183,37 @@ int dfs_db_append_field(struct dfs_db *db, const struct dfs_pubkey *obj, const c
 int dfs_db_delete_field(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path);
 int dfs_db_create_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const char *dict);
 int dfs_db_delete_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const char *dict);
+
+/*
+ * Dry runs (DESIGN.md, "Listeners"). The change a local set, append,
+ * delete, object create or object remove would make is checked and built
+ * exactly as the real change's (the same signer, names, old and new
+ * values), then put to the before-listeners through dfs_db_listener.dry()
+ * with dryrun set. Nothing is signed, stored, sent, counted or logged, and
+ * the clock does not move; a create makes a key pair for the listeners to
+ * see and forgets it.
+ *
+ * Each returns 0 when the change would pass the listeners and the rules
+ * checked, 1 when a listener would reject it, or the negative errno the
+ * real change would fail with, a line saying why in t->why: the rules
+ * checked before the listeners (no such object, the policy, max_value,
+ * the object exists) and, for a remove the listeners accept, those
+ * checked after them (only the owner removes under the strict policy;
+ * an object with fields is not removed, -ENOTEMPTY; an encrypted value
+ * needs a data key this node reads, -EACCES). A rule that depends
+ * on what happens meanwhile (a concurrent change) is not foreseen.
+ */
+struct dfs_db_try {
+	dfs_answer_fn fn;	/* given each listener's answer, in order */
+	void *arg;
+	char why[256];		/* out: the rule that refuses the change */
+};
+/** op is DFS_OP_FIELD_SET, _APPEND or _DELETE (path the field) or DFS_OP_OBJECT_REMOVE. */
+int dfs_db_try_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *obj,
+		      const char *path, const uint8_t *val, size_t len, struct dfs_db_try *t);
+/** The create of object name in model (mkdir MODEL/OBJECT). */
+int dfs_db_try_create(struct dfs_db *db, const char *model, const char *name,
+		      struct dfs_db_try *t);
 
 
 /*

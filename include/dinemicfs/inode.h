@@ -51,6 +51,7 @@ enum dfs_meta {
 	DFS_NODE_PEERS,
 	DFS_NODE_AS,		/* writable */
 	DFS_META_ENCRYPTED,	/* MODEL/.encrypted, writable by the model's creator */
+	DFS_NODE_TRY,		/* .node/try: dry runs, read and written (fs/try.c) */
 };
 
 /* What an inode stands for. Plain data: copied freely. */

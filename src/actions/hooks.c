@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* hooks.c - a database change mapped to hooks by the DESIGN table, then judged or told */
+/* hooks.c - a database change mapped to hooks by the DESIGN table, then judged, told or asked */
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,6 +70,7 @@ static void event_of(const struct dfs_change *c, const char *mount, char *signer
 		.new_len = c->new_len,
 		.sealed = c->sealed,
 		.secret = c->secret,
+		.dryrun = c->dryrun,
 	};
 }
 
@@ -104,6 +106,21 @@ int dfs_runner_judge(struct dfs_runner *r, const struct dfs_change *c, const cha
 	if (rc < 0 && why && whylen)
 		snprintf(why, whylen, "%s", reason);
 	return rc;
+}
+
+int dfs_runner_dry(struct dfs_runner *r, const struct dfs_change *c, const char *mount,
+		   dfs_answer_fn fn, void *arg)
+{
+	char signer[2 * DFS_PUBKEY_LEN + 1];
+	struct dfs_action_event ev;
+	enum dfs_hook hooks[3];
+	bool rejected = false;
+
+	event_of(c, mount, signer, &ev);
+	size_t n = hooks_of(c->event, false, c->authorized, c->owned, hooks);
+	for (size_t i = 0; i < n; i++)
+		runner_dry_hook(r, hooks[i], &ev, fn, arg, &rejected);
+	return rejected ? -EPERM : 0;
 }
 
 void dfs_runner_notify(struct dfs_runner *r, const struct dfs_change *c, const char *mount)

@@ -95,12 +95,23 @@ void runner_listings_free(struct dfs_runner *r);
  */
 void runner_redact(char *why, size_t whylen, const uint8_t *val, size_t n);
 
+/* runner.c */
+
+/*
+ * A dry run of hook's listeners for ev (actions.h, dfs_runner_dry()): each
+ * is asked in order and its answer given to fn, until one rejects
+ * (*rejected turns true); from then on they are only named.
+ */
+void runner_dry_hook(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_action_event *ev,
+		     dfs_answer_fn fn, void *arg, bool *rejected);
+
 /* spawn.c */
 
 /*
  * Runs one listener with ev's value on stdin, told hook_name, within
  * r->timeout_ms. Returns 0 when it exits 0, -EPERM otherwise, with the
- * reason in why.
+ * reason in why. In a dry run, an accepting listener's first line of
+ * stderr is in why too ("" when it wrote none).
  */
 int runner_run_one(struct dfs_runner *r, const char *path, const char *hook_name,
 		   const struct dfs_action_event *ev, char *why, size_t whylen);

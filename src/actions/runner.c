@@ -61,6 +61,51 @@ int dfs_runner_before(struct dfs_runner *r, enum dfs_hook hook, const struct dfs
 	return rc;
 }
 
+/* A listener's path under the runner's directory, as a dry run names it. */
+static const char *under(const struct dfs_runner *r, const char *path)
+{
+	size_t n = strlen(r->dir);
+
+	if (strncmp(path, r->dir, n) == 0 && path[n] == '/')
+		return path + n + 1;
+	return base(path);
+}
+
+void runner_dry_hook(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_action_event *ev,
+		     dfs_answer_fn fn, void *arg, bool *rejected)
+{
+	struct dfs_answer a = { .hook = dfs_hook_name(hook) };
+	char reason[512];
+	char **v;
+	size_t n;
+	int rc = runner_listeners(r, hook, ev->model, &v, &n);
+
+	if (rc < 0) {
+		/* As dfs_runner_before(): a hook whose listeners cannot be listed rejects. */
+		snprintf(reason, sizeof(reason), "cannot list listeners: %s", strerror(-rc));
+		a.listener = "-";
+		a.verdict = *rejected ? DFS_VERDICT_SKIP : DFS_VERDICT_REJECT;
+		a.reason = *rejected ? "" : reason;
+		*rejected = true;
+		fn(arg, &a);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		a.listener = under(r, v[i]);
+		a.verdict = DFS_VERDICT_SKIP;
+		a.reason = "";
+		if (!*rejected) {
+			reason[0] = '\0';
+			rc = runner_run_one(r, v[i], a.hook, ev, reason, sizeof(reason));
+			a.verdict = rc < 0 ? DFS_VERDICT_REJECT : DFS_VERDICT_ACCEPT;
+			a.reason = reason;
+			*rejected = rc < 0;
+		}
+		fn(arg, &a);
+	}
+	runner_free_list(v, n);
+}
+
 /* ---- after-listeners --------------------------------------------------------- */
 
 static void job_free(struct job *j)

@@ -72,7 +72,8 @@ static char **build_env(const char *hook_name, const struct dfs_action_event *ev
 	    add_env(&env, &n, "DINEMIC_OWNED", ev->owned ? "1" : "0") < 0 ||
 	    add_env(&env, &n, "DINEMIC_ORIGIN", ev->remote ? "remote" : "local") < 0 ||
 	    add_env(&env, &n, "DINEMIC_MOUNT", ev->mount) < 0 ||
-	    (ev->sealed && add_env(&env, &n, "DINEMIC_SEALED", "1") < 0))
+	    (ev->sealed && add_env(&env, &n, "DINEMIC_SEALED", "1") < 0) ||
+	    (ev->dryrun && add_env(&env, &n, "DINEMIC_DRYRUN", "1") < 0))
 		goto fail;
 	add_value_env(&env, &n, "DINEMIC_OLD", ev->old_value, ev->old_len);
 	add_value_env(&env, &n, "DINEMIC_NEW", ev->new_value, ev->new_len);
@@ -252,7 +253,10 @@ static int verdict(const struct dfs_runner *r, struct child *c, const struct dfs
 		   char *why, size_t whylen)
 {
 	c->errbuf[c->errlen] = '\0';
-	if (!c->timed_out && WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0)
+	bool accepted = !c->timed_out && WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0;
+	/* A dry run reports what an accepting listener said too, where it said anything. */
+	bool said = c->errlen > 0 && c->errbuf[0] != '\n' && c->errbuf[0] != '\0';
+	if (accepted && !(ev->dryrun && said))
 		return 0;
 	dfs_listener_reason(why, whylen, c->errbuf, c->errlen, c->status, c->timed_out,
 			    r->timeout_ms);
@@ -260,7 +264,7 @@ static int verdict(const struct dfs_runner *r, struct child *c, const struct dfs
 		runner_redact(why, whylen, ev->new_value, ev->new_len);
 		runner_redact(why, whylen, ev->old_value, ev->old_len);
 	}
-	return -EPERM;
+	return accepted ? 0 : -EPERM;
 }
 
 /*

@@ -13,7 +13,7 @@
  *
  * The files call each other in one direction only, lowest first:
  * inode.c, scratch.c, run.c; notify.c; actdir.c, meta.c; tree.c; attr.c;
- * handle.c; dir.c, rename.c; mirror.c; ops.c, fs.c.
+ * handle.c; dir.c, rename.c, try.c; mirror.c; ops.c, fs.c.
  *
  * Threading: the kernel calls the ops from several threads. An open file's
  * fields are protected by its lock (struct fh), the list of open handles by
@@ -253,6 +253,21 @@ void fs_invalidate_renamed(struct dfs_fs *fs, const char *model, const char *fro
  */
 void fs_invalidate(struct dfs_fs *fs, uint8_t op, const char *model, const char *object,
 		   const char *path, const char *from, const char *to);
+
+/* ---- try.c: .node/try, dry runs -------------------------------------------- */
+
+/** Whether h is open on .node/try, whose writes go to fs_try_write(). */
+static inline bool fs_is_try(const struct fh *h)
+{
+	return h->ent.kind == DFS_K_NODE_FILE && h->ent.meta == DFS_NODE_TRY;
+}
+/**
+ * One write(2) on .node/try: gathers a request (tryreq.h) in h->item; the
+ * write that completes it runs the dry run and leaves the answer in
+ * h->data, which reads of h return. Returns 0, -EINVAL for a malformed
+ * request or a write past it, -EFBIG for a value over max_value, -ENOMEM.
+ */
+int fs_try_write(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, off_t off);
 
 /* ---- mirror.c: the mirror thread's requests -------------------------------- */
 

@@ -178,7 +178,7 @@ bool dfs_fs_meta_writable(struct dfs_fs *fs, const struct dfs_ent *e)
 		return true;
 	if (e->kind == DFS_K_META)
 		return e->meta == DFS_META_AUTHORIZED && dfs_keyring_has(fs->kr, &e->obj);
-	return e->kind == DFS_K_NODE_FILE && e->meta == DFS_NODE_AS;
+	return e->kind == DFS_K_NODE_FILE && (e->meta == DFS_NODE_AS || e->meta == DFS_NODE_TRY);
 }
 
 /* Calls fn for each line of val, without its newline and surrounding blanks. */
@@ -307,6 +307,9 @@ int dfs_fs_meta_set(struct dfs_fs *fs, const struct dfs_ent *e, const uint8_t *v
 {
 	if (!dfs_fs_meta_writable(fs, e))
 		return -EPERM;
+	/* .node/try answers each write itself (try.c): nothing to check or commit here. */
+	if (e->kind == DFS_K_NODE_FILE && e->meta == DFS_NODE_TRY)
+		return 0;
 	if (e->meta == DFS_META_ENCRYPTED)
 		return set_encrypted(fs, e->model, val, len, commit);
 	struct key_list *l = calloc(1, sizeof(*l));
@@ -369,6 +372,8 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 	struct dfs_object_rec o;
 	int rc;
 
+	if (e->meta == DFS_NODE_TRY)
+		return 0;	/* empty: each open file holds its own answer (try.c) */
 	dfs_hex_encode(hex, e->obj.b, DFS_PUBKEY_LEN);
 	switch (e->meta) {
 	case DFS_META_ID:

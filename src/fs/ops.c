@@ -213,6 +213,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 			fuse_reply_write(req, (size_t)w);
 		return;
 	}
+	if (fs_is_try(h)) {
+		rc = fs_try_write(fs, h, buf, size, off);
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_write(req, size);
+		return;
+	}
 	rc = fs_fh_write(fs, h, buf, size, off, &field);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);

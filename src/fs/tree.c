@@ -33,6 +33,7 @@ static const struct {
 	{ "log", DFS_NODE_LOG },
 	{ "peers", DFS_NODE_PEERS },
 	{ "as", DFS_NODE_AS },
+	{ "try", DFS_NODE_TRY },
 };
 
 int fs_each_node_file(int (*fn)(const char *name, void *arg), void *arg)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* local.c - changes made here: build, seal, sign and apply; rekeying */
+/* local.c - changes made here: build, seal, sign and apply; rekeying; dry runs of them */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,66 +261,100 @@ static int change_new(struct dfs_db *db, struct dfs_change *c, uint8_t op, const
 }
 
 /*
- * Object changes are signed with the object's own key, which this node must
- * hold. Listeners judge the whole value that results: for an append, the
- * old value followed by the new bytes; where this node cannot open an
- * encrypted old value, they get no value (dfs_change.sealed).
+ * Object changes are signed with the object's own key where this node
+ * holds it, else as db_local_signer() says. Listeners judge the whole
+ * value that results: for an append, the old value followed by the new
+ * bytes; where this node cannot open an encrypted old value, they get no
+ * value (dfs_change.sealed). A dry run builds the same change.
  */
+struct local_change {
+	struct dfs_object_rec o;
+	struct dfs_pubkey signer;
+	bool authorized;	/* the signer is the owner or in .authorized */
+	bool secret;		/* the field is listed in .encrypted */
+	enum dfs_event event;
+	struct dfs_change c;	/* filled by change_build() */
+	uint8_t *old, *joined;	/* what c's values point to */
+};
+
+/* The changes listeners judge; a dict's create and delete are judged key by key. */
+static bool judged_op(uint8_t op)
+{
+	return op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND || op == DFS_OP_FIELD_DELETE ||
+	       op == DFS_OP_OBJECT_REMOVE;
+}
+
+/*
+ * What a local change of obj needs before anyone judges it: the object, a
+ * signer the policy accepts, whether its field is encrypted (never written
+ * in clear for want of knowing), and room for an append.
+ */
+static int change_check(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *obj,
+			const char *path, size_t vlen, struct local_change *lc)
+{
+	memset(lc, 0, sizeof(*lc));
+	int rc = dfs_db_get_object_by_key(db, obj, &lc->o);
+	if (rc < 0)
+		return rc;
+	lc->authorized = db_local_signer(db, obj, &lc->signer);
+	if (!lc->authorized && !db->open_policy)
+		return -EPERM;
+	lc->event = op == DFS_OP_OBJECT_REMOVE	 ? DFS_EVENT_REMOVE
+		    : op == DFS_OP_FIELD_DELETE ? DFS_EVENT_DELETE
+						 : DFS_EVENT_UPDATE;
+	int listed = op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND
+			     ? dfs_sealed_field(db, lc->o.model, path)
+			     : 0;
+	if (listed < 0)
+		return listed;
+	lc->secret = listed > 0;
+	return op == DFS_OP_FIELD_APPEND ? append_fits(db, obj, path, vlen, lc->secret) : 0;
+}
+
+/* The change as listeners see it: names, signer, and the values before and after. */
+static int change_build(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *obj,
+			const char *path, const uint8_t *val, size_t vlen, struct local_change *lc)
+{
+	struct dfs_change *c = &lc->c;
+	size_t oldlen = 0;
+
+	db_local_event(c, lc->event, lc->o.model, lc->o.shown,
+		       lc->event == DFS_EVENT_REMOVE ? NULL : path, &lc->signer);
+	c->authorized = lc->authorized;
+	c->owned = dfs_keyring_has(db->kr, obj);
+	if (path && lc->event != DFS_EVENT_REMOVE) {
+		int rc = change_old(db, c, obj, path, &lc->old, &oldlen);
+		if (rc != 0)
+			return rc;
+	}
+	c->secret = lc->secret || c->sealed;
+	return change_new(db, c, op, val, vlen, lc->old, oldlen, &lc->joined);
+}
+
+static void change_release(struct local_change *lc)
+{
+	free(lc->old);
+	free(lc->joined);
+}
 
 static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *obj,
 			 const char *path, const uint8_t *val, size_t vlen)
 {
-	struct dfs_object_rec o;
-	struct dfs_change c;
-	uint8_t *old = NULL, *joined = NULL;
-	size_t oldlen = 0;
-	int rc = dfs_db_get_object_by_key(db, obj, &o);
+	struct local_change lc;
+	int rc = change_check(db, op, obj, path, vlen, &lc);
 
 	if (rc < 0)
 		return rc;
-	struct dfs_pubkey signer_key;
-	bool authorized = db_local_signer(db, obj, &signer_key);
-	const struct dfs_pubkey *signer = &signer_key;
-	if (!authorized && !db->open_policy)
-		return -EPERM;
-	enum dfs_event event = op == DFS_OP_OBJECT_REMOVE   ? DFS_EVENT_REMOVE
-			       : op == DFS_OP_FIELD_DELETE  ? DFS_EVENT_DELETE
-							    : DFS_EVENT_UPDATE;
-	int listed = op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND
-			     ? dfs_sealed_field(db, o.model, path)
-			     : 0;
-	if (listed < 0)
-		return listed;	/* never written in clear for want of knowing */
-	bool secret = listed > 0;
-	bool judged = (op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND ||
-		       op == DFS_OP_FIELD_DELETE || op == DFS_OP_OBJECT_REMOVE) &&
-		      db_wanted(db, event, o.model);
-	if (op == DFS_OP_FIELD_APPEND && (rc = append_fits(db, obj, path, vlen, secret)) < 0)
-		return rc;
-	if (!judged)
-		return write_change(db, op, &o, obj, signer, path, val, vlen, secret);
-
-	db_local_event(&c, event, o.model, o.shown, event == DFS_EVENT_REMOVE ? NULL : path, signer);
-	c.authorized = authorized;
-	c.owned = dfs_keyring_has(db->kr, obj);
-	if (path && event != DFS_EVENT_REMOVE) {
-		rc = change_old(db, &c, obj, path, &old, &oldlen);
-		if (rc != 0)
-			return rc;
-	}
-	c.secret = secret || c.sealed;
-	rc = change_new(db, &c, op, val, vlen, old, oldlen, &joined);
-	if (rc < 0) {
-		free(old);
-		return rc;
-	}
-	rc = db->listener.before(db->listener.ctx, &c, NULL, 0);
+	if (!judged_op(op) || !db_wanted(db, lc.event, lc.o.model))
+		return write_change(db, op, &lc.o, obj, &lc.signer, path, val, vlen, lc.secret);
+	rc = change_build(db, op, obj, path, val, vlen, &lc);
 	if (rc == 0)
-		rc = write_change(db, op, &o, obj, signer, path, val, vlen, secret);
+		rc = db->listener.before(db->listener.ctx, &lc.c, NULL, 0);
 	if (rc == 0)
-		db->listener.after(db->listener.ctx, &c);
-	free(old);
-	free(joined);
+		rc = write_change(db, op, &lc.o, obj, &lc.signer, path, val, vlen, lc.secret);
+	if (rc == 0)
+		db->listener.after(db->listener.ctx, &lc.c);
+	change_release(&lc);
 	return rc;
 }
 
@@ -353,4 +388,130 @@ int dfs_db_create_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const ch
 int dfs_db_delete_dict(struct dfs_db *db, const struct dfs_pubkey *obj, const char *dict)
 {
 	return object_change(db, DFS_OP_DICT_DELETE, obj, dict, NULL, 0);
+}
+
+/* ---- dry runs: the same changes, asked about and never made ------------------ */
+
+/* The rule that refuses a dry run's change: its errno, and a line for people. */
+static int try_refuse(struct dfs_db_try *t, int rc, const char *why)
+{
+	snprintf(t->why, sizeof(t->why), "%s", why);
+	return rc;
+}
+
+/* Why change_check() refused: the same errno as the real change, said. */
+static int check_refused(struct dfs_db_try *t, int rc)
+{
+	switch (rc) {
+	case -ENOENT: return try_refuse(t, rc, "no such object");
+	case -EPERM:
+		return try_refuse(t, rc, "unauthorized: this node would sign as a key that is "
+				  "neither the object's nor in its .authorized (policy strict)");
+	case -EFBIG: return try_refuse(t, rc, "the value would be over max_value");
+	case -EIO: return try_refuse(t, rc, "the store cannot tell whether the field is encrypted");
+	default: return try_refuse(t, rc, strerror(-rc));
+	}
+}
+
+/* Puts c to the listeners: 0 when all accept, 1 when one rejects. */
+static int try_ask(struct dfs_db *db, struct dfs_change *c, struct dfs_db_try *t)
+{
+	c->dryrun = true;
+	if (!db->listener.dry)
+		return 0;
+	return db->listener.dry(db->listener.ctx, c, t->fn, t->arg) < 0 ? 1 : 0;
+}
+
+/* What the apply path would refuse of a remove that the listeners accepted. */
+static int try_remove_rules(struct dfs_db *db, const struct dfs_pubkey *obj,
+			    const struct local_change *lc, struct dfs_db_try *t)
+{
+	uint8_t prefix[DFS_KEY_ENTITY_LEN];
+
+	if (!db->open_policy && memcmp(lc->signer.b, obj->b, DFS_PUBKEY_LEN) != 0)
+		return try_refuse(t, -EPERM, "unauthorized: only the object's owner may remove "
+				  "it (policy strict)");
+	dfs_key_fields_prefix(prefix, obj);
+	int rc = db_has_live_children(db, prefix, sizeof(prefix), 'F');
+	if (rc > 0)
+		return try_refuse(t, -ENOTEMPTY, "the object has fields: rmdir fails (rm -r "
+				  "deletes each first, each judged as a delete)");
+	return rc < 0 ? check_refused(t, rc) : 0;
+}
+
+/* What sealing would refuse of an encrypted value the listeners accepted (write_change()). */
+static int try_seal_rules(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+			  const uint8_t *val, size_t len, struct dfs_db_try *t)
+{
+	struct dfs_buf sealed;
+
+	dfs_buf_init(&sealed);
+	pthread_rwlock_rdlock(db_key_lock(db, obj));
+	int rc = dfs_sealed_seal(db, obj, path, val, len, &sealed);
+	pthread_rwlock_unlock(db_key_lock(db, obj));
+	dfs_buf_release(&sealed);
+	/* The owner's node makes the object's first data key as it writes. */
+	if (rc == -EACCES && dfs_keyring_has(db->kr, obj))
+		rc = 0;
+	if (rc == -EACCES)
+		return try_refuse(t, rc, "this node reads none of the object's data keys (yet): "
+				  "it cannot write an encrypted value");
+	return rc < 0 ? check_refused(t, rc) : 0;
+}
+
+int dfs_db_try_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *obj,
+		      const char *path, const uint8_t *val, size_t len, struct dfs_db_try *t)
+{
+	struct local_change lc;
+
+	t->why[0] = '\0';
+	if (!judged_op(op))
+		return try_refuse(t, -EINVAL, "listeners do not judge this change");
+	if (op != DFS_OP_OBJECT_REMOVE && (!path || strlen(path) > DFS_UPDATE_NAME_MAX))
+		return try_refuse(t, -ENAMETOOLONG, "the field's path is too long");
+	if ((op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_APPEND) && len > db->max_value)
+		return try_refuse(t, -EFBIG, "the value would be over max_value");
+	int rc = change_check(db, op, obj, path, len, &lc);
+	if (rc < 0)
+		return check_refused(t, rc);
+	rc = change_build(db, op, obj, path, val, len, &lc);
+	if (rc < 0)
+		rc = check_refused(t, rc);
+	else
+		rc = try_ask(db, &lc.c, t);
+	if (rc == 0 && op == DFS_OP_OBJECT_REMOVE)
+		rc = try_remove_rules(db, obj, &lc, t);
+	if (rc == 0 && lc.secret)
+		rc = try_seal_rules(db, obj, path, val, len, t);
+	change_release(&lc);
+	return rc;
+}
+
+int dfs_db_try_create(struct dfs_db *db, const char *model, const char *name,
+		      struct dfs_db_try *t)
+{
+	struct dfs_object_rec o;
+	struct dfs_model_rec m;
+	struct dfs_pubkey key;
+	struct dfs_seckey sk;
+	struct dfs_change c;
+
+	t->why[0] = '\0';
+	if (dfs_name_check(name, strlen(name)) < 0 || dfs_name_is_dot(name))
+		return try_refuse(t, -EINVAL, "not a name a new object may take");
+	int rc = dfs_db_get_model(db, model, &m);
+	if (rc < 0)
+		return try_refuse(t, rc, rc == -ENOENT ? "no such model" : strerror(-rc));
+	rc = dfs_db_get_object(db, model, name, &key, &o);
+	if (rc == 0)
+		return try_refuse(t, -EEXIST, "the object exists");
+	if (rc != -ENOENT)
+		return try_refuse(t, rc, strerror(-rc));
+	/* A real mkdir makes a key pair first: listeners see a new signer, as they would. */
+	rc = dfs_keys_generate(&key, &sk);
+	dfs_seckey_wipe(&sk);
+	if (rc < 0)
+		return try_refuse(t, rc, strerror(-rc));
+	db_local_event(&c, DFS_EVENT_CREATE, model, name, NULL, &key);
+	return try_ask(db, &c, t);
 }

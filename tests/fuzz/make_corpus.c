@@ -664,6 +664,36 @@ static void objref_seeds(void)
 	REF("nul", "Person/a\0b\n");
 }
 
+/* ---- dry-run requests (.node/try) ----------------------------------------- */
+
+/* The first byte picks max_value in fuzz_tryreq: 's' (0x73) is 7.2 MiB. */
+#define TRY(name, s) put("fuzz_tryreq", name, s, sizeof(s) - 1)
+
+static void tryreq_seeds(void)
+{
+	TRY("empty", "");
+	TRY("set", "set 6 Person/bob/salary\n99999\n");
+	TRY("set-dict-key", "set 5 Person/bob/address/city\nParis");
+	TRY("append", "append 4 Person/bob/tags\ntag\n");
+	TRY("delete", "delete 0 Person/bob/salary\n");
+	TRY("create", "create 0 Person/alice\n");
+	TRY("remove", "remove 0 Person/alice\n");
+	TRY("blank-in-path", "set 1 Person/john smith/first name\nx");
+	TRY("partial", "set 6 Person/bo");
+	TRY("dotdot", "set 1 Person/../../etc/passwd\nx");
+	TRY("absolute", "set 1 /etc/passwd\nx");
+	TRY("empty-component", "set 1 Person//bob\nx");
+	TRY("leading-zero", "set 01 Person/bob/x\nx");
+	TRY("over-max", "set 99999999999 Person/bob/x\n");
+	TRY("overflow", "set 99999999999999999999 Person/bob/x\n");
+	TRY("delete-with-value", "delete 1 Person/bob/x\nx");
+	TRY("create-deep", "create 0 Person/bob/x\n");
+	TRY("control", "set 1 Person/b\x1bob/x\nx");
+	TRY("nul", "set 1 Person/b\0ob/x\nx");
+	TRY("unknown-op", "format 0 Person/bob\n");
+	TRY("garbage", "\x01\x02\x00zz");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -682,5 +712,6 @@ int main(int argc, char **argv)
 	items_seeds();
 	encrypted_seeds();
 	objref_seeds();
+	tryreq_seeds();
 	return failed;
 }

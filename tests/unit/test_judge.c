@@ -9,6 +9,7 @@
  * them) through a fake listener that records what it is asked and told.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,7 +117,7 @@ static void after(void *ctx, const struct dfs_change *c)
 
 static void listen_on(struct node *n, struct seen *s, struct dfs_db_listener *l)
 {
-	*l = (struct dfs_db_listener){ wants_all, before, after, s };
+	*l = (struct dfs_db_listener){ wants_all, before, after, s, NULL };
 	dfs_db_set_listener(n->db, l);
 }
 
@@ -616,7 +617,7 @@ static void tally_after(void *ctx, const struct dfs_change *c)
 Test(judge, a_dict_of_many_keys_keeps_at_most_a_mebibyte_of_old_values)
 {
 	struct tally t = { 0 };
-	struct dfs_db_listener l = { wants_all, tally_before, tally_after, &t };
+	struct dfs_db_listener l = { wants_all, tally_before, tally_after, &t, NULL };
 	uint8_t *big = malloc(NODE_MAX_VALUE);
 	char path[32];
 	int rc[32];
@@ -642,4 +643,160 @@ Test(judge, a_dict_of_many_keys_keeps_at_most_a_mebibyte_of_old_values)
 	cr_assert_eq(t.told, keys, "each key told");
 	cr_assert_eq(t.told_old, kept, "old values kept for the after-listeners: %d", t.told_old);
 	free(del.data);
+}
+
+/* ---- dry runs (local.c): the same change, asked, never made ------------------------- */
+
+struct dry_seen {
+	struct seen s;			/* the real changes, as before() records them */
+	int n;
+	bool reject;			/* dry() rejects */
+	struct seen_change c[8];	/* the dry runs, as dry() records them */
+	struct dfs_pubkey signer[8];
+	bool all_dryrun;
+	int answers;
+};
+
+static int dry(void *ctx, const struct dfs_change *c, dfs_answer_fn fn, void *arg)
+{
+	struct dry_seen *d = (struct dry_seen *)((char *)ctx - offsetof(struct dry_seen, s));
+	struct dfs_answer a = { "on_update", "x", d->reject ? DFS_VERDICT_REJECT : DFS_VERDICT_ACCEPT,
+				"" };
+
+	cr_assert_lt(d->n, 8);
+	d->signer[d->n] = c->signer;
+	record(&d->c[d->n++], c);
+	d->all_dryrun = d->all_dryrun && c->dryrun;
+	fn(arg, &a);
+	return d->reject ? -EPERM : 0;
+}
+
+static void count_answer(void *arg, const struct dfs_answer *a)
+{
+	(void)a;
+	((struct dry_seen *)arg)->answers++;
+}
+
+static void listen_dry(struct node *n, struct dry_seen *d, struct dfs_db_listener *l)
+{
+	*l = (struct dfs_db_listener){ wants_all, before, after, &d->s, dry };
+	d->all_dryrun = true;
+	dfs_db_set_listener(n->db, l);
+}
+
+static int try_op(struct node *n, struct dry_seen *d, uint8_t op, const char *path,
+		  const char *val, char *why)
+{
+	struct dfs_db_try t = { .fn = count_answer, .arg = d };
+	int rc = dfs_db_try_change(n->db, op, &doc, path, (const uint8_t *)val,
+				   val ? strlen(val) : 0, &t);
+
+	snprintf(why, sizeof(t.why), "%s", t.why);
+	return rc;
+}
+
+/*
+ * Each dry run asks about the change its real twin is then judged by: the
+ * same event, field, values, flags and signer, with dryrun set; nothing is
+ * stored meanwhile.
+ */
+Test(judge, a_dry_run_asks_what_the_real_change_is_judged_by)
+{
+	struct dry_seen d = { 0 };
+	struct dfs_db_listener l;
+	struct dfs_pubkey tmp;
+	char why[256];
+
+	world();
+	cr_assert_eq(dfs_db_create_object(a.db, MODEL, "empty", &tmp), 0);
+	uint64_t seq = dfs_db_log_head(a.db);
+	listen_dry(&a, &d, &l);
+	cr_assert_eq(try_op(&a, &d, DFS_OP_FIELD_SET, "f", "new", why), 0);
+	cr_assert_eq(try_op(&a, &d, DFS_OP_FIELD_APPEND, "f", "+x", why), 0);
+	cr_assert_eq(try_op(&a, &d, DFS_OP_FIELD_DELETE, "d/a", NULL, why), 0);
+	cr_assert_eq(try_op(&a, &d, DFS_OP_FIELD_SET, "g", "", why), 0, "a new field");
+	cr_assert_eq(d.n, 4);
+	cr_assert_eq(d.answers, 4, "each listener's answer reaches the caller");
+	cr_assert(d.all_dryrun);
+	cr_assert_eq(dfs_db_log_head(a.db), seq, "nothing stored");
+	expect_value(&a, "f", "plain", "A");
+	expect_gone(&a, "g", "A");
+	cr_assert_eq(d.s.n + d.s.after, 0, "nobody judged or told of a real change");
+
+	cr_assert_eq(set_str(&a, "f", "new"), 0);
+	cr_assert_eq(set_str(&a, "f", "plain"), 0);
+	cr_assert_eq(dfs_db_append_field(a.db, &doc, "f", (const uint8_t *)"+x", 2), 0);
+	cr_assert_eq(dfs_db_delete_field(a.db, &doc, "d/a"), 0);
+	cr_assert_eq(set_str(&a, "g", ""), 0);
+	cr_assert_eq(d.s.n, 5);
+	const int twin[4] = { 0, 2, 3, 4 };
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(memcmp(&d.c[i], &d.s.c[twin[i]], sizeof(d.c[i])), 0,
+			     "dry run %d differs from its real change", i);
+	expect_asked(&d.s, 2, DFS_EVENT_UPDATE, "f", "plain", "plain+x");
+	expect_asked(&d.s, 3, DFS_EVENT_DELETE, "d/a", "1", NULL);
+}
+
+/* A create shows a fresh signer and is forgotten; a remove is asked as the real one. */
+Test(judge, a_dry_run_of_create_and_remove)
+{
+	struct dry_seen d = { 0 };
+	struct dfs_db_listener l;
+	struct dfs_db_try t = { .fn = count_answer, .arg = &d };
+	struct dfs_object_rec o;
+	struct dfs_pubkey k;
+
+	world();
+	cr_assert_eq(dfs_db_create_object(a.db, MODEL, "empty", &k), 0);
+	uint64_t seq = dfs_db_log_head(a.db);
+	listen_dry(&a, &d, &l);
+	cr_assert_eq(dfs_db_try_create(a.db, MODEL, "carol", &t), 0);
+	cr_assert_eq(dfs_db_get_object(a.db, MODEL, "carol", &k, &o), -ENOENT);
+	cr_assert_eq(d.c[0].event, DFS_EVENT_CREATE);
+	cr_assert(!dfs_keyring_has(a.kr, &d.signer[0]), "the key shown is not kept");
+	cr_assert_eq(dfs_db_get_object(a.db, MODEL, "empty", &k, &o), 0);
+	cr_assert_eq(dfs_db_try_change(a.db, DFS_OP_OBJECT_REMOVE, &k, NULL, NULL, 0, &t), 0);
+	cr_assert_eq(d.c[1].event, DFS_EVENT_REMOVE);
+	cr_assert_eq(dfs_db_log_head(a.db), seq, "nothing stored");
+	cr_assert_eq(dfs_db_remove_object(a.db, &k), 0);
+	cr_assert_eq(memcmp(&d.c[1], &d.s.c[0], sizeof(d.c[1])), 0);
+	cr_assert_eq(memcmp(&d.signer[1], &k, sizeof(k)), 0, "signed by the object");
+}
+
+/* 1 when a listener rejects; a rule refuses with the real change's errno, and says which. */
+Test(judge, a_dry_run_rejected_or_refused)
+{
+	struct dry_seen d = { 0 };
+	struct dfs_db_listener l;
+	struct dfs_db_try t = { .fn = count_answer, .arg = &d };
+	uint8_t *big = calloc(1, NODE_MAX_VALUE + 1);
+	struct dfs_pubkey nobody = { { 1 } };
+	char why[256];
+
+	cr_assert_not_null(big);
+	world();
+	uint64_t seq = dfs_db_log_head(a.db);
+	listen_dry(&a, &d, &l);
+	d.reject = true;
+	cr_assert_eq(try_op(&a, &d, DFS_OP_FIELD_SET, "f", "x", why), 1);
+	cr_assert_eq(try_op(&a, &d, DFS_OP_OBJECT_REMOVE, NULL, NULL, why), 1,
+		     "a rejection comes before the rules checked after the listeners");
+	d.reject = false;
+	cr_assert_eq(try_op(&a, &d, DFS_OP_OBJECT_REMOVE, NULL, NULL, why), -ENOTEMPTY);
+	cr_assert_str_eq(why, "the object has fields: rmdir fails (rm -r deletes each first, "
+			      "each judged as a delete)");
+	int asked = d.n;
+	cr_assert_eq(dfs_db_try_change(a.db, DFS_OP_FIELD_SET, &doc, "f", big, NODE_MAX_VALUE + 1,
+				       &t), -EFBIG);
+	cr_assert_eq(dfs_db_try_change(a.db, DFS_OP_FIELD_SET, &nobody, "f", big, 1, &t), -ENOENT);
+	cr_assert_str_eq(t.why, "no such object");
+	cr_assert_eq(dfs_db_try_create(a.db, MODEL, "doc", &t), -EEXIST);
+	cr_assert_eq(dfs_db_try_create(a.db, "nomodel", "x", &t), -ENOENT);
+	cr_assert_str_eq(t.why, "no such model");
+	cr_assert_eq(dfs_db_try_create(a.db, MODEL, "a\nb", &t), -EINVAL);
+	cr_assert_eq(try_op(&a, &d, DFS_OP_DICT_DELETE, "d", NULL, why), -EINVAL,
+		     "dict operations are not judged");
+	cr_assert_eq(d.n, asked, "refused before any listener");
+	cr_assert_eq(dfs_db_log_head(a.db), seq, "nothing stored");
+	free(big);
 }
