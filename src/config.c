@@ -439,6 +439,7 @@ void dfs_config_usage(const char *prog)
 	printf("usage: %s [options] STATE_DIR MOUNTPOINT\n"
 	       "       %s key export|import|list ...   (manage keys; see %s key --help)\n"
 	       "       %s status MOUNTPOINT            (a running node's peers and counters)\n"
+	       "       %s wait MOUNTPOINT [--timeout S] (until every peer up has this node's log)\n"
 	       "\n"
 	       "Shows a replicated, signed object database as files. See dinemicfs(1).\n"
 	       "\n"
@@ -486,5 +487,5 @@ void dfs_config_usage(const char *prog)
 	       "    -o allow_other         let other users use the mount\n"
 	       "\n"
 	       "In /etc/fstab: STATE_DIR MOUNTPOINT fuse.dinemicfs OPT[,OPT...] 0 0\n",
-	       prog, prog, prog, prog);
+	       prog, prog, prog, prog, prog);
 }
