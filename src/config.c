@@ -441,6 +441,7 @@ void dfs_config_usage(const char *prog)
 	       "       %s status MOUNTPOINT            (a running node's peers and counters)\n"
 	       "       %s try [--append|--rm|--mkdir|--rmdir] PATH [VALUE]\n"
 	       "                                         (would the listeners accept this change?)\n"
+	       "       %s wait MOUNTPOINT [--timeout S] (until every peer up has this node's log)\n"
 	       "\n"
 	       "Shows a replicated, signed object database as files. See dinemicfs(1).\n"
 	       "\n"

@@ -65,6 +65,9 @@ int main(int argc, char **argv)
 	/* `dinemicfs try PATH ...` asks a running node's listeners about a change: a dry run. */
 	if (argc >= 2 && strcmp(argv[1], "try") == 0)
 		return dfs_trycmd_main(argc - 1, argv + 1);
+	/* `dinemicfs wait MOUNTPOINT` waits for the peers to acknowledge the log. */
+	if (argc >= 2 && strcmp(argv[1], "wait") == 0)
+		return dfs_wait_main(argc - 1, argv + 1);
 	dfs_config_init(&cfg);
 	if (dfs_config_parse(&cfg, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "dinemicfs: %s\n", err);

@@ -42,4 +42,17 @@ int dfs_status_main(int argc, char **argv);
  */
 int dfs_status_render(FILE *out, const char *id, const char *stats, const char *peers);
 
+/** A whole (small) file as a malloc'ed, NUL-terminated string; NULL with errno set. */
+char *dfs_status_read_file(const char *path);
+
+/**
+ * Runs `dinemicfs wait MOUNTPOINT [--timeout SECONDS]`; argv[0] is "wait".
+ * Reads the node's log head (.node/stats, log_head) once, then .node/peers
+ * until every link up has acknowledged it (acked), or the timeout. Returns
+ * the exit status: 0 acknowledged (or no link up: nothing to wait for), 1
+ * timed out (the lagging links are printed) or MOUNTPOINT cannot be read,
+ * 2 usage error.
+ */
+int dfs_wait_main(int argc, char **argv);
+
 #endif

@@ -7,7 +7,7 @@
  * WebSocket message is binary and holds exactly one protocol message: a
  * type byte, then its body. Integers are big-endian.
  *
- *   HELLO  'H'  version(1) = 3, flags(1), node id(32), nonce(32)
+ *   HELLO  'H'  version(1) = 4, flags(1), node id(32), nonce(32)
  *               flags bit 0: the sender uses a network key; others must be 0.
  *               node id: on a TLS link, the key of the sender's certificate.
  *   AUTH   'A'  signature(64), mac(32)
@@ -33,12 +33,21 @@
  *               > 0). The sender leaves out updates that came to it over
  *               this same connection, so a message may have no items:
  *               it then only moves the receiver's place on.
+ *   ACK    'K'  upto(8): the receiver of UPDATES has stored (applied, held,
+ *               or dropped as malformed) every update of the sender's log
+ *               up to upto; sent after it handled an UPDATES message, at
+ *               most one per message and fewer when several were handled
+ *               at once. Never more than the sender sent over this
+ *               connection: a sender clamps a larger one to that (and
+ *               counts it as a bad frame). Version 3 had no ACK.
  *
  * A link: both sides send HELLO; each answers the other's HELLO with AUTH;
  * once a side has checked the other's AUTH and admitted it (repl.h) it
  * sends LOG; a side answers LOG with WANT and how far it got in the other's
  * log last time (0 when the log id differs); each side then streams its log
- * from there and goes on streaming as the log grows, relays included.
+ * from there and goes on streaming as the log grows, relays included, and
+ * acknowledges the other's log as it stores it (ACK; a WANT's from is the
+ * first acknowledgement).
  * Receivers drop updates they already hold (by hash).
  * Anything else is a protocol error that ends the link.
  */
@@ -54,7 +63,7 @@
 #include "dinemicfs/update.h"
 
 #define DFS_WIRE_PROTOCOL "dinemicfs.2"
-#define DFS_WIRE_VERSION 3
+#define DFS_WIRE_VERSION 4
 #define DFS_WIRE_LOG_ID_LEN 16
 #define DFS_WIRE_FLAG_NETKEY 0x01
 #define DFS_WIRE_NONCE_LEN 32
@@ -70,6 +79,7 @@ enum dfs_msg_type {
 	DFS_MSG_LOG = 'L',
 	DFS_MSG_WANT = 'W',
 	DFS_MSG_UPDATES = 'U',
+	DFS_MSG_ACK = 'K',
 };
 
 /* A decoded message; for UPDATES, items points into the decoded bytes. */
@@ -80,7 +90,7 @@ struct dfs_msg {
 	struct dfs_pubkey node;			/* HELLO */
 	uint8_t nonce[DFS_WIRE_NONCE_LEN];	/* HELLO */
 	uint8_t log_id[DFS_WIRE_LOG_ID_LEN];	/* LOG */
-	uint64_t seq;				/* LOG, UPDATES: head; WANT: from */
+	uint64_t seq;				/* LOG, UPDATES: head; WANT: from; ACK: upto */
 	uint64_t upto;				/* UPDATES */
 	uint8_t sig[DFS_SIG_LEN];		/* AUTH */
 	uint8_t mac[DFS_WIRE_MAC_LEN];		/* AUTH */
@@ -89,7 +99,7 @@ struct dfs_msg {
 	size_t count;				/* UPDATES: number of items */
 };
 
-/** Encodes a HELLO, AUTH, LOG or WANT message (not UPDATES) into out, reset first. */
+/** Encodes a HELLO, AUTH, LOG, WANT or ACK message (not UPDATES) into out, reset first. */
 int dfs_msg_encode(const struct dfs_msg *m, struct dfs_buf *out);
 
 /** Starts an UPDATES message with the sender's head, resetting out. */

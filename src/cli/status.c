@@ -47,8 +47,7 @@ static int usage_error(const char *what, const char *arg)
 	return 2;
 }
 
-/* A whole file as a malloc'ed string; NULL with errno set. */
-static char *read_all(const char *path)
+char *dfs_status_read_file(const char *path)
 {
 	size_t cap = 4096, len = 0;
 	char *buf = NULL;
@@ -264,8 +263,8 @@ static void format_lag(struct row *r, unsigned long long behind, unsigned long l
 }
 
 /*
- * One line of .node/peers: ADDRESS STATE NODE CONTACT BEHIND AHEAD LINK
- * ADMITTED ERROR, where the address may hold a blank ("127.0.0.1 (in)"),
+ * One line of .node/peers: ADDRESS STATE NODE CONTACT BEHIND AHEAD [ACKED]
+ * LINK ADMITTED ERROR, where the address may hold a blank ("127.0.0.1 (in)"),
  * the contact is "never" or "Ns ago", and the error is the rest of the
  * line. The state and node columns anchor it. False when the line is not one.
  */
@@ -309,6 +308,9 @@ static bool parse_peer(const char *line, size_t len, struct row *r)
 		return false;
 	format_lag(r, strtoull(w[k].p, NULL, 10), strtoull(w[k + 1].p, NULL, 10));
 	k += 2;
+	/* The acked column (not shown here); a node before it had none. */
+	if (k + 1 < nw && all_digits(w[k].p, w[k].n) && is_link(&w[k + 1]))
+		k++;
 	snprintf(r->link, sizeof(r->link), "-");
 	if (k + 1 < nw && is_link(&w[k]) && is_admitted(&w[k + 1])) {
 		if (!word_is(&w[k], "-"))
@@ -452,7 +454,7 @@ static int read_node(const char *mount, char **id, char **stats, char **peers)
 		fprintf(stderr, "dinemicfs: %s: %s\n", mount, strerror(ENAMETOOLONG));
 		return -1;
 	}
-	*id = read_all(path);
+	*id = dfs_status_read_file(path);
 	if (!*id) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			fprintf(stderr, "dinemicfs: %s is not a dinemicfs mount (no .node/id)\n",
@@ -462,13 +464,13 @@ static int read_node(const char *mount, char **id, char **stats, char **peers)
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/.node/stats", mount);
-	*stats = read_all(path);
+	*stats = dfs_status_read_file(path);
 	if (!*stats) {
 		fprintf(stderr, "dinemicfs: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/.node/peers", mount);
-	*peers = read_all(path);
+	*peers = dfs_status_read_file(path);
 	if (!*peers) {
 		fprintf(stderr, "dinemicfs: %s: %s\n", path, strerror(errno));
 		return -1;

@@ -29,7 +29,8 @@ int dfs_msg_encode(const struct dfs_msg *m, struct dfs_buf *out)
 		dfs_buf_add(out, m->log_id, DFS_WIRE_LOG_ID_LEN);
 		break;
 	case DFS_MSG_WANT:
-		dfs_buf_add_u8(out, DFS_MSG_WANT);
+	case DFS_MSG_ACK:
+		dfs_buf_add_u8(out, m->type);
 		dfs_buf_add_u64be(out, m->seq);
 		break;
 	default:
@@ -123,6 +124,7 @@ int dfs_msg_decode(const uint8_t *p, size_t len, struct dfs_msg *m)
 			return -EBADMSG;
 		break;
 	case DFS_MSG_WANT:
+	case DFS_MSG_ACK:
 		if (dfs_reader_get_u64be(&r, &m->seq) < 0)
 			return -EBADMSG;
 		break;

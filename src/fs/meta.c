@@ -53,6 +53,9 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   uptime_seconds          seconds since the node started
  *   sync                    strict or relaxed (-o sync=)
  *   updates_stored          updates in this node's log, applied or held, ever
+ *   log_head                the last sequence number of this node's log (the
+ *                           same number): what `dinemicfs wait` waits for the
+ *                           peers to acknowledge (.node/peers, acked)
  *   updates_applied         updates applied, local and remote
  *   updates_refused         remote updates not applied: held or dropped
  *   corrupt_records         corrupt records met in the store
@@ -122,6 +125,7 @@ static int node_stats(struct dfs_fs *fs, struct dfs_buf *out)
 		       (long long)(now.tv_sec - fs->started.tv_sec));
 	dfs_buf_printf(out, "sync %s\n", fs->opts.sync_strict ? "strict" : "relaxed");
 	dfs_buf_printf(out, "updates_stored %llu\n", (unsigned long long)s.seq);
+	dfs_buf_printf(out, "log_head %llu\n", (unsigned long long)s.seq);
 	dfs_buf_printf(out, "updates_applied %llu\n", (unsigned long long)s.applied);
 	dfs_buf_printf(out, "updates_refused %llu\n", (unsigned long long)s.refused);
 	dfs_buf_printf(out, "corrupt_records %llu\n", (unsigned long long)s.corrupt);

@@ -23,8 +23,8 @@
  *   inbox.c   a peer's updates into the model: a queue per link, served in
  *             turn a slice at a time, checker threads, the applier thread,
  *             cursors.
- *   link.c    one connection's protocol: HELLO, AUTH, LOG, WANT, UPDATES;
- *             link up and down. Its repl_link_* are the handlers of r->on.
+ *   link.c    one connection's protocol: HELLO, AUTH, LOG, WANT, UPDATES,
+ *             ACK; link up and down. Its repl_link_* are the handlers of r->on.
  *   repl.c    start and stop, .node/peers and .node/stats.
  *
  * Threads: the service thread (net.c's repl_net_service_main) owns every
@@ -199,6 +199,8 @@ struct link {
 	uint64_t sent_upto;		/* our log, sent up to here */
 	uint64_t peer_head;		/* its log, as it last said */
 	uint64_t recv_upto;		/* its log, processed up to here */
+	uint64_t acked;			/* our log, stored by the peer up to here (ACK) */
+	uint64_t ack_sent;		/* its log, acknowledged up to here; service thread */
 	bool recv_stuck;		/* something parked: do not save the cursor */
 	atomic_llong last_contact;	/* time(NULL) of the last bytes received; 0: never */
 

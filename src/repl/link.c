@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* link.c - one connection's protocol: the handshake, WANT and UPDATES; link up and down */
+/* link.c - one connection's protocol: the handshake, WANT, UPDATES and ACK; link up and down */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,6 +25,7 @@ static void link_reset(struct link *l)
 	l->close_now = l->close_after_hello = false;
 	l->admitted = NULL;
 	l->recv_stuck = false;
+	l->acked = l->ack_sent = 0;
 	l->rx_drop = false;
 	l->rx_paused = false;
 	dfs_buf_reset(&l->rx);
@@ -196,7 +197,10 @@ static int next_control(struct link *l, struct dfs_msg *m)
 	} else {
 		l->to_send &= ~SEND_WANT;
 		m->type = DFS_MSG_WANT;
+		pthread_mutex_lock(&r->lock);
 		m->seq = l->recv_upto;
+		pthread_mutex_unlock(&r->lock);
+		l->ack_sent = m->seq;	/* a WANT acknowledges what it does not ask for */
 	}
 	return 0;
 }
@@ -217,6 +221,35 @@ static int send_control(struct link *l)
 	return rc;
 }
 
+/*
+ * Acknowledges the peer's log as far as it is stored here, if that moved
+ * since the last ACK: one message however many were stored since. Returns
+ * 1 when it sent one, 0 when none is due, or < 0.
+ */
+static int send_ack(struct link *l)
+{
+	struct dfs_repl *r = l->r;
+	struct dfs_msg m = { .type = DFS_MSG_ACK };
+
+	if (!l->got_log || (l->to_send & SEND_WANT))
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	m.seq = l->recv_upto;
+	pthread_mutex_unlock(&r->lock);
+	if (m.seq <= l->ack_sent)
+		return 0;
+	struct dfs_buf out;
+	dfs_buf_init(&out);
+	int rc = dfs_msg_encode(&m, &out);
+	if (rc == 0)
+		rc = repl_net_write(l, &out);
+	dfs_buf_release(&out);
+	if (rc < 0)
+		return rc;
+	l->ack_sent = m.seq;
+	return 1;
+}
+
 int repl_link_writable(struct link *l)
 {
 	int rc;
@@ -230,6 +263,12 @@ int repl_link_writable(struct link *l)
 		if (rc == 0)
 			repl_net_want_write(l->wsi);
 		return rc;
+	}
+	rc = send_ack(l);
+	if (rc != 0) {
+		if (rc > 0 && l->sending)
+			repl_net_want_write(l->wsi);	/* the log, at the next one */
+		return rc < 0 ? rc : 0;
 	}
 	if (!l->sending)
 		return 0;
@@ -380,6 +419,7 @@ static int on_want(struct link *l, const struct dfs_msg *m)
 	l->sending = true;
 	/* Asked for more than we have: our log started again, send it all. */
 	l->sent_upto = m->seq > dfs_db_log_head(r->db) ? 0 : m->seq;
+	l->acked = l->sent_upto;	/* it has what it does not ask for */
 	pthread_mutex_unlock(&r->lock);
 	repl_net_want_write(l->wsi);
 	return 0;
@@ -430,6 +470,34 @@ static int on_updates(struct link *l, const struct dfs_msg *m, const uint8_t *p,
 	return 0;
 }
 
+/*
+ * The peer stored our log up to m->seq. More than was sent over this
+ * connection cannot be: clamped, and counted as a bad frame.
+ */
+static int on_ack(struct link *l, const struct dfs_msg *m)
+{
+	struct dfs_repl *r = l->r;
+	uint64_t upto = m->seq;
+
+	if (!l->got_log) {
+		repl_link_bad_frame(l, "ACK before the handshake");
+		return -1;
+	}
+	if (!l->sending) {
+		repl_link_bad_frame(l, "ACK before WANT");
+		return 0;
+	}
+	if (upto > l->sent_upto) {
+		repl_link_bad_frame(l, "ACK past what was sent; taken as what was sent");
+		upto = l->sent_upto;
+	}
+	pthread_mutex_lock(&r->lock);
+	if (upto > l->acked)
+		l->acked = upto;
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
 /* Returns -1 to close the link (a failed handshake), else 0. */
 int repl_link_message(struct link *l, const uint8_t *p, size_t len)
 {
@@ -452,6 +520,8 @@ int repl_link_message(struct link *l, const uint8_t *p, size_t len)
 		return on_want(l, &m);
 	case DFS_MSG_UPDATES:
 		return on_updates(l, &m, p, len);
+	case DFS_MSG_ACK:
+		return on_ack(l, &m);
 	}
 	return 0;
 }

@@ -191,7 +191,10 @@ static int on_receive(struct link *l, struct lws *wsi, const uint8_t *in, size_t
 	return rc;
 }
 
-/* On the service thread, after a wake-up: push new log entries, resume reading. */
+/*
+ * On the service thread, after a wake-up: push new log entries, acknowledge
+ * what the applier stored, resume reading.
+ */
 static void service_wake(struct dfs_repl *r)
 {
 	bool grew = atomic_exchange(&r->log_grew, false);
@@ -200,16 +203,20 @@ static void service_wake(struct dfs_repl *r)
 	for (struct link *l = r->links; l; l = l->next) {
 		if (!l->wsi)
 			continue;
-		if (grew && l->sending)
+		if (!room) {
+			if (grew && l->sending)
+				lws_callback_on_writable(l->wsi);
+			continue;
+		}
+		pthread_mutex_lock(&r->lock);
+		bool below = l->queued < r->queue_max / 2;
+		bool ack = l->got_log && l->recv_upto > l->ack_sent;
+		pthread_mutex_unlock(&r->lock);
+		if ((grew && l->sending) || ack)
 			lws_callback_on_writable(l->wsi);
-		if (room && l->rx_paused) {
-			pthread_mutex_lock(&r->lock);
-			bool below = l->queued < r->queue_max / 2;
-			pthread_mutex_unlock(&r->lock);
-			if (below) {
-				l->rx_paused = false;
-				lws_rx_flow_control(l->wsi, 1);
-			}
+		if (l->rx_paused && below) {
+			l->rx_paused = false;
+			lws_rx_flow_control(l->wsi, 1);
 		}
 	}
 }

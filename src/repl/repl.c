@@ -269,8 +269,8 @@ int dfs_repl_peers_text(struct dfs_repl *r, struct dfs_buf *out)
 {
 	uint64_t head = dfs_db_log_head(r->db);
 
-	dfs_buf_printf(out, "%-32s %-10s %-16s %-10s %8s %8s %-8s %-9s %s\n", "peer", "state",
-		       "node", "contact", "behind", "ahead", "link", "admitted", "error");
+	dfs_buf_printf(out, "%-32s %-10s %-16s %-10s %8s %8s %8s %-8s %-9s %s\n", "peer", "state",
+		       "node", "contact", "behind", "ahead", "acked", "link", "admitted", "error");
 	pthread_mutex_lock(&r->lock);
 	for (struct link *l = r->links; l; l = l->next) {
 		char hex[17] = "-", age[32];
@@ -281,9 +281,10 @@ int dfs_repl_peers_text(struct dfs_repl *r, struct dfs_buf *out)
 		uint64_t ahead = l->peer_head > l->recv_upto ? l->peer_head - l->recv_upto : 0;
 		if (!l->sending && l->state != LINK_UP)
 			behind = head;
-		dfs_buf_printf(out, "%-32s %-10s %-16s %-10s %8llu %8llu %-8s %-9s %s\n", l->addr,
-			       state_names[l->state], hex, age, (unsigned long long)behind,
-			       (unsigned long long)ahead, l->wsi ? l->sess.version : "-",
+		dfs_buf_printf(out, "%-32s %-10s %-16s %-10s %8llu %8llu %8llu %-8s %-9s %s\n",
+			       l->addr, state_names[l->state], hex, age, (unsigned long long)behind,
+			       (unsigned long long)ahead, (unsigned long long)l->acked,
+			       l->wsi ? l->sess.version : "-",
 			       l->wsi && l->admitted ? l->admitted : "-",
 			       l->last_error[0] ? l->last_error : "-");
 	}

@@ -281,15 +281,15 @@ file_is() { [ "$(cat "$1" 2>/dev/null; printf x)" == "$2x" ]; }
 links_up() { [ "$(grep -cE '\s+up\s+[0-9a-f]{16}\s' "$T/$1/.node/peers")" -eq "$2" ]; }
 
 # peer_rows NODE: the links in the node's .node/peers, one a line, their
-# columns split by tabs: peer, state, node, contact, behind, ahead, link,
-# admitted, error. Split by spaces they would not be: an inbound peer is
-# "ADDR (in)", a contact "Ns ago", and an error is words.
+# columns split by tabs: peer, state, node, contact, behind, ahead, acked,
+# link, admitted, error. Split by spaces they would not be: an inbound peer
+# is "ADDR (in)", a contact "Ns ago", and an error is words.
 peer_rows() {
-  local line re='^([^ ]+( \(in\))?) +([a-z]+) +([0-9a-f]{16}|-) +(never|[0-9]+s ago) +([0-9]+) +([0-9]+) +([^ ]+) +([^ ]+) +(.*)$'
+  local line re='^([^ ]+( \(in\))?) +([a-z]+) +([0-9a-f]{16}|-) +(never|[0-9]+s ago) +([0-9]+) +([0-9]+) +([0-9]+) +([^ ]+) +([^ ]+) +(.*)$'
   sed 1d "$T/$1/.node/peers" | while IFS= read -r line; do
     [[ $line =~ $re ]] || { echo "unparsed: $line" >&2; continue; }
-    printf '%s\t' "${BASH_REMATCH[1]}" "${BASH_REMATCH[@]:3:7}"
-    printf '%s\n' "${BASH_REMATCH[10]}"
+    printf '%s\t' "${BASH_REMATCH[1]}" "${BASH_REMATCH[@]:3:8}"
+    printf '%s\n' "${BASH_REMATCH[11]}"
   done
 }
 
@@ -297,7 +297,7 @@ peer_rows() {
 # node's first link whose peer column starts with PEER, or whose node is PEER
 # (a node id, or its first 16 hex digits); empty if none
 peer_field() {
-  local i cols=(peer state node contact behind ahead link admitted error)
+  local i cols=(peer state node contact behind ahead acked link admitted error)
   for i in "${!cols[@]}"; do [ "${cols[$i]}" == "$3" ] && break; done
   peer_rows "$1" | awk -F'\t' -v p="$2" -v c=$((i + 1)) \
     'index($1, p) == 1 || ($3 != "-" && index(p, $3) == 1) { print $c; exit }'

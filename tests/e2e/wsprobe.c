@@ -51,6 +51,8 @@
  *   reflect PORT2          the reflection attacks, against this node (node 1)
  *                          and the one on PORT2 (node 2), without their
  *                          network key; each must be refused (below)
+ *   ack SEQ                an ACK of the server's log up to SEQ, however much
+ *                          of it we were sent
  *   want SEQ               a WANT for the log after SEQ (a second one, after
  *                          the handshake's)
  *   sleep MS               wait, answering pings
@@ -1382,6 +1384,21 @@ static int run_want(const char *s, char **a)
 	return 0;
 }
 
+/* An ACK of the server's log up to SEQ, whatever it sent us. */
+static int run_ack(const char *s, char **a)
+{
+	struct dfs_msg m = { .type = DFS_MSG_ACK };
+
+	(void)s;
+	m.seq = strtoull(a[0], NULL, 10);
+	if (send_control(cur, &m) < 0) {
+		printf("ack: cannot send\n");
+		return -1;
+	}
+	printf("ack: acknowledged the log up to %llu\n", (unsigned long long)m.seq);
+	return 0;
+}
+
 static int run_sleep(const char *s, char **a)
 {
 	(void)s;
@@ -1392,6 +1409,7 @@ static int run_sleep(const char *s, char **a)
 static const struct step steps[] = {
 	{ "handshake", 0, run_handshake },	{ "badauth", 0, run_badauth },
 	{ "want", 1, run_want },
+	{ "ack", 1, run_ack },
 	{ "attempt", 2, run_attempt },		{ "garbage", 0, run_malformed },
 	{ "badwant", 0, run_malformed },	{ "badhello", 0, run_malformed },
 	{ "unknown", 0, run_malformed },	{ "oversized-hello", 0, run_malformed },

@@ -67,7 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* fall through */
 	case DFS_MSG_AUTH:
 	case DFS_MSG_LOG:
-	case DFS_MSG_WANT: {
+	case DFS_MSG_WANT:
+	case DFS_MSG_ACK: {
 		size_t off = 0;
 		uint64_t seq;
 		const uint8_t *rec;

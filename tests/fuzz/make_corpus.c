@@ -367,6 +367,10 @@ static void wire_seeds(void)
 	for (int i = 0; i < DFS_WIRE_LOG_ID_LEN; i++)
 		dfs_buf_add_u8(&b, 0x1d);
 	put(t, "hello-version-2", b.data, b.len);
+	/* Version 3's HELLO: the same body as this one; it had no ACK. */
+	encode_msg(&m, &b);
+	b.data[1] = 3;
+	put(t, "hello-version-3", b.data, b.len);
 	m.flags = DFS_WIRE_FLAG_NETKEY;
 	encode_msg(&m, &b);
 	put(t, "hello-netkey", b.data, b.len);
@@ -400,6 +404,15 @@ static void wire_seeds(void)
 	put(t, "want", b.data, b.len);
 	b.data[0] = 'w';
 	put(t, "bad-type", b.data, b.len);
+
+	memset(&m, 0, sizeof(m));
+	m.type = DFS_MSG_ACK;
+	m.seq = 18;
+	encode_msg(&m, &b);
+	put(t, "ack", b.data, b.len);
+	put(t, "ack-truncated", b.data, b.len - 1);
+	dfs_buf_add_u8(&b, 0);
+	put(t, "ack-trailing", b.data, b.len);
 
 	/* Two real update records, framed as the sender's log entries 17 and 18. */
 	u = base_update(DFS_OP_FIELD_SET, "age", "42", 2);

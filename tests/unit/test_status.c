@@ -44,13 +44,13 @@ static const char stats[] =
 /* As dfs_repl_peers_text() writes it. */
 static const char peers[] =
 	"peer                             state      node             contact      behind    ahead "
-	"link     admitted  error\n"
+	"   acked link     admitted  error\n"
 	"wss://10.0.0.2:7401              up         5ff6f1d6a1b2c3d4 3s ago            0        0 "
-	"TLSv1.3  trust+key -\n"
+	"    1204 TLSv1.3  trust+key -\n"
 	"wss://10.0.0.3:7401              connecting -                never          1204        0 "
-	"-        -         cannot connect\n"
+	"       0 -        -         cannot connect\n"
 	"::ffff:127.0.0.1 (in)            up         0123456789abcdef 400s ago         12        3 "
-	"TLSv1.3  open      -\n";
+	"    1190 TLSv1.3  open      -\n";
 
 /* The table for these inputs, as a malloc'ed string. */
 static char *render(const char *id, const char *st, const char *pe, int *rc)

@@ -12,6 +12,7 @@
 #define LOG_LEN (1 + 8 + DFS_WIRE_LOG_ID_LEN)
 #define AUTH_LEN (1 + DFS_SIG_LEN + DFS_WIRE_MAC_LEN)
 #define WANT_LEN (1 + 8)
+#define ACK_LEN (1 + 8)
 #define UPDATES_HEAD_LEN (1 + 8 + 8)
 #define ITEM_HEAD_LEN (8 + 4)
 
@@ -220,6 +221,28 @@ Test(wire, want_round_trip)
 	}
 }
 
+Test(wire, ack_round_trip)
+{
+	static const uint64_t uptos[] = { 0, 1, 0x0102030405060708ull, UINT64_MAX };
+
+	for (size_t i = 0; i < sizeof(uptos) / sizeof(uptos[0]); i++) {
+		struct dfs_msg a = { .type = DFS_MSG_ACK, .seq = uptos[i] }, d;
+		struct dfs_buf b;
+
+		encode(&a, &b);
+		cr_assert_eq(b.len, ACK_LEN);
+		cr_assert_eq(b.data[0], 'K');
+		cr_assert_eq(get_u64be(b.data + 1), uptos[i], "upto, big-endian");
+		cr_assert_eq(dfs_msg_decode(b.data, b.len, &d), 0);
+		cr_assert_eq(d.type, DFS_MSG_ACK);
+		cr_assert_eq(d.seq, uptos[i]);
+		cr_assert_eq(d.count, 0);
+		dfs_buf_add_u8(&b, 0);
+		cr_assert_eq(decode_exact(b.data, b.len, NULL), -EBADMSG, "an ACK with a byte more");
+		dfs_buf_release(&b);
+	}
+}
+
 Test(wire, encode_refuses_what_it_cannot_send)
 {
 	struct dfs_msg m;
@@ -353,7 +376,7 @@ Test(wire, unknown_type)
 	uint8_t msg[HELLO_LEN] = { 0 };
 
 	for (int t = 0; t < 256; t++) {
-		if (t == 'H' || t == 'A' || t == 'W' || t == 'U')
+		if (t == 'H' || t == 'A' || t == 'W' || t == 'U' || t == 'K')
 			continue;
 		msg[0] = (uint8_t)t;
 		cr_assert_eq(decode_exact(msg, 1, NULL), -EBADMSG, "type 0x%02x alone", t);
@@ -391,6 +414,10 @@ Test(wire, every_truncation_is_badmsg)
 	make_want(&m, 3);
 	encode(&m, &b);
 	assert_every_truncation(&b, "WANT");
+	dfs_buf_release(&b);
+	m.type = DFS_MSG_ACK;
+	encode(&m, &b);
+	assert_every_truncation(&b, "ACK");
 	dfs_buf_release(&b);
 
 	make_record(&rec, DFS_OP_FIELD_SET, "title", "milk");
@@ -482,7 +509,7 @@ Test(wire, hello_unknown_flags)
 
 Test(wire, hello_other_version)
 {
-	static const uint8_t versions[] = { 0, 1, 2, 4, 0xff };
+	static const uint8_t versions[] = { 0, 1, 2, 3, 5, 0xff };
 	struct dfs_msg m;
 	struct dfs_buf b;
 

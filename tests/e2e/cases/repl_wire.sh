@@ -208,8 +208,8 @@ check_ok "C's five new values reach D" wait_for 10 file_is "$D/Wire/seed/f" $'v5
 d_row_for_c() {
   grep -E "^wss://127\.0\.0\.1:$PC +up +$(head -c 16 "$C/.node/id") " "$D/.node/peers"
 }
-d_in_sync() { d_row_for_c | grep -qE ' 0 +0 +TLSv1\.3 +key +- *$'; }
-check_ok "D's row for C: behind 0, ahead 0 (TLS, admitted by key)" wait_for 10 d_in_sync
+d_in_sync() { d_row_for_c | grep -qE " 0 +0 +$(stat_of d log_head) +TLSv1\.3 +key +- *$"; }
+check_ok "D's row for C: behind 0, ahead 0, all acked (TLS, admitted by key)" wait_for 10 d_in_sync
 check_eq "D has one row for C" "$(d_row_for_c | wc -l)" 1
 check_eq "C: one link up (D's)" "$(grep -cE '\s+up\s+[0-9a-f]{16}\s' "$C/.node/peers")" 1
 for n in c d; do
@@ -254,7 +254,7 @@ if probe plain --plain refused; then pass; else
 fi
 # It is told which protocol this is (a HELLO of this version), then closed.
 check_ok "the plain client got A's HELLO before the close" \
-  grep -q "refused: got the server's HELLO (version 3), then closed" "$T/plain.out"
+  grep -q "refused: got the server's HELLO (version 4), then closed" "$T/plain.out"
 check_ok "A logs why" grep -q "refused: a plain (ws://) connection: this node speaks TLS only" \
   "$A/.node/log"
 check_eq "A counted it" "$(($(stat_of a peers_refused) - was))" 1

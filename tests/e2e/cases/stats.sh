@@ -16,7 +16,7 @@ check_ok "A's link up" wait_for 10 links_up a 1
 check_ok "B's link up" wait_for 10 links_up b 1
 
 # Every documented key is there, once.
-keys="node_id pid uptime_seconds sync updates_stored updates_applied updates_refused
+keys="node_id pid uptime_seconds sync updates_stored log_head updates_applied updates_refused
   corrupt_records store_bytes updates_applied_local updates_applied_remote updates_rejected
   updates_held updates_dropped peers_configured peers_up updates_received updates_sent
   updates_relayed updates_waiting updates_waiting_bytes updates_waiting_dropped
@@ -28,6 +28,7 @@ done
 check_eq "keys are lowercase words with underscores" \
   "$(grep -cvE '^[a-z_]+ ' "$A/.node/stats")" 0
 check_eq "node_id is .node/id" "$(stat_of a node_id)" "$(cat "$A/.node/id")"
+check_eq "log_head is updates_stored" "$(stat_of a log_head)" "$(stat_of a updates_stored)"
 check_eq "pid is the daemon's" "$(stat_of a pid)" "${NODE_PID[a]}"
 check_eq "A has one peer configured" "$(stat_of a peers_configured)" 1
 check_eq "B has none configured" "$(stat_of b peers_configured)" 0
