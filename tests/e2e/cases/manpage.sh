@@ -44,11 +44,7 @@ for o in $(printf '%s\n' "$in_man" | sed 's/^-o //'); do
 done
 
 # the subcommands --help names are in the SYNOPSIS
-<<<<<<< HEAD
-for cmd in key status try; do
-=======
-for cmd in key status wait; do
->>>>>>> wait
+for cmd in key status try wait; do
   if printf '%s\n' "$help" | grep -q "dinemicfs $cmd \|/dinemicfs $cmd "; then
     if grep -q "^\*dinemicfs $cmd\*" "$SRC"; then pass; else
       fail "dinemicfs $cmd is in --help but not in the SYNOPSIS of dinemicfs(1)"
