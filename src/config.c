@@ -489,5 +489,5 @@ void dfs_config_usage(const char *prog)
 	       "    -o allow_other         let other users use the mount\n"
 	       "\n"
 	       "In /etc/fstab: STATE_DIR MOUNTPOINT fuse.dinemicfs OPT[,OPT...] 0 0\n",
-	       prog, prog, prog, prog, prog);
+	       prog, prog, prog, prog, prog, prog);
 }
