@@ -66,6 +66,13 @@ static int resolve_dot(struct dfs_fs *fs, const struct dfs_ent *dir, const char 
 	case DFS_K_ACTIONS:
 		return act_lookup(fs, dir, name, out);
 	case DFS_K_NODE_DIR:
+		if (dir->meta == DFS_NODE_HELD)
+			return fs_held_lookup(fs, name, out);
+		if (strcmp(name, "held") == 0) {
+			out->kind = DFS_K_NODE_DIR;
+			out->meta = DFS_NODE_HELD;
+			return 0;
+		}
 		for (size_t i = 0; i < sizeof(node_files) / sizeof(node_files[0]); i++) {
 			if (strcmp(name, node_files[i].name) == 0) {
 				out->kind = DFS_K_NODE_FILE;
