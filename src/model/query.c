@@ -344,6 +344,16 @@ void db_where(struct dfs_db *db, const struct dfs_update *u, const char *shown, 
 		 meta ? "." : "", nlen, u->name);
 }
 
+void dfs_db_update_where(struct dfs_db *db, const uint8_t *rec, size_t len, char *out, size_t n)
+{
+	struct dfs_update u;
+
+	if (dfs_update_decode(rec, len, &u) == 0)
+		db_where(db, &u, NULL, out, n);
+	else
+		snprintf(out, n, "?");
+}
+
 bool dfs_db_is_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,
 			  const struct dfs_pubkey *signer)
 {
