@@ -242,7 +242,9 @@ int fs_new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, mode_t m
 	strcpy(ent->model, dir.model);
 	ent->obj = dir.obj;
 	if (!fs_is_data_dir(&dir))
-		return dir.kind == DFS_K_NODE_DIR ? -EPERM : -ENOTDIR;
+		return dir.kind != DFS_K_NODE_DIR ? -ENOTDIR
+		       : dir.meta == DFS_NODE_HELD ? -ENOENT	/* no such held update */
+						   : -EPERM;
 	if (dfs_name_is_scratch(name) && !fs_scratch_is_field(fs, &dir, name)) {
 		ent->kind = DFS_K_SCRATCH;
 		dfs_ent_dir_key(&dir, ent->dir, sizeof(ent->dir));
