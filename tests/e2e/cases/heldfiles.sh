@@ -14,6 +14,17 @@
 . "$(dirname "$0")/../lib.sh"
 need_hostile
 
+# Another local user, where one can be made: B runs with allow_other after its restart.
+U=
+if [ "$(id -u)" -eq 0 ] && command -v useradd >/dev/null && command -v setpriv >/dev/null &&
+  useradd --system --no-create-home --shell /usr/sbin/nologin "dfs$$" 2>/dev/null; then
+  U=dfs$$
+  trap 'userdel "$U" 2>/dev/null; cleanup' EXIT
+  chmod 755 "$T"
+fi
+# as_other CMD...: CMD as the other user, with no supplementary groups
+as_other() { setpriv --reuid="$(id -u "$U")" --regid="$(id -g "$U")" --clear-groups "$@"; }
+
 P=$(port_base 3)
 make_netkey
 start_node a -o listen=127.0.0.1:$P,network_key=$NETKEY
@@ -168,7 +179,7 @@ check_eq "C keeps memo" "$(cat "$C/Doc/x/memo")" m1
 
 # B reconnects: A does not send it again (B's place in A's log is past it).
 stop_node b
-start_node b -o listen=127.0.0.1:$((P + 1)),peer=wss://127.0.0.1:$P,network_key=$NETKEY
+start_node b -o listen=127.0.0.1:$((P + 1)),peer=wss://127.0.0.1:$P,network_key=$NETKEY${U:+,allow_other}
 check_ok "B is back" wait_for 10 links_up a 2
 echo t2 > "$A/Doc/x/title"
 check_ok "B has the next title" wait_for 10 file_is "$B/Doc/x/title" $'t2\n'
@@ -209,6 +220,20 @@ check_fails "retry of an unauthorized update" "Operation not permitted" \
   bash -c "echo retry > '$B/.node/held/$HI'"
 check_file "B: title unchanged" "$B/Doc/x/title" $'t2\n'
 check_ok "A holds it too (relayed)" wait_for 10 test -e "$A/.node/held/$HI"
+
+# ---- with allow_other, another user reads what is plain, nothing it may not -------
+if [ -n "$U" ]; then
+  check_eq "another user reads a plain entry" \
+    "$(as_other cat "$B/.node/held/$HI" 2>&1 | awk '$1 == "value"')" "value intruder"
+  check_fails "another user cannot read a value B decrypted" "Permission denied" \
+    as_other cat "$B/.node/held/$HP"
+  check_fails "another user cannot retry" "Permission denied" \
+    as_other sh -c "echo retry > '$B/.node/held/$HI'"
+  check_fails "another user cannot rm" "Permission denied" as_other rm -f "$B/.node/held/$HI"
+  check_eq "both still held" "$(stat_of b held_updates)" 2
+else
+  echo "(no other user: allow_other not checked)"
+fi
 
 for n in c b a; do stop_node $n; done
 finish
