@@ -543,7 +543,10 @@ out_free_batch:
  * A remote update that breaks a rule, or that hold (when not NULL, with a
  * non-zero rc) says this node rejected, is held instead: *out logs it
  * without applying it, and the reason is returned. checked, when not NULL, is what dfs_db_check()
- * found out about the update.
+ * found out about the update. A hold with a retry_seq judges again an
+ * update held there (heldfiles.c): -ENOENT where it is no longer held
+ * there; applied, *out also takes it out of the held ones; held again,
+ * *out only gives its history entry the new reason.
  */
 int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 		    const struct dfs_db_checked *checked, bool local, const struct db_hold *hold,

@@ -18,6 +18,10 @@
  * that passes a quota alone is not kept. An update dropped is no longer
  * known here: sent again, it is judged again, as new.
  *
+ * A held update also leaves the index when a retry applies it, or a
+ * person drops it (heldfiles.c, db_held_unhold()): counted out, not as a
+ * drop for the quota.
+ *
  * The totals are read at open from 'S' "held", a signer's from 'K' when a
  * batch first touches it: nothing is recounted. A batch's changes are
  * gathered in a struct held_tx and become the db's once it is staged.
