@@ -156,9 +156,9 @@ int fs_held_write(struct dfs_fs *fs, const struct dfs_ent *e, const uint8_t *val
 		  bool commit)
 {
 	if (commit && len == 0)
-		return 0;
+		return 0;	/* opened with O_TRUNC, nothing written */
 	if (!says_retry(val, len))
-		return commit ? 0 : -EINVAL;
+		return -EINVAL;
 	int rc = dfs_db_held_retry(fs->db, e->name);
 	return commit && rc == -ENOENT ? 0 : rc;
 }
