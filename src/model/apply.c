@@ -409,6 +409,9 @@ static int hold_locked(struct dfs_db *db, struct apply *a, int why, struct dfs_b
  */
 static int rehold_locked(struct apply *a, int why, struct dfs_batch **out)
 {
+	/* Undone by a late change of .authorized, and still not authorized: still "revoked". */
+	if (a->held == DFS_HELD_UNAUTHORIZED && a->was_held == DFS_HELD_REVOKED)
+		a->held = DFS_HELD_REVOKED;
 	dfs_batch_free(a->b);
 	a->b = dfs_batch_new();
 	int rc = a->b ? put_history(a, a->retry_seq, false) : -ENOMEM;
@@ -467,6 +470,8 @@ static int still_held(struct apply *a)
 	if (dfs_history_rec_decode(raw, len, &e) < 0 || !e.held ||
 	    memcmp(e.hash.b, a->hash.b, DFS_HASH_LEN) != 0)
 		rc = -ENOENT;	/* applied by a grant change, dropped, or another's */
+	else
+		a->was_held = e.held;
 	free(raw);
 	return rc;
 }

@@ -318,6 +318,7 @@ struct apply {
 	char why[DFS_HELD_TEXT_MAX + 1];	/* a limit's text, written by the rule */
 	struct held_tx held_tx;	/* what the batch changes in the held index */
 	uint64_t retry_seq;	/* a held update judged again: where it is held; else 0 */
+	uint8_t was_held;	/* and why it was (DFS_HELD_*) */
 };
 
 /*

@@ -480,3 +480,50 @@ Test(heldfiles, kept_across_a_restart)
 	cr_assert_eq(stats().held_updates, 0);
 	upd_free(&s);
 }
+
+/* Undone by a late change of .authorized: a retry fails, and it stays "revoked". */
+Test(heldfiles, retry_revoked)
+{
+	struct dfs_pubkey k;
+	cr_assert_eq(dfs_keyring_create(a.kr, &k), 0);
+	struct upd w = make(DFS_OP_FIELD_SET, &obj, &k, "notes", "f", "w", t0 + ms(20),
+			    &obj_head);
+	struct dfs_update gu;	/* the grant's value is k's 32 bytes: made by hand */
+	struct dfs_buf out;
+	memset(&gu, 0, sizeof(gu));
+	gu.op = DFS_OP_OBJECT_META;
+	gu.clock = t0 + ms(10);
+	gu.entity = obj;
+	gu.signer = obj;
+	gu.prev = obj_head;
+	gu.model = "notes";
+	gu.model_len = 5;
+	gu.name = "authorized";
+	gu.name_len = 10;
+	gu.value = k.b;
+	gu.value_len = DFS_PUBKEY_LEN;
+	dfs_buf_init(&out);
+	cr_assert_eq(dfs_update_encode(&gu, &out), 0);
+	size_t slen = dfs_update_signed_len(out.len);
+	cr_assert_eq(dfs_keyring_sign(a.kr, &obj, out.data, slen, out.data + slen), 0);
+	struct dfs_hash gh;
+	dfs_hash2(&gh, out.data, out.len, NULL, 0);
+	struct upd revoke = make(DFS_OP_OBJECT_META, &obj, &obj, "notes", "authorized", NULL,
+				 t0 + ms(15), &gh);
+
+	cr_assert_eq(dfs_db_receive(b.db, out.data, out.len, NULL), 0);
+	cr_assert_eq(dfs_db_receive(b.db, w.data, w.len, NULL), 0, "authorized: applied");
+	cr_assert_eq(dfs_db_receive(b.db, revoke.data, revoke.len, NULL), 0);
+	struct dfs_db_held h;
+	cr_assert_eq(dfs_db_held_get(b.db, w.name, &h), 0, "undone: held");
+	cr_assert_eq(h.code, DFS_HELD_REVOKED);
+	dfs_db_held_release(&h);
+	cr_assert_eq(dfs_db_held_retry(b.db, w.name), -EPERM);
+	cr_assert_eq(dfs_db_held_get(b.db, w.name, &h), 0);
+	cr_assert_eq(h.code, DFS_HELD_REVOKED, "still revoked, not merely unauthorized");
+	dfs_db_held_release(&h);
+	cr_assert_eq(stats().held_updates, 1);
+	dfs_buf_release(&out);
+	upd_free(&w);
+	upd_free(&revoke);
+}
