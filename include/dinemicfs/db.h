@@ -298,6 +298,58 @@ void dfs_db_set_max_skew(struct dfs_db *db, uint64_t ms);
 /** Sets the quotas; call once, before any change. */
 void dfs_db_set_held_quota(struct dfs_db *db, uint64_t per_signer, uint64_t max);
 
+/*
+ * Held updates one by one (.node/held/). Each is named by the first 8
+ * bytes of its hash in 16 lowercase hex digits, as log lines name updates.
+ * Any other name is -ENOENT.
+ */
+#define DFS_DB_HELD_NAME_LEN 16
+
+/* One held update, as dfs_db_held_get() finds it. */
+struct dfs_db_held {
+	struct dfs_hash hash;
+	uint64_t seq;			/* its place in this node's log */
+	uint8_t *rec;			/* the update's record, malloc'ed */
+	size_t len;
+	struct dfs_update u;		/* decoded: points into rec */
+	uint8_t code;			/* enum dfs_held_code */
+	char reason[DFS_HELD_TEXT_MAX + 128];	/* as .history says it: "CODE: ..." */
+	char object[256];		/* the name its object shows here (a create's own
+					   name where it does not show); "" where none */
+	bool has_value;			/* a set or an append: it carries a value */
+	bool sealed;			/* that value is encrypted */
+	bool readable;			/* value holds it in clear (opened where sealed) */
+	struct dfs_buf value;		/* the value (an append's part), where readable */
+};
+
+/**
+ * Calls fn with the name of each held update, oldest first; a non-zero
+ * return stops the walk and is returned. 0, or -EIO.
+ */
+int dfs_db_held_list(struct dfs_db *db, dfs_db_name_fn fn, void *ctx);
+/**
+ * The held update named name, into out, which the caller releases with
+ * dfs_db_held_release() on success. Returns 0, -ENOENT (none held so),
+ * -EIO or -ENOMEM.
+ */
+int dfs_db_held_get(struct dfs_db *db, const char *name, struct dfs_db_held *out);
+void dfs_db_held_release(struct dfs_db_held *h);
+/**
+ * Judges the held update named name again, as a remote update is judged:
+ * the policy, then the before-listeners (DINEMIC_ORIGIN=remote, the same
+ * change and values), then the rules. Returns 0 when it is now applied
+ * (and then the updates of its object held by a rule are judged again
+ * too, in the order kept); -EPERM when it is held again, its reason
+ * updated and logged; -ENOENT (no such held update), -EIO or -ENOMEM.
+ */
+int dfs_db_held_retry(struct dfs_db *db, const char *name);
+/**
+ * Drops the held update named name here: its record and everything that
+ * names it, counts included. Sent again by a peer, it is judged again,
+ * and not kept where it is held again. 0, -ENOENT, -EIO or -ENOMEM.
+ */
+int dfs_db_held_drop(struct dfs_db *db, const char *name);
+
 /** Policy for unauthorized remote updates: false (strict) holds them, true lets listeners judge. */
 void dfs_db_set_policy(struct dfs_db *db, bool open);
 /** Sets the observer of durable updates; call before any change. */

@@ -57,6 +57,14 @@ int dfs_db_apply(struct dfs_db *db, const uint8_t *rec, size_t len);
  * after-listeners, in order. One thread uses a group.
  */
 struct dfs_db_group;
+/**
+ * Where the update rec (len bytes) is, for a log line: MODEL/OBJECT/FIELD
+ * (MODEL or MODEL/OBJECT for what names no field), the object as it shows
+ * here, else by the first 16 hex digits of its key in parentheses; "?"
+ * where rec does not decode. Never a value.
+ */
+void dfs_db_update_where(struct dfs_db *db, const uint8_t *rec, size_t len, char *out, size_t n);
+
 /** A new, empty group; NULL on ENOMEM. */
 struct dfs_db_group *dfs_db_group_new(struct dfs_db *db);
 /*

@@ -29,8 +29,8 @@
 
 enum dfs_kind {
 	DFS_K_ROOT = 1,
-	DFS_K_NODE_DIR,		/* .node */
-	DFS_K_NODE_FILE,	/* .node/id, stats, log */
+	DFS_K_NODE_DIR,		/* .node, .node/held */
+	DFS_K_NODE_FILE,	/* .node/id, stats, log, ..., held/NAME */
 	DFS_K_MODEL,
 	DFS_K_OBJECT,
 	DFS_K_DICT,
@@ -52,6 +52,8 @@ enum dfs_meta {
 	DFS_NODE_AS,		/* writable */
 	DFS_META_ENCRYPTED,	/* MODEL/.encrypted, writable by the model's creator */
 	DFS_NODE_TRY,		/* .node/try: dry runs, read and written (fs/try.c) */
+	DFS_NODE_HELD,		/* .node/held, a NODE_DIR */
+	DFS_NODE_HELD_ENTRY,	/* .node/held/NAME, a NODE_FILE (name: NAME) */
 };
 
 /* What an inode stands for. Plain data: copied freely. */
@@ -63,7 +65,7 @@ struct dfs_ent {
 	char path[DFS_UPDATE_NAME_MAX + 1]; /* DICT: dict; FIELD: FIELD or DICT/KEY;
 					       ACTIONS: path below .actions ("" for it) */
 	char dir[DFS_UPDATE_NAME_MAX + 80]; /* SCRATCH: scratch.h directory key */
-	char name[256];			/* SCRATCH: its name */
+	char name[256];			/* SCRATCH: its name; NODE_FILE held/NAME: NAME */
 };
 
 struct dfs_inodes;

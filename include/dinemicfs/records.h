@@ -23,6 +23,9 @@
  *                               the first in key order shows under the name
  *   'R' hash                 -> empty: a remote update held but not applied
  *                               (rejected here), kept to relay and dedupe
+ *   'D' hash                 -> empty: a held update a person dropped here
+ *                               (rm .node/held/NAME): its record is gone; sent
+ *                               again and held again, it is not kept
  *   'Q' seq(8)               -> struct dfs_held_rec: a held update, by the log
  *                               sequence number it was kept under (oldest first)
  *   'W' signer seq(8)        -> empty: a signer's held updates, oldest first
@@ -243,6 +246,7 @@ void dfs_key_meta_by(struct dfs_buf *out, const struct dfs_pubkey *entity, const
 void dfs_key_contender(struct dfs_buf *out, const char *model, const char *name,
 		       uint64_t created, const struct dfs_pubkey *entity);
 void dfs_key_rejected(struct dfs_buf *out, const struct dfs_hash *h);
+void dfs_key_dropped(struct dfs_buf *out, const struct dfs_hash *h);
 void dfs_key_cursor(struct dfs_buf *out, const struct dfs_pubkey *node);
 /** A held update by sequence number ('Q'). */
 void dfs_key_held(struct dfs_buf *out, uint64_t seq);

@@ -418,6 +418,13 @@ void dfs_key_rejected(struct dfs_buf *out, const struct dfs_hash *h)
 	dfs_buf_add(out, h->b, DFS_HASH_LEN);
 }
 
+void dfs_key_dropped(struct dfs_buf *out, const struct dfs_hash *h)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, 'D');
+	dfs_buf_add(out, h->b, DFS_HASH_LEN);
+}
+
 void dfs_key_cursor(struct dfs_buf *out, const struct dfs_pubkey *node)
 {
 	dfs_buf_reset(out);

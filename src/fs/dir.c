@@ -134,7 +134,13 @@ int fs_dir_fill(struct dfs_fs *fs, struct dirh *d, fuse_ino_t ino, const struct 
 		rc = dfs_db_list_fields(fs->db, &ent->obj, ent->path, fill_name, &c);
 		break;
 	case DFS_K_NODE_DIR:
+		if (ent->meta == DFS_NODE_HELD) {
+			rc = dfs_db_held_list(fs->db, fill_name, &c);
+			break;
+		}
 		rc = fs_each_node_file(fill_name, &c);
+		if (rc == 0)
+			rc = dir_add(d, "held", listed_ino(&c, "held"), true);
 		break;
 	case DFS_K_ACTIONS:
 		rc = act_list(fs, ent, fill_act, &c);

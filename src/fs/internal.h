@@ -12,7 +12,7 @@
  * kernel (fuse_reply_*), exactly once per request.
  *
  * The files call each other in one direction only, lowest first:
- * inode.c, scratch.c, run.c; notify.c; actdir.c, meta.c; tree.c; attr.c;
+ * inode.c, scratch.c, run.c; notify.c; actdir.c, held.c, meta.c; tree.c; attr.c;
  * handle.c; dir.c, rename.c, try.c; mirror.c; ops.c, fs.c.
  *
  * Threading: the kernel calls the ops from several threads. An open file's
@@ -130,7 +130,14 @@ static inline int fs_ent_of(struct dfs_fs *fs, fuse_ino_t ino, struct dfs_ent *e
 		ent->kind = DFS_K_ROOT;
 		return 0;
 	}
-	return dfs_inodes_get(fs->inodes, ino, ent);
+	int rc = dfs_inodes_get(fs->inodes, ino, ent);
+	/* A held update's file is known by its name (held.c), which the inode keeps. */
+	if (rc == 0 && ent->kind == DFS_K_NODE_FILE && ent->meta == DFS_NODE_HELD_ENTRY) {
+		fuse_ino_t parent;
+		if (dfs_inodes_name_of(fs->inodes, ino, &parent, ent->name, sizeof(ent->name)) < 0)
+			rc = -ENOENT;	/* dropped while open */
+	}
+	return rc;
 }
 
 static inline bool fs_is_data_dir(const struct dfs_ent *e)
@@ -288,6 +295,31 @@ int fs_echo_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 /** The mirror's creat: what is there already, opened as an echo. */
 int fs_echo_create(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 		   struct fuse_file_info *fi, struct fuse_entry_param *e);
+
+/* ---- held.c: .node/held/, the updates this node holds ----------------------- */
+
+/** Whether e is a file of .node/held/. */
+bool fs_is_held(const struct dfs_ent *e);
+/** The file NAME of .node/held/, into out: 0, or -ENOENT where no update is held so. */
+int fs_held_lookup(struct dfs_fs *fs, const char *name, struct dfs_ent *out);
+/** Its content: the update, one "key value" line each (held.c tells which). */
+int fs_held_text(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *out);
+/**
+ * Written content: "retry" judges the update again, at the write(2)
+ * (commit false); 0 when applied, -EPERM when held again, -EINVAL for
+ * other content.
+ */
+int fs_held_write(struct dfs_fs *fs, const struct dfs_ent *e, const uint8_t *val, size_t len,
+		  bool commit);
+/** rm: drops the update here; -EPERM for the other files of .node. */
+int fs_held_unlink(struct dfs_fs *fs, const struct dfs_ent *e);
+/** Whether e shows a value this node decrypted: for its own user only. */
+bool fs_held_secret(struct dfs_fs *fs, const struct dfs_ent *e);
+/**
+ * The mode bits of .node/held (0755: rm works in it) and of its files
+ * (0644, 0600 where secret), over what attr.c gives every .node entry.
+ */
+void fs_held_mode(struct dfs_fs *fs, const struct dfs_ent *e, struct stat *st);
 
 /* ---- meta.c: the generated files ------------------------------------------- */
 

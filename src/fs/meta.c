@@ -60,8 +60,10 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   updates_refused         remote updates not applied: held or dropped
  *   corrupt_records         corrupt records met in the store
  *   held_bytes              held updates kept now, in bytes of their records
- *                           (-o held_per_signer, held_max), not a counter
- *   held_updates            and how many, not a counter either
+ *                           (-o held_per_signer, held_max), not a counter:
+ *                           a retry that applies one, or its rm, takes it off
+ *   held_updates            and how many (the files of .node/held), not a
+ *                           counter either
  *   held_dropped            held updates dropped to keep within that quota
  *   held_over_max_value     remote updates held because their value, or the
  *                           value they would make, passes max_value
@@ -182,7 +184,9 @@ bool dfs_fs_meta_writable(struct dfs_fs *fs, const struct dfs_ent *e)
 		return true;
 	if (e->kind == DFS_K_META)
 		return e->meta == DFS_META_AUTHORIZED && dfs_keyring_has(fs->kr, &e->obj);
-	return e->kind == DFS_K_NODE_FILE && (e->meta == DFS_NODE_AS || e->meta == DFS_NODE_TRY);
+	/* .node/as, .node/try (try.c), and a held update's file, which takes "retry" (held.c). */
+	return e->kind == DFS_K_NODE_FILE &&
+	       (e->meta == DFS_NODE_AS || e->meta == DFS_NODE_TRY || fs_is_held(e));
 }
 
 /* Calls fn for each line of val, without its newline and surrounding blanks. */
@@ -314,6 +318,8 @@ int dfs_fs_meta_set(struct dfs_fs *fs, const struct dfs_ent *e, const uint8_t *v
 	/* .node/try answers each write itself (try.c): nothing to check or commit here. */
 	if (e->kind == DFS_K_NODE_FILE && e->meta == DFS_NODE_TRY)
 		return 0;
+	if (fs_is_held(e))
+		return fs_held_write(fs, e, val, len, commit);
 	if (e->meta == DFS_META_ENCRYPTED)
 		return set_encrypted(fs, e->model, val, len, commit);
 	struct key_list *l = calloc(1, sizeof(*l));
@@ -426,8 +432,8 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 		else
 			dfs_buf_printf(out, "no peers: mounted without listen= or peer=\n");
 		break;
-	default:
-		rc = -ENOENT;
+	default:	/* .node/held/NAME, or nothing */
+		rc = fs_is_held(e) ? fs_held_text(fs, e, out) : -ENOENT;
 	}
 	return rc < 0 ? rc : dfs_buf_ok(out);
 }

@@ -65,6 +65,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = fs_resolve(fs, parent, &dir, name, &ent);
 	if (rc == 0)
 		rc = fs_make_entry(fs, parent, name, &ent, &e);
+	if (rc == 0)
+		fs_held_mode(fs, &ent, &e.attr);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -95,6 +97,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	if (rc == 0)
 		rc = fs_stat_ent(fs, ino, &ent, &st);
+	if (rc == 0)
+		fs_held_mode(fs, &ent, &st);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -110,7 +114,7 @@ static int check_reader(struct dfs_fs *fs, fuse_req_t req, const struct dfs_ent 
 {
 	uid_t uid = fuse_req_ctx(req)->uid;
 
-	if (uid == fs->uid || uid == 0 || !fs_secret_field(fs, ent))
+	if (uid == fs->uid || uid == 0 || !(fs_secret_field(fs, ent) || fs_held_secret(fs, ent)))
 		return 0;
 	return -EACCES;
 }
@@ -292,6 +296,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	/* Mode, owner and times follow from the data: accepted and left as they are. */
 	if (rc == 0)
 		rc = fs_stat_ent(fs, ino, &ent, &st);
+	if (rc == 0)
+		fs_held_mode(fs, &ent, &st);
 	if (rc == 0 && h && h->ent.kind == DFS_K_FIELD && (h->pending_commit || h->run.pending))
 		st.st_size = (off_t)h->data.len;
 	if (rc < 0)
@@ -458,6 +464,9 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		break;
 	case DFS_K_SCRATCH:
 		rc = dfs_scratch_remove(fs->scratch, ent.dir, ent.name);
+		break;
+	case DFS_K_NODE_FILE:
+		rc = fs_held_unlink(fs, &ent);
 		break;
 	case DFS_K_MODEL:
 	case DFS_K_OBJECT:

@@ -67,6 +67,13 @@ static int resolve_dot(struct dfs_fs *fs, const struct dfs_ent *dir, const char 
 	case DFS_K_ACTIONS:
 		return act_lookup(fs, dir, name, out);
 	case DFS_K_NODE_DIR:
+		if (dir->meta == DFS_NODE_HELD)
+			return fs_held_lookup(fs, name, out);
+		if (strcmp(name, "held") == 0) {
+			out->kind = DFS_K_NODE_DIR;
+			out->meta = DFS_NODE_HELD;
+			return 0;
+		}
 		for (size_t i = 0; i < sizeof(node_files) / sizeof(node_files[0]); i++) {
 			if (strcmp(name, node_files[i].name) == 0) {
 				out->kind = DFS_K_NODE_FILE;
@@ -236,7 +243,9 @@ int fs_new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, mode_t m
 	strcpy(ent->model, dir.model);
 	ent->obj = dir.obj;
 	if (!fs_is_data_dir(&dir))
-		return dir.kind == DFS_K_NODE_DIR ? -EPERM : -ENOTDIR;
+		return dir.kind != DFS_K_NODE_DIR ? -ENOTDIR
+		       : dir.meta == DFS_NODE_HELD ? -ENOENT	/* no such held update */
+						   : -EPERM;
 	if (dfs_name_is_scratch(name) && !fs_scratch_is_field(fs, &dir, name)) {
 		ent->kind = DFS_K_SCRATCH;
 		dfs_ent_dir_key(&dir, ent->dir, sizeof(ent->dir));

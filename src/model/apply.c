@@ -305,6 +305,9 @@ static int log_locked(struct dfs_db *db, struct apply *a, bool applied)
 
 	dfs_key_update(&a->key, &a->hash);
 	rc = put_key(a->b, &a->key, a->rec, a->len);
+	/* Held until now: its held entries go, a new entry says it is applied. */
+	if (rc == 0 && applied && a->retry_seq)
+		rc = db_held_unhold(db, &a->held_tx, a->b, a->retry_seq, &a->hash, false);
 	if (rc == 0 && !applied) {
 		dfs_key_rejected(&a->key, &a->hash);
 		rc = put_key(a->b, &a->key, "", 0);
@@ -377,10 +380,14 @@ static const char *rule_text(int rc)
 
 /*
  * Holds a remote update that broke rule why: *out logs it without applying
- * it. One that passes a quota of held updates alone is not kept (-EDQUOT).
+ * it. One that passes a quota of held updates alone, or that a person
+ * dropped here before, is not kept (-EDQUOT).
  */
 static int hold_locked(struct dfs_db *db, struct apply *a, int why, struct dfs_batch **out)
 {
+	/* Dropped here by a person (heldfiles.c): held again, it is not kept, as past a quota. */
+	if (db_dropped(db, &a->hash))
+		return -EDQUOT;
 	/* Start again: the batch may hold part of the rejected change. */
 	dfs_batch_free(a->b);
 	db_held_tx_release(&a->held_tx);
@@ -388,6 +395,26 @@ static int hold_locked(struct dfs_db *db, struct apply *a, int why, struct dfs_b
 	int rc = a->b ? log_locked(db, a, false) : -ENOMEM;
 	if (rc == -EDQUOT)
 		db_held_done(db, &a->held_tx);
+	if (rc == 0) {
+		*out = a->b;
+		a->b = NULL;
+		rc = why;
+	}
+	return rc;
+}
+
+/*
+ * A held update judged again and held again: its history entry takes the
+ * new reason, and nothing else changes (no new log entry, no new count).
+ */
+static int rehold_locked(struct apply *a, int why, struct dfs_batch **out)
+{
+	/* Undone by a late change of .authorized, and still not authorized: still "revoked". */
+	if (a->held == DFS_HELD_UNAUTHORIZED && a->was_held == DFS_HELD_REVOKED)
+		a->held = DFS_HELD_REVOKED;
+	dfs_batch_free(a->b);
+	a->b = dfs_batch_new();
+	int rc = a->b ? put_history(a, a->retry_seq, false) : -ENOMEM;
 	if (rc == 0) {
 		*out = a->b;
 		a->b = NULL;
@@ -424,6 +451,28 @@ static int stored_before(struct dfs_db *db, const struct dfs_db_checked *checked
 		free(dup);
 		rc = -EALREADY;
 	}
+	return rc;
+}
+
+/* A held update judged again must still be held where it was: 0, else -ENOENT. */
+static int still_held(struct apply *a)
+{
+	struct dfs_history_rec e;
+	uint8_t *raw;
+	size_t len;
+
+	dfs_key_history(&a->key, &a->u->entity, a->retry_seq);
+	int rc = dfs_buf_ok(&a->key);
+	if (rc == 0)
+		rc = dfs_store_get(a->db->st, a->key.data, a->key.len, &raw, &len);
+	if (rc < 0)
+		return rc;
+	if (dfs_history_rec_decode(raw, len, &e) < 0 || !e.held ||
+	    memcmp(e.hash.b, a->hash.b, DFS_HASH_LEN) != 0)
+		rc = -ENOENT;	/* applied by a grant change, dropped, or another's */
+	else
+		a->was_held = e.held;
+	free(raw);
 	return rc;
 }
 
@@ -481,7 +530,7 @@ static int apply_batch(struct apply *a, const struct db_hold *hold, bool unautho
 	if (rc == 0) {
 		rc = log_locked(db, a, true);
 	} else if (!a->local && holdable(rc)) {
-		rc = hold_locked(db, a, rc, out);
+		rc = a->retry_seq ? rehold_locked(a, rc, out) : hold_locked(db, a, rc, out);
 		goto out_free_batch;
 	}
 	if (rc < 0)
@@ -499,7 +548,10 @@ out_free_batch:
  * A remote update that breaks a rule, or that hold (when not NULL, with a
  * non-zero rc) says this node rejected, is held instead: *out logs it
  * without applying it, and the reason is returned. checked, when not NULL, is what dfs_db_check()
- * found out about the update.
+ * found out about the update. A hold with a retry_seq judges again an
+ * update held there (heldfiles.c): -ENOENT where it is no longer held
+ * there; applied, *out also takes it out of the held ones; held again,
+ * *out only gives its history entry the new reason.
  */
 int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 		    const struct dfs_db_checked *checked, bool local, const struct db_hold *hold,
@@ -523,8 +575,9 @@ int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 	dfs_buf_init(&a.key);
 	dfs_buf_init(&a.val);
 	db_held_tx_init(&a.held_tx);
-	rc = stored_before(db, checked, &a.hash);
-	if (rc != -ENOENT)
+	a.retry_seq = hold ? hold->retry_seq : 0;
+	rc = a.retry_seq ? still_held(&a) : stored_before(db, checked, &a.hash);
+	if (a.retry_seq ? rc < 0 : rc != -ENOENT)
 		goto out;
 	apply_names(&a);
 	rc = db_load_target(db, &u, &t);

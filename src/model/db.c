@@ -104,7 +104,8 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	db->max_value = max_value;
 	db->kc = dfs_keycache_new();
 	db->recent = calloc(RECENT_SLOTS, sizeof(*db->recent));
-	if (!db->kc || !db->recent)
+	db->held_names = calloc(HELD_NAMES, sizeof(*db->held_names));
+	if (!db->kc || !db->recent || !db->held_names)
 		goto fail;
 	err = EIO;
 	dfs_buf_init(&key);
@@ -135,12 +136,14 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	clock_floor(db, false);
 	pthread_mutex_init(&db->apply_lock, NULL);
 	pthread_mutex_init(&db->as_lock, NULL);
+	pthread_mutex_init(&db->held_names_lock, NULL);
 	for (size_t i = 0; i < KEY_LOCKS; i++)
 		pthread_rwlock_init(&db->key_locks[i], NULL);
 	return db;
 fail:
 	dfs_keycache_free(db->kc);
 	free(db->recent);
+	free(db->held_names);
 	free(db);
 	errno = err;
 	return NULL;
@@ -153,10 +156,12 @@ void dfs_db_free(struct dfs_db *db)
 	dfs_hlc_release(&db->hlc);
 	pthread_mutex_destroy(&db->apply_lock);
 	pthread_mutex_destroy(&db->as_lock);
+	pthread_mutex_destroy(&db->held_names_lock);
 	for (size_t i = 0; i < KEY_LOCKS; i++)
 		pthread_rwlock_destroy(&db->key_locks[i]);
 	dfs_keycache_free(db->kc);
 	free(db->recent);
+	free(db->held_names);
 	free(db);
 }
 

@@ -18,6 +18,10 @@
  * that passes a quota alone is not kept. An update dropped is no longer
  * known here: sent again, it is judged again, as new.
  *
+ * A held update also leaves the index when a retry applies it, or a
+ * person drops it (heldfiles.c, db_held_unhold()): counted out, not as a
+ * drop for the quota.
+ *
  * The totals are read at open from 'S' "held", a signer's from 'K' when a
  * batch first touches it: nothing is recounted. A batch's changes are
  * gathered in a struct held_tx and become the db's once it is staged.
@@ -192,43 +196,70 @@ int db_held_unindex(struct dfs_db *db, struct held_tx *tx, struct dfs_batch *b, 
 }
 
 /*
- * Deletes a held update and everything that names it: its record, its
- * mark, its history entry, its log entry (where it is the one there),
- * and its index entries.
+ * Takes the held update r, kept at seq, out of everything that names it as
+ * held: its mark, its history entry, its log entry (where it is the one
+ * there) and its index entries; with record, its record too.
  */
-static int drop(struct dfs_db *db, struct held_tx *tx, struct dfs_batch *b,
-		const struct dfs_held_rec *r, uint64_t seq)
+static int unhold(struct dfs_db *db, struct held_tx *tx, struct dfs_batch *b,
+		  const struct dfs_held_rec *r, uint64_t seq, bool record, struct dfs_buf *key)
 {
-	struct dfs_buf key;
 	uint8_t *logged = NULL;
 	size_t len = 0;
-	int rc;
+	int rc = 0;
 
-	dfs_buf_init(&key);
-	dfs_key_update(&key, &r->hash);
-	rc = del_key(b, &key);
-	dfs_key_rejected(&key, &r->hash);
+	if (record) {
+		dfs_key_update(key, &r->hash);
+		rc = del_key(b, key);
+	}
+	dfs_key_rejected(key, &r->hash);
 	if (rc == 0)
-		rc = del_key(b, &key);
-	dfs_key_history(&key, &r->entity, seq);
+		rc = del_key(b, key);
+	dfs_key_history(key, &r->entity, seq);
 	if (rc == 0)
-		rc = del_key(b, &key);
-	dfs_key_log(&key, seq);
+		rc = del_key(b, key);
+	dfs_key_log(key, seq);
 	if (rc == 0)
-		rc = dfs_buf_ok(&key);
+		rc = dfs_buf_ok(key);
 	if (rc == 0)
-		rc = dfs_store_get(db->st, key.data, key.len, &logged, &len);
+		rc = dfs_store_get(db->st, key->data, key->len, &logged, &len);
 	if (rc == 0 && len == DFS_HASH_LEN && memcmp(logged, r->hash.b, DFS_HASH_LEN) == 0)
-		rc = del_key(b, &key);
+		rc = del_key(b, key);
 	free(logged);
 	if (rc == -ENOENT)
 		rc = 0;
 	if (rc == 0)
-		rc = unindex(db, tx, b, r, seq, &key);
+		rc = unindex(db, tx, b, r, seq, key);
+	return rc;
+}
+
+/* Deletes a held update and everything that names it, counted as dropped for the quota. */
+static int drop(struct dfs_db *db, struct held_tx *tx, struct dfs_batch *b,
+		const struct dfs_held_rec *r, uint64_t seq)
+{
+	struct dfs_buf key;
+
+	dfs_buf_init(&key);
+	int rc = unhold(db, tx, b, r, seq, true, &key);
 	if (rc == 0 && grow((void **)&tx->gone, &tx->gonecap, tx->ngone, sizeof(*tx->gone)) < 0)
 		rc = -ENOMEM;
 	if (rc == 0)
 		tx->gone[tx->ngone++] = seq;
+	dfs_buf_release(&key);
+	return rc;
+}
+
+int db_held_unhold(struct dfs_db *db, struct held_tx *tx, struct dfs_batch *b, uint64_t seq,
+		   const struct dfs_hash *hash, bool record)
+{
+	struct dfs_held_rec r;
+	struct dfs_buf key;
+
+	dfs_buf_init(&key);
+	int rc = held_at(db, seq, &r, &key);
+	if (rc == 0 && memcmp(r.hash.b, hash->b, DFS_HASH_LEN) != 0)
+		rc = -ENOENT;	/* another update's entry: this one is not held there */
+	if (rc == 0)
+		rc = unhold(db, tx, b, &r, seq, record, &key);
 	dfs_buf_release(&key);
 	return rc;
 }

@@ -23,6 +23,7 @@
  *   apply.c               the one apply path
  *   judge.c               what listeners are told
  *   receive.c, local.c    remote updates; changes made here
+ *   heldfiles.c           held updates one by one: shown, retried, dropped
  *   authz.c               .authorized and .encrypted
  *
  * Locking: apply_lock serialises every apply (the db_*_locked functions and
@@ -102,7 +103,18 @@ struct dfs_db {
 	/* Remote values past max_value held (receive.c): logged at most once a minute. */
 	atomic_uint_fast64_t limit_said_ms, limit_unsaid;
 	atomic_uint_fast64_t limit_held;	/* since start */
+	/* Where held updates are, by hash (heldfiles.c): hints, checked before use. */
+	pthread_mutex_t held_names_lock;
+	struct held_name *held_names;	/* HELD_NAMES of them, by the hash's first bytes */
 };
+
+/* A held update's place in the store, as last seen (heldfiles.c). */
+struct held_name {
+	struct dfs_hash hash;
+	struct dfs_pubkey entity;
+	uint64_t seq;			/* 0: an empty slot */
+};
+#define HELD_NAMES 4096
 
 #define LIMIT_SAY_MS 60000
 
@@ -140,6 +152,8 @@ int db_get_update(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec, si
 int db_stored(struct dfs_db *db, const struct dfs_hash *h);
 /** Whether the update is stored; a read error says no, and the apply lock decides. */
 bool db_known(struct dfs_db *db, const struct dfs_hash *h);
+/** Whether a person dropped the held update h here ('D'); a read error says no. */
+bool db_dropped(struct dfs_db *db, const struct dfs_hash *h);
 /**
  * Whether a live record has keys under prefix: 1, 0 or a negative errno.
  * kind 'F' counts live field records only. Under apply_lock.
@@ -197,6 +211,15 @@ int db_held_index(struct dfs_db *db, struct held_tx *tx, struct dfs_batch *b,
 		  const struct dfs_hash *hash, size_t len, uint64_t seq);
 /** Takes the held update logged at seq out of the index (it is applied now). */
 int db_held_unindex(struct dfs_db *db, struct held_tx *tx, struct dfs_batch *b, uint64_t seq);
+/**
+ * Takes the update hash, held at seq, out of everything that names it as
+ * held (its mark, history entry, log entry and index entries, counted out
+ * in tx), into b; with record, its record too: it is then unknown here.
+ * Not counted as dropped for the quota. -ENOENT where the index holds no
+ * such update at seq. Under apply_lock.
+ */
+int db_held_unhold(struct dfs_db *db, struct held_tx *tx, struct dfs_batch *b, uint64_t seq,
+		   const struct dfs_hash *hash, bool record);
 /** Writes the counts tx changed into b. */
 int db_held_commit(struct dfs_db *db, struct held_tx *tx, struct dfs_batch *b);
 /** Once b is staged: its counts are the db's; drops are counted and logged (rate-limited). */
@@ -294,6 +317,8 @@ struct apply {
 	const char *held_text;	/* more about it, NUL-terminated; borrowed */
 	char why[DFS_HELD_TEXT_MAX + 1];	/* a limit's text, written by the rule */
 	struct held_tx held_tx;	/* what the batch changes in the held index */
+	uint64_t retry_seq;	/* a held update judged again: where it is held; else 0 */
+	uint8_t was_held;	/* and why it was (DFS_HELD_*) */
 };
 
 /*
@@ -306,6 +331,13 @@ struct db_hold {
 	uint8_t code;
 	bool judged;		/* listeners want it: never applied without them */
 	char text[DFS_HELD_TEXT_MAX + 1];
+	/*
+	 * Not 0: the update is held here, at this place in the log, and judged
+	 * again (heldfiles.c). Applied, it leaves its held entry for a new
+	 * one; held again, its entry takes the new reason and nothing else
+	 * changes.
+	 */
+	uint64_t retry_seq;
 };
 
 /* apply.c */
@@ -421,6 +453,23 @@ uint64_t db_clock_limit(struct dfs_db *db);
  * (clock, signer): logs a warning naming it and returns -EAGAIN (db.c).
  */
 int db_local_loses(const struct apply *a, uint64_t stored);
+/**
+ * Why an update u is held, for people, from its history entry e: a code
+ * word ("unauthorized", "revoked", "listener", "rule", "limit",
+ * "pending"), a colon, the rest (query.c).
+ */
+void db_held_reason(const struct dfs_update *u, const struct dfs_history_rec *e, char *out,
+		    size_t size);
+/**
+ * Where u is, for log lines and .node/held: MODEL (MODEL/.KEY for its
+ * metadata), MODEL/OBJECT, or MODEL/OBJECT/FIELD (OBJECT/.KEY for an
+ * object's metadata, DICT for a dict op); the object by shown where that
+ * is not NULL or "", else by the name it shows here (its create's name
+ * for a create), else by the first 16 hex digits of its key in
+ * parentheses. Never a value.
+ */
+void db_where(struct dfs_db *db, const struct dfs_update *u, const char *shown, char *out,
+	      size_t n);
 /** Who signs a local change of obj (query.c); returns whether it is authorized. */
 bool db_local_signer(struct dfs_db *db, const struct dfs_pubkey *obj, struct dfs_pubkey *signer);
 
@@ -565,6 +614,14 @@ void db_judge_after(struct dfs_db *db, struct judgement *j);
 /** A local change as listeners see it; the caller fills the values. */
 void db_local_event(struct dfs_change *c, enum dfs_event event, const char *model,
 		    const char *object, const char *field, const struct dfs_pubkey *signer);
+
+/* ---- receive.c ------------------------------------------------------------------ */
+
+/**
+ * What the policy and the before-listeners say of it's update, judged as
+ * a remote update: hold, for db_apply_locked() (rc 0: accepted).
+ */
+void db_receive_hold(struct dfs_db *db, struct group_item *it, struct db_hold *hold);
 
 /* ---- local.c ------------------------------------------------------------------- */
 

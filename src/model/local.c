@@ -13,10 +13,14 @@
 #include "internal.h"
 
 /* The clock saturated: no change can be stamped later than what is stored. */
-static int clock_at_end(const char *model)
+static int clock_at_end(struct dfs_db *db, const struct dfs_update *u, const struct target *t)
 {
-	dfs_log(DFS_LOG_ERR, "local change in %s refused: this node's clock is at its end "
-		"(2^64-1) and never wraps", model);
+	char where[2 * DFS_UPDATE_NAME_MAX];
+
+	db_where(db, u, t->exists && !dfs_op_is_model(u->op) ? t->object.shown : NULL, where,
+		 sizeof(where));
+	dfs_log(DFS_LOG_ERR, "local change of %s refused: this node's clock is at its end "
+		"(2^64-1) and never wraps", where);
 	return -EOVERFLOW;
 }
 
@@ -57,7 +61,7 @@ int db_local_change(struct dfs_db *db, uint8_t op, uint8_t flags,
 	if (rc == 0) {
 		u.prev = t.exists ? t.head : zero_hash;
 		u.clock = dfs_hlc_now(&db->hlc);
-		rc = u.clock ? dfs_update_encode(&u, &rec) : clock_at_end(model);
+		rc = u.clock ? dfs_update_encode(&u, &rec) : clock_at_end(db, &u, &t);
 	}
 	if (rc == 0)
 		rc = dfs_keyring_sign(db->kr, signer, rec.data, dfs_update_signed_len(rec.len),

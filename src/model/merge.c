@@ -373,10 +373,13 @@ int db_remerge_path(struct dfs_db *db, const struct dfs_pubkey *entity, const ch
 void db_merge_cut(struct dfs_db *db, const struct dfs_pubkey *entity, const char *path,
 		  size_t plen)
 {
+	struct dfs_object_rec o;
 	char hex[17];
 
 	dfs_hex_encode(hex, entity->b, 8);
-	dfs_log(DFS_LOG_WARNING, "field %.*s of object %s merged again from its history: its "
+	bool shown = dfs_db_get_object_by_key(db, entity, &o) == 0;
+	dfs_log(DFS_LOG_WARNING, "field %s/%s%s%s/%.*s merged again from its history: its "
 		"latest appends do not fit in max_value (%zu bytes) and are left out of its value",
-		(int)plen, path, hex, db->max_value);
+		shown ? o.model : "?", shown ? o.shown : "(", shown ? "" : hex, shown ? "" : ")",
+		(int)plen, path, db->max_value);
 }

@@ -216,17 +216,17 @@ static bool prev_ok(struct history_ctx *hc, const struct dfs_update *u)
 		return true;
 	if (memcmp(u->prev.b, zero_hash.b, DFS_HASH_LEN) == 0)
 		return u->op == DFS_OP_MODEL_CREATE;
+	/* A held update a person dropped here: the link cannot be followed, nor is it broken. */
 	if (db_get_update(hc->db, &u->prev, &rec, &len) < 0)
-		return false;
+		return db_dropped(hc->db, &u->prev);
 	bool ok = dfs_update_decode_stored(rec, len, &p) == 0 &&
 		  memcmp(p.entity.b, u->entity.b, DFS_PUBKEY_LEN) == 0 && p.clock <= u->clock;
 	free(rec);
 	return ok;
 }
 
-/* Why an update is held, for people: a code word, a colon, the rest. */
-static void held_reason(const struct dfs_update *u, const struct dfs_history_rec *e, char *out,
-			size_t size)
+void db_held_reason(const struct dfs_update *u, const struct dfs_history_rec *e, char *out,
+		    size_t size)
 {
 	bool owners = u->op == DFS_OP_OBJECT_CREATE || u->op == DFS_OP_OBJECT_META ||
 		      u->op == DFS_OP_OBJECT_REMOVE || u->op == DFS_OP_DICT_CREATE ||
@@ -297,7 +297,7 @@ static int history_one(const uint8_t *key, size_t klen, const uint8_t *val, size
 		  prev_ok(hc, &u);
 	hc->prev = got;
 	if (e.held)
-		held_reason(&u, &e, why, sizeof(why));
+		db_held_reason(&u, &e, why, sizeof(why));
 	rc = hc->fn(&u, &got, ok, e.held ? why : NULL, hc->ctx);
 out:
 	free(rec);
@@ -313,6 +313,45 @@ int dfs_db_history(struct dfs_db *db, const struct dfs_pubkey *entity, dfs_db_hi
 
 	dfs_key_history_prefix(prefix, entity);
 	return dfs_store_scan(db->st, prefix, sizeof(prefix), history_one, &hc);
+}
+
+void db_where(struct dfs_db *db, const struct dfs_update *u, const char *shown, char *out,
+	      size_t n)
+{
+	bool meta = u->op == DFS_OP_MODEL_META || u->op == DFS_OP_OBJECT_META;
+	bool named = meta || u->op >= DFS_OP_FIELD_SET;
+	int mlen = (int)u->model_len, nlen = named ? (int)u->name_len : 0;
+	struct dfs_object_rec o;
+	char object[260];
+
+	if (dfs_op_is_model(u->op)) {
+		snprintf(out, n, "%.*s%s%s%.*s", mlen, u->model, meta ? "/" : "", meta ? "." : "",
+			 nlen, u->name);
+		return;
+	}
+	if (shown && shown[0]) {
+		snprintf(object, sizeof(object), "%s", shown);
+	} else if (u->op == DFS_OP_OBJECT_CREATE) {
+		snprintf(object, sizeof(object), "%.*s", (int)u->name_len, u->name);
+	} else if (dfs_db_get_object_by_key(db, &u->entity, &o) == 0) {
+		snprintf(object, sizeof(object), "%s", o.shown);
+	} else {
+		char hex[17];
+		dfs_hex_encode(hex, u->entity.b, 8);
+		snprintf(object, sizeof(object), "(%s)", hex);
+	}
+	snprintf(out, n, "%.*s/%s%s%s%.*s", mlen, u->model, object, named ? "/" : "",
+		 meta ? "." : "", nlen, u->name);
+}
+
+void dfs_db_update_where(struct dfs_db *db, const uint8_t *rec, size_t len, char *out, size_t n)
+{
+	struct dfs_update u;
+
+	if (dfs_update_decode(rec, len, &u) == 0)
+		db_where(db, &u, NULL, out, n);
+	else
+		snprintf(out, n, "?");
 }
 
 bool dfs_db_is_authorized(struct dfs_db *db, const struct dfs_pubkey *obj,

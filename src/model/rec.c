@@ -195,6 +195,22 @@ bool db_known(struct dfs_db *db, const struct dfs_hash *h)
 	return db_stored(db, h) == 1;
 }
 
+bool db_dropped(struct dfs_db *db, const struct dfs_hash *h)
+{
+	struct dfs_buf key;
+	uint8_t *val = NULL;
+	size_t len;
+
+	dfs_buf_init(&key);
+	dfs_key_dropped(&key, h);
+	int rc = dfs_buf_ok(&key);
+	if (rc == 0)
+		rc = dfs_store_get(db->st, key.data, key.len, &val, &len);
+	free(val);
+	dfs_buf_release(&key);
+	return rc == 0;
+}
+
 struct child_ctx {
 	int kind;
 	int found;

@@ -101,7 +101,7 @@ bad:
 }
 
 /* Values past max_value are held quietly, and said at most once a minute. */
-static void log_too_large(struct dfs_db *db, const struct dfs_update *u, const struct dfs_hash *h)
+static void log_too_large(struct dfs_db *db, const char *where, const struct dfs_hash *h)
 {
 	uint64_t now = dfs_monotonic_ms();
 	uint64_t last = atomic_load(&db->limit_said_ms);
@@ -113,34 +113,36 @@ static void log_too_large(struct dfs_db *db, const struct dfs_update *u, const s
 		return;
 	if (!atomic_compare_exchange_strong(&db->limit_said_ms, &last, now ? now : 1))
 		return;
-	dfs_log(DFS_LOG_WARNING, "remote update %s in %.*s held: its value passes max_value "
+	dfs_log(DFS_LOG_WARNING, "remote update %s of %s held: its value passes max_value "
 		"(%zu bytes here); %llu held so since the last such line", short_hex(hex, h),
-		(int)u->model_len, u->model, db->max_value,
-		(unsigned long long)atomic_exchange(&db->limit_unsaid, 0));
+		where, db->max_value, (unsigned long long)atomic_exchange(&db->limit_unsaid, 0));
 }
 
-static void log_refusal(struct dfs_db *db, const struct dfs_update *u, const struct dfs_hash *hash,
-			int rc, bool staged, bool by_policy, int hold)
+/* Logs a remote update not applied, naming its model, object and field (never its value). */
+static void log_refusal(struct dfs_db *db, const struct dfs_update *u, const struct applied *note,
+			const struct dfs_hash *hash, int rc, bool staged, bool by_policy, int hold)
 {
-	char hex[17];
+	char hex[17], where[2 * DFS_UPDATE_NAME_MAX];
 
 	atomic_fetch_add(&db->refused, 1);
 	/* Listeners log their own rejections, held.c drops for a quota; the rest is logged here. */
 	if (!staged && rc == -EDQUOT)
 		return;
-	if (staged && rc == -EFBIG && hold == 0) {
-		log_too_large(db, u, hash);
+	if (staged && !by_policy && hold != 0)
 		return;
-	}
-	if (!staged)
-		dfs_log(DFS_LOG_WARNING, "remote update %s in %.*s dropped: %s",
-			short_hex(hex, hash), (int)u->model_len, u->model, strerror(-rc));
+	db_where(db, u, note->object, where, sizeof(where));
+	short_hex(hex, hash);
+	if (staged && rc == -EFBIG && hold == 0)
+		log_too_large(db, where, hash);
+	else if (!staged)
+		dfs_log(DFS_LOG_WARNING, "remote update %s of %s dropped: %s", hex, where,
+			strerror(-rc));
 	else if (by_policy || (rc == -EPERM && hold == 0))
-		dfs_log(DFS_LOG_WARNING, "rejected remote update %s in %.*s: signer not authorized",
-			short_hex(hex, hash), (int)u->model_len, u->model);
+		dfs_log(DFS_LOG_WARNING, "rejected remote update %s of %s: signer not authorized",
+			hex, where);
 	else if (hold == 0)
-		dfs_log(DFS_LOG_INFO, "remote update %s in %.*s not applied: %s",
-			short_hex(hex, hash), (int)u->model_len, u->model, strerror(-rc));
+		dfs_log(DFS_LOG_INFO, "remote update %s of %s not applied: %s", hex, where,
+			strerror(-rc));
 }
 
 /* Makes room for one more item in g. */
@@ -157,6 +159,18 @@ static int group_grow(struct dfs_db_group *g)
 	return 0;
 }
 
+void db_receive_hold(struct dfs_db *db, struct group_item *it, struct db_hold *hold)
+{
+	hold->judged = it->j.judged || it->j.keys;
+	if (!it->j.authorized && !db->open_policy) {
+		hold->rc = -EPERM;
+		hold->code = DFS_HELD_UNAUTHORIZED;
+	} else {
+		hold->rc = db_judge_before(db, &it->j, hold->text, sizeof(hold->text));
+		hold->code = DFS_HELD_LISTENER;
+	}
+}
+
 /*
  * Asks the listeners about the update of it where they judge it (unless
  * the policy holds it), applies it under the apply lock and stages its
@@ -166,15 +180,10 @@ static int group_apply(struct dfs_db *db, struct group_item *it, const struct df
 		       const uint8_t *rec, size_t len, const struct dfs_db_checked *c,
 		       struct dfs_hash *missing)
 {
-	struct db_hold hold = { .judged = it->j.judged || it->j.keys };
+	struct db_hold hold = { .rc = 0 };
 	bool by_policy = !it->j.authorized && !db->open_policy;
-	if (by_policy) {
-		hold.rc = -EPERM;
-		hold.code = DFS_HELD_UNAUTHORIZED;
-	} else {
-		hold.rc = db_judge_before(db, &it->j, hold.text, sizeof(hold.text));
-		hold.code = DFS_HELD_LISTENER;
-	}
+
+	db_receive_hold(db, it, &hold);
 	pthread_mutex_lock(&db->apply_lock);
 	/* The open policy lets listeners judge what they are asked; the owner's rules stay. */
 	int rc = db_apply_locked(db, rec, len, c, false, &hold,
@@ -183,7 +192,7 @@ static int group_apply(struct dfs_db *db, struct group_item *it, const struct df
 		db_stage_locked(db, it->b);
 	pthread_mutex_unlock(&db->apply_lock);
 	if (rc != 0 && rc != -EALREADY && rc != -EAGAIN)
-		log_refusal(db, u, &c->hash, rc, it->b != NULL, by_policy, hold.rc);
+		log_refusal(db, u, &it->note, &c->hash, rc, it->b != NULL, by_policy, hold.rc);
 	return rc;
 }
 

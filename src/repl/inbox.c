@@ -225,7 +225,7 @@ static void hash_of(const struct checked *ck, const uint8_t *rec, size_t len, st
 
 static void log_bad(struct dfs_repl *r, const uint8_t *rec, size_t len)
 {
-	char hex[17];
+	char hex[17], where[2 * DFS_UPDATE_NAME_MAX];
 	struct dfs_hash hash;
 	unsigned long long skipped;
 
@@ -238,7 +238,10 @@ static void log_bad(struct dfs_repl *r, const uint8_t *rec, size_t len)
 			"dropped, not logged (updates_dropped counts them)", skipped);
 	dfs_hash2(&hash, rec, len, NULL, 0);
 	dfs_hex_encode(hex, hash.b, 8);
-	dfs_log(DFS_LOG_WARNING, "replication: update %s is malformed or badly signed; dropped", hex);
+	/* Badly signed, it still says where it claims to be; malformed, nothing. */
+	dfs_db_update_where(r->db, rec, len, where, sizeof(where));
+	dfs_log(DFS_LOG_WARNING, "replication: update %s of %s is malformed or badly signed; "
+		"dropped", hex, where);
 }
 
 /*

@@ -270,17 +270,17 @@ static struct parked **clock_last(struct dfs_repl *r)
 	return pp;
 }
 
-static void log_clock_wait(const uint8_t *rec, size_t len, const struct dfs_hash *h,
-			   uint64_t wait, const char *what)
+static void log_clock_wait(struct dfs_repl *r, const uint8_t *rec, size_t len,
+			   const struct dfs_hash *h, uint64_t wait, const char *what)
 {
-	struct dfs_update u;
-	char hex[17];
+	char hex[17], where[2 * DFS_UPDATE_NAME_MAX];
 
+	if (DFS_LOG_INFO > dfs_log_level_current)
+		return;
 	dfs_hex_encode(hex, h->b, 8);
-	if (dfs_update_decode(rec, len, &u) < 0)
-		u.model_len = 0;
-	dfs_log(DFS_LOG_INFO, "replication: update %s in %.*s is stamped more than max_skew "
-		"ahead of this node's clock, due in %llu s: %s", hex, (int)u.model_len, u.model,
+	dfs_db_update_where(r->db, rec, len, where, sizeof(where));
+	dfs_log(DFS_LOG_INFO, "replication: update %s of %s is stamped more than max_skew "
+		"ahead of this node's clock, due in %llu s: %s", hex, where,
 		(unsigned long long)(wait / 1000), what);
 }
 
@@ -298,14 +298,14 @@ static bool clock_room(struct dfs_repl *r, const uint8_t *rec, size_t len,
 		struct parked **pp = clock_last(r);
 		atomic_fetch_add(&r->dropped, 1);
 		if (!pp || (*pp)->due <= due) {
-			log_clock_wait(rec, len, h, wait, "dropped, too many wait");
+			log_clock_wait(r, rec, len, h, wait, "dropped, too many wait");
 			return false;
 		}
 		struct parked *last = *pp;
 		*pp = NULL;
 		r->clock_wait_bytes -= last->len;
 		r->clock_wait_count--;
-		log_clock_wait(last->rec, last->len, &last->wait, last->due - due + wait,
+		log_clock_wait(r, last->rec, last->len, &last->wait, last->due - due + wait,
 			       "dropped for one due sooner");
 		free(last);
 	}
@@ -350,7 +350,7 @@ bool repl_clock_park(struct dfs_repl *r, const struct dfs_pubkey *from, const ui
 	r->clock_wait_count++;
 	atomic_store(&r->clock_waiting, r->clock_wait_count);
 	if (first)
-		log_clock_wait(rec, len, &h, wait, "it waits until then");
+		log_clock_wait(r, rec, len, &h, wait, "it waits until then");
 	return true;
 }
 

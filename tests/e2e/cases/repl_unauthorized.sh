@@ -91,7 +91,7 @@ check_eq "B's history ends with the same update" "$(tail -1 "$B/Doc/x/.history")
 
 # --- strict C holds it before any listener runs ------------------------
 check_ok "C logs the held update" wait_for 10 grep -q \
-  "rejected remote update ${H1:0:16} in Doc: signer not authorized" "$C/.node/log"
+  "rejected remote update ${H1:0:16} of Doc/x/f: signer not authorized" "$C/.node/log"
 check_file "C keeps the old value" "$C/Doc/x/f" $'v0\n'
 check_eq "no listener ran on C" "$(since c "$mc")" ""
 # C, strict, cannot write an object it does not own either.
