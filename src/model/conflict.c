@@ -18,6 +18,10 @@
  *   'S' "conflicts"          -> count(8): how many 'Y' entries there are
  *
  * Nothing about conflicts is held in memory between updates.
+ *
+ * Not yet done: a change of .authorized that re-judges updates (revoke.c)
+ * applies or undoes them without passing here, so their conflicts are not
+ * re-decided.
  */
 #include <errno.h>
 #include <stdlib.h>
