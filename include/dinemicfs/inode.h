@@ -52,6 +52,7 @@ enum dfs_meta {
 	DFS_NODE_AS,		/* writable */
 	DFS_META_ENCRYPTED,	/* MODEL/.encrypted, writable by the model's creator */
 	DFS_NODE_TRY,		/* .node/try: dry runs, read and written (fs/try.c) */
+	DFS_NODE_CONFLICTS,	/* .node/conflicts (fs/conflicts.c) */
 };
 
 /* What an inode stands for. Plain data: copied freely. */

@@ -65,6 +65,8 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   held_dropped            held updates dropped to keep within that quota
  *   held_over_max_value     remote updates held because their value, or the
  *                           value they would make, passes max_value
+ *   conflicts               values kept that lost to a concurrent set
+ *                           (.node/conflicts), not a counter
  *   store_bytes             the store's size on disk
  * From the node (node.c, through fs->hooks.stats):
  *   updates_applied_local   changes made on this mount, applied
@@ -134,6 +136,7 @@ static int node_stats(struct dfs_fs *fs, struct dfs_buf *out)
 	dfs_buf_printf(out, "held_dropped %llu\n", (unsigned long long)s.held_dropped);
 	dfs_buf_printf(out, "held_over_max_value %llu\n",
 		       (unsigned long long)s.held_over_max_value);
+	dfs_buf_printf(out, "conflicts %llu\n", (unsigned long long)s.conflicts);
 	dfs_buf_printf(out, "store_bytes %llu\n",
 		       (unsigned long long)dfs_store_disk_bytes(fs->st));
 	if (fs->hooks.stats)
@@ -399,6 +402,9 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 		break;
 	case DFS_NODE_STATS:
 		rc = node_stats(fs, out);
+		break;
+	case DFS_NODE_CONFLICTS:
+		rc = fs_conflicts_text(fs, out);
 		break;
 	case DFS_NODE_LOG: {
 		char *log;
