@@ -44,5 +44,7 @@ int fs_conflicts_text(struct dfs_fs *fs, struct dfs_buf *out)
 {
 	struct conflicts_text t = { fs, out };
 
-	return dfs_db_conflicts(fs->db, NULL, one_line, &t);
+	int rc = dfs_db_conflicts(fs->db, NULL, one_line, &t);
+
+	return rc < 0 ? rc : dfs_buf_ok(out);
 }

@@ -379,8 +379,8 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 	struct dfs_object_rec o;
 	int rc;
 
-	if (e->meta == DFS_NODE_TRY)
-		return 0;	/* empty: each open file holds its own answer (try.c) */
+	if (e->meta == DFS_NODE_TRY || e->meta == DFS_NODE_CONFLICTS)	/* try: empty (try.c) */
+		return e->meta == DFS_NODE_TRY ? 0 : fs_conflicts_text(fs, out);
 	dfs_hex_encode(hex, e->obj.b, DFS_PUBKEY_LEN);
 	switch (e->meta) {
 	case DFS_META_ID:
@@ -402,9 +402,6 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 		break;
 	case DFS_NODE_STATS:
 		rc = node_stats(fs, out);
-		break;
-	case DFS_NODE_CONFLICTS:
-		rc = fs_conflicts_text(fs, out);
 		break;
 	case DFS_NODE_LOG: {
 		char *log;
