@@ -49,6 +49,29 @@ static int daemonize(int *ready_fd)
 	_exit(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) ? WEXITSTATUS(wstatus) : 1);
 }
 
+/*
+ * The commands that mount nothing: `key` manages keys; `status` reads a
+ * running node's .node/ files; `try` asks its listeners about a change (a
+ * dry run); `wait` waits for the peers to acknowledge its log.
+ */
+static int (*subcommand(const char *name))(int, char **)
+{
+	static const struct {
+		const char *name;
+		int (*main)(int, char **);
+	} cmds[] = {
+		{"key", dfs_keycmd_main},
+		{"status", dfs_status_main},
+		{"try", dfs_trycmd_main},
+		{"wait", dfs_wait_main},
+	};
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(name, cmds[i].name) == 0)
+			return cmds[i].main;
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	struct dfs_config cfg;
@@ -56,18 +79,9 @@ int main(int argc, char **argv)
 	int ready_fd = -1;
 	int status;
 
-	/* `dinemicfs key ...` manages keys; it mounts nothing. */
-	if (argc >= 2 && strcmp(argv[1], "key") == 0)
-		return dfs_keycmd_main(argc - 1, argv + 1);
-	/* `dinemicfs status MOUNTPOINT` reads a running node's .node/ files. */
-	if (argc >= 2 && strcmp(argv[1], "status") == 0)
-		return dfs_status_main(argc - 1, argv + 1);
-	/* `dinemicfs try PATH ...` asks a running node's listeners about a change: a dry run. */
-	if (argc >= 2 && strcmp(argv[1], "try") == 0)
-		return dfs_trycmd_main(argc - 1, argv + 1);
-	/* `dinemicfs wait MOUNTPOINT` waits for the peers to acknowledge the log. */
-	if (argc >= 2 && strcmp(argv[1], "wait") == 0)
-		return dfs_wait_main(argc - 1, argv + 1);
+	int (*cmd)(int, char **) = argc >= 2 ? subcommand(argv[1]) : NULL;
+	if (cmd)
+		return cmd(argc - 1, argv + 1);
 	dfs_config_init(&cfg);
 	if (dfs_config_parse(&cfg, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "dinemicfs: %s\n", err);

@@ -82,6 +82,7 @@ struct dfs_db_stats {
 	uint64_t held_updates;	/* and how many */
 	uint64_t held_dropped;	/* held updates dropped since start to keep within the quota */
 	uint64_t held_over_max_value;	/* remote updates held since start: past max_value */
+	uint64_t conflicts;	/* conflicts kept now (src/model/conflict.c) */
 };
 
 /**
@@ -359,5 +360,43 @@ void dfs_db_set_observer(struct dfs_db *db, dfs_db_observer_fn fn, void *ctx);
 void dfs_db_set_listener(struct dfs_db *db, const struct dfs_db_listener *l);
 
 void dfs_db_get_stats(struct dfs_db *db, struct dfs_db_stats *out);
+
+/*
+ * Conflicts (src/model/conflict.c): sets of a field that lost to a
+ * concurrent one, decided from the updates alone, the same on every node.
+ */
+struct dfs_db_conflict {
+	struct dfs_pubkey object;
+	char path[DFS_NAME_MAX + 1];	/* the field */
+	struct dfs_hash lost;		/* the set that lost */
+	uint64_t clock;			/* and its (clock, signer) */
+	struct dfs_pubkey signer;
+	struct dfs_hash winner;		/* the field's winning set or delete now */
+	uint64_t win_clock;
+	struct dfs_pubkey win_signer;
+};
+
+/* Called for each conflict; a non-zero return stops the walk and is returned. */
+typedef int (*dfs_db_conflict_fn)(const struct dfs_db_conflict *c, void *arg);
+/** Walks obj's conflicts (every object's with obj NULL), by field then hash. */
+int dfs_db_conflicts(struct dfs_db *db, const struct dfs_pubkey *obj, dfs_db_conflict_fn fn,
+		     void *arg);
+/** How many conflicts are kept. */
+uint64_t dfs_db_conflict_count(struct dfs_db *db);
+/**
+ * The value of lost, a set of obj's path, opened where it is sealed: a
+ * malloc'ed copy (NUL-terminated past *len). 0, -ENOENT, -EACCES (sealed
+ * with a key this node does not read), -EIO or -ENOMEM.
+ */
+int dfs_db_conflict_value(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+			  const struct dfs_hash *lost, uint8_t **val, size_t *len);
+/**
+ * Settles the conflict of lost on obj's path, as a signed update: with take,
+ * its value becomes the field's first (a set), else the winner stays.
+ * Returns 0, -ENOENT (no such conflict), -EACCES (this node may not write
+ * the field) or another error of a write.
+ */
+int dfs_db_resolve(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		   const struct dfs_hash *lost, bool take);
 
 #endif

@@ -54,6 +54,7 @@ enum dfs_meta {
 	DFS_NODE_TRY,		/* .node/try: dry runs, read and written (fs/try.c) */
 	DFS_NODE_HELD,		/* .node/held, a NODE_DIR */
 	DFS_NODE_HELD_ENTRY,	/* .node/held/NAME, a NODE_FILE (name: NAME) */
+	DFS_NODE_CONFLICTS,	/* .node/conflicts (fs/conflicts.c) */
 };
 
 /* What an inode stands for. Plain data: copied freely. */

@@ -10,7 +10,8 @@
  *   1       1     algorithm, 1: Ed25519 signature, BLAKE2b-256 hashes
  *   2       1     op (enum dfs_op)
  *   3       1     flags: bit 0 = value sealed with the object's data key;
- *                 other bits must be 0
+ *                 bit 1 = a base follows the value (FIELD_SET and
+ *                 FIELD_DELETE only); other bits must be 0
  *   4       8     clock, hybrid logical clock (hlc.h), big-endian
  *   12      32    entity: the object's public key; for model ops the model
  *                 id, BLAKE2b-256("dinemicfs-model\0" || model name)
@@ -22,6 +23,12 @@
  *   .       N     name, meaning set by op (below)
  *   .       4     V, value length, 0..DFS_UPDATE_VALUE_MAX, big-endian
  *   .       V     value
+ *   .       32    base, only where flags bit 1 is set: the hash of the set
+ *                 or delete the field's value started from on the writer's
+ *                 node when it wrote (zero: the field had none), so that
+ *                 every node can tell which values it built on. A set or
+ *                 delete without a base builds on every update of the
+ *                 field before it (records of older releases).
  *   .       64    Ed25519 signature by signer over every byte before it
  *
  * The update's hash is BLAKE2b-256 of all its bytes, signature included.
@@ -39,6 +46,9 @@
  *   FIELD_DELETE     FIELD or DICT/KEY          empty
  *   DICT_CREATE      DICT                       empty
  *   DICT_DELETE      DICT                       empty
+ *   FIELD_RESOLVE    FIELD                      the 32-byte hash of a set of
+ *                                               FIELD that lost to a concurrent
+ *                                               one: its conflict is settled
  *
  * Names in a record follow the contract (1..255 bytes, no '/' inside a part,
  * no control bytes, not "." or "..") and do not begin with '.'; metadata
@@ -56,13 +66,15 @@
 #define DFS_UPDATE_VERSION 1
 #define DFS_UPDATE_ALG_ED25519 1
 #define DFS_UPDATE_FLAG_SEALED 0x01
+#define DFS_UPDATE_FLAG_BASE 0x02
 #define DFS_UPDATE_NAME_MAX 511
 #define DFS_UPDATE_VALUE_MAX (16u * 1024 * 1024)
 #define DFS_UPDATE_HEADER_LEN 108
 #define DFS_UPDATE_ENTITY_OFF 12
 #define DFS_UPDATE_MIN_LEN (DFS_UPDATE_HEADER_LEN + 1 + 1 + 2 + 4 + DFS_SIG_LEN)
-#define DFS_UPDATE_MAX_LEN \
-	(DFS_UPDATE_HEADER_LEN + 1 + 255 + 2 + DFS_UPDATE_NAME_MAX + 4 + DFS_UPDATE_VALUE_MAX + DFS_SIG_LEN)
+#define DFS_UPDATE_MAX_LEN                                                                \
+	(DFS_UPDATE_HEADER_LEN + 1 + 255 + 2 + DFS_UPDATE_NAME_MAX + 4 + DFS_UPDATE_VALUE_MAX + \
+	 DFS_HASH_LEN + DFS_SIG_LEN)
 
 enum dfs_op {
 	DFS_OP_MODEL_CREATE = 1,
@@ -76,6 +88,7 @@ enum dfs_op {
 	DFS_OP_FIELD_DELETE = 9,
 	DFS_OP_DICT_CREATE = 10,
 	DFS_OP_DICT_DELETE = 11,
+	DFS_OP_FIELD_RESOLVE = 12,
 };
 
 /*
@@ -96,6 +109,7 @@ struct dfs_update {
 	size_t name_len;
 	const uint8_t *value;
 	size_t value_len;
+	struct dfs_hash base;		/* where flags has DFS_UPDATE_FLAG_BASE */
 	uint8_t sig[DFS_SIG_LEN];
 };
 

@@ -46,7 +46,10 @@ static int meta_key_ok(const char *p, size_t len, bool stored)
 /* The rules of the table in update.h, shared by encoder and decoder. */
 static int check_fields(const struct dfs_update *u, bool stored)
 {
-	if (u->flags & ~DFS_UPDATE_FLAG_SEALED)
+	if (u->flags & ~(DFS_UPDATE_FLAG_SEALED | DFS_UPDATE_FLAG_BASE))
+		return -EBADMSG;
+	if ((u->flags & DFS_UPDATE_FLAG_BASE) && u->op != DFS_OP_FIELD_SET &&
+	    u->op != DFS_OP_FIELD_DELETE)
 		return -EBADMSG;
 	if (name_part_ok(u->model, u->model_len, stored) < 0)
 		return -EBADMSG;
@@ -71,6 +74,10 @@ static int check_fields(const struct dfs_update *u, bool stored)
 		return path_ok(u->name, u->name_len, stored);
 	case DFS_OP_FIELD_DELETE:
 		return empty_value ? path_ok(u->name, u->name_len, stored) : -EBADMSG;
+	case DFS_OP_FIELD_RESOLVE:
+		if (u->value_len != DFS_HASH_LEN || memchr(u->name, '/', u->name_len))
+			return -EBADMSG;
+		return name_part_ok(u->name, u->name_len, stored);
 	case DFS_OP_DICT_CREATE:
 	case DFS_OP_DICT_DELETE:
 		if (!empty_value)
@@ -85,7 +92,7 @@ int dfs_update_encode(const struct dfs_update *u, struct dfs_buf *out)
 {
 	if (check_fields(u, false) < 0)
 		return -EINVAL;
-	dfs_buf_reserve(out, DFS_UPDATE_MIN_LEN + u->model_len + u->name_len + u->value_len);
+	dfs_buf_reserve(out, DFS_UPDATE_MIN_LEN + DFS_HASH_LEN + u->model_len + u->name_len + u->value_len);
 	dfs_buf_add_u8(out, DFS_UPDATE_VERSION);
 	dfs_buf_add_u8(out, DFS_UPDATE_ALG_ED25519);
 	dfs_buf_add_u8(out, u->op);
@@ -100,6 +107,8 @@ int dfs_update_encode(const struct dfs_update *u, struct dfs_buf *out)
 	dfs_buf_add(out, u->name, u->name_len);
 	dfs_buf_add_u32be(out, (uint32_t)u->value_len);
 	dfs_buf_add(out, u->value, u->value_len);
+	if (u->flags & DFS_UPDATE_FLAG_BASE)
+		dfs_buf_add(out, u->base.b, DFS_HASH_LEN);
 	dfs_buf_add(out, u->sig, DFS_SIG_LEN);
 	return dfs_buf_ok(out);
 }
@@ -139,6 +148,9 @@ static int decode(const uint8_t *p, size_t len, struct dfs_update *u, bool store
 	    dfs_reader_get_view(&r, &u->value, vlen) < 0)
 		return -EBADMSG;
 	u->value_len = vlen;
+	if ((u->flags & DFS_UPDATE_FLAG_BASE) &&
+	    dfs_reader_get_bytes(&r, u->base.b, DFS_HASH_LEN) < 0)
+		return -EBADMSG;
 	if (dfs_reader_get_bytes(&r, u->sig, DFS_SIG_LEN) < 0 || dfs_reader_left(&r) != 0)
 		return -EBADMSG;
 	return check_fields(u, stored);
@@ -170,7 +182,7 @@ const char *dfs_op_name(int op)
 		[DFS_OP_OBJECT_REMOVE] = "remove",	[DFS_OP_OBJECT_META] = "meta",
 		[DFS_OP_FIELD_SET] = "set",		[DFS_OP_FIELD_APPEND] = "append",
 		[DFS_OP_FIELD_DELETE] = "delete",	[DFS_OP_DICT_CREATE] = "dict-create",
-		[DFS_OP_DICT_DELETE] = "dict-delete",
+		[DFS_OP_DICT_DELETE] = "dict-delete",	[DFS_OP_FIELD_RESOLVE] = "resolve",
 	};
 	if (op <= 0 || op >= (int)(sizeof(names) / sizeof(names[0])))
 		return "unknown";

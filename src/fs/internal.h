@@ -174,6 +174,10 @@ int fs_check_new_name(const char *name);
 /** A new regular file: a scratch file, or a field that exists once written. */
 int fs_new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, mode_t mode,
 		bool commit_now, struct dfs_ent *ent);
+/** FIELD~MS-HASH8, the name a conflict shows under (conflicts.c). */
+void fs_conflict_name(const struct dfs_db_conflict *c, char *out, size_t n);
+/** .node/conflicts: one line a conflict. */
+int fs_conflicts_text(struct dfs_fs *fs, struct dfs_buf *out);
 /** Calls fn with each name in .node, in order, until it returns non-zero; returns that. */
 int fs_each_node_file(int (*fn)(const char *name, void *arg), void *arg);
 

@@ -67,6 +67,8 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   held_dropped            held updates dropped to keep within that quota
  *   held_over_max_value     remote updates held because their value, or the
  *                           value they would make, passes max_value
+ *   conflicts               values kept that lost to a concurrent set
+ *                           (.node/conflicts), not a counter
  *   store_bytes             the store's size on disk
  * From the node (node.c, through fs->hooks.stats):
  *   updates_applied_local   changes made on this mount, applied
@@ -136,6 +138,7 @@ static int node_stats(struct dfs_fs *fs, struct dfs_buf *out)
 	dfs_buf_printf(out, "held_dropped %llu\n", (unsigned long long)s.held_dropped);
 	dfs_buf_printf(out, "held_over_max_value %llu\n",
 		       (unsigned long long)s.held_over_max_value);
+	dfs_buf_printf(out, "conflicts %llu\n", (unsigned long long)s.conflicts);
 	dfs_buf_printf(out, "store_bytes %llu\n",
 		       (unsigned long long)dfs_store_disk_bytes(fs->st));
 	if (fs->hooks.stats)
@@ -382,8 +385,8 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 	struct dfs_object_rec o;
 	int rc;
 
-	if (e->meta == DFS_NODE_TRY)
-		return 0;	/* empty: each open file holds its own answer (try.c) */
+	if (e->meta == DFS_NODE_TRY || e->meta == DFS_NODE_CONFLICTS)	/* try: empty (try.c) */
+		return e->meta == DFS_NODE_TRY ? 0 : fs_conflicts_text(fs, out);
 	dfs_hex_encode(hex, e->obj.b, DFS_PUBKEY_LEN);
 	switch (e->meta) {
 	case DFS_META_ID:

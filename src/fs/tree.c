@@ -34,6 +34,7 @@ static const struct {
 	{ "peers", DFS_NODE_PEERS },
 	{ "as", DFS_NODE_AS },
 	{ "try", DFS_NODE_TRY },
+	{ "conflicts", DFS_NODE_CONFLICTS },
 };
 
 int fs_each_node_file(int (*fn)(const char *name, void *arg), void *arg)

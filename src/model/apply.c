@@ -255,9 +255,16 @@ static int apply_object(struct apply *a)
 				rc = db_rejudge(a, &o);
 			break;
 		case DFS_OP_FIELD_SET:
-		case DFS_OP_FIELD_APPEND:
 		case DFS_OP_FIELD_DELETE:
 			rc = db_apply_field(a);
+			if (rc == 0)
+				rc = db_conflict_apply(a);
+			break;
+		case DFS_OP_FIELD_APPEND:
+			rc = db_apply_field(a);
+			break;
+		case DFS_OP_FIELD_RESOLVE:
+			rc = db_conflict_apply(a);
 			break;
 		case DFS_OP_DICT_CREATE:
 		case DFS_OP_DICT_DELETE:

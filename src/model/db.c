@@ -186,6 +186,7 @@ void dfs_db_get_stats(struct dfs_db *db, struct dfs_db_stats *out)
 	out->seq = db->seq;
 	out->held_bytes = db->held.bytes;
 	out->held_updates = db->held.count;
+	out->conflicts = dfs_db_conflict_count(db);
 	pthread_mutex_unlock(&db->apply_lock);
 }
 

@@ -20,6 +20,7 @@
  *   merge.c               a field merged again from its history, in bounded memory
  *   field.c, names.c      field and dict rules; concurrent object names
  *   revoke.c              authorization at an update's clock; re-judging
+ *   conflict.c            values that lost to a concurrent set, in the store
  *   apply.c               the one apply path
  *   judge.c               what listeners are told
  *   receive.c, local.c    remote updates; changes made here
@@ -435,6 +436,13 @@ bool db_authorized_at(struct dfs_db *db, const struct dfs_update *u);
  * stays applied. Under apply_lock.
  */
 int db_rejudge(struct apply *a, struct dfs_object_rec *o);
+
+/* conflict.c */
+/** Keeps a->u's field's conflicts up (a set, delete or resolve applied), in a->b. */
+int db_conflict_apply(struct apply *a);
+/** The base a set or delete of obj's path made here names: its winner, or zero. */
+int db_conflict_base(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		     struct dfs_hash *base);
 
 /* ---- db.c, query.c ---------------------------------------------------------- */
 

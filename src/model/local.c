@@ -60,6 +60,13 @@ int db_local_change(struct dfs_db *db, uint8_t op, uint8_t flags,
 	int rc = db_load_target(db, &u, &t);
 	if (rc == 0) {
 		u.prev = t.exists ? t.head : zero_hash;
+		if ((op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_DELETE) &&
+		    !strchr(u.name, '/')) {
+			u.flags |= DFS_UPDATE_FLAG_BASE;
+			rc = db_conflict_base(db, entity, u.name, &u.base);
+		}
+	}
+	if (rc == 0) {
 		u.clock = dfs_hlc_now(&db->hlc);
 		rc = u.clock ? dfs_update_encode(&u, &rec) : clock_at_end(db, &u, &t);
 	}
@@ -518,4 +525,23 @@ int dfs_db_try_create(struct dfs_db *db, const char *model, const char *name,
 		return try_refuse(t, rc, strerror(-rc));
 	db_local_event(&c, DFS_EVENT_CREATE, model, name, NULL, &key);
 	return try_ask(db, &c, t);
+}
+
+int dfs_db_resolve(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
+		   const struct dfs_hash *lost, bool take)
+{
+	uint8_t *val = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	if (strchr(path, '/'))
+		return -ENOENT;
+	if (take)
+		rc = dfs_db_conflict_value(db, obj, path, lost, &val, &len);
+	if (rc == 0 && take)
+		rc = object_change(db, DFS_OP_FIELD_SET, obj, path, val, len);
+	free(val);
+	if (rc == 0)
+		rc = object_change(db, DFS_OP_FIELD_RESOLVE, obj, path, lost->b, DFS_HASH_LEN);
+	return rc == -EPERM ? -EACCES : rc;
 }

@@ -13,12 +13,12 @@
  *   mkupdate pub FILE      prints a key file's public key (hex)
  *   mkupdate make --key FILE --op OP --clock C --entity E --model M
  *                 [--name N] [--value V | --value-file F] [--prev HEX]
- *                 [--sealed] --out FILE
+ *                 [--sealed] [--base HEX] [--lost HEX] --out FILE
  *                          writes one update record signed by FILE's key to
  *                          --out (replacing it) and prints its hash (hex)
  *
  * OP:     model-create model-remove model-meta object-create object-remove
- *         object-meta set append delete dict-create dict-delete
+ *         object-meta set append delete dict-create dict-delete resolve
  * C:      a decimal number (the raw 64-bit stamp); now, now+MS, now-MS (the
  *         wall clock, moved by MS milliseconds, as a hybrid-clock stamp with
  *         logical counter 0); max (2^64-1) or max-K
@@ -27,7 +27,11 @@
  * N, V:   empty when not given; --sealed sets the flag that says the value
  *         is sealed with the object's data key (V is taken as it is); control
  *         bytes in M and N, which no node takes, are written as given
- * HEX:    the hash of the entity's previous update; zeros when not given
+ * HEX:    the hash of the entity's previous update; zeros when not given.
+ *         --base HEX (a set or delete): the update the field's value started
+ *         from, zeros for none; without it the record has no base, as an
+ *         older release's. --lost HEX (a resolve): the value, the hash of the
+ *         set whose conflict it settles
  *
  * Exit status: 0 done, 1 on a failure (key file, encoding, output), 2 on a
  * usage error.
@@ -52,7 +56,7 @@
 	"       mkupdate pub FILE\n"                                                 \
 	"       mkupdate make --key FILE --op OP --clock C --entity E --model M\n"   \
 	"                     [--name N] [--value V | --value-file F] [--prev HEX]\n" \
-	"                     [--sealed] --out FILE\n"
+	"                     [--sealed] [--base HEX] [--lost HEX] --out FILE\n"
 
 static const struct {
 	const char *name;
@@ -63,12 +67,13 @@ static const struct {
 	{ "object-remove", DFS_OP_OBJECT_REMOVE }, { "object-meta", DFS_OP_OBJECT_META },
 	{ "set", DFS_OP_FIELD_SET },		   { "append", DFS_OP_FIELD_APPEND },
 	{ "delete", DFS_OP_FIELD_DELETE },	   { "dict-create", DFS_OP_DICT_CREATE },
-	{ "dict-delete", DFS_OP_DICT_DELETE },
+	{ "dict-delete", DFS_OP_DICT_DELETE },	   { "resolve", DFS_OP_FIELD_RESOLVE },
 };
 
 /* The options of `make`, as given. */
 struct make_args {
 	const char *key, *op, *clock, *entity, *model, *name, *value, *value_file, *prev, *out;
+	const char *base, *lost;
 	bool sealed;
 };
 
@@ -187,11 +192,12 @@ static int parse_make(int argc, char **argv, struct make_args *a)
 {
 	static const char *const names[] = { "--key",	 "--op",   "--clock",	   "--entity",
 					     "--model",	 "--name", "--value",	   "--value-file",
-					     "--prev",	 "--out" };
+					     "--prev",	 "--out",  "--base",	   "--lost" };
 	const char **slots[] = { &a->key,   &a->op,   &a->clock, &a->entity,	 &a->model,
-				 &a->name,  &a->value, &a->value_file, &a->prev, &a->out };
+				 &a->name,  &a->value, &a->value_file, &a->prev, &a->out,
+				 &a->base,  &a->lost };
 	static const bool required[] = { true,	true,  true,  true,  true,
-					 false, false, false, false, true };
+					 false, false, false, false, true, false, false };
 
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--sealed") == 0) {
@@ -212,8 +218,8 @@ static int parse_make(int argc, char **argv, struct make_args *a)
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
 		if (required[k] && !*slots[k])
 			return usage("missing", names[k]);
-	if (a->value && a->value_file)
-		return usage("give --value or --value-file, not both", NULL);
+	if (!!a->value + !!a->value_file + !!a->lost > 1)
+		return usage("give one of --value, --value-file and --lost", NULL);
 	return 0;
 }
 
@@ -256,6 +262,10 @@ static int fill_update(const struct make_args *a, struct dfs_update *u)
 	if (a->prev && parse_hex32(a->prev, u->prev.b) < 0)
 		return usage("bad --prev (64 hex digits)", a->prev);
 	u->flags = a->sealed ? DFS_UPDATE_FLAG_SEALED : 0;
+	if (a->base && parse_hex32(a->base, u->base.b) < 0)
+		return usage("bad --base (64 hex digits)", a->base);
+	if (a->base)
+		u->flags |= DFS_UPDATE_FLAG_BASE;
 	u->model = a->model;
 	u->model_len = strlen(a->model);
 	u->name = a->name ? a->name : "";
@@ -353,6 +363,12 @@ static int cmd_make(int argc, char **argv)
 		rc = read_file(a.value_file, &value);
 	else if (a.value)
 		dfs_buf_add(&value, a.value, strlen(a.value));
+	else if (a.lost) {
+		uint8_t lost[DFS_HASH_LEN];
+		if (parse_hex32(a.lost, lost) < 0)
+			return usage("bad --lost (64 hex digits)", a.lost);
+		dfs_buf_add(&value, lost, sizeof(lost));
+	}
 	if (rc == 0 && dfs_buf_ok(&value) < 0)
 		rc = 1;
 	u.value = value.data;

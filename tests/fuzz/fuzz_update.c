@@ -50,6 +50,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(inside(u.value, u.value_len, data, size));
 	FUZZ_CHECK(dfs_update_signed_len(size) + DFS_SIG_LEN == size);
 	FUZZ_CHECK(memcmp(u.sig, data + dfs_update_signed_len(size), DFS_SIG_LEN) == 0);
+	/* A base is only on sets and deletes, just before the signature. */
+	if (u.flags & DFS_UPDATE_FLAG_BASE)
+		FUZZ_CHECK((u.op == DFS_OP_FIELD_SET || u.op == DFS_OP_FIELD_DELETE) &&
+			   memcmp(u.base.b, data + size - DFS_SIG_LEN - DFS_HASH_LEN,
+				  DFS_HASH_LEN) == 0);
+	if (u.op == DFS_OP_FIELD_RESOLVE)
+		FUZZ_CHECK(u.value_len == DFS_HASH_LEN);
 
 	/* An update's identity is the hash of its bytes: one update, one encoding. */
 	dfs_buf_init(&out);

@@ -159,11 +159,13 @@ static void update_seeds(void)
 	b.data[1] = 2;
 	put(t, "bad-alg", b.data, b.len);
 	b.data[1] = DFS_UPDATE_ALG_ED25519;
-	b.data[2] = 12;
+	b.data[2] = DFS_OP_FIELD_RESOLVE + 1;
 	put(t, "bad-op", b.data, b.len);
 	b.data[2] = DFS_OP_FIELD_SET;
-	b.data[3] = 0x02;
+	b.data[3] = 0x04;
 	put(t, "bad-flags", b.data, b.len);
+	b.data[3] = DFS_UPDATE_FLAG_BASE; /* says a base follows, where none does */
+	put(t, "bad-missing-base", b.data, b.len);
 	b.data[3] = 0;
 	b.data[value_len_off(&u)] = 0xff; /* value length far past the end */
 	put(t, "bad-value-len", b.data, b.len);
@@ -189,6 +191,19 @@ static void update_seeds(void)
 	u = base_update(DFS_OP_FIELD_DELETE, "age", NULL, 0);
 	encode(&u, &b);
 	put(t, "field-delete", b.data, b.len);
+	u.flags = DFS_UPDATE_FLAG_BASE;
+	memset(u.base.b, 0xb5, DFS_HASH_LEN);
+	encode(&u, &b);
+	put(t, "field-delete-base", b.data, b.len);
+	u = base_update(DFS_OP_FIELD_SET, "age", "43", 2);
+	u.flags = DFS_UPDATE_FLAG_BASE;
+	memset(u.base.b, 0xb6, DFS_HASH_LEN);
+	encode(&u, &b);
+	put(t, "field-set-base", b.data, b.len);
+	u = base_update(DFS_OP_FIELD_RESOLVE, "age", "0123456789abcdef0123456789abcdef",
+			DFS_HASH_LEN);
+	encode(&u, &b);
+	put(t, "field-resolve", b.data, b.len);
 	u = base_update(DFS_OP_DICT_CREATE, "tags", NULL, 0);
 	encode(&u, &b);
 	put(t, "dict-create", b.data, b.len);

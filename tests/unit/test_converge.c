@@ -397,6 +397,18 @@ static int dump_raw(const uint8_t *key, size_t klen, const uint8_t *val, size_t 
 			       hex(h1, rest + 8, DFS_PUBKEY_LEN));
 		break;
 	}
+	case 'B':
+	case 'Y':
+	case 'Z': {
+		/* Conflicts (conflict.c): the key and the value, as hex past the entity. */
+		char kx[2 * (DFS_UPDATE_NAME_MAX + 64) + 1], vx[2 * 128 + 1];
+		cr_assert_gt(klen, 1 + DFS_PUBKEY_LEN);
+		cr_assert_leq(vlen, 128);
+		dfs_buf_printf(out, "%c %.16s %s = %s\n", key[0], hex(h1, key + 1, DFS_PUBKEY_LEN),
+			       hex(kx, key + 1 + DFS_PUBKEY_LEN, klen - 1 - DFS_PUBKEY_LEN),
+			       hex(vx, val, vlen));
+		break;
+	}
 	case 'X':
 		cr_assert_gt(klen, 1 + DFS_PUBKEY_LEN);
 		dfs_buf_printf(out, "X %.16s %.*s = ", hex(h1, key + 1, DFS_PUBKEY_LEN),
@@ -495,6 +507,10 @@ static void dump_api(struct node *n, struct dfs_buf *out)
 /* The node's state as text: the visible tree, then the records behind it. */
 static char *dump(struct node *n)
 {
+	/*
+	 * Conflict records (B, Y, Z) are compared by check_conflicts(): a late
+	 * grant change re-judges updates without them (conflict.c).
+	 */
 	static const char tags[] = "MNECFVX";
 	struct dfs_buf out;
 	size_t len;
@@ -2774,4 +2790,268 @@ Test(converge, an_undone_key_stays_buried_with_its_dict)
 	converge_after(&base, &rs, check_dict_race, &r);
 	recs_release(&rs);
 	recs_release(&base);
+}
+
+/* ---- conflicts -------------------------------------------------------------- */
+
+/*
+ * A set or delete of obj's path as made on a node whose field stood at base
+ * (NULL: none yet); old says it is a record of an older release, without one.
+ */
+static const struct rec *craft_based(struct recs *rs, const char *label, uint8_t op,
+				     const struct dfs_pubkey *obj, const char *path,
+				     const char *value, uint64_t clock, const struct rec *prev,
+				     const struct rec *base, bool old)
+{
+	struct dfs_update u = {
+		.op = op,
+		.flags = old ? 0 : DFS_UPDATE_FLAG_BASE,
+		.clock = clock,
+		.entity = *obj,
+		.signer = *obj,
+		.prev = prev->hash,
+		.model = "notes",
+		.model_len = 5,
+		.name = path,
+		.name_len = strlen(path),
+		.value = (const uint8_t *)value,
+		.value_len = value ? strlen(value) : 0,
+		.base = base ? base->hash : zero_hash,
+	};
+	struct dfs_buf out;
+
+	dfs_buf_init(&out);
+	cr_assert_eq(dfs_update_encode(&u, &out), 0, "%s", label);
+	size_t slen = dfs_update_signed_len(out.len);
+	cr_assert_eq(dfs_keyring_sign(a.kr, obj, out.data, slen, out.data + slen), 0);
+	const struct rec *r = recs_add(rs, label, out.data, out.len);
+	dfs_buf_release(&out);
+	return r;
+}
+
+/* A resolve of lost, a set of obj's path. */
+static const struct rec *craft_resolve(struct recs *rs, const char *label,
+				       const struct dfs_pubkey *obj, const char *path,
+				       const struct rec *lost, uint64_t clock,
+				       const struct rec *prev)
+{
+	struct dfs_update u = {
+		.op = DFS_OP_FIELD_RESOLVE,
+		.clock = clock,
+		.entity = *obj,
+		.signer = *obj,
+		.prev = prev->hash,
+		.model = "notes",
+		.model_len = 5,
+		.name = path,
+		.name_len = strlen(path),
+		.value = lost->hash.b,
+		.value_len = DFS_HASH_LEN,
+	};
+	struct dfs_buf out;
+
+	dfs_buf_init(&out);
+	cr_assert_eq(dfs_update_encode(&u, &out), 0, "%s", label);
+	size_t slen = dfs_update_signed_len(out.len);
+	cr_assert_eq(dfs_keyring_sign(a.kr, obj, out.data, slen, out.data + slen), 0);
+	const struct rec *r = recs_add(rs, label, out.data, out.len);
+	dfs_buf_release(&out);
+	return r;
+}
+
+struct expect_conflicts {
+	const struct dfs_pubkey *obj;
+	const char *path;
+	const char *value;			/* the field's, NULL: deleted */
+	const struct rec *lost[4];		/* NULL-ended, in hash order */
+	const struct rec *winner;
+	int nrecs;
+};
+
+struct seen_conflicts {
+	int n;
+	struct dfs_db_conflict c[8];
+};
+
+static int collect_conflict(const struct dfs_db_conflict *c, void *arg)
+{
+	struct seen_conflicts *s = arg;
+
+	cr_assert_lt(s->n, 8);
+	s->c[s->n++] = *c;
+	return 0;
+}
+
+static int hash_order(const void *x, const void *y)
+{
+	const struct rec *const *a1 = x, *const *b1 = y;
+
+	return memcmp((*a1)->hash.b, (*b1)->hash.b, DFS_HASH_LEN);
+}
+
+static void check_conflicts(struct node *b, const struct outcome *out, const char *desc,
+			    void *ctx)
+{
+	struct expect_conflicts *e = ctx;
+	struct seen_conflicts s = { 0 }, all = { 0 };
+	const struct rec *lost[4];
+	int n = 0;
+	uint8_t *val;
+	size_t len;
+
+	expect_all_applied(out, e->nrecs, desc);
+	if (e->value)
+		expect_value(b, e->obj, e->path, e->value, desc);
+	while (e->lost[n])
+		lost[n] = e->lost[n], n++;
+	qsort(lost, (size_t)n, sizeof(lost[0]), hash_order);
+	cr_assert_eq(dfs_db_conflicts(b->db, e->obj, collect_conflict, &s), 0);
+	cr_assert_eq(dfs_db_conflicts(b->db, NULL, collect_conflict, &all), 0);
+	cr_assert_eq(s.n, n, "%s: %d conflicts, want %d", desc, s.n, n);
+	cr_assert_eq(all.n, n, "%s: every object's", desc);
+	struct dfs_db_stats st;
+	dfs_db_get_stats(b->db, &st);
+	cr_assert_eq(st.conflicts, (uint64_t)n, "%s: counted", desc);
+	for (int i = 0; i < n; i++) {
+		cr_assert_str_eq(s.c[i].path, e->path, "%s", desc);
+		cr_assert_arr_eq(s.c[i].lost.b, lost[i]->hash.b, DFS_HASH_LEN, "%s: conflict %d",
+				 desc, i);
+		cr_assert_eq(s.c[i].clock, lost[i]->clock, "%s", desc);
+		cr_assert_arr_eq(s.c[i].winner.b, e->winner->hash.b, DFS_HASH_LEN, "%s: winner",
+				 desc);
+		cr_assert_eq(dfs_db_conflict_value(b->db, e->obj, e->path, &lost[i]->hash, &val,
+						   &len), 0, "%s", desc);
+		free(val);
+	}
+}
+
+/* Two sets made on two nodes from one value: the earlier is a conflict everywhere. */
+Test(converge, concurrent_sets_make_a_conflict)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *one = craft_based(&rs, "one", DFS_OP_FIELD_SET, &k, "phone", "111",
+					    c + ms(10), cr, NULL, false);
+	const struct rec *two = craft_based(&rs, "two", DFS_OP_FIELD_SET, &k, "phone", "222",
+					    c + ms(20), cr, NULL, false);
+	struct expect_conflicts e = { &k, "phone", "222", { one, NULL }, two, rs.n };
+	converge(&rs, NULL, false, check_conflicts, &e);
+	recs_release(&rs);
+}
+
+/* A set made on the value it replaces is no conflict; appends never are. */
+Test(converge, a_set_on_what_it_saw_and_appends_are_no_conflict)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *one = craft_based(&rs, "one", DFS_OP_FIELD_SET, &k, "phone", "111",
+					    c + ms(10), cr, NULL, false);
+	const struct rec *two = craft_based(&rs, "two", DFS_OP_FIELD_SET, &k, "phone", "222",
+					    c + ms(20), one, one, false);
+	craft_field(&rs, "append", DFS_OP_FIELD_APPEND, &k, "phone", "3", c + ms(30), one);
+	struct expect_conflicts e = { &k, "phone", "2223", { NULL }, two, rs.n };
+	converge(&rs, NULL, false, check_conflicts, &e);
+	recs_release(&rs);
+}
+
+/* Three concurrent sets: both losers show. A later set on the winner leaves them. */
+Test(converge, a_field_with_several_losing_values_shows_each)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *one = craft_based(&rs, "one", DFS_OP_FIELD_SET, &k, "phone", "111",
+					    c + ms(10), cr, NULL, false);
+	const struct rec *two = craft_based(&rs, "two", DFS_OP_FIELD_SET, &k, "phone", "222",
+					    c + ms(20), cr, NULL, false);
+	const struct rec *three = craft_based(&rs, "three", DFS_OP_FIELD_SET, &k, "phone",
+					      "333", c + ms(30), cr, NULL, false);
+	const struct rec *four = craft_based(&rs, "four", DFS_OP_FIELD_SET, &k, "phone", "444",
+					     c + ms(40), three, three, false);
+	struct expect_conflicts e = { &k, "phone", "444", { one, two, NULL }, four, rs.n };
+	converge(&rs, NULL, false, check_conflicts, &e);
+	recs_release(&rs);
+}
+
+/* rm: a resolve clears the conflict, whether it comes before the loser or after. */
+Test(converge, a_resolve_clears_the_conflict_in_any_order)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *one = craft_based(&rs, "one", DFS_OP_FIELD_SET, &k, "phone", "111",
+					    c + ms(10), cr, NULL, false);
+	const struct rec *two = craft_based(&rs, "two", DFS_OP_FIELD_SET, &k, "phone", "222",
+					    c + ms(20), cr, NULL, false);
+	craft_resolve(&rs, "rm", &k, "phone", one, c + ms(30), two);
+	struct expect_conflicts e = { &k, "phone", "222", { NULL }, two, rs.n };
+	converge(&rs, NULL, false, check_conflicts, &e);
+	recs_release(&rs);
+}
+
+/* mv: the loser's value set on the winner, and the loser resolved. */
+Test(converge, taking_the_losing_value_clears_the_conflict)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *one = craft_based(&rs, "one", DFS_OP_FIELD_SET, &k, "phone", "111",
+					    c + ms(10), cr, NULL, false);
+	const struct rec *two = craft_based(&rs, "two", DFS_OP_FIELD_SET, &k, "phone", "222",
+					    c + ms(20), cr, NULL, false);
+	const struct rec *mv = craft_based(&rs, "mv", DFS_OP_FIELD_SET, &k, "phone", "111",
+					   c + ms(30), two, two, false);
+	craft_resolve(&rs, "rm", &k, "phone", one, c + ms(31), mv);
+	struct expect_conflicts e = { &k, "phone", "111", { NULL }, mv, rs.n };
+	converge(&rs, NULL, false, check_conflicts, &e);
+	recs_release(&rs);
+}
+
+/*
+ * A set of an older release (no base) builds on every update before it; a
+ * delete that did not see a set leaves it a conflict.
+ */
+Test(converge, an_old_record_builds_on_everything_before_it)
+{
+	struct recs rs = { 0 };
+	struct dfs_pubkey k;
+	uint64_t c = base_clock();
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	const struct rec *cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	craft_based(&rs, "one", DFS_OP_FIELD_SET, &k, "phone", "111", c + ms(10), cr, NULL, false);
+	const struct rec *two = craft_based(&rs, "two", DFS_OP_FIELD_SET, &k, "phone", "222",
+					    c + ms(20), cr, NULL, false);
+	const struct rec *old = craft_based(&rs, "old", DFS_OP_FIELD_SET, &k, "phone", "333",
+					    c + ms(30), two, NULL, true);
+	struct expect_conflicts e = { &k, "phone", "333", { NULL }, old, rs.n };
+	converge(&rs, NULL, false, check_conflicts, &e);
+	recs_release(&rs);
+
+	craft_model(&rs, "model", a.kr, "notes", c);
+	cr = craft_object(&rs, "create", "notes", "doc", c + 1, &k);
+	const struct rec *set = craft_based(&rs, "set", DFS_OP_FIELD_SET, &k, "phone", "111",
+					    c + ms(10), cr, NULL, false);
+	const struct rec *del = craft_based(&rs, "del", DFS_OP_FIELD_DELETE, &k, "phone", NULL,
+					    c + ms(20), cr, NULL, false);
+	struct expect_conflicts d = { &k, "phone", NULL, { set, NULL }, del, rs.n };
+	converge(&rs, NULL, false, check_conflicts, &d);
+	recs_release(&rs);
 }
