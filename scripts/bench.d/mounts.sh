@@ -9,6 +9,7 @@
 work=$(mktemp -d /var/tmp/dinemicfs-bench.XXXXXX) || die "mktemp failed"
 shm=$(mktemp -d /dev/shm/dinemicfs-bench.XXXXXX) || die "mktemp failed"
 declare -A mnt_pid=()  # mountpoint -> pid of its filesystem process ("" until known)
+helper_pids=()         # background shells of ours (the attack section's hostile peer)
 
 # Listed in the mount table, even when its daemon is gone (ENOTCONN).
 mounted() {
@@ -56,6 +57,10 @@ cleanup() {
   local m
 
   trap - EXIT INT TERM HUP
+  for m in "${helper_pids[@]}"; do
+    kill -TERM "$m" 2>/dev/null
+    wait "$m" 2>/dev/null
+  done
   for m in "${!mnt_pid[@]}"; do
     stop_mount "$m"
   done

@@ -218,6 +218,34 @@ report_repl() {
   printf '  %-44s %8s\n' "  replication section: seconds in all" "$repl_secs"
 }
 
+# Propagation A -> B, idle and while H floods; the 50 ms target.
+report_attack() {
+  local id v=${med[atk.attack.p99]:-} verdict=n/a
+
+  echo
+  printf '  propagation A -> B, %d writes over %d objects x %d fields, one per %d ms;\n' \
+    "$attack_writes" "$attack_objects" "$attack_fields" "$attack_gap"
+  printf '  attack: H floods B and A with flood.sh'"'"'s recipes (median %s rounds sent)\n' \
+    "${atk_sent_med:-0}"
+  printf '  %-36s %8s %8s %8s %8s\n' "median of $rounds runs, timeouts: sum" \
+    "p50 ms" "p99 ms" "max ms" "timeouts"
+  for id in idle attack; do
+    printf '  %-36s %s %s %s %8s\n' "$id" "$(msfmt "${med[atk.$id.p50]:-}")" \
+      "$(msfmt "${med[atk.$id.p99]:-}")" "$(msfmt "${med[atk.$id.max]:-}")" "${atk_to[$id]:-0}"
+  done
+  echo
+  if [[ -n $v ]]; then
+    verdict=MISS
+    awk -v v="$v" 'BEGIN { exit !(v < 50) }' && verdict=PASS
+  fi
+  printf '  %-28s %8s %8s %8s   %s\n' "attack" "idle p99" "atk p99" "ratio" "target"
+  printf '  %-28s %s %s %8s   < 50 ms  %s\n' "p99 A -> B while H floods" \
+    "$(msfmt "${med[atk.idle.p99]:-}")" "$(msfmt "$v")" \
+    "$(ratio "$v" "${med[atk.idle.p99]:-}")" "$verdict"
+  printf '  %-44s %8s\n' "  B's peak VmHWM (MiB)" "$(mib "${atk_peak_b:-}")"
+  printf '  %-44s %8s\n' "  attack section: seconds in all" "$attack_secs"
+}
+
 # Failed runs, replication and encrypted-field notes, daemons that died.
 report_notes() {
   notes=0
@@ -238,6 +266,23 @@ report_notes() {
     ((notes++)) || echo
     printf '  ! replication: %s\n' "$n"
   done
+  for n in "${attack_notes[@]}"; do
+    ((notes++)) || echo
+    printf '  ! attack: %s\n' "$n"
+  done
+  for id in idle attack; do
+    if ((${atk_noevent[$id]:-0} > 0)); then
+      ((notes++)) || echo
+      printf '  ! attack: %d %s write(s) reached B but made no inotify event there (each\n' \
+        "${atk_noevent[$id]}" "$id"
+      printf '    counted as a timeout of %d ms)\n' "$atk_timeout"
+    fi
+  done
+  if ((${atk_failed_sum:-0} > 0)); then
+    ((notes++)) || echo
+    printf '  ! attack: %d of H'"'"'s rounds were not all taken (wsprobe failed)\n' \
+      "$atk_failed_sum"
+  fi
   for n in "${crypt_notes[@]}"; do
     ((notes++)) || echo
     printf '  ! encrypted fields: %s\n' "$n"
@@ -266,6 +311,9 @@ print_report() {
   fi
   if ((repl_done)); then
     report_repl
+  fi
+  if ((attack_done)); then
+    report_attack
   fi
   report_notes
 }

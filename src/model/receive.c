@@ -234,21 +234,25 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 
 	if (seq)
 		*seq = 0;
-	if (rc == 0 && !checked &&
-	    dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0)
-		rc = -EBADMSG;
+	/*
+	 * Checked: it was not stored then, and the apply lock decides for
+	 * certain. Not checked: one stored already (the same bytes, so a
+	 * signature verified then) is known before its signature is verified
+	 * again, which costs most for a big one that another peer relays.
+	 */
+	if (rc == 0 && !checked) {
+		dfs_hash2(&own.hash, rec, len, NULL, 0);
+		if (db_known(db, &own.hash))
+			return -EALREADY;
+		if (dfs_verify(u.sig, rec, dfs_update_signed_len(len), &u.signer) < 0)
+			rc = -EBADMSG;
+	}
 	if (rc < 0) {
 		atomic_fetch_add(&db->refused, 1);
 		return -EBADMSG;
 	}
 	if (u.clock > db_clock_limit(db))
 		return too_early(db, rec, len, checked);
-	/* Checked: it was not stored then, and the apply lock decides for certain. */
-	if (!checked) {
-		dfs_hash2(&own.hash, rec, len, NULL, 0);
-		if (db_known(db, &own.hash))
-			return -EALREADY;
-	}
 	if (group_grow(g) < 0)
 		return -ENOMEM;
 	/* On the heap: the judgement points into itself. */

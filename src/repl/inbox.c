@@ -74,6 +74,7 @@ int repl_inbox_add(struct link *l, const struct dfs_msg *m, const uint8_t *p, si
 	q->session = l->session;
 	l->refs++;	/* the message's */
 	l->queued += len;
+	l->queued_n += m->count;
 	if (l->qtail)
 		l->qtail->next = q;
 	else
@@ -249,10 +250,10 @@ static void log_bad(struct dfs_repl *r, const uint8_t *rec, size_t len)
  * checked), and whatever was waiting for it. Returns false when it is not
  * in the store yet (parked, waiting for its time, dropped, or a store
  * error): the saved cursor must then not move past it, so that it is asked
- * for again after a reconnect.
+ * for again after a reconnect. *applied counts it if it was applied.
  */
 static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const struct inmsg *m,
-		    const uint8_t *rec, size_t len, const struct checked *ck)
+		    const uint8_t *rec, size_t len, const struct checked *ck, size_t *applied)
 {
 	struct dfs_hash missing = { { 0 } }, hash;
 	uint64_t seq = 0;
@@ -265,6 +266,8 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const struct inm
 
 	if (seq)
 		repl_note_source(r, seq, m->session);
+	if (rc == 0)
+		(*applied)++;
 	switch (rc) {
 	case -EAGAIN:
 		hash_of(ck, rec, len, &hash);
@@ -300,11 +303,11 @@ static int begin_message(struct dfs_repl *r, struct link *l)
 		return -1;	/* checked on arrival */
 	/*
 	 * A catch-up, not a live change: a big batch, the sender far ahead, or
-	 * much more queued. Watchers are not sent an event per update of a burst.
+	 * many more updates queued (see BULK_BEHIND).
 	 */
 	pthread_mutex_lock(&r->lock);
 	w->bulk = w->msg.count >= BULK_BEHIND || w->msg.seq > w->msg.upto + BULK_BEHIND ||
-		  l->queued - w->m->len > BULK_QUEUED;
+		  l->queued_n - w->m->count >= BULK_BEHIND;
 	pthread_mutex_unlock(&r->lock);
 	return 0;
 }
@@ -324,6 +327,7 @@ static void end_message(struct dfs_repl *r, struct link *l)
 			l->recv_upto = w->msg.upto;
 	}
 	l->queued -= m->len;
+	l->queued_n -= m->count;
 	free_msg(m);	/* the turn holds l */
 	pthread_mutex_unlock(&r->lock);
 	memset(w, 0, sizeof(*w));
@@ -334,7 +338,9 @@ static void end_message(struct dfs_repl *r, struct link *l)
 /*
  * l's turn: applies its message from where the last turn stopped, in one
  * group (one wait makes it durable), until its end, or until the slice is
- * over while another link waits.
+ * over while another link waits. Watchers are not sent an event per change
+ * of a catch-up's turn that applied BULK_APPLIED or more: every other
+ * change is repeated through the mount (fs/mirror.c).
  */
 static void apply_slice(struct dfs_repl *r, struct link *l)
 {
@@ -342,7 +348,7 @@ static void apply_slice(struct dfs_repl *r, struct link *l)
 	struct dfs_db_group *g = NULL;
 	uint64_t seq, start = dfs_monotonic_ms();
 	const uint8_t *rec;
-	size_t len, done = 0;
+	size_t len, done = 0, applied = 0;
 
 	if (!w->begun && begin_message(r, l) < 0) {
 		w->stuck = true;
@@ -360,14 +366,15 @@ static void apply_slice(struct dfs_repl *r, struct link *l)
 			w->n = w->m->count;	/* fewer than it said: checked on arrival */
 			break;
 		}
-		if (!receive(r, g, w->m, rec, len, w->m->checked ? &w->m->checked[w->n] : NULL))
+		if (!receive(r, g, w->m, rec, len, w->m->checked ? &w->m->checked[w->n] : NULL,
+			     &applied))
 			w->stuck = true;
 		w->n++;
 		done++;
 		if (repl_slice_over(r, done, start, dfs_monotonic_ms()))
 			break;
 	}
-	if (g && w->bulk)
+	if (g && w->bulk && applied >= BULK_APPLIED)
 		dfs_db_group_bulk(g);
 	if (g && dfs_db_group_end(g) < 0)
 		w->stuck = true;

@@ -85,8 +85,16 @@
  */
 #define SLICE_MAX 64
 #define SLICE_MS 5
-#define BULK_BEHIND 256			/* a batch this big, or a sender this far ahead: a catch-up */
-#define BULK_QUEUED (256u << 10)	/* so is a link with this much more queued */
+/*
+ * A message is part of a catch-up when it is a batch of BULK_BEHIND updates
+ * or more, when its sender is that far ahead, or when that many more wait
+ * behind it on its link: updates, not bytes, so that a few big ones (values
+ * over max_value, relayed) make no catch-up. Even then a turn's changes go
+ * without an event each only when it applied BULK_APPLIED or more: held,
+ * known and waiting updates change nothing a watcher sees.
+ */
+#define BULK_BEHIND 256
+#define BULK_APPLIED 32
 #define RUNS_MAX 4096			/* runs of log entries whose connection is known */
 /*
  * Before a peer is admitted it costs little. An inbound connection is
@@ -211,6 +219,7 @@ struct link {
 
 	/* Its messages not yet applied (inbox.c); under r->lock. */
 	size_t queued;			/* their bytes, the one being applied too */
+	size_t queued_n;		/* and their updates */
 	struct inmsg *qhead, *qtail;	/* waiting for the applier, oldest first */
 	struct inmsg *qcheck;		/* the first of them not yet being checked */
 	unsigned ahead;			/* of them, checked or being checked */

@@ -8,6 +8,11 @@
  * object, that is replication A -> B -> C as an inotify user sees it; with
  * both on one tmpfs directory, it is the kernel's own floor.
  *
+ * With -o N, the writes spread over N objects and -f M fields each: write i
+ * goes to WRITE_PATH/o<k>/f<j>, k = i mod N, j = (i / N) mod M, and waits
+ * for WATCH_DIR/o<k>/f<j> (one watch per object), so no field is hot.
+ * With -g MS, a write starts at least MS after the one before it started.
+ *
  * Writes go one at a time: each waits for its event before the next. An
  * event counts only once the watched file holds the value just written, so
  * a late or repeated event of an earlier write is not taken for this one.
@@ -72,10 +77,10 @@ static int holds(const char *path, const char *v)
 }
 
 /*
- * Reads events until deadline; returns 1 when one names `name`, 0 at the
- * deadline, -1 on an error. `seen` counts every matching event.
+ * Reads events until deadline; returns 1 when one names `name` in the watch
+ * `wd`, 0 at the deadline, -1 on an error. `seen` counts every matching event.
  */
-static int wait_event(int ifd, const char *name, double deadline, long *seen)
+static int wait_event(int ifd, int wd, const char *name, double deadline, long *seen)
 {
 	char buf[64 * (sizeof(struct inotify_event) + NAME_MAX + 1)]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
@@ -100,7 +105,8 @@ static int wait_event(int ifd, const char *name, double deadline, long *seen)
 		int found = 0;
 		for (char *p2 = buf; p2 < buf + n;) {
 			struct inotify_event *ev = (struct inotify_event *)p2;
-			if ((ev->mask & IN_CLOSE_WRITE) && ev->len && strcmp(ev->name, name) == 0) {
+			if ((ev->mask & IN_CLOSE_WRITE) && ev->wd == wd && ev->len &&
+			    strcmp(ev->name, name) == 0) {
 				found = 1;
 				(*seen)++;
 			}
@@ -160,89 +166,185 @@ static long number(const char *s, long min, long max)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: propbench WRITE_PATH WATCH_DIR COUNT [TIMEOUT_MS]\n"
+		"usage: propbench [-o OBJECTS [-f FIELDS]] [-g GAP_MS] WRITE_PATH WATCH_DIR COUNT\n"
+		"                 [TIMEOUT_MS]\n"
 		"Writes COUNT values to WRITE_PATH, one at a time, each time waiting for the\n"
 		"IN_CLOSE_WRITE of WATCH_DIR/basename(WRITE_PATH) (and for that file to hold\n"
 		"the value), at most TIMEOUT_MS (default 5000) each; stops after %d timeouts\n"
-		"in a row. Prints: p50_ms p99_ms max_ms timeouts events_seen writes\n",
+		"in a row. With -o, WRITE_PATH and WATCH_DIR hold the objects o0 ... and\n"
+		"write i goes to o<i mod OBJECTS>/f<(i / OBJECTS) mod FIELDS> (FIELDS is 1\n"
+		"unless given). With -g, writes start at least GAP_MS apart.\n"
+		"Prints: p50_ms p99_ms max_ms timeouts events_seen writes\n",
 		MAX_TIMEOUTS_IN_A_ROW);
+}
+
+#define MAX_OBJECTS 10000
+
+struct run {
+	const char *wpath, *wdir, *name;
+	long count, timeout_ms, gap_ms, objects, fields;	/* objects 0: one path */
+	int ifd;
+	int wd[MAX_OBJECTS];
+};
+
+/* Parses the command line into r; 0 on success, 2 on a usage error. */
+static int parse(struct run *r, int argc, char **argv)
+{
+	int c;
+
+	*r = (struct run){ .timeout_ms = 5000, .fields = 1 };
+	while ((c = getopt(argc, argv, "o:f:g:")) != -1) {
+		long *to = c == 'o' ? &r->objects : c == 'f' ? &r->fields : &r->gap_ms;
+		if (c == '?' || (*to = number(optarg, c == 'g' ? 0 : 1,
+					      c == 'o' ? MAX_OBJECTS : 1000000)) < 0)
+			return 2;
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 3 || argc > 4)
+		return 2;
+	r->wpath = argv[0];
+	r->wdir = argv[1];
+	r->count = number(argv[2], 1, 100000000);
+	if (argc > 3)
+		r->timeout_ms = number(argv[3], 1, 3600000);
+	if (r->count < 0 || r->timeout_ms < 0)
+		return 2;
+	r->name = strrchr(r->wpath, '/') ? strrchr(r->wpath, '/') + 1 : r->wpath;
+	return !r->objects && !r->name[0] ? 2 : 0;
+}
+
+/* Watches WATCH_DIR, or each of its objects; 0 on success. */
+static int watch(struct run *r)
+{
+	char dir[PATH_MAX];
+
+	for (long k = 0; k < (r->objects ? r->objects : 1); k++) {
+		if (!r->objects)
+			snprintf(dir, sizeof(dir), "%s", r->wdir);
+		else if (snprintf(dir, sizeof(dir), "%s/o%ld", r->wdir, k) >= (int)sizeof(dir))
+			return -1;
+		r->wd[k] = inotify_add_watch(r->ifd, dir, IN_CLOSE_WRITE);
+		if (r->wd[k] < 0) {
+			fprintf(stderr, "propbench: watch %s: %s\n", dir, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Write i's paths: where it writes, where it is watched, its file name and
+ * its watch; 0 on success, -1 when a path is too long.
+ */
+static int target(const struct run *r, long i, char wp[PATH_MAX], char seen[PATH_MAX],
+		  char name[NAME_MAX + 1], int *wd)
+{
+	long k = r->objects ? i % r->objects : 0;
+
+	*wd = r->wd[k];
+	if (!r->objects) {
+		snprintf(name, NAME_MAX + 1, "%s", r->name);
+		return snprintf(wp, PATH_MAX, "%s", r->wpath) >= PATH_MAX ||
+			snprintf(seen, PATH_MAX, "%s/%s", r->wdir, name) >= PATH_MAX ? -1 : 0;
+	}
+	snprintf(name, NAME_MAX + 1, "f%ld", (i / r->objects) % r->fields);
+	return snprintf(wp, PATH_MAX, "%s/o%ld/%s", r->wpath, k, name) >= PATH_MAX ||
+		snprintf(seen, PATH_MAX, "%s/o%ld/%s", r->wdir, k, name) >= PATH_MAX ? -1 : 0;
+}
+
+/* Sleeps until `at` (seconds on the monotonic clock), if it is ahead. */
+static void sleep_until(double at)
+{
+	double left = at - now();
+
+	if (left > 0) {
+		struct timespec ts = { (time_t)left, (long)((left - (double)(time_t)left) * 1e9) };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
+
+/*
+ * One write and its wait; stores its latency in *lat. Returns 1 when the
+ * event came, 0 at the timeout, -1 on an error.
+ */
+static int one(struct run *r, long i, double *lat, long *seen)
+{
+	char wp[PATH_MAX], watched[PATH_MAX], name[NAME_MAX + 1], v[2 * VALUE_LEN];
+	int wd, rc;
+
+	if (target(r, i, wp, watched, name, &wd) < 0) {
+		fprintf(stderr, "propbench: a path is too long\n");
+		return -1;
+	}
+	drain(r->ifd);
+	make_value(v, i);
+	double t0 = now(), deadline = t0 + (double)r->timeout_ms / 1000.0;
+	if (write_file(wp, v) < 0) {
+		fprintf(stderr, "propbench: write %s: %s\n", wp, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		rc = wait_event(r->ifd, wd, name, deadline, seen);
+		if (rc <= 0)
+			break;
+		double t1 = now();
+		if (holds(watched, v)) {
+			*lat = t1 - t0;
+			return 1;
+		}
+		/* An event of an earlier write, or of this one ahead of its value. */
+	}
+	if (rc < 0)
+		fprintf(stderr, "propbench: inotify read failed after %ld writes\n", i);
+	else if (holds(watched, v))
+		fprintf(stderr, "propbench: %s holds write %ld, but no event came\n", watched, i);
+	else
+		fprintf(stderr, "propbench: write %ld did not reach %s in %ld ms\n", i, watched,
+			r->timeout_ms);
+	/* Counted at the timeout, so that the percentiles show it. */
+	*lat = (double)r->timeout_ms / 1000.0;
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
-	const char *wpath, *wdir, *name;
-	char watched[PATH_MAX], v[2 * VALUE_LEN];
-	long count, timeout_ms = 5000, timeouts = 0, seen = 0, ok = 0;
+	static struct run r;
+	long timeouts = 0, seen = 0, ok = 0;
 	int in_a_row = 0;
-	double *lat;
+	double *lat, next = 0;
 
-	if (argc < 4 || argc > 5) {
+	if (parse(&r, argc, argv)) {
 		usage();
 		return 2;
 	}
-	wpath = argv[1];
-	wdir = argv[2];
-	count = number(argv[3], 1, 100000000);
-	if (argc > 4)
-		timeout_ms = number(argv[4], 1, 3600000);
-	if (count < 0 || timeout_ms < 0) {
-		usage();
-		return 2;
-	}
-	name = strrchr(wpath, '/') ? strrchr(wpath, '/') + 1 : wpath;
-	if (!name[0] || snprintf(watched, sizeof(watched), "%s/%s", wdir, name) >=
-				(int)sizeof(watched)) {
-		usage();
-		return 2;
-	}
-	lat = calloc((size_t)count, sizeof(*lat));
-	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (!lat || ifd < 0) {
+	lat = calloc((size_t)r.count, sizeof(*lat));
+	r.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (!lat || r.ifd < 0) {
 		perror("propbench");
 		return 1;
 	}
-	if (inotify_add_watch(ifd, wdir, IN_CLOSE_WRITE) < 0) {
-		fprintf(stderr, "propbench: watch %s: %s\n", wdir, strerror(errno));
+	if (watch(&r) < 0)
 		return 1;
-	}
-	for (long i = 0; i < count; i++) {
-		drain(ifd);
-		make_value(v, i);
-		double t0 = now(), deadline = t0 + (double)timeout_ms / 1000.0;
-		if (write_file(wpath, v) < 0) {
-			fprintf(stderr, "propbench: write %s: %s\n", wpath, strerror(errno));
+	for (long i = 0; i < r.count; i++) {
+		sleep_until(next);
+		next = now() + (double)r.gap_ms / 1000.0;
+		int rc = one(&r, i, &lat[ok++], &seen);
+		if (rc < 0)
 			return 1;
-		}
-		int rc;
-		for (;;) {
-			rc = wait_event(ifd, name, deadline, &seen);
-			if (rc <= 0)
-				break;
-			double t1 = now();
-			if (holds(watched, v)) {
-				lat[ok++] = t1 - t0;
-				break;
-			}
-			/* An event of an earlier write, or of this one ahead of its value. */
-		}
-		if (rc < 0) {
-			fprintf(stderr, "propbench: inotify read failed after %ld writes\n", i);
-			return 1;
-		}
-		if (rc == 0) {
-			/* Counted at the timeout, so that the percentiles show it. */
-			lat[ok++] = (double)timeout_ms / 1000.0;
-			timeouts++;
-			if (++in_a_row == MAX_TIMEOUTS_IN_A_ROW) {
-				fprintf(stderr, "propbench: %d timeouts in a row; stopping after "
-						"%ld writes\n", MAX_TIMEOUTS_IN_A_ROW, i + 1);
-				break;
-			}
-		} else {
+		if (rc > 0) {
 			in_a_row = 0;
+			continue;
+		}
+		timeouts++;
+		if (++in_a_row == MAX_TIMEOUTS_IN_A_ROW) {
+			fprintf(stderr, "propbench: %d timeouts in a row; stopping after "
+					"%ld writes\n", MAX_TIMEOUTS_IN_A_ROW, i + 1);
+			break;
 		}
 	}
-	close(ifd);
+	close(r.ifd);
 	qsort(lat, (size_t)ok, sizeof(*lat), cmp_double);
 	printf("%.3f %.3f %.3f %ld %ld %ld\n", pct(lat, ok, 50) * 1e3, pct(lat, ok, 99) * 1e3,
 	       lat[ok - 1] * 1e3, timeouts, seen, ok);

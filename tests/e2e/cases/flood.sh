@@ -3,10 +3,11 @@
 # bounded: for FLOOD_SECONDS (60) it sends values over the node's max_value,
 # appends past it, updates whose predecessor never comes, updates stamped
 # far ahead and updates nobody authorized (from a fresh key each round),
-# while an honest peer and a local writer go on. The node's peak RSS stays
+# while an honest peer and local writers go on. The node's peak RSS stays
 # within 64 MiB of an idle node's that ran as long, its store stays within
-# the held quotas, and the honest peer's and the local writer's updates
-# still arrive, on both nodes. Memory is the anonymous part of the resident
+# the held quotas, and the honest peer's and the local writers' updates
+# still arrive, on both nodes; a watcher on B sees an event for every field
+# that A's second writer makes while A relays the flood to B. Memory is the anonymous part of the resident
 # set (RssAnon), sampled after every round: the store's table files that
 # LevelDB maps are page cache the kernel reclaims (RssFile), bounded by the
 # store's size, which is checked on its own.
@@ -71,6 +72,24 @@ round() {
   rm -f "${f[@]}" "$key"
 }
 
+# A second writer on A makes a new field of ann every 20 ms until $T/stop
+# exists, its last number in $T/written; inotifywait watches ann on B.
+if command -v inotifywait >/dev/null; then
+  inotifywait -m -e close_write --format '%e %f' "$B/Person/ann" >"$T/events" 2>"$T/iw.err" &
+  track_pid $!
+  check_ok "inotifywait watching ann on B" wait_for 10 grep -q "Watches established" "$T/iw.err"
+  (
+    i=0
+    until [ -e "$T/stop" ]; do
+      i=$((i + 1))
+      echo "$i" >"$A/Person/ann/e$i" && echo "$i" >"$T/written"
+      sleep 0.02
+    done
+  ) &
+  track_pid $!
+  WRITER=$!
+fi
+
 # anon NODE: the node's anonymous resident memory now, in kB
 anon() { awk '/^RssAnon:/ { print $2 }' "/proc/${NODE_PID[$1]}/status"; }
 peak_a=0
@@ -88,6 +107,21 @@ while [ $SECONDS -lt $end ]; do
   echo "$n" > "$A/Person/ann/count"
 done
 echo "# $n rounds in $SECS s"
+if [ -n "${WRITER:-}" ]; then
+  touch "$T/stop"
+  wait "$WRITER"
+  e=$(cat "$T/written")
+  echo "# A's second writer made $e fields"
+  check_ok "its last field reaches B" wait_for 20 file_is "$B/Person/ann/e$e" "$e"$'\n'
+  # each_event: every field e1 ... e$e has its CLOSE_WRITE on B; else says which not
+  each_event() {
+    awk -v n="$e" '$1 ~ /^CLOSE_WRITE/ && $2 ~ /^e[0-9]+$/ { seen[substr($2, 2)] = 1 }
+      END { for (i = 1; i <= n; i++) if (!(i in seen)) { printf " e%d", i; bad++ }
+            if (bad) { printf " (%d of %d)\n", bad, n; exit 1 } }' "$T/events"
+  }
+  wait_for 5 each_event
+  check_ok "a watcher on B saw every field A's second writer made" each_event
+fi
 check_ok "the honest peer's last write reaches A" wait_for 20 file_is "$A/Person/bob/count" "$n"$'\n'
 check_ok "A's last local write reaches B" wait_for 20 file_is "$B/Person/ann/count" "$n"$'\n'
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/${NODE_PID[$1]}/status"; }
