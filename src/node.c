@@ -356,6 +356,7 @@ static int node_mount(struct node *n)
 out_unmount:
 	dfs_statedir_mark_stopping(&n->lock);
 	dfs_fs_unmounted(fs);
+	dfs_fs_mirror_stop(fs);
 	dfs_fs_close_open(fs);
 	dfs_repl_stop(n->wiring.repl);
 	n->wiring.repl = NULL;

@@ -54,6 +54,11 @@ int dfs_fs_start(struct dfs_fs *fs);
 
 /** Starts repeating remote changes through the mount at mountpoint (mirror.c). */
 int dfs_fs_mirror_start(struct dfs_fs *fs, const char *mountpoint);
+/**
+ * Stops repeating: call after the session loop and before
+ * dfs_fs_close_open(), since it serves the requests the mirror's thread
+ * still waits on, which may name open handles.
+ */
 void dfs_fs_mirror_stop(struct dfs_fs *fs);
 /** The mount is gone: remote changes are no longer shown to the kernel. */
 void dfs_fs_unmounted(struct dfs_fs *fs);

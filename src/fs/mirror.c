@@ -17,6 +17,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,6 +321,36 @@ void dfs_fs_unmounted(struct dfs_fs *fs)
 	atomic_store(&fs->mirror->unmounted, true);
 }
 
+/*
+ * Joins the mirror thread once the session's loop has ended. The thread may
+ * be waiting on a request to its own mount that no worker will read any
+ * more: serve the mount's requests here until it has finished.
+ */
+static void join_serving(struct dfs_fs *fs)
+{
+	struct fs_mirror *m = fs->mirror;
+	struct fuse_buf buf = { .mem = NULL };
+
+	if (!fs->se) {
+		pthread_join(m->thread, NULL);
+		return;
+	}
+	while (pthread_tryjoin_np(m->thread, NULL) != 0) {
+		struct pollfd p = { .fd = fuse_session_fd(fs->se), .events = POLLIN };
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		int n = fuse_session_receive_buf(fs->se, &buf);
+		if (n > 0) {
+			fuse_session_process_buf(fs->se, &buf);
+		} else if (n != -EINTR && n != -EAGAIN) {
+			/* The connection is gone, and its requests with it. */
+			pthread_join(m->thread, NULL);
+			break;
+		}
+	}
+	free(buf.mem);
+}
+
 void dfs_fs_mirror_stop(struct dfs_fs *fs)
 {
 	struct fs_mirror *m = fs->mirror;
@@ -337,7 +369,7 @@ void dfs_fs_mirror_stop(struct dfs_fs *fs)
 	m->len = 0;
 	pthread_cond_signal(&m->cond);
 	pthread_mutex_unlock(&m->lock);
-	pthread_join(m->thread, NULL);
+	join_serving(fs);
 	m->running = false;
 }
 
