@@ -149,9 +149,13 @@ int fs_stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, stru
 		if (e->kind == DFS_K_FIELD)
 			st->st_blksize = FIELD_BLKSIZE;
 		break;
+	case DFS_K_CONFLICTS:
+		st->st_mode = S_IFDIR | (fs_owned(fs, e) ? 0755 : 0555);
+		break;
 	case DFS_K_META:
 	case DFS_K_NODE_FILE:
-		rc = stat_generated(fs, e, st, &mtime);
+		rc = fs_is_conflict(e) ? fs_conflict_stat(fs, e, st, &mtime)
+				       : stat_generated(fs, e, st, &mtime);
 		break;
 	case DFS_K_ACTIONS:
 		return act_stat(fs, ino, e, st);

@@ -233,7 +233,15 @@ static int build_ent(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out, 
 		dfs_ent_dir_key(&p, out->dir, sizeof(out->dir));
 		snprintf(out->name, sizeof(out->name), "%s", n->name);
 		break;
-	default: /* META: the object's */
+	case DFS_K_META:
+		if (n->meta == DFS_META_CONFLICT) { /* FIELD~MS-HASH8: its field is FIELD */
+			const char *tilde = strrchr(n->name, '~');
+			snprintf(out->name, sizeof(out->name), "%s", n->name);
+			snprintf(out->path, sizeof(out->path), "%.*s",
+				 tilde ? (int)(tilde - n->name) : 0, n->name);
+		}
+		break;
+	default: /* .conflicts: the object's */
 		break;
 	}
 	return 0;
@@ -417,4 +425,21 @@ int dfs_inodes_name_of(struct dfs_inodes *t, fuse_ino_t ino, fuse_ino_t *parent,
 	}
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
+}
+
+size_t dfs_inodes_children(struct dfs_inodes *t, fuse_ino_t parent, struct dfs_inode_name *out,
+			   size_t max)
+{
+	size_t n = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	for (size_t i = 0; i < BUCKETS && n < max; i++)
+		for (struct inode *x = t->by_ino[i]; x && n < max; x = x->by_ino_next)
+			if (x->named && x->parent == parent) {
+				out[n].parent = parent;
+				snprintf(out[n].name, sizeof(out[n].name), "%s", x->name);
+				n++;
+			}
+	pthread_rwlock_unlock(&t->lock);
+	return n;
 }

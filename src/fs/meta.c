@@ -435,6 +435,9 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 		else
 			dfs_buf_printf(out, "no peers: mounted without listen= or peer=\n");
 		break;
+	case DFS_META_CONFLICT:
+		rc = fs_conflict_text(fs, e, out);
+		break;
 	default:	/* .node/held/NAME, or nothing */
 		rc = fs_is_held(e) ? fs_held_text(fs, e, out) : -ENOENT;
 	}
