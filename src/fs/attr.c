@@ -134,7 +134,8 @@ int fs_stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, stru
 		st->st_mode = S_IFDIR | 0755;
 		break;
 	case DFS_K_NODE_DIR:
-		st->st_mode = S_IFDIR | 0555;
+	case DFS_K_CONFLICTS:	/* rm works in .conflicts where the object may be written */
+		st->st_mode = S_IFDIR | (e->kind == DFS_K_CONFLICTS && fs_owned(fs, e) ? 0755 : 0555);
 		break;
 	case DFS_K_MODEL:
 	case DFS_K_OBJECT:
@@ -148,9 +149,6 @@ int fs_stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, stru
 		 */
 		if (e->kind == DFS_K_FIELD)
 			st->st_blksize = FIELD_BLKSIZE;
-		break;
-	case DFS_K_CONFLICTS:
-		st->st_mode = S_IFDIR | (fs_owned(fs, e) ? 0755 : 0555);
 		break;
 	case DFS_K_META:
 	case DFS_K_NODE_FILE:

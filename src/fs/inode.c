@@ -181,6 +181,16 @@ void dfs_ent_dir_key(const struct dfs_ent *e, char *out, size_t n)
 	}
 }
 
+/* OBJECT/.conflicts/FIELD~MS-HASH8: its name, and FIELD. */
+static void conflict_ent(const struct inode *n, struct dfs_ent *out)
+{
+	const char *tilde = strrchr(n->name, '~');
+
+	snprintf(out->name, sizeof(out->name), "%s", n->name);
+	snprintf(out->path, sizeof(out->path), "%.*s", tilde ? (int)(tilde - n->name) : 0,
+		 n->name);
+}
+
 /* Rebuilds what ino stands for from its ancestors. Called with the lock held. */
 static int build_ent(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out, int depth)
 {
@@ -234,12 +244,8 @@ static int build_ent(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out, 
 		snprintf(out->name, sizeof(out->name), "%s", n->name);
 		break;
 	case DFS_K_META:
-		if (n->meta == DFS_META_CONFLICT) { /* FIELD~MS-HASH8: its field is FIELD */
-			const char *tilde = strrchr(n->name, '~');
-			snprintf(out->name, sizeof(out->name), "%s", n->name);
-			snprintf(out->path, sizeof(out->path), "%.*s",
-				 tilde ? (int)(tilde - n->name) : 0, n->name);
-		}
+		if (n->meta == DFS_META_CONFLICT)
+			conflict_ent(n, out);
 		break;
 	default: /* .conflicts: the object's */
 		break;
