@@ -59,6 +59,7 @@ int fs_conflicts_text(struct dfs_fs *fs, struct dfs_buf *out)
 struct find {
 	const char *name;
 	struct dfs_db_conflict *out;
+	bool found;
 };
 
 static int match_name(const struct dfs_db_conflict *c, void *arg)
@@ -70,17 +71,18 @@ static int match_name(const struct dfs_db_conflict *c, void *arg)
 	if (strcmp(name, f->name) != 0)
 		return 0;
 	*f->out = *c;
-	return 1;
+	f->found = true;
+	return 1;	/* stops the walk (which returns 0) */
 }
 
 /* The conflict of obj shown as name: 0 with *out filled, -ENOENT or -EIO. */
 static int conflict_find(struct dfs_fs *fs, const struct dfs_pubkey *obj, const char *name,
 			 struct dfs_db_conflict *out)
 {
-	struct find f = { name, out };
+	struct find f = { name, out, false };
 	int rc = dfs_db_conflicts(fs->db, obj, match_name, &f);
 
-	return rc == 1 ? 0 : rc < 0 ? rc : -ENOENT;
+	return rc < 0 ? rc : f.found ? 0 : -ENOENT;
 }
 
 int fs_conflict_lookup(struct dfs_fs *fs, const struct dfs_ent *dir, const char *name,
