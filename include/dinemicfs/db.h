@@ -386,10 +386,11 @@ uint64_t dfs_db_conflict_count(struct dfs_db *db);
 /**
  * The value of lost, a set of obj's path, opened where it is sealed: a
  * malloc'ed copy (NUL-terminated past *len). 0, -ENOENT, -EACCES (sealed
- * with a key this node does not read), -EIO or -ENOMEM.
+ * with a key this node does not read), -EIO or -ENOMEM. *sealed (sealed
+ * may be NULL) tells whether the value is encrypted, also with -EACCES.
  */
 int dfs_db_conflict_value(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
-			  const struct dfs_hash *lost, uint8_t **val, size_t *len);
+			  const struct dfs_hash *lost, uint8_t **val, size_t *len, bool *sealed);
 /**
  * Settles the conflict of lost on obj's path, as a signed update: with take,
  * its value becomes the field's first (a set), else the winner stays.

@@ -38,6 +38,7 @@ enum dfs_kind {
 	DFS_K_META,		/* .id .owner .history .authorized; MODEL/.encrypted */
 	DFS_K_SCRATCH,		/* node-local file (scratch.h) */
 	DFS_K_ACTIONS,		/* .actions and below: a real directory (path) */
+	DFS_K_CONFLICTS,	/* OBJECT/.conflicts (fs/conflicts.c) */
 };
 
 enum dfs_meta {
@@ -55,6 +56,7 @@ enum dfs_meta {
 	DFS_NODE_HELD,		/* .node/held, a NODE_DIR */
 	DFS_NODE_HELD_ENTRY,	/* .node/held/NAME, a NODE_FILE (name: NAME) */
 	DFS_NODE_CONFLICTS,	/* .node/conflicts (fs/conflicts.c) */
+	DFS_META_CONFLICT,	/* OBJECT/.conflicts/NAME, a META (name: NAME, path: FIELD) */
 };
 
 /* What an inode stands for. Plain data: copied freely. */
@@ -66,10 +68,16 @@ struct dfs_ent {
 	char path[DFS_UPDATE_NAME_MAX + 1]; /* DICT: dict; FIELD: FIELD or DICT/KEY;
 					       ACTIONS: path below .actions ("" for it) */
 	char dir[DFS_UPDATE_NAME_MAX + 80]; /* SCRATCH: scratch.h directory key */
-	char name[256];			/* SCRATCH: its name; NODE_FILE held/NAME: NAME */
+	char name[256];			/* SCRATCH: its name; NODE_FILE held/NAME: NAME;
+					   META conflict: FIELD~MS-HASH8 */
 };
 
 struct dfs_inodes;
+
+struct dfs_inode_name {
+	fuse_ino_t parent;
+	char name[256];
+};
 
 /** The scratch table's key for a data directory (root, model, object or dict). */
 void dfs_ent_dir_key(const struct dfs_ent *dir, char *out, size_t n);
@@ -108,17 +116,16 @@ int dfs_inodes_pending_new(struct dfs_inodes *t, fuse_ino_t ino, int delta);
 void dfs_inodes_each_pending(struct dfs_inodes *t, fuse_ino_t parent,
 			     void (*fn)(const char *name, fuse_ino_t ino, void *ctx), void *ctx);
 
+/** Fills out with up to max names of parent's named children; returns how many. */
+size_t dfs_inodes_children(struct dfs_inodes *t, fuse_ino_t parent, struct dfs_inode_name *out,
+			   size_t max);
+
 /** The (parent, name) ino is reached by; -ENOENT when it has none. */
 int dfs_inodes_name_of(struct dfs_inodes *t, fuse_ino_t ino, fuse_ino_t *parent, char *name,
 		       size_t n);
 
 /** How many inodes the table holds. */
 size_t dfs_inodes_count(struct dfs_inodes *t);
-
-struct dfs_inode_name {
-	fuse_ino_t parent;
-	char name[256];
-};
 
 /**
  * Fills out with up to max named files (fields and metadata files) that no

@@ -134,7 +134,8 @@ int fs_stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, stru
 		st->st_mode = S_IFDIR | 0755;
 		break;
 	case DFS_K_NODE_DIR:
-		st->st_mode = S_IFDIR | 0555;
+	case DFS_K_CONFLICTS:	/* rm works in .conflicts where the object may be written */
+		st->st_mode = S_IFDIR | (e->kind == DFS_K_CONFLICTS && fs_owned(fs, e) ? 0755 : 0555);
 		break;
 	case DFS_K_MODEL:
 	case DFS_K_OBJECT:
@@ -151,7 +152,8 @@ int fs_stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, stru
 		break;
 	case DFS_K_META:
 	case DFS_K_NODE_FILE:
-		rc = stat_generated(fs, e, st, &mtime);
+		rc = fs_is_conflict(e) ? fs_conflict_stat(fs, e, st, &mtime)
+				       : stat_generated(fs, e, st, &mtime);
 		break;
 	case DFS_K_ACTIONS:
 		return act_stat(fs, ino, e, st);

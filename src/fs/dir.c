@@ -145,6 +145,9 @@ int fs_dir_fill(struct dfs_fs *fs, struct dirh *d, fuse_ino_t ino, const struct 
 	case DFS_K_ACTIONS:
 		rc = act_list(fs, ent, fill_act, &c);
 		break;
+	case DFS_K_CONFLICTS:
+		rc = fs_conflict_list(fs, &ent->obj, fill_name, &c);
+		break;
 	default:
 		rc = -ENOTDIR;
 	}

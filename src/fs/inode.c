@@ -181,6 +181,16 @@ void dfs_ent_dir_key(const struct dfs_ent *e, char *out, size_t n)
 	}
 }
 
+/* OBJECT/.conflicts/FIELD~MS-HASH8: its name, and FIELD. */
+static void conflict_ent(const struct inode *n, struct dfs_ent *out)
+{
+	const char *tilde = strrchr(n->name, '~');
+
+	snprintf(out->name, sizeof(out->name), "%s", n->name);
+	snprintf(out->path, sizeof(out->path), "%.*s", tilde ? (int)(tilde - n->name) : 0,
+		 n->name);
+}
+
 /* Rebuilds what ino stands for from its ancestors. Called with the lock held. */
 static int build_ent(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out, int depth)
 {
@@ -233,7 +243,11 @@ static int build_ent(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out, 
 		dfs_ent_dir_key(&p, out->dir, sizeof(out->dir));
 		snprintf(out->name, sizeof(out->name), "%s", n->name);
 		break;
-	default: /* META: the object's */
+	case DFS_K_META:
+		if (n->meta == DFS_META_CONFLICT)
+			conflict_ent(n, out);
+		break;
+	default: /* .conflicts: the object's */
 		break;
 	}
 	return 0;
@@ -417,4 +431,21 @@ int dfs_inodes_name_of(struct dfs_inodes *t, fuse_ino_t ino, fuse_ino_t *parent,
 	}
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
+}
+
+size_t dfs_inodes_children(struct dfs_inodes *t, fuse_ino_t parent, struct dfs_inode_name *out,
+			   size_t max)
+{
+	size_t n = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	for (size_t i = 0; i < BUCKETS && n < max; i++)
+		for (struct inode *x = t->by_ino[i]; x && n < max; x = x->by_ino_next)
+			if (x->named && x->parent == parent) {
+				out[n].parent = parent;
+				snprintf(out[n].name, sizeof(out[n].name), "%s", x->name);
+				n++;
+			}
+	pthread_rwlock_unlock(&t->lock);
+	return n;
 }

@@ -12,7 +12,7 @@
  * kernel (fuse_reply_*), exactly once per request.
  *
  * The files call each other in one direction only, lowest first:
- * inode.c, scratch.c, run.c; notify.c; actdir.c, held.c, meta.c; tree.c; attr.c;
+ * inode.c, conflicts.c, scratch.c, run.c; notify.c; actdir.c, held.c, meta.c; tree.c; attr.c;
  * handle.c; dir.c, rename.c, try.c; mirror.c; ops.c, fs.c.
  *
  * Threading: the kernel calls the ops from several threads. An open file's
@@ -178,6 +178,23 @@ int fs_new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, mode_t m
 void fs_conflict_name(const struct dfs_db_conflict *c, char *out, size_t n);
 /** .node/conflicts: one line a conflict. */
 int fs_conflicts_text(struct dfs_fs *fs, struct dfs_buf *out);
+/** The file name of OBJECT/.conflicts (dir): 0 with out filled, -ENOENT or -EIO. */
+int fs_conflict_lookup(struct dfs_fs *fs, const struct dfs_ent *dir, const char *name,
+		       struct dfs_ent *out);
+/** Whether e is a file of OBJECT/.conflicts. */
+bool fs_is_conflict(const struct dfs_ent *e);
+/** Calls add with the name of each of obj's conflicts, until it returns non-zero. */
+int fs_conflict_list(struct dfs_fs *fs, const struct dfs_pubkey *obj,
+		     int (*add)(const char *name, void *arg), void *arg);
+/** A conflict's content: the losing value (-EACCES where sealed to a key not held here). */
+int fs_conflict_text(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *out);
+/** Whether e is a conflict whose value is encrypted: for this node's user only. */
+bool fs_conflict_secret(struct dfs_fs *fs, const struct dfs_ent *e);
+/** A conflict's file: mode (0444, 0400 sealed, no r unreadable), size and time. */
+int fs_conflict_stat(struct dfs_fs *fs, const struct dfs_ent *e, struct stat *st,
+		     struct timespec *mtime);
+/** rm (take false: the winner stays) or mv over its field (take): a signed resolve. */
+int fs_conflict_resolve(struct dfs_fs *fs, const struct dfs_ent *e, bool take);
 /** Calls fn with each name in .node, in order, until it returns non-zero; returns that. */
 int fs_each_node_file(int (*fn)(const char *name, void *arg), void *arg);
 
@@ -264,6 +281,9 @@ void fs_invalidate_renamed(struct dfs_fs *fs, const char *model, const char *fro
  */
 void fs_invalidate(struct dfs_fs *fs, uint8_t op, const char *model, const char *object,
 		   const char *path, const char *from, const char *to);
+
+/** A remote change of a field of model/object: its .conflicts/ may have changed. */
+void fs_invalidate_conflicts(struct dfs_fs *fs, const char *model, const char *object);
 
 /* ---- try.c: .node/try, dry runs -------------------------------------------- */
 

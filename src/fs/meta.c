@@ -378,6 +378,18 @@ static int as_text(struct dfs_fs *fs, struct dfs_buf *out)
 	return rc;
 }
 
+static int log_text(struct dfs_buf *out)
+{
+	char *log;
+	long n = dfs_log_snapshot(&log);
+
+	if (n < 0)
+		return (int)n;
+	dfs_buf_add(out, log, (size_t)n);
+	free(log);
+	return 0;
+}
+
 /* The content of a generated file. */
 int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *out)
 {
@@ -409,16 +421,9 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 	case DFS_NODE_STATS:
 		rc = node_stats(fs, out);
 		break;
-	case DFS_NODE_LOG: {
-		char *log;
-		long n = dfs_log_snapshot(&log);
-		if (n < 0)
-			return (int)n;
-		dfs_buf_add(out, log, (size_t)n);
-		free(log);
-		rc = 0;
+	case DFS_NODE_LOG:
+		rc = log_text(out);
 		break;
-	}
 	case DFS_META_AUTHORIZED:
 		rc = authorized_text(fs, &e->obj, out);
 		break;
@@ -435,8 +440,10 @@ int dfs_fs_generate(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *
 		else
 			dfs_buf_printf(out, "no peers: mounted without listen= or peer=\n");
 		break;
-	default:	/* .node/held/NAME, or nothing */
-		rc = fs_is_held(e) ? fs_held_text(fs, e, out) : -ENOENT;
+	default:	/* .node/held/NAME, OBJECT/.conflicts/NAME, or nothing */
+		rc = fs_is_held(e)	  ? fs_held_text(fs, e, out)
+		     : fs_is_conflict(e) ? fs_conflict_text(fs, e, out)
+					 : -ENOENT;
 	}
 	return rc < 0 ? rc : dfs_buf_ok(out);
 }

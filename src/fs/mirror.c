@@ -285,6 +285,9 @@ void dfs_fs_remote_change(struct dfs_fs *fs, const struct dfs_db_event *ev)
 	pthread_mutex_lock(&m->lock);
 	bool repeat = !ev->bulk && m->len < MIRROR_QUEUE_MAX && j->op;
 	pthread_mutex_unlock(&m->lock);
+	if (ev->applied && (ev->op == DFS_OP_FIELD_SET || ev->op == DFS_OP_FIELD_DELETE ||
+			    ev->op == DFS_OP_FIELD_RESOLVE))
+		fs_invalidate_conflicts(fs, j->model, j->object);
 	if (repeat)
 		fs_invalidate_renamed(fs, j->model, j->from, j->to);
 	else

@@ -209,3 +209,28 @@ void fs_invalidate(struct dfs_fs *fs, uint8_t op, const char *model_name, const 
 		break;
 	}
 }
+
+#define CONFLICTS_INVAL_MAX 256
+
+/*
+ * A remote set, delete or resolve may add or settle a conflict of the
+ * object: its .conflicts directory and the files the kernel knows in it
+ * are looked up again. Nothing is repeated for watchers.
+ */
+void fs_invalidate_conflicts(struct dfs_fs *fs, const char *model_name, const char *object_name)
+{
+	fuse_ino_t model = child_ino(fs, FUSE_ROOT_ID, model_name);
+	fuse_ino_t object = child_ino(fs, model, object_name);
+	fuse_ino_t dir = child_ino(fs, object, ".conflicts");
+
+	if (!dir)
+		return;
+	struct dfs_inode_name *v = malloc(CONFLICTS_INVAL_MAX * sizeof(*v));
+	size_t n = v ? dfs_inodes_children(fs->inodes, dir, v, CONFLICTS_INVAL_MAX) : 0;
+	for (size_t i = 0; i < n; i++) {
+		inval_inode(fs, child_ino(fs, dir, v[i].name));
+		inval_entry(fs, dir, v[i].name);
+	}
+	free(v);
+	inval_inode(fs, dir);
+}

@@ -114,7 +114,8 @@ static int check_reader(struct dfs_fs *fs, fuse_req_t req, const struct dfs_ent 
 {
 	uid_t uid = fuse_req_ctx(req)->uid;
 
-	if (uid == fs->uid || uid == 0 || !(fs_secret_field(fs, ent) || fs_held_secret(fs, ent)))
+	if (uid == fs->uid || uid == 0 ||
+	    !(fs_secret_field(fs, ent) || fs_held_secret(fs, ent) || fs_conflict_secret(fs, ent)))
 		return 0;
 	return -EACCES;
 }
@@ -332,6 +333,7 @@ static int make_dir(struct dfs_fs *fs, const struct dfs_ent *dir, const char *na
 		break;
 	case DFS_K_DICT:
 	case DFS_K_NODE_DIR:
+	case DFS_K_CONFLICTS:
 		rc = -EPERM;
 		break;
 	default:
@@ -468,6 +470,12 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	case DFS_K_NODE_FILE:
 		rc = fs_held_unlink(fs, &ent);
 		break;
+	case DFS_K_META:
+		rc = fs_is_conflict(&ent) ? fs_conflict_resolve(fs, &ent, false) : -EPERM;
+		break;
+	case DFS_K_CONFLICTS:
+		rc = -EISDIR;
+		break;
 	case DFS_K_MODEL:
 	case DFS_K_OBJECT:
 	case DFS_K_DICT:
@@ -512,6 +520,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = fs_owned(fs, &ent) ? dfs_db_delete_dict(fs->db, &ent.obj, ent.path) : -EACCES;
 		break;
 	case DFS_K_NODE_DIR:
+	case DFS_K_CONFLICTS:
 		rc = -EPERM;
 		break;
 	default:

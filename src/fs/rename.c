@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * rename.c - the rename rules: over a writable dot-file, into a scratch
- * file, over a field (one update within one object); .actions renames
- * within itself (actdir.c).
+ * file, over a field (one update within one object), a conflict over its
+ * field; .actions renames within itself (actdir.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -102,6 +102,29 @@ static int rename_over_field(struct dfs_fs *fs, const struct dfs_ent *src,
 	return rc;
 }
 
+/*
+ * mv OBJECT/.conflicts/FIELD~... OBJECT/FIELD: the losing value becomes the
+ * field's, a signed resolve. Anywhere else: -EINVAL (not -EXDEV, whose
+ * copy and rm would keep the winner instead).
+ */
+static int rename_conflict(struct dfs_fs *fs, const struct dfs_ent *src,
+			   const struct dfs_ent *newdir, const char *newname,
+			   struct dfs_ent *moved)
+{
+	if (newdir->kind != DFS_K_OBJECT || memcmp(newdir->obj.b, src->obj.b, DFS_PUBKEY_LEN) ||
+	    strcmp(newname, src->path) != 0)
+		return -EINVAL;
+	int rc = fs_conflict_resolve(fs, src, true);
+	if (rc < 0)
+		return rc;
+	memset(moved, 0, sizeof(*moved));
+	moved->kind = DFS_K_FIELD;
+	strcpy(moved->model, newdir->model);
+	moved->obj = newdir->obj;
+	snprintf(moved->path, sizeof(moved->path), "%s", newname);
+	return 0;
+}
+
 int fs_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 	      const char *newname, unsigned int flags, struct dfs_ent *moved)
 {
@@ -126,6 +149,8 @@ int fs_rename(struct dfs_fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t
 	int drc = fs_resolve(fs, newparent, &newdir, newname, &dst);
 	if (drc == 0 && (flags & RENAME_NOREPLACE))
 		return -EEXIST;
+	if (fs_is_conflict(&src))
+		return rename_conflict(fs, &src, &newdir, newname, moved);
 	if (drc == 0 && (dst.kind == DFS_K_META || dst.kind == DFS_K_NODE_FILE) &&
 	    src.kind == DFS_K_SCRATCH && dfs_fs_meta_writable(fs, &dst))
 		return rename_over_meta(fs, &src, &dst, moved);

@@ -84,6 +84,10 @@ static int resolve_dot(struct dfs_fs *fs, const struct dfs_ent *dir, const char 
 		}
 		return -ENOENT;
 	case DFS_K_OBJECT:
+		if (strcmp(name, ".conflicts") == 0) {
+			out->kind = DFS_K_CONFLICTS;
+			return 0;
+		}
 		for (size_t i = 0; i < sizeof(object_meta) / sizeof(object_meta[0]); i++) {
 			if (strcmp(name, object_meta[i].name) == 0) {
 				out->kind = DFS_K_META;
@@ -101,6 +105,8 @@ static int resolve_dot(struct dfs_fs *fs, const struct dfs_ent *dir, const char 
 		break;
 	case DFS_K_DICT:
 		break;
+	case DFS_K_CONFLICTS:
+		return fs_conflict_lookup(fs, dir, name, out);
 	default:
 		return -ENOTDIR;
 	}
@@ -244,7 +250,7 @@ int fs_new_file(struct dfs_fs *fs, fuse_ino_t parent, const char *name, mode_t m
 	strcpy(ent->model, dir.model);
 	ent->obj = dir.obj;
 	if (!fs_is_data_dir(&dir))
-		return dir.kind != DFS_K_NODE_DIR ? -ENOTDIR
+		return dir.kind != DFS_K_NODE_DIR && dir.kind != DFS_K_CONFLICTS ? -ENOTDIR
 		       : dir.meta == DFS_NODE_HELD ? -ENOENT	/* no such held update */
 						   : -EPERM;
 	if (dfs_name_is_scratch(name) && !fs_scratch_is_field(fs, &dir, name)) {

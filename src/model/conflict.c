@@ -419,7 +419,7 @@ uint64_t dfs_db_conflict_count(struct dfs_db *db)
 }
 
 int dfs_db_conflict_value(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
-			  const struct dfs_hash *lost, uint8_t **val, size_t *len)
+			  const struct dfs_hash *lost, uint8_t **val, size_t *len, bool *sealed)
 {
 	struct dfs_update u;
 	struct dfs_buf out;
@@ -434,6 +434,8 @@ int dfs_db_conflict_value(struct dfs_db *db, const struct dfs_pubkey *obj, const
 			u.name_len != strlen(path) || memcmp(u.name, path, u.name_len)))
 		rc = -ENOENT;
 	dfs_buf_init(&out);
+	if (sealed)
+		*sealed = rc == 0 && (u.flags & DFS_UPDATE_FLAG_SEALED);
 	if (rc == 0 && (u.flags & DFS_UPDATE_FLAG_SEALED))
 		rc = dfs_sealed_open(db, obj, path, u.value, u.value_len, &out);
 	else if (rc == 0)

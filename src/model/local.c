@@ -537,7 +537,7 @@ int dfs_db_resolve(struct dfs_db *db, const struct dfs_pubkey *obj, const char *
 	if (strchr(path, '/'))
 		return -ENOENT;
 	if (take)
-		rc = dfs_db_conflict_value(db, obj, path, lost, &val, &len);
+		rc = dfs_db_conflict_value(db, obj, path, lost, &val, &len, NULL);
 	if (rc == 0 && take)
 		rc = object_change(db, DFS_OP_FIELD_SET, obj, path, val, len);
 	free(val);

@@ -2920,7 +2920,7 @@ static void check_conflicts(struct node *b, const struct outcome *out, const cha
 		cr_assert_arr_eq(s.c[i].winner.b, e->winner->hash.b, DFS_HASH_LEN, "%s: winner",
 				 desc);
 		cr_assert_eq(dfs_db_conflict_value(b->db, e->obj, e->path, &lost[i]->hash, &val,
-						   &len), 0, "%s", desc);
+						   &len, NULL), 0, "%s", desc);
 		free(val);
 	}
 }
