@@ -111,7 +111,7 @@ int dfs_db_find_object(struct dfs_db *db, const char *s, size_t n, struct dfs_pu
  * (the name is then a comment, and the key need be no object's), else the
  * object listed under the name. Returns 0, -EINVAL (neither), -ENOENT (no
  * object listed so), -ENOTUNIQ where more than one live object was created
- * under the name (one listed as NAME, the others as NAME~XXXXXXXX): which
+ * under the name (one listed as NAME, the others as NAME~ and 8 hex digits of their key): which
  * holds it depends on clocks anyone can choose, so such a name grants
  * nothing; name the object by its key or its listed suffix. -EIO.
  */

@@ -252,27 +252,41 @@ int fs_fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 
 
 /*
- * The handle's content after writing (buf, size) at off (at the end when
- * appending): a new buffer, which replaces the handle's once accepted.
+ * Writes (buf, size) at off into b, at its end when appending, growing it
+ * with zeros up to off: up to max_value, past which -EFBIG.
  */
+static int buf_put(struct dfs_fs *fs, struct dfs_buf *b, bool append, const char *buf,
+		   size_t size, off_t off)
+{
+	if (append)
+		off = (off_t)b->len;
+	if (off < 0 || (size_t)off > fs->opts.max_value || size > fs->opts.max_value - (size_t)off)
+		return -EFBIG;
+	size_t end = (size_t)off + size;
+	if (end > b->len) {
+		size_t old = b->len;
+		if (dfs_buf_reserve(b, end - old) < 0)
+			return -ENOMEM;
+		memset(b->data + old, 0, end - old);
+		b->len = end;
+	}
+	if (size)
+		memcpy(b->data + off, buf, size);
+	return 0;
+}
+
+/* The handle's content after a write: a new buffer, which replaces the handle's once accepted. */
 static int next_value(struct dfs_fs *fs, const struct fh *h, const char *buf, size_t size,
 		      off_t off, struct dfs_buf *next)
 {
-	if (off < 0 || (size_t)off > fs->opts.max_value || size > fs->opts.max_value - (size_t)off)
-		return -EFBIG;
-	if (h->append)
-		off = (off_t)h->data.len;
-	size_t end = (size_t)off + size;
-	size_t newlen = end > h->data.len ? end : h->data.len;
 	dfs_buf_init(next);
-	if (dfs_buf_reserve(next, newlen) < 0)
-		return -ENOMEM;
 	dfs_buf_add(next, h->data.data, h->data.len);
-	memset(next->data + next->len, 0, newlen - next->len);
-	next->len = newlen;
-	if (size)
-		memcpy(next->data + off, buf, size);
-	return 0;
+	int rc = dfs_buf_ok(next);
+	if (rc == 0)
+		rc = buf_put(fs, next, h->append, buf, size, off);
+	if (rc < 0)
+		dfs_buf_release(next);
+	return rc;
 }
 
 /* A run that cannot commit leaves the handle where it began: truncated, or at the stored value. */
@@ -329,23 +343,7 @@ static int run_add(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size
 		return dfs_buf_ok(&h->item);
 	}
 	int rc = fh_load(fs, h);
-	if (rc < 0)
-		return rc;
-	if (h->append)
-		off = (off_t)h->data.len;
-	if (off < 0 || (size_t)off > fs->opts.max_value || size > fs->opts.max_value - (size_t)off)
-		return -EFBIG;
-	size_t end = (size_t)off + size;
-	if (end > h->data.len) {
-		size_t old = h->data.len;
-		if (dfs_buf_reserve(&h->data, end - old) < 0)
-			return -ENOMEM;
-		memset(h->data.data + old, 0, end - old);
-		h->data.len = end;
-	}
-	if (size)
-		memcpy(h->data.data + off, buf, size);
-	return 0;
+	return rc < 0 ? rc : buf_put(fs, &h->data, h->append, buf, size, off);
 }
 
 /* One write(2) request on a field: it joins the run, and commits it when it ends it. */

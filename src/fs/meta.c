@@ -232,8 +232,8 @@ static const char *resolve_error(int rc)
 	case -ENOKEY: return "this node does not hold that object's key";
 	case -ENOTUNIQ:
 		return "more than one object was created under this name (listed as it and "
-		       "as it~XXXXXXXX); name the one you mean by its key (in its .id) or by "
-		       "its ~ suffix";
+		       "as it~ and 8 hex digits of its key); name the one you mean by its key "
+		       "(in its .id) or by its ~ suffix";
 	default: return strerror(-rc);
 	}
 }

@@ -65,8 +65,6 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = fs_resolve(fs, parent, &dir, name, &ent);
 	if (rc == 0)
 		rc = fs_make_entry(fs, parent, name, &ent, &e);
-	if (rc == 0)
-		fs_held_mode(fs, &ent, &e.attr);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -97,8 +95,6 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	if (rc == 0)
 		rc = fs_stat_ent(fs, ino, &ent, &st);
-	if (rc == 0)
-		fs_held_mode(fs, &ent, &st);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -297,8 +293,6 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	/* Mode, owner and times follow from the data: accepted and left as they are. */
 	if (rc == 0)
 		rc = fs_stat_ent(fs, ino, &ent, &st);
-	if (rc == 0)
-		fs_held_mode(fs, &ent, &st);
 	if (rc == 0 && h && h->ent.kind == DFS_K_FIELD && (h->pending_commit || h->run.pending))
 		st.st_size = (off_t)h->data.len;
 	if (rc < 0)

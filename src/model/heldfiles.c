@@ -133,23 +133,6 @@ static int entry_at(struct dfs_db *db, const struct dfs_pubkey *entity, uint64_t
 	return rc;
 }
 
-/* Whether the update h is marked held ('R'). */
-static bool marked(struct dfs_db *db, const struct dfs_hash *h)
-{
-	struct dfs_buf key;
-	uint8_t *val = NULL;
-	size_t len;
-
-	dfs_buf_init(&key);
-	dfs_key_rejected(&key, h);
-	int rc = dfs_buf_ok(&key);
-	if (rc == 0)
-		rc = dfs_store_get(db->st, key.data, key.len, &val, &len);
-	free(val);
-	dfs_buf_release(&key);
-	return rc == 0;
-}
-
 struct search {
 	struct dfs_db *db;
 	struct place *p;
@@ -166,7 +149,7 @@ static int record_one(const uint8_t *key, size_t klen, const uint8_t *val, size_
 	if (klen != 1 + DFS_HASH_LEN)
 		return 0;
 	memcpy(s->p->hash.b, key + 1, DFS_HASH_LEN);
-	s->found = marked(s->db, &s->p->hash);
+	s->found = db_marked(s->db, dfs_key_rejected, &s->p->hash); /* held ('R') */
 	return s->found ? 1 : 0;
 }
 

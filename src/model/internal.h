@@ -153,6 +153,9 @@ int db_get_update(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec, si
 int db_stored(struct dfs_db *db, const struct dfs_hash *h);
 /** Whether the update is stored; a read error says no, and the apply lock decides. */
 bool db_known(struct dfs_db *db, const struct dfs_hash *h);
+/** Whether the store has the record key_of(h) names (a mark on h); a read error says no. */
+bool db_marked(struct dfs_db *db, void (*key_of)(struct dfs_buf *, const struct dfs_hash *),
+	       const struct dfs_hash *h);
 /** Whether a person dropped the held update h here ('D'); a read error says no. */
 bool db_dropped(struct dfs_db *db, const struct dfs_hash *h);
 /**

@@ -195,20 +195,26 @@ bool db_known(struct dfs_db *db, const struct dfs_hash *h)
 	return db_stored(db, h) == 1;
 }
 
-bool db_dropped(struct dfs_db *db, const struct dfs_hash *h)
+bool db_marked(struct dfs_db *db, void (*key_of)(struct dfs_buf *, const struct dfs_hash *),
+	       const struct dfs_hash *h)
 {
 	struct dfs_buf key;
 	uint8_t *val = NULL;
 	size_t len;
 
 	dfs_buf_init(&key);
-	dfs_key_dropped(&key, h);
+	key_of(&key, h);
 	int rc = dfs_buf_ok(&key);
 	if (rc == 0)
 		rc = dfs_store_get(db->st, key.data, key.len, &val, &len);
 	free(val);
 	dfs_buf_release(&key);
 	return rc == 0;
+}
+
+bool db_dropped(struct dfs_db *db, const struct dfs_hash *h)
+{
+	return db_marked(db, dfs_key_dropped, h);
 }
 
 struct child_ctx {
