@@ -171,7 +171,6 @@ int fs_stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, stru
 		return rc;
 	if (fs->opts.read_only)
 		st->st_mode &= ~(mode_t)0222;
-	/* .node/held and its entries take rm and retry: their own modes (held.c). */
 	fs_held_mode(fs, e, st);
 	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
 	st->st_blocks = (st->st_size + 511) / 512;

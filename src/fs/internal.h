@@ -341,7 +341,8 @@ int fs_held_unlink(struct dfs_fs *fs, const struct dfs_ent *e);
 bool fs_held_secret(struct dfs_fs *fs, const struct dfs_ent *e);
 /**
  * The mode bits of .node/held (0755: rm works in it) and of its files
- * (0644, 0600 where secret), over what attr.c gives every .node entry.
+ * (0644, 0600 where secret), over what attr.c gives every .node entry;
+ * fs_stat_ent() applies it to every stat it makes.
  */
 void fs_held_mode(struct dfs_fs *fs, const struct dfs_ent *e, struct stat *st);
 
