@@ -51,6 +51,7 @@ struct fs_mirror {
 	bool dev_known;
 	pthread_t thread;
 	bool running;
+	bool gave_up;			/* stop could not join: join after the session */
 	atomic_bool unmounted;		/* the kernel is gone: tell it nothing more */
 	atomic_int tid;			/* its thread id, once running */
 	pthread_mutex_t lock;		/* the queue and the current job */
@@ -327,18 +328,22 @@ void dfs_fs_unmounted(struct dfs_fs *fs)
 /*
  * Joins the mirror thread once the session's loop has ended. The thread may
  * be waiting on a request to its own mount that no worker will read any
- * more: serve the mount's requests here until it has finished.
+ * more: serve the mount's requests here for a while. A request a worker
+ * read and dropped as the loop ended is never answered: then give up
+ * (false), and join once the session's descriptor is closed, which ends
+ * every request (dfs_fs_free).
  */
-static void join_serving(struct dfs_fs *fs)
+static bool join_serving(struct dfs_fs *fs)
 {
 	struct fs_mirror *m = fs->mirror;
 	struct fuse_buf buf = { .mem = NULL };
+	bool joined = false;
 
-	if (!fs->se) {
+	if (!fs->se || m->gave_up) {
 		pthread_join(m->thread, NULL);
-		return;
+		return true;
 	}
-	while (pthread_tryjoin_np(m->thread, NULL) != 0) {
+	for (int i = 0; i < 40 && !(joined = pthread_tryjoin_np(m->thread, NULL) == 0); i++) {
 		struct pollfd p = { .fd = fuse_session_fd(fs->se), .events = POLLIN };
 		if (poll(&p, 1, 50) <= 0)
 			continue;
@@ -348,10 +353,13 @@ static void join_serving(struct dfs_fs *fs)
 		} else if (n != -EINTR && n != -EAGAIN) {
 			/* The connection is gone, and its requests with it. */
 			pthread_join(m->thread, NULL);
+			joined = true;
 			break;
 		}
 	}
 	free(buf.mem);
+	m->gave_up = !joined;
+	return joined;
 }
 
 void dfs_fs_mirror_stop(struct dfs_fs *fs)
@@ -372,7 +380,10 @@ void dfs_fs_mirror_stop(struct dfs_fs *fs)
 	m->len = 0;
 	pthread_cond_signal(&m->cond);
 	pthread_mutex_unlock(&m->lock);
-	join_serving(fs);
+	if (!join_serving(fs)) {
+		dfs_log(DFS_LOG_NOTICE, "mirror: a request to the mount is lost; waiting for the session to end");
+		return;
+	}
 	m->running = false;
 }
 
