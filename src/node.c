@@ -129,6 +129,12 @@ static int node_stats(void *ctx, struct dfs_buf *out)
 	dfs_buf_printf(out, "frames_dropped %llu\n", (unsigned long long)s.bad_frames);
 	dfs_buf_printf(out, "peers_refused %llu\n", (unsigned long long)s.refused);
 	dfs_buf_printf(out, "connections_over_limit %llu\n", (unsigned long long)s.over_limit);
+	dfs_buf_printf(out, "updates_announced %llu\n", (unsigned long long)s.announced);
+	dfs_buf_printf(out, "updates_duplicate %llu\n", (unsigned long long)s.duplicates);
+	dfs_buf_printf(out, "grafts_sent %llu\n", (unsigned long long)s.grafts);
+	dfs_buf_printf(out, "grafts_served %llu\n", (unsigned long long)s.grafted);
+	dfs_buf_printf(out, "prunes_sent %llu\n", (unsigned long long)s.prunes);
+	dfs_buf_printf(out, "links_closed_holes %llu\n", (unsigned long long)s.holes_over);
 	return dfs_buf_ok(out);
 }
 

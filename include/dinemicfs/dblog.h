@@ -120,6 +120,9 @@ int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_d
 
 /* The log: every update this node keeps, in the order it kept them. */
 
+/** Whether the update of hash h is stored (applied or held); any thread, no lock. */
+bool dfs_db_known(struct dfs_db *db, const struct dfs_hash *h);
+
 /** The sequence number of the last update logged. */
 uint64_t dfs_db_log_head(struct dfs_db *db);
 typedef int (*dfs_db_log_fn)(uint64_t seq, const uint8_t *rec, size_t len, void *ctx);

@@ -79,6 +79,12 @@ struct dfs_repl_stats {
 	uint64_t paused;		/* times a link's queue was full and it was not read */
 	uint64_t refused;		/* peers refused at the handshake */
 	uint64_t over_limit;		/* connections closed past the limits before admission */
+	uint64_t announced;		/* updates announced by hash (HAVE), once per peer */
+	uint64_t duplicates;		/* full updates received that were stored already */
+	uint64_t grafts;		/* announced updates asked for in full (GRAFT) */
+	uint64_t grafted;		/* updates sent in full because a peer asked (among sent) */
+	uint64_t prunes;		/* links pruned to HAVE after a duplicate (PRUNE sent) */
+	uint64_t holes_over;		/* links closed: too many announced updates missing */
 	unsigned peers_up;		/* links up now, outgoing and incoming */
 	unsigned peers_configured;	/* -o peer= addresses */
 };

@@ -7,7 +7,7 @@
  * WebSocket message is binary and holds exactly one protocol message: a
  * type byte, then its body. Integers are big-endian.
  *
- *   HELLO  'H'  version(1) = 4, flags(1), node id(32), nonce(32)
+ *   HELLO  'H'  version(1) = 5, flags(1), node id(32), nonce(32)
  *               flags bit 0: the sender uses a network key; others must be 0.
  *               node id: on a TLS link, the key of the sender's certificate.
  *   AUTH   'A'  signature(64), mac(32)
@@ -40,6 +40,17 @@
  *               at once. Never more than the sender sent over this
  *               connection: a sender clamps a larger one to that (and
  *               counts it as a bad frame). Version 3 had no ACK.
+ *   HAVE   'I'  head(8), upto(8), then 0..DFS_WIRE_BATCH_MAX items of
+ *               seq(8), hash(32): UPDATES over a lazy link, each update
+ *               named by its hash instead of sent (same rules for seq and
+ *               upto). The receiver's place moves past an item only once
+ *               it stores that update, from any link.
+ *   PRUNE  'P'  (no body): the sender had an update from this link twice;
+ *               both sides then send each other HAVE, not UPDATES.
+ *   GRAFT  'G'  1..DFS_WIRE_GRAFT_MAX seq(8), increasing, > 0: send these
+ *               entries of your log in full (an UPDATES message whose upto
+ *               is where the stream already is), and from now on UPDATES,
+ *               not HAVE, both ways. Version 4 had no HAVE, PRUNE, GRAFT.
  *
  * A link: both sides send HELLO; each answers the other's HELLO with AUTH;
  * once a side has checked the other's AUTH and admitted it (repl.h) it
@@ -48,7 +59,10 @@
  * from there and goes on streaming as the log grows, relays included, and
  * acknowledges the other's log as it stores it (ACK; a WANT's from is the
  * first acknowledgement).
- * Receivers drop updates they already hold (by hash).
+ * Receivers drop updates they already hold (by hash). A new link sends
+ * UPDATES; a duplicate of a live update prunes it to HAVE, and a HAVE of an
+ * update still missing after a while grafts it back (epidemic broadcast
+ * trees), so in a mesh each update crosses about one link per node in full.
  * Anything else is a protocol error that ends the link.
  */
 #ifndef DINEMICFS_WIRE_H
@@ -63,12 +77,13 @@
 #include "dinemicfs/update.h"
 
 #define DFS_WIRE_PROTOCOL "dinemicfs.2"
-#define DFS_WIRE_VERSION 4
+#define DFS_WIRE_VERSION 5
 #define DFS_WIRE_LOG_ID_LEN 16
 #define DFS_WIRE_FLAG_NETKEY 0x01
 #define DFS_WIRE_NONCE_LEN 32
 #define DFS_WIRE_MAC_LEN 32
 #define DFS_WIRE_BATCH_MAX 1024
+#define DFS_WIRE_GRAFT_MAX 256
 /* A batch is cut once it passes this many bytes; one record may exceed it. */
 #define DFS_WIRE_BATCH_BYTES (256u * 1024)
 #define DFS_WIRE_MSG_MAX (1 + 16 + 12 + DFS_UPDATE_MAX_LEN + DFS_WIRE_BATCH_BYTES)
@@ -80,6 +95,9 @@ enum dfs_msg_type {
 	DFS_MSG_WANT = 'W',
 	DFS_MSG_UPDATES = 'U',
 	DFS_MSG_ACK = 'K',
+	DFS_MSG_HAVE = 'I',
+	DFS_MSG_PRUNE = 'P',
+	DFS_MSG_GRAFT = 'G',
 };
 
 /* A decoded message; for UPDATES, items points into the decoded bytes. */
@@ -90,29 +108,36 @@ struct dfs_msg {
 	struct dfs_pubkey node;			/* HELLO */
 	uint8_t nonce[DFS_WIRE_NONCE_LEN];	/* HELLO */
 	uint8_t log_id[DFS_WIRE_LOG_ID_LEN];	/* LOG */
-	uint64_t seq;				/* LOG, UPDATES: head; WANT: from; ACK: upto */
-	uint64_t upto;				/* UPDATES */
+	uint64_t seq;				/* LOG, UPDATES, HAVE: head; WANT: from; ACK: upto */
+	uint64_t upto;				/* UPDATES, HAVE */
 	uint8_t sig[DFS_SIG_LEN];		/* AUTH */
 	uint8_t mac[DFS_WIRE_MAC_LEN];		/* AUTH */
-	const uint8_t *items;			/* UPDATES: the items, checked */
+	const uint8_t *items;			/* UPDATES, HAVE, GRAFT: the items, checked */
 	size_t items_len;
-	size_t count;				/* UPDATES: number of items */
+	size_t count;				/* UPDATES, HAVE, GRAFT: number of items */
 };
 
-/** Encodes a HELLO, AUTH, LOG, WANT or ACK message (not UPDATES) into out, reset first. */
+/** Encodes a HELLO, AUTH, LOG, WANT, ACK or PRUNE message into out, reset first. */
 int dfs_msg_encode(const struct dfs_msg *m, struct dfs_buf *out);
 
 /** Starts an UPDATES message with the sender's head, resetting out. */
 void dfs_msg_updates_begin(struct dfs_buf *out, uint64_t head);
 /** Adds one item to an UPDATES message. */
 void dfs_msg_updates_add(struct dfs_buf *out, uint64_t seq, const uint8_t *rec, size_t len);
-/** Sets how far the message covers the sender's log; call before sending. */
+/** Sets how far an UPDATES or HAVE message covers the sender's log; call before sending. */
 void dfs_msg_updates_end(struct dfs_buf *out, uint64_t upto);
+/** Starts a HAVE message with the sender's head, resetting out; ends with dfs_msg_updates_end(). */
+void dfs_msg_have_begin(struct dfs_buf *out, uint64_t head);
+/** Adds one item to a HAVE message. */
+void dfs_msg_have_add(struct dfs_buf *out, uint64_t seq, const struct dfs_hash *hash);
+/** Encodes a GRAFT of n (1..DFS_WIRE_GRAFT_MAX) increasing seqs; -EINVAL otherwise. */
+int dfs_msg_graft_encode(struct dfs_buf *out, const uint64_t *seqs, size_t n);
 
 /**
  * Parses one message. Returns 0, -EBADMSG (unknown type, wrong length, bad
- * flags, an UPDATES message with too many items, sequence numbers not
- * increasing or past upto, or upto 0), -EPROTONOSUPPORT (a HELLO of
+ * flags, an UPDATES or HAVE message with too many items, sequence numbers
+ * not increasing or past upto, or upto 0; a GRAFT of no seq, too many, or
+ * not increasing), -EPROTONOSUPPORT (a HELLO of
  * another version) or -E2BIG.
  * Update records inside are only framed here; dfs_update_decode() and the
  * database check them.
@@ -122,6 +147,11 @@ int dfs_msg_decode(const uint8_t *p, size_t len, struct dfs_msg *m);
 /** Iterates the items of a decoded UPDATES message; *off starts at 0. */
 bool dfs_msg_next_item(const struct dfs_msg *m, size_t *off, uint64_t *seq, const uint8_t **rec,
 		       size_t *len);
+/** Iterates the items of a decoded HAVE message; *off starts at 0. */
+bool dfs_msg_next_have(const struct dfs_msg *m, size_t *off, uint64_t *seq,
+		       struct dfs_hash *hash);
+/** The i-th seq (i < count) of a decoded GRAFT message. */
+uint64_t dfs_msg_graft_seq(const struct dfs_msg *m, size_t i);
 
 /* What one AUTH proves, and where: */
 #define DFS_WIRE_SESSION_LEN 32

@@ -33,8 +33,39 @@ int dfs_msg_encode(const struct dfs_msg *m, struct dfs_buf *out)
 		dfs_buf_add_u8(out, m->type);
 		dfs_buf_add_u64be(out, m->seq);
 		break;
+	case DFS_MSG_PRUNE:
+		dfs_buf_add_u8(out, DFS_MSG_PRUNE);
+		break;
 	default:
 		return -EINVAL;
+	}
+	return dfs_buf_ok(out);
+}
+
+void dfs_msg_have_begin(struct dfs_buf *out, uint64_t head)
+{
+	dfs_buf_reset(out);
+	dfs_buf_add_u8(out, DFS_MSG_HAVE);
+	dfs_buf_add_u64be(out, head);
+	dfs_buf_add_u64be(out, 0);	/* upto: dfs_msg_updates_end() */
+}
+
+void dfs_msg_have_add(struct dfs_buf *out, uint64_t seq, const struct dfs_hash *hash)
+{
+	dfs_buf_add_u64be(out, seq);
+	dfs_buf_add(out, hash->b, DFS_HASH_LEN);
+}
+
+int dfs_msg_graft_encode(struct dfs_buf *out, const uint64_t *seqs, size_t n)
+{
+	dfs_buf_reset(out);
+	if (n == 0 || n > DFS_WIRE_GRAFT_MAX)
+		return -EINVAL;
+	dfs_buf_add_u8(out, DFS_MSG_GRAFT);
+	for (size_t i = 0; i < n; i++) {
+		if (seqs[i] == 0 || (i > 0 && seqs[i] <= seqs[i - 1]))
+			return -EINVAL;
+		dfs_buf_add_u64be(out, seqs[i]);
 	}
 	return dfs_buf_ok(out);
 }
@@ -82,6 +113,51 @@ static int decode_items(struct dfs_reader *r, struct dfs_msg *m)
 		last = seq;
 	}
 	return m->upto ? 0 : -EBADMSG;
+}
+
+/* HAVE items: seq(8), hash(32), seqs increasing, none past upto. */
+static int decode_haves(struct dfs_reader *r, struct dfs_msg *m)
+{
+	uint64_t last = 0;
+
+	m->items = r->p + r->off;
+	m->items_len = dfs_reader_left(r);
+	if (m->items_len % (8 + DFS_HASH_LEN) != 0)
+		return -EBADMSG;
+	m->count = m->items_len / (8 + DFS_HASH_LEN);
+	if (m->count > DFS_WIRE_BATCH_MAX || m->upto == 0)
+		return -EBADMSG;
+	for (size_t i = 0; i < m->count; i++) {
+		uint64_t seq;
+		const uint8_t *h;
+		if (dfs_reader_get_u64be(r, &seq) < 0 || dfs_reader_get_view(r, &h, DFS_HASH_LEN) < 0)
+			return -EBADMSG;
+		if (seq == 0 || seq <= last || seq > m->upto)
+			return -EBADMSG;
+		last = seq;
+	}
+	return 0;
+}
+
+/* GRAFT: 1..DFS_WIRE_GRAFT_MAX seqs, increasing, > 0. */
+static int decode_graft(struct dfs_reader *r, struct dfs_msg *m)
+{
+	uint64_t last = 0;
+
+	m->items = r->p + r->off;
+	m->items_len = dfs_reader_left(r);
+	if (m->items_len == 0 || m->items_len % 8 != 0)
+		return -EBADMSG;
+	m->count = m->items_len / 8;
+	if (m->count > DFS_WIRE_GRAFT_MAX)
+		return -EBADMSG;
+	for (size_t i = 0; i < m->count; i++) {
+		uint64_t seq;
+		if (dfs_reader_get_u64be(r, &seq) < 0 || seq <= last)
+			return -EBADMSG;
+		last = seq;
+	}
+	return 0;
 }
 
 int dfs_msg_decode(const uint8_t *p, size_t len, struct dfs_msg *m)
@@ -132,6 +208,14 @@ int dfs_msg_decode(const uint8_t *p, size_t len, struct dfs_msg *m)
 		if (dfs_reader_get_u64be(&r, &m->seq) < 0 || dfs_reader_get_u64be(&r, &m->upto) < 0)
 			return -EBADMSG;
 		return decode_items(&r, m);
+	case DFS_MSG_HAVE:
+		if (dfs_reader_get_u64be(&r, &m->seq) < 0 || dfs_reader_get_u64be(&r, &m->upto) < 0)
+			return -EBADMSG;
+		return decode_haves(&r, m);
+	case DFS_MSG_GRAFT:
+		return decode_graft(&r, m);
+	case DFS_MSG_PRUNE:
+		break;
 	default:
 		return -EBADMSG;
 	}
@@ -155,6 +239,35 @@ bool dfs_msg_next_item(const struct dfs_msg *m, size_t *off, uint64_t *seq, cons
 	*len = n;
 	*off = r.off;
 	return true;
+}
+
+bool dfs_msg_next_have(const struct dfs_msg *m, size_t *off, uint64_t *seq,
+		       struct dfs_hash *hash)
+{
+	struct dfs_reader r;
+
+	if (m->type != DFS_MSG_HAVE || *off >= m->items_len)
+		return false;
+	dfs_reader_init(&r, m->items, m->items_len);
+	r.off = *off;
+	/* decode_haves() checked every item: these cannot fail. */
+	if (dfs_reader_get_u64be(&r, seq) < 0 ||
+	    dfs_reader_get_bytes(&r, hash->b, DFS_HASH_LEN) < 0)
+		return false;
+	*off = r.off;
+	return true;
+}
+
+uint64_t dfs_msg_graft_seq(const struct dfs_msg *m, size_t i)
+{
+	const uint8_t *p = m->items + 8 * i;
+	uint64_t v = 0;
+
+	if (m->type != DFS_MSG_GRAFT || i >= m->count)
+		return 0;
+	for (int k = 0; k < 8; k++)
+		v = v << 8 | p[k];
+	return v;
 }
 
 void dfs_wire_proof(uint8_t out[DFS_WIRE_PROOF_LEN], const struct dfs_wire_bind *b)

@@ -106,6 +106,12 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *                           pinned node, a web page (an Origin header)
  *   connections_over_limit  connections closed, unanswered, past the limits
  *                           on connections not yet admitted
+ *   updates_announced       updates named by hash to lazy peers (HAVE)
+ *   updates_duplicate       full updates received that were stored already
+ *   grafts_sent             announced updates asked for in full (GRAFT)
+ *   grafts_served           updates sent in full on a peer's GRAFT
+ *   prunes_sent             links made lazy after a duplicate (PRUNE)
+ *   links_closed_holes      links closed: too many announced updates missing
  * From the log sink:
  *   errors_logged           error-level log messages
  *   last_error              the last of them, as .node/log shows it (time,

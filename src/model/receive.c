@@ -212,6 +212,11 @@ static int too_early(struct dfs_db *db, const uint8_t *rec, size_t len,
 	return db_known(db, &h) ? -EALREADY : -ETIME;
 }
 
+bool dfs_db_known(struct dfs_db *db, const struct dfs_hash *h)
+{
+	return db_known(db, h);
+}
+
 uint64_t dfs_db_clock_wait(struct dfs_db *db, const uint8_t *rec, size_t len)
 {
 	struct dfs_update u;

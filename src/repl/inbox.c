@@ -268,6 +268,8 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const struct inm
 		repl_note_source(r, seq, m->session);
 	if (rc == 0)
 		(*applied)++;
+	else if (rc == -EALREADY)
+		repl_duplicate(r, m->link, m->session, m->link->work.bulk);
 	switch (rc) {
 	case -EAGAIN:
 		hash_of(ck, rec, len, &hash);
@@ -410,11 +412,14 @@ static void apply_waiters(struct dfs_repl *r)
 
 bool repl_cursor_of(const struct link *l, struct cursor_save *c)
 {
-	if (!l->authed || l->recv_stuck || !l->recv_upto)
+	/* Not past an update the peer announced and that is not stored yet. */
+	uint64_t seq = repl_recv_stored(l);
+
+	if (!l->authed || l->recv_stuck || !seq)
 		return false;
 	c->peer = l->peer;
 	memcpy(c->log, l->peer_log, sizeof(c->log));
-	c->seq = l->recv_upto;
+	c->seq = seq;
 	return true;
 }
 

@@ -23,6 +23,10 @@
  *   inbox.c   a peer's updates into the model: a queue per link, served in
  *             turn a slice at a time, checker threads, the applier thread,
  *             cursors.
+ *   tree.c    epidemic broadcast trees: which links send in full and which
+ *             send hashes (HAVE), PRUNE on a duplicate, GRAFT of what was
+ *             announced and is still missing, the holes that hold a link's
+ *             place in its peer's log before such an update.
  *   link.c    one connection's protocol: HELLO, AUTH, LOG, WANT, UPDATES,
  *             ACK; link up and down. Its repl_link_* are the handlers of r->on.
  *   repl.c    start and stop, .node/peers and .node/stats.
@@ -108,6 +112,22 @@
 #define SETUP_SECS 5			/* for each of TCP-to-TLS and TLS-to-WebSocket */
 #define HANDSHAKE_LATE "no handshake within 10 s"
 #define PRE_ADMIT_MSG_MAX 256		/* the largest message before admission (AUTH: 97) */
+/*
+ * The tree (tree.c). A lazy link's HAVEs wait up to HAVE_DELAY_MS to be
+ * batched; an announced update not stored within GRAFT_MS is grafted (at
+ * once when no link is eager), asked again every GRAFT_RETRY_MS, and from
+ * one announcer at a time. What one peer can make us keep is bounded:
+ * HOLES_MAX announced updates missing (past it the link is closed and
+ * catches up in full when it comes back), GRAFT_IN_MAX of its grafts to
+ * answer (past it they are dropped and counted).
+ */
+#define HAVE_DELAY_MS 20
+#define GRAFT_MS 300
+#define GRAFT_RETRY_MS 1000
+#define TREE_TICK_MS 10
+#define HOLES_MAX 8192
+#define GRAFT_IN_MAX 4096
+#define GRAFT_RECENT 1024		/* hashes grafted lately, to ask one announcer only */
 
 _Static_assert(DFS_WIRE_LOG_ID_LEN == DFS_DB_LOG_ID_LEN, "a log id is a log id");
 
@@ -212,6 +232,20 @@ struct link {
 	bool recv_stuck;		/* something parked: do not save the cursor */
 	atomic_llong last_contact;	/* time(NULL) of the last bytes received; 0: never */
 
+	/* The tree (tree.c); service thread only unless said. */
+	bool lazy;			/* our log goes to the peer as HAVE, not UPDATES */
+	bool pruned;			/* the peer was told, or told us, to send HAVE */
+	bool prune_due;			/* a PRUNE to send */
+	uint64_t have_since_ms;		/* lazy: when entries began waiting for a HAVE; 0: none */
+	uint64_t live_from;		/* the peer's head at LOG: later entries are live */
+	atomic_bool dup_seen;		/* the applier met a live update twice from this link */
+	uint64_t *graft_in;		/* entries the peer grafted, to send in full */
+	size_t ngraft_in;
+	uint64_t *graft_out;		/* entries to graft from the peer */
+	size_t ngraft_out;
+	struct hole *holes;		/* announced, not stored yet, by seq; under r->lock */
+	size_t nholes, holes_cap;
+
 	/* Receiving: one message, reassembled from fragments. */
 	struct dfs_buf rx;
 	bool rx_drop;			/* oversized: swallow the rest */
@@ -259,6 +293,14 @@ struct run {
 	uint32_t session;
 };
 
+/* An entry of the peer's log it announced (HAVE) that is not stored here yet. */
+struct hole {
+	uint64_t seq;
+	struct dfs_hash hash;
+	uint64_t since_ms;		/* when announced */
+	uint64_t graft_ms;		/* when last grafted; 0: never */
+};
+
 /*
  * A received update that cannot be applied yet: parked for a predecessor
  * (wait is its hash, or a model id), or waiting for its time (wait is the
@@ -304,6 +346,8 @@ struct repl_net_handlers {
 	int (*message)(struct link *l, const uint8_t *p, size_t len);
 	/* A message from l's peer was dropped (what says why). */
 	void (*bad_frame)(struct link *l, const char *what);
+	/* After a wake-up, and when the tick timer (repl_net_tick_in) is due. */
+	void (*tick)(struct dfs_repl *r);
 };
 
 struct dfs_repl {
@@ -363,6 +407,12 @@ struct dfs_repl {
 	atomic_ullong received, sent, bytes_in, bytes_out, parked, bad_frames, dropped;
 	atomic_ullong parked_bytes, park_dropped, clock_waiting, paused;
 	atomic_ullong refused, over_limit;
+	atomic_ullong announced, duplicates, grafts, grafted, prunes, holes_over;
+
+	/* The tree's timer and what was grafted lately (tree.c); service thread only. */
+	struct repl_net_timer *tick;
+	uint64_t tick_due_ms;		/* when the timer fires; 0: not set */
+	struct { struct dfs_hash hash; uint64_t ms; } recent[GRAFT_RECENT];
 
 	/* Inbound connections not yet up (admit.c); service thread only. */
 	struct repl_pending pending[PENDING_MAX];
@@ -412,13 +462,20 @@ int repl_net_write(struct link *l, const struct dfs_buf *msg);
 int repl_net_session(struct dfs_repl *r, struct lws *wsi, struct repl_session *s);
 /* wsi's link is up: its handshake deadline and the limits no longer apply. */
 void repl_net_admitted(struct lws *wsi);
+/* Runs r->on->tick within ms, unless it is due sooner already. Service thread. */
+void repl_net_tick_in(struct dfs_repl *r, unsigned ms);
 
 /* ---- outbox.c: our log to a peer --------------------------------------------------- */
 
 /* Notes that the entry logged at seq came in over connection session. */
 void repl_note_source(struct dfs_repl *r, uint64_t seq, uint32_t session);
-/* Sends l the next batch of our log; 1 if there may be more, 0, or < 0. */
+/*
+ * Sends l the next batch of our log, in full or, when l is lazy, as hashes
+ * (HAVE); 1 if there may be more, 0, or < 0.
+ */
 int repl_send_log(struct link *l);
+/* Sends l, in full, the first of the entries it grafted; 1 if more wait, 0, or < 0. */
+int repl_send_grafted(struct link *l);
 
 /* ---- park.c: updates waiting for a predecessor, or for their time ------------------ */
 
@@ -504,6 +561,22 @@ void repl_put_cursors(struct dfs_repl *r, const struct cursor_save *c, size_t n)
 void *repl_checker_main(void *arg);
 void *repl_applier_main(void *arg);
 
+/* ---- tree.c: eager and lazy links --------------------------------------------------- */
+
+/* A HAVE from l's peer: notes what is missing, and moves its place on in turn. 0 or -1. */
+int repl_tree_have(struct link *l, const struct dfs_msg *m);
+/* A PRUNE, a GRAFT from l's peer; -1 closes the link. */
+int repl_tree_prune(struct link *l);
+int repl_tree_graft(struct link *l, const struct dfs_msg *m);
+/* Sends l a due PRUNE, GRAFT or grafted entries: 1 if it sent one, 0, or < 0. */
+int repl_tree_writable(struct link *l);
+/* Whether l, lazy, waits to batch more of its HAVE (a tick is set for it). */
+bool repl_tree_hold(struct link *l);
+/* l is up (a new connection sends in full) or down (its holes go). */
+void repl_tree_reset(struct link *l);
+/* Grafts, prunes and fills holes that are due; r->on->tick. */
+void repl_tree_tick(struct dfs_repl *r);
+
 /* ---- admit.c: who may become a peer ------------------------------------------------ */
 
 /* Reads the trust list at path (NULL: none). 0 or -errno, after logging why. */
@@ -554,11 +627,42 @@ static inline bool repl_ratelog(struct repl_ratelog *rl, unsigned long long *ski
 	return true;
 }
 
+/*
+ * How far l's peer's log is stored here: what was processed, but not past
+ * an announced update still missing. What is acknowledged and saved. Under
+ * r->lock.
+ */
+static inline uint64_t repl_recv_stored(const struct link *l)
+{
+	if (l->nholes && l->holes[0].seq <= l->recv_upto)
+		return l->holes[0].seq - 1;
+	return l->recv_upto;
+}
+
+/*
+ * The applier met a full update it had already (m's): counted, and a live
+ * one (not a catch-up) over the current connection prunes the link.
+ */
+static inline void repl_duplicate(struct dfs_repl *r, struct link *l, uint32_t session, bool bulk)
+{
+	atomic_fetch_add(&r->duplicates, 1);
+	if (bulk)
+		return;
+	pthread_mutex_lock(&r->lock);
+	bool now = session == l->session;
+	pthread_mutex_unlock(&r->lock);
+	if (now && !atomic_exchange(&l->dup_seen, true))
+		repl_net_wake(r);
+}
+
 /* Drops a reference to l; the last one frees it. Under r->lock once shared. */
 static inline void link_put(struct link *l)
 {
 	if (--l->refs > 0)
 		return;
+	free(l->graft_in);
+	free(l->graft_out);
+	free(l->holes);
 	dfs_buf_release(&l->rx);
 	repl_net_timer_free(l->timer);
 	free(l);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* link.c - one connection's protocol: the handshake, WANT, UPDATES and ACK; link up and down */
+/* link.c - one connection's protocol: the handshake, WANT, UPDATES, HAVE and ACK; up and down */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,6 +29,7 @@ static void link_reset(struct link *l)
 	l->rx_drop = false;
 	l->rx_paused = false;
 	dfs_buf_reset(&l->rx);
+	repl_tree_reset(l);
 }
 
 void repl_link_up(struct link *l, struct lws *wsi)
@@ -86,6 +87,7 @@ static void link_down(struct link *l, const char *why)
 		set_error(l, "%s", why);
 	if (was_up)
 		atomic_fetch_sub(&r->peers_up, 1);
+	repl_tree_reset(l);	/* its holes: the saved place stays before them */
 	if (!l->outgoing) {
 		/* Inbound links leave the list when they close. */
 		for (struct link **pp = &r->links; *pp; pp = &(*pp)->next) {
@@ -234,7 +236,7 @@ static int send_ack(struct link *l)
 	if (!l->got_log || (l->to_send & SEND_WANT))
 		return 0;
 	pthread_mutex_lock(&r->lock);
-	m.seq = l->recv_upto;
+	m.seq = repl_recv_stored(l);
 	pthread_mutex_unlock(&r->lock);
 	if (m.seq <= l->ack_sent)
 		return 0;
@@ -265,12 +267,14 @@ int repl_link_writable(struct link *l)
 		return rc;
 	}
 	rc = send_ack(l);
+	if (rc == 0)
+		rc = repl_tree_writable(l);
 	if (rc != 0) {
-		if (rc > 0 && l->sending)
-			repl_net_want_write(l->wsi);	/* the log, at the next one */
+		if (rc > 0)
+			repl_net_want_write(l->wsi);	/* the rest, at the next one */
 		return rc < 0 ? rc : 0;
 	}
-	if (!l->sending)
+	if (!l->sending || repl_tree_hold(l))
 		return 0;
 	rc = repl_send_log(l);
 	if (rc > 0)
@@ -384,6 +388,7 @@ static int on_log(struct link *l, const struct dfs_msg *m)
 		cursor = 0;	/* its log lost its end: take it all */
 	pthread_mutex_lock(&r->lock);
 	l->peer_head = m->seq;
+	l->live_from = m->seq;
 	l->recv_upto = cursor;
 	l->state = LINK_UP;
 	/* Up: both sides admitted. A peer that refuses us is retried ever slower. */
@@ -498,6 +503,39 @@ static int on_ack(struct link *l, const struct dfs_msg *m)
 	return 0;
 }
 
+/*
+ * Hashes of the peer's log (a lazy link): what is missing is noted, and the
+ * peer's place moves on in turn with its other messages, as an UPDATES
+ * message of no item would move it.
+ */
+static int on_have(struct link *l, const struct dfs_msg *m)
+{
+	if (!l->got_log) {
+		repl_link_bad_frame(l, "HAVE before the handshake");
+		return -1;
+	}
+	if (repl_tree_have(l, m) < 0)
+		return -1;
+	struct dfs_msg e = { .type = DFS_MSG_UPDATES, .seq = m->seq, .upto = m->upto };
+	struct dfs_buf b;
+	dfs_buf_init(&b);
+	dfs_msg_updates_begin(&b, m->seq);
+	dfs_msg_updates_end(&b, m->upto);
+	int rc = dfs_buf_ok(&b) == 0 ? on_updates(l, &e, b.data, b.len) : 0;
+	dfs_buf_release(&b);
+	return rc;
+}
+
+/* PRUNE and GRAFT: after the handshake only. */
+static int on_tree(struct link *l, const struct dfs_msg *m)
+{
+	if (!l->got_log) {
+		repl_link_bad_frame(l, "PRUNE or GRAFT before the handshake");
+		return -1;
+	}
+	return m->type == DFS_MSG_PRUNE ? repl_tree_prune(l) : repl_tree_graft(l, m);
+}
+
 /* Returns -1 to close the link (a failed handshake), else 0. */
 int repl_link_message(struct link *l, const uint8_t *p, size_t len)
 {
@@ -522,6 +560,11 @@ int repl_link_message(struct link *l, const uint8_t *p, size_t len)
 		return on_updates(l, &m, p, len);
 	case DFS_MSG_ACK:
 		return on_ack(l, &m);
+	case DFS_MSG_HAVE:
+		return on_have(l, &m);
+	case DFS_MSG_PRUNE:
+	case DFS_MSG_GRAFT:
+		return on_tree(l, &m);
 	}
 	return 0;
 }

@@ -23,7 +23,8 @@ static const lws_retry_bo_t idle = {
 
 struct repl_net_timer {
 	lws_sorted_usec_list_t sul;
-	struct link *link;
+	struct link *link;		/* a reconnect timer's; NULL for r->tick */
+	struct dfs_repl *r;
 };
 
 struct repl_net_timer *repl_net_timer_new(struct link *l)
@@ -124,6 +125,25 @@ void repl_net_pause(struct lws *wsi)
 	lws_rx_flow_control(wsi, 0);
 }
 
+static void tick_now(lws_sorted_usec_list_t *sul)
+{
+	struct repl_net_timer *t = lws_container_of(sul, struct repl_net_timer, sul);
+
+	t->r->tick_due_ms = 0;
+	t->r->on->tick(t->r);
+}
+
+void repl_net_tick_in(struct dfs_repl *r, unsigned ms)
+{
+	uint64_t due = dfs_monotonic_ms() + ms;
+
+	if (!r->tick || !r->ctx || (r->tick_due_ms && r->tick_due_ms <= due))
+		return;
+	r->tick->r = r;
+	r->tick_due_ms = due;
+	lws_sul_schedule(r->ctx, 0, &r->tick->sul, tick_now, (lws_usec_t)ms * 1000);
+}
+
 void repl_net_wake(struct dfs_repl *r)
 {
 	lws_cancel_service(r->ctx);
@@ -210,7 +230,7 @@ static void service_wake(struct dfs_repl *r)
 		}
 		pthread_mutex_lock(&r->lock);
 		bool below = l->queued < r->queue_max / 2;
-		bool ack = l->got_log && l->recv_upto > l->ack_sent;
+		bool ack = l->got_log && repl_recv_stored(l) > l->ack_sent;
 		pthread_mutex_unlock(&r->lock);
 		if ((grew && l->sending) || ack)
 			lws_callback_on_writable(l->wsi);
@@ -219,6 +239,7 @@ static void service_wake(struct dfs_repl *r)
 			lws_rx_flow_control(l->wsi, 1);
 		}
 	}
+	r->on->tick(r);
 }
 
 static int accepted(struct dfs_repl *r, struct lws *wsi)

@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -52,13 +54,20 @@ struct batch_ctx {
 	struct link *link;
 	struct dfs_buf *msg;
 	size_t n;
+	bool have;			/* a HAVE: hashes, not records */
 };
 
 static int batch_add(uint64_t seq, const uint8_t *rec, size_t len, void *arg)
 {
 	struct batch_ctx *b = arg;
 
-	dfs_msg_updates_add(b->msg, seq, rec, len);
+	if (b->have) {
+		struct dfs_hash h;
+		dfs_hash2(&h, rec, len, NULL, 0);
+		dfs_msg_have_add(b->msg, seq, &h);
+	} else {
+		dfs_msg_updates_add(b->msg, seq, rec, len);
+	}
 	return ++b->n >= DFS_WIRE_BATCH_MAX ? 1 : 0;
 }
 
@@ -78,11 +87,14 @@ int repl_send_log(struct link *l)
 {
 	struct dfs_repl *r = l->r;
 	struct dfs_buf msg;
-	struct batch_ctx b = { l, &msg, 0 };
+	struct batch_ctx b = { l, &msg, 0, l->lazy };
 	uint64_t upto;
 
 	dfs_buf_init(&msg);
-	dfs_msg_updates_begin(&msg, dfs_db_log_head(r->db));
+	if (b.have)
+		dfs_msg_have_begin(&msg, dfs_db_log_head(r->db));
+	else
+		dfs_msg_updates_begin(&msg, dfs_db_log_head(r->db));
 	int rc = dfs_db_log_read(r->db, l->sent_upto, DFS_WIRE_BATCH_BYTES, is_echo, batch_add, &b,
 				 &upto);
 	if (rc >= 0 && upto > l->sent_upto) {
@@ -92,7 +104,7 @@ int repl_send_log(struct link *l)
 			pthread_mutex_lock(&r->lock);
 			l->sent_upto = upto;
 			pthread_mutex_unlock(&r->lock);
-			atomic_fetch_add(&r->sent, b.n);
+			atomic_fetch_add(b.have ? &r->announced : &r->sent, b.n);
 			rc = 1;
 		}
 	} else if (rc > 0) {
@@ -100,4 +112,81 @@ int repl_send_log(struct link *l)
 	}
 	dfs_buf_release(&msg);
 	return rc;
+}
+
+/* Passes the entry at seq only. */
+struct one_ctx {
+	uint64_t seq;
+	struct dfs_buf *msg;
+	size_t bytes;
+	bool found;
+};
+
+static int add_one(uint64_t seq, const uint8_t *rec, size_t len, void *arg)
+{
+	struct one_ctx *o = arg;
+
+	if (seq == o->seq) {
+		dfs_msg_updates_add(o->msg, seq, rec, len);
+		o->bytes += len;
+		o->found = true;
+	}
+	return 1;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts l->graft_in and drops repeats. */
+static void graft_in_sort(struct link *l)
+{
+	size_t n = 0;
+
+	qsort(l->graft_in, l->ngraft_in, sizeof(*l->graft_in), cmp_seq);
+	for (size_t i = 0; i < l->ngraft_in; i++)
+		if (n == 0 || l->graft_in[i] != l->graft_in[n - 1])
+			l->graft_in[n++] = l->graft_in[i];
+	l->ngraft_in = n;
+}
+
+/*
+ * The entries l's peer grafted, in full, as far as one batch takes: an
+ * UPDATES message whose upto is where the stream is already (each was
+ * announced over this connection, so none is past it).
+ */
+int repl_send_grafted(struct link *l)
+{
+	struct dfs_repl *r = l->r;
+	struct dfs_buf msg;
+	struct one_ctx o = { 0, &msg, 0, false };
+	size_t i = 0, n = 0;
+	int rc = 0;
+
+	graft_in_sort(l);
+	dfs_buf_init(&msg);
+	dfs_msg_updates_begin(&msg, dfs_db_log_head(r->db));
+	for (; i < l->ngraft_in && n < DFS_WIRE_BATCH_MAX && o.bytes < DFS_WIRE_BATCH_BYTES; i++) {
+		o.seq = l->graft_in[i];
+		o.found = false;
+		rc = dfs_db_log_read(r->db, o.seq - 1, DFS_WIRE_BATCH_BYTES, NULL, add_one, &o, NULL);
+		if (rc < 0)
+			break;
+		n += o.found;
+	}
+	memmove(l->graft_in, l->graft_in + i, (l->ngraft_in - i) * sizeof(*l->graft_in));
+	l->ngraft_in -= i;
+	if (rc >= 0 && n > 0) {
+		dfs_msg_updates_end(&msg, l->sent_upto);
+		rc = repl_net_write(l, &msg);
+		if (rc == 0) {
+			atomic_fetch_add(&r->sent, n);
+			atomic_fetch_add(&r->grafted, n);
+		}
+	}
+	dfs_buf_release(&msg);
+	return rc < 0 ? rc : l->ngraft_in > 0;
 }

@@ -26,6 +26,7 @@ static const struct repl_net_handlers link_handlers = {
 	.writable = repl_link_writable,
 	.message = repl_link_message,
 	.bad_frame = repl_link_bad_frame,
+	.tick = repl_tree_tick,
 };
 
 static int add_peer(struct dfs_repl *r, const char *url)
@@ -113,6 +114,7 @@ static void repl_free(struct dfs_repl *r)
 		link_put(l);
 	}
 	dfs_buf_release(&r->tx);
+	repl_net_timer_free(r->tick);
 	repl_security_free(r);
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->runs_lock);
@@ -139,6 +141,12 @@ static struct dfs_repl *repl_new(struct dfs_db *db, struct dfs_keyring *kr,
 	r->db = db;
 	r->kr = kr;
 	r->on = &link_handlers;
+	r->tick = repl_net_timer_new(NULL);
+	if (!r->tick) {
+		free(r);
+		errno = ENOMEM;
+		return NULL;
+	}
 	if (o->network_key) {
 		r->has_netkey = true;
 		dfs_secret_lock(r->netkey, sizeof(r->netkey));
@@ -307,6 +315,12 @@ void dfs_repl_get_stats(struct dfs_repl *r, struct dfs_repl_stats *out)
 	out->dropped = atomic_load(&r->dropped);
 	out->refused = atomic_load(&r->refused);
 	out->over_limit = atomic_load(&r->over_limit);
+	out->announced = atomic_load(&r->announced);
+	out->duplicates = atomic_load(&r->duplicates);
+	out->grafts = atomic_load(&r->grafts);
+	out->grafted = atomic_load(&r->grafted);
+	out->prunes = atomic_load(&r->prunes);
+	out->holes_over = atomic_load(&r->holes_over);
 	out->peers_up = atomic_load(&r->peers_up);
 	out->peers_configured = r->peers_configured;
 }
