@@ -317,3 +317,23 @@ print_report() {
   fi
   report_notes
 }
+
+# The full meshes (bench.d/mesh.sh): per update, over all links.
+report_mesh() {
+  local n
+
+  echo
+  printf '  full mesh on 127.0.0.1, %d writes, one at a time (per update, all links)\n' \
+    "$mesh_writes"
+  printf '  %-6s %10s %10s %10s %12s %7s %7s %9s %8s %8s\n' nodes "full/upd" "limit" \
+    "HAVE/upd" "KiB out/upd" grafts prunes converged "p50 ms" "p99 ms"
+  for n in $mesh_sizes; do
+    printf '  %-6s %10s %10s %10s %12s %7s %7s %9s %8s %8s\n' "$n" "${mesh_res[$n.sent]:-}" \
+      "$(awk -v n="$n" 'BEGIN { printf "%.1f", 1.5 * (n - 1) }')" "${mesh_res[$n.ann]:-}" \
+      "${mesh_res[$n.kib]:-}" "${mesh_res[$n.grafts]:-}" "${mesh_res[$n.prunes]:-}" \
+      "${mesh_res[$n.converged]:-}" "${mesh_res[$n.p50]:-}" "${mesh_res[$n.p99]:-}"
+  done
+  for n in "${mesh_notes[@]}"; do
+    printf '  ! %s\n' "$n"
+  done
+}

@@ -47,6 +47,40 @@ static void check_items(const struct dfs_msg *m, const uint8_t *data, size_t siz
 	dfs_msg_updates_end(out, m->upto);
 }
 
+/* HAVE: items of seq and hash, increasing, within upto; re-encoded into out. */
+static void check_haves(const struct dfs_msg *m, struct dfs_buf *out)
+{
+	size_t off = 0, n = 0;
+	uint64_t seq, last = 0;
+	struct dfs_hash h;
+
+	FUZZ_CHECK(m->count <= DFS_WIRE_BATCH_MAX);
+	FUZZ_CHECK(m->upto > 0);
+	dfs_msg_have_begin(out, m->seq);
+	while (dfs_msg_next_have(m, &off, &seq, &h)) {
+		FUZZ_CHECK(++n <= m->count);
+		FUZZ_CHECK(seq > last && seq <= m->upto);
+		last = seq;
+		dfs_msg_have_add(out, seq, &h);
+	}
+	FUZZ_CHECK(n == m->count && off == m->items_len);
+	dfs_msg_updates_end(out, m->upto);
+}
+
+/* GRAFT: 1..DFS_WIRE_GRAFT_MAX increasing seqs; re-encoded into out. */
+static void check_graft(const struct dfs_msg *m, struct dfs_buf *out)
+{
+	uint64_t seqs[DFS_WIRE_GRAFT_MAX];
+
+	FUZZ_CHECK(m->count >= 1 && m->count <= DFS_WIRE_GRAFT_MAX);
+	for (size_t i = 0; i < m->count; i++) {
+		seqs[i] = dfs_msg_graft_seq(m, i);
+		FUZZ_CHECK(seqs[i] > (i ? seqs[i - 1] : 0));
+	}
+	FUZZ_CHECK(dfs_msg_graft_seq(m, m->count) == 0);
+	FUZZ_CHECK(dfs_msg_graft_encode(out, seqs, m->count) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dfs_msg m;
@@ -82,6 +116,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case DFS_MSG_UPDATES:
 		check_items(&m, data, size, &out);
 		FUZZ_CHECK(dfs_buf_ok(&out) == 0);
+		break;
+	case DFS_MSG_HAVE:
+		check_haves(&m, &out);
+		FUZZ_CHECK(dfs_buf_ok(&out) == 0);
+		break;
+	case DFS_MSG_GRAFT:
+		check_graft(&m, &out);
+		break;
+	case DFS_MSG_PRUNE:
+		FUZZ_CHECK(m.count == 0);
+		FUZZ_CHECK(dfs_msg_encode(&m, &out) == 0);
 		break;
 	default:
 		FUZZ_CHECK(!"decoded an unknown type");

@@ -356,6 +356,42 @@ static void encode_msg(const struct dfs_msg *m, struct dfs_buf *b)
 	}
 }
 
+/* HAVE, PRUNE and GRAFT (version 5): the tree's messages. */
+static void tree_seeds(struct dfs_buf *b)
+{
+	static const char *const t = "fuzz_wire";
+	struct dfs_hash h1, h2;
+	struct dfs_msg m = { .type = DFS_MSG_PRUNE };
+	uint64_t seqs[3] = { 4, 9, 30 };
+
+	memset(h1.b, 0xa1, sizeof(h1.b));
+	memset(h2.b, 0xb2, sizeof(h2.b));
+	dfs_msg_have_begin(b, 30);
+	dfs_msg_have_add(b, 9, &h1);
+	dfs_msg_have_add(b, 12, &h2);
+	dfs_msg_updates_end(b, 30);
+	put(t, "have", b->data, b->len);
+	put(t, "have-truncated", b->data, b->len - 1);
+	b->data[1 + 16 + 40 + 7] = 9; /* the second item repeats seq 9 */
+	put(t, "have-seq-repeat", b->data, b->len);
+	dfs_msg_have_begin(b, 30);
+	dfs_msg_updates_end(b, 30);
+	put(t, "have-empty", b->data, b->len);
+	dfs_msg_have_add(b, 31, &h1);
+	put(t, "have-past-upto", b->data, b->len);
+	encode_msg(&m, b);
+	put(t, "prune", b->data, b->len);
+	dfs_buf_add_u8(b, 0);
+	put(t, "prune-trailing", b->data, b->len);
+	if (dfs_msg_graft_encode(b, seqs, 3) < 0)
+		exit(1);
+	put(t, "graft", b->data, b->len);
+	put(t, "graft-truncated", b->data, b->len - 1);
+	put(t, "graft-none", b->data, 1);
+	b->data[8] = 9; /* the first seq becomes 9, as the second */
+	put(t, "graft-seq-repeat", b->data, b->len);
+}
+
 static void wire_seeds(void)
 {
 	static const char *const t = "fuzz_wire";
@@ -451,6 +487,7 @@ static void wire_seeds(void)
 	dfs_msg_updates_add(&b, 1, (const uint8_t *)"not a record", 12);
 	put(t, "updates-junk-record", b.data, b.len);
 
+	tree_seeds(&b);
 	put(t, "empty", "", 0);
 	dfs_buf_release(&r2);
 	dfs_buf_release(&r1);

@@ -376,7 +376,8 @@ Test(wire, unknown_type)
 	uint8_t msg[HELLO_LEN] = { 0 };
 
 	for (int t = 0; t < 256; t++) {
-		if (t == 'H' || t == 'A' || t == 'W' || t == 'U' || t == 'K')
+		if (t == 'H' || t == 'A' || t == 'W' || t == 'U' || t == 'K' || t == 'I' ||
+		    t == 'P' || t == 'G')
 			continue;
 		msg[0] = (uint8_t)t;
 		cr_assert_eq(decode_exact(msg, 1, NULL), -EBADMSG, "type 0x%02x alone", t);
@@ -509,7 +510,7 @@ Test(wire, hello_unknown_flags)
 
 Test(wire, hello_other_version)
 {
-	static const uint8_t versions[] = { 0, 1, 2, 3, 5, 0xff };
+	static const uint8_t versions[] = { 0, 1, 2, 3, 4, 6, 0xff };
 	struct dfs_msg m;
 	struct dfs_buf b;
 
@@ -783,5 +784,85 @@ Test(wire, auth_proves_node_key_and_netkey)
 	dfs_wire_proof(proof, &bind);
 	cr_assert_neq(dfs_verify(d.sig, proof, sizeof(proof), &node_pk), 0,
 		      "the proof names its prover");
+	dfs_buf_release(&b);
+}
+
+/* HAVE: hashes of entries, the same rules for seq and upto as UPDATES. */
+Test(wire, have)
+{
+	struct dfs_hash h1, h2, got;
+	struct dfs_msg m;
+	struct dfs_buf b;
+	uint64_t seq;
+	size_t off = 0;
+
+	memset(h1.b, 0xa1, sizeof(h1.b));
+	memset(h2.b, 0xb2, sizeof(h2.b));
+	dfs_buf_init(&b);
+	dfs_msg_have_begin(&b, 40);
+	dfs_msg_have_add(&b, 9, &h1);
+	dfs_msg_have_add(&b, 12, &h2);
+	dfs_msg_updates_end(&b, 30);
+	cr_assert_eq(dfs_msg_decode(b.data, b.len, &m), 0);
+	cr_assert_eq(m.type, DFS_MSG_HAVE);
+	cr_assert_eq(m.seq, 40);
+	cr_assert_eq(m.upto, 30);
+	cr_assert_eq(m.count, 2);
+	cr_assert(dfs_msg_next_have(&m, &off, &seq, &got));
+	cr_assert_eq(seq, 9);
+	cr_assert_arr_eq(got.b, h1.b, DFS_HASH_LEN);
+	cr_assert(dfs_msg_next_have(&m, &off, &seq, &got));
+	cr_assert_eq(seq, 12);
+	cr_assert_arr_eq(got.b, h2.b, DFS_HASH_LEN);
+	cr_assert(!dfs_msg_next_have(&m, &off, &seq, &got));
+	/* Cut anywhere but between items (17: a HAVE of none, which moves upto on). */
+	for (size_t n = 0; n < b.len; n++)
+		if (n != 17 && n != 17 + 40)
+			cr_assert_eq(dfs_msg_decode(b.data, n, &m), -EBADMSG, "cut to %zu", n);
+	dfs_msg_updates_end(&b, 11);	/* 12 is past upto */
+	cr_assert_eq(dfs_msg_decode(b.data, b.len, &m), -EBADMSG);
+	dfs_msg_have_begin(&b, 40);
+	dfs_msg_have_add(&b, 9, &h1);
+	dfs_msg_have_add(&b, 9, &h2);
+	dfs_msg_updates_end(&b, 30);
+	cr_assert_eq(dfs_msg_decode(b.data, b.len, &m), -EBADMSG, "a seq repeated");
+	dfs_msg_have_begin(&b, 40);
+	cr_assert_eq(dfs_msg_decode(b.data, b.len, &m), -EBADMSG, "upto 0");
+	dfs_buf_release(&b);
+}
+
+/* GRAFT: 1..DFS_WIRE_GRAFT_MAX increasing seqs; PRUNE: nothing. */
+Test(wire, graft_prune)
+{
+	uint64_t seqs[DFS_WIRE_GRAFT_MAX + 1];
+	struct dfs_msg m = { .type = DFS_MSG_PRUNE };
+	struct dfs_buf b;
+
+	for (size_t i = 0; i <= DFS_WIRE_GRAFT_MAX; i++)
+		seqs[i] = 3 * i + 1;
+	dfs_buf_init(&b);
+	cr_assert_eq(dfs_msg_graft_encode(&b, seqs, 3), 0);
+	cr_assert_eq(dfs_msg_decode(b.data, b.len, &m), 0);
+	cr_assert_eq(m.type, DFS_MSG_GRAFT);
+	cr_assert_eq(m.count, 3);
+	cr_assert_eq(dfs_msg_graft_seq(&m, 0), 1);
+	cr_assert_eq(dfs_msg_graft_seq(&m, 2), 7);
+	cr_assert_eq(dfs_msg_graft_seq(&m, 3), 0);
+	cr_assert_eq(dfs_msg_decode(b.data, 1, &m), -EBADMSG, "no seq");
+	cr_assert_eq(dfs_msg_decode(b.data, b.len - 1, &m), -EBADMSG, "cut");
+	cr_assert_eq(dfs_msg_graft_encode(&b, seqs, DFS_WIRE_GRAFT_MAX), 0);
+	cr_assert_eq(dfs_msg_decode(b.data, b.len, &m), 0);
+	dfs_buf_add_u64be(&b, 99999);
+	cr_assert_eq(dfs_msg_decode(b.data, b.len, &m), -EBADMSG, "too many");
+	cr_assert_eq(dfs_msg_graft_encode(&b, seqs, 0), -EINVAL);
+	seqs[1] = seqs[0];
+	cr_assert_eq(dfs_msg_graft_encode(&b, seqs, 2), -EINVAL);
+	m.type = DFS_MSG_PRUNE;
+	cr_assert_eq(dfs_msg_encode(&m, &b), 0);
+	cr_assert_eq(b.len, 1);
+	cr_assert_eq(dfs_msg_decode(b.data, b.len, &m), 0);
+	cr_assert_eq(m.type, DFS_MSG_PRUNE);
+	dfs_buf_add_u8(&b, 0);
+	cr_assert_eq(dfs_msg_decode(b.data, b.len, &m), -EBADMSG, "trailing");
 	dfs_buf_release(&b);
 }
