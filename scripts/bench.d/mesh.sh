@@ -35,6 +35,16 @@ mesh_all_at() {
   done
 }
 
+# mesh_wait TARGET: mesh_all_at every 2 ms, for up to 10 s.
+mesh_wait() {
+  local t0=${EPOCHREALTIME//[!0-9]/}
+
+  until mesh_all_at "$1"; do
+    ((${EPOCHREALTIME//[!0-9]/} - t0 < 10000000)) || return 1
+    sleep 0.002
+  done
+}
+
 # mesh_ports N: sets mesh_port to the first of N free ports in a row.
 mesh_ports() {
   local i try
@@ -79,7 +89,7 @@ mesh_one() {
     i=$((k % n))
     t0=$(usec)
     printf '%d\n' "$k" >"${mesh_mnts[$i]}/M/o$i/f$((k % 10))" || die "mesh: write $k failed"
-    if ! wait_until 10 mesh_all_at $((base + k)); then
+    if ! mesh_wait $((base + k)); then
       ok=0
       mesh_notes+=("mesh of $n: write $k did not reach every node within 10 s")
       break
@@ -100,7 +110,7 @@ mesh_one() {
   mesh_res[$n.p50]=$(printf '%s\n' "${lat[@]}" | sort -n | awk '{ a[NR] = $1 }
     END { if (NR) print a[int((NR + 1) / 2)] }')
   mesh_res[$n.p99]=$(printf '%s\n' "${lat[@]}" | sort -n | awk '{ a[NR] = $1 }
-    END { if (NR) { i = int(NR * 0.99 + 0.999); print a[i > NR ? NR : i] } }')
+    END { if (NR) { i = int(NR * 0.99 + 0.999); if (i > NR) i = NR; print a[i] } }')
   mesh_res[$n.converged]=$([[ $ok == 1 ]] && mesh_all_at $((base + mesh_writes)) && echo yes || echo no)
   for m in "${mesh_mnts[@]}"; do
     ours "${mnt_pid[$m]:-}" "$m" || crashes[mesh$n]=$((${crashes[mesh$n]:-0} + 1))
