@@ -123,8 +123,8 @@ static int open_actions(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent 
  * generated file that takes writes here. For a field, *created turns true
  * when the open will create it.
  */
-static int open_check(struct dfs_fs *fs, const struct dfs_ent *ent, struct fuse_file_info *fi,
-		      bool writing, bool *created)
+static int open_check(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
+		      struct fuse_file_info *fi, bool writing, bool *created)
 {
 	int acc = fi->flags & O_ACCMODE;
 
@@ -162,6 +162,12 @@ static int open_check(struct dfs_fs *fs, const struct dfs_ent *ent, struct fuse_
 		if (frc == -ENOENT && writing)
 			*created = true;
 		/*
+		 * Deleted, by another node too, where the kernel still knows the
+		 * name: gone, unless another handle created it and has not written.
+		 */
+		if (frc == -ENOENT && !writing && dfs_inodes_pending_new(fs->inodes, ino, 0) <= 0)
+			return -ENOENT;
+		/*
 		 * An encrypted value this node cannot open: its mode has no r, so
 		 * the kernel refuses the open to anyone but root; root's read(2)
 		 * fails with EACCES.
@@ -196,9 +202,14 @@ static void open_field(struct dfs_fs *fs, fuse_ino_t ino, struct fuse_file_info 
 	 * A write waits for the listeners, which may read this very field.
 	 * Through the page cache the kernel would hold the written pages
 	 * locked and those reads would wait for the write: write around it.
+	 * A reader keeps what the kernel cached: every update that changes
+	 * the value drops it first (notify.c), so a repeated read costs an
+	 * open and no read request.
 	 */
 	if (writing)
 		fi->direct_io = 1;
+	else
+		h->cached = true;
 	h->append = fi->flags & O_APPEND;
 	h->created = created;
 	if (created) {
@@ -223,7 +234,7 @@ int fs_fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 
 	if (ent->kind == DFS_K_ACTIONS)
 		return open_actions(fs, ino, ent, fi, writing);
-	int rc = open_check(fs, ent, fi, writing, &created);
+	int rc = open_check(fs, ino, ent, fi, writing, &created);
 	if (rc < 0)
 		return rc;
 
@@ -246,7 +257,7 @@ int fs_fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 	/* Generated files and written fields commit at close: spare every other close a round trip. */
 	fi->noflush = ent->kind != DFS_K_META && ent->kind != DFS_K_NODE_FILE &&
 		      !(ent->kind == DFS_K_FIELD && writing);
-	fi->keep_cache = 0;
+	fi->keep_cache = h->cached;
 	return 0;
 }
 
@@ -414,8 +425,14 @@ int fs_fh_read(struct dfs_fs *fs, struct fh *h, size_t size, off_t off, uint8_t 
 	if (h->ent.kind == DFS_K_SCRATCH) {
 		rc = dfs_scratch_get(fs->scratch, h->ent.dir, h->ent.name, &data, &len);
 	} else {
-		/* A read from the start sees the latest value, unless this handle changed it. */
-		if (h->ent.kind == DFS_K_FIELD && off == 0 && !h->wrote && !h->pending_commit)
+		/*
+		 * A read from the start sees the latest value, unless this handle
+		 * changed it. What a reader's request returns goes to the shared
+		 * page cache: always the stored value, never an older one this
+		 * handle read before an update dropped the cache.
+		 */
+		if (h->ent.kind == DFS_K_FIELD && (off == 0 || h->cached) && !h->wrote &&
+		    !h->pending_commit)
 			h->loaded = false;
 		rc = fh_load(fs, h);
 		data = h->data.data;
