@@ -412,6 +412,30 @@ static int write_meta(struct dfs_fs *fs, struct fh *h, const char *buf, size_t s
 }
 
 /*
+ * What a reader's request returns goes to the shared page cache: always
+ * the stored value, never an older one this handle read before an update
+ * dropped the cache. The record read before the value says which one the
+ * handle holds (a newer value read after it only costs a reload).
+ */
+static void fh_seen(struct dfs_fs *fs, struct fh *h)
+{
+	if (dfs_db_get_field(fs->db, &h->ent.obj, h->ent.path, &h->seen) < 0)
+		memset(&h->seen, 0, sizeof(h->seen));
+}
+
+/* Whether the value h holds is still the stored one. */
+static bool fh_current(struct dfs_fs *fs, const struct fh *h)
+{
+	struct dfs_field_rec f;
+
+	if (!h->loaded || !h->seen.clock || dfs_db_get_field(fs->db, &h->ent.obj, h->ent.path, &f) < 0)
+		return false;
+	return f.alive && f.clock == h->seen.clock && f.mtime == h->seen.mtime &&
+	       f.size == h->seen.size && f.flags == h->seen.flags &&
+	       memcmp(f.signer.b, h->seen.signer.b, sizeof(f.signer.b)) == 0;
+}
+
+/*
  * One read(2): a copy of the bytes at off, in *out (malloc'ed, or NULL when
  * none), their count in *n.
  */
@@ -425,15 +449,12 @@ int fs_fh_read(struct dfs_fs *fs, struct fh *h, size_t size, off_t off, uint8_t 
 	if (h->ent.kind == DFS_K_SCRATCH) {
 		rc = dfs_scratch_get(fs->scratch, h->ent.dir, h->ent.name, &data, &len);
 	} else {
-		/*
-		 * A read from the start sees the latest value, unless this handle
-		 * changed it. What a reader's request returns goes to the shared
-		 * page cache: always the stored value, never an older one this
-		 * handle read before an update dropped the cache.
-		 */
-		if (h->ent.kind == DFS_K_FIELD && (off == 0 || h->cached) && !h->wrote &&
-		    !h->pending_commit)
+		/* A read from the start sees the latest value, unless this handle changed it. */
+		if (h->ent.kind == DFS_K_FIELD && !h->wrote && !h->pending_commit &&
+		    (off == 0 || (h->cached && !fh_current(fs, h))))
 			h->loaded = false;
+		if (h->cached && !h->loaded)
+			fh_seen(fs, h);
 		rc = fh_load(fs, h);
 		data = h->data.data;
 		len = h->data.len;

@@ -105,6 +105,7 @@ struct fh {
 	bool loaded;		/* data holds the value */
 	bool echo;		/* the mirror's: writes change nothing (mirror.c) */
 	bool cached;		/* a field opened to read, through the page cache (keep_cache) */
+	struct dfs_field_rec seen;	/* cached: the record of the value data holds */
 	struct dfs_buf data;	/* the value as this handle sees it */
 	struct dfs_buf item;	/* O_APPEND: the item being written */
 	int fd;			/* ACTIONS: the real file */
