@@ -92,6 +92,12 @@ static void on_update(void *ctx, const struct dfs_db_event *ev)
 		dfs_fs_remote_change(w->fs, ev);
 }
 
+/* An update that can be read now: the kernel drops what it cached of it. */
+static void on_staged(void *ctx, const struct dfs_db_event *ev)
+{
+	dfs_fs_changed(((struct wiring *)ctx)->fs, ev);
+}
+
 static int peers_text(void *ctx, struct dfs_buf *out)
 {
 	return dfs_repl_peers_text(((struct wiring *)ctx)->repl, out);
@@ -291,6 +297,7 @@ static int node_wire(struct node *n)
 		return -1;
 	n->wiring.fs = n->fs;
 	dfs_db_set_observer(n->db, on_update, &n->wiring);
+	dfs_db_set_staged(n->db, on_staged, &n->wiring);
 	dfs_fs_attach(n->fs, n->db, n->st, n->kr, n->se, cfg->state_dir);
 	return 0;
 }

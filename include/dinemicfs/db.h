@@ -355,6 +355,13 @@ int dfs_db_held_drop(struct dfs_db *db, const char *name);
 void dfs_db_set_policy(struct dfs_db *db, bool open);
 /** Sets the observer of durable updates; call before any change. */
 void dfs_db_set_observer(struct dfs_db *db, dfs_db_observer_fn fn, void *ctx);
+/**
+ * Sets the hook told of each update applied as soon as what it changed can
+ * be read, before it is durable: on the thread that applies it, without
+ * the apply lock, before the change returns and before the observer. The
+ * filesystem drops what the kernel cached of it there. Call before any change.
+ */
+void dfs_db_set_staged(struct dfs_db *db, dfs_db_observer_fn fn, void *ctx);
 
 /** Sets who judges changes; copies l. Call before any change. */
 void dfs_db_set_listener(struct dfs_db *db, const struct dfs_db_listener *l);

@@ -60,7 +60,7 @@ int dfs_fs_mirror_start(struct dfs_fs *fs, const char *mountpoint);
  * still waits on, which may name open handles.
  */
 void dfs_fs_mirror_stop(struct dfs_fs *fs);
-/** The mount is gone: remote changes are no longer shown to the kernel. */
+/** The mount is gone: changes are no longer shown to the kernel. */
 void dfs_fs_unmounted(struct dfs_fs *fs);
 /**
  * Closes the handles the kernel never released (it drops releases still
@@ -68,6 +68,12 @@ void dfs_fs_unmounted(struct dfs_fs *fs);
  * session loop, while the database is open.
  */
 void dfs_fs_close_open(struct dfs_fs *fs);
+/**
+ * An update, local or remote, now reads so (dfs_db_set_staged()): drops
+ * what the kernel cached of the files whose content it changed, so that
+ * no read returns what they held before; any thread, no database lock held.
+ */
+void dfs_fs_changed(struct dfs_fs *fs, const struct dfs_db_event *ev);
 /** Shows a durable remote change to the kernel and its watchers; any thread. */
 void dfs_fs_remote_change(struct dfs_fs *fs, const struct dfs_db_event *ev);
 /** Stops that thread; call before the session ends. Idempotent. */

@@ -120,6 +120,18 @@ void dfs_inodes_each_pending(struct dfs_inodes *t, fuse_ino_t parent,
 size_t dfs_inodes_children(struct dfs_inodes *t, fuse_ino_t parent, struct dfs_inode_name *out,
 			   size_t max);
 
+/* Where dfs_inodes_below() goes on from; start zeroed. */
+struct dfs_inodes_walk {
+	size_t bucket, skip;
+};
+
+/**
+ * Fills out with up to max inodes below top (its children, theirs, ...),
+ * named or not, going on from w; returns how many, 0 once all were given.
+ */
+size_t dfs_inodes_below(struct dfs_inodes *t, fuse_ino_t top, struct dfs_inodes_walk *w,
+			fuse_ino_t *out, size_t max);
+
 /** The (parent, name) ino is reached by; -ENOENT when it has none. */
 int dfs_inodes_name_of(struct dfs_inodes *t, fuse_ino_t ino, fuse_ino_t *parent, char *name,
 		       size_t n);

@@ -123,8 +123,8 @@ static int open_actions(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent 
  * generated file that takes writes here. For a field, *created turns true
  * when the open will create it.
  */
-static int open_check(struct dfs_fs *fs, const struct dfs_ent *ent, struct fuse_file_info *fi,
-		      bool writing, bool *created)
+static int open_check(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
+		      struct fuse_file_info *fi, bool writing, bool *created)
 {
 	int acc = fi->flags & O_ACCMODE;
 
@@ -162,6 +162,12 @@ static int open_check(struct dfs_fs *fs, const struct dfs_ent *ent, struct fuse_
 		if (frc == -ENOENT && writing)
 			*created = true;
 		/*
+		 * Deleted, by another node too, where the kernel still knows the
+		 * name: gone, unless another handle created it and has not written.
+		 */
+		if (frc == -ENOENT && !writing && dfs_inodes_pending_new(fs->inodes, ino, 0) <= 0)
+			return -ENOENT;
+		/*
 		 * An encrypted value this node cannot open: its mode has no r, so
 		 * the kernel refuses the open to anyone but root; root's read(2)
 		 * fails with EACCES.
@@ -196,9 +202,14 @@ static void open_field(struct dfs_fs *fs, fuse_ino_t ino, struct fuse_file_info 
 	 * A write waits for the listeners, which may read this very field.
 	 * Through the page cache the kernel would hold the written pages
 	 * locked and those reads would wait for the write: write around it.
+	 * A reader keeps what the kernel cached: every update that changes
+	 * the value drops it first (notify.c), so a repeated read costs an
+	 * open and no read request.
 	 */
 	if (writing)
 		fi->direct_io = 1;
+	else
+		h->cached = true;
 	h->append = fi->flags & O_APPEND;
 	h->created = created;
 	if (created) {
@@ -223,7 +234,7 @@ int fs_fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 
 	if (ent->kind == DFS_K_ACTIONS)
 		return open_actions(fs, ino, ent, fi, writing);
-	int rc = open_check(fs, ent, fi, writing, &created);
+	int rc = open_check(fs, ino, ent, fi, writing, &created);
 	if (rc < 0)
 		return rc;
 
@@ -246,7 +257,7 @@ int fs_fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 	/* Generated files and written fields commit at close: spare every other close a round trip. */
 	fi->noflush = ent->kind != DFS_K_META && ent->kind != DFS_K_NODE_FILE &&
 		      !(ent->kind == DFS_K_FIELD && writing);
-	fi->keep_cache = 0;
+	fi->keep_cache = h->cached;
 	return 0;
 }
 
@@ -401,6 +412,30 @@ static int write_meta(struct dfs_fs *fs, struct fh *h, const char *buf, size_t s
 }
 
 /*
+ * What a reader's request returns goes to the shared page cache: always
+ * the stored value, never an older one this handle read before an update
+ * dropped the cache. The record read before the value says which one the
+ * handle holds (a newer value read after it only costs a reload).
+ */
+static void fh_seen(struct dfs_fs *fs, struct fh *h)
+{
+	if (dfs_db_get_field(fs->db, &h->ent.obj, h->ent.path, &h->seen) < 0)
+		memset(&h->seen, 0, sizeof(h->seen));
+}
+
+/* Whether the value h holds is still the stored one. */
+static bool fh_current(struct dfs_fs *fs, const struct fh *h)
+{
+	struct dfs_field_rec f;
+
+	if (!h->loaded || !h->seen.clock || dfs_db_get_field(fs->db, &h->ent.obj, h->ent.path, &f) < 0)
+		return false;
+	return f.alive && f.clock == h->seen.clock && f.mtime == h->seen.mtime &&
+	       f.size == h->seen.size && f.flags == h->seen.flags &&
+	       memcmp(f.signer.b, h->seen.signer.b, sizeof(f.signer.b)) == 0;
+}
+
+/*
  * One read(2): a copy of the bytes at off, in *out (malloc'ed, or NULL when
  * none), their count in *n.
  */
@@ -415,8 +450,11 @@ int fs_fh_read(struct dfs_fs *fs, struct fh *h, size_t size, off_t off, uint8_t 
 		rc = dfs_scratch_get(fs->scratch, h->ent.dir, h->ent.name, &data, &len);
 	} else {
 		/* A read from the start sees the latest value, unless this handle changed it. */
-		if (h->ent.kind == DFS_K_FIELD && off == 0 && !h->wrote && !h->pending_commit)
+		if (h->ent.kind == DFS_K_FIELD && !h->wrote && !h->pending_commit &&
+		    (off == 0 || (h->cached && !fh_current(fs, h))))
 			h->loaded = false;
+		if (h->cached && !h->loaded)
+			fh_seen(fs, h);
 		rc = fh_load(fs, h);
 		data = h->data.data;
 		len = h->data.len;

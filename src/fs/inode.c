@@ -449,3 +449,44 @@ size_t dfs_inodes_children(struct dfs_inodes *t, fuse_ino_t parent, struct dfs_i
 	pthread_rwlock_unlock(&t->lock);
 	return n;
 }
+
+/* Whether x is below top: top is one of its ancestors. Under the lock. */
+static bool is_below(struct dfs_inodes *t, const struct inode *x, fuse_ino_t top)
+{
+	/* root, model, object, dict, key: a few steps at most */
+	for (int depth = 0; x && depth < 8; depth++) {
+		if (x->parent == top)
+			return true;
+		x = x->parent ? by_ino(t, x->parent) : NULL;
+	}
+	return false;
+}
+
+size_t dfs_inodes_below(struct dfs_inodes *t, fuse_ino_t top, struct dfs_inodes_walk *w,
+			fuse_ino_t *out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	for (; w->bucket < BUCKETS; w->bucket++, w->skip = 0) {
+		size_t count = 0, seen = 0;
+		for (struct inode *x = t->by_ino[w->bucket]; x; x = x->by_ino_next)
+			count += is_below(t, x, top);
+		/*
+		 * A bucket is given whole, so that inodes dropped meanwhile shift
+		 * nothing; only one larger than max is given in parts.
+		 */
+		if (n > 0 && n + count - w->skip > max)
+			break;
+		for (struct inode *x = t->by_ino[w->bucket]; x && n < max; x = x->by_ino_next) {
+			if (!is_below(t, x, top) || seen++ < w->skip)
+				continue;
+			out[n++] = x->ino;
+			w->skip++;
+		}
+		if (w->skip < count)
+			break;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return n;
+}

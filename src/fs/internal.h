@@ -65,6 +65,7 @@ struct dfs_fs {
 	struct open_link *open;		/* open handles (handle.c) */
 	struct fs_mirror *mirror;	/* remote changes repeated through the mount (mirror.c) */
 	_Atomic size_t max_write;	/* the kernel's largest write request (run.c) */
+	atomic_bool unmounted;		/* the kernel is gone: tell it nothing more */
 };
 
 /*
@@ -103,6 +104,8 @@ struct fh {
 	bool new_counted;	/* holds a pending_new count on the inode */
 	bool loaded;		/* data holds the value */
 	bool echo;		/* the mirror's: writes change nothing (mirror.c) */
+	bool cached;		/* a field opened to read, through the page cache (keep_cache) */
+	struct dfs_field_rec seen;	/* cached: the record of the value data holds */
 	struct dfs_buf data;	/* the value as this handle sees it */
 	struct dfs_buf item;	/* O_APPEND: the item being written */
 	int fd;			/* ACTIONS: the real file */

@@ -52,7 +52,6 @@ struct fs_mirror {
 	pthread_t thread;
 	bool running;
 	bool gave_up;			/* stop could not join: join after the session */
-	atomic_bool unmounted;		/* the kernel is gone: tell it nothing more */
 	atomic_int tid;			/* its thread id, once running */
 	pthread_mutex_t lock;		/* the queue and the current job */
 	pthread_cond_t cond;
@@ -263,7 +262,7 @@ void dfs_fs_remote_change(struct dfs_fs *fs, const struct dfs_db_event *ev)
 {
 	struct fs_mirror *m = fs->mirror;
 
-	if (!fs->se || !m->running || atomic_load(&m->unmounted))
+	if (!fs->se || !m->running || atomic_load(&fs->unmounted))
 		return;
 	if (!ev->applied && !ev->renamed_from)
 		return;
@@ -322,7 +321,7 @@ int dfs_fs_mirror_start(struct dfs_fs *fs, const char *mountpoint)
 
 void dfs_fs_unmounted(struct dfs_fs *fs)
 {
-	atomic_store(&fs->mirror->unmounted, true);
+	atomic_store(&fs->unmounted, true);
 }
 
 /*
@@ -477,7 +476,8 @@ int fs_echo_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->noflush = 1;
 	fi->direct_io = 1;
-	fi->keep_cache = 0;
+	/* The change was shown when it was staged (notify.c): what is cached is current. */
+	fi->keep_cache = 1;
 	return 0;
 }
 

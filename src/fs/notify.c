@@ -234,3 +234,82 @@ void fs_invalidate_conflicts(struct dfs_fs *fs, const char *model_name, const ch
 	free(v);
 	inval_inode(fs, dir);
 }
+
+/* ---- changed content ---------------------------------------------------------- */
+
+#define BELOW_BATCH 1024
+
+/* Pages and attributes of every file the kernel may hold below dir. */
+static void inval_below(struct dfs_fs *fs, fuse_ino_t dir)
+{
+	struct dfs_inodes_walk w = { 0, 0 };
+	fuse_ino_t v[BELOW_BATCH];
+	size_t n;
+
+	if (!dir)
+		return;
+	while ((n = dfs_inodes_below(fs->inodes, dir, &w, v, BELOW_BATCH)) > 0)
+		for (size_t i = 0; i < n; i++)
+			inval_inode(fs, v[i]);
+}
+
+/* The inode of a field's path (FIELD or DICT/KEY) in object, or 0; the dict's in *dict. */
+static fuse_ino_t field_ino(struct dfs_fs *fs, fuse_ino_t object, const char *path,
+			    fuse_ino_t *dict)
+{
+	char name[DFS_UPDATE_NAME_MAX + 1];
+	const char *slash = strchr(path, '/');
+
+	*dict = 0;
+	if (!slash)
+		return child_ino(fs, object, path);
+	snprintf(name, sizeof(name), "%.*s", (int)(slash - path), path);
+	*dict = child_ino(fs, object, name);
+	return child_ino(fs, *dict, slash + 1);
+}
+
+/*
+ * Readers open fields with keep_cache: the kernel serves what it cached
+ * until told. Every update that changes what a file reads drops that file's
+ * pages and attributes here, as soon as the update can be read (before it
+ * is durable, before a local write(2) returns): a field's own update; for a
+ * dict, its keys; for an object's metadata (.authorized, keysets: who may
+ * read, and re-judged values) or its removal, every file below it; for a
+ * model's, every file below the model. The kernel waits for reads of those
+ * pages already under way, so none brings back the value they held.
+ * Entries are left alone: this may run in an unlink or rename of the parent.
+ */
+void dfs_fs_changed(struct dfs_fs *fs, const struct dfs_db_event *ev)
+{
+	if (!fs->se || atomic_load(&fs->unmounted) || !ev->applied || !ev->model)
+		return;
+	fuse_ino_t model = child_ino(fs, FUSE_ROOT_ID, ev->model);
+	fuse_ino_t object = ev->object ? child_ino(fs, model, ev->object) : 0;
+	fuse_ino_t dict = 0;
+
+	switch (ev->op) {
+	case DFS_OP_FIELD_SET:
+	case DFS_OP_FIELD_APPEND:
+	case DFS_OP_FIELD_DELETE:
+	case DFS_OP_FIELD_RESOLVE:
+		if (object && ev->path)
+			inval_inode(fs, field_ino(fs, object, ev->path, &dict));
+		break;
+	case DFS_OP_DICT_CREATE:
+	case DFS_OP_DICT_DELETE:
+		dict = object && ev->path ? child_ino(fs, object, ev->path) : 0;
+		inval_below(fs, dict);
+		inval_inode(fs, dict);
+		break;
+	case DFS_OP_OBJECT_META:
+	case DFS_OP_OBJECT_REMOVE:
+		inval_below(fs, object);
+		break;
+	case DFS_OP_MODEL_META:
+	case DFS_OP_MODEL_REMOVE:
+		inval_below(fs, model);
+		break;
+	default:
+		break;
+	}
+}

@@ -43,6 +43,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	/* Every write(2) must reach us to be judged: no writeback caching. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/*
+	 * Cached pages go when an update changes them, and only then
+	 * (notify.c): the kernel need not guess from sizes and times.
+	 */
+	if (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA) {
+		conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+		conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
+	}
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)

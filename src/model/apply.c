@@ -602,14 +602,29 @@ out:
 	return rc;
 }
 
-/* Tells the observer about an update now durable, applied or held. */
-void db_observe(struct dfs_db *db, struct applied *note)
+/* The event's names, from note's buffers. */
+static void note_names(struct applied *note)
 {
 	note->ev.model = note->model;
 	note->ev.object = note->object[0] ? note->object : NULL;
 	note->ev.path = note->path[0] ? note->path : NULL;
 	note->ev.renamed_from = note->from[0] ? note->from : NULL;
 	note->ev.renamed_to = note->to[0] ? note->to : NULL;
+}
+
+/* An update applied and staged: what it changed reads so from now on. */
+void db_staged(struct dfs_db *db, struct applied *note)
+{
+	if (!note->ev.applied || !db->staged)
+		return;
+	note_names(note);
+	db->staged(db->staged_ctx, &note->ev);
+}
+
+/* Tells the observer about an update now durable, applied or held. */
+void db_observe(struct dfs_db *db, struct applied *note)
+{
+	note_names(note);
 	/* Who may read follows the keyset now stored, not keys opened before. */
 	if (note->ev.op == DFS_OP_OBJECT_META && note->ev.applied)
 		dfs_keycache_forget(db->kc, &note->entity);
@@ -617,7 +632,7 @@ void db_observe(struct dfs_db *db, struct applied *note)
 		db->observer(db->observer_ctx, &note->ev);
 }
 
-/* Stages b under the lock, waits for it outside, then tells the observer. */
+/* Stages b under the lock, tells the staged hook, waits outside, then tells the observer. */
 int db_finish(struct dfs_db *db, struct dfs_batch *b, int rc, struct applied *note)
 {
 	if (b)
@@ -625,6 +640,7 @@ int db_finish(struct dfs_db *db, struct dfs_batch *b, int rc, struct applied *no
 	pthread_mutex_unlock(&db->apply_lock);
 	if (!b)
 		return rc;
+	db_staged(db, note);
 	int wrc = dfs_store_wait(db->st, b);
 	if (wrc < 0)
 		return wrc;

@@ -213,6 +213,12 @@ void dfs_db_set_observer(struct dfs_db *db, dfs_db_observer_fn fn, void *ctx)
 	db->observer_ctx = ctx;
 }
 
+void dfs_db_set_staged(struct dfs_db *db, dfs_db_observer_fn fn, void *ctx)
+{
+	db->staged = fn;
+	db->staged_ctx = ctx;
+}
+
 int dfs_db_set_as(struct dfs_db *db, const struct dfs_pubkey *as)
 {
 	if (as && !dfs_keyring_has(db->kr, as))

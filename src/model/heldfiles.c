@@ -363,6 +363,8 @@ static int retry_one(struct dfs_db *db, const struct place *p, bool say)
 		if (it->b)
 			db_stage_locked(db, it->b);
 		pthread_mutex_unlock(&db->apply_lock);
+		if (it->b)
+			db_staged(db, &it->note);
 	}
 	if (it && it->b) {
 		int wrc = dfs_store_wait(db->st, it->b);

@@ -80,6 +80,8 @@ struct dfs_db {
 	bool open_policy;			/* likewise */
 	dfs_db_observer_fn observer;		/* likewise */
 	void *observer_ctx;
+	dfs_db_observer_fn staged;		/* likewise */
+	void *staged_ctx;
 	pthread_mutex_t as_lock;
 	bool has_as;				/* sign as this object where allowed */
 	struct dfs_pubkey as;
@@ -355,9 +357,14 @@ int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 		    const struct dfs_db_checked *checked, bool local, const struct db_hold *hold,
 		    bool unauthorized_ok, struct dfs_hash *missing, struct applied *note,
 		    struct dfs_batch **out);
+/**
+ * Tells the staged hook about an update applied and staged (readable now):
+ * call once the apply lock is released.
+ */
+void db_staged(struct dfs_db *db, struct applied *note);
 /** Tells the observer about an update now durable, applied or held. */
 void db_observe(struct dfs_db *db, struct applied *note);
-/** Stages b under the lock, waits for it outside, then tells the observer. */
+/** Stages b under the lock, tells the staged hook, waits outside, then tells the observer. */
 int db_finish(struct dfs_db *db, struct dfs_batch *b, int rc, struct applied *note);
 
 /* merge.c */

@@ -191,6 +191,8 @@ static int group_apply(struct dfs_db *db, struct group_item *it, const struct df
 	if (it->b)
 		db_stage_locked(db, it->b);
 	pthread_mutex_unlock(&db->apply_lock);
+	if (it->b)
+		db_staged(db, &it->note);
 	if (rc != 0 && rc != -EALREADY && rc != -EAGAIN)
 		log_refusal(db, u, &it->note, &c->hash, rc, it->b != NULL, by_policy, hold.rc);
 	return rc;
