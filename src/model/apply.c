@@ -563,12 +563,12 @@ out_free_batch:
 int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 		    const struct dfs_db_checked *checked, bool local, const struct db_hold *hold,
 		    bool unauthorized_ok, struct dfs_hash *missing, struct applied *note,
-		    struct dfs_batch **out)
+		    struct dfs_batch **out, const struct db_known *known)
 {
 	struct dfs_update u;
 	struct target t;
 	struct apply a = { .db = db, .u = &u, .rec = rec, .len = len, .t = &t, .local = local,
-			   .missing = missing, .note = note };
+			   .missing = missing, .note = note, .head = known ? known->head : NULL };
 	int rc = dfs_update_decode(rec, len, &u);
 
 	if (rc < 0)
@@ -587,7 +587,12 @@ int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 	if (a.retry_seq ? rc < 0 : rc != -ENOENT)
 		goto out;
 	apply_names(&a);
-	rc = db_load_target(db, &u, &t);
+	if (known) {
+		t = *known->t;
+		rc = 0;
+	} else {
+		rc = db_load_target(db, &u, &t);
+	}
 	if (rc == 0)
 		rc = check_chain(db, &u, &t, missing);
 	if (rc < 0)
@@ -610,6 +615,9 @@ void db_observe(struct dfs_db *db, struct applied *note)
 	note->ev.path = note->path[0] ? note->path : NULL;
 	note->ev.renamed_from = note->from[0] ? note->from : NULL;
 	note->ev.renamed_to = note->to[0] ? note->to : NULL;
+	/* A model's encrypted list changed: what sealed.c knows of lists is old. */
+	if (note->ev.op == DFS_OP_MODEL_META)
+		atomic_fetch_add(&db->encrypted_gen, 1);
 	/* Who may read follows the keyset now stored, not keys opened before. */
 	if (note->ev.op == DFS_OP_OBJECT_META && note->ev.applied)
 		dfs_keycache_forget(db->kc, &note->entity);

@@ -105,6 +105,8 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	db->kc = dfs_keycache_new();
 	db->recent = calloc(RECENT_SLOTS, sizeof(*db->recent));
 	db->held_names = calloc(HELD_NAMES, sizeof(*db->held_names));
+	pthread_mutex_init(&db->unlisted_lock, NULL);
+	atomic_init(&db->encrypted_gen, 1);
 	if (!db->kc || !db->recent || !db->held_names)
 		goto fail;
 	err = EIO;
@@ -141,6 +143,7 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 		pthread_rwlock_init(&db->key_locks[i], NULL);
 	return db;
 fail:
+	pthread_mutex_destroy(&db->unlisted_lock);
 	dfs_keycache_free(db->kc);
 	free(db->recent);
 	free(db->held_names);
@@ -157,6 +160,7 @@ void dfs_db_free(struct dfs_db *db)
 	pthread_mutex_destroy(&db->apply_lock);
 	pthread_mutex_destroy(&db->as_lock);
 	pthread_mutex_destroy(&db->held_names_lock);
+	pthread_mutex_destroy(&db->unlisted_lock);
 	for (size_t i = 0; i < KEY_LOCKS; i++)
 		pthread_rwlock_destroy(&db->key_locks[i]);
 	dfs_keycache_free(db->kc);
