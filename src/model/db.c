@@ -105,8 +105,6 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	db->kc = dfs_keycache_new();
 	db->recent = calloc(RECENT_SLOTS, sizeof(*db->recent));
 	db->held_names = calloc(HELD_NAMES, sizeof(*db->held_names));
-	pthread_mutex_init(&db->unlisted_lock, NULL);
-	atomic_init(&db->encrypted_gen, 1);
 	if (!db->kc || !db->recent || !db->held_names)
 		goto fail;
 	err = EIO;
@@ -139,11 +137,11 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	pthread_mutex_init(&db->apply_lock, NULL);
 	pthread_mutex_init(&db->as_lock, NULL);
 	pthread_mutex_init(&db->held_names_lock, NULL);
+	db_unlisted_init(db);
 	for (size_t i = 0; i < KEY_LOCKS; i++)
 		pthread_rwlock_init(&db->key_locks[i], NULL);
 	return db;
 fail:
-	pthread_mutex_destroy(&db->unlisted_lock);
 	dfs_keycache_free(db->kc);
 	free(db->recent);
 	free(db->held_names);

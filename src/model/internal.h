@@ -536,6 +536,8 @@ typedef int (*db_encrypted_fn)(const struct dfs_pubkey *signer, const uint8_t *l
 			       void *arg);
 /** Walks model's lists, one per signer: 0, fn's return, -EIO (a corrupt one) or -ENOMEM. */
 int db_encrypted_lists(struct dfs_db *db, const char *model, db_encrypted_fn fn, void *arg);
+/** Readies what db_encrypted_lists() remembers of models with no list (none yet). */
+void db_unlisted_init(struct dfs_db *db);
 /**
  * Sorts the names of lines (each ended by '\n', turned into '\0' in place)
  * without repeats: *out (malloc'ed, the caller frees it) points into lines.

@@ -87,6 +87,12 @@ static struct db_unlisted *unlisted_slot(struct dfs_db *db, const char *model)
 	return &db->unlisted[h % DB_UNLISTED_SLOTS];
 }
 
+void db_unlisted_init(struct dfs_db *db)
+{
+	pthread_mutex_init(&db->unlisted_lock, NULL);
+	atomic_init(&db->encrypted_gen, 1);
+}
+
 static bool known_unlisted(struct dfs_db *db, const char *model)
 {
 	struct db_unlisted *s = unlisted_slot(db, model);
