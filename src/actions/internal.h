@@ -41,6 +41,8 @@ struct listing {
 	struct timespec mtime, ctime;
 	char **names;
 	size_t n;
+	unsigned long rescans;		/* how often it was read again */
+	unsigned long missing_at;	/* missing: the common dir's rescans then, plus 1 */
 };
 
 struct job;

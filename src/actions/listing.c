@@ -59,6 +59,8 @@ static int cmp_names(const void *a, const void *b)
 static void rescan(struct listing *l, const struct stat *st)
 {
 	listing_clear(l);
+	l->rescans++;
+	l->missing_at = 0;
 	l->exists = st != NULL;
 	if (!st)
 		return;
@@ -98,6 +100,15 @@ static bool same_stamp(const struct listing *l, const struct stat *st)
 	       l->ctime.tv_sec == st->st_ctim.tv_sec && l->ctime.tv_nsec == st->st_ctim.tv_nsec;
 }
 
+static struct listing *find_listing(struct dfs_runner *r, const char *path)
+{
+	struct listing *l = r->listings;
+
+	while (l && strcmp(l->path, path) != 0)
+		l = l->next;
+	return l;
+}
+
 /*
  * Finds path's listing, re-reading it when the directory changed (one
  * stat(2) when it did not). Called with r->lock held; NULL on ENOMEM.
@@ -106,10 +117,8 @@ static struct listing *listing_of(struct dfs_runner *r, const char *path)
 {
 	struct stat st;
 	bool present = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-	struct listing *l = r->listings;
+	struct listing *l = find_listing(r, path);
 
-	while (l && strcmp(l->path, path) != 0)
-		l = l->next;
 	if (!l) {
 		l = calloc(1, sizeof(*l));
 		if (l)
@@ -176,6 +185,29 @@ static bool dir_has_any(struct dfs_runner *r, const char *path, uint32_t mask)
 	return found;
 }
 
+/*
+ * A model's directory found missing stays missing while the common one is
+ * unchanged (making it would change that directory's stamp): no stat(2) of
+ * it per change of a model with no listeners. With when NULL, tells whether
+ * mdir is known missing; else, once mdir was looked at, notes it missing
+ * as of the common directory's rescans in *when.
+ */
+static bool known_missing(struct dfs_runner *r, const char *mdir, const unsigned long *when)
+{
+	bool yes = false;
+
+	pthread_mutex_lock(&r->lock);
+	struct listing *common = find_listing(r, r->dir), *l = find_listing(r, mdir);
+	if (common && l && !l->exists) {
+		if (when)
+			l->missing_at = *when + 1;
+		else
+			yes = l->missing_at == common->rescans + 1;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return yes;
+}
+
 /* The common directory, then the model's. */
 bool runner_has_any(struct dfs_runner *r, uint32_t mask, const char *model)
 {
@@ -187,7 +219,13 @@ bool runner_has_any(struct dfs_runner *r, uint32_t mask, const char *model)
 		return false;
 	if (asprintf(&mdir, "%s/%s", r->dir, model) < 0)
 		return true;
-	bool found = dir_has_any(r, mdir, mask);
+	pthread_mutex_lock(&r->lock);
+	struct listing *common = find_listing(r, r->dir);
+	unsigned long when = common ? common->rescans : 0;
+	pthread_mutex_unlock(&r->lock);
+	bool found = !known_missing(r, mdir, NULL) && dir_has_any(r, mdir, mask);
+	if (!found && common)
+		known_missing(r, mdir, &when);
 	free(mdir);
 	return found;
 }

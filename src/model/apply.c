@@ -563,12 +563,12 @@ out_free_batch:
 int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 		    const struct dfs_db_checked *checked, bool local, const struct db_hold *hold,
 		    bool unauthorized_ok, struct dfs_hash *missing, struct applied *note,
-		    struct dfs_batch **out)
+		    struct dfs_batch **out, const struct db_known *known)
 {
 	struct dfs_update u;
 	struct target t;
 	struct apply a = { .db = db, .u = &u, .rec = rec, .len = len, .t = &t, .local = local,
-			   .missing = missing, .note = note };
+			   .missing = missing, .note = note, .head = known ? known->head : NULL };
 	int rc = dfs_update_decode(rec, len, &u);
 
 	if (rc < 0)
@@ -587,7 +587,12 @@ int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 	if (a.retry_seq ? rc < 0 : rc != -ENOENT)
 		goto out;
 	apply_names(&a);
-	rc = db_load_target(db, &u, &t);
+	if (known) {
+		t = *known->t;
+		rc = 0;
+	} else {
+		rc = db_load_target(db, &u, &t);
+	}
 	if (rc == 0)
 		rc = check_chain(db, &u, &t, missing);
 	if (rc < 0)
@@ -595,6 +600,12 @@ int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 	if (t.exists && !dfs_op_is_model(u.op))
 		snprintf(note->object, sizeof(note->object), "%s", t.object.shown);
 	rc = apply_batch(&a, hold, unauthorized_ok, out);
+	/*
+	 * A model's encrypted list may change: what sealed.c knows of lists is
+	 * old from now, under the lock that stages the change.
+	 */
+	if (u.op == DFS_OP_MODEL_META)
+		atomic_fetch_add(&db->encrypted_gen, 1);
 out:
 	dfs_buf_release(&a.key);
 	dfs_buf_release(&a.val);

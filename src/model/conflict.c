@@ -36,15 +36,6 @@
 #define HEAD_HAS_FLOOR 0x04
 #define HEAD_REC_LEN (2 + DFS_HASH_LEN + 8 + DFS_PUBKEY_LEN + 8 + DFS_PUBKEY_LEN)
 
-struct head {
-	uint8_t flags;
-	struct dfs_hash win;
-	uint64_t clock;
-	struct dfs_pubkey signer;
-	uint64_t fclock;		/* the floor */
-	struct dfs_pubkey fsigner;
-};
-
 static void key_head(struct dfs_buf *k, const struct dfs_pubkey *e, const char *p, size_t plen)
 {
 	dfs_buf_reset(k);
@@ -81,7 +72,7 @@ static uint64_t load_u64(const uint8_t *p)
 	return v;
 }
 
-static int head_decode(const uint8_t *p, size_t len, struct head *h)
+static int head_decode(const uint8_t *p, size_t len, struct db_head *h)
 {
 	struct dfs_reader r;
 	uint8_t v;
@@ -98,7 +89,7 @@ static int head_decode(const uint8_t *p, size_t len, struct head *h)
 	return 0;
 }
 
-static void head_encode(const struct head *h, struct dfs_buf *out)
+static void head_encode(const struct db_head *h, struct dfs_buf *out)
 {
 	dfs_buf_reset(out);
 	dfs_buf_add_u8(out, HEAD_REC_VERSION);
@@ -112,7 +103,7 @@ static void head_encode(const struct head *h, struct dfs_buf *out)
 
 /* Reads a field's head; none is all zero. 0, -EIO or -ENOMEM. */
 static int head_get(struct dfs_db *db, const struct dfs_pubkey *e, const char *p, size_t plen,
-		    struct head *h)
+		    struct db_head *h)
 {
 	struct dfs_buf k;
 	uint8_t *v;
@@ -162,7 +153,7 @@ struct cx {
 	struct apply *a;
 	const char *path;
 	size_t plen;
-	struct head h;
+	struct db_head h;
 	int64_t delta;		/* conflicts added less conflicts removed */
 	struct dfs_buf k;
 };
@@ -205,7 +196,7 @@ static int drop_below(const uint8_t *key, size_t klen, const uint8_t *val, size_
 }
 
 /* Whether (clock, signer) lies at or above the floor. */
-static bool above_floor(const struct head *h, uint64_t clock, const struct dfs_pubkey *signer)
+static bool above_floor(const struct db_head *h, uint64_t clock, const struct dfs_pubkey *signer)
 {
 	return !(h->flags & HEAD_HAS_FLOOR) || clock_cmp(clock, signer, h->fclock, &h->fsigner) >= 0;
 }
@@ -324,7 +315,12 @@ int db_conflict_apply(struct apply *a)
 	if (memchr(u->name, '/', u->name_len))
 		return 0;	/* dict keys have no conflicts */
 	dfs_buf_init(&x.k);
-	rc = head_get(a->db, &u->entity, x.path, x.plen, &x.h);
+	if (a->head) {
+		x.h = *a->head;	/* read under this very hold of the lock */
+		rc = 0;
+	} else {
+		rc = head_get(a->db, &u->entity, x.path, x.plen, &x.h);
+	}
 	if (rc == 0 && u->op == DFS_OP_FIELD_RESOLVE) {
 		struct dfs_hash lost;
 		memcpy(lost.b, u->value, DFS_HASH_LEN);
@@ -344,12 +340,11 @@ int db_conflict_apply(struct apply *a)
 }
 
 int db_conflict_base(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
-		     struct dfs_hash *base)
+		     struct dfs_hash *base, struct db_head *h)
 {
-	struct head h;
-	int rc = head_get(db, obj, path, strlen(path), &h);
+	int rc = head_get(db, obj, path, strlen(path), h);
 
-	*base = rc == 0 && (h.flags & HEAD_HAS_WIN) ? h.win : zero_hash;
+	*base = rc == 0 && (h->flags & HEAD_HAS_WIN) ? h->win : zero_hash;
 	return rc;
 }
 
@@ -366,7 +361,7 @@ static int walk_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t 
 	struct walk *w = arg;
 	struct dfs_db_conflict c;
 	struct dfs_reader r;
-	struct head h;
+	struct db_head h;
 
 	memset(&c, 0, sizeof(c));
 	if (klen < 1 + DFS_PUBKEY_LEN + 2 + DFS_HASH_LEN ||

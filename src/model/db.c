@@ -137,6 +137,7 @@ struct dfs_db *dfs_db_open(struct dfs_store *st, struct dfs_keyring *kr, size_t 
 	pthread_mutex_init(&db->apply_lock, NULL);
 	pthread_mutex_init(&db->as_lock, NULL);
 	pthread_mutex_init(&db->held_names_lock, NULL);
+	db_unlisted_init(db);
 	for (size_t i = 0; i < KEY_LOCKS; i++)
 		pthread_rwlock_init(&db->key_locks[i], NULL);
 	return db;
@@ -157,6 +158,7 @@ void dfs_db_free(struct dfs_db *db)
 	pthread_mutex_destroy(&db->apply_lock);
 	pthread_mutex_destroy(&db->as_lock);
 	pthread_mutex_destroy(&db->held_names_lock);
+	pthread_mutex_destroy(&db->unlisted_lock);
 	for (size_t i = 0; i < KEY_LOCKS; i++)
 		pthread_rwlock_destroy(&db->key_locks[i]);
 	dfs_keycache_free(db->kc);

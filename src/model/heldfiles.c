@@ -359,7 +359,7 @@ static int retry_one(struct dfs_db *db, const struct place *p, bool say)
 		db_receive_hold(db, it, &hold);
 		pthread_mutex_lock(&db->apply_lock);
 		rc = db_apply_locked(db, rec, len, NULL, false, &hold,
-				     db->open_policy && !it->j.authorized, NULL, &it->note, &it->b);
+				     db->open_policy && !it->j.authorized, NULL, &it->note, &it->b, NULL);
 		if (it->b)
 			db_stage_locked(db, it->b);
 		pthread_mutex_unlock(&db->apply_lock);

@@ -63,6 +63,7 @@
 
 #define KEY_LOCKS 64
 #define RECENT_SLOTS (1u << 16)
+#define DB_UNLISTED_SLOTS 16
 
 struct dfs_db {
 	struct dfs_store *st;
@@ -109,6 +110,13 @@ struct dfs_db {
 	/* Where held updates are, by hash (heldfiles.c): hints, checked before use. */
 	pthread_mutex_t held_names_lock;
 	struct held_name *held_names;	/* HELD_NAMES of them, by the hash's first bytes */
+	/* Models with no "encrypted" list (sealed.c); moves on when a list change is stored. */
+	atomic_uint_fast64_t encrypted_gen;	/* from 1: a slot's 0 matches nothing */
+	pthread_mutex_t unlisted_lock;
+	struct db_unlisted {
+		uint64_t gen;
+		char model[DFS_NAME_MAX + 1];
+	} unlisted[DB_UNLISTED_SLOTS];
 };
 
 /* A held update's place in the store, as last seen (heldfiles.c). */
@@ -261,6 +269,25 @@ struct target {
 	struct dfs_hash head;
 };
 
+/* A field's conflict head (conflict.c): its winner and floor. */
+struct db_head {
+	uint8_t flags;
+	struct dfs_hash win;
+	uint64_t clock;
+	struct dfs_pubkey signer;
+	uint64_t fclock;		/* the floor */
+	struct dfs_pubkey fsigner;
+};
+
+/*
+ * What a local change read under the apply lock before signing, so that
+ * its apply, under the same hold of the lock, need not read it again.
+ */
+struct db_known {
+	const struct target *t;
+	const struct db_head *head;	/* its field's, or NULL */
+};
+
 /* Last writer wins: (clock, signer) order, the same on every node. */
 static inline int clock_cmp(uint64_t ca, const struct dfs_pubkey *sa, uint64_t cb,
 			    const struct dfs_pubkey *sb)
@@ -325,6 +352,7 @@ struct apply {
 	struct held_tx held_tx;	/* what the batch changes in the held index */
 	uint64_t retry_seq;	/* a held update judged again: where it is held; else 0 */
 	uint8_t was_held;	/* and why it was (DFS_HELD_*) */
+	const struct db_head *head;	/* the field's conflict head, when known */
 };
 
 /*
@@ -351,12 +379,13 @@ struct db_hold {
 void db_stage_locked(struct dfs_db *db, struct dfs_batch *b);
 /**
  * The apply path: verify, check the rules, build the batch (apply.c tells
- * the whole contract). Called with the apply lock held.
+ * the whole contract). Called with the apply lock held; known, when not
+ * NULL, is what a local change read under this same hold of the lock.
  */
 int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 		    const struct dfs_db_checked *checked, bool local, const struct db_hold *hold,
 		    bool unauthorized_ok, struct dfs_hash *missing, struct applied *note,
-		    struct dfs_batch **out);
+		    struct dfs_batch **out, const struct db_known *known);
 /**
  * Tells the staged hook about an update applied and staged (readable now):
  * call once the apply lock is released.
@@ -452,7 +481,7 @@ int db_rejudge(struct apply *a, struct dfs_object_rec *o);
 int db_conflict_apply(struct apply *a);
 /** The base a set or delete of obj's path made here names: its winner, or zero. */
 int db_conflict_base(struct dfs_db *db, const struct dfs_pubkey *obj, const char *path,
-		     struct dfs_hash *base);
+		     struct dfs_hash *base, struct db_head *h);
 
 /* ---- db.c, query.c ---------------------------------------------------------- */
 
@@ -514,6 +543,8 @@ typedef int (*db_encrypted_fn)(const struct dfs_pubkey *signer, const uint8_t *l
 			       void *arg);
 /** Walks model's lists, one per signer: 0, fn's return, -EIO (a corrupt one) or -ENOMEM. */
 int db_encrypted_lists(struct dfs_db *db, const char *model, db_encrypted_fn fn, void *arg);
+/** Readies what db_encrypted_lists() remembers of models with no list (none yet). */
+void db_unlisted_init(struct dfs_db *db);
 /**
  * Sorts the names of lines (each ended by '\n', turned into '\0' in place)
  * without repeats: *out (malloc'ed, the caller frees it) points into lines.

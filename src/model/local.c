@@ -47,6 +47,8 @@ int db_local_change(struct dfs_db *db, uint8_t op, uint8_t flags,
 	struct dfs_batch *b = NULL;
 	struct dfs_buf rec;
 	struct target t;
+	struct db_head head;
+	struct db_known known = { .t = &t };
 	struct applied note;
 
 	if (vlen > db->max_value + (flags & DFS_UPDATE_FLAG_SEALED ? DFS_VALUE_OVERHEAD : 0))
@@ -63,7 +65,8 @@ int db_local_change(struct dfs_db *db, uint8_t op, uint8_t flags,
 		if ((op == DFS_OP_FIELD_SET || op == DFS_OP_FIELD_DELETE) &&
 		    !strchr(u.name, '/')) {
 			u.flags |= DFS_UPDATE_FLAG_BASE;
-			rc = db_conflict_base(db, entity, u.name, &u.base);
+			rc = db_conflict_base(db, entity, u.name, &u.base, &head);
+			known.head = &head;
 		}
 	}
 	if (rc == 0) {
@@ -76,7 +79,7 @@ int db_local_change(struct dfs_db *db, uint8_t op, uint8_t flags,
 	/* Under the open policy this node may sign for objects it does not own. */
 	if (rc == 0)
 		rc = db_apply_locked(db, rec.data, rec.len, NULL, true, NULL, db->open_policy, NULL,
-				     &note, &b);
+				     &note, &b, &known);
 	rc = db_finish(db, rc == 0 ? b : NULL, rc, &note);
 	if (rc == 0)
 		atomic_fetch_add(&db->applied, 1);

@@ -187,7 +187,8 @@ static int group_apply(struct dfs_db *db, struct group_item *it, const struct df
 	pthread_mutex_lock(&db->apply_lock);
 	/* The open policy lets listeners judge what they are asked; the owner's rules stay. */
 	int rc = db_apply_locked(db, rec, len, c, false, &hold,
-				 db->open_policy && !it->j.authorized, missing, &it->note, &it->b);
+				 db->open_policy && !it->j.authorized, missing, &it->note, &it->b,
+				 NULL);
 	if (it->b)
 		db_stage_locked(db, it->b);
 	pthread_mutex_unlock(&db->apply_lock);

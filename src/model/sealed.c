@@ -57,6 +57,7 @@ struct lists_ctx {
 	db_encrypted_fn fn;
 	void *arg;
 	int stop;		/* fn's non-zero return: the scan returns 0 for a positive one */
+	bool seen;		/* a list record was found */
 };
 
 static int list_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *arg)
@@ -64,6 +65,7 @@ static int list_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t 
 	struct lists_ctx *lc = arg;
 	struct dfs_meta_rec m;
 
+	lc->seen = true;
 	/* A record that cannot be read might list anything: nobody can tell. */
 	if (dfs_meta_rec_decode(val, vlen, &m) < 0 || dfs_sealed_check_list(m.value, m.len) < 0)
 		return db_corrupt(lc->db, "encrypted list", key, klen);
@@ -71,12 +73,58 @@ static int list_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t 
 	return lc->stop;
 }
 
+/*
+ * Models found to have no list, so that a write need not scan the store
+ * for them each time: a slot holds while encrypted_gen stays what it was
+ * before the scan (db_apply_locked() moves it when it stages a list change).
+ */
+static struct db_unlisted *unlisted_slot(struct dfs_db *db, const char *model)
+{
+	size_t h = 5381;
+
+	for (const char *p = model; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	return &db->unlisted[h % DB_UNLISTED_SLOTS];
+}
+
+void db_unlisted_init(struct dfs_db *db)
+{
+	pthread_mutex_init(&db->unlisted_lock, NULL);
+	atomic_init(&db->encrypted_gen, 1);
+}
+
+static bool known_unlisted(struct dfs_db *db, const char *model)
+{
+	struct db_unlisted *s = unlisted_slot(db, model);
+	uint64_t gen = atomic_load(&db->encrypted_gen);
+
+	pthread_mutex_lock(&db->unlisted_lock);
+	bool yes = s->gen == gen && strcmp(s->model, model) == 0;
+	pthread_mutex_unlock(&db->unlisted_lock);
+	return yes;
+}
+
+static void note_unlisted(struct dfs_db *db, const char *model, uint64_t gen)
+{
+	struct db_unlisted *s = unlisted_slot(db, model);
+
+	if (strlen(model) >= sizeof(s->model))
+		return;
+	pthread_mutex_lock(&db->unlisted_lock);
+	s->gen = gen;
+	strcpy(s->model, model);
+	pthread_mutex_unlock(&db->unlisted_lock);
+}
+
 int db_encrypted_lists(struct dfs_db *db, const char *model, db_encrypted_fn fn, void *arg)
 {
-	struct lists_ctx lc = { db, fn, arg, 0 };
+	struct lists_ctx lc = { db, fn, arg, 0, false };
 	struct dfs_pubkey id;
 	struct dfs_buf prefix;
 
+	if (known_unlisted(db, model))
+		return 0;
+	uint64_t gen = atomic_load(&db->encrypted_gen);
 	dfs_db_model_id(model, &id);
 	dfs_buf_init(&prefix);
 	dfs_key_meta(&prefix, &id, "encrypted");
@@ -84,6 +132,8 @@ int db_encrypted_lists(struct dfs_db *db, const char *model, db_encrypted_fn fn,
 	if (rc == 0)
 		rc = dfs_store_scan(db->st, prefix.data, prefix.len, list_one, &lc);
 	dfs_buf_release(&prefix);
+	if (rc == 0 && !lc.seen)
+		note_unlisted(db, model, gen);
 	return rc < 0 ? rc : lc.stop;
 }
 

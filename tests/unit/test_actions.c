@@ -281,6 +281,26 @@ Test(runner, new_listener_takes_effect_without_restart)
 	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0);
 }
 
+/*
+ * A model's directory found missing is not looked at again while the common
+ * one is unchanged; made later, its listeners count at once.
+ */
+Test(runner, model_dir_made_after_it_was_missing_takes_effect)
+{
+	struct dfs_action_event ev = event("1");
+	char why[256];
+
+	for (int i = 0; i < 3; i++)
+		cr_assert_not(dfs_runner_has(r, DFS_HOOK_ON_UPDATE, "Person"));
+	char *p = tmpdir_path(dir, "Person");
+	cr_assert_eq(mkdir(p, 0755), 0);
+	free(p);
+	script("Person/on_update", "#!/bin/sh\necho no >&2; exit 1\n", 0755);
+	cr_assert(dfs_runner_has(r, DFS_HOOK_ON_UPDATE, "Person"));
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	cr_assert_not(dfs_runner_has(r, DFS_HOOK_ON_UPDATE, "Other"));
+}
+
 /* A value of n bytes with CR, TAB, escapes and high bytes, no NUL and no newline. */
 static char *awkward(size_t n)
 {

@@ -993,6 +993,42 @@ Test(sealed, field_removed_from_the_list_is_written_plain)
 	expect_read_rc(&nc, &doc, "log", -EACCES, "C, log");
 }
 
+/*
+ * A node remembers a model with no list, so that writes need not look each
+ * time; a list made later, here or on another node, seals the next write.
+ */
+Test(sealed, a_list_made_after_plain_writes_seals_the_next_write)
+{
+	static const char *const secret[] = { "secret" };
+	struct dfs_update u;
+	struct blob w;
+
+	cr_assert_eq(dfs_db_create_model(na.db, MODEL), 0);
+	cr_assert_eq(dfs_db_create_object(na.db, MODEL, "doc", &doc), 0);
+	cr_assert_eq(ship(&na, &nb), 2);
+	cr_assert_eq(dfs_db_create_object(nb.db, MODEL, "chief", &chief), 0);
+	cr_assert_eq(set_str(&na, &doc, "secret", "plain"), 0);
+	cr_assert_eq(set_str(&nb, &chief, "secret", "plain"), 0);
+	w = last_update(&nb);
+	decode(&w, &u);
+	cr_assert_eq(u.flags & DFS_UPDATE_FLAG_SEALED, 0, "no list yet: plain");
+	free(w.data);
+
+	set_list(&na, secret, 1);
+	cr_assert_eq(set_str(&na, &doc, "secret", "sealed"), 0);
+	w = last_update(&na);
+	decode(&w, &u);
+	cr_assert(u.flags & DFS_UPDATE_FLAG_SEALED, "a list made here seals the next write");
+	free(w.data);
+
+	cr_assert_gt(ship(&na, &nb), 0);
+	cr_assert_eq(set_str(&nb, &chief, "secret", "sealed"), 0);
+	w = last_update(&nb);
+	decode(&w, &u);
+	cr_assert(u.flags & DFS_UPDATE_FLAG_SEALED, "a list received seals the next write");
+	free(w.data);
+}
+
 /* ---- replays -------------------------------------------------------------------- */
 
 Test(sealed, replayed_updates_change_nothing)
