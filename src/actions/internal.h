@@ -48,6 +48,8 @@ struct job;
 struct dfs_runner {
 	char *dir;
 	int timeout_ms;
+	char **base_env;		/* the daemon's environment, less DINEMIC_* */
+	size_t nbase_env;
 	pthread_mutex_t lock;
 	struct listing *listings;	/* protected by lock */
 
@@ -106,6 +108,11 @@ void runner_dry_hook(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_
 		     dfs_answer_fn fn, void *arg, bool *rejected);
 
 /* spawn.c */
+
+/* Copies the daemon's environment for listeners (once): 0 or -ENOMEM. */
+int runner_env_init(struct dfs_runner *r);
+/* Frees that copy; harmless when none was made. */
+void runner_env_free(struct dfs_runner *r);
 
 /*
  * Runs one listener with ev's value on stdin, told hook_name, within

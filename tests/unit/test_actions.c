@@ -409,3 +409,71 @@ Test(runner, after_queue_is_bounded_in_bytes)
 	free(f.value);
 	free(flag);
 }
+
+/* True once pid is gone or a zombie (whoever reaps it). */
+static bool ended(pid_t pid)
+{
+	char path[64], st[512];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return true;
+	size_t n = fread(st, 1, sizeof(st) - 1, f);
+	fclose(f);
+	st[n] = '\0';
+	const char *paren = strrchr(st, ')');
+	return !paren || paren[1] == '\0' || paren[2] == 'Z' || paren[2] == 'X';
+}
+
+/*
+ * The verdict comes when the listener exits, even while what it left in
+ * the background holds its stderr open; that is then killed with its group.
+ */
+Test(runner, a_background_child_holding_stderr_does_not_delay_the_verdict)
+{
+	struct dfs_action_event ev = event("1");
+	char why[256], body[512];
+	char *pidfile = tmpdir_path(dir, "bg.pid");
+
+	snprintf(body, sizeof(body), "#!/bin/sh\necho said >&2\nsleep 30 &\necho $! > %s\nexit 3\n",
+		 pidfile);
+	script("on_update", body, 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	cr_assert_str_eq(why, "on_update: said"); /* not "timed out after 1000 ms" */
+	pid_t bg = (pid_t)atoi(slurp("bg.pid"));
+	cr_assert_gt(bg, 0);
+	for (int i = 0; i < 200 && !ended(bg); i++)
+		usleep(10000);
+	cr_assert(ended(bg), "the background sleep %d outlived its listener", (int)bg);
+
+	snprintf(body, sizeof(body), "#!/bin/sh\nsleep 30 &\nexit 0\n");
+	script("on_update", body, 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0, "%s", why);
+	free(pidfile);
+}
+
+/* The daemon's own DINEMIC_* variables never reach a listener; the rest of its environment does. */
+Test(runner, environment_is_the_daemons_less_its_dinemic_variables)
+{
+	struct dfs_action_event ev = event("1");
+	char why[256], body[512];
+	char *out = tmpdir_path(dir, "env2.out");
+
+	setenv("DINEMIC_SEALED", "1", 1);
+	setenv("DINEMIC_FIELD", "spoofed", 1);
+	setenv("DFS_TEST_KEPT", "kept", 1);
+	struct dfs_runner *r2 = dfs_runner_new(dir, 1000);
+	unsetenv("DINEMIC_SEALED");
+	unsetenv("DINEMIC_FIELD");
+	unsetenv("DFS_TEST_KEPT");
+	cr_assert_not_null(r2);
+	snprintf(body, sizeof(body),
+		 "#!/bin/sh\necho \"${DINEMIC_SEALED-unset}|$DINEMIC_FIELD|$DFS_TEST_KEPT\" > %s\n",
+		 out);
+	script("on_update", body, 0755);
+	cr_assert_eq(dfs_runner_before(r2, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0, "%s", why);
+	cr_assert_str_eq(slurp("env2.out"), "unset|salary|kept\n");
+	dfs_runner_free(r2);
+	free(out);
+}
