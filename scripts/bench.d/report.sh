@@ -105,6 +105,13 @@ report_fields() {
     printf '  %-36s %11s  %s\n' "${l%%:*}" "${med[${l#*:}]:-n/a}" \
       "$(ratio "${med[${l#*:}]:-}" "${med[w1.relaxed]:-}")"
   done
+  printf '  %-36s %11s\n' "posix_spawn + wait of true (floor)" "${med[spawn1]:-n/a}"
+  echo
+  printf '  %-44s %8s   %s\n' "listeners, ratio" "value" "target"
+  check "before-listener writes / spawn floor" "$(ratio "${med[l1.before]:-}" "${med[spawn1]:-}")" \
+    ">=" 0.80
+  check "after-listener writes / spawn floor" "$(ratio "${med[l1.after]:-}" "${med[spawn1]:-}")" \
+    ">=" 0.80
   echo
   printf '  %-44s %8s   %s\n' "ratio" "value" "target"
   check "strict 1 writer / fdatasync floor" \
