@@ -39,6 +39,8 @@ struct listing {
 	dev_t dev;
 	ino_t ino;
 	struct timespec mtime, ctime;
+	int wd;		/* its inotify watch, -1 for none */
+	bool stale;	/* inotify saw a change since it was read */
 	char **names;
 	size_t n;
 };
@@ -52,6 +54,7 @@ struct dfs_runner {
 	size_t nbase_env;
 	pthread_mutex_t lock;
 	struct listing *listings;	/* protected by lock */
+	int inotify_fd;			/* -1 for none; protected by lock */
 
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
@@ -82,7 +85,9 @@ int runner_listeners(struct dfs_runner *r, enum dfs_hook hook, const char *model
 		     size_t *n);
 /* True when the common directory or model's holds a listener for any hook in mask. */
 bool runner_has_any(struct dfs_runner *r, uint32_t mask, const char *model);
-/* Frees every cached listing. The caller alone uses r. */
+/* Starts watching for changes of listings: the descriptor, or -1 (then stat(2) tells). */
+int runner_watch_init(struct dfs_runner *r);
+/* Frees every cached listing and the watches. The caller alone uses r. */
 void runner_listings_free(struct dfs_runner *r);
 
 /* redact.c */

@@ -477,3 +477,36 @@ Test(runner, environment_is_the_daemons_less_its_dinemic_variables)
 	dfs_runner_free(r2);
 	free(out);
 }
+
+/* Listeners come and go faster than a directory's mtime ticks: each change is seen at once. */
+Test(runner, quick_changes_are_seen_at_once)
+{
+	struct dfs_action_event ev = event("1");
+	char why[256];
+	char *p = tmpdir_path(dir, "Person/on_update.x");
+	char *m = tmpdir_path(dir, "Person");
+
+	for (int i = 0; i < 50; i++) {
+		cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0,
+			     "round %d: %s", i, why);
+		if (i == 0)
+			cr_assert_eq(mkdir(m, 0755), 0);
+		script("Person/on_update.x", "#!/bin/sh\nexit 1\n", 0755);
+		cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM,
+			     "round %d", i);
+		cr_assert_eq(unlink(p), 0);
+	}
+	/* The model's directory replaced by another: its listeners are the new one's. */
+	char *old = tmpdir_path(dir, "Person.old");
+	script("Person/on_update.x", "#!/bin/sh\nexit 1\n", 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	cr_assert_eq(rename(m, old), 0);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(mkdir(m, 0755), 0);
+	script("Person/on_update.y", "#!/bin/sh\necho new >&2; exit 1\n", 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	cr_assert_str_eq(why, "on_update.y: new");
+	free(old);
+	free(m);
+	free(p);
+}
