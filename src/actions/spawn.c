@@ -247,12 +247,16 @@ static void feed(struct child *c, const struct dfs_action_event *ev)
 	close_fd(&c->in);
 }
 
-/* Reads what stderr holds, keeping the first STDERR_KEEP bytes; closes it at its end. */
+/*
+ * Reads what stderr holds, keeping the first STDERR_KEEP bytes; closes it
+ * at its end. At most 64 KiB a call, so that a flood cannot keep the
+ * caller from its deadline.
+ */
 static void drain(struct child *c)
 {
 	char tmp[4096];
 
-	while (c->err >= 0) {
+	for (int i = 0; i < 16 && c->err >= 0; i++) {
 		ssize_t got = read(c->err, tmp, sizeof(tmp));
 		if (got < 0 && errno == EINTR)
 			continue;

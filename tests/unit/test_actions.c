@@ -510,3 +510,21 @@ Test(runner, quick_changes_are_seen_at_once)
 	free(m);
 	free(p);
 }
+
+/* A stderr that never runs dry keeps nobody from the deadline, nor from the exit. */
+Test(runner, an_endless_flood_of_stderr_times_out)
+{
+	struct dfs_action_event ev = event("1");
+	char why[256];
+	struct timespec a, b;
+
+	script("on_update", "#!/bin/sh\nexec cat /dev/zero >&2\n", 0755);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	cr_assert_str_eq(why, "on_update: timed out after 1000 ms");
+	cr_assert_lt(b.tv_sec - a.tv_sec, 5);
+	/* Flooded by what it left behind, a listener that exits 0 accepts. */
+	script("on_update", "#!/bin/sh\ncat /dev/zero >&2 &\nsleep 0.1\nexit 0\n", 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0, "%s", why);
+}
