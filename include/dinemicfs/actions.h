@@ -14,8 +14,9 @@
  * and the first line of its stderr is the reason. Its stdout is discarded
  * and its stderr read up to a bound, so a flood cannot exhaust memory.
  *
- * Directory listings are cached and re-read only when a directory's mtime
- * changes, so a hook without listeners costs two stat(2) calls and no fork.
+ * Directory listings are cached and re-read only when inotify reports a
+ * change of their names (where a directory cannot be watched: when its
+ * mtime changes), so a hook without listeners costs one read(2) and no fork.
  *
  * Threading: every function may be called from any thread; listeners of
  * concurrent changes run concurrently.

@@ -30,7 +30,9 @@ for t in 1 8; do
   cell "r$t.tmpfs" read "$shm" "$t"
 done
 # Listeners (sync=relaxed so that their cost is not hidden behind the disk):
-# model L has a /bin/true before-listener, model Z a /bin/true after-listener.
+# model L has a /bin/true before-listener, model Z a /bin/true after-listener;
+# spawn1 is their floor, true started with posix_spawn and waited for, in a loop.
+cell "spawn1" spawn "$(type -P true)" 1
 cell "l1.before" write "$work/relaxed/L/w" 1 relaxed
 cell "l1.after" write "$work/relaxed/Z/w" 1 relaxed
 field_cells=("${cells[@]}")

@@ -105,6 +105,20 @@ report_fields() {
     printf '  %-36s %11s  %s\n' "${l%%:*}" "${med[${l#*:}]:-n/a}" \
       "$(ratio "${med[${l#*:}]:-}" "${med[w1.relaxed]:-}")"
   done
+  printf '  %-36s %11s\n' "posix_spawn + wait of true (floor)" "${med[spawn1]:-n/a}"
+  echo
+  printf '  %-44s %8s   %s\n' "listeners, ratio" "value" "target"
+  check "before-listener writes / spawn floor" "$(ratio "${med[l1.before]:-}" "${med[spawn1]:-}")" \
+    ">=" 0.80
+  check "after-listener writes / spawn floor" "$(ratio "${med[l1.after]:-}" "${med[spawn1]:-}")" \
+    ">=" 0.80
+  # A before-listener runs in the write, so the two add up: what spawn1 and
+  # w1.relaxed allow, one after the other, shows the cost of the path itself.
+  local serial
+  serial=$(awk -v s="${med[spawn1]:-}" -v w="${med[w1.relaxed]:-}" \
+    'BEGIN { if (s > 0 && w > 0) printf "%.0f", 1 / (1 / s + 1 / w) }')
+  printf '  %-44s %8s\n' "  spawn1 + w1.relaxed in series (writes/s)" "${serial:-n/a}"
+  printf '  %-44s %8s\n' "  before-listener writes / that" "$(ratio "${med[l1.before]:-}" "$serial")"
   echo
   printf '  %-44s %8s   %s\n' "ratio" "value" "target"
   check "strict 1 writer / fdatasync floor" \

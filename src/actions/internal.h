@@ -39,10 +39,10 @@ struct listing {
 	dev_t dev;
 	ino_t ino;
 	struct timespec mtime, ctime;
+	int wd;		/* its inotify watch, -1 for none */
+	bool stale;	/* inotify saw a change since it was read */
 	char **names;
 	size_t n;
-	unsigned long rescans;		/* how often it was read again */
-	unsigned long missing_at;	/* missing: the common dir's rescans then, plus 1 */
 };
 
 struct job;
@@ -50,8 +50,11 @@ struct job;
 struct dfs_runner {
 	char *dir;
 	int timeout_ms;
+	char **base_env;		/* the daemon's environment, less DINEMIC_* */
+	size_t nbase_env;
 	pthread_mutex_t lock;
 	struct listing *listings;	/* protected by lock */
+	int inotify_fd;			/* -1 for none; protected by lock */
 
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
@@ -82,7 +85,9 @@ int runner_listeners(struct dfs_runner *r, enum dfs_hook hook, const char *model
 		     size_t *n);
 /* True when the common directory or model's holds a listener for any hook in mask. */
 bool runner_has_any(struct dfs_runner *r, uint32_t mask, const char *model);
-/* Frees every cached listing. The caller alone uses r. */
+/* Starts watching for changes of listings: the descriptor, or -1 (then stat(2) tells). */
+int runner_watch_init(struct dfs_runner *r);
+/* Frees every cached listing and the watches. The caller alone uses r. */
 void runner_listings_free(struct dfs_runner *r);
 
 /* redact.c */
@@ -108,6 +113,11 @@ void runner_dry_hook(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_
 		     dfs_answer_fn fn, void *arg, bool *rejected);
 
 /* spawn.c */
+
+/* Copies the daemon's environment for listeners (once): 0 or -ENOMEM. */
+int runner_env_init(struct dfs_runner *r);
+/* Frees that copy; harmless when none was made. */
+void runner_env_free(struct dfs_runner *r);
 
 /*
  * Runs one listener with ev's value on stdin, told hook_name, within

@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: MIT
-/* listing.c - hook names, and the listeners of a directory, cached by its mtime */
+/*
+ * listing.c - hook names, and the listeners of a directory, cached: re-read
+ * when inotify reports a change of its names (or, where a directory cannot
+ * be watched, when its mtime changes), so that a lookup costs one read(2)
+ * of the inotify descriptor that finds nothing.
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -59,8 +67,6 @@ static int cmp_names(const void *a, const void *b)
 static void rescan(struct listing *l, const struct stat *st)
 {
 	listing_clear(l);
-	l->rescans++;
-	l->missing_at = 0;
 	l->exists = st != NULL;
 	if (!st)
 		return;
@@ -100,25 +106,92 @@ static bool same_stamp(const struct listing *l, const struct stat *st)
 	       l->ctime.tv_sec == st->st_ctim.tv_sec && l->ctime.tv_nsec == st->st_ctim.tv_nsec;
 }
 
-static struct listing *find_listing(struct dfs_runner *r, const char *path)
+/* What changes a directory's list of names, or the directory itself. */
+#define WATCH_MASK                                                                   \
+	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF |    \
+	 IN_MOVE_SELF | IN_ONLYDIR)
+
+int runner_watch_init(struct dfs_runner *r)
+{
+	r->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	return r->inotify_fd;	/* without it, each lookup stat(2)s its directories */
+}
+
+/*
+ * Takes what inotify queued: any event at all (a name, a directory moved
+ * or removed, a watch gone, an overflow) makes every listing stale. Called
+ * with r->lock held.
+ */
+static void take_events(struct dfs_runner *r)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
+
+	while (r->inotify_fd >= 0) {
+		ssize_t n = read(r->inotify_fd, buf, sizeof(buf));
+		if (n > 0) {
+			any = true;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n == 0 || errno != EAGAIN) {
+			/* Cannot tell what changed: back to a stat(2) per lookup. */
+			close(r->inotify_fd);
+			r->inotify_fd = -1;
+			for (struct listing *l = r->listings; l; l = l->next)
+				l->wd = -1;
+			any = true;
+		} else {
+			break;
+		}
+	}
+	for (struct listing *l = r->listings; any && l; l = l->next)
+		l->stale = true;
+}
+
+/*
+ * Brings l up to date: watched before it is read, so that a change during
+ * the read is an event; re-read when inotify saw a change, or, where there
+ * is no watch, when the directory's stamp changed. Called with r->lock held.
+ */
+static void refresh(struct dfs_runner *r, struct listing *l)
+{
+	struct stat st;
+	int wd = r->inotify_fd >= 0 ? inotify_add_watch(r->inotify_fd, l->path, WATCH_MASK) : -1;
+	bool present = stat(l->path, &st) == 0 && S_ISDIR(st.st_mode);
+
+	if (l->wd >= 0 && l->wd != wd && r->inotify_fd >= 0)
+		inotify_rm_watch(r->inotify_fd, l->wd);
+	l->wd = wd;
+	if (!present)
+		rescan(l, NULL);
+	else if (l->stale || !same_stamp(l, &st))
+		rescan(l, &st);
+	l->stale = false;
+}
+
+/* True when inotify vouches that l's directory and its names are as last read. */
+static bool trusted(const struct listing *l, const struct listing *parent)
+{
+	if (l->stale)
+		return false;
+	if (l->wd >= 0)
+		return true;
+	/* Absent, where its creation would be an event of a watched parent. */
+	return !l->exists && parent && parent->wd >= 0 && !parent->stale;
+}
+
+/*
+ * Finds path's listing, brought up to date where inotify cannot vouch for
+ * it. parent: the listing of path's directory, or NULL. Called with
+ * r->lock held, after take_events(); NULL on ENOMEM.
+ */
+static struct listing *listing_of(struct dfs_runner *r, const char *path,
+				  const struct listing *parent)
 {
 	struct listing *l = r->listings;
 
 	while (l && strcmp(l->path, path) != 0)
 		l = l->next;
-	return l;
-}
-
-/*
- * Finds path's listing, re-reading it when the directory changed (one
- * stat(2) when it did not). Called with r->lock held; NULL on ENOMEM.
- */
-static struct listing *listing_of(struct dfs_runner *r, const char *path)
-{
-	struct stat st;
-	bool present = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-	struct listing *l = find_listing(r, path);
-
 	if (!l) {
 		l = calloc(1, sizeof(*l));
 		if (l)
@@ -127,106 +200,75 @@ static struct listing *listing_of(struct dfs_runner *r, const char *path)
 			free(l);
 			return NULL;
 		}
+		l->wd = -1;
+		l->stale = true;
 		l->next = r->listings;
 		r->listings = l;
-		rescan(l, present ? &st : NULL);
-	} else if (!present) {
-		if (l->exists)
-			rescan(l, NULL);
-	} else if (!same_stamp(l, &st)) {
-		rescan(l, &st);
 	}
+	if (!trusted(l, parent))
+		refresh(r, l);
 	return l;
 }
 
-/* Appends to *out the full paths of path's listeners for hook, in name order. */
-static int collect(struct dfs_runner *r, const char *path, enum dfs_hook hook, char ***out,
-		   size_t *n)
+/*
+ * The common directory's listing and model's (*m NULL without a model),
+ * up to date. Called with r->lock held; 0 or -errno.
+ */
+static int listings_of(struct dfs_runner *r, const char *model, struct listing **c,
+		       struct listing **m)
 {
-	int rc = 0;
+	char mdir[PATH_MAX];
 
-	pthread_mutex_lock(&r->lock);
-	struct listing *l = listing_of(r, path);
-	if (!l)
-		rc = -ENOMEM;
-	for (size_t i = 0; l && i < l->n && rc == 0; i++) {
+	take_events(r);
+	*m = NULL;
+	*c = listing_of(r, r->dir, NULL);
+	if (!*c)
+		return -ENOMEM;
+	if (!model || !*model)
+		return 0;
+	if ((size_t)snprintf(mdir, sizeof(mdir), "%s/%s", r->dir, model) >= sizeof(mdir))
+		return -ENAMETOOLONG;
+	*m = listing_of(r, mdir, *c);
+	return *m ? 0 : -ENOMEM;
+}
+
+/* Appends to *out the full paths of l's listeners for hook, in name order. */
+static int collect(const struct listing *l, enum dfs_hook hook, char ***out, size_t *n)
+{
+	for (size_t i = 0; l && i < l->n; i++) {
 		if (dfs_hook_of_filename(l->names[i]) != (int)hook)
 			continue;
 		char **v = realloc(*out, (*n + 1) * sizeof(*v));
-		if (!v) {
-			rc = -ENOMEM;
-			break;
-		}
+		if (!v)
+			return -ENOMEM;
 		*out = v;
-		if (asprintf(&v[*n], "%s/%s", path, l->names[i]) < 0) {
-			rc = -ENOMEM;
-			break;
-		}
+		if (asprintf(&v[*n], "%s/%s", l->path, l->names[i]) < 0)
+			return -ENOMEM;
 		(*n)++;
 	}
-	pthread_mutex_unlock(&r->lock);
-	return rc;
+	return 0;
 }
 
-/* True when path holds a listener for any hook in mask (bit h for hook h). */
-static bool dir_has_any(struct dfs_runner *r, const char *path, uint32_t mask)
+/* True when l holds a listener for any hook in mask (bit h for hook h). */
+static bool has_any(const struct listing *l, uint32_t mask)
 {
-	bool found = false;
-
-	pthread_mutex_lock(&r->lock);
-	struct listing *l = listing_of(r, path);
-	if (!l)
-		found = true; /* cannot tell: let the caller run (and fail closed) */
-	for (size_t i = 0; l && i < l->n && !found; i++) {
+	for (size_t i = 0; l && i < l->n; i++) {
 		int h = dfs_hook_of_filename(l->names[i]);
-		found = h >= 0 && (mask & (1u << h));
+		if (h >= 0 && (mask & (1u << h)))
+			return true;
 	}
-	pthread_mutex_unlock(&r->lock);
-	return found;
-}
-
-/*
- * A model's directory found missing stays missing while the common one is
- * unchanged (making it would change that directory's stamp): no stat(2) of
- * it per change of a model with no listeners. With when NULL, tells whether
- * mdir is known missing; else, once mdir was looked at, notes it missing
- * as of the common directory's rescans in *when.
- */
-static bool known_missing(struct dfs_runner *r, const char *mdir, const unsigned long *when)
-{
-	bool yes = false;
-
-	pthread_mutex_lock(&r->lock);
-	struct listing *common = find_listing(r, r->dir), *l = find_listing(r, mdir);
-	if (common && l && !l->exists) {
-		if (when)
-			l->missing_at = *when + 1;
-		else
-			yes = l->missing_at == common->rescans + 1;
-	}
-	pthread_mutex_unlock(&r->lock);
-	return yes;
+	return false;
 }
 
 /* The common directory, then the model's. */
 bool runner_has_any(struct dfs_runner *r, uint32_t mask, const char *model)
 {
-	char *mdir;
+	struct listing *c, *m;
 
-	if (dir_has_any(r, r->dir, mask))
-		return true;
-	if (!model || !*model)
-		return false;
-	if (asprintf(&mdir, "%s/%s", r->dir, model) < 0)
-		return true;
 	pthread_mutex_lock(&r->lock);
-	struct listing *common = find_listing(r, r->dir);
-	unsigned long when = common ? common->rescans : 0;
+	/* Cannot tell: let the caller run (and fail closed). */
+	bool found = listings_of(r, model, &c, &m) < 0 || has_any(c, mask) || has_any(m, mask);
 	pthread_mutex_unlock(&r->lock);
-	bool found = !known_missing(r, mdir, NULL) && dir_has_any(r, mdir, mask);
-	if (!found && common)
-		known_missing(r, mdir, &when);
-	free(mdir);
 	return found;
 }
 
@@ -234,17 +276,17 @@ bool runner_has_any(struct dfs_runner *r, uint32_t mask, const char *model)
 int runner_listeners(struct dfs_runner *r, enum dfs_hook hook, const char *model, char ***out,
 		     size_t *n)
 {
-	char *mdir = NULL;
+	struct listing *c, *m;
 
 	*out = NULL;
 	*n = 0;
-	int rc = collect(r, r->dir, hook, out, n);
-	if (rc == 0 && model && *model) {
-		if (asprintf(&mdir, "%s/%s", r->dir, model) < 0)
-			return -ENOMEM;
-		rc = collect(r, mdir, hook, out, n);
-		free(mdir);
-	}
+	pthread_mutex_lock(&r->lock);
+	int rc = listings_of(r, model, &c, &m);
+	if (rc == 0)
+		rc = collect(c, hook, out, n);
+	if (rc == 0)
+		rc = collect(m, hook, out, n);
+	pthread_mutex_unlock(&r->lock);
 	if (rc < 0) {
 		runner_free_list(*out, *n);
 		*out = NULL;
@@ -260,6 +302,9 @@ bool dfs_runner_has(struct dfs_runner *r, enum dfs_hook hook, const char *model)
 
 void runner_listings_free(struct dfs_runner *r)
 {
+	if (r->inotify_fd >= 0)
+		close(r->inotify_fd);
+	r->inotify_fd = -1;
 	while (r->listings) {
 		struct listing *l = r->listings;
 		r->listings = l->next;

@@ -268,10 +268,15 @@ struct dfs_runner *dfs_runner_new(const char *dir, int timeout_ms)
 	pthread_mutex_init(&r->qlock, NULL);
 	pthread_cond_init(&r->qcond, NULL);
 	r->tail = &r->head;
+	runner_watch_init(r);
 	/* A listener that stops reading its stdin must not kill the daemon. */
 	signal(SIGPIPE, SIG_IGN);
-	int err = r->dir ? pthread_create(&r->worker, NULL, worker_main, r) : ENOMEM;
+	int err = r->dir && runner_env_init(r) == 0 ? 0 : ENOMEM;
+	if (!err)
+		err = pthread_create(&r->worker, NULL, worker_main, r);
 	if (err) {
+		runner_listings_free(r);
+		runner_env_free(r);
 		pthread_cond_destroy(&r->qcond);
 		pthread_mutex_destroy(&r->qlock);
 		pthread_mutex_destroy(&r->lock);
@@ -293,6 +298,7 @@ void dfs_runner_free(struct dfs_runner *r)
 	pthread_mutex_unlock(&r->qlock);
 	pthread_join(r->worker, NULL);
 	runner_listings_free(r);
+	runner_env_free(r);
 	pthread_cond_destroy(&r->qcond);
 	pthread_mutex_destroy(&r->qlock);
 	pthread_mutex_destroy(&r->lock);

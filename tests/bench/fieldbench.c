@@ -4,18 +4,22 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define VALUE_LEN 32
 
-enum mode { M_WRITE, M_READ, M_FSYNC, M_FILL };
+extern char **environ;
+
+enum mode { M_WRITE, M_READ, M_FSYNC, M_FILL, M_SPAWN };
 
 struct bench {
 	enum mode mode;
@@ -120,6 +124,33 @@ static int fsync_loop(struct worker *w, const char *path)
 	return w->err ? -1 : 0;
 }
 
+/*
+ * Spawn mode: the floor of a listener, PROGRAM started with posix_spawn(3)
+ * and waited for, over and over; each must exit 0.
+ */
+static int spawn_loop(struct worker *w, const char *prog)
+{
+	char *argv[] = { (char *)prog, NULL };
+
+	pthread_barrier_wait(&w->b->start);
+	while (!atomic_load_explicit(&w->b->stop, memory_order_relaxed)) {
+		pid_t pid;
+		int status;
+		errno = posix_spawn(&pid, prog, NULL, NULL, argv, environ);
+		if (errno)
+			return fail(w, "posix_spawn", prog);
+		while (waitpid(pid, &status, 0) < 0)
+			if (errno != EINTR)
+				return fail(w, "waitpid", prog);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			errno = ECHILD;
+			return fail(w, "exit status of", prog);
+		}
+		w->ops++;
+	}
+	return 0;
+}
+
 /* Fill mode: objects id, id + threads, ... each get `fields` fields. */
 static int fill_loop(struct worker *w)
 {
@@ -150,6 +181,10 @@ static void *run(void *arg)
 	if (b->mode == M_FILL) {
 		pthread_barrier_wait(&b->start);
 		fill_loop(w);
+		return NULL;
+	}
+	if (b->mode == M_SPAWN) {
+		spawn_loop(w, b->dir);
 		return NULL;
 	}
 	snprintf(path, sizeof(path), "%s/f%d", b->dir, w->id);
@@ -232,9 +267,11 @@ static long number(const char *s, long min, long max)
 static void usage(void)
 {
 	fprintf(stderr, "usage: fieldbench write|read|fsync DIR THREADS SECONDS\n"
+			"       fieldbench spawn PROGRAM THREADS SECONDS\n"
 			"       fieldbench fill DIR OBJECTS FIELDS [THREADS]\n"
 			"       fieldbench put FILE < CONTENT\n"
-			"Prints operations per second (fill: fields per second;\n"
+			"Prints operations per second (fill: fields per second; spawn:\n"
+			"PROGRAM runs, each waited for;\n"
 			"put: milliseconds of one write(2) of CONTENT and the close).\n");
 }
 
@@ -260,6 +297,8 @@ int main(int argc, char **argv)
 		b.mode = M_FSYNC;
 	else if (strcmp(argv[1], "fill") == 0)
 		b.mode = M_FILL;
+	else if (strcmp(argv[1], "spawn") == 0)
+		b.mode = M_SPAWN;
 	else {
 		usage();
 		return 2;

@@ -429,3 +429,122 @@ Test(runner, after_queue_is_bounded_in_bytes)
 	free(f.value);
 	free(flag);
 }
+
+/* True once pid is gone or a zombie (whoever reaps it). */
+static bool ended(pid_t pid)
+{
+	char path[64], st[512];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return true;
+	size_t n = fread(st, 1, sizeof(st) - 1, f);
+	fclose(f);
+	st[n] = '\0';
+	const char *paren = strrchr(st, ')');
+	return !paren || paren[1] == '\0' || paren[2] == 'Z' || paren[2] == 'X';
+}
+
+/*
+ * The verdict comes when the listener exits, even while what it left in
+ * the background holds its stderr open; that is then killed with its group.
+ */
+Test(runner, a_background_child_holding_stderr_does_not_delay_the_verdict)
+{
+	struct dfs_action_event ev = event("1");
+	char why[256], body[512];
+	char *pidfile = tmpdir_path(dir, "bg.pid");
+
+	snprintf(body, sizeof(body), "#!/bin/sh\necho said >&2\nsleep 30 &\necho $! > %s\nexit 3\n",
+		 pidfile);
+	script("on_update", body, 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	cr_assert_str_eq(why, "on_update: said"); /* not "timed out after 1000 ms" */
+	pid_t bg = (pid_t)atoi(slurp("bg.pid"));
+	cr_assert_gt(bg, 0);
+	for (int i = 0; i < 200 && !ended(bg); i++)
+		usleep(10000);
+	cr_assert(ended(bg), "the background sleep %d outlived its listener", (int)bg);
+
+	snprintf(body, sizeof(body), "#!/bin/sh\nsleep 30 &\nexit 0\n");
+	script("on_update", body, 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0, "%s", why);
+	free(pidfile);
+}
+
+/* The daemon's own DINEMIC_* variables never reach a listener; the rest of its environment does. */
+Test(runner, environment_is_the_daemons_less_its_dinemic_variables)
+{
+	struct dfs_action_event ev = event("1");
+	char why[256], body[512];
+	char *out = tmpdir_path(dir, "env2.out");
+
+	setenv("DINEMIC_SEALED", "1", 1);
+	setenv("DINEMIC_FIELD", "spoofed", 1);
+	setenv("DFS_TEST_KEPT", "kept", 1);
+	struct dfs_runner *r2 = dfs_runner_new(dir, 1000);
+	unsetenv("DINEMIC_SEALED");
+	unsetenv("DINEMIC_FIELD");
+	unsetenv("DFS_TEST_KEPT");
+	cr_assert_not_null(r2);
+	snprintf(body, sizeof(body),
+		 "#!/bin/sh\necho \"${DINEMIC_SEALED-unset}|$DINEMIC_FIELD|$DFS_TEST_KEPT\" > %s\n",
+		 out);
+	script("on_update", body, 0755);
+	cr_assert_eq(dfs_runner_before(r2, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0, "%s", why);
+	cr_assert_str_eq(slurp("env2.out"), "unset|salary|kept\n");
+	dfs_runner_free(r2);
+	free(out);
+}
+
+/* Listeners come and go faster than a directory's mtime ticks: each change is seen at once. */
+Test(runner, quick_changes_are_seen_at_once)
+{
+	struct dfs_action_event ev = event("1");
+	char why[256];
+	char *p = tmpdir_path(dir, "Person/on_update.x");
+	char *m = tmpdir_path(dir, "Person");
+
+	for (int i = 0; i < 50; i++) {
+		cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0,
+			     "round %d: %s", i, why);
+		if (i == 0)
+			cr_assert_eq(mkdir(m, 0755), 0);
+		script("Person/on_update.x", "#!/bin/sh\nexit 1\n", 0755);
+		cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM,
+			     "round %d", i);
+		cr_assert_eq(unlink(p), 0);
+	}
+	/* The model's directory replaced by another: its listeners are the new one's. */
+	char *old = tmpdir_path(dir, "Person.old");
+	script("Person/on_update.x", "#!/bin/sh\nexit 1\n", 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	cr_assert_eq(rename(m, old), 0);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(mkdir(m, 0755), 0);
+	script("Person/on_update.y", "#!/bin/sh\necho new >&2; exit 1\n", 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	cr_assert_str_eq(why, "on_update.y: new");
+	free(old);
+	free(m);
+	free(p);
+}
+
+/* A stderr that never runs dry keeps nobody from the deadline, nor from the exit. */
+Test(runner, an_endless_flood_of_stderr_times_out)
+{
+	struct dfs_action_event ev = event("1");
+	char why[256];
+	struct timespec a, b;
+
+	script("on_update", "#!/bin/sh\nexec cat /dev/zero >&2\n", 0755);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), -EPERM);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	cr_assert_str_eq(why, "on_update: timed out after 1000 ms");
+	cr_assert_lt(b.tv_sec - a.tv_sec, 5);
+	/* Flooded by what it left behind, a listener that exits 0 accepts. */
+	script("on_update", "#!/bin/sh\ncat /dev/zero >&2 &\nsleep 0.1\nexit 0\n", 0755);
+	cr_assert_eq(dfs_runner_before(r, DFS_HOOK_ON_UPDATE, &ev, why, sizeof(why)), 0, "%s", why);
+}
