@@ -220,7 +220,7 @@ run_attack() {
     attack_notes+=("skipped: no $WSPROBE or $MKUPDATE (built unless -De2e=disabled)")
     return 0
   fi
-  for m in "$work/strict" "$work/relaxed" "$work/memfs" "$work/memfs1"; do
+  for m in "$work/strict" "$work/relaxed" "$work/memfs" "$work/memfs0"; do
     [[ -n ${mnt_pid[$m]+x} ]] && stop_mount "$m"
   done
   atk_setup

@@ -184,7 +184,7 @@ $((2 * crypt_rotations)) rewrites of .authorized, not $((2 * crypt_rotations))")
 
 # The crypt cells, their check, and the rotations.
 run_crypt() {
-  for m in "$work/strict" "$work/relaxed" "$work/memfs" "$work/memfs1"; do
+  for m in "$work/strict" "$work/relaxed" "$work/memfs" "$work/memfs0"; do
     [[ -n ${mnt_pid[$m]+x} ]] && stop_mount "$m"
   done
   if crypt_setup; then

@@ -7,9 +7,9 @@
 # ---- cells ---------------------------------------------------------------------
 
 # Each cell: id, fieldbench mode, directory, threads, and the dinemicfs (by
-# start_dfs NAME) it needs.
+# start_dfs NAME) it needs; cell_more holds more fieldbench arguments.
 cells=()
-declare -A cell_mode=() cell_dir=() cell_threads=() cell_dfs=() results=() fails=()
+declare -A cell_mode=() cell_dir=() cell_threads=() cell_dfs=() cell_more=() results=() fails=()
 cell() {
   cells+=("$1")
   cell_mode[$1]=$2
@@ -17,18 +17,23 @@ cell() {
   cell_threads[$1]=$4
   cell_dfs[$1]=${5:-}
 }
+# A LevelDB put with sync set, of about what one field write of the daemon
+# adds to its store's log (some 970 bytes), into a store beside the state dirs.
+ldb_record=950
 for t in 1 8; do
   cell "w$t.strict" write "$work/strict/B/w" "$t" strict
   cell "w$t.relaxed" write "$work/relaxed/B/w" "$t" relaxed
   cell "w$t.memfs" write "$work/memfs" "$t"
-  cell "w$t.memfs1" write "$work/memfs1" "$t"
+  cell "w$t.memfs0" write "$work/memfs0" "$t"
   cell "w$t.tmpfs" write "$shm" "$t"
   cell "w$t.fsync" fsync "$work/disk" "$t"
   cell "r$t.dfs" read "$work/strict/B/r" "$t" strict
   cell "r$t.memfs" read "$work/memfs" "$t"
-  cell "r$t.memfs1" read "$work/memfs1" "$t"
+  cell "r$t.memfs0" read "$work/memfs0" "$t"
   cell "r$t.tmpfs" read "$shm" "$t"
 done
+cell "w1.ldbput" ldbput "$work/ldbput" 1
+cell_more[w1.ldbput]=$ldb_record
 # Listeners (sync=relaxed so that their cost is not hidden behind the disk):
 # model L has a /bin/true before-listener, model Z a /bin/true after-listener;
 # spawn1 is their floor, true started with posix_spawn and waited for, in a loop.
@@ -44,8 +49,9 @@ run_cell() {
 
   for _ in 1 2; do
     [[ -n $dfs ]] && revive_dfs "$dfs"
+    # shellcheck disable=SC2086 # cell_more is a list of words
     out=$("$FB" "${cell_mode[$id]}" "${cell_dir[$id]}" "${cell_threads[$id]}" "$secs" \
-      2>>"$work/fieldbench.log")
+      ${cell_more[$id]:-} 2>>"$work/fieldbench.log")
     if [[ $? -eq 0 && $out =~ ^[0-9]+$ ]]; then
       results[$id]+=" $out"
       printf '%s=%s ' "$id" "$out" >&2
@@ -79,15 +85,16 @@ run_rounds() {
   done
 }
 
-# The field cells: dinemicfs sync=strict and relaxed, memfs, tmpfs, fdatasync.
+# The field cells: dinemicfs sync=strict and relaxed, memfs, tmpfs, fdatasync,
+# LevelDB synced puts.
 run_fields() {
   mkdir -p "$work/disk"
   start_dfs strict strict
   start_dfs relaxed relaxed
-  start_memfs memfs
-  # memfs making the loop call the daemon made before FUSE_USE_VERSION 312
-  # (see memfs.c): what the thread settings it ignored cost.
-  start_memfs memfs1 --old-loop
+  # memfs served as the daemon is (threads, default_permissions, direct_io,
+  # flush and noflush: see memfs.c), and memfs with its first settings.
+  start_memfs memfs --like-daemon
+  start_memfs memfs0
   for fs in strict relaxed; do
     for d in ${dfs_dirs[$fs]}; do
       mkdir -p "$work/$fs/$d" || die "cannot create an object in $work/$fs"

@@ -21,7 +21,7 @@ sampled_bytes() {
 
 # Fills, samples, remounts; sets mem_done unless the fill failed.
 run_memory() {
-  for m in "$work/strict" "$work/relaxed" "$work/memfs" "$work/memfs1"; do
+  for m in "$work/strict" "$work/relaxed" "$work/memfs" "$work/memfs0"; do
     stop_mount "$m"
   done
   nfields=$((mem_objects * mem_fields))

@@ -59,7 +59,7 @@ $(secs_between "$t0" "$(usec)") s (no growth for $repl_stall s, or the 150 s cap
 # A <- B <- C, then D <- A; sets repl_done.
 run_repl() {
   repl_t0=$(usec)
-  for m in "$work/strict" "$work/relaxed" "$work/memfs" "$work/memfs1"; do
+  for m in "$work/strict" "$work/relaxed" "$work/memfs" "$work/memfs0"; do
     [[ -n ${mnt_pid[$m]+x} ]] && stop_mount "$m"
   done
   pick_ports || die "replication: no three free ports on 127.0.0.1 from $repl_port"

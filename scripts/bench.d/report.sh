@@ -82,21 +82,31 @@ factor_of() {
     else printf "%.0fx", a / b }'
 }
 
+# The most one durable writer could do: a FUSE write cycle (memfs served as
+# the daemon) and a LevelDB synced put, one after the other:
+# 1/(1/memfs + 1/put), writes/s.
+strict_floor() {
+  awk -v m="${med[w1.memfs]:-}" -v p="${med[w1.ldbput]:-}" \
+    'BEGIN { if (m > 0 && p > 0) printf "%.0f", 1 / (1 / m + 1 / p) }'
+}
+
 # The field rows against memfs, tmpfs and the disk, and their targets.
 report_fields() {
   echo
   printf '  %-28s %11s %11s  %s\n' "field writes/s" "1 thread" "8 threads" "8/1"
   row "dinemicfs sync=strict" strict
   row "dinemicfs sync=relaxed" relaxed
-  row "memfs (FUSE, in memory)" memfs
-  row "memfs, pre-3.12 loop call" memfs1
+  row "memfs, served as the daemon" memfs
+  row "memfs, first settings" memfs0
   row "tmpfs" tmpfs
   row "write+fdatasync (disk floor)" fsync
+  printf '  %-28s %s\n' "LevelDB synced put (${ldb_record} B)" "$(cellfmt w1.ldbput)"
+  printf '  %-28s %11s\n' "serial floor, strict" "$(strict_floor)"
   echo
   printf '  %-28s %11s %11s  %s\n' "field reads/s" "1 thread" "8 threads" "8/1"
   rrow "dinemicfs" dfs
-  rrow "memfs (FUSE, in memory)" memfs
-  rrow "memfs, pre-3.12 loop call" memfs1
+  rrow "memfs, served as the daemon" memfs
+  rrow "memfs, first settings" memfs0
   rrow "tmpfs" tmpfs
   echo
   printf '  %-36s %11s  %s\n' "listeners, sync=relaxed, 1 writer" "writes/s" "vs none"
@@ -121,6 +131,10 @@ report_fields() {
   printf '  %-44s %8s\n' "  before-listener writes / that" "$(ratio "${med[l1.before]:-}" "$serial")"
   echo
   printf '  %-44s %8s   %s\n' "ratio" "value" "target"
+  check "strict 1 writer / serial floor" \
+    "$(ratio "${med[w1.strict]:-}" "$(strict_floor)")" ">=" 0.85
+  check "strict / relaxed, 8 writers" \
+    "$(ratio "${med[w8.strict]:-}" "${med[w8.relaxed]:-}")" ">=" 0.70
   check "strict 1 writer / fdatasync floor" \
     "$(ratio "${med[w1.strict]:-}" "${med[w1.fsync]:-}")" ">=" 0.70
   check "strict 8 writers / strict 1 writer" \

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* fieldbench.c - load generator for scripts/bench: small-file writes, reads, fsyncs, fills, puts */
+/* fieldbench.c - load generator for scripts/bench: small-file writes, reads, fsyncs, fills, puts,
+ * LevelDB synced puts */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,17 +16,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <leveldb/c.h>
+
 #define VALUE_LEN 32
 
 extern char **environ;
 
-enum mode { M_WRITE, M_READ, M_FSYNC, M_FILL, M_SPAWN };
+enum mode { M_WRITE, M_READ, M_FSYNC, M_FILL, M_SPAWN, M_LDBPUT };
 
 struct bench {
 	enum mode mode;
 	const char *dir;
 	int threads;
 	long objects, fields;		/* fill mode */
+	leveldb_t *ldb;			/* ldbput mode */
+	size_t record;			/* ldbput mode: bytes of key and value */
 	pthread_barrier_t start;
 	atomic_bool stop;
 };
@@ -151,6 +156,58 @@ static int spawn_loop(struct worker *w, const char *prog)
 	return 0;
 }
 
+/*
+ * LevelDB synced puts: each a put of one record (a 40-byte key, the rest
+ * value) with sync set, as a sync=strict store writes an update's batch.
+ */
+static int ldbput_loop(struct worker *w)
+{
+	struct bench *b = w->b;
+	leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
+	char key[41], *val = calloc(1, b->record);
+	size_t klen = sizeof(key) - 1;
+
+	leveldb_writeoptions_set_sync(wo, 1);
+	pthread_barrier_wait(&b->start);
+	if (!val) {
+		errno = ENOMEM;
+		fail(w, "calloc", b->dir);
+	}
+	while (val && !atomic_load_explicit(&b->stop, memory_order_relaxed)) {
+		char *err = NULL;
+		snprintf(key, sizeof(key), "%04d%036lu", w->id, w->ops);
+		memcpy(val, key, klen);
+		leveldb_put(b->ldb, wo, key, klen, val, b->record - klen, &err);
+		if (err) {
+			errno = EIO;
+			fail(w, "leveldb_put", err);
+			leveldb_free(err);
+			break;
+		}
+		w->ops++;
+	}
+	free(val);
+	leveldb_writeoptions_destroy(wo);
+	return w->err ? -1 : 0;
+}
+
+/* Opens (creating) the LevelDB store of ldbput mode in b->dir. */
+static int ldb_open(struct bench *b)
+{
+	leveldb_options_t *o = leveldb_options_create();
+	char *err = NULL;
+
+	leveldb_options_set_create_if_missing(o, 1);
+	b->ldb = leveldb_open(o, b->dir, &err);
+	leveldb_options_destroy(o);
+	if (err) {
+		fprintf(stderr, "fieldbench: leveldb_open %s: %s\n", b->dir, err);
+		leveldb_free(err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Fill mode: objects id, id + threads, ... each get `fields` fields. */
 static int fill_loop(struct worker *w)
 {
@@ -185,6 +242,10 @@ static void *run(void *arg)
 	}
 	if (b->mode == M_SPAWN) {
 		spawn_loop(w, b->dir);
+		return NULL;
+	}
+	if (b->mode == M_LDBPUT) {
+		ldbput_loop(w);
 		return NULL;
 	}
 	snprintf(path, sizeof(path), "%s/f%d", b->dir, w->id);
@@ -268,6 +329,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: fieldbench write|read|fsync DIR THREADS SECONDS\n"
 			"       fieldbench spawn PROGRAM THREADS SECONDS\n"
+			"       fieldbench ldbput DIR THREADS SECONDS [RECORD_BYTES]\n"
 			"       fieldbench fill DIR OBJECTS FIELDS [THREADS]\n"
 			"       fieldbench put FILE < CONTENT\n"
 			"Prints operations per second (fill: fields per second; spawn:\n"
@@ -299,6 +361,8 @@ int main(int argc, char **argv)
 		b.mode = M_FILL;
 	else if (strcmp(argv[1], "spawn") == 0)
 		b.mode = M_SPAWN;
+	else if (strcmp(argv[1], "ldbput") == 0)
+		b.mode = M_LDBPUT;
 	else {
 		usage();
 		return 2;
@@ -313,12 +377,16 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	} else {
+		bool ldb = b.mode == M_LDBPUT;
 		b.threads = (int)number(argv[3], 1, 1024);
 		seconds = (double)number(argv[4], 1, 86400);
-		if (b.threads < 0 || seconds < 0 || argc > 5) {
+		b.record = ldb && argc > 5 ? (size_t)number(argv[5], 41, 1 << 20) : 1024;
+		if (b.threads < 0 || seconds < 0 || b.record == (size_t)-1 || argc > 5 + ldb) {
 			usage();
 			return 2;
 		}
+		if (ldb && ldb_open(&b) < 0)
+			return 1;
 	}
 	ws = calloc((size_t)b.threads, sizeof(*ws));
 	if (!ws || pthread_barrier_init(&b.start, NULL, (unsigned)b.threads + 1) != 0) {
@@ -354,6 +422,8 @@ int main(int argc, char **argv)
 	if (status == 0)
 		printf("%.0f\n", (double)total / (t1 - t0));
 	pthread_barrier_destroy(&b.start);
+	if (b.ldb)
+		leveldb_close(b.ldb);
 	free(ws);
 	return status;
 }

@@ -7,6 +7,13 @@
  * fuse_session_loop_mt_32(), which reads that object as the old two-field
  * struct and so ignores the thread settings. --old-loop makes that call, to
  * show what it cost (see scripts/bench); the daemon now builds with 312.
+ *
+ * --like-daemon serves the way the daemon does (src/node.c, src/fs/ops.c,
+ * src/fs/handle.c): its loop's thread settings, -o default_permissions, a
+ * flush callback, and per open direct_io for writing, noflush for the
+ * others and no keep_cache. Without it memfs keeps its first settings: 16
+ * threads, 8 idle, no flush callback (so the kernel stops sending FLUSH
+ * after the first ENOSYS) and the page cache on every open.
  */
 #undef FUSE_USE_VERSION
 #define FUSE_USE_VERSION 312
@@ -24,7 +31,7 @@
 
 #include <fuse_lowlevel.h>
 
-/* Same caching and threading as the daemon (src/fs/ops.c, src/node.c). */
+/* Same caching as the daemon (src/fs/internal.h). */
 #define TIMEOUT 1.0
 #define ROOT_INO FUSE_ROOT_ID
 #define FIRST_INO 2
@@ -43,6 +50,7 @@ struct mfile {
 };
 
 struct memfs {
+	bool like_daemon;	/* set before mounting */
 	pthread_mutex_t lock;	/* protects everything below and every file */
 	struct mfile **files;	/* files[ino - FIRST_INO], NULL once freed */
 	size_t n, cap;
@@ -125,6 +133,18 @@ static void entry_of(fuse_ino_t ino, struct mfile *f, struct fuse_entry_param *e
 	e->entry_timeout = TIMEOUT;
 	f->nlookup++;
 	fill_stat(ino, f, &e->attr);
+}
+
+/* Under --like-daemon, the open flags handle.c sets on a field's handle. */
+static void open_flags(const struct memfs *m, struct fuse_file_info *fi)
+{
+	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+
+	if (!m->like_daemon)
+		return;
+	fi->direct_io = writing;
+	fi->noflush = !writing;
+	fi->keep_cache = 0;
 }
 
 static void mem_init(void *userdata, struct fuse_conn_info *conn)
@@ -301,6 +321,7 @@ static void mem_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 		file_of(m, ino)->nopen++;
 	}
 	pthread_mutex_unlock(&m->lock);
+	open_flags(m, fi);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -322,6 +343,7 @@ static void mem_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc == 0)
 		f->nopen++;
 	pthread_mutex_unlock(&m->lock);
+	open_flags(m, fi);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -407,6 +429,14 @@ static void mem_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	fuse_reply_err(req, 0);
 }
 
+/* Only under --like-daemon: the daemon commits a written field here. */
+static void mem_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
 static const struct fuse_lowlevel_ops mem_ops = {
 	.init = mem_init,
 	.lookup = mem_lookup,
@@ -422,12 +452,45 @@ static const struct fuse_lowlevel_ops mem_ops = {
 	.release = mem_release,
 };
 
+static const struct fuse_lowlevel_ops daemon_ops = {
+	.init = mem_init,
+	.lookup = mem_lookup,
+	.forget = mem_forget,
+	.getattr = mem_getattr,
+	.setattr = mem_setattr,
+	.readdir = mem_readdir,
+	.create = mem_create,
+	.open = mem_open,
+	.read = mem_read,
+	.write = mem_write,
+	.flush = mem_flush,
+	.unlink = mem_unlink,
+	.release = mem_release,
+};
+
 /* The symbol a FUSE_USE_VERSION 32..311 build calls as fuse_session_loop_mt(). */
 int fuse_session_loop_mt_32(struct fuse_session *se, struct fuse_loop_config *config);
 
+/* Takes --old-loop and --like-daemon off the front of argv. */
+static void parse_flags(int *argc, char ***argv, bool *old_loop, struct memfs *m)
+{
+	while (*argc > 1) {
+		const char *a = (*argv)[1];
+		if (strcmp(a, "--old-loop") == 0)
+			*old_loop = true;
+		else if (strcmp(a, "--like-daemon") == 0)
+			m->like_daemon = true;
+		else
+			return;
+		(*argv)[1] = (*argv)[0];
+		(*argc)--;
+		(*argv)++;
+	}
+}
+
 int main(int argc, char **argv)
 {
-	bool old_loop = argc > 1 && strcmp(argv[1], "--old-loop") == 0;
+	bool old_loop = false;
 	struct fuse_args args;
 	struct fuse_cmdline_opts opts;
 	struct fuse_loop_config *loop;
@@ -435,20 +498,19 @@ int main(int argc, char **argv)
 	struct memfs m = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	int status = 1;
 
-	if (old_loop) {
-		argv[1] = argv[0];
-		argc--;
-		argv++;
-	}
+	parse_flags(&argc, &argv, &old_loop, &m);
 	args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	if (fuse_parse_cmdline(&args, &opts) != 0)
 		return 2;
 	if (opts.show_help || !opts.mountpoint) {
-		printf("usage: %s [--old-loop] [-f] MOUNTPOINT\n", argv[0]);
+		printf("usage: %s [--old-loop] [--like-daemon] [-f] MOUNTPOINT\n", argv[0]);
 		status = opts.show_help ? 0 : 2;
 		goto out_free_args;
 	}
-	se = fuse_session_new(&args, &mem_ops, sizeof(mem_ops), &m);
+	/* As src/node.c: the kernel checks the mode bits. */
+	if (m.like_daemon && fuse_opt_add_arg(&args, "-odefault_permissions") < 0)
+		goto out_free_args;
+	se = fuse_session_new(&args, m.like_daemon ? &daemon_ops : &mem_ops, sizeof(mem_ops), &m);
 	if (!se)
 		goto out_free_args;
 	if (fuse_set_signal_handlers(se) != 0)
@@ -460,8 +522,9 @@ int main(int argc, char **argv)
 	if (!loop)
 		goto out_unmount;
 	fuse_loop_cfg_set_clone_fd(loop, 0);
-	fuse_loop_cfg_set_max_threads(loop, 16);
-	fuse_loop_cfg_set_idle_threads(loop, 8);
+	/* The daemon's: 48 and 16 (src/node.c, node_serve). */
+	fuse_loop_cfg_set_max_threads(loop, m.like_daemon ? 48 : 16);
+	fuse_loop_cfg_set_idle_threads(loop, m.like_daemon ? 16 : 8);
 	if (old_loop)
 		status = fuse_session_loop_mt_32(se, loop) == 0 ? 0 : 1;
 	else
