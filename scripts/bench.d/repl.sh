@@ -6,9 +6,10 @@
 # ---- replication ---------------------------------------------------------------
 
 # Nodes on 127.0.0.1, all sync=relaxed, over TLS (the default): A <- B <- C
-# (B has peer=A, C has peer=B), and later fresh nodes D with peer=A, over TLS
-# and over plain ws:// (A restarted with -o unencrypted_links), three each,
-# taking turns.
+# (B has peer=A, C has peer=B); later, for each of two logs (spread and hot)
+# a node of its own, and fresh nodes D with it as their peer, over TLS and
+# over plain ws:// (the source restarted with -o unencrypted_links), three
+# each, taking turns.
 # Every one is a start_dfs mount, so cleanup stops it by PID like the others.
 
 
@@ -30,17 +31,17 @@ repl_alive() {
 
 repl_notes=()
 
-# catch_up tls|plain: A (restarted in that mode) serves its whole log to a
-# fresh D; sets cu_one (updates/s, empty when D did not finish), cu_got and
-# cu_secs. Returns 1 when A or D died.
+# catch_up SRC tls|plain: SRC (restarted in that mode, listening on $pa)
+# serves its whole log to a fresh D; sets cu_one (updates/s, empty when D
+# did not finish), cu_got and cu_secs. Returns 1 when SRC or D died.
 catch_up() {
-  local mode=$1 t0 plain="" scheme=wss
+  local src=$1 mode=$2 t0 plain="" scheme=wss
   [[ $mode == plain ]] && plain="unencrypted_links," scheme=ws
   cu_one=""
-  stop_mount "$ra"
-  start_dfs repl_a relaxed "" "${plain}listen=127.0.0.1:$pa"
+  stop_mount "$work/$src"
+  start_dfs "$src" relaxed "" "${plain}listen=127.0.0.1:$pa"
   rm -rf "$work/repl_d.state"
-  progress "replication: fresh node D <- A over $mode, catching up on $cu_total updates"
+  progress "replication: fresh node D <- $src over $mode, catching up on $cu_total updates"
   t0=$(usec)
   start_dfs repl_d relaxed "" "${plain}peer=$scheme://127.0.0.1:$pa"
   if wait_stored "$rd" "$cu_total" 150; then
@@ -49,11 +50,67 @@ catch_up() {
     cu_one=$(awk -v n="$got" -v s="$cu_secs" 'BEGIN { if (s > 0) printf "%.0f", n / s }')
   else
     cu_got=$got
-    repl_notes+=("catch-up over $mode: D stopped at $got of $cu_total updates after \
+    repl_notes+=("catch-up of $src over $mode: D stopped at $got of $cu_total updates after \
 $(secs_between "$t0" "$(usec)") s (no growth for $repl_stall s, or the 150 s cap)")
   fi
-  repl_alive repl_a repl_d || return 1
+  repl_alive "$src" repl_d || return 1
   stop_mount "$rd"
+}
+
+# fill_log spread|hot: a fresh node cu_LOG (sync=relaxed) and its log, written
+# by fieldbench for this run: spread, cu_objects objects x cu_fields fields,
+# each written once; hot, cu_hot fields of one object rewritten in turn
+# until they make repl_catchup writes. Sets cu_fill[LOG] (seconds, or
+# "failed") and returns 1 when the node did not come up.
+declare -A cu_fill=() cu_tls=() cu_plain=() cu_n=() cu_s=()
+cu_hot=8
+fill_log() {
+  local log=$1 src=$work/cu_$1 t0 ok=1
+
+  rm -rf "$work/cu_$log.state"
+  start_dfs "cu_$log" relaxed "" "listen=127.0.0.1:$pa"
+  t0=$(usec)
+  if [[ $log == spread ]]; then
+    progress "replication: spread log, $cu_objects objects x $cu_fields fields, each written once"
+    mkdir -p "$src/K" && "$FB" fill "$src/K" "$cu_objects" "$cu_fields" 8 >/dev/null \
+      2>>"$work/fieldbench.log" || ok=0
+  else
+    progress "replication: hot log, $cu_hot fields of one object, $repl_catchup writes"
+    mkdir -p "$src/H/o" && "$FB" hot "$src/H/o" "$cu_hot" $((repl_catchup / cu_hot)) \
+      >/dev/null 2>>"$work/fieldbench.log" || ok=0
+  fi
+  cu_fill[$log]=$(secs_between "$t0" "$(usec)")
+  if ((!ok)); then
+    cu_fill[$log]=failed
+    repl_notes+=("the $log fill failed: $(tail -n 1 "$work/fieldbench.log")")
+  fi
+  repl_alive "cu_$log"
+}
+
+# Fresh nodes catch up on log (spread or hot), three times over TLS and
+# three over plain ws://, taking turns; sets cu_tls, cu_plain, cu_n and cu_s
+# (medians; cu_s: seconds to the last update over TLS).
+catch_up_on() {
+  local log=$1 tls_rates=() plain_rates=() tls_secs=() turn
+
+  fill_log "$log" || return 1
+  cu_total=$(stat_of "$work/cu_$log" updates_stored) || cu_total=""
+  cu_n[$log]=$cu_total
+  [[ $cu_total =~ ^[0-9]+$ ]] || return 1
+  for turn in tls plain tls plain tls plain; do
+    catch_up "cu_$log" "$turn" || break
+    if [[ $turn == tls ]]; then
+      tls_rates+=("$cu_one")
+      [[ -n $cu_one ]] && tls_secs+=("$cu_secs")
+    else
+      plain_rates+=("$cu_one")
+    fi
+  done
+  cu_tls[$log]=$(median "${tls_rates[@]}" | awk 'NF { printf "%.0f", $1 }')
+  cu_plain[$log]=$(median "${plain_rates[@]}" | awk 'NF { printf "%.0f", $1 }')
+  cu_s[$log]=$(median "${tls_secs[@]}")
+  [[ -z ${cu_tls[$log]} && -n $cu_got ]] && cu_tls[$log]=stuck
+  stop_mount "$work/cu_$log"
 }
 
 # A <- B <- C, then D <- A; sets repl_done.
@@ -130,37 +187,17 @@ run_repl() {
   done
   repl_alive repl_a repl_b repl_c
 
-  # 3. Catch-up: A grows to $repl_catchup updates (B and C stopped, so the
-  # fill has the CPUs), then a fresh D with peer=A fetches them all.
+  # 3. Catch-up: A, B and C stop (so that the fill and the catch-up have the
+  # CPUs); a spread log and a hot log, each written for this run on a node
+  # of its own, are fetched by fresh nodes D.
   stop_mount "$rc"
   stop_mount "$rb"
-  have=$(stat_of "$ra" updates_stored) || have=0
-  need=$((repl_catchup - have))
-  fill_note=" (A had them already)"
-  if ((need > 0)); then
-    fields=$((need < 1000 ? need : 1000))
-    objects=$(((need + fields) / (fields + 1)))
-    progress "replication: writing $need more updates on A ($objects objects x $fields fields)"
-    t0=$(usec)
-    if ! mkdir -p "$ra/K" || ! "$FB" fill "$ra/K" "$objects" "$fields" 8 >/dev/null \
-      2>>"$work/fieldbench.log"; then
-      progress "replication: the fill failed: $(tail -n 1 "$work/fieldbench.log")"
-    fi
-    fill_note=" ($need of them written by fieldbench fill in \
-$(secs_between "$t0" "$(usec)") s)"
-  fi
-  cu_total=$(stat_of "$ra" updates_stored) || cu_total=""
-  cu_rate="" cu_secs="" cu_got="" cu_plain_rate=""
-  if repl_alive repl_a && [[ $cu_total =~ ^[0-9]+$ ]]; then
-    local tls_rates=() plain_rates=() turn
-    for turn in tls plain tls plain tls plain; do
-      catch_up "$turn" || break
-      if [[ $turn == tls ]]; then tls_rates+=("$cu_one"); else plain_rates+=("$cu_one"); fi
-    done
-    cu_rate=$(median "${tls_rates[@]}" | awk 'NF { printf "%.0f", $1 }')
-    cu_plain_rate=$(median "${plain_rates[@]}" | awk 'NF { printf "%.0f", $1 }')
-  fi
   stop_mount "$ra"
+  cu_objects=1000
+  cu_fields=$(((repl_catchup + cu_objects - 1) / cu_objects))
+  for log in spread hot; do
+    catch_up_on "$log"
+  done
   repl_secs=$(secs_between "$repl_t0" "$(usec)")
   progress "replication: done in $repl_secs s"
   repl_done=1

@@ -22,13 +22,14 @@
 
 extern char **environ;
 
-enum mode { M_WRITE, M_READ, M_FSYNC, M_FILL, M_SPAWN, M_LDBPUT };
+enum mode { M_WRITE, M_READ, M_FSYNC, M_FILL, M_SPAWN, M_LDBPUT, M_HOT };
 
 struct bench {
 	enum mode mode;
 	const char *dir;
 	int threads;
 	long objects, fields;		/* fill mode */
+	unsigned long times;		/* hot mode: writes of each thread's field */
 	leveldb_t *ldb;			/* ldbput mode */
 	size_t record;			/* ldbput mode: bytes of key and value */
 	pthread_barrier_t start;
@@ -258,6 +259,8 @@ static void *run(void *arg)
 	int rc = write_file(w, path, v, VALUE_LEN);
 	pthread_barrier_wait(&b->start);
 	while (rc == 0 && !atomic_load_explicit(&b->stop, memory_order_relaxed)) {
+		if (b->mode == M_HOT && w->ops >= b->times)
+			break;
 		if (b->mode == M_READ) {
 			rc = read_file(w, path);
 		} else {
@@ -331,9 +334,10 @@ static void usage(void)
 			"       fieldbench spawn PROGRAM THREADS SECONDS\n"
 			"       fieldbench ldbput DIR THREADS SECONDS [RECORD_BYTES]\n"
 			"       fieldbench fill DIR OBJECTS FIELDS [THREADS]\n"
+			"       fieldbench hot DIR THREADS TIMES (each thread rewrites its field)\n"
 			"       fieldbench put FILE < CONTENT\n"
-			"Prints operations per second (fill: fields per second; spawn:\n"
-			"PROGRAM runs, each waited for;\n"
+			"Prints operations per second (fill, hot: fields written per second;\n"
+			"spawn: PROGRAM runs, each waited for;\n"
 			"put: milliseconds of one write(2) of CONTENT and the close).\n");
 }
 
@@ -363,6 +367,8 @@ int main(int argc, char **argv)
 		b.mode = M_SPAWN;
 	else if (strcmp(argv[1], "ldbput") == 0)
 		b.mode = M_LDBPUT;
+	else if (strcmp(argv[1], "hot") == 0)
+		b.mode = M_HOT;
 	else {
 		usage();
 		return 2;
@@ -376,6 +382,14 @@ int main(int argc, char **argv)
 			usage();
 			return 2;
 		}
+	} else if (b.mode == M_HOT) {
+		long times = number(argv[4], 1, LONG_MAX / 2);
+		b.threads = (int)number(argv[3], 1, 1024);
+		if (times < 0 || b.threads < 0 || argc > 5) {
+			usage();
+			return 2;
+		}
+		b.times = (unsigned long)times;
 	} else {
 		bool ldb = b.mode == M_LDBPUT;
 		b.threads = (int)number(argv[3], 1, 1024);
@@ -404,7 +418,7 @@ int main(int argc, char **argv)
 	}
 	pthread_barrier_wait(&b.start);
 	t0 = now();
-	if (b.mode != M_FILL) {
+	if (b.mode != M_FILL && b.mode != M_HOT) {
 		struct timespec ts = { .tv_sec = (time_t)seconds };
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
