@@ -113,6 +113,14 @@
  * callback, so that a big one (a 2 MiB value) does not hold up the other
  * connections for longer than one piece each.
  */
+/*
+ * What a link may have sent and not had acknowledged: twice the link queue
+ * (-o link_queue), in bytes, in at most STREAM_WIN_MAX messages. An honest
+ * peer acknowledges as it applies and reads no faster than that anyway; a
+ * peer that never acknowledges (a new key asking for our whole log on every
+ * connection) gets that much and no more until it does.
+ */
+#define STREAM_WIN_MAX 64
 #define STREAM_LIVE 64
 #define STREAM_STEP (64u * 1024)
 #define STREAM_PIECE (64u * 1024)
@@ -302,6 +310,10 @@ struct link {
 	/* The message being written in pieces; service thread only. */
 	struct dfs_buf wr;
 	size_t wr_off;			/* < wr.len: a message is part written */
+	/* Messages sent and not acknowledged yet, oldest first; service thread only. */
+	struct { uint64_t upto; size_t bytes; } win[STREAM_WIN_MAX];
+	size_t win_start, win_n, win_bytes;
+	bool win_full;			/* waits for an ACK */
 };
 
 /* Signatures of a message's updates are checked ahead of the applier. */
@@ -469,6 +481,8 @@ struct dfs_repl {
 	struct link *rd_live, *rd_live_tail;	/* links near our log's head, first */
 	struct link *rd_bulk, *rd_bulk_tail;	/* catch-ups, in turn */
 	atomic_bool rd_wake;		/* batches read: the links may write */
+	atomic_ullong window_full;	/* links that waited for an ACK to send more */
+	uint64_t window_logged_ms;	/* service thread only */
 
 	struct dfs_buf tx;		/* service thread only */
 };
@@ -544,6 +558,8 @@ static inline bool repl_stream_midway(const struct link *l)
  * read for it, or a batch asked for. 1 if it wrote, 0, or < 0.
  */
 int repl_stream_write(struct link *l);
+/* The peer acknowledged our log up to l->acked: the window moves on. Service thread. */
+void repl_stream_acked(struct link *l);
 /* l's connection is new: what was read or written for the last one goes. Under r->lock. */
 void repl_stream_reset(struct link *l);
 void *repl_stream_main(void *arg);

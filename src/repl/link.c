@@ -502,6 +502,7 @@ static int on_ack(struct link *l, const struct dfs_msg *m)
 	if (upto > l->acked)
 		l->acked = upto;
 	pthread_mutex_unlock(&r->lock);
+	repl_stream_acked(l);
 	return 0;
 }
 

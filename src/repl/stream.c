@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dinemicfs/log.h"
 #include "internal.h"
 
 /* Appends l to a reader queue. Under r->lock. */
@@ -74,15 +75,26 @@ static int write_piece(struct link *l)
 	if (rc < 0)
 		return rc;
 	l->wr_off += n;
-	if (l->wr_off < l->wr.len) {
-		repl_net_want_write(l->wsi);
-	} else {
+	/* The rest, or the next batch, read meanwhile: its wake-up found this one midway. */
+	repl_net_want_write(l->wsi);
+	if (l->wr_off == l->wr.len) {
 		/* Written: a big message's memory goes, a batch's size is kept. */
 		if (l->wr.cap > 2 * DFS_WIRE_BATCH_BYTES)
 			dfs_buf_release(&l->wr);
 		l->wr.len = l->wr_off = 0;
 	}
 	return 1;
+}
+
+/* Notes a message taken to send, in l's window. */
+static void window_add(struct link *l, uint64_t upto, size_t bytes)
+{
+	size_t i = (l->win_start + l->win_n) % STREAM_WIN_MAX;
+
+	l->win[i].upto = upto;
+	l->win[i].bytes = bytes;
+	l->win_n++;
+	l->win_bytes += bytes;
 }
 
 /*
@@ -116,8 +128,44 @@ static int take(struct link *l)
 	pthread_mutex_lock(&r->lock);
 	l->sent_upto = b->upto;
 	pthread_mutex_unlock(&r->lock);
+	window_add(l, b->upto, l->wr.len);
 	atomic_fetch_add(b->have ? &r->announced : &r->sent, b->n);
 	return 1;
+}
+
+void repl_stream_acked(struct link *l)
+{
+	while (l->win_n && l->win[l->win_start].upto <= l->acked) {
+		l->win_bytes -= l->win[l->win_start].bytes;
+		l->win_start = (l->win_start + 1) % STREAM_WIN_MAX;
+		l->win_n--;
+	}
+	if (l->win_full) {
+		l->win_full = false;
+		repl_net_want_write(l->wsi);
+	}
+}
+
+/* Whether l may send another message: counted and logged (now and then) when not. */
+static bool window_open(struct link *l)
+{
+	struct dfs_repl *r = l->r;
+	uint64_t now;
+
+	if (l->win_n < STREAM_WIN_MAX && l->win_bytes < 2 * r->queue_max)
+		return true;
+	if (l->win_full)
+		return false;
+	l->win_full = true;
+	atomic_fetch_add(&r->window_full, 1);
+	now = dfs_monotonic_ms();
+	if (!r->window_logged_ms || now - r->window_logged_ms >= PAUSE_LOG_MS) {
+		r->window_logged_ms = now ? now : 1;
+		dfs_log(DFS_LOG_INFO, "replication: %s: %zuK of our log sent and not acknowledged "
+			"(twice link_queue); more once it acknowledges (links_window_full counts "
+			"each time)", l->addr, l->win_bytes >> 10);
+	}
+	return false;
 }
 
 int repl_stream_write(struct link *l)
@@ -126,6 +174,9 @@ int repl_stream_write(struct link *l)
 
 	if (repl_stream_midway(l))
 		return write_piece(l);
+	repl_stream_acked(l);
+	if (!window_open(l))
+		return 0;
 	pthread_mutex_lock(&r->lock);
 	int state = l->rd_state;
 	pthread_mutex_unlock(&r->lock);
@@ -148,6 +199,8 @@ void repl_stream_reset(struct link *l)
 	if (l->wr.cap > 2 * DFS_WIRE_BATCH_BYTES)
 		dfs_buf_release(&l->wr);
 	l->wr.len = l->wr_off = 0;
+	l->win_start = l->win_n = l->win_bytes = 0;
+	l->win_full = false;
 }
 
 /*
