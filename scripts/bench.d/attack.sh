@@ -179,16 +179,23 @@ atk_setup() {
 }
 
 # One round: an idle run, then H's rounds made and an attack run while H sends.
+# Before H's first round, A's and B's peak RSS (VmHWM) so far is their idle
+# peak; H's sending time is summed over the rounds.
 atk_round() {
-  local r=$1 i pid last
+  local r=$1 i pid last t0
 
   printf 'bench: attack round %d/%d: ' "$r" "$rounds" >&2
   atk_prop idle
+  if ((r == 1)); then
+    atk_idle_a=$(kib_of "${mnt_pid[$ra]}" VmHWM)
+    atk_idle_b=$(kib_of "${mnt_pid[$rb]}" VmHWM)
+  fi
   rm -f "$atk_dir/stop" "$atk_dir/sent"
   for ((i = atk_next; i < atk_next + attack_pool; i++)); do
     atk_gen "$i" || die "attack: mkupdate failed: $(tail -n 1 "$work/attack.log")"
   done
   atk_settle "$ra" "$rb"
+  t0=$(usec)
   atk_flood "$atk_next" &
   pid=$!
   helper_pids+=("$pid")
@@ -197,6 +204,8 @@ atk_round() {
   atk_prop attack
   touch "$atk_dir/stop"
   wait "$pid"
+  atk_h_secs=$(awk -v s="${atk_h_secs:-0}" -v t="$(secs_between "$t0" "$(usec)")" \
+    'BEGIN { printf "%.1f", s + t }')
   helper_pids=()
   read -r last _ < <(tail -n 1 "$atk_dir/sent")
   last=${last:-$((atk_next - 1))}
@@ -224,7 +233,7 @@ run_attack() {
     [[ -n ${mnt_pid[$m]+x} ]] && stop_mount "$m"
   done
   atk_setup
-  atk_next=1 atk_sent="" atk_failed=""
+  atk_next=1 atk_sent="" atk_failed="" atk_h_secs=0 atk_idle_a="" atk_idle_b=""
   for ((r = 1; r <= rounds; r++)); do
     repl_alive atk_a atk_b || break
     atk_round "$r"
@@ -239,6 +248,7 @@ run_attack() {
   # shellcheck disable=SC2086
   atk_sent_med=$(median $atk_sent)
   atk_failed_sum=$(awk '{ for (i = 1; i <= NF; i++) s += $i } END { print s + 0 }' <<<"$atk_failed")
+  atk_peak_a=$(kib_of "${mnt_pid[$ra]}" VmHWM)
   atk_peak_b=$(kib_of "${mnt_pid[$rb]}" VmHWM)
   stop_mount "$rb"
   stop_mount "$ra"

@@ -261,7 +261,7 @@ report_repl() {
 
 # Propagation A -> B, idle and while H floods; the 50 ms target.
 report_attack() {
-  local id v=${med[atk.attack.p99]:-} verdict=n/a
+  local id v=${med[atk.attack.p99]:-} verdict=n/a vi vp idle_k peak_k rise_k verdict_m
 
   echo
   printf '  propagation A -> B, %d writes over %d objects x %d fields, one per %d ms;\n' \
@@ -283,7 +283,17 @@ report_attack() {
   printf '  %-28s %s %s %8s   < 50 ms  %s\n' "p99 A -> B while H floods" \
     "$(msfmt "${med[atk.idle.p99]:-}")" "$(msfmt "$v")" \
     "$(ratio "$v" "${med[atk.idle.p99]:-}")" "$verdict"
-  printf '  %-44s %8s\n' "  B's peak VmHWM (MiB)" "$(mib "${atk_peak_b:-}")"
+  printf '  %-28s %8s %8s %8s   %s\n' "peak RSS (VmHWM, MiB)" "idle" "after H" "rise" "target"
+  for id in a b; do
+    vi=atk_idle_$id vp=atk_peak_$id
+    idle_k=${!vi:-} peak_k=${!vp:-} rise_k="" verdict_m=n/a
+    if [[ -n $idle_k && -n $peak_k ]]; then
+      rise_k=$((peak_k - idle_k)) verdict_m=MISS
+      ((rise_k < 64 * 1024)) && verdict_m=PASS
+    fi
+    printf '  %-28s %8s %8s %8s   < 64 MiB %s\n' "  ${id^^}, H sending ${atk_h_secs:-0} s" \
+      "$(mib "$idle_k")" "$(mib "$peak_k")" "$(mib "$rise_k")" "$verdict_m"
+  done
   printf '  %-44s %8s\n' "  attack section: seconds in all" "$attack_secs"
 }
 

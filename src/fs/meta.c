@@ -112,6 +112,8 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   grafts_served           updates sent in full on a peer's GRAFT
  *   prunes_sent             links made lazy after a duplicate (PRUNE)
  *   links_closed_holes      links closed: too many announced updates missing
+ *   links_window_full       times a link waited for its peer's ACK: twice
+ *                           link_queue of our log sent and not acknowledged
  * From the log sink:
  *   errors_logged           error-level log messages
  *   last_error              the last of them, as .node/log shows it (time,

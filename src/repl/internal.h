@@ -17,6 +17,9 @@
  *             timer is net.c's own struct repl_net_timer.
  *   outbox.c  our log to a peer: batches, and the runs of entries that came
  *             in over a connection, which are not echoed back over it.
+ *   stream.c  the reader thread, which reads those batches ahead for each
+ *             link, live ones first and catch-ups in turn a step at a time,
+ *             and the writing of a batch in pieces.
  *   park.c    updates that cannot be applied yet: those waiting for a
  *             predecessor (a share per peer, and a cap in all) and those
  *             waiting for their time; what is let go is counted.
@@ -33,7 +36,8 @@
  *
  * Threads: the service thread (net.c's repl_net_service_main) owns every
  * libwebsockets object, so every handler of r->on and everything in link.c
- * runs on it, as do a link's handshake and receive fields. The applier
+ * runs on it, as do a link's handshake and receive fields. The reader
+ * thread (stream.c) reads our log for the links, off the service thread. The applier
  * thread (inbox.c) owns the parking table (park.c) and each link's message
  * being applied. Checker threads only verify signatures. Fields that more
  * than one thread reads say what protects them: r->lock guards the links'
@@ -100,6 +104,26 @@
 #define BULK_BEHIND 256
 #define BULK_APPLIED 32
 #define RUNS_MAX 4096			/* runs of log entries whose connection is known */
+/*
+ * Our log to the peers (stream.c). The reader thread reads a batch ahead
+ * for each link that asks: a link at most STREAM_LIVE entries behind first,
+ * the others (catch-ups) in turn, STREAM_STEP bytes of records at a time,
+ * so that a catch-up delays a live update by one step at most. The service
+ * thread writes a batch in pieces of STREAM_PIECE bytes, one per writable
+ * callback, so that a big one (a 2 MiB value) does not hold up the other
+ * connections for longer than one piece each.
+ */
+/*
+ * What a link may have sent and not had acknowledged: twice the link queue
+ * (-o link_queue), in bytes, in at most STREAM_WIN_MAX messages. An honest
+ * peer acknowledges as it applies and reads no faster than that anyway; a
+ * peer that never acknowledges (a new key asking for our whole log on every
+ * connection) gets that much and no more until it does.
+ */
+#define STREAM_WIN_MAX 64
+#define STREAM_LIVE 64
+#define STREAM_STEP (64u * 1024)
+#define STREAM_PIECE (64u * 1024)
 /*
  * Before a peer is admitted it costs little. An inbound connection is
  * pending from its accept (before TLS) until its link is up; past these
@@ -171,6 +195,19 @@ struct inwork {
 	struct dfs_msg msg;
 	size_t off, n;			/* the next item: its offset, its index */
 };
+
+/* A batch of our log for a link, being read or read (outbox.c, stream.c). */
+struct repl_batch {
+	struct dfs_buf msg;		/* an UPDATES or HAVE message */
+	uint64_t from, upto;		/* the entries after from, up to upto */
+	uint32_t session;		/* the connection it is for: no echoes of it */
+	bool have;			/* hashes (a lazy link), not records */
+	int err;			/* < 0: the read failed */
+	size_t n, bytes;		/* entries, and their records' bytes */
+};
+
+/* Where a link's read-ahead batch is (stream.c). */
+enum { RD_NONE, RD_QUEUED, RD_READING, RD_READY };
 
 /* Control messages a link still has to send, in this order. */
 enum { SEND_HELLO = 1, SEND_AUTH = 2, SEND_LOG = 4, SEND_WANT = 8 };
@@ -260,6 +297,23 @@ struct link {
 	enum link_turn turn;
 	struct link *ready_next;	/* r->ready */
 	struct inwork work;		/* applier thread only */
+
+	/*
+	 * Our log read ahead (stream.c): the reader thread's while RD_QUEUED
+	 * or RD_READING, else the service thread's; rd_state and rd_next
+	 * under r->lock. Queued or being read, the link holds a reference.
+	 */
+	int rd_state;
+	bool rd_live;			/* queued as live */
+	struct link *rd_next;		/* r->rd_live or r->rd_bulk */
+	struct repl_batch rd;
+	/* The message being written in pieces; service thread only. */
+	struct dfs_buf wr;
+	size_t wr_off;			/* < wr.len: a message is part written */
+	/* Messages sent and not acknowledged yet, oldest first; service thread only. */
+	struct { uint64_t upto; size_t bytes; } win[STREAM_WIN_MAX];
+	size_t win_start, win_n, win_bytes;
+	bool win_full;			/* waits for an ACK */
 };
 
 /* Signatures of a message's updates are checked ahead of the applier. */
@@ -420,6 +474,16 @@ struct dfs_repl {
 	atomic_uint peers_up;
 	unsigned peers_configured;	/* set before the threads start */
 
+	/* The reader thread (stream.c); its queues under lock. */
+	pthread_t reader;
+	bool reader_started;
+	pthread_cond_t rd_cond;
+	struct link *rd_live, *rd_live_tail;	/* links near our log's head, first */
+	struct link *rd_bulk, *rd_bulk_tail;	/* catch-ups, in turn */
+	atomic_bool rd_wake;		/* batches read: the links may write */
+	atomic_ullong window_full;	/* links that waited for an ACK to send more */
+	uint64_t window_logged_ms;	/* service thread only */
+
 	struct dfs_buf tx;		/* service thread only */
 };
 
@@ -455,6 +519,8 @@ void repl_net_want_write(struct lws *wsi);
 void repl_net_pause(struct lws *wsi);
 /* Sends one message over l's connection; 0, -ENOMEM or -EIO. */
 int repl_net_write(struct link *l, const struct dfs_buf *msg);
+/* Sends len bytes of a message, its first piece and/or its last; 0, -ENOMEM or -EIO. */
+int repl_net_write_piece(struct link *l, const uint8_t *p, size_t len, bool first, bool last);
 /*
  * What wsi's connection proved (TLS session, peer id). 0, -EPROTO, or
  * -EPROTONOSUPPORT for a plain connection to a TLS node.
@@ -469,13 +535,36 @@ void repl_net_tick_in(struct dfs_repl *r, unsigned ms);
 
 /* Notes that the entry logged at seq came in over connection session. */
 void repl_note_source(struct dfs_repl *r, uint64_t seq, uint32_t session);
+/* Begins b: our log after from, for connection session, as hashes when have. */
+void repl_batch_begin(struct dfs_repl *r, struct repl_batch *b, uint64_t from, uint32_t session,
+		      bool have);
 /*
- * Sends l the next batch of our log, in full or, when l is lazy, as hashes
- * (HAVE); 1 if there may be more, 0, or < 0.
+ * Reads about max_bytes more of our log into b, from any thread. 1 when b is
+ * done (b->upto == b->from: nothing to send), 0 when more may follow.
  */
-int repl_send_log(struct link *l);
+int repl_batch_step(struct dfs_repl *r, struct repl_batch *b, size_t max_bytes);
 /* Sends l, in full, the first of the entries it grafted; 1 if more wait, 0, or < 0. */
 int repl_send_grafted(struct link *l);
+
+/* ---- stream.c: our log read ahead and written in pieces ---------------------------- */
+
+/* Whether l is part way through writing a message (nothing else may go first). */
+static inline bool repl_stream_midway(const struct link *l)
+{
+	return l->wr_off < l->wr.len;
+}
+/*
+ * On l's writable callback: the next piece of its message, or the batch
+ * read for it, or a batch asked for. 1 if it wrote, 0, or < 0.
+ */
+int repl_stream_write(struct link *l);
+/* The peer acknowledged our log up to l->acked: the window moves on. Service thread. */
+void repl_stream_acked(struct link *l);
+/* l's connection is new: what was read or written for the last one goes. Under r->lock. */
+void repl_stream_reset(struct link *l);
+void *repl_stream_main(void *arg);
+/* Empties the reader's queues; its thread has ended. */
+void repl_stream_release(struct dfs_repl *r);
 
 /* ---- park.c: updates waiting for a predecessor, or for their time ------------------ */
 
@@ -664,6 +753,8 @@ static inline void link_put(struct link *l)
 	free(l->graft_out);
 	free(l->holes);
 	dfs_buf_release(&l->rx);
+	dfs_buf_release(&l->rd.msg);
+	dfs_buf_release(&l->wr);
 	repl_net_timer_free(l->timer);
 	free(l);
 }

@@ -30,6 +30,7 @@ static void link_reset(struct link *l)
 	l->rx_paused = false;
 	dfs_buf_reset(&l->rx);
 	repl_tree_reset(l);
+	repl_stream_reset(l);
 }
 
 void repl_link_up(struct link *l, struct lws *wsi)
@@ -258,6 +259,9 @@ int repl_link_writable(struct link *l)
 
 	if (l->close_now)
 		return -1;
+	/* A message part written goes on first: nothing may come between its pieces. */
+	if (repl_stream_midway(l))
+		return repl_stream_write(l) < 0 ? -1 : 0;
 	if (l->to_send) {
 		rc = send_control(l);
 		if (rc == 0 && l->close_after_hello)
@@ -276,9 +280,7 @@ int repl_link_writable(struct link *l)
 	}
 	if (!l->sending || repl_tree_hold(l))
 		return 0;
-	rc = repl_send_log(l);
-	if (rc > 0)
-		repl_net_want_write(l->wsi);
+	rc = repl_stream_write(l);
 	return rc < 0 ? rc : 0;
 }
 
@@ -500,6 +502,7 @@ static int on_ack(struct link *l, const struct dfs_msg *m)
 	if (upto > l->acked)
 		l->acked = upto;
 	pthread_mutex_unlock(&r->lock);
+	repl_stream_acked(l);
 	return 0;
 }
 

@@ -115,6 +115,24 @@ int repl_net_write(struct link *l, const struct dfs_buf *msg)
 	return 0;
 }
 
+int repl_net_write_piece(struct link *l, const uint8_t *p, size_t len, bool first, bool last)
+{
+	struct dfs_repl *r = l->r;
+	int flags = (first ? LWS_WRITE_BINARY : LWS_WRITE_CONTINUATION) | (last ? 0 : LWS_WRITE_NO_FIN);
+
+	dfs_buf_reset(&r->tx);
+	dfs_buf_reserve(&r->tx, LWS_PRE + len);
+	if (dfs_buf_ok(&r->tx) < 0)
+		return -ENOMEM;
+	memset(r->tx.data, 0, LWS_PRE);
+	memcpy(r->tx.data + LWS_PRE, p, len);
+	int n = lws_write(l->wsi, r->tx.data + LWS_PRE, len, (enum lws_write_protocol)flags);
+	if (n < (int)len)
+		return -EIO;
+	atomic_fetch_add(&r->bytes_out, len);
+	return 0;
+}
+
 void repl_net_want_write(struct lws *wsi)
 {
 	lws_callback_on_writable(wsi);
@@ -220,6 +238,9 @@ static void service_wake(struct dfs_repl *r)
 	bool grew = atomic_exchange(&r->log_grew, false);
 	bool room = atomic_exchange(&r->rx_wake, false);
 
+	/* A batch read for a link: it goes out at the link's next writable callback. */
+	if (atomic_exchange(&r->rd_wake, false))
+		grew = true;
 	for (struct link *l = r->links; l; l = l->next) {
 		if (!l->wsi)
 			continue;

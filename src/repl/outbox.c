@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* outbox.c - our log to a peer: batches, and no echo of what came over the connection */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -51,67 +52,76 @@ static bool came_over(struct dfs_repl *r, uint64_t seq, uint32_t session)
 }
 
 struct batch_ctx {
-	struct link *link;
-	struct dfs_buf *msg;
-	size_t n;
-	bool have;			/* a HAVE: hashes, not records */
+	struct dfs_repl *r;
+	struct repl_batch *b;
+	size_t max_n;			/* entries this step may add */
 };
 
 static int batch_add(uint64_t seq, const uint8_t *rec, size_t len, void *arg)
 {
-	struct batch_ctx *b = arg;
+	struct batch_ctx *c = arg;
+	struct repl_batch *b = c->b;
 
 	if (b->have) {
 		struct dfs_hash h;
 		dfs_hash2(&h, rec, len, NULL, 0);
-		dfs_msg_have_add(b->msg, seq, &h);
+		dfs_msg_have_add(&b->msg, seq, &h);
 	} else {
-		dfs_msg_updates_add(b->msg, seq, rec, len);
+		dfs_msg_updates_add(&b->msg, seq, rec, len);
 	}
-	return ++b->n >= DFS_WIRE_BATCH_MAX ? 1 : 0;
+	b->n++;
+	b->bytes += len;
+	return --c->max_n == 0 ? 1 : 0;
 }
 
 /* The peer sent it to us over this connection: it has it. */
 static bool is_echo(uint64_t seq, void *arg)
 {
-	struct batch_ctx *b = arg;
+	struct batch_ctx *c = arg;
 
-	return came_over(b->link->r, seq, b->link->session);
+	return came_over(c->r, seq, c->b->session);
+}
+
+void repl_batch_begin(struct dfs_repl *r, struct repl_batch *b, uint64_t from, uint32_t session,
+		      bool have)
+{
+	b->from = b->upto = from;
+	b->session = session;
+	b->have = have;
+	b->n = b->bytes = 0;
+	b->err = 0;
+	if (have)
+		dfs_msg_have_begin(&b->msg, dfs_db_log_head(r->db));
+	else
+		dfs_msg_updates_begin(&b->msg, dfs_db_log_head(r->db));
 }
 
 /*
- * Sends the next batch of our log; returns 1 if there may be more. A batch
- * of echoes only is sent empty, to move the peer's place in our log on.
+ * Reads up to about max_bytes more of our log into b (at least one entry),
+ * from any thread. A batch of echoes only is sent empty, to move the peer's
+ * place in our log on. Returns 1 when b is done (full, the end of the log,
+ * or an error: b->upto == b->from then), 0 when more may be read into it.
  */
-int repl_send_log(struct link *l)
+int repl_batch_step(struct dfs_repl *r, struct repl_batch *b, size_t max_bytes)
 {
-	struct dfs_repl *r = l->r;
-	struct dfs_buf msg;
-	struct batch_ctx b = { l, &msg, 0, l->lazy };
+	struct batch_ctx c = { r, b, DFS_WIRE_BATCH_MAX - b->n };
 	uint64_t upto;
+	size_t left = DFS_WIRE_BATCH_BYTES - b->bytes;
+	int rc = dfs_db_log_read(r->db, b->upto, left < max_bytes ? left : max_bytes, is_echo,
+				 batch_add, &c, &upto);
 
-	dfs_buf_init(&msg);
-	if (b.have)
-		dfs_msg_have_begin(&msg, dfs_db_log_head(r->db));
-	else
-		dfs_msg_updates_begin(&msg, dfs_db_log_head(r->db));
-	int rc = dfs_db_log_read(r->db, l->sent_upto, DFS_WIRE_BATCH_BYTES, is_echo, batch_add, &b,
-				 &upto);
-	if (rc >= 0 && upto > l->sent_upto) {
-		dfs_msg_updates_end(&msg, upto);
-		rc = repl_net_write(l, &msg);
-		if (rc == 0) {
-			pthread_mutex_lock(&r->lock);
-			l->sent_upto = upto;
-			pthread_mutex_unlock(&r->lock);
-			atomic_fetch_add(b.have ? &r->announced : &r->sent, b.n);
-			rc = 1;
-		}
-	} else if (rc > 0) {
-		rc = 0;
+	if (rc < 0 || dfs_buf_ok(&b->msg) < 0) {
+		b->err = rc < 0 ? rc : -ENOMEM;
+		return 1;
 	}
-	dfs_buf_release(&msg);
-	return rc;
+	bool more = upto > b->upto && upto < dfs_db_log_head(r->db);
+	b->upto = upto;
+	if (!more || b->n >= DFS_WIRE_BATCH_MAX || b->bytes >= DFS_WIRE_BATCH_BYTES) {
+		if (b->upto > b->from)
+			dfs_msg_updates_end(&b->msg, b->upto);
+		return 1;
+	}
+	return 0;
 }
 
 /* Passes the entry at seq only. */

@@ -119,6 +119,7 @@ static void repl_free(struct dfs_repl *r)
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->runs_lock);
 	pthread_cond_destroy(&r->queue_cond);
+	pthread_cond_destroy(&r->rd_cond);
 	free(r);
 }
 
@@ -155,6 +156,7 @@ static struct dfs_repl *repl_new(struct dfs_db *db, struct dfs_keyring *kr,
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_mutex_init(&r->runs_lock, NULL);
 	pthread_cond_init(&r->queue_cond, NULL);
+	pthread_cond_init(&r->rd_cond, NULL);
 	dfs_buf_init(&r->tx);
 	repl_park_init(r, o->park_per_peer);
 	repl_inbox_init(r, o->link_queue);
@@ -183,10 +185,17 @@ static int repl_threads_start(struct dfs_repl *r)
 {
 	if (pthread_create(&r->applier, NULL, repl_applier_main, r) != 0)
 		return -EAGAIN;
-	if (pthread_create(&r->service, NULL, repl_net_service_main, r) != 0) {
+	r->reader_started = pthread_create(&r->reader, NULL, repl_stream_main, r) == 0;
+	if (!r->reader_started ||
+	    pthread_create(&r->service, NULL, repl_net_service_main, r) != 0) {
+		pthread_mutex_lock(&r->lock);
 		atomic_store(&r->stopping, true);
 		pthread_cond_signal(&r->queue_cond);
+		pthread_cond_signal(&r->rd_cond);
+		pthread_mutex_unlock(&r->lock);
 		pthread_join(r->applier, NULL);
+		if (r->reader_started)
+			pthread_join(r->reader, NULL);
 		return -EAGAIN;
 	}
 	/* One checker per spare CPU; the applier checks too when it would wait. */
@@ -237,13 +246,16 @@ void dfs_repl_stop(struct dfs_repl *r)
 	pthread_join(r->service, NULL);
 	pthread_mutex_lock(&r->lock);
 	pthread_cond_broadcast(&r->queue_cond);
+	pthread_cond_broadcast(&r->rd_cond);
 	pthread_mutex_unlock(&r->lock);
 	for (int i = 0; i < r->ncheckers; i++)
 		pthread_join(r->checkers[i], NULL);
 	pthread_join(r->applier, NULL);
+	pthread_join(r->reader, NULL);
 	/* Closes every connection; their CLOSED callbacks run here. */
 	repl_net_close(r);
 	repl_inbox_release(r);
+	repl_stream_release(r);
 	repl_park_release(r);
 	/* No connection and no queued message holds a link now: only the list. */
 	for (struct link *l = r->links; l; l = l->next)
@@ -321,6 +333,7 @@ void dfs_repl_get_stats(struct dfs_repl *r, struct dfs_repl_stats *out)
 	out->grafted = atomic_load(&r->grafted);
 	out->prunes = atomic_load(&r->prunes);
 	out->holes_over = atomic_load(&r->holes_over);
+	out->window_full = atomic_load(&r->window_full);
 	out->peers_up = atomic_load(&r->peers_up);
 	out->peers_configured = r->peers_configured;
 }

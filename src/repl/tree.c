@@ -266,6 +266,21 @@ static bool any_eager(const struct dfs_repl *r)
 	return false;
 }
 
+/*
+ * Whether an eager link up, other than l, is older than l (an earlier
+ * connection). A duplicate prunes only such a link: a node's oldest eager
+ * link stays eager, so that a peer sending the same updates to two nodes
+ * over connections of its own, newer ones, cannot make the links between
+ * them lazy and their updates wait for grafts.
+ */
+static bool older_eager(const struct dfs_repl *r, const struct link *l)
+{
+	for (const struct link *k = r->links; k; k = k->next)
+		if (k != l && k->wsi && k->state == LINK_UP && !k->lazy && k->session < l->session)
+			return true;
+	return false;
+}
+
 void repl_tree_tick(struct dfs_repl *r)
 {
 	uint64_t now = dfs_monotonic_ms(), head = dfs_db_log_head(r->db);
@@ -274,7 +289,7 @@ void repl_tree_tick(struct dfs_repl *r)
 	for (struct link *l = r->links; l; l = l->next) {
 		if (!l->wsi || l->state != LINK_UP)
 			continue;
-		if (atomic_exchange(&l->dup_seen, false) && !l->pruned) {
+		if (atomic_exchange(&l->dup_seen, false) && !l->pruned && older_eager(r, l)) {
 			l->prune_due = true;
 			l->lazy = l->pruned = true;
 			repl_net_want_write(l->wsi);
