@@ -38,7 +38,7 @@ static int stat_field(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e
 		/* An encrypted value this node cannot open: no r. */
 		if (!readable)
 			st->st_mode &= ~(mode_t)0444;
-		/* One it can open: only for this user, as fs_secret_field() tells. */
+		/* One it can open: only for this user, as check_reader() in ops.c says again. */
 		if (f.flags & DFS_FIELD_FLAG_ITEMS)
 			st->st_mode &= ~(mode_t)0077;
 	} else if ((rc == -ENOENT && dfs_inodes_pending_new(fs->inodes, ino, 0) > 0) ||
@@ -47,17 +47,6 @@ static int stat_field(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e
 		rc = 0;
 	}
 	return rc;
-}
-
-bool fs_secret_field(struct dfs_fs *fs, const struct dfs_ent *e)
-{
-	struct dfs_field_rec f;
-
-	if (e->kind != DFS_K_FIELD)
-		return false;
-	int rc = dfs_db_get_field(fs->db, &e->obj, e->path, &f);
-	/* A record that cannot be read may hide a secret. */
-	return rc == -EIO || (rc == 0 && (f.flags & DFS_FIELD_FLAG_ITEMS));
 }
 
 /* Models, objects, dicts and fields: mode and times from the stored records. */

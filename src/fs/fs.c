@@ -61,6 +61,7 @@ struct dfs_fs *dfs_fs_new(const struct dfs_fs_opts *opts)
 	clock_gettime(CLOCK_REALTIME, &fs->started);
 	fs->max_write = 128 * 1024; /* the kernel's default until init says */
 	pthread_mutex_init(&fs->open_lock, NULL);
+	fs_known_init(&fs->known);
 	fs->trim = fs_trim_new();
 	fs->mirror = fs_mirror_new();
 	fs->inodes = dfs_inodes_new();
@@ -101,6 +102,7 @@ void dfs_fs_free(struct dfs_fs *fs)
 	fs_mirror_free(fs->mirror);
 	close_all(fs, false);
 	pthread_mutex_destroy(&fs->open_lock);
+	fs_known_destroy(&fs->known);
 	dfs_inodes_free(fs->inodes);
 	dfs_scratch_free(fs->scratch);
 	free(fs);

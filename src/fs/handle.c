@@ -150,7 +150,10 @@ static int open_check(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e
 		return -EACCES;
 	if (ent->kind == DFS_K_FIELD && !*created) {
 		struct dfs_field_rec f;
-		int frc = dfs_db_get_field(fs->db, &ent->obj, ent->path, &f);
+		uint8_t flags;
+		/* A reader asks once between updates (known.c). */
+		int frc = writing ? dfs_db_get_field(fs->db, &ent->obj, ent->path, &f)
+				  : fs_known_field(fs, ino, ent, &flags);
 		/* A corrupt value cannot be read or extended; it can be replaced. */
 		if (frc == -EIO && !((fi->flags & O_TRUNC) && acc != O_RDONLY))
 			return -EIO;

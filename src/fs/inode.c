@@ -191,6 +191,29 @@ static void conflict_ent(const struct inode *n, struct dfs_ent *out)
 		 n->name);
 }
 
+/* Puts s into out (size bytes) from at, as far as it fits; returns where s ends. */
+static size_t put_str(char *out, size_t size, size_t at, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (at < size - 1)
+		memcpy(out + at, s, len < size - 1 - at ? len : size - 1 - at);
+	return at + len;
+}
+
+/*
+ * DIR/NAME, or NAME where dir is NULL, into out, cut short as snprintf()
+ * would: -ENAMETOOLONG when cut. Every open rebuilds a path: no printf.
+ */
+static int put_path(char *out, size_t size, const char *dir, const char *name)
+{
+	size_t at = dir ? put_str(out, size, put_str(out, size, 0, dir), "/") : 0;
+
+	at = put_str(out, size, at, name);
+	out[at < size ? at : size - 1] = '\0';
+	return at < size ? 0 : -ENAMETOOLONG;
+}
+
 /* Rebuilds what ino stands for from its ancestors. Called with the lock held. */
 static int build_ent(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out, int depth)
 {
@@ -210,7 +233,7 @@ static int build_ent(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out, 
 	if (n->kind == DFS_K_NODE_DIR || n->kind == DFS_K_NODE_FILE)
 		return 0;
 	if (n->kind == DFS_K_MODEL) {
-		snprintf(out->model, sizeof(out->model), "%s", n->name);
+		put_path(out->model, sizeof(out->model), NULL, n->name);
 		return 0;
 	}
 	rc = build_ent(t, n->parent, &p, depth + 1);
@@ -219,9 +242,7 @@ static int build_ent(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out, 
 	if (n->kind == DFS_K_ACTIONS) {
 		if (p.kind != DFS_K_ACTIONS) /* .actions itself */
 			return 0;
-		rc = p.path[0] ? snprintf(out->path, sizeof(out->path), "%s/%s", p.path, n->name)
-			       : snprintf(out->path, sizeof(out->path), "%s", n->name);
-		return rc < 0 || (size_t)rc >= sizeof(out->path) ? -ENAMETOOLONG : 0;
+		return put_path(out->path, sizeof(out->path), p.path[0] ? p.path : NULL, n->name);
 	}
 	memcpy(out->model, p.model, sizeof(out->model));
 	out->obj = p.obj;
@@ -230,15 +251,11 @@ static int build_ent(struct dfs_inodes *t, fuse_ino_t ino, struct dfs_ent *out, 
 		memcpy(out->obj.b, obj_of(n), DFS_PUBKEY_LEN);
 		break;
 	case DFS_K_DICT:
-		snprintf(out->path, sizeof(out->path), "%s", n->name);
+		put_path(out->path, sizeof(out->path), NULL, n->name);
 		break;
 	case DFS_K_FIELD:
-		rc = p.kind == DFS_K_DICT
-			     ? snprintf(out->path, sizeof(out->path), "%s/%s", p.path, n->name)
-			     : snprintf(out->path, sizeof(out->path), "%s", n->name);
-		if (rc < 0 || (size_t)rc >= sizeof(out->path))
-			return -ENAMETOOLONG;
-		break;
+		return put_path(out->path, sizeof(out->path), p.kind == DFS_K_DICT ? p.path : NULL,
+				n->name);
 	case DFS_K_SCRATCH:
 		dfs_ent_dir_key(&p, out->dir, sizeof(out->dir));
 		snprintf(out->name, sizeof(out->name), "%s", n->name);

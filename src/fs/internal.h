@@ -12,7 +12,7 @@
  * kernel (fuse_reply_*), exactly once per request.
  *
  * The files call each other in one direction only, lowest first:
- * inode.c, conflicts.c, scratch.c, run.c; notify.c; actdir.c, held.c, meta.c; tree.c; attr.c;
+ * inode.c, conflicts.c, scratch.c, run.c, known.c; notify.c; actdir.c, held.c, meta.c; tree.c; attr.c;
  * handle.c; dir.c, rename.c, try.c; mirror.c; ops.c, fs.c.
  *
  * Threading: the kernel calls the ops from several threads. An open file's
@@ -45,6 +45,21 @@
 struct fs_mirror;
 struct fs_trim;
 
+/* Fields a read-only open found stored, and when (known.c). */
+#define FS_KNOWN_SLOTS 256
+
+struct fs_known_slot {
+	fuse_ino_t ino;		/* 0: empty */
+	uint64_t id;		/* a hash of the field's object and path */
+	uint64_t changes;	/* fs->changes before the store was read */
+	uint8_t flags;		/* the record's DFS_FIELD_FLAG_* */
+};
+
+struct fs_known {
+	pthread_mutex_t lock;
+	struct fs_known_slot slot[FS_KNOWN_SLOTS];	/* by inode number */
+};
+
 struct dfs_fs {
 	struct dfs_db *db;
 	struct dfs_store *st;
@@ -66,6 +81,8 @@ struct dfs_fs {
 	struct fs_mirror *mirror;	/* remote changes repeated through the mount (mirror.c) */
 	_Atomic size_t max_write;	/* the kernel's largest write request (run.c) */
 	atomic_bool unmounted;		/* the kernel is gone: tell it nothing more */
+	_Atomic uint64_t changes;	/* applied updates, counted by dfs_fs_changed() */
+	struct fs_known known;		/* known.c */
 };
 
 /*
@@ -123,6 +140,17 @@ struct dirh {
 	struct dirent_rec *v;
 	size_t n, cap;
 };
+
+/* ---- known.c: fields known stored ----------------------------------------- */
+
+void fs_known_init(struct fs_known *k);
+void fs_known_destroy(struct fs_known *k);
+/**
+ * dfs_db_get_field() of the field ent, at inode ino, for a read-only open:
+ * 0 with the record's flags in *flags, or its error. A field found stored
+ * is not read again until an update is applied.
+ */
+int fs_known_field(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent, uint8_t *flags);
 
 /* ---- tree.c: names to entities --------------------------------------------- */
 
@@ -205,8 +233,6 @@ int fs_each_node_file(int (*fn)(const char *name, void *arg), void *arg);
 
 /** The attributes of e, at inode ino. */
 int fs_stat_ent(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *e, struct stat *st);
-/** Whether e is a field whose value holds encrypted parts (or cannot be read to tell). */
-bool fs_secret_field(struct dfs_fs *fs, const struct dfs_ent *e);
 /** Looks (parent, name) up, counts the lookup, and fills e for a reply. */
 int fs_make_entry(struct dfs_fs *fs, fuse_ino_t parent, const char *name,
 		  const struct dfs_ent *ent, struct fuse_entry_param *e);

@@ -278,9 +278,13 @@ static fuse_ino_t field_ino(struct dfs_fs *fs, fuse_ino_t object, const char *pa
  * model's, every file below the model. The kernel waits for reads of those
  * pages already under way, so none brings back the value they held.
  * Entries are left alone: this may run in an unlink or rename of the parent.
+ * Every applied update is counted, whatever it changed.
  */
 void dfs_fs_changed(struct dfs_fs *fs, const struct dfs_db_event *ev)
 {
+	/* What read-only opens found stored is asked again (known.c). */
+	if (ev->applied)
+		atomic_fetch_add(&fs->changes, 1);
 	if (!fs->se || atomic_load(&fs->unmounted) || !ev->applied || !ev->model)
 		return;
 	fuse_ino_t model = child_ino(fs, FUSE_ROOT_ID, ev->model);

@@ -114,14 +114,20 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
  * mount: what this node decrypts is for its own user only. The mode bits
  * say so to the kernel (attr.c); this says it again, should they be stale.
  */
-static int check_reader(struct dfs_fs *fs, fuse_req_t req, const struct dfs_ent *ent)
+static int check_reader(struct dfs_fs *fs, fuse_req_t req, fuse_ino_t ino,
+			const struct dfs_ent *ent)
 {
 	uid_t uid = fuse_req_ctx(req)->uid;
+	uint8_t flags = 0;
 
-	if (uid == fs->uid || uid == 0 ||
-	    !(fs_secret_field(fs, ent) || fs_held_secret(fs, ent) || fs_conflict_secret(fs, ent)))
+	if (uid == fs->uid || uid == 0)
 		return 0;
-	return -EACCES;
+	if (ent->kind == DFS_K_FIELD) {
+		/* Encrypted parts, or a record that cannot be read, which may hide them. */
+		int rc = fs_known_field(fs, ino, ent, &flags);
+		return rc == -EIO || (rc == 0 && (flags & DFS_FIELD_FLAG_ITEMS)) ? -EACCES : 0;
+	}
+	return fs_held_secret(fs, ent) || fs_conflict_secret(fs, ent) ? -EACCES : 0;
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -131,7 +137,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc = fs_ent_of(fs, ino, &ent);
 
 	if (rc == 0 && !fs_is_mirror(fs, req))
-		rc = check_reader(fs, req, &ent);
+		rc = check_reader(fs, req, ino, &ent);
 	if (rc == 0 && fs_is_mirror(fs, req))
 		rc = fs_echo_open(fs, ino, &ent, fi);
 	else if (rc == 0)

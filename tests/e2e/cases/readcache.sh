@@ -128,6 +128,23 @@ prime o/h
 rm "$A/Note/o/h"
 now_gone "rm" o h
 
+# Opened again through a descriptor after rm, with no name to look up: the
+# open finds the field gone, though the open before found it stored.
+printf mmmm > "$A/Note/o/r"
+check_ok "B has r" wait_for 10 synced o
+exec 6< "$A/Note/o/r" 7< "$B/Note/o/r"
+prime o/r
+rm "$A/Note/o/r"
+check_fails "rm, reopened through a descriptor: gone on A" "No such file" \
+  bash -c ': < /proc/self/fd/6'
+if wait_for 10 synced o; then
+  check_fails "rm, reopened through a descriptor: gone on B" "No such file" \
+    bash -c ': < /proc/self/fd/7'
+else
+  fail "rm, reopened through a descriptor: B did not get A's updates of o"
+fi
+exec 6<&- 7<&-
+
 # A change made on B: B reads it at once, A once it has it.
 mkdir "$B/Note/q"
 printf kkkk > "$B/Note/q/f"
