@@ -110,6 +110,18 @@ fuse_ino_t dfs_inodes_find(struct dfs_inodes *t, fuse_ino_t parent, const char *
 int dfs_inodes_pending_new(struct dfs_inodes *t, fuse_ino_t ino, int delta);
 
 /**
+ * Open handles of ino with read access, by delta (+1 at open, -1 at
+ * release): through reads or a mapping, only they bring its pages into the
+ * kernel's cache (fields opened to write go around it).
+ */
+void dfs_inodes_readers(struct dfs_inodes *t, fuse_ino_t ino, int delta);
+/**
+ * Whether the kernel may hold pages of ino: a handle with read access is
+ * open, or was since the last call. The caller drops them.
+ */
+bool dfs_inodes_take_pages(struct dfs_inodes *t, fuse_ino_t ino);
+
+/**
  * Calls fn for each inode under parent with pending_new > 0 (created files
  * not yet written), with its name. Used by readdir.
  */

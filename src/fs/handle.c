@@ -77,12 +77,25 @@ void fs_fh_free(struct dfs_fs *fs, struct fh *h)
 	if (!h)
 		return;
 	fs_open_untrack(fs, &h->link);
+	if (h->reader)
+		dfs_inodes_readers(fs->inodes, h->ino, -1);
 	dfs_buf_release(&h->data);
 	dfs_buf_release(&h->item);
 	if (h->fd >= 0)
 		close(h->fd);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
+}
+
+/* Before the open's reply: a handle that may read can bring pages into the kernel's cache. */
+void fs_fh_count_reader(struct dfs_fs *fs, struct fuse_file_info *fi)
+{
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+
+	if ((fi->flags & O_ACCMODE) == O_WRONLY || h->reader)
+		return;
+	h->reader = true;
+	dfs_inodes_readers(fs->inodes, h->ino, 1);
 }
 
 struct fh *fs_fh_new(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent)

@@ -26,6 +26,8 @@ struct inode {
 	fuse_ino_t parent;
 	uint64_t nlookup;
 	int32_t pending_new;
+	uint32_t readers;	/* open handles with read access (dfs_inodes_readers()) */
+	bool paged;		/* one was open since the kernel last dropped the pages */
 	uint8_t kind;
 	uint8_t meta;
 	bool named;		/* linked into by_name */
@@ -390,6 +392,34 @@ int dfs_inodes_pending_new(struct dfs_inodes *t, fuse_ino_t ino, int delta)
 	}
 	pthread_rwlock_unlock(&t->lock);
 	return v;
+}
+
+void dfs_inodes_readers(struct dfs_inodes *t, fuse_ino_t ino, int delta)
+{
+	pthread_rwlock_wrlock(&t->lock);
+	struct inode *n = by_ino(t, ino);
+	if (n && delta > 0) {
+		n->readers++;
+		n->paged = true;
+	} else if (n && n->readers > 0) {
+		n->readers--;
+	}
+	pthread_rwlock_unlock(&t->lock);
+}
+
+bool dfs_inodes_take_pages(struct dfs_inodes *t, fuse_ino_t ino)
+{
+	bool paged = true; /* an inode not in the table: assume the worst */
+
+	pthread_rwlock_wrlock(&t->lock);
+	struct inode *n = by_ino(t, ino);
+	if (n) {
+		paged = n->paged || n->readers > 0;
+		/* Pages read from now on hold what is stored now. */
+		n->paged = n->readers > 0;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return paged;
 }
 
 void dfs_inodes_each_pending(struct dfs_inodes *t, fuse_ino_t parent,

@@ -122,6 +122,7 @@ struct fh {
 	bool loaded;		/* data holds the value */
 	bool echo;		/* the mirror's: writes change nothing (mirror.c) */
 	bool cached;		/* a field opened to read, through the page cache (keep_cache) */
+	bool reader;		/* counted in dfs_inodes_readers() */
 	struct dfs_field_rec seen;	/* cached: the record of the value data holds */
 	struct dfs_buf data;	/* the value as this handle sees it */
 	struct dfs_buf item;	/* O_APPEND: the item being written */
@@ -245,6 +246,8 @@ void fs_open_untrack(struct dfs_fs *fs, struct open_link *l);
 /** A new handle on ino, tracked; NULL on ENOMEM. fs_fh_free accepts NULL. */
 struct fh *fs_fh_new(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent);
 void fs_fh_free(struct dfs_fs *fs, struct fh *h);
+/** Counts fi's handle (fi->fh) among its inode's readers when it may read. */
+void fs_fh_count_reader(struct dfs_fs *fs, struct fuse_file_info *fi);
 /** Opens ent for fi->flags and sets fi->fh; created: a field created by this open. */
 int fs_fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
 	       struct fuse_file_info *fi, bool created);

@@ -269,6 +269,22 @@ static fuse_ino_t field_ino(struct dfs_fs *fs, fuse_ino_t object, const char *pa
 }
 
 /*
+ * A set or append made here passed through the kernel, which then marks
+ * the file's size and times stale itself (a write on a field, and a
+ * truncation, rename or create before it). Only pages may be left: where
+ * no handle that reads brought any in, telling the kernel would only make
+ * the writer's next open(2) wait for the attributes again.
+ */
+static void field_changed(struct dfs_fs *fs, const struct dfs_db_event *ev, fuse_ino_t ino)
+{
+	if (!ino)
+		return;
+	bool pages = dfs_inodes_take_pages(fs->inodes, ino);
+	if (pages || ev->remote || (ev->op != DFS_OP_FIELD_SET && ev->op != DFS_OP_FIELD_APPEND))
+		inval_inode(fs, ino);
+}
+
+/*
  * Readers open fields with keep_cache: the kernel serves what it cached
  * until told. Every update that changes what a file reads drops that file's
  * pages and attributes here, as soon as the update can be read (before it
@@ -297,7 +313,7 @@ void dfs_fs_changed(struct dfs_fs *fs, const struct dfs_db_event *ev)
 	case DFS_OP_FIELD_DELETE:
 	case DFS_OP_FIELD_RESOLVE:
 		if (object && ev->path)
-			inval_inode(fs, field_ino(fs, object, ev->path, &dict));
+			field_changed(fs, ev, field_ino(fs, object, ev->path, &dict));
 		break;
 	case DFS_OP_DICT_CREATE:
 	case DFS_OP_DICT_DELETE:

@@ -142,6 +142,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = fs_echo_open(fs, ino, &ent, fi);
 	else if (rc == 0)
 		rc = fs_fh_open(fs, ino, &ent, fi, false);
+	if (rc == 0)
+		fs_fh_count_reader(fs, fi);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else if (fuse_reply_open(req, fi) == -ENOENT)
@@ -394,6 +396,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 
 	if (fs_is_mirror(fs, req)) {
 		int erc = fs_echo_create(fs, parent, name, fi, &e);
+		if (erc == 0)
+			fs_fh_count_reader(fs, fi);
 		if (erc < 0)
 			fuse_reply_err(req, -erc);
 		else if (fuse_reply_create(req, &e, fi) == -ENOENT)
@@ -426,6 +430,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	e.attr_timeout = ATTR_TIMEOUT;
 	e.entry_timeout = ENTRY_TIMEOUT;
+	fs_fh_count_reader(fs, fi);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		struct fh *h = (struct fh *)(uintptr_t)fi->fh;
 		if (h->new_counted)

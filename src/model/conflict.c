@@ -201,13 +201,25 @@ static bool above_floor(const struct db_head *h, uint64_t clock, const struct df
 	return !(h->flags & HEAD_HAS_FLOOR) || clock_cmp(clock, signer, h->fclock, &h->fsigner) >= 0;
 }
 
-/* What a->u builds on: its base, or, without one, everything before it. */
-static int builds_on(struct cx *x)
+/*
+ * What a->u builds on: its base, or, without one, everything before it.
+ * A base that is the winner a->u replaces (win: a local write's, always)
+ * needs no mark: a winner has no conflict (winners only grow, and only a
+ * set that lost is kept as one), and once replaced it is never weighed
+ * again but here, where note_write() skips it.
+ */
+static int builds_on(struct cx *x, bool win)
 {
 	const struct dfs_update *u = x->a->u;
 
-	if (u->flags & DFS_UPDATE_FLAG_BASE)
-		return memcmp(u->base.b, zero_hash.b, DFS_HASH_LEN) ? dismiss(x, &u->base, true) : 0;
+	if (u->flags & DFS_UPDATE_FLAG_BASE) {
+		if (!memcmp(u->base.b, zero_hash.b, DFS_HASH_LEN))
+			return 0;
+		if (win && (x->h.flags & HEAD_HAS_WIN) &&
+		    !memcmp(u->base.b, x->h.win.b, DFS_HASH_LEN))
+			return 0;
+		return dismiss(x, &u->base, true);
+	}
 	if ((x->h.flags & HEAD_HAS_FLOOR) &&
 	    clock_cmp(u->clock, &u->signer, x->h.fclock, &x->h.fsigner) <= 0)
 		return 0;	/* the floor is at or past it already */
@@ -286,12 +298,13 @@ static int note_write(struct cx *x)
 {
 	const struct dfs_update *u = x->a->u;
 	const struct dfs_hash *hash = &x->a->hash;
-	int rc = builds_on(x);
+	/* Decided before builds_on(), which moves only the floor. */
+	bool win = !(x->h.flags & HEAD_HAS_WIN) ||
+		   lww3(u->clock, &u->signer, hash, x->h.clock, &x->h.signer, &x->h.win) > 0;
+	int rc = builds_on(x, win);
 
 	if (rc < 0)
 		return rc;
-	bool win = !(x->h.flags & HEAD_HAS_WIN) ||
-		   lww3(u->clock, &u->signer, hash, x->h.clock, &x->h.signer, &x->h.win) > 0;
 	if (win) {
 		if ((x->h.flags & HEAD_WIN_SET) &&
 		    (rc = add_conflict(x, &x->h.win, x->h.clock, &x->h.signer)) < 0)

@@ -46,10 +46,13 @@ int __wrap_dfs_store_get(struct dfs_store *st, const void *key, size_t klen, uin
 			 size_t *vlen);
 
 static int failing_gets;
+static int conflict_gets;	/* reads of 'Y' (conflict) keys */
 
 int __wrap_dfs_store_get(struct dfs_store *st, const void *key, size_t klen, uint8_t **val,
 			 size_t *vlen)
 {
+	if (klen > 0 && ((const uint8_t *)key)[0] == 'Y')
+		conflict_gets++;
 	if (failing_gets > 0) {
 		failing_gets--;
 		return -EIO;
@@ -3054,4 +3057,32 @@ Test(converge, an_old_record_builds_on_everything_before_it)
 	struct expect_conflicts d = { &k, "phone", NULL, { set, NULL }, del, rs.n };
 	converge(&rs, NULL, false, check_conflicts, &d);
 	recs_release(&rs);
+}
+
+static int count_key(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *ctx)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/*
+ * A local set replaces the winner it was made on: no mark that the winner
+ * was built on is stored, and no conflict of it is looked up.
+ */
+Test(converge, a_local_set_on_the_winner_marks_nothing)
+{
+	struct dfs_pubkey k;
+	int marks = 0;
+
+	cr_assert_eq(dfs_db_create_model(a.db, "notes"), 0);
+	cr_assert_eq(dfs_db_create_object(a.db, "notes", "doc", &k), 0);
+	cr_assert_eq(dfs_db_set_field(a.db, &k, "phone", (const uint8_t *)"111", 3), 0);
+	conflict_gets = 0;
+	cr_assert_eq(dfs_db_set_field(a.db, &k, "phone", (const uint8_t *)"222", 3), 0);
+	cr_assert_eq(dfs_db_delete_field(a.db, &k, "phone"), 0);
+	cr_assert_eq(conflict_gets, 0);
+	cr_assert_eq(dfs_store_sync(a.st), 0);
+	cr_assert_eq(dfs_store_scan(a.st, "Z", 1, count_key, &marks), 0);
+	cr_assert_eq(marks, 0);
+	cr_assert_eq(dfs_db_conflict_count(a.db), 0);
 }
