@@ -452,22 +452,6 @@ static const struct fuse_lowlevel_ops mem_ops = {
 	.release = mem_release,
 };
 
-static const struct fuse_lowlevel_ops daemon_ops = {
-	.init = mem_init,
-	.lookup = mem_lookup,
-	.forget = mem_forget,
-	.getattr = mem_getattr,
-	.setattr = mem_setattr,
-	.readdir = mem_readdir,
-	.create = mem_create,
-	.open = mem_open,
-	.read = mem_read,
-	.write = mem_write,
-	.flush = mem_flush,
-	.unlink = mem_unlink,
-	.release = mem_release,
-};
-
 /* The symbol a FUSE_USE_VERSION 32..311 build calls as fuse_session_loop_mt(). */
 int fuse_session_loop_mt_32(struct fuse_session *se, struct fuse_loop_config *config);
 
@@ -510,7 +494,10 @@ int main(int argc, char **argv)
 	/* As src/node.c: the kernel checks the mode bits. */
 	if (m.like_daemon && fuse_opt_add_arg(&args, "-odefault_permissions") < 0)
 		goto out_free_args;
-	se = fuse_session_new(&args, m.like_daemon ? &daemon_ops : &mem_ops, sizeof(mem_ops), &m);
+	struct fuse_lowlevel_ops ops = mem_ops;
+	if (m.like_daemon)
+		ops.flush = mem_flush;	/* without it the kernel stops sending FLUSH */
+	se = fuse_session_new(&args, &ops, sizeof(ops), &m);
 	if (!se)
 		goto out_free_args;
 	if (fuse_set_signal_handlers(se) != 0)
