@@ -9,7 +9,8 @@
  * writer at a time writes every batch staged so far as one LevelDB write
  * with one sync, so concurrent writers share the cost of the sync.
  *
- * dfs_store_scan() sees written batches only, not staged ones.
+ * Scans see staged batches too, as gets do; only a scan of what is written
+ * (dfs_store_scan_written_from) leaves them out.
  *
  * Threading: every function may be called from any thread.
  */
@@ -74,8 +75,8 @@ int dfs_store_get(struct dfs_store *st, const void *key, size_t klen, uint8_t **
 		  size_t *vlen);
 
 /**
- * Calls fn for every written key that begins with prefix, in key order,
- * until fn returns non-zero. The pointers are valid during the call only.
+ * Calls fn for every key that begins with prefix, staged or written, in key
+ * order, until fn returns non-zero. The pointers are valid during the call only.
  * Returns 0, fn's negative return, or -EIO.
  */
 int dfs_store_scan(struct dfs_store *st, const void *prefix, size_t plen,
@@ -89,6 +90,16 @@ int dfs_store_scan_from(struct dfs_store *st, const void *prefix, size_t plen, c
 			int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
 				  void *ctx),
 			void *ctx);
+
+/**
+ * Like dfs_store_scan_from(), of written batches only: what a wait has
+ * returned for (for the log, which is sent only once it is written).
+ */
+int dfs_store_scan_written_from(struct dfs_store *st, const void *prefix, size_t plen,
+				const void *start, size_t slen,
+				int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val,
+					  size_t vlen, void *ctx),
+				void *ctx);
 
 /** Bytes on disk: the sizes of the files in the store's directory, its log included. */
 uint64_t dfs_store_disk_bytes(struct dfs_store *st);
@@ -114,7 +125,7 @@ void dfs_store_stage(struct dfs_store *st, struct dfs_batch *b);
  */
 int dfs_store_wait(struct dfs_store *st, struct dfs_batch *b);
 
-/** Waits until everything staged so far is written (and visible to scans). */
+/** Waits until everything staged so far is written. */
 int dfs_store_flush(struct dfs_store *st);
 
 /** Makes everything written so far durable (for fsync under relaxed sync). */

@@ -228,7 +228,7 @@ static int builds_on(struct cx *x, bool win)
 	x->h.fsigner = u->signer;
 	key_mark(&x->k, 'Y', &u->entity, x->path, x->plen, NULL);
 	int rc = dfs_buf_ok(&x->k);
-	return rc ? rc : db_scan_written(x->a->db, x->k.data, x->k.len, drop_below, x);
+	return rc ? rc : dfs_store_scan(x->a->db->st, x->k.data, x->k.len, drop_below, x);
 }
 
 /* Adds hash, a set at (clock, signer), as a conflict unless it was dismissed. */
@@ -405,7 +405,7 @@ int dfs_db_conflicts(struct dfs_db *db, const struct dfs_pubkey *obj, dfs_db_con
 
 	if (obj)
 		memcpy(prefix + 1, obj->b, DFS_PUBKEY_LEN);
-	return db_scan_written(db, prefix, obj ? sizeof(prefix) : 1, walk_one, &w);
+	return dfs_store_scan(db->st, prefix, obj ? sizeof(prefix) : 1, walk_one, &w);
 }
 
 uint64_t dfs_db_conflict_count(struct dfs_db *db)

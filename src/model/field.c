@@ -104,7 +104,7 @@ static int bury_dict(struct apply *a, const char *dict, size_t dlen)
 	dfs_buf_add_u8(&prefix, '/');
 	int rc = dfs_buf_ok(&prefix);
 	if (rc == 0)
-		rc = db_scan_written(a->db, prefix.data, prefix.len, db_bury_fields, a);
+		rc = dfs_store_scan(a->db->st, prefix.data, prefix.len, db_bury_fields, a);
 	dfs_buf_release(&prefix);
 	return rc;
 }
@@ -386,7 +386,7 @@ static int delete_keys(struct apply *a, struct dfs_field_rec *f)
 	dfs_buf_add_u8(&prefix, '/');
 	int rc = dfs_buf_ok(&prefix);
 	if (rc == 0)
-		rc = db_scan_written(a->db, prefix.data, prefix.len, bury_key, &db);
+		rc = dfs_store_scan(a->db->st, prefix.data, prefix.len, bury_key, &db);
 	dfs_buf_release(&prefix);
 	f->base_clock = db.h_clock;
 	f->base_signer = db.h_signer;

@@ -331,7 +331,7 @@ static int make_room(struct dfs_db *db, struct held_tx *tx, struct dfs_batch *b,
 		dfs_key_held_prefix(prefix);
 	if (tx->ngone >= HELD_DROP_MAX)
 		return 0;
-	int rc = db_scan_written(db, prefix, signer ? DFS_KEY_ENTITY_LEN : DFS_KEY_TAG_LEN,
+	int rc = dfs_store_scan(db->st, prefix, signer ? DFS_KEY_ENTITY_LEN : DFS_KEY_TAG_LEN,
 				 room_one, &rm);
 	return rc < 0 ? rc : 0;
 }

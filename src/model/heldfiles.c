@@ -183,7 +183,7 @@ static int search(struct dfs_db *db, const uint8_t *h8, struct place *p)
 	dfs_key_update(&key, &p->hash);
 	int rc = dfs_buf_ok(&key);
 	if (rc == 0)
-		rc = db_scan_written(db, key.data, 1 + 8, record_one, &s);
+		rc = dfs_store_scan(db->st, key.data, 1 + 8, record_one, &s);
 	dfs_buf_release(&key);
 	if (rc == 0 && !s.found)
 		rc = -ENOENT;
@@ -199,7 +199,7 @@ static int search(struct dfs_db *db, const uint8_t *h8, struct place *p)
 	s.found = false;
 	dfs_key_history_prefix(prefix, &p->entity);
 	if (rc == 0)
-		rc = db_scan_written(db, prefix, sizeof(prefix), history_one, &s);
+		rc = dfs_store_scan(db->st, prefix, sizeof(prefix), history_one, &s);
 	return rc < 0 ? rc : s.found ? 0 : -ENOENT;
 }
 
@@ -247,7 +247,7 @@ int dfs_db_held_list(struct dfs_db *db, dfs_db_name_fn fn, void *ctx)
 	uint8_t prefix[DFS_KEY_TAG_LEN];
 
 	dfs_key_held_prefix(prefix);
-	return db_scan_written(db, prefix, sizeof(prefix), list_one, &l);
+	return dfs_store_scan(db->st, prefix, sizeof(prefix), list_one, &l);
 }
 
 /* A set's or an append's value: in clear, opened where sealed and this node can. */
@@ -427,7 +427,7 @@ static void follow(struct dfs_db *db, const struct dfs_pubkey *entity)
 	uint8_t prefix[DFS_KEY_ENTITY_LEN];
 
 	dfs_key_history_prefix(prefix, entity);
-	if (db_scan_written(db, prefix, sizeof(prefix), follow_one, &f) == 0)
+	if (dfs_store_scan(db->st, prefix, sizeof(prefix), follow_one, &f) == 0)
 		for (size_t i = 0; i < f.n; i++)
 			retry_one(db, &f.v[i], false);
 	free(f.v);

@@ -173,11 +173,6 @@ bool db_dropped(struct dfs_db *db, const struct dfs_hash *h);
  * kind 'F' counts live field records only. Under apply_lock.
  */
 int db_has_live_children(struct dfs_db *db, const uint8_t *prefix, size_t plen, int kind);
-/**
- * dfs_store_scan() of what is written, after waiting for everything staged
- * (scans see written batches only, store.h).
- */
-int db_scan_written(struct dfs_db *db, const void *prefix, size_t plen, db_scan_fn fn, void *arg);
 
 /* ---- held.c: the quota of held updates ------------------------------------------ */
 

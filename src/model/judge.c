@@ -283,10 +283,8 @@ static int judge_keys(struct dfs_db *db, struct judgement *j, char *why, size_t 
 	struct dfs_buf names;
 
 	dfs_buf_init(&names);
-	/* Listings see written batches only: a key staged just before is judged too. */
-	int rc = dfs_store_flush(db->st);
-	if (rc == 0)
-		rc = dfs_db_list_fields(db, &j->entity, j->path, collect_key, &names);
+	/* Listings see staged keys too: a key staged just before is judged too. */
+	int rc = dfs_db_list_fields(db, &j->entity, j->path, collect_key, &names);
 	for (size_t off = 0; rc == 0 && off < names.len;) {
 		const char *key = (const char *)names.data + off;
 		rc = judge_key(db, j, key, secret, why, whylen);

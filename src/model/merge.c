@@ -260,7 +260,7 @@ static int merge_pass(struct merge *m, int pass)
 
 	m->pass = pass;
 	dfs_key_history_prefix(prefix, m->in->entity);
-	rc = db_scan_written(m->db, prefix, sizeof(prefix), merge_one, m);
+	rc = dfs_store_scan(m->db->st, prefix, sizeof(prefix), merge_one, m);
 	if (rc == 0 && m->in->extra)
 		rc = take_update(m, m->in->extra, m->in->extra_hash);
 	if (rc == 0 && m->has_horizon) {

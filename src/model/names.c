@@ -79,7 +79,7 @@ static int name_holder(struct apply *a, const char *name, const struct dfs_pubke
 	dfs_key_contender(&a->key, a->model, name, 0, NULL);
 	rc = dfs_buf_ok(&a->key);
 	if (rc == 0)
-		rc = db_scan_written(a->db, a->key.data, a->key.len, first_contender, c);
+		rc = dfs_store_scan(a->db->st, a->key.data, a->key.len, first_contender, c);
 	return rc;
 }
 
@@ -209,7 +209,7 @@ static int give_back(struct apply *a, const char *model, const char *name)
 	dfs_key_contender(&a->key, model, base, 0, NULL);
 	rc = dfs_buf_ok(&a->key);
 	if (rc == 0)
-		rc = db_scan_written(a->db, a->key.data, a->key.len, short_form_one, &sf);
+		rc = dfs_store_scan(a->db->st, a->key.data, a->key.len, short_form_one, &sf);
 	if (rc < 0 || !sf.found)
 		return rc;
 	dfs_key_object(&a->key, &sf.key);
@@ -355,7 +355,7 @@ int db_object_remove(struct apply *a, struct dfs_object_rec *o)
 	if (rc == 0)
 		rc = db_count_object(a, o->model, -1);
 	if (rc == 0)
-		rc = db_scan_written(a->db, prefix, sizeof(prefix), db_bury_fields, a);
+		rc = dfs_store_scan(a->db->st, prefix, sizeof(prefix), db_bury_fields, a);
 	return rc;
 }
 
@@ -426,7 +426,7 @@ static int claims_of(struct dfs_db *db, const char *model, const char *name, str
 	dfs_key_contender(&key, model, name, 0, NULL);
 	rc = dfs_buf_ok(&key);
 	if (rc == 0)
-		rc = db_scan_written(db, key.data, key.len, claim_one, c);
+		rc = dfs_store_scan(db->st, key.data, key.len, claim_one, c);
 	dfs_buf_release(&key);
 	return rc < 0 ? rc : 0;
 }

@@ -84,8 +84,8 @@ int dfs_db_log_read(struct dfs_db *db, uint64_t after, size_t max_bytes, dfs_db_
 	dfs_key_log(&start, after + 1);
 	int rc = dfs_buf_ok(&start);
 	if (rc == 0)
-		rc = dfs_store_scan_from(db->st, prefix, sizeof(prefix), start.data, start.len,
-					 log_one, &lc);
+		rc = dfs_store_scan_written_from(db->st, prefix, sizeof(prefix), start.data,
+						 start.len, log_one, &lc);
 	dfs_buf_release(&start);
 	if (upto)
 		*upto = lc.upto;

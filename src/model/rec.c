@@ -233,14 +233,11 @@ static int child_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t
 	return 1;
 }
 
-/*
- * Scans see written batches only: first wait for everything staged, which
- * the apply lock (held by the caller) keeps from growing meanwhile.
- */
+/* The scan sees staged batches too: a child staged a moment ago counts. */
 int db_has_live_children(struct dfs_db *db, const uint8_t *prefix, size_t plen, int kind)
 {
 	struct child_ctx c = { kind, 0 };
-	int rc = db_scan_written(db, prefix, plen, child_one, &c);
+	int rc = dfs_store_scan(db->st, prefix, plen, child_one, &c);
 
 	return rc < 0 ? rc : c.found;
 }
@@ -290,18 +287,5 @@ int dfs_db_get_meta(struct dfs_db *db, const struct dfs_pubkey *entity, const ch
 		rc = *val ? 0 : -ENOMEM;
 	}
 	dfs_buf_release(&k);
-	return rc;
-}
-
-/*
- * Scans see written batches only: first wait for everything staged. Under
- * apply_lock, nothing is staged meanwhile.
- */
-int db_scan_written(struct dfs_db *db, const void *prefix, size_t plen, db_scan_fn fn, void *arg)
-{
-	int rc = dfs_store_flush(db->st);
-
-	if (rc == 0)
-		rc = dfs_store_scan(db->st, prefix, plen, fn, arg);
 	return rc;
 }

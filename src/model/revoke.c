@@ -207,7 +207,7 @@ static int scan_history(struct scan *s)
 	uint8_t prefix[DFS_KEY_ENTITY_LEN];
 
 	dfs_key_history_prefix(prefix, s->entity);
-	return db_scan_written(s->db, prefix, sizeof(prefix), scan_one, s);
+	return dfs_store_scan(s->db->st, prefix, sizeof(prefix), scan_one, s);
 }
 
 static int grant_cmp(const void *x, const void *y)

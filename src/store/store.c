@@ -21,35 +21,7 @@
 #include "dinemicfs/store.h"
 #include "dinemicfs/util.h"
 
-struct op {
-	uint8_t *key;		/* in the batch's chunks */
-	size_t klen;
-	uint8_t *val;		/* likewise; NULL for a delete */
-	size_t vlen;
-	bool del;
-	/* Once staged: the overlay's chain, newest first, under the store lock. */
-	struct op *pending_next;
-	uint64_t seq;
-};
-
-/* Where a batch keeps its keys and values: a few allocations, not two per op. */
-struct chunk {
-	struct chunk *next;
-	size_t used, cap;
-	uint8_t data[];
-};
-
-#define CHUNK_MIN 1024
-
-struct dfs_batch {
-	struct op *ops;
-	size_t n, cap;
-	struct chunk *chunks;	/* the newest first */
-	uint64_t seq;		/* set when staged */
-	bool done;		/* protected by store lock */
-	int result;		/* protected by store lock */
-	struct dfs_batch *next;	/* queue link, protected by store lock */
-};
+#include "internal.h"
 
 #define OVERLAY_BUCKETS 1024
 
@@ -338,12 +310,181 @@ from_db:;
 	return 0;
 }
 
+/* LevelDB's order: bytes unsigned, a key before the longer keys it begins. */
+static int key_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	return c ? c : (alen > blen) - (alen < blen);
+}
+
+static bool in_range(const void *key, size_t klen, const void *prefix, size_t plen,
+		     const void *start, size_t slen)
+{
+	return klen >= plen && memcmp(key, prefix, plen) == 0 &&
+	       key_cmp(key, klen, start, slen) >= 0;
+}
+
+/* A staged op a scan saw, copied: once the store lock is let go it may be freed. */
+struct seen {
+	uint8_t *key;		/* the key, then the value, in one allocation */
+	size_t klen;
+	size_t vlen;
+	bool del;
+	uint64_t seq;
+};
+
+struct staged {
+	struct seen *v;
+	size_t n, cap;
+};
+
+static int staged_add(struct staged *s, const struct op *op)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 16;
+		struct seen *v = realloc(s->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	struct seen *o = &s->v[s->n];
+	o->key = malloc(op->klen + op->vlen + 1);
+	if (!o->key)
+		return -ENOMEM;
+	memcpy(o->key, op->key, op->klen);
+	if (op->vlen)
+		memcpy(o->key + op->klen, op->val, op->vlen);
+	o->klen = op->klen;
+	o->vlen = op->vlen;
+	o->del = op->del;
+	o->seq = op->seq;
+	s->n++;
+	return 0;
+}
+
+static void staged_free(struct staged *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i].key);
+	free(s->v);
+}
+
+/* By key, and for one key the newest stage first. */
+static int seen_cmp(const void *pa, const void *pb)
+{
+	const struct seen *a = pa, *b = pb;
+	int c = key_cmp(a->key, a->klen, b->key, b->klen);
+
+	return c ? c : (a->seq < b->seq) - (a->seq > b->seq);
+}
+
+/* Copies the overlay's ops in range, each key's newest only, in key order. Under st->lock. */
+static int staged_collect(struct dfs_store *st, const void *prefix, size_t plen,
+			  const void *start, size_t slen, struct staged *s)
+{
+	for (size_t h = 0; h < OVERLAY_BUCKETS; h++)
+		for (const struct op *p = st->overlay[h]; p; p = p->pending_next)
+			if (in_range(p->key, p->klen, prefix, plen, start, slen) &&
+			    staged_add(s, p) < 0)
+				return -ENOMEM;
+	if (s->n < 2)
+		return 0;
+	qsort(s->v, s->n, sizeof(*s->v), seen_cmp);
+	size_t m = 1;
+	for (size_t i = 1; i < s->n; i++) {
+		if (key_cmp(s->v[i].key, s->v[i].klen, s->v[m - 1].key, s->v[m - 1].klen) == 0)
+			free(s->v[i].key);
+		else
+			s->v[m++] = s->v[i];
+	}
+	s->n = m;
+	return 0;
+}
+
+static bool iter_in(leveldb_iterator_t *it, const void *prefix, size_t plen)
+{
+	size_t klen;
+
+	if (!leveldb_iter_valid(it))
+		return false;
+	const char *k = leveldb_iter_key(it, &klen);
+	return klen >= plen && memcmp(k, prefix, plen) == 0;
+}
+
+/* LevelDB's keys and the staged ones, merged in key order: a staged op shadows. */
+static int merge(leveldb_iterator_t *it, const struct staged *s, const void *prefix, size_t plen,
+		 int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+			   void *ctx),
+		 void *ctx)
+{
+	size_t i = 0;
+	int rc = 0;
+	bool in = iter_in(it, prefix, plen);
+
+	while (rc == 0 && (in || i < s->n)) {
+		size_t klen = 0, vlen = 0;
+		const char *k = in ? leveldb_iter_key(it, &klen) : NULL;
+		int c = !in ? 1 : i == s->n ? -1 : key_cmp(k, klen, s->v[i].key, s->v[i].klen);
+		if (c < 0) {
+			const char *v = leveldb_iter_value(it, &vlen);
+			rc = fn((const uint8_t *)k, klen, (const uint8_t *)v, vlen, ctx);
+		} else {
+			const struct seen *o = &s->v[i++];
+			if (!o->del)
+				rc = fn(o->key, o->klen, o->key + o->klen, o->vlen, ctx);
+		}
+		if (c <= 0) {
+			leveldb_iter_next(it);
+			in = iter_in(it, prefix, plen);
+		}
+	}
+	return rc;
+}
+
+/*
+ * The staged ops are copied and the iterator made under the store lock, so
+ * that the two show one moment: a batch being written is in both, and the
+ * overlay's copy (the same, or newer) wins.
+ */
+static int scan(struct dfs_store *st, bool staged, const void *prefix, size_t plen,
+		const void *start, size_t slen,
+		int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+			  void *ctx),
+		void *ctx)
+{
+	struct staged s = { NULL, 0, 0 };
+	leveldb_iterator_t *it;
+	char *err = NULL;
+	int rc = 0;
+
+	if (staged && atomic_load(&st->npending) > 0) {
+		pthread_mutex_lock(&st->lock);
+		rc = staged_collect(st, prefix, plen, start, slen, &s);
+		it = leveldb_create_iterator(st->db, st->ropts);
+		pthread_mutex_unlock(&st->lock);
+	} else {
+		it = leveldb_create_iterator(st->db, st->ropts);
+	}
+	if (rc == 0) {
+		leveldb_iter_seek(it, start, slen);
+		rc = merge(it, &s, prefix, plen, fn, ctx);
+	}
+	staged_free(&s);
+	leveldb_iter_get_error(it, &err);
+	leveldb_iter_destroy(it);
+	if (err)
+		return leveldb_failed(err, "scan");
+	return rc < 0 ? rc : 0;
+}
+
 int dfs_store_scan(struct dfs_store *st, const void *prefix, size_t plen,
 		   int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
 			     void *ctx),
 		   void *ctx)
 {
-	return dfs_store_scan_from(st, prefix, plen, prefix, plen, fn, ctx);
+	return scan(st, true, prefix, plen, prefix, plen, fn, ctx);
 }
 
 int dfs_store_scan_from(struct dfs_store *st, const void *prefix, size_t plen, const void *start,
@@ -352,25 +493,16 @@ int dfs_store_scan_from(struct dfs_store *st, const void *prefix, size_t plen, c
 				  void *ctx),
 			void *ctx)
 {
-	leveldb_iterator_t *it = leveldb_create_iterator(st->db, st->ropts);
-	char *err = NULL;
-	int rc = 0;
+	return scan(st, true, prefix, plen, start, slen, fn, ctx);
+}
 
-	for (leveldb_iter_seek(it, start, slen); leveldb_iter_valid(it); leveldb_iter_next(it)) {
-		size_t klen, vlen;
-		const char *k = leveldb_iter_key(it, &klen);
-		if (klen < plen || memcmp(k, prefix, plen) != 0)
-			break;
-		const char *v = leveldb_iter_value(it, &vlen);
-		rc = fn((const uint8_t *)k, klen, (const uint8_t *)v, vlen, ctx);
-		if (rc != 0)
-			break;
-	}
-	leveldb_iter_get_error(it, &err);
-	leveldb_iter_destroy(it);
-	if (err)
-		return leveldb_failed(err, "scan");
-	return rc < 0 ? rc : 0;
+int dfs_store_scan_written_from(struct dfs_store *st, const void *prefix, size_t plen,
+				const void *start, size_t slen,
+				int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val,
+					  size_t vlen, void *ctx),
+				void *ctx)
+{
+	return scan(st, false, prefix, plen, start, slen, fn, ctx);
 }
 
 /* The files of the store's directory: tables, and the log LevelDB's own estimate leaves out. */
@@ -389,73 +521,6 @@ uint64_t dfs_store_disk_bytes(struct dfs_store *st)
 			size += (uint64_t)sb.st_size;
 	closedir(d);
 	return size;
-}
-
-struct dfs_batch *dfs_batch_new(void)
-{
-	return calloc(1, sizeof(struct dfs_batch));
-}
-
-static int batch_add(struct dfs_batch *b, const void *key, size_t klen, const void *val,
-		     size_t vlen, bool del)
-{
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 8;
-		struct op *ops = realloc(b->ops, cap * sizeof(*ops));
-		if (!ops)
-			return -ENOMEM;
-		b->ops = ops;
-		b->cap = cap;
-	}
-	size_t need = klen + (del ? 0 : vlen);
-	struct chunk *c = b->chunks;
-	if (!c || c->cap - c->used < need) {
-		size_t cap = need > CHUNK_MIN ? need : CHUNK_MIN;
-		c = malloc(sizeof(*c) + cap);
-		if (!c)
-			return -ENOMEM;
-		c->used = 0;
-		c->cap = cap;
-		c->next = b->chunks;
-		b->chunks = c;
-	}
-	struct op *op = &b->ops[b->n];
-	op->key = c->data + c->used;
-	if (klen)
-		memcpy(op->key, key, klen);
-	op->val = del ? NULL : op->key + klen;
-	if (!del && vlen)
-		memcpy(op->val, val, vlen);
-	c->used += need;
-	op->klen = klen;
-	op->vlen = del ? 0 : vlen;
-	op->del = del;
-	b->n++;
-	return 0;
-}
-
-int dfs_batch_put(struct dfs_batch *b, const void *key, size_t klen, const void *val,
-		  size_t vlen)
-{
-	return batch_add(b, key, klen, val, vlen, false);
-}
-
-int dfs_batch_del(struct dfs_batch *b, const void *key, size_t klen)
-{
-	return batch_add(b, key, klen, NULL, 0, true);
-}
-
-void dfs_batch_free(struct dfs_batch *b)
-{
-	if (!b)
-		return;
-	while (b->chunks) {
-		struct chunk *c = b->chunks;
-		b->chunks = c->next;
-		free(c);
-	}
-	free(b->ops);
-	free(b);
 }
 
 void dfs_store_stage(struct dfs_store *st, struct dfs_batch *b)

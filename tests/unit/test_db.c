@@ -918,8 +918,8 @@ static void use_sync_store(void)
 
 /*
  * Regression (src/model/db.c, apply_dict via has_live_children): the
- * emptiness check scans the store, and dfs_store_scan() sees written batches
- * only. An update that has been staged (it holds no lock while it waits for
+ * emptiness check scans the store, and dfs_store_scan() once saw written
+ * batches only. An update that has been staged (it holds no lock while it waits for
  * its write) is missed, so a dict can be deleted while a key is being set
  * in it, leaving a live key in a dead dict. Timing-dependent: this test can
  * miss the bug where fsync is instant (tmpfs), but never fails without it.

@@ -513,3 +513,80 @@ Test(store, write_buffer_grows_only_for_a_bulk_load)
 	dfs_store_close(s);
 	tmpdir_remove(d);
 }
+
+/*
+ * A scan sees what a get sees: staged puts and deletes merged with written
+ * keys in key order, the newest stage of a key winning; a scan of the
+ * written keys only leaves them out until they are written.
+ */
+struct kv_ctx {
+	char seen[16][16];
+	char vals[16][16];
+	int n;
+	int stop_after;
+};
+
+static int collect_kv(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+		      void *arg)
+{
+	struct kv_ctx *c = arg;
+
+	cr_assert_lt(c->n, 16);
+	cr_assert_lt(klen, sizeof(c->seen[0]));
+	cr_assert_lt(vlen, sizeof(c->vals[0]));
+	memcpy(c->seen[c->n], key, klen);
+	c->seen[c->n][klen] = '\0';
+	memcpy(c->vals[c->n], val, vlen);
+	c->vals[c->n][vlen] = '\0';
+	c->n++;
+	return c->n == c->stop_after ? 1 : 0;
+}
+
+Test(store, scan_sees_staged_batches)
+{
+	struct kv_ctx c = { .stop_after = -1 };
+
+	put("p/b", "b0");
+	put("p/d", "d0");
+	put("p/f", "f0");
+	struct dfs_batch *b1 = batch_put("p/a", "a1");
+	cr_assert_eq(dfs_batch_put(b1, "p/d", 3, "d1", 2), 0);
+	cr_assert_eq(dfs_batch_put(b1, "p/e", 3, "e1", 2), 0);
+	cr_assert_eq(dfs_batch_put(b1, "q/x", 3, "x1", 2), 0);
+	dfs_store_stage(st, b1);
+	struct dfs_batch *b2 = batch_put("p/e", "e2");
+	cr_assert_eq(dfs_batch_del(b2, "p/f", 3), 0);
+	cr_assert_eq(dfs_batch_put(b2, "p/g", 3, "g2", 2), 0);
+	dfs_store_stage(st, b2);
+
+	cr_assert_eq(dfs_store_scan(st, "p/", 2, collect_kv, &c), 0);
+	static const char *const want[] = { "p/a", "p/b", "p/d", "p/e", "p/g" };
+	static const char *const vals[] = { "a1", "b0", "d1", "e2", "g2" };
+	cr_assert_eq(c.n, 5, "staged and written keys, the deleted one left out: %d", c.n);
+	for (int i = 0; i < 5; i++) {
+		cr_assert_str_eq(c.seen[i], want[i]);
+		cr_assert_str_eq(c.vals[i], vals[i], "%s: the newest stage wins", want[i]);
+	}
+
+	c = (struct kv_ctx){ .stop_after = -1 };
+	cr_assert_eq(dfs_store_scan_from(st, "p/", 2, "p/c", 3, collect_kv, &c), 0);
+	cr_assert_eq(c.n, 3, "from p/c: %d", c.n);
+	cr_assert_str_eq(c.seen[0], "p/d");
+
+	c = (struct kv_ctx){ .stop_after = 2 };
+	cr_assert_eq(dfs_store_scan(st, "p/", 2, collect_kv, &c), 0);
+	cr_assert_eq(c.n, 2, "a stop ends a merged scan too");
+
+	c = (struct kv_ctx){ .stop_after = -1 };
+	cr_assert_eq(dfs_store_scan_written_from(st, "p/", 2, "p/", 2, collect_kv, &c), 0);
+	cr_assert_eq(c.n, 3, "written only: %d", c.n);
+	cr_assert_str_eq(c.vals[1], "d0");
+	cr_assert_str_eq(c.vals[2], "f0");
+
+	cr_assert_eq(dfs_store_wait(st, b1), 0);
+	cr_assert_eq(dfs_store_wait(st, b2), 0);
+	c = (struct kv_ctx){ .stop_after = -1 };
+	cr_assert_eq(dfs_store_scan_written_from(st, "p/", 2, "p/", 2, collect_kv, &c), 0);
+	cr_assert_eq(c.n, 5, "written now: %d", c.n);
+	cr_assert_str_eq(c.vals[3], "e2");
+}
