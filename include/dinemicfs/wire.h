@@ -33,13 +33,20 @@
  *               > 0). The sender leaves out updates that came to it over
  *               this same connection, so a message may have no items:
  *               it then only moves the receiver's place on.
- *   ACK    'K'  upto(8): the receiver of UPDATES has stored (applied, held,
- *               or dropped as malformed) every update of the sender's log
- *               up to upto; sent after it handled an UPDATES message, at
- *               most one per message and fewer when several were handled
- *               at once. Never more than the sender sent over this
- *               connection: a sender clamps a larger one to that (and
- *               counts it as a bad frame). Version 3 had no ACK.
+ *   ACK    'K'  upto(8), taken(8): the receiver of UPDATES has stored
+ *               (applied, held, or dropped as malformed) every update of
+ *               the sender's log up to upto, and taken in every one up to
+ *               taken (>= upto): stored, or kept waiting for a predecessor
+ *               or for its time. upto is what the sender may count on (its
+ *               peers' places, dinemicfs wait); taken is what its window
+ *               of bytes in flight moves on, so that an update that waits
+ *               does not stop the stream that brings what it waits for.
+ *               Sent after it handled an UPDATES message, at most one per
+ *               message and fewer when several were handled at once.
+ *               Never more than the sender sent over this connection: a
+ *               sender clamps a larger one to that (and counts it as a
+ *               bad frame). Version 3 had no ACK; version 5's had no
+ *               taken.
  *   HAVE   'I'  head(8), upto(8), then 0..DFS_WIRE_BATCH_MAX items of
  *               seq(8), hash(32): UPDATES over a lazy link, each update
  *               named by its hash instead of sent (same rules for seq and
@@ -77,7 +84,7 @@
 #include "dinemicfs/update.h"
 
 #define DFS_WIRE_PROTOCOL "dinemicfs.2"
-#define DFS_WIRE_VERSION 5
+#define DFS_WIRE_VERSION 6
 #define DFS_WIRE_LOG_ID_LEN 16
 #define DFS_WIRE_FLAG_NETKEY 0x01
 #define DFS_WIRE_NONCE_LEN 32
@@ -109,7 +116,7 @@ struct dfs_msg {
 	uint8_t nonce[DFS_WIRE_NONCE_LEN];	/* HELLO */
 	uint8_t log_id[DFS_WIRE_LOG_ID_LEN];	/* LOG */
 	uint64_t seq;				/* LOG, UPDATES, HAVE: head; WANT: from; ACK: upto */
-	uint64_t upto;				/* UPDATES, HAVE */
+	uint64_t upto;				/* UPDATES, HAVE; ACK: taken */
 	uint8_t sig[DFS_SIG_LEN];		/* AUTH */
 	uint8_t mac[DFS_WIRE_MAC_LEN];		/* AUTH */
 	const uint8_t *items;			/* UPDATES, HAVE, GRAFT: the items, checked */

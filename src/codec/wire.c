@@ -29,9 +29,15 @@ int dfs_msg_encode(const struct dfs_msg *m, struct dfs_buf *out)
 		dfs_buf_add(out, m->log_id, DFS_WIRE_LOG_ID_LEN);
 		break;
 	case DFS_MSG_WANT:
-	case DFS_MSG_ACK:
 		dfs_buf_add_u8(out, m->type);
 		dfs_buf_add_u64be(out, m->seq);
+		break;
+	case DFS_MSG_ACK:
+		if (m->upto < m->seq)
+			return -EINVAL;
+		dfs_buf_add_u8(out, m->type);
+		dfs_buf_add_u64be(out, m->seq);
+		dfs_buf_add_u64be(out, m->upto);
 		break;
 	case DFS_MSG_PRUNE:
 		dfs_buf_add_u8(out, DFS_MSG_PRUNE);
@@ -160,6 +166,23 @@ static int decode_graft(struct dfs_reader *r, struct dfs_msg *m)
 	return 0;
 }
 
+/* Another version may have another body: the version is judged first. */
+static int decode_hello(struct dfs_reader *r, struct dfs_msg *m)
+{
+	if (dfs_reader_get_u8(r, &m->version) < 0)
+		return -EBADMSG;
+	if (m->version != DFS_WIRE_VERSION)
+		return -EPROTONOSUPPORT;
+	int rc = dfs_reader_get_u8(r, &m->flags);
+	if (rc == 0)
+		rc = dfs_reader_get_bytes(r, m->node.b, DFS_PUBKEY_LEN);
+	if (rc == 0)
+		rc = dfs_reader_get_bytes(r, m->nonce, DFS_WIRE_NONCE_LEN);
+	if (rc < 0 || (m->flags & ~DFS_WIRE_FLAG_NETKEY))
+		return -EBADMSG;
+	return 0;
+}
+
 int dfs_msg_decode(const uint8_t *p, size_t len, struct dfs_msg *m)
 {
 	struct dfs_reader r;
@@ -173,17 +196,9 @@ int dfs_msg_decode(const uint8_t *p, size_t len, struct dfs_msg *m)
 		return -EBADMSG;
 	switch (m->type) {
 	case DFS_MSG_HELLO:
-		if (dfs_reader_get_u8(&r, &m->version) < 0)
-			return -EBADMSG;
-		if (m->version != DFS_WIRE_VERSION)
-			return -EPROTONOSUPPORT;
-		rc = dfs_reader_get_u8(&r, &m->flags);
-		if (rc == 0)
-			rc = dfs_reader_get_bytes(&r, m->node.b, DFS_PUBKEY_LEN);
-		if (rc == 0)
-			rc = dfs_reader_get_bytes(&r, m->nonce, DFS_WIRE_NONCE_LEN);
-		if (rc < 0 || (m->flags & ~DFS_WIRE_FLAG_NETKEY))
-			return -EBADMSG;
+		rc = decode_hello(&r, m);
+		if (rc < 0)
+			return rc;
 		break;
 	case DFS_MSG_LOG:
 		rc = dfs_reader_get_u64be(&r, &m->seq);
@@ -200,8 +215,12 @@ int dfs_msg_decode(const uint8_t *p, size_t len, struct dfs_msg *m)
 			return -EBADMSG;
 		break;
 	case DFS_MSG_WANT:
-	case DFS_MSG_ACK:
 		if (dfs_reader_get_u64be(&r, &m->seq) < 0)
+			return -EBADMSG;
+		break;
+	case DFS_MSG_ACK:
+		if (dfs_reader_get_u64be(&r, &m->seq) < 0 || dfs_reader_get_u64be(&r, &m->upto) < 0 ||
+		    m->upto < m->seq)
 			return -EBADMSG;
 		break;
 	case DFS_MSG_UPDATES:

@@ -327,6 +327,8 @@ static void end_message(struct dfs_repl *r, struct link *l)
 			l->recv_stuck = true;
 		else if (w->msg.upto > l->recv_upto && !l->recv_stuck)
 			l->recv_upto = w->msg.upto;
+		if (w->msg.upto > l->recv_done)
+			l->recv_done = w->msg.upto;
 	}
 	l->queued -= m->len;
 	l->queued_n -= m->count;

@@ -263,10 +263,13 @@ struct link {
 	bool sending;			/* the peer sent WANT */
 	uint64_t sent_upto;		/* our log, sent up to here */
 	uint64_t peer_head;		/* its log, as it last said */
-	uint64_t recv_upto;		/* its log, processed up to here */
+	uint64_t recv_upto;		/* its log, processed up to here, not past a park */
+	uint64_t recv_done;		/* its log, processed up to here, parks and all */
 	uint64_t acked;			/* our log, stored by the peer up to here (ACK) */
+	uint64_t taken;			/* our log, taken in by the peer up to here (ACK) */
 	uint64_t ack_sent;		/* its log, acknowledged up to here; service thread */
-	bool recv_stuck;		/* something parked: do not save the cursor */
+	uint64_t taken_sent;		/* its log, said taken in up to here; service thread */
+	bool recv_stuck;		/* something parked: recv_upto (the cursor) stays */
 	atomic_llong last_contact;	/* time(NULL) of the last bytes received; 0: never */
 
 	/* The tree (tree.c); service thread only unless said. */
@@ -558,7 +561,7 @@ static inline bool repl_stream_midway(const struct link *l)
  * read for it, or a batch asked for. 1 if it wrote, 0, or < 0.
  */
 int repl_stream_write(struct link *l);
-/* The peer acknowledged our log up to l->acked: the window moves on. Service thread. */
+/* The peer took our log in up to l->taken: the window moves on. Service thread. */
 void repl_stream_acked(struct link *l);
 /* l's connection is new: what was read or written for the last one goes. Under r->lock. */
 void repl_stream_reset(struct link *l);
@@ -726,6 +729,28 @@ static inline uint64_t repl_recv_stored(const struct link *l)
 	if (l->nholes && l->holes[0].seq <= l->recv_upto)
 		return l->holes[0].seq - 1;
 	return l->recv_upto;
+}
+
+/*
+ * How far l's peer's log is taken in: what was processed, updates that
+ * wait for a predecessor or their time included, but not past an announced
+ * update still missing. The peer's window moves on it (wire.h, ACK): an
+ * update that waits must not stop the stream that brings what it waits
+ * for. Under r->lock.
+ */
+static inline uint64_t repl_recv_taken(const struct link *l)
+{
+	uint64_t upto = l->recv_done > l->recv_upto ? l->recv_done : l->recv_upto;
+
+	if (l->nholes && l->holes[0].seq <= upto)
+		return l->holes[0].seq - 1;
+	return upto;
+}
+
+/* Whether l owes its peer an ACK: more stored, or more taken in. Under r->lock. */
+static inline bool repl_ack_due(const struct link *l)
+{
+	return repl_recv_stored(l) > l->ack_sent || repl_recv_taken(l) > l->taken_sent;
 }
 
 /*

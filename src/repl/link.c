@@ -25,7 +25,7 @@ static void link_reset(struct link *l)
 	l->close_now = l->close_after_hello = false;
 	l->admitted = NULL;
 	l->recv_stuck = false;
-	l->acked = l->ack_sent = 0;
+	l->acked = l->ack_sent = l->taken = l->taken_sent = 0;
 	l->rx_drop = false;
 	l->rx_paused = false;
 	dfs_buf_reset(&l->rx);
@@ -203,7 +203,8 @@ static int next_control(struct link *l, struct dfs_msg *m)
 		pthread_mutex_lock(&r->lock);
 		m->seq = l->recv_upto;
 		pthread_mutex_unlock(&r->lock);
-		l->ack_sent = m->seq;	/* a WANT acknowledges what it does not ask for */
+		/* A WANT acknowledges what it does not ask for. */
+		l->ack_sent = l->taken_sent = m->seq;
 	}
 	return 0;
 }
@@ -238,8 +239,9 @@ static int send_ack(struct link *l)
 		return 0;
 	pthread_mutex_lock(&r->lock);
 	m.seq = repl_recv_stored(l);
+	m.upto = repl_recv_taken(l);
 	pthread_mutex_unlock(&r->lock);
-	if (m.seq <= l->ack_sent)
+	if (m.seq <= l->ack_sent && m.upto <= l->taken_sent)
 		return 0;
 	struct dfs_buf out;
 	dfs_buf_init(&out);
@@ -250,6 +252,7 @@ static int send_ack(struct link *l)
 	if (rc < 0)
 		return rc;
 	l->ack_sent = m.seq;
+	l->taken_sent = m.upto;
 	return 1;
 }
 
@@ -391,7 +394,7 @@ static int on_log(struct link *l, const struct dfs_msg *m)
 	pthread_mutex_lock(&r->lock);
 	l->peer_head = m->seq;
 	l->live_from = m->seq;
-	l->recv_upto = cursor;
+	l->recv_upto = l->recv_done = cursor;
 	l->state = LINK_UP;
 	/* Up: both sides admitted. A peer that refuses us is retried ever slower. */
 	l->backoff_ms = 0;
@@ -426,7 +429,7 @@ static int on_want(struct link *l, const struct dfs_msg *m)
 	l->sending = true;
 	/* Asked for more than we have: our log started again, send it all. */
 	l->sent_upto = m->seq > dfs_db_log_head(r->db) ? 0 : m->seq;
-	l->acked = l->sent_upto;	/* it has what it does not ask for */
+	l->acked = l->taken = l->sent_upto;	/* it has what it does not ask for */
 	pthread_mutex_unlock(&r->lock);
 	repl_net_want_write(l->wsi);
 	return 0;
@@ -478,13 +481,14 @@ static int on_updates(struct link *l, const struct dfs_msg *m, const uint8_t *p,
 }
 
 /*
- * The peer stored our log up to m->seq. More than was sent over this
- * connection cannot be: clamped, and counted as a bad frame.
+ * The peer stored our log up to m->seq, and took it in up to m->upto. More
+ * than was sent over this connection cannot be: clamped, and counted as a
+ * bad frame.
  */
 static int on_ack(struct link *l, const struct dfs_msg *m)
 {
 	struct dfs_repl *r = l->r;
-	uint64_t upto = m->seq;
+	uint64_t upto = m->seq, taken = m->upto;
 
 	if (!l->got_log) {
 		repl_link_bad_frame(l, "ACK before the handshake");
@@ -494,13 +498,17 @@ static int on_ack(struct link *l, const struct dfs_msg *m)
 		repl_link_bad_frame(l, "ACK before WANT");
 		return 0;
 	}
-	if (upto > l->sent_upto) {
+	if (taken > l->sent_upto) {
 		repl_link_bad_frame(l, "ACK past what was sent; taken as what was sent");
-		upto = l->sent_upto;
+		taken = l->sent_upto;
+		if (upto > taken)
+			upto = taken;
 	}
 	pthread_mutex_lock(&r->lock);
 	if (upto > l->acked)
 		l->acked = upto;
+	if (taken > l->taken)
+		l->taken = taken;
 	pthread_mutex_unlock(&r->lock);
 	repl_stream_acked(l);
 	return 0;

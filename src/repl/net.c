@@ -251,7 +251,7 @@ static void service_wake(struct dfs_repl *r)
 		}
 		pthread_mutex_lock(&r->lock);
 		bool below = l->queued < r->queue_max / 2;
-		bool ack = l->got_log && repl_recv_stored(l) > l->ack_sent;
+		bool ack = l->got_log && repl_ack_due(l);
 		pthread_mutex_unlock(&r->lock);
 		if ((grew && l->sending) || ack)
 			lws_callback_on_writable(l->wsi);

@@ -135,12 +135,16 @@ static int take(struct link *l)
 
 void repl_stream_acked(struct link *l)
 {
-	while (l->win_n && l->win[l->win_start].upto <= l->acked) {
+	bool freed = false;
+
+	while (l->win_n && l->win[l->win_start].upto <= l->taken) {
 		l->win_bytes -= l->win[l->win_start].bytes;
 		l->win_start = (l->win_start + 1) % STREAM_WIN_MAX;
 		l->win_n--;
+		freed = true;
 	}
-	if (l->win_full) {
+	/* Only room made wakes the writer: else each writable callback would ask for the next. */
+	if (l->win_full && freed) {
 		l->win_full = false;
 		repl_net_want_write(l->wsi);
 	}

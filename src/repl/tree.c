@@ -251,7 +251,7 @@ static void holes_check(struct dfs_repl *r, struct link *l, uint64_t now, bool e
 		repl_net_want_write(l->wsi);
 	}
 	pthread_mutex_lock(&r->lock);
-	bool ack = repl_recv_stored(l) > l->ack_sent;
+	bool ack = repl_ack_due(l);
 	pthread_mutex_unlock(&r->lock);
 	if (ack)
 		repl_net_want_write(l->wsi);

@@ -1384,13 +1384,13 @@ static int run_want(const char *s, char **a)
 	return 0;
 }
 
-/* An ACK of the server's log up to SEQ, whatever it sent us. */
+/* An ACK of the server's log up to SEQ (stored and taken in), whatever it sent us. */
 static int run_ack(const char *s, char **a)
 {
 	struct dfs_msg m = { .type = DFS_MSG_ACK };
 
 	(void)s;
-	m.seq = strtoull(a[0], NULL, 10);
+	m.seq = m.upto = strtoull(a[0], NULL, 10);
 	if (send_control(cur, &m) < 0) {
 		printf("ack: cannot send\n");
 		return -1;

@@ -459,6 +459,7 @@ static void wire_seeds(void)
 	memset(&m, 0, sizeof(m));
 	m.type = DFS_MSG_ACK;
 	m.seq = 18;
+	m.upto = 20;
 	encode_msg(&m, &b);
 	put(t, "ack", b.data, b.len);
 	put(t, "ack-truncated", b.data, b.len - 1);

@@ -12,7 +12,7 @@
 #define LOG_LEN (1 + 8 + DFS_WIRE_LOG_ID_LEN)
 #define AUTH_LEN (1 + DFS_SIG_LEN + DFS_WIRE_MAC_LEN)
 #define WANT_LEN (1 + 8)
-#define ACK_LEN (1 + 8)
+#define ACK_LEN (1 + 8 + 8)
 #define UPDATES_HEAD_LEN (1 + 8 + 8)
 #define ITEM_HEAD_LEN (8 + 4)
 
@@ -226,21 +226,40 @@ Test(wire, ack_round_trip)
 	static const uint64_t uptos[] = { 0, 1, 0x0102030405060708ull, UINT64_MAX };
 
 	for (size_t i = 0; i < sizeof(uptos) / sizeof(uptos[0]); i++) {
-		struct dfs_msg a = { .type = DFS_MSG_ACK, .seq = uptos[i] }, d;
+		uint64_t taken = uptos[i] == UINT64_MAX ? uptos[i] : uptos[i] + i;
+		struct dfs_msg a = { .type = DFS_MSG_ACK, .seq = uptos[i], .upto = taken }, d;
 		struct dfs_buf b;
 
 		encode(&a, &b);
 		cr_assert_eq(b.len, ACK_LEN);
 		cr_assert_eq(b.data[0], 'K');
 		cr_assert_eq(get_u64be(b.data + 1), uptos[i], "upto, big-endian");
+		cr_assert_eq(get_u64be(b.data + 9), taken, "taken, big-endian");
 		cr_assert_eq(dfs_msg_decode(b.data, b.len, &d), 0);
 		cr_assert_eq(d.type, DFS_MSG_ACK);
 		cr_assert_eq(d.seq, uptos[i]);
+		cr_assert_eq(d.upto, taken);
 		cr_assert_eq(d.count, 0);
 		dfs_buf_add_u8(&b, 0);
 		cr_assert_eq(decode_exact(b.data, b.len, NULL), -EBADMSG, "an ACK with a byte more");
 		dfs_buf_release(&b);
 	}
+}
+
+/* Taken in is at least stored: an ACK that says less is refused both ways. */
+Test(wire, ack_taken_below_stored)
+{
+	struct dfs_msg a = { .type = DFS_MSG_ACK, .seq = 7, .upto = 6 };
+	struct dfs_buf b;
+
+	dfs_buf_init(&b);
+	cr_assert_eq(dfs_msg_encode(&a, &b), -EINVAL);
+	dfs_buf_release(&b);
+	a.upto = 7;
+	encode(&a, &b);
+	b.data[16] = 6;	/* taken's last byte: 6 < 7 */
+	cr_assert_eq(decode_exact(b.data, b.len, NULL), -EBADMSG);
+	dfs_buf_release(&b);
 }
 
 Test(wire, encode_refuses_what_it_cannot_send)
@@ -417,6 +436,7 @@ Test(wire, every_truncation_is_badmsg)
 	assert_every_truncation(&b, "WANT");
 	dfs_buf_release(&b);
 	m.type = DFS_MSG_ACK;
+	m.upto = 5;
 	encode(&m, &b);
 	assert_every_truncation(&b, "ACK");
 	dfs_buf_release(&b);
@@ -510,7 +530,7 @@ Test(wire, hello_unknown_flags)
 
 Test(wire, hello_other_version)
 {
-	static const uint8_t versions[] = { 0, 1, 2, 3, 4, 6, 0xff };
+	static const uint8_t versions[] = { 0, 1, 2, 3, 4, 5, 7, 0xff };
 	struct dfs_msg m;
 	struct dfs_buf b;
 

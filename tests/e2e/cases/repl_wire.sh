@@ -254,7 +254,7 @@ if probe plain --plain refused; then pass; else
 fi
 # It is told which protocol this is (a HELLO of this version), then closed.
 check_ok "the plain client got A's HELLO before the close" \
-  grep -q "refused: got the server's HELLO (version 5), then closed" "$T/plain.out"
+  grep -q "refused: got the server's HELLO (version 6), then closed" "$T/plain.out"
 check_ok "A logs why" grep -q "refused: a plain (ws://) connection: this node speaks TLS only" \
   "$A/.node/log"
 check_eq "A counted it" "$(($(stat_of a peers_refused) - was))" 1
