@@ -252,8 +252,12 @@ static void log_bad(struct dfs_repl *r, const uint8_t *rec, size_t len)
  * error): the saved cursor must then not move past it, so that it is asked
  * for again after a reconnect. *applied counts it if it was applied.
  */
-static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const struct inmsg *m,
-		    const uint8_t *rec, size_t len, const struct checked *ck, size_t *applied)
+/* What became of a received update. */
+enum received { RECV_STORED, RECV_PARKED, RECV_LOST };
+
+static enum received receive(struct dfs_repl *r, struct dfs_db_group *g, const struct inmsg *m,
+			     const uint8_t *rec, size_t len, const struct checked *ck,
+			     size_t *applied)
 {
 	struct dfs_hash missing = { { 0 } }, hash;
 	uint64_t seq = 0;
@@ -273,26 +277,25 @@ static bool receive(struct dfs_repl *r, struct dfs_db_group *g, const struct inm
 	switch (rc) {
 	case -EAGAIN:
 		hash_of(ck, rec, len, &hash);
-		repl_park_or_drop(r, &m->from, &missing, &hash, rec, len);
-		return false;
+		return repl_park_or_drop(r, &m->from, &missing, &hash, rec, len) ? RECV_PARKED
+										   : RECV_LOST;
 	case -ETIME:
-		repl_clock_park(r, &m->from, rec, len, true);
-		return false;
+		return repl_clock_park(r, &m->from, rec, len, true) ? RECV_PARKED : RECV_LOST;
 	case -EIO:
 	case -ENOMEM:
 		atomic_fetch_add(&r->dropped, 1);
-		return false;
+		return RECV_LOST;
 	case -EBADMSG:
 		/* Malformed or forged: dropped, nothing to wait for. */
 		log_bad(r, rec, len);
-		return true;
+		return RECV_STORED;
 	}
 	/* Applied, held or known: what waited for it goes on, in its own turns. */
 	if (r->park_count) {
 		hash_of(ck, rec, len, &hash);
 		repl_take_waiters(r, &hash, rec, len);
 	}
-	return true;
+	return RECV_STORED;
 }
 
 /* Starts on l's message: decodes it, and tells whether it is a catch-up. */
@@ -314,6 +317,24 @@ static int begin_message(struct dfs_repl *r, struct link *l)
 	return 0;
 }
 
+/*
+ * A link stuck on parked updates only goes on once none of its peer's waits
+ * in the park (each was stored, applied or held) and nothing was dropped
+ * from the park, of anyone, since the first of them was parked: its place
+ * moves to what it processed. One that lost an update stays until the
+ * reconnect asks for it again. Applier thread, under r->lock.
+ */
+static void unstick(struct dfs_repl *r, struct link *l)
+{
+	if (!l->recv_stuck || l->recv_lost || atomic_load(&r->dropped) != l->park_dropped ||
+	    repl_park_holds(r, &l->peer))
+		return;
+	l->recv_stuck = false;
+	if (l->recv_done > l->recv_upto)
+		l->recv_upto = l->recv_done;
+	atomic_store(&r->rx_wake, true);	/* an ACK to send */
+}
+
 /* l's message is applied: its place in its peer's log moves past it if all is stored. */
 static void end_message(struct dfs_repl *r, struct link *l)
 {
@@ -323,12 +344,15 @@ static void end_message(struct dfs_repl *r, struct link *l)
 	pthread_mutex_lock(&r->lock);
 	/* A message of an earlier connection: that one's cursor was kept when it closed. */
 	if (m->session == l->session) {
-		if (w->stuck)
-			l->recv_stuck = true;
-		else if (w->msg.upto > l->recv_upto && !l->recv_stuck)
+		if ((w->stuck || w->parked) && !l->recv_stuck)
+			l->park_dropped = w->park_dropped;
+		l->recv_lost |= w->stuck;
+		l->recv_stuck |= w->stuck || w->parked;
+		if (w->msg.upto > l->recv_upto && !l->recv_stuck)
 			l->recv_upto = w->msg.upto;
 		if (w->msg.upto > l->recv_done)
 			l->recv_done = w->msg.upto;
+		unstick(r, l);
 	}
 	l->queued -= m->len;
 	l->queued_n -= m->count;
@@ -370,9 +394,15 @@ static void apply_slice(struct dfs_repl *r, struct link *l)
 			w->n = w->m->count;	/* fewer than it said: checked on arrival */
 			break;
 		}
-		if (!receive(r, g, w->m, rec, len, w->m->checked ? &w->m->checked[w->n] : NULL,
-			     &applied))
+		uint64_t dropped = atomic_load(&r->dropped);
+		enum received got = receive(r, g, w->m, rec, len,
+					    w->m->checked ? &w->m->checked[w->n] : NULL, &applied);
+		if (got == RECV_LOST)
 			w->stuck = true;
+		if (got == RECV_PARKED && !w->parked) {
+			w->parked = true;
+			w->park_dropped = dropped;
+		}
 		w->n++;
 		done++;
 		if (repl_slice_over(r, done, start, dfs_monotonic_ms()))
@@ -406,8 +436,14 @@ static void apply_waiters(struct dfs_repl *r)
 		if (repl_slice_over(r, ++done, start, dfs_monotonic_ms()))
 			break;
 	}
-	dfs_db_group_end(g);
+	int rc = dfs_db_group_end(g);
 	repl_park_publish(r);
+	if (rc < 0)
+		return;	/* what it held is not stored: the links stay where they are */
+	pthread_mutex_lock(&r->lock);
+	for (struct link *l = r->links; l; l = l->next)
+		unstick(r, l);
+	pthread_mutex_unlock(&r->lock);
 }
 
 /* ---- cursors ----------------------------------------------------------------------- */

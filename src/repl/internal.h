@@ -190,7 +190,9 @@ struct inmsg;
 struct inwork {
 	struct inmsg *m;		/* NULL: none begun */
 	bool begun;			/* msg decoded, bulk decided */
-	bool stuck;			/* an update of it is not stored */
+	bool stuck;			/* an update of it is not stored, nor waiting */
+	bool parked;			/* an update of it waits in the park */
+	uint64_t park_dropped;		/* r->dropped before its first park */
 	bool bulk;			/* a catch-up: dfs_db_group_bulk() */
 	struct dfs_msg msg;
 	size_t off, n;			/* the next item: its offset, its index */
@@ -270,6 +272,8 @@ struct link {
 	uint64_t ack_sent;		/* its log, acknowledged up to here; service thread */
 	uint64_t taken_sent;		/* its log, said taken in up to here; service thread */
 	bool recv_stuck;		/* something parked: recv_upto (the cursor) stays */
+	bool recv_lost;			/* ... or lost: it stays until a reconnect */
+	uint64_t park_dropped;		/* r->dropped before this link's first park */
 	atomic_llong last_contact;	/* time(NULL) of the last bytes received; 0: never */
 
 	/* The tree (tree.c); service thread only unless said. */
@@ -595,6 +599,8 @@ void repl_unpark(struct dfs_repl *r, const struct dfs_hash *key);
 struct parked *repl_released_next(struct dfs_repl *r);
 /* Bytes of the park that peer's updates take. */
 size_t repl_park_share(struct dfs_repl *r, const struct dfs_pubkey *peer);
+/* Whether an update from peer waits: in the park, released, or for its time. Applier. */
+bool repl_park_holds(struct dfs_repl *r, const struct dfs_pubkey *peer);
 /*
  * Keeps an update from peer that came too early (-ETIME) until it is due.
  * first: not kept before, so it is logged. Returns whether it is kept.

@@ -24,7 +24,7 @@ static void link_reset(struct link *l)
 	l->got_hello = l->authed = l->got_log = l->got_want = l->sending = false;
 	l->close_now = l->close_after_hello = false;
 	l->admitted = NULL;
-	l->recv_stuck = false;
+	l->recv_stuck = l->recv_lost = false;
 	l->acked = l->ack_sent = l->taken = l->taken_sent = 0;
 	l->rx_drop = false;
 	l->rx_paused = false;

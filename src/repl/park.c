@@ -51,6 +51,16 @@ size_t repl_park_share(struct dfs_repl *r, const struct dfs_pubkey *peer)
 	return *sp ? (*sp)->bytes : 0;
 }
 
+bool repl_park_holds(struct dfs_repl *r, const struct dfs_pubkey *peer)
+{
+	if (repl_park_share(r, peer) > 0)
+		return true;
+	for (const struct parked *q = r->clock_wait; q; q = q->next)
+		if (memcmp(q->from.b, peer->b, DFS_PUBKEY_LEN) == 0)
+			return true;
+	return false;
+}
+
 /* p leaves the park: its peer's share shrinks, and goes once empty. */
 static void share_release(struct dfs_repl *r, const struct parked *p)
 {

@@ -7,7 +7,7 @@
 # long before the time comes, so nothing stalls behind the first one. A
 # says it stored none of them meanwhile: B's `acked` for A stays put and
 # `dinemicfs wait` on B reports A lagging. Once the time comes A applies
-# them all.
+# them all, says so, and the wait returns, with no reconnect.
 . "$(dirname "$0")/../lib.sh"
 need_hostile
 
@@ -64,6 +64,9 @@ for i in 1 24 48; do
   check_eq "f$i on A is B's" "$(b2sum < "$A/Bulk/o/f$i")" "$(b2sum < "$B/Bulk/o/f$i")"
 done
 check_ok "nothing waits on A any more" wait_for 10 a_idle
+check_ok "dinemicfs wait on B returns, on the same link" "$DINEMICFS" wait "$B" --timeout 10
+check_eq "B's acked for A: its whole log" "$(peer_field b "" acked)" "$(stat_of b log_head)"
+check_eq "no reconnect was needed" "$(grep -c "link to wss://127.0.0.1:$P .* down" "$T/b.log")" 0
 stop_node b
 stop_node a
 finish
