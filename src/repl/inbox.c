@@ -330,8 +330,7 @@ static void unstick(struct dfs_repl *r, struct link *l)
 	    repl_park_holds(r, &l->peer))
 		return;
 	l->recv_stuck = false;
-	if (l->recv_done > l->recv_upto)
-		l->recv_upto = l->recv_done;
+	l->recv_upto = l->recv_done;
 	atomic_store(&r->rx_wake, true);	/* an ACK to send */
 }
 

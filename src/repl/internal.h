@@ -725,32 +725,29 @@ static inline bool repl_ratelog(struct repl_ratelog *rl, unsigned long long *ski
 	return true;
 }
 
-/*
- * How far l's peer's log is stored here: what was processed, but not past
- * an announced update still missing. What is acknowledged and saved. Under
- * r->lock.
- */
-static inline uint64_t repl_recv_stored(const struct link *l)
+/* upto, but not past an update l's peer announced and that is still missing. */
+static inline uint64_t repl_below_holes(const struct link *l, uint64_t upto)
 {
-	if (l->nholes && l->holes[0].seq <= l->recv_upto)
-		return l->holes[0].seq - 1;
-	return l->recv_upto;
-}
-
-/*
- * How far l's peer's log is taken in: what was processed, updates that
- * wait for a predecessor or their time included, but not past an announced
- * update still missing. The peer's window moves on it (wire.h, ACK): an
- * update that waits must not stop the stream that brings what it waits
- * for. Under r->lock.
- */
-static inline uint64_t repl_recv_taken(const struct link *l)
-{
-	uint64_t upto = l->recv_done > l->recv_upto ? l->recv_done : l->recv_upto;
-
 	if (l->nholes && l->holes[0].seq <= upto)
 		return l->holes[0].seq - 1;
 	return upto;
+}
+
+/* How far l's peer's log is stored here: what is acknowledged and saved. Under r->lock. */
+static inline uint64_t repl_recv_stored(const struct link *l)
+{
+	return repl_below_holes(l, l->recv_upto);
+}
+
+/*
+ * How far l's peer's log is taken in: updates that wait for a predecessor
+ * or their time included (recv_done >= recv_upto). The peer's window moves
+ * on it (wire.h, ACK): an update that waits must not stop the stream that
+ * brings what it waits for. Under r->lock.
+ */
+static inline uint64_t repl_recv_taken(const struct link *l)
+{
+	return repl_below_holes(l, l->recv_done);
 }
 
 /* Whether l owes its peer an ACK: more stored, or more taken in. Under r->lock. */

@@ -325,80 +325,42 @@ static bool in_range(const void *key, size_t klen, const void *prefix, size_t pl
 	       key_cmp(key, klen, start, slen) >= 0;
 }
 
-/* A staged op a scan saw, copied: once the store lock is let go it may be freed. */
-struct seen {
-	uint8_t *key;		/* the key, then the value, in one allocation */
-	size_t klen;
-	size_t vlen;
-	bool del;
-	uint64_t seq;
-};
-
-struct staged {
-	struct seen *v;
-	size_t n, cap;
-};
-
-static int staged_add(struct staged *s, const struct op *op)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 16;
-		struct seen *v = realloc(s->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
-	struct seen *o = &s->v[s->n];
-	o->key = malloc(op->klen + op->vlen + 1);
-	if (!o->key)
-		return -ENOMEM;
-	memcpy(o->key, op->key, op->klen);
-	if (op->vlen)
-		memcpy(o->key + op->klen, op->val, op->vlen);
-	o->klen = op->klen;
-	o->vlen = op->vlen;
-	o->del = op->del;
-	o->seq = op->seq;
-	s->n++;
-	return 0;
-}
-
-static void staged_free(struct staged *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i].key);
-	free(s->v);
-}
-
 /* By key, and for one key the newest stage first. */
-static int seen_cmp(const void *pa, const void *pb)
+static int op_cmp(const void *pa, const void *pb)
 {
-	const struct seen *a = pa, *b = pb;
+	const struct op *a = pa, *b = pb;
 	int c = key_cmp(a->key, a->klen, b->key, b->klen);
 
 	return c ? c : (a->seq < b->seq) - (a->seq > b->seq);
 }
 
-/* Copies the overlay's ops in range, each key's newest only, in key order. Under st->lock. */
+/*
+ * Copies into s the overlay's ops in range, each key's newest only, in key
+ * order: once the store lock is let go, the overlay's may be freed. Under
+ * st->lock.
+ */
 static int staged_collect(struct dfs_store *st, const void *prefix, size_t plen,
-			  const void *start, size_t slen, struct staged *s)
+			  const void *start, size_t slen, struct dfs_batch *s)
 {
-	for (size_t h = 0; h < OVERLAY_BUCKETS; h++)
-		for (const struct op *p = st->overlay[h]; p; p = p->pending_next)
-			if (in_range(p->key, p->klen, prefix, plen, start, slen) &&
-			    staged_add(s, p) < 0)
-				return -ENOMEM;
+	for (size_t h = 0; h < OVERLAY_BUCKETS; h++) {
+		for (const struct op *p = st->overlay[h]; p; p = p->pending_next) {
+			if (!in_range(p->key, p->klen, prefix, plen, start, slen))
+				continue;
+			int rc = p->del ? dfs_batch_del(s, p->key, p->klen)
+					: dfs_batch_put(s, p->key, p->klen, p->val, p->vlen);
+			if (rc < 0)
+				return rc;
+			s->ops[s->n - 1].seq = p->seq;
+		}
+	}
 	if (s->n < 2)
 		return 0;
-	qsort(s->v, s->n, sizeof(*s->v), seen_cmp);
+	qsort(s->ops, s->n, sizeof(*s->ops), op_cmp);
 	size_t m = 1;
-	for (size_t i = 1; i < s->n; i++) {
-		if (key_cmp(s->v[i].key, s->v[i].klen, s->v[m - 1].key, s->v[m - 1].klen) == 0)
-			free(s->v[i].key);
-		else
-			s->v[m++] = s->v[i];
-	}
+	for (size_t i = 1; i < s->n; i++)
+		if (key_cmp(s->ops[i].key, s->ops[i].klen, s->ops[m - 1].key,
+			    s->ops[m - 1].klen) != 0)
+			s->ops[m++] = s->ops[i];
 	s->n = m;
 	return 0;
 }
@@ -413,27 +375,27 @@ static bool iter_in(leveldb_iterator_t *it, const void *prefix, size_t plen)
 	return klen >= plen && memcmp(k, prefix, plen) == 0;
 }
 
-/* LevelDB's keys and the staged ones, merged in key order: a staged op shadows. */
-static int merge(leveldb_iterator_t *it, const struct staged *s, const void *prefix, size_t plen,
+/* LevelDB's keys and the staged ones (none if s is NULL), in key order: a staged op shadows. */
+static int merge(leveldb_iterator_t *it, const struct dfs_batch *s, const void *prefix, size_t plen,
 		 int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
 			   void *ctx),
 		 void *ctx)
 {
-	size_t i = 0;
+	size_t i = 0, n = s ? s->n : 0;
 	int rc = 0;
 	bool in = iter_in(it, prefix, plen);
 
-	while (rc == 0 && (in || i < s->n)) {
+	while (rc == 0 && (in || i < n)) {
 		size_t klen = 0, vlen = 0;
 		const char *k = in ? leveldb_iter_key(it, &klen) : NULL;
-		int c = !in ? 1 : i == s->n ? -1 : key_cmp(k, klen, s->v[i].key, s->v[i].klen);
+		int c = !in ? 1 : i == n ? -1 : key_cmp(k, klen, s->ops[i].key, s->ops[i].klen);
 		if (c < 0) {
 			const char *v = leveldb_iter_value(it, &vlen);
 			rc = fn((const uint8_t *)k, klen, (const uint8_t *)v, vlen, ctx);
 		} else {
-			const struct seen *o = &s->v[i++];
+			const struct op *o = &s->ops[i++];
 			if (!o->del)
-				rc = fn(o->key, o->klen, o->key + o->klen, o->vlen, ctx);
+				rc = fn(o->key, o->klen, o->val, o->vlen, ctx);
 		}
 		if (c <= 0) {
 			leveldb_iter_next(it);
@@ -454,14 +416,15 @@ static int scan(struct dfs_store *st, bool staged, const void *prefix, size_t pl
 			  void *ctx),
 		void *ctx)
 {
-	struct staged s = { NULL, 0, 0 };
+	struct dfs_batch *s = NULL;
 	leveldb_iterator_t *it;
 	char *err = NULL;
 	int rc = 0;
 
 	if (staged && atomic_load(&st->npending) > 0) {
+		s = dfs_batch_new();
 		pthread_mutex_lock(&st->lock);
-		rc = staged_collect(st, prefix, plen, start, slen, &s);
+		rc = s ? staged_collect(st, prefix, plen, start, slen, s) : -ENOMEM;
 		it = leveldb_create_iterator(st->db, st->ropts);
 		pthread_mutex_unlock(&st->lock);
 	} else {
@@ -469,9 +432,9 @@ static int scan(struct dfs_store *st, bool staged, const void *prefix, size_t pl
 	}
 	if (rc == 0) {
 		leveldb_iter_seek(it, start, slen);
-		rc = merge(it, &s, prefix, plen, fn, ctx);
+		rc = merge(it, s, prefix, plen, fn, ctx);
 	}
-	staged_free(&s);
+	dfs_batch_free(s);
 	leveldb_iter_get_error(it, &err);
 	leveldb_iter_destroy(it);
 	if (err)
