@@ -356,6 +356,9 @@ void dfs_inodes_rename(struct dfs_inodes *t, fuse_ino_t parent, const char *name
 		n->ino = old->ino;
 		n->nlookup = old->nlookup;
 		n->pending_new = old->pending_new;
+		/* Its reading handles, and the pages they may have brought in, stay. */
+		n->readers = old->readers;
+		n->paged = old->paged;
 		unname(t, old);
 		struct inode **pp = by_ino_slot(t, old);
 		n->by_ino_next = old->by_ino_next;

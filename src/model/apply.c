@@ -21,11 +21,19 @@ static bool maybe_stored_since(struct dfs_db *db, const struct dfs_db_checked *c
 	return (int32_t)(last - then) > 0;
 }
 
-/* Stages b and says so to dfs_db_check(). Under apply_lock. */
-void db_stage_locked(struct dfs_db *db, struct dfs_batch *b)
+/* Under apply_lock. */
+void db_stage_locked(struct dfs_db *db, struct dfs_batch *b, const struct applied *note)
 {
 	dfs_store_stage(db->st, b);
 	atomic_store_explicit(&db->visible, db->seq, memory_order_release);
+	/*
+	 * A model's encrypted list may have changed: what sealed.c knows of
+	 * lists is old from now. After staging, so that a reader that sees the
+	 * new count finds the list (it reads the count before it scans); under
+	 * the lock, so that one holding it never sees the old count.
+	 */
+	if (note && note->ev.op == DFS_OP_MODEL_META)
+		atomic_fetch_add(&db->encrypted_gen, 1);
 }
 
 /*
@@ -600,12 +608,6 @@ int db_apply_locked(struct dfs_db *db, const uint8_t *rec, size_t len,
 	if (t.exists && !dfs_op_is_model(u.op))
 		snprintf(note->object, sizeof(note->object), "%s", t.object.shown);
 	rc = apply_batch(&a, hold, unauthorized_ok, out);
-	/*
-	 * A model's encrypted list may change: what sealed.c knows of lists is
-	 * old from now, under the lock that stages the change.
-	 */
-	if (u.op == DFS_OP_MODEL_META)
-		atomic_fetch_add(&db->encrypted_gen, 1);
 out:
 	dfs_buf_release(&a.key);
 	dfs_buf_release(&a.val);
@@ -647,7 +649,7 @@ void db_observe(struct dfs_db *db, struct applied *note)
 int db_finish(struct dfs_db *db, struct dfs_batch *b, int rc, struct applied *note)
 {
 	if (b)
-		db_stage_locked(db, b);
+		db_stage_locked(db, b, note);
 	pthread_mutex_unlock(&db->apply_lock);
 	if (!b)
 		return rc;

@@ -361,7 +361,7 @@ static int retry_one(struct dfs_db *db, const struct place *p, bool say)
 		rc = db_apply_locked(db, rec, len, NULL, false, &hold,
 				     db->open_policy && !it->j.authorized, NULL, &it->note, &it->b, NULL);
 		if (it->b)
-			db_stage_locked(db, it->b);
+			db_stage_locked(db, it->b, &it->note);
 		pthread_mutex_unlock(&db->apply_lock);
 		if (it->b)
 			db_staged(db, &it->note);
@@ -490,7 +490,7 @@ int dfs_db_held_drop(struct dfs_db *db, const char *name)
 	pthread_mutex_lock(&db->apply_lock);
 	rc = drop_locked(db, &p, &tx, b);
 	if (rc == 0) {
-		db_stage_locked(db, b);
+		db_stage_locked(db, b, NULL);
 		db_held_done(db, &tx);
 	}
 	pthread_mutex_unlock(&db->apply_lock);

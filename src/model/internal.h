@@ -370,8 +370,11 @@ struct db_hold {
 };
 
 /* apply.c */
-/** Stages b and says so to dfs_db_check(). Under apply_lock. */
-void db_stage_locked(struct dfs_db *db, struct dfs_batch *b);
+/**
+ * Stages b, the batch of note's update (or NULL), and says so to
+ * dfs_db_check() and to sealed.c. Under apply_lock.
+ */
+void db_stage_locked(struct dfs_db *db, struct dfs_batch *b, const struct applied *note);
 /**
  * The apply path: verify, check the rules, build the batch (apply.c tells
  * the whole contract). Called with the apply lock held; known, when not

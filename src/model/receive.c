@@ -190,7 +190,7 @@ static int group_apply(struct dfs_db *db, struct group_item *it, const struct df
 				 db->open_policy && !it->j.authorized, missing, &it->note, &it->b,
 				 NULL);
 	if (it->b)
-		db_stage_locked(db, it->b);
+		db_stage_locked(db, it->b, &it->note);
 	pthread_mutex_unlock(&db->apply_lock);
 	if (it->b)
 		db_staged(db, &it->note);

@@ -76,7 +76,7 @@ static int list_one(const uint8_t *key, size_t klen, const uint8_t *val, size_t 
 /*
  * Models found to have no list, so that a write need not scan the store
  * for them each time: a slot holds while encrypted_gen stays what it was
- * before the scan (db_apply_locked() moves it when it stages a list change).
+ * before the scan (db_stage_locked() moves it once a list change is staged).
  */
 static struct db_unlisted *unlisted_slot(struct dfs_db *db, const char *model)
 {

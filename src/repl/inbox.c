@@ -452,7 +452,11 @@ bool repl_cursor_of(const struct link *l, struct cursor_save *c)
 	/* Not past an update the peer announced and that is not stored yet. */
 	uint64_t seq = repl_recv_stored(l);
 
-	if (!l->authed || l->recv_stuck || !seq)
+	/*
+	 * Only while up: a link that went down saved its place then, and its
+	 * holes are gone since, so what it processes after would pass them.
+	 */
+	if (l->state != LINK_UP || !l->authed || l->recv_stuck || !seq)
 		return false;
 	c->peer = l->peer;
 	memcpy(c->log, l->peer_log, sizeof(c->log));

@@ -60,3 +60,19 @@ Test(inode, an_unknown_inode_may_have_pages)
 {
 	cr_assert(dfs_inodes_take_pages(t, f + 1000));
 }
+
+/* A rename keeps the inode number, and with it its readers and their pages. */
+Test(inode, a_rename_keeps_readers_and_pages)
+{
+	struct dfs_ent e;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = DFS_K_FIELD;
+	dfs_inodes_readers(t, f, 1);
+	dfs_inodes_rename(t, FUSE_ROOT_ID, "phone", FUSE_ROOT_ID, "mobile", &e);
+	cr_assert_eq(dfs_inodes_find(t, FUSE_ROOT_ID, "mobile"), f);
+	cr_assert(dfs_inodes_take_pages(t, f), "the open reader's pages are still there");
+	dfs_inodes_readers(t, f, -1);
+	cr_assert(dfs_inodes_take_pages(t, f), "read until it closed");
+	cr_assert_not(dfs_inodes_take_pages(t, f));
+}
