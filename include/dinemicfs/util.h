@@ -52,4 +52,15 @@ bool dfs_name_is_scratch(const char *name);
 /** Milliseconds of CLOCK_MONOTONIC: for intervals, never for dates. */
 uint64_t dfs_monotonic_ms(void);
 
+/** FNV-1a's offset basis: where a hash of nothing starts. */
+#define DFS_FNV_BASIS 1469598103934665603ull
+
+/** h (DFS_FNV_BASIS to start) moved on by the n bytes at p: FNV-1a, for hash tables. */
+static inline uint64_t dfs_fnv1a(uint64_t h, const void *p, size_t n)
+{
+	for (const unsigned char *c = p; n > 0; c++, n--)
+		h = (h ^ *c) * 1099511628211ull;
+	return h;
+}
+
 #endif

@@ -42,12 +42,10 @@ struct fill_ctx {
 static fuse_ino_t listed_ino(struct fill_ctx *c, const char *name)
 {
 	fuse_ino_t ino = dfs_inodes_find(c->fs->inodes, c->parent, name);
-	uint64_t h = 1469598103934665603ull;
 
 	if (ino)
 		return ino;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
+	uint64_t h = dfs_fnv1a(DFS_FNV_BASIS, name, strlen(name));
 	return (fuse_ino_t)((h ^ c->parent) | (1ull << 62));
 }
 

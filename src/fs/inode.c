@@ -46,11 +46,7 @@ struct dfs_inodes {
 
 static size_t name_hash(fuse_ino_t parent, const char *name)
 {
-	uint64_t h = 1469598103934665603ull ^ parent;
-
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	return (size_t)(h % BUCKETS);
+	return (size_t)(dfs_fnv1a(DFS_FNV_BASIS ^ parent, name, strlen(name)) % BUCKETS);
 }
 
 struct dfs_inodes *dfs_inodes_new(void)

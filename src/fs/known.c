@@ -20,13 +20,9 @@
 
 static uint64_t ent_hash(const struct dfs_ent *ent)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = dfs_fnv1a(DFS_FNV_BASIS, ent->obj.b, sizeof(ent->obj.b));
 
-	for (size_t i = 0; i < sizeof(ent->obj.b); i++)
-		h = (h ^ ent->obj.b[i]) * 1099511628211ull;
-	for (const unsigned char *p = (const unsigned char *)ent->path; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	return h;
+	return dfs_fnv1a(h, ent->path, strlen(ent->path));
 }
 
 void fs_known_init(struct fs_known *k)

@@ -281,7 +281,6 @@ struct link {
 	bool pruned;			/* the peer was told, or told us, to send HAVE */
 	bool prune_due;			/* a PRUNE to send */
 	uint64_t have_since_ms;		/* lazy: when entries began waiting for a HAVE; 0: none */
-	uint64_t live_from;		/* the peer's head at LOG: later entries are live */
 	atomic_bool dup_seen;		/* the applier met a live update twice from this link */
 	uint64_t *graft_in;		/* entries the peer grafted, to send in full */
 	size_t ngraft_in;

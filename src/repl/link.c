@@ -393,7 +393,6 @@ static int on_log(struct link *l, const struct dfs_msg *m)
 		cursor = 0;	/* its log lost its end: take it all */
 	pthread_mutex_lock(&r->lock);
 	l->peer_head = m->seq;
-	l->live_from = m->seq;
 	l->recv_upto = l->recv_done = cursor;
 	l->state = LINK_UP;
 	/* Up: both sides admitted. A peer that refuses us is retried ever slower. */

@@ -97,24 +97,7 @@ void repl_net_schedule_connect(struct link *l)
 	lws_sul_schedule(l->r->ctx, 0, &l->timer->sul, connect_now, (lws_usec_t)ms * 1000);
 }
 
-/* Sends one message from r->tx (LWS_PRE bytes of headroom, then the message). */
-int repl_net_write(struct link *l, const struct dfs_buf *msg)
-{
-	struct dfs_repl *r = l->r;
-
-	dfs_buf_reset(&r->tx);
-	dfs_buf_reserve(&r->tx, LWS_PRE + msg->len);
-	if (dfs_buf_ok(&r->tx) < 0)
-		return -ENOMEM;
-	memset(r->tx.data, 0, LWS_PRE);
-	memcpy(r->tx.data + LWS_PRE, msg->data, msg->len);
-	int n = lws_write(l->wsi, r->tx.data + LWS_PRE, msg->len, LWS_WRITE_BINARY);
-	if (n < (int)msg->len)
-		return -EIO;
-	atomic_fetch_add(&r->bytes_out, msg->len);
-	return 0;
-}
-
+/* Sends one piece of a message from r->tx (LWS_PRE bytes of headroom, then the piece). */
 int repl_net_write_piece(struct link *l, const uint8_t *p, size_t len, bool first, bool last)
 {
 	struct dfs_repl *r = l->r;
@@ -131,6 +114,11 @@ int repl_net_write_piece(struct link *l, const uint8_t *p, size_t len, bool firs
 		return -EIO;
 	atomic_fetch_add(&r->bytes_out, len);
 	return 0;
+}
+
+int repl_net_write(struct link *l, const struct dfs_buf *msg)
+{
+	return repl_net_write_piece(l, msg->data, msg->len, true, true);
 }
 
 void repl_net_want_write(struct lws *wsi)

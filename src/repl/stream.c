@@ -178,7 +178,6 @@ int repl_stream_write(struct link *l)
 
 	if (repl_stream_midway(l))
 		return write_piece(l);
-	repl_stream_acked(l);
 	if (!window_open(l))
 		return 0;
 	pthread_mutex_lock(&r->lock);

@@ -35,7 +35,6 @@ void repl_tree_reset(struct link *l)
 {
 	l->lazy = l->pruned = l->prune_due = false;
 	l->have_since_ms = 0;
-	l->live_from = 0;
 	atomic_store(&l->dup_seen, false);
 	l->ngraft_in = l->ngraft_out = 0;
 	l->nholes = 0;
@@ -172,7 +171,8 @@ int repl_tree_writable(struct link *l)
 
 bool repl_tree_hold(struct link *l)
 {
-	uint64_t head = dfs_db_log_head(l->r->db), now = dfs_monotonic_ms();
+	/* An eager link never holds: the log's head (under the apply lock) is not read. */
+	uint64_t head = l->lazy ? dfs_db_log_head(l->r->db) : 0, now = dfs_monotonic_ms();
 
 	if (!l->lazy || head <= l->sent_upto || head - l->sent_upto >= DFS_WIRE_BATCH_MAX) {
 		l->have_since_ms = 0;
