@@ -140,6 +140,7 @@ static int node_stats(void *ctx, struct dfs_buf *out)
 	dfs_buf_printf(out, "grafts_sent %llu\n", (unsigned long long)s.grafts);
 	dfs_buf_printf(out, "grafts_served %llu\n", (unsigned long long)s.grafted);
 	dfs_buf_printf(out, "prunes_sent %llu\n", (unsigned long long)s.prunes);
+	dfs_buf_printf(out, "prunes_refused %llu\n", (unsigned long long)s.prunes_refused);
 	dfs_buf_printf(out, "links_closed_holes %llu\n", (unsigned long long)s.holes_over);
 	dfs_buf_printf(out, "links_window_full %llu\n", (unsigned long long)s.window_full);
 	return dfs_buf_ok(out);

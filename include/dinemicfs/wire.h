@@ -53,11 +53,15 @@
  *               upto). The receiver's place moves past an item only once
  *               it stores that update, from any link.
  *   PRUNE  'P'  (no body): the sender had an update from this link twice;
- *               both sides then send each other HAVE, not UPDATES.
- *   GRAFT  'G'  1..DFS_WIRE_GRAFT_MAX seq(8), increasing, > 0: send these
+ *               both sides then send each other HAVE, not UPDATES, unless
+ *               the receiver answers with a GRAFT of no seq.
+ *   GRAFT  'G'  0..DFS_WIRE_GRAFT_MAX seq(8), increasing, > 0: send these
  *               entries of your log in full (an UPDATES message whose upto
  *               is where the stream already is), and from now on UPDATES,
- *               not HAVE, both ways. Version 4 had no HAVE, PRUNE, GRAFT.
+ *               not HAVE, both ways. With no seq it refuses a PRUNE: the
+ *               link is the sender's oldest eager one, and the receiver
+ *               does not prune it again over this connection. Version 4
+ *               had no HAVE, PRUNE, GRAFT; version 5's GRAFT had a seq.
  *
  * A link: both sides send HELLO; each answers the other's HELLO with AUTH;
  * once a side has checked the other's AUTH and admitted it (repl.h) it
@@ -137,13 +141,13 @@ void dfs_msg_updates_end(struct dfs_buf *out, uint64_t upto);
 void dfs_msg_have_begin(struct dfs_buf *out, uint64_t head);
 /** Adds one item to a HAVE message. */
 void dfs_msg_have_add(struct dfs_buf *out, uint64_t seq, const struct dfs_hash *hash);
-/** Encodes a GRAFT of n (1..DFS_WIRE_GRAFT_MAX) increasing seqs; -EINVAL otherwise. */
+/** Encodes a GRAFT of n (0..DFS_WIRE_GRAFT_MAX) increasing seqs; -EINVAL otherwise. */
 int dfs_msg_graft_encode(struct dfs_buf *out, const uint64_t *seqs, size_t n);
 
 /**
  * Parses one message. Returns 0, -EBADMSG (unknown type, wrong length, bad
  * flags, an UPDATES or HAVE message with too many items, sequence numbers
- * not increasing or past upto, or upto 0; a GRAFT of no seq, too many, or
+ * not increasing or past upto, or upto 0; a GRAFT of too many seqs, or
  * not increasing), -EPROTONOSUPPORT (a HELLO of
  * another version) or -E2BIG.
  * Update records inside are only framed here; dfs_update_decode() and the

@@ -65,7 +65,7 @@ void dfs_msg_have_add(struct dfs_buf *out, uint64_t seq, const struct dfs_hash *
 int dfs_msg_graft_encode(struct dfs_buf *out, const uint64_t *seqs, size_t n)
 {
 	dfs_buf_reset(out);
-	if (n == 0 || n > DFS_WIRE_GRAFT_MAX)
+	if (n > DFS_WIRE_GRAFT_MAX)
 		return -EINVAL;
 	dfs_buf_add_u8(out, DFS_MSG_GRAFT);
 	for (size_t i = 0; i < n; i++) {
@@ -145,14 +145,14 @@ static int decode_haves(struct dfs_reader *r, struct dfs_msg *m)
 	return 0;
 }
 
-/* GRAFT: 1..DFS_WIRE_GRAFT_MAX seqs, increasing, > 0. */
+/* GRAFT: 0..DFS_WIRE_GRAFT_MAX seqs, increasing, > 0. */
 static int decode_graft(struct dfs_reader *r, struct dfs_msg *m)
 {
 	uint64_t last = 0;
 
 	m->items = r->p + r->off;
 	m->items_len = dfs_reader_left(r);
-	if (m->items_len == 0 || m->items_len % 8 != 0)
+	if (m->items_len % 8 != 0)
 		return -EBADMSG;
 	m->count = m->items_len / 8;
 	if (m->count > DFS_WIRE_GRAFT_MAX)

@@ -111,6 +111,8 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   grafts_sent             announced updates asked for in full (GRAFT)
  *   grafts_served           updates sent in full on a peer's GRAFT
  *   prunes_sent             links made lazy after a duplicate (PRUNE)
+ *   prunes_refused          peers' PRUNEs refused: the link was this node's
+ *                           oldest eager one
  *   links_closed_holes      links closed: too many announced updates missing
  *   links_window_full       times a link waited for its peer's ACK: twice
  *                           link_queue of our log sent and not acknowledged

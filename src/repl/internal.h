@@ -278,8 +278,10 @@ struct link {
 
 	/* The tree (tree.c); service thread only unless said. */
 	bool lazy;			/* our log goes to the peer as HAVE, not UPDATES */
-	bool pruned;			/* the peer was told, or told us, to send HAVE */
+	bool pruned;			/* we told the peer, or it told us, to send HAVE */
 	bool prune_due;			/* a PRUNE to send */
+	bool keep_due;			/* a refusal of the peer's PRUNE to send (a GRAFT of none) */
+	bool kept;			/* the peer refused our PRUNE: not pruned again */
 	uint64_t have_since_ms;		/* lazy: when entries began waiting for a HAVE; 0: none */
 	atomic_bool dup_seen;		/* the applier met a live update twice from this link */
 	uint64_t *graft_in;		/* entries the peer grafted, to send in full */
@@ -467,7 +469,7 @@ struct dfs_repl {
 	atomic_ullong received, sent, bytes_in, bytes_out, parked, bad_frames, dropped;
 	atomic_ullong parked_bytes, park_dropped, clock_waiting, paused;
 	atomic_ullong refused, over_limit;
-	atomic_ullong announced, duplicates, grafts, grafted, prunes, holes_over;
+	atomic_ullong announced, duplicates, grafts, grafted, prunes, prunes_refused, holes_over;
 
 	/* The tree's timer and what was grafted lately (tree.c); service thread only. */
 	struct repl_net_timer *tick;

@@ -332,6 +332,7 @@ void dfs_repl_get_stats(struct dfs_repl *r, struct dfs_repl_stats *out)
 	out->grafts = atomic_load(&r->grafts);
 	out->grafted = atomic_load(&r->grafted);
 	out->prunes = atomic_load(&r->prunes);
+	out->prunes_refused = atomic_load(&r->prunes_refused);
 	out->holes_over = atomic_load(&r->holes_over);
 	out->window_full = atomic_load(&r->window_full);
 	out->peers_up = atomic_load(&r->peers_up);

@@ -5,11 +5,12 @@
  * Every link starts eager: our log goes to the peer in full (UPDATES). A
  * live update that comes in twice means a loop: the link it came over the
  * second time is pruned (PRUNE), and both sides then send each other only
- * hashes (HAVE), batched. In a mesh the eager links left form a tree, so
- * each update crosses about one link per node in full. An announced update
- * not stored within GRAFT_MS (at once when no link is eager any more) is
- * grafted from its announcer (GRAFT): sent in full, and the link is eager
- * again both ways.
+ * hashes (HAVE), batched. A node keeps its oldest eager link: it refuses a
+ * PRUNE of it (a GRAFT of none), and that link is not pruned again. In a
+ * mesh the eager links left form a tree, so each update crosses about one
+ * link per node in full. An announced update not stored within GRAFT_MS
+ * (at once when no other link is eager) is grafted from its announcer
+ * (GRAFT): sent in full, and the link is eager again both ways.
  *
  * The log streams stay what they were, so a wrong tree costs time, never
  * updates: a HAVE moves the peer's place in its log on (in turn with its
@@ -33,7 +34,7 @@
 
 void repl_tree_reset(struct link *l)
 {
-	l->lazy = l->pruned = l->prune_due = false;
+	l->lazy = l->pruned = l->prune_due = l->keep_due = l->kept = false;
 	l->have_since_ms = 0;
 	atomic_store(&l->dup_seen, false);
 	l->ngraft_in = l->ngraft_out = 0;
@@ -92,8 +93,47 @@ int repl_tree_have(struct link *l, const struct dfs_msg *m)
 	return 0;
 }
 
+/* The eager links up, but one (NULL: all). */
+static size_t eager_links(const struct dfs_repl *r, const struct link *but)
+{
+	size_t n = 0;
+
+	for (const struct link *l = r->links; l; l = l->next)
+		if (l != but && l->wsi && l->state == LINK_UP && !l->lazy)
+			n++;
+	return n;
+}
+
+/*
+ * Whether an eager link up, other than l, is older than l (an earlier
+ * connection). Only such a link is pruned, by either end: a node's oldest
+ * eager link stays eager, so that a peer sending the same updates to two
+ * nodes over connections of its own, newer ones, cannot make the links
+ * between them lazy and their updates wait for grafts, and so that the
+ * oldest links, which a mesh started in turn makes a tree, stay.
+ */
+static bool older_eager(const struct dfs_repl *r, const struct link *l)
+{
+	for (const struct link *k = r->links; k; k = k->next)
+		if (k != l && k->wsi && k->state == LINK_UP && !k->lazy && k->session < l->session)
+			return true;
+	return false;
+}
+
 int repl_tree_prune(struct link *l)
 {
+	/*
+	 * Both ends keep their oldest eager link: this end refuses with a GRAFT
+	 * of none. Else the peers, each deciding alone on what it saw, could
+	 * take every eager link of a node at once, or cut the tree of oldest
+	 * links.
+	 */
+	if (!l->lazy && !older_eager(l->r, l)) {
+		l->keep_due = true;
+		atomic_fetch_add(&l->r->prunes_refused, 1);
+		repl_net_want_write(l->wsi);
+		return 0;
+	}
 	l->lazy = l->pruned = true;
 	l->prune_due = false;
 	return 0;
@@ -109,6 +149,8 @@ int repl_tree_graft(struct link *l, const struct dfs_msg *m)
 	}
 	if (!l->graft_in && !(l->graft_in = malloc(GRAFT_IN_MAX * sizeof(*l->graft_in))))
 		return 0;
+	if (m->count == 0)
+		l->kept = true;
 	for (size_t i = 0; i < m->count; i++) {
 		uint64_t seq = dfs_msg_graft_seq(m, i);
 		if (seq > l->sent_upto) {
@@ -158,7 +200,8 @@ int repl_tree_writable(struct link *l)
 			atomic_fetch_add(&l->r->prunes, 1);
 		return rc < 0 ? rc : 1;
 	}
-	if (l->ngraft_out) {
+	if (l->ngraft_out || l->keep_due) {
+		l->keep_due = false;
 		rc = send_graft(l);
 		return rc < 0 ? rc : 1;
 	}
@@ -257,45 +300,24 @@ static void holes_check(struct dfs_repl *r, struct link *l, uint64_t now, bool e
 		repl_net_want_write(l->wsi);
 }
 
-/* Whether any link up sends to us in full: else an announced update is grafted at once. */
-static bool any_eager(const struct dfs_repl *r)
-{
-	for (const struct link *l = r->links; l; l = l->next)
-		if (l->wsi && l->state == LINK_UP && !l->lazy)
-			return true;
-	return false;
-}
-
-/*
- * Whether an eager link up, other than l, is older than l (an earlier
- * connection). A duplicate prunes only such a link: a node's oldest eager
- * link stays eager, so that a peer sending the same updates to two nodes
- * over connections of its own, newer ones, cannot make the links between
- * them lazy and their updates wait for grafts.
- */
-static bool older_eager(const struct dfs_repl *r, const struct link *l)
-{
-	for (const struct link *k = r->links; k; k = k->next)
-		if (k != l && k->wsi && k->state == LINK_UP && !k->lazy && k->session < l->session)
-			return true;
-	return false;
-}
-
 void repl_tree_tick(struct dfs_repl *r)
 {
 	uint64_t now = dfs_monotonic_ms(), head = dfs_db_log_head(r->db);
-	bool eager = any_eager(r), again = false;
+	size_t eager = eager_links(r, NULL);
+	bool again = false;
 
 	for (struct link *l = r->links; l; l = l->next) {
 		if (!l->wsi || l->state != LINK_UP)
 			continue;
-		if (atomic_exchange(&l->dup_seen, false) && !l->pruned && older_eager(r, l)) {
+		if (atomic_exchange(&l->dup_seen, false) && !l->pruned && !l->kept &&
+		    older_eager(r, l)) {
 			l->prune_due = true;
 			l->lazy = l->pruned = true;
 			repl_net_want_write(l->wsi);
 		}
 		if (l->nholes) {
-			holes_check(r, l, now, eager);
+			/* What l announces comes in full over another eager link, or not at all. */
+			holes_check(r, l, now, eager > (l->lazy ? 0u : 1u));
 			again |= l->nholes > 0;
 		}
 		if (l->lazy && l->sending && head > l->sent_upto)

@@ -56,6 +56,11 @@
  *   want SEQ               a WANT for the log after SEQ (a second one, after
  *                          the handshake's)
  *   sleep MS               wait, answering pings
+ *   prune kept|taken       a PRUNE of the link; kept: the server refuses it
+ *                          (a GRAFT of no seq) within 5 s; taken: it does
+ *                          not within 2 s
+ *   announced              wait (5 s) until the server names an update by
+ *                          hash (HAVE) instead of sending it
  *
  * Options, before PORT: --plain (no TLS, for nodes run with -o
  * unencrypted_links), --netkey FILE (MAC our AUTH with that network key and
@@ -124,6 +129,7 @@ struct conn {
 	bool got_hello, hello_ok, got_auth, auth_ok, got_log, got_want;
 	uint64_t server_head, server_upto;	/* as the server last said */
 	uint64_t want;				/* where the server's WANT starts */
+	size_t keeps, haves;			/* GRAFTs of no seq, HAVE items */
 };
 
 /* Options. */
@@ -630,6 +636,12 @@ static void on_message(struct conn *c, const uint8_t *p, size_t len)
 		break;
 	case DFS_MSG_UPDATES:
 		on_updates(c, &m);
+		break;
+	case DFS_MSG_GRAFT:
+		c->keeps += m.count == 0;
+		break;
+	case DFS_MSG_HAVE:
+		c->haves += m.count;
 		break;
 	}
 }
@@ -1399,6 +1411,39 @@ static int run_ack(const char *s, char **a)
 	return 0;
 }
 
+static bool is_kept(const struct conn *c) { return c->keeps > 0; }
+static bool is_announced(const struct conn *c) { return c->haves > 0; }
+
+/* A PRUNE; whether the server refused it as a says. */
+static int run_prune(const char *s, char **a)
+{
+	struct dfs_msg m = { .type = DFS_MSG_PRUNE };
+	bool want_kept = strcmp(a[0], "kept") == 0;
+
+	(void)s;
+	if (!want_kept && strcmp(a[0], "taken") != 0) {
+		printf("prune: kept or taken, not %s\n", a[0]);
+		return -1;
+	}
+	cur->keeps = 0;
+	if (send_control(cur, &m) < 0) {
+		printf("prune: cannot send\n");
+		return -1;
+	}
+	bool kept = run_until(cur, is_kept, want_kept ? WAIT_MS : 2000);
+	printf("prune: the server %s it\n", kept ? "refused" : "took");
+	return kept == want_kept ? 0 : -1;
+}
+
+static int run_announced(const char *s, char **a)
+{
+	(void)s;
+	(void)a;
+	bool got = run_until(cur, is_announced, WAIT_MS);
+	printf("announced: %s\n", got ? "the server sent a HAVE" : "no HAVE");
+	return got ? 0 : -1;
+}
+
 static int run_sleep(const char *s, char **a)
 {
 	(void)s;
@@ -1420,7 +1465,8 @@ static const struct step steps[] = {
 	{ "open", 0, run_open },		{ "closed", 0, run_closed },
 	{ "refused", 0, run_closed },		{ "reflect", 1, run_reflect },
 	{ "sleep", 1, run_sleep },		{ "send", -1, run_send },
-	{ "fetch", 1, run_fetch },
+	{ "fetch", 1, run_fetch },		{ "prune", 1, run_prune },
+	{ "announced", 0, run_announced },
 };
 
 static bool is_step(const char *name)

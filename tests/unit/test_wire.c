@@ -851,7 +851,7 @@ Test(wire, have)
 	dfs_buf_release(&b);
 }
 
-/* GRAFT: 1..DFS_WIRE_GRAFT_MAX increasing seqs; PRUNE: nothing. */
+/* GRAFT: 0..DFS_WIRE_GRAFT_MAX increasing seqs; PRUNE: nothing. */
 Test(wire, graft_prune)
 {
 	uint64_t seqs[DFS_WIRE_GRAFT_MAX + 1];
@@ -868,13 +868,18 @@ Test(wire, graft_prune)
 	cr_assert_eq(dfs_msg_graft_seq(&m, 0), 1);
 	cr_assert_eq(dfs_msg_graft_seq(&m, 2), 7);
 	cr_assert_eq(dfs_msg_graft_seq(&m, 3), 0);
-	cr_assert_eq(dfs_msg_decode(b.data, 1, &m), -EBADMSG, "no seq");
+	cr_assert_eq(dfs_msg_decode(b.data, 1, &m), 0, "no seq: a refused PRUNE");
+	cr_assert_eq(m.type, DFS_MSG_GRAFT);
+	cr_assert_eq(m.count, 0);
+	cr_assert_eq(dfs_msg_graft_seq(&m, 0), 0);
 	cr_assert_eq(dfs_msg_decode(b.data, b.len - 1, &m), -EBADMSG, "cut");
 	cr_assert_eq(dfs_msg_graft_encode(&b, seqs, DFS_WIRE_GRAFT_MAX), 0);
 	cr_assert_eq(dfs_msg_decode(b.data, b.len, &m), 0);
 	dfs_buf_add_u64be(&b, 99999);
 	cr_assert_eq(dfs_msg_decode(b.data, b.len, &m), -EBADMSG, "too many");
-	cr_assert_eq(dfs_msg_graft_encode(&b, seqs, 0), -EINVAL);
+	cr_assert_eq(dfs_msg_graft_encode(&b, seqs, 0), 0);
+	cr_assert_eq(b.len, 1);
+	cr_assert_eq(dfs_msg_graft_encode(&b, seqs, DFS_WIRE_GRAFT_MAX + 1), -EINVAL);
 	seqs[1] = seqs[0];
 	cr_assert_eq(dfs_msg_graft_encode(&b, seqs, 2), -EINVAL);
 	m.type = DFS_MSG_PRUNE;

@@ -64,6 +64,7 @@ printf '#!/bin/sh\nexit 0\n' > .actions/Person/on_owned_update.50-after
 chmod +x .actions/Person/*
 
 check_ok "B has A's objects" wait_for 10 file_is "$B/Person/bob/keep" $'kept\n'
+check_ok "B has stored all of A's log" "$DINEMICFS" wait "$A" --timeout 10
 
 # What must not change: A's and B's histories, counters, log and trees.
 snapshot() {
