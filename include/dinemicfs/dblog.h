@@ -123,7 +123,7 @@ int dfs_db_check(struct dfs_db *db, const uint8_t *rec, size_t len, struct dfs_d
 /** Whether the update of hash h is stored (applied or held); any thread, no lock. */
 bool dfs_db_known(struct dfs_db *db, const struct dfs_hash *h);
 
-/** The sequence number of the last update logged. */
+/** The sequence number of the last update logged and staged (readable); any thread, no lock. */
 uint64_t dfs_db_log_head(struct dfs_db *db);
 typedef int (*dfs_db_log_fn)(uint64_t seq, const uint8_t *rec, size_t len, void *ctx);
 /** Whether the log entry at seq is left out of a read. */

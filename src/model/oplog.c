@@ -10,10 +10,11 @@
 
 uint64_t dfs_db_log_head(struct dfs_db *db)
 {
-	pthread_mutex_lock(&db->apply_lock);
-	uint64_t seq = db->seq;
-	pthread_mutex_unlock(&db->apply_lock);
-	return seq;
+	/*
+	 * What is staged, without the apply lock: the replication threads ask
+	 * at every wake-up, and must not wait for an update being applied.
+	 */
+	return atomic_load_explicit(&db->visible, memory_order_acquire);
 }
 
 struct log_ctx {

@@ -214,7 +214,7 @@ int repl_tree_writable(struct link *l)
 
 bool repl_tree_hold(struct link *l)
 {
-	/* An eager link never holds: the log's head (under the apply lock) is not read. */
+	/* An eager link never holds. */
 	uint64_t head = l->lazy ? dfs_db_log_head(l->r->db) : 0, now = dfs_monotonic_ms();
 
 	if (!l->lazy || head <= l->sent_upto || head - l->sent_upto >= DFS_WIRE_BATCH_MAX) {
