@@ -669,8 +669,11 @@ int repl_tree_prune(struct link *l);
 int repl_tree_graft(struct link *l, const struct dfs_msg *m);
 /* Sends l a due PRUNE, GRAFT or grafted entries: 1 if it sent one, 0, or < 0. */
 int repl_tree_writable(struct link *l);
-/* Whether l, lazy, waits to batch more of its HAVE (a tick is set for it). */
-bool repl_tree_hold(struct link *l);
+/*
+ * Whether l, lazy, waits before it asks for its next HAVE, to batch more
+ * of our log up to head in it (a tick is set for it).
+ */
+bool repl_tree_hold(struct link *l, uint64_t head);
 /* l is up (a new connection sends in full) or down (its holes go). */
 void repl_tree_reset(struct link *l);
 /* Grafts, prunes and fills holes that are due; r->on->tick. */

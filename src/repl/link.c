@@ -281,7 +281,7 @@ int repl_link_writable(struct link *l)
 			repl_net_want_write(l->wsi);	/* the rest, at the next one */
 		return rc < 0 ? rc : 0;
 	}
-	if (!l->sending || repl_tree_hold(l))
+	if (!l->sending)
 		return 0;
 	rc = repl_stream_write(l);
 	return rc < 0 ? rc : 0;

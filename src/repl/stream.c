@@ -188,8 +188,12 @@ int repl_stream_write(struct link *l)
 	int took = state == RD_READY ? take(l) : 0;
 	if (took < 0 && took != -EAGAIN)
 		return took;
-	/* The next one is read while this one is written; after none, once the log grows. */
-	if (took >= 0 && dfs_db_log_head(r->db) > l->sent_upto)
+	/*
+	 * The next one is read while this one is written; after none, once the
+	 * log grows. A lazy link waits before it asks, never once it is read.
+	 */
+	uint64_t head = dfs_db_log_head(r->db);
+	if (took >= 0 && head > l->sent_upto && !repl_tree_hold(l, head))
 		rd_ask(l);
 	return took > 0 ? write_piece(l) : 0;
 }

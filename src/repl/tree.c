@@ -212,15 +212,15 @@ int repl_tree_writable(struct link *l)
 	return 0;
 }
 
-bool repl_tree_hold(struct link *l)
+bool repl_tree_hold(struct link *l, uint64_t head)
 {
-	/* An eager link never holds. */
-	uint64_t head = l->lazy ? dfs_db_log_head(l->r->db) : 0, now = dfs_monotonic_ms();
+	uint64_t now;
 
 	if (!l->lazy || head <= l->sent_upto || head - l->sent_upto >= DFS_WIRE_BATCH_MAX) {
 		l->have_since_ms = 0;
 		return false;
 	}
+	now = dfs_monotonic_ms();
 	if (!l->have_since_ms)
 		l->have_since_ms = now ? now : 1;
 	uint64_t waited = now - l->have_since_ms;
