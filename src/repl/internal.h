@@ -669,11 +669,6 @@ int repl_tree_prune(struct link *l);
 int repl_tree_graft(struct link *l, const struct dfs_msg *m);
 /* Sends l a due PRUNE, GRAFT or grafted entries: 1 if it sent one, 0, or < 0. */
 int repl_tree_writable(struct link *l);
-/*
- * Whether l, lazy, waits before it asks for its next HAVE, to batch more
- * of our log up to head in it (a tick is set for it).
- */
-bool repl_tree_hold(struct link *l, uint64_t head);
 /* l is up (a new connection sends in full) or down (its holes go). */
 void repl_tree_reset(struct link *l);
 /* Grafts, prunes and fills holes that are due; r->on->tick. */
@@ -752,6 +747,15 @@ static inline uint64_t repl_recv_stored(const struct link *l)
 static inline uint64_t repl_recv_taken(const struct link *l)
 {
 	return repl_below_holes(l, l->recv_done);
+}
+
+/* Whether the reader has l's next batch ready to send (stream.c). Service thread. */
+static inline bool repl_stream_ready(struct link *l)
+{
+	pthread_mutex_lock(&l->r->lock);
+	bool ready = l->rd_state == RD_READY;
+	pthread_mutex_unlock(&l->r->lock);
+	return ready;
 }
 
 /* Whether l owes its peer an ACK: more stored, or more taken in. Under r->lock. */

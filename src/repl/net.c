@@ -225,15 +225,15 @@ static void service_wake(struct dfs_repl *r)
 {
 	bool grew = atomic_exchange(&r->log_grew, false);
 	bool room = atomic_exchange(&r->rx_wake, false);
+	bool read = atomic_exchange(&r->rd_wake, false);
 
-	/* A batch read for a link: it goes out at the link's next writable callback. */
-	if (atomic_exchange(&r->rd_wake, false))
-		grew = true;
 	for (struct link *l = r->links; l; l = l->next) {
 		if (!l->wsi)
 			continue;
+		/* A batch read for a link goes out at its next writable callback; only its. */
+		bool write = l->sending && (grew || (read && repl_stream_ready(l)));
 		if (!room) {
-			if (grew && l->sending)
+			if (write)
 				lws_callback_on_writable(l->wsi);
 			continue;
 		}
@@ -241,7 +241,7 @@ static void service_wake(struct dfs_repl *r)
 		bool below = l->queued < r->queue_max / 2;
 		bool ack = l->got_log && repl_ack_due(l);
 		pthread_mutex_unlock(&r->lock);
-		if ((grew && l->sending) || ack)
+		if (write || ack)
 			lws_callback_on_writable(l->wsi);
 		if (l->rx_paused && below) {
 			l->rx_paused = false;

@@ -172,6 +172,30 @@ static bool window_open(struct link *l)
 	return false;
 }
 
+/*
+ * Whether l, lazy, waits before it asks for its next HAVE, to batch more
+ * of our log up to head in it (a tick is set for it).
+ */
+static bool have_hold(struct link *l, uint64_t head)
+{
+	uint64_t now;
+
+	if (!l->lazy || head <= l->sent_upto || head - l->sent_upto >= DFS_WIRE_BATCH_MAX) {
+		l->have_since_ms = 0;
+		return false;
+	}
+	now = dfs_monotonic_ms();
+	if (!l->have_since_ms)
+		l->have_since_ms = now ? now : 1;
+	uint64_t waited = now - l->have_since_ms;
+	if (waited >= HAVE_DELAY_MS) {
+		l->have_since_ms = 0;
+		return false;
+	}
+	repl_net_tick_in(l->r, (unsigned)(HAVE_DELAY_MS - waited));
+	return true;
+}
+
 int repl_stream_write(struct link *l)
 {
 	struct dfs_repl *r = l->r;
@@ -193,7 +217,7 @@ int repl_stream_write(struct link *l)
 	 * log grows. A lazy link waits before it asks, never once it is read.
 	 */
 	uint64_t head = dfs_db_log_head(r->db);
-	if (took >= 0 && head > l->sent_upto && !repl_tree_hold(l, head))
+	if (took >= 0 && head > l->sent_upto && !have_hold(l, head))
 		rd_ask(l);
 	return took > 0 ? write_piece(l) : 0;
 }

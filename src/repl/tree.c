@@ -212,26 +212,6 @@ int repl_tree_writable(struct link *l)
 	return 0;
 }
 
-bool repl_tree_hold(struct link *l, uint64_t head)
-{
-	uint64_t now;
-
-	if (!l->lazy || head <= l->sent_upto || head - l->sent_upto >= DFS_WIRE_BATCH_MAX) {
-		l->have_since_ms = 0;
-		return false;
-	}
-	now = dfs_monotonic_ms();
-	if (!l->have_since_ms)
-		l->have_since_ms = now ? now : 1;
-	uint64_t waited = now - l->have_since_ms;
-	if (waited >= HAVE_DELAY_MS) {
-		l->have_since_ms = 0;
-		return false;
-	}
-	repl_net_tick_in(l->r, (unsigned)(HAVE_DELAY_MS - waited));
-	return true;
-}
-
 /* Whether another link grafted h lately; if not, notes that we do now. */
 static bool grafted_lately(struct dfs_repl *r, const struct dfs_hash *h, uint64_t now)
 {
