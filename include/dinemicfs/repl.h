@@ -84,7 +84,7 @@ struct dfs_repl_stats {
 	uint64_t grafts;		/* announced updates asked for in full (GRAFT) */
 	uint64_t grafted;		/* updates sent in full because a peer asked (among sent) */
 	uint64_t prunes;		/* links pruned to HAVE after a duplicate (PRUNE sent) */
-	uint64_t prunes_refused;	/* peers' PRUNEs of our last eager link, refused */
+	uint64_t prunes_refused;	/* peers' PRUNEs of our oldest eager link, refused */
 	uint64_t holes_over;		/* links closed: too many announced updates missing */
 	uint64_t window_full;		/* links that waited for an ACK to send more of our log */
 	unsigned peers_up;		/* links up now, outgoing and incoming */

@@ -749,15 +749,6 @@ static inline uint64_t repl_recv_taken(const struct link *l)
 	return repl_below_holes(l, l->recv_done);
 }
 
-/* Whether the reader has l's next batch ready to send (stream.c). Service thread. */
-static inline bool repl_stream_ready(struct link *l)
-{
-	pthread_mutex_lock(&l->r->lock);
-	bool ready = l->rd_state == RD_READY;
-	pthread_mutex_unlock(&l->r->lock);
-	return ready;
-}
-
 /* Whether l owes its peer an ACK: more stored, or more taken in. Under r->lock. */
 static inline bool repl_ack_due(const struct link *l)
 {

@@ -228,22 +228,20 @@ static void service_wake(struct dfs_repl *r)
 	bool read = atomic_exchange(&r->rd_wake, false);
 
 	for (struct link *l = r->links; l; l = l->next) {
+		bool ready = false, below = false, ack = false;
 		if (!l->wsi)
 			continue;
-		/* A batch read for a link goes out at its next writable callback; only its. */
-		bool write = l->sending && (grew || (read && repl_stream_ready(l)));
-		if (!room) {
-			if (write)
-				lws_callback_on_writable(l->wsi);
-			continue;
+		if (read || room) {
+			pthread_mutex_lock(&r->lock);
+			/* A batch read for a link goes out at its next writable callback; only its. */
+			ready = read && l->rd_state == RD_READY;
+			below = l->queued < r->queue_max / 2;
+			ack = room && l->got_log && repl_ack_due(l);
+			pthread_mutex_unlock(&r->lock);
 		}
-		pthread_mutex_lock(&r->lock);
-		bool below = l->queued < r->queue_max / 2;
-		bool ack = l->got_log && repl_ack_due(l);
-		pthread_mutex_unlock(&r->lock);
-		if (write || ack)
+		if ((l->sending && (grew || ready)) || ack)
 			lws_callback_on_writable(l->wsi);
-		if (l->rx_paused && below) {
+		if (room && l->rx_paused && below) {
 			l->rx_paused = false;
 			lws_rx_flow_control(l->wsi, 1);
 		}

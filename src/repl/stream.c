@@ -174,13 +174,13 @@ static bool window_open(struct link *l)
 
 /*
  * Whether l, lazy, waits before it asks for its next HAVE, to batch more
- * of our log up to head in it (a tick is set for it).
+ * of our log up to head (> l->sent_upto) in it (a tick is set for it).
  */
 static bool have_hold(struct link *l, uint64_t head)
 {
 	uint64_t now;
 
-	if (!l->lazy || head <= l->sent_upto || head - l->sent_upto >= DFS_WIRE_BATCH_MAX) {
+	if (!l->lazy || head - l->sent_upto >= DFS_WIRE_BATCH_MAX) {
 		l->have_since_ms = 0;
 		return false;
 	}

@@ -93,14 +93,17 @@ int repl_tree_have(struct link *l, const struct dfs_msg *m)
 	return 0;
 }
 
-/* The eager links up, but one (NULL: all). */
-static size_t eager_links(const struct dfs_repl *r, const struct link *but)
+static bool eager_up(const struct link *l)
+{
+	return l->wsi && l->state == LINK_UP && !l->lazy;
+}
+
+static size_t eager_links(const struct dfs_repl *r)
 {
 	size_t n = 0;
 
 	for (const struct link *l = r->links; l; l = l->next)
-		if (l != but && l->wsi && l->state == LINK_UP && !l->lazy)
-			n++;
+		n += eager_up(l);
 	return n;
 }
 
@@ -115,7 +118,7 @@ static size_t eager_links(const struct dfs_repl *r, const struct link *but)
 static bool older_eager(const struct dfs_repl *r, const struct link *l)
 {
 	for (const struct link *k = r->links; k; k = k->next)
-		if (k != l && k->wsi && k->state == LINK_UP && !k->lazy && k->session < l->session)
+		if (k != l && eager_up(k) && k->session < l->session)
 			return true;
 	return false;
 }
@@ -283,7 +286,7 @@ static void holes_check(struct dfs_repl *r, struct link *l, uint64_t now, bool e
 void repl_tree_tick(struct dfs_repl *r)
 {
 	uint64_t now = dfs_monotonic_ms(), head = dfs_db_log_head(r->db);
-	size_t eager = eager_links(r, NULL);
+	size_t eager = eager_links(r);
 	bool again = false;
 
 	for (struct link *l = r->links; l; l = l->next) {
