@@ -75,6 +75,15 @@ int dfs_store_get(struct dfs_store *st, const void *key, size_t klen, uint8_t **
 		  size_t *vlen);
 
 /**
+ * dfs_store_get() without LevelDB's block checksums: for what this node
+ * only passes on to peers (records, which they check by hash and
+ * signature), so that reading a big one for every link costs a copy, not
+ * a checksum over it each time.
+ */
+int dfs_store_get_unchecked(struct dfs_store *st, const void *key, size_t klen, uint8_t **val,
+			    size_t *vlen);
+
+/**
  * Calls fn for every key that begins with prefix, staged or written, in key
  * order, until fn returns non-zero. The pointers are valid during the call only.
  * Returns 0, fn's negative return, or -EIO.

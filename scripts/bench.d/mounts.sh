@@ -67,6 +67,8 @@ cleanup() {
   # Never delete through a mount that would not go away.
   if [[ -n $(mounts_under "$work") ]]; then
     echo "bench: still mounted, left in place: $(mounts_under "$work" | tr '\n' ' ')" >&2
+  elif [[ -n ${BENCH_KEEP:-} ]]; then
+    echo "bench: BENCH_KEEP set, work dir left in place: $work" >&2
   else
     rm -rf -- "$work"
   fi

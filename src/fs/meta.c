@@ -114,8 +114,9 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   prunes_refused          peers' PRUNEs refused: the link was this node's
  *                           oldest eager one
  *   links_closed_holes      links closed: too many announced updates missing
- *   links_window_full       times a link waited for its peer's ACK: twice
- *                           link_queue of our log sent and not acknowledged
+ *   links_window_full       times a link waited for its peer's ACK: its
+ *                           window (slow start, up to twice link_queue) of
+ *                           our log sent and not acknowledged
  * From the log sink:
  *   errors_logged           error-level log messages
  *   last_error              the last of them, as .node/log shows it (time,

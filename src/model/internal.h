@@ -159,6 +159,9 @@ int db_get_field_any(struct dfs_db *db, const struct dfs_pubkey *obj, const char
 		     size_t plen, struct dfs_field_rec *out);
 /** An update's stored bytes, malloc'ed: 0, -ENOENT, -EIO or -ENOMEM. */
 int db_get_update(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec, size_t *len);
+/** db_get_update() of a record only passed on to peers, who check it: no block checksums. */
+int db_get_update_to_send(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec,
+			  size_t *len);
 /** 1 when the update is stored, 0 when it is not, or -EIO or -ENOMEM. */
 int db_stored(struct dfs_db *db, const struct dfs_hash *h);
 /** Whether the update is stored; a read error says no, and the apply lock decides. */

@@ -177,6 +177,20 @@ int db_get_update(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec, si
 	return rc;
 }
 
+int db_get_update_to_send(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec,
+			  size_t *len)
+{
+	struct dfs_buf key;
+
+	dfs_buf_init(&key);
+	dfs_key_update(&key, h);
+	int rc = dfs_buf_ok(&key);
+	if (rc == 0)
+		rc = dfs_store_get_unchecked(db->st, key.data, key.len, rec, len);
+	dfs_buf_release(&key);
+	return rc;
+}
+
 /* 1 when the update is stored, 0 when it is not, or -EIO or -ENOMEM. */
 int db_stored(struct dfs_db *db, const struct dfs_hash *h)
 {

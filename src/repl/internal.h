@@ -115,12 +115,17 @@
  */
 /*
  * What a link may have sent and not had acknowledged: twice the link queue
- * (-o link_queue), in bytes, in at most STREAM_WIN_MAX messages. An honest
- * peer acknowledges as it applies and reads no faster than that anyway; a
- * peer that never acknowledges (a new key asking for our whole log on every
- * connection) gets that much and no more until it does.
+ * (-o link_queue), in bytes, in at most STREAM_WIN_MAX messages. A
+ * connection starts with STREAM_WIN_START bytes (and the message that
+ * passes it), and each byte acknowledged adds one, up to that bound, as
+ * TCP's slow start does: an honest peer acknowledges as it takes our log
+ * in, so its window doubles every round trip; a peer that never
+ * acknowledges (a new key asking for our whole log on every connection)
+ * gets the first STREAM_WIN_START and no more, so it cannot make us read
+ * and send our log over and over for the price of a handshake.
  */
 #define STREAM_WIN_MAX 64
+#define STREAM_WIN_START (256u * 1024)
 #define STREAM_LIVE 64
 #define STREAM_STEP (64u * 1024)
 #define STREAM_PIECE (64u * 1024)
@@ -321,6 +326,7 @@ struct link {
 	/* Messages sent and not acknowledged yet, oldest first; service thread only. */
 	struct { uint64_t upto; size_t bytes; } win[STREAM_WIN_MAX];
 	size_t win_start, win_n, win_bytes;
+	size_t win_limit;		/* bytes it may have in flight now (slow start) */
 	bool win_full;			/* waits for an ACK */
 };
 

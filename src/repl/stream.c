@@ -133,15 +133,27 @@ static int take(struct link *l)
 	return 1;
 }
 
+/* The most l may have in flight: its slow start's limit, within twice link_queue. */
+static size_t window_max(const struct link *l)
+{
+	size_t bound = 2 * l->r->queue_max, lim = l->win_limit ? l->win_limit : STREAM_WIN_START;
+
+	return lim < bound ? lim : bound;
+}
+
 void repl_stream_acked(struct link *l)
 {
 	bool freed = false;
 
 	while (l->win_n && l->win[l->win_start].upto <= l->taken) {
-		l->win_bytes -= l->win[l->win_start].bytes;
+		size_t bytes = l->win[l->win_start].bytes;
+		l->win_bytes -= bytes;
 		l->win_start = (l->win_start + 1) % STREAM_WIN_MAX;
 		l->win_n--;
 		freed = true;
+		/* Slow start: what the peer took in, it may have once more. */
+		if (l->win_limit < 2 * l->r->queue_max)
+			l->win_limit += bytes < 2 * l->r->queue_max ? bytes : 2 * l->r->queue_max;
 	}
 	/* Only room made wakes the writer: else each writable callback would ask for the next. */
 	if (l->win_full && freed) {
@@ -156,7 +168,7 @@ static bool window_open(struct link *l)
 	struct dfs_repl *r = l->r;
 	uint64_t now;
 
-	if (l->win_n < STREAM_WIN_MAX && l->win_bytes < 2 * r->queue_max)
+	if (l->win_n < STREAM_WIN_MAX && l->win_bytes < window_max(l))
 		return true;
 	if (l->win_full)
 		return false;
@@ -166,8 +178,8 @@ static bool window_open(struct link *l)
 	if (!r->window_logged_ms || now - r->window_logged_ms >= PAUSE_LOG_MS) {
 		r->window_logged_ms = now ? now : 1;
 		dfs_log(DFS_LOG_INFO, "replication: %s: %zuK of our log sent and not acknowledged "
-			"(twice link_queue); more once it acknowledges (links_window_full counts "
-			"each time)", l->addr, l->win_bytes >> 10);
+			"(its window, at most twice link_queue); more once it acknowledges "
+			"(links_window_full counts each time)", l->addr, l->win_bytes >> 10);
 	}
 	return false;
 }
@@ -231,6 +243,7 @@ void repl_stream_reset(struct link *l)
 		dfs_buf_release(&l->wr);
 	l->wr.len = l->wr_off = 0;
 	l->win_start = l->win_n = l->win_bytes = 0;
+	l->win_limit = STREAM_WIN_START;
 	l->win_full = false;
 }
 

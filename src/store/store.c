@@ -38,6 +38,7 @@ struct dfs_store {
 	leveldb_cache_t *cache;
 	leveldb_filterpolicy_t *filter;
 	leveldb_readoptions_t *ropts;
+	leveldb_readoptions_t *ropts_unchecked;	/* block checksums not verified */
 	leveldb_writeoptions_t *wopts;
 
 	pthread_mutex_t lock;
@@ -179,6 +180,8 @@ struct dfs_store *dfs_store_open(const char *dir, const struct dfs_store_opts *o
 	leveldb_options_set_write_buffer_size(st->options, st->bulk_buffer_bytes);
 	st->ropts = leveldb_readoptions_create();
 	leveldb_readoptions_set_verify_checksums(st->ropts, 1);
+	st->ropts_unchecked = leveldb_readoptions_create();
+	leveldb_readoptions_set_verify_checksums(st->ropts_unchecked, 0);
 	st->wopts = leveldb_writeoptions_create();
 	leveldb_writeoptions_set_sync(st->wopts, opts->sync ? 1 : 0);
 	pthread_mutex_init(&st->lock, NULL);
@@ -249,6 +252,8 @@ void dfs_store_close(struct dfs_store *st)
 		leveldb_close(st->db);
 	leveldb_writeoptions_destroy(st->wopts);
 	leveldb_readoptions_destroy(st->ropts);
+	if (st->ropts_unchecked)
+		leveldb_readoptions_destroy(st->ropts_unchecked);
 	leveldb_options_destroy(st->options);
 	leveldb_filterpolicy_destroy(st->filter);
 	leveldb_cache_destroy(st->cache);
@@ -271,8 +276,8 @@ static uint8_t *copy0(const void *p, size_t n)
 	return c;
 }
 
-int dfs_store_get(struct dfs_store *st, const void *key, size_t klen, uint8_t **val,
-		  size_t *vlen)
+static int get(struct dfs_store *st, const leveldb_readoptions_t *ro, const void *key, size_t klen,
+	       uint8_t **val, size_t *vlen)
 {
 	char *err = NULL;
 	size_t n = 0;
@@ -297,17 +302,37 @@ int dfs_store_get(struct dfs_store *st, const void *key, size_t klen, uint8_t **
 	}
 	pthread_mutex_unlock(&st->lock);
 from_db:;
-	char *v = leveldb_get(st->db, st->ropts, key, klen, &n, &err);
+	char *v = leveldb_get(st->db, ro, key, klen, &n, &err);
 	if (err)
 		return leveldb_failed(err, "get");
 	if (!v)
 		return -ENOENT;
-	*val = copy0(v, n);
-	leveldb_free(v);
-	if (!*val)
+	/*
+	 * LevelDB's C API hands out malloc'ed copies (leveldb_free() is
+	 * free()): grown by the NUL in place, a large value (a big record read
+	 * for a peer) is not copied a second time.
+	 */
+	uint8_t *c = realloc(v, n + 1);
+	if (!c) {
+		leveldb_free(v);
 		return -ENOMEM;
+	}
+	c[n] = '\0';
+	*val = c;
 	*vlen = n;
 	return 0;
+}
+
+int dfs_store_get(struct dfs_store *st, const void *key, size_t klen, uint8_t **val,
+		  size_t *vlen)
+{
+	return get(st, st->ropts, key, klen, val, vlen);
+}
+
+int dfs_store_get_unchecked(struct dfs_store *st, const void *key, size_t klen, uint8_t **val,
+			    size_t *vlen)
+{
+	return get(st, st->ropts_unchecked, key, klen, val, vlen);
 }
 
 /* LevelDB's order: bytes unsigned, a key before the longer keys it begins. */

@@ -38,7 +38,10 @@
  *                          DIR/000001.upd, DIR/000002.upd, ... (DIR is
  *                          made if missing); prints how many. The server
  *                          leaves out what it got over this link, so fetch
- *                          before sending to record a node's whole log
+ *                          before sending to record a node's whole log.
+ *                          With a fetch among the steps, every UPDATES
+ *                          message is acknowledged as it comes, as an
+ *                          honest peer does, so the server's window opens
  *   acked                  wait (5 s) until the server's place in its log, as
  *                          it tells us, passes the last valid updates (they
  *                          are logged there), and check they never came back:
@@ -69,7 +72,9 @@
  * --key FILE (our node key from FILE, as mkupdate newkey writes it, and a
  * log id made from it, so that another run is the same peer with the same
  * log; without it both are new each run), --head N (our log is N long
- * before the first send; updates sent are numbered from N + 1).
+ * before the first send; updates sent are numbered from N + 1), --no-ack
+ * (a fetch acknowledges nothing: it gets what the server sends a peer that
+ * never does).
  *
  * The handshake step prints where in our log the server wants us to start
  * ("the server wants our log after N"): how far it got last time.
@@ -154,6 +159,7 @@ static bool forged_echoed;
 static uint64_t updates_in;
 static uint64_t acked_mark;			/* server_upto to pass, set by valid */
 static bool keep_in;				/* keep what comes, for fetch */
+static bool no_ack;				/* and do not acknowledge it */
 static struct dfs_buf kept;			/* u32 length, record; ... */
 static size_t kept_n, kept_saved;		/* records kept; saved by fetch */
 static size_t kept_off;				/* where in kept the unsaved start */
@@ -583,6 +589,8 @@ static void on_auth(struct conn *c, const struct dfs_msg *m)
 	c->auth_ok = true;
 }
 
+static int send_control(struct conn *c, const struct dfs_msg *m);
+
 static void on_updates(struct conn *c, const struct dfs_msg *m)
 {
 	size_t off = 0, n;
@@ -607,6 +615,13 @@ static void on_updates(struct conn *c, const struct dfs_msg *m)
 		for (size_t i = 0; i < nforged; i++)
 			if (memcmp(h.b, forged[i].b, DFS_HASH_LEN) == 0)
 				forged_echoed = true;
+	}
+	/* A fetch takes the log in as an honest peer does: its window opens as it acknowledges. */
+	if (keep_in && !no_ack && c == &main_conn && m->upto) {
+		struct dfs_msg ack = { .type = DFS_MSG_ACK, .seq = c->server_upto,
+				       .upto = c->server_upto };
+		if (send_control(c, &ack) < 0)
+			printf("%s: cannot acknowledge its log\n", c->name);
 	}
 }
 
@@ -1526,6 +1541,8 @@ static int parse_options(int argc, char **argv)
 			key_file = argv[++i];
 		} else if (strcmp(argv[i], "--head") == 0 && i + 1 < argc) {
 			my_seq = strtoull(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--no-ack") == 0) {
+			no_ack = true;
 		} else {
 			return -1;
 		}

@@ -120,6 +120,37 @@ Test(store, binary_keys_and_empty_values)
 	free(got);
 }
 
+/* A big value read back whole and NUL-terminated, from the buffer and from a table, checked or not. */
+Test(store, big_values_read_whole_checked_or_not)
+{
+	size_t n = 3u << 20;
+	uint8_t *val = malloc(n), *got;
+	size_t len;
+
+	cr_assert_not_null(val);
+	for (size_t i = 0; i < n; i++)
+		val[i] = (uint8_t)(i * 2654435761u >> 13);
+	struct dfs_batch *b = dfs_batch_new();
+	cr_assert_not_null(b);
+	cr_assert_eq(dfs_batch_put(b, "big", 3, val, n), 0);
+	cr_assert_eq(dfs_store_commit(st, b), 0);
+	for (int round = 0; round < 2; round++) {
+		cr_assert_eq(dfs_store_get(st, "big", 3, &got, &len), 0);
+		cr_assert_eq(len, n);
+		cr_assert_arr_eq(got, val, n);
+		cr_assert_eq(got[n], '\0');
+		free(got);
+		cr_assert_eq(dfs_store_get_unchecked(st, "big", 3, &got, &len), 0);
+		cr_assert_eq(len, n);
+		cr_assert_arr_eq(got, val, n);
+		cr_assert_eq(got[n], '\0');
+		free(got);
+		cr_assert_eq(dfs_store_get_unchecked(st, "small", 5, &got, &len), -ENOENT);
+		reopen();	/* the second round reads it from a table */
+	}
+	free(val);
+}
+
 Test(store, delete)
 {
 	put("k", "v");
