@@ -23,6 +23,15 @@
 struct dfs_store;
 struct dfs_batch;
 
+/*
+ * Values of 64 KiB or more under keys that begin with this byte (the
+ * db's update records, records.h) are kept in files of their own beside
+ * LevelDB, which holds a stub for each: such a value must never begin
+ * with the byte 0xff, which marks a stub (an update record begins with its
+ * version).
+ */
+#define DFS_STORE_BLOB_PREFIX 'U'
+
 struct dfs_store_opts {
 	int sync;		/* 1: fsync before a wait returns; 0: once in LevelDB's log */
 	size_t cache_bytes;	/* LevelDB block cache */

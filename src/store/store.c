@@ -40,6 +40,7 @@ struct dfs_store {
 	leveldb_readoptions_t *ropts;
 	leveldb_readoptions_t *ropts_unchecked;	/* block checksums not verified */
 	leveldb_writeoptions_t *wopts;
+	struct blobs blobs;		/* big values, in files (blob.c) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -60,25 +61,11 @@ struct dfs_store {
 	pthread_t flusher;
 };
 
-/* A word at a time: a catch-up hashes several keys of 40 bytes per update. */
-static uint64_t hash_key(const uint8_t *key, size_t klen)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ klen, w;
-
-	for (; klen >= 8; key += 8, klen -= 8) {
-		memcpy(&w, key, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 29;
-	}
-	w = 0;
-	memcpy(&w, key, klen);
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-	return h ^ h >> 32;
-}
+static bool stub_named(const void *key, size_t klen, void *arg);
 
 static size_t bucket_of(const uint8_t *key, size_t klen)
 {
-	return (size_t)(hash_key(key, klen) % OVERLAY_BUCKETS);
+	return (size_t)(dfs_batch_key_hash(key, klen) % OVERLAY_BUCKETS);
 }
 
 /* LevelDB reports failures as malloc'ed strings; turn one into -EIO. */
@@ -155,13 +142,9 @@ void dfs_store_get_stats(struct dfs_store *st, struct dfs_store_stats *out)
 	pthread_mutex_unlock(&st->lock);
 }
 
-struct dfs_store *dfs_store_open(const char *dir, const struct dfs_store_opts *opts)
+/* LevelDB's options, and the write buffer's limits. */
+static void set_options(struct dfs_store *st, const struct dfs_store_opts *opts)
 {
-	struct dfs_store *st = calloc(1, sizeof(*st));
-	char *err = NULL;
-
-	if (!st)
-		return NULL;
 	st->options = leveldb_options_create();
 	st->cache = leveldb_cache_create_lru(opts->cache_bytes ? opts->cache_bytes : 8 << 20);
 	st->filter = leveldb_filterpolicy_create_bloom(10);
@@ -184,10 +167,33 @@ struct dfs_store *dfs_store_open(const char *dir, const struct dfs_store_opts *o
 	leveldb_readoptions_set_verify_checksums(st->ropts_unchecked, 0);
 	st->wopts = leveldb_writeoptions_create();
 	leveldb_writeoptions_set_sync(st->wopts, opts->sync ? 1 : 0);
+}
+
+/* The big values' files: their directory, and those no stub names removed. */
+static int open_blobs(struct dfs_store *st, const char *dir, bool sync)
+{
+	int rc = dfs_blobs_open(&st->blobs, dir, sync);
+
+	if (rc == 0)
+		rc = dfs_blobs_sweep(&st->blobs, stub_named, st);
+	if (rc < 0)
+		dfs_log(DFS_LOG_ERR, "store: %s/blobs: %s", dir, strerror(-rc));
+	return rc;
+}
+
+struct dfs_store *dfs_store_open(const char *dir, const struct dfs_store_opts *opts)
+{
+	struct dfs_store *st = calloc(1, sizeof(*st));
+	char *err = NULL;
+
+	if (!st)
+		return NULL;
+	set_options(st, opts);
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->cond, NULL);
 	pthread_cond_init(&st->flush_cond, NULL);
 	st->queue_tail = &st->queue;
+	st->blobs.fd = -1;
 
 	st->dir = strdup(dir);
 	st->db = st->dir ? leveldb_open(st->options, dir, &err) : NULL;
@@ -203,6 +209,12 @@ struct dfs_store *dfs_store_open(const char *dir, const struct dfs_store_opts *o
 		errno = lockmsg ? EBUSY : EIO;
 		return NULL;
 	}
+	int rc = open_blobs(st, dir, opts->sync != 0);
+	if (rc < 0) {
+		dfs_store_close(st);
+		errno = -rc;
+		return NULL;
+	}
 	if (pthread_create(&st->flusher, NULL, flush_main, st) != 0) {
 		dfs_store_close(st);
 		errno = EAGAIN;
@@ -210,22 +222,6 @@ struct dfs_store *dfs_store_open(const char *dir, const struct dfs_store_opts *o
 	}
 	st->flusher_started = true;
 	return st;
-}
-
-int dfs_store_in_use(const char *dir)
-{
-	char path[PATH_MAX];
-	/* An open file description lock conflicts with LevelDB's fcntl lock, also in this process. */
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-
-	if (snprintf(path, sizeof(path), "%s/LOCK", dir) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	int rc = fcntl(fd, F_OFD_GETLK, &fl) < 0 ? -errno : fl.l_type == F_UNLCK ? 0 : -EBUSY;
-	close(fd);
-	return rc;
 }
 
 static void write_queued(struct dfs_store *st);
@@ -250,6 +246,7 @@ void dfs_store_close(struct dfs_store *st)
 	pthread_mutex_unlock(&st->lock);
 	if (st->db)
 		leveldb_close(st->db);
+	dfs_blobs_close(&st->blobs);
 	leveldb_writeoptions_destroy(st->wopts);
 	leveldb_readoptions_destroy(st->ropts);
 	if (st->ropts_unchecked)
@@ -274,6 +271,47 @@ static uint8_t *copy0(const void *p, size_t n)
 		memcpy(c, p, n);
 	c[n] = '\0';
 	return c;
+}
+
+/*
+ * The value of key, whose stub LevelDB holds: read from its file. A file
+ * gone with its key (deleted since the stub was read) is -ENOENT; gone
+ * while the stub stays, or cut short, the store is damaged: -EIO, logged.
+ */
+static int blob_of(struct dfs_store *st, const leveldb_readoptions_t *ro, const void *key,
+		   size_t klen, const uint8_t *stub, uint8_t **val, size_t *vlen)
+{
+	int rc = dfs_blobs_read(&st->blobs, key, klen, stub, val, vlen);
+
+	if (rc == -ENOENT) {
+		char *err = NULL;
+		size_t n = 0;
+		char *again = leveldb_get(st->db, ro, key, klen, &n, &err);
+		bool gone = !err && !again;
+		leveldb_free(again);
+		leveldb_free(err);
+		if (gone)
+			return -ENOENT;
+		rc = -EIO;
+	}
+	if (rc == -EIO)
+		dfs_log(DFS_LOG_ERR, "store: the file of a big value is missing or cut short "
+			"(key of %zu bytes beginning %02x)", klen, *(const uint8_t *)key);
+	return rc;
+}
+
+/* For dfs_blobs_sweep(): whether LevelDB holds a stub under key. */
+static bool stub_named(const void *key, size_t klen, void *arg)
+{
+	struct dfs_store *st = arg;
+	char *err = NULL;
+	size_t n = 0;
+	char *v = leveldb_get(st->db, st->ropts, key, klen, &n, &err);
+	bool named = err ? true : v && dfs_blobs_is_stub(v, n);	/* in doubt, kept */
+
+	leveldb_free(v);
+	leveldb_free(err);
+	return named;
 }
 
 static int get(struct dfs_store *st, const leveldb_readoptions_t *ro, const void *key, size_t klen,
@@ -307,10 +345,14 @@ from_db:;
 		return leveldb_failed(err, "get");
 	if (!v)
 		return -ENOENT;
+	if (dfs_blobs_covers(key, klen) && dfs_blobs_is_stub(v, n)) {
+		int rc = blob_of(st, ro, key, klen, (const uint8_t *)v, val, vlen);
+		leveldb_free(v);
+		return rc;
+	}
 	/*
 	 * LevelDB's C API hands out malloc'ed copies (leveldb_free() is
-	 * free()): grown by the NUL in place, a large value (a big record read
-	 * for a peer) is not copied a second time.
+	 * free()): grown by the NUL in place, a value is not copied again.
 	 */
 	uint8_t *c = realloc(v, n + 1);
 	if (!c) {
@@ -401,7 +443,27 @@ static bool iter_in(leveldb_iterator_t *it, const void *prefix, size_t plen)
 }
 
 /* LevelDB's keys and the staged ones (none if s is NULL), in key order: a staged op shadows. */
-static int merge(leveldb_iterator_t *it, const struct dfs_batch *s, const void *prefix, size_t plen,
+/* fn on the value of key read from its file; a file deleted since the scan began is passed over. */
+static int call_with_blob(struct dfs_store *st, const char *key, size_t klen, const uint8_t *stub,
+			  int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val,
+				    size_t vlen, void *ctx),
+			  void *ctx)
+{
+	uint8_t *val;
+	size_t vlen;
+	int rc = blob_of(st, st->ropts, key, klen, stub, &val, &vlen);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	rc = fn((const uint8_t *)key, klen, val, vlen, ctx);
+	free(val);
+	return rc;
+}
+
+static int merge(struct dfs_store *st, leveldb_iterator_t *it, const struct dfs_batch *s,
+		 const void *prefix, size_t plen,
 		 int (*fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
 			   void *ctx),
 		 void *ctx)
@@ -416,7 +478,9 @@ static int merge(leveldb_iterator_t *it, const struct dfs_batch *s, const void *
 		int c = !in ? 1 : i == n ? -1 : key_cmp(k, klen, s->ops[i].key, s->ops[i].klen);
 		if (c < 0) {
 			const char *v = leveldb_iter_value(it, &vlen);
-			rc = fn((const uint8_t *)k, klen, (const uint8_t *)v, vlen, ctx);
+			rc = dfs_blobs_covers(k, klen) && dfs_blobs_is_stub(v, vlen)
+				     ? call_with_blob(st, k, klen, (const uint8_t *)v, fn, ctx)
+				     : fn((const uint8_t *)k, klen, (const uint8_t *)v, vlen, ctx);
 		} else {
 			const struct op *o = &s->ops[i++];
 			if (!o->del)
@@ -457,7 +521,7 @@ static int scan(struct dfs_store *st, bool staged, const void *prefix, size_t pl
 	}
 	if (rc == 0) {
 		leveldb_iter_seek(it, start, slen);
-		rc = merge(it, s, prefix, plen, fn, ctx);
+		rc = merge(st, it, s, prefix, plen, fn, ctx);
 	}
 	dfs_batch_free(s);
 	leveldb_iter_get_error(it, &err);
@@ -493,22 +557,13 @@ int dfs_store_scan_written_from(struct dfs_store *st, const void *prefix, size_t
 	return scan(st, false, prefix, plen, start, slen, fn, ctx);
 }
 
-/* The files of the store's directory: tables, and the log LevelDB's own estimate leaves out. */
+/* The files of the store's directory (tables, and the log LevelDB's own estimate leaves out). */
 uint64_t dfs_store_disk_bytes(struct dfs_store *st)
 {
-	DIR *d = opendir(st->dir);
-	struct dirent *e;
-	struct stat sb;
-	uint64_t size = 0;
+	char blobs[PATH_MAX];
 
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(sb.st_mode))
-			size += (uint64_t)sb.st_size;
-	closedir(d);
-	return size;
+	snprintf(blobs, sizeof(blobs), "%s/%s", st->dir, DFS_BLOBS_DIR);
+	return dfs_store_dir_bytes(st->dir) + dfs_store_dir_bytes(blobs);
 }
 
 void dfs_store_stage(struct dfs_store *st, struct dfs_batch *b)
@@ -546,78 +601,85 @@ static void overlay_drop(struct dfs_store *st, uint64_t seq, size_t n)
 	atomic_fetch_sub(&st->npending, n);
 }
 
-/*
- * Marks, in ops[0..n), each op whose key a later op writes again: only the
- * last one need reach LevelDB. Groups of many updates rewrite a few keys
- * (the store's state, an object's record) once per update. Returns false
- * when there is no memory to find out, and every op is then written.
- */
-static bool mark_rewritten(const struct op **ops, size_t n, bool *rewritten)
-{
-	size_t size = 16;
+/* A group's LevelDB write as it is built: what it writes, and what goes once written. */
+struct group_write {
+	struct dfs_store *st;
+	leveldb_writebatch_t *wb;
+	uint64_t bytes;			/* what it adds to LevelDB's write buffer */
+	bool blobbed;			/* a big value's file was written for it */
+	const struct op **removes;	/* deletes whose files go once it is written */
+	size_t nremoves, cap;
+	int rc;
+};
 
-	while (size < 2 * n)
-		size *= 2;
-	const struct op **table = calloc(size, sizeof(*table));
-	if (!table)
-		return false;
-	for (size_t i = n; i-- > 0;) {
-		size_t at = (size_t)hash_key(ops[i]->key, ops[i]->klen) & (size - 1);
-		rewritten[i] = false;
-		for (; table[at]; at = (at + 1) & (size - 1)) {
-			if (table[at]->klen == ops[i]->klen &&
-			    memcmp(table[at]->key, ops[i]->key, ops[i]->klen) == 0) {
-				rewritten[i] = true;
-				break;
-			}
+static void note_remove(struct group_write *g, const struct op *op)
+{
+	if (g->nremoves == g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : 16;
+		const struct op **p = realloc(g->removes, cap * sizeof(*p));
+		if (!p) {
+			g->rc = -ENOMEM;
+			return;
 		}
-		if (!rewritten[i])
-			table[at] = ops[i];
+		g->removes = p;
+		g->cap = cap;
 	}
-	free(table);
-	return true;
+	g->removes[g->nremoves++] = op;
 }
 
-static void batch_op(leveldb_writebatch_t *wb, const struct op *op)
+/* Adds op to the write; a big value goes to its file, and LevelDB gets its stub. */
+static void batch_op(struct group_write *g, const struct op *op, bool again_later)
 {
-	if (op->del)
-		leveldb_writebatch_delete(wb, (const char *)op->key, op->klen);
-	else
-		leveldb_writebatch_put(wb, (const char *)op->key, op->klen, (const char *)op->val,
-				       op->vlen);
+	uint8_t stub[BLOB_STUB_LEN];
+	const void *val = op->val;
+	size_t vlen = op->vlen;
+
+	if (g->rc < 0)
+		return;
+	if (op->del) {
+		leveldb_writebatch_delete(g->wb, (const char *)op->key, op->klen);
+		if (dfs_blobs_covers(op->key, op->klen) && !again_later)
+			note_remove(g, op);
+		g->bytes += op->klen + ENTRY_OVERHEAD;
+		return;
+	}
+	if (vlen >= BLOB_MIN && dfs_blobs_covers(op->key, op->klen)) {
+		g->rc = dfs_blobs_put(&g->st->blobs, op->key, op->klen, val, vlen, stub);
+		if (g->rc < 0)
+			return;
+		g->blobbed = true;
+		val = stub;
+		vlen = sizeof(stub);
+	}
+	leveldb_writebatch_put(g->wb, (const char *)op->key, op->klen, val, vlen);
+	g->bytes += op->klen + vlen + ENTRY_OVERHEAD;
 }
 
-/* One LevelDB batch of the group's n ops, leaving out those a later op of the group
- * rewrites; adds their sizes to *bytes. */
-static leveldb_writebatch_t *group_batch(struct dfs_batch *group, size_t n, uint64_t *bytes)
+/* One LevelDB write of the group's n ops, leaving out those a later op of the group rewrites. */
+static void group_batch(struct group_write *g, struct dfs_batch *group, size_t n)
 {
 	const struct op **ops = n > 1 ? malloc(n * sizeof(*ops)) : NULL;
 	bool *rewritten = ops ? malloc(n * sizeof(*rewritten)) : NULL;
-	leveldb_writebatch_t *wb = leveldb_writebatch_create();
+
+	g->wb = leveldb_writebatch_create();
 	if (rewritten) {
 		size_t i = 0;
 		for (struct dfs_batch *b = group; b; b = b->next)
 			for (size_t j = 0; j < b->n; j++)
 				ops[i++] = &b->ops[j];
 	}
-	if (rewritten && mark_rewritten(ops, n, rewritten)) {
-		for (size_t i = 0; i < n; i++) {
-			if (rewritten[i])
-				continue;
-			batch_op(wb, ops[i]);
-			*bytes += ops[i]->klen + ops[i]->vlen + ENTRY_OVERHEAD;
-		}
+	if (rewritten && dfs_batch_rewritten(ops, n, rewritten)) {
+		for (size_t i = 0; i < n; i++)
+			if (!rewritten[i])
+				batch_op(g, ops[i], false);
 	} else {
-		for (struct dfs_batch *b = group; b; b = b->next) {
-			for (size_t i = 0; i < b->n; i++) {
-				batch_op(wb, &b->ops[i]);
-				*bytes += b->ops[i].klen + b->ops[i].vlen + ENTRY_OVERHEAD;
-			}
-		}
+		/* Every op in order: a delete's file stays when a later op puts the key again. */
+		for (struct dfs_batch *b = group; b; b = b->next)
+			for (size_t i = 0; i < b->n; i++)
+				batch_op(g, &b->ops[i], b->ops[i].del && dfs_batch_put_later(b, i, &b->ops[i]));
 	}
 	free(ops);
 	free(rewritten);
-	return wb;
 }
 
 /*
@@ -638,13 +700,24 @@ static void write_queued(struct dfs_store *st)
 
 	for (struct dfs_batch *b = group; b; b = b->next)
 		n += b->n;
-	leveldb_writebatch_t *wb = group_batch(group, n, &bytes);
+	struct group_write g = { .st = st };
+	group_batch(&g, group, n);
 	for (struct dfs_batch *b = group; b; b = b->next)
 		last = b->seq;
-	leveldb_write(st->db, st->wopts, wb, &err);
-	leveldb_writebatch_destroy(wb);
-	if (err)
-		rc = leveldb_failed(err, "write");
+	/* Big values' files are in place (and durable, under sync mode) before their stubs. */
+	if (g.rc == 0 && g.blobbed && st->blobs.sync)
+		g.rc = dfs_blobs_sync_dir(&st->blobs);
+	if (g.rc == 0) {
+		leveldb_write(st->db, st->wopts, g.wb, &err);
+		if (err)
+			g.rc = leveldb_failed(err, "write");
+	}
+	for (size_t i = 0; g.rc == 0 && i < g.nremoves; i++)
+		dfs_blobs_remove(&st->blobs, g.removes[i]->key, g.removes[i]->klen);
+	leveldb_writebatch_destroy(g.wb);
+	free(g.removes);
+	rc = g.rc;
+	bytes = g.bytes;
 
 	pthread_mutex_lock(&st->lock);
 	overlay_drop(st, last, n);
