@@ -60,7 +60,10 @@ struct dfs_repl_opts {
 #define DFS_REPL_LINK_QUEUE_MIN (256u << 10)
 #define DFS_REPL_LINK_QUEUE_MAX (1024u << 20)
 
-/* Of the updates waiting for a predecessor (64 MiB in all), what one peer's may take. */
+/*
+ * Of the updates waiting for a predecessor (32 MiB in all, or one share if
+ * larger), what one peer's may take by default, and at most.
+ */
 #define DFS_REPL_PARK_PER_PEER (16u << 20)
 #define DFS_REPL_PARK_MAX (64u << 20)
 

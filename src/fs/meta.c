@@ -89,10 +89,11 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   updates_relayed         the same count as updates_sent, under the name
  *                           the monitoring notes use
  *   updates_waiting         received updates waiting for a predecessor now
- *   updates_waiting_bytes   their bytes (park_per_peer a peer, 64 MiB in all)
+ *   updates_waiting_bytes   their bytes (park_per_peer a peer, 32 MiB in all)
  *   updates_waiting_dropped updates dropped as their peer's share of that, or
- *                           all of it, was full (asked for again once their
- *                           link reconnects)
+ *                           all of it, was full, or let go as their peer has
+ *                           no link left (asked for again once their link
+ *                           reconnects)
  *   updates_waiting_clock   received updates stamped more than max_skew
  *                           ahead of this node's clock, waiting for it now
  *   links_paused            times a link's queue of received messages was

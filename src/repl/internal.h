@@ -73,13 +73,13 @@
  */
 #define LINK_QUEUE_MAX DFS_REPL_LINK_QUEUE
 #define PAUSE_LOG_MS 10000		/* links paused are logged at most this often */
-#define PARK_BYTES_MAX DFS_REPL_PARK_MAX	/* updates waiting for a predecessor, in all */
+#define PARK_BYTES_MAX (32u << 20)	/* updates waiting for a predecessor, in all */
 #define PARK_PER_PEER DFS_REPL_PARK_PER_PEER	/* and from one peer: -o park_per_peer */
 #define PARK_BUCKETS 4096
 #define SHARE_BUCKETS 64		/* peers with updates waiting, by their id */
 #define PARK_LOG_MS 10000		/* drops past a share are logged at most this often */
 #define CLOCK_WAIT_MAX 1024		/* updates stamped past max_skew, waiting for their time */
-#define CLOCK_WAIT_BYTES (16u << 20)	/* and their bytes */
+#define CLOCK_WAIT_BYTES (8u << 20)	/* and their bytes */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define CURSOR_SAVE_MS 1000
@@ -392,6 +392,8 @@ struct park_share {
 	struct parked *rel_head, *rel_tail;	/* released, oldest first */
 	struct park_share *rel_next;		/* r->rel_ring */
 	bool rel_listed;			/* on r->rel_ring */
+	bool gone;				/* no link left: its parked updates may go */
+	uint64_t born;				/* r->shares_born when it was made */
 };
 
 /*
@@ -459,6 +461,7 @@ struct dfs_repl {
 	size_t park_bytes, park_count;
 	size_t park_max, park_per_peer;		/* in all, and per peer */
 	struct park_share *shares[SHARE_BUCKETS];
+	uint64_t shares_born;		/* shares made so far: their age */
 	struct park_share *rel_ring, *rel_tail;	/* shares with released updates, in turn */
 	uint64_t park_logged_ms;		/* when drops were last logged; 0: never */
 	unsigned long long park_unlogged;	/* drops since */
@@ -474,6 +477,7 @@ struct dfs_repl {
 	/* Counters for .node/stats: atomics, so that no lock is taken to count. */
 	atomic_ullong received, sent, bytes_in, bytes_out, parked, bad_frames, dropped;
 	atomic_ullong parked_bytes, park_dropped, clock_waiting, paused;
+	atomic_ullong park_let_go;	/* of park_dropped: their peer had no link left */
 	atomic_ullong refused, over_limit;
 	atomic_ullong announced, duplicates, grafts, grafted, prunes, prunes_refused, holes_over;
 

@@ -25,8 +25,9 @@ _Static_assert(DFS_PUBKEY_LEN == DFS_HASH_LEN, "an entity waits in the table as 
 
 void repl_park_init(struct dfs_repl *r, size_t per_peer)
 {
-	r->park_max = PARK_BYTES_MAX;
 	r->park_per_peer = per_peer ? per_peer : PARK_PER_PEER;
+	/* One peer's share fits, however large it was set. */
+	r->park_max = r->park_per_peer > PARK_BYTES_MAX ? r->park_per_peer : PARK_BYTES_MAX;
 }
 
 static size_t bucket_of(const struct dfs_hash *h)
@@ -88,6 +89,7 @@ static bool share_charge(struct dfs_repl *r, const struct parked *p)
 		if (!*sp)
 			return false;
 		(*sp)->peer = p->from;
+		(*sp)->born = ++r->shares_born;
 	}
 	(*sp)->bytes += p->len;
 	(*sp)->count++;
@@ -142,6 +144,84 @@ struct parked *repl_released_next(struct dfs_repl *r)
 	return p;
 }
 
+static void log_park_drop(struct dfs_repl *r, const struct dfs_pubkey *from, int rc, size_t n);
+
+/* Whether peer has a link up, or messages of its still to apply. Under r->lock. */
+static bool peer_live(struct dfs_repl *r, const struct dfs_pubkey *peer)
+{
+	for (const struct link *l = r->links; l; l = l->next)
+		if (l->authed && (l->state == LINK_UP || l->qhead) &&
+		    memcmp(l->peer.b, peer->b, DFS_PUBKEY_LEN) == 0)
+			return true;
+	for (const struct link *l = r->ready; l; l = l->ready_next)
+		if (memcmp(l->peer.b, peer->b, DFS_PUBKEY_LEN) == 0)
+			return true;
+	return false;
+}
+
+/* The gone share that parked first, of those not tried yet; NULL when none is left. */
+static struct park_share *oldest_gone(struct dfs_repl *r)
+{
+	struct park_share *best = NULL;
+
+	for (size_t b = 0; b < SHARE_BUCKETS; b++)
+		for (struct park_share *s = r->shares[b]; s; s = s->next)
+			if (s->gone && (!best || s->born < best->born))
+				best = s;
+	return best;
+}
+
+/* Lets go of every update peer parked (not those released); returns their bytes. */
+static size_t evict_peer(struct dfs_repl *r, const struct dfs_pubkey *peer, size_t *n)
+{
+	size_t freed = 0;
+
+	for (size_t b = 0; b < PARK_BUCKETS; b++) {
+		struct parked **pp = &r->park[b];
+		while (*pp) {
+			struct parked *p = *pp;
+			if (memcmp(p->from.b, peer->b, DFS_PUBKEY_LEN) != 0) {
+				pp = &p->next;
+				continue;
+			}
+			*pp = p->next;
+			freed += p->len;
+			(*n)++;
+			share_release(r, p);	/* may free the share */
+			free(p);
+		}
+	}
+	return freed;
+}
+
+/*
+ * Makes room for need bytes by letting go of updates parked by peers that
+ * have no link left and nothing of theirs still to apply, the peer that
+ * parked first going first: their links' saved places stayed before them,
+ * so each comes again when its peer reconnects. Not counted in r->dropped,
+ * which only the live links that wait on their own parked updates need.
+ * Returns how many went.
+ */
+static size_t evict_gone(struct dfs_repl *r, size_t need)
+{
+	size_t freed = 0, n = 0;
+	struct park_share *s;
+
+	pthread_mutex_lock(&r->lock);
+	for (size_t b = 0; b < SHARE_BUCKETS; b++)
+		for (s = r->shares[b]; s; s = s->next)
+			s->gone = !peer_live(r, &s->peer);
+	pthread_mutex_unlock(&r->lock);
+	while (freed < need && (s = oldest_gone(r))) {
+		struct dfs_pubkey peer = s->peer;
+		s->gone = false;	/* tried: not again in this call */
+		freed += evict_peer(r, &peer, &n);
+	}
+	atomic_fetch_add(&r->park_dropped, n);
+	atomic_fetch_add(&r->park_let_go, n);
+	return n;
+}
+
 int repl_park(struct dfs_repl *r, const struct dfs_pubkey *from, const struct dfs_hash *wait,
 	      const struct dfs_hash *h, const uint8_t *rec, size_t len)
 {
@@ -153,6 +233,16 @@ int repl_park(struct dfs_repl *r, const struct dfs_pubkey *from, const struct df
 	struct park_share **sp = share_slot(r, from);
 	if ((*sp ? (*sp)->bytes : 0) + len > r->park_per_peer)
 		return -ENOSPC;
+	/*
+	 * Peers with no link left (one that sends and leaves, as a flood does)
+	 * keep at most a quarter of it, the live ones the rest; they go down to
+	 * an eighth, so that this is not done at every update.
+	 */
+	if (r->park_bytes + len > r->park_max / 4) {
+		size_t gone = evict_gone(r, r->park_bytes + len - r->park_max / 8);
+		if (gone)
+			log_park_drop(r, from, -ENOTCONN, gone);
+	}
 	if (r->park_bytes + len > r->park_max)
 		return -ENOBUFS;
 	struct parked *p = malloc(sizeof(*p) + len);
@@ -174,12 +264,12 @@ int repl_park(struct dfs_repl *r, const struct dfs_pubkey *from, const struct df
 }
 
 /* Says why updates were dropped from the park: once, then at most every PARK_LOG_MS. */
-static void log_park_drop(struct dfs_repl *r, const struct dfs_pubkey *from, int rc)
+static void log_park_drop(struct dfs_repl *r, const struct dfs_pubkey *from, int rc, size_t n)
 {
 	uint64_t now = dfs_monotonic_ms();
 	char hex[17], why[96];
 
-	r->park_unlogged++;
+	r->park_unlogged += n;
 	if (r->park_logged_ms && now - r->park_logged_ms < PARK_LOG_MS)
 		return;
 	dfs_hex_encode(hex, from->b, 8);
@@ -189,6 +279,9 @@ static void log_park_drop(struct dfs_repl *r, const struct dfs_pubkey *from, int
 	else if (rc == -ENOBUFS)
 		snprintf(why, sizeof(why), "the buffer is full (%zu MiB in all; the last from %s)",
 			 r->park_max >> 20, hex);
+	else if (rc == -ENOTCONN)
+		snprintf(why, sizeof(why), "their peers have no link left, and the buffer was "
+			 "a quarter full (%zu MiB in all)", r->park_max >> 20);
 	else
 		snprintf(why, sizeof(why), "out of memory (the last from %s)", hex);
 	dfs_log(DFS_LOG_WARNING, "replication: %llu update(s) waiting for a predecessor dropped: "
@@ -207,7 +300,7 @@ bool repl_park_or_drop(struct dfs_repl *r, const struct dfs_pubkey *from,
 		return true;
 	atomic_fetch_add(&r->dropped, 1);
 	atomic_fetch_add(&r->park_dropped, 1);
-	log_park_drop(r, from, rc);
+	log_park_drop(r, from, rc, 1);
 	return false;
 }
 

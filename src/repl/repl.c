@@ -324,7 +324,8 @@ void dfs_repl_get_stats(struct dfs_repl *r, struct dfs_repl_stats *out)
 	out->paused = atomic_load(&r->paused);
 	out->clock_waiting = atomic_load(&r->clock_waiting);
 	out->bad_frames = atomic_load(&r->bad_frames);
-	out->dropped = atomic_load(&r->dropped);
+	/* Let go for want of a link: dropped too, though no live link waits on them. */
+	out->dropped = atomic_load(&r->dropped) + atomic_load(&r->park_let_go);
 	out->refused = atomic_load(&r->refused);
 	out->over_limit = atomic_load(&r->over_limit);
 	out->announced = atomic_load(&r->announced);

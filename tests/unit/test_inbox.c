@@ -28,6 +28,11 @@ static struct dfs_repl *repl_new_bare(void)
 
 static void repl_free_bare(struct dfs_repl *r)
 {
+	while (r->links) {
+		struct link *l = r->links;
+		r->links = l->next;
+		free(l);
+	}
 	repl_inbox_release(r);
 	repl_park_release(r);
 	pthread_mutex_destroy(&r->lock);
@@ -45,6 +50,18 @@ static struct link *link_new(struct dfs_repl *r, uint8_t id)
 	l->session = 1;
 	memset(l->peer.b, id, sizeof(l->peer.b));
 	return l;
+}
+
+/* A peer with a link up (on r->links): its parked updates stay. */
+static void live(struct dfs_repl *r, const struct dfs_pubkey *peer)
+{
+	struct link *l = link_new(r, 0);
+
+	l->peer = *peer;
+	l->authed = true;
+	l->state = LINK_UP;
+	l->next = r->links;
+	r->links = l;
 }
 
 /* Queues a message of count updates (its bytes are never read here) on l. */
@@ -375,6 +392,9 @@ Test(park, a_peer_gets_its_share_and_the_park_a_cap)
 	memset(x.b, 1, sizeof(x.b));
 	memset(y.b, 2, sizeof(y.b));
 	memset(z.b, 3, sizeof(z.b));
+	live(r, &x);
+	live(r, &y);
+	live(r, &z);
 	r->park_per_peer = 1000;
 	r->park_max = 2500;
 	for (unsigned i = 0; i < 3; i++)
@@ -390,6 +410,61 @@ Test(park, a_peer_gets_its_share_and_the_park_a_cap)
 	cr_assert_eq(park_n(r, &z, 302, 22, 100), 0, "a smaller one still fits");
 	cr_assert_eq(r->park_count, 9);
 	cr_assert_eq(repl_park_share(r, &z), 700);
+	repl_free_bare(r);
+}
+
+/*
+ * A peer with no link left (one that sent and left) keeps at most a quarter
+ * of the park: past it its updates go for a live peer's, counted as
+ * dropped from the park but not as lost by a live link.
+ */
+Test(park, gone_peers_keep_a_quarter)
+{
+	struct dfs_repl *r = repl_new_bare();
+	struct dfs_pubkey x, y, g;
+
+	memset(x.b, 1, sizeof(x.b));
+	memset(y.b, 2, sizeof(y.b));
+	memset(g.b, 7, sizeof(g.b));
+	live(r, &x);
+	live(r, &y);
+	r->park_per_peer = 1000;
+	r->park_max = 4000;
+	cr_assert_eq(park_n(r, &g, 1, 1, 400), 0);
+	cr_assert_eq(park_n(r, &g, 2, 2, 400), 0, "within a quarter, a gone peer's stay");
+	cr_assert_eq(r->park_bytes, 800);
+	cr_assert_eq(park_n(r, &x, 3, 3, 400), 0);
+	cr_assert_eq(park_n(r, &x, 4, 4, 400), 0);
+	cr_assert_eq(repl_park_share(r, &g), 0, "past a quarter, they went");
+	cr_assert_eq(repl_park_share(r, &x), 800, "the live peer's stay");
+	cr_assert_eq(r->park_count, 2);
+	cr_assert_eq(atomic_load(&r->park_dropped), 2);
+	cr_assert_eq(atomic_load(&r->dropped), 0, "no live link lost an update");
+	cr_assert_eq(park_n(r, &y, 5, 5, 400), 0, "live peers go on past a quarter");
+	cr_assert_eq(r->park_bytes, 1200);
+	repl_free_bare(r);
+}
+
+/* Of the peers with no link left, the one that parked first goes first. */
+Test(park, the_peer_gone_first_goes_first)
+{
+	struct dfs_repl *r = repl_new_bare();
+	struct dfs_pubkey x, g1, g2;
+
+	memset(x.b, 1, sizeof(x.b));
+	memset(g1.b, 7, sizeof(g1.b));
+	memset(g2.b, 8, sizeof(g2.b));
+	live(r, &x);
+	r->park_per_peer = 2000;
+	r->park_max = 8000;
+	cr_assert_eq(park_n(r, &g1, 1, 1, 1000), 0);
+	cr_assert_eq(park_n(r, &g1, 2, 2, 500), 0);
+	cr_assert_eq(park_n(r, &g2, 3, 3, 400), 0);
+	cr_assert_eq(park_n(r, &x, 4, 4, 200), 0);
+	cr_assert_eq(repl_park_share(r, &g1), 0, "the first peer's went");
+	cr_assert_eq(repl_park_share(r, &g2), 400, "the later peer's stay: room enough");
+	cr_assert_eq(repl_park_share(r, &x), 200);
+	cr_assert_eq(atomic_load(&r->park_dropped), 2);
 	repl_free_bare(r);
 }
 
@@ -501,6 +576,8 @@ Test(park, every_drop_is_counted)
 
 	memset(x.b, 1, sizeof(x.b));
 	memset(y.b, 2, sizeof(y.b));
+	live(r, &x);
+	live(r, &y);
 	r->park_per_peer = 1000;
 	r->park_max = 1500;
 	hash_n(&w, 1);

@@ -4,9 +4,10 @@
 # judges slowly does not keep B's write from A, which shows it after about
 # one more judgement (counted, not timed: at most 3 begin meanwhile, the
 # one under way, the next, and one for the time it takes to look); a peer that fills its share of the updates
-# waiting for a predecessor (-o park_per_peer, 16M by default, 64M in all)
-# has the rest dropped and counted, and another peer's object whose model
-# comes after it still appears everywhere; bad updates are counted each but
+# waiting for a predecessor (-o park_per_peer, 16M by default, 32M in all)
+# has the rest dropped and counted; once it has left, another peer's object
+# whose model comes after it makes room (the first peer's updates go, as it
+# has no link left) and still appears everywhere; bad updates are counted each but
 # not logged each; a dropped update keeps its link's place in the peer's
 # log before it, so it is asked for again.
 . "$(dirname "$0")/../lib.sh"
@@ -135,7 +136,7 @@ check_eq "A's listener was asked once per object (once its model was there)" "$(
 check_ok "same trees" wait_for 10 same_trees "$A" "$B" "$C"
 
 # 2. Park pinning: a peer sends 80 updates of 900 KiB whose predecessor
-# never comes (72 of them would fill the 64 MiB in all). Only its share
+# never comes (36 of them would fill the 32 MiB in all). Only its share
 # (16 MiB) waits; the rest are dropped and counted.
 head -c $((900 * 1024)) /dev/urandom > "$T/v900"
 "$MKUPDATE" newkey "$T/orphan.key" >/dev/null
@@ -177,13 +178,21 @@ mk late late-field --op set --clock now+1 --entity self --model Late --name f \
   --value-file "$T/v900" --prev "$lo" >/dev/null
 mk late late-model --op model-create --clock now --entity model --model Late >/dev/null
 w1=$(stat_of a updates_waiting) d1=$(stat_of a updates_dropped)
+wd1=$(stat_of a updates_waiting_dropped)
 check_ok "the object and its field reach A" hostile_send $P "$T/late-object.upd" "$T/late-field.upd"
-check_ok "both wait on A" wait_for 10 stat_cmp a updates_waiting eq $((w1 + 2))
+# The orphans' peer has no link left: past a quarter of the park, its
+# updates make room (asked for again if it reconnects), and those of the
+# peer still sending stay.
+check_ok "both wait on A, the orphans of the peer that left gone" wait_for 10 \
+  stat_cmp a updates_waiting eq $((w1 - fit + 2))
+check_eq "the orphans let go are counted" \
+  "$(($(stat_of a updates_waiting_dropped) - wd1))" "$fit"
 check_ok "their model reaches A" hostile_send $P "$T/late-model.upd"
 on_all "the late object" wait_for 15 test -d @N/Late/late
 on_all "its field" wait_for 15 cmp -s "$T/v900" @N/Late/late/f
-check_eq "A dropped none of them" "$(stat_of a updates_dropped)" "$d1"
-check_eq "A's orphans still wait" "$(stat_of a updates_waiting)" "$w1"
+check_eq "A dropped none of them (the orphans only)" "$(stat_of a updates_dropped)" \
+  $((d1 + fit))
+check_eq "nothing waits on A any more" "$(stat_of a updates_waiting)" $((w1 - fit))
 check_ok "same trees" wait_for 10 same_trees "$A" "$B" "$C"
 
 # 2b. Bad updates a peer repeats are counted, each, but not logged each:
