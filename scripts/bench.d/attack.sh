@@ -19,7 +19,8 @@
 # first $attack_pool rounds are made before an attack run starts (H would
 # make them elsewhere), so H's own CPU is mostly wsprobe's: TLS and the
 # sending; rounds past those are made as H goes.
-attack_writes=${BENCH_ATTACK_WRITES:-500}
+# 4000 writes, one per 5 ms: H sends for some 30 s a run, well over 60 s in all.
+attack_writes=${BENCH_ATTACK_WRITES:-4000}
 attack_objects=${BENCH_ATTACK_OBJECTS:-50}
 attack_fields=${BENCH_ATTACK_FIELDS:-20}
 attack_gap=${BENCH_ATTACK_GAP_MS:-5}
