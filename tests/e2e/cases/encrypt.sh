@@ -156,6 +156,39 @@ check_ok "the reason is logged" grep -q "salary \.\.\. over the cap" "$A/.node/l
 check_ok "without the value" bash -c "! grep -q 99999 '$A/.node/log'"
 rm "$A/.actions/on_update.50-cap"
 
+# Whatever a rejecting listener repeats of an encrypted value, of any length
+# and bytes (1 byte, 600 bytes and 64 KiB, with CR, TAB and ESC), reaches
+# neither .node/log nor the daemon's stderr.
+cat > "$A/.actions/on_update.50-echo" <<'EOF'
+#!/bin/sh
+[ "$DINEMIC_FIELD" = salary ] || exit 0
+printf 'echoed: ' >&2
+cat >&2
+exit 1
+EOF
+chmod +x "$A/.actions/on_update.50-echo"
+# mkval N: N bytes of markers S3cr3t<i>, each followed by CR, TAB and ESC
+mkval() {
+  awk -v n="$1" 'BEGIN { while (length(s) < n) s = s sprintf("S3cr3t%d\r\t\033", i++)
+                         printf "%s", substr(s, 1, n) }'
+}
+check_fails "a 1-byte value is rejected" "Operation not permitted" \
+  bash -c "printf Z > '$A/Person/bob/salary'"
+for size in 600 65536; do
+  mkval $size > "$T/secret$size"
+  check_ok "the $size-byte value has CR, TAB and ESC" \
+    test "$(tr -cd '\r\t\033' < "$T/secret$size" | wc -c)" -gt 100
+  check_fails "a $size-byte value is rejected" "Operation not permitted" \
+    cp "$T/secret$size" "$A/Person/bob/salary"
+done
+rm "$A/.actions/on_update.50-echo"
+check_eq "the three reasons are logged, each value shown as dots (. for 1 byte)" \
+  "$(grep -ac 'echoed: \.\{1,3\}$' "$A/.node/log")" 3
+for f in "$A/.node/log" "$T/a.log"; do
+  check_ok "no part of a value in $(basename "$f")" bash -c "! grep -qa S3cr3t '$f'"
+  check_ok "nor the 1-byte one in $(basename "$f")" bash -c "! grep -qa 'echoed: Z' '$f'"
+done
+
 # Every node holds the same history of bob.
 for n in b c; do
   check_ok "$n has bob's whole history" wait_for 10 \
