@@ -129,6 +129,8 @@ static int node_stats(void *ctx, struct dfs_buf *out)
 	dfs_buf_printf(out, "updates_waiting_bytes %llu\n", (unsigned long long)s.parked_bytes);
 	dfs_buf_printf(out, "updates_waiting_dropped %llu\n", (unsigned long long)s.park_dropped);
 	dfs_buf_printf(out, "updates_waiting_clock %llu\n", (unsigned long long)s.clock_waiting);
+	dfs_buf_printf(out, "updates_waiting_clock_dropped %llu\n",
+		       (unsigned long long)s.clock_dropped);
 	dfs_buf_printf(out, "links_paused %llu\n", (unsigned long long)s.paused);
 	dfs_buf_printf(out, "bytes_in %llu\n", (unsigned long long)s.bytes_in);
 	dfs_buf_printf(out, "bytes_out %llu\n", (unsigned long long)s.bytes_out);

@@ -76,6 +76,7 @@ struct dfs_repl_stats {
 	uint64_t parked_bytes;		/* and their bytes */
 	uint64_t park_dropped;		/* updates dropped: their peer's share or the park full */
 	uint64_t clock_waiting;		/* updates stamped past max_skew, waiting now */
+	uint64_t clock_dropped;		/* of them, dropped: the wait full (among dropped) */
 	uint64_t bad_frames;		/* malformed or refused messages and updates dropped */
 	uint64_t dropped;		/* updates neither stored nor kept: malformed, badly
 					 * signed, or no room to wait (park_dropped and more) */

@@ -478,6 +478,9 @@ struct dfs_repl {
 	atomic_ullong received, sent, bytes_in, bytes_out, parked, bad_frames, dropped;
 	atomic_ullong parked_bytes, park_dropped, clock_waiting, paused;
 	atomic_ullong park_let_go;	/* of park_dropped: their peer had no link left */
+	atomic_ullong clock_dropped;	/* updates waiting for their time that gave way */
+	uint64_t clock_logged_ms;	/* when such drops were last logged; 0: never */
+	uint64_t clock_unlogged;	/* and how many since; applier thread */
 	atomic_ullong refused, over_limit;
 	atomic_ullong announced, duplicates, grafts, grafted, prunes, prunes_refused, holes_over;
 

@@ -387,6 +387,23 @@ static void log_clock_wait(struct dfs_repl *r, const uint8_t *rec, size_t len,
 		(unsigned long long)(wait / 1000), what);
 }
 
+/* Says that updates waiting for their time gave way: once, then at most every PARK_LOG_MS. */
+static void log_clock_drop(struct dfs_repl *r)
+{
+	uint64_t now = dfs_monotonic_ms();
+
+	atomic_fetch_add(&r->clock_dropped, 1);
+	r->clock_unlogged++;
+	if (r->clock_logged_ms && now - r->clock_logged_ms < PARK_LOG_MS)
+		return;
+	dfs_log(DFS_LOG_WARNING, "replication: %llu update(s) stamped ahead dropped: %u wait "
+		"for their time, or %u MiB of them (the one due last gives way); each is asked "
+		"for again after a restart", (unsigned long long)r->clock_unlogged,
+		(unsigned)CLOCK_WAIT_MAX, (unsigned)(CLOCK_WAIT_BYTES >> 20));
+	r->clock_logged_ms = now ? now : 1;
+	r->clock_unlogged = 0;
+}
+
 /*
  * Makes room for an update of len bytes due at due (wait ms from now): past
  * CLOCK_WAIT_MAX and CLOCK_WAIT_BYTES the one due last gives way, dropped
@@ -400,6 +417,7 @@ static bool clock_room(struct dfs_repl *r, const uint8_t *rec, size_t len,
 	       r->clock_wait_bytes + len > CLOCK_WAIT_BYTES) {
 		struct parked **pp = clock_last(r);
 		atomic_fetch_add(&r->dropped, 1);
+		log_clock_drop(r);
 		if (!pp || (*pp)->due <= due) {
 			log_clock_wait(r, rec, len, h, wait, "dropped, too many wait");
 			return false;

@@ -323,6 +323,7 @@ void dfs_repl_get_stats(struct dfs_repl *r, struct dfs_repl_stats *out)
 	out->park_dropped = atomic_load(&r->park_dropped);
 	out->paused = atomic_load(&r->paused);
 	out->clock_waiting = atomic_load(&r->clock_waiting);
+	out->clock_dropped = atomic_load(&r->clock_dropped);
 	out->bad_frames = atomic_load(&r->bad_frames);
 	/* Let go for want of a link: dropped too, though no live link waits on them. */
 	out->dropped = atomic_load(&r->dropped) + atomic_load(&r->park_let_go);
