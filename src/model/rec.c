@@ -164,7 +164,9 @@ out:
 	return rc;
 }
 
-int db_get_update(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec, size_t *len)
+/* An update's record, read with LevelDB's block checksums or without. */
+static int get_update(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec, size_t *len,
+		      bool checked)
 {
 	struct dfs_buf key;
 
@@ -172,23 +174,21 @@ int db_get_update(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec, si
 	dfs_key_update(&key, h);
 	int rc = dfs_buf_ok(&key);
 	if (rc == 0)
-		rc = dfs_store_get(db->st, key.data, key.len, rec, len);
+		rc = checked ? dfs_store_get(db->st, key.data, key.len, rec, len)
+			     : dfs_store_get_unchecked(db->st, key.data, key.len, rec, len);
 	dfs_buf_release(&key);
 	return rc;
+}
+
+int db_get_update(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec, size_t *len)
+{
+	return get_update(db, h, rec, len, true);
 }
 
 int db_get_update_to_send(struct dfs_db *db, const struct dfs_hash *h, uint8_t **rec,
 			  size_t *len)
 {
-	struct dfs_buf key;
-
-	dfs_buf_init(&key);
-	dfs_key_update(&key, h);
-	int rc = dfs_buf_ok(&key);
-	if (rc == 0)
-		rc = dfs_store_get_unchecked(db->st, key.data, key.len, rec, len);
-	dfs_buf_release(&key);
-	return rc;
+	return get_update(db, h, rec, len, false);
 }
 
 /* 1 when the update is stored, 0 when it is not, or -EIO or -ENOMEM. */

@@ -393,6 +393,7 @@ struct park_share {
 	struct park_share *rel_next;		/* r->rel_ring */
 	bool rel_listed;			/* on r->rel_ring */
 	bool gone;				/* no link left: its parked updates may go */
+	bool evict;				/* chosen to go now (evict_gone()) */
 	uint64_t born;				/* r->shares_born when it was made */
 };
 

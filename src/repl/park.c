@@ -159,7 +159,7 @@ static bool peer_live(struct dfs_repl *r, const struct dfs_pubkey *peer)
 	return false;
 }
 
-/* The gone share that parked first, of those not tried yet; NULL when none is left. */
+/* The gone share that parked first, of those not chosen yet; NULL when none is left. */
 static struct park_share *oldest_gone(struct dfs_repl *r)
 {
 	struct park_share *best = NULL;
@@ -171,8 +171,11 @@ static struct park_share *oldest_gone(struct dfs_repl *r)
 	return best;
 }
 
-/* Lets go of every update peer parked (not those released); returns their bytes. */
-static size_t evict_peer(struct dfs_repl *r, const struct dfs_pubkey *peer, size_t *n)
+/*
+ * Lets go, in one walk of the park, of what the shares marked evict parked
+ * (not what they have released); returns their bytes.
+ */
+static size_t evict_marked(struct dfs_repl *r, size_t *n)
 {
 	size_t freed = 0;
 
@@ -180,7 +183,8 @@ static size_t evict_peer(struct dfs_repl *r, const struct dfs_pubkey *peer, size
 		struct parked **pp = &r->park[b];
 		while (*pp) {
 			struct parked *p = *pp;
-			if (memcmp(p->from.b, peer->b, DFS_PUBKEY_LEN) != 0) {
+			struct park_share *s = *share_slot(r, &p->from);
+			if (!s || !s->evict) {
 				pp = &p->next;
 				continue;
 			}
@@ -191,6 +195,9 @@ static size_t evict_peer(struct dfs_repl *r, const struct dfs_pubkey *peer, size
 			free(p);
 		}
 	}
+	for (size_t b = 0; b < SHARE_BUCKETS; b++)
+		for (struct park_share *s = r->shares[b]; s; s = s->next)
+			s->evict = false;
 	return freed;
 }
 
@@ -212,10 +219,17 @@ static size_t evict_gone(struct dfs_repl *r, size_t need)
 		for (s = r->shares[b]; s; s = s->next)
 			s->gone = !peer_live(r, &s->peer);
 	pthread_mutex_unlock(&r->lock);
-	while (freed < need && (s = oldest_gone(r))) {
-		struct dfs_pubkey peer = s->peer;
-		s->gone = false;	/* tried: not again in this call */
-		freed += evict_peer(r, &peer, &n);
+	while (freed < need) {
+		/* The first parked first, as many as their bytes would make room. */
+		size_t chosen = 0;
+		while (freed + chosen < need && (s = oldest_gone(r))) {
+			s->gone = false;
+			s->evict = true;
+			chosen += s->bytes;
+		}
+		if (chosen == 0)
+			break;
+		freed += evict_marked(r, &n);
 	}
 	atomic_fetch_add(&r->park_dropped, n);
 	atomic_fetch_add(&r->park_let_go, n);

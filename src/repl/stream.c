@@ -136,9 +136,9 @@ static int take(struct link *l)
 /* The most l may have in flight: its slow start's limit, within twice link_queue. */
 static size_t window_max(const struct link *l)
 {
-	size_t bound = 2 * l->r->queue_max, lim = l->win_limit ? l->win_limit : STREAM_WIN_START;
+	size_t bound = 2 * l->r->queue_max;
 
-	return lim < bound ? lim : bound;
+	return l->win_limit < bound ? l->win_limit : bound;
 }
 
 void repl_stream_acked(struct link *l)
@@ -153,7 +153,7 @@ void repl_stream_acked(struct link *l)
 		freed = true;
 		/* Slow start: what the peer took in, it may have once more. */
 		if (l->win_limit < 2 * l->r->queue_max)
-			l->win_limit += bytes < 2 * l->r->queue_max ? bytes : 2 * l->r->queue_max;
+			l->win_limit += bytes;
 	}
 	/* Only room made wakes the writer: else each writable callback would ask for the next. */
 	if (l->win_full && freed) {
