@@ -95,11 +95,13 @@ port_busy() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# Three ports in a row from our PID, past any in use.
+# Three ports in a row from our PID, past any in use. They come from below
+# the kernel's ephemeral range (32768 and up by default), where no outgoing
+# connection can hold one.
 pick_ports() {
   local i
 
-  repl_port=$((20000 + ($$ * 3) % 40000))
+  repl_port=$((10000 + ($$ * 3) % 22000))
   for ((i = 0; i < 50; i++, repl_port += 3)); do
     port_busy "$repl_port" || port_busy $((repl_port + 1)) ||
       port_busy $((repl_port + 2)) || return 0

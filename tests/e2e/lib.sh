@@ -200,20 +200,28 @@ verify_history() {
 # track_pid PID: a helper process the case started; cleanup kills it by PID
 track_pid() { HELPER_PIDS+=("$1"); }
 
-# port_base N: the first of N consecutive TCP ports free on 127.0.0.1,
-# starting from 20000 + PID % 20000 so that concurrent cases differ.
+# port_base N: the first of N consecutive TCP ports free on 127.0.0.1.
+# Ports come from below the kernel's ephemeral range, so that no outgoing
+# connection (of this case or any other process) can hold one when a node
+# binds it; the start depends on the PID so that concurrent cases differ.
 port_base() {
-  local n=$1 base=$((20000 + ($$ % 20000))) i try busy
+  local n=$1 lo=10000 hi=32768 i try busy base
+  if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+    read -r hi _ < /proc/sys/net/ipv4/ip_local_port_range
+  fi
+  [ "$hi" -gt $((lo + 1000)) ] || { lo=1024; [ "$hi" -gt 2024 ] || hi=65536; }
+  base=$((lo + ($$ * 7) % (hi - lo - n)))
   for try in $(seq 1 50); do
     busy=0
     if command -v ss >/dev/null; then
       for ((i = 0; i < n; i++)); do
-        if [ -n "$(ss -Hltn "sport = :$((base + i))" 2>/dev/null)" ]; then busy=1; break; fi
+        # any state: a listener, a connection or one in TIME_WAIT
+        if [ -n "$(ss -Htan "sport = :$((base + i))" 2>/dev/null)" ]; then busy=1; break; fi
       done
     fi
     if [ $busy -eq 0 ]; then echo "$base"; return 0; fi
     base=$((base + n))
-    [ $((base + n)) -lt 60000 ] || base=20000
+    [ $((base + n)) -lt "$hi" ] || base=$lo
   done
   echo "$base"
 }
