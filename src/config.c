@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dinemicfs/actions.h"
 #include "dinemicfs/config.h"
 #include "dinemicfs/db.h"
 #include "dinemicfs/log.h"
@@ -34,6 +35,7 @@ static const struct fuse_opt opts[] = {
 	OPT("max_skew=%s", max_skew_str),
 	OPT("park_per_peer=%s", park_per_peer_str),
 	OPT("link_queue=%s", link_queue_str),
+	OPT("listener_queue=%s", listener_queue_str),
 	OPT("held_per_signer=%s", held_per_signer_str),
 	OPT("held_max=%s", held_max_str),
 	OPT("listen=%s", listen),
@@ -123,6 +125,7 @@ void dfs_config_init(struct dfs_config *c)
 	c->max_skew_ms = DFS_DEFAULT_MAX_SKEW_MS;
 	c->park_per_peer = DFS_REPL_PARK_PER_PEER;
 	c->link_queue = DFS_REPL_LINK_QUEUE;
+	c->listener_queue = DFS_RUNNER_QUEUE_BYTES;
 	c->held_per_signer = DFS_DB_HELD_PER_SIGNER;
 	c->held_max = DFS_DB_HELD_MAX;
 }
@@ -138,6 +141,7 @@ void dfs_config_release(struct dfs_config *c)
 	free(c->max_skew_str);
 	free(c->park_per_peer_str);
 	free(c->link_queue_str);
+	free(c->listener_queue_str);
 	free(c->held_per_signer_str);
 	free(c->held_max_str);
 	free(c->extra_arg);
@@ -229,7 +233,8 @@ static int check_skew(struct dfs_config *c, char *err, size_t errlen)
 
 /*
  * -o park_per_peer: what one peer's updates waiting for a predecessor may
- * take; -o link_queue: what a link queues for the applier.
+ * take; -o link_queue: what a link queues for the applier; -o
+ * listener_queue: what after-listener jobs waiting to run may hold.
  */
 static int check_repl_sizes(struct dfs_config *c, char *err, size_t errlen)
 {
@@ -253,6 +258,17 @@ static int check_repl_sizes(struct dfs_config *c, char *err, size_t errlen)
 			return -EINVAL;
 		}
 		c->link_queue = v;
+	}
+	if (c->listener_queue_str) {
+		if (dfs_parse_size(c->listener_queue_str, &v) < 0 || v < DFS_RUNNER_QUEUE_MIN ||
+		    v > DFS_RUNNER_QUEUE_MAX) {
+			snprintf(err, errlen,
+				 "listener_queue must be a size from %uM to %uM, not '%s'",
+				 DFS_RUNNER_QUEUE_MIN >> 20, DFS_RUNNER_QUEUE_MAX >> 20,
+				 c->listener_queue_str);
+			return -EINVAL;
+		}
+		c->listener_queue = v;
 	}
 	return 0;
 }
@@ -466,6 +482,9 @@ void dfs_config_usage(const char *prog)
 	       "    -o link_queue=SIZE     a link with SIZE of received updates waiting to\n"
 	       "                           be applied is not read until half of it is\n"
 	       "                           (default 8M, from 256K to 1G)\n"
+	       "    -o listener_queue=SIZE after-listener runs waiting hold at most SIZE\n"
+	       "                           of values, one peer's a quarter, all peers'\n"
+	       "                           three quarters (default 32M, from 1M to 1G)\n"
 	       "    -o held_per_signer=SIZE\n"
 	       "                           bytes of held (rejected) remote updates kept per\n"
 	       "                           signer; past it, its oldest go (default 16M)\n"

@@ -63,6 +63,11 @@ static void judge_after(void *ctx, const struct dfs_change *c)
 	dfs_runner_notify(j->runner, c, j->mount);
 }
 
+static bool judge_room(void *ctx, uint64_t origin)
+{
+	return dfs_runner_room(((struct judge *)ctx)->runner, origin);
+}
+
 /* A dry run: the same listeners, asked; nothing counted. */
 static int judge_dry(void *ctx, const struct dfs_change *c, dfs_answer_fn fn, void *arg)
 {
@@ -74,6 +79,7 @@ static int judge_dry(void *ctx, const struct dfs_change *c, dfs_answer_fn fn, vo
 /* Durable updates: peers are told the log grew, the mount shows remote changes. */
 struct wiring {
 	struct dfs_fs *fs;
+	struct dfs_runner *runner;
 	struct dfs_repl *repl;	/* set before any peer can deliver; NULL without peers */
 	struct counters counts;
 };
@@ -108,10 +114,12 @@ static int node_stats(void *ctx, struct dfs_buf *out)
 {
 	struct wiring *w = ctx;
 	struct dfs_repl_stats s = { 0 };
+	struct dfs_runner_stats q;
 	unsigned long long held = atomic_load(&w->counts.held);
 
 	if (w->repl)
 		dfs_repl_get_stats(w->repl, &s);
+	dfs_runner_get_stats(w->runner, &q);
 	dfs_buf_printf(out, "updates_applied_local %llu\n",
 		       (unsigned long long)atomic_load(&w->counts.applied_local));
 	dfs_buf_printf(out, "updates_applied_remote %llu\n",
@@ -145,6 +153,9 @@ static int node_stats(void *ctx, struct dfs_buf *out)
 	dfs_buf_printf(out, "prunes_refused %llu\n", (unsigned long long)s.prunes_refused);
 	dfs_buf_printf(out, "links_closed_holes %llu\n", (unsigned long long)s.holes_over);
 	dfs_buf_printf(out, "links_window_full %llu\n", (unsigned long long)s.window_full);
+	dfs_buf_printf(out, "listener_queue_jobs %llu\n", (unsigned long long)q.jobs);
+	dfs_buf_printf(out, "listener_queue_bytes %llu\n", (unsigned long long)q.bytes);
+	dfs_buf_printf(out, "listener_queue_full %llu\n", (unsigned long long)q.full);
 	return dfs_buf_ok(out);
 }
 
@@ -286,6 +297,7 @@ static int node_wire(struct node *n)
 			strerror(errno));
 		return -1;
 	}
+	dfs_runner_set_queue(n->judge.runner, cfg->listener_queue);
 	if (!realpath(cfg->mountpoint, n->judge.mount))
 		snprintf(n->judge.mount, sizeof(n->judge.mount), "%s", cfg->mountpoint);
 	struct dfs_db_listener listener = {
@@ -293,6 +305,7 @@ static int node_wire(struct node *n)
 		.before = judge_before,
 		.after = judge_after,
 		.dry = judge_dry,
+		.room = judge_room,
 		.ctx = &n->judge,
 	};
 	dfs_db_set_listener(n->db, &listener);
@@ -300,6 +313,7 @@ static int node_wire(struct node *n)
 	if (cfg->as && set_as(n->db, cfg->as) < 0)
 		return -1;
 	n->wiring.fs = n->fs;
+	n->wiring.runner = n->judge.runner;
 	dfs_db_set_observer(n->db, on_update, &n->wiring);
 	dfs_db_set_staged(n->db, on_staged, &n->wiring);
 	dfs_fs_attach(n->fs, n->db, n->st, n->kr, n->se, cfg->state_dir);

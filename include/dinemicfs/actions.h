@@ -75,6 +75,7 @@ struct dfs_action_event {
 	bool authorized;
 	bool owned;
 	bool remote;
+	uint64_t origin;		/* the peer that brought a remote change; 0 local */
 	const char *mount;
 	const uint8_t *old_value;	/* NULL when there is none */
 	size_t old_len;
@@ -103,20 +104,51 @@ void dfs_runner_free(struct dfs_runner *r);
 int dfs_runner_before(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_action_event *ev,
 		      char *why, size_t whylen);
 
+/*
+ * The after-listeners' queue holds at most DFS_RUNNER_QUEUE_JOBS jobs and
+ * the bytes dfs_runner_set_queue() gives (DFS_RUNNER_QUEUE_BYTES by
+ * default) of the values they copy. Peers' updates (origin not 0) may
+ * take three quarters of it, one peer's a quarter; past that, the peer's
+ * updates wait to be applied (dfs_runner_room()), and local writers,
+ * whose part no peer takes, go on.
+ */
+#define DFS_RUNNER_QUEUE_JOBS 1024
+#define DFS_RUNNER_QUEUE_BYTES (32u << 20)
+#define DFS_RUNNER_QUEUE_MIN (1u << 20)
+#define DFS_RUNNER_QUEUE_MAX (1024u << 20)
+
+/** Sets the bytes the after-listeners' queue holds; call before any job. */
+void dfs_runner_set_queue(struct dfs_runner *r, size_t bytes);
+
 /**
  * Queues the after-listeners of hook for ev; a worker thread runs them in
- * the order queued and logs failures. The queue is bounded: when it is
- * full, this waits for room. Copies ev. Returns 0 or -ENOMEM.
+ * the order queued and logs failures. A local change (ev->origin 0) waits
+ * while the local part of the queue is full; a peer's is always queued:
+ * its applier asks dfs_runner_room() first. Copies ev. Returns 0 or
+ * -ENOMEM.
  */
 int dfs_runner_after(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_action_event *ev);
+
+/**
+ * Whether the peer numbered origin may have more of its updates applied:
+ * its share and the peers' part of the queue are not full. Always true
+ * for 0 (local changes wait in dfs_runner_after()).
+ */
+bool dfs_runner_room(struct dfs_runner *r, uint64_t origin);
 
 /** Waits until every queued after-listener has run. */
 void dfs_runner_drain(struct dfs_runner *r);
 /**
  * Bytes of values copied by after-listener jobs waiting to run: at most
- * 32 MiB (beyond, dfs_runner_after() waits), or one job's.
+ * the queue's bytes plus what one turn of a peer's updates queued.
  */
 size_t dfs_runner_queued_bytes(struct dfs_runner *r);
+
+struct dfs_runner_stats {
+	uint64_t jobs, bytes;		/* after-listener jobs queued now, their values' bytes */
+	uint64_t full;			/* times a peer's share or the peers' part filled */
+};
+void dfs_runner_get_stats(struct dfs_runner *r, struct dfs_runner_stats *out);
 
 /**
  * The reason a listener gave: the first line of what it wrote to stderr

@@ -43,6 +43,7 @@ struct dfs_change {
 	bool authorized;		/* the signer is the owner or listed in .authorized */
 	bool owned;			/* this node holds the object's key */
 	bool remote;
+	uint64_t origin;		/* a remote change's bringer (dfs_db_group_origin()); 0 local */
 	const uint8_t *old_value;	/* the value before; NULL when there is none */
 	size_t old_len;
 	const uint8_t *new_value;	/* the whole value after; NULL when there is none */

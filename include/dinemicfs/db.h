@@ -44,8 +44,10 @@ struct dfs_db;
  * be NULL); after() is told once it is durable. dry() asks the
  * before-listeners about a change that a dry run only builds (c->dryrun),
  * giving each one's answer to fn: 0 when all accept, -EPERM when one
- * rejects; NULL where nobody judges. Called without database locks held,
- * so a listener may read the mount.
+ * rejects; NULL where nobody judges. room() says whether the
+ * after-listeners' queue has room for more of what the peer numbered
+ * origin (struct dfs_change.origin) brings; NULL: always. Called without
+ * database locks held, so a listener may read the mount.
  */
 struct dfs_db_listener {
 	bool (*wants)(void *ctx, enum dfs_event event, const char *model);
@@ -53,6 +55,7 @@ struct dfs_db_listener {
 	void (*after)(void *ctx, const struct dfs_change *c);
 	void *ctx;
 	int (*dry)(void *ctx, const struct dfs_change *c, dfs_answer_fn fn, void *arg);
+	bool (*room)(void *ctx, uint64_t origin);
 };
 
 /* An update now durable in this node's log, told to the observer. */
@@ -365,6 +368,11 @@ void dfs_db_set_staged(struct dfs_db *db, dfs_db_observer_fn fn, void *ctx);
 
 /** Sets who judges changes; copies l. Call before any change. */
 void dfs_db_set_listener(struct dfs_db *db, const struct dfs_db_listener *l);
+/**
+ * Whether the listeners have room for more updates from the peer numbered
+ * origin (struct dfs_db_listener.room); any thread.
+ */
+bool dfs_db_listener_room(struct dfs_db *db, uint64_t origin);
 
 void dfs_db_get_stats(struct dfs_db *db, struct dfs_db_stats *out);
 

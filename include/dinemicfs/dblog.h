@@ -67,6 +67,17 @@ void dfs_db_update_where(struct dfs_db *db, const uint8_t *rec, size_t len, char
 
 /** A new, empty group; NULL on ENOMEM. */
 struct dfs_db_group *dfs_db_group_new(struct dfs_db *db);
+/**
+ * Names who brought g's updates (a peer, as the caller numbers them; not
+ * 0), for the listeners told of them (struct dfs_change.origin), so that
+ * one peer's share of their queue can be kept apart from another's.
+ */
+void dfs_db_group_origin(struct dfs_db_group *g, uint64_t origin);
+/**
+ * The memory g's updates hold until dfs_db_group_end(): what they write,
+ * and the values kept for their listeners.
+ */
+size_t dfs_db_group_bytes(const struct dfs_db_group *g);
 /*
  * What dfs_db_check() found out about an update, so that the applier need
  * not find it out again.

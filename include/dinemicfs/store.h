@@ -129,6 +129,8 @@ int dfs_batch_put(struct dfs_batch *b, const void *key, size_t klen, const void 
 		  size_t vlen);
 /** Adds a delete; copies key. Returns 0 or -ENOMEM. */
 int dfs_batch_del(struct dfs_batch *b, const void *key, size_t klen);
+/** The bytes of the keys and values b holds. */
+size_t dfs_batch_bytes(const struct dfs_batch *b);
 /** Frees a batch that was never staged. Accepts NULL. */
 void dfs_batch_free(struct dfs_batch *b);
 

@@ -63,6 +63,7 @@ static void event_of(const struct dfs_change *c, const char *mount, char *signer
 		.authorized = c->authorized,
 		.owned = c->owned,
 		.remote = c->remote,
+		.origin = c->remote ? c->origin : 0,
 		.mount = mount,
 		.old_value = c->old_value,
 		.old_len = c->old_len,

@@ -47,6 +47,12 @@ struct listing {
 
 struct job;
 
+/* The after-listener jobs one peer's updates queued (runner.c). */
+struct share {
+	uint64_t origin;		/* struct dfs_action_event.origin; never 0 */
+	size_t jobs, bytes;
+};
+
 struct dfs_runner {
 	char *dir;
 	int timeout_ms;
@@ -61,6 +67,13 @@ struct dfs_runner {
 	struct job *head, **tail;	/* protected by qlock */
 	size_t queued;			/* jobs in the list; protected by qlock */
 	size_t queued_bytes;		/* the values they copy; protected by qlock */
+	size_t cap_bytes;		/* dfs_runner_set_queue(); protected by qlock */
+	size_t peer_jobs, peer_bytes;	/* of them, peers' (origin not 0); protected by qlock */
+	struct share *shares;		/* each peer's with jobs queued; protected by qlock */
+	size_t nshares, shares_cap;	/* protected by qlock */
+	uint64_t full;			/* times a share or the peers' part filled; qlock */
+	uint64_t full_unlogged;		/* of them, not logged yet; protected by qlock */
+	uint64_t full_logged_ms;	/* when the last was logged; protected by qlock */
 	bool busy;			/* the worker runs a job; protected by qlock */
 	bool stopping;			/* protected by qlock */
 	pthread_t worker;

@@ -6,18 +6,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dinemicfs/log.h"
 #include "internal.h"
 
-#define QUEUE_MAX 1024		/* after-listener jobs waiting; more makes writers wait */
-#define QUEUE_BYTES_MAX (32u << 20)	/* and the bytes of values they copy */
+#define FULL_LOG_MS 10000		/* a full share is logged at most this often */
 
 struct job {
 	struct job *next;
 	enum dfs_hook hook;
 	char *model, *object, *field, *signer, *mount;
 	bool authorized, owned, remote, sealed, secret;
+	uint64_t origin;
 	uint8_t *old_value, *new_value;
 	size_t old_len, new_len;
 	bool has_old, has_new;
@@ -164,6 +165,113 @@ static void run_job(struct dfs_runner *r, struct job *j)
 	runner_free_list(v, n);
 }
 
+/* ---- the queue's parts: local changes', and each peer's share; under qlock ---- */
+
+static struct share *share_find(struct dfs_runner *r, uint64_t origin)
+{
+	for (size_t i = 0; i < r->nshares; i++)
+		if (r->shares[i].origin == origin)
+			return &r->shares[i];
+	return NULL;
+}
+
+/* A peer's updates filled its share, or the peers' part: counted, logged now and then. */
+static void share_full(struct dfs_runner *r, uint64_t origin, const struct share *s)
+{
+	struct timespec ts;
+
+	r->full++;
+	r->full_unlogged++;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (r->full_logged_ms && now - r->full_logged_ms < FULL_LOG_MS)
+		return;
+	dfs_log(DFS_LOG_WARNING, "after-listeners fall behind: the updates of peer %016llx "
+		"wait to be applied (its share: %zu jobs, %zu KiB queued; all peers': %zu jobs, "
+		"%zu KiB; %llu times full since the last such line)",
+		(unsigned long long)origin, s->jobs, s->bytes >> 10, r->peer_jobs,
+		r->peer_bytes >> 10, (unsigned long long)r->full_unlogged);
+	r->full_logged_ms = now;
+	r->full_unlogged = 0;
+}
+
+static bool share_over(const struct dfs_runner *r, const struct share *s)
+{
+	return s->jobs >= DFS_RUNNER_QUEUE_JOBS / 4 || s->bytes >= r->cap_bytes / 4;
+}
+
+static bool peers_over(const struct dfs_runner *r)
+{
+	return r->peer_jobs >= DFS_RUNNER_QUEUE_JOBS / 4 * 3 || r->peer_bytes >= r->cap_bytes / 4 * 3;
+}
+
+/* Counts a job of origin's, of bytes; -ENOMEM when its share cannot be kept. */
+static int share_add(struct dfs_runner *r, uint64_t origin, size_t bytes)
+{
+	struct share *s = share_find(r, origin);
+
+	if (!s) {
+		if (r->nshares == r->shares_cap) {
+			size_t cap = r->shares_cap ? 2 * r->shares_cap : 8;
+			struct share *v = realloc(r->shares, cap * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			r->shares = v;
+			r->shares_cap = cap;
+		}
+		s = &r->shares[r->nshares++];
+		*s = (struct share){ .origin = origin };
+	}
+	bool was_over = share_over(r, s) || peers_over(r);
+	s->jobs++;
+	s->bytes += bytes;
+	r->peer_jobs++;
+	r->peer_bytes += bytes;
+	if (!was_over && (share_over(r, s) || peers_over(r)))
+		share_full(r, origin, s);
+	return 0;
+}
+
+static void share_take(struct dfs_runner *r, uint64_t origin, size_t bytes)
+{
+	struct share *s = share_find(r, origin);
+
+	r->peer_jobs--;
+	r->peer_bytes -= bytes;
+	if (!s)
+		return;	/* cannot be: share_add() kept it */
+	s->jobs--;
+	s->bytes -= bytes;
+	if (!s->jobs)
+		*s = r->shares[--r->nshares];
+}
+
+/*
+ * A local job of bytes waits: the local part holds jobs already, and with
+ * what peers may take it would pass the queue's bounds. A local job always
+ * fits when none waits, and peers never take more than three quarters.
+ */
+static bool local_waits(const struct dfs_runner *r, size_t bytes)
+{
+	size_t jobs = r->queued - r->peer_jobs, held = r->queued_bytes - r->peer_bytes;
+	size_t pj = DFS_RUNNER_QUEUE_JOBS / 4 * 3, pb = r->cap_bytes / 4 * 3;
+
+	pj = r->peer_jobs < pj ? r->peer_jobs : pj;
+	pb = r->peer_bytes < pb ? r->peer_bytes : pb;
+	return jobs && (jobs + pj >= DFS_RUNNER_QUEUE_JOBS || held + bytes + pb > r->cap_bytes);
+}
+
+bool dfs_runner_room(struct dfs_runner *r, uint64_t origin)
+{
+	if (!origin)
+		return true;
+	pthread_mutex_lock(&r->qlock);
+	const struct share *s = share_find(r, origin);
+	bool room = !peers_over(r) && (!s || !share_over(r, s));
+	pthread_mutex_unlock(&r->qlock);
+	return room;
+}
+
 static void *worker_main(void *arg)
 {
 	struct dfs_runner *r = arg;
@@ -181,6 +289,8 @@ static void *worker_main(void *arg)
 			r->tail = &r->head;
 		r->queued--;
 		r->queued_bytes -= job_bytes(j);
+		if (j->origin)
+			share_take(r, j->origin, job_bytes(j));
 		r->busy = true;
 		pthread_mutex_unlock(&r->qlock);
 		run_job(r, j);
@@ -209,6 +319,7 @@ int dfs_runner_after(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_
 	j->authorized = ev->authorized;
 	j->owned = ev->owned;
 	j->remote = ev->remote;
+	j->origin = ev->origin;
 	j->sealed = ev->sealed;
 	j->secret = ev->secret;
 	j->has_old = ev->old_value != NULL;
@@ -224,13 +335,17 @@ int dfs_runner_after(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_
 	}
 	pthread_mutex_lock(&r->qlock);
 	/*
-	 * Bounded in jobs and bytes (one job always fits an empty queue): when
-	 * listeners fall behind, writers wait rather than memory grow.
+	 * Bounded: when listeners fall behind, local writers wait rather than
+	 * memory grow, and peers' updates wait before they are applied.
 	 */
 	size_t bytes = job_bytes(j);
-	while ((r->queued >= QUEUE_MAX ||
-		(r->queued && r->queued_bytes + bytes > QUEUE_BYTES_MAX)) && !r->stopping)
+	while (!j->origin && local_waits(r, bytes) && !r->stopping)
 		pthread_cond_wait(&r->qcond, &r->qlock);
+	if (j->origin && share_add(r, j->origin, bytes) < 0) {
+		pthread_mutex_unlock(&r->qlock);
+		job_free(j);
+		return -ENOMEM;
+	}
 	*r->tail = j;
 	r->tail = &j->next;
 	r->queued++;
@@ -238,6 +353,22 @@ int dfs_runner_after(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_
 	pthread_cond_broadcast(&r->qcond);
 	pthread_mutex_unlock(&r->qlock);
 	return 0;
+}
+
+void dfs_runner_set_queue(struct dfs_runner *r, size_t bytes)
+{
+	pthread_mutex_lock(&r->qlock);
+	r->cap_bytes = bytes;
+	pthread_mutex_unlock(&r->qlock);
+}
+
+void dfs_runner_get_stats(struct dfs_runner *r, struct dfs_runner_stats *out)
+{
+	pthread_mutex_lock(&r->qlock);
+	out->jobs = r->queued;
+	out->bytes = r->queued_bytes;
+	out->full = r->full;
+	pthread_mutex_unlock(&r->qlock);
 }
 
 size_t dfs_runner_queued_bytes(struct dfs_runner *r)
@@ -264,6 +395,7 @@ struct dfs_runner *dfs_runner_new(const char *dir, int timeout_ms)
 		return NULL;
 	r->dir = strdup(dir);
 	r->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
+	r->cap_bytes = DFS_RUNNER_QUEUE_BYTES;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_mutex_init(&r->qlock, NULL);
 	pthread_cond_init(&r->qcond, NULL);
@@ -302,6 +434,7 @@ void dfs_runner_free(struct dfs_runner *r)
 	pthread_cond_destroy(&r->qcond);
 	pthread_mutex_destroy(&r->qlock);
 	pthread_mutex_destroy(&r->lock);
+	free(r->shares);
 	free(r->dir);
 	free(r);
 }

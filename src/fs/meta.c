@@ -120,6 +120,11 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   links_window_full       times a link waited for its peer's ACK: its
  *                           window (slow start, up to twice link_queue) of
  *                           our log sent and not acknowledged
+ *   listener_queue_jobs     after-listener runs waiting now (any listener)
+ *   listener_queue_bytes    the bytes of values they hold (listener_queue)
+ *   listener_queue_full     times a peer's share of that queue (a quarter),
+ *                           or all peers' part (three quarters), filled:
+ *                           that peer's updates then wait to be applied
  * From the log sink:
  *   errors_logged           error-level log messages
  *   last_error              the last of them, as .node/log shows it (time,

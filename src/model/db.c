@@ -172,6 +172,11 @@ void dfs_db_set_listener(struct dfs_db *db, const struct dfs_db_listener *l)
 	db->listener = *l;
 }
 
+bool dfs_db_listener_room(struct dfs_db *db, uint64_t origin)
+{
+	return !db->listener.room || db->listener.room(db->listener.ctx, origin);
+}
+
 bool db_wanted(struct dfs_db *db, enum dfs_event event, const char *model)
 {
 	return db->listener.wants && db->listener.wants(db->listener.ctx, event, model);

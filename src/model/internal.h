@@ -603,6 +603,8 @@ struct dfs_db_group {
 	struct group_item **items;	/* struct group_item is below */
 	size_t n, cap;
 	bool bulk;
+	uint64_t origin;		/* dfs_db_group_origin() */
+	size_t bytes;			/* dfs_db_group_bytes() */
 	/*
 	 * Whether listeners want an event of a model, asked once per group:
 	 * a group is one message, received at once.
@@ -650,6 +652,8 @@ struct group_item {
 };
 
 void db_judgement_release(struct judgement *j);
+/** The bytes of values j holds for the listeners. */
+size_t db_judgement_bytes(const struct judgement *j);
 /** Fills j for a remote update u, where listeners want it judged. */
 int db_judge_prepare(struct dfs_db_group *g, const struct dfs_update *u, struct judgement *j);
 /**

@@ -31,6 +31,12 @@ void db_judgement_release(struct judgement *j)
 	dfs_buf_release(&j->told);
 }
 
+size_t db_judgement_bytes(const struct judgement *j)
+{
+	return (j->old ? j->c.old_len : 0) + (j->joined ? j->c.new_len : 0) + j->clear.cap +
+	       j->told.cap;
+}
+
 /*
  * The values listeners see of a remote field change: the old one, and the
  * whole new one (opened where sealed); none where this node cannot open them.
@@ -195,6 +201,7 @@ int db_judge_prepare(struct dfs_db_group *g, const struct dfs_update *u, struct 
 	rc = judge_names(db, u, event, j);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
+	j->c.origin = g->origin;
 	j->judged = own;
 	j->keys = keys;
 	return own ? judge_values(db, u, j) : 0;

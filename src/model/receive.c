@@ -26,6 +26,16 @@ struct dfs_db_group *dfs_db_group_new(struct dfs_db *db)
 	return g;
 }
 
+void dfs_db_group_origin(struct dfs_db_group *g, uint64_t origin)
+{
+	g->origin = origin;
+}
+
+size_t dfs_db_group_bytes(const struct dfs_db_group *g)
+{
+	return g->bytes;
+}
+
 void dfs_db_run_init(struct dfs_db_run *run, size_t count)
 {
 	size_t size = 16;
@@ -283,6 +293,7 @@ int dfs_db_group_receive(struct dfs_db_group *g, const uint8_t *rec, size_t len,
 		return rc;
 	}
 	it->rc = rc;
+	g->bytes += dfs_batch_bytes(it->b) + db_judgement_bytes(&it->j);
 	g->items[g->n++] = it;
 	if (seq)
 		*seq = it->note.ev.seq;

@@ -92,12 +92,28 @@ int repl_inbox_add(struct link *l, const struct dfs_msg *m, const uint8_t *p, si
 	return full ? 1 : 0;
 }
 
+/* Who l's updates come from, for the after-listeners' queue: its peer, or the park. */
+static uint64_t origin_of(const struct dfs_repl *r, const struct link *l)
+{
+	uint64_t o;
+
+	if (l == &r->waiters)
+		return ORIGIN_RELEASED;
+	memcpy(&o, l->peer.b, sizeof(o));
+	return o | 1ull << 63;
+}
+
 struct link *repl_inbox_next(struct dfs_repl *r)
 {
 	struct link *prev = NULL;
 
+	r->no_room = false;
 	for (struct link *l = r->ready; l; prev = l, l = l->ready_next) {
 		struct inmsg *m = l->qhead;
+		if (!dfs_db_listener_room(r->db, origin_of(r, l))) {
+			r->no_room = true;
+			continue;
+		}
 		if (!l->work.m && m) {
 			/* One being checked is applied once checked: the next link goes first. */
 			if (m->check == CHECK_RUNNING)
@@ -386,6 +402,8 @@ static void apply_slice(struct dfs_repl *r, struct link *l)
 		if (!g) {
 			w->stuck = true;	/* asked for again after a reconnect */
 			w->n = w->m->count;
+		} else {
+			dfs_db_group_origin(g, origin_of(r, l));
 		}
 	}
 	while (g && w->n < w->m->count) {
@@ -404,7 +422,8 @@ static void apply_slice(struct dfs_repl *r, struct link *l)
 		}
 		w->n++;
 		done++;
-		if (repl_slice_over(r, done, start, dfs_monotonic_ms()))
+		if (repl_slice_over(r, done, start, dfs_monotonic_ms()) ||
+		    dfs_db_group_bytes(g) >= GROUP_BYTES_MAX)
 			break;
 	}
 	if (g && w->bulk && applied >= BULK_APPLIED)
@@ -430,9 +449,11 @@ static void apply_waiters(struct dfs_repl *r)
 
 	if (!g)
 		return;	/* their next turn */
+	dfs_db_group_origin(g, ORIGIN_RELEASED);
 	while ((p = repl_released_next(r))) {
 		repl_receive_waiter(r, g, p);
-		if (repl_slice_over(r, ++done, start, dfs_monotonic_ms()))
+		if (repl_slice_over(r, ++done, start, dfs_monotonic_ms()) ||
+		    dfs_db_group_bytes(g) >= GROUP_BYTES_MAX)
 			break;
 	}
 	int rc = dfs_db_group_end(g);
@@ -531,23 +552,31 @@ static bool check_one(struct dfs_repl *r)
 	return true;
 }
 
-/* Waits up to a second for work; false at the timeout. Under r->lock. */
-static bool wait_work(struct dfs_repl *r)
+/* Waits up to ms for work; false at the timeout. Under r->lock. */
+static bool wait_work(struct dfs_repl *r, unsigned ms)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 1;
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
 	return pthread_cond_timedwait(&r->queue_cond, &r->lock, &ts) != ETIMEDOUT;
 }
 
 /*
  * The next link to serve; while there is none, checks messages ahead or
- * waits. NULL after a second without one (time to save the cursors), or
- * when stopping. Called and returns with r->lock held.
+ * waits (looking again every ROOM_POLL_MS while a link waits for the
+ * listeners). NULL after a second without one (time to save the cursors),
+ * or when stopping. Called and returns with r->lock held.
  */
 static struct link *next_turn(struct dfs_repl *r)
 {
+	uint64_t start = dfs_monotonic_ms();
+
 	for (;;) {
 		/* Not drained at a stop: what is left is asked for again at the next start. */
 		if (atomic_load(&r->stopping))
@@ -555,8 +584,14 @@ static struct link *next_turn(struct dfs_repl *r)
 		struct link *l = repl_inbox_next(r);
 		if (l)
 			return l;
-		if (!check_one(r) && !wait_work(r))
+		if (check_one(r))
+			continue;
+		if (!r->no_room) {
+			if (!wait_work(r, 1000))
+				return NULL;
+		} else if (!wait_work(r, ROOM_POLL_MS) && dfs_monotonic_ms() - start >= 1000) {
 			return NULL;
+		}
 	}
 }
 
@@ -571,7 +606,7 @@ void *repl_checker_main(void *arg)
 	pthread_mutex_lock(&r->lock);
 	while (!atomic_load(&r->stopping))
 		if (!check_one(r))
-			wait_work(r);
+			wait_work(r, 1000);
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }

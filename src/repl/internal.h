@@ -94,6 +94,17 @@
 #define SLICE_MAX 64
 #define SLICE_MS 5
 /*
+ * A turn also ends once its updates hold GROUP_BYTES_MAX until they are
+ * written (values, and old ones kept for listeners): so what one turn
+ * queues for the after-listeners is bounded too. A link whose peer's
+ * share of that queue is full waits for its turn, polled every
+ * ROOM_POLL_MS, while the others go on (actions.h, dfs_runner_room()).
+ */
+#define GROUP_BYTES_MAX (8u << 20)
+#define ROOM_POLL_MS 10
+/* The origin (struct dfs_change) of released updates; a peer's has the top bit set. */
+#define ORIGIN_RELEASED 1
+/*
  * A message is part of a catch-up when it is a batch of BULK_BEHIND updates
  * or more, when its sender is that far ahead, or when that many more wait
  * behind it on its link: updates, not bytes, so that a few big ones (values
@@ -452,6 +463,7 @@ struct dfs_repl {
 	struct link waiters;			/* released updates' place in the round */
 	atomic_uint nready;			/* how many; read without the lock */
 	unsigned ahead;			/* messages checked or being checked, not yet taken */
+	bool no_room;			/* a ready link waits for listeners' room (inbox.c) */
 	size_t queue_max;		/* a link's queue: -o link_queue */
 	uint64_t pause_logged_ms;	/* service thread only: when a pause was last logged */
 	struct repl_ratelog bad_frame_log;	/* service thread only */
@@ -649,7 +661,9 @@ int repl_inbox_add(struct link *l, const struct dfs_msg *m, const uint8_t *p, si
 /*
  * The next link to serve, in turn, with l->work.m set (its next message,
  * taken off its queue, when none was begun): the first on r->ready whose
- * next message is not being checked right now. NULL when there is none.
+ * next message is not being checked right now and whose peer's share of
+ * the after-listeners' queue has room (r->no_room is set when one has
+ * not). NULL when there is none.
  * Under r->lock; the link is off r->ready, served, until repl_inbox_turn_end().
  */
 struct link *repl_inbox_next(struct dfs_repl *r);

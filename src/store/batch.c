@@ -48,6 +48,7 @@ static int batch_add(struct dfs_batch *b, const void *key, size_t klen, const vo
 	if (!del && vlen)
 		memcpy(op->val, val, vlen);
 	c->used += need;
+	b->bytes += need;
 	op->klen = klen;
 	op->vlen = del ? 0 : vlen;
 	op->del = del;
@@ -64,6 +65,11 @@ int dfs_batch_put(struct dfs_batch *b, const void *key, size_t klen, const void 
 int dfs_batch_del(struct dfs_batch *b, const void *key, size_t klen)
 {
 	return batch_add(b, key, klen, NULL, 0, true);
+}
+
+size_t dfs_batch_bytes(const struct dfs_batch *b)
+{
+	return b->bytes;
 }
 
 void dfs_batch_free(struct dfs_batch *b)

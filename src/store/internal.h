@@ -34,6 +34,7 @@ struct dfs_batch {
 	struct op *ops;
 	size_t n, cap;
 	struct chunk *chunks;	/* the newest first */
+	size_t bytes;		/* of keys and values: dfs_batch_bytes() */
 	uint64_t seq;		/* set when staged */
 	bool done;		/* protected by store lock */
 	int result;		/* protected by store lock */

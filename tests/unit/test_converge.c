@@ -2684,7 +2684,7 @@ Test(converge, a_late_grant_leaves_listened_updates_pending)
 	struct held_of h;
 	struct node b;
 	int asked = 0;
-	struct dfs_db_listener l = { wants_updates, accept_all, told, &asked, NULL };
+	struct dfs_db_listener l = { wants_updates, accept_all, told, &asked, NULL, NULL };
 
 	key_as_value(&x, xs);
 	craft_model(&rs, "model", a.kr, "notes", c);

@@ -128,7 +128,7 @@ static struct upd set(const char *name, const char *value, uint64_t dt)
 static void setup(void)
 {
 	struct timespec ts;
-	struct dfs_db_listener l = { wants, before, after, NULL, NULL };
+	struct dfs_db_listener l = { wants, before, after, NULL, NULL, NULL };
 
 	dfs_log_set_level(DFS_LOG_ERR - 1);
 	cr_assert_eq(dfs_crypto_init(), 0);
@@ -465,7 +465,7 @@ Test(heldfiles, kept_across_a_restart)
 	char buf[256];
 	lis.field = "secret";
 	struct upd s = set("secret", "s1", 10);
-	struct dfs_db_listener l = { wants, before, after, NULL, NULL };
+	struct dfs_db_listener l = { wants, before, after, NULL, NULL, NULL };
 
 	cr_assert_eq(dfs_db_receive(b.db, s.data, s.len, NULL), -EPERM);
 	node_close(&b);

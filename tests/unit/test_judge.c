@@ -117,7 +117,7 @@ static void after(void *ctx, const struct dfs_change *c)
 
 static void listen_on(struct node *n, struct seen *s, struct dfs_db_listener *l)
 {
-	*l = (struct dfs_db_listener){ wants_all, before, after, s, NULL };
+	*l = (struct dfs_db_listener){ wants_all, before, after, s, NULL, NULL };
 	dfs_db_set_listener(n->db, l);
 }
 
@@ -617,7 +617,7 @@ static void tally_after(void *ctx, const struct dfs_change *c)
 Test(judge, a_dict_of_many_keys_keeps_at_most_a_mebibyte_of_old_values)
 {
 	struct tally t = { 0 };
-	struct dfs_db_listener l = { wants_all, tally_before, tally_after, &t, NULL };
+	struct dfs_db_listener l = { wants_all, tally_before, tally_after, &t, NULL, NULL };
 	uint8_t *big = malloc(NODE_MAX_VALUE);
 	char path[32];
 	int rc[32];
@@ -679,7 +679,7 @@ static void count_answer(void *arg, const struct dfs_answer *a)
 
 static void listen_dry(struct node *n, struct dry_seen *d, struct dfs_db_listener *l)
 {
-	*l = (struct dfs_db_listener){ wants_all, before, after, &d->s, dry };
+	*l = (struct dfs_db_listener){ wants_all, before, after, &d->s, dry, NULL };
 	d->all_dryrun = true;
 	dfs_db_set_listener(n->db, l);
 }

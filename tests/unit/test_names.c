@@ -216,7 +216,7 @@ static void after(void *ctx, const struct dfs_change *c)
 
 Test(names, listeners_see_the_listed_name)
 {
-	struct dfs_db_listener l = { wants, before, after, NULL, NULL };
+	struct dfs_db_listener l = { wants, before, after, NULL, NULL, NULL };
 	struct dfs_pubkey squat, late;
 	char want[64], h[9];
 

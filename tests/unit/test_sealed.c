@@ -1350,7 +1350,7 @@ Test(sealed, datakey_signed_by_another_key_is_held)
 Test(sealed, listener_on_a_keyless_node_gets_no_values)
 {
 	struct seen s = { 0 };
-	struct dfs_db_listener l = { wants_all, before, after, &s, NULL };
+	struct dfs_db_listener l = { wants_all, before, after, &s, NULL, NULL };
 
 	dfs_db_set_listener(nc.db, &l);
 	world();
@@ -1404,8 +1404,8 @@ Test(sealed, a_grant_keys_the_object_for_its_writers)
 Test(sealed, listener_on_a_reader_node_gets_clear_values)
 {
 	struct seen sb = { 0 }, sa = { 0 };
-	struct dfs_db_listener lb = { wants_all, before, after, &sb, NULL };
-	struct dfs_db_listener la = { wants_all, before, after, &sa, NULL };
+	struct dfs_db_listener lb = { wants_all, before, after, &sb, NULL, NULL };
+	struct dfs_db_listener la = { wants_all, before, after, &sa, NULL, NULL };
 
 	dfs_db_set_listener(nb.db, &lb);
 	dfs_db_set_listener(na.db, &la);
