@@ -110,7 +110,8 @@ struct link *repl_inbox_next(struct dfs_repl *r)
 	r->no_room = false;
 	for (struct link *l = r->ready; l; prev = l, l = l->ready_next) {
 		struct inmsg *m = l->qhead;
-		if (!dfs_db_listener_room(r->db, origin_of(r, l))) {
+		/* (No database: the inbox's unit tests, which have no listeners.) */
+		if (r->db && !dfs_db_listener_room(r->db, origin_of(r, l))) {
 			r->no_room = true;
 			continue;
 		}
