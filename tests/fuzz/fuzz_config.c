@@ -5,6 +5,7 @@
 
 #include <fuse_log.h>
 
+#include "dinemicfs/actions.h"
 #include "dinemicfs/config.h"
 #include "dinemicfs/repl.h"
 #include "dinemicfs/db.h"
@@ -59,6 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(c.park_per_peer >= 1 && c.park_per_peer <= DFS_REPL_PARK_MAX);
 		FUZZ_CHECK(c.link_queue >= DFS_REPL_LINK_QUEUE_MIN &&
 			   c.link_queue <= DFS_REPL_LINK_QUEUE_MAX);
+		FUZZ_CHECK(c.listener_queue >= DFS_RUNNER_QUEUE_MIN &&
+			   c.listener_queue <= DFS_RUNNER_QUEUE_MAX);
 		/* The quotas of held updates: given, or their defaults. */
 		FUZZ_CHECK(c.held_per_signer_str || c.held_per_signer == DFS_DB_HELD_PER_SIGNER);
 		FUZZ_CHECK(c.held_max_str || c.held_max == DFS_DB_HELD_MAX);

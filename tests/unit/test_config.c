@@ -7,6 +7,7 @@
 
 #include <criterion/criterion.h>
 
+#include "dinemicfs/actions.h"
 #include "dinemicfs/config.h"
 #include "dinemicfs/db.h"
 #include "dinemicfs/log.h"
@@ -241,6 +242,46 @@ Test(config, bad_link_queue)
 		cr_assert_not_null(strstr(err, "link_queue"), "'%s' names the option: %s", bad[i],
 				   err);
 		cr_assert_eq(c.link_queue, DFS_REPL_LINK_QUEUE, "%s", bad[i]);
+	}
+}
+
+Test(config, listener_queue)
+{
+	cr_assert_eq(PARSE("dinemicfs", "state", "mnt"), 0, "%s", err);
+	cr_assert_eq(c.listener_queue, 32u << 20, "32M by default");
+	static const struct {
+		const char *opt;
+		size_t bytes;
+	} good[] = {
+		{ "listener_queue=1M", 1u << 20 }, { "listener_queue=64M", 64u << 20 },
+		{ "listener_queue=1G", 1u << 30 }, { "listener_queue=4194304", 4u << 20 },
+	};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", good[i].opt, "state", "mnt"), 0, "%s: %s",
+			     good[i].opt, err);
+		cr_assert_eq(c.listener_queue, good[i].bytes, "%s", good[i].opt);
+		cr_assert_not(fuse_args_have("listener_queue"), "ours are not passed on");
+	}
+}
+
+Test(config, bad_listener_queue)
+{
+	static const char *const bad[] = {
+		"listener_queue=0",    "listener_queue=",	 "listener_queue=1023K",
+		"listener_queue=2G",   "listener_queue=-8M", "listener_queue=8 M",
+		"listener_queue=99999999999999999999",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", bad[i], "state", "mnt"), -EINVAL, "%s", bad[i]);
+		cr_assert_not_null(strstr(err, "listener_queue"), "'%s' names the option: %s", bad[i],
+				   err);
+		cr_assert_eq(c.listener_queue, DFS_RUNNER_QUEUE_BYTES, "%s", bad[i]);
 	}
 }
 
