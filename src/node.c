@@ -80,6 +80,7 @@ static int judge_dry(void *ctx, const struct dfs_change *c, dfs_answer_fn fn, vo
 struct wiring {
 	struct dfs_fs *fs;
 	struct dfs_runner *runner;
+	struct dfs_keyring *kr;
 	struct dfs_repl *repl;	/* set before any peer can deliver; NULL without peers */
 	struct counters counts;
 };
@@ -156,6 +157,10 @@ static int node_stats(void *ctx, struct dfs_buf *out)
 	dfs_buf_printf(out, "listener_queue_jobs %llu\n", (unsigned long long)q.jobs);
 	dfs_buf_printf(out, "listener_queue_bytes %llu\n", (unsigned long long)q.bytes);
 	dfs_buf_printf(out, "listener_queue_full %llu\n", (unsigned long long)q.full);
+	dfs_buf_printf(out, "keys_missing_cached %llu\n",
+		       (unsigned long long)dfs_keyring_misses(w->kr));
+	dfs_buf_printf(out, "keys_missing_forgotten %llu\n",
+		       (unsigned long long)dfs_keyring_misses_dropped(w->kr));
 	return dfs_buf_ok(out);
 }
 
@@ -314,6 +319,7 @@ static int node_wire(struct node *n)
 		return -1;
 	n->wiring.fs = n->fs;
 	n->wiring.runner = n->judge.runner;
+	n->wiring.kr = n->kr;
 	dfs_db_set_observer(n->db, on_update, &n->wiring);
 	dfs_db_set_staged(n->db, on_staged, &n->wiring);
 	dfs_fs_attach(n->fs, n->db, n->st, n->kr, n->se, cfg->state_dir);

@@ -48,6 +48,8 @@ bool dfs_keyring_has(struct dfs_keyring *kr, const struct dfs_pubkey *pk);
  * whatever keys peers name.
  */
 size_t dfs_keyring_misses(struct dfs_keyring *kr);
+/** Times the remembered misses reached that bound and were all forgotten. */
+uint64_t dfs_keyring_misses_dropped(struct dfs_keyring *kr);
 /** Signs msg as pk. Returns 0, or -ENOKEY when this node does not hold pk. */
 int dfs_keyring_sign(struct dfs_keyring *kr, const struct dfs_pubkey *pk, const uint8_t *msg,
 		     size_t len, uint8_t sig[DFS_SIG_LEN]);

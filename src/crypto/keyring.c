@@ -20,7 +20,8 @@
 #include "dinemicfs/util.h"
 #include "internal.h"
 
-#define BUCKETS 256
+#define BUCKETS 1024
+#define MISS_LOG_MS 10000	/* a dropped miss cache is logged at most this often */
 #define LOOK_EVERY_MS 1000	/* keys/ is looked at no more often than this */
 #define RACY_NS 2000000000LL	/* an mtime this recent may hide a later change */
 /*
@@ -53,7 +54,11 @@ struct dfs_keyring {
 	struct dfs_pubkey node_pk;
 	pthread_rwlock_t lock;
 	struct held *table[BUCKETS];	/* protected by lock */
+	/* Buckets by a keyed hash: keys a peer chooses cannot all fall in one. */
+	uint8_t bucket_key[crypto_shorthash_KEYBYTES];
 	size_t misses;			/* entries with !present; protected by lock */
+	uint64_t misses_dropped;	/* times they were all dropped; protected by lock */
+	int64_t miss_logged_ms;		/* when that was last logged; protected by lock */
 	_Atomic uint64_t gen;		/* generation of keys/ */
 	_Atomic int64_t next_look_ms;	/* CLOCK_MONOTONIC_COARSE */
 	pthread_mutex_t look_lock;	/* one thread looks at keys/ at a time */
@@ -72,12 +77,19 @@ static int key_path(const struct dfs_keyring *kr, const struct dfs_pubkey *pk, c
 
 static struct held **slot(struct dfs_keyring *kr, const struct dfs_pubkey *pk)
 {
-	struct held **pp = &kr->table[pk->b[0] ^ pk->b[31]];
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	crypto_shorthash(h, pk->b, DFS_PUBKEY_LEN, kr->bucket_key);
+	memcpy(&v, h, sizeof(v));
+	struct held **pp = &kr->table[v % BUCKETS];
 
 	while (*pp && memcmp((*pp)->pk.b, pk->b, DFS_PUBKEY_LEN) != 0)
 		pp = &(*pp)->next;
 	return pp;
 }
+
+static int64_t coarse_ms(void);
 
 /* Frees every cached miss. Called with kr->lock held exclusively. */
 static void drop_misses(struct dfs_keyring *kr)
@@ -109,6 +121,14 @@ static int hold(struct dfs_keyring *kr, const struct dfs_seckey *sk, bool presen
 
 	if (!h && !present && kr->misses >= MISSES_MAX) {
 		drop_misses(kr);
+		kr->misses_dropped++;
+		int64_t now = coarse_ms();
+		if (!kr->miss_logged_ms || now - kr->miss_logged_ms >= MISS_LOG_MS) {
+			dfs_log(DFS_LOG_NOTICE, "keys: %d keys looked for and not held here were "
+				"remembered; forgotten, to be looked up again (%llu times so far)",
+				MISSES_MAX, (unsigned long long)kr->misses_dropped);
+			kr->miss_logged_ms = now;
+		}
 		pp = slot(kr, pk);
 	}
 	if (!h) {
@@ -142,6 +162,14 @@ size_t dfs_keyring_misses(struct dfs_keyring *kr)
 {
 	pthread_rwlock_rdlock(&kr->lock);
 	size_t n = kr->misses;
+	pthread_rwlock_unlock(&kr->lock);
+	return n;
+}
+
+uint64_t dfs_keyring_misses_dropped(struct dfs_keyring *kr)
+{
+	pthread_rwlock_rdlock(&kr->lock);
+	uint64_t n = kr->misses_dropped;
 	pthread_rwlock_unlock(&kr->lock);
 	return n;
 }
@@ -225,6 +253,7 @@ struct dfs_keyring *dfs_keyring_open(const char *state_dir)
 		return NULL;
 	pthread_rwlock_init(&kr->lock, NULL);
 	pthread_mutex_init(&kr->look_lock, NULL);
+	crypto_shorthash_keygen(kr->bucket_key);
 	if (asprintf(&kr->dir, "%s/keys", state_dir) < 0) {
 		kr->dir = NULL;
 		rc = -ENOMEM;

@@ -125,6 +125,9 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   listener_queue_full     times a peer's share of that queue (a quarter),
  *                           or all peers' part (three quarters), filled:
  *                           that peer's updates then wait to be applied
+ *   keys_missing_cached     keys looked for and not held here, remembered
+ *                           (at most 4096, whatever keys peers name)
+ *   keys_missing_forgotten  times those reached 4096 and were all forgotten
  * From the log sink:
  *   errors_logged           error-level log messages
  *   last_error              the last of them, as .node/log shows it (time,

@@ -13,9 +13,10 @@
  *   mkupdate pub FILE      prints a key file's public key (hex)
  *   mkupdate make --key FILE --op OP --clock C --entity E --model M
  *                 [--name N] [--value V | --value-file F] [--prev HEX]
- *                 [--sealed] [--base HEX] [--lost HEX] --out FILE
+ *                 [--sealed] [--base HEX] [--lost HEX] [--count K] --out FILE
  *                          writes one update record signed by FILE's key to
- *                          --out (replacing it) and prints its hash (hex)
+ *                          --out (replacing it) and prints its hash (hex);
+ *                          with --count K, K records to FILE.1 ... FILE.K
  *
  * OP:     model-create model-remove model-meta object-create object-remove
  *         object-meta set append delete dict-create dict-delete resolve
@@ -23,7 +24,8 @@
  *         wall clock, moved by MS milliseconds, as a hybrid-clock stamp with
  *         logical counter 0); max (2^64-1) or max-K
  * E:      64 hex digits; self (the signer's public key); model (the model
- *         id of M, BLAKE2b-256("dinemicfs-model\0" || M), for model ops)
+ *         id of M, BLAKE2b-256("dinemicfs-model\0" || M), for model ops);
+ *         random (a new random one for each record)
  * N, V:   empty when not given; --sealed sets the flag that says the value
  *         is sealed with the object's data key (V is taken as it is); control
  *         bytes in M and N, which no node takes, are written as given
@@ -56,7 +58,8 @@
 	"       mkupdate pub FILE\n"                                                 \
 	"       mkupdate make --key FILE --op OP --clock C --entity E --model M\n"   \
 	"                     [--name N] [--value V | --value-file F] [--prev HEX]\n" \
-	"                     [--sealed] [--base HEX] [--lost HEX] --out FILE\n"
+	"                     [--sealed] [--base HEX] [--lost HEX] [--count K]\n"     \
+	"                     --out FILE\n"
 
 static const struct {
 	const char *name;
@@ -73,7 +76,7 @@ static const struct {
 /* The options of `make`, as given. */
 struct make_args {
 	const char *key, *op, *clock, *entity, *model, *name, *value, *value_file, *prev, *out;
-	const char *base, *lost;
+	const char *base, *lost, *count;
 	bool sealed;
 };
 
@@ -192,12 +195,13 @@ static int parse_make(int argc, char **argv, struct make_args *a)
 {
 	static const char *const names[] = { "--key",	 "--op",   "--clock",	   "--entity",
 					     "--model",	 "--name", "--value",	   "--value-file",
-					     "--prev",	 "--out",  "--base",	   "--lost" };
+					     "--prev",	 "--out",  "--base",	   "--lost",
+					     "--count" };
 	const char **slots[] = { &a->key,   &a->op,   &a->clock, &a->entity,	 &a->model,
 				 &a->name,  &a->value, &a->value_file, &a->prev, &a->out,
-				 &a->base,  &a->lost };
-	static const bool required[] = { true,	true,  true,  true,  true,
-					 false, false, false, false, true, false, false };
+				 &a->base,  &a->lost,  &a->count };
+	static const bool required[] = { true,	true,  true,  true,  true,  false, false,
+					 false, false, true,  false, false, false };
 
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--sealed") == 0) {
@@ -253,12 +257,12 @@ static int fill_update(const struct make_args *a, struct dfs_update *u)
 		return usage("unknown --op", a->op);
 	if (parse_clock(a->clock, &u->clock) < 0)
 		return usage("bad --clock (a number, now, now+MS, now-MS, max, max-K)", a->clock);
-	if (strcmp(a->entity, "self") == 0)
-		;	/* the signer's, once the key is read */
+	if (strcmp(a->entity, "self") == 0 || strcmp(a->entity, "random") == 0)
+		;	/* the signer's, once the key is read; or each record's own */
 	else if (strcmp(a->entity, "model") == 0)
 		dfs_db_model_id(a->model, &u->entity);
 	else if (parse_hex32(a->entity, u->entity.b) < 0)
-		return usage("bad --entity (64 hex digits, self or model)", a->entity);
+		return usage("bad --entity (64 hex digits, self, model or random)", a->entity);
 	if (a->prev && parse_hex32(a->prev, u->prev.b) < 0)
 		return usage("bad --prev (64 hex digits)", a->prev);
 	u->flags = a->sealed ? DFS_UPDATE_FLAG_SEALED : 0;
@@ -373,8 +377,17 @@ static int cmd_make(int argc, char **argv)
 		rc = 1;
 	u.value = value.data;
 	u.value_len = value.len;
-	if (rc == 0)
-		rc = sign_and_write(&u, &sk, a.out);
+	char *end = NULL;
+	long count = a.count ? strtol(a.count, &end, 10) : 1;
+	if (a.count && (*end || count < 1 || count > 1000000))
+		rc = usage("bad --count (1 to 1000000)", a.count);
+	for (long i = 1; rc == 0 && i <= count; i++) {
+		char path[4096];
+		if (strcmp(a.entity, "random") == 0)
+			dfs_random(u.entity.b, sizeof(u.entity.b));
+		snprintf(path, sizeof(path), a.count ? "%s.%ld" : "%s", a.out, i);
+		rc = sign_and_write(&u, &sk, path);
+	}
 	dfs_seckey_wipe(&sk);
 	dfs_buf_release(&value);
 	return rc;

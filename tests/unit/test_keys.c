@@ -352,6 +352,8 @@ Test(keyring, misses_are_bounded)
 		cr_assert_leq(dfs_keyring_misses(kr), 4096, "after %u lookups", i + 1);
 	}
 	cr_assert_geq(dfs_keyring_misses(kr), 1);
+	/* Forgotten at the 4097th and the 8193rd, and counted. */
+	cr_assert_eq(dfs_keyring_misses_dropped(kr), 2);
 	dfs_keyring_free(kr);
 }
 

@@ -22,6 +22,7 @@ keys="node_id pid uptime_seconds sync updates_stored log_head updates_applied up
   updates_relayed updates_waiting updates_waiting_bytes updates_waiting_dropped
   updates_waiting_clock updates_waiting_clock_dropped links_paused bytes_in bytes_out frames_dropped peers_refused
   connections_over_limit listener_queue_jobs listener_queue_bytes listener_queue_full
+  keys_missing_cached keys_missing_forgotten
   errors_logged last_error"
 for k in $keys; do
   check_eq "key $k" "$(grep -c "^$k " "$A/.node/stats")" 1
