@@ -411,9 +411,10 @@ static void log_clock_drop(struct dfs_repl *r)
 	if (r->clock_logged_ms && now - r->clock_logged_ms < PARK_LOG_MS)
 		return;
 	dfs_log(DFS_LOG_WARNING, "replication: %llu update(s) stamped ahead dropped: %u wait "
-		"for their time, or %u MiB of them (the one due last gives way); each is asked "
-		"for again after a restart", (unsigned long long)r->clock_unlogged,
-		(unsigned)CLOCK_WAIT_MAX, (unsigned)(CLOCK_WAIT_BYTES >> 20));
+		"for their time, or %u MiB of them (the one due last gives way), or a quarter "
+		"of that from their peer; each is asked for again after a restart",
+		(unsigned long long)r->clock_unlogged, (unsigned)CLOCK_WAIT_MAX,
+		(unsigned)(CLOCK_WAIT_BYTES >> 20));
 	r->clock_logged_ms = now ? now : 1;
 	r->clock_unlogged = 0;
 }
@@ -449,21 +450,34 @@ static bool clock_room(struct dfs_repl *r, const uint8_t *rec, size_t len,
 
 /*
  * Keeps an update that came too early (-ETIME) until it is due, soonest
- * first, within CLOCK_WAIT_MAX and CLOCK_WAIT_BYTES.
+ * first, within CLOCK_WAIT_MAX and CLOCK_WAIT_BYTES, of which one peer's
+ * take at most a quarter: past that, its new one is dropped.
  */
 bool repl_clock_park(struct dfs_repl *r, const struct dfs_pubkey *from, const uint8_t *rec,
 		     size_t len, bool first)
 {
 	struct dfs_hash h;
 	struct parked **pp;
+	size_t peer_n = 0, peer_bytes = 0;
 
 	dfs_hash2(&h, rec, len, NULL, 0);
-	for (struct parked *q = r->clock_wait; q; q = q->next)
+	for (struct parked *q = r->clock_wait; q; q = q->next) {
 		if (memcmp(q->wait.b, h.b, DFS_HASH_LEN) == 0)
 			return true;	/* sent again: kept already */
+		if (memcmp(q->from.b, from->b, sizeof(from->b)) == 0) {
+			peer_n++;
+			peer_bytes += q->len;
+		}
+	}
 	/* A millisecond more: the wall clock and the monotonic one round apart. */
 	uint64_t wait = dfs_db_clock_wait(r->db, rec, len) + 1;
 	uint64_t due = dfs_monotonic_ms() + wait;
+	if (peer_n >= CLOCK_WAIT_MAX / 4 || peer_bytes + len > CLOCK_WAIT_BYTES / 4) {
+		atomic_fetch_add(&r->dropped, 1);
+		log_clock_drop(r);
+		log_clock_wait(r, rec, len, &h, wait, "dropped, its peer's share is full");
+		return false;
+	}
 	if (!clock_room(r, rec, len, &h, due, wait))
 		return false;
 	struct parked *p = malloc(sizeof(*p) + len);
