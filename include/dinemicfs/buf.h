@@ -13,6 +13,7 @@
 #ifndef DINEMICFS_BUF_H
 #define DINEMICFS_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,13 +22,21 @@ struct dfs_buf {
 	size_t len;
 	size_t cap;
 	int failed;
+	bool secret;	/* data is secret memory (util.h): wiped, never in plain heap */
 };
 
 /** Sets an empty buffer; no allocation until the first append. */
 void dfs_buf_init(struct dfs_buf *b);
+/**
+ * Keeps b's contents, now and as it grows, in secret memory (util.h,
+ * dfs_secret_alloc()), moving what it holds there; released, reset or
+ * detached, they are wiped (a detached one is freed with dfs_value_free()).
+ * Returns 0, or -ENOMEM (b is then failed).
+ */
+int dfs_buf_make_secret(struct dfs_buf *b);
 /** Frees the contents and leaves an empty buffer. */
 void dfs_buf_release(struct dfs_buf *b);
-/** Empties the buffer but keeps its memory. */
+/** Empties the buffer but keeps its memory (a secret one wiped). */
 void dfs_buf_reset(struct dfs_buf *b);
 /** Returns 0, or -ENOMEM when an append has failed since init/reset. */
 int dfs_buf_ok(const struct dfs_buf *b);
@@ -43,9 +52,10 @@ void dfs_buf_add_u64be(struct dfs_buf *b, uint64_t v);
 void dfs_buf_printf(struct dfs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /**
- * Hands the contents to the caller (malloc'ed, NUL-terminated past len, or
- * NULL when empty) and leaves the buffer empty. Returns NULL on failure too;
- * check dfs_buf_ok() first.
+ * Hands the contents to the caller (malloc'ed, or secret memory for a
+ * secret buffer: free either with dfs_value_free(); NUL-terminated past
+ * len, or NULL when empty) and leaves the buffer empty, not secret.
+ * Returns NULL on failure too; check dfs_buf_ok() first.
  */
 uint8_t *dfs_buf_detach(struct dfs_buf *b, size_t *len);
 

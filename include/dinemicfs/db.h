@@ -264,6 +264,8 @@ int dfs_db_set_encrypted(struct dfs_db *db, const char *model, const char *const
  * appended to out. Returns 0, -ENOENT (the model does not show), -EIO.
  */
 int dfs_db_get_encrypted(struct dfs_db *db, const char *model, struct dfs_buf *out);
+/** 1 when path (FIELD or DICT/KEY) of model is listed in .encrypted, 0 when not, or -EIO. */
+int dfs_db_field_encrypted(struct dfs_db *db, const char *model, const char *path);
 
 /**
  * Local changes of objects this node does not own are signed as `as`

@@ -35,7 +35,8 @@
  *
  * Secrets: data keys live in struct dfs_datakey, which callers wipe with
  * dfs_datakey_wipe() on every path. Clear values are written into the
- * caller's struct dfs_buf, which is not locked or wiped: that is the caller's.
+ * caller's struct dfs_buf: the model's callers make it secret (buf.h,
+ * dfs_buf_make_secret()), so that it is locked and wiped.
  */
 #ifndef DINEMICFS_SEAL_H
 #define DINEMICFS_SEAL_H

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* util.h - hex encoding, the contract's name rules, the monotonic clock */
+/* util.h - hex encoding, the contract's name rules, the monotonic clock, secret memory */
 #ifndef DINEMICFS_UTIL_H
 #define DINEMICFS_UTIL_H
 
@@ -62,5 +62,21 @@ static inline uint64_t dfs_fnv1a(uint64_t h, const void *p, size_t n)
 		h = (h ^ *c) * 1099511628211ull;
 	return h;
 }
+
+/*
+ * Memory for clear values of encrypted fields (secret.c): locked where
+ * RLIMIT_MEMLOCK allows, left out of core dumps, wiped when freed.
+ */
+/** n bytes (16-byte aligned), or NULL. */
+void *dfs_secret_alloc(size_t n);
+/** Wipes and frees what dfs_secret_alloc() gave; accepts NULL. */
+void dfs_secret_free(void *p);
+/** Whether p points into memory dfs_secret_alloc() gave. */
+bool dfs_secret_owns(const void *p);
+/**
+ * Frees a value the model handed out (dfs_db_read_field() and the like):
+ * wiped if it was secret memory, else free(3). Accepts NULL.
+ */
+void dfs_value_free(void *p);
 
 #endif

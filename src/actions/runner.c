@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "dinemicfs/log.h"
+#include "dinemicfs/util.h"
 #include "internal.h"
 
 #define FULL_LOG_MS 10000		/* a full share is logged at most this often */
@@ -118,14 +119,15 @@ static void job_free(struct job *j)
 	free(j->field);
 	free(j->signer);
 	free(j->mount);
-	free(j->old_value);
-	free(j->new_value);
+	dfs_value_free(j->old_value);
+	dfs_value_free(j->new_value);
 	free(j);
 }
 
-static uint8_t *dup_bytes(const uint8_t *p, size_t n)
+/* A copy of a value; an encrypted field's in secret memory (util.h). */
+static uint8_t *dup_bytes(const uint8_t *p, size_t n, bool secret)
 {
-	uint8_t *c = malloc(n + 1);
+	uint8_t *c = secret ? dfs_secret_alloc(n + 1) : malloc(n + 1);
 
 	if (c && n)
 		memcpy(c, p, n);
@@ -326,8 +328,8 @@ int dfs_runner_after(struct dfs_runner *r, enum dfs_hook hook, const struct dfs_
 	j->has_new = ev->new_value != NULL;
 	j->old_len = ev->old_len;
 	j->new_len = ev->new_len;
-	j->old_value = j->has_old ? dup_bytes(ev->old_value, ev->old_len) : NULL;
-	j->new_value = j->has_new ? dup_bytes(ev->new_value, ev->new_len) : NULL;
+	j->old_value = j->has_old ? dup_bytes(ev->old_value, ev->old_len, ev->secret) : NULL;
+	j->new_value = j->has_new ? dup_bytes(ev->new_value, ev->new_len, ev->secret) : NULL;
 	if (!j->model || !j->object || !j->signer || !j->mount || (ev->field && !j->field) ||
 	    (j->has_old && !j->old_value) || (j->has_new && !j->new_value)) {
 		job_free(j);

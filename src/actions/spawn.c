@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dinemicfs/util.h"
 #include "internal.h"
 
 extern char **environ;
@@ -78,12 +79,14 @@ static void env_add(struct env *e, bool *ok, const char *name, const char *value
 	e->v[e->n++] = s;
 }
 
-static void env_add_value(struct env *e, bool *ok, const char *name, const uint8_t *p, size_t len)
+static void env_add_value(struct env *e, bool *ok, const char *name, const uint8_t *p, size_t len,
+			  bool secret)
 {
 	/* Only short values without NUL bytes fit an environment variable. */
 	if (!p || len > ENV_VALUE_MAX || memchr(p, '\0', len))
 		return;
-	char *s = malloc(strlen(name) + len + 2);
+	size_t n = strlen(name) + len + 2;
+	char *s = secret ? dfs_secret_alloc(n) : malloc(n);
 	if (!s) {
 		*ok = false;
 		return;
@@ -96,7 +99,7 @@ static void env_add_value(struct env *e, bool *ok, const char *name, const uint8
 static void env_free(struct env *e)
 {
 	for (size_t i = 0; i < e->nown; i++)
-		free(e->own[i]);
+		dfs_value_free(e->own[i]);	/* DINEMIC_OLD/NEW of a secret: secret memory */
 	free(e->v);
 	e->v = NULL;
 }
@@ -124,8 +127,8 @@ static int env_build(struct env *e, const struct dfs_runner *r, const char *hook
 		env_add(e, &ok, "DINEMIC_SEALED", "1");
 	if (ev->dryrun)
 		env_add(e, &ok, "DINEMIC_DRYRUN", "1");
-	env_add_value(e, &ok, "DINEMIC_OLD", ev->old_value, ev->old_len);
-	env_add_value(e, &ok, "DINEMIC_NEW", ev->new_value, ev->new_len);
+	env_add_value(e, &ok, "DINEMIC_OLD", ev->old_value, ev->old_len, ev->secret);
+	env_add_value(e, &ok, "DINEMIC_NEW", ev->new_value, ev->new_len, ev->secret);
 	e->v[e->n] = NULL;
 	if (!ok) {
 		env_free(e);

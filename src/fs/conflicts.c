@@ -140,9 +140,12 @@ static int conflict_value(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs
 		rc = dfs_db_conflict_value(fs->db, &e->obj, c->path, &c->lost, &val, &len, sealed);
 	if (rc < 0)
 		return rc;
-	dfs_buf_add(out, val, len);
-	free(val);
-	return dfs_buf_ok(out);
+	if (dfs_secret_owns(val) && dfs_buf_make_secret(out) < 0)
+		rc = -ENOMEM;
+	else
+		dfs_buf_add(out, val, len);
+	dfs_value_free(val);
+	return rc < 0 ? rc : dfs_buf_ok(out);
 }
 
 int fs_conflict_text(struct dfs_fs *fs, const struct dfs_ent *e, struct dfs_buf *out)

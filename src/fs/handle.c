@@ -40,8 +40,11 @@ static int fh_load(struct dfs_fs *fs, struct fh *h)
 	int rc = dfs_db_read_field(fs->db, &h->ent.obj, h->ent.path, &val, &len);
 	if (rc < 0)
 		return rc;
+	/* An encrypted field's clear value stays in secret memory. */
+	if (dfs_secret_owns(val))
+		(void)dfs_buf_make_secret(&h->data);	/* failed: checked below */
 	dfs_buf_add(&h->data, val, len);
-	free(val);
+	dfs_value_free(val);
 	rc = dfs_buf_ok(&h->data);
 	if (rc == 0)
 		h->loaded = true;
@@ -240,6 +243,11 @@ static void open_field(struct dfs_fs *fs, fuse_ino_t ino, struct fuse_file_info 
 		h->loaded = true;
 	}
 	h->run.inplace = writing && !created && !h->replace && !h->append;
+	/* What is written to an encrypted field is clear until sealed: secret memory. */
+	if (writing && dfs_db_field_encrypted(fs->db, h->ent.model, h->ent.path) > 0) {
+		(void)dfs_buf_make_secret(&h->data);	/* empty: cannot fail */
+		(void)dfs_buf_make_secret(&h->item);
+	}
 }
 
 int fs_fh_open(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent,
@@ -477,7 +485,7 @@ int fs_fh_read(struct dfs_fs *fs, struct fh *h, size_t size, off_t off, uint8_t 
 	}
 	if (rc == 0 && off >= 0 && (size_t)off < len) {
 		*n = len - (size_t)off < size ? len - (size_t)off : size;
-		*out = malloc(*n);
+		*out = h->data.secret && data == h->data.data ? dfs_secret_alloc(*n) : malloc(*n);
 		if (*out)
 			memcpy(*out, data + off, *n);
 		else
@@ -612,18 +620,20 @@ int fs_set_size(struct dfs_fs *fs, fuse_ino_t ino, const struct dfs_ent *ent, st
 	if (rc < 0)
 		return rc;
 	if ((size_t)size == len) {
-		free(val);
+		dfs_value_free(val);
 		return 0; /* nothing changes: no update */
 	}
-	uint8_t *v = calloc(1, (size_t)size + 1);
+	bool secret = dfs_secret_owns(val);
+	uint8_t *v = secret ? dfs_secret_alloc((size_t)size + 1) : malloc((size_t)size + 1);
 	if (!v) {
-		free(val);
+		dfs_value_free(val);
 		return -ENOMEM;
 	}
+	memset(v, 0, (size_t)size + 1);
 	memcpy(v, val, len < (size_t)size ? len : (size_t)size);
-	free(val);
+	dfs_value_free(val);
 	rc = dfs_db_set_field(fs->db, &ent->obj, ent->path, v, (size_t)size);
-	free(v);
+	dfs_value_free(v);
 	return rc;
 }
 

@@ -117,6 +117,8 @@ static int held_text(struct dfs_fs *fs, const struct dfs_db_held *h, struct dfs_
 	if (h->has_value)
 		dfs_buf_printf(out, "encrypted %s\n", h->sealed ? "yes" : "no");
 	if (h->has_value && h->readable) {
+		if (h->value.secret)
+			(void)dfs_buf_make_secret(out);	/* failed: checked below */
 		dfs_buf_printf(out, "value ");
 		dfs_name_escape(out, (const char *)h->value.data, h->value.len);
 		dfs_buf_add_u8(out, '\n');

@@ -176,7 +176,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_buf(req, (const char *)out, n);
-	free(out);
+	dfs_value_free(out);	/* of an encrypted field: secret memory */
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -30,7 +30,7 @@ static int rename_over_meta(struct dfs_fs *fs, const struct dfs_ent *src,
 
 	if (rc == 0)
 		rc = dfs_fs_meta_set(fs, dst, val, len, true);
-	free(val);
+	dfs_value_free(val);
 	if (rc == 0)
 		dfs_scratch_remove(fs->scratch, src->dir, src->name);
 	if (rc == 0)
@@ -62,7 +62,7 @@ static int rename_to_scratch(struct dfs_fs *fs, const struct dfs_ent *src,
 		if (rc < 0)
 			dfs_scratch_remove(fs->scratch, moved->dir, newname);
 	}
-	free(val);
+	dfs_value_free(val);
 	return rc;
 }
 
@@ -92,7 +92,7 @@ static int rename_over_field(struct dfs_fs *fs, const struct dfs_ent *src,
 		rc = -EFBIG;
 	if (rc == 0)
 		rc = dfs_db_set_field(fs->db, &newdir->obj, moved->path, val, len);
-	free(val);
+	dfs_value_free(val);
 	if (rc < 0)
 		return rc;
 	if (src->kind == DFS_K_SCRATCH)

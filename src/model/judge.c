@@ -25,8 +25,8 @@ static bool group_wanted(struct dfs_db_group *g, enum dfs_event event, const cha
 
 void db_judgement_release(struct judgement *j)
 {
-	free(j->old);
-	free(j->joined);
+	dfs_value_free(j->old);
+	dfs_value_free(j->joined);
 	dfs_buf_release(&j->clear);
 	dfs_buf_release(&j->told);
 }
@@ -73,7 +73,7 @@ static int judge_values(struct dfs_db *db, const struct dfs_update *u, struct ju
 	j->c.secret = j->c.sealed || (u->flags & DFS_UPDATE_FLAG_SEALED) ||
 		      dfs_sealed_field(db, j->model, j->path) != 0;
 	if (j->c.sealed) {
-		free(j->old);
+		dfs_value_free(j->old);
 		j->old = NULL;
 		j->c.old_value = NULL;
 		j->c.old_len = 0;
@@ -81,7 +81,8 @@ static int judge_values(struct dfs_db *db, const struct dfs_update *u, struct ju
 		j->c.new_value = value_len ? value : (const uint8_t *)"";
 		j->c.new_len = value_len;
 	} else if (u->op == DFS_OP_FIELD_APPEND) {
-		j->joined = malloc(j->c.old_len + value_len + 1);
+		size_t n = j->c.old_len + value_len + 1;
+		j->joined = j->c.secret ? dfs_secret_alloc(n) : malloc(n);
 		if (!j->joined)
 			return -ENOMEM;
 		if (j->c.old_len)
@@ -243,6 +244,8 @@ static void tell_later(struct judgement *j, const struct dfs_change *c)
 
 	if (keep)
 		j->kept += c->old_len;
+	if (keep && c->secret)
+		(void)dfs_buf_make_secret(&j->told);	/* failed: checked with the rest */
 
 	dfs_buf_add_u16be(&j->told, (uint16_t)plen);
 	dfs_buf_add(&j->told, c->field, plen);
@@ -278,7 +281,7 @@ static int judge_key(struct dfs_db *db, struct judgement *j, const char *key, bo
 	rc = db->listener.before(db->listener.ctx, &c, why, whylen);
 	if (rc == 0)
 		tell_later(j, &c);
-	free(old);
+	dfs_value_free(old);
 	return rc;
 }
 

@@ -261,7 +261,8 @@ static int change_new(struct dfs_db *db, struct dfs_change *c, uint8_t op, const
 	} else if (op == DFS_OP_FIELD_APPEND) {
 		if (oldlen + vlen > db->max_value)
 			return -EFBIG;
-		*joined = malloc(oldlen + vlen + 1);
+		size_t n = oldlen + vlen + 1;
+		*joined = c->secret ? dfs_secret_alloc(n) : malloc(n);
 		if (!*joined)
 			return -ENOMEM;
 		if (oldlen)
@@ -347,8 +348,8 @@ static int change_build(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *
 
 static void change_release(struct local_change *lc)
 {
-	free(lc->old);
-	free(lc->joined);
+	dfs_value_free(lc->old);
+	dfs_value_free(lc->joined);
 }
 
 static int object_change(struct dfs_db *db, uint8_t op, const struct dfs_pubkey *obj,
@@ -543,7 +544,7 @@ int dfs_db_resolve(struct dfs_db *db, const struct dfs_pubkey *obj, const char *
 		rc = dfs_db_conflict_value(db, obj, path, lost, &val, &len, NULL);
 	if (rc == 0 && take)
 		rc = object_change(db, DFS_OP_FIELD_SET, obj, path, val, len);
-	free(val);
+	dfs_value_free(val);
 	if (rc == 0)
 		rc = object_change(db, DFS_OP_FIELD_RESOLVE, obj, path, lost->b, DFS_HASH_LEN);
 	return rc == -EPERM ? -EACCES : rc;

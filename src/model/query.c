@@ -66,7 +66,9 @@ static int open_value(struct dfs_db *db, const struct dfs_pubkey *obj, const cha
 	struct dfs_buf clear;
 
 	dfs_buf_init(&clear);
-	int rc = dfs_sealed_open_items(db, obj, path, *val, *len, &clear);
+	int rc = dfs_buf_make_secret(&clear);
+	if (rc == 0)
+		rc = dfs_sealed_open_items(db, obj, path, *val, *len, &clear);
 	if (rc == -EIO) {
 		dfs_log(DFS_LOG_ERR, "store: malformed encrypted value of %s", path);
 		atomic_fetch_add(&db->corrupt, 1);

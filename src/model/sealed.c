@@ -151,6 +151,11 @@ int dfs_sealed_field(struct dfs_db *db, const char *model, const char *path)
 	return db_encrypted_lists(db, model, listed_one, (void *)path);
 }
 
+int dfs_db_field_encrypted(struct dfs_db *db, const char *model, const char *path)
+{
+	return dfs_sealed_field(db, model, path);
+}
+
 static int gather_one(const struct dfs_pubkey *signer, const uint8_t *list, size_t len,
 		      void *arg)
 {
@@ -278,6 +283,9 @@ int dfs_sealed_open(struct dfs_db *db, const struct dfs_pubkey *obj, const char 
 
 	if (rc < 0)
 		return -EIO;
+	/* Clear values live in locked memory, wiped when freed. */
+	if (dfs_buf_make_secret(out) < 0)
+		return -ENOMEM;
 	rc = make_ad(&ad, obj, path);
 	for (int attempt = 0; rc == 0 && attempt < 2; attempt++) {
 		rc = dfs_sealed_key(db, obj, epoch, &k);

@@ -7,22 +7,64 @@
 #include <string.h>
 
 #include "dinemicfs/buf.h"
+#include "dinemicfs/util.h"
 
 void dfs_buf_init(struct dfs_buf *b)
 {
 	memset(b, 0, sizeof(*b));
 }
 
+/* Frees data, of a secret buffer or not. */
+static void data_free(struct dfs_buf *b)
+{
+	if (b->secret)
+		dfs_secret_free(b->data);
+	else
+		free(b->data);
+}
+
 void dfs_buf_release(struct dfs_buf *b)
 {
-	free(b->data);
+	data_free(b);
 	dfs_buf_init(b);
 }
 
 void dfs_buf_reset(struct dfs_buf *b)
 {
+	if (b->secret && b->data)
+		explicit_bzero(b->data, b->len);
 	b->len = 0;
 	b->failed = 0;
+}
+
+/* Moves b's contents into secret memory of cap bytes: 0 or -ENOMEM. */
+static int secret_move(struct dfs_buf *b, size_t cap)
+{
+	uint8_t *p = dfs_secret_alloc(cap);
+
+	if (!p)
+		return -ENOMEM;
+	if (b->len)
+		memcpy(p, b->data, b->len);
+	if (b->data && !b->secret)
+		explicit_bzero(b->data, b->len);
+	data_free(b);
+	b->data = p;
+	b->cap = cap;
+	b->secret = true;
+	return 0;
+}
+
+int dfs_buf_make_secret(struct dfs_buf *b)
+{
+	if (b->secret || b->failed)
+		return dfs_buf_ok(b);
+	if (b->data && secret_move(b, b->cap) < 0) {
+		b->failed = 1;
+		return -ENOMEM;
+	}
+	b->secret = true;
+	return 0;
 }
 
 int dfs_buf_ok(const struct dfs_buf *b)
@@ -45,6 +87,13 @@ int dfs_buf_reserve(struct dfs_buf *b, size_t n)
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap *= 2;
+	if (b->secret) {
+		if (secret_move(b, cap) < 0) {
+			b->failed = 1;
+			return -ENOMEM;
+		}
+		return 0;
+	}
 	uint8_t *p = realloc(b->data, cap);
 	if (!p) {
 		b->failed = 1;
@@ -116,7 +165,7 @@ uint8_t *dfs_buf_detach(struct dfs_buf *b, size_t *len)
 	uint8_t *p = b->failed ? NULL : b->data;
 
 	if (b->failed)
-		free(b->data);
+		data_free(b);
 	if (len)
 		*len = b->failed ? 0 : b->len;
 	if (p)

@@ -80,7 +80,7 @@ static void expect_value(const struct dfs_pubkey *obj, const char *path, const c
 	cr_assert_eq(dfs_db_read_field(n.db, obj, path, &val, &len), 0, "read %s", path);
 	cr_assert(len == strlen(want) && memcmp(val, want, len) == 0, "%s is '%.*s', want '%s'",
 		  path, (int)len, (char *)val, want);
-	free(val);
+	dfs_value_free(val);
 }
 
 /* A signed update as a peer would send it; n's keyring holds signer's key. */
@@ -400,7 +400,7 @@ Test(clock, local_meta_loss_fails)
 	cr_assert(dfs_db_is_authorized(n.db, &key, &chief), "and says so: chief is still in");
 	cr_assert_eq(dfs_db_get_meta(n.db, &key, "authorized", &val, &len), 0);
 	cr_assert_eq(len, DFS_PUBKEY_LEN);
-	free(val);
+	dfs_value_free(val);
 	dfs_buf_release(&rec);
 }
 

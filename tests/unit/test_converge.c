@@ -462,7 +462,7 @@ static void dump_value(struct node *n, struct dfs_buf *out, const struct dfs_pub
 
 	cr_assert_eq(rc, 0, "read %s: %d", path, rc);
 	add_value(out, val, len);
-	free(val);
+	dfs_value_free(val);
 }
 
 /* What a user sees: the tree as listed, with every value. */
@@ -723,7 +723,7 @@ static void expect_value(struct node *n, const struct dfs_pubkey *obj, const cha
 	cr_assert_eq(rc, 0, "%s: read %s: %d", desc, path, rc);
 	cr_assert(len == strlen(want) && memcmp(val, want, len) == 0,
 		  "%s: %s is \"%.*s\", want \"%s\"", desc, path, (int)len, (char *)val, want);
-	free(val);
+	dfs_value_free(val);
 }
 
 static void expect_all_applied(const struct outcome *out, int n, const char *desc)
@@ -747,7 +747,7 @@ static int raw_field(struct node *n, const struct dfs_pubkey *obj, const char *p
 	if (rc < 0)
 		return rc;
 	rc = dfs_field_rec_decode(val, len, f);
-	free(val);
+	dfs_value_free(val);
 	return rc;
 }
 
@@ -2174,7 +2174,7 @@ Test(converge, a_stale_check_never_applies_an_update_twice)
 	size_t n;
 	cr_assert_eq(dfs_db_read_field(b.db, &k, "items", &v, &n), 0);
 	cr_assert_eq(n, 2 * N, "each append applied once");
-	free(v);
+	dfs_value_free(v);
 	node_destroy(&b);
 	recs_release(&rs);
 }
@@ -2226,7 +2226,7 @@ Test(converge, a_check_that_cannot_read_the_store_says_nothing)
 	cr_assert_eq(dfs_db_read_field(b.db, &k, "items", &v, &n), 0);
 	cr_assert_eq(n, 4);
 	cr_assert_eq(memcmp(v, "x\ny\n", 4), 0);
-	free(v);
+	dfs_value_free(v);
 	node_destroy(&b);
 	recs_release(&rs);
 }
@@ -2274,7 +2274,7 @@ Test(converge, a_run_infers_new_from_the_predecessor)
 	size_t n;
 	cr_assert_eq(dfs_db_read_field(b.db, &k, "items", &v, &n), 0);
 	cr_assert_eq(n, 6, "each append applied once");
-	free(v);
+	dfs_value_free(v);
 	node_destroy(&b);
 	recs_release(&rs);
 }
@@ -2392,7 +2392,7 @@ Test(converge, signing_as_an_authorized_object)
 	cr_assert_eq(dfs_db_get_meta(a.db, &k, "authorized", &val, &len), 0);
 	cr_assert_eq(len, (size_t)DFS_PUBKEY_LEN);
 	cr_assert_eq(memcmp(val, chief.b, DFS_PUBKEY_LEN), 0);
-	free(val);
+	dfs_value_free(val);
 	struct recs more = { 0 };
 	cr_assert_eq(log_to_recs(&a, 2, &more), 1);
 	cr_assert_eq(dfs_db_receive(b.db, more.r[0].data, more.r[0].len, NULL), 0);
@@ -2925,7 +2925,7 @@ static void check_conflicts(struct node *b, const struct outcome *out, const cha
 				 desc);
 		cr_assert_eq(dfs_db_conflict_value(b->db, e->obj, e->path, &lost[i]->hash, &val,
 						   &len, NULL), 0, "%s", desc);
-		free(val);
+		dfs_value_free(val);
 	}
 }
 

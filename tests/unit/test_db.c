@@ -96,7 +96,7 @@ static void expect_value(const struct dfs_pubkey *obj, const char *path, const c
 	cr_assert_eq(dfs_db_read_field(db, obj, path, &val, &len), 0, "read %s", path);
 	cr_assert_eq(len, strlen(want), "%s: length %zu, want %zu", path, len, strlen(want));
 	cr_assert_arr_eq(val, want, len, "%s", path);
-	free(val);
+	dfs_value_free(val);
 	cr_assert_eq(dfs_db_get_field(db, obj, path, &f), 0);
 	cr_assert_eq(f.kind, DFS_FIELD_VALUE);
 	cr_assert(f.alive);
@@ -768,7 +768,7 @@ Test(db, reopen_keeps_clock_past_future_remote)
 	cr_assert(len == 5 && memcmp(val, "local", 5) == 0,
 		  "regression: an acknowledged local write lost to '%.*s' after a restart",
 		  (int)len, (char *)val);
-	free(val);
+	dfs_value_free(val);
 }
 
 /* ---- durability and corruption ---------------------------------------------- */

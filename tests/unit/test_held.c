@@ -87,7 +87,7 @@ static struct upd field(uint8_t op, const struct dfs_pubkey *signer, const char 
 	cr_assert_not_null(v);
 	memset(v, fill, vlen);
 	struct upd r = make(op, &obj, signer, "notes", name, v, vlen, clock, &obj_head);
-	free(v);
+	dfs_value_free(v);
 	return r;
 }
 
@@ -463,7 +463,7 @@ static void expect_value(const char *path, size_t len, const char *what)
 
 	cr_assert_eq(dfs_db_read_field(b.db, &obj, path, &v, &n), 0, "%s", what);
 	cr_assert_eq(n, len, "%s: %zu bytes, want %zu", what, n, len);
-	free(v);
+	dfs_value_free(v);
 }
 
 /* A remote value, or an append's result, past this node's max_value is held, saying so. */
@@ -519,7 +519,7 @@ Test(held, a_late_append_merged_within_max_value)
 	cr_assert_eq(n, 3500);
 	cr_assert(v[999] == 's' && v[1000] == 'a' && v[1499] == 'a' && v[1500] == 'b' &&
 		  v[3499] == 'c', "in clock order");
-	free(v);
+	dfs_value_free(v);
 	upd_free(&base);
 	upd_free(&a20);
 	upd_free(&a30);
@@ -562,7 +562,7 @@ Test(held, a_revocation_merges_within_max_value)
 	cr_assert_eq(dfs_db_read_field(b.db, &obj, "f", &v, &n), 0);
 	cr_assert_eq(n, 4000, "s0 and three appends: the fourth would pass max_value");
 	cr_assert(v[0] == '0' && v[1000] == 'a' && v[2000] == 'b' && v[3999] == 'c');
-	free(v);
+	dfs_value_free(v);
 	upd_free(&grant);
 	upd_free(&s0);
 	upd_free(&set);

@@ -236,7 +236,7 @@ static const char *value_of(const char *path, char *out, size_t n)
 		return out;
 	}
 	snprintf(out, n, "%.*s", (int)len, (const char *)v);
-	free(v);
+	dfs_value_free(v);
 	return out;
 }
 
@@ -454,7 +454,7 @@ Test(heldfiles, what_waited_follows)
 	cr_assert_eq(dfs_db_read_field(b.db, &p, "f", &v, &len), 0);
 	cr_assert_eq(len, 1);
 	cr_assert_eq(v[0], 'v');
-	free(v);
+	dfs_value_free(v);
 	upd_free(&c);
 	upd_free(&f);
 }

@@ -269,7 +269,7 @@ static void expect_value(struct node *n, const char *path, const char *want, con
 		     strlen(want));
 	cr_assert_eq(memcmp(val, want, len), 0, "%s: %s is \"%.*s\", want \"%s\"", what, path,
 		     (int)len, (const char *)val, want);
-	free(val);
+	dfs_value_free(val);
 }
 
 static void expect_gone(struct node *n, const char *path, const char *what)

@@ -201,7 +201,7 @@ static void expect_value(struct node *n, const struct dfs_pubkey *obj, const cha
 		     strlen(want), want);
 	cr_assert_eq(memcmp(val, want, len), 0, "%s: %s is \"%.*s\", want \"%s\"", what, path,
 		     (int)len, (const char *)val, want);
-	free(val);
+	dfs_value_free(val);
 }
 
 static void expect_read_rc(struct node *n, const struct dfs_pubkey *obj, const char *path,
@@ -212,7 +212,7 @@ static void expect_read_rc(struct node *n, const struct dfs_pubkey *obj, const c
 	int rc = dfs_db_read_field(n->db, obj, path, &val, &len);
 
 	if (rc == 0)
-		free(val);
+		dfs_value_free(val);
 	cr_assert_eq(rc, want, "%s: read %s: rc %d, want %d", what, path, rc, want);
 }
 
