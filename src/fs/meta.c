@@ -97,8 +97,8 @@ static int history_line(const struct dfs_update *u, const struct dfs_hash *hash,
  *   updates_waiting_clock   received updates stamped more than max_skew
  *                           ahead of this node's clock, waiting for it now
  *   updates_waiting_clock_dropped  of them, dropped as 1024 or 8 MiB waited
- *                           (the one due last giving way), or a quarter of
- *                           that from their peer (among updates_dropped)
+ *                           (the one due last giving way), or half of that
+ *                           from their peer (among updates_dropped)
  *   links_paused            times a link's queue of received messages was
  *                           full and it was no longer read until half free
  *   bytes_in, bytes_out     WebSocket payload bytes received and sent

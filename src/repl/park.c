@@ -411,7 +411,7 @@ static void log_clock_drop(struct dfs_repl *r)
 	if (r->clock_logged_ms && now - r->clock_logged_ms < PARK_LOG_MS)
 		return;
 	dfs_log(DFS_LOG_WARNING, "replication: %llu update(s) stamped ahead dropped: %u wait "
-		"for their time, or %u MiB of them (the one due last gives way), or a quarter "
+		"for their time, or %u MiB of them (the one due last gives way), or half "
 		"of that from their peer; each is asked for again after a restart",
 		(unsigned long long)r->clock_unlogged, (unsigned)CLOCK_WAIT_MAX,
 		(unsigned)(CLOCK_WAIT_BYTES >> 20));
@@ -451,7 +451,7 @@ static bool clock_room(struct dfs_repl *r, const uint8_t *rec, size_t len,
 /*
  * Keeps an update that came too early (-ETIME) until it is due, soonest
  * first, within CLOCK_WAIT_MAX and CLOCK_WAIT_BYTES, of which one peer's
- * take at most a quarter: past that, its new one is dropped.
+ * take at most half: past that, its new one is dropped.
  */
 bool repl_clock_park(struct dfs_repl *r, const struct dfs_pubkey *from, const uint8_t *rec,
 		     size_t len, bool first)
@@ -472,7 +472,7 @@ bool repl_clock_park(struct dfs_repl *r, const struct dfs_pubkey *from, const ui
 	/* A millisecond more: the wall clock and the monotonic one round apart. */
 	uint64_t wait = dfs_db_clock_wait(r->db, rec, len) + 1;
 	uint64_t due = dfs_monotonic_ms() + wait;
-	if (peer_n >= CLOCK_WAIT_MAX / 4 || peer_bytes + len > CLOCK_WAIT_BYTES / 4) {
+	if (peer_n >= CLOCK_WAIT_MAX / 2 || peer_bytes + len > CLOCK_WAIT_BYTES / 2) {
 		atomic_fetch_add(&r->dropped, 1);
 		log_clock_drop(r);
 		log_clock_wait(r, rec, len, &h, wait, "dropped, its peer's share is full");
