@@ -6,6 +6,8 @@
 # 1 MiB). The values read back are the values written.
 . "$(dirname "$0")/../lib.sh"
 
+# AddressSanitizer makes mlock(2) do nothing.
+sanitized_build && skip "a sanitizer build locks no memory"
 start_node a
 A=$T/a
 pid=$(stat_of a pid)
