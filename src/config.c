@@ -36,6 +36,7 @@ static const struct fuse_opt opts[] = {
 	OPT("park_per_peer=%s", park_per_peer_str),
 	OPT("link_queue=%s", link_queue_str),
 	OPT("listener_queue=%s", listener_queue_str),
+	OPT("clock_wait=%s", clock_wait_str),
 	OPT("held_per_signer=%s", held_per_signer_str),
 	OPT("held_max=%s", held_max_str),
 	OPT("listen=%s", listen),
@@ -126,6 +127,7 @@ void dfs_config_init(struct dfs_config *c)
 	c->park_per_peer = DFS_REPL_PARK_PER_PEER;
 	c->link_queue = DFS_REPL_LINK_QUEUE;
 	c->listener_queue = DFS_RUNNER_QUEUE_BYTES;
+	c->clock_wait = DFS_REPL_CLOCK_WAIT;
 	c->held_per_signer = DFS_DB_HELD_PER_SIGNER;
 	c->held_max = DFS_DB_HELD_MAX;
 }
@@ -142,6 +144,7 @@ void dfs_config_release(struct dfs_config *c)
 	free(c->park_per_peer_str);
 	free(c->link_queue_str);
 	free(c->listener_queue_str);
+	free(c->clock_wait_str);
 	free(c->held_per_signer_str);
 	free(c->held_max_str);
 	free(c->extra_arg);
@@ -234,7 +237,8 @@ static int check_skew(struct dfs_config *c, char *err, size_t errlen)
 /*
  * -o park_per_peer: what one peer's updates waiting for a predecessor may
  * take; -o link_queue: what a link queues for the applier; -o
- * listener_queue: what after-listener jobs waiting to run may hold.
+ * listener_queue: what after-listener jobs waiting to run may hold; -o
+ * clock_wait: what updates stamped ahead may hold while they wait.
  */
 static int check_repl_sizes(struct dfs_config *c, char *err, size_t errlen)
 {
@@ -269,6 +273,16 @@ static int check_repl_sizes(struct dfs_config *c, char *err, size_t errlen)
 			return -EINVAL;
 		}
 		c->listener_queue = v;
+	}
+	if (c->clock_wait_str) {
+		if (dfs_parse_size(c->clock_wait_str, &v) < 0 || v < DFS_REPL_CLOCK_WAIT_MIN ||
+		    v > DFS_REPL_CLOCK_WAIT_MAX) {
+			snprintf(err, errlen, "clock_wait must be a size from %uM to %uM, not '%s'",
+				 DFS_REPL_CLOCK_WAIT_MIN >> 20, DFS_REPL_CLOCK_WAIT_MAX >> 20,
+				 c->clock_wait_str);
+			return -EINVAL;
+		}
+		c->clock_wait = v;
 	}
 	return 0;
 }
@@ -477,6 +491,9 @@ void dfs_config_usage(const char *prog)
 	       "    -o max_skew=TIME       a peer's update stamped more than TIME ahead of\n"
 	       "                           this node's clock waits until then (default 60s;\n"
 	       "                           milliseconds, or s, m, h suffixes)\n"
+	       "    -o clock_wait=SIZE     updates waiting for their time take at most SIZE\n"
+	       "                           of memory, one peer's half (default 8M, from 1M\n"
+	       "                           to 256M)\n"
 	       "    -o park_per_peer=SIZE  a peer's updates waiting for a predecessor take\n"
 	       "                           at most SIZE of memory (default 16M, at most 64M)\n"
 	       "    -o link_queue=SIZE     a link with SIZE of received updates waiting to\n"

@@ -372,6 +372,7 @@ static int node_mount(struct node *n)
 			.unencrypted = cfg->unencrypted_links,
 			.park_per_peer = cfg->park_per_peer,
 			.link_queue = cfg->link_queue,
+			.clock_wait = cfg->clock_wait,
 		};
 		n->wiring.repl = dfs_repl_start(n->db, n->kr, &ropts);
 		if (!n->wiring.repl) {

@@ -34,6 +34,7 @@ struct dfs_config {
 	size_t park_per_peer;		/* bytes of updates waiting for a predecessor, per peer */
 	size_t link_queue;		/* bytes a link queues before it is no longer read */
 	size_t listener_queue;		/* bytes of values after-listener jobs may hold */
+	size_t clock_wait;		/* bytes of updates stamped ahead kept waiting */
 	uint64_t held_per_signer;	/* bytes of held updates one signer may have kept here */
 	uint64_t held_max;		/* and all of them */
 	char *max_value_str;		/* raw option strings, malloc'ed by fuse_opt */
@@ -44,6 +45,7 @@ struct dfs_config {
 	char *park_per_peer_str;
 	char *link_queue_str;
 	char *listener_queue_str;
+	char *clock_wait_str;
 	char *held_per_signer_str;
 	char *held_max_str;
 	int policy_open;		/* 1: listeners judge unauthorized updates */

@@ -53,6 +53,7 @@ struct dfs_repl_opts {
 	bool unencrypted;		/* -o unencrypted_links: ws:// both ways */
 	size_t park_per_peer;		/* -o park_per_peer: bytes; 0: DFS_REPL_PARK_PER_PEER */
 	size_t link_queue;		/* -o link_queue: bytes; 0: DFS_REPL_LINK_QUEUE */
+	size_t clock_wait;		/* -o clock_wait: bytes; 0: DFS_REPL_CLOCK_WAIT */
 };
 
 /* Received bytes a link queues for the applier before it is no longer read. */
@@ -65,6 +66,13 @@ struct dfs_repl_opts {
  * larger), what one peer's may take by default, and at most.
  */
 #define DFS_REPL_PARK_PER_PEER (16u << 20)
+/*
+ * Updates stamped past max_skew wait for their time in memory: 1024 of them
+ * and this many bytes by default (one peer's half of it), from _MIN to _MAX.
+ */
+#define DFS_REPL_CLOCK_WAIT (8u << 20)
+#define DFS_REPL_CLOCK_WAIT_MIN (1u << 20)
+#define DFS_REPL_CLOCK_WAIT_MAX (256u << 20)
 #define DFS_REPL_PARK_MAX (64u << 20)
 
 /* Counters since start; each is kept in an atomic and read without a lock. */

@@ -79,7 +79,7 @@
 #define SHARE_BUCKETS 64		/* peers with updates waiting, by their id */
 #define PARK_LOG_MS 10000		/* drops past a share are logged at most this often */
 #define CLOCK_WAIT_MAX 1024		/* updates stamped past max_skew, waiting for their time */
-#define CLOCK_WAIT_BYTES (8u << 20)	/* and their bytes */
+#define CLOCK_WAIT_BYTES DFS_REPL_CLOCK_WAIT	/* and their bytes: -o clock_wait */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define CURSOR_SAVE_MS 1000
@@ -473,6 +473,7 @@ struct dfs_repl {
 	struct parked *park[PARK_BUCKETS];
 	size_t park_bytes, park_count;
 	size_t park_max, park_per_peer;		/* in all, and per peer */
+	size_t clock_wait_max;			/* bytes waiting for their time: -o clock_wait */
 	struct park_share *shares[SHARE_BUCKETS];
 	uint64_t shares_born;		/* shares made so far: their age */
 	struct park_share *rel_ring, *rel_tail;	/* shares with released updates, in turn */
@@ -603,7 +604,7 @@ void repl_stream_release(struct dfs_repl *r);
 /* ---- park.c: updates waiting for a predecessor, or for their time ------------------ */
 
 /* Sets the park's caps: per_peer bytes a peer (0: PARK_PER_PEER), PARK_BYTES_MAX in all. */
-void repl_park_init(struct dfs_repl *r, size_t per_peer);
+void repl_park_init(struct dfs_repl *r, size_t per_peer, size_t clock_wait);
 /* Frees every parked and waiting update; no thread uses the park any more. */
 void repl_park_release(struct dfs_repl *r);
 /*

@@ -23,9 +23,10 @@
 
 _Static_assert(DFS_PUBKEY_LEN == DFS_HASH_LEN, "an entity waits in the table as a hash");
 
-void repl_park_init(struct dfs_repl *r, size_t per_peer)
+void repl_park_init(struct dfs_repl *r, size_t per_peer, size_t clock_wait)
 {
 	r->park_per_peer = per_peer ? per_peer : PARK_PER_PEER;
+	r->clock_wait_max = clock_wait ? clock_wait : CLOCK_WAIT_BYTES;
 	/* One peer's share fits, however large it was set. */
 	r->park_max = r->park_per_peer > PARK_BYTES_MAX ? r->park_per_peer : PARK_BYTES_MAX;
 }
@@ -414,14 +415,14 @@ static void log_clock_drop(struct dfs_repl *r)
 		"for their time, or %u MiB of them (the one due last gives way), or half "
 		"of that from their peer; each is asked for again after a restart",
 		(unsigned long long)r->clock_unlogged, (unsigned)CLOCK_WAIT_MAX,
-		(unsigned)(CLOCK_WAIT_BYTES >> 20));
+		(unsigned)(r->clock_wait_max >> 20));
 	r->clock_logged_ms = now ? now : 1;
 	r->clock_unlogged = 0;
 }
 
 /*
  * Makes room for an update of len bytes due at due (wait ms from now): past
- * CLOCK_WAIT_MAX and CLOCK_WAIT_BYTES the one due last gives way, dropped
+ * CLOCK_WAIT_MAX and clock_wait_max bytes the one due last gives way, dropped
  * and counted (asked for again after a restart, like any update not
  * stored). Returns false when the new one is the one to give way.
  */
@@ -429,7 +430,7 @@ static bool clock_room(struct dfs_repl *r, const uint8_t *rec, size_t len,
 		       const struct dfs_hash *h, uint64_t due, uint64_t wait)
 {
 	while (r->clock_wait_count >= CLOCK_WAIT_MAX ||
-	       r->clock_wait_bytes + len > CLOCK_WAIT_BYTES) {
+	       r->clock_wait_bytes + len > r->clock_wait_max) {
 		struct parked **pp = clock_last(r);
 		atomic_fetch_add(&r->dropped, 1);
 		log_clock_drop(r);
@@ -450,7 +451,7 @@ static bool clock_room(struct dfs_repl *r, const uint8_t *rec, size_t len,
 
 /*
  * Keeps an update that came too early (-ETIME) until it is due, soonest
- * first, within CLOCK_WAIT_MAX and CLOCK_WAIT_BYTES, of which one peer's
+ * first, within CLOCK_WAIT_MAX and clock_wait_max bytes, of which one peer's
  * take at most half: past that, its new one is dropped.
  */
 bool repl_clock_park(struct dfs_repl *r, const struct dfs_pubkey *from, const uint8_t *rec,
@@ -472,7 +473,7 @@ bool repl_clock_park(struct dfs_repl *r, const struct dfs_pubkey *from, const ui
 	/* A millisecond more: the wall clock and the monotonic one round apart. */
 	uint64_t wait = dfs_db_clock_wait(r->db, rec, len) + 1;
 	uint64_t due = dfs_monotonic_ms() + wait;
-	if (peer_n >= CLOCK_WAIT_MAX / 2 || peer_bytes + len > CLOCK_WAIT_BYTES / 2) {
+	if (peer_n >= CLOCK_WAIT_MAX / 2 || peer_bytes + len > r->clock_wait_max / 2) {
 		atomic_fetch_add(&r->dropped, 1);
 		log_clock_drop(r);
 		log_clock_wait(r, rec, len, &h, wait, "dropped, its peer's share is full");

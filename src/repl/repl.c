@@ -158,7 +158,7 @@ static struct dfs_repl *repl_new(struct dfs_db *db, struct dfs_keyring *kr,
 	pthread_cond_init(&r->queue_cond, NULL);
 	pthread_cond_init(&r->rd_cond, NULL);
 	dfs_buf_init(&r->tx);
-	repl_park_init(r, o->park_per_peer);
+	repl_park_init(r, o->park_per_peer, o->clock_wait);
 	repl_inbox_init(r, o->link_queue);
 	if (o->listen && dfs_parse_listen(o->listen, host, hostlen, port) < 0) {
 		dfs_log(DFS_LOG_ERR, "replication: bad listen address '%s' (want HOST:PORT)",

@@ -60,6 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(c.park_per_peer >= 1 && c.park_per_peer <= DFS_REPL_PARK_MAX);
 		FUZZ_CHECK(c.link_queue >= DFS_REPL_LINK_QUEUE_MIN &&
 			   c.link_queue <= DFS_REPL_LINK_QUEUE_MAX);
+		FUZZ_CHECK(c.clock_wait >= DFS_REPL_CLOCK_WAIT_MIN &&
+			   c.clock_wait <= DFS_REPL_CLOCK_WAIT_MAX);
 		FUZZ_CHECK(c.listener_queue >= DFS_RUNNER_QUEUE_MIN &&
 			   c.listener_queue <= DFS_RUNNER_QUEUE_MAX);
 		/* The quotas of held updates: given, or their defaults. */

@@ -530,6 +530,10 @@ static void config_seeds(void)
 	ARGS("max-skew-overflow", "st\0mnt\0-o\0max_skew=99999999999999999999h");
 	ARGS("park-per-peer", "st\0mnt\0-o\0park_per_peer=4K,max_skew=2s,link_queue=1M");
 	ARGS("park-per-peer-bad", "st\0mnt\0-o\0park_per_peer=65M\0-o\0link_queue=2G");
+	ARGS("listener-queue", "st\0mnt\0-o\0listener_queue=1M,link_queue=256K");
+	ARGS("listener-queue-bad", "st\0mnt\0-o\0listener_queue=1023K\0-o\0listener_queue=2G");
+	ARGS("clock-wait", "st\0mnt\0-o\0clock_wait=1M,max_skew=5s");
+	ARGS("clock-wait-bad", "st\0mnt\0-o\0clock_wait=257M\0-o\0clock_wait=0");
 	ARGS("held", "st\0mnt\0-o\0held_per_signer=1M,held_max=64M");
 	ARGS("held-zero", "st\0mnt\0-o\0held_per_signer=0\0-o\0held_max=0");
 	ARGS("held-bad", "st\0mnt\0-o\0held_per_signer=1T\0-o\0held_max=-1");

@@ -285,6 +285,25 @@ Test(config, bad_listener_queue)
 	}
 }
 
+Test(config, clock_wait)
+{
+	cr_assert_eq(PARSE("dinemicfs", "state", "mnt"), 0, "%s", err);
+	cr_assert_eq(c.clock_wait, 8u << 20, "8M by default");
+	dfs_config_release(&c);
+	setup();
+	cr_assert_eq(PARSE("dinemicfs", "-o", "clock_wait=1M", "state", "mnt"), 0, "%s", err);
+	cr_assert_eq(c.clock_wait, 1u << 20);
+	cr_assert_not(fuse_args_have("clock_wait"), "ours are not passed on");
+	static const char *const bad[] = { "clock_wait=0", "clock_wait=1023K", "clock_wait=257M",
+					   "clock_wait=", "clock_wait=x" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dfs_config_release(&c);
+		setup();
+		cr_assert_eq(PARSE("dinemicfs", "-o", bad[i], "state", "mnt"), -EINVAL, "%s", bad[i]);
+		cr_assert_not_null(strstr(err, "clock_wait"), "%s: %s", bad[i], err);
+	}
+}
+
 Test(config, bad_sync)
 {
 	cr_assert_eq(PARSE("dinemicfs", "-o", "sync=maybe", "state", "mnt"), -EINVAL);

@@ -21,7 +21,7 @@ static struct dfs_repl *repl_new_bare(void)
 	cr_assert_not_null(r);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->queue_cond, NULL);
-	repl_park_init(r, 0);
+	repl_park_init(r, 0, 0);
 	repl_inbox_init(r, 0);
 	return r;
 }
