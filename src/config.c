@@ -464,6 +464,24 @@ int dfs_config_parse(struct dfs_config *c, int argc, char **argv, char *err, siz
 	return dfs_config_check(c, err, errlen);
 }
 
+/* The options that bound what peers and listeners make a node hold. */
+static const char limits[] =
+	"    -o clock_wait=SIZE     updates waiting for their time take at most SIZE\n"
+	"                           of memory, one peer's half (default 8M, from 1M\n"
+	"                           to 256M)\n"
+	"    -o park_per_peer=SIZE  a peer's updates waiting for a predecessor take\n"
+	"                           at most SIZE of memory (default 16M, at most 64M)\n"
+	"    -o link_queue=SIZE     a link with SIZE of received updates waiting to\n"
+	"                           be applied is not read until half of it is\n"
+	"                           (default 8M, from 256K to 1G)\n"
+	"    -o listener_queue=SIZE after-listener runs waiting hold at most SIZE\n"
+	"                           of values, one peer's a quarter, all peers'\n"
+	"                           three quarters (default 32M, from 1M to 1G)\n"
+	"    -o held_per_signer=SIZE\n"
+	"                           bytes of held (rejected) remote updates kept per\n"
+	"                           signer; past it, its oldest go (default 16M)\n"
+	"    -o held_max=SIZE       the same for all signers together (default 256M)\n";
+
 void dfs_config_usage(const char *prog)
 {
 	printf("usage: %s [options] STATE_DIR MOUNTPOINT\n"
@@ -491,21 +509,7 @@ void dfs_config_usage(const char *prog)
 	       "    -o max_skew=TIME       a peer's update stamped more than TIME ahead of\n"
 	       "                           this node's clock waits until then (default 60s;\n"
 	       "                           milliseconds, or s, m, h suffixes)\n"
-	       "    -o clock_wait=SIZE     updates waiting for their time take at most SIZE\n"
-	       "                           of memory, one peer's half (default 8M, from 1M\n"
-	       "                           to 256M)\n"
-	       "    -o park_per_peer=SIZE  a peer's updates waiting for a predecessor take\n"
-	       "                           at most SIZE of memory (default 16M, at most 64M)\n"
-	       "    -o link_queue=SIZE     a link with SIZE of received updates waiting to\n"
-	       "                           be applied is not read until half of it is\n"
-	       "                           (default 8M, from 256K to 1G)\n"
-	       "    -o listener_queue=SIZE after-listener runs waiting hold at most SIZE\n"
-	       "                           of values, one peer's a quarter, all peers'\n"
-	       "                           three quarters (default 32M, from 1M to 1G)\n"
-	       "    -o held_per_signer=SIZE\n"
-	       "                           bytes of held (rejected) remote updates kept per\n"
-	       "                           signer; past it, its oldest go (default 16M)\n"
-	       "    -o held_max=SIZE       the same for all signers together (default 256M)\n"
+	       "%s"
 	       "    -o policy=strict|open  hold unauthorized remote updates (strict, default)\n"
 	       "                           or let listeners judge them (open)\n"
 	       "    -o as=MODEL/OBJECT     sign changes of objects this node does not own\n"
@@ -525,5 +529,5 @@ void dfs_config_usage(const char *prog)
 	       "    -o allow_other         let other users use the mount\n"
 	       "\n"
 	       "In /etc/fstab: STATE_DIR MOUNTPOINT fuse.dinemicfs OPT[,OPT...] 0 0\n",
-	       prog, prog, prog, prog, prog, prog);
+	       prog, prog, prog, prog, prog, prog, limits);
 }
