@@ -64,6 +64,8 @@
 #define KEY_LOCKS 64
 #define RECENT_SLOTS (1u << 16)
 #define DB_UNLISTED_SLOTS 16
+#define DB_LISTED_SLOTS 64		/* fields of listed models, answered (sealed.c) */
+#define DB_LISTED_KEY 128		/* "MODEL/PATH" longer than this are not kept */
 
 struct dfs_db {
 	struct dfs_store *st;
@@ -117,6 +119,12 @@ struct dfs_db {
 		uint64_t gen;
 		char model[DFS_NAME_MAX + 1];
 	} unlisted[DB_UNLISTED_SLOTS];
+	/* And whether a field of a listed model is encrypted, as of gen; same lock. */
+	struct db_listed {
+		uint64_t gen;
+		int answer;		/* dfs_sealed_field()'s: 1 or 0 */
+		char key[DB_LISTED_KEY];	/* MODEL/PATH */
+	} listed[DB_LISTED_SLOTS];
 };
 
 /* A held update's place in the store, as last seen (heldfiles.c). */

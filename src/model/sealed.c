@@ -2,6 +2,7 @@
 /* sealed.c - encrypted fields: listed names, data keys and keysets, sealing and opening values */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,9 +147,46 @@ static int listed_one(const struct dfs_pubkey *signer, const uint8_t *list, size
 	return path ? dfs_sealed_listed(list, len, path) : len > 0;
 }
 
+/*
+ * Whether a field is listed, remembered per MODEL/PATH while encrypted_gen
+ * stays: a write to an encrypted field asks twice (the open and the
+ * change), and the lists would be scanned each time.
+ */
+static struct db_listed *listed_slot(struct dfs_db *db, const char *key)
+{
+	size_t h = 5381;
+
+	for (const char *p = key; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	return &db->listed[h % DB_LISTED_SLOTS];
+}
+
 int dfs_sealed_field(struct dfs_db *db, const char *model, const char *path)
 {
-	return db_encrypted_lists(db, model, listed_one, (void *)path);
+	char key[DB_LISTED_KEY];
+	int n = path ? snprintf(key, sizeof(key), "%s/%s", model, path) : -1;
+	bool keep = n > 0 && (size_t)n < sizeof(key);
+	struct db_listed *s = keep ? listed_slot(db, key) : NULL;
+	uint64_t gen = atomic_load(&db->encrypted_gen);
+	int answer = -1;
+
+	if (s) {
+		pthread_mutex_lock(&db->unlisted_lock);
+		if (s->gen == gen && strcmp(s->key, key) == 0)
+			answer = s->answer;
+		pthread_mutex_unlock(&db->unlisted_lock);
+	}
+	if (answer >= 0)
+		return answer;
+	answer = db_encrypted_lists(db, model, listed_one, (void *)path);
+	if (s && answer >= 0) {
+		pthread_mutex_lock(&db->unlisted_lock);
+		s->gen = gen;
+		s->answer = answer > 0;
+		strcpy(s->key, key);
+		pthread_mutex_unlock(&db->unlisted_lock);
+	}
+	return answer < 0 ? answer : answer > 0;
 }
 
 int dfs_db_field_encrypted(struct dfs_db *db, const char *model, const char *path)

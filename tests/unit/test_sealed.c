@@ -609,6 +609,32 @@ static void expect_change(const struct seen *s, int i, enum dfs_event event, con
 
 /* ---- the owner and a node without keys ---------------------------------------- */
 
+/*
+ * Whether a field is encrypted is remembered, and asked anew once a list
+ * changes, here or by a peer's update: a write after the change is sealed.
+ */
+Test(sealed, a_changed_list_is_seen_at_once)
+{
+	static const char *const three[] = { "secret", "log", "late" };
+	struct dfs_update u;
+
+	world();
+	cr_assert_eq(dfs_db_field_encrypted(na.db, MODEL, "late"), 0);
+	cr_assert_eq(dfs_db_field_encrypted(na.db, MODEL, "late"), 0, "asked again");
+	cr_assert_eq(dfs_db_field_encrypted(nb.db, MODEL, "late"), 0);
+	cr_assert_eq(dfs_db_field_encrypted(na.db, MODEL, "secret"), 1);
+	set_list(&na, three, 3);
+	cr_assert_eq(dfs_db_field_encrypted(na.db, MODEL, "late"), 1, "listed here");
+	cr_assert_eq(ship(&na, &nb), 1);
+	cr_assert_eq(dfs_db_field_encrypted(nb.db, MODEL, "late"), 1, "listed by a peer");
+	cr_assert_eq(set_str(&na, &doc, "late", "clear-late-value"), 0);
+	struct recs rs = { 0 };
+	uint64_t head = dfs_db_log_head(na.db);
+	cr_assert_eq(log_after(&na, head - 1, &rs), 1);
+	decode(&rs.r[0], &u);
+	cr_assert_eq(u.flags & DFS_UPDATE_FLAG_SEALED, DFS_UPDATE_FLAG_SEALED, "sealed");
+}
+
 Test(sealed, owner_reads_and_a_keyless_node_gets_eacces)
 {
 	static const char clear[] = "hunter2-the-clear-value";
