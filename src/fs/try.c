@@ -233,6 +233,8 @@ static int take(struct dfs_fs *fs, struct fh *h, const char *buf, size_t size, o
 		return -EINVAL;	/* answered already, or not where the request goes on */
 	if (size > DFS_TRYREQ_HEADER_MAX + fs->opts.max_value - h->item.len)
 		return -EFBIG;
+	/* The value may be an encrypted field's, in clear: secret memory. */
+	(void)dfs_buf_make_secret(&h->item);	/* failed: checked below */
 	dfs_buf_add(&h->item, buf, size);
 	int rc = dfs_buf_ok(&h->item);
 	if (rc == 0)
