@@ -633,6 +633,7 @@ Test(sealed, a_changed_list_is_seen_at_once)
 	cr_assert_eq(log_after(&na, head - 1, &rs), 1);
 	decode(&rs.r[0], &u);
 	cr_assert_eq(u.flags & DFS_UPDATE_FLAG_SEALED, DFS_UPDATE_FLAG_SEALED, "sealed");
+	recs_release(&rs);
 }
 
 Test(sealed, owner_reads_and_a_keyless_node_gets_eacces)
