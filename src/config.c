@@ -240,49 +240,45 @@ static int check_skew(struct dfs_config *c, char *err, size_t errlen)
  * listener_queue: what after-listener jobs waiting to run may hold; -o
  * clock_wait: what updates stamped ahead may hold while they wait.
  */
+/* A bound as the messages give it: 64M, 256K or 1. */
+static void size_text(char *out, size_t n, size_t v)
+{
+	if (v >= (1u << 20) && v % (1u << 20) == 0)
+		snprintf(out, n, "%zuM", v >> 20);
+	else if (v >= 1024 && v % 1024 == 0)
+		snprintf(out, n, "%zuK", v >> 10);
+	else
+		snprintf(out, n, "%zu", v);
+}
+
 static int check_repl_sizes(struct dfs_config *c, char *err, size_t errlen)
 {
-	size_t v;
+	const struct {
+		const char *name, *str;
+		size_t *out, min, max;
+	} opts[] = {
+		{ "park_per_peer", c->park_per_peer_str, &c->park_per_peer, 1, DFS_REPL_PARK_MAX },
+		{ "link_queue", c->link_queue_str, &c->link_queue, DFS_REPL_LINK_QUEUE_MIN,
+		  DFS_REPL_LINK_QUEUE_MAX },
+		{ "listener_queue", c->listener_queue_str, &c->listener_queue,
+		  DFS_RUNNER_QUEUE_MIN, DFS_RUNNER_QUEUE_MAX },
+		{ "clock_wait", c->clock_wait_str, &c->clock_wait, DFS_REPL_CLOCK_WAIT_MIN,
+		  DFS_REPL_CLOCK_WAIT_MAX },
+	};
 
-	if (c->park_per_peer_str) {
-		if (dfs_parse_size(c->park_per_peer_str, &v) < 0 || v == 0 ||
-		    v > DFS_REPL_PARK_MAX) {
-			snprintf(err, errlen, "park_per_peer must be a size from 1 to %uM, not '%s'",
-				 DFS_REPL_PARK_MAX >> 20, c->park_per_peer_str);
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		char lo[24], hi[24];
+		size_t v;
+		if (!opts[i].str)
+			continue;
+		if (dfs_parse_size(opts[i].str, &v) < 0 || v < opts[i].min || v > opts[i].max) {
+			size_text(lo, sizeof(lo), opts[i].min);
+			size_text(hi, sizeof(hi), opts[i].max);
+			snprintf(err, errlen, "%s must be a size from %s to %s, not '%s'",
+				 opts[i].name, lo, hi, opts[i].str);
 			return -EINVAL;
 		}
-		c->park_per_peer = v;
-	}
-	if (c->link_queue_str) {
-		if (dfs_parse_size(c->link_queue_str, &v) < 0 || v < DFS_REPL_LINK_QUEUE_MIN ||
-		    v > DFS_REPL_LINK_QUEUE_MAX) {
-			snprintf(err, errlen, "link_queue must be a size from %uK to %uM, not '%s'",
-				 DFS_REPL_LINK_QUEUE_MIN >> 10, DFS_REPL_LINK_QUEUE_MAX >> 20,
-				 c->link_queue_str);
-			return -EINVAL;
-		}
-		c->link_queue = v;
-	}
-	if (c->listener_queue_str) {
-		if (dfs_parse_size(c->listener_queue_str, &v) < 0 || v < DFS_RUNNER_QUEUE_MIN ||
-		    v > DFS_RUNNER_QUEUE_MAX) {
-			snprintf(err, errlen,
-				 "listener_queue must be a size from %uM to %uM, not '%s'",
-				 DFS_RUNNER_QUEUE_MIN >> 20, DFS_RUNNER_QUEUE_MAX >> 20,
-				 c->listener_queue_str);
-			return -EINVAL;
-		}
-		c->listener_queue = v;
-	}
-	if (c->clock_wait_str) {
-		if (dfs_parse_size(c->clock_wait_str, &v) < 0 || v < DFS_REPL_CLOCK_WAIT_MIN ||
-		    v > DFS_REPL_CLOCK_WAIT_MAX) {
-			snprintf(err, errlen, "clock_wait must be a size from %uM to %uM, not '%s'",
-				 DFS_REPL_CLOCK_WAIT_MIN >> 20, DFS_REPL_CLOCK_WAIT_MAX >> 20,
-				 c->clock_wait_str);
-			return -EINVAL;
-		}
-		c->clock_wait = v;
+		*opts[i].out = v;
 	}
 	return 0;
 }

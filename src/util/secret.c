@@ -11,6 +11,7 @@
  * memory is used unlocked (and still wiped and left out of dumps).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,6 +46,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct region *chunks, *bigs;	/* protected by lock */
 static size_t chunk_used;		/* of chunks (the newest); protected by lock */
 static void *free_list[MAX_SHIFT + 1];	/* by class; protected by lock */
+/* Set once anything was mapped: until then no pointer is ours, and asking costs no lock. */
+static atomic_bool mapped;
 
 static void *map(size_t size)
 {
@@ -71,6 +74,7 @@ static struct region *region_new(struct region **list, size_t size)
 	r->size = size;
 	r->next = *list;
 	*list = r;
+	atomic_store(&mapped, true);
 	return r;
 }
 
@@ -134,7 +138,7 @@ static struct region **find(struct region **list, const void *p)
 
 bool dfs_secret_owns(const void *p)
 {
-	if (!p)
+	if (!p || !atomic_load(&mapped))
 		return false;
 	pthread_mutex_lock(&lock);
 	bool yes = find(&chunks, p) || find(&bigs, p);
